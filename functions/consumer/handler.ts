@@ -1,0 +1,35 @@
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { logger, metrics } from '../../src/observability.ts';
+import { processQueueBatch } from '../../src/queues/batch.ts';
+import { runtimeDeps } from '../../src/runtime.ts';
+import { PushMessageSchema } from '../../src/sync/messages.ts';
+import { pushChanges } from '../../src/sync/push.ts';
+
+/** PushQueue → bring the given items' Hipoink labels in line with their stored state. */
+export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+  logger.addContext(context);
+  const deps = runtimeDeps();
+  try {
+    return await processQueueBatch(event, context, {
+      schema: PushMessageSchema,
+      deadLetter: deps.deadLetterQueue,
+      handle: async (message) => {
+        const result = await pushChanges(
+          {
+            ...deps,
+            onRejected: (info) => {
+              metrics.addMetric('ProductRejected', 'Count', 1);
+              logger.warn('Hipoink rejected a product', info);
+            },
+          },
+          message,
+        );
+        metrics.addMetric('LabelsUpserted', 'Count', result.upserted);
+        metrics.addMetric('LabelsRemoved', 'Count', result.removed);
+        logger.info('Labels pushed', { ...result });
+      },
+    });
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+};

@@ -1,0 +1,40 @@
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { logger, metrics } from '../../src/observability.ts';
+import { processQueueBatch } from '../../src/queues/batch.ts';
+import { runtimeDeps } from '../../src/runtime.ts';
+import { PollMessageSchema } from '../../src/sync/messages.ts';
+import { pollMerchant } from '../../src/sync/poll.ts';
+
+/** PollQueue → poll one merchant's Clover items and queue label changes. */
+export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+  logger.addContext(context);
+  const deps = runtimeDeps();
+  try {
+    return await processQueueBatch(event, context, {
+      schema: PollMessageSchema,
+      deadLetter: deps.deadLetterQueue,
+      handle: async (message) => {
+        const result = await pollMerchant(
+          {
+            ...deps,
+            productCodePrecedence: deps.config.productCodePrecedence,
+            onInvalidItem: (info) => {
+              metrics.addMetric('InvalidCloverItem', 'Count', 1);
+              logger.warn('Invalid Clover item recorded and skipped', info);
+            },
+          },
+          message,
+        );
+        if (result.status === 'synced') {
+          metrics.addMetric('ItemsChanged', 'Count', result.counts.changed);
+          logger.info('Merchant synced', { merchantId: result.merchantId, mode: result.mode, ...result.counts });
+        } else {
+          metrics.addMetric('MerchantSkipped', 'Count', 1);
+          logger.warn('Merchant skipped', { merchantId: result.merchantId, reason: result.reason });
+        }
+      },
+    });
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+};

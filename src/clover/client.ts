@@ -1,0 +1,149 @@
+import ky, { HTTPError, type KyInstance, TimeoutError } from 'ky';
+import type { z } from 'zod';
+import { CloverApiError, CloverUnauthorizedError, InvalidResponseError, RefreshRejectedError } from '../errors.ts';
+import { ItemsPageSchema, type TokenPair, TokenPairSchema } from './schemas.ts';
+
+export interface ListItemsQuery {
+  /** Items with modifiedTime >= this (Unix ms); omitted = every item. */
+  modifiedSince?: number;
+  limit: number;
+  offset: number;
+}
+
+export interface CloverClient {
+  /** One page of items ordered by modifiedTime ASC, as raw objects (validated by the caller, item by item). */
+  listItems(merchantId: string, accessToken: string, query: ListItemsQuery): Promise<unknown[]>;
+  /** One item, or null when Clover answers 404 (deleted). */
+  getItem(merchantId: string, accessToken: string, itemId: string): Promise<unknown | null>;
+  /** Exchanges a single-use refresh token for a new pair. Never retried automatically. */
+  refreshTokens(clientId: string, refreshToken: string, merchantId: string): Promise<TokenPair>;
+}
+
+export interface CloverClientOptions {
+  baseUrl: string;
+  timeoutMs?: number;
+  /** Retries of idempotent GETs on 429/5xx; Retry-After is honoured, delays are jittered. */
+  retryLimit?: number;
+  /** Cap on backoff between retries (ms). */
+  backoffLimitMs?: number;
+  /** Observes every 429 (for metrics). */
+  onRateLimited?: (info: { merchantId: string; retryAfter: string | null }) => void;
+  fetch?: typeof fetch;
+}
+
+export function createCloverClient(options: CloverClientOptions): CloverClient {
+  const http: KyInstance = ky.create({
+    prefixUrl: options.baseUrl,
+    timeout: options.timeoutMs ?? 15_000,
+    throwHttpErrors: true,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    retry: {
+      limit: options.retryLimit ?? 4,
+      methods: ['get'],
+      statusCodes: [408, 429, 500, 502, 503, 504],
+      afterStatusCodes: [413, 429, 503],
+      maxRetryAfter: 60_000,
+      backoffLimit: options.backoffLimitMs ?? 10_000,
+      jitter: true,
+    },
+  });
+
+  const wrap = async <T>(merchantId: string, operation: string, run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (err) {
+      throw toCloverError(err, merchantId, operation, options.onRateLimited);
+    }
+  };
+
+  const parse = <S extends z.ZodType>(schema: S, body: unknown, merchantId: string, operation: string) => {
+    const result = schema.safeParse(body);
+    if (!result.success) {
+      throw new InvalidResponseError(`Clover ${operation} answered an unexpected body: ${result.error.message}`, {
+        merchantId,
+        operation,
+      });
+    }
+    return result.data as z.infer<S>;
+  };
+
+  return {
+    async listItems(merchantId, accessToken, query) {
+      const search = new URLSearchParams();
+      if (query.modifiedSince !== undefined) search.append('filter', `modifiedTime>=${query.modifiedSince}`);
+      search.set('orderBy', 'modifiedTime ASC');
+      search.set('limit', String(query.limit));
+      search.set('offset', String(query.offset));
+      const body = await wrap(merchantId, 'listItems', () =>
+        http
+          .get(`v3/merchants/${encodeURIComponent(merchantId)}/items`, {
+            searchParams: search,
+            headers: { authorization: `Bearer ${accessToken}` },
+          })
+          .json(),
+      );
+      return parse(ItemsPageSchema, body, merchantId, 'listItems').elements;
+    },
+
+    async getItem(merchantId, accessToken, itemId) {
+      try {
+        return await wrap(merchantId, 'getItem', () =>
+          http
+            .get(`v3/merchants/${encodeURIComponent(merchantId)}/items/${encodeURIComponent(itemId)}`, {
+              headers: { authorization: `Bearer ${accessToken}` },
+            })
+            .json(),
+        );
+      } catch (err) {
+        if (err instanceof CloverApiError && err.context.status === 404) return null;
+        throw err;
+      }
+    },
+
+    async refreshTokens(clientId, refreshToken, merchantId) {
+      try {
+        const body = await http
+          .post('oauth/v2/refresh', { json: { client_id: clientId, refresh_token: refreshToken }, retry: 0 })
+          .json();
+        return parse(TokenPairSchema, body, merchantId, 'refreshTokens');
+      } catch (err) {
+        if (err instanceof HTTPError && (err.response.status === 400 || err.response.status === 401)) {
+          throw new RefreshRejectedError(`Clover rejected the refresh token (HTTP ${err.response.status})`, {
+            merchantId,
+            operation: 'refreshTokens',
+            status: err.response.status,
+          });
+        }
+        if (err instanceof InvalidResponseError) throw err;
+        throw toCloverError(err, merchantId, 'refreshTokens');
+      }
+    },
+  };
+}
+
+function toCloverError(
+  err: unknown,
+  merchantId: string,
+  operation: string,
+  onRateLimited?: CloverClientOptions['onRateLimited'],
+): Error {
+  if (err instanceof HTTPError) {
+    const status = err.response.status;
+    if (status === 429) onRateLimited?.({ merchantId, retryAfter: err.response.headers.get('retry-after') });
+    if (status === 401) {
+      return new CloverUnauthorizedError(`Clover rejected the access token during ${operation}`, {
+        merchantId,
+        operation,
+        status,
+      });
+    }
+    return new CloverApiError(`Clover ${operation} failed with HTTP ${status}`, { merchantId, operation, status });
+  }
+  if (err instanceof TimeoutError) {
+    return new CloverApiError(`Clover ${operation} timed out`, { merchantId, operation });
+  }
+  if (err instanceof CloverApiError || err instanceof InvalidResponseError) return err;
+  // Network failures carry the URL but never the Authorization header; keep only the message.
+  const message = err instanceof Error ? err.message : String(err);
+  return new CloverApiError(`Clover ${operation} failed: ${message}`, { merchantId, operation });
+}

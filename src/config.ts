@@ -1,0 +1,87 @@
+import { z } from 'zod';
+import { ENV } from './env.ts';
+
+const PRODUCT_CODE_SOURCES = ['sku', 'code', 'id'] as const;
+export type ProductCodeSource = (typeof PRODUCT_CODE_SOURCES)[number];
+
+const productCodePrecedence = z
+  .string()
+  .default('sku,code,id')
+  .transform((raw, ctx) => {
+    const parts = raw
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean);
+    const bad = parts.filter((p) => !(PRODUCT_CODE_SOURCES as readonly string[]).includes(p));
+    if (parts.length === 0 || bad.length > 0) {
+      ctx.addIssue({ code: 'custom', message: `must list some of ${PRODUCT_CODE_SOURCES.join(', ')}` });
+      return z.NEVER;
+    }
+    return parts as ProductCodeSource[];
+  });
+
+const url = z.url().transform((u) => u.replace(/\/+$/, ''));
+
+/** Everything the handlers read from the environment, parsed once per cold start. */
+export const ConfigSchema = z.object({
+  merchantsTable: z.string().min(1),
+  productsTable: z.string().min(1),
+  pollQueueUrl: z.string().min(1),
+  pushQueueUrl: z.string().min(1),
+  deadLetterQueueUrl: z.string().min(1).optional(),
+  appSecretId: z.string().min(1),
+  cloverApiBaseUrl: url,
+  hipoinkBaseUrl: url,
+  hipoinkClientId: z.string().min(1).default('default'),
+  pollIntervalSeconds: z.coerce.number().int().positive().default(120),
+  productCodePrecedence,
+});
+export type Config = z.infer<typeof ConfigSchema>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const raw = Object.fromEntries(
+    Object.entries(ENV).map(([key, name]) => [key, env[name] === '' ? undefined : env[name]]),
+  );
+  const parsed = ConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues
+      .map((i) => `${ENV[i.path[0] as keyof typeof ENV] ?? i.path.join('.')}: ${i.message}`)
+      .join('; ');
+    throw new Error(`Invalid configuration: ${problems}`);
+  }
+  return parsed.data;
+}
+
+/** Tuning of the sync rules; defaults are the product's, tests shorten them. */
+export interface SyncSettings {
+  /** Refresh the access token when it expires within this many seconds (seed 000: 15 min). */
+  refreshThresholdSeconds: number;
+  /** How long a refresh lease is held before another worker may take over. */
+  refreshLeaseMs: number;
+  /** How long a worker waits for another worker's refresh before giving up for now. */
+  refreshWaitMs: number;
+  /** Clover page size (max 1000). */
+  pageLimit: number;
+  /** Re-read window behind the cursor, for items committed late with an older modifiedTime. */
+  overlapMs: number;
+  /** Ghost cleanup after this many polls without one (seed 001: every 10th poll)... */
+  cleanupEveryPolls: number;
+  /** ...or after this many hours (seed 001: 24). */
+  cleanupIntervalHours: number;
+  /** How many item ids one push message carries. */
+  pushBatchSize: number;
+  /** How many products one Hipoink create_multiple/del_multiple call carries. */
+  hipoinkChunkSize: number;
+}
+
+export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
+  refreshThresholdSeconds: 15 * 60,
+  refreshLeaseMs: 30_000,
+  refreshWaitMs: 20_000,
+  pageLimit: 1000,
+  overlapMs: 2 * 60_000,
+  cleanupEveryPolls: 10,
+  cleanupIntervalHours: 24,
+  pushBatchSize: 200,
+  hipoinkChunkSize: 200,
+};

@@ -1,0 +1,61 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { createCloverClient } from './clover/client.ts';
+import { type Config, DEFAULT_SYNC_SETTINGS, type SyncSettings } from './config.ts';
+import { createHipoinkClient } from './hipoink/client.ts';
+import { logger, metrics } from './observability.ts';
+import { createQueueSender } from './queues/sqs.ts';
+import { type AppSecretSource, appSecretSource } from './secrets.ts';
+import { createDocumentClient } from './store/dynamo.ts';
+import { createMerchantStore } from './store/merchants.ts';
+import { createProductStore } from './store/products.ts';
+import { createTokenManager } from './sync/tokens.ts';
+
+/**
+ * Wires the core to real AWS clients and HTTP clients from the parsed config. Handlers call it
+ * once per cold start; tests build the same pieces by hand with their own fakes.
+ */
+export function buildDeps(config: Config, overrides: { secret?: AppSecretSource; settings?: Partial<SyncSettings> } = {}) {
+  const settings: SyncSettings = { ...DEFAULT_SYNC_SETTINGS, ...overrides.settings };
+  const doc = createDocumentClient(new DynamoDBClient({}));
+  const sqs = new SQSClient({});
+  const secret = overrides.secret ?? appSecretSource(config.appSecretId);
+  const merchants = createMerchantStore(doc, config.merchantsTable);
+  const products = createProductStore(doc, config.productsTable);
+  const clover = createCloverClient({
+    baseUrl: config.cloverApiBaseUrl,
+    onRateLimited: ({ merchantId }) => {
+      metrics.addMetric('CloverRateLimited', 'Count', 1);
+      logger.warn('Clover answered 429', { merchantId });
+    },
+  });
+  const tokens = createTokenManager({
+    merchants,
+    clover,
+    appId: async () => (await secret()).cloverAppId,
+    settings,
+    onRefresh: (merchantId) => {
+      metrics.addMetric('TokenRefresh', 'Count', 1);
+      logger.info('Refreshing Clover token', { merchantId });
+    },
+  });
+  const hipoink = createHipoinkClient({
+    baseUrl: config.hipoinkBaseUrl,
+    clientId: config.hipoinkClientId,
+    sign: async () => (await secret()).hipoinkSign,
+  });
+  return {
+    config,
+    settings,
+    sqs,
+    merchants,
+    products,
+    clover,
+    tokens,
+    hipoink,
+    pollQueue: createQueueSender(sqs, config.pollQueueUrl),
+    pushQueue: createQueueSender(sqs, config.pushQueueUrl),
+    deadLetterQueue: config.deadLetterQueueUrl ? createQueueSender(sqs, config.deadLetterQueueUrl) : undefined,
+  };
+}
+export type Deps = ReturnType<typeof buildDeps>;

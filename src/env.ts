@@ -1,0 +1,21 @@
+/**
+ * Names of the environment variables the Lambda handlers read. The CDK stack sets them
+ * on every function; the local stack sets them in its own process before loading the
+ * handlers. One list, so the two cannot disagree.
+ */
+export const ENV = {
+  merchantsTable: 'MERCHANTS_TABLE',
+  productsTable: 'PRODUCTS_TABLE',
+  pollQueueUrl: 'POLL_QUEUE_URL',
+  pushQueueUrl: 'PUSH_QUEUE_URL',
+  /** This function's own dead-letter queue: permanently bad messages are moved there at once. */
+  deadLetterQueueUrl: 'DEAD_LETTER_QUEUE_URL',
+  /** Secrets Manager id (ARN or name) of the JSON secret {cloverAppId, cloverAppSecret?, hipoinkSign}. */
+  appSecretId: 'APP_SECRET_ID',
+  cloverApiBaseUrl: 'CLOVER_API_BASE_URL',
+  hipoinkBaseUrl: 'HIPOINK_BASE_URL',
+  hipoinkClientId: 'HIPOINK_CLIENT_ID',
+  pollIntervalSeconds: 'POLL_INTERVAL_SECONDS',
+  /** Comma-separated order of Clover fields tried for the Hipoink product code, e.g. "sku,code,id". */
+  productCodePrecedence: 'PRODUCT_CODE_PRECEDENCE',
+} as const;

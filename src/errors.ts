@@ -1,0 +1,120 @@
+/**
+ * Every failure the core raises is an EslSyncError: it carries the context an operator needs
+ * (merchant, item, store, attempt) and says itself whether trying again can help. Handlers
+ * map `retryable` to SQS behaviour (redeliver vs dead-letter) in one place: `isRetryable`.
+ * Messages never contain token or sign values.
+ */
+export interface ErrorContext {
+  merchantId?: string;
+  itemId?: string;
+  storeCode?: string;
+  attempt?: number;
+  operation?: string;
+  status?: number;
+}
+
+export abstract class EslSyncError extends Error {
+  abstract readonly retryable: boolean;
+  abstract readonly code: string;
+  constructor(
+    message: string,
+    readonly context: ErrorContext = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+
+  /** Safe to log: message, code and context only (never the cause's request, which may hold a token). */
+  toLog(): Record<string, unknown> {
+    return { errorCode: this.code, message: this.message, retryable: this.retryable, ...this.context };
+  }
+}
+
+/** Clover answered with an HTTP error other than 401 or a network failure happened. */
+export class CloverApiError extends EslSyncError {
+  readonly code = 'CLOVER_API';
+  get retryable(): boolean {
+    const status = this.context.status;
+    return status === undefined || status === 429 || status >= 500;
+  }
+}
+
+/** Clover rejected the access token (401): the caller may refresh once and retry. */
+export class CloverUnauthorizedError extends EslSyncError {
+  readonly code = 'CLOVER_UNAUTHORIZED';
+  readonly retryable = true;
+}
+
+/** Clover refused the refresh token (400/401 invalid_grant): the merchant must re-authorize. */
+export class RefreshRejectedError extends EslSyncError {
+  readonly code = 'CLOVER_REFRESH_REJECTED';
+  readonly retryable = false;
+}
+
+/** The merchant cannot be synced until someone acts (needs_reauth, disabled, unknown). */
+export class MerchantUnavailableError extends EslSyncError {
+  readonly code = 'MERCHANT_UNAVAILABLE';
+  readonly retryable = false;
+}
+
+/** Clover answered 2xx with a body we cannot understand: the poll fails, the cursor stays. */
+export class InvalidResponseError extends EslSyncError {
+  readonly code = 'INVALID_RESPONSE';
+  readonly retryable = true;
+}
+
+/** A token refresh is in progress elsewhere and did not finish in time; try again later. */
+export class TokenBusyError extends EslSyncError {
+  readonly code = 'TOKEN_BUSY';
+  readonly retryable = true;
+}
+
+/** Clover issued a new pair but we could not store it (the one window Clover cannot close). */
+export class TokenPersistError extends EslSyncError {
+  readonly code = 'TOKEN_PERSIST';
+  readonly retryable = true;
+}
+
+/** Hipoink transport failure: 5xx, timeout or network. */
+export class HipoinkApiError extends EslSyncError {
+  readonly code = 'HIPOINK_API';
+  get retryable(): boolean {
+    const status = this.context.status;
+    return status === undefined || status >= 500 || status === 429 || status === 408;
+  }
+}
+
+/** Hipoink answered HTTP 200 with error_code ≠ 0: that request is refused as it stands. */
+export class HipoinkRejectedError extends EslSyncError {
+  readonly code = 'HIPOINK_REJECTED';
+  readonly retryable = false;
+  constructor(
+    message: string,
+    readonly errorCode: number | string,
+    readonly errorMsg: string,
+    context: ErrorContext = {},
+  ) {
+    super(message, context);
+  }
+}
+
+/** A queue message or invocation payload that does not match its schema: never retried. */
+export class InvalidMessageError extends EslSyncError {
+  readonly code = 'INVALID_MESSAGE';
+  readonly retryable = false;
+}
+
+/** The one place that decides whether a failure is worth another attempt. */
+export function isRetryable(err: unknown): boolean {
+  if (err instanceof EslSyncError) return err.retryable;
+  // Unknown failures (AWS throttling, network resets) are assumed transient: the queue's
+  // maxReceiveCount bounds how often they are tried before the message is dead-lettered.
+  return true;
+}
+
+export function errorForLog(err: unknown): Record<string, unknown> {
+  if (err instanceof EslSyncError) return err.toLog();
+  if (err instanceof Error) return { errorCode: 'UNEXPECTED', errorName: err.name, message: err.message };
+  return { errorCode: 'UNEXPECTED', message: String(err) };
+}

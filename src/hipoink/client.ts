@@ -1,0 +1,88 @@
+import ky, { HTTPError, type KyInstance, TimeoutError } from 'ky';
+import { HipoinkApiError, HipoinkRejectedError, InvalidResponseError } from '../errors.ts';
+import {
+  envelope,
+  HIPOINK_PATHS,
+  type HipoinkProduct,
+  type HipoinkResponse,
+  HipoinkResponseSchema,
+} from './fields.ts';
+
+export interface HipoinkClient {
+  create(storeCode: string, product: HipoinkProduct): Promise<void>;
+  createMultiple(storeCode: string, products: readonly HipoinkProduct[]): Promise<void>;
+  deleteMultiple(storeCode: string, codes: readonly string[]): Promise<number | undefined>;
+}
+
+export interface HipoinkClientOptions {
+  baseUrl: string;
+  clientId: string;
+  /** The integrator's sign: a credential, read from Secrets Manager, never logged. */
+  sign: () => Promise<string>;
+  timeoutMs?: number;
+  retryLimit?: number;
+  backoffLimitMs?: number;
+  fetch?: typeof fetch;
+}
+
+export function createHipoinkClient(options: HipoinkClientOptions): HipoinkClient {
+  const http: KyInstance = ky.create({
+    prefixUrl: `${options.baseUrl}/api/${encodeURIComponent(options.clientId)}`,
+    timeout: options.timeoutMs ?? 20_000,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    // Hipoink writes are upserts and deletes by code: repeating one is harmless, so POSTs retry.
+    retry: {
+      limit: options.retryLimit ?? 3,
+      methods: ['post'],
+      statusCodes: [408, 429, 500, 502, 503, 504],
+      afterStatusCodes: [429, 503],
+      backoffLimit: options.backoffLimitMs ?? 5_000,
+      jitter: true,
+    },
+  });
+
+  const call = async (path: string, storeCode: string, body: Record<string, unknown>): Promise<HipoinkResponse> => {
+    let raw: unknown;
+    try {
+      raw = await http.post(path, { json: { ...envelope(storeCode, await options.sign()), ...body } }).json();
+    } catch (err) {
+      if (err instanceof HTTPError) {
+        throw new HipoinkApiError(`Hipoink ${path} failed with HTTP ${err.response.status}`, {
+          storeCode,
+          operation: path,
+          status: err.response.status,
+        });
+      }
+      const message = err instanceof TimeoutError ? 'timed out' : err instanceof Error ? err.message : String(err);
+      throw new HipoinkApiError(`Hipoink ${path} failed: ${message}`, { storeCode, operation: path });
+    }
+    const parsed = HipoinkResponseSchema.safeParse(raw);
+    if (!parsed.success) {
+      throw new InvalidResponseError(`Hipoink ${path} answered an unexpected body`, { storeCode, operation: path });
+    }
+    // Hipoink reports failures with HTTP 200 and a non-zero error_code.
+    if (Number(parsed.data.error_code) !== 0) {
+      const msg = parsed.data.error_msg ?? '';
+      throw new HipoinkRejectedError(
+        `Hipoink ${path} refused the request: error_code ${parsed.data.error_code} ${msg}`.trim(),
+        parsed.data.error_code,
+        msg,
+        { storeCode, operation: path },
+      );
+    }
+    return parsed.data;
+  };
+
+  return {
+    async create(storeCode, product) {
+      await call(HIPOINK_PATHS.create, storeCode, { ...product });
+    },
+    async createMultiple(storeCode, products) {
+      await call(HIPOINK_PATHS.createMultiple, storeCode, { f1: products });
+    },
+    async deleteMultiple(storeCode, codes) {
+      const res = await call(HIPOINK_PATHS.deleteMultiple, storeCode, { f1: codes });
+      return res.count;
+    },
+  };
+}

@@ -1,0 +1,41 @@
+import { z } from 'zod';
+
+/**
+ * Every Hipoink field name lives in this module (see shared/reference/hipoink-api.md).
+ * `pp` is a dollar string with two decimals; `pc` is Hipoink's key for the product.
+ */
+export const HipoinkProductSchema = z.object({
+  pc: z.string().min(1),
+  pn: z.string().min(1),
+  pp: z.string().regex(/^\d+\.\d{2}$/),
+  pi: z.string().optional(),
+  pu: z.string().optional(),
+  ps: z.string().optional(),
+  pg: z.string().optional(),
+  vp: z.string().optional(),
+  pop: z.string().optional(),
+  po: z.string().optional(),
+  pm: z.string().optional(),
+  promotion: z.number().int().optional(),
+  pim: z.string().optional(),
+  pqr: z.string().optional(),
+});
+export type HipoinkProduct = z.infer<typeof HipoinkProductSchema>;
+
+export const HipoinkResponseSchema = z.looseObject({
+  error_code: z.union([z.number(), z.string()]),
+  error_msg: z.string().optional(),
+  count: z.number().optional(),
+});
+export type HipoinkResponse = z.infer<typeof HipoinkResponseSchema>;
+
+export const HIPOINK_PATHS = {
+  create: 'product/create',
+  createMultiple: 'product/create_multiple',
+  deleteMultiple: 'product/del_multiple',
+} as const;
+
+/** The envelope every Hipoink request carries. */
+export function envelope(storeCode: string, sign: string): Record<string, string> {
+  return { store_code: storeCode, is_base64: '0', sign };
+}

@@ -1,0 +1,54 @@
+import { createHash } from 'node:crypto';
+import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+
+export interface QueueMessage {
+  body: unknown;
+  /** FIFO only: messages of one group are delivered one at a time, in order. */
+  groupId?: string;
+  /** FIFO only: a second message with the same id within 5 minutes is dropped by SQS. */
+  deduplicationId?: string;
+  /** String message attributes (e.g. why a message was dead-lettered). */
+  attributes?: Record<string, string>;
+}
+
+export interface QueueSender {
+  send(messages: readonly QueueMessage[]): Promise<void>;
+}
+
+export function createQueueSender(sqs: SQSClient, queueUrl: string): QueueSender {
+  return {
+    async send(messages) {
+      for (let i = 0; i < messages.length; i += 10) {
+        let entries = messages.slice(i, i + 10).map((m, j) => ({
+          Id: String(j),
+          MessageBody: typeof m.body === 'string' ? m.body : JSON.stringify(m.body),
+          ...(m.attributes
+            ? {
+                MessageAttributes: Object.fromEntries(
+                  Object.entries(m.attributes).map(([k, v]) => [k, { DataType: 'String', StringValue: v }]),
+                ),
+              }
+            : {}),
+          ...(m.groupId ? { MessageGroupId: m.groupId } : {}),
+          ...(m.deduplicationId ? { MessageDeduplicationId: dedupId(m.deduplicationId) } : {}),
+        }));
+        for (let attempt = 0; entries.length > 0; attempt++) {
+          const out = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+          const failed = new Set((out.Failed ?? []).map((f) => f.Id));
+          if (failed.size === 0) break;
+          if (attempt >= 4) {
+            const reasons = (out.Failed ?? []).map((f) => f.Code).join(', ');
+            throw new Error(`SQS refused ${failed.size} message(s) for ${queueUrl}: ${reasons}`);
+          }
+          entries = entries.filter((e) => failed.has(e.Id));
+          await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+        }
+      }
+    },
+  };
+}
+
+/** SQS allows 128 characters [A-Za-z0-9 punctuation]; hash anything longer or unusual. */
+function dedupId(raw: string): string {
+  return /^[\w.:-]{1,128}$/.test(raw) ? raw : createHash('sha256').update(raw).digest('hex');
+}

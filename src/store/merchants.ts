@@ -1,0 +1,323 @@
+import { type DynamoDBDocumentClient, GetCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import type { TokenPair } from '../clover/schemas.ts';
+import { isConditionFailure, setExpression } from './dynamo.ts';
+
+export const MERCHANT_STATES = ['active', 'needs_reauth', 'disabled'] as const;
+export type MerchantState = (typeof MERCHANT_STATES)[number];
+
+export const SyncCountsSchema = z.object({
+  fetched: z.number().int().default(0),
+  changed: z.number().int().default(0),
+  removed: z.number().int().default(0),
+  invalid: z.number().int().default(0),
+  queuedForPush: z.number().int().default(0),
+  cloverRequests: z.number().int().default(0),
+});
+export type SyncCounts = z.infer<typeof SyncCountsSchema>;
+
+/** A merchant as stored. Token fields never leave the core: use `merchantView` for anything shown. */
+export const MerchantRecordSchema = z.object({
+  merchantId: z.string(),
+  storeCode: z.string(),
+  state: z.enum(MERCHANT_STATES),
+  stateReason: z.string().optional(),
+  accessToken: z.string(),
+  /** Unix seconds, as Clover gives it. */
+  accessTokenExpiresAt: z.number(),
+  refreshToken: z.string(),
+  refreshTokenExpiresAt: z.number(),
+  /** The refresh token before the current one: Clover's recovery token (kept encrypted with the table). */
+  previousRefreshToken: z.string().optional(),
+  /** Bumped on every new token pair; refresh writes are conditional on it. */
+  tokenVersion: z.number().int(),
+  lastRefreshAt: z.number().optional(),
+  refreshLeaseOwner: z.string().optional(),
+  refreshLeaseUntil: z.number().optional(),
+  /** Largest Clover modifiedTime (ms) fully processed. */
+  cursor: z.number().optional(),
+  lastPollStartedAt: z.number().optional(),
+  pollCount: z.number().int().default(0),
+  pollsSinceCleanup: z.number().int().default(0),
+  lastCleanupAt: z.number().optional(),
+  lastSyncAt: z.number().optional(),
+  lastSyncMode: z.enum(['incremental', 'full']).optional(),
+  lastSyncStatus: z.enum(['ok', 'error']).optional(),
+  lastSyncError: z.string().optional(),
+  lastSyncCounts: SyncCountsSchema.optional(),
+  lastFullSyncAt: z.number().optional(),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+});
+export type MerchantRecord = z.infer<typeof MerchantRecordSchema>;
+
+/** What may be shown to a person or printed: never a token. */
+export interface MerchantView {
+  merchantId: string;
+  storeCode: string;
+  state: MerchantState;
+  stateReason?: string;
+  accessTokenExpiresAt: string;
+  refreshTokenExpiresAt: string;
+  lastRefreshAt?: string;
+  lastSyncAt?: string;
+  lastSyncMode?: 'incremental' | 'full';
+  lastSyncStatus?: 'ok' | 'error';
+  lastSyncError?: string;
+  lastSyncCounts?: SyncCounts;
+  lastFullSyncAt?: string;
+  lastCleanupAt?: string;
+  cursor?: string;
+  pollCount: number;
+}
+
+const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+
+export function merchantView(m: MerchantRecord): MerchantView {
+  const view: MerchantView = {
+    merchantId: m.merchantId,
+    storeCode: m.storeCode,
+    state: m.state,
+    accessTokenExpiresAt: new Date(m.accessTokenExpiresAt * 1000).toISOString(),
+    refreshTokenExpiresAt: new Date(m.refreshTokenExpiresAt * 1000).toISOString(),
+    pollCount: m.pollCount,
+  };
+  const optional: Partial<MerchantView> = {
+    stateReason: m.stateReason,
+    lastRefreshAt: iso(m.lastRefreshAt),
+    lastSyncAt: iso(m.lastSyncAt),
+    lastSyncMode: m.lastSyncMode,
+    lastSyncStatus: m.lastSyncStatus,
+    lastSyncError: m.lastSyncError,
+    lastSyncCounts: m.lastSyncCounts,
+    lastFullSyncAt: iso(m.lastFullSyncAt),
+    lastCleanupAt: iso(m.lastCleanupAt),
+    cursor: iso(m.cursor),
+  };
+  for (const [k, v] of Object.entries(optional)) if (v !== undefined) (view as unknown as Record<string, unknown>)[k] = v;
+  return view;
+}
+
+export interface NewMerchant {
+  merchantId: string;
+  storeCode: string;
+  tokens: TokenPair;
+}
+
+export interface PollOutcome {
+  mode: 'incremental' | 'full';
+  startedAt: number;
+  cursor?: number;
+  counts: SyncCounts;
+  cleanedUp: boolean;
+  error?: string;
+}
+
+export interface MerchantStore {
+  get(merchantId: string): Promise<MerchantRecord | undefined>;
+  list(): Promise<MerchantRecord[]>;
+  /** Adds a merchant, or re-authorizes an existing one (new tokens, state back to active; sync state kept). */
+  upsert(merchant: NewMerchant): Promise<MerchantRecord>;
+  setState(merchantId: string, state: MerchantState, reason?: string): Promise<void>;
+  /** Takes the refresh lease if nobody holds a live one and the token pair is still `tokenVersion`. */
+  acquireRefreshLease(merchantId: string, owner: string, tokenVersion: number, leaseMs: number): Promise<boolean>;
+  releaseRefreshLease(merchantId: string, owner: string): Promise<void>;
+  /** Stores a refreshed pair; only the lease holder of `tokenVersion` can. Returns false if it lost the lease. */
+  saveRefreshedTokens(
+    merchantId: string,
+    owner: string,
+    tokenVersion: number,
+    tokens: TokenPair,
+    previousRefreshToken: string,
+  ): Promise<boolean>;
+  /** Marks needs_reauth unless the token pair moved on meanwhile (another worker rotated it). */
+  markNeedsReauth(merchantId: string, tokenVersion: number, reason: string): Promise<boolean>;
+  recordPoll(merchantId: string, outcome: PollOutcome): Promise<void>;
+}
+
+export function createMerchantStore(doc: DynamoDBDocumentClient, tableName: string, now = Date.now): MerchantStore {
+  const get = async (merchantId: string) => {
+    const out = await doc.send(new GetCommand({ TableName: tableName, Key: { merchantId }, ConsistentRead: true }));
+    return out.Item ? MerchantRecordSchema.parse(out.Item) : undefined;
+  };
+
+  const conditional = async (command: UpdateCommand): Promise<boolean> => {
+    try {
+      await doc.send(command);
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  };
+
+  return {
+    get,
+
+    async list() {
+      const records: MerchantRecord[] = [];
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const out = await doc.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: startKey }));
+        for (const item of out.Items ?? []) records.push(MerchantRecordSchema.parse(item));
+        startKey = out.LastEvaluatedKey;
+      } while (startKey);
+      return records.sort((a, b) => a.merchantId.localeCompare(b.merchantId));
+    },
+
+    async upsert({ merchantId, storeCode, tokens }) {
+      const t = now();
+      const out = await doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { merchantId },
+          UpdateExpression:
+            'SET storeCode = :sc, #state = :active, accessToken = :at, accessTokenExpiresAt = :ate, ' +
+            'refreshToken = :rt, refreshTokenExpiresAt = :rte, tokenVersion = if_not_exists(tokenVersion, :zero) + :one, ' +
+            'pollCount = if_not_exists(pollCount, :zero), pollsSinceCleanup = if_not_exists(pollsSinceCleanup, :zero), ' +
+            'createdAt = if_not_exists(createdAt, :now), updatedAt = :now ' +
+            'REMOVE stateReason, refreshLeaseOwner, refreshLeaseUntil, previousRefreshToken',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':sc': storeCode,
+            ':active': 'active',
+            ':at': tokens.access_token,
+            ':ate': tokens.access_token_expiration,
+            ':rt': tokens.refresh_token,
+            ':rte': tokens.refresh_token_expiration,
+            ':zero': 0,
+            ':one': 1,
+            ':now': t,
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return MerchantRecordSchema.parse(out.Attributes);
+    },
+
+    async setState(merchantId, state, reason) {
+      await doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { merchantId },
+          UpdateExpression: reason
+            ? 'SET #state = :s, stateReason = :r, updatedAt = :now'
+            : 'SET #state = :s, updatedAt = :now REMOVE stateReason',
+          ConditionExpression: 'attribute_exists(merchantId)',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':s': state, ':now': now(), ...(reason ? { ':r': reason } : {}) },
+        }),
+      );
+    },
+
+    acquireRefreshLease(merchantId, owner, tokenVersion, leaseMs) {
+      const t = now();
+      return conditional(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { merchantId },
+          UpdateExpression: 'SET refreshLeaseOwner = :o, refreshLeaseUntil = :until',
+          ConditionExpression:
+            'tokenVersion = :v AND #state = :active AND ' +
+            '(attribute_not_exists(refreshLeaseUntil) OR refreshLeaseUntil < :now)',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':o': owner,
+            ':until': t + leaseMs,
+            ':v': tokenVersion,
+            ':active': 'active',
+            ':now': t,
+          },
+        }),
+      );
+    },
+
+    async releaseRefreshLease(merchantId, owner) {
+      await conditional(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { merchantId },
+          UpdateExpression: 'REMOVE refreshLeaseOwner, refreshLeaseUntil',
+          ConditionExpression: 'refreshLeaseOwner = :o',
+          ExpressionAttributeValues: { ':o': owner },
+        }),
+      );
+    },
+
+    saveRefreshedTokens(merchantId, owner, tokenVersion, tokens, previousRefreshToken) {
+      const t = now();
+      return conditional(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { merchantId },
+          UpdateExpression:
+            'SET accessToken = :at, accessTokenExpiresAt = :ate, refreshToken = :rt, refreshTokenExpiresAt = :rte, ' +
+            'previousRefreshToken = :prev, tokenVersion = :next, lastRefreshAt = :now, updatedAt = :now ' +
+            'REMOVE refreshLeaseOwner, refreshLeaseUntil',
+          ConditionExpression: 'tokenVersion = :v AND refreshLeaseOwner = :o',
+          ExpressionAttributeValues: {
+            ':at': tokens.access_token,
+            ':ate': tokens.access_token_expiration,
+            ':rt': tokens.refresh_token,
+            ':rte': tokens.refresh_token_expiration,
+            ':prev': previousRefreshToken,
+            ':next': tokenVersion + 1,
+            ':v': tokenVersion,
+            ':o': owner,
+            ':now': t,
+          },
+        }),
+      );
+    },
+
+    markNeedsReauth(merchantId, tokenVersion, reason) {
+      return conditional(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { merchantId },
+          UpdateExpression:
+            'SET #state = :s, stateReason = :r, updatedAt = :now REMOVE refreshLeaseOwner, refreshLeaseUntil',
+          ConditionExpression: 'tokenVersion = :v',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':s': 'needs_reauth', ':r': reason, ':v': tokenVersion, ':now': now() },
+        }),
+      );
+    },
+
+    async recordPoll(merchantId, outcome) {
+      const t = now();
+      const ok = outcome.error === undefined;
+      const attrs: Record<string, unknown> = {
+        lastSyncAt: t,
+        lastSyncMode: outcome.mode,
+        lastSyncStatus: ok ? 'ok' : 'error',
+        lastSyncCounts: outcome.counts,
+        updatedAt: t,
+      };
+      if (ok) {
+        attrs.lastPollStartedAt = outcome.startedAt;
+        if (outcome.cursor !== undefined) attrs.cursor = outcome.cursor;
+        if (outcome.mode === 'full') attrs.lastFullSyncAt = t;
+        if (outcome.cleanedUp) attrs.lastCleanupAt = t;
+      } else {
+        attrs.lastSyncError = outcome.error;
+      }
+      const set = setExpression(attrs);
+      const counters = ok
+        ? outcome.cleanedUp
+          ? ', pollCount = if_not_exists(pollCount, :zero) + :one, pollsSinceCleanup = :zero'
+          : ', pollCount = if_not_exists(pollCount, :zero) + :one, pollsSinceCleanup = if_not_exists(pollsSinceCleanup, :zero) + :one'
+        : '';
+      await doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { merchantId },
+          UpdateExpression: `SET ${set.expression}${counters}${ok ? ' REMOVE lastSyncError' : ''}`,
+          ConditionExpression: 'attribute_exists(merchantId)',
+          ExpressionAttributeNames: set.names,
+          ExpressionAttributeValues: { ...set.values, ...(ok ? { ':zero': 0, ':one': 1 } : {}) },
+        }),
+      );
+    },
+  };
+}

@@ -1,0 +1,217 @@
+import {
+  BatchGetCommand,
+  type DynamoDBDocumentClient,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { HipoinkProductSchema } from '../hipoink/fields.ts';
+import { isConditionFailure, setExpression } from './dynamo.ts';
+
+/** Stored state of one Clover item: what the shelf should show and what it shows now. */
+export const ProductRecordSchema = z.object({
+  merchantId: z.string(),
+  itemId: z.string(),
+  status: z.enum(['active', 'removed', 'invalid']),
+  removedReason: z.enum(['hidden', 'deleted', 'gone']).optional(),
+  invalidReason: z.string().optional(),
+  label: HipoinkProductSchema.optional(),
+  priceType: z.string().optional(),
+  unitCost: z.string().optional(),
+  available: z.boolean().optional(),
+  stateHash: z.string(),
+  labelHash: z.string().optional(),
+  modifiedTime: z.number().optional(),
+  /** Hash of the label Hipoink holds for this item; absent when nothing is on the shelf. */
+  pushedLabelHash: z.string().optional(),
+  /** The product code Hipoink holds for this item; absent when nothing is on the shelf. */
+  pushedPc: z.string().optional(),
+  rejectedReason: z.string().optional(),
+  rejectedLabelHash: z.string().optional(),
+  updatedAt: z.number(),
+});
+export type ProductRecord = z.infer<typeof ProductRecordSchema>;
+
+export type ProductState =
+  | {
+      status: 'active';
+      label: NonNullable<ProductRecord['label']>;
+      priceType: string;
+      unitCost?: string;
+      available: boolean;
+      stateHash: string;
+      labelHash: string;
+      modifiedTime: number;
+    }
+  | { status: 'removed'; removedReason: 'hidden' | 'deleted' | 'gone'; modifiedTime?: number }
+  | { status: 'invalid'; invalidReason: string; modifiedTime?: number };
+
+export type PushNeed = 'upsert' | 'remove' | 'none';
+
+/** Whether Hipoink differs from what the item should show. One rule, used by poller and consumer. */
+export function pushNeed(record: ProductRecord): PushNeed {
+  if (record.status === 'active' && record.label) {
+    if (record.rejectedLabelHash === record.labelHash) return 'none';
+    const stale = record.pushedLabelHash !== record.labelHash;
+    const codeMoved = record.pushedPc !== undefined && record.pushedPc !== record.label.pc;
+    return stale || codeMoved ? 'upsert' : 'none';
+  }
+  if (record.status === 'removed') return record.pushedPc !== undefined ? 'remove' : 'none';
+  // An invalid item keeps whatever the shelf shows until Clover has a usable version again.
+  return 'none';
+}
+
+export interface ProductStore {
+  /** Writes the item's state when it differs from the stored one; returns the record, or null if unchanged. */
+  saveState(merchantId: string, itemId: string, state: ProductState): Promise<ProductRecord | null>;
+  get(merchantId: string, itemIds: readonly string[]): Promise<ProductRecord[]>;
+  list(merchantId: string): Promise<ProductRecord[]>;
+  /** Records what Hipoink now holds for the item. */
+  markPushed(
+    merchantId: string,
+    itemId: string,
+    shelf: { pc: string; labelHash: string } | { removed: true },
+  ): Promise<void>;
+  markRejected(merchantId: string, itemId: string, labelHash: string, reason: string): Promise<void>;
+}
+
+const stateHashOf = (state: ProductState): string =>
+  state.status === 'active'
+    ? state.stateHash
+    : state.status === 'removed'
+      ? `removed:${state.removedReason}`
+      : `invalid:${state.invalidReason}`;
+
+export function createProductStore(doc: DynamoDBDocumentClient, tableName: string, now = Date.now): ProductStore {
+  const key = (merchantId: string, itemId: string) => ({ merchantId, itemId });
+
+  return {
+    async saveState(merchantId, itemId, state) {
+      const stateHash = stateHashOf(state);
+      const attrs: Record<string, unknown> = {
+        status: state.status,
+        stateHash,
+        updatedAt: now(),
+        modifiedTime: state.modifiedTime,
+      };
+      const remove: string[] = [];
+      if (state.status === 'active') {
+        Object.assign(attrs, {
+          label: state.label,
+          labelHash: state.labelHash,
+          priceType: state.priceType,
+          unitCost: state.unitCost,
+          available: state.available,
+        });
+        remove.push('invalidReason', 'removedReason');
+        if (state.unitCost === undefined) remove.push('unitCost');
+      } else if (state.status === 'removed') {
+        attrs.removedReason = state.removedReason;
+        remove.push('invalidReason');
+      } else {
+        attrs.invalidReason = state.invalidReason;
+      }
+      const set = setExpression(attrs);
+      const removeNames: Record<string, string> = {};
+      remove.forEach((name, i) => {
+        removeNames[`#r${i}`] = name;
+      });
+      const removeClause = remove.length ? ` REMOVE ${Object.keys(removeNames).join(', ')}` : '';
+      // Older Clover versions never overwrite newer ones; equal state is not rewritten.
+      const mtGuard = state.modifiedTime === undefined ? '' : ' AND (attribute_not_exists(#mt) OR #mt <= :mt)';
+      try {
+        const out = await doc.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: key(merchantId, itemId),
+            UpdateExpression: `SET ${set.expression}${removeClause}`,
+            ConditionExpression: `(attribute_not_exists(#sh) OR #sh <> :sh)${mtGuard}`,
+            ExpressionAttributeNames: {
+              ...set.names,
+              ...removeNames,
+              '#sh': 'stateHash',
+              ...(mtGuard ? { '#mt': 'modifiedTime' } : {}),
+            },
+            ExpressionAttributeValues: {
+              ...set.values,
+              ':sh': stateHash,
+              ...(mtGuard ? { ':mt': state.modifiedTime } : {}),
+            },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        return ProductRecordSchema.parse(out.Attributes);
+      } catch (err) {
+        if (isConditionFailure(err)) return null;
+        throw err;
+      }
+    },
+
+    async get(merchantId, itemIds) {
+      const unique = [...new Set(itemIds)];
+      const records: ProductRecord[] = [];
+      for (let i = 0; i < unique.length; i += 100) {
+        let keys: Record<string, unknown>[] | undefined = unique
+          .slice(i, i + 100)
+          .map((itemId) => key(merchantId, itemId));
+        for (let attempt = 0; keys && keys.length > 0; attempt++) {
+          const out = await doc.send(
+            new BatchGetCommand({ RequestItems: { [tableName]: { Keys: keys, ConsistentRead: true } } }),
+          );
+          for (const item of out.Responses?.[tableName] ?? []) records.push(ProductRecordSchema.parse(item));
+          keys = out.UnprocessedKeys?.[tableName]?.Keys as Record<string, unknown>[] | undefined;
+          if (keys?.length) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+        }
+      }
+      return records;
+    },
+
+    async list(merchantId) {
+      const records: ProductRecord[] = [];
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const out = await doc.send(
+          new QueryCommand({
+            TableName: tableName,
+            KeyConditionExpression: 'merchantId = :m',
+            ExpressionAttributeValues: { ':m': merchantId },
+            ConsistentRead: true,
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        for (const item of out.Items ?? []) records.push(ProductRecordSchema.parse(item));
+        startKey = out.LastEvaluatedKey;
+      } while (startKey);
+      return records;
+    },
+
+    async markPushed(merchantId, itemId, shelf) {
+      const removed = 'removed' in shelf;
+      await doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: key(merchantId, itemId),
+          UpdateExpression: removed
+            ? 'SET updatedAt = :now REMOVE pushedPc, pushedLabelHash, rejectedReason, rejectedLabelHash'
+            : 'SET pushedPc = :pc, pushedLabelHash = :lh, updatedAt = :now REMOVE rejectedReason, rejectedLabelHash',
+          ConditionExpression: 'attribute_exists(itemId)',
+          ExpressionAttributeValues: removed
+            ? { ':now': now() }
+            : { ':pc': shelf.pc, ':lh': shelf.labelHash, ':now': now() },
+        }),
+      );
+    },
+
+    async markRejected(merchantId, itemId, labelHash, reason) {
+      await doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: key(merchantId, itemId),
+          UpdateExpression: 'SET rejectedReason = :r, rejectedLabelHash = :lh, updatedAt = :now',
+          ConditionExpression: 'attribute_exists(itemId)',
+          ExpressionAttributeValues: { ':r': reason, ':lh': labelHash, ':now': now() },
+        }),
+      );
+    },
+  };
+}

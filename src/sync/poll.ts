@@ -1,0 +1,248 @@
+import { randomUUID } from 'node:crypto';
+import type { CloverClient } from '../clover/client.ts';
+import type { ProductCodeSource, SyncSettings } from '../config.ts';
+import { CloverUnauthorizedError, MerchantUnavailableError } from '../errors.ts';
+import type { QueueSender } from '../queues/sqs.ts';
+import type { MerchantRecord, MerchantStore, SyncCounts } from '../store/merchants.ts';
+import { type ProductRecord, type ProductStore, pushNeed } from '../store/products.ts';
+import type { PollMessage } from './messages.ts';
+import { readItemsSince } from './pages.ts';
+import type { TokenManager } from './tokens.ts';
+import { type ItemOutcome, transformItem } from './transform.ts';
+
+export interface PollDeps {
+  merchants: MerchantStore;
+  products: ProductStore;
+  clover: CloverClient;
+  tokens: TokenManager;
+  pushQueue: QueueSender;
+  settings: Pick<
+    SyncSettings,
+    'pageLimit' | 'overlapMs' | 'cleanupEveryPolls' | 'cleanupIntervalHours' | 'pushBatchSize'
+  >;
+  productCodePrecedence: readonly ProductCodeSource[];
+  now?: () => number;
+  /** Told about every item Clover sent that we could not use (recorded and skipped). */
+  onInvalidItem?: (info: { merchantId: string; itemId?: string; reason: string }) => void;
+}
+
+export type PollResult =
+  | { status: 'synced'; merchantId: string; mode: 'incremental' | 'full'; counts: SyncCounts; cleanedUp: boolean }
+  | { status: 'skipped'; merchantId: string; reason: string };
+
+const emptyCounts = (): SyncCounts => ({
+  fetched: 0,
+  changed: 0,
+  removed: 0,
+  invalid: 0,
+  queuedForPush: 0,
+  cloverRequests: 0,
+});
+
+/**
+ * Polls one merchant: reads items changed since its cursor (everything on the first run or a
+ * backfill), stores their state, queues the ones whose label must change, and moves the cursor
+ * to the newest modifiedTime actually processed. On failure the cursor stays where it was.
+ */
+export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<PollResult> {
+  const now = deps.now ?? Date.now;
+  const { merchantId } = msg;
+  const merchant = await deps.merchants.get(merchantId);
+  if (!merchant) return { status: 'skipped', merchantId, reason: 'unknown merchant' };
+  if (merchant.state !== 'active') return { status: 'skipped', merchantId, reason: `merchant is ${merchant.state}` };
+
+  const startedAt = now();
+  const mode = msg.mode === 'full' || merchant.cursor === undefined ? 'full' : 'incremental';
+  const counts = emptyCounts();
+  try {
+    const session = cloverSession(deps, merchantId, counts);
+    const since = mode === 'full' ? undefined : lowerBound(merchant, deps.settings.overlapMs);
+    const touched = new Set<string>();
+    const seen = new Set<string>();
+    let cursor = merchant.cursor;
+
+    for await (const page of readItemsSince(
+      (q) => session.call((token) => deps.clover.listItems(merchantId, token, q)),
+      since,
+      deps.settings.pageLimit,
+    )) {
+      counts.fetched += page.length;
+      for (const raw of page) {
+        const outcome = transformItem(raw, deps.productCodePrecedence);
+        if (outcome.itemId) seen.add(outcome.itemId);
+        if (outcome.modifiedTime !== undefined) cursor = Math.max(cursor ?? 0, outcome.modifiedTime);
+        const record = await saveOutcome(deps, merchantId, outcome, counts);
+        if (record && pushNeed(record) !== 'none') touched.add(record.itemId);
+      }
+    }
+
+    const cleanupDue = mode === 'full' || isCleanupDue(merchant, deps.settings, startedAt);
+    if (cleanupDue) {
+      const present = mode === 'full' ? seen : await listAllIds(deps, session, merchantId);
+      for (const id of await removeGhosts(deps, session, merchantId, present, counts)) touched.add(id);
+    }
+
+    // A full sync also re-queues anything still out of step (e.g. a push that ended in the DLQ).
+    const toPush =
+      mode === 'full'
+        ? (await deps.products.list(merchantId)).filter((r) => pushNeed(r) !== 'none').map((r) => r.itemId)
+        : [...touched];
+    await queuePushes(deps, merchantId, toPush);
+    counts.queuedForPush = toPush.length;
+
+    await deps.merchants.recordPoll(merchantId, {
+      mode,
+      startedAt,
+      ...(cursor === undefined ? {} : { cursor }),
+      counts,
+      cleanedUp: cleanupDue,
+    });
+    return { status: 'synced', merchantId, mode, counts, cleanedUp: cleanupDue };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    await deps.merchants
+      .recordPoll(merchantId, { mode, startedAt, counts, cleanedUp: false, error: message })
+      .catch(() => undefined);
+    if (err instanceof MerchantUnavailableError) return { status: 'skipped', merchantId, reason: err.message };
+    throw err;
+  }
+}
+
+/**
+ * Where the next read starts: the cursor, or further back when the last poll was recent enough
+ * that an item committed late (clock skew, slow writes) could carry an older modifiedTime.
+ */
+export function lowerBound(merchant: Pick<MerchantRecord, 'cursor' | 'lastPollStartedAt'>, overlapMs: number) {
+  const cursor = merchant.cursor ?? 0;
+  if (merchant.lastPollStartedAt === undefined) return cursor;
+  return Math.max(0, Math.min(cursor, merchant.lastPollStartedAt - overlapMs));
+}
+
+function isCleanupDue(
+  merchant: MerchantRecord,
+  settings: Pick<SyncSettings, 'cleanupEveryPolls' | 'cleanupIntervalHours'>,
+  now: number,
+): boolean {
+  if (merchant.pollsSinceCleanup + 1 >= settings.cleanupEveryPolls) return true;
+  if (merchant.lastCleanupAt === undefined) return true;
+  return now - merchant.lastCleanupAt >= settings.cleanupIntervalHours * 3_600_000;
+}
+
+/** Clover calls for one merchant with one token; a 401 forces one refresh and one retry. */
+function cloverSession(deps: PollDeps, merchantId: string, counts: SyncCounts) {
+  let token: string | undefined;
+  return {
+    async call<T>(run: (token: string) => Promise<T>): Promise<T> {
+      token ??= await deps.tokens.accessToken(merchantId);
+      counts.cloverRequests++;
+      try {
+        return await run(token);
+      } catch (err) {
+        if (!(err instanceof CloverUnauthorizedError)) throw err;
+        token = await deps.tokens.accessToken(merchantId, { rejected: token });
+        counts.cloverRequests++;
+        return run(token);
+      }
+    },
+  };
+}
+
+async function saveOutcome(
+  deps: PollDeps,
+  merchantId: string,
+  outcome: ItemOutcome,
+  counts: SyncCounts,
+): Promise<ProductRecord | null> {
+  if (outcome.kind === 'invalid') {
+    counts.invalid++;
+    deps.onInvalidItem?.({ merchantId, ...(outcome.itemId ? { itemId: outcome.itemId } : {}), reason: outcome.reason });
+    if (!outcome.itemId) return null;
+    return deps.products.saveState(merchantId, outcome.itemId, {
+      status: 'invalid',
+      invalidReason: outcome.reason,
+      ...(outcome.modifiedTime === undefined ? {} : { modifiedTime: outcome.modifiedTime }),
+    });
+  }
+  const record =
+    outcome.kind === 'remove'
+      ? await deps.products.saveState(merchantId, outcome.itemId, {
+          status: 'removed',
+          removedReason: outcome.reason,
+          modifiedTime: outcome.modifiedTime,
+        })
+      : await deps.products.saveState(merchantId, outcome.itemId, {
+          status: 'active',
+          label: outcome.desired.label,
+          priceType: outcome.desired.priceType,
+          ...(outcome.desired.unitCost === undefined ? {} : { unitCost: outcome.desired.unitCost }),
+          available: outcome.desired.available,
+          stateHash: outcome.stateHash,
+          labelHash: outcome.labelHash,
+          modifiedTime: outcome.modifiedTime,
+        });
+  if (record) {
+    counts.changed++;
+    if (outcome.kind === 'remove') counts.removed++;
+  }
+  return record;
+}
+
+async function listAllIds(deps: PollDeps, session: ReturnType<typeof cloverSession>, merchantId: string) {
+  const ids = new Set<string>();
+  for await (const page of readItemsSince(
+    (q) => session.call((token) => deps.clover.listItems(merchantId, token, q)),
+    undefined,
+    deps.settings.pageLimit,
+  )) {
+    for (const raw of page) {
+      const id = (raw as { id?: unknown } | null)?.id;
+      if (typeof id === 'string') ids.add(id);
+    }
+  }
+  return ids;
+}
+
+/**
+ * Items we hold that Clover no longer lists were deleted there (Clover's listings omit deleted
+ * items). Each candidate is confirmed with a GET before its label is taken down, so an item a
+ * listing missed for any reason is never removed from the shelf by mistake.
+ */
+async function removeGhosts(
+  deps: PollDeps,
+  session: ReturnType<typeof cloverSession>,
+  merchantId: string,
+  present: ReadonlySet<string>,
+  counts: SyncCounts,
+): Promise<string[]> {
+  const stored = await deps.products.list(merchantId);
+  const candidates = stored.filter((r) => r.status !== 'removed' && !present.has(r.itemId));
+  const removed: string[] = [];
+  for (const candidate of candidates) {
+    const item = await session.call((token) => deps.clover.getItem(merchantId, token, candidate.itemId));
+    const record =
+      item === null
+        ? await deps.products.saveState(merchantId, candidate.itemId, { status: 'removed', removedReason: 'gone' })
+        : await saveOutcome(deps, merchantId, transformItem(item, deps.productCodePrecedence), counts);
+    if (item === null && record) {
+      counts.changed++;
+      counts.removed++;
+    }
+    if (record && pushNeed(record) !== 'none') removed.push(record.itemId);
+  }
+  return removed;
+}
+
+async function queuePushes(deps: PollDeps, merchantId: string, itemIds: readonly string[]) {
+  const size = deps.settings.pushBatchSize;
+  const messages = [];
+  for (let i = 0; i < itemIds.length; i += size) {
+    const chunk = itemIds.slice(i, i + size);
+    messages.push({
+      body: { merchantId, itemIds: chunk },
+      groupId: merchantId,
+      // Unique: a second change to the same items minutes later must not be dropped as a duplicate.
+      deduplicationId: `${merchantId}:${randomUUID()}`,
+    });
+  }
+  await deps.pushQueue.send(messages);
+}

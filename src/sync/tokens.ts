@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto';
+import type { CloverClient } from '../clover/client.ts';
+import { MerchantUnavailableError, RefreshRejectedError, TokenBusyError, TokenPersistError } from '../errors.ts';
+import type { MerchantRecord, MerchantStore } from '../store/merchants.ts';
+
+export interface TokenManagerDeps {
+  merchants: MerchantStore;
+  clover: Pick<CloverClient, 'refreshTokens'>;
+  /** Clover app id (the OAuth client_id), read from the app secret. */
+  appId: () => Promise<string>;
+  settings: { refreshThresholdSeconds: number; refreshLeaseMs: number; refreshWaitMs: number };
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  /** Identifies this worker in the lease; unique per process by default. */
+  owner?: string;
+  onRefresh?: (merchantId: string) => void;
+}
+
+export interface TokenManager {
+  /**
+   * A usable access token for the merchant, refreshing it first when it expires within the
+   * threshold. `rejected` is a token Clover just answered 401 for: a different stored token is
+   * returned as is, the same one forces one refresh.
+   */
+  accessToken(merchantId: string, opts?: { rejected?: string }): Promise<string>;
+}
+
+/**
+ * Single-flight refresh across every Lambda: a refresh token is single-use, so exactly one
+ * worker may spend it. The winner takes a lease with a conditional write on the token version,
+ * refreshes, and stores the new pair (with retries) before anyone uses it; everyone else waits
+ * for the version to move and reuses the winner's token.
+ */
+export function createTokenManager(deps: TokenManagerDeps): TokenManager {
+  const now = deps.now ?? Date.now;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const owner = deps.owner ?? `worker-${randomUUID()}`;
+  const { refreshThresholdSeconds, refreshLeaseMs, refreshWaitMs } = deps.settings;
+
+  const fresh = (m: MerchantRecord) => m.accessTokenExpiresAt * 1000 - now() > refreshThresholdSeconds * 1000;
+
+  const load = async (merchantId: string): Promise<MerchantRecord> => {
+    const m = await deps.merchants.get(merchantId);
+    if (!m) throw new MerchantUnavailableError('Unknown merchant', { merchantId });
+    if (m.state !== 'active') {
+      throw new MerchantUnavailableError(`Merchant is ${m.state}${m.stateReason ? `: ${m.stateReason}` : ''}`, {
+        merchantId,
+      });
+    }
+    return m;
+  };
+
+  const persist = async (m: MerchantRecord, pair: Parameters<MerchantStore['saveRefreshedTokens']>[3]) => {
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      try {
+        const saved = await deps.merchants.saveRefreshedTokens(
+          m.merchantId,
+          owner,
+          m.tokenVersion,
+          pair,
+          m.refreshToken,
+        );
+        if (saved) return;
+        // Our lease was taken over (we were slower than refreshLeaseMs): the pair we hold is the
+        // newest Clover issued, but the store says otherwise. Surface it loudly.
+        throw new TokenPersistError('Lost the refresh lease before the new token pair was stored', {
+          merchantId: m.merchantId,
+          attempt,
+        });
+      } catch (err) {
+        if (err instanceof TokenPersistError) throw err;
+        lastError = err;
+        await sleep(Math.min(2000, 100 * 2 ** attempt));
+      }
+    }
+    throw new TokenPersistError(
+      'Clover issued a new token pair but it could not be stored',
+      { merchantId: m.merchantId, attempt: 5 },
+      { cause: lastError },
+    );
+  };
+
+  return {
+    async accessToken(merchantId, opts = {}) {
+      const deadline = now() + refreshWaitMs;
+      let waited = 0;
+      for (;;) {
+        const m = await load(merchantId);
+        const forced = opts.rejected !== undefined && opts.rejected === m.accessToken;
+        if (!forced && (opts.rejected !== undefined || fresh(m))) return m.accessToken;
+
+        const leaseLive = m.refreshLeaseUntil !== undefined && m.refreshLeaseUntil >= now();
+        if (!leaseLive && (await deps.merchants.acquireRefreshLease(merchantId, owner, m.tokenVersion, refreshLeaseMs))) {
+          let pair: Awaited<ReturnType<CloverClient['refreshTokens']>>;
+          try {
+            deps.onRefresh?.(merchantId);
+            pair = await deps.clover.refreshTokens(await deps.appId(), m.refreshToken, merchantId);
+          } catch (err) {
+            if (err instanceof RefreshRejectedError) {
+              // Another worker may have rotated the pair a moment ago: only a pair that is still
+              // current when Clover refuses it means the merchant must re-authorize.
+              const marked = await deps.merchants.markNeedsReauth(
+                merchantId,
+                m.tokenVersion,
+                `Clover rejected the refresh token (HTTP ${err.context.status ?? '?'}); the merchant must re-authorize the app`,
+              );
+              if (!marked) continue;
+              throw new MerchantUnavailableError('Merchant needs re-authorization', { merchantId }, { cause: err });
+            }
+            await deps.merchants.releaseRefreshLease(merchantId, owner);
+            throw err;
+          }
+          await persist(m, pair);
+          return pair.access_token;
+        }
+
+        if (now() >= deadline) {
+          throw new TokenBusyError('Timed out waiting for another worker to refresh the token', { merchantId });
+        }
+        const step = Math.min(250, 25 * 2 ** Math.min(waited, 4));
+        waited++;
+        await sleep(step);
+      }
+    },
+  };
+}

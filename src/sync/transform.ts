@@ -1,0 +1,115 @@
+import { createHash } from 'node:crypto';
+import type { ProductCodeSource } from '../config.ts';
+import { type CloverItem, CloverItemSchema, ItemIdentitySchema } from '../clover/schemas.ts';
+import type { HipoinkProduct } from '../hipoink/fields.ts';
+import { centsToDollars } from './money.ts';
+
+/** What the shelf should show for one Clover item, plus the facts kept beside it. */
+export interface DesiredLabel {
+  label: HipoinkProduct;
+  priceType: CloverItem['priceType'];
+  /** Unit cost in dollars, when Clover has a cost. */
+  unitCost?: string;
+  available: boolean;
+}
+
+export type ItemOutcome =
+  | {
+      kind: 'label';
+      itemId: string;
+      modifiedTime: number;
+      desired: DesiredLabel;
+      /** Hash of everything stored for the item: a change here is written to product state. */
+      stateHash: string;
+      /** Hash of what Hipoink shows: only a change here costs a Hipoink call. */
+      labelHash: string;
+    }
+  | { kind: 'remove'; itemId: string; modifiedTime: number; reason: 'hidden' | 'deleted' }
+  | { kind: 'invalid'; itemId: string | undefined; modifiedTime: number | undefined; reason: string };
+
+const nonEmpty = (s: string | null | undefined): string | undefined => {
+  const t = s?.trim();
+  return t ? t : undefined;
+};
+
+export function productCode(item: CloverItem, precedence: readonly ProductCodeSource[]): string {
+  for (const source of precedence) {
+    const value = nonEmpty(source === 'id' ? item.id : item[source]);
+    if (value) return value;
+  }
+  // The Clover id is never empty, so it is the last resort whatever the configured order.
+  return item.id;
+}
+
+/** Stable hash of what we would send, so re-read items that did not change cause no work. */
+export function hashOf(value: unknown): string {
+  return createHash('sha256').update(stableJson(value)).digest('hex').slice(0, 32);
+}
+
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * Clover item → what the label should be. Rules (issue 3): pp is `price` in dollars for every
+ * priceType (a VARIABLE item shows its base price); PER_UNIT adds `pu` = unitName; hidden or
+ * deleted items come off the shelf; `available: false` stays on the shelf.
+ */
+export function transformItem(raw: unknown, precedence: readonly ProductCodeSource[]): ItemOutcome {
+  const parsed = CloverItemSchema.safeParse(raw);
+  if (!parsed.success) {
+    const identity = ItemIdentitySchema.safeParse(raw);
+    const reason = parsed.error.issues.map((i) => `${i.path.join('.') || 'item'}: ${i.message}`).join('; ');
+    return {
+      kind: 'invalid',
+      itemId: identity.success ? identity.data.id : undefined,
+      modifiedTime: identity.success ? identity.data.modifiedTime : undefined,
+      reason,
+    };
+  }
+  const item = parsed.data;
+  if (item.deleted || item.hidden) {
+    return {
+      kind: 'remove',
+      itemId: item.id,
+      modifiedTime: item.modifiedTime,
+      reason: item.deleted ? 'deleted' : 'hidden',
+    };
+  }
+  const name = nonEmpty(item.name) ?? nonEmpty(item.alternateName);
+  if (!name) return invalid(item, 'name: the item has no name');
+  if (item.price < 0) return invalid(item, `price: negative price ${item.price}`);
+  if (item.cost != null && item.cost < 0) return invalid(item, `cost: negative cost ${item.cost}`);
+
+  const label: HipoinkProduct = {
+    pc: productCode(item, precedence),
+    pn: name,
+    pp: centsToDollars(item.price),
+  };
+  const sku = nonEmpty(item.sku);
+  if (sku) label.pi = sku;
+  const unit = nonEmpty(item.unitName);
+  if (item.priceType === 'PER_UNIT' && unit) label.pu = unit;
+
+  const desired: DesiredLabel = { label, priceType: item.priceType, available: item.available };
+  if (item.cost != null) desired.unitCost = centsToDollars(item.cost);
+  return {
+    kind: 'label',
+    itemId: item.id,
+    modifiedTime: item.modifiedTime,
+    desired,
+    stateHash: hashOf(desired),
+    labelHash: hashOf(label),
+  };
+}
+
+function invalid(item: CloverItem, reason: string): ItemOutcome {
+  return { kind: 'invalid', itemId: item.id, modifiedTime: item.modifiedTime, reason };
+}
