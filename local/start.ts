@@ -1,0 +1,287 @@
+/**
+ * `npm start`: the whole pipeline on this machine. dynalite stands in for DynamoDB, fauxqs for
+ * SQS, small local endpoints for Secrets Manager and Lambda's Invoke API; a local schedule and
+ * SQS pumps call the very handlers Lambda runs, with Lambda-shaped events, through the real AWS
+ * SDK clients pointed at those endpoints. Without CLOVER_API_BASE_URL / HIPOINK_BASE_URL it also
+ * starts the bundled Clover and Hipoink simulators, seeded with demo stores.
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { dataDir, type LocalStackFile, stackFilePath } from '../src/cli/target.ts';
+import { ENV } from '../src/env.ts';
+import { createDocumentClient } from '../src/store/dynamo.ts';
+import { createMerchantStore, merchantView } from '../src/store/merchants.ts';
+import { startLocalDynamo, ensureTables } from './aws/dynamo.ts';
+import { startLocalLambda } from './aws/lambda.ts';
+import { startQueuePump } from './aws/pump.ts';
+import { scheduledEvent, startSchedule } from './aws/schedule.ts';
+import { startLocalSecrets } from './aws/secrets.ts';
+import { ensureQueues, startLocalSqs } from './aws/sqs.ts';
+import { lambdaContext } from './aws/context.ts';
+import { startCloverSimulator } from './simulators/clover.ts';
+import { demoCatalog, startDemoActivity } from './simulators/demo.ts';
+import { startHipoinkSimulator } from './simulators/hipoink.ts';
+
+const REGION = 'us-east-1';
+const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+const DEFAULT_SIGN = '80805d794841f1b4';
+
+export interface LocalStackOptions {
+  /** Seconds between scheduled fan-outs; 0 = only on demand (`esl-sync tick`). */
+  intervalSeconds: number;
+  dataDir: string;
+  env: NodeJS.ProcessEnv;
+  /** Seconds between demo price changes in the bundled Clover simulator; 0 = none. */
+  demoActivitySeconds: number;
+  log: (line: string) => void;
+}
+
+export interface LocalStack {
+  info: LocalStackFile;
+  stop(): Promise<void>;
+}
+
+export async function startLocalStack(opts: LocalStackOptions): Promise<LocalStack> {
+  const { env, log } = opts;
+  const stops: Array<() => Promise<void> | void> = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await Promise.resolve(s()).catch(() => undefined);
+  };
+  try {
+    const bundledClover = !env.CLOVER_API_BASE_URL;
+    const bundledHipoink = !env.HIPOINK_BASE_URL;
+    const simulated = bundledClover || bundledHipoink;
+    mkdirSync(opts.dataDir, { recursive: true });
+
+    const clover = bundledClover ? await startCloverSimulator({ appId: env.CLOVER_APP_ID || 'DEMOAPP' }) : undefined;
+    if (clover) stops.push(() => clover.stop());
+    const hipoink = bundledHipoink
+      ? await startHipoinkSimulator({ sign: env.HIPOINK_SIGN || DEFAULT_SIGN, clientId: env.HIPOINK_CLIENT_ID || 'default' })
+      : undefined;
+    if (hipoink) stops.push(() => hipoink.stop());
+
+    // A simulator forgets everything when it stops, so state kept beside it would describe labels and
+    // tokens that no longer exist: with any bundled simulator the state is a fresh demo each start.
+    const dbPath = join(opts.dataDir, simulated ? 'demo-dynamodb' : 'dynamodb');
+    if (simulated) rmSync(dbPath, { recursive: true, force: true });
+    const dynamo = await startLocalDynamo({ path: dbPath });
+    stops.push(() => dynamo.stop());
+    const sqsServer = await startLocalSqs();
+    stops.push(() => sqsServer.stop());
+
+    const secretId = 'esl-sync/app';
+    const secrets = await startLocalSecrets({
+      [secretId]: JSON.stringify({
+        cloverAppId: env.CLOVER_APP_ID || 'DEMOAPP',
+        hipoinkSign: env.HIPOINK_SIGN || DEFAULT_SIGN,
+        ...(env.CLOVER_APP_SECRET ? { cloverAppSecret: env.CLOVER_APP_SECRET } : {}),
+      }),
+    });
+    stops.push(() => secrets.stop());
+
+    const tables = { merchantsTable: 'esl-sync-merchants', productsTable: 'esl-sync-products' };
+    const dynamodb = new DynamoDBClient({ region: REGION, credentials: CREDENTIALS, endpoint: dynamo.endpoint });
+    await ensureTables(dynamodb, tables);
+    const sqs = new SQSClient({ region: REGION, credentials: CREDENTIALS, endpoint: sqsServer.endpoint });
+    const queues = await ensureQueues(sqs);
+
+    // The handlers read the same variables the CDK stack sets on the Lambda functions, and the
+    // AWS SDK's service-specific endpoint variables send their clients to the local stand-ins.
+    Object.assign(process.env, {
+      AWS_REGION: REGION,
+      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_SQS: sqsServer.endpoint,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
+      POWERTOOLS_LOG_LEVEL: env.POWERTOOLS_LOG_LEVEL || env.LOG_LEVEL || 'WARN',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      POWERTOOLS_DEV: 'false',
+      [ENV.merchantsTable]: tables.merchantsTable,
+      [ENV.productsTable]: tables.productsTable,
+      [ENV.pollQueueUrl]: queues.pollQueueUrl,
+      [ENV.pushQueueUrl]: queues.pushQueueUrl,
+      [ENV.appSecretId]: secretId,
+      [ENV.cloverApiBaseUrl]: clover?.url ?? env.CLOVER_API_BASE_URL,
+      [ENV.hipoinkBaseUrl]: hipoink?.url ?? env.HIPOINK_BASE_URL,
+      [ENV.hipoinkClientId]: env.HIPOINK_CLIENT_ID || 'default',
+      [ENV.pollIntervalSeconds]: String(Math.max(1, opts.intervalSeconds || 60)),
+      [ENV.productCodePrecedence]: env.PRODUCT_CODE_PRECEDENCE || 'sku,code,id',
+    });
+    const { resetRuntimeDeps } = await import('../src/runtime.ts');
+    resetRuntimeDeps();
+    const fanOut = (await import('../functions/fanout/handler.ts')).handler;
+    const poller = (await import('../functions/poller/handler.ts')).handler;
+    const consumer = (await import('../functions/consumer/handler.ts')).handler;
+    const backfill = (await import('../functions/backfill/handler.ts')).handler;
+
+    const merchants = createMerchantStore(createDocumentClient(dynamodb), tables.merchantsTable);
+    const functions = { 'esl-sync-fan-out': fanOut, 'esl-sync-backfill': backfill };
+    const lambda = await startLocalLambda(functions as Parameters<typeof startLocalLambda>[0]);
+    stops.push(() => lambda.stop());
+
+    // Each Lambda's event source mapping, with the deployed settings; the poller's and the
+    // consumer's DLQ variables are per function, as on AWS.
+    const pollPump = startQueuePump({
+      sqs,
+      queueUrl: queues.pollQueueUrl,
+      queueArn: queues.pollQueueArn,
+      functionName: 'esl-sync-poller',
+      batchSize: 1,
+      maxConcurrency: 5,
+      timeoutMs: 120_000,
+      waitTimeSeconds: 1,
+      handler: withEnv({ [ENV.deadLetterQueueUrl]: queues.pollDlqUrl }, async (event, context) => {
+        const result = await poller(event, context);
+        for (const record of event.Records) {
+          const merchantId = safeMerchantId(record.body);
+          const m = merchantId ? await merchants.get(merchantId) : undefined;
+          if (m) log(syncLine(merchantView(m)));
+        }
+        return result;
+      }),
+    });
+    stops.push(() => pollPump.stop());
+    const pushPump = startQueuePump({
+      sqs,
+      queueUrl: queues.pushQueueUrl,
+      queueArn: queues.pushQueueArn,
+      functionName: 'esl-sync-push-consumer',
+      batchSize: 10,
+      maxConcurrency: 5,
+      timeoutMs: 60_000,
+      waitTimeSeconds: 1,
+      handler: withEnv({ [ENV.deadLetterQueueUrl]: queues.pushDlqUrl }, consumer),
+    });
+    stops.push(() => pushPump.stop());
+
+    if (clover) {
+      for (const demo of demoCatalog()) {
+        const tokens = clover.addMerchant(demo.merchantId, demo.items);
+        await merchants.upsert({ merchantId: demo.merchantId, storeCode: demo.storeCode, tokens });
+        log(`demo merchant ${demo.merchantId} → Hipoink store ${demo.storeCode} (${demo.items.length} items)`);
+      }
+      if (opts.demoActivitySeconds > 0) {
+        const activity = startDemoActivity(clover, {
+          intervalMs: opts.demoActivitySeconds * 1000,
+          onChange: (desc) => log(`clover: ${desc}`),
+        });
+        stops.push(() => activity.stop());
+      }
+    }
+
+    const ruleArn = `arn:aws:events:${REGION}:000000000000:rule/esl-sync-poll-schedule`;
+    const schedule = startSchedule(opts.intervalSeconds, async () => {
+      await fanOut(scheduledEvent(ruleArn), lambdaContext('esl-sync-fan-out', 60_000));
+    });
+    stops.push(() => schedule.stop());
+
+    const info: LocalStackFile = {
+      pid: process.pid,
+      endpoints: { dynamodb: dynamo.endpoint, sqs: sqsServer.endpoint, lambda: lambda.endpoint },
+      simulators: { ...(clover ? { clover: clover.url } : {}), ...(hipoink ? { hipoink: hipoink.url } : {}) },
+      ...tables,
+      pollQueueUrl: queues.pollQueueUrl,
+      pushQueueUrl: queues.pushQueueUrl,
+      pollDlqUrl: queues.pollDlqUrl,
+      pushDlqUrl: queues.pushDlqUrl,
+      fanOutFunction: 'esl-sync-fan-out',
+      backfillFunction: 'esl-sync-backfill',
+    };
+    const file = stackFilePath(opts.dataDir);
+    writeFileSync(file, `${JSON.stringify(info, null, 2)}\n`);
+    stops.unshift(() => rmSync(file, { force: true }));
+    return { info, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** Each local "function" sees its own environment variables, as separate Lambdas would. */
+function withEnv<E, C, R>(vars: Record<string, string>, fn: (event: E, context: C) => Promise<R>) {
+  return async (event: E, context: C): Promise<R> => {
+    const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, vars);
+    const { resetRuntimeDeps } = await import('../src/runtime.ts');
+    resetRuntimeDeps();
+    try {
+      return await fn(event, context);
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  };
+}
+
+function safeMerchantId(body: string): string | undefined {
+  try {
+    const id = (JSON.parse(body) as { merchantId?: unknown }).merchantId;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function syncLine(v: ReturnType<typeof merchantView>): string {
+  const c = v.lastSyncCounts;
+  const counts = c
+    ? `fetched=${c.fetched} changed=${c.changed} removed=${c.removed} invalid=${c.invalid} queued=${c.queuedForPush} clover_requests=${c.cloverRequests}`
+    : '';
+  const error = v.lastSyncStatus === 'error' ? ` error="${v.lastSyncError}"` : '';
+  return `sync ${v.merchantId} store=${v.storeCode} state=${v.state} mode=${v.lastSyncMode ?? '-'} status=${v.lastSyncStatus ?? '-'} ${counts}${error}`;
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      interval: { type: 'string' },
+      'demo-activity': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(
+      'Usage: npm start -- [--interval SECONDS] [--demo-activity SECONDS]\n' +
+        '  --interval       seconds between scheduled polls (default 10; 0 = only on `esl-sync tick`)\n' +
+        '  --demo-activity  seconds between demo price changes in the bundled Clover simulator (default 15; 0 = off)\n',
+    );
+    return;
+  }
+  const intervalSeconds = Number(values.interval ?? 10);
+  const demoActivitySeconds = Number(values['demo-activity'] ?? 15);
+  if (!Number.isFinite(intervalSeconds) || intervalSeconds < 0) throw new Error('--interval must be a number ≥ 0');
+  const log = (line: string) => process.stdout.write(`${line}\n`);
+  const stack = await startLocalStack({ intervalSeconds, dataDir: dataDir(), env: process.env, demoActivitySeconds, log });
+  const { simulators } = stack.info;
+  log(
+    `ready dynamodb=${stack.info.endpoints.dynamodb} sqs=${stack.info.endpoints.sqs} ` +
+      `clover=${simulators.clover ?? process.env.CLOVER_API_BASE_URL} (${simulators.clover ? 'simulator' : 'external'}) ` +
+      `hipoink=${simulators.hipoink ?? process.env.HIPOINK_BASE_URL} (${simulators.hipoink ? 'simulator' : 'external'}) ` +
+      `interval=${intervalSeconds}s — try: npx esl-sync status`,
+  );
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`stopping (${signal})`);
+    await stack.stop();
+    log('stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('local/start.ts')) {
+  main().catch((err) => {
+    process.stderr.write(`esl-sync local stack failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,217 @@
+import { parseArgs } from 'node:util';
+import { InvokeCommand } from '@aws-sdk/client-lambda';
+import { z } from 'zod';
+import { TokenPairSchema } from '../clover/schemas.ts';
+import { queueDepth, waitForQueuesDrained } from '../queues/depth.ts';
+import { createDocumentClient } from '../store/dynamo.ts';
+import { createMerchantStore, type MerchantView, merchantView } from '../store/merchants.ts';
+import { createProductStore, type ProductRecord, pushNeed } from '../store/products.ts';
+import { awsTarget, localTarget, type Target } from './target.ts';
+
+const USAGE = `Usage: esl-sync <command> [options]   (acts on the local stack from \`npm start\`; add --aws for the deployed stack)
+
+  merchants add --merchant-id ID --store-code CODE --access-token T --access-token-expiration SECS
+                --refresh-token T --refresh-token-expiration SECS
+  merchants list [--json]
+  merchants show ID [--json]
+  tick [--wait] [--timeout SECS]          run one fan-out (every active merchant is polled)
+  backfill (--merchant-id ID | --all) [--wait] [--timeout SECS]
+                                          full resync, including removal of items gone from Clover
+  status [--json]
+
+Token values are read from the options and stored encrypted; they are never printed.`;
+
+export class UsageError extends Error {}
+
+export interface CliIo {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+const OPTIONS = {
+  aws: { type: 'boolean' },
+  json: { type: 'boolean' },
+  wait: { type: 'boolean' },
+  all: { type: 'boolean' },
+  timeout: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  'merchant-id': { type: 'string' },
+  'store-code': { type: 'string' },
+  'access-token': { type: 'string' },
+  'access-token-expiration': { type: 'string' },
+  'refresh-token': { type: 'string' },
+  'refresh-token-expiration': { type: 'string' },
+} as const;
+
+export async function runCli(argv: string[], io: CliIo, resolveTarget?: (aws: boolean) => Promise<Target>) {
+  const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  const [command, sub, arg] = positionals;
+  if (values.help || !command) {
+    io.out(USAGE);
+    return;
+  }
+  const target = await (resolveTarget ?? defaultTarget)(values.aws ?? false);
+  const doc = createDocumentClient(target.dynamodb);
+  const merchants = createMerchantStore(doc, target.stack.merchantsTable);
+  const products = createProductStore(doc, target.stack.productsTable);
+  const timeoutMs = Number(values.timeout ?? 300) * 1000;
+  const print = (value: unknown) => io.out(JSON.stringify(value, null, 2));
+
+  const wait = async () => {
+    const queues = [target.stack.pollQueueUrl, target.stack.pushQueueUrl];
+    await waitForQueuesDrained(target.sqs, queues, { timeoutMs });
+  };
+
+  const invoke = async (functionName: string, payload: unknown) => {
+    const out = await target.lambda.send(
+      new InvokeCommand({ FunctionName: functionName, Payload: Buffer.from(JSON.stringify(payload)) }),
+    );
+    const body = out.Payload ? JSON.parse(Buffer.from(out.Payload).toString('utf8') || 'null') : null;
+    if (out.FunctionError) {
+      throw new Error(`${functionName} failed: ${body?.errorMessage ?? out.FunctionError}`);
+    }
+    return body;
+  };
+
+  switch (command) {
+    case 'merchants': {
+      if (sub === 'add') {
+        const input = parseMerchantAdd(values);
+        const record = await merchants.upsert(input);
+        io.out(`merchant ${record.merchantId} saved (store ${record.storeCode}, state ${record.state})`);
+        return;
+      }
+      if (sub === 'list') {
+        const views = (await merchants.list()).map(merchantView);
+        if (values.json) return print(views);
+        if (views.length === 0) return io.out('no merchants');
+        for (const v of views) io.out(merchantLine(v));
+        return;
+      }
+      if (sub === 'show') {
+        if (!arg) throw new UsageError('merchants show needs a merchant id');
+        const record = await merchants.get(arg);
+        if (!record) throw new UsageError(`unknown merchant ${arg}`);
+        const detail = { ...merchantView(record), products: summarize(await products.list(arg)) };
+        if (values.json) return print(detail);
+        io.out(merchantLine(detail));
+        for (const [k, v] of Object.entries(detail.products)) {
+          io.out(`  ${k}: ${Array.isArray(v) ? v.map((r) => `${r.itemId} (${r.reason})`).join(', ') || '-' : v}`);
+        }
+        return;
+      }
+      throw new UsageError(`unknown merchants command: ${sub ?? '(none)'}`);
+    }
+    case 'tick': {
+      const result = await invoke(target.stack.fanOutFunction, {});
+      io.out(`tick: ${result?.queued ?? 0} merchant(s) queued for polling`);
+      if (values.wait) {
+        await wait();
+        io.out('tick: all polls and pushes done');
+      }
+      return;
+    }
+    case 'backfill': {
+      const merchantId = values['merchant-id'];
+      if (!merchantId && !values.all) throw new UsageError('backfill needs --merchant-id ID or --all');
+      const result = await invoke(target.stack.backfillFunction, merchantId ? { merchantId } : { all: true });
+      io.out(`backfill: queued ${result.queued.length} merchant(s) for a full resync`);
+      for (const s of result.skipped ?? []) io.out(`backfill: skipped ${s.merchantId}: ${s.reason}`);
+      if (values.wait) {
+        await wait();
+        for (const id of result.queued as string[]) {
+          const m = await merchants.get(id);
+          io.out(m ? `backfill: ${merchantLine(merchantView(m))}` : `backfill: ${id} vanished`);
+        }
+      }
+      return;
+    }
+    case 'status': {
+      const views = (await merchants.list()).map(merchantView);
+      const queues = {
+        poll: await queueDepth(target.sqs, target.stack.pollQueueUrl),
+        push: await queueDepth(target.sqs, target.stack.pushQueueUrl),
+        pollDeadLetter: await queueDepth(target.sqs, target.stack.pollDlqUrl),
+        pushDeadLetter: await queueDepth(target.sqs, target.stack.pushDlqUrl),
+      };
+      const merchantsWithProducts = [];
+      for (const v of views) merchantsWithProducts.push({ ...v, products: summarize(await products.list(v.merchantId)) });
+      const status = { target: target.kind, merchants: merchantsWithProducts, queues };
+      if (values.json) return print(status);
+      io.out(`target: ${target.kind}`);
+      for (const m of merchantsWithProducts) {
+        io.out(merchantLine(m));
+        const p = m.products;
+        io.out(
+          `  products: ${p.onShelf} on shelf, ${p.pendingPush} pending, ${p.removed} removed, ${p.invalid.length} invalid, ${p.rejected.length} rejected`,
+        );
+        for (const r of [...p.invalid, ...p.rejected]) io.out(`  ! ${r.itemId}: ${r.reason}`);
+      }
+      for (const [name, d] of Object.entries(queues)) {
+        io.out(`queue ${name}: ${d.visible} waiting, ${d.inFlight} in flight, ${d.delayed} delayed`);
+      }
+      return;
+    }
+    default:
+      throw new UsageError(`unknown command: ${command}`);
+  }
+}
+
+function defaultTarget(aws: boolean): Promise<Target> {
+  return aws ? awsTarget() : Promise.resolve(localTarget());
+}
+
+const secondsInt = z.coerce.number().int().positive();
+const MerchantAddSchema = z.object({
+  'merchant-id': z.string().min(1),
+  'store-code': z.string().min(1),
+  'access-token': z.string().min(1),
+  'access-token-expiration': secondsInt,
+  'refresh-token': z.string().min(1),
+  'refresh-token-expiration': secondsInt,
+});
+
+function parseMerchantAdd(values: Record<string, unknown>) {
+  const parsed = MerchantAddSchema.safeParse(values);
+  if (!parsed.success) {
+    // Name the options only: the values may be tokens.
+    const names = [...new Set(parsed.error.issues.map((i) => `--${String(i.path[0])}`))].join(', ');
+    throw new UsageError(`merchants add: missing or invalid ${names}`);
+  }
+  const v = parsed.data;
+  return {
+    merchantId: v['merchant-id'],
+    storeCode: v['store-code'],
+    tokens: TokenPairSchema.parse({
+      access_token: v['access-token'],
+      access_token_expiration: v['access-token-expiration'],
+      refresh_token: v['refresh-token'],
+      refresh_token_expiration: v['refresh-token-expiration'],
+    }),
+  };
+}
+
+function merchantLine(v: MerchantView): string {
+  const c = v.lastSyncCounts;
+  const sync = v.lastSyncAt
+    ? `last sync ${v.lastSyncAt} ${v.lastSyncStatus}${v.lastSyncError ? ` (${v.lastSyncError})` : ''}` +
+      (c ? `: fetched ${c.fetched}, changed ${c.changed}, removed ${c.removed}, invalid ${c.invalid}` : '')
+    : 'never synced';
+  return `${v.merchantId}  store ${v.storeCode}  ${v.state}${v.stateReason ? ` (${v.stateReason})` : ''}  ${sync}`;
+}
+
+export function summarize(records: ProductRecord[]) {
+  const onShelf = records.filter((r) => r.pushedPc !== undefined).length;
+  return {
+    total: records.length,
+    onShelf,
+    pendingPush: records.filter((r) => pushNeed(r) !== 'none').length,
+    removed: records.filter((r) => r.status === 'removed').length,
+    invalid: records
+      .filter((r) => r.status === 'invalid')
+      .map((r) => ({ itemId: r.itemId, reason: r.invalidReason ?? 'invalid' })),
+    rejected: records
+      .filter((r) => r.rejectedReason !== undefined && r.rejectedLabelHash === r.labelHash)
+      .map((r) => ({ itemId: r.itemId, reason: r.rejectedReason ?? 'rejected' })),
+  };
+}

@@ -1,0 +1,99 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { z } from 'zod';
+
+/** Where the CLI acts: the running local stack (default) or the deployed stack (--aws). */
+export const StackInfoSchema = z.object({
+  merchantsTable: z.string(),
+  productsTable: z.string(),
+  pollQueueUrl: z.string(),
+  pushQueueUrl: z.string(),
+  pollDlqUrl: z.string(),
+  pushDlqUrl: z.string(),
+  fanOutFunction: z.string(),
+  backfillFunction: z.string(),
+});
+export type StackInfo = z.infer<typeof StackInfoSchema>;
+
+export const LocalStackFileSchema = StackInfoSchema.extend({
+  pid: z.number().int(),
+  endpoints: z.object({ dynamodb: z.string(), sqs: z.string(), lambda: z.string() }),
+  simulators: z.object({ clover: z.string().optional(), hipoink: z.string().optional() }).default({}),
+});
+export type LocalStackFile = z.infer<typeof LocalStackFileSchema>;
+
+export interface Target {
+  kind: 'local' | 'aws';
+  stack: StackInfo;
+  dynamodb: DynamoDBClient;
+  sqs: SQSClient;
+  lambda: LambdaClient;
+}
+
+export const dataDir = (env: NodeJS.ProcessEnv = process.env) => resolve(env.ESL_SYNC_DATA_DIR || '.esl-sync');
+export const stackFilePath = (dir = dataDir()) => join(dir, 'stack.json');
+
+const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export function readLocalStack(dir = dataDir()): LocalStackFile {
+  const file = stackFilePath(dir);
+  if (!existsSync(file)) {
+    throw new Error(`No local stack is running (no ${file}). Start it with \`npm start\`, or use --aws.`);
+  }
+  const info = LocalStackFileSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+  if (!processAlive(info.pid)) {
+    throw new Error(`The local stack that wrote ${file} (pid ${info.pid}) is not running. Start it with \`npm start\`.`);
+  }
+  return info;
+}
+
+export function localTarget(dir = dataDir()): Target {
+  const info = readLocalStack(dir);
+  const common = { region: 'us-east-1', credentials: LOCAL_CREDENTIALS };
+  return {
+    kind: 'local',
+    stack: info,
+    dynamodb: new DynamoDBClient({ ...common, endpoint: info.endpoints.dynamodb }),
+    sqs: new SQSClient({ ...common, endpoint: info.endpoints.sqs }),
+    lambda: new LambdaClient({ ...common, endpoint: info.endpoints.lambda }),
+  };
+}
+
+const OUTPUT_KEYS: Record<keyof StackInfo, string> = {
+  merchantsTable: 'MerchantsTableName',
+  productsTable: 'ProductsTableName',
+  pollQueueUrl: 'PollQueueUrl',
+  pushQueueUrl: 'PushQueueUrl',
+  pollDlqUrl: 'PollDlqUrl',
+  pushDlqUrl: 'PushDlqUrl',
+  fanOutFunction: 'FanOutFunctionName',
+  backfillFunction: 'BackfillFunctionName',
+};
+
+/** The deployed stack, found through its CloudFormation outputs with the default AWS credentials. */
+export async function awsTarget(stackName = process.env.ESL_SYNC_STACK_NAME || 'EslSync'): Promise<Target> {
+  const cfn = new CloudFormationClient({});
+  const out = await cfn.send(new DescribeStacksCommand({ StackName: stackName }));
+  const outputs = new Map((out.Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey, o.OutputValue]));
+  const stack = Object.fromEntries(
+    Object.entries(OUTPUT_KEYS).map(([key, output]) => {
+      const value = outputs.get(output);
+      if (!value) throw new Error(`Stack ${stackName} has no output ${output}; is it deployed?`);
+      return [key, value];
+    }),
+  ) as StackInfo;
+  return { kind: 'aws', stack, dynamodb: new DynamoDBClient({}), sqs: new SQSClient({}), lambda: new LambdaClient({}) };
+}
