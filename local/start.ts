@@ -104,6 +104,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       [ENV.productsTable]: tables.productsTable,
       [ENV.pollQueueUrl]: queues.pollQueueUrl,
       [ENV.pushQueueUrl]: queues.pushQueueUrl,
+      [ENV.pollDlqUrl]: queues.pollDlqUrl,
+      [ENV.pushDlqUrl]: queues.pushDlqUrl,
       [ENV.appSecretId]: secretId,
       [ENV.cloverApiBaseUrl]: clover?.url ?? env.CLOVER_API_BASE_URL,
       [ENV.hipoinkBaseUrl]: hipoink?.url ?? env.HIPOINK_BASE_URL,
@@ -123,8 +125,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const lambda = await startLocalLambda(functions as Parameters<typeof startLocalLambda>[0]);
     stops.push(() => lambda.stop());
 
-    // Each Lambda's event source mapping, with the deployed settings; the poller's and the
-    // consumer's DLQ variables are per function, as on AWS.
+    // Each Lambda's event source mapping, with the deployed settings.
     const pollPump = startQueuePump({
       sqs,
       queueUrl: queues.pollQueueUrl,
@@ -134,7 +135,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       maxConcurrency: 5,
       timeoutMs: 120_000,
       waitTimeSeconds: 1,
-      handler: withEnv({ [ENV.deadLetterQueueUrl]: queues.pollDlqUrl }, async (event, context) => {
+      handler: async (event, context) => {
         const result = await poller(event, context);
         for (const record of event.Records) {
           const merchantId = safeMerchantId(record.body);
@@ -142,7 +143,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
           if (m) log(syncLine(merchantView(m)));
         }
         return result;
-      }),
+      },
     });
     stops.push(() => pollPump.stop());
     const pushPump = startQueuePump({
@@ -154,7 +155,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       maxConcurrency: 5,
       timeoutMs: 60_000,
       waitTimeSeconds: 1,
-      handler: withEnv({ [ENV.deadLetterQueueUrl]: queues.pushDlqUrl }, consumer),
+      handler: consumer,
     });
     stops.push(() => pushPump.stop());
 
@@ -199,24 +200,6 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     await stop();
     throw err;
   }
-}
-
-/** Each local "function" sees its own environment variables, as separate Lambdas would. */
-function withEnv<E, C, R>(vars: Record<string, string>, fn: (event: E, context: C) => Promise<R>) {
-  return async (event: E, context: C): Promise<R> => {
-    const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-    Object.assign(process.env, vars);
-    const { resetRuntimeDeps } = await import('../src/runtime.ts');
-    resetRuntimeDeps();
-    try {
-      return await fn(event, context);
-    } finally {
-      for (const [k, v] of Object.entries(saved)) {
-        if (v === undefined) delete process.env[k];
-        else process.env[k] = v;
-      }
-    }
-  };
 }
 
 function safeMerchantId(body: string): string | undefined {

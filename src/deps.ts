@@ -55,7 +55,8 @@ export function buildDeps(config: Config, overrides: { secret?: AppSecretSource;
     hipoink,
     pollQueue: createQueueSender(sqs, config.pollQueueUrl),
     pushQueue: createQueueSender(sqs, config.pushQueueUrl),
-    deadLetterQueue: config.deadLetterQueueUrl ? createQueueSender(sqs, config.deadLetterQueueUrl) : undefined,
+    pollDeadLetter: config.pollDlqUrl ? createQueueSender(sqs, config.pollDlqUrl) : undefined,
+    pushDeadLetter: config.pushDlqUrl ? createQueueSender(sqs, config.pushDlqUrl) : undefined,
   };
 }
 export type Deps = ReturnType<typeof buildDeps>;

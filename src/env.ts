@@ -8,8 +8,9 @@ export const ENV = {
   productsTable: 'PRODUCTS_TABLE',
   pollQueueUrl: 'POLL_QUEUE_URL',
   pushQueueUrl: 'PUSH_QUEUE_URL',
-  /** This function's own dead-letter queue: permanently bad messages are moved there at once. */
-  deadLetterQueueUrl: 'DEAD_LETTER_QUEUE_URL',
+  /** Dead-letter queues: a permanently bad message is moved to its queue's DLQ at once. */
+  pollDlqUrl: 'POLL_DLQ_URL',
+  pushDlqUrl: 'PUSH_DLQ_URL',
   /** Secrets Manager id (ARN or name) of the JSON secret {cloverAppId, cloverAppSecret?, hipoinkSign}. */
   appSecretId: 'APP_SECRET_ID',
   cloverApiBaseUrl: 'CLOVER_API_BASE_URL',

@@ -12,7 +12,7 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
   try {
     return await processQueueBatch(event, context, {
       schema: PushMessageSchema,
-      deadLetter: deps.deadLetterQueue,
+      deadLetter: deps.pushDeadLetter,
       handle: async (message) => {
         const result = await pushChanges(
           {

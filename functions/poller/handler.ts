@@ -12,7 +12,7 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
   try {
     return await processQueueBatch(event, context, {
       schema: PollMessageSchema,
-      deadLetter: deps.deadLetterQueue,
+      deadLetter: deps.pollDeadLetter,
       handle: async (message) => {
         const result = await pollMerchant(
           {
