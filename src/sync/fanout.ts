@@ -18,10 +18,19 @@ export function pollMessage(m: Pick<MerchantRecord, 'merchantId'>, msg: Omit<Pol
   return { body: { merchantId: m.merchantId, ...msg }, groupId: m.merchantId, deduplicationId: `${m.merchantId}:${key}` };
 }
 
-/** One poll message per active merchant; fan-outs repeated within one interval collapse (FIFO dedup). */
-export async function fanOut(deps: FanOutDeps): Promise<FanOutResult> {
+/** What started a fan-out: the schedule, or a person (`esl-sync tick`, a manual invoke). */
+export type FanOutTrigger = { kind: 'schedule' } | { kind: 'manual'; requestId: string };
+
+/**
+ * One poll message per active merchant. Scheduled fan-outs repeated within one interval (e.g. an
+ * EventBridge event delivered twice) collapse through FIFO deduplication; a manual tick always polls.
+ */
+export async function fanOut(deps: FanOutDeps, trigger: FanOutTrigger = { kind: 'schedule' }): Promise<FanOutResult> {
   const now = (deps.now ?? Date.now)();
-  const slot = Math.floor(now / (deps.pollIntervalSeconds * 1000));
+  const key =
+    trigger.kind === 'schedule'
+      ? `tick-${Math.floor(now / (deps.pollIntervalSeconds * 1000))}`
+      : `manual-${trigger.requestId}`;
   const skipped: Record<string, number> = {};
   const messages = [];
   for (const m of await deps.merchants.list()) {
@@ -29,7 +38,7 @@ export async function fanOut(deps: FanOutDeps): Promise<FanOutResult> {
       skipped[m.state] = (skipped[m.state] ?? 0) + 1;
       continue;
     }
-    messages.push(pollMessage(m, { mode: 'incremental', requestedAt: now, reason: 'schedule' }, `tick-${slot}`));
+    messages.push(pollMessage(m, { mode: 'incremental', requestedAt: now, reason: trigger.kind }, key));
   }
   await deps.pollQueue.send(messages);
   return { queued: messages.length, skipped };

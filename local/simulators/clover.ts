@@ -1,0 +1,387 @@
+/**
+ * Clover REST simulator, faithful to shared/reference/clover-api.md: expiring access tokens
+ * (401), single-use refresh tokens, the recovery token, filters/order/paging on items, deleted
+ * items never listed, and Clover's rate limits (50 req/s & 10 concurrent per app, 16 req/s & 5
+ * concurrent per token) answered with 429. Control methods let tests edit the catalog, inject
+ * faults and count requests; the same control is reachable over HTTP under /_sim/.
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendJson, startHttpServer } from '../aws/http.ts';
+
+export interface SimItem {
+  id: string;
+  name: string;
+  alternateName?: string;
+  code?: string;
+  sku?: string;
+  price: number;
+  priceType: 'FIXED' | 'VARIABLE' | 'PER_UNIT';
+  unitName?: string;
+  cost?: number;
+  hidden: boolean;
+  available: boolean;
+  isRevenue: boolean;
+  stockCount?: number;
+  modifiedTime: number;
+  createdTime: number;
+}
+export type SimItemInput = Partial<SimItem> & { name?: string; price?: number };
+
+export interface TokenPair {
+  access_token: string;
+  access_token_expiration: number;
+  refresh_token: string;
+  refresh_token_expiration: number;
+}
+
+export interface SimRequest {
+  method: string;
+  path: string;
+  query: string;
+  merchantId?: string;
+  status: number;
+  at: number;
+}
+
+export interface CloverSimOptions {
+  port?: number;
+  host?: string;
+  appId?: string;
+  appSecret?: string;
+  accessTokenTtlSeconds?: number;
+  refreshTokenTtlSeconds?: number;
+  rejectedRefreshStatus?: 400 | 401;
+  rateLimits?: false | { appRps: number; appConcurrent: number; tokenRps: number; tokenConcurrent: number };
+  now?: () => number;
+  latencyMs?: number;
+}
+
+interface MerchantState {
+  items: Map<string, SimItem>;
+  accessTokens: Map<string, number>; // token → expiry (s)
+  refreshToken?: { value: string; expiresAt: number; issuedAt: number };
+  recoveryToken?: string;
+}
+
+export type CloverSimulator = Awaited<ReturnType<typeof startCloverSimulator>>;
+
+const ID_ALPHABET = 'ABCDEFGHJKMNPQRSTVWXYZ0123456789';
+const newId = () => Array.from(randomBytes(13), (b) => ID_ALPHABET[b % ID_ALPHABET.length]).join('');
+// Token lengths vary on purpose: Clover says never to assume one.
+const newToken = () => randomBytes(16 + Math.floor(Math.random() * 16)).toString('hex');
+
+const FILTER_FIELDS = ['modifiedTime', 'price', 'hidden', 'id', 'name', 'sku', 'code'] as const;
+
+export async function startCloverSimulator(opts: CloverSimOptions = {}) {
+  const now = opts.now ?? Date.now;
+  const appId = opts.appId ?? 'DEMOAPP';
+  const accessTtl = opts.accessTokenTtlSeconds ?? 1800;
+  const refreshTtl = opts.refreshTokenTtlSeconds ?? 30 * 86_400;
+  const limits =
+    opts.rateLimits === false
+      ? undefined
+      : (opts.rateLimits ?? { appRps: 50, appConcurrent: 10, tokenRps: 16, tokenConcurrent: 5 });
+  const merchants = new Map<string, MerchantState>();
+  const tokenOwner = new Map<string, string>(); // access token → merchant
+  const requests: SimRequest[] = [];
+  const stats = { refreshCalls: 0, refreshSucceeded: 0, recoveryCalls: 0 };
+  let itemRequestCounter = 0;
+  let failNext: { count: number; status: number; retryAfterSeconds?: number } | undefined;
+  let rateLimitEvery: { n: number; retryAfterSeconds: number } | undefined;
+  const hooks: { onItemsPage?: (ctx: { merchantId: string; offset: number; limit: number; page: SimItem[] }) => void } =
+    {};
+
+  // Rate limiting: a one-second sliding window and an in-flight counter, per app and per token.
+  const windows = new Map<string, number[]>();
+  const concurrent = new Map<string, number>();
+  const overRate = (key: string, rps: number) => {
+    const t = now();
+    const w = (windows.get(key) ?? []).filter((x) => t - x < 1000);
+    windows.set(key, w);
+    if (w.length >= rps) return true;
+    w.push(t);
+    return false;
+  };
+
+  const merchant = (id: string) => {
+    let m = merchants.get(id);
+    if (!m) {
+      m = { items: new Map(), accessTokens: new Map() };
+      merchants.set(id, m);
+    }
+    return m;
+  };
+
+  const issueTokens = (merchantId: string): TokenPair => {
+    const m = merchant(merchantId);
+    const t = Math.floor(now() / 1000);
+    const access = newToken();
+    m.accessTokens.set(access, t + accessTtl);
+    tokenOwner.set(access, merchantId);
+    if (m.refreshToken) m.recoveryToken = m.refreshToken.value;
+    m.refreshToken = { value: newToken(), expiresAt: t + refreshTtl, issuedAt: t };
+    return {
+      access_token: access,
+      access_token_expiration: t + accessTtl,
+      refresh_token: m.refreshToken.value,
+      refresh_token_expiration: t + refreshTtl,
+    };
+  };
+
+  const upsertItem = (merchantId: string, input: SimItemInput): SimItem => {
+    const m = merchant(merchantId);
+    const existing = input.id ? m.items.get(input.id) : undefined;
+    const t = now();
+    const item: SimItem = {
+      ...(existing ?? {
+        id: input.id ?? newId(),
+        name: 'Item',
+        price: 0,
+        priceType: 'FIXED' as const,
+        hidden: false,
+        available: true,
+        isRevenue: true,
+        createdTime: t,
+      }),
+      ...input,
+      modifiedTime: input.modifiedTime ?? t,
+    } as SimItem;
+    m.items.set(item.id, item);
+    return { ...item };
+  };
+
+  const control = {
+    addMerchant(merchantId: string, items: SimItemInput[] = []): TokenPair {
+      for (const i of items) upsertItem(merchantId, i);
+      return issueTokens(merchantId);
+    },
+    issueTokens,
+    upsertItem,
+    deleteItem(merchantId: string, itemId: string) {
+      return merchant(merchantId).items.delete(itemId);
+    },
+    items(merchantId: string): SimItem[] {
+      return [...merchant(merchantId).items.values()].map((i) => ({ ...i }));
+    },
+    expireAccessToken(merchantId: string) {
+      const m = merchant(merchantId);
+      for (const token of m.accessTokens.keys()) m.accessTokens.set(token, 0);
+    },
+    revokeRefreshToken(merchantId: string) {
+      const m = merchant(merchantId);
+      m.refreshToken = undefined;
+      m.recoveryToken = undefined;
+    },
+    get requests() {
+      return requests;
+    },
+    resetRequests() {
+      requests.length = 0;
+    },
+    countItemRequests(merchantId?: string) {
+      return requests.filter((r) => r.path.includes('/items') && (!merchantId || r.merchantId === merchantId)).length;
+    },
+    get refreshCalls() {
+      return stats.refreshCalls;
+    },
+    get stats() {
+      return { ...stats, itemRequests: control.countItemRequests() };
+    },
+    failNext(count: number, status: number, o: { retryAfterSeconds?: number } = {}) {
+      failNext = { count, status, ...o };
+    },
+    rateLimitEvery(n: number, retryAfterSeconds: number) {
+      rateLimitEvery = n > 0 ? { n, retryAfterSeconds } : undefined;
+    },
+    hooks,
+  };
+
+  const handle = async (req: IncomingMessage, body: string, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://sim');
+    const path = url.pathname;
+    const merchantId = /^\/(?:v3|_sim)\/merchants\/([^/]+)/.exec(path)?.[1];
+    const reply = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
+      if (!path.startsWith('/_sim/')) {
+        requests.push({
+          method: req.method ?? 'GET',
+          path,
+          query: url.search,
+          ...(merchantId ? { merchantId } : {}),
+          status,
+          at: now(),
+        });
+      }
+      sendJson(res, status, payload, headers);
+    };
+    if (opts.latencyMs) await new Promise((r) => setTimeout(r, opts.latencyMs));
+    if (path.startsWith('/_sim/')) return simControl(req, path, body, res);
+
+    let json: Record<string, unknown> = {};
+    if (req.method === 'POST') {
+      try {
+        json = JSON.parse(body || '{}');
+      } catch {
+        return reply(400, { message: 'Malformed JSON' });
+      }
+    }
+
+    if (req.method === 'POST' && path === '/oauth/v2/refresh') {
+      stats.refreshCalls++;
+      if (limits && overRate('app', limits.appRps)) return reply(429, { message: 'Too Many Requests' }, rateHeaders('app'));
+      if (json.client_id !== appId) return reply(400, { error: 'invalid_client', message: 'Unknown client_id' });
+      const owner = [...merchants.entries()].find(([, m]) => m.refreshToken?.value === json.refresh_token);
+      const m = owner?.[1];
+      if (!owner || !m?.refreshToken || m.refreshToken.expiresAt <= Math.floor(now() / 1000)) {
+        return reply(opts.rejectedRefreshStatus ?? 400, { error: 'invalid_grant', message: 'Invalid refresh token' });
+      }
+      stats.refreshSucceeded++;
+      return reply(200, issueTokens(owner[0]));
+    }
+
+    if (req.method === 'POST' && path === '/oauth/v2/recovery') {
+      // Body shape is our assumption; Clover's tutorial names the endpoint and the token's role.
+      stats.recoveryCalls++;
+      if (!opts.appSecret || json.client_id !== appId || json.client_secret !== opts.appSecret) {
+        return reply(401, { error: 'invalid_client', message: 'Recovery needs the app secret' });
+      }
+      const owner = [...merchants.entries()].find(
+        ([, m]) => m.recoveryToken !== undefined && m.recoveryToken === json.recovery_token,
+      );
+      const issuedAt = owner?.[1].refreshToken?.issuedAt ?? 0;
+      if (!owner || Math.floor(now() / 1000) - issuedAt > 14 * 86_400) {
+        return reply(400, { error: 'invalid_grant', message: 'Invalid recovery token' });
+      }
+      return reply(200, issueTokens(owner[0]));
+    }
+
+    const itemsMatch = /^\/v3\/merchants\/([^/]+)\/items(?:\/([^/]+))?$/.exec(path);
+    if (req.method === 'GET' && itemsMatch) {
+      const [, mId = '', itemId] = itemsMatch;
+      const token = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''))?.[1];
+      const m = merchants.get(mId);
+      const expiry = token && m ? m.accessTokens.get(token) : undefined;
+      if (!token || !m || tokenOwner.get(token) !== mId || expiry === undefined || expiry <= Math.floor(now() / 1000)) {
+        return reply(401, { message: '401 Unauthorized' });
+      }
+
+      itemRequestCounter++;
+      if (failNext && failNext.count > 0) {
+        failNext.count--;
+        const headers: Record<string, string> =
+          failNext.retryAfterSeconds !== undefined ? { 'retry-after': String(failNext.retryAfterSeconds) } : {};
+        return reply(failNext.status, { message: `Injected ${failNext.status}` }, headers);
+      }
+      if (rateLimitEvery && itemRequestCounter % rateLimitEvery.n === 0) {
+        return reply(429, { message: 'Too Many Requests' }, {
+          'retry-after': String(rateLimitEvery.retryAfterSeconds),
+          ...rateHeaders('concurrent'),
+        });
+      }
+      if (limits) {
+        if (overRate('app', limits.appRps)) return reply(429, { message: 'Too Many Requests' }, rateHeaders('app'));
+        if (overRate(`token:${token}`, limits.tokenRps)) {
+          return reply(429, { message: 'Too Many Requests' }, rateHeaders('token'));
+        }
+        const appInFlight = concurrent.get('app') ?? 0;
+        const tokenInFlight = concurrent.get(token) ?? 0;
+        if (appInFlight >= limits.appConcurrent || tokenInFlight >= limits.tokenConcurrent) {
+          return reply(429, { message: 'Too Many Requests' }, { 'retry-after': '1', ...rateHeaders('concurrent') });
+        }
+      }
+      concurrent.set('app', (concurrent.get('app') ?? 0) + 1);
+      concurrent.set(token, (concurrent.get(token) ?? 0) + 1);
+      try {
+        if (opts.latencyMs) await new Promise((r) => setTimeout(r, opts.latencyMs));
+        if (itemId) {
+          const item = m.items.get(itemId);
+          return item ? reply(200, item) : reply(404, { message: 'Not Found' });
+        }
+        const listed = listItems(mId, m, url.searchParams);
+        if ('error' in listed) {
+          return reply(400, { message: listed.error }, { 'X-Clover-Allowed-Filter-Fields': FILTER_FIELDS.join(',') });
+        }
+        return reply(200, { elements: listed.page }, { 'X-Clover-Allowed-Filter-Fields': FILTER_FIELDS.join(',') });
+      } finally {
+        concurrent.set('app', (concurrent.get('app') ?? 1) - 1);
+        concurrent.set(token, (concurrent.get(token) ?? 1) - 1);
+      }
+    }
+    return reply(404, { message: 'Not Found' });
+  };
+
+  const rateHeaders = (kind: string): Record<string, string> => ({ 'X-RateLimit-Limit-Type': kind });
+
+  const listItems = (mId: string, m: MerchantState, q: URLSearchParams) => {
+    let items = [...m.items.values()];
+    for (const f of q.getAll('filter')) {
+      const match = /^(\w+)(>=|<=|!=|=|<|>)(.*)$/.exec(f);
+      if (!match) return { error: `Invalid filter: ${f}` };
+      const [, field = '', op, raw = ''] = match;
+      if (!(FILTER_FIELDS as readonly string[]).includes(field)) return { error: `Invalid filter field: ${field}` };
+      const cmp = (v: unknown) => {
+        const value = typeof v === 'number' ? Number(raw) : typeof v === 'boolean' ? raw === 'true' : raw;
+        const a = v as number | string | boolean;
+        switch (op) {
+          case '=':
+            return a === value;
+          case '!=':
+            return a !== value;
+          case '<':
+            return a < value;
+          case '<=':
+            return a <= value;
+          case '>':
+            return a > value;
+          default:
+            return a >= value;
+        }
+      };
+      items = items.filter((i) => cmp(i[field as keyof SimItem]));
+    }
+    const orderBy = (q.get('orderBy') ?? '').trim();
+    if (/^modifiedTime( ASC)?$/i.test(orderBy)) {
+      items.sort((a, b) => a.modifiedTime - b.modifiedTime || a.createdTime - b.createdTime || a.id.localeCompare(b.id));
+    } else if (/^modifiedTime DESC$/i.test(orderBy)) {
+      items.sort((a, b) => b.modifiedTime - a.modifiedTime || b.createdTime - a.createdTime || b.id.localeCompare(a.id));
+    } else {
+      items.sort((a, b) => b.createdTime - a.createdTime || b.id.localeCompare(a.id));
+    }
+    const limit = Math.min(1000, Math.max(1, Number(q.get('limit') ?? 100) || 100));
+    const offset = Math.max(0, Number(q.get('offset') ?? 0) || 0);
+    const page = items.slice(offset, offset + limit);
+    hooks.onItemsPage?.({ merchantId: mId, offset, limit, page });
+    return { page };
+  };
+
+  const simControl = (req: IncomingMessage, path: string, body: string, res: ServerResponse) => {
+    const parts = path.split('/').filter(Boolean).slice(1); // after _sim
+    const json = () => (body ? JSON.parse(body) : {});
+    if (req.method === 'POST' && parts.join('/') === 'merchants') {
+      const { merchantId, items } = json();
+      return sendJson(res, 200, control.addMerchant(merchantId, items));
+    }
+    if (parts[0] === 'merchants' && parts[1]) {
+      const mId = parts[1];
+      if (req.method === 'GET' && parts[2] === 'items' && !parts[3]) return sendJson(res, 200, control.items(mId));
+      if (req.method === 'PUT' && parts[2] === 'items' && parts[3]) {
+        return sendJson(res, 200, control.upsertItem(mId, { ...json(), id: parts[3] }));
+      }
+      if (req.method === 'DELETE' && parts[2] === 'items' && parts[3]) {
+        return sendJson(res, 200, { deleted: control.deleteItem(mId, parts[3]) });
+      }
+      if (req.method === 'POST' && parts[2] === 'expire-access-token') {
+        control.expireAccessToken(mId);
+        return sendJson(res, 200, { ok: true });
+      }
+      if (req.method === 'POST' && parts[2] === 'tokens') return sendJson(res, 200, control.issueTokens(mId));
+    }
+    if (req.method === 'GET' && parts[0] === 'requests') return sendJson(res, 200, requests);
+    if (req.method === 'GET' && parts[0] === 'stats') return sendJson(res, 200, control.stats);
+    return sendJson(res, 404, { message: 'unknown simulator control route' });
+  };
+
+  const server = await startHttpServer(handle, opts.port ?? 0, opts.host ?? '127.0.0.1');
+  // Assigned onto `control` itself (not spread) so its live getters (requests, refreshCalls) keep working.
+  return Object.assign(control, { url: server.url, stop: server.stop });
+}

@@ -1,0 +1,188 @@
+/**
+ * The whole pipeline against *independent* Clover and Hipoink servers (simulators started on
+ * their own ports and handed to the local stack through CLOVER_API_BASE_URL / HIPOINK_BASE_URL),
+ * driven through the CLI exactly as an operator would: merchants add → tick --wait.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalStack, startLocalStack } from '../../local/start.ts';
+import { type CloverSimulator, startCloverSimulator } from '../../local/simulators/clover.ts';
+import { type HipoinkSimulator, startHipoinkSimulator } from '../../local/simulators/hipoink.ts';
+import { runCli } from '../../src/cli/main.ts';
+import { localTarget } from '../../src/cli/target.ts';
+
+const SIGN = 'test-sign-5b1f0c';
+const A = 'MERCHANTAAAA1';
+const B = 'MERCHANTBBBB2';
+const DEAD = 'MERCHANTDEAD3';
+
+let clover: CloverSimulator;
+let hipoink: HipoinkSimulator;
+let stack: LocalStack;
+let dir: string;
+const logged: string[] = [];
+
+async function cli(...args: string[]): Promise<string[]> {
+  const out: string[] = [];
+  await runCli(args, { out: (l) => out.push(l), err: (l) => out.push(l) }, async () => localTarget(dir));
+  logged.push(...out);
+  return out;
+}
+
+async function addMerchant(merchantId: string, storeCode: string) {
+  const t = clover.issueTokens(merchantId);
+  await cli(
+    'merchants', 'add', '--merchant-id', merchantId, '--store-code', storeCode,
+    '--access-token', t.access_token, '--access-token-expiration', String(t.access_token_expiration),
+    '--refresh-token', t.refresh_token, '--refresh-token-expiration', String(t.refresh_token_expiration),
+  );
+  return t;
+}
+
+const shelf = (store: string) =>
+  [...hipoink.products(store).values()]
+    .map((p) => ({ pc: p.pc, pn: p.pn, pp: p.pp, ...(p.pu ? { pu: p.pu } : {}) }))
+    .sort((a, b) => a.pc.localeCompare(b.pc));
+
+/** What the shelf must hold: exactly the non-hidden items, mapped by the rules in the README. */
+const expectedShelf = (merchantId: string) =>
+  clover
+    .items(merchantId)
+    .filter((i) => !i.hidden)
+    .map((i) => ({
+      pc: i.sku || i.code || i.id,
+      pn: i.name,
+      pp: (i.price / 100).toFixed(2),
+      ...(i.priceType === 'PER_UNIT' && i.unitName ? { pu: i.unitName } : {}),
+    }))
+    .sort((a, b) => a.pc.localeCompare(b.pc));
+
+const originalWrite = { out: process.stdout.write.bind(process.stdout), err: process.stderr.write.bind(process.stderr) };
+
+beforeAll(async () => {
+  // Everything the handlers log (Powertools writes to stdout/stderr) is kept to check for secrets.
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+    logged.push(String(chunk));
+    return originalWrite.out(chunk, ...rest);
+  }) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+    logged.push(String(chunk));
+    return originalWrite.err(chunk, ...rest);
+  }) as typeof process.stderr.write;
+  dir = mkdtempSync(join(tmpdir(), 'esl-sync-pipeline-'));
+  clover = await startCloverSimulator({ appId: 'TESTAPP' });
+  hipoink = await startHipoinkSimulator({ sign: SIGN });
+  clover.addMerchant(A, [
+    { name: 'Regular Unleaded', sku: 'FUEL-REG', price: 389, priceType: 'PER_UNIT', unitName: 'gal' },
+    { name: 'Cola 20oz', code: '049000028911', price: 229 },
+    { name: 'Marlboro Red', sku: 'CIG-MR', price: 1099, hidden: true },
+    { name: 'Deli sandwich', sku: 'DELI-1', price: 0, priceType: 'VARIABLE' },
+    { name: 'Ice bag', price: 399, available: false },
+  ]);
+  clover.addMerchant(B, [
+    { name: 'Diesel', sku: 'FUEL-DSL', price: 459, priceType: 'PER_UNIT', unitName: 'gal' },
+    { name: 'Chips', sku: 'SN-1', price: 199 },
+  ]);
+  clover.addMerchant(DEAD, [{ name: 'Gum', sku: 'GUM', price: 99 }]);
+  stack = await startLocalStack({
+    intervalSeconds: 0,
+    demoActivitySeconds: 0,
+    dataDir: dir,
+    env: {
+      CLOVER_API_BASE_URL: clover.url,
+      HIPOINK_BASE_URL: hipoink.url,
+      CLOVER_APP_ID: 'TESTAPP',
+      HIPOINK_SIGN: SIGN,
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+    },
+    log: (l) => logged.push(l),
+  });
+});
+
+afterAll(async () => {
+  process.stdout.write = originalWrite.out;
+  process.stderr.write = originalWrite.err;
+  await stack?.stop();
+  await clover?.stop();
+  await hipoink?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('vertical slice against independent Clover and Hipoink servers', () => {
+  let tokensA: { access_token: string; refresh_token: string };
+
+  it('merchants add → tick --wait leaves Hipoink holding exactly each store’s non-hidden items', async () => {
+    tokensA = await addMerchant(A, 'store-a');
+    await addMerchant(B, 'store-b');
+    const dead = await addMerchant(DEAD, 'store-dead');
+    clover.revokeRefreshToken(DEAD);
+    clover.expireAccessToken(DEAD);
+
+    await cli('tick', '--wait');
+
+    expect(shelf('store-a')).toEqual(expectedShelf(A));
+    expect(shelf('store-b')).toEqual(expectedShelf(B));
+    expect(shelf('store-a')).toContainEqual({ pc: 'FUEL-REG', pn: 'Regular Unleaded', pp: '3.89', pu: 'gal' });
+    expect(shelf('store-a').map((p) => p.pc)).not.toContain('CIG-MR');
+    expect(shelf('store-dead')).toEqual([]);
+
+    const deadView = JSON.parse((await cli('merchants', 'show', DEAD, '--json')).join('\n'));
+    expect(deadView.state).toBe('needs_reauth');
+    expect(JSON.stringify(deadView)).not.toContain(dead.refresh_token);
+  });
+
+  it('a second tick with no changes makes one Clover request per merchant and no Hipoink call', async () => {
+    clover.resetRequests();
+    hipoink.resetCalls();
+    await cli('tick', '--wait');
+    expect(clover.countItemRequests(A)).toBe(1);
+    expect(clover.countItemRequests(B)).toBe(1);
+    expect(clover.countItemRequests(DEAD)).toBe(0); // needs_reauth merchants are skipped
+    expect(hipoink.calls).toHaveLength(0);
+  });
+
+  it('a price change, a hide and a delete reach the shelf', async () => {
+    const cola = clover.items(A).find((i) => i.name === 'Cola 20oz');
+    const fuel = clover.items(A).find((i) => i.sku === 'FUEL-REG');
+    if (!cola || !fuel) throw new Error('fixture missing');
+    clover.upsertItem(A, { id: fuel.id, price: 399 });
+    clover.upsertItem(A, { id: cola.id, hidden: true });
+    await cli('tick', '--wait');
+    expect(shelf('store-a')).toContainEqual({ pc: 'FUEL-REG', pn: 'Regular Unleaded', pp: '3.99', pu: 'gal' });
+    expect(shelf('store-a').map((p) => p.pc)).not.toContain('049000028911');
+
+    const chips = clover.items(B).find((i) => i.sku === 'SN-1');
+    if (!chips) throw new Error('fixture missing');
+    clover.deleteItem(B, chips.id);
+    await cli('backfill', '--merchant-id', B, '--wait');
+    expect(shelf('store-b')).toEqual(expectedShelf(B));
+    expect(shelf('store-b').map((p) => p.pc)).not.toContain('SN-1');
+  });
+
+  it('an expired access token costs exactly one refresh even when ticks and backfills run at once', async () => {
+    clover.expireAccessToken(A);
+    clover.expireAccessToken(B);
+    const before = clover.refreshCalls;
+    await Promise.all([
+      cli('tick'),
+      cli('backfill', '--merchant-id', A),
+      cli('backfill', '--all'),
+      cli('tick'),
+    ]);
+    await cli('tick', '--wait');
+    expect(clover.refreshCalls - before).toBe(2); // one for A, one for B
+    const status = JSON.parse((await cli('status', '--json')).join('\n'));
+    const a = status.merchants.find((m: { merchantId: string }) => m.merchantId === A);
+    expect(a.state).toBe('active');
+    expect(shelf('store-a')).toEqual(expectedShelf(A));
+  });
+
+  it('never prints or logs a token or the sign', () => {
+    const text = logged.join('\n');
+    expect(text).not.toContain(tokensA.access_token);
+    expect(text).not.toContain(tokensA.refresh_token);
+    expect(text).not.toContain(SIGN);
+  });
+});
