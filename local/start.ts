@@ -9,9 +9,9 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { dataDir, type LocalStackFile, stackFilePath } from '../src/cli/target.ts';
 import { ENV } from '../src/env.ts';
+import { createSqsClient } from '../src/queues/sqs.ts';
 import { createDocumentClient } from '../src/store/dynamo.ts';
 import { createMerchantStore, merchantView } from '../src/store/merchants.ts';
 import { startLocalDynamo, ensureTables } from './aws/dynamo.ts';
@@ -85,7 +85,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const tables = { merchantsTable: 'esl-sync-merchants', productsTable: 'esl-sync-products' };
     const dynamodb = new DynamoDBClient({ region: REGION, credentials: CREDENTIALS, endpoint: dynamo.endpoint });
     await ensureTables(dynamodb, tables);
-    const sqs = new SQSClient({ region: REGION, credentials: CREDENTIALS, endpoint: sqsServer.endpoint });
+    const sqs = createSqsClient({ region: REGION, credentials: CREDENTIALS, endpoint: sqsServer.endpoint });
     const queues = await ensureQueues(sqs);
 
     // The handlers read the same variables the CDK stack sets on the Lambda functions, and the

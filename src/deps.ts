@@ -1,10 +1,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { createCloverClient } from './clover/client.ts';
 import { type Config, DEFAULT_SYNC_SETTINGS, type SyncSettings } from './config.ts';
 import { createHipoinkClient } from './hipoink/client.ts';
 import { logger, metrics } from './observability.ts';
-import { createQueueSender } from './queues/sqs.ts';
+import { createQueueSender, createSqsClient } from './queues/sqs.ts';
 import { type AppSecretSource, appSecretSource } from './secrets.ts';
 import { createDocumentClient } from './store/dynamo.ts';
 import { createMerchantStore } from './store/merchants.ts';
@@ -18,7 +17,7 @@ import { createTokenManager } from './sync/tokens.ts';
 export function buildDeps(config: Config, overrides: { secret?: AppSecretSource; settings?: Partial<SyncSettings> } = {}) {
   const settings: SyncSettings = { ...DEFAULT_SYNC_SETTINGS, ...overrides.settings };
   const doc = createDocumentClient(new DynamoDBClient({}));
-  const sqs = new SQSClient({});
+  const sqs = createSqsClient();
   const secret = overrides.secret ?? appSecretSource(config.appSecretId);
   const merchants = createMerchantStore(doc, config.merchantsTable);
   const products = createProductStore(doc, config.productsTable);

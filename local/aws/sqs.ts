@@ -7,7 +7,7 @@ import { startFauxqs } from 'fauxqs';
 
 /** SQS on loopback (fauxqs, in memory). */
 export async function startLocalSqs(opts: { port?: number } = {}) {
-  const server = await startFauxqs({ port: opts.port ?? 0, host: '127.0.0.1', logger: false });
+  const server = await startFauxqs({ port: opts.port ?? 0, logger: false });
   return { endpoint: `http://127.0.0.1:${server.port}`, stop: () => server.stop() };
 }
 

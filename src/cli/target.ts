@@ -3,8 +3,8 @@ import { join, resolve } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
+import { createSqsClient } from '../queues/sqs.ts';
 
 /** Where the CLI acts: the running local stack (default) or the deployed stack (--aws). */
 export const StackInfoSchema = z.object({
@@ -30,7 +30,7 @@ export interface Target {
   kind: 'local' | 'aws';
   stack: StackInfo;
   dynamodb: DynamoDBClient;
-  sqs: SQSClient;
+  sqs: ReturnType<typeof createSqsClient>;
   lambda: LambdaClient;
 }
 
@@ -67,7 +67,7 @@ export function localTarget(dir = dataDir()): Target {
     kind: 'local',
     stack: info,
     dynamodb: new DynamoDBClient({ ...common, endpoint: info.endpoints.dynamodb }),
-    sqs: new SQSClient({ ...common, endpoint: info.endpoints.sqs }),
+    sqs: createSqsClient({ ...common, endpoint: info.endpoints.sqs }),
     lambda: new LambdaClient({ ...common, endpoint: info.endpoints.lambda }),
   };
 }
@@ -95,5 +95,5 @@ export async function awsTarget(stackName = process.env.ESL_SYNC_STACK_NAME || '
       return [key, value];
     }),
   ) as StackInfo;
-  return { kind: 'aws', stack, dynamodb: new DynamoDBClient({}), sqs: new SQSClient({}), lambda: new LambdaClient({}) };
+  return { kind: 'aws', stack, dynamodb: new DynamoDBClient({}), sqs: createSqsClient(), lambda: new LambdaClient({}) };
 }

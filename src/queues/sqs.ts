@@ -1,5 +1,14 @@
 import { createHash } from 'node:crypto';
-import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageBatchCommand, SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
+
+/**
+ * Requests go to the client's endpoint rather than the host inside each queue URL: on AWS both
+ * are the regional SQS endpoint, and locally fauxqs's AWS-style queue URLs
+ * (sqs.<region>.localhost) need not resolve.
+ */
+export function createSqsClient(config: SQSClientConfig = {}): SQSClient {
+  return new SQSClient({ useQueueUrlAsEndpoint: false, ...config });
+}
 
 export interface QueueMessage {
   body: unknown;

@@ -1,0 +1,109 @@
+/**
+ * `npm start` as a newcomer runs it: a child process on embedded defaults. It must print a
+ * `ready` line, put the demo stores' labels on the bundled Hipoink simulator, follow a price
+ * change made in Clover, stop on SIGTERM freeing its ports, and start again right after.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LocalStackFileSchema } from '../../src/cli/target.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+const dir = mkdtempSync(join(tmpdir(), 'esl-sync-start-'));
+const children: ChildProcess[] = [];
+
+function start() {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts', '--interval', '1', '--demo-activity', '0'], {
+    cwd: root,
+    env: { ...process.env, ESL_SYNC_DATA_DIR: dir, CLOVER_API_BASE_URL: '', HIPOINK_BASE_URL: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  const lines: string[] = [];
+  let buffer = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    buffer += d.toString();
+    const parts = buffer.split('\n');
+    buffer = parts.pop() ?? '';
+    lines.push(...parts);
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const waitFor = async (pred: (l: string) => boolean, timeoutMs = 30_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const hit = lines.find(pred);
+      if (hit) return hit;
+      if (child.exitCode !== null) throw new Error(`npm start exited ${child.exitCode}: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`timed out; stdout so far:\n${lines.join('\n')}\nstderr:\n${stderr}`);
+  };
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, lines, waitFor, exited };
+}
+
+async function products(hipoinkUrl: string, store: string) {
+  const res = await fetch(`${hipoinkUrl}/_sim/stores/${store}/products`);
+  return (await res.json()) as Array<{ pc: string; pp: string; pn: string }>;
+}
+
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('npm start', () => {
+  it('shows demo labels, follows a Clover price change, stops cleanly and starts again', async () => {
+    const first = start();
+    const ready = await first.waitFor((l) => l.startsWith('ready'));
+    expect(ready).toMatch(/clover=http:\/\/127\.0\.0\.1:\d+ \(simulator\)/);
+    const info = LocalStackFileSchema.parse(JSON.parse(readFileSync(join(dir, 'stack.json'), 'utf8')));
+    if (!info.simulators.hipoink || !info.simulators.clover) throw new Error('simulators missing');
+
+    await first.waitFor((l) => /^sync DEMOGAS0000001 .*status=ok/.test(l));
+    let shelf: Awaited<ReturnType<typeof products>> = [];
+    for (let i = 0; i < 100 && shelf.length === 0; i++) {
+      shelf = await products(info.simulators.hipoink, 'store-001');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(shelf.length).toBeGreaterThan(5);
+
+    // A clerk changes a price in Clover: the label follows on a later poll.
+    const items = (await (await fetch(`${info.simulators.clover}/_sim/merchants/DEMOGAS0000001/items`)).json()) as Array<{
+      id: string;
+      sku?: string;
+      code?: string;
+      price: number;
+      hidden?: boolean;
+    }>;
+    const target = items.find((i) => !i.hidden && i.sku);
+    if (!target?.sku) throw new Error('demo catalog has no visible item with a sku');
+    await fetch(`${info.simulators.clover}/_sim/merchants/DEMOGAS0000001/items/${target.id}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ price: target.price + 111 }),
+    });
+    const want = ((target.price + 111) / 100).toFixed(2);
+    let label: { pp: string } | undefined;
+    for (let i = 0; i < 150 && label?.pp !== want; i++) {
+      label = (await products(info.simulators.hipoink, 'store-001')).find((p) => p.pc === target.sku);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(label?.pp).toBe(want);
+
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    // Its ports are free: the simulator's port no longer answers.
+    await expect(fetch(`${info.simulators.hipoink}/_sim/calls`)).rejects.toThrow();
+
+    const second = start();
+    await second.waitFor((l) => l.startsWith('ready'));
+    second.child.kill('SIGINT');
+    expect(await second.exited).toBe(0);
+  });
+});
