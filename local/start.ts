@@ -221,6 +221,8 @@ function syncLine(v: ReturnType<typeof merchantView>): string {
 }
 
 async function main() {
+  // Node 20 is what this project's machines run; the SDK's notice about future versions is noise here.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const { values } = parseArgs({
     options: {
       interval: { type: 'string' },
