@@ -1,0 +1,186 @@
+import { CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct } from 'constructs';
+import { ENV } from '../src/env.ts';
+import { QueueWithDlq } from './queue-with-dlq.ts';
+import { SyncFunction } from './sync-function.ts';
+import { SyncState } from './sync-state.ts';
+
+export type CloverRegion = 'na' | 'eu' | 'la';
+export type CloverEnvironment = 'sandbox' | 'production';
+
+export interface EslSyncStackProps extends StackProps {
+  /** Seconds between scheduled polls; whole minutes, at least 60 (EventBridge's resolution). */
+  pollIntervalSeconds?: number;
+  cloverRegion?: CloverRegion;
+  cloverEnvironment?: CloverEnvironment;
+  hipoinkBaseUrl: string;
+  hipoinkClientId?: string;
+  /** Which Clover field becomes the Hipoink product code, e.g. "sku,code,id". */
+  productCodePrecedence?: string;
+  /** Concurrent pollers; Clover allows 10 concurrent requests per app across all merchants. */
+  pollerMaxConcurrency?: number;
+}
+
+/** Clover REST hosts, from shared/reference/clover-api.md. */
+export function cloverApiBaseUrl(environment: CloverEnvironment, region: CloverRegion): string {
+  if (environment === 'sandbox') return 'https://apisandbox.dev.clover.com';
+  return { na: 'https://api.clover.com', eu: 'https://api.eu.clover.com', la: 'https://api.la.clover.com' }[region];
+}
+
+const POLLER_TIMEOUT = Duration.seconds(120);
+const CONSUMER_TIMEOUT = Duration.seconds(60);
+
+export class EslSyncStack extends Stack {
+  constructor(scope: Construct, id: string, props: EslSyncStackProps) {
+    super(scope, id, props);
+    const pollIntervalSeconds = props.pollIntervalSeconds ?? 120;
+    if (!Number.isInteger(pollIntervalSeconds) || pollIntervalSeconds < 60 || pollIntervalSeconds % 60 !== 0) {
+      throw new Error(`pollIntervalSeconds must be a whole number of minutes (60, 120, …); got ${pollIntervalSeconds}`);
+    }
+    const pollerMaxConcurrency = props.pollerMaxConcurrency ?? 5;
+    if (!Number.isInteger(pollerMaxConcurrency) || pollerMaxConcurrency < 2 || pollerMaxConcurrency > 10) {
+      // 2 is SQS event sources' minimum; above 10 the pollers alone would exceed Clover's per-app concurrency.
+      throw new Error(`pollerMaxConcurrency must be between 2 and 10; got ${pollerMaxConcurrency}`);
+    }
+
+    const state = new SyncState(this, 'SyncState');
+    const secret = new Secret(this, 'AppSecret', {
+      description: 'esl-sync: {"cloverAppId", "cloverAppSecret" (optional), "hipoinkSign"}; set with put-secret-value',
+      encryptionKey: state.key,
+      generateSecretString: {
+        // A placeholder the operator replaces: real values never live in code or templates.
+        secretStringTemplate: JSON.stringify({ cloverAppId: 'SET-ME' }),
+        generateStringKey: 'hipoinkSign',
+        excludePunctuation: true,
+      },
+    });
+    // The poll queue's visibility covers six poller timeouts, as AWS advises for SQS event sources.
+    const poll = new QueueWithDlq(this, 'PollQueue', {
+      maxReceiveCount: 3,
+      visibilityTimeout: Duration.seconds(POLLER_TIMEOUT.toSeconds() * 6),
+    });
+    const push = new QueueWithDlq(this, 'PushQueue', {
+      maxReceiveCount: 5,
+      visibilityTimeout: Duration.seconds(CONSUMER_TIMEOUT.toSeconds() * 6),
+    });
+
+    const environment = {
+      [ENV.merchantsTable]: state.merchants.tableName,
+      [ENV.productsTable]: state.products.tableName,
+      [ENV.pollQueueUrl]: poll.queue.queueUrl,
+      [ENV.pushQueueUrl]: push.queue.queueUrl,
+      [ENV.pollDlqUrl]: poll.deadLetterQueue.queueUrl,
+      [ENV.pushDlqUrl]: push.deadLetterQueue.queueUrl,
+      [ENV.appSecretId]: secret.secretArn,
+      [ENV.cloverApiBaseUrl]: cloverApiBaseUrl(props.cloverEnvironment ?? 'sandbox', props.cloverRegion ?? 'na'),
+      [ENV.hipoinkBaseUrl]: props.hipoinkBaseUrl,
+      [ENV.hipoinkClientId]: props.hipoinkClientId ?? 'default',
+      [ENV.pollIntervalSeconds]: String(pollIntervalSeconds),
+      [ENV.productCodePrecedence]: props.productCodePrecedence ?? 'sku,code,id',
+    };
+
+    const fanOut = new SyncFunction(this, 'FanOut', {
+      handlerDir: 'fanout',
+      description: 'Queues one poll per active merchant',
+      timeout: Duration.seconds(60),
+      memorySize: 256,
+      environment,
+    }).fn;
+    const poller = new SyncFunction(this, 'Poller', {
+      handlerDir: 'poller',
+      description: 'Polls one merchant in Clover and queues label changes',
+      timeout: POLLER_TIMEOUT,
+      memorySize: 512,
+      environment,
+    }).fn;
+    const pushConsumer = new SyncFunction(this, 'PushConsumer', {
+      handlerDir: 'consumer',
+      description: 'Pushes label changes to Hipoink',
+      timeout: CONSUMER_TIMEOUT,
+      memorySize: 512,
+      environment,
+    }).fn;
+    const backfill = new SyncFunction(this, 'Backfill', {
+      handlerDir: 'backfill',
+      description: 'Queues a full resync of one merchant or all ({"merchantId": "..."} or {"all": true})',
+      timeout: Duration.seconds(60),
+      memorySize: 256,
+      environment,
+    }).fn;
+
+    // Least privilege: each function gets exactly what its code touches.
+    state.merchants.grantReadData(fanOut);
+    poll.queue.grantSendMessages(fanOut);
+
+    state.merchants.grantReadWriteData(poller);
+    state.products.grantReadWriteData(poller);
+    push.queue.grantSendMessages(poller);
+    poll.deadLetterQueue.grantSendMessages(poller);
+    secret.grantRead(poller);
+
+    state.merchants.grantReadData(pushConsumer);
+    state.products.grantReadWriteData(pushConsumer);
+    push.deadLetterQueue.grantSendMessages(pushConsumer);
+    secret.grantRead(pushConsumer);
+
+    state.merchants.grantReadData(backfill);
+    poll.queue.grantSendMessages(backfill);
+
+    poller.addEventSource(
+      new SqsEventSource(poll.queue, { batchSize: 1, maxConcurrency: pollerMaxConcurrency, reportBatchItemFailures: true }),
+    );
+    pushConsumer.addEventSource(
+      new SqsEventSource(push.queue, { batchSize: 10, maxConcurrency: 5, reportBatchItemFailures: true }),
+    );
+
+    new Rule(this, 'PollSchedule', {
+      description: 'Starts a poll of every active merchant',
+      schedule: Schedule.rate(Duration.seconds(pollIntervalSeconds)),
+      targets: [new LambdaFunction(fanOut, { retryAttempts: 2, maxEventAge: Duration.seconds(pollIntervalSeconds) })],
+    });
+
+    const outputs: Record<string, string> = {
+      MerchantsTableName: state.merchants.tableName,
+      ProductsTableName: state.products.tableName,
+      PollQueueUrl: poll.queue.queueUrl,
+      PushQueueUrl: push.queue.queueUrl,
+      PollDlqUrl: poll.deadLetterQueue.queueUrl,
+      PushDlqUrl: push.deadLetterQueue.queueUrl,
+      FanOutFunctionName: fanOut.functionName,
+      BackfillFunctionName: backfill.functionName,
+      AppSecretArn: secret.secretArn,
+    };
+    for (const [key, value] of Object.entries(outputs)) new CfnOutput(this, key, { value });
+
+    this.acknowledgeNagFindings(secret);
+  }
+
+  /** Every cdk-nag finding we accept, each with the reason it does not apply here. */
+  private acknowledgeNagFindings(secret: Secret) {
+    Validations.of(secret).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-SMG4',
+      reason:
+        'Holds the Clover app id/secret and the Hipoink sign, which Clover and Hipoink issue; a rotation Lambda ' +
+        'cannot mint new ones, so operators replace them by hand when the vendors reissue them.',
+    });
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason:
+        'The AWS managed basic execution role only lets a function write its own CloudWatch logs; a hand-written ' +
+        'copy would grant the same.',
+    });
+    const wildcard = (finding: string, reason: string) =>
+      Validations.of(this).acknowledge({ id: `AwsSolutions::AwsSolutions-IAM5[${finding}]`, reason });
+    wildcard(
+      'Resource::*',
+      'X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) does not support resource-level permissions.',
+    );
+    for (const action of ['kms:GenerateDataKey*', 'kms:ReEncrypt*']) {
+      wildcard(`Action::${action}`, `CDK's table grant of ${action} is limited to our own state key.`);
+    }
+  }
+}
