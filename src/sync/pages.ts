@@ -1,17 +1,26 @@
 import { ItemIdentitySchema } from '../clover/schemas.ts';
 import type { ListItemsQuery } from '../clover/client.ts';
 
-const modifiedTimeOf = (raw: unknown): number | undefined => {
+const identity = (raw: unknown): { id?: string; modifiedTime?: number } => {
   const parsed = ItemIdentitySchema.safeParse(raw);
-  return parsed.success ? parsed.data.modifiedTime : undefined;
+  return parsed.success ? parsed.data : {};
 };
+const sameItem = (a: unknown, b: { id?: string; modifiedTime?: number } | undefined) => {
+  const x = identity(a);
+  return b?.id !== undefined && x.id === b.id && x.modifiedTime === b.modifiedTime;
+};
+
+/** How often one read restarts its current position after the data moved under it. */
+const MAX_RESTARTS = 3;
 
 /**
  * Reads every item with modifiedTime >= `since` in modifiedTime order, keyset style: each page
  * restarts the filter at the last modifiedTime seen and skips only the items of that tie group
- * already read. Unlike plain offset paging, an item edited mid-read (it moves to the end of the
- * order) cannot shift unread items past a page boundary; it is simply read again later.
- * A tie group larger than a page (bulk imports) is walked with a growing offset.
+ * already read. To notice when an edit moved one of those skipped items away (which would shift
+ * an unread item into the skipped range), each page re-reads the previous page's last item as an
+ * anchor; if the anchor is not where it should be, the read restarts at the current modifiedTime
+ * instead of risking a skip. Items re-read that way cost nothing downstream (content hashes).
+ * An item edited mid-read moves to the end of the order and is read again later.
  */
 export async function* readItemsSince(
   list: (query: ListItemsQuery) => Promise<unknown[]>,
@@ -20,18 +29,37 @@ export async function* readItemsSince(
 ): AsyncGenerator<unknown[]> {
   let bound = since;
   let skip = 0;
+  let anchor: { id?: string; modifiedTime?: number } | undefined;
+  let restarts = 0;
   for (;;) {
-    const page = await list({ ...(bound === undefined ? {} : { modifiedSince: bound }), limit, offset: skip });
+    const anchored = anchor !== undefined && skip > 0;
+    const raw = await list({
+      ...(bound === undefined ? {} : { modifiedSince: bound }),
+      limit,
+      offset: anchored ? skip - 1 : skip,
+    });
+    let page = raw;
+    if (anchored) {
+      if (sameItem(raw[0], anchor)) {
+        page = raw.slice(1);
+      } else if (restarts < MAX_RESTARTS) {
+        restarts++;
+        skip = 0;
+        anchor = undefined;
+        continue;
+      }
+    }
     yield page;
-    if (page.length < limit) return;
-    const times = page.map(modifiedTimeOf);
-    const last = times.at(-1);
+    if (raw.length < limit) return;
+    const lastItem = identity(raw.at(-1));
+    anchor = lastItem;
+    const last = lastItem.modifiedTime;
     if (last === undefined || last === bound) {
-      // No usable key (or the whole page is one tie group): continue by offset within it.
+      // No usable key, or the whole page is one tie group: continue by offset within it.
       skip += page.length;
       continue;
     }
     bound = last;
-    skip = times.filter((t) => t === last).length;
+    skip = raw.filter((r) => identity(r).modifiedTime === last).length;
   }
 }

@@ -1,0 +1,114 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { ListItemsQuery } from '../../src/clover/client.ts';
+import { readItemsSince } from '../../src/sync/pages.ts';
+
+interface Item {
+  id: string;
+  modifiedTime: number;
+  version: number;
+}
+
+/** Clover's semantics: filter modifiedTime >= since, order modifiedTime ASC (ties by id), limit/offset. */
+function fakeClover(catalog: Map<string, Item>, betweenPages: (call: number) => void = () => undefined) {
+  let calls = 0;
+  const list = async (q: ListItemsQuery) => {
+    betweenPages(calls++);
+    return [...catalog.values()]
+      .filter((i) => q.modifiedSince === undefined || i.modifiedTime >= q.modifiedSince)
+      .sort((a, b) => a.modifiedTime - b.modifiedTime || a.id.localeCompare(b.id))
+      .slice(q.offset, q.offset + q.limit)
+      .map((i) => ({ ...i }));
+  };
+  return { list, calls: () => calls };
+}
+
+async function readAll(list: (q: ListItemsQuery) => Promise<unknown[]>, since: number | undefined, limit: number) {
+  const seen: Item[] = [];
+  for await (const page of readItemsSince(list, since, limit)) seen.push(...(page as Item[]));
+  return seen;
+}
+
+describe('readItemsSince', () => {
+  it('reads 1,500 items sharing one modifiedTime with limit 1000 in two requests', async () => {
+    const catalog = new Map<string, Item>();
+    for (let i = 0; i < 1500; i++) {
+      const id = `I${String(i).padStart(5, '0')}`;
+      catalog.set(id, { id, modifiedTime: 42, version: 0 });
+    }
+    const clover = fakeClover(catalog);
+    const seen = await readAll(clover.list, 0, 1000);
+    expect(new Set(seen.map((i) => i.id)).size).toBe(1500);
+    expect(clover.calls()).toBe(2);
+  });
+
+  it('reads a 1,998-item first sync in two requests (each later page re-reads one anchor item)', async () => {
+    const catalog = new Map<string, Item>();
+    for (let i = 0; i < 1998; i++) catalog.set(`I${i}`, { id: `I${i}`, modifiedTime: i, version: 0 });
+    const clover = fakeClover(catalog);
+    const seen = await readAll(clover.list, undefined, 1000);
+    expect(seen.length).toBe(1998);
+    expect(new Set(seen.map((i) => i.id)).size).toBe(1998);
+    expect(clover.calls()).toBe(2);
+  });
+
+  it('restarts at the current modifiedTime when an already-read item moved away, skipping nothing', async () => {
+    // Two items at t=1 fill page one; then the first is edited (moves to t=1000). Without the anchor
+    // check the offset would now skip B, the item right after the group.
+    const catalog = new Map<string, Item>([
+      ['A', { id: 'A', modifiedTime: 1, version: 0 }],
+      ['B0', { id: 'B0', modifiedTime: 0, version: 0 }],
+      ['C', { id: 'C', modifiedTime: 2, version: 0 }],
+    ]);
+    const clover = fakeClover(catalog, (call) => {
+      if (call === 1) catalog.set('A', { id: 'A', modifiedTime: 1000, version: 1 });
+    });
+    const seen = await readAll(clover.list, 0, 2);
+    expect(seen.map((i) => i.id)).toContain('C');
+    expect(seen.some((i) => i.id === 'A' && i.version === 1)).toBe(true);
+  });
+
+  it('starts at the cursor', async () => {
+    const catalog = new Map<string, Item>([
+      ['A', { id: 'A', modifiedTime: 5, version: 0 }],
+      ['B', { id: 'B', modifiedTime: 10, version: 0 }],
+    ]);
+    expect((await readAll(fakeClover(catalog).list, 10, 100)).map((i) => i.id)).toEqual(['B']);
+  });
+
+  it('skips no item when items are edited (moved to the end) between page reads', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 0, maxLength: 200 }),
+        fc.integer({ min: 2, max: 30 }),
+        fc.array(fc.tuple(fc.nat(), fc.nat()), { maxLength: 30 }),
+        async (times, limit, edits) => {
+          const catalog = new Map<string, Item>();
+          times.forEach((t, i) => {
+            catalog.set(`I${String(i).padStart(4, '0')}`, { id: `I${String(i).padStart(4, '0')}`, modifiedTime: t, version: 0 });
+          });
+          let clock = 1000;
+          const edited = new Set<string>();
+          const ids = [...catalog.keys()];
+          const clover = fakeClover(catalog, (call) => {
+            for (const [when, which] of edits) {
+              if (when % 5 !== call || ids.length === 0) continue;
+              const id = ids[which % ids.length] as string;
+              const it = catalog.get(id) as Item;
+              catalog.set(id, { id, modifiedTime: clock++, version: it.version + 1 });
+              edited.add(id);
+            }
+          });
+          const seen = await readAll(clover.list, 0, limit);
+          const seenIds = new Set(seen.map((i) => i.id));
+          for (const id of ids) expect(seenIds.has(id)).toBe(true);
+          for (const id of edited) {
+            const latest = catalog.get(id) as Item;
+            expect(seen.some((i) => i.id === id && i.version === latest.version)).toBe(true);
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});

@@ -1,0 +1,100 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { centsToDollars } from '../../src/sync/money.ts';
+import { transformItem } from '../../src/sync/transform.ts';
+
+const PRECEDENCE = ['sku', 'code', 'id'] as const;
+const item = (over: Record<string, unknown> = {}) => ({
+  id: 'ITEM00000001',
+  name: 'Cola 20oz',
+  price: 229,
+  priceType: 'FIXED',
+  hidden: false,
+  available: true,
+  modifiedTime: 1_700_000_000_000,
+  ...over,
+});
+
+describe('centsToDollars', () => {
+  it.each([
+    [1999, '19.99'],
+    [0, '0.00'],
+    [5, '0.05'],
+    [100, '1.00'],
+    [123456789, '1234567.89'],
+  ])('%i cents → %s', (cents, dollars) => expect(centsToDollars(cents)).toBe(dollars));
+
+  it('refuses negative and fractional cents', () => {
+    expect(() => centsToDollars(-1)).toThrow(RangeError);
+    expect(() => centsToDollars(1.5)).toThrow(RangeError);
+  });
+
+  it('round-trips every amount exactly', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 1_000_000_000 }), (cents) => {
+        const s = centsToDollars(cents);
+        return /^\d+\.\d{2}$/.test(s) && Math.round(Number.parseFloat(s) * 100) === cents;
+      }),
+    );
+  });
+});
+
+describe('transformItem', () => {
+  const label = (over: Record<string, unknown>, precedence: readonly ('sku' | 'code' | 'id')[] = PRECEDENCE) => {
+    const out = transformItem(item(over), precedence);
+    if (out.kind !== 'label') throw new Error(`expected a label, got ${out.kind}`);
+    return out;
+  };
+
+  it('shows price in dollars for every price type; VARIABLE shows its base price', () => {
+    expect(label({ price: 1999 }).desired.label.pp).toBe('19.99');
+    expect(label({ price: 0, priceType: 'VARIABLE' }).desired.label.pp).toBe('0.00');
+    expect(label({ price: 899, priceType: 'VARIABLE' }).desired.label.pp).toBe('8.99');
+  });
+
+  it('adds the unit only for PER_UNIT items', () => {
+    expect(label({ priceType: 'PER_UNIT', unitName: 'gal', price: 389 }).desired.label).toMatchObject({
+      pp: '3.89',
+      pu: 'gal',
+    });
+    expect(label({ priceType: 'FIXED', unitName: 'gal' }).desired.label.pu).toBeUndefined();
+  });
+
+  it('takes the product code from sku, then code, then the Clover id; order configurable', () => {
+    expect(label({ sku: 'SKU1', code: 'UPC1' }).desired.label.pc).toBe('SKU1');
+    expect(label({ sku: '  ', code: 'UPC1' }).desired.label.pc).toBe('UPC1');
+    expect(label({ sku: null, code: '' }).desired.label.pc).toBe('ITEM00000001');
+    expect(label({ sku: 'SKU1', code: 'UPC1' }, ['code', 'sku', 'id']).desired.label.pc).toBe('UPC1');
+    expect(label({ sku: 'SKU1' }).desired.label.pi).toBe('SKU1');
+  });
+
+  it('takes hidden and deleted items off the shelf, keeps unavailable ones', () => {
+    expect(transformItem(item({ hidden: true }), PRECEDENCE)).toMatchObject({ kind: 'remove', reason: 'hidden' });
+    expect(transformItem(item({ deleted: true }), PRECEDENCE)).toMatchObject({ kind: 'remove', reason: 'deleted' });
+    expect(label({ available: false }).desired.available).toBe(false);
+  });
+
+  it('keeps cost as unit cost in dollars', () => {
+    expect(label({ cost: 341 }).desired.unitCost).toBe('3.41');
+  });
+
+  it('falls back to alternateName and reports items it cannot use', () => {
+    expect(label({ name: '', alternateName: 'Coke' }).desired.label.pn).toBe('Coke');
+    expect(transformItem(item({ name: '' }), PRECEDENCE)).toMatchObject({ kind: 'invalid', itemId: 'ITEM00000001' });
+    const negative = transformItem(item({ price: -5 }), PRECEDENCE);
+    expect(negative.kind === 'invalid' && negative.reason).toMatch(/negative price/);
+    const fractional = transformItem(item({ price: 2.5 }), PRECEDENCE);
+    expect(fractional.kind === 'invalid' && fractional.reason).toMatch(/price/);
+    expect(transformItem({ name: 'x', price: 1 }, PRECEDENCE)).toMatchObject({ kind: 'invalid', itemId: undefined });
+  });
+
+  it('changes the label hash only when the label changes', () => {
+    const base = label({});
+    const unavailable = label({ available: false, cost: 100 });
+    expect(unavailable.labelHash).toBe(base.labelHash);
+    expect(unavailable.stateHash).not.toBe(base.stateHash);
+    expect(label({ price: 230 }).labelHash).not.toBe(base.labelHash);
+    const reordered = transformItem({ modifiedTime: 1_700_000_000_000, ...item(), id: 'ITEM00000001' }, PRECEDENCE);
+    expect(reordered.kind === 'label' && reordered.stateHash).toBe(base.stateHash);
+  });
+});
