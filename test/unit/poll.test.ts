@@ -1,0 +1,189 @@
+import { describe, expect, it, vi } from 'vitest';
+import type { CloverClient, ListItemsQuery } from '../../src/clover/client.ts';
+import { CloverApiError, CloverUnauthorizedError } from '../../src/errors.ts';
+import type { PollMessage } from '../../src/sync/messages.ts';
+import { lowerBound, pollMerchant } from '../../src/sync/poll.ts';
+import type { TokenManager } from '../../src/sync/tokens.ts';
+import { FakeMerchantStore, FakeProductStore, merchantRecord, RecordingQueue } from './fakes.ts';
+
+type RawItem = Record<string, unknown> & { id: string; modifiedTime: number };
+
+function fakeClover(items: Map<string, RawItem>) {
+  const listCalls: ListItemsQuery[] = [];
+  const getCalls: string[] = [];
+  const client: CloverClient = {
+    async listItems(_m, _t, q) {
+      listCalls.push(q);
+      return [...items.values()]
+        .filter((i) => q.modifiedSince === undefined || i.modifiedTime >= q.modifiedSince)
+        .sort((a, b) => a.modifiedTime - b.modifiedTime || a.id.localeCompare(b.id))
+        .slice(q.offset, q.offset + q.limit);
+    },
+    async getItem(_m, _t, id) {
+      getCalls.push(id);
+      return items.get(id) ?? null;
+    },
+    async refreshTokens() {
+      throw new Error('not used');
+    },
+  };
+  return { client, listCalls, getCalls };
+}
+
+const settings = { pageLimit: 1000, overlapMs: 120_000, cleanupEveryPolls: 10, cleanupIntervalHours: 24, pushBatchSize: 200 };
+const msg = (mode: PollMessage['mode'] = 'incremental'): PollMessage => ({
+  merchantId: 'M1',
+  mode,
+  requestedAt: Date.now(),
+  reason: 'schedule',
+});
+const it0 = (id: string, over: Record<string, unknown> = {}): RawItem => ({
+  id,
+  name: `Item ${id}`,
+  sku: `SKU-${id}`,
+  price: 100,
+  modifiedTime: 1000,
+  ...over,
+});
+
+function setup(items: RawItem[], merchant = merchantRecord()) {
+  const catalog = new Map(items.map((i) => [i.id, i]));
+  const clover = fakeClover(catalog);
+  const merchants = new FakeMerchantStore(merchant);
+  const products = new FakeProductStore();
+  const pushQueue = new RecordingQueue();
+  const tokens: TokenManager = { accessToken: vi.fn(async () => 'token') };
+  const onInvalidItem = vi.fn();
+  const deps = {
+    merchants,
+    products,
+    clover: clover.client,
+    tokens,
+    pushQueue,
+    settings,
+    productCodePrecedence: ['sku', 'code', 'id'] as const,
+    onInvalidItem,
+  };
+  return { catalog, clover, merchants, products, pushQueue, tokens, deps, onInvalidItem };
+}
+
+const pushedIds = (q: RecordingQueue) => q.sent.flatMap((m) => (m.body as { itemIds: string[] }).itemIds).sort();
+
+describe('pollMerchant', () => {
+  it('does a full sync first, then a no-change poll costs one Clover request and queues nothing', async () => {
+    const s = setup([it0('A', { modifiedTime: 1000 }), it0('B', { modifiedTime: 2000 })]);
+    const first = await pollMerchant(s.deps, msg());
+    expect(first).toMatchObject({ status: 'synced', mode: 'full' });
+    expect(s.clover.listCalls[0]?.modifiedSince).toBeUndefined();
+    expect(s.merchants.records.get('M1')?.cursor).toBe(2000);
+    expect(pushedIds(s.pushQueue)).toEqual(['A', 'B']);
+    expect(s.pushQueue.sent[0]?.groupId).toBe('M1');
+
+    s.clover.listCalls.length = 0;
+    s.pushQueue.sent.length = 0;
+    const second = await pollMerchant(s.deps, msg());
+    expect(second).toMatchObject({ status: 'synced', mode: 'incremental' });
+    expect(s.clover.listCalls).toHaveLength(1);
+    expect(s.clover.listCalls[0]?.modifiedSince).toBe(2000);
+    expect(s.pushQueue.sent).toEqual([]);
+  });
+
+  it('never moves the cursor to wall-clock time and keeps it when a poll fails', async () => {
+    const s = setup([it0('A', { modifiedTime: 5000 })]);
+    await pollMerchant(s.deps, msg());
+    expect(s.merchants.records.get('M1')?.cursor).toBe(5000);
+    s.catalog.set('B', it0('B', { modifiedTime: 6000 }));
+    const list = s.deps.clover.listItems;
+    s.deps.clover = { ...s.deps.clover, listItems: async () => Promise.reject(new CloverApiError('boom', { status: 500 })) };
+    await expect(pollMerchant(s.deps, msg())).rejects.toBeInstanceOf(CloverApiError);
+    expect(s.merchants.records.get('M1')?.cursor).toBe(5000);
+    expect(s.merchants.records.get('M1')?.lastSyncStatus).toBe('error');
+    s.deps.clover = { ...s.deps.clover, listItems: list };
+    await pollMerchant(s.deps, msg());
+    expect(s.merchants.records.get('M1')?.cursor).toBe(6000);
+  });
+
+  it('records invalid items with their reason and still syncs the rest', async () => {
+    const s = setup([it0('A'), it0('BAD', { name: '' }), it0('C', { price: -1 })]);
+    const result = await pollMerchant(s.deps, msg());
+    expect(result.status === 'synced' && result.counts).toMatchObject({ invalid: 2, fetched: 3 });
+    expect(s.onInvalidItem).toHaveBeenCalledTimes(2);
+    expect((await s.products.get('M1', ['BAD']))[0]).toMatchObject({ status: 'invalid', invalidReason: expect.stringMatching(/name/) });
+    expect(pushedIds(s.pushQueue)).toEqual(['A']);
+  });
+
+  it('queues a hidden item for removal only if it was ever on the shelf', async () => {
+    const s = setup([it0('A'), it0('H', { hidden: true })]);
+    await pollMerchant(s.deps, msg());
+    expect(pushedIds(s.pushQueue)).toEqual(['A']);
+    await s.products.markPushed('M1', 'A', { pc: 'SKU-A', labelHash: 'x' });
+    s.pushQueue.sent.length = 0;
+    s.catalog.set('A', it0('A', { hidden: true, modifiedTime: 9000 }));
+    await pollMerchant(s.deps, msg());
+    expect(pushedIds(s.pushQueue)).toEqual(['A']);
+  });
+
+  it('removes items gone from Clover only after a GET confirms the 404', async () => {
+    const s = setup([it0('A'), it0('B')]);
+    await pollMerchant(s.deps, msg());
+    await s.products.markPushed('M1', 'A', { pc: 'SKU-A', labelHash: 'x' });
+    await s.products.markPushed('M1', 'B', { pc: 'SKU-B', labelHash: 'x' });
+    s.catalog.delete('A');
+    // B vanishes from listings only (a listing hiccup): the GET still finds it.
+    const realList = s.deps.clover.listItems;
+    s.deps.clover = {
+      ...s.deps.clover,
+      listItems: async (m, t, q) => (await realList(m, t, q)).filter((i) => (i as RawItem).id !== 'B'),
+    };
+    s.pushQueue.sent.length = 0;
+    await pollMerchant(s.deps, msg('full'));
+    expect(s.clover.getCalls.sort()).toEqual(['A', 'B']);
+    expect((await s.products.get('M1', ['A']))[0]).toMatchObject({ status: 'removed', removedReason: 'gone' });
+    expect((await s.products.get('M1', ['B']))[0]?.status).toBe('active');
+    expect(pushedIds(s.pushQueue)).toContain('A');
+  });
+
+  it('runs ghost cleanup on every 10th poll after the last one, not before', async () => {
+    const s = setup([it0('A')]);
+    await pollMerchant(s.deps, msg()); // the first (full) sync is a cleanup
+    for (let i = 1; i <= 9; i++) {
+      s.clover.listCalls.length = 0;
+      await pollMerchant(s.deps, msg());
+      expect(s.clover.listCalls).toHaveLength(1);
+    }
+    s.clover.listCalls.length = 0;
+    const tenth = await pollMerchant(s.deps, msg());
+    expect(tenth.status === 'synced' && tenth.cleanedUp).toBe(true);
+    expect(s.clover.listCalls).toHaveLength(2);
+  });
+
+  it('refreshes once and retries once when Clover answers 401', async () => {
+    const s = setup([it0('A')]);
+    let calls = 0;
+    const realList = s.deps.clover.listItems;
+    s.deps.clover = {
+      ...s.deps.clover,
+      listItems: async (m, t, q) => {
+        if (calls++ === 0) throw new CloverUnauthorizedError('401', { status: 401 });
+        return realList(m, t, q);
+      },
+    };
+    await pollMerchant(s.deps, msg());
+    expect(s.tokens.accessToken).toHaveBeenCalledWith('M1', { rejected: 'token' });
+    expect(calls).toBe(2);
+  });
+
+  it('skips merchants that need re-authorization', async () => {
+    const s = setup([it0('A')], merchantRecord({ state: 'needs_reauth' }));
+    expect(await pollMerchant(s.deps, msg())).toMatchObject({ status: 'skipped' });
+    expect(s.clover.listCalls).toHaveLength(0);
+  });
+});
+
+describe('lowerBound', () => {
+  it('re-reads the overlap window only while the cursor is recent', () => {
+    expect(lowerBound({ cursor: 1_000_000, lastPollStartedAt: 1_050_000 }, 120_000)).toBe(930_000);
+    expect(lowerBound({ cursor: 1_000_000, lastPollStartedAt: 9_000_000 }, 120_000)).toBe(1_000_000);
+    expect(lowerBound({ cursor: 5 }, 120_000)).toBe(5);
+  });
+});

@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import { HipoinkApiError, HipoinkRejectedError } from '../../src/errors.ts';
+import type { HipoinkClient } from '../../src/hipoink/client.ts';
+import type { HipoinkProduct } from '../../src/hipoink/fields.ts';
+import { pushChanges } from '../../src/sync/push.ts';
+import { hashOf } from '../../src/sync/transform.ts';
+import { FakeMerchantStore, FakeProductStore, merchantRecord } from './fakes.ts';
+
+class RecordingHipoink implements HipoinkClient {
+  calls: Array<{ op: string; codes: string[] }> = [];
+  shelf = new Map<string, HipoinkProduct>();
+  bad = new Set<string>();
+  failWith?: Error;
+  async create(_s: string, p: HipoinkProduct) {
+    this.calls.push({ op: 'create', codes: [p.pc] });
+    if (this.bad.has(p.pc)) throw new HipoinkRejectedError('refused', 1, `bad product ${p.pc}`);
+    this.shelf.set(p.pc, p);
+  }
+  async createMultiple(_s: string, ps: readonly HipoinkProduct[]) {
+    this.calls.push({ op: 'create_multiple', codes: ps.map((p) => p.pc) });
+    if (this.failWith) throw this.failWith;
+    if (ps.some((p) => this.bad.has(p.pc))) throw new HipoinkRejectedError('refused', 1, 'a product is invalid');
+    for (const p of ps) this.shelf.set(p.pc, p);
+  }
+  async deleteMultiple(_s: string, codes: readonly string[]) {
+    this.calls.push({ op: 'del_multiple', codes: [...codes] });
+    for (const c of codes) this.shelf.delete(c);
+    return codes.length;
+  }
+}
+
+async function activeItem(products: FakeProductStore, itemId: string, pc: string, price = '1.00') {
+  const label = { pc, pn: `Item ${itemId}`, pp: price };
+  return products.saveState('M1', itemId, {
+    status: 'active',
+    label,
+    priceType: 'FIXED',
+    available: true,
+    stateHash: hashOf({ label, x: 1 }),
+    labelHash: hashOf(label),
+    modifiedTime: 1,
+  });
+}
+
+function setup(chunk = 200) {
+  const products = new FakeProductStore();
+  const hipoink = new RecordingHipoink();
+  const deps = { merchants: new FakeMerchantStore(merchantRecord()), products, hipoink, settings: { hipoinkChunkSize: chunk } };
+  return { products, hipoink, deps };
+}
+
+describe('pushChanges', () => {
+  it('creates in chunks and then costs nothing for items already in step', async () => {
+    const { products, hipoink, deps } = setup(200);
+    const ids = Array.from({ length: 450 }, (_, i) => `I${i}`);
+    for (const id of ids) await activeItem(products, id, `PC-${id}`);
+    const first = await pushChanges(deps, { merchantId: 'M1', itemIds: ids });
+    expect(first).toMatchObject({ upserted: 450, hipoinkCalls: 3 });
+    expect(hipoink.calls.map((c) => c.op)).toEqual(['create_multiple', 'create_multiple', 'create_multiple']);
+    expect(hipoink.shelf.size).toBe(450);
+
+    hipoink.calls = [];
+    const again = await pushChanges(deps, { merchantId: 'M1', itemIds: ids });
+    expect(again.hipoinkCalls).toBe(0);
+    expect(hipoink.calls).toEqual([]);
+  });
+
+  it('pushes the stored state, so a stale or repeated message cannot undo a newer change', async () => {
+    const { products, hipoink, deps } = setup();
+    await activeItem(products, 'A', 'PC-A', '1.00');
+    await activeItem(products, 'A', 'PC-A', '2.00');
+    await pushChanges(deps, { merchantId: 'M1', itemIds: ['A'] });
+    await pushChanges(deps, { merchantId: 'M1', itemIds: ['A', 'A'] });
+    expect(hipoink.shelf.get('PC-A')?.pp).toBe('2.00');
+    expect(hipoink.calls).toHaveLength(1);
+  });
+
+  it('takes removed items off the shelf and forgets items never shown', async () => {
+    const { products, hipoink, deps } = setup();
+    await activeItem(products, 'A', 'PC-A');
+    await pushChanges(deps, { merchantId: 'M1', itemIds: ['A'] });
+    await products.saveState('M1', 'A', { status: 'removed', removedReason: 'hidden', modifiedTime: 2 });
+    await products.saveState('M1', 'B', { status: 'removed', removedReason: 'hidden', modifiedTime: 2 });
+    const result = await pushChanges(deps, { merchantId: 'M1', itemIds: ['A', 'B'] });
+    expect(hipoink.calls.at(-1)).toEqual({ op: 'del_multiple', codes: ['PC-A'] });
+    expect(result.removed).toBe(1);
+    expect(hipoink.shelf.has('PC-A')).toBe(false);
+    expect((await products.get('M1', ['A']))[0]?.pushedPc).toBeUndefined();
+  });
+
+  it('deletes the old code when an item’s code changes, unless another item now shows it', async () => {
+    const { products, hipoink, deps } = setup();
+    await activeItem(products, 'A', 'OLD');
+    await pushChanges(deps, { merchantId: 'M1', itemIds: ['A'] });
+    await activeItem(products, 'A', 'NEW');
+    await pushChanges(deps, { merchantId: 'M1', itemIds: ['A'] });
+    expect([...hipoink.shelf.keys()]).toEqual(['NEW']);
+
+    await activeItem(products, 'A', 'NEWER');
+    await activeItem(products, 'B', 'NEW');
+    await pushChanges(deps, { merchantId: 'M1', itemIds: ['A', 'B'] });
+    expect([...hipoink.shelf.keys()].sort()).toEqual(['NEW', 'NEWER']);
+  });
+
+  it('isolates a product Hipoink refuses: marked rejected, the others delivered', async () => {
+    const { products, hipoink, deps } = setup();
+    for (const id of ['A', 'B', 'C']) await activeItem(products, id, `PC-${id}`);
+    hipoink.bad.add('PC-B');
+    const result = await pushChanges(deps, { merchantId: 'M1', itemIds: ['A', 'B', 'C'] });
+    expect(result).toMatchObject({ upserted: 2, rejected: 1 });
+    expect([...hipoink.shelf.keys()].sort()).toEqual(['PC-A', 'PC-C']);
+    const [b] = await products.get('M1', ['B']);
+    expect(b?.rejectedReason).toBe('bad product PC-B');
+    // A rejected label is not retried until it changes.
+    hipoink.calls = [];
+    await pushChanges(deps, { merchantId: 'M1', itemIds: ['B'] });
+    expect(hipoink.calls).toEqual([]);
+  });
+
+  it('lets transient failures propagate for the queue to retry', async () => {
+    const { products, hipoink, deps } = setup();
+    await activeItem(products, 'A', 'PC-A');
+    hipoink.failWith = new HipoinkApiError('503', { status: 503 });
+    await expect(pushChanges(deps, { merchantId: 'M1', itemIds: ['A'] })).rejects.toBeInstanceOf(HipoinkApiError);
+    expect((await products.get('M1', ['A']))[0]?.pushedPc).toBeUndefined();
+  });
+});

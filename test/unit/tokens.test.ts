@@ -1,0 +1,132 @@
+import { describe, expect, it, vi } from 'vitest';
+import type { TokenPair } from '../../src/clover/schemas.ts';
+import { MerchantUnavailableError, RefreshRejectedError, TokenPersistError } from '../../src/errors.ts';
+import { createTokenManager } from '../../src/sync/tokens.ts';
+import { FakeMerchantStore, merchantRecord } from './fakes.ts';
+
+const settings = { refreshThresholdSeconds: 900, refreshLeaseMs: 5_000, refreshWaitMs: 5_000 };
+const nowS = () => Math.floor(Date.now() / 1000);
+
+function setup(expiresInSeconds: number, refresh?: (token: string) => Promise<TokenPair>) {
+  const store = new FakeMerchantStore(merchantRecord({ accessTokenExpiresAt: nowS() + expiresInSeconds }));
+  let n = 0;
+  const refreshTokens = vi.fn(
+    refresh ??
+      (async () => {
+        n++;
+        await new Promise((r) => setTimeout(r, 20));
+        return {
+          access_token: `access-${n}`,
+          access_token_expiration: nowS() + 1800,
+          refresh_token: `refresh-${n}`,
+          refresh_token_expiration: nowS() + 86_400,
+        };
+      }),
+  );
+  const tokens = createTokenManager({
+    merchants: store,
+    clover: { refreshTokens: (_app, token) => refreshTokens(token) },
+    appId: async () => 'APP',
+    settings,
+    sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 5))),
+  });
+  return { store, tokens, refreshTokens };
+}
+
+describe('token manager', () => {
+  it('returns a token that expires in more than 15 minutes without refreshing', async () => {
+    const { tokens, refreshTokens } = setup(16 * 60);
+    expect(await tokens.accessToken('M1')).toBe('access-0');
+    expect(refreshTokens).not.toHaveBeenCalled();
+  });
+
+  it('refreshes a token expiring within 15 minutes once, and stores the pair with the previous refresh token', async () => {
+    const { tokens, store, refreshTokens } = setup(14 * 60);
+    expect(await tokens.accessToken('M1')).toBe('access-1');
+    expect(refreshTokens).toHaveBeenCalledTimes(1);
+    expect(refreshTokens).toHaveBeenCalledWith('refresh-0');
+    const m = store.records.get('M1');
+    expect(m).toMatchObject({ refreshToken: 'refresh-1', previousRefreshToken: 'refresh-0', tokenVersion: 2 });
+    expect(m?.refreshLeaseOwner).toBeUndefined();
+  });
+
+  it('spends the refresh token exactly once for 50 concurrent callers, all of whom get the new token', async () => {
+    const { tokens, refreshTokens } = setup(-10);
+    const results = await Promise.all(Array.from({ length: 50 }, () => tokens.accessToken('M1')));
+    expect(refreshTokens).toHaveBeenCalledTimes(1);
+    expect(new Set(results)).toEqual(new Set(['access-1']));
+  });
+
+  it('also holds across separate workers (separate managers sharing the store)', async () => {
+    const { store, refreshTokens } = setup(-10);
+    const workers = Array.from({ length: 5 }, () =>
+      createTokenManager({
+        merchants: store,
+        clover: { refreshTokens: (_a, t) => refreshTokens(t) },
+        appId: async () => 'APP',
+        settings,
+      }),
+    );
+    const results = await Promise.all(workers.flatMap((w) => [w.accessToken('M1'), w.accessToken('M1')]));
+    expect(refreshTokens).toHaveBeenCalledTimes(1);
+    expect(new Set(results).size).toBe(1);
+  });
+
+  it('marks the merchant needs_reauth when Clover rejects a refresh token that is still current', async () => {
+    const { tokens, store } = setup(-10, async () => {
+      throw new RefreshRejectedError('rejected', { status: 400 });
+    });
+    await expect(tokens.accessToken('M1')).rejects.toBeInstanceOf(MerchantUnavailableError);
+    expect(store.records.get('M1')?.state).toBe('needs_reauth');
+    expect(store.records.get('M1')?.stateReason).toMatch(/re-authorize/);
+    // Later calls do not try again.
+    await expect(tokens.accessToken('M1')).rejects.toBeInstanceOf(MerchantUnavailableError);
+  });
+
+  it('does not mark needs_reauth when another worker rotated the pair meanwhile', async () => {
+    let store!: FakeMerchantStore;
+    const ctx = setup(-10, async () => {
+      const m = store.records.get('M1');
+      if (m) Object.assign(m, { tokenVersion: 2, accessToken: 'rotated', accessTokenExpiresAt: nowS() + 3600 });
+      throw new RefreshRejectedError('already used', { status: 401 });
+    });
+    store = ctx.store;
+    expect(await ctx.tokens.accessToken('M1')).toBe('rotated');
+    expect(store.records.get('M1')?.state).toBe('active');
+  });
+
+  it('forces one refresh when Clover rejected the current token, but not for an outdated one', async () => {
+    const { tokens, refreshTokens } = setup(3600);
+    expect(await tokens.accessToken('M1', { rejected: 'access-0' })).toBe('access-1');
+    expect(refreshTokens).toHaveBeenCalledTimes(1);
+    expect(await tokens.accessToken('M1', { rejected: 'access-0' })).toBe('access-1');
+    expect(refreshTokens).toHaveBeenCalledTimes(1);
+  });
+
+  it('retries storing the new pair and then fails loudly', async () => {
+    const ok = setup(-10);
+    ok.store.failSaves = 2;
+    expect(await ok.tokens.accessToken('M1')).toBe('access-1');
+
+    const bad = setup(-10);
+    bad.store.failSaves = 10;
+    await expect(bad.tokens.accessToken('M1')).rejects.toBeInstanceOf(TokenPersistError);
+  });
+
+  it('waits for a live lease held elsewhere and reuses that worker’s token; takes over an expired one', async () => {
+    const { tokens, store, refreshTokens } = setup(-10);
+    const m = store.records.get('M1');
+    if (!m) throw new Error('fixture');
+    Object.assign(m, { refreshLeaseOwner: 'other', refreshLeaseUntil: Date.now() + 60_000 });
+    setTimeout(() => {
+      Object.assign(m, { tokenVersion: 2, accessToken: 'from-other', accessTokenExpiresAt: nowS() + 3600 });
+      delete m.refreshLeaseOwner;
+      delete m.refreshLeaseUntil;
+    }, 30);
+    expect(await tokens.accessToken('M1')).toBe('from-other');
+    expect(refreshTokens).not.toHaveBeenCalled();
+
+    Object.assign(m, { accessTokenExpiresAt: nowS() - 1, refreshLeaseOwner: 'dead', refreshLeaseUntil: Date.now() - 1 });
+    expect(await tokens.accessToken('M1')).toBe('access-1');
+  });
+});
