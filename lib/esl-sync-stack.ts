@@ -28,7 +28,9 @@ export interface EslSyncStackProps extends StackProps {
 /** Clover REST hosts, from shared/reference/clover-api.md. */
 export function cloverApiBaseUrl(environment: CloverEnvironment, region: CloverRegion): string {
   if (environment === 'sandbox') return 'https://apisandbox.dev.clover.com';
-  return { na: 'https://api.clover.com', eu: 'https://api.eu.clover.com', la: 'https://api.la.clover.com' }[region];
+  return { na: 'https://api.clover.com', eu: 'https://api.eu.clover.com', la: 'https://api.la.clover.com' }[
+    region
+  ];
 }
 
 const POLLER_TIMEOUT = Duration.seconds(120);
@@ -38,8 +40,14 @@ export class EslSyncStack extends Stack {
   constructor(scope: Construct, id: string, props: EslSyncStackProps) {
     super(scope, id, props);
     const pollIntervalSeconds = props.pollIntervalSeconds ?? 120;
-    if (!Number.isInteger(pollIntervalSeconds) || pollIntervalSeconds < 60 || pollIntervalSeconds % 60 !== 0) {
-      throw new Error(`pollIntervalSeconds must be a whole number of minutes (60, 120, …); got ${pollIntervalSeconds}`);
+    if (
+      !Number.isInteger(pollIntervalSeconds) ||
+      pollIntervalSeconds < 60 ||
+      pollIntervalSeconds % 60 !== 0
+    ) {
+      throw new Error(
+        `pollIntervalSeconds must be a whole number of minutes (60, 120, …); got ${pollIntervalSeconds}`,
+      );
     }
     const pollerMaxConcurrency = props.pollerMaxConcurrency ?? 5;
     if (!Number.isInteger(pollerMaxConcurrency) || pollerMaxConcurrency < 2 || pollerMaxConcurrency > 10) {
@@ -49,7 +57,8 @@ export class EslSyncStack extends Stack {
 
     const state = new SyncState(this, 'SyncState');
     const secret = new Secret(this, 'AppSecret', {
-      description: 'esl-sync: {"cloverAppId", "cloverAppSecret" (optional), "hipoinkSign"}; set with put-secret-value',
+      description:
+        'esl-sync: {"cloverAppId", "cloverAppSecret" (optional), "hipoinkSign"}; set with put-secret-value',
       encryptionKey: state.key,
       generateSecretString: {
         // A placeholder the operator replaces: real values never live in code or templates.
@@ -76,7 +85,10 @@ export class EslSyncStack extends Stack {
       [ENV.pollDlqUrl]: poll.deadLetterQueue.queueUrl,
       [ENV.pushDlqUrl]: push.deadLetterQueue.queueUrl,
       [ENV.appSecretId]: secret.secretArn,
-      [ENV.cloverApiBaseUrl]: cloverApiBaseUrl(props.cloverEnvironment ?? 'sandbox', props.cloverRegion ?? 'na'),
+      [ENV.cloverApiBaseUrl]: cloverApiBaseUrl(
+        props.cloverEnvironment ?? 'sandbox',
+        props.cloverRegion ?? 'na',
+      ),
       [ENV.hipoinkBaseUrl]: props.hipoinkBaseUrl,
       [ENV.hipoinkClientId]: props.hipoinkClientId ?? 'default',
       [ENV.pollIntervalSeconds]: String(pollIntervalSeconds),
@@ -131,7 +143,11 @@ export class EslSyncStack extends Stack {
     poll.queue.grantSendMessages(backfill);
 
     poller.addEventSource(
-      new SqsEventSource(poll.queue, { batchSize: 1, maxConcurrency: pollerMaxConcurrency, reportBatchItemFailures: true }),
+      new SqsEventSource(poll.queue, {
+        batchSize: 1,
+        maxConcurrency: pollerMaxConcurrency,
+        reportBatchItemFailures: true,
+      }),
     );
     pushConsumer.addEventSource(
       new SqsEventSource(push.queue, { batchSize: 10, maxConcurrency: 5, reportBatchItemFailures: true }),
@@ -140,7 +156,9 @@ export class EslSyncStack extends Stack {
     new Rule(this, 'PollSchedule', {
       description: 'Starts a poll of every active merchant',
       schedule: Schedule.rate(Duration.seconds(pollIntervalSeconds)),
-      targets: [new LambdaFunction(fanOut, { retryAttempts: 2, maxEventAge: Duration.seconds(pollIntervalSeconds) })],
+      targets: [
+        new LambdaFunction(fanOut, { retryAttempts: 2, maxEventAge: Duration.seconds(pollIntervalSeconds) }),
+      ],
     });
 
     const outputs: Record<string, string> = {

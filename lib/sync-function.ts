@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { type Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -54,7 +54,8 @@ export class SyncFunction extends Construct {
         sourceMap: true,
         mainFields: ['module', 'main'],
         // Some bundled CommonJS dependencies call require(); ESM output needs it defined.
-        banner: "import { createRequire as __createRequire } from 'module'; const require = __createRequire(import.meta.url);",
+        banner:
+          "import { createRequire as __createRequire } from 'module'; const require = __createRequire(import.meta.url);",
         externalModules: ['@aws-sdk/*'],
       },
     });

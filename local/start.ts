@@ -14,13 +14,13 @@ import { ENV } from '../src/env.ts';
 import { createSqsClient } from '../src/queues/sqs.ts';
 import { createDocumentClient } from '../src/store/dynamo.ts';
 import { createMerchantStore, merchantView } from '../src/store/merchants.ts';
-import { startLocalDynamo, ensureTables } from './aws/dynamo.ts';
+import { lambdaContext } from './aws/context.ts';
+import { ensureTables, startLocalDynamo } from './aws/dynamo.ts';
 import { startLocalLambda } from './aws/lambda.ts';
 import { startQueuePump } from './aws/pump.ts';
 import { scheduledEvent, startSchedule } from './aws/schedule.ts';
 import { startLocalSecrets } from './aws/secrets.ts';
 import { ensureQueues, startLocalSqs } from './aws/sqs.ts';
-import { lambdaContext } from './aws/context.ts';
 import { startCloverSimulator } from './simulators/clover.ts';
 import { demoCatalog, startDemoActivity } from './simulators/demo.ts';
 import { startHipoinkSimulator } from './simulators/hipoink.ts';
@@ -56,10 +56,15 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const simulated = bundledClover || bundledHipoink;
     mkdirSync(opts.dataDir, { recursive: true });
 
-    const clover = bundledClover ? await startCloverSimulator({ appId: env.CLOVER_APP_ID || 'DEMOAPP' }) : undefined;
+    const clover = bundledClover
+      ? await startCloverSimulator({ appId: env.CLOVER_APP_ID || 'DEMOAPP' })
+      : undefined;
     if (clover) stops.push(() => clover.stop());
     const hipoink = bundledHipoink
-      ? await startHipoinkSimulator({ sign: env.HIPOINK_SIGN || DEFAULT_SIGN, clientId: env.HIPOINK_CLIENT_ID || 'default' })
+      ? await startHipoinkSimulator({
+          sign: env.HIPOINK_SIGN || DEFAULT_SIGN,
+          clientId: env.HIPOINK_CLIENT_ID || 'default',
+        })
       : undefined;
     if (hipoink) stops.push(() => hipoink.stop());
 
@@ -83,7 +88,11 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     stops.push(() => secrets.stop());
 
     const tables = { merchantsTable: 'esl-sync-merchants', productsTable: 'esl-sync-products' };
-    const dynamodb = new DynamoDBClient({ region: REGION, credentials: CREDENTIALS, endpoint: dynamo.endpoint });
+    const dynamodb = new DynamoDBClient({
+      region: REGION,
+      credentials: CREDENTIALS,
+      endpoint: dynamo.endpoint,
+    });
     await ensureTables(dynamodb, tables);
     const sqs = createSqsClient({ region: REGION, credentials: CREDENTIALS, endpoint: sqsServer.endpoint });
     const queues = await ensureQueues(sqs);
@@ -163,7 +172,9 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       for (const demo of demoCatalog()) {
         const tokens = clover.addMerchant(demo.merchantId, demo.items);
         await merchants.upsert({ merchantId: demo.merchantId, storeCode: demo.storeCode, tokens });
-        log(`demo merchant ${demo.merchantId} → Hipoink store ${demo.storeCode} (${demo.items.length} items)`);
+        log(
+          `demo merchant ${demo.merchantId} → Hipoink store ${demo.storeCode} (${demo.items.length} items)`,
+        );
       }
       if (opts.demoActivitySeconds > 0) {
         const activity = startDemoActivity(clover, {
@@ -241,9 +252,16 @@ async function main() {
   }
   const intervalSeconds = Number(values.interval ?? 10);
   const demoActivitySeconds = Number(values['demo-activity'] ?? 15);
-  if (!Number.isFinite(intervalSeconds) || intervalSeconds < 0) throw new Error('--interval must be a number ≥ 0');
+  if (!Number.isFinite(intervalSeconds) || intervalSeconds < 0)
+    throw new Error('--interval must be a number ≥ 0');
   const log = (line: string) => process.stdout.write(`${line}\n`);
-  const stack = await startLocalStack({ intervalSeconds, dataDir: dataDir(), env: process.env, demoActivitySeconds, log });
+  const stack = await startLocalStack({
+    intervalSeconds,
+    dataDir: dataDir(),
+    env: process.env,
+    demoActivitySeconds,
+    log,
+  });
   const { simulators } = stack.info;
   log(
     `ready dynamodb=${stack.info.endpoints.dynamodb} sqs=${stack.info.endpoints.sqs} ` +
@@ -266,7 +284,9 @@ async function main() {
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('local/start.ts')) {
   main().catch((err) => {
-    process.stderr.write(`esl-sync local stack failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(
+      `esl-sync local stack failed to start: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
     process.exit(1);
   });
 }

@@ -14,7 +14,10 @@ import { createTokenManager } from './sync/tokens.ts';
  * Wires the core to real AWS clients and HTTP clients from the parsed config. Handlers call it
  * once per cold start; tests build the same pieces by hand with their own fakes.
  */
-export function buildDeps(config: Config, overrides: { secret?: AppSecretSource; settings?: Partial<SyncSettings> } = {}) {
+export function buildDeps(
+  config: Config,
+  overrides: { secret?: AppSecretSource; settings?: Partial<SyncSettings> } = {},
+) {
   const settings: SyncSettings = { ...DEFAULT_SYNC_SETTINGS, ...overrides.settings };
   const doc = createDocumentClient(new DynamoDBClient({}));
   const sqs = createSqsClient();

@@ -24,7 +24,9 @@ export function appSecretSource(
     const parsed = AppSecretSchema.safeParse(raw);
     // The issues name fields only; zod does not echo the values of string fields that fail .min().
     if (!parsed.success) {
-      throw new Error(`App secret ${secretId} is malformed: ${parsed.error.issues.map((i) => i.path.join('.')).join(', ')}`);
+      throw new Error(
+        `App secret ${secretId} is malformed: ${parsed.error.issues.map((i) => i.path.join('.')).join(', ')}`,
+      );
     }
     return parsed.data;
   };

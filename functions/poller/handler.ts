@@ -27,7 +27,11 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
         );
         if (result.status === 'synced') {
           metrics.addMetric('ItemsChanged', 'Count', result.counts.changed);
-          logger.info('Merchant synced', { merchantId: result.merchantId, mode: result.mode, ...result.counts });
+          logger.info('Merchant synced', {
+            merchantId: result.merchantId,
+            mode: result.mode,
+            ...result.counts,
+          });
         } else {
           metrics.addMetric('MerchantSkipped', 'Count', 1);
           logger.warn('Merchant skipped', { merchantId: result.merchantId, reason: result.reason });

@@ -31,7 +31,10 @@ export async function startLocalDynamo(opts: { path?: string; port?: number } = 
 }
 
 /** Creates the two tables with the deployed key schema (src/store/tables.ts) unless they exist. */
-export async function ensureTables(client: DynamoDBClient, names: { merchantsTable: string; productsTable: string }) {
+export async function ensureTables(
+  client: DynamoDBClient,
+  names: { merchantsTable: string; productsTable: string },
+) {
   const specs = [
     { name: names.merchantsTable, keys: [MERCHANTS_TABLE_KEYS.partitionKey] },
     { name: names.productsTable, keys: [PRODUCTS_TABLE_KEYS.partitionKey, PRODUCTS_TABLE_KEYS.sortKey] },

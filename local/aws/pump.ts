@@ -13,7 +13,7 @@ export interface QueuePumpOptions {
   queueUrl: string;
   queueArn: string;
   functionName: string;
-  handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | undefined | void>;
+  handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | undefined>;
   batchSize: number;
   maxConcurrency: number;
   timeoutMs: number;
@@ -115,7 +115,11 @@ function toRecord(m: Message, queueArn: string, region: string): SQSRecord {
     body: m.Body ?? '',
     attributes,
     messageAttributes,
-    md5OfBody: m.MD5OfBody ?? createHash('md5').update(m.Body ?? '').digest('hex'),
+    md5OfBody:
+      m.MD5OfBody ??
+      createHash('md5')
+        .update(m.Body ?? '')
+        .digest('hex'),
     eventSource: 'aws:sqs',
     eventSourceARN: queueArn,
     awsRegion: region,

@@ -17,7 +17,11 @@ export function scheduledEvent(ruleArn: string, time = new Date()): ScheduledEve
 }
 
 /** A local schedule rule: fires every `intervalSeconds` (0 = never), never two fires at once. */
-export function startSchedule(intervalSeconds: number, fire: () => Promise<void>, onError?: (err: unknown) => void) {
+export function startSchedule(
+  intervalSeconds: number,
+  fire: () => Promise<void>,
+  onError?: (err: unknown) => void,
+) {
   let current: Promise<void> | undefined;
   const timer =
     intervalSeconds > 0

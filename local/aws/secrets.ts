@@ -7,7 +7,8 @@ import { sendJson, startHttpServer } from './http.ts';
  */
 export async function startLocalSecrets(initial: Record<string, string>) {
   const secrets = new Map(Object.entries(initial));
-  const arn = (id: string) => (id.startsWith('arn:') ? id : `arn:aws:secretsmanager:us-east-1:000000000000:secret:${id}`);
+  const arn = (id: string) =>
+    id.startsWith('arn:') ? id : `arn:aws:secretsmanager:us-east-1:000000000000:secret:${id}`;
   const server = await startHttpServer((req, body, res) => {
     const target = String(req.headers['x-amz-target'] ?? '');
     let input: { SecretId?: string; SecretString?: string };
@@ -33,9 +34,21 @@ export async function startLocalSecrets(initial: Record<string, string>) {
     }
     if (target.endsWith('.PutSecretValue')) {
       secrets.set(id, input.SecretString ?? '');
-      return sendJson(res, 200, { ARN: arn(id), Name: id, VersionId: randomUUID(), VersionStages: ['AWSCURRENT'] });
+      return sendJson(res, 200, {
+        ARN: arn(id),
+        Name: id,
+        VersionId: randomUUID(),
+        VersionStages: ['AWSCURRENT'],
+      });
     }
-    return sendJson(res, 400, { __type: 'UnknownOperationException', message: `${target} is not supported locally` });
+    return sendJson(res, 400, {
+      __type: 'UnknownOperationException',
+      message: `${target} is not supported locally`,
+    });
   });
-  return { endpoint: server.url, stop: server.stop, put: (id: string, value: string) => secrets.set(id, value) };
+  return {
+    endpoint: server.url,
+    stop: server.stop,
+    put: (id: string, value: string) => secrets.set(id, value),
+  };
 }

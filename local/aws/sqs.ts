@@ -1,8 +1,4 @@
-import {
-  CreateQueueCommand,
-  GetQueueAttributesCommand,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { startFauxqs } from 'fauxqs';
 
 /** SQS on loopback (fauxqs, in memory). */
@@ -29,7 +25,9 @@ export async function ensureQueues(
   const make = async (name: string, attributes: Record<string, string>) => {
     const out = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
     const url = out.QueueUrl as string;
-    const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }));
+    const attrs = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }),
+    );
     return { url, arn: attrs.Attributes?.QueueArn as string };
   };
   const fifo = { FifoQueue: 'true', ContentBasedDeduplication: 'false' };

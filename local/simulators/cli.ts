@@ -27,7 +27,9 @@ if (kind === 'clover') {
   if (values['seed-demo']) {
     for (const d of demoCatalog()) {
       const tokens = sim.addMerchant(d.merchantId, d.items);
-      process.stdout.write(`${JSON.stringify({ merchantId: d.merchantId, storeCode: d.storeCode, ...tokens })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ merchantId: d.merchantId, storeCode: d.storeCode, ...tokens })}\n`,
+      );
     }
   }
 } else if (kind === 'hipoink') {

@@ -89,8 +89,9 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
   let itemRequestCounter = 0;
   let failNext: { count: number; status: number; retryAfterSeconds?: number } | undefined;
   let rateLimitEvery: { n: number; retryAfterSeconds: number } | undefined;
-  const hooks: { onItemsPage?: (ctx: { merchantId: string; offset: number; limit: number; page: SimItem[] }) => void } =
-    {};
+  const hooks: {
+    onItemsPage?: (ctx: { merchantId: string; offset: number; limit: number; page: SimItem[] }) => void;
+  } = {};
 
   // Rate limiting: a one-second sliding window and an in-flight counter, per app and per token.
   const windows = new Map<string, number[]>();
@@ -180,7 +181,8 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
       requests.length = 0;
     },
     countItemRequests(merchantId?: string) {
-      return requests.filter((r) => r.path.includes('/items') && (!merchantId || r.merchantId === merchantId)).length;
+      return requests.filter((r) => r.path.includes('/items') && (!merchantId || r.merchantId === merchantId))
+        .length;
     },
     get refreshCalls() {
       return stats.refreshCalls;
@@ -228,12 +230,17 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
 
     if (req.method === 'POST' && path === '/oauth/v2/refresh') {
       stats.refreshCalls++;
-      if (limits && overRate('app', limits.appRps)) return reply(429, { message: 'Too Many Requests' }, rateHeaders('app'));
-      if (json.client_id !== appId) return reply(400, { error: 'invalid_client', message: 'Unknown client_id' });
+      if (limits && overRate('app', limits.appRps))
+        return reply(429, { message: 'Too Many Requests' }, rateHeaders('app'));
+      if (json.client_id !== appId)
+        return reply(400, { error: 'invalid_client', message: 'Unknown client_id' });
       const owner = [...merchants.entries()].find(([, m]) => m.refreshToken?.value === json.refresh_token);
       const m = owner?.[1];
       if (!owner || !m?.refreshToken || m.refreshToken.expiresAt <= Math.floor(now() / 1000)) {
-        return reply(opts.rejectedRefreshStatus ?? 400, { error: 'invalid_grant', message: 'Invalid refresh token' });
+        return reply(opts.rejectedRefreshStatus ?? 400, {
+          error: 'invalid_grant',
+          message: 'Invalid refresh token',
+        });
       }
       stats.refreshSucceeded++;
       return reply(200, issueTokens(owner[0]));
@@ -261,7 +268,13 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
       const token = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''))?.[1];
       const m = merchants.get(mId);
       const expiry = token && m ? m.accessTokens.get(token) : undefined;
-      if (!token || !m || tokenOwner.get(token) !== mId || expiry === undefined || expiry <= Math.floor(now() / 1000)) {
+      if (
+        !token ||
+        !m ||
+        tokenOwner.get(token) !== mId ||
+        expiry === undefined ||
+        expiry <= Math.floor(now() / 1000)
+      ) {
         return reply(401, { message: '401 Unauthorized' });
       }
 
@@ -269,24 +282,35 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
       if (failNext && failNext.count > 0) {
         failNext.count--;
         const headers: Record<string, string> =
-          failNext.retryAfterSeconds !== undefined ? { 'retry-after': String(failNext.retryAfterSeconds) } : {};
+          failNext.retryAfterSeconds !== undefined
+            ? { 'retry-after': String(failNext.retryAfterSeconds) }
+            : {};
         return reply(failNext.status, { message: `Injected ${failNext.status}` }, headers);
       }
       if (rateLimitEvery && itemRequestCounter % rateLimitEvery.n === 0) {
-        return reply(429, { message: 'Too Many Requests' }, {
-          'retry-after': String(rateLimitEvery.retryAfterSeconds),
-          ...rateHeaders('concurrent'),
-        });
+        return reply(
+          429,
+          { message: 'Too Many Requests' },
+          {
+            'retry-after': String(rateLimitEvery.retryAfterSeconds),
+            ...rateHeaders('concurrent'),
+          },
+        );
       }
       if (limits) {
-        if (overRate('app', limits.appRps)) return reply(429, { message: 'Too Many Requests' }, rateHeaders('app'));
+        if (overRate('app', limits.appRps))
+          return reply(429, { message: 'Too Many Requests' }, rateHeaders('app'));
         if (overRate(`token:${token}`, limits.tokenRps)) {
           return reply(429, { message: 'Too Many Requests' }, rateHeaders('token'));
         }
         const appInFlight = concurrent.get('app') ?? 0;
         const tokenInFlight = concurrent.get(token) ?? 0;
         if (appInFlight >= limits.appConcurrent || tokenInFlight >= limits.tokenConcurrent) {
-          return reply(429, { message: 'Too Many Requests' }, { 'retry-after': '1', ...rateHeaders('concurrent') });
+          return reply(
+            429,
+            { message: 'Too Many Requests' },
+            { 'retry-after': '1', ...rateHeaders('concurrent') },
+          );
         }
       }
       concurrent.set('app', (concurrent.get('app') ?? 0) + 1);
@@ -299,9 +323,17 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
         }
         const listed = listItems(mId, m, url.searchParams);
         if ('error' in listed) {
-          return reply(400, { message: listed.error }, { 'X-Clover-Allowed-Filter-Fields': FILTER_FIELDS.join(',') });
+          return reply(
+            400,
+            { message: listed.error },
+            { 'X-Clover-Allowed-Filter-Fields': FILTER_FIELDS.join(',') },
+          );
         }
-        return reply(200, { elements: listed.page }, { 'X-Clover-Allowed-Filter-Fields': FILTER_FIELDS.join(',') });
+        return reply(
+          200,
+          { elements: listed.page },
+          { 'X-Clover-Allowed-Filter-Fields': FILTER_FIELDS.join(',') },
+        );
       } finally {
         concurrent.set('app', (concurrent.get('app') ?? 1) - 1);
         concurrent.set(token, (concurrent.get(token) ?? 1) - 1);
@@ -318,7 +350,8 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
       const match = /^(\w+)(>=|<=|!=|=|<|>)(.*)$/.exec(f);
       if (!match) return { error: `Invalid filter: ${f}` };
       const [, field = '', op, raw = ''] = match;
-      if (!(FILTER_FIELDS as readonly string[]).includes(field)) return { error: `Invalid filter field: ${field}` };
+      if (!(FILTER_FIELDS as readonly string[]).includes(field))
+        return { error: `Invalid filter field: ${field}` };
       const cmp = (v: unknown) => {
         const value = typeof v === 'number' ? Number(raw) : typeof v === 'boolean' ? raw === 'true' : raw;
         const a = v as number | string | boolean;
@@ -341,9 +374,15 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
     }
     const orderBy = (q.get('orderBy') ?? '').trim();
     if (/^modifiedTime( ASC)?$/i.test(orderBy)) {
-      items.sort((a, b) => a.modifiedTime - b.modifiedTime || a.createdTime - b.createdTime || a.id.localeCompare(b.id));
+      items.sort(
+        (a, b) =>
+          a.modifiedTime - b.modifiedTime || a.createdTime - b.createdTime || a.id.localeCompare(b.id),
+      );
     } else if (/^modifiedTime DESC$/i.test(orderBy)) {
-      items.sort((a, b) => b.modifiedTime - a.modifiedTime || b.createdTime - a.createdTime || b.id.localeCompare(a.id));
+      items.sort(
+        (a, b) =>
+          b.modifiedTime - a.modifiedTime || b.createdTime - a.createdTime || b.id.localeCompare(a.id),
+      );
     } else {
       items.sort((a, b) => b.createdTime - a.createdTime || b.id.localeCompare(a.id));
     }
@@ -363,7 +402,8 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
     }
     if (parts[0] === 'merchants' && parts[1]) {
       const mId = parts[1];
-      if (req.method === 'GET' && parts[2] === 'items' && !parts[3]) return sendJson(res, 200, control.items(mId));
+      if (req.method === 'GET' && parts[2] === 'items' && !parts[3])
+        return sendJson(res, 200, control.items(mId));
       if (req.method === 'PUT' && parts[2] === 'items' && parts[3]) {
         return sendJson(res, 200, control.upsertItem(mId, { ...json(), id: parts[3] }));
       }

@@ -7,7 +7,14 @@ export function demoCatalog(): Array<{ merchantId: string; storeCode: string; it
       merchantId: 'DEMOGAS0000001',
       storeCode: 'store-001',
       items: [
-        { name: 'Regular Unleaded 87', sku: 'FUEL-87', price: 389, priceType: 'PER_UNIT', unitName: 'gal', cost: 341 },
+        {
+          name: 'Regular Unleaded 87',
+          sku: 'FUEL-87',
+          price: 389,
+          priceType: 'PER_UNIT',
+          unitName: 'gal',
+          cost: 341,
+        },
         { name: 'Plus 89', sku: 'FUEL-89', price: 419, priceType: 'PER_UNIT', unitName: 'gal', cost: 368 },
         { name: 'Premium 93', sku: 'FUEL-93', price: 459, priceType: 'PER_UNIT', unitName: 'gal', cost: 402 },
         { name: 'Diesel', sku: 'FUEL-DSL', price: 479, priceType: 'PER_UNIT', unitName: 'gal', cost: 420 },
@@ -68,7 +75,9 @@ export function startDemoActivity(
     const step = (Math.random() < 0.5 ? -1 : 1) * (1 + Math.floor(Math.random() * 10));
     const price = Math.max(1, pick.item.price + step);
     sim.upsertItem(pick.merchantId, { id: pick.item.id, price });
-    opts.onChange?.(`${pick.merchantId} ${pick.item.name} ${(pick.item.price / 100).toFixed(2)} → ${(price / 100).toFixed(2)}`);
+    opts.onChange?.(
+      `${pick.merchantId} ${pick.item.name} ${(pick.item.price / 100).toFixed(2)} → ${(price / 100).toFixed(2)}`,
+    );
   }, opts.intervalMs);
   return { stop: () => clearInterval(timer) };
 }

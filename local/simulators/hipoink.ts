@@ -56,7 +56,8 @@ export async function startHipoinkSimulator(
     if (typeof r.pc !== 'string' || !r.pc) return 'pc is required';
     if (typeof r.pn !== 'string' || !r.pn) return `pn is required (pc ${r.pc})`;
     if (typeof r.pp !== 'string' || !PRICE.test(r.pp)) return `pp must be a decimal string (pc ${r.pc})`;
-    if (r.promotion !== undefined && !Number.isInteger(r.promotion)) return `promotion must be an integer (pc ${r.pc})`;
+    if (r.promotion !== undefined && !Number.isInteger(r.promotion))
+      return `promotion must be an integer (pc ${r.pc})`;
     const reason = rejected.get(r.pc);
     if (reason) return `${reason} (pc ${r.pc})`;
     return undefined;
@@ -67,7 +68,8 @@ export async function startHipoinkSimulator(
     if (opts.latencyMs) await new Promise((r) => setTimeout(r, opts.latencyMs));
     if (path.startsWith('/_sim/')) return simControl(req, path, res);
     const match = /^\/api\/([^/]+)\/(.+)$/.exec(path);
-    if (req.method !== 'POST' || !match) return sendJson(res, 404, { error_code: 404, error_msg: 'not found' });
+    if (req.method !== 'POST' || !match)
+      return sendJson(res, 404, { error_code: 404, error_msg: 'not found' });
     const [, cid, op = ''] = match;
 
     let json: Record<string, unknown>;
@@ -79,8 +81,20 @@ export async function startHipoinkSimulator(
     const storeCode = typeof json.store_code === 'string' ? json.store_code : undefined;
     const f1 = json.f1;
     const count = Array.isArray(f1) ? f1.length : 1;
-    const answer = (httpStatus: number, errorCode: number, msg: string, extra: Record<string, unknown> = {}) => {
-      calls.push({ path: op, ...(storeCode ? { storeCode } : {}), count, errorCode, httpStatus, at: Date.now() });
+    const answer = (
+      httpStatus: number,
+      errorCode: number,
+      msg: string,
+      extra: Record<string, unknown> = {},
+    ) => {
+      calls.push({
+        path: op,
+        ...(storeCode ? { storeCode } : {}),
+        count,
+        errorCode,
+        httpStatus,
+        at: Date.now(),
+      });
       sendJson(res, httpStatus, { error_code: errorCode, error_msg: msg, ...extra });
     };
 
@@ -89,7 +103,8 @@ export async function startHipoinkSimulator(
       failNext.count--;
       return answer(failNext.status, failNext.status, 'injected failure');
     }
-    if (failEvery && apiCalls % failEvery.n === 0) return answer(failEvery.status, failEvery.status, 'injected failure');
+    if (failEvery && apiCalls % failEvery.n === 0)
+      return answer(failEvery.status, failEvery.status, 'injected failure');
     if (errorNext && errorNext.count > 0) {
       errorNext.count--;
       return answer(200, errorNext.code, errorNext.msg);
@@ -127,7 +142,8 @@ export async function startHipoinkSimulator(
         return answer(200, 0, 'success', { count: deleted });
       }
       case 'productadjust/create_order': {
-        if (typeof json.f1 !== 'string' || !Array.isArray(json.f7)) return answer(200, 20004, 'invalid order');
+        if (typeof json.f1 !== 'string' || !Array.isArray(json.f7))
+          return answer(200, 20004, 'invalid order');
         orders.push(json);
         return answer(200, 0, 'success');
       }

@@ -44,7 +44,12 @@ const OPTIONS = {
 } as const;
 
 export async function runCli(argv: string[], io: CliIo, resolveTarget?: (aws: boolean) => Promise<Target>) {
-  const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: OPTIONS,
+    allowPositionals: true,
+    strict: true,
+  });
   const [command, sub, arg] = positionals;
   if (values.help || !command) {
     io.out(USAGE);
@@ -96,7 +101,9 @@ export async function runCli(argv: string[], io: CliIo, resolveTarget?: (aws: bo
         if (values.json) return print(detail);
         io.out(merchantLine(detail));
         for (const [k, v] of Object.entries(detail.products)) {
-          io.out(`  ${k}: ${Array.isArray(v) ? v.map((r) => `${r.itemId} (${r.reason})`).join(', ') || '-' : v}`);
+          io.out(
+            `  ${k}: ${Array.isArray(v) ? v.map((r) => `${r.itemId} (${r.reason})`).join(', ') || '-' : v}`,
+          );
         }
         return;
       }
@@ -135,7 +142,8 @@ export async function runCli(argv: string[], io: CliIo, resolveTarget?: (aws: bo
         pushDeadLetter: await queueDepth(target.sqs, target.stack.pushDlqUrl),
       };
       const merchantsWithProducts = [];
-      for (const v of views) merchantsWithProducts.push({ ...v, products: summarize(await products.list(v.merchantId)) });
+      for (const v of views)
+        merchantsWithProducts.push({ ...v, products: summarize(await products.list(v.merchantId)) });
       const status = { target: target.kind, merchants: merchantsWithProducts, queues };
       if (values.json) return print(status);
       io.out(`target: ${target.kind}`);

@@ -34,7 +34,8 @@ export interface Target {
   lambda: LambdaClient;
 }
 
-export const dataDir = (env: NodeJS.ProcessEnv = process.env) => resolve(env.ESL_SYNC_DATA_DIR || '.esl-sync');
+export const dataDir = (env: NodeJS.ProcessEnv = process.env) =>
+  resolve(env.ESL_SYNC_DATA_DIR || '.esl-sync');
 export const stackFilePath = (dir = dataDir()) => join(dir, 'stack.json');
 
 const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -55,7 +56,9 @@ export function readLocalStack(dir = dataDir()): LocalStackFile {
   }
   const info = LocalStackFileSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
   if (!processAlive(info.pid)) {
-    throw new Error(`The local stack that wrote ${file} (pid ${info.pid}) is not running. Start it with \`npm start\`.`);
+    throw new Error(
+      `The local stack that wrote ${file} (pid ${info.pid}) is not running. Start it with \`npm start\`.`,
+    );
   }
   return info;
 }
@@ -95,5 +98,11 @@ export async function awsTarget(stackName = process.env.ESL_SYNC_STACK_NAME || '
       return [key, value];
     }),
   ) as StackInfo;
-  return { kind: 'aws', stack, dynamodb: new DynamoDBClient({}), sqs: createSqsClient(), lambda: new LambdaClient({}) };
+  return {
+    kind: 'aws',
+    stack,
+    dynamodb: new DynamoDBClient({}),
+    sqs: createSqsClient(),
+    lambda: new LambdaClient({}),
+  };
 }

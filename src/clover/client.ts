@@ -1,6 +1,11 @@
 import ky, { HTTPError, type KyInstance, TimeoutError } from 'ky';
 import type { z } from 'zod';
-import { CloverApiError, CloverUnauthorizedError, InvalidResponseError, RefreshRejectedError } from '../errors.ts';
+import {
+  CloverApiError,
+  CloverUnauthorizedError,
+  InvalidResponseError,
+  RefreshRejectedError,
+} from '../errors.ts';
 import { ItemsPageSchema, type TokenPair, TokenPairSchema } from './schemas.ts';
 
 export interface ListItemsQuery {
@@ -59,10 +64,13 @@ export function createCloverClient(options: CloverClientOptions): CloverClient {
   const parse = <S extends z.ZodType>(schema: S, body: unknown, merchantId: string, operation: string) => {
     const result = schema.safeParse(body);
     if (!result.success) {
-      throw new InvalidResponseError(`Clover ${operation} answered an unexpected body: ${result.error.message}`, {
-        merchantId,
-        operation,
-      });
+      throw new InvalidResponseError(
+        `Clover ${operation} answered an unexpected body: ${result.error.message}`,
+        {
+          merchantId,
+          operation,
+        },
+      );
     }
     return result.data as z.infer<S>;
   };
@@ -137,7 +145,11 @@ function toCloverError(
         status,
       });
     }
-    return new CloverApiError(`Clover ${operation} failed with HTTP ${status}`, { merchantId, operation, status });
+    return new CloverApiError(`Clover ${operation} failed with HTTP ${status}`, {
+      merchantId,
+      operation,
+      status,
+    });
   }
   if (err instanceof TimeoutError) {
     return new CloverApiError(`Clover ${operation} timed out`, { merchantId, operation });

@@ -41,7 +41,11 @@ export function createHipoinkClient(options: HipoinkClientOptions): HipoinkClien
     },
   });
 
-  const call = async (path: string, storeCode: string, body: Record<string, unknown>): Promise<HipoinkResponse> => {
+  const call = async (
+    path: string,
+    storeCode: string,
+    body: Record<string, unknown>,
+  ): Promise<HipoinkResponse> => {
     let raw: unknown;
     try {
       raw = await http.post(path, { json: { ...envelope(storeCode, await options.sign()), ...body } }).json();
@@ -53,12 +57,16 @@ export function createHipoinkClient(options: HipoinkClientOptions): HipoinkClien
           status: err.response.status,
         });
       }
-      const message = err instanceof TimeoutError ? 'timed out' : err instanceof Error ? err.message : String(err);
+      const message =
+        err instanceof TimeoutError ? 'timed out' : err instanceof Error ? err.message : String(err);
       throw new HipoinkApiError(`Hipoink ${path} failed: ${message}`, { storeCode, operation: path });
     }
     const parsed = HipoinkResponseSchema.safeParse(raw);
     if (!parsed.success) {
-      throw new InvalidResponseError(`Hipoink ${path} answered an unexpected body`, { storeCode, operation: path });
+      throw new InvalidResponseError(`Hipoink ${path} answered an unexpected body`, {
+        storeCode,
+        operation: path,
+      });
     }
     // Hipoink reports failures with HTTP 200 and a non-zero error_code.
     if (Number(parsed.data.error_code) !== 0) {

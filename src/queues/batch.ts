@@ -1,7 +1,4 @@
-import {
-  processPartialResponse,
-  SqsFifoPartialProcessorAsync,
-} from '@aws-lambda-powertools/batch';
+import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { z } from 'zod';
 import { errorForLog, InvalidMessageError, isRetryable } from '../errors.ts';
@@ -39,7 +36,10 @@ export async function processQueueBatch<S extends z.ZodType>(
       await options.handle(message, record);
     } catch (err) {
       if (isRetryable(err)) {
-        logger.warn('Message failed; it will be retried', { messageId: record.messageId, ...errorForLog(err) });
+        logger.warn('Message failed; it will be retried', {
+          messageId: record.messageId,
+          ...errorForLog(err),
+        });
         throw err;
       }
       await deadLetter(options.deadLetter, record, err);

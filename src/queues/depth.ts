@@ -48,7 +48,10 @@ export async function waitForQueuesDrained(
     if (Date.now() >= deadline) {
       const busy = [...depths.entries()]
         .filter(([, d]) => !empty(d))
-        .map(([url, d]) => `${url.split('/').pop()} (visible ${d.visible}, in flight ${d.inFlight}, delayed ${d.delayed})`);
+        .map(
+          ([url, d]) =>
+            `${url.split('/').pop()} (visible ${d.visible}, in flight ${d.inFlight}, delayed ${d.delayed})`,
+        );
       throw new Error(`Timed out after ${opts.timeoutMs} ms waiting for queues to drain: ${busy.join('; ')}`);
     }
     await new Promise((r) => setTimeout(r, pollMs));

@@ -1,7 +1,9 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
-export function createDocumentClient(client: DynamoDBClient = new DynamoDBClient({})): DynamoDBDocumentClient {
+export function createDocumentClient(
+  client: DynamoDBClient = new DynamoDBClient({}),
+): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   });
@@ -15,7 +17,10 @@ export function isConditionFailure(err: unknown): boolean {
 }
 
 /** Builds `SET a = :a, b = :b` plus the name/value maps for a flat object of attributes. */
-export function setExpression(values: Record<string, unknown>, prefix = 's'): {
+export function setExpression(
+  values: Record<string, unknown>,
+  prefix = 's',
+): {
   expression: string;
   names: Record<string, string>;
   values: Record<string, unknown>;

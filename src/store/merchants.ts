@@ -94,7 +94,8 @@ export function merchantView(m: MerchantRecord): MerchantView {
     lastCleanupAt: iso(m.lastCleanupAt),
     cursor: iso(m.cursor),
   };
-  for (const [k, v] of Object.entries(optional)) if (v !== undefined) (view as unknown as Record<string, unknown>)[k] = v;
+  for (const [k, v] of Object.entries(optional))
+    if (v !== undefined) (view as unknown as Record<string, unknown>)[k] = v;
   return view;
 }
 
@@ -120,7 +121,12 @@ export interface MerchantStore {
   upsert(merchant: NewMerchant): Promise<MerchantRecord>;
   setState(merchantId: string, state: MerchantState, reason?: string): Promise<void>;
   /** Takes the refresh lease if nobody holds a live one and the token pair is still `tokenVersion`. */
-  acquireRefreshLease(merchantId: string, owner: string, tokenVersion: number, leaseMs: number): Promise<boolean>;
+  acquireRefreshLease(
+    merchantId: string,
+    owner: string,
+    tokenVersion: number,
+    leaseMs: number,
+  ): Promise<boolean>;
   releaseRefreshLease(merchantId: string, owner: string): Promise<void>;
   /** Stores a refreshed pair; only the lease holder of `tokenVersion` can. Returns false if it lost the lease. */
   saveRefreshedTokens(
@@ -135,9 +141,15 @@ export interface MerchantStore {
   recordPoll(merchantId: string, outcome: PollOutcome): Promise<void>;
 }
 
-export function createMerchantStore(doc: DynamoDBDocumentClient, tableName: string, now = Date.now): MerchantStore {
+export function createMerchantStore(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  now = Date.now,
+): MerchantStore {
   const get = async (merchantId: string) => {
-    const out = await doc.send(new GetCommand({ TableName: tableName, Key: { merchantId }, ConsistentRead: true }));
+    const out = await doc.send(
+      new GetCommand({ TableName: tableName, Key: { merchantId }, ConsistentRead: true }),
+    );
     return out.Item ? MerchantRecordSchema.parse(out.Item) : undefined;
   };
 
@@ -279,7 +291,12 @@ export function createMerchantStore(doc: DynamoDBDocumentClient, tableName: stri
             'SET #state = :s, stateReason = :r, updatedAt = :now REMOVE refreshLeaseOwner, refreshLeaseUntil',
           ConditionExpression: 'tokenVersion = :v',
           ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: { ':s': 'needs_reauth', ':r': reason, ':v': tokenVersion, ':now': now() },
+          ExpressionAttributeValues: {
+            ':s': 'needs_reauth',
+            ':r': reason,
+            ':v': tokenVersion,
+            ':now': now(),
+          },
         }),
       );
     },

@@ -82,7 +82,11 @@ const stateHashOf = (state: ProductState): string =>
       ? `removed:${state.removedReason}`
       : `invalid:${state.invalidReason}`;
 
-export function createProductStore(doc: DynamoDBDocumentClient, tableName: string, now = Date.now): ProductStore {
+export function createProductStore(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  now = Date.now,
+): ProductStore {
   const key = (merchantId: string, itemId: string) => ({ merchantId, itemId });
 
   return {
@@ -118,7 +122,8 @@ export function createProductStore(doc: DynamoDBDocumentClient, tableName: strin
       });
       const removeClause = remove.length ? ` REMOVE ${Object.keys(removeNames).join(', ')}` : '';
       // Older Clover versions never overwrite newer ones; equal state is not rewritten.
-      const mtGuard = state.modifiedTime === undefined ? '' : ' AND (attribute_not_exists(#mt) OR #mt <= :mt)';
+      const mtGuard =
+        state.modifiedTime === undefined ? '' : ' AND (attribute_not_exists(#mt) OR #mt <= :mt)';
       try {
         const out = await doc.send(
           new UpdateCommand({

@@ -38,7 +38,9 @@ export async function requestBackfill(deps: BackfillDeps, request: BackfillReque
       continue;
     }
     queued.push(m.merchantId);
-    messages.push(pollMessage(m, { mode: 'full', requestedAt, reason: 'backfill' }, `backfill-${requestedAt}`));
+    messages.push(
+      pollMessage(m, { mode: 'full', requestedAt, reason: 'backfill' }, `backfill-${requestedAt}`),
+    );
   }
   await deps.pollQueue.send(messages);
   return { queued, skipped, requestedAt };

@@ -14,8 +14,16 @@ export interface FanOutResult {
   skipped: Record<string, number>;
 }
 
-export function pollMessage(m: Pick<MerchantRecord, 'merchantId'>, msg: Omit<PollMessage, 'merchantId'>, key: string) {
-  return { body: { merchantId: m.merchantId, ...msg }, groupId: m.merchantId, deduplicationId: `${m.merchantId}:${key}` };
+export function pollMessage(
+  m: Pick<MerchantRecord, 'merchantId'>,
+  msg: Omit<PollMessage, 'merchantId'>,
+  key: string,
+) {
+  return {
+    body: { merchantId: m.merchantId, ...msg },
+    groupId: m.merchantId,
+    deduplicationId: `${m.merchantId}:${key}`,
+  };
 }
 
 /** What started a fan-out: the schedule, or a person (`esl-sync tick`, a manual invoke). */
@@ -25,7 +33,10 @@ export type FanOutTrigger = { kind: 'schedule' } | { kind: 'manual'; requestId: 
  * One poll message per active merchant. Scheduled fan-outs repeated within one interval (e.g. an
  * EventBridge event delivered twice) collapse through FIFO deduplication; a manual tick always polls.
  */
-export async function fanOut(deps: FanOutDeps, trigger: FanOutTrigger = { kind: 'schedule' }): Promise<FanOutResult> {
+export async function fanOut(
+  deps: FanOutDeps,
+  trigger: FanOutTrigger = { kind: 'schedule' },
+): Promise<FanOutResult> {
   const now = (deps.now ?? Date.now)();
   const key =
     trigger.kind === 'schedule'

@@ -1,5 +1,5 @@
-import { ItemIdentitySchema } from '../clover/schemas.ts';
 import type { ListItemsQuery } from '../clover/client.ts';
+import { ItemIdentitySchema } from '../clover/schemas.ts';
 
 const identity = (raw: unknown): { id?: string; modifiedTime?: number } => {
   const parsed = ItemIdentitySchema.safeParse(raw);

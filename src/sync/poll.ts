@@ -27,7 +27,13 @@ export interface PollDeps {
 }
 
 export type PollResult =
-  | { status: 'synced'; merchantId: string; mode: 'incremental' | 'full'; counts: SyncCounts; cleanedUp: boolean }
+  | {
+      status: 'synced';
+      merchantId: string;
+      mode: 'incremental' | 'full';
+      counts: SyncCounts;
+      cleanedUp: boolean;
+    }
   | { status: 'skipped'; merchantId: string; reason: string };
 
 const emptyCounts = (): SyncCounts => ({
@@ -49,7 +55,8 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
   const { merchantId } = msg;
   const merchant = await deps.merchants.get(merchantId);
   if (!merchant) return { status: 'skipped', merchantId, reason: 'unknown merchant' };
-  if (merchant.state !== 'active') return { status: 'skipped', merchantId, reason: `merchant is ${merchant.state}` };
+  if (merchant.state !== 'active')
+    return { status: 'skipped', merchantId, reason: `merchant is ${merchant.state}` };
 
   const startedAt = now();
   const mode = msg.mode === 'full' || merchant.cursor === undefined ? 'full' : 'incremental';
@@ -103,7 +110,8 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     await deps.merchants
       .recordPoll(merchantId, { mode, startedAt, counts, cleanedUp: false, error: message })
       .catch(() => undefined);
-    if (err instanceof MerchantUnavailableError) return { status: 'skipped', merchantId, reason: err.message };
+    if (err instanceof MerchantUnavailableError)
+      return { status: 'skipped', merchantId, reason: err.message };
     throw err;
   }
 }
@@ -112,7 +120,10 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
  * Where the next read starts: the cursor, or further back when the last poll was recent enough
  * that an item committed late (clock skew, slow writes) could carry an older modifiedTime.
  */
-export function lowerBound(merchant: Pick<MerchantRecord, 'cursor' | 'lastPollStartedAt'>, overlapMs: number) {
+export function lowerBound(
+  merchant: Pick<MerchantRecord, 'cursor' | 'lastPollStartedAt'>,
+  overlapMs: number,
+) {
   const cursor = merchant.cursor ?? 0;
   if (merchant.lastPollStartedAt === undefined) return cursor;
   return Math.max(0, Math.min(cursor, merchant.lastPollStartedAt - overlapMs));
@@ -155,7 +166,11 @@ async function saveOutcome(
 ): Promise<ProductRecord | null> {
   if (outcome.kind === 'invalid') {
     counts.invalid++;
-    deps.onInvalidItem?.({ merchantId, ...(outcome.itemId ? { itemId: outcome.itemId } : {}), reason: outcome.reason });
+    deps.onInvalidItem?.({
+      merchantId,
+      ...(outcome.itemId ? { itemId: outcome.itemId } : {}),
+      reason: outcome.reason,
+    });
     if (!outcome.itemId) return null;
     return deps.products.saveState(merchantId, outcome.itemId, {
       status: 'invalid',
@@ -221,7 +236,10 @@ async function removeGhosts(
     const item = await session.call((token) => deps.clover.getItem(merchantId, token, candidate.itemId));
     const record =
       item === null
-        ? await deps.products.saveState(merchantId, candidate.itemId, { status: 'removed', removedReason: 'gone' })
+        ? await deps.products.saveState(merchantId, candidate.itemId, {
+            status: 'removed',
+            removedReason: 'gone',
+          })
         : await saveOutcome(deps, merchantId, transformItem(item, deps.productCodePrecedence), counts);
     if (item === null && record) {
       counts.changed++;

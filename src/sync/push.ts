@@ -33,7 +33,14 @@ export async function pushChanges(deps: PushDeps, msg: PushMessage): Promise<Pus
   const merchant = await deps.merchants.get(msg.merchantId);
   if (!merchant) throw new MerchantUnavailableError('Unknown merchant', { merchantId: msg.merchantId });
   const { storeCode } = merchant;
-  const result: PushResult = { merchantId: msg.merchantId, storeCode, upserted: 0, removed: 0, rejected: 0, hipoinkCalls: 0 };
+  const result: PushResult = {
+    merchantId: msg.merchantId,
+    storeCode,
+    upserted: 0,
+    removed: 0,
+    rejected: 0,
+    hipoinkCalls: 0,
+  };
 
   const records = await deps.products.get(msg.merchantId, msg.itemIds);
   const upserts: Upsert[] = [];
@@ -53,7 +60,9 @@ export async function pushChanges(deps: PushDeps, msg: PushMessage): Promise<Pus
   const movedCodes = upserts
     .map((u) => u.record.pushedPc)
     .filter((pc): pc is string => pc !== undefined && !wanted.has(pc));
-  const removalCodes = removals.map((r) => r.pushedPc).filter((pc): pc is string => pc !== undefined && !wanted.has(pc));
+  const removalCodes = removals
+    .map((r) => r.pushedPc)
+    .filter((pc): pc is string => pc !== undefined && !wanted.has(pc));
   const codes = [...new Set([...removalCodes, ...movedCodes])];
   const size = deps.settings.hipoinkChunkSize;
 

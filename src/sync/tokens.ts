@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { CloverClient } from '../clover/client.ts';
-import { MerchantUnavailableError, RefreshRejectedError, TokenBusyError, TokenPersistError } from '../errors.ts';
+import {
+  MerchantUnavailableError,
+  RefreshRejectedError,
+  TokenBusyError,
+  TokenPersistError,
+} from '../errors.ts';
 import type { MerchantRecord, MerchantStore } from '../store/merchants.ts';
 
 export interface TokenManagerDeps {
@@ -43,9 +48,12 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
     const m = await deps.merchants.get(merchantId);
     if (!m) throw new MerchantUnavailableError('Unknown merchant', { merchantId });
     if (m.state !== 'active') {
-      throw new MerchantUnavailableError(`Merchant is ${m.state}${m.stateReason ? `: ${m.stateReason}` : ''}`, {
-        merchantId,
-      });
+      throw new MerchantUnavailableError(
+        `Merchant is ${m.state}${m.stateReason ? `: ${m.stateReason}` : ''}`,
+        {
+          merchantId,
+        },
+      );
     }
     return m;
   };
@@ -91,7 +99,10 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
         if (!forced && (opts.rejected !== undefined || fresh(m))) return m.accessToken;
 
         const leaseLive = m.refreshLeaseUntil !== undefined && m.refreshLeaseUntil >= now();
-        if (!leaseLive && (await deps.merchants.acquireRefreshLease(merchantId, owner, m.tokenVersion, refreshLeaseMs))) {
+        if (
+          !leaseLive &&
+          (await deps.merchants.acquireRefreshLease(merchantId, owner, m.tokenVersion, refreshLeaseMs))
+        ) {
           let pair: Awaited<ReturnType<CloverClient['refreshTokens']>>;
           try {
             deps.onRefresh?.(merchantId);
@@ -106,7 +117,11 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
                 `Clover rejected the refresh token (HTTP ${err.context.status ?? '?'}); the merchant must re-authorize the app`,
               );
               if (!marked) continue;
-              throw new MerchantUnavailableError('Merchant needs re-authorization', { merchantId }, { cause: err });
+              throw new MerchantUnavailableError(
+                'Merchant needs re-authorization',
+                { merchantId },
+                { cause: err },
+              );
             }
             await deps.merchants.releaseRefreshLease(merchantId, owner);
             throw err;
@@ -116,7 +131,9 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
         }
 
         if (now() >= deadline) {
-          throw new TokenBusyError('Timed out waiting for another worker to refresh the token', { merchantId });
+          throw new TokenBusyError('Timed out waiting for another worker to refresh the token', {
+            merchantId,
+          });
         }
         const step = Math.min(250, 25 * 2 ** Math.min(waited, 4));
         waited++;

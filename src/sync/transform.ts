@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { ProductCodeSource } from '../config.ts';
 import { type CloverItem, CloverItemSchema, ItemIdentitySchema } from '../clover/schemas.ts';
+import type { ProductCodeSource } from '../config.ts';
 import type { HipoinkProduct } from '../hipoink/fields.ts';
 import { centsToDollars } from './money.ts';
 

@@ -16,17 +16,22 @@ function synth(props: Partial<EslSyncStackProps> = {}) {
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
 function actionsOf(template: Template, functionIdPrefix: string): string[] {
   const policies = template.findResources('AWS::IAM::Policy');
-  const entry = Object.entries(policies).find(([id]) => id.startsWith(`${functionIdPrefix}FunctionServiceRole`));
+  const entry = Object.entries(policies).find(([id]) =>
+    id.startsWith(`${functionIdPrefix}FunctionServiceRole`),
+  );
   if (!entry) throw new Error(`no policy for ${functionIdPrefix}`);
   const statements = entry[1].Properties.PolicyDocument.Statement as Statement[];
   return statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
 }
 function statementsOf(template: Template, functionIdPrefix: string): Statement[] {
   const policies = template.findResources('AWS::IAM::Policy');
-  const entry = Object.entries(policies).find(([id]) => id.startsWith(`${functionIdPrefix}FunctionServiceRole`));
+  const entry = Object.entries(policies).find(([id]) =>
+    id.startsWith(`${functionIdPrefix}FunctionServiceRole`),
+  );
   return (entry?.[1].Properties.PolicyDocument.Statement ?? []) as Statement[];
 }
-const refersTo = (resource: unknown, logicalIdPrefix: string) => JSON.stringify(resource).includes(logicalIdPrefix);
+const refersTo = (resource: unknown, logicalIdPrefix: string) =>
+  JSON.stringify(resource).includes(logicalIdPrefix);
 
 describe('EslSync stack', () => {
   let template: Template;
@@ -86,7 +91,9 @@ describe('EslSync stack', () => {
     }
     template.hasResourceProperties('AWS::Lambda::Function', {
       Timeout: 120,
-      Environment: { Variables: Match.objectLike({ CLOVER_API_BASE_URL: 'https://apisandbox.dev.clover.com' }) },
+      Environment: {
+        Variables: Match.objectLike({ CLOVER_API_BASE_URL: 'https://apisandbox.dev.clover.com' }),
+      },
     });
   });
 
@@ -102,13 +109,18 @@ describe('EslSync stack', () => {
       ScalingConfig: { MaximumConcurrency: 5 },
     });
     const custom = synth({ pollerMaxConcurrency: 8 }).template;
-    custom.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: 1, ScalingConfig: { MaximumConcurrency: 8 } });
+    custom.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: 1,
+      ScalingConfig: { MaximumConcurrency: 8 },
+    });
   });
 
   it('schedules the fan-out at the poll interval', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(2 minutes)',
-      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^FanOutFunction'), 'Arn'] } })],
+      Targets: [
+        Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^FanOutFunction'), 'Arn'] } }),
+      ],
     });
     synth({ pollIntervalSeconds: 60 }).template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(1 minute)',

@@ -15,11 +15,15 @@ const dir = mkdtempSync(join(tmpdir(), 'esl-sync-start-'));
 const children: ChildProcess[] = [];
 
 function start() {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts', '--interval', '1', '--demo-activity', '0'], {
-    cwd: root,
-    env: { ...process.env, ESL_SYNC_DATA_DIR: dir, CLOVER_API_BASE_URL: '', HIPOINK_BASE_URL: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'local/start.ts', '--interval', '1', '--demo-activity', '0'],
+    {
+      cwd: root,
+      env: { ...process.env, ESL_SYNC_DATA_DIR: dir, CLOVER_API_BASE_URL: '', HIPOINK_BASE_URL: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   children.push(child);
   const lines: string[] = [];
   let buffer = '';
@@ -74,7 +78,9 @@ describe('npm start', () => {
     expect(shelf.length).toBeGreaterThan(5);
 
     // A clerk changes a price in Clover: the label follows on a later poll.
-    const items = (await (await fetch(`${info.simulators.clover}/_sim/merchants/DEMOGAS0000001/items`)).json()) as Array<{
+    const items = (await (
+      await fetch(`${info.simulators.clover}/_sim/merchants/DEMOGAS0000001/items`)
+    ).json()) as Array<{
       id: string;
       sku?: string;
       code?: string;

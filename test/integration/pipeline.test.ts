@@ -7,9 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalStack, startLocalStack } from '../../local/start.ts';
 import { type CloverSimulator, startCloverSimulator } from '../../local/simulators/clover.ts';
 import { type HipoinkSimulator, startHipoinkSimulator } from '../../local/simulators/hipoink.ts';
+import { type LocalStack, startLocalStack } from '../../local/start.ts';
 import { runCli } from '../../src/cli/main.ts';
 import { localTarget } from '../../src/cli/target.ts';
 
@@ -34,9 +34,20 @@ async function cli(...args: string[]): Promise<string[]> {
 async function addMerchant(merchantId: string, storeCode: string) {
   const t = clover.issueTokens(merchantId);
   await cli(
-    'merchants', 'add', '--merchant-id', merchantId, '--store-code', storeCode,
-    '--access-token', t.access_token, '--access-token-expiration', String(t.access_token_expiration),
-    '--refresh-token', t.refresh_token, '--refresh-token-expiration', String(t.refresh_token_expiration),
+    'merchants',
+    'add',
+    '--merchant-id',
+    merchantId,
+    '--store-code',
+    storeCode,
+    '--access-token',
+    t.access_token,
+    '--access-token-expiration',
+    String(t.access_token_expiration),
+    '--refresh-token',
+    t.refresh_token,
+    '--refresh-token-expiration',
+    String(t.refresh_token_expiration),
   );
   return t;
 }
@@ -59,7 +70,10 @@ const expectedShelf = (merchantId: string) =>
     }))
     .sort((a, b) => a.pc.localeCompare(b.pc));
 
-const originalWrite = { out: process.stdout.write.bind(process.stdout), err: process.stderr.write.bind(process.stderr) };
+const originalWrite = {
+  out: process.stdout.write.bind(process.stdout),
+  err: process.stderr.write.bind(process.stderr),
+};
 
 beforeAll(async () => {
   // Everything the handlers log (Powertools writes to stdout/stderr) is kept to check for secrets.
@@ -124,7 +138,12 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
 
     expect(shelf('store-a')).toEqual(expectedShelf(A));
     expect(shelf('store-b')).toEqual(expectedShelf(B));
-    expect(shelf('store-a')).toContainEqual({ pc: 'FUEL-REG', pn: 'Regular Unleaded', pp: '3.89', pu: 'gal' });
+    expect(shelf('store-a')).toContainEqual({
+      pc: 'FUEL-REG',
+      pn: 'Regular Unleaded',
+      pp: '3.89',
+      pu: 'gal',
+    });
     expect(shelf('store-a').map((p) => p.pc)).not.toContain('CIG-MR');
     expect(shelf('store-dead')).toEqual([]);
 
@@ -150,7 +169,12 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
     clover.upsertItem(A, { id: fuel.id, price: 399 });
     clover.upsertItem(A, { id: cola.id, hidden: true });
     await cli('tick', '--wait');
-    expect(shelf('store-a')).toContainEqual({ pc: 'FUEL-REG', pn: 'Regular Unleaded', pp: '3.99', pu: 'gal' });
+    expect(shelf('store-a')).toContainEqual({
+      pc: 'FUEL-REG',
+      pn: 'Regular Unleaded',
+      pp: '3.99',
+      pu: 'gal',
+    });
     expect(shelf('store-a').map((p) => p.pc)).not.toContain('049000028911');
 
     const chips = clover.items(B).find((i) => i.sku === 'SN-1');

@@ -125,14 +125,27 @@ export class FakeProductStore implements ProductStore {
           ? `removed:${state.removedReason}`
           : `invalid:${state.invalidReason}`;
     if (old?.stateHash === hash) return null;
-    if (old?.modifiedTime !== undefined && state.modifiedTime !== undefined && old.modifiedTime > state.modifiedTime) {
+    if (
+      old?.modifiedTime !== undefined &&
+      state.modifiedTime !== undefined &&
+      old.modifiedTime > state.modifiedTime
+    ) {
       return null;
     }
-    const next: ProductRecord = { ...(old ?? { merchantId, itemId }), stateHash: hash, updatedAt: Date.now() } as ProductRecord;
+    const next: ProductRecord = {
+      ...(old ?? { merchantId, itemId }),
+      stateHash: hash,
+      updatedAt: Date.now(),
+    } as ProductRecord;
     next.status = state.status;
     if (state.modifiedTime !== undefined) next.modifiedTime = state.modifiedTime;
     if (state.status === 'active') {
-      Object.assign(next, { label: state.label, labelHash: state.labelHash, priceType: state.priceType, available: state.available });
+      Object.assign(next, {
+        label: state.label,
+        labelHash: state.labelHash,
+        priceType: state.priceType,
+        available: state.available,
+      });
     } else if (state.status === 'removed') next.removedReason = state.removedReason;
     else next.invalidReason = state.invalidReason;
     this.records.set(k, next);
@@ -145,9 +158,15 @@ export class FakeProductStore implements ProductStore {
       .map((r) => structuredClone(r));
   }
   async list(merchantId: string) {
-    return [...this.records.values()].filter((r) => r.merchantId === merchantId).map((r) => structuredClone(r));
+    return [...this.records.values()]
+      .filter((r) => r.merchantId === merchantId)
+      .map((r) => structuredClone(r));
   }
-  async markPushed(merchantId: string, itemId: string, shelf: { pc: string; labelHash: string } | { removed: true }) {
+  async markPushed(
+    merchantId: string,
+    itemId: string,
+    shelf: { pc: string; labelHash: string } | { removed: true },
+  ) {
     const r = this.records.get(this.key(merchantId, itemId));
     if (!r) throw new Error('missing');
     if ('removed' in shelf) {

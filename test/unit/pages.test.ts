@@ -23,7 +23,11 @@ function fakeClover(catalog: Map<string, Item>, betweenPages: (call: number) => 
   return { list, calls: () => calls };
 }
 
-async function readAll(list: (q: ListItemsQuery) => Promise<unknown[]>, since: number | undefined, limit: number) {
+async function readAll(
+  list: (q: ListItemsQuery) => Promise<unknown[]>,
+  since: number | undefined,
+  limit: number,
+) {
   const seen: Item[] = [];
   for await (const page of readItemsSince(list, since, limit)) seen.push(...(page as Item[]));
   return seen;
@@ -85,7 +89,11 @@ describe('readItemsSince', () => {
         async (times, limit, edits) => {
           const catalog = new Map<string, Item>();
           times.forEach((t, i) => {
-            catalog.set(`I${String(i).padStart(4, '0')}`, { id: `I${String(i).padStart(4, '0')}`, modifiedTime: t, version: 0 });
+            catalog.set(`I${String(i).padStart(4, '0')}`, {
+              id: `I${String(i).padStart(4, '0')}`,
+              modifiedTime: t,
+              version: 0,
+            });
           });
           let clock = 1000;
           const edited = new Set<string>();

@@ -30,7 +30,13 @@ function fakeClover(items: Map<string, RawItem>) {
   return { client, listCalls, getCalls };
 }
 
-const settings = { pageLimit: 1000, overlapMs: 120_000, cleanupEveryPolls: 10, cleanupIntervalHours: 24, pushBatchSize: 200 };
+const settings = {
+  pageLimit: 1000,
+  overlapMs: 120_000,
+  cleanupEveryPolls: 10,
+  cleanupIntervalHours: 24,
+  pushBatchSize: 200,
+};
 const msg = (mode: PollMessage['mode'] = 'incremental'): PollMessage => ({
   merchantId: 'M1',
   mode,
@@ -67,7 +73,8 @@ function setup(items: RawItem[], merchant = merchantRecord()) {
   return { catalog, clover, merchants, products, pushQueue, tokens, deps, onInvalidItem };
 }
 
-const pushedIds = (q: RecordingQueue) => q.sent.flatMap((m) => (m.body as { itemIds: string[] }).itemIds).sort();
+const pushedIds = (q: RecordingQueue) =>
+  q.sent.flatMap((m) => (m.body as { itemIds: string[] }).itemIds).sort();
 
 describe('pollMerchant', () => {
   it('does a full sync first, then a no-change poll costs one Clover request and queues nothing', async () => {
@@ -94,7 +101,10 @@ describe('pollMerchant', () => {
     expect(s.merchants.records.get('M1')?.cursor).toBe(5000);
     s.catalog.set('B', it0('B', { modifiedTime: 6000 }));
     const list = s.deps.clover.listItems;
-    s.deps.clover = { ...s.deps.clover, listItems: async () => Promise.reject(new CloverApiError('boom', { status: 500 })) };
+    s.deps.clover = {
+      ...s.deps.clover,
+      listItems: async () => Promise.reject(new CloverApiError('boom', { status: 500 })),
+    };
     await expect(pollMerchant(s.deps, msg())).rejects.toBeInstanceOf(CloverApiError);
     expect(s.merchants.records.get('M1')?.cursor).toBe(5000);
     expect(s.merchants.records.get('M1')?.lastSyncStatus).toBe('error');
@@ -108,7 +118,10 @@ describe('pollMerchant', () => {
     const result = await pollMerchant(s.deps, msg());
     expect(result.status === 'synced' && result.counts).toMatchObject({ invalid: 2, fetched: 3 });
     expect(s.onInvalidItem).toHaveBeenCalledTimes(2);
-    expect((await s.products.get('M1', ['BAD']))[0]).toMatchObject({ status: 'invalid', invalidReason: expect.stringMatching(/name/) });
+    expect((await s.products.get('M1', ['BAD']))[0]).toMatchObject({
+      status: 'invalid',
+      invalidReason: expect.stringMatching(/name/),
+    });
     expect(pushedIds(s.pushQueue)).toEqual(['A']);
   });
 
@@ -138,7 +151,10 @@ describe('pollMerchant', () => {
     s.pushQueue.sent.length = 0;
     await pollMerchant(s.deps, msg('full'));
     expect(s.clover.getCalls.sort()).toEqual(['A', 'B']);
-    expect((await s.products.get('M1', ['A']))[0]).toMatchObject({ status: 'removed', removedReason: 'gone' });
+    expect((await s.products.get('M1', ['A']))[0]).toMatchObject({
+      status: 'removed',
+      removedReason: 'gone',
+    });
     expect((await s.products.get('M1', ['B']))[0]?.status).toBe('active');
     expect(pushedIds(s.pushQueue)).toContain('A');
   });

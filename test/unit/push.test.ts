@@ -19,7 +19,8 @@ class RecordingHipoink implements HipoinkClient {
   async createMultiple(_s: string, ps: readonly HipoinkProduct[]) {
     this.calls.push({ op: 'create_multiple', codes: ps.map((p) => p.pc) });
     if (this.failWith) throw this.failWith;
-    if (ps.some((p) => this.bad.has(p.pc))) throw new HipoinkRejectedError('refused', 1, 'a product is invalid');
+    if (ps.some((p) => this.bad.has(p.pc)))
+      throw new HipoinkRejectedError('refused', 1, 'a product is invalid');
     for (const p of ps) this.shelf.set(p.pc, p);
   }
   async deleteMultiple(_s: string, codes: readonly string[]) {
@@ -45,7 +46,12 @@ async function activeItem(products: FakeProductStore, itemId: string, pc: string
 function setup(chunk = 200) {
   const products = new FakeProductStore();
   const hipoink = new RecordingHipoink();
-  const deps = { merchants: new FakeMerchantStore(merchantRecord()), products, hipoink, settings: { hipoinkChunkSize: chunk } };
+  const deps = {
+    merchants: new FakeMerchantStore(merchantRecord()),
+    products,
+    hipoink,
+    settings: { hipoinkChunkSize: chunk },
+  };
   return { products, hipoink, deps };
 }
 
@@ -121,7 +127,9 @@ describe('pushChanges', () => {
     const { products, hipoink, deps } = setup();
     await activeItem(products, 'A', 'PC-A');
     hipoink.failWith = new HipoinkApiError('503', { status: 503 });
-    await expect(pushChanges(deps, { merchantId: 'M1', itemIds: ['A'] })).rejects.toBeInstanceOf(HipoinkApiError);
+    await expect(pushChanges(deps, { merchantId: 'M1', itemIds: ['A'] })).rejects.toBeInstanceOf(
+      HipoinkApiError,
+    );
     expect((await products.get('M1', ['A']))[0]?.pushedPc).toBeUndefined();
   });
 });

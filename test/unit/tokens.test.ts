@@ -46,7 +46,11 @@ describe('token manager', () => {
     expect(refreshTokens).toHaveBeenCalledTimes(1);
     expect(refreshTokens).toHaveBeenCalledWith('refresh-0');
     const m = store.records.get('M1');
-    expect(m).toMatchObject({ refreshToken: 'refresh-1', previousRefreshToken: 'refresh-0', tokenVersion: 2 });
+    expect(m).toMatchObject({
+      refreshToken: 'refresh-1',
+      previousRefreshToken: 'refresh-0',
+      tokenVersion: 2,
+    });
     expect(m?.refreshLeaseOwner).toBeUndefined();
   });
 
@@ -87,7 +91,8 @@ describe('token manager', () => {
     let store!: FakeMerchantStore;
     const ctx = setup(-10, async () => {
       const m = store.records.get('M1');
-      if (m) Object.assign(m, { tokenVersion: 2, accessToken: 'rotated', accessTokenExpiresAt: nowS() + 3600 });
+      if (m)
+        Object.assign(m, { tokenVersion: 2, accessToken: 'rotated', accessTokenExpiresAt: nowS() + 3600 });
       throw new RefreshRejectedError('already used', { status: 401 });
     });
     store = ctx.store;
@@ -126,7 +131,11 @@ describe('token manager', () => {
     expect(await tokens.accessToken('M1')).toBe('from-other');
     expect(refreshTokens).not.toHaveBeenCalled();
 
-    Object.assign(m, { accessTokenExpiresAt: nowS() - 1, refreshLeaseOwner: 'dead', refreshLeaseUntil: Date.now() - 1 });
+    Object.assign(m, {
+      accessTokenExpiresAt: nowS() - 1,
+      refreshLeaseOwner: 'dead',
+      refreshLeaseUntil: Date.now() - 1,
+    });
     expect(await tokens.accessToken('M1')).toBe('access-1');
   });
 });

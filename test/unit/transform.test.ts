@@ -40,7 +40,10 @@ describe('centsToDollars', () => {
 });
 
 describe('transformItem', () => {
-  const label = (over: Record<string, unknown>, precedence: readonly ('sku' | 'code' | 'id')[] = PRECEDENCE) => {
+  const label = (
+    over: Record<string, unknown>,
+    precedence: readonly ('sku' | 'code' | 'id')[] = PRECEDENCE,
+  ) => {
     const out = transformItem(item(over), precedence);
     if (out.kind !== 'label') throw new Error(`expected a label, got ${out.kind}`);
     return out;
@@ -69,8 +72,14 @@ describe('transformItem', () => {
   });
 
   it('takes hidden and deleted items off the shelf, keeps unavailable ones', () => {
-    expect(transformItem(item({ hidden: true }), PRECEDENCE)).toMatchObject({ kind: 'remove', reason: 'hidden' });
-    expect(transformItem(item({ deleted: true }), PRECEDENCE)).toMatchObject({ kind: 'remove', reason: 'deleted' });
+    expect(transformItem(item({ hidden: true }), PRECEDENCE)).toMatchObject({
+      kind: 'remove',
+      reason: 'hidden',
+    });
+    expect(transformItem(item({ deleted: true }), PRECEDENCE)).toMatchObject({
+      kind: 'remove',
+      reason: 'deleted',
+    });
     expect(label({ available: false }).desired.available).toBe(false);
   });
 
@@ -80,12 +89,18 @@ describe('transformItem', () => {
 
   it('falls back to alternateName and reports items it cannot use', () => {
     expect(label({ name: '', alternateName: 'Coke' }).desired.label.pn).toBe('Coke');
-    expect(transformItem(item({ name: '' }), PRECEDENCE)).toMatchObject({ kind: 'invalid', itemId: 'ITEM00000001' });
+    expect(transformItem(item({ name: '' }), PRECEDENCE)).toMatchObject({
+      kind: 'invalid',
+      itemId: 'ITEM00000001',
+    });
     const negative = transformItem(item({ price: -5 }), PRECEDENCE);
     expect(negative.kind === 'invalid' && negative.reason).toMatch(/negative price/);
     const fractional = transformItem(item({ price: 2.5 }), PRECEDENCE);
     expect(fractional.kind === 'invalid' && fractional.reason).toMatch(/price/);
-    expect(transformItem({ name: 'x', price: 1 }, PRECEDENCE)).toMatchObject({ kind: 'invalid', itemId: undefined });
+    expect(transformItem({ name: 'x', price: 1 }, PRECEDENCE)).toMatchObject({
+      kind: 'invalid',
+      itemId: undefined,
+    });
   });
 
   it('changes the label hash only when the label changes', () => {
@@ -94,7 +109,7 @@ describe('transformItem', () => {
     expect(unavailable.labelHash).toBe(base.labelHash);
     expect(unavailable.stateHash).not.toBe(base.stateHash);
     expect(label({ price: 230 }).labelHash).not.toBe(base.labelHash);
-    const reordered = transformItem({ modifiedTime: 1_700_000_000_000, ...item(), id: 'ITEM00000001' }, PRECEDENCE);
+    const reordered = transformItem(Object.fromEntries(Object.entries(item()).reverse()), PRECEDENCE);
     expect(reordered.kind === 'label' && reordered.stateHash).toBe(base.stateHash);
   });
 });

@@ -1,0 +1,79 @@
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { CloverApiError, MerchantUnavailableError } from '../../src/errors.ts';
+import { processQueueBatch } from '../../src/queues/batch.ts';
+import { RecordingQueue } from './fakes.ts';
+
+const context = {
+  functionName: 'test',
+  awsRequestId: 'req',
+  getRemainingTimeInMillis: () => 60_000,
+} as Context;
+const record = (id: string, body: string, group = 'M1'): SQSRecord => ({
+  messageId: id,
+  receiptHandle: `rh-${id}`,
+  body,
+  attributes: {
+    ApproximateReceiveCount: '1',
+    SentTimestamp: '0',
+    SenderId: 'x',
+    ApproximateFirstReceiveTimestamp: '0',
+    MessageGroupId: group,
+  },
+  messageAttributes: {},
+  md5OfBody: '',
+  eventSource: 'aws:sqs',
+  eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:q.fifo',
+  awsRegion: 'us-east-1',
+});
+const schema = z.object({ merchantId: z.string() });
+
+describe('processQueueBatch', () => {
+  it('moves malformed messages straight to the DLQ with the original body and a reason', async () => {
+    const dlq = new RecordingQueue();
+    const handled: string[] = [];
+    const event: SQSEvent = {
+      Records: [
+        record('1', 'not json'),
+        record('2', '{"nope":1}', 'M2'),
+        record('3', '{"merchantId":"M3"}', 'M3'),
+      ],
+    };
+    const out = await processQueueBatch(event, context, {
+      schema,
+      deadLetter: dlq,
+      handle: async (m) => {
+        handled.push(m.merchantId);
+      },
+    });
+    expect(out.batchItemFailures).toEqual([]);
+    expect(handled).toEqual(['M3']);
+    expect(dlq.sent.map((m) => m.body)).toEqual(['not json', '{"nope":1}']);
+    expect(dlq.sent[0]?.attributes?.failureReason).toMatch(/not valid JSON/);
+    expect(dlq.sent[1]?.attributes?.failureReason).toMatch(/merchantId/);
+    expect(dlq.sent[1]?.groupId).toBe('M2');
+  });
+
+  it('reports retryable failures (and the rest of that group) for redelivery, dead-letters permanent ones', async () => {
+    const dlq = new RecordingQueue();
+    const event: SQSEvent = {
+      Records: [
+        record('1', '{"merchantId":"retry"}', 'A'),
+        record('2', '{"merchantId":"after"}', 'A'),
+        record('3', '{"merchantId":"permanent"}', 'B'),
+        record('4', '{"merchantId":"fine"}', 'C'),
+      ],
+    };
+    const out = await processQueueBatch(event, context, {
+      schema,
+      deadLetter: dlq,
+      handle: async (m) => {
+        if (m.merchantId === 'retry') throw new CloverApiError('503', { status: 503 });
+        if (m.merchantId === 'permanent') throw new MerchantUnavailableError('gone');
+      },
+    });
+    expect(out.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['1', '2']);
+    expect(dlq.sent.map((m) => m.body)).toEqual(['{"merchantId":"permanent"}']);
+  });
+});

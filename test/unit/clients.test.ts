@@ -1,0 +1,139 @@
+import { describe, expect, it } from 'vitest';
+import { createCloverClient } from '../../src/clover/client.ts';
+import {
+  CloverUnauthorizedError,
+  HipoinkApiError,
+  HipoinkRejectedError,
+  InvalidResponseError,
+  isRetryable,
+  RefreshRejectedError,
+} from '../../src/errors.ts';
+import { createHipoinkClient } from '../../src/hipoink/client.ts';
+
+type Reply = { status: number; body?: unknown; headers?: Record<string, string> };
+function fakeFetch(replies: Reply[]) {
+  const requests: Request[] = [];
+  const fn = (async (input: Request | string | URL, init?: RequestInit) => {
+    const req = input instanceof Request ? input : new Request(input, init);
+    requests.push(req.clone());
+    const r = replies.shift() ?? { status: 500 };
+    return new Response(r.body === undefined ? null : JSON.stringify(r.body), {
+      status: r.status,
+      headers: { 'content-type': 'application/json', ...r.headers },
+    });
+  }) as typeof fetch;
+  return { fn, requests };
+}
+const TOKEN = 'secret-access-token-123';
+
+describe('Clover client', () => {
+  it('lists items with the modifiedTime filter, order, paging and a bearer token', async () => {
+    const f = fakeFetch([{ status: 200, body: { elements: [{ id: 'A' }] } }]);
+    const clover = createCloverClient({ baseUrl: 'https://clover.test', fetch: f.fn });
+    expect(await clover.listItems('MID', TOKEN, { modifiedSince: 1234, limit: 1000, offset: 5 })).toEqual([
+      { id: 'A' },
+    ]);
+    const url = new URL(f.requests[0]?.url ?? '');
+    expect(url.pathname).toBe('/v3/merchants/MID/items');
+    expect(url.searchParams.getAll('filter')).toEqual(['modifiedTime>=1234']);
+    expect(url.searchParams.get('orderBy')).toBe('modifiedTime ASC');
+    expect(url.searchParams.get('limit')).toBe('1000');
+    expect(url.searchParams.get('offset')).toBe('5');
+    expect(f.requests[0]?.headers.get('authorization')).toBe(`Bearer ${TOKEN}`);
+  });
+
+  it('maps 401 to CloverUnauthorizedError and 404 on one item to null, never echoing the token', async () => {
+    const f = fakeFetch([
+      { status: 401, body: { message: 'no' } },
+      { status: 404, body: {} },
+    ]);
+    const clover = createCloverClient({ baseUrl: 'https://clover.test', fetch: f.fn, retryLimit: 0 });
+    const err = await clover.listItems('MID', TOKEN, { limit: 10, offset: 0 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CloverUnauthorizedError);
+    expect(JSON.stringify((err as CloverUnauthorizedError).toLog()) + String(err)).not.toContain(TOKEN);
+    expect(await clover.getItem('MID', TOKEN, 'GONE')).toBeNull();
+  });
+
+  it('honours 429 + retry-after and then succeeds', async () => {
+    const f = fakeFetch([
+      { status: 429, headers: { 'retry-after': '0' } },
+      { status: 200, body: { elements: [] } },
+    ]);
+    const clover = createCloverClient({ baseUrl: 'https://clover.test', fetch: f.fn, retryLimit: 2 });
+    expect(await clover.listItems('MID', TOKEN, { limit: 10, offset: 0 })).toEqual([]);
+    expect(f.requests).toHaveLength(2);
+  });
+
+  it('never retries a refresh (the token is single-use) and maps 400/401 to RefreshRejectedError', async () => {
+    for (const status of [400, 401]) {
+      const f = fakeFetch([{ status, body: { error: 'invalid_grant' } }]);
+      const clover = createCloverClient({ baseUrl: 'https://clover.test', fetch: f.fn });
+      const err = await clover.refreshTokens('APP', 'refresh-xyz', 'MID').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RefreshRejectedError);
+      expect(isRetryable(err)).toBe(false);
+      expect(String(err)).not.toContain('refresh-xyz');
+      expect(f.requests).toHaveLength(1);
+      expect(await f.requests[0]?.json()).toEqual({ client_id: 'APP', refresh_token: 'refresh-xyz' });
+    }
+    const f = fakeFetch([{ status: 503 }]);
+    await createCloverClient({ baseUrl: 'https://clover.test', fetch: f.fn })
+      .refreshTokens('APP', 'r', 'MID')
+      .catch(() => undefined);
+    expect(f.requests).toHaveLength(1);
+  });
+
+  it('rejects bodies it cannot understand', async () => {
+    const f = fakeFetch([{ status: 200, body: { elements: 'nope' } }]);
+    const clover = createCloverClient({ baseUrl: 'https://clover.test', fetch: f.fn });
+    await expect(clover.listItems('MID', TOKEN, { limit: 1, offset: 0 })).rejects.toBeInstanceOf(
+      InvalidResponseError,
+    );
+  });
+});
+
+describe('Hipoink client', () => {
+  const SIGN = 'sign-abc-987';
+  const make = (replies: Reply[]) => {
+    const f = fakeFetch(replies);
+    const client = createHipoinkClient({
+      baseUrl: 'https://esl.test',
+      clientId: 'default',
+      sign: async () => SIGN,
+      fetch: f.fn,
+      retryLimit: 2,
+      backoffLimitMs: 1,
+    });
+    return { f, client };
+  };
+
+  it('sends the envelope and the products in f1', async () => {
+    const { f, client } = make([{ status: 200, body: { error_code: 0, error_msg: 'success' } }]);
+    await client.createMultiple('store-1', [{ pc: 'A', pn: 'Cola', pp: '2.29' }]);
+    expect(new URL(f.requests[0]?.url ?? '').pathname).toBe('/api/default/product/create_multiple');
+    expect(await f.requests[0]?.json()).toEqual({
+      store_code: 'store-1',
+      is_base64: '0',
+      sign: SIGN,
+      f1: [{ pc: 'A', pn: 'Cola', pp: '2.29' }],
+    });
+  });
+
+  it('treats error_code ≠ 0 under HTTP 200 as a permanent failure, without the sign in the message', async () => {
+    const { client } = make([{ status: 200, body: { error_code: 20001, error_msg: 'pn is required' } }]);
+    const err = await client.createMultiple('s', [{ pc: 'A', pn: 'x', pp: '1.00' }]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HipoinkRejectedError);
+    expect((err as HipoinkRejectedError).errorMsg).toBe('pn is required');
+    expect(isRetryable(err)).toBe(false);
+    expect(String(err)).not.toContain(SIGN);
+  });
+
+  it('retries 5xx, and a 400 is permanent', async () => {
+    const ok = make([{ status: 503 }, { status: 200, body: { error_code: 0, count: 2 } }]);
+    expect(await ok.client.deleteMultiple('s', ['A', 'B'])).toBe(2);
+    expect(ok.f.requests).toHaveLength(2);
+    const bad = make([{ status: 400 }]);
+    const err = await bad.client.deleteMultiple('s', ['A']).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HipoinkApiError);
+    expect(isRetryable(err)).toBe(false);
+  });
+});

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
+import { MerchantUnavailableError } from '../../src/errors.ts';
+import { requestBackfill } from '../../src/sync/backfill.ts';
+import { fanOut } from '../../src/sync/fanout.ts';
+import { FakeMerchantStore, merchantRecord, RecordingQueue } from './fakes.ts';
+
+const env = {
+  MERCHANTS_TABLE: 'm',
+  PRODUCTS_TABLE: 'p',
+  POLL_QUEUE_URL: 'q1',
+  PUSH_QUEUE_URL: 'q2',
+  APP_SECRET_ID: 's',
+  CLOVER_API_BASE_URL: 'https://api.clover.com/',
+  HIPOINK_BASE_URL: 'https://esl.test//',
+};
+
+describe('loadConfig', () => {
+  it('parses the environment with defaults', () => {
+    const c = loadConfig(env);
+    expect(c).toMatchObject({
+      cloverApiBaseUrl: 'https://api.clover.com',
+      hipoinkBaseUrl: 'https://esl.test',
+      hipoinkClientId: 'default',
+      pollIntervalSeconds: 120,
+      productCodePrecedence: ['sku', 'code', 'id'],
+    });
+    expect(loadConfig({ ...env, PRODUCT_CODE_PRECEDENCE: 'code, id' }).productCodePrecedence).toEqual([
+      'code',
+      'id',
+    ]);
+  });
+
+  it('names the variable that is missing or wrong', () => {
+    expect(() => loadConfig({ ...env, MERCHANTS_TABLE: undefined })).toThrow(/MERCHANTS_TABLE/);
+    expect(() => loadConfig({ ...env, PRODUCT_CODE_PRECEDENCE: 'sku,barcode' })).toThrow(
+      /PRODUCT_CODE_PRECEDENCE/,
+    );
+    expect(() => loadConfig({ ...env, CLOVER_API_BASE_URL: 'not a url' })).toThrow(/CLOVER_API_BASE_URL/);
+  });
+});
+
+describe('fanOut', () => {
+  const merchants = () =>
+    new FakeMerchantStore(
+      merchantRecord({ merchantId: 'A' }),
+      merchantRecord({ merchantId: 'B', state: 'needs_reauth' }),
+      merchantRecord({ merchantId: 'C', state: 'disabled' }),
+    );
+
+  it('queues one poll per active merchant in its own FIFO group; scheduled repeats in one interval collapse', async () => {
+    const q = new RecordingQueue();
+    const deps = { merchants: merchants(), pollQueue: q, pollIntervalSeconds: 120 };
+    const r = await fanOut({ ...deps, now: () => 1_000_000 });
+    expect(r).toEqual({ queued: 1, skipped: { needs_reauth: 1, disabled: 1 } });
+    expect(q.sent[0]).toMatchObject({
+      groupId: 'A',
+      body: { merchantId: 'A', mode: 'incremental', reason: 'schedule' },
+    });
+    await fanOut({ ...deps, now: () => 1_050_000 });
+    await fanOut({ ...deps, now: () => 1_200_000 });
+    expect(q.sent[1]?.deduplicationId).toBe(q.sent[0]?.deduplicationId);
+    expect(q.sent[2]?.deduplicationId).not.toBe(q.sent[0]?.deduplicationId);
+  });
+
+  it('never collapses manual ticks', async () => {
+    const q = new RecordingQueue();
+    const deps = { merchants: merchants(), pollQueue: q, pollIntervalSeconds: 120, now: () => 5 };
+    await fanOut(deps, { kind: 'manual', requestId: 'r1' });
+    await fanOut(deps, { kind: 'manual', requestId: 'r2' });
+    expect(q.sent[0]?.deduplicationId).not.toBe(q.sent[1]?.deduplicationId);
+    expect(q.sent[0]?.body).toMatchObject({ reason: 'manual' });
+  });
+});
+
+describe('requestBackfill', () => {
+  it('queues a full resync for one merchant or every active one', async () => {
+    const q = new RecordingQueue();
+    const store = new FakeMerchantStore(
+      merchantRecord({ merchantId: 'A' }),
+      merchantRecord({ merchantId: 'B', state: 'needs_reauth' }),
+    );
+    const one = await requestBackfill({ merchants: store, pollQueue: q }, { merchantId: 'A' });
+    expect(one.queued).toEqual(['A']);
+    expect(q.sent[0]).toMatchObject({ groupId: 'A', body: { mode: 'full', reason: 'backfill' } });
+    const all = await requestBackfill({ merchants: store, pollQueue: q }, { all: true });
+    expect(all.queued).toEqual(['A']);
+    expect(all.skipped).toEqual([{ merchantId: 'B', reason: 'merchant is needs_reauth' }]);
+    await expect(
+      requestBackfill({ merchants: store, pollQueue: q }, { merchantId: 'X' }),
+    ).rejects.toBeInstanceOf(MerchantUnavailableError);
+  });
+});

@@ -1,0 +1,113 @@
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { createDocumentClient } from '../../src/store/dynamo.ts';
+import { createMerchantStore, merchantView } from '../../src/store/merchants.ts';
+import { createProductStore, pushNeed } from '../../src/store/products.ts';
+import { merchantRecord } from './fakes.ts';
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const doc = createDocumentClient(new DynamoDBClient({ region: 'us-east-1' }));
+const conditionFailed = () => new ConditionalCheckFailedException({ message: 'failed', $metadata: {} });
+
+beforeEach(() => ddb.reset());
+
+describe('merchant store', () => {
+  const store = createMerchantStore(doc, 'merchants', () => 1_000_000);
+
+  it('takes the refresh lease only for the current token version and a free or expired lease', async () => {
+    ddb.on(UpdateCommand).resolves({});
+    expect(await store.acquireRefreshLease('M1', 'me', 7, 30_000)).toBe(true);
+    const input = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
+    expect(input?.ConditionExpression).toContain('tokenVersion = :v');
+    expect(input?.ConditionExpression).toContain('refreshLeaseUntil < :now');
+    expect(input?.ExpressionAttributeValues).toMatchObject({ ':v': 7, ':until': 1_030_000, ':o': 'me' });
+
+    ddb.on(UpdateCommand).rejects(conditionFailed());
+    expect(await store.acquireRefreshLease('M1', 'me', 7, 30_000)).toBe(false);
+  });
+
+  it('stores a refreshed pair with the previous refresh token and the next version, lease holder only', async () => {
+    ddb.on(UpdateCommand).resolves({});
+    const tokens = {
+      access_token: 'a2',
+      access_token_expiration: 5,
+      refresh_token: 'r2',
+      refresh_token_expiration: 9,
+    };
+    expect(await store.saveRefreshedTokens('M1', 'me', 3, tokens, 'r1')).toBe(true);
+    const input = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
+    expect(input?.ConditionExpression).toBe('tokenVersion = :v AND refreshLeaseOwner = :o');
+    expect(input?.ExpressionAttributeValues).toMatchObject({
+      ':prev': 'r1',
+      ':next': 4,
+      ':rt': 'r2',
+      ':at': 'a2',
+    });
+  });
+
+  it('shows merchants without any token value', () => {
+    const view = merchantView(
+      merchantRecord({ accessToken: 'AT-SECRET', refreshToken: 'RT-SECRET', previousRefreshToken: 'PRT' }),
+    );
+    const text = JSON.stringify(view);
+    for (const secret of ['AT-SECRET', 'RT-SECRET', 'PRT']) expect(text).not.toContain(secret);
+    expect(view).toMatchObject({ merchantId: 'M1', storeCode: 'store-1', state: 'active' });
+  });
+});
+
+describe('product store', () => {
+  const store = createProductStore(doc, 'products', () => 1);
+
+  it('writes only a changed state, never over a newer Clover version', async () => {
+    ddb.on(UpdateCommand).rejects(conditionFailed());
+    expect(
+      await store.saveState('M1', 'I1', { status: 'removed', removedReason: 'hidden', modifiedTime: 5 }),
+    ).toBeNull();
+    const input = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
+    expect(input?.ConditionExpression).toContain('<> :sh');
+    expect(input?.ConditionExpression).toContain('<= :mt');
+  });
+
+  it('retries unprocessed keys of a batch read', async () => {
+    const item = {
+      merchantId: 'M1',
+      itemId: 'I2',
+      status: 'invalid',
+      invalidReason: 'x',
+      stateHash: 'h',
+      updatedAt: 1,
+    };
+    ddb
+      .on(BatchGetCommand)
+      .resolvesOnce({
+        Responses: { products: [{ ...item, itemId: 'I1' }] },
+        UnprocessedKeys: { products: { Keys: [{ merchantId: 'M1', itemId: 'I2' }] } },
+      })
+      .resolves({ Responses: { products: [item] } });
+    const records = await store.get('M1', ['I1', 'I2', 'I1']);
+    expect(records.map((r) => r.itemId).sort()).toEqual(['I1', 'I2']);
+    expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(2);
+  });
+});
+
+describe('pushNeed', () => {
+  const base = { merchantId: 'M', itemId: 'I', stateHash: 's', updatedAt: 0 };
+  const label = { pc: 'PC', pn: 'n', pp: '1.00' };
+  it('says what Hipoink must do for each state', () => {
+    expect(pushNeed({ ...base, status: 'active', label, labelHash: 'h' })).toBe('upsert');
+    expect(
+      pushNeed({ ...base, status: 'active', label, labelHash: 'h', pushedLabelHash: 'h', pushedPc: 'PC' }),
+    ).toBe('none');
+    expect(
+      pushNeed({ ...base, status: 'active', label, labelHash: 'h', pushedLabelHash: 'h', pushedPc: 'OLD' }),
+    ).toBe('upsert');
+    expect(pushNeed({ ...base, status: 'active', label, labelHash: 'h', rejectedLabelHash: 'h' })).toBe(
+      'none',
+    );
+    expect(pushNeed({ ...base, status: 'removed', pushedPc: 'PC' })).toBe('remove');
+    expect(pushNeed({ ...base, status: 'removed' })).toBe('none');
+    expect(pushNeed({ ...base, status: 'invalid', pushedPc: 'PC' })).toBe('none');
+  });
+});
