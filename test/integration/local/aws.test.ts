@@ -1,0 +1,163 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DynamoDBClient, GetItemCommand, ListTablesCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import type { SQSEvent } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureTables, startLocalDynamo } from '../../../local/aws/dynamo.ts';
+import { startLocalLambda } from '../../../local/aws/lambda.ts';
+import { startQueuePump } from '../../../local/aws/pump.ts';
+import { startLocalSecrets } from '../../../local/aws/secrets.ts';
+import { ensureQueues, type LocalQueues, startLocalSqs } from '../../../local/aws/sqs.ts';
+import { queueDepth, waitForQueuesDrained } from '../../../src/queues/depth.ts';
+import { createSqsClient } from '../../../src/queues/sqs.ts';
+import { appSecretSource } from '../../../src/secrets.ts';
+
+const common = { region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
+
+describe('local DynamoDB (dynalite)', () => {
+  it('keeps data across a restart on the same path and frees its port on stop', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'esl-dynamo-'));
+    try {
+      const first = await startLocalDynamo({ path: dir });
+      const db = new DynamoDBClient({ ...common, endpoint: first.endpoint });
+      const names = { merchantsTable: 'merchants', productsTable: 'products' };
+      await ensureTables(db, names);
+      await ensureTables(db, names); // idempotent
+      await db.send(new PutItemCommand({ TableName: 'merchants', Item: { merchantId: { S: 'M1' } } }));
+      const port = Number(new URL(first.endpoint).port);
+      await first.stop();
+      const second = await startLocalDynamo({ path: dir, port });
+      const db2 = new DynamoDBClient({ ...common, endpoint: second.endpoint });
+      expect((await db2.send(new ListTablesCommand({}))).TableNames?.sort()).toEqual([
+        'merchants',
+        'products',
+      ]);
+      expect(
+        (await db2.send(new GetItemCommand({ TableName: 'merchants', Key: { merchantId: { S: 'M1' } } })))
+          .Item,
+      ).toBeDefined();
+      await second.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('local SQS (fauxqs) and the event-source pump', () => {
+  let stop: () => Promise<void>;
+  let queues: LocalQueues;
+  let sqs: ReturnType<typeof createSqsClient>;
+  beforeAll(async () => {
+    const server = await startLocalSqs();
+    stop = server.stop;
+    sqs = createSqsClient({ ...common, endpoint: server.endpoint });
+    queues = await ensureQueues(sqs, { pollVisibilitySeconds: 1, pushVisibilitySeconds: 1 });
+  });
+  afterAll(() => stop());
+
+  const send = (body: string, group: string, dedup: string) =>
+    sqs.send(
+      new SendMessageCommand({
+        QueueUrl: queues.pushQueueUrl,
+        MessageBody: body,
+        MessageGroupId: group,
+        MessageDeduplicationId: dedup,
+      }),
+    );
+
+  it('drops a duplicate deduplication id on the FIFO queue', async () => {
+    await send('one', 'g', 'same');
+    await send('two', 'g', 'same');
+    expect((await queueDepth(sqs, queues.pushQueueUrl)).visible).toBe(1);
+    await sqs.send(new ReceiveMessageCommand({ QueueUrl: queues.pushQueueUrl, MaxNumberOfMessages: 10 }));
+  });
+
+  it('deletes what the handler processed, redelivers reported failures, and dead-letters after 5 receives', async () => {
+    await new Promise((r) => setTimeout(r, 1100)); // the message received above becomes visible again
+    const seen = new Map<string, number>();
+    const events: SQSEvent[] = [];
+    const pump = startQueuePump({
+      sqs,
+      queueUrl: queues.pushQueueUrl,
+      queueArn: queues.pushQueueArn,
+      functionName: 'test',
+      batchSize: 10,
+      maxConcurrency: 2,
+      timeoutMs: 5_000,
+      waitTimeSeconds: 1,
+      handler: async (event) => {
+        events.push(event);
+        const failures = [];
+        for (const r of event.Records) {
+          seen.set(r.body, (seen.get(r.body) ?? 0) + 1);
+          if (r.body === 'poison') failures.push({ itemIdentifier: r.messageId });
+        }
+        return { batchItemFailures: failures };
+      },
+    });
+    await send('good', 'g1', 'good');
+    await send('poison', 'g2', 'poison');
+    await waitForQueuesDrained(sqs, [queues.pushQueueUrl], { timeoutMs: 20_000, pollMs: 200 });
+    await pump.stop();
+    expect(seen.get('good')).toBe(1);
+    expect(seen.get('poison')).toBe(5);
+    expect((await queueDepth(sqs, queues.pushDlqUrl)).visible).toBe(1);
+    const record = events.flatMap((e) => e.Records).find((r) => r.body === 'good');
+    expect(record).toMatchObject({
+      eventSource: 'aws:sqs',
+      eventSourceARN: queues.pushQueueArn,
+      awsRegion: 'us-east-1',
+    });
+    expect(record?.attributes.MessageGroupId).toBe('g1');
+  });
+});
+
+describe('local Secrets Manager and Lambda endpoints', () => {
+  it('serves secrets to the SDK and to Powertools', async () => {
+    const secrets = await startLocalSecrets({ app: JSON.stringify({ cloverAppId: 'A', hipoinkSign: 'S' }) });
+    try {
+      const client = new SecretsManagerClient({ ...common, endpoint: secrets.endpoint });
+      expect((await client.send(new GetSecretValueCommand({ SecretId: 'app' }))).SecretString).toContain(
+        'cloverAppId',
+      );
+      await expect(client.send(new GetSecretValueCommand({ SecretId: 'missing' }))).rejects.toMatchObject({
+        name: 'ResourceNotFoundException',
+      });
+      expect(await appSecretSource('app', { client })()).toEqual({ cloverAppId: 'A', hipoinkSign: 'S' });
+    } finally {
+      await secrets.stop();
+    }
+  });
+
+  it('invokes functions through the real LambdaClient, reporting handler errors as Lambda does', async () => {
+    const lambda = await startLocalLambda({
+      ok: async (event: never) => ({ echo: event }),
+      broken: async () => {
+        throw new TypeError('bad input');
+      },
+    });
+    try {
+      const client = new LambdaClient({ ...common, endpoint: lambda.endpoint });
+      const ok = await client.send(
+        new InvokeCommand({ FunctionName: 'ok', Payload: Buffer.from('{"a":1}') }),
+      );
+      expect(JSON.parse(Buffer.from(ok.Payload ?? []).toString())).toEqual({ echo: { a: 1 } });
+      const bad = await client.send(
+        new InvokeCommand({ FunctionName: 'broken', Payload: Buffer.from('{}') }),
+      );
+      expect(bad.FunctionError).toBe('Unhandled');
+      expect(JSON.parse(Buffer.from(bad.Payload ?? []).toString())).toMatchObject({
+        errorMessage: 'bad input',
+      });
+      await expect(client.send(new InvokeCommand({ FunctionName: 'nope' }))).rejects.toMatchObject({
+        name: 'ResourceNotFoundException',
+      });
+    } finally {
+      await lambda.stop();
+    }
+  });
+});

@@ -1,0 +1,81 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type HipoinkSimulator, startHipoinkSimulator } from '../../../local/simulators/hipoink.ts';
+
+let sim: HipoinkSimulator;
+const SIGN = 'sim-sign-1';
+const post = async (op: string, body: Record<string, unknown>, client = 'default') => {
+  const res = await fetch(`${sim.url}/api/${client}/${op}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ store_code: 'S1', is_base64: '0', sign: SIGN, ...body }),
+  });
+  return {
+    status: res.status,
+    body: (await res.json()) as { error_code: number; error_msg: string; count?: number },
+  };
+};
+
+beforeAll(async () => {
+  sim = await startHipoinkSimulator({ sign: SIGN });
+});
+afterAll(() => sim.stop());
+
+describe('Hipoink simulator', () => {
+  it('creates, updates and deletes products by code', async () => {
+    expect(
+      (
+        await post('product/create_multiple', {
+          f1: [
+            { pc: 'A', pn: 'Cola', pp: '2.29' },
+            { pc: 'B', pn: 'Gum', pp: '0.99' },
+          ],
+        })
+      ).body.error_code,
+    ).toBe(0);
+    await post('product/create', { pc: 'A', pn: 'Cola', pp: '2.49', pu: 'ea' });
+    expect(sim.products('S1').get('A')).toMatchObject({ pp: '2.49', pu: 'ea' });
+    const del = await post('product/del_multiple', { f1: ['A', 'MISSING'] });
+    expect(del.body).toMatchObject({ error_code: 0, count: 1 });
+    expect([...sim.products('S1').keys()]).toEqual(['B']);
+  });
+
+  it('answers errors with HTTP 200 and error_code ≠ 0, never echoing the sign', async () => {
+    const wrongSign = await fetch(`${sim.url}/api/default/product/create`, {
+      method: 'POST',
+      body: JSON.stringify({ store_code: 'S1', is_base64: '0', sign: 'nope', pc: 'X', pn: 'X', pp: '1.00' }),
+    });
+    const body = (await wrongSign.json()) as { error_code: number; error_msg: string };
+    expect(wrongSign.status).toBe(200);
+    expect(body.error_code).not.toBe(0);
+    expect(JSON.stringify(body)).not.toContain(SIGN);
+    expect((await post('product/create', { pc: 'X', pn: 'X', pp: '1.5.0' })).body.error_code).not.toBe(0);
+    expect((await post('product/create', { pc: 'X', pn: '', pp: '1.00' })).body.error_code).not.toBe(0);
+    expect(
+      (await post('product/create', { pc: 'X', pn: 'X', pp: '1.00' }, 'other')).body.error_code,
+    ).not.toBe(0);
+  });
+
+  it('refuses a whole batch containing a rejected product and names it', async () => {
+    sim.rejectProduct('BAD', 'unknown template');
+    const r = await post('product/create_multiple', {
+      f1: [
+        { pc: 'OK', pn: 'ok', pp: '1.00' },
+        { pc: 'BAD', pn: 'b', pp: '1.00' },
+      ],
+    });
+    expect(r.body.error_code).not.toBe(0);
+    expect(r.body.error_msg).toContain('BAD');
+    expect(sim.products('S1').has('OK')).toBe(false);
+  });
+
+  it('fails every nth call with the given HTTP status, changing nothing', async () => {
+    sim.resetCalls();
+    sim.failEvery(2, 503);
+    const a = await post('product/create', { pc: 'N1', pn: 'n', pp: '1.00' });
+    const b = await post('product/create', { pc: 'N2', pn: 'n', pp: '1.00' });
+    sim.failEvery(0);
+    expect([a.status, b.status].sort()).toEqual([200, 503]);
+    expect(sim.products('S1').has('N1') !== sim.products('S1').has('N2')).toBe(true);
+    expect(sim.calls.map((c) => c.httpStatus).sort()).toEqual([200, 503]);
+  });
+});
