@@ -61,7 +61,7 @@ const shelf = (store: string) =>
 const expectedShelf = (merchantId: string) =>
   clover
     .items(merchantId)
-    .filter((i) => !i.hidden)
+    .filter((i) => !i.hidden && i.price >= 0)
     .map((i) => ({
       pc: i.sku || i.code || i.id,
       pn: i.name,
@@ -98,6 +98,7 @@ beforeAll(async () => {
   clover.addMerchant(B, [
     { name: 'Diesel', sku: 'FUEL-DSL', price: 459, priceType: 'PER_UNIT', unitName: 'gal' },
     { name: 'Chips', sku: 'SN-1', price: 199 },
+    { id: 'BADPRICE00001', name: 'Broken', sku: 'BAD-1', price: -100 },
   ]);
   clover.addMerchant(DEAD, [{ name: 'Gum', sku: 'GUM', price: 99 }]);
   stack = await startLocalStack({
@@ -200,6 +201,30 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
     const status = JSON.parse((await cli('status', '--json')).join('\n'));
     const a = status.merchants.find((m: { merchantId: string }) => m.merchantId === A);
     expect(a.state).toBe('active');
+    expect(shelf('store-a')).toEqual(expectedShelf(A));
+  });
+
+  it('records an invalid Clover item with its reason, skips it, and shows it in status', async () => {
+    expect(shelf('store-b').map((p) => p.pc)).not.toContain('BAD-1');
+    const status = JSON.parse((await cli('status', '--json')).join('\n'));
+    const b = status.merchants.find((m: { merchantId: string }) => m.merchantId === B);
+    expect(b.products.invalid).toEqual([{ itemId: 'BADPRICE00001', reason: expect.stringMatching(/negative price/) }]);
+  });
+
+  it('moves a malformed poll message straight to the dead-letter queue and keeps going', async () => {
+    const { SendMessageCommand } = await import('@aws-sdk/client-sqs');
+    const { queueDepth } = await import('../../src/queues/depth.ts');
+    const target = localTarget(dir);
+    await target.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: target.stack.pollQueueUrl,
+        MessageBody: '{"merchantId": 42}',
+        MessageGroupId: 'garbage',
+        MessageDeduplicationId: 'garbage-1',
+      }),
+    );
+    await cli('tick', '--wait');
+    expect(await queueDepth(target.sqs, target.stack.pollDlqUrl)).toMatchObject({ visible: 1 });
     expect(shelf('store-a')).toEqual(expectedShelf(A));
   });
 
