@@ -208,7 +208,9 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
     expect(shelf('store-b').map((p) => p.pc)).not.toContain('BAD-1');
     const status = JSON.parse((await cli('status', '--json')).join('\n'));
     const b = status.merchants.find((m: { merchantId: string }) => m.merchantId === B);
-    expect(b.products.invalid).toEqual([{ itemId: 'BADPRICE00001', reason: expect.stringMatching(/negative price/) }]);
+    expect(b.products.invalid).toEqual([
+      { itemId: 'BADPRICE00001', reason: expect.stringMatching(/negative price/) },
+    ]);
   });
 
   it('moves a malformed poll message straight to the dead-letter queue and keeps going', async () => {
