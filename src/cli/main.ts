@@ -3,6 +3,7 @@ import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { z } from 'zod';
 import { TokenPairSchema } from '../clover/schemas.ts';
 import { queueDepth, waitForQueuesDrained } from '../queues/depth.ts';
+import { peekDeadLetters, redriveDeadLetters } from '../queues/redrive.ts';
 import { createDocumentClient } from '../store/dynamo.ts';
 import { createMerchantStore, type MerchantView, merchantView } from '../store/merchants.ts';
 import { createProductStore, type ProductRecord, pushNeed } from '../store/products.ts';
@@ -18,6 +19,8 @@ const USAGE = `Usage: esl-sync <command> [options]   (acts on the local stack fr
   backfill (--merchant-id ID | --all) [--wait] [--timeout SECS]
                                           full resync, including removal of items gone from Clover
   status [--json]
+  dlq list [--queue poll|push] [--json]   what the dead-letter queues hold, with each failure reason
+  dlq redrive [--queue poll|push]         send dead-lettered messages back to their queue (both if no --queue)
 
 Token values are read from the options and stored encrypted; they are never printed.`;
 
@@ -33,6 +36,7 @@ const OPTIONS = {
   json: { type: 'boolean' },
   wait: { type: 'boolean' },
   all: { type: 'boolean' },
+  queue: { type: 'string' },
   timeout: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   'merchant-id': { type: 'string' },
@@ -160,6 +164,36 @@ export async function runCli(argv: string[], io: CliIo, resolveTarget?: (aws: bo
       }
       return;
     }
+    case 'dlq': {
+      const pairs = {
+        poll: { dlq: target.stack.pollDlqUrl, source: target.stack.pollQueueUrl },
+        push: { dlq: target.stack.pushDlqUrl, source: target.stack.pushQueueUrl },
+      };
+      const which = values.queue ?? 'all';
+      if (which !== 'all' && which !== 'poll' && which !== 'push')
+        throw new UsageError('--queue is poll or push');
+      const selected = Object.entries(pairs).filter(([name]) => which === 'all' || name === which);
+      if (sub === 'list') {
+        const listed: Record<string, unknown> = {};
+        for (const [name, q] of selected) listed[name] = await peekDeadLetters(target.sqs, q.dlq);
+        if (values.json) return print(listed);
+        for (const [name, letters] of Object.entries(listed) as Array<
+          [string, Awaited<ReturnType<typeof peekDeadLetters>>]
+        >) {
+          io.out(`${name} dead letters: ${letters.length}`);
+          for (const l of letters)
+            io.out(`  ${l.messageId} ${l.failureReason ?? '(exhausted retries)'}: ${l.body.slice(0, 200)}`);
+        }
+        return;
+      }
+      if (sub === 'redrive') {
+        for (const [name, q] of selected) {
+          io.out(`${name}: ${await redriveDeadLetters(target.sqs, q.dlq, q.source)} message(s) sent back`);
+        }
+        return;
+      }
+      throw new UsageError(`unknown dlq command: ${sub ?? '(none)'}`);
+    }
     default:
       throw new UsageError(`unknown command: ${command}`);
   }
@@ -205,7 +239,8 @@ function merchantLine(v: MerchantView): string {
     ? `last sync ${v.lastSyncAt} ${v.lastSyncStatus}${v.lastSyncError ? ` (${v.lastSyncError})` : ''}` +
       (c ? `: fetched ${c.fetched}, changed ${c.changed}, removed ${c.removed}, invalid ${c.invalid}` : '')
     : 'never synced';
-  return `${v.merchantId}  store ${v.storeCode}  ${v.state}${v.stateReason ? ` (${v.stateReason})` : ''}  ${sync}`;
+  const warning = v.refreshTokenExpiringSoon ? `  ! refresh token expires ${v.refreshTokenExpiresAt}` : '';
+  return `${v.merchantId}  store ${v.storeCode}  ${v.state}${v.stateReason ? ` (${v.stateReason})` : ''}  ${sync}${warning}`;
 }
 
 export function summarize(records: ProductRecord[]) {

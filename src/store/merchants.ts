@@ -59,6 +59,8 @@ export interface MerchantView {
   stateReason?: string;
   accessTokenExpiresAt: string;
   refreshTokenExpiresAt: string;
+  /** The refresh token expires within 7 days: the merchant will have to re-authorize unless it is used. */
+  refreshTokenExpiringSoon: boolean;
   lastRefreshAt?: string;
   lastSyncAt?: string;
   lastSyncMode?: 'incremental' | 'full';
@@ -73,13 +75,16 @@ export interface MerchantView {
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
-export function merchantView(m: MerchantRecord): MerchantView {
+const REFRESH_TOKEN_WARNING_SECONDS = 7 * 86_400;
+
+export function merchantView(m: MerchantRecord, now = Date.now()): MerchantView {
   const view: MerchantView = {
     merchantId: m.merchantId,
     storeCode: m.storeCode,
     state: m.state,
     accessTokenExpiresAt: new Date(m.accessTokenExpiresAt * 1000).toISOString(),
     refreshTokenExpiresAt: new Date(m.refreshTokenExpiresAt * 1000).toISOString(),
+    refreshTokenExpiringSoon: m.refreshTokenExpiresAt * 1000 - now < REFRESH_TOKEN_WARNING_SECONDS * 1000,
     pollCount: m.pollCount,
   };
   const optional: Partial<MerchantView> = {

@@ -230,6 +230,22 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
     expect(shelf('store-a')).toEqual(expectedShelf(A));
   });
 
+  it('lists dead letters with their reason and redrives them to their queue', async () => {
+    const listed = JSON.parse((await cli('dlq', 'list', '--queue', 'poll', '--json')).join('\n'));
+    expect(listed.poll).toEqual([
+      expect.objectContaining({
+        body: '{"merchantId": 42}',
+        failureReason: expect.stringMatching(/merchantId/),
+      }),
+    ]);
+    expect(await cli('dlq', 'redrive', '--queue', 'poll')).toEqual(['poll: 1 message(s) sent back']);
+    const { queueDepth } = await import('../../src/queues/depth.ts');
+    const target = localTarget(dir);
+    // Still malformed, so it comes straight back to the DLQ, and nothing else is disturbed.
+    await cli('tick', '--wait');
+    expect(await queueDepth(target.sqs, target.stack.pollDlqUrl)).toMatchObject({ visible: 1 });
+  });
+
   it('never prints or logs a token or the sign', () => {
     const text = logged.join('\n');
     expect(text).not.toContain(tokensA.access_token);

@@ -55,6 +55,14 @@ describe('merchant store', () => {
     for (const secret of ['AT-SECRET', 'RT-SECRET', 'PRT']) expect(text).not.toContain(secret);
     expect(view).toMatchObject({ merchantId: 'M1', storeCode: 'store-1', state: 'active' });
   });
+
+  it('flags a refresh token that expires within 7 days', () => {
+    const now = 1_000_000_000_000;
+    const soon = merchantRecord({ refreshTokenExpiresAt: now / 1000 + 6 * 86_400 });
+    const later = merchantRecord({ refreshTokenExpiresAt: now / 1000 + 8 * 86_400 });
+    expect(merchantView(soon, now).refreshTokenExpiringSoon).toBe(true);
+    expect(merchantView(later, now).refreshTokenExpiringSoon).toBe(false);
+  });
 });
 
 describe('product store', () => {
