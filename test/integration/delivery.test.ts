@@ -1,0 +1,172 @@
+/**
+ * The consumer against real parts: product state in dynalite, labels on the Hipoink simulator
+ * over HTTP. Delivery is at least once and out of order; Hipoink fails transiently.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import fc from 'fast-check';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ensureTables, startLocalDynamo } from '../../local/aws/dynamo.ts';
+import { type HipoinkSimulator, startHipoinkSimulator } from '../../local/simulators/hipoink.ts';
+import { createHipoinkClient } from '../../src/hipoink/client.ts';
+import { createDocumentClient } from '../../src/store/dynamo.ts';
+import { createMerchantStore } from '../../src/store/merchants.ts';
+import { createProductStore, type ProductStore } from '../../src/store/products.ts';
+import { pushChanges } from '../../src/sync/push.ts';
+import { hashOf } from '../../src/sync/transform.ts';
+
+const SIGN = 'delivery-sign';
+let dynamo: { endpoint: string; stop(): Promise<void> };
+let hipoink: HipoinkSimulator;
+let products: ProductStore;
+let merchants: ReturnType<typeof createMerchantStore>;
+let run = 0;
+
+beforeAll(async () => {
+  dynamo = await startLocalDynamo({});
+  const db = new DynamoDBClient({
+    region: 'us-east-1',
+    endpoint: dynamo.endpoint,
+    credentials: { accessKeyId: 'l', secretAccessKey: 'l' },
+  });
+  await ensureTables(db, { merchantsTable: 'merchants', productsTable: 'products' });
+  const doc = createDocumentClient(db);
+  products = createProductStore(doc, 'products');
+  merchants = createMerchantStore(doc, 'merchants');
+  hipoink = await startHipoinkSimulator({ sign: SIGN });
+});
+afterAll(async () => {
+  await hipoink?.stop();
+  await dynamo?.stop();
+});
+
+/** A fresh merchant (and store) per test run, so runs cannot see each other's labels. */
+async function freshMerchant() {
+  const merchantId = `M${++run}`;
+  const storeCode = `store-${run}`;
+  await merchants.upsert({
+    merchantId,
+    storeCode,
+    tokens: { access_token: 'a', access_token_expiration: 1, refresh_token: 'r', refresh_token_expiration: 1 },
+  });
+  return { merchantId, storeCode };
+}
+
+const deps = (chunk = 200) => ({
+  merchants,
+  products,
+  hipoink: createHipoinkClient({
+    baseUrl: hipoink.url,
+    clientId: 'default',
+    sign: async () => SIGN,
+    backoffLimitMs: 20,
+    retryLimit: 3,
+  }),
+  settings: { hipoinkChunkSize: chunk },
+});
+
+type Version = { price: number; hidden: boolean };
+async function applyVersion(merchantId: string, itemId: string, v: Version, modifiedTime: number) {
+  if (v.hidden) {
+    await products.saveState(merchantId, itemId, { status: 'removed', removedReason: 'hidden', modifiedTime });
+    return;
+  }
+  const label = { pc: `PC-${itemId}`, pn: `Item ${itemId}`, pp: (v.price / 100).toFixed(2) };
+  await products.saveState(merchantId, itemId, {
+    status: 'active',
+    label,
+    priceType: 'FIXED',
+    available: true,
+    stateHash: hashOf(label),
+    labelHash: hashOf(label),
+    modifiedTime,
+  });
+}
+const shelf = (store: string) =>
+  Object.fromEntries([...hipoink.products(store).values()].map((p) => [p.pc, p.pp]));
+
+beforeEach(() => {
+  hipoink.failEvery(0);
+  hipoink.resetCalls();
+});
+
+describe('push consumer against the Hipoink simulator', () => {
+  it('converges with every 3rd Hipoink call failing 5xx', async () => {
+    const { merchantId, storeCode } = await freshMerchant();
+    const ids = Array.from({ length: 30 }, (_, i) => `I${i}`);
+    for (const id of ids) await applyVersion(merchantId, id, { price: 100, hidden: false }, 1);
+    hipoink.failEvery(3, 503);
+    for (let i = 0; i < ids.length; i += 5) {
+      await pushChanges(deps(2), { merchantId, itemIds: ids.slice(i, i + 5) });
+    }
+    expect(Object.keys(shelf(storeCode))).toHaveLength(30);
+    expect(hipoink.calls.some((c) => c.httpStatus === 503)).toBe(true);
+  });
+
+  it('costs ⌈2000/chunk⌉ create calls for 2,000 changed products, and none for a second delivery', async () => {
+    const { merchantId, storeCode } = await freshMerchant();
+    const ids = Array.from({ length: 2000 }, (_, i) => `P${i}`);
+    await Promise.all(ids.map((id) => applyVersion(merchantId, id, { price: 250, hidden: false }, 1)));
+    for (let i = 0; i < ids.length; i += 1000) {
+      await pushChanges(deps(300), { merchantId, itemIds: ids.slice(i, i + 1000) });
+    }
+    // Two messages of 1,000 ids, chunks of 300: ⌈1000/300⌉ = 4 calls each.
+    expect(hipoink.calls.filter((c) => c.path === 'product/create_multiple')).toHaveLength(8);
+    expect(Object.keys(shelf(storeCode))).toHaveLength(2000);
+    hipoink.resetCalls();
+    await pushChanges(deps(300), { merchantId, itemIds: ids.slice(0, 1000) });
+    expect(hipoink.calls).toHaveLength(0);
+  });
+
+  it('ends in the same state for shuffled and duplicated deliveries as for in-order single delivery', async () => {
+    const version = fc.record({ price: fc.integer({ min: 0, max: 999 }), hidden: fc.boolean() });
+    const change = fc.record({ item: fc.integer({ min: 0, max: 4 }), version });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(change, { minLength: 1, maxLength: 12 }),
+        fc.array(fc.nat(), { minLength: 0, maxLength: 40 }),
+        async (changes, schedule) => {
+          const { merchantId, storeCode } = await freshMerchant();
+          // Deliveries happen at random points after their change, some twice, in any order.
+          const pending: string[][] = [];
+          let next = 0;
+          for (const pick of schedule) {
+            if (pick % 3 === 0 && next < changes.length) {
+              const c = changes[next] as (typeof changes)[number];
+              next++;
+              await applyVersion(merchantId, `I${c.item}`, c.version, next);
+              pending.push([`I${c.item}`]);
+            } else if (pending.length > 0) {
+              const i = pick % pending.length;
+              await pushChanges(deps(), { merchantId, itemIds: pending[i] as string[] });
+              if (pick % 2 === 0) pending.splice(i, 1); // otherwise it will be delivered again
+            }
+          }
+          for (; next < changes.length; next++) {
+            const c = changes[next] as (typeof changes)[number];
+            await applyVersion(merchantId, `I${c.item}`, c.version, next + 1);
+            pending.push([`I${c.item}`]);
+          }
+          for (const ids of pending.reverse()) await pushChanges(deps(), { merchantId, itemIds: ids });
+
+          const expected: Record<string, string> = {};
+          const latest = new Map<number, Version>();
+          for (const c of changes) latest.set(c.item, c.version);
+          for (const [item, v] of latest) if (!v.hidden) expected[`PC-I${item}`] = (v.price / 100).toFixed(2);
+          expect(shelf(storeCode)).toEqual(expected);
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
+  it('delivers the others when Hipoink refuses one product, and records why', async () => {
+    const { merchantId, storeCode } = await freshMerchant();
+    for (const id of ['A', 'B', 'C']) await applyVersion(merchantId, id, { price: 100, hidden: false }, 1);
+    hipoink.rejectProduct('PC-B', 'template has no price field');
+    const result = await pushChanges(deps(), { merchantId, itemIds: ['A', 'B', 'C'] });
+    expect(result).toMatchObject({ upserted: 2, rejected: 1 });
+    expect(Object.keys(shelf(storeCode)).sort()).toEqual(['PC-A', 'PC-C']);
+    const [b] = await products.get(merchantId, ['B']);
+    expect(b?.rejectedReason).toContain('template has no price field');
+  });
+});
