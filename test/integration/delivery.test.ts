@@ -46,7 +46,12 @@ async function freshMerchant() {
   await merchants.upsert({
     merchantId,
     storeCode,
-    tokens: { access_token: 'a', access_token_expiration: 1, refresh_token: 'r', refresh_token_expiration: 1 },
+    tokens: {
+      access_token: 'a',
+      access_token_expiration: 1,
+      refresh_token: 'r',
+      refresh_token_expiration: 1,
+    },
   });
   return { merchantId, storeCode };
 }
@@ -67,7 +72,11 @@ const deps = (chunk = 200) => ({
 type Version = { price: number; hidden: boolean };
 async function applyVersion(merchantId: string, itemId: string, v: Version, modifiedTime: number) {
   if (v.hidden) {
-    await products.saveState(merchantId, itemId, { status: 'removed', removedReason: 'hidden', modifiedTime });
+    await products.saveState(merchantId, itemId, {
+      status: 'removed',
+      removedReason: 'hidden',
+      modifiedTime,
+    });
     return;
   }
   const label = { pc: `PC-${itemId}`, pn: `Item ${itemId}`, pp: (v.price / 100).toFixed(2) };

@@ -1,0 +1,188 @@
+/**
+ * The poller's Clover side against real parts: merchants and products in dynalite, the Clover
+ * simulator over HTTP (single-use refresh tokens, 429 + retry-after, edits during paging).
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureTables, startLocalDynamo } from '../../local/aws/dynamo.ts';
+import { type CloverSimulator, startCloverSimulator } from '../../local/simulators/clover.ts';
+import { createCloverClient } from '../../src/clover/client.ts';
+import { DEFAULT_SYNC_SETTINGS } from '../../src/config.ts';
+import { createDocumentClient } from '../../src/store/dynamo.ts';
+import { createMerchantStore } from '../../src/store/merchants.ts';
+import { createProductStore } from '../../src/store/products.ts';
+import { pollMerchant } from '../../src/sync/poll.ts';
+import { createTokenManager } from '../../src/sync/tokens.ts';
+
+let dynamo: { endpoint: string; stop(): Promise<void> };
+let clover: CloverSimulator;
+let merchants: ReturnType<typeof createMerchantStore>;
+let products: ReturnType<typeof createProductStore>;
+
+beforeAll(async () => {
+  dynamo = await startLocalDynamo({});
+  const db = new DynamoDBClient({
+    region: 'us-east-1',
+    endpoint: dynamo.endpoint,
+    credentials: { accessKeyId: 'l', secretAccessKey: 'l' },
+  });
+  await ensureTables(db, { merchantsTable: 'merchants', productsTable: 'products' });
+  const doc = createDocumentClient(db);
+  merchants = createMerchantStore(doc, 'merchants');
+  products = createProductStore(doc, 'products');
+  clover = await startCloverSimulator({ appId: 'APP', rateLimits: false });
+});
+afterAll(async () => {
+  await clover?.stop();
+  await dynamo?.stop();
+});
+
+function pollDeps() {
+  const client = createCloverClient({ baseUrl: clover.url, backoffLimitMs: 2_000, retryLimit: 6 });
+  const tokens = createTokenManager({
+    merchants,
+    clover: client,
+    appId: async () => 'APP',
+    settings: DEFAULT_SYNC_SETTINGS,
+  });
+  const sent: unknown[] = [];
+  return {
+    deps: {
+      merchants,
+      products,
+      clover: client,
+      tokens,
+      pushQueue: { send: async (m: readonly unknown[]) => void sent.push(...m) },
+      settings: DEFAULT_SYNC_SETTINGS,
+      productCodePrecedence: ['sku', 'code', 'id'] as const,
+    },
+    tokens,
+    sent,
+  };
+}
+
+async function addMerchant(merchantId: string, count: number, sameTime?: number) {
+  const pair = clover.addMerchant(
+    merchantId,
+    Array.from({ length: count }, (_, i) => ({
+      id: `${merchantId.slice(0, 4)}${String(i).padStart(9, '0')}`,
+      name: `Item ${i}`,
+      sku: `SKU-${i}`,
+      price: 100 + i,
+      ...(sameTime === undefined ? {} : { modifiedTime: sameTime }),
+    })),
+  );
+  await merchants.upsert({ merchantId, storeCode: `store-${merchantId}`, tokens: pair });
+}
+
+async function storedEqualsClover(merchantId: string) {
+  const stored = new Map((await products.list(merchantId)).map((r) => [r.itemId, r]));
+  for (const item of clover.items(merchantId)) {
+    const r = stored.get(item.id);
+    expect(r?.status, item.id).toBe(item.hidden ? 'removed' : 'active');
+    if (!item.hidden) expect(r?.label?.pp, item.id).toBe((item.price / 100).toFixed(2));
+  }
+}
+
+describe('polling Clover', () => {
+  it('syncs 1,500 items sharing one modifiedTime completely with limit 1000', async () => {
+    await addMerchant('TIES00000001', 1500, 1_700_000_000_000);
+    const { deps } = pollDeps();
+    clover.resetRequests();
+    const result = await pollMerchant(deps, {
+      merchantId: 'TIES00000001',
+      mode: 'incremental',
+      requestedAt: 0,
+      reason: 'manual',
+    });
+    expect(result).toMatchObject({ status: 'synced', counts: { changed: 1500 } });
+    expect(clover.countItemRequests('TIES00000001')).toBe(2);
+    await storedEqualsClover('TIES00000001');
+  });
+
+  it('converges although items are edited while pages are read (moved to the end of the order)', async () => {
+    await addMerchant('EDIT00000001', 250);
+    const { deps } = pollDeps();
+    deps.settings = { ...DEFAULT_SYNC_SETTINGS, pageLimit: 40 };
+    let edits = 0;
+    clover.hooks.onItemsPage = ({ merchantId }) => {
+      if (merchantId !== 'EDIT00000001' || edits >= 12) return;
+      const items = clover.items(merchantId);
+      const victim = items[(edits * 37) % items.length];
+      if (victim)
+        clover.upsertItem(merchantId, { id: victim.id, price: victim.price + 1000, hidden: edits % 4 === 0 });
+      edits++;
+    };
+    try {
+      const msg = {
+        merchantId: 'EDIT00000001',
+        mode: 'incremental' as const,
+        requestedAt: 0,
+        reason: 'manual' as const,
+      };
+      await pollMerchant(deps, msg);
+      clover.hooks.onItemsPage = undefined;
+      await pollMerchant(deps, msg);
+    } finally {
+      clover.hooks.onItemsPage = undefined;
+    }
+    expect(edits).toBe(12);
+    await storedEqualsClover('EDIT00000001');
+  });
+
+  it('spends one refresh for 50 concurrent token requests of an expired token; all get the new token', async () => {
+    await addMerchant('RACE00000001', 1);
+    clover.expireAccessToken('RACE00000001');
+    const m = await merchants.get('RACE00000001');
+    if (!m) throw new Error('fixture');
+    // The stored expiry says so too, as it would once the clock passes it.
+    await merchants.upsert({
+      merchantId: m.merchantId,
+      storeCode: m.storeCode,
+      tokens: {
+        access_token: m.accessToken,
+        access_token_expiration: 1,
+        refresh_token: m.refreshToken,
+        refresh_token_expiration: m.refreshTokenExpiresAt,
+      },
+    });
+    const before = clover.refreshCalls;
+    const workers = Array.from({ length: 5 }, () => pollDeps().tokens);
+    const tokens = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        (workers[i % 5] as (typeof workers)[number]).accessToken('RACE00000001'),
+      ),
+    );
+    expect(clover.refreshCalls - before).toBe(1);
+    expect(new Set(tokens).size).toBe(1);
+    const res = await fetch(`${clover.url}/v3/merchants/RACE00000001/items`, {
+      headers: { authorization: `Bearer ${tokens[0]}` },
+    });
+    expect(res.status).toBe(200);
+  });
+
+  it('converges with 429 + retry-after on every 4th request and never asks again before retry-after elapsed', async () => {
+    await addMerchant('SLOW00000001', 2500);
+    const { deps } = pollDeps();
+    clover.resetRequests();
+    clover.rateLimitEvery(4, 1);
+    try {
+      const result = await pollMerchant(deps, {
+        merchantId: 'SLOW00000001',
+        mode: 'incremental',
+        requestedAt: 0,
+        reason: 'manual',
+      });
+      expect(result.status).toBe('synced');
+    } finally {
+      clover.rateLimitEvery(0, 0);
+    }
+    await storedEqualsClover('SLOW00000001');
+    const requests = clover.requests.filter((r) => r.merchantId === 'SLOW00000001');
+    expect(requests.some((r) => r.status === 429)).toBe(true);
+    requests.forEach((r, i) => {
+      const next = requests[i + 1];
+      if (r.status === 429 && next) expect(next.at - r.at).toBeGreaterThanOrEqual(1000);
+    });
+  });
+});
