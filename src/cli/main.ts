@@ -7,6 +7,12 @@ import { peekDeadLetters, redriveDeadLetters } from '../queues/redrive.ts';
 import { createDocumentClient } from '../store/dynamo.ts';
 import { createMerchantStore, type MerchantView, merchantView } from '../store/merchants.ts';
 import { createProductStore, type ProductRecord, pushNeed } from '../store/products.ts';
+import {
+  DEFAULT_LABEL_OPTIONS,
+  LABEL_FACTS,
+  type LabelOptions,
+  LabelOptionsSchema,
+} from '../sync/transform.ts';
 import { awsTarget, localTarget, type Target } from './target.ts';
 
 const USAGE = `Usage: esl-sync <command> [options]   (acts on the local stack from \`npm start\`; add --aws for the deployed stack)
@@ -15,6 +21,8 @@ const USAGE = `Usage: esl-sync <command> [options]   (acts on the local stack fr
                 --refresh-token T --refresh-token-expiration SECS
   merchants list [--json]
   merchants show ID [--json]
+  merchants configure ID [--field-map f1=unitCost,f2=priceType,…] [--variable-price base|remove]
+                                          label rules for one store; queues a full resync to apply them
   tick [--wait] [--timeout SECS]          run one fan-out (every active merchant is polled)
   backfill (--merchant-id ID | --all) [--wait] [--timeout SECS]
                                           full resync, including removal of items gone from Clover
@@ -37,6 +45,8 @@ const OPTIONS = {
   wait: { type: 'boolean' },
   all: { type: 'boolean' },
   queue: { type: 'string' },
+  'field-map': { type: 'string' },
+  'variable-price': { type: 'string' },
   timeout: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   'merchant-id': { type: 'string' },
@@ -109,6 +119,20 @@ export async function runCli(argv: string[], io: CliIo, resolveTarget?: (aws: bo
             `  ${k}: ${Array.isArray(v) ? v.map((r) => `${r.itemId} (${r.reason})`).join(', ') || '-' : v}`,
           );
         }
+        return;
+      }
+      if (sub === 'configure') {
+        if (!arg) throw new UsageError('merchants configure needs a merchant id');
+        const record = await merchants.get(arg);
+        if (!record) throw new UsageError(`unknown merchant ${arg}`);
+        const options = parseLabelOptions(values, record.labelOptions);
+        await merchants.setLabelOptions(arg, options);
+        io.out(`merchant ${arg}: label rules ${JSON.stringify(options)}`);
+        const result = await invoke(target.stack.backfillFunction, { merchantId: arg });
+        io.out(
+          `merchant ${arg}: full resync queued (${result.queued.length}) so every label follows the new rules`,
+        );
+        if (values.wait) await wait();
         return;
       }
       throw new UsageError(`unknown merchants command: ${sub ?? '(none)'}`);
@@ -231,6 +255,28 @@ function parseMerchantAdd(values: Record<string, unknown>) {
       refresh_token_expiration: v['refresh-token-expiration'],
     }),
   };
+}
+
+function parseLabelOptions(values: Record<string, unknown>, current: LabelOptions | undefined): LabelOptions {
+  const raw: Record<string, unknown> = { ...DEFAULT_LABEL_OPTIONS, ...current };
+  if (typeof values['field-map'] === 'string') {
+    raw.fieldMap = Object.fromEntries(
+      values['field-map']
+        .split(',')
+        .map((pair) => pair.trim())
+        .filter(Boolean)
+        .map((pair) => pair.split('=').map((s) => s.trim())),
+    );
+  }
+  if (values['variable-price'] !== undefined) raw.variablePrice = values['variable-price'];
+  const parsed = LabelOptionsSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new UsageError(
+      `invalid label rules: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')} ` +
+        `(fields f1…f16; facts ${LABEL_FACTS.join(', ')}; --variable-price base|remove)`,
+    );
+  }
+  return parsed.data;
 }
 
 function merchantLine(v: MerchantView): string {

@@ -1,5 +1,9 @@
 import { z } from 'zod';
 
+/** Free fields label templates can show (f1…f16). */
+export const FREE_FIELDS = Array.from({ length: 16 }, (_, i) => `f${i + 1}`) as ReadonlyArray<`f${number}`>;
+export type FreeField = (typeof FREE_FIELDS)[number];
+
 /**
  * Every Hipoink field name lives in this module (see shared/reference/hipoink-api.md).
  * `pp` is a dollar string with two decimals; `pc` is Hipoink's key for the product.
@@ -19,6 +23,7 @@ export const HipoinkProductSchema = z.object({
   promotion: z.number().int().optional(),
   pim: z.string().optional(),
   pqr: z.string().optional(),
+  ...Object.fromEntries(FREE_FIELDS.map((f) => [f, z.string().optional()])),
 });
 export type HipoinkProduct = z.infer<typeof HipoinkProductSchema>;
 

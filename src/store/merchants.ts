@@ -1,6 +1,7 @@
 import { type DynamoDBDocumentClient, GetCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import type { TokenPair } from '../clover/schemas.ts';
+import { type LabelOptions, LabelOptionsSchema } from '../sync/transform.ts';
 import { isConditionFailure, setExpression } from './dynamo.ts';
 
 export const MERCHANT_STATES = ['active', 'needs_reauth', 'disabled'] as const;
@@ -46,6 +47,8 @@ export const MerchantRecordSchema = z.object({
   lastSyncError: z.string().optional(),
   lastSyncCounts: SyncCountsSchema.optional(),
   lastFullSyncAt: z.number().optional(),
+  /** How this store's labels are filled (free fields, VARIABLE-price rule). */
+  labelOptions: LabelOptionsSchema.optional(),
   createdAt: z.number(),
   updatedAt: z.number(),
 });
@@ -71,6 +74,7 @@ export interface MerchantView {
   lastCleanupAt?: string;
   cursor?: string;
   pollCount: number;
+  labelOptions?: LabelOptions;
 }
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
@@ -98,6 +102,7 @@ export function merchantView(m: MerchantRecord, now = Date.now()): MerchantView 
     lastFullSyncAt: iso(m.lastFullSyncAt),
     lastCleanupAt: iso(m.lastCleanupAt),
     cursor: iso(m.cursor),
+    labelOptions: m.labelOptions,
   };
   for (const [k, v] of Object.entries(optional))
     if (v !== undefined) (view as unknown as Record<string, unknown>)[k] = v;
@@ -125,6 +130,7 @@ export interface MerchantStore {
   /** Adds a merchant, or re-authorizes an existing one (new tokens, state back to active; sync state kept). */
   upsert(merchant: NewMerchant): Promise<MerchantRecord>;
   setState(merchantId: string, state: MerchantState, reason?: string): Promise<void>;
+  setLabelOptions(merchantId: string, options: LabelOptions): Promise<void>;
   /** Takes the refresh lease if nobody holds a live one and the token pair is still `tokenVersion`. */
   acquireRefreshLease(
     merchantId: string,
@@ -223,6 +229,18 @@ export function createMerchantStore(
           ConditionExpression: 'attribute_exists(merchantId)',
           ExpressionAttributeNames: { '#state': 'state' },
           ExpressionAttributeValues: { ':s': state, ':now': now(), ...(reason ? { ':r': reason } : {}) },
+        }),
+      );
+    },
+
+    async setLabelOptions(merchantId, options) {
+      await doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { merchantId },
+          UpdateExpression: 'SET labelOptions = :o, updatedAt = :now',
+          ConditionExpression: 'attribute_exists(merchantId)',
+          ExpressionAttributeValues: { ':o': options, ':now': now() },
         }),
       );
     },

@@ -13,7 +13,7 @@ export const ProductRecordSchema = z.object({
   merchantId: z.string(),
   itemId: z.string(),
   status: z.enum(['active', 'removed', 'invalid']),
-  removedReason: z.enum(['hidden', 'deleted', 'gone']).optional(),
+  removedReason: z.enum(['hidden', 'deleted', 'gone', 'variable-price']).optional(),
   invalidReason: z.string().optional(),
   label: HipoinkProductSchema.optional(),
   priceType: z.string().optional(),
@@ -43,7 +43,7 @@ export type ProductState =
       labelHash: string;
       modifiedTime: number;
     }
-  | { status: 'removed'; removedReason: 'hidden' | 'deleted' | 'gone'; modifiedTime?: number }
+  | { status: 'removed'; removedReason: NonNullable<ProductRecord['removedReason']>; modifiedTime?: number }
   | { status: 'invalid'; invalidReason: string; modifiedTime?: number };
 
 export type PushNeed = 'upsert' | 'remove' | 'none';

@@ -75,7 +75,7 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     )) {
       counts.fetched += page.length;
       for (const raw of page) {
-        const outcome = transformItem(raw, deps.productCodePrecedence);
+        const outcome = transformItem(raw, deps.productCodePrecedence, merchant.labelOptions);
         if (outcome.itemId) seen.add(outcome.itemId);
         if (outcome.modifiedTime !== undefined) cursor = Math.max(cursor ?? 0, outcome.modifiedTime);
         const record = await saveOutcome(deps, merchantId, outcome, counts);
@@ -86,7 +86,7 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     const cleanupDue = mode === 'full' || isCleanupDue(merchant, deps.settings, startedAt);
     if (cleanupDue) {
       const present = mode === 'full' ? seen : await listAllIds(deps, session, merchantId);
-      for (const id of await removeGhosts(deps, session, merchantId, present, counts)) touched.add(id);
+      for (const id of await removeGhosts(deps, session, merchant, present, counts)) touched.add(id);
     }
 
     // A full sync also re-queues anything still out of step (e.g. a push that ended in the DLQ).
@@ -225,10 +225,11 @@ async function listAllIds(deps: PollDeps, session: ReturnType<typeof cloverSessi
 async function removeGhosts(
   deps: PollDeps,
   session: ReturnType<typeof cloverSession>,
-  merchantId: string,
+  merchant: MerchantRecord,
   present: ReadonlySet<string>,
   counts: SyncCounts,
 ): Promise<string[]> {
+  const { merchantId } = merchant;
   const stored = await deps.products.list(merchantId);
   const candidates = stored.filter((r) => r.status !== 'removed' && !present.has(r.itemId));
   const removed: string[] = [];
@@ -240,7 +241,12 @@ async function removeGhosts(
             status: 'removed',
             removedReason: 'gone',
           })
-        : await saveOutcome(deps, merchantId, transformItem(item, deps.productCodePrecedence), counts);
+        : await saveOutcome(
+            deps,
+            merchantId,
+            transformItem(item, deps.productCodePrecedence, merchant.labelOptions),
+            counts,
+          );
     if (item === null && record) {
       counts.changed++;
       counts.removed++;

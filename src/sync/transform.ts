@@ -1,8 +1,34 @@
 import { createHash } from 'node:crypto';
+import { z } from 'zod';
 import { type CloverItem, CloverItemSchema, ItemIdentitySchema } from '../clover/schemas.ts';
 import type { ProductCodeSource } from '../config.ts';
-import type { HipoinkProduct } from '../hipoink/fields.ts';
+import { FREE_FIELDS, type HipoinkProduct } from '../hipoink/fields.ts';
 import { centsToDollars } from './money.ts';
+
+/** Clover facts a store can put into free label fields for its templates (seed 001's extra data). */
+export const LABEL_FACTS = [
+  'unitCost',
+  'priceType',
+  'modifiedTime',
+  'sku',
+  'code',
+  'itemId',
+  'alternateName',
+] as const;
+export type LabelFact = (typeof LABEL_FACTS)[number];
+
+/**
+ * Per-store label rules. `variablePrice`: what a VARIABLE-price item (priced at the register)
+ * shows — `base` its Clover base price (default), `remove` no label at all.
+ */
+export const LabelOptionsSchema = z.object({
+  fieldMap: z
+    .partialRecord(z.enum(FREE_FIELDS as unknown as [string, ...string[]]), z.enum(LABEL_FACTS))
+    .default({}),
+  variablePrice: z.enum(['base', 'remove']).default('base'),
+});
+export type LabelOptions = z.infer<typeof LabelOptionsSchema>;
+export const DEFAULT_LABEL_OPTIONS: LabelOptions = { fieldMap: {}, variablePrice: 'base' };
 
 /** What the shelf should show for one Clover item, plus the facts kept beside it. */
 export interface DesiredLabel {
@@ -24,7 +50,7 @@ export type ItemOutcome =
       /** Hash of what Hipoink shows: only a change here costs a Hipoink call. */
       labelHash: string;
     }
-  | { kind: 'remove'; itemId: string; modifiedTime: number; reason: 'hidden' | 'deleted' }
+  | { kind: 'remove'; itemId: string; modifiedTime: number; reason: 'hidden' | 'deleted' | 'variable-price' }
   | { kind: 'invalid'; itemId: string | undefined; modifiedTime: number | undefined; reason: string };
 
 const nonEmpty = (s: string | null | undefined): string | undefined => {
@@ -62,7 +88,11 @@ function stableJson(value: unknown): string {
  * priceType (a VARIABLE item shows its base price); PER_UNIT adds `pu` = unitName; hidden or
  * deleted items come off the shelf; `available: false` stays on the shelf.
  */
-export function transformItem(raw: unknown, precedence: readonly ProductCodeSource[]): ItemOutcome {
+export function transformItem(
+  raw: unknown,
+  precedence: readonly ProductCodeSource[],
+  options: LabelOptions = DEFAULT_LABEL_OPTIONS,
+): ItemOutcome {
   const parsed = CloverItemSchema.safeParse(raw);
   if (!parsed.success) {
     const identity = ItemIdentitySchema.safeParse(raw);
@@ -83,6 +113,9 @@ export function transformItem(raw: unknown, precedence: readonly ProductCodeSour
       reason: item.deleted ? 'deleted' : 'hidden',
     };
   }
+  if (item.priceType === 'VARIABLE' && options.variablePrice === 'remove') {
+    return { kind: 'remove', itemId: item.id, modifiedTime: item.modifiedTime, reason: 'variable-price' };
+  }
   const name = nonEmpty(item.name) ?? nonEmpty(item.alternateName);
   if (!name) return invalid(item, 'name: the item has no name');
   if (item.price < 0) return invalid(item, `price: negative price ${item.price}`);
@@ -100,6 +133,19 @@ export function transformItem(raw: unknown, precedence: readonly ProductCodeSour
 
   const desired: DesiredLabel = { label, priceType: item.priceType, available: item.available };
   if (item.cost != null) desired.unitCost = centsToDollars(item.cost);
+  const facts: Record<LabelFact, string | undefined> = {
+    unitCost: desired.unitCost,
+    priceType: item.priceType,
+    modifiedTime: new Date(item.modifiedTime).toISOString(),
+    sku,
+    code: nonEmpty(item.code),
+    itemId: item.id,
+    alternateName: nonEmpty(item.alternateName),
+  };
+  for (const [field, fact] of Object.entries(options.fieldMap)) {
+    const value = fact ? facts[fact] : undefined;
+    if (value !== undefined) (label as Record<string, unknown>)[field] = value;
+  }
   return {
     kind: 'label',
     itemId: item.id,

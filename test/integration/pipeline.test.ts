@@ -204,6 +204,28 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
     expect(shelf('store-a')).toEqual(expectedShelf(A));
   });
 
+  it('applies a store’s label rules to every label after merchants configure', async () => {
+    await cli(
+      'merchants',
+      'configure',
+      A,
+      '--field-map',
+      'f1=priceType,f2=sku',
+      '--variable-price',
+      'remove',
+      '--wait',
+    );
+    const labels = hipoink.products('store-a');
+    expect(labels.get('FUEL-REG')).toMatchObject({ f1: 'PER_UNIT', f2: 'FUEL-REG' });
+    expect(labels.has('DELI-1')).toBe(false); // the VARIABLE-price deli item
+    await expect(cli('merchants', 'configure', A, '--field-map', 'f99=sku')).rejects.toThrow(
+      /invalid label rules/,
+    );
+    await cli('merchants', 'configure', A, '--field-map', '', '--variable-price', 'base', '--wait');
+    expect(hipoink.products('store-a').has('DELI-1')).toBe(true);
+    expect(hipoink.products('store-a').get('FUEL-REG')?.f1).toBeUndefined();
+  });
+
   it('records an invalid Clover item with its reason, skips it, and shows it in status', async () => {
     expect(shelf('store-b').map((p) => p.pc)).not.toContain('BAD-1');
     const status = JSON.parse((await cli('status', '--json')).join('\n'));

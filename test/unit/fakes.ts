@@ -50,6 +50,9 @@ export class FakeMerchantStore implements MerchantStore {
     r.state = state;
     if (reason) r.stateReason = reason;
   }
+  async setLabelOptions(id: string, options: MerchantRecord['labelOptions'] & object) {
+    this.must(id).labelOptions = options;
+  }
   async acquireRefreshLease(id: string, owner: string, version: number, leaseMs: number) {
     await this.tick();
     const r = this.must(id);

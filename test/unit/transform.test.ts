@@ -103,6 +103,28 @@ describe('transformItem', () => {
     });
   });
 
+  it('fills free fields from the store’s field map and applies its VARIABLE-price rule', () => {
+    const options = {
+      fieldMap: { f1: 'unitCost', f2: 'priceType', f3: 'code' } as const,
+      variablePrice: 'base' as const,
+    };
+    const out = transformItem(
+      item({ cost: 341, code: 'UPC9', priceType: 'PER_UNIT', unitName: 'lb' }),
+      PRECEDENCE,
+      options,
+    );
+    if (out.kind !== 'label') throw new Error('expected a label');
+    expect(out.desired.label).toMatchObject({ f1: '3.41', f2: 'PER_UNIT', f3: 'UPC9' });
+    const noCost = transformItem(item(), PRECEDENCE, options);
+    expect(noCost.kind === 'label' && 'f1' in noCost.desired.label).toBe(false);
+    expect(
+      transformItem(item({ priceType: 'VARIABLE' }), PRECEDENCE, { fieldMap: {}, variablePrice: 'remove' }),
+    ).toMatchObject({
+      kind: 'remove',
+      reason: 'variable-price',
+    });
+  });
+
   it('changes the label hash only when the label changes', () => {
     const base = label({});
     const unavailable = label({ available: false, cost: 100 });
