@@ -23,5 +23,7 @@ new EslSyncStack(app, 'EslSync', {
   pollIntervalSeconds: number('pollIntervalSeconds') ?? 120,
   pollerMaxConcurrency: number('pollerMaxConcurrency') ?? 5,
   productCodePrecedence: ctx('productCodePrecedence') ?? 'sku,code,id',
+  tokenRefreshIntervalMinutes: number('tokenRefreshIntervalMinutes') ?? 10,
+  tokenMaxAgeMinutes: number('tokenMaxAgeMinutes') ?? 60,
 });
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

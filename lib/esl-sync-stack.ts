@@ -23,6 +23,10 @@ export interface EslSyncStackProps extends StackProps {
   productCodePrecedence?: string;
   /** Concurrent pollers; Clover allows 10 concurrent requests per app across all merchants. */
   pollerMaxConcurrency?: number;
+  /** Minutes between runs of the backup token refresher (seed 004: 10). */
+  tokenRefreshIntervalMinutes?: number;
+  /** The backup refresher also refreshes tokens last refreshed at least this many minutes ago (seed 004: 60). */
+  tokenMaxAgeMinutes?: number;
 }
 
 /** Clover REST hosts, from shared/reference/clover-api.md. */
@@ -93,6 +97,7 @@ export class EslSyncStack extends Stack {
       [ENV.hipoinkClientId]: props.hipoinkClientId ?? 'default',
       [ENV.pollIntervalSeconds]: String(pollIntervalSeconds),
       [ENV.productCodePrecedence]: props.productCodePrecedence ?? 'sku,code,id',
+      [ENV.tokenMaxAgeMinutes]: String(props.tokenMaxAgeMinutes ?? 60),
     };
 
     const fanOut = new SyncFunction(this, 'FanOut', {
@@ -124,6 +129,14 @@ export class EslSyncStack extends Stack {
       environment,
     }).fn;
 
+    const tokenRefresher = new SyncFunction(this, 'TokenRefresher', {
+      handlerDir: 'token-refresher',
+      description: 'Backup refresh of Clover tokens close to expiry or older than the maximum age',
+      timeout: Duration.seconds(300),
+      memorySize: 256,
+      environment,
+    }).fn;
+
     // Least privilege: each function gets exactly what its code touches.
     state.merchants.grantReadData(fanOut);
     poll.queue.grantSendMessages(fanOut);
@@ -141,6 +154,9 @@ export class EslSyncStack extends Stack {
 
     state.merchants.grantReadData(backfill);
     poll.queue.grantSendMessages(backfill);
+
+    state.merchants.grantReadWriteData(tokenRefresher);
+    secret.grantRead(tokenRefresher);
 
     poller.addEventSource(
       new SqsEventSource(poll.queue, {
@@ -161,6 +177,16 @@ export class EslSyncStack extends Stack {
       ],
     });
 
+    const refreshMinutes = props.tokenRefreshIntervalMinutes ?? 10;
+    if (!Number.isInteger(refreshMinutes) || refreshMinutes < 1) {
+      throw new Error(`tokenRefreshIntervalMinutes must be a whole number ≥ 1; got ${refreshMinutes}`);
+    }
+    new Rule(this, 'TokenRefreshSchedule', {
+      description: 'Backup refresh of Clover tokens',
+      schedule: Schedule.rate(Duration.minutes(refreshMinutes)),
+      targets: [new LambdaFunction(tokenRefresher, { retryAttempts: 0 })],
+    });
+
     const outputs: Record<string, string> = {
       MerchantsTableName: state.merchants.tableName,
       ProductsTableName: state.products.tableName,
@@ -170,6 +196,7 @@ export class EslSyncStack extends Stack {
       PushDlqUrl: push.deadLetterQueue.queueUrl,
       FanOutFunctionName: fanOut.functionName,
       BackfillFunctionName: backfill.functionName,
+      TokenRefresherFunctionName: tokenRefresher.functionName,
       AppSecretArn: secret.secretArn,
     };
     for (const [key, value] of Object.entries(outputs)) new CfnOutput(this, key, { value });

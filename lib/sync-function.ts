@@ -9,7 +9,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export interface SyncFunctionProps {
   /** Directory under functions/ holding handler.ts. */
-  handlerDir: 'fanout' | 'poller' | 'consumer' | 'backfill';
+  handlerDir: 'fanout' | 'poller' | 'consumer' | 'backfill' | 'token-refresher';
   description: string;
   timeout: Duration;
   memorySize: number;

@@ -36,6 +36,8 @@ export interface LocalStackOptions {
   env: NodeJS.ProcessEnv;
   /** Seconds between demo price changes in the bundled Clover simulator; 0 = none. */
   demoActivitySeconds: number;
+  /** Seconds between runs of the backup token refresher; 0 = only on demand (`esl-sync tokens refresh`). */
+  tokenRefreshSeconds: number;
   log: (line: string) => void;
 }
 
@@ -121,6 +123,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       [ENV.hipoinkClientId]: env.HIPOINK_CLIENT_ID || 'default',
       [ENV.pollIntervalSeconds]: String(Math.max(1, opts.intervalSeconds || 60)),
       [ENV.productCodePrecedence]: env.PRODUCT_CODE_PRECEDENCE || 'sku,code,id',
+      [ENV.tokenMaxAgeMinutes]: env.TOKEN_MAX_AGE_MINUTES || '60',
     });
     const { resetRuntimeDeps } = await import('../src/runtime.ts');
     resetRuntimeDeps();
@@ -128,9 +131,14 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const poller = (await import('../functions/poller/handler.ts')).handler;
     const consumer = (await import('../functions/consumer/handler.ts')).handler;
     const backfill = (await import('../functions/backfill/handler.ts')).handler;
+    const tokenRefresher = (await import('../functions/token-refresher/handler.ts')).handler;
 
     const merchants = createMerchantStore(createDocumentClient(dynamodb), tables.merchantsTable);
-    const functions = { 'esl-sync-fan-out': fanOut, 'esl-sync-backfill': backfill };
+    const functions = {
+      'esl-sync-fan-out': fanOut,
+      'esl-sync-backfill': backfill,
+      'esl-sync-token-refresher': tokenRefresher,
+    };
     const lambda = await startLocalLambda(functions as Parameters<typeof startLocalLambda>[0]);
     stops.push(() => lambda.stop());
 
@@ -190,6 +198,15 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       await fanOut(scheduledEvent(ruleArn), lambdaContext('esl-sync-fan-out', 60_000));
     });
     stops.push(() => schedule.stop());
+    const refreshSchedule = startSchedule(opts.tokenRefreshSeconds, async () => {
+      const result = await tokenRefresher(
+        scheduledEvent(ruleArn),
+        lambdaContext('esl-sync-token-refresher', 300_000),
+      );
+      for (const id of result.refreshed) log(`token refreshed ${id} (backup refresher)`);
+      for (const f of result.failed) log(`token refresh failed ${f.merchantId}: ${f.reason}`);
+    });
+    stops.push(() => refreshSchedule.stop());
 
     const info: LocalStackFile = {
       pid: process.pid,
@@ -202,6 +219,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       pushDlqUrl: queues.pushDlqUrl,
       fanOutFunction: 'esl-sync-fan-out',
       backfillFunction: 'esl-sync-backfill',
+      tokenRefresherFunction: 'esl-sync-token-refresher',
     };
     const file = stackFilePath(opts.dataDir);
     writeFileSync(file, `${JSON.stringify(info, null, 2)}\n`);
@@ -238,6 +256,7 @@ async function main() {
     options: {
       interval: { type: 'string' },
       'demo-activity': { type: 'string' },
+      'token-refresh': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -246,7 +265,8 @@ async function main() {
     process.stdout.write(
       'Usage: npm start -- [--interval SECONDS] [--demo-activity SECONDS]\n' +
         '  --interval       seconds between scheduled polls (default 10; 0 = only on `esl-sync tick`)\n' +
-        '  --demo-activity  seconds between demo price changes in the bundled Clover simulator (default 15; 0 = off)\n',
+        '  --demo-activity  seconds between demo price changes in the bundled Clover simulator (default 15; 0 = off)\n' +
+        '  --token-refresh  seconds between backup token refresh runs (default 600; 0 = only on `esl-sync tokens refresh`)\n',
     );
     return;
   }
@@ -260,6 +280,7 @@ async function main() {
     dataDir: dataDir(),
     env: process.env,
     demoActivitySeconds,
+    tokenRefreshSeconds: Number(values['token-refresh'] ?? 600),
     log,
   });
   const { simulators } = stack.info;

@@ -35,6 +35,7 @@ export const ConfigSchema = z.object({
   hipoinkBaseUrl: url,
   hipoinkClientId: z.string().min(1).default('default'),
   pollIntervalSeconds: z.coerce.number().int().positive().default(120),
+  tokenMaxAgeMinutes: z.coerce.number().int().positive().default(60),
   productCodePrecedence,
 });
 export type Config = z.infer<typeof ConfigSchema>;

@@ -17,6 +17,8 @@ export const ENV = {
   hipoinkBaseUrl: 'HIPOINK_BASE_URL',
   hipoinkClientId: 'HIPOINK_CLIENT_ID',
   pollIntervalSeconds: 'POLL_INTERVAL_SECONDS',
+  /** The backup refresher also refreshes tokens last refreshed at least this long ago (seed 004: 60). */
+  tokenMaxAgeMinutes: 'TOKEN_MAX_AGE_MINUTES',
   /** Comma-separated order of Clover fields tried for the Hipoink product code, e.g. "sku,code,id". */
   productCodePrecedence: 'PRODUCT_CODE_PRECEDENCE',
 } as const;

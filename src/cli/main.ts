@@ -27,6 +27,7 @@ const USAGE = `Usage: esl-sync <command> [options]   (acts on the local stack fr
   backfill (--merchant-id ID | --all) [--wait] [--timeout SECS]
                                           full resync, including removal of items gone from Clover
   status [--json]
+  tokens refresh                          run the backup token refresher now (refreshes tokens that are due)
   dlq list [--queue poll|push] [--json]   what the dead-letter queues hold, with each failure reason
   dlq redrive [--queue poll|push]         send dead-lettered messages back to their queue (both if no --queue)
 
@@ -186,6 +187,15 @@ export async function runCli(argv: string[], io: CliIo, resolveTarget?: (aws: bo
       for (const [name, d] of Object.entries(queues)) {
         io.out(`queue ${name}: ${d.visible} waiting, ${d.inFlight} in flight, ${d.delayed} delayed`);
       }
+      return;
+    }
+    case 'tokens': {
+      if (sub !== 'refresh') throw new UsageError(`unknown tokens command: ${sub ?? '(none)'}`);
+      const result = await invoke(target.stack.tokenRefresherFunction, {});
+      io.out(
+        `tokens: ${result.checked} checked, ${result.refreshed.length} refreshed, ${result.failed.length} failed`,
+      );
+      for (const f of result.failed ?? []) io.out(`tokens: ${f.merchantId}: ${f.reason}`);
       return;
     }
     case 'dlq': {

@@ -16,6 +16,7 @@ export const StackInfoSchema = z.object({
   pushDlqUrl: z.string(),
   fanOutFunction: z.string(),
   backfillFunction: z.string(),
+  tokenRefresherFunction: z.string(),
 });
 export type StackInfo = z.infer<typeof StackInfoSchema>;
 
@@ -84,6 +85,7 @@ const OUTPUT_KEYS: Record<keyof StackInfo, string> = {
   pushDlqUrl: 'PushDlqUrl',
   fanOutFunction: 'FanOutFunctionName',
   backfillFunction: 'BackfillFunctionName',
+  tokenRefresherFunction: 'TokenRefresherFunctionName',
 };
 
 /** The deployed stack, found through its CloudFormation outputs with the default AWS credentials. */

@@ -80,9 +80,9 @@ describe('EslSync stack', () => {
     }
   });
 
-  it('runs four functions on Node.js 24 with the handlers’ environment', () => {
+  it('runs five functions on Node.js 24 with the handlers’ environment', () => {
     const fns = template.findResources('AWS::Lambda::Function');
-    expect(Object.keys(fns)).toHaveLength(4);
+    expect(Object.keys(fns)).toHaveLength(5);
     for (const fn of Object.values(fns)) {
       expect(fn.Properties.Runtime).toBe('nodejs24.x');
       expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
@@ -125,6 +125,14 @@ describe('EslSync stack', () => {
     synth({ pollIntervalSeconds: 60 }).template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(1 minute)',
     });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(10 minutes)',
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^TokenRefresherFunction'), 'Arn'] },
+        }),
+      ],
+    });
     expect(() => synth({ pollIntervalSeconds: 90 })).toThrow(/whole number of minutes/);
     expect(() => synth({ pollerMaxConcurrency: 11 })).toThrow(/between 2 and 10/);
   });
@@ -148,6 +156,13 @@ describe('EslSync stack', () => {
     expect(refersTo(consumerSends[0]?.Resource, 'PushQueueDeadLetters')).toBe(true);
     const consumerWrites = consumer.filter((s) => JSON.stringify(s.Action).includes('dynamodb:UpdateItem'));
     expect(consumerWrites.every((s) => refersTo(s.Resource, 'SyncStateProducts'))).toBe(true);
+
+    const refresher = statementsOf(template, 'TokenRefresher');
+    expect(refresher.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]))).not.toContain(
+      'sqs:SendMessage',
+    );
+    const refresherWrites = refresher.filter((s) => JSON.stringify(s.Action).includes('dynamodb:UpdateItem'));
+    expect(refresherWrites.every((s) => refersTo(s.Resource, 'SyncStateMerchants'))).toBe(true);
 
     const poller = actionsOf(template, 'Poller');
     expect(poller).toContain('dynamodb:UpdateItem');

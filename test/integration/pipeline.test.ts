@@ -104,6 +104,7 @@ beforeAll(async () => {
   stack = await startLocalStack({
     intervalSeconds: 0,
     demoActivitySeconds: 0,
+    tokenRefreshSeconds: 0,
     dataDir: dir,
     env: {
       CLOVER_API_BASE_URL: clover.url,
@@ -266,6 +267,34 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
     // Still malformed, so it comes straight back to the DLQ, and nothing else is disturbed.
     await cli('tick', '--wait');
     expect(await queueDepth(target.sqs, target.stack.pollDlqUrl)).toMatchObject({ visible: 1 });
+  });
+
+  it('refreshes tokens that are due through the backup refresher, once each', async () => {
+    clover.expireAccessToken(B);
+    const { createMerchantStore } = await import('../../src/store/merchants.ts');
+    const { createDocumentClient } = await import('../../src/store/dynamo.ts');
+    const target = localTarget(dir);
+    const store = createMerchantStore(createDocumentClient(target.dynamodb), target.stack.merchantsTable);
+    const b = await store.get(B);
+    if (!b) throw new Error('fixture');
+    // B's stored token is about to expire; A's is fresh and was refreshed minutes ago.
+    await store.upsert({
+      merchantId: B,
+      storeCode: b.storeCode,
+      tokens: {
+        access_token: b.accessToken,
+        access_token_expiration: Math.floor(Date.now() / 1000) + 60,
+        refresh_token: b.refreshToken,
+        refresh_token_expiration: b.refreshTokenExpiresAt,
+      },
+    });
+    const before = clover.refreshCalls;
+    const out = await cli('tokens', 'refresh');
+    expect(out[0]).toMatch(/2 checked, 1 refreshed, 0 failed/);
+    expect(clover.refreshCalls - before).toBe(1);
+    await cli('tick', '--wait');
+    expect(clover.refreshCalls - before).toBe(1);
+    expect(shelf('store-b')).toEqual(expectedShelf(B));
   });
 
   it('never prints or logs a token or the sign', () => {

@@ -1,0 +1,31 @@
+import type { Context, ScheduledEvent } from 'aws-lambda';
+import { logger, metrics } from '../../src/observability.ts';
+import { runtimeDeps } from '../../src/runtime.ts';
+import { type BackupRefreshResult, refreshDueTokens } from '../../src/sync/refresh.ts';
+
+/** Schedule → refresh tokens that are close to expiry or old (a backup to on-demand refresh). */
+export const handler = async (
+  _event: ScheduledEvent | Record<string, never>,
+  context: Context,
+): Promise<BackupRefreshResult> => {
+  logger.addContext(context);
+  const deps = runtimeDeps();
+  try {
+    const result = await refreshDueTokens({
+      merchants: deps.merchants,
+      tokens: deps.tokens,
+      settings: { ...deps.settings, tokenMaxAgeMinutes: deps.config.tokenMaxAgeMinutes },
+    });
+    // A line and a metric every run, refresh or not: the refresher's heartbeat for operators.
+    metrics.addMetric('TokenRefresherRun', 'Count', 1);
+    metrics.addMetric('TokensRefreshedByBackup', 'Count', result.refreshed.length);
+    metrics.addMetric('TokenBackupRefreshFailed', 'Count', result.failed.length);
+    if (result.failed.length > 0) logger.warn('Backup token refresh finished with failures', { ...result });
+    else if (result.refreshed.length === 0)
+      logger.info('No merchant needs a token refresh', { checked: result.checked });
+    else logger.info('Backup token refresh done', { ...result });
+    return result;
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+};

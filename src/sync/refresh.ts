@@ -1,0 +1,53 @@
+import { errorForLog } from '../errors.ts';
+import type { MerchantRecord, MerchantStore } from '../store/merchants.ts';
+import type { TokenManager } from './tokens.ts';
+
+export interface BackupRefreshDeps {
+  merchants: Pick<MerchantStore, 'list'>;
+  tokens: TokenManager;
+  settings: { refreshThresholdSeconds: number; tokenMaxAgeMinutes: number };
+  now?: () => number;
+}
+
+export interface BackupRefreshResult {
+  checked: number;
+  refreshed: string[];
+  failed: Array<{ merchantId: string; reason: string }>;
+}
+
+/**
+ * Seed 004's rule: a token is due when it expires within the threshold or was last refreshed
+ * (or issued) at least `tokenMaxAgeMinutes` ago. Keeps merchants that are rarely polled — or
+ * whose polls keep failing — from running into an expired refresh token.
+ */
+export function refreshDue(m: MerchantRecord, settings: BackupRefreshDeps['settings'], now: number): boolean {
+  if (m.state !== 'active') return false;
+  if (m.accessTokenExpiresAt * 1000 - now <= settings.refreshThresholdSeconds * 1000) return true;
+  const since = m.lastRefreshAt ?? m.updatedAt;
+  return now - since >= settings.tokenMaxAgeMinutes * 60_000;
+}
+
+/**
+ * The scheduled backup to on-demand refresh. It goes through the same single-flight token
+ * manager as the pollers, so it can never spend a refresh token another worker is spending.
+ * One merchant's failure is recorded and the others still run.
+ */
+export async function refreshDueTokens(deps: BackupRefreshDeps): Promise<BackupRefreshResult> {
+  const now = (deps.now ?? Date.now)();
+  const result: BackupRefreshResult = { checked: 0, refreshed: [], failed: [] };
+  for (const m of await deps.merchants.list()) {
+    if (m.state !== 'active') continue;
+    result.checked++;
+    if (!refreshDue(m, deps.settings, now)) continue;
+    try {
+      // Naming the current token as rejected forces exactly one refresh, unless another worker
+      // already replaced it — then its new token is simply returned.
+      await deps.tokens.accessToken(m.merchantId, { rejected: m.accessToken });
+      result.refreshed.push(m.merchantId);
+    } catch (err) {
+      const info = errorForLog(err);
+      result.failed.push({ merchantId: m.merchantId, reason: String(info.message) });
+    }
+  }
+  return result;
+}

@@ -1,0 +1,54 @@
+import { describe, expect, it, vi } from 'vitest';
+import { MerchantUnavailableError } from '../../src/errors.ts';
+import { refreshDue, refreshDueTokens } from '../../src/sync/refresh.ts';
+import type { TokenManager } from '../../src/sync/tokens.ts';
+import { FakeMerchantStore, merchantRecord } from './fakes.ts';
+
+const settings = { refreshThresholdSeconds: 900, tokenMaxAgeMinutes: 60 };
+const NOW = 1_800_000_000_000;
+
+describe('backup token refresh', () => {
+  it('is due at ≤ 15 min to expiry or ≥ 60 min since the last refresh (seed 004)', () => {
+    const fresh = { accessTokenExpiresAt: NOW / 1000 + 3600, lastRefreshAt: NOW - 59 * 60_000 };
+    expect(refreshDue(merchantRecord(fresh), settings, NOW)).toBe(false);
+    expect(
+      refreshDue(merchantRecord({ ...fresh, accessTokenExpiresAt: NOW / 1000 + 900 }), settings, NOW),
+    ).toBe(true);
+    expect(refreshDue(merchantRecord({ ...fresh, lastRefreshAt: NOW - 60 * 60_000 }), settings, NOW)).toBe(
+      true,
+    );
+    expect(
+      refreshDue(
+        merchantRecord({ ...fresh, lastRefreshAt: undefined, updatedAt: NOW - 61 * 60_000 }),
+        settings,
+        NOW,
+      ),
+    ).toBe(true);
+    expect(
+      refreshDue(merchantRecord({ ...fresh, state: 'needs_reauth', accessTokenExpiresAt: 0 }), settings, NOW),
+    ).toBe(false);
+  });
+
+  it('forces one refresh per due merchant through the token manager; a failure does not stop the others', async () => {
+    const store = new FakeMerchantStore(
+      merchantRecord({ merchantId: 'DUE', accessToken: 'old-due', accessTokenExpiresAt: NOW / 1000 + 60 }),
+      merchantRecord({ merchantId: 'BROKEN', accessTokenExpiresAt: NOW / 1000 + 60 }),
+      merchantRecord({ merchantId: 'FINE', accessTokenExpiresAt: NOW / 1000 + 7200, lastRefreshAt: NOW }),
+      merchantRecord({ merchantId: 'OFF', state: 'disabled' }),
+    );
+    const accessToken = vi.fn(async (id: string) => {
+      if (id === 'BROKEN')
+        throw new MerchantUnavailableError('Merchant needs re-authorization', { merchantId: id });
+      return 'new';
+    });
+    const tokens: TokenManager = { accessToken };
+    const result = await refreshDueTokens({ merchants: store, tokens, settings, now: () => NOW });
+    expect(result).toEqual({
+      checked: 3,
+      refreshed: ['DUE'],
+      failed: [{ merchantId: 'BROKEN', reason: 'Merchant needs re-authorization' }],
+    });
+    expect(accessToken).toHaveBeenCalledWith('DUE', { rejected: 'old-due' });
+    expect(accessToken).not.toHaveBeenCalledWith('FINE', expect.anything());
+  });
+});
