@@ -35,6 +35,11 @@ export function buildDeps(
     merchants,
     clover,
     appId: async () => (await secret()).cloverAppId,
+    appSecret: async () => (await secret()).cloverAppSecret,
+    onRecovery: (merchantId) => {
+      metrics.addMetric('TokenRecovered', 'Count', 1);
+      logger.warn('Recovered a Clover token pair with the recovery token', { merchantId });
+    },
     settings,
     onRefresh: (merchantId) => {
       metrics.addMetric('TokenRefresh', 'Count', 1);

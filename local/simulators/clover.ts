@@ -88,7 +88,7 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
   const stats = { refreshCalls: 0, refreshSucceeded: 0, recoveryCalls: 0 };
   let itemRequestCounter = 0;
   let failNext: { count: number; status: number; retryAfterSeconds?: number } | undefined;
-  let rateLimitEvery: { n: number; retryAfterSeconds: number } | undefined;
+  let rateLimitEvery: { n: number; retryAfterSeconds: number; seen: number } | undefined;
   const hooks: {
     onItemsPage?: (ctx: { merchantId: string; offset: number; limit: number; page: SimItem[] }) => void;
   } = {};
@@ -194,7 +194,8 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
       failNext = { count, status, ...o };
     },
     rateLimitEvery(n: number, retryAfterSeconds: number) {
-      rateLimitEvery = n > 0 ? { n, retryAfterSeconds } : undefined;
+      // Counted from now, so "every 4th" means the 4th, 8th, … request after this call.
+      rateLimitEvery = n > 0 ? { n, retryAfterSeconds, seen: 0 } : undefined;
     },
     hooks,
   };
@@ -287,7 +288,7 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
             : {};
         return reply(failNext.status, { message: `Injected ${failNext.status}` }, headers);
       }
-      if (rateLimitEvery && itemRequestCounter % rateLimitEvery.n === 0) {
+      if (rateLimitEvery && ++rateLimitEvery.seen % rateLimitEvery.n === 0) {
         return reply(
           429,
           { message: 'Too Many Requests' },

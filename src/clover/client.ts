@@ -22,6 +22,16 @@ export interface CloverClient {
   getItem(merchantId: string, accessToken: string, itemId: string): Promise<unknown | null>;
   /** Exchanges a single-use refresh token for a new pair. Never retried automatically. */
   refreshTokens(clientId: string, refreshToken: string, merchantId: string): Promise<TokenPair>;
+  /**
+   * High-trust apps only: exchanges the refresh token *preceding* the current one (the recovery
+   * token) for a new pair, for when Clover rotated the pair but the new one was lost.
+   */
+  recoverTokens(
+    clientId: string,
+    clientSecret: string,
+    recoveryToken: string,
+    merchantId: string,
+  ): Promise<TokenPair>;
 }
 
 export interface CloverClientOptions {
@@ -75,6 +85,32 @@ export function createCloverClient(options: CloverClientOptions): CloverClient {
     return result.data as z.infer<S>;
   };
 
+  /** Token endpoints spend single-use tokens: never retried automatically. */
+  const tokenCall = async (
+    path: string,
+    json: Record<string, string>,
+    merchantId: string,
+    operation: string,
+  ) => {
+    try {
+      const body = await http.post(path, { json, retry: 0 }).json();
+      return parse(TokenPairSchema, body, merchantId, operation);
+    } catch (err) {
+      if (err instanceof HTTPError && (err.response.status === 400 || err.response.status === 401)) {
+        throw new RefreshRejectedError(
+          `Clover rejected the token at ${operation} (HTTP ${err.response.status})`,
+          {
+            merchantId,
+            operation,
+            status: err.response.status,
+          },
+        );
+      }
+      if (err instanceof InvalidResponseError) throw err;
+      throw toCloverError(err, merchantId, operation);
+    }
+  };
+
   return {
     async listItems(merchantId, accessToken, query) {
       const search = new URLSearchParams();
@@ -108,23 +144,24 @@ export function createCloverClient(options: CloverClientOptions): CloverClient {
       }
     },
 
-    async refreshTokens(clientId, refreshToken, merchantId) {
-      try {
-        const body = await http
-          .post('oauth/v2/refresh', { json: { client_id: clientId, refresh_token: refreshToken }, retry: 0 })
-          .json();
-        return parse(TokenPairSchema, body, merchantId, 'refreshTokens');
-      } catch (err) {
-        if (err instanceof HTTPError && (err.response.status === 400 || err.response.status === 401)) {
-          throw new RefreshRejectedError(`Clover rejected the refresh token (HTTP ${err.response.status})`, {
-            merchantId,
-            operation: 'refreshTokens',
-            status: err.response.status,
-          });
-        }
-        if (err instanceof InvalidResponseError) throw err;
-        throw toCloverError(err, merchantId, 'refreshTokens');
-      }
+    refreshTokens(clientId, refreshToken, merchantId) {
+      return tokenCall(
+        'oauth/v2/refresh',
+        { client_id: clientId, refresh_token: refreshToken },
+        merchantId,
+        'refreshTokens',
+      );
+    },
+
+    recoverTokens(clientId, clientSecret, recoveryToken, merchantId) {
+      // Body fields as our simulator models them; Clover's tutorial "Reauthenticate with a
+      // recovery token" is the authority for the exact shape.
+      return tokenCall(
+        'oauth/v2/recovery',
+        { client_id: clientId, client_secret: clientSecret, recovery_token: recoveryToken },
+        merchantId,
+        'recoverTokens',
+      );
     },
   };
 }

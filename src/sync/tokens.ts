@@ -10,15 +10,18 @@ import type { MerchantRecord, MerchantStore } from '../store/merchants.ts';
 
 export interface TokenManagerDeps {
   merchants: MerchantStore;
-  clover: Pick<CloverClient, 'refreshTokens'>;
+  clover: Pick<CloverClient, 'refreshTokens' | 'recoverTokens'>;
   /** Clover app id (the OAuth client_id), read from the app secret. */
   appId: () => Promise<string>;
+  /** Clover app secret, when configured: enables the recovery-token path. */
+  appSecret?: () => Promise<string | undefined>;
   settings: { refreshThresholdSeconds: number; refreshLeaseMs: number; refreshWaitMs: number };
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
   /** Identifies this worker in the lease; unique per process by default. */
   owner?: string;
   onRefresh?: (merchantId: string) => void;
+  onRecovery?: (merchantId: string) => void;
 }
 
 export interface TokenManager {
@@ -89,6 +92,19 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
     );
   };
 
+  const recover = async (m: MerchantRecord) => {
+    const secret = await deps.appSecret?.();
+    if (!secret) return undefined;
+    try {
+      const pair = await deps.clover.recoverTokens(await deps.appId(), secret, m.refreshToken, m.merchantId);
+      deps.onRecovery?.(m.merchantId);
+      return pair;
+    } catch (err) {
+      if (err instanceof RefreshRejectedError) return undefined;
+      throw err;
+    }
+  };
+
   return {
     async accessToken(merchantId, opts = {}) {
       const deadline = now() + refreshWaitMs;
@@ -109,12 +125,22 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
             pair = await deps.clover.refreshTokens(await deps.appId(), m.refreshToken, merchantId);
           } catch (err) {
             if (err instanceof RefreshRejectedError) {
+              // Clover may have rotated the pair while our write of the new one failed: the token
+              // we hold is then the recovery token, which a high-trust app can exchange.
+              const recovered = await recover(m);
+              if (recovered) {
+                await persist(m, recovered);
+                return recovered.access_token;
+              }
               // Another worker may have rotated the pair a moment ago: only a pair that is still
               // current when Clover refuses it means the merchant must re-authorize.
+              const hint = deps.appSecret
+                ? ''
+                : ' (no Clover app secret is configured, so recovery was not tried)';
               const marked = await deps.merchants.markNeedsReauth(
                 merchantId,
                 m.tokenVersion,
-                `Clover rejected the refresh token (HTTP ${err.context.status ?? '?'}); the merchant must re-authorize the app`,
+                `Clover rejected the refresh token (HTTP ${err.context.status ?? '?'}); the merchant must re-authorize the app${hint}`,
               );
               if (!marked) continue;
               throw new MerchantUnavailableError(

@@ -26,6 +26,9 @@ function fakeClover(items: Map<string, RawItem>) {
     async refreshTokens() {
       throw new Error('not used');
     },
+    async recoverTokens() {
+      throw new Error('not used');
+    },
   };
   return { client, listCalls, getCalls };
 }

@@ -4,6 +4,9 @@ import { MerchantUnavailableError, RefreshRejectedError, TokenPersistError } fro
 import { createTokenManager } from '../../src/sync/tokens.ts';
 import { FakeMerchantStore, merchantRecord } from './fakes.ts';
 
+const notUsed = async (): Promise<TokenPair> => {
+  throw new Error('recovery not expected');
+};
 const settings = { refreshThresholdSeconds: 900, refreshLeaseMs: 5_000, refreshWaitMs: 5_000 };
 const nowS = () => Math.floor(Date.now() / 1000);
 
@@ -25,7 +28,7 @@ function setup(expiresInSeconds: number, refresh?: (token: string) => Promise<To
   );
   const tokens = createTokenManager({
     merchants: store,
-    clover: { refreshTokens: (_app, token) => refreshTokens(token) },
+    clover: { refreshTokens: (_app, token) => refreshTokens(token), recoverTokens: notUsed },
     appId: async () => 'APP',
     settings,
     sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 5))),
@@ -66,7 +69,7 @@ describe('token manager', () => {
     const workers = Array.from({ length: 5 }, () =>
       createTokenManager({
         merchants: store,
-        clover: { refreshTokens: (_a, t) => refreshTokens(t) },
+        clover: { refreshTokens: (_a, t) => refreshTokens(t), recoverTokens: notUsed },
         appId: async () => 'APP',
         settings,
       }),
