@@ -86,7 +86,6 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
   const tokenOwner = new Map<string, string>(); // access token → merchant
   const requests: SimRequest[] = [];
   const stats = { refreshCalls: 0, refreshSucceeded: 0, recoveryCalls: 0 };
-  let itemRequestCounter = 0;
   let failNext: { count: number; status: number; retryAfterSeconds?: number } | undefined;
   let rateLimitEvery: { n: number; retryAfterSeconds: number; seen: number } | undefined;
   const hooks: {
@@ -279,7 +278,6 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
         return reply(401, { message: '401 Unauthorized' });
       }
 
-      itemRequestCounter++;
       if (failNext && failNext.count > 0) {
         failNext.count--;
         const headers: Record<string, string> =
