@@ -75,7 +75,7 @@ export interface ProductStore {
   markRejected(merchantId: string, itemId: string, labelHash: string, reason: string): Promise<void>;
 }
 
-const stateHashOf = (state: ProductState): string =>
+export const stateHashOf = (state: ProductState): string =>
   state.status === 'active'
     ? state.stateHash
     : state.status === 'removed'

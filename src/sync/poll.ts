@@ -4,7 +4,13 @@ import type { ProductCodeSource, SyncSettings } from '../config.ts';
 import { CloverUnauthorizedError, MerchantUnavailableError } from '../errors.ts';
 import type { QueueSender } from '../queues/sqs.ts';
 import type { MerchantRecord, MerchantStore, SyncCounts } from '../store/merchants.ts';
-import { type ProductRecord, type ProductStore, pushNeed } from '../store/products.ts';
+import {
+  type ProductRecord,
+  type ProductState,
+  type ProductStore,
+  pushNeed,
+  stateHashOf,
+} from '../store/products.ts';
 import type { PollMessage } from './messages.ts';
 import { readItemsSince } from './pages.ts';
 import type { TokenManager } from './tokens.ts';
@@ -74,12 +80,15 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
       deps.settings.pageLimit,
     )) {
       counts.fetched += page.length;
-      for (const raw of page) {
-        const outcome = transformItem(raw, deps.productCodePrecedence, merchant.labelOptions);
+      const outcomes = page.map((raw) =>
+        transformItem(raw, deps.productCodePrecedence, merchant.labelOptions),
+      );
+      for (const outcome of outcomes) {
         if (outcome.itemId) seen.add(outcome.itemId);
         if (outcome.modifiedTime !== undefined) cursor = Math.max(cursor ?? 0, outcome.modifiedTime);
-        const record = await saveOutcome(deps, merchantId, outcome, counts);
-        if (record && pushNeed(record) !== 'none') touched.add(record.itemId);
+      }
+      for (const record of await savePage(deps, merchantId, outcomes, counts)) {
+        if (pushNeed(record) !== 'none') touched.add(record.itemId);
       }
     }
 
@@ -158,11 +167,58 @@ function cloverSession(deps: PollDeps, merchantId: string, counts: SyncCounts) {
   };
 }
 
+/** The product state an item outcome stands for; undefined for an item without an id. */
+function stateOf(outcome: ItemOutcome): ProductState | undefined {
+  if (outcome.kind === 'invalid') {
+    if (!outcome.itemId) return undefined;
+    return {
+      status: 'invalid',
+      invalidReason: outcome.reason,
+      ...(outcome.modifiedTime === undefined ? {} : { modifiedTime: outcome.modifiedTime }),
+    };
+  }
+  if (outcome.kind === 'remove') {
+    return { status: 'removed', removedReason: outcome.reason, modifiedTime: outcome.modifiedTime };
+  }
+  return {
+    status: 'active',
+    label: outcome.desired.label,
+    priceType: outcome.desired.priceType,
+    ...(outcome.desired.unitCost === undefined ? {} : { unitCost: outcome.desired.unitCost }),
+    available: outcome.desired.available,
+    stateHash: outcome.stateHash,
+    labelHash: outcome.labelHash,
+    modifiedTime: outcome.modifiedTime,
+  };
+}
+
+/**
+ * Stores one page of items. Their stored hashes are read first in batches, so items re-read
+ * unchanged (overlap window, backfills) cost a cheap batch read instead of a failed conditional
+ * write each; the write itself stays conditional for the races the read cannot see.
+ */
+async function savePage(
+  deps: PollDeps,
+  merchantId: string,
+  outcomes: readonly ItemOutcome[],
+  counts: SyncCounts,
+): Promise<ProductRecord[]> {
+  const ids = outcomes.map((o) => o.itemId).filter((id): id is string => id !== undefined);
+  const stored = new Map((await deps.products.get(merchantId, ids)).map((r) => [r.itemId, r.stateHash]));
+  const saved: ProductRecord[] = [];
+  for (const outcome of outcomes) {
+    const record = await saveOutcome(deps, merchantId, outcome, counts, stored);
+    if (record) saved.push(record);
+  }
+  return saved;
+}
+
 async function saveOutcome(
   deps: PollDeps,
   merchantId: string,
   outcome: ItemOutcome,
   counts: SyncCounts,
+  storedHashes?: ReadonlyMap<string, string>,
 ): Promise<ProductRecord | null> {
   if (outcome.kind === 'invalid') {
     counts.invalid++;
@@ -171,31 +227,12 @@ async function saveOutcome(
       ...(outcome.itemId ? { itemId: outcome.itemId } : {}),
       reason: outcome.reason,
     });
-    if (!outcome.itemId) return null;
-    return deps.products.saveState(merchantId, outcome.itemId, {
-      status: 'invalid',
-      invalidReason: outcome.reason,
-      ...(outcome.modifiedTime === undefined ? {} : { modifiedTime: outcome.modifiedTime }),
-    });
   }
-  const record =
-    outcome.kind === 'remove'
-      ? await deps.products.saveState(merchantId, outcome.itemId, {
-          status: 'removed',
-          removedReason: outcome.reason,
-          modifiedTime: outcome.modifiedTime,
-        })
-      : await deps.products.saveState(merchantId, outcome.itemId, {
-          status: 'active',
-          label: outcome.desired.label,
-          priceType: outcome.desired.priceType,
-          ...(outcome.desired.unitCost === undefined ? {} : { unitCost: outcome.desired.unitCost }),
-          available: outcome.desired.available,
-          stateHash: outcome.stateHash,
-          labelHash: outcome.labelHash,
-          modifiedTime: outcome.modifiedTime,
-        });
-  if (record) {
+  const state = stateOf(outcome);
+  if (!state || !outcome.itemId) return null;
+  if (storedHashes?.get(outcome.itemId) === stateHashOf(state)) return null;
+  const record = await deps.products.saveState(merchantId, outcome.itemId, state);
+  if (record && outcome.kind !== 'invalid') {
     counts.changed++;
     if (outcome.kind === 'remove') counts.removed++;
   }

@@ -1,0 +1,90 @@
+/**
+ * `npm run bench`: how long the local pipeline takes for the store sizes this product serves
+ * (gas stations and convenience stores of 500–2,000 SKUs), and what each sync costs in Clover
+ * requests and Hipoink calls. Local numbers (dynalite, fauxqs, simulators on one machine), not a
+ * promise about AWS; the request counts are the same anywhere. Clover requests are counted for the
+ * measured merchant only; Hipoink calls for the whole run (the other stores are unchanged). Every
+ * item here was created moments before the first poll, so the next polls still re-read them
+ * through the 2-minute late-commit window: in a store whose items did not all change in the last
+ * two minutes a no-change tick is one request.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startCloverSimulator } from '../local/simulators/clover.ts';
+import { startHipoinkSimulator } from '../local/simulators/hipoink.ts';
+import { startLocalStack } from '../local/start.ts';
+import { runCli } from '../src/cli/main.ts';
+import { localTarget } from '../src/cli/target.ts';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+const SIZES = (process.env.BENCH_SIZES ?? '500,2000').split(',').map(Number);
+const dir = mkdtempSync(join(tmpdir(), 'esl-sync-bench-'));
+const clover = await startCloverSimulator({ appId: 'BENCH' });
+const hipoink = await startHipoinkSimulator({ sign: 'bench' });
+const stack = await startLocalStack({
+  intervalSeconds: 0,
+  demoActivitySeconds: 0,
+  tokenRefreshSeconds: 0,
+  dataDir: dir,
+  env: {
+    CLOVER_API_BASE_URL: clover.url,
+    HIPOINK_BASE_URL: hipoink.url,
+    CLOVER_APP_ID: 'BENCH',
+    HIPOINK_SIGN: 'bench',
+  },
+  log: () => undefined,
+});
+const quiet = { out: () => undefined, err: () => undefined };
+const cli = (...args: string[]) => runCli(args, quiet, async () => localTarget(dir));
+
+async function measure(label: string, merchantId: string, run: () => Promise<void>) {
+  clover.resetRequests();
+  hipoink.resetCalls();
+  const started = performance.now();
+  await run();
+  const ms = performance.now() - started;
+  const calls = hipoink.calls.length;
+  console.log(
+    `${label.padEnd(42)} ${ms.toFixed(0).padStart(6)} ms  clover requests ${String(clover.countItemRequests(merchantId)).padStart(3)}  hipoink calls ${String(calls).padStart(3)}`,
+  );
+}
+
+try {
+  for (const size of SIZES) {
+    const merchantId = `BENCH${String(size).padStart(8, '0')}`;
+    const tokens = clover.addMerchant(
+      merchantId,
+      Array.from({ length: size }, (_, i) => ({ name: `Item ${i}`, sku: `SKU-${i}`, price: 100 + i })),
+    );
+    await cli(
+      'merchants',
+      'add',
+      '--merchant-id',
+      merchantId,
+      '--store-code',
+      `store-${size}`,
+      '--access-token',
+      tokens.access_token,
+      '--access-token-expiration',
+      String(tokens.access_token_expiration),
+      '--refresh-token',
+      tokens.refresh_token,
+      '--refresh-token-expiration',
+      String(tokens.refresh_token_expiration),
+    );
+    await measure(`first sync, ${size} SKUs (tick --wait)`, merchantId, () => cli('tick', '--wait'));
+    await measure(`no-change tick, ${size} SKUs`, merchantId, () => cli('tick', '--wait'));
+    const items = clover.items(merchantId).slice(0, 10);
+    for (const item of items) clover.upsertItem(merchantId, { id: item.id, price: item.price + 1 });
+    await measure(`10 price changes, ${size} SKUs`, merchantId, () => cli('tick', '--wait'));
+    await measure(`backfill, ${size} SKUs`, merchantId, () =>
+      cli('backfill', '--merchant-id', merchantId, '--wait'),
+    );
+  }
+} finally {
+  await stack.stop();
+  await clover.stop();
+  await hipoink.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
