@@ -8,6 +8,7 @@
  * through the 2-minute late-commit window: in a store whose items did not all change in the last
  * two minutes a no-change tick is one request.
  */
+
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,7 @@ import { startHipoinkSimulator } from '../local/simulators/hipoink.ts';
 import { startLocalStack } from '../local/start.ts';
 import { runCli } from '../src/cli/main.ts';
 import { localTarget } from '../src/cli/target.ts';
+import { merchantAddArgs } from '../test/integration/support.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const SIZES = (process.env.BENCH_SIZES ?? '500,2000').split(',').map(Number);
@@ -57,22 +59,7 @@ try {
       merchantId,
       Array.from({ length: size }, (_, i) => ({ name: `Item ${i}`, sku: `SKU-${i}`, price: 100 + i })),
     );
-    await cli(
-      'merchants',
-      'add',
-      '--merchant-id',
-      merchantId,
-      '--store-code',
-      `store-${size}`,
-      '--access-token',
-      tokens.access_token,
-      '--access-token-expiration',
-      String(tokens.access_token_expiration),
-      '--refresh-token',
-      tokens.refresh_token,
-      '--refresh-token-expiration',
-      String(tokens.refresh_token_expiration),
-    );
+    await cli(...merchantAddArgs(merchantId, `store-${size}`, tokens));
     await measure(`first sync, ${size} SKUs (tick --wait)`, merchantId, () => cli('tick', '--wait'));
     await measure(`no-change tick, ${size} SKUs`, merchantId, () => cli('tick', '--wait'));
     const items = clover.items(merchantId).slice(0, 10);

@@ -2,39 +2,30 @@
  * The poller's Clover side against real parts: merchants and products in dynalite, the Clover
  * simulator over HTTP (single-use refresh tokens, 429 + retry-after, edits during paging).
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureTables, startLocalDynamo } from '../../local/aws/dynamo.ts';
 import { type CloverSimulator, startCloverSimulator } from '../../local/simulators/clover.ts';
 import { createCloverClient } from '../../src/clover/client.ts';
 import { DEFAULT_SYNC_SETTINGS } from '../../src/config.ts';
-import { createDocumentClient } from '../../src/store/dynamo.ts';
-import { createMerchantStore } from '../../src/store/merchants.ts';
-import { createProductStore } from '../../src/store/products.ts';
+import type { MerchantStore } from '../../src/store/merchants.ts';
+import type { ProductStore } from '../../src/store/products.ts';
 import { pollMerchant } from '../../src/sync/poll.ts';
 import { createTokenManager } from '../../src/sync/tokens.ts';
+import { expireStoredAccessToken, startStateStores } from './support.ts';
 
-let dynamo: { endpoint: string; stop(): Promise<void> };
+let state: Awaited<ReturnType<typeof startStateStores>>;
 let clover: CloverSimulator;
-let merchants: ReturnType<typeof createMerchantStore>;
-let products: ReturnType<typeof createProductStore>;
+let merchants: MerchantStore;
+let products: ProductStore;
 
 beforeAll(async () => {
-  dynamo = await startLocalDynamo({});
-  const db = new DynamoDBClient({
-    region: 'us-east-1',
-    endpoint: dynamo.endpoint,
-    credentials: { accessKeyId: 'l', secretAccessKey: 'l' },
-  });
-  await ensureTables(db, { merchantsTable: 'merchants', productsTable: 'products' });
-  const doc = createDocumentClient(db);
-  merchants = createMerchantStore(doc, 'merchants');
-  products = createProductStore(doc, 'products');
+  state = await startStateStores();
+  ({ merchants, products } = state);
   clover = await startCloverSimulator({ appId: 'APP', appSecret: 'APP-SECRET', rateLimits: false });
 });
 afterAll(async () => {
   await clover?.stop();
-  await dynamo?.stop();
+  await state?.stop();
 });
 
 function pollDeps() {
@@ -133,19 +124,7 @@ describe('polling Clover', () => {
   it('spends one refresh for 50 concurrent token requests of an expired token; all get the new token', async () => {
     await addMerchant('RACE00000001', 1);
     clover.expireAccessToken('RACE00000001');
-    const m = await merchants.get('RACE00000001');
-    if (!m) throw new Error('fixture');
-    // The stored expiry says so too, as it would once the clock passes it.
-    await merchants.upsert({
-      merchantId: m.merchantId,
-      storeCode: m.storeCode,
-      tokens: {
-        access_token: m.accessToken,
-        access_token_expiration: 1,
-        refresh_token: m.refreshToken,
-        refresh_token_expiration: m.refreshTokenExpiresAt,
-      },
-    });
+    await expireStoredAccessToken(merchants, 'RACE00000001');
     const before = clover.refreshCalls;
     const workers = Array.from({ length: 5 }, () => pollDeps().tokens);
     const tokens = await Promise.all(
@@ -190,18 +169,7 @@ describe('polling Clover', () => {
   describe('when Clover rotated the pair but our write of it failed', () => {
     async function lostWrite(merchantId: string, appSecret: string | undefined) {
       await addMerchant(merchantId, 1);
-      const m = await merchants.get(merchantId);
-      if (!m) throw new Error('fixture');
-      await merchants.upsert({
-        merchantId,
-        storeCode: m.storeCode,
-        tokens: {
-          access_token: m.accessToken,
-          access_token_expiration: 1,
-          refresh_token: m.refreshToken,
-          refresh_token_expiration: m.refreshTokenExpiresAt,
-        },
-      });
+      await expireStoredAccessToken(merchants, merchantId);
       const client = createCloverClient({ baseUrl: clover.url });
       const settings = { ...DEFAULT_SYNC_SETTINGS, refreshLeaseMs: 100, refreshWaitMs: 2_000 };
       // The write of the new pair dies, every time, as if DynamoDB were unreachable.

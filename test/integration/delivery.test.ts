@@ -2,41 +2,32 @@
  * The consumer against real parts: product state in dynalite, labels on the Hipoink simulator
  * over HTTP. Delivery is at least once and out of order; Hipoink fails transiently.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ensureTables, startLocalDynamo } from '../../local/aws/dynamo.ts';
 import { type HipoinkSimulator, startHipoinkSimulator } from '../../local/simulators/hipoink.ts';
 import { createHipoinkClient } from '../../src/hipoink/client.ts';
-import { createDocumentClient } from '../../src/store/dynamo.ts';
-import { createMerchantStore } from '../../src/store/merchants.ts';
-import { createProductStore, type ProductStore } from '../../src/store/products.ts';
+import type { MerchantStore } from '../../src/store/merchants.ts';
+import type { ProductStore } from '../../src/store/products.ts';
 import { pushChanges } from '../../src/sync/push.ts';
 import { hashOf } from '../../src/sync/transform.ts';
+import { startStateStores } from './support.ts';
 
 const SIGN = 'delivery-sign';
-let dynamo: { endpoint: string; stop(): Promise<void> };
+let state: Awaited<ReturnType<typeof startStateStores>>;
 let hipoink: HipoinkSimulator;
 let products: ProductStore;
-let merchants: ReturnType<typeof createMerchantStore>;
+let merchants: MerchantStore;
 let run = 0;
 
 beforeAll(async () => {
-  dynamo = await startLocalDynamo({});
-  const db = new DynamoDBClient({
-    region: 'us-east-1',
-    endpoint: dynamo.endpoint,
-    credentials: { accessKeyId: 'l', secretAccessKey: 'l' },
-  });
-  await ensureTables(db, { merchantsTable: 'merchants', productsTable: 'products' });
-  const doc = createDocumentClient(db);
-  products = createProductStore(doc, 'products');
-  merchants = createMerchantStore(doc, 'merchants');
+  state = await startStateStores();
+  ({ merchants, products } = state);
   hipoink = await startHipoinkSimulator({ sign: SIGN });
 });
 afterAll(async () => {
   await hipoink?.stop();
-  await dynamo?.stop();
+  await state?.stop();
 });
 
 /** A fresh merchant (and store) per test run, so runs cannot see each other's labels. */

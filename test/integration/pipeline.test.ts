@@ -3,6 +3,7 @@
  * their own ports and handed to the local stack through CLOVER_API_BASE_URL / HIPOINK_BASE_URL),
  * driven through the CLI exactly as an operator would: merchants add → tick --wait.
  */
+
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { type HipoinkSimulator, startHipoinkSimulator } from '../../local/simula
 import { type LocalStack, startLocalStack } from '../../local/start.ts';
 import { runCli } from '../../src/cli/main.ts';
 import { localTarget } from '../../src/cli/target.ts';
+import { merchantAddArgs } from './support.ts';
 
 const SIGN = 'test-sign-5b1f0c';
 const A = 'MERCHANTAAAA1';
@@ -33,22 +35,7 @@ async function cli(...args: string[]): Promise<string[]> {
 
 async function addMerchant(merchantId: string, storeCode: string) {
   const t = clover.issueTokens(merchantId);
-  await cli(
-    'merchants',
-    'add',
-    '--merchant-id',
-    merchantId,
-    '--store-code',
-    storeCode,
-    '--access-token',
-    t.access_token,
-    '--access-token-expiration',
-    String(t.access_token_expiration),
-    '--refresh-token',
-    t.refresh_token,
-    '--refresh-token-expiration',
-    String(t.refresh_token_expiration),
-  );
+  await cli(...merchantAddArgs(merchantId, storeCode, t));
   return t;
 }
 

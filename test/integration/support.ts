@@ -1,0 +1,60 @@
+/** Shared set-up for integration tests: real dynalite-backed stores, and merchant token helpers. */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ensureTables, startLocalDynamo } from '../../local/aws/dynamo.ts';
+import type { TokenPair } from '../../src/clover/schemas.ts';
+import { createDocumentClient } from '../../src/store/dynamo.ts';
+import { createMerchantStore, type MerchantStore } from '../../src/store/merchants.ts';
+import { createProductStore } from '../../src/store/products.ts';
+
+/** In-memory dynalite with both tables, and the stores the handlers use on top of it. */
+export async function startStateStores() {
+  const dynamo = await startLocalDynamo({});
+  const db = new DynamoDBClient({
+    region: 'us-east-1',
+    endpoint: dynamo.endpoint,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  await ensureTables(db, { merchantsTable: 'merchants', productsTable: 'products' });
+  const doc = createDocumentClient(db);
+  return {
+    merchants: createMerchantStore(doc, 'merchants'),
+    products: createProductStore(doc, 'products'),
+    stop: () => dynamo.stop(),
+  };
+}
+
+/** Makes the stored access token look expired, as it will once the clock passes its expiry. */
+export async function expireStoredAccessToken(merchants: MerchantStore, merchantId: string, expiresAt = 1) {
+  const m = await merchants.get(merchantId);
+  if (!m) throw new Error(`no merchant ${merchantId}`);
+  await merchants.upsert({
+    merchantId,
+    storeCode: m.storeCode,
+    tokens: {
+      access_token: m.accessToken,
+      access_token_expiration: expiresAt,
+      refresh_token: m.refreshToken,
+      refresh_token_expiration: m.refreshTokenExpiresAt,
+    },
+  });
+}
+
+/** `esl-sync merchants add` arguments for a merchant and its token pair. */
+export function merchantAddArgs(merchantId: string, storeCode: string, t: TokenPair): string[] {
+  return [
+    'merchants',
+    'add',
+    '--merchant-id',
+    merchantId,
+    '--store-code',
+    storeCode,
+    '--access-token',
+    t.access_token,
+    '--access-token-expiration',
+    String(t.access_token_expiration),
+    '--refresh-token',
+    t.refresh_token,
+    '--refresh-token-expiration',
+    String(t.refresh_token_expiration),
+  ];
+}
