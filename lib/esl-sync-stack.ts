@@ -5,6 +5,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { ENV } from '../src/env.ts';
+import { PLACEHOLDER_APP_ID } from '../src/secrets.ts';
 import { QueueWithDlq } from './queue-with-dlq.ts';
 import { SyncFunction } from './sync-function.ts';
 import { SyncState } from './sync-state.ts';
@@ -66,7 +67,7 @@ export class EslSyncStack extends Stack {
       encryptionKey: state.key,
       generateSecretString: {
         // A placeholder the operator replaces: real values never live in code or templates.
-        secretStringTemplate: JSON.stringify({ cloverAppId: 'SET-ME' }),
+        secretStringTemplate: JSON.stringify({ cloverAppId: PLACEHOLDER_APP_ID }),
         generateStringKey: 'hipoinkSign',
         excludePunctuation: true,
       },

@@ -3,8 +3,19 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
 
 /** The app secret in Secrets Manager. Its values are credentials: never logged, never returned. */
+/** What the CDK stack puts in the secret until an operator sets the real values. */
+export const PLACEHOLDER_APP_ID = 'SET-ME';
+
 export const AppSecretSchema = z.object({
-  cloverAppId: z.string().min(1),
+  // Refusing the placeholder keeps a fresh deploy from sending a wrong client_id to Clover,
+  // which would look like rejected refresh tokens and lock every merchant into needs_reauth.
+  cloverAppId: z
+    .string()
+    .min(1)
+    .refine(
+      (id) => id !== PLACEHOLDER_APP_ID,
+      'still the placeholder: put the real values into the app secret',
+    ),
   /** Only high-trust apps hold it; enables Clover's recovery-token path. */
   cloverAppSecret: z.string().min(1).optional(),
   hipoinkSign: z.string().min(1),
@@ -22,11 +33,12 @@ export function appSecretSource(
   return async () => {
     const raw = await provider.get(secretId, { transform: 'json', maxAge: opts.maxAgeSeconds ?? 300 });
     const parsed = AppSecretSchema.safeParse(raw);
-    // The issues name fields only; zod does not echo the values of string fields that fail .min().
+    // Field names and schema messages only: none of these messages echo a value.
     if (!parsed.success) {
-      throw new Error(
-        `App secret ${secretId} is malformed: ${parsed.error.issues.map((i) => i.path.join('.')).join(', ')}`,
-      );
+      const problems = parsed.error.issues
+        .map((i) => `${i.path.join('.') || 'secret'}: ${i.message}`)
+        .join('; ');
+      throw new Error(`App secret ${secretId} is not usable: ${problems}`);
     }
     return parsed.data;
   };

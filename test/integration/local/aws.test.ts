@@ -161,3 +161,22 @@ describe('local Secrets Manager and Lambda endpoints', () => {
     }
   });
 });
+
+describe('the app secret', () => {
+  it('refuses the placeholder the stack deploys with, naming the field but no value', async () => {
+    const secrets = await startLocalSecrets({
+      app: JSON.stringify({ cloverAppId: 'SET-ME', hipoinkSign: 'generated-sign-value' }),
+    });
+    try {
+      const client = new SecretsManagerClient({ ...common, endpoint: secrets.endpoint });
+      const err = await appSecretSource('app', { client })().then(
+        () => new Error('expected a refusal'),
+        (e: unknown) => e as Error,
+      );
+      expect(err.message).toMatch(/cloverAppId: still the placeholder/);
+      expect(err.message).not.toContain('generated-sign-value');
+    } finally {
+      await secrets.stop();
+    }
+  });
+});
