@@ -97,6 +97,19 @@ export function createCloverClient(options: CloverClientOptions): CloverClient {
       return parse(TokenPairSchema, body, merchantId, operation);
     } catch (err) {
       if (err instanceof HTTPError && (err.response.status === 400 || err.response.status === 401)) {
+        // A refused app (wrong client_id/secret) is our configuration, not the merchant's token:
+        // it must not push the merchant into needs_reauth.
+        const body = (await err.response.json().catch(() => ({}))) as { error?: unknown };
+        if (body.error === 'invalid_client') {
+          throw new CloverApiError(
+            `Clover refused the app credentials at ${operation}: check the app secret`,
+            {
+              merchantId,
+              operation,
+              status: err.response.status,
+            },
+          );
+        }
         throw new RefreshRejectedError(
           `Clover rejected the token at ${operation} (HTTP ${err.response.status})`,
           {

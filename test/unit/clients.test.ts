@@ -82,6 +82,15 @@ describe('Clover client', () => {
     expect(f.requests).toHaveLength(1);
   });
 
+  it('treats a refused app (invalid_client) as configuration, not as a dead refresh token', async () => {
+    const f = fakeFetch([{ status: 400, body: { error: 'invalid_client' } }]);
+    const err = await createCloverClient({ baseUrl: 'https://clover.test', fetch: f.fn })
+      .refreshTokens('WRONG', 'r', 'MID')
+      .catch((e: unknown) => e);
+    expect(err).not.toBeInstanceOf(RefreshRejectedError);
+    expect(String(err)).toMatch(/app credentials/);
+  });
+
   it('rejects bodies it cannot understand', async () => {
     const f = fakeFetch([{ status: 200, body: { elements: 'nope' } }]);
     const clover = createCloverClient({ baseUrl: 'https://clover.test', fetch: f.fn });
