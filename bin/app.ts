@@ -25,5 +25,6 @@ new EslSyncStack(app, 'EslSync', {
   productCodePrecedence: ctx('productCodePrecedence') ?? 'sku,code,id',
   tokenRefreshIntervalMinutes: number('tokenRefreshIntervalMinutes') ?? 10,
   tokenMaxAgeMinutes: number('tokenMaxAgeMinutes') ?? 60,
+  hipoinkChunkSize: number('hipoinkChunkSize') ?? 200,
 });
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

@@ -28,6 +28,8 @@ export interface EslSyncStackProps extends StackProps {
   tokenRefreshIntervalMinutes?: number;
   /** The backup refresher also refreshes tokens last refreshed at least this many minutes ago (seed 004: 60). */
   tokenMaxAgeMinutes?: number;
+  /** Products per Hipoink create_multiple / del_multiple call (default 200). */
+  hipoinkChunkSize?: number;
 }
 
 /** Clover REST hosts, from shared/reference/clover-api.md. */
@@ -99,6 +101,7 @@ export class EslSyncStack extends Stack {
       [ENV.pollIntervalSeconds]: String(pollIntervalSeconds),
       [ENV.productCodePrecedence]: props.productCodePrecedence ?? 'sku,code,id',
       [ENV.tokenMaxAgeMinutes]: String(props.tokenMaxAgeMinutes ?? 60),
+      [ENV.hipoinkChunkSize]: String(props.hipoinkChunkSize ?? 200),
     };
 
     const fanOut = new SyncFunction(this, 'FanOut', {

@@ -36,6 +36,7 @@ export const ConfigSchema = z.object({
   hipoinkClientId: z.string().min(1).default('default'),
   pollIntervalSeconds: z.coerce.number().int().positive().default(120),
   tokenMaxAgeMinutes: z.coerce.number().int().positive().default(60),
+  hipoinkChunkSize: z.coerce.number().int().min(1).max(1000).default(200),
   productCodePrecedence,
 });
 export type Config = z.infer<typeof ConfigSchema>;

@@ -18,7 +18,11 @@ export function buildDeps(
   config: Config,
   overrides: { secret?: AppSecretSource; settings?: Partial<SyncSettings> } = {},
 ) {
-  const settings: SyncSettings = { ...DEFAULT_SYNC_SETTINGS, ...overrides.settings };
+  const settings: SyncSettings = {
+    ...DEFAULT_SYNC_SETTINGS,
+    hipoinkChunkSize: config.hipoinkChunkSize,
+    ...overrides.settings,
+  };
   const doc = createDocumentClient(new DynamoDBClient({}));
   const sqs = createSqsClient();
   const secret = overrides.secret ?? appSecretSource(config.appSecretId);

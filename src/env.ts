@@ -19,6 +19,8 @@ export const ENV = {
   pollIntervalSeconds: 'POLL_INTERVAL_SECONDS',
   /** The backup refresher also refreshes tokens last refreshed at least this long ago (seed 004: 60). */
   tokenMaxAgeMinutes: 'TOKEN_MAX_AGE_MINUTES',
+  /** Products per Hipoink create_multiple / del_multiple call. */
+  hipoinkChunkSize: 'HIPOINK_CHUNK_SIZE',
   /** Comma-separated order of Clover fields tried for the Hipoink product code, e.g. "sku,code,id". */
   productCodePrecedence: 'PRODUCT_CODE_PRECEDENCE',
 } as const;

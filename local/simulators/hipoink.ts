@@ -191,6 +191,9 @@ export async function startHipoinkSimulator(
     rejectProduct(pc: string, reason: string) {
       rejected.set(pc, reason);
     },
+    acceptProduct(pc: string) {
+      rejected.delete(pc);
+    },
     errorCodeNext(count: number, code: number, msg: string) {
       errorNext = { count, code, msg };
     },

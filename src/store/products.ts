@@ -49,9 +49,10 @@ export type ProductState =
 export type PushNeed = 'upsert' | 'remove' | 'none';
 
 /** Whether Hipoink differs from what the item should show. One rule, used by poller and consumer. */
-export function pushNeed(record: ProductRecord): PushNeed {
+export function pushNeed(record: ProductRecord, opts: { retryRejected?: boolean } = {}): PushNeed {
   if (record.status === 'active' && record.label) {
-    if (record.rejectedLabelHash === record.labelHash) return 'none';
+    // A label Hipoink refused is not sent again until it changes, or a full resync asks for it.
+    if (record.rejectedLabelHash === record.labelHash && !opts.retryRejected) return 'none';
     const stale = record.pushedLabelHash !== record.labelHash;
     const codeMoved = record.pushedPc !== undefined && record.pushedPc !== record.label.pc;
     return stale || codeMoved ? 'upsert' : 'none';

@@ -13,6 +13,8 @@ export type PollMessage = z.infer<typeof PollMessageSchema>;
 export const PushMessageSchema = z.object({
   merchantId: z.string().min(1),
   itemIds: z.array(z.string().min(1)).min(1).max(1000),
+  /** Set by full resyncs: try labels Hipoink refused before once more (the operator may have fixed Hipoink). */
+  retryRejected: z.boolean().optional(),
 });
 export type PushMessage = z.infer<typeof PushMessageSchema>;
 

@@ -101,9 +101,11 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     // A full sync also re-queues anything still out of step (e.g. a push that ended in the DLQ).
     const toPush =
       mode === 'full'
-        ? (await deps.products.list(merchantId)).filter((r) => pushNeed(r) !== 'none').map((r) => r.itemId)
+        ? (await deps.products.list(merchantId))
+            .filter((r) => pushNeed(r, { retryRejected: true }) !== 'none')
+            .map((r) => r.itemId)
         : [...touched];
-    await queuePushes(deps, merchantId, toPush);
+    await queuePushes(deps, merchantId, toPush, mode === 'full');
     counts.queuedForPush = toPush.length;
 
     await deps.merchants.recordPoll(merchantId, {
@@ -293,13 +295,18 @@ async function removeGhosts(
   return removed;
 }
 
-async function queuePushes(deps: PollDeps, merchantId: string, itemIds: readonly string[]) {
+async function queuePushes(
+  deps: PollDeps,
+  merchantId: string,
+  itemIds: readonly string[],
+  retryRejected: boolean,
+) {
   const size = deps.settings.pushBatchSize;
   const messages = [];
   for (let i = 0; i < itemIds.length; i += size) {
     const chunk = itemIds.slice(i, i + size);
     messages.push({
-      body: { merchantId, itemIds: chunk },
+      body: { merchantId, itemIds: chunk, ...(retryRejected ? { retryRejected } : {}) },
       groupId: merchantId,
       // Unique: a second change to the same items minutes later must not be dropped as a duplicate.
       deduplicationId: `${merchantId}:${randomUUID()}`,

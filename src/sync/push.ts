@@ -46,7 +46,7 @@ export async function pushChanges(deps: PushDeps, msg: PushMessage): Promise<Pus
   const upserts: Upsert[] = [];
   const removals: ProductRecord[] = [];
   for (const record of records) {
-    const need = pushNeed(record);
+    const need = pushNeed(record, { retryRejected: msg.retryRejected === true });
     if (need === 'upsert' && record.label && record.labelHash) {
       upserts.push({ record, label: record.label, labelHash: record.labelHash });
     } else if (need === 'remove') {

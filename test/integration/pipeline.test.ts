@@ -214,6 +214,33 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
     expect(hipoink.products('store-a').get('FUEL-REG')?.f1).toBeUndefined();
   });
 
+  it('shows a product Hipoink refuses as rejected in status, and still delivers the others', async () => {
+    hipoink.rejectProduct('FUEL-DSL', 'label template missing');
+    const diesel = clover.items(B).find((i) => i.sku === 'FUEL-DSL');
+    if (!diesel) throw new Error('fixture missing');
+    clover.upsertItem(B, { id: diesel.id, price: diesel.price + 10 });
+    const soda = clover.upsertItem(B, { name: 'Soda', sku: 'BEV-1', price: 189 });
+    await cli('tick', '--wait');
+    const status = JSON.parse((await cli('status', '--json')).join('\n'));
+    const b = status.merchants.find((m: { merchantId: string }) => m.merchantId === B);
+    expect(b.products.rejected).toEqual([
+      { itemId: diesel.id, reason: expect.stringContaining('label template missing') },
+    ]);
+    expect(hipoink.products('store-b').get('BEV-1')).toMatchObject({ pn: soda.name, pp: '1.89' });
+    expect(hipoink.products('store-b').get('FUEL-DSL')?.pp).toBe((diesel.price / 100).toFixed(2));
+
+    // Hipoink is fixed: a tick leaves the refused label alone, a full resync tries it again.
+    hipoink.acceptProduct('FUEL-DSL');
+    await cli('tick', '--wait');
+    expect(hipoink.products('store-b').get('FUEL-DSL')?.pp).toBe((diesel.price / 100).toFixed(2));
+    await cli('backfill', '--merchant-id', B, '--wait');
+    expect(hipoink.products('store-b').get('FUEL-DSL')?.pp).toBe(((diesel.price + 10) / 100).toFixed(2));
+    const after = JSON.parse((await cli('status', '--json')).join('\n'));
+    expect(after.merchants.find((m: { merchantId: string }) => m.merchantId === B).products.rejected).toEqual(
+      [],
+    );
+  });
+
   it('records an invalid Clover item with its reason, skips it, and shows it in status', async () => {
     expect(shelf('store-b').map((p) => p.pc)).not.toContain('BAD-1');
     const status = JSON.parse((await cli('status', '--json')).join('\n'));

@@ -24,7 +24,9 @@ describe('loadConfig', () => {
       hipoinkClientId: 'default',
       pollIntervalSeconds: 120,
       productCodePrecedence: ['sku', 'code', 'id'],
+      hipoinkChunkSize: 200,
     });
+    expect(() => loadConfig({ ...env, HIPOINK_CHUNK_SIZE: '0' })).toThrow(/HIPOINK_CHUNK_SIZE/);
     expect(loadConfig({ ...env, PRODUCT_CODE_PRECEDENCE: 'code, id' }).productCodePrecedence).toEqual([
       'code',
       'id',

@@ -114,6 +114,12 @@ describe('pushNeed', () => {
     expect(pushNeed({ ...base, status: 'active', label, labelHash: 'h', rejectedLabelHash: 'h' })).toBe(
       'none',
     );
+    expect(
+      pushNeed(
+        { ...base, status: 'active', label, labelHash: 'h', rejectedLabelHash: 'h' },
+        { retryRejected: true },
+      ),
+    ).toBe('upsert');
     expect(pushNeed({ ...base, status: 'removed', pushedPc: 'PC' })).toBe('remove');
     expect(pushNeed({ ...base, status: 'removed' })).toBe('none');
     expect(pushNeed({ ...base, status: 'invalid', pushedPc: 'PC' })).toBe('none');
