@@ -24,7 +24,7 @@ const USAGE = `Usage: esl-sync <command> [options]   (acts on the local stack fr
   merchants configure ID [--field-map f1=unitCost,f2=priceType,…] [--variable-price base|remove]
                                           label rules for one store; queues a full resync to apply them
   tick [--wait] [--timeout SECS]          run one fan-out (every active merchant is polled)
-  backfill (--merchant-id ID | --all) [--wait] [--timeout SECS]
+  backfill (--merchant-id ID | --all) [--since ISO-TIME] [--wait] [--timeout SECS]
                                           full resync, including removal of items gone from Clover
   status [--json]
   tokens refresh                          run the backup token refresher now (refreshes tokens that are due)
@@ -46,6 +46,7 @@ const OPTIONS = {
   wait: { type: 'boolean' },
   all: { type: 'boolean' },
   queue: { type: 'string' },
+  since: { type: 'string' },
   'field-map': { type: 'string' },
   'variable-price': { type: 'string' },
   timeout: { type: 'string' },
@@ -79,7 +80,18 @@ export async function runCli(argv: string[], io: CliIo, resolveTarget?: (aws: bo
 
   const wait = async () => {
     const queues = [target.stack.pollQueueUrl, target.stack.pushQueueUrl];
-    await waitForQueuesDrained(target.sqs, queues, { timeoutMs });
+    let lastReport = Date.now();
+    await waitForQueuesDrained(target.sqs, queues, {
+      timeoutMs,
+      onProgress: (depths) => {
+        // A line every 5 s while work is under way, so a long backfill shows it is moving.
+        if (Date.now() - lastReport < 5_000) return;
+        lastReport = Date.now();
+        const [poll, push] = queues.map((q) => depths.get(q));
+        const n = (d: typeof poll) => (d ? d.visible + d.inFlight + d.delayed : 0);
+        io.out(`waiting: ${n(poll)} poll(s) and ${n(push)} push batch(es) still queued or running`);
+      },
+    });
   };
 
   const invoke = async (functionName: string, payload: unknown) => {
@@ -150,7 +162,11 @@ export async function runCli(argv: string[], io: CliIo, resolveTarget?: (aws: bo
     case 'backfill': {
       const merchantId = values['merchant-id'];
       if (!merchantId && !values.all) throw new UsageError('backfill needs --merchant-id ID or --all');
-      const result = await invoke(target.stack.backfillFunction, merchantId ? { merchantId } : { all: true });
+      const since = values.since === undefined ? {} : { since: values.since };
+      const result = await invoke(
+        target.stack.backfillFunction,
+        merchantId ? { merchantId, ...since } : { all: true, ...since },
+      );
       io.out(`backfill: queued ${result.queued.length} merchant(s) for a full resync`);
       for (const s of result.skipped ?? []) io.out(`backfill: skipped ${s.merchantId}: ${s.reason}`);
       if (values.wait) {

@@ -39,7 +39,16 @@ export async function requestBackfill(deps: BackfillDeps, request: BackfillReque
     }
     queued.push(m.merchantId);
     messages.push(
-      pollMessage(m, { mode: 'full', requestedAt, reason: 'backfill' }, `backfill-${requestedAt}`),
+      pollMessage(
+        m,
+        {
+          mode: 'full',
+          requestedAt,
+          reason: 'backfill',
+          ...(request.since === undefined ? {} : { since: request.since }),
+        },
+        `backfill-${requestedAt}`,
+      ),
     );
   }
   await deps.pollQueue.send(messages);

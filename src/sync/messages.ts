@@ -6,6 +6,8 @@ export const PollMessageSchema = z.object({
   mode: z.enum(['incremental', 'full']),
   requestedAt: z.number().int(),
   reason: z.enum(['schedule', 'backfill', 'manual']),
+  /** Full resyncs only: re-read items modified since this time (Unix ms) instead of every item. */
+  since: z.number().int().nonnegative().optional(),
 });
 export type PollMessage = z.infer<typeof PollMessageSchema>;
 
@@ -19,8 +21,13 @@ export const PushMessageSchema = z.object({
 export type PushMessage = z.infer<typeof PushMessageSchema>;
 
 /** Backfill Lambda payload (invoked by hand or by the CLI). */
+/** A time as Unix ms or an ISO-8601 string. */
+const Since = z.union([
+  z.number().int().nonnegative(),
+  z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
+]);
 export const BackfillRequestSchema = z.union([
-  z.object({ merchantId: z.string().min(1) }).strict(),
-  z.object({ all: z.literal(true) }).strict(),
+  z.object({ merchantId: z.string().min(1), since: Since.optional() }).strict(),
+  z.object({ all: z.literal(true), since: Since.optional() }).strict(),
 ]);
 export type BackfillRequest = z.infer<typeof BackfillRequestSchema>;

@@ -69,7 +69,15 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
   const counts = emptyCounts();
   try {
     const session = cloverSession(deps, merchantId, counts);
-    const since = mode === 'full' ? undefined : lowerBound(merchant, deps.settings.overlapMs);
+    // A full resync reads every item, or those modified since `msg.since` when one was given.
+    // A merchant never synced gets everything whatever `since` says.
+    const since =
+      mode === 'full'
+        ? merchant.cursor === undefined
+          ? undefined
+          : msg.since
+        : lowerBound(merchant, deps.settings.overlapMs);
+    const readEverything = mode === 'full' && since === undefined;
     const touched = new Set<string>();
     const seen = new Set<string>();
     let cursor = merchant.cursor;
@@ -94,7 +102,7 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
 
     const cleanupDue = mode === 'full' || isCleanupDue(merchant, deps.settings, startedAt);
     if (cleanupDue) {
-      const present = mode === 'full' ? seen : await listAllIds(deps, session, merchantId);
+      const present = readEverything ? seen : await listAllIds(deps, session, merchantId);
       for (const id of await removeGhosts(deps, session, merchant, present, counts)) touched.add(id);
     }
 

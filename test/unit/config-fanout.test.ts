@@ -3,6 +3,7 @@ import { loadConfig } from '../../src/config.ts';
 import { MerchantUnavailableError } from '../../src/errors.ts';
 import { requestBackfill } from '../../src/sync/backfill.ts';
 import { fanOut } from '../../src/sync/fanout.ts';
+import { BackfillRequestSchema } from '../../src/sync/messages.ts';
 import { FakeMerchantStore, merchantRecord, RecordingQueue } from './fakes.ts';
 
 const env = {
@@ -88,6 +89,10 @@ describe('requestBackfill', () => {
     const all = await requestBackfill({ merchants: store, pollQueue: q }, { all: true });
     expect(all.queued).toEqual(['A']);
     expect(all.skipped).toEqual([{ merchantId: 'B', reason: 'merchant is needs_reauth' }]);
+    const since = BackfillRequestSchema.parse({ merchantId: 'A', since: '2026-11-01T00:00:00Z' });
+    await requestBackfill({ merchants: store, pollQueue: q }, since);
+    expect(q.sent.at(-1)?.body).toMatchObject({ mode: 'full', since: Date.parse('2026-11-01T00:00:00Z') });
+    expect(BackfillRequestSchema.safeParse({ merchantId: 'A', since: 'yesterday' }).success).toBe(false);
     await expect(
       requestBackfill({ merchants: store, pollQueue: q }, { merchantId: 'X' }),
     ).rejects.toBeInstanceOf(MerchantUnavailableError);

@@ -162,6 +162,32 @@ describe('pollMerchant', () => {
     expect(pushedIds(s.pushQueue)).toContain('A');
   });
 
+  it('resyncs from `since` on a backfill that names one, still finding deleted items', async () => {
+    const s = setup([
+      it0('OLD', { modifiedTime: 100 }),
+      it0('NEW', { modifiedTime: 5000 }),
+      it0('GONE', { modifiedTime: 200 }),
+    ]);
+    await pollMerchant(s.deps, msg());
+    s.catalog.delete('GONE');
+    s.clover.listCalls.length = 0;
+    await pollMerchant(s.deps, { ...msg('full'), since: 4000 });
+    expect(s.clover.listCalls[0]?.modifiedSince).toBe(4000);
+    // The ghost check needs the full id list, since a partial read cannot prove absence.
+    expect(s.clover.listCalls.some((q) => q.modifiedSince === undefined)).toBe(true);
+    expect((await s.products.get('M1', ['GONE']))[0]).toMatchObject({
+      status: 'removed',
+      removedReason: 'gone',
+    });
+  });
+
+  it('ignores `since` for a merchant never synced', async () => {
+    const s = setup([it0('OLD', { modifiedTime: 100 })]);
+    await pollMerchant(s.deps, { ...msg('full'), since: 4000 });
+    expect(s.clover.listCalls[0]?.modifiedSince).toBeUndefined();
+    expect((await s.products.get('M1', ['OLD']))[0]?.status).toBe('active');
+  });
+
   it('runs ghost cleanup on every 10th poll after the last one, not before', async () => {
     const s = setup([it0('A')]);
     await pollMerchant(s.deps, msg()); // the first (full) sync is a cleanup
