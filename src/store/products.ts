@@ -1,6 +1,9 @@
 import {
   BatchGetCommand,
+  DeleteCommand,
   type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
@@ -62,7 +65,17 @@ export function pushNeed(record: ProductRecord, opts: { retryRejected?: boolean 
   return 'none';
 }
 
+/**
+ * Sort-key prefix of code claims: one record per Hipoink product code in a store, naming the item
+ * that shows it, so two Clover items with one code are noticed instead of overwriting each other.
+ */
+export const CODE_CLAIM_PREFIX = '#code#';
+
 export interface ProductStore {
+  /** Claims product code `pc` for `itemId`; returns the item that holds it afterwards. */
+  claimCode(merchantId: string, pc: string, itemId: string, takeOverFrom?: string): Promise<string>;
+  /** Gives up `itemId`'s claim on `pc` (no-op when another item holds it). */
+  releaseCode(merchantId: string, pc: string, itemId: string): Promise<void>;
   /** Writes the item's state when it differs from the stored one; returns the record, or null if unchanged. */
   saveState(merchantId: string, itemId: string, state: ProductState): Promise<ProductRecord | null>;
   get(merchantId: string, itemIds: readonly string[]): Promise<ProductRecord[]>;
@@ -185,10 +198,53 @@ export function createProductStore(
             ExclusiveStartKey: startKey,
           }),
         );
-        for (const item of out.Items ?? []) records.push(ProductRecordSchema.parse(item));
+        for (const item of out.Items ?? []) {
+          if (String(item.itemId).startsWith(CODE_CLAIM_PREFIX)) continue;
+          records.push(ProductRecordSchema.parse(item));
+        }
         startKey = out.LastEvaluatedKey;
       } while (startKey);
       return records;
+    },
+
+    async claimCode(merchantId, pc, itemId, takeOverFrom) {
+      const claimKey = key(merchantId, `${CODE_CLAIM_PREFIX}${pc}`);
+      try {
+        await doc.send(
+          new PutCommand({
+            TableName: tableName,
+            Item: { ...claimKey, owner: itemId, updatedAt: now() },
+            ConditionExpression: takeOverFrom
+              ? '#owner = :prev'
+              : 'attribute_not_exists(itemId) OR #owner = :me',
+            ExpressionAttributeNames: { '#owner': 'owner' },
+            ExpressionAttributeValues: takeOverFrom ? { ':prev': takeOverFrom } : { ':me': itemId },
+          }),
+        );
+        return itemId;
+      } catch (err) {
+        if (!isConditionFailure(err)) throw err;
+        const out = await doc.send(
+          new GetCommand({ TableName: tableName, Key: claimKey, ConsistentRead: true }),
+        );
+        return String(out.Item?.owner ?? '');
+      }
+    },
+
+    async releaseCode(merchantId, pc, itemId) {
+      try {
+        await doc.send(
+          new DeleteCommand({
+            TableName: tableName,
+            Key: key(merchantId, `${CODE_CLAIM_PREFIX}${pc}`),
+            ConditionExpression: '#owner = :me',
+            ExpressionAttributeNames: { '#owner': 'owner' },
+            ExpressionAttributeValues: { ':me': itemId },
+          }),
+        );
+      } catch (err) {
+        if (!isConditionFailure(err)) throw err;
+      }
     },
 
     async markPushed(merchantId, itemId, shelf) {

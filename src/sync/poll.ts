@@ -214,13 +214,50 @@ async function savePage(
   counts: SyncCounts,
 ): Promise<ProductRecord[]> {
   const ids = outcomes.map((o) => o.itemId).filter((id): id is string => id !== undefined);
-  const stored = new Map((await deps.products.get(merchantId, ids)).map((r) => [r.itemId, r.stateHash]));
+  const stored = new Map((await deps.products.get(merchantId, ids)).map((r) => [r.itemId, r]));
   const saved: ProductRecord[] = [];
   for (const outcome of outcomes) {
-    const record = await saveOutcome(deps, merchantId, outcome, counts, stored);
+    const before = outcome.itemId ? stored.get(outcome.itemId) : undefined;
+    const checked = await claimProductCode(deps, merchantId, outcome, before);
+    const record = await saveOutcome(deps, merchantId, checked, counts, before);
     if (record) saved.push(record);
   }
   return saved;
+}
+
+/**
+ * One product code, one item. An item taking a code claims it; if another item still shows that
+ * code, this one is recorded as invalid with the reason (reported, never flip-flopping the label
+ * between the two). An item leaving a code gives its claim up.
+ */
+async function claimProductCode(
+  deps: PollDeps,
+  merchantId: string,
+  outcome: ItemOutcome,
+  before: ProductRecord | undefined,
+): Promise<ItemOutcome> {
+  if (!outcome.itemId) return outcome;
+  const oldPc = before?.status === 'active' ? before.label?.pc : undefined;
+  const newPc = outcome.kind === 'label' ? outcome.desired.label.pc : undefined;
+  if (newPc !== undefined && newPc !== oldPc) {
+    let holder = await deps.products.claimCode(merchantId, newPc, outcome.itemId);
+    if (holder !== outcome.itemId) {
+      const [other] = await deps.products.get(merchantId, [holder]);
+      const stillShown = other?.status === 'active' && other.label?.pc === newPc;
+      holder = stillShown ? holder : await deps.products.claimCode(merchantId, newPc, outcome.itemId, holder);
+    }
+    if (holder !== outcome.itemId) {
+      return {
+        kind: 'invalid',
+        itemId: outcome.itemId,
+        modifiedTime: outcome.modifiedTime,
+        reason: `product code ${newPc} is already used by Clover item ${holder}`,
+      };
+    }
+  }
+  if (oldPc !== undefined && oldPc !== newPc)
+    await deps.products.releaseCode(merchantId, oldPc, outcome.itemId);
+  return outcome;
 }
 
 async function saveOutcome(
@@ -228,7 +265,7 @@ async function saveOutcome(
   merchantId: string,
   outcome: ItemOutcome,
   counts: SyncCounts,
-  storedHashes?: ReadonlyMap<string, string>,
+  before?: ProductRecord,
 ): Promise<ProductRecord | null> {
   if (outcome.kind === 'invalid') {
     counts.invalid++;
@@ -240,7 +277,7 @@ async function saveOutcome(
   }
   const state = stateOf(outcome);
   if (!state || !outcome.itemId) return null;
-  if (storedHashes?.get(outcome.itemId) === stateHashOf(state)) return null;
+  if (before?.stateHash === stateHashOf(state)) return null;
   const record = await deps.products.saveState(merchantId, outcome.itemId, state);
   if (record && outcome.kind !== 'invalid') {
     counts.changed++;
@@ -282,21 +319,21 @@ async function removeGhosts(
   const removed: string[] = [];
   for (const candidate of candidates) {
     const item = await session.call((token) => deps.clover.getItem(merchantId, token, candidate.itemId));
-    const record =
-      item === null
-        ? await deps.products.saveState(merchantId, candidate.itemId, {
-            status: 'removed',
-            removedReason: 'gone',
-          })
-        : await saveOutcome(
-            deps,
-            merchantId,
-            transformItem(item, deps.productCodePrecedence, merchant.labelOptions),
-            counts,
-          );
-    if (item === null && record) {
-      counts.changed++;
-      counts.removed++;
+    let record: ProductRecord | null;
+    if (item === null) {
+      record = await deps.products.saveState(merchantId, candidate.itemId, {
+        status: 'removed',
+        removedReason: 'gone',
+      });
+      if (candidate.label) await deps.products.releaseCode(merchantId, candidate.label.pc, candidate.itemId);
+      if (record) {
+        counts.changed++;
+        counts.removed++;
+      }
+    } else {
+      const outcome = transformItem(item, deps.productCodePrecedence, merchant.labelOptions);
+      const checked = await claimProductCode(deps, merchantId, outcome, candidate);
+      record = await saveOutcome(deps, merchantId, checked, counts, candidate);
     }
     if (record && pushNeed(record) !== 'none') removed.push(record.itemId);
   }

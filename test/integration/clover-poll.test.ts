@@ -213,4 +213,16 @@ describe('polling Clover', () => {
       expect(m?.stateReason).toMatch(/no Clover app secret is configured/);
     });
   });
+
+  it('keeps one claim per product code in DynamoDB, out of product listings', async () => {
+    expect(await products.claimCode('CLAIMS', 'PC1', 'item-a')).toBe('item-a');
+    expect(await products.claimCode('CLAIMS', 'PC1', 'item-b')).toBe('item-a');
+    expect(await products.claimCode('CLAIMS', 'PC1', 'item-b', 'item-z')).toBe('item-a');
+    expect(await products.claimCode('CLAIMS', 'PC1', 'item-b', 'item-a')).toBe('item-b');
+    await products.releaseCode('CLAIMS', 'PC1', 'item-a'); // not the holder: no effect
+    expect(await products.claimCode('CLAIMS', 'PC1', 'item-c')).toBe('item-b');
+    await products.releaseCode('CLAIMS', 'PC1', 'item-b');
+    expect(await products.claimCode('CLAIMS', 'PC1', 'item-c')).toBe('item-c');
+    expect(await products.list('CLAIMS')).toEqual([]);
+  });
 });

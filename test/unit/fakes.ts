@@ -117,6 +117,17 @@ export class FakeMerchantStore implements MerchantStore {
 
 export class FakeProductStore implements ProductStore {
   readonly records = new Map<string, ProductRecord>();
+  readonly claims = new Map<string, string>();
+  async claimCode(merchantId: string, pc: string, itemId: string, takeOverFrom?: string) {
+    const k = `${merchantId}/${pc}`;
+    const owner = this.claims.get(k);
+    if (takeOverFrom ? owner === takeOverFrom : owner === undefined || owner === itemId)
+      this.claims.set(k, itemId);
+    return this.claims.get(k) as string;
+  }
+  async releaseCode(merchantId: string, pc: string, itemId: string) {
+    if (this.claims.get(`${merchantId}/${pc}`) === itemId) this.claims.delete(`${merchantId}/${pc}`);
+  }
   private key = (m: string, i: string) => `${m}/${i}`;
   async saveState(merchantId: string, itemId: string, state: ProductState) {
     const k = this.key(merchantId, itemId);

@@ -181,6 +181,27 @@ describe('pollMerchant', () => {
     });
   });
 
+  it('reports two items with one product code instead of flip-flopping the label', async () => {
+    const s = setup([it0('A', { sku: 'SAME', modifiedTime: 1 }), it0('B', { sku: 'SAME', modifiedTime: 2 })]);
+    await pollMerchant(s.deps, msg());
+    expect((await s.products.get('M1', ['A']))[0]?.status).toBe('active');
+    expect((await s.products.get('M1', ['B']))[0]).toMatchObject({
+      status: 'invalid',
+      invalidReason: 'product code SAME is already used by Clover item A',
+    });
+    expect(pushedIds(s.pushQueue)).toEqual(['A']);
+    // B is edited again: still refused, A's label untouched.
+    s.catalog.set('B', it0('B', { sku: 'SAME', price: 999, modifiedTime: 3 }));
+    await pollMerchant(s.deps, msg());
+    expect((await s.products.get('M1', ['B']))[0]?.status).toBe('invalid');
+    // A moves to another code: B may take SAME on its next read.
+    s.catalog.set('A', it0('A', { sku: 'OTHER', modifiedTime: 4 }));
+    s.catalog.set('B', it0('B', { sku: 'SAME', price: 999, modifiedTime: 5 }));
+    await pollMerchant(s.deps, msg());
+    expect((await s.products.get('M1', ['A']))[0]?.label?.pc).toBe('OTHER');
+    expect((await s.products.get('M1', ['B']))[0]).toMatchObject({ status: 'active', label: { pc: 'SAME' } });
+  });
+
   it('ignores `since` for a merchant never synced', async () => {
     const s = setup([it0('OLD', { modifiedTime: 100 })]);
     await pollMerchant(s.deps, { ...msg('full'), since: 4000 });
