@@ -26,5 +26,6 @@ new EslSyncStack(app, 'EslSync', {
   tokenRefreshIntervalMinutes: number('tokenRefreshIntervalMinutes') ?? 10,
   tokenMaxAgeMinutes: number('tokenMaxAgeMinutes') ?? 60,
   hipoinkChunkSize: number('hipoinkChunkSize') ?? 200,
+  cloverRequestsPerSecond: number('cloverRequestsPerSecond') ?? 50,
 });
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

@@ -30,6 +30,8 @@ export interface EslSyncStackProps extends StackProps {
   tokenMaxAgeMinutes?: number;
   /** Products per Hipoink create_multiple / del_multiple call (default 200). */
   hipoinkChunkSize?: number;
+  /** Clover requests per second for the whole app (Clover allows 50); item reads get 80% of it. */
+  cloverRequestsPerSecond?: number;
 }
 
 /** Clover REST hosts, from shared/reference/clover-api.md. */
@@ -102,6 +104,7 @@ export class EslSyncStack extends Stack {
       [ENV.productCodePrecedence]: props.productCodePrecedence ?? 'sku,code,id',
       [ENV.tokenMaxAgeMinutes]: String(props.tokenMaxAgeMinutes ?? 60),
       [ENV.hipoinkChunkSize]: String(props.hipoinkChunkSize ?? 200),
+      [ENV.cloverRequestsPerSecond]: String(props.cloverRequestsPerSecond ?? 50),
     };
 
     const fanOut = new SyncFunction(this, 'FanOut', {

@@ -125,6 +125,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       [ENV.productCodePrecedence]: env.PRODUCT_CODE_PRECEDENCE || 'sku,code,id',
       [ENV.tokenMaxAgeMinutes]: env.TOKEN_MAX_AGE_MINUTES || '60',
       [ENV.hipoinkChunkSize]: env.HIPOINK_CHUNK_SIZE || '200',
+      [ENV.cloverRequestsPerSecond]: env.CLOVER_REQUESTS_PER_SECOND || '50',
     });
     const { resetRuntimeDeps } = await import('../src/runtime.ts');
     resetRuntimeDeps();

@@ -37,6 +37,7 @@ export const ConfigSchema = z.object({
   pollIntervalSeconds: z.coerce.number().int().positive().default(120),
   tokenMaxAgeMinutes: z.coerce.number().int().positive().default(60),
   hipoinkChunkSize: z.coerce.number().int().min(1).max(1000).default(200),
+  cloverRequestsPerSecond: z.coerce.number().int().min(2).max(50).default(50),
   productCodePrecedence,
 });
 export type Config = z.infer<typeof ConfigSchema>;

@@ -1,10 +1,12 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { withRequestBudget } from './clover/budgeted.ts';
 import { createCloverClient } from './clover/client.ts';
 import { type Config, DEFAULT_SYNC_SETTINGS, type SyncSettings } from './config.ts';
 import { createHipoinkClient } from './hipoink/client.ts';
 import { logger, metrics } from './observability.ts';
 import { createQueueSender, createSqsClient } from './queues/sqs.ts';
 import { type AppSecretSource, appSecretSource } from './secrets.ts';
+import { createRequestBudget } from './store/budget.ts';
 import { createDocumentClient } from './store/dynamo.ts';
 import { createMerchantStore } from './store/merchants.ts';
 import { createProductStore } from './store/products.ts';
@@ -28,13 +30,17 @@ export function buildDeps(
   const secret = overrides.secret ?? appSecretSource(config.appSecretId);
   const merchants = createMerchantStore(doc, config.merchantsTable);
   const products = createProductStore(doc, config.productsTable);
-  const clover = createCloverClient({
-    baseUrl: config.cloverApiBaseUrl,
-    onRateLimited: ({ merchantId }) => {
-      metrics.addMetric('CloverRateLimited', 'Count', 1);
-      logger.warn('Clover answered 429', { merchantId });
-    },
-  });
+  const clover = withRequestBudget(
+    createCloverClient({
+      baseUrl: config.cloverApiBaseUrl,
+      onRateLimited: ({ merchantId }) => {
+        metrics.addMetric('CloverRateLimited', 'Count', 1);
+        logger.warn('Clover answered 429', { merchantId });
+      },
+    }),
+    createRequestBudget(doc, config.merchantsTable),
+    { reads: Math.floor(config.cloverRequestsPerSecond * 0.8), tokens: config.cloverRequestsPerSecond },
+  );
   const tokens = createTokenManager({
     merchants,
     clover,

@@ -21,6 +21,8 @@ export const ENV = {
   tokenMaxAgeMinutes: 'TOKEN_MAX_AGE_MINUTES',
   /** Products per Hipoink create_multiple / del_multiple call. */
   hipoinkChunkSize: 'HIPOINK_CHUNK_SIZE',
+  /** Clover requests per second for the whole app (Clover's limit: 50); item reads get 80% of it. */
+  cloverRequestsPerSecond: 'CLOVER_REQUESTS_PER_SECOND',
   /** Comma-separated order of Clover fields tried for the Hipoink product code, e.g. "sku,code,id". */
   productCodePrecedence: 'PRODUCT_CODE_PRECEDENCE',
 } as const;

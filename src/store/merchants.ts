@@ -182,7 +182,11 @@ export function createMerchantStore(
       let startKey: Record<string, unknown> | undefined;
       do {
         const out = await doc.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: startKey }));
-        for (const item of out.Items ?? []) records.push(MerchantRecordSchema.parse(item));
+        for (const item of out.Items ?? []) {
+          // Keys starting with '#' are the app's own records (e.g. the request budget), not merchants.
+          if (String(item.merchantId).startsWith('#')) continue;
+          records.push(MerchantRecordSchema.parse(item));
+        }
         startKey = out.LastEvaluatedKey;
       } while (startKey);
       return records.sort((a, b) => a.merchantId.localeCompare(b.merchantId));

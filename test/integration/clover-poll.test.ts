@@ -225,4 +225,28 @@ describe('polling Clover', () => {
     expect(await products.claimCode('CLAIMS', 'PC1', 'item-c')).toBe('item-c');
     expect(await products.list('CLAIMS')).toEqual([]);
   });
+
+  it('keeps every worker together within the app-wide request budget', async () => {
+    const { createRequestBudget } = await import('../../src/store/budget.ts');
+    const grants: number[] = [];
+    const workers = Array.from({ length: 4 }, () => createRequestBudget(state.doc, 'merchants'));
+    const started = Date.now();
+    await Promise.all(
+      workers.map(async (budget) => {
+        for (let i = 0; i < 8; i++) {
+          await budget.take(10);
+          grants.push(Date.now());
+        }
+      }),
+    );
+    const perSecond = new Map<number, number>();
+    for (const t of grants)
+      perSecond.set(Math.floor(t / 1000), (perSecond.get(Math.floor(t / 1000)) ?? 0) + 1);
+    expect(grants).toHaveLength(32);
+    expect(Math.max(...perSecond.values())).toBeLessThanOrEqual(10);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2000); // 32 requests at 10/s need at least 3 windows
+    expect(await merchants.list()).not.toContainEqual(
+      expect.objectContaining({ merchantId: '#clover-request-budget' }),
+    );
+  });
 });

@@ -17,6 +17,7 @@ export async function startStateStores() {
   await ensureTables(db, { merchantsTable: 'merchants', productsTable: 'products' });
   const doc = createDocumentClient(db);
   return {
+    doc,
     merchants: createMerchantStore(doc, 'merchants'),
     products: createProductStore(doc, 'products'),
     stop: () => dynamo.stop(),
