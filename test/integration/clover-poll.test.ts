@@ -3,6 +3,7 @@
  * simulator over HTTP (single-use refresh tokens, 429 + retry-after, edits during paging).
  */
 
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CloverSimulator, startCloverSimulator } from '../../local/simulators/clover.ts';
 import { createCloverClient } from '../../src/clover/client.ts';
@@ -247,6 +248,60 @@ describe('polling Clover', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(2000); // 32 requests at 10/s need at least 3 windows
     expect(await merchants.list()).not.toContainEqual(
       expect.objectContaining({ merchantId: '#clover-request-budget' }),
+    );
+  });
+
+  it('converges after two polls for random catalogs and random edits interleaved with page reads (property)', async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 120 }),
+        fc.integer({ min: 3, max: 40 }),
+        fc.array(
+          fc.record({
+            page: fc.nat({ max: 12 }),
+            pick: fc.nat(),
+            hide: fc.boolean(),
+            bump: fc.integer({ min: 1, max: 500 }),
+          }),
+          {
+            maxLength: 15,
+          },
+        ),
+        fc.boolean(),
+        async (size, pageLimit, edits, sameTime) => {
+          const merchantId = `PROP${String(++run).padStart(9, '0')}`;
+          await addMerchant(merchantId, size, sameTime ? 1_700_000_000_000 : undefined);
+          const { deps } = pollDeps();
+          deps.settings = { ...DEFAULT_SYNC_SETTINGS, pageLimit };
+          let pageReads = 0;
+          clover.hooks.onItemsPage = ({ merchantId: m }) => {
+            if (m !== merchantId) return;
+            const items = clover.items(m);
+            for (const e of edits.filter((x) => x.page === pageReads)) {
+              const victim = items[e.pick % Math.max(1, items.length)];
+              if (victim)
+                clover.upsertItem(m, { id: victim.id, price: victim.price + e.bump, hidden: e.hide });
+            }
+            pageReads++;
+          };
+          try {
+            const msg = {
+              merchantId,
+              mode: 'incremental' as const,
+              requestedAt: 0,
+              reason: 'manual' as const,
+            };
+            await pollMerchant(deps, msg);
+            clover.hooks.onItemsPage = undefined;
+            await pollMerchant(deps, msg);
+          } finally {
+            clover.hooks.onItemsPage = undefined;
+          }
+          await storedEqualsClover(merchantId);
+        },
+      ),
+      { numRuns: 15 },
     );
   });
 });
