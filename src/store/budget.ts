@@ -1,5 +1,5 @@
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { isConditionFailure } from './dynamo.ts';
+import { writeIf } from './dynamo.ts';
 
 /** Key of the shared request counter in the merchants table (never a Clover merchant id). */
 export const BUDGET_KEY = '#clover-request-budget';
@@ -25,15 +25,7 @@ export function createRequestBudget(
   const now = opts.now ?? Date.now;
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const key = { merchantId: BUDGET_KEY };
-  const attempt = async (command: UpdateCommand) => {
-    try {
-      await doc.send(command);
-      return true;
-    } catch (err) {
-      if (isConditionFailure(err)) return false;
-      throw err;
-    }
-  };
+  const attempt = (command: UpdateCommand) => writeIf(doc, command);
   return {
     async take(limit) {
       for (;;) {

@@ -1,5 +1,10 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  type DeleteCommand,
+  DynamoDBDocumentClient,
+  type PutCommand,
+  type UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 
 export function createDocumentClient(
   client: DynamoDBClient = new DynamoDBClient({}),
@@ -14,6 +19,21 @@ export function isConditionFailure(err: unknown): boolean {
     err instanceof ConditionalCheckFailedException ||
     (err instanceof Error && err.name === 'ConditionalCheckFailedException')
   );
+}
+
+/** Sends a conditional write; true if it applied, false if its condition did not hold. */
+export async function writeIf(
+  doc: DynamoDBDocumentClient,
+  command: UpdateCommand | PutCommand | DeleteCommand,
+): Promise<boolean> {
+  try {
+    // The union of command types is not callable through send's overloads; each is a valid input.
+    await doc.send(command as UpdateCommand);
+    return true;
+  } catch (err) {
+    if (isConditionFailure(err)) return false;
+    throw err;
+  }
 }
 
 /** Builds `SET a = :a, b = :b` plus the name/value maps for a flat object of attributes. */

@@ -2,7 +2,7 @@ import { type DynamoDBDocumentClient, GetCommand, ScanCommand, UpdateCommand } f
 import { z } from 'zod';
 import type { TokenPair } from '../clover/schemas.ts';
 import { type LabelOptions, LabelOptionsSchema } from '../sync/transform.ts';
-import { isConditionFailure, setExpression } from './dynamo.ts';
+import { setExpression, writeIf } from './dynamo.ts';
 
 export const MERCHANT_STATES = ['active', 'needs_reauth', 'disabled'] as const;
 export type MerchantState = (typeof MERCHANT_STATES)[number];
@@ -164,15 +164,7 @@ export function createMerchantStore(
     return out.Item ? MerchantRecordSchema.parse(out.Item) : undefined;
   };
 
-  const conditional = async (command: UpdateCommand): Promise<boolean> => {
-    try {
-      await doc.send(command);
-      return true;
-    } catch (err) {
-      if (isConditionFailure(err)) return false;
-      throw err;
-    }
-  };
+  const conditional = (command: UpdateCommand) => writeIf(doc, command);
 
   return {
     get,

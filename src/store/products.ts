@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { HipoinkProductSchema } from '../hipoink/fields.ts';
-import { isConditionFailure, setExpression } from './dynamo.ts';
+import { isConditionFailure, setExpression, writeIf } from './dynamo.ts';
 
 /** Stored state of one Clover item: what the shelf should show and what it shows now. */
 export const ProductRecordSchema = z.object({
@@ -232,19 +232,16 @@ export function createProductStore(
     },
 
     async releaseCode(merchantId, pc, itemId) {
-      try {
-        await doc.send(
-          new DeleteCommand({
-            TableName: tableName,
-            Key: key(merchantId, `${CODE_CLAIM_PREFIX}${pc}`),
-            ConditionExpression: '#owner = :me',
-            ExpressionAttributeNames: { '#owner': 'owner' },
-            ExpressionAttributeValues: { ':me': itemId },
-          }),
-        );
-      } catch (err) {
-        if (!isConditionFailure(err)) throw err;
-      }
+      await writeIf(
+        doc,
+        new DeleteCommand({
+          TableName: tableName,
+          Key: key(merchantId, `${CODE_CLAIM_PREFIX}${pc}`),
+          ConditionExpression: '#owner = :me',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':me': itemId },
+        }),
+      );
     },
 
     async markPushed(merchantId, itemId, shelf) {
