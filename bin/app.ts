@@ -25,6 +25,7 @@ new EslSyncStack(app, 'EslSync', {
   productCodePrecedence: ctx('productCodePrecedence') ?? 'sku,code,id',
   tokenRefreshIntervalMinutes: number('tokenRefreshIntervalMinutes') ?? 10,
   tokenMaxAgeMinutes: number('tokenMaxAgeMinutes') ?? 60,
+  tokenRefreshThresholdMinutes: number('tokenRefreshThresholdMinutes') ?? 15,
   hipoinkChunkSize: number('hipoinkChunkSize') ?? 200,
   cloverRequestsPerSecond: number('cloverRequestsPerSecond') ?? 50,
 });

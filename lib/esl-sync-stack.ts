@@ -28,6 +28,8 @@ export interface EslSyncStackProps extends StackProps {
   tokenRefreshIntervalMinutes?: number;
   /** The backup refresher also refreshes tokens last refreshed at least this many minutes ago (seed 004: 60). */
   tokenMaxAgeMinutes?: number;
+  /** Refresh access tokens expiring within this many minutes (seed 000: 15). */
+  tokenRefreshThresholdMinutes?: number;
   /** Products per Hipoink create_multiple / del_multiple call (default 200). */
   hipoinkChunkSize?: number;
   /** Clover requests per second for the whole app (Clover allows 50); item reads get 80% of it. */
@@ -103,6 +105,7 @@ export class EslSyncStack extends Stack {
       [ENV.pollIntervalSeconds]: String(pollIntervalSeconds),
       [ENV.productCodePrecedence]: props.productCodePrecedence ?? 'sku,code,id',
       [ENV.tokenMaxAgeMinutes]: String(props.tokenMaxAgeMinutes ?? 60),
+      [ENV.tokenRefreshThresholdMinutes]: String(props.tokenRefreshThresholdMinutes ?? 15),
       [ENV.hipoinkChunkSize]: String(props.hipoinkChunkSize ?? 200),
       [ENV.cloverRequestsPerSecond]: String(props.cloverRequestsPerSecond ?? 50),
     };

@@ -36,6 +36,7 @@ export const ConfigSchema = z.object({
   hipoinkClientId: z.string().min(1).default('default'),
   pollIntervalSeconds: z.coerce.number().int().positive().default(120),
   tokenMaxAgeMinutes: z.coerce.number().int().positive().default(60),
+  tokenRefreshThresholdMinutes: z.coerce.number().int().min(1).max(120).default(15),
   hipoinkChunkSize: z.coerce.number().int().min(1).max(1000).default(200),
   cloverRequestsPerSecond: z.coerce.number().int().min(2).max(50).default(50),
   productCodePrecedence,
@@ -72,8 +73,6 @@ export interface SyncSettings {
   cleanupEveryPolls: number;
   /** ...or after this many hours (seed 001: 24). */
   cleanupIntervalHours: number;
-  /** How many item ids one push message carries. */
-  pushBatchSize: number;
   /** How many products one Hipoink create_multiple/del_multiple call carries. */
   hipoinkChunkSize: number;
 }
@@ -86,6 +85,5 @@ export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
   overlapMs: 2 * 60_000,
   cleanupEveryPolls: 10,
   cleanupIntervalHours: 24,
-  pushBatchSize: 200,
   hipoinkChunkSize: 200,
 };

@@ -23,6 +23,7 @@ export function buildDeps(
   const settings: SyncSettings = {
     ...DEFAULT_SYNC_SETTINGS,
     hipoinkChunkSize: config.hipoinkChunkSize,
+    refreshThresholdSeconds: config.tokenRefreshThresholdMinutes * 60,
     ...overrides.settings,
   };
   const doc = createDocumentClient(new DynamoDBClient({}));

@@ -19,6 +19,8 @@ export const ENV = {
   pollIntervalSeconds: 'POLL_INTERVAL_SECONDS',
   /** The backup refresher also refreshes tokens last refreshed at least this long ago (seed 004: 60). */
   tokenMaxAgeMinutes: 'TOKEN_MAX_AGE_MINUTES',
+  /** Refresh an access token that expires within this many minutes (seed 000: 15). */
+  tokenRefreshThresholdMinutes: 'TOKEN_REFRESH_THRESHOLD_MINUTES',
   /** Products per Hipoink create_multiple / del_multiple call. */
   hipoinkChunkSize: 'HIPOINK_CHUNK_SIZE',
   /** Clover requests per second for the whole app (Clover's limit: 50); item reads get 80% of it. */

@@ -24,7 +24,7 @@ export interface PollDeps {
   pushQueue: QueueSender;
   settings: Pick<
     SyncSettings,
-    'pageLimit' | 'overlapMs' | 'cleanupEveryPolls' | 'cleanupIntervalHours' | 'pushBatchSize'
+    'pageLimit' | 'overlapMs' | 'cleanupEveryPolls' | 'cleanupIntervalHours' | 'hipoinkChunkSize'
   >;
   productCodePrecedence: readonly ProductCodeSource[];
   now?: () => number;
@@ -340,22 +340,37 @@ async function removeGhosts(
   return removed;
 }
 
+/** Most item ids one push message may carry (PushMessageSchema). */
+const MAX_IDS_PER_PUSH = 1000;
+
+/**
+ * Splits item ids into push messages whose sizes are whole multiples of the Hipoink chunk, so N
+ * changed products cost ⌈N / chunk⌉ Hipoink calls however many messages carry them.
+ */
+export function pushMessages(
+  merchantId: string,
+  itemIds: readonly string[],
+  chunk: number,
+  retryRejected = false,
+) {
+  const size = Math.max(chunk, Math.floor(MAX_IDS_PER_PUSH / chunk) * chunk);
+  const messages = [];
+  for (let i = 0; i < itemIds.length; i += size) {
+    messages.push({
+      body: { merchantId, itemIds: itemIds.slice(i, i + size), ...(retryRejected ? { retryRejected } : {}) },
+      groupId: merchantId,
+      // Unique: a second change to the same items minutes later must not be dropped as a duplicate.
+      deduplicationId: `${merchantId}:${randomUUID()}`,
+    });
+  }
+  return messages;
+}
+
 async function queuePushes(
   deps: PollDeps,
   merchantId: string,
   itemIds: readonly string[],
   retryRejected: boolean,
 ) {
-  const size = deps.settings.pushBatchSize;
-  const messages = [];
-  for (let i = 0; i < itemIds.length; i += size) {
-    const chunk = itemIds.slice(i, i + size);
-    messages.push({
-      body: { merchantId, itemIds: chunk, ...(retryRejected ? { retryRejected } : {}) },
-      groupId: merchantId,
-      // Unique: a second change to the same items minutes later must not be dropped as a duplicate.
-      deduplicationId: `${merchantId}:${randomUUID()}`,
-    });
-  }
-  await deps.pushQueue.send(messages);
+  await deps.pushQueue.send(pushMessages(merchantId, itemIds, deps.settings.hipoinkChunkSize, retryRejected));
 }

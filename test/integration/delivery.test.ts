@@ -9,6 +9,7 @@ import { type HipoinkSimulator, startHipoinkSimulator } from '../../local/simula
 import { createHipoinkClient } from '../../src/hipoink/client.ts';
 import type { MerchantStore } from '../../src/store/merchants.ts';
 import type { ProductStore } from '../../src/store/products.ts';
+import { pushMessages } from '../../src/sync/poll.ts';
 import { pushChanges } from '../../src/sync/push.ts';
 import { hashOf } from '../../src/sync/transform.ts';
 import { startStateStores } from './support.ts';
@@ -103,18 +104,21 @@ describe('push consumer against the Hipoink simulator', () => {
   });
 
   it('costs ⌈2000/chunk⌉ create calls for 2,000 changed products, and none for a second delivery', async () => {
-    const { merchantId, storeCode } = await freshMerchant();
-    const ids = Array.from({ length: 2000 }, (_, i) => `P${i}`);
-    await Promise.all(ids.map((id) => applyVersion(merchantId, id, { price: 250, hidden: false }, 1)));
-    for (let i = 0; i < ids.length; i += 1000) {
-      await pushChanges(deps(300), { merchantId, itemIds: ids.slice(i, i + 1000) });
+    for (const chunk of [200, 300]) {
+      const { merchantId, storeCode } = await freshMerchant();
+      const ids = Array.from({ length: 2000 }, (_, i) => `P${i}`);
+      await Promise.all(ids.map((id) => applyVersion(merchantId, id, { price: 250, hidden: false }, 1)));
+      hipoink.resetCalls();
+      // The poller's own message split, then the consumer, one message at a time.
+      const messages = pushMessages(merchantId, ids, chunk);
+      for (const m of messages) await pushChanges(deps(chunk), m.body);
+      const creates = hipoink.calls.filter((c) => c.path === 'product/create_multiple');
+      expect(creates).toHaveLength(Math.ceil(2000 / chunk));
+      expect(Object.keys(shelf(storeCode))).toHaveLength(2000);
+      hipoink.resetCalls();
+      for (const m of messages) await pushChanges(deps(chunk), m.body);
+      expect(hipoink.calls).toHaveLength(0);
     }
-    // Two messages of 1,000 ids, chunks of 300: ⌈1000/300⌉ = 4 calls each.
-    expect(hipoink.calls.filter((c) => c.path === 'product/create_multiple')).toHaveLength(8);
-    expect(Object.keys(shelf(storeCode))).toHaveLength(2000);
-    hipoink.resetCalls();
-    await pushChanges(deps(300), { merchantId, itemIds: ids.slice(0, 1000) });
-    expect(hipoink.calls).toHaveLength(0);
   });
 
   it('ends in the same state for shuffled and duplicated deliveries as for in-order single delivery', async () => {

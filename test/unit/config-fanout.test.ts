@@ -26,7 +26,13 @@ describe('loadConfig', () => {
       pollIntervalSeconds: 120,
       productCodePrecedence: ['sku', 'code', 'id'],
       hipoinkChunkSize: 200,
+      tokenRefreshThresholdMinutes: 15,
+      tokenMaxAgeMinutes: 60,
+      cloverRequestsPerSecond: 50,
     });
+    expect(() => loadConfig({ ...env, CLOVER_REQUESTS_PER_SECOND: '80' })).toThrow(
+      /CLOVER_REQUESTS_PER_SECOND/,
+    );
     expect(() => loadConfig({ ...env, HIPOINK_CHUNK_SIZE: '0' })).toThrow(/HIPOINK_CHUNK_SIZE/);
     expect(loadConfig({ ...env, PRODUCT_CODE_PRECEDENCE: 'code, id' }).productCodePrecedence).toEqual([
       'code',

@@ -38,7 +38,7 @@ const settings = {
   overlapMs: 120_000,
   cleanupEveryPolls: 10,
   cleanupIntervalHours: 24,
-  pushBatchSize: 200,
+  hipoinkChunkSize: 200,
 };
 const msg = (mode: PollMessage['mode'] = 'incremental'): PollMessage => ({
   merchantId: 'M1',
