@@ -21,6 +21,8 @@ const USAGE = `Usage: esl-sync <command> [options]   (acts on the local stack fr
                 --refresh-token T --refresh-token-expiration SECS
   merchants list [--json]
   merchants show ID [--json]
+  merchants disable ID [--reason TEXT]    stop syncing a store (its labels stay as they are)
+  merchants enable ID                     sync a disabled store again
   merchants configure ID [--field-map f1=unitCost,f2=priceType,…] [--variable-price base|remove]
                                           label rules for one store; queues a full resync to apply them
   tick [--wait] [--timeout SECS]          run one fan-out (every active merchant is polled)
@@ -47,6 +49,7 @@ const OPTIONS = {
   all: { type: 'boolean' },
   queue: { type: 'string' },
   since: { type: 'string' },
+  reason: { type: 'string' },
   'field-map': { type: 'string' },
   'variable-price': { type: 'string' },
   timeout: { type: 'string' },
@@ -132,6 +135,21 @@ export async function runCli(argv: string[], io: CliIo, resolveTarget?: (aws: bo
             `  ${k}: ${Array.isArray(v) ? v.map((r) => `${r.itemId} (${r.reason})`).join(', ') || '-' : v}`,
           );
         }
+        return;
+      }
+      if (sub === 'disable' || sub === 'enable') {
+        if (!arg) throw new UsageError(`merchants ${sub} needs a merchant id`);
+        const record = await merchants.get(arg);
+        if (!record) throw new UsageError(`unknown merchant ${arg}`);
+        if (sub === 'enable' && record.state === 'needs_reauth') {
+          throw new UsageError(
+            `merchant ${arg} needs re-authorization: add it again with new tokens (merchants add)`,
+          );
+        }
+        if (sub === 'disable')
+          await merchants.setState(arg, 'disabled', values.reason ?? 'disabled by an operator');
+        else await merchants.setState(arg, 'active');
+        io.out(`merchant ${arg}: ${sub === 'disable' ? 'disabled' : 'active'}`);
         return;
       }
       if (sub === 'configure') {

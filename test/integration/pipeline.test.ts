@@ -311,6 +311,20 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
     expect(shelf('store-b')).toEqual(expectedShelf(B));
   });
 
+  it('skips a disabled merchant until it is enabled again', async () => {
+    await cli('merchants', 'disable', B, '--reason', 'store closed for renovation');
+    const shown = JSON.parse((await cli('merchants', 'show', B, '--json')).join('\n'));
+    expect(shown).toMatchObject({ state: 'disabled', stateReason: 'store closed for renovation' });
+    clover.resetRequests();
+    await cli('tick', '--wait');
+    expect(clover.countItemRequests(B)).toBe(0);
+    expect(clover.countItemRequests(A)).toBe(1);
+    await cli('merchants', 'enable', B);
+    await cli('tick', '--wait');
+    expect(clover.countItemRequests(B)).toBe(1);
+    await expect(cli('merchants', 'enable', DEAD)).rejects.toThrow(/re-authorization/);
+  });
+
   it('never prints or logs a token or the sign', () => {
     const text = logged.join('\n');
     expect(text).not.toContain(tokensA.access_token);
