@@ -67,6 +67,18 @@ async function addMerchant(merchantId: string, count: number, sameTime?: number)
   await merchants.upsert({ merchantId, storeCode: `store-${merchantId}`, tokens: pair });
 }
 
+/** Two polls: the first with the page hook (edits mid-read) installed, the second without. */
+async function pollTwiceEditingTheFirst(deps: Parameters<typeof pollMerchant>[0], merchantId: string) {
+  const msg = { merchantId, mode: 'incremental' as const, requestedAt: 0, reason: 'manual' as const };
+  try {
+    await pollMerchant(deps, msg);
+    clover.hooks.onItemsPage = undefined;
+    await pollMerchant(deps, msg);
+  } finally {
+    clover.hooks.onItemsPage = undefined;
+  }
+}
+
 async function storedEqualsClover(merchantId: string) {
   const stored = new Map((await products.list(merchantId)).map((r) => [r.itemId, r]));
   for (const item of clover.items(merchantId)) {
@@ -105,19 +117,7 @@ describe('polling Clover', () => {
         clover.upsertItem(merchantId, { id: victim.id, price: victim.price + 1000, hidden: edits % 4 === 0 });
       edits++;
     };
-    try {
-      const msg = {
-        merchantId: 'EDIT00000001',
-        mode: 'incremental' as const,
-        requestedAt: 0,
-        reason: 'manual' as const,
-      };
-      await pollMerchant(deps, msg);
-      clover.hooks.onItemsPage = undefined;
-      await pollMerchant(deps, msg);
-    } finally {
-      clover.hooks.onItemsPage = undefined;
-    }
+    await pollTwiceEditingTheFirst(deps, 'EDIT00000001');
     expect(edits).toBeGreaterThanOrEqual(5); // edits really happened between page reads
     await storedEqualsClover('EDIT00000001');
   });
@@ -285,19 +285,7 @@ describe('polling Clover', () => {
             }
             pageReads++;
           };
-          try {
-            const msg = {
-              merchantId,
-              mode: 'incremental' as const,
-              requestedAt: 0,
-              reason: 'manual' as const,
-            };
-            await pollMerchant(deps, msg);
-            clover.hooks.onItemsPage = undefined;
-            await pollMerchant(deps, msg);
-          } finally {
-            clover.hooks.onItemsPage = undefined;
-          }
+          await pollTwiceEditingTheFirst(deps, merchantId);
           await storedEqualsClover(merchantId);
         },
       ),
