@@ -175,7 +175,21 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       maxConcurrency: 5,
       timeoutMs: 60_000,
       waitTimeSeconds: 1,
-      handler: consumer,
+      handler: async (event, context) => {
+        const result = await consumer(event, context);
+        const failed = new Set(result.batchItemFailures.map((f) => f.itemIdentifier));
+        for (const record of event.Records) {
+          if (failed.has(record.messageId)) continue;
+          const body = safeJson(record.body) as { merchantId?: string; itemIds?: unknown[] } | undefined;
+          const merchant = body?.merchantId ? await merchants.get(body.merchantId) : undefined;
+          if (merchant) {
+            log(
+              `labels store=${merchant.storeCode} items=${body?.itemIds?.length ?? 0} brought in line with Clover`,
+            );
+          }
+        }
+        return result;
+      },
     });
     stops.push(() => pushPump.stop());
 
@@ -234,13 +248,17 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   }
 }
 
-function safeMerchantId(body: string): string | undefined {
+function safeJson(body: string): unknown {
   try {
-    const id = (JSON.parse(body) as { merchantId?: unknown }).merchantId;
-    return typeof id === 'string' ? id : undefined;
+    return JSON.parse(body);
   } catch {
     return undefined;
   }
+}
+
+function safeMerchantId(body: string): string | undefined {
+  const id = (safeJson(body) as { merchantId?: unknown } | undefined)?.merchantId;
+  return typeof id === 'string' ? id : undefined;
 }
 
 function syncLine(v: ReturnType<typeof merchantView>): string {
