@@ -144,7 +144,9 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
   it('a second tick with no changes makes one Clover request per merchant and no Hipoink call', async () => {
     clover.resetRequests();
     hipoink.resetCalls();
+    const refreshesBefore = clover.refreshCalls;
     await cli('tick', '--wait');
+    expect(clover.refreshCalls).toBe(refreshesBefore);
     expect(clover.countItemRequests(A)).toBe(1);
     expect(clover.countItemRequests(B)).toBe(1);
     expect(clover.countItemRequests(DEAD)).toBe(0); // needs_reauth merchants are skipped
