@@ -52,6 +52,18 @@ export function createCloverClient(options: CloverClientOptions): CloverClient {
     timeout: options.timeoutMs ?? 15_000,
     throwHttpErrors: true,
     ...(options.fetch ? { fetch: options.fetch } : {}),
+    hooks: {
+      // Count every 429, including the ones a retry later gets past (the last one is counted where
+      // the error is mapped).
+      beforeRetry: [
+        ({ request, error }) => {
+          if (error instanceof HTTPError && error.response.status === 429) {
+            const merchantId = /\/merchants\/([^/]+)/.exec(new URL(request.url).pathname)?.[1] ?? 'unknown';
+            options.onRateLimited?.({ merchantId, retryAfter: error.response.headers.get('retry-after') });
+          }
+        },
+      ],
+    },
     retry: {
       limit: options.retryLimit ?? 4,
       methods: ['get'],

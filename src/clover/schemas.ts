@@ -15,7 +15,7 @@ export const ItemsPageSchema = z.object({ elements: z.array(z.unknown()).default
 /** The fields of a Clover inventory item this product relies on (see shared/reference/clover-api.md). */
 export const CloverItemSchema = z.looseObject({
   id: z.string().min(1),
-  name: z.string().optional(),
+  name: z.string().nullish(),
   alternateName: z.string().nullish(),
   code: z.string().nullish(),
   sku: z.string().nullish(),

@@ -74,6 +74,8 @@ export const CODE_CLAIM_PREFIX = '#code#';
 export interface ProductStore {
   /** Claims product code `pc` for `itemId`; returns the item that holds it afterwards. */
   claimCode(merchantId: string, pc: string, itemId: string, takeOverFrom?: string): Promise<string>;
+  /** The item holding product code `pc`, if any. */
+  codeHolder(merchantId: string, pc: string): Promise<string | undefined>;
   /** Gives up `itemId`'s claim on `pc` (no-op when another item holds it). */
   releaseCode(merchantId: string, pc: string, itemId: string): Promise<void>;
   /** Writes the item's state when it differs from the stored one; returns the record, or null if unchanged. */
@@ -229,6 +231,17 @@ export function createProductStore(
         );
         return String(out.Item?.owner ?? '');
       }
+    },
+
+    async codeHolder(merchantId, pc) {
+      const out = await doc.send(
+        new GetCommand({
+          TableName: tableName,
+          Key: key(merchantId, `${CODE_CLAIM_PREFIX}${pc}`),
+          ConsistentRead: true,
+        }),
+      );
+      return out.Item?.owner === undefined ? undefined : String(out.Item.owner);
     },
 
     async releaseCode(merchantId, pc, itemId) {

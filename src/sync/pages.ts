@@ -27,6 +27,9 @@ export async function* readItemsSince(
   since: number | undefined,
   limit: number,
 ): AsyncGenerator<unknown[]> {
+  // A page must hold the anchor and at least one new item, or the read cannot advance.
+  if (!Number.isInteger(limit) || limit < 2)
+    throw new RangeError(`page limit must be at least 2; got ${limit}`);
   let bound = since;
   let skip = 0;
   let anchor: { id?: string; modifiedTime?: number } | undefined;

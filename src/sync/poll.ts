@@ -221,6 +221,9 @@ async function savePage(
     const checked = await claimProductCode(deps, merchantId, outcome, before);
     const record = await saveOutcome(deps, merchantId, checked, counts, before);
     if (record) saved.push(record);
+    // Unchanged here but not yet on the shelf (an earlier poll saved it, then failed before
+    // queueing its push): queue it again rather than waiting for the next edit.
+    else if (before && checked.itemId === before.itemId && pushNeed(before) !== 'none') saved.push(before);
   }
   return saved;
 }
@@ -316,7 +319,10 @@ async function removeGhosts(
   const { merchantId } = merchant;
   const stored = await deps.products.list(merchantId);
   const candidates = stored.filter((r) => r.status !== 'removed' && !present.has(r.itemId));
-  const removed: string[] = [];
+  // Removals saved by an earlier cleanup whose push was never queued still need to reach the shelf.
+  const removed: string[] = stored
+    .filter((r) => r.status === 'removed' && pushNeed(r) !== 'none')
+    .map((r) => r.itemId);
   for (const candidate of candidates) {
     const item = await session.call((token) => deps.clover.getItem(merchantId, token, candidate.itemId));
     let record: ProductRecord | null;

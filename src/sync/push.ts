@@ -55,15 +55,18 @@ export async function pushChanges(deps: PushDeps, msg: PushMessage): Promise<Pus
   }
 
   // Codes to take down: removed items, and old codes of items whose code changed — but never a
-  // code some item in this batch is about to show.
+  // code some item in this batch is about to show, nor one another item has claimed since (its
+  // label is on the shelf under that code now; a late removal must not take it down).
   const wanted = new Set(upserts.map((u) => u.label.pc));
-  const movedCodes = upserts
-    .map((u) => u.record.pushedPc)
-    .filter((pc): pc is string => pc !== undefined && !wanted.has(pc));
-  const removalCodes = removals
-    .map((r) => r.pushedPc)
-    .filter((pc): pc is string => pc !== undefined && !wanted.has(pc));
-  const codes = [...new Set([...removalCodes, ...movedCodes])];
+  const leaving = [
+    ...removals.map((r) => ({ itemId: r.itemId, pc: r.pushedPc })),
+    ...upserts.map((u) => ({ itemId: u.record.itemId, pc: u.record.pushedPc })),
+  ].filter((x): x is { itemId: string; pc: string } => x.pc !== undefined && !wanted.has(x.pc));
+  const codes: string[] = [];
+  for (const { itemId, pc } of leaving) {
+    const holder = await deps.products.codeHolder(msg.merchantId, pc);
+    if ((holder === undefined || holder === itemId) && !codes.includes(pc)) codes.push(pc);
+  }
   const size = deps.settings.hipoinkChunkSize;
 
   for (let i = 0; i < codes.length; i += size) {

@@ -109,10 +109,15 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
     async accessToken(merchantId, opts = {}) {
       const deadline = now() + refreshWaitMs;
       let waited = 0;
+      let firstVersion: number | undefined;
       for (;;) {
         const m = await load(merchantId);
+        firstVersion ??= m.tokenVersion;
         const forced = opts.rejected !== undefined && opts.rejected === m.accessToken;
         if (!forced && (opts.rejected !== undefined || fresh(m))) return m.accessToken;
+        // Another worker refreshed while we waited: use its token even if Clover gave it a life
+        // shorter than our threshold, rather than spending another single-use refresh token.
+        if (m.tokenVersion > firstVersion && m.accessTokenExpiresAt * 1000 > now()) return m.accessToken;
 
         const leaseLive = m.refreshLeaseUntil !== undefined && m.refreshLeaseUntil >= now();
         if (

@@ -54,14 +54,21 @@ describe('Clover client', () => {
     expect(await clover.getItem('MID', TOKEN, 'GONE')).toBeNull();
   });
 
-  it('honours 429 + retry-after and then succeeds', async () => {
+  it('honours 429 + retry-after and then succeeds, counting the 429', async () => {
     const f = fakeFetch([
       { status: 429, headers: { 'retry-after': '0' } },
       { status: 200, body: { elements: [] } },
     ]);
-    const clover = createCloverClient({ baseUrl: 'https://clover.test', fetch: f.fn, retryLimit: 2 });
+    const limited: string[] = [];
+    const clover = createCloverClient({
+      baseUrl: 'https://clover.test',
+      fetch: f.fn,
+      retryLimit: 2,
+      onRateLimited: ({ merchantId }) => limited.push(merchantId),
+    });
     expect(await clover.listItems('MID', TOKEN, { limit: 10, offset: 0 })).toEqual([]);
     expect(f.requests).toHaveLength(2);
+    expect(limited).toEqual(['MID']);
   });
 
   it('never retries a refresh (the token is single-use) and maps 400/401 to RefreshRejectedError', async () => {

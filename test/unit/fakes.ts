@@ -125,6 +125,9 @@ export class FakeProductStore implements ProductStore {
       this.claims.set(k, itemId);
     return this.claims.get(k) as string;
   }
+  async codeHolder(merchantId: string, pc: string) {
+    return this.claims.get(`${merchantId}/${pc}`);
+  }
   async releaseCode(merchantId: string, pc: string, itemId: string) {
     if (this.claims.get(`${merchantId}/${pc}`) === itemId) this.claims.delete(`${merchantId}/${pc}`);
   }

@@ -72,6 +72,11 @@ describe('readItemsSince', () => {
     expect(seen.some((i) => i.id === 'A' && i.version === 1)).toBe(true);
   });
 
+  it('refuses a page limit that cannot advance past its anchor', async () => {
+    const catalog = new Map<string, Item>([['A', { id: 'A', modifiedTime: 1, version: 0 }]]);
+    await expect(readAll(fakeClover(catalog).list, 0, 1)).rejects.toThrow(RangeError);
+  });
+
   it('starts at the cursor', async () => {
     const catalog = new Map<string, Item>([
       ['A', { id: 'A', modifiedTime: 5, version: 0 }],

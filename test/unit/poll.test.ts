@@ -88,6 +88,11 @@ describe('pollMerchant', () => {
     expect(s.merchants.records.get('M1')?.cursor).toBe(2000);
     expect(pushedIds(s.pushQueue)).toEqual(['A', 'B']);
     expect(s.pushQueue.sent[0]?.groupId).toBe('M1');
+    // The consumer puts them on the shelf.
+    for (const r of await s.products.list('M1')) {
+      if (r.label && r.labelHash)
+        await s.products.markPushed('M1', r.itemId, { pc: r.label.pc, labelHash: r.labelHash });
+    }
 
     s.clover.listCalls.length = 0;
     s.pushQueue.sent.length = 0;
@@ -200,6 +205,38 @@ describe('pollMerchant', () => {
     await pollMerchant(s.deps, msg());
     expect((await s.products.get('M1', ['A']))[0]?.label?.pc).toBe('OTHER');
     expect((await s.products.get('M1', ['B']))[0]).toMatchObject({ status: 'active', label: { pc: 'SAME' } });
+  });
+
+  it('queues changes an earlier poll saved but failed before queueing', async () => {
+    const s = setup([
+      it0('A', { modifiedTime: 1 }),
+      it0('B', { modifiedTime: 2 }),
+      it0('C', { modifiedTime: 3 }),
+    ]);
+    s.deps.settings = { ...settings, pageLimit: 2 };
+    await pollMerchant(s.deps, msg());
+    for (const id of ['A', 'B', 'C'])
+      await s.products.markPushed('M1', id, { pc: `SKU-${id}`, labelHash: 'old' });
+    for (const [id, t] of [
+      ['A', 10],
+      ['B', 11],
+      ['C', 12],
+    ] as const)
+      s.catalog.set(id, it0(id, { price: 999, modifiedTime: t }));
+    const list = s.deps.clover.listItems;
+    let calls = 0;
+    s.deps.clover = {
+      ...s.deps.clover,
+      listItems: async (m, t, q) => {
+        if (++calls === 2) throw new CloverApiError('503', { status: 503 });
+        return list(m, t, q);
+      },
+    };
+    s.pushQueue.sent.length = 0;
+    await expect(pollMerchant(s.deps, msg())).rejects.toBeInstanceOf(CloverApiError);
+    expect(s.pushQueue.sent).toEqual([]);
+    await pollMerchant(s.deps, msg());
+    expect(pushedIds(s.pushQueue)).toEqual(['A', 'B', 'C']);
   });
 
   it('ignores `since` for a merchant never synced', async () => {

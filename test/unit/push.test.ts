@@ -108,6 +108,23 @@ describe('pushChanges', () => {
     expect([...hipoink.shelf.keys()].sort()).toEqual(['NEW', 'NEWER']);
   });
 
+  it('never takes down a code another item has claimed since (a late removal)', async () => {
+    const { products, hipoink, deps } = setup();
+    await activeItem(products, 'A', 'X');
+    await products.claimCode('M1', 'X', 'A');
+    await pushChanges(deps, { merchantId: 'M1', itemIds: ['A'] });
+    // A is hidden and gives X up; B takes X and is pushed; A's removal arrives late.
+    await products.saveState('M1', 'A', { status: 'removed', removedReason: 'hidden', modifiedTime: 2 });
+    await products.releaseCode('M1', 'X', 'A');
+    await products.claimCode('M1', 'X', 'B');
+    await activeItem(products, 'B', 'X', '3.00');
+    await pushChanges(deps, { merchantId: 'M1', itemIds: ['B'] });
+    await pushChanges(deps, { merchantId: 'M1', itemIds: ['A'] });
+    expect(hipoink.shelf.get('X')?.pp).toBe('3.00');
+    expect(hipoink.calls.some((c) => c.op === 'del_multiple')).toBe(false);
+    expect((await products.get('M1', ['A']))[0]?.pushedPc).toBeUndefined();
+  });
+
   it('isolates a product Hipoink refuses: marked rejected, the others delivered', async () => {
     const { products, hipoink, deps } = setup();
     for (const id of ['A', 'B', 'C']) await activeItem(products, id, `PC-${id}`);

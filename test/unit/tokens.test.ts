@@ -64,6 +64,23 @@ describe('token manager', () => {
     expect(new Set(results)).toEqual(new Set(['access-1']));
   });
 
+  it('spends one refresh even when Clover issues a token shorter-lived than the threshold', async () => {
+    let n = 0;
+    const { tokens, refreshTokens } = setup(-10, async () => {
+      n++;
+      await new Promise((r) => setTimeout(r, 20));
+      return {
+        access_token: `short-${n}`,
+        access_token_expiration: nowS() + 600, // under the 900 s threshold
+        refresh_token: `refresh-${n}`,
+        refresh_token_expiration: nowS() + 86_400,
+      };
+    });
+    const results = await Promise.all(Array.from({ length: 10 }, () => tokens.accessToken('M1')));
+    expect(refreshTokens).toHaveBeenCalledTimes(1);
+    expect(new Set(results)).toEqual(new Set(['short-1']));
+  });
+
   it('also holds across separate workers (separate managers sharing the store)', async () => {
     const { store, refreshTokens } = setup(-10);
     const workers = Array.from({ length: 5 }, () =>

@@ -89,6 +89,7 @@ describe('transformItem', () => {
 
   it('falls back to alternateName and reports items it cannot use', () => {
     expect(label({ name: '', alternateName: 'Coke' }).desired.label.pn).toBe('Coke');
+    expect(label({ name: null, alternateName: 'Coke' }).desired.label.pn).toBe('Coke');
     expect(transformItem(item({ name: '' }), PRECEDENCE)).toMatchObject({
       kind: 'invalid',
       itemId: 'ITEM00000001',
