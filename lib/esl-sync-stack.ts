@@ -44,8 +44,10 @@ export function cloverApiBaseUrl(environment: CloverEnvironment, region: CloverR
   ];
 }
 
-const POLLER_TIMEOUT = Duration.seconds(120);
-const CONSUMER_TIMEOUT = Duration.seconds(60);
+// Budgets for the worst case of the HTTP clients' retries: Clover GETs wait at most 20 s per
+// retry-after (4 retries), Hipoink calls time out after 10 s (3 retries, ≤5 s backoff).
+const POLLER_TIMEOUT = Duration.seconds(180);
+const CONSUMER_TIMEOUT = Duration.seconds(120);
 
 export class EslSyncStack extends Stack {
   constructor(scope: Construct, id: string, props: EslSyncStackProps) {

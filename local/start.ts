@@ -153,7 +153,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       functionName: 'esl-sync-poller',
       batchSize: 1,
       maxConcurrency: 5,
-      timeoutMs: 120_000,
+      timeoutMs: 180_000,
       waitTimeSeconds: 1,
       handler: async (event, context) => {
         const result = await poller(event, context);
@@ -173,7 +173,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       functionName: 'esl-sync-push-consumer',
       batchSize: 10,
       maxConcurrency: 5,
-      timeoutMs: 60_000,
+      timeoutMs: 120_000,
       waitTimeSeconds: 1,
       handler: async (event, context) => {
         const result = await consumer(event, context);

@@ -69,7 +69,8 @@ export function createCloverClient(options: CloverClientOptions): CloverClient {
       methods: ['get'],
       statusCodes: [408, 429, 500, 502, 503, 504],
       afterStatusCodes: [413, 429, 503],
-      maxRetryAfter: 60_000,
+      // Longer waits fail the poll instead (the cursor holds); the poller's timeout budgets for this.
+      maxRetryAfter: 20_000,
       backoffLimit: options.backoffLimitMs ?? 10_000,
       jitter: true,
     },

@@ -28,7 +28,7 @@ export interface HipoinkClientOptions {
 export function createHipoinkClient(options: HipoinkClientOptions): HipoinkClient {
   const http: KyInstance = ky.create({
     prefixUrl: `${options.baseUrl}/api/${encodeURIComponent(options.clientId)}`,
-    timeout: options.timeoutMs ?? 20_000,
+    timeout: options.timeoutMs ?? 10_000,
     ...(options.fetch ? { fetch: options.fetch } : {}),
     // Hipoink writes are upserts and deletes by code: repeating one is harmless, so POSTs retry.
     retry: {

@@ -66,11 +66,11 @@ describe('EslSync stack', () => {
     expect(Object.keys(queues)).toHaveLength(4);
     for (const q of Object.values(queues)) expect(q.Properties.FifoQueue).toBe(true);
     template.hasResourceProperties('AWS::SQS::Queue', {
-      VisibilityTimeout: 720,
+      VisibilityTimeout: 1080,
       RedrivePolicy: { maxReceiveCount: 3, deadLetterTargetArn: Match.anyValue() },
     });
     template.hasResourceProperties('AWS::SQS::Queue', {
-      VisibilityTimeout: 360,
+      VisibilityTimeout: 720,
       RedrivePolicy: { maxReceiveCount: 5, deadLetterTargetArn: Match.anyValue() },
     });
     const policies = template.findResources('AWS::SQS::QueuePolicy');
@@ -90,7 +90,7 @@ describe('EslSync stack', () => {
       for (const name of Object.values(ENV)) expect(vars).toContain(name);
     }
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Timeout: 120,
+      Timeout: 180,
       Environment: {
         Variables: Match.objectLike({ CLOVER_API_BASE_URL: 'https://apisandbox.dev.clover.com' }),
       },
