@@ -46,9 +46,10 @@ export function createHipoinkClient(options: HipoinkClientOptions): HipoinkClien
     storeCode: string,
     body: Record<string, unknown>,
   ): Promise<HipoinkResponse> => {
+    const sign = await options.sign();
     let raw: unknown;
     try {
-      raw = await http.post(path, { json: { ...envelope(storeCode, await options.sign()), ...body } }).json();
+      raw = await http.post(path, { json: { ...envelope(storeCode, sign), ...body } }).json();
     } catch (err) {
       if (err instanceof HTTPError) {
         throw new HipoinkApiError(`Hipoink ${path} failed with HTTP ${err.response.status}`, {
@@ -70,7 +71,8 @@ export function createHipoinkClient(options: HipoinkClientOptions): HipoinkClien
     }
     // Hipoink reports failures with HTTP 200 and a non-zero error_code.
     if (Number(parsed.data.error_code) !== 0) {
-      const msg = parsed.data.error_msg ?? '';
+      // Hipoink's message is shown to operators; should it ever echo the sign, the sign goes no further.
+      const msg = (parsed.data.error_msg ?? '').split(sign).join('[sign]');
       throw new HipoinkRejectedError(
         `Hipoink ${path} refused the request: error_code ${parsed.data.error_code} ${msg}`.trim(),
         parsed.data.error_code,
