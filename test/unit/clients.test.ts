@@ -136,9 +136,8 @@ describe('Hipoink client', () => {
 
   it('treats error_code ≠ 0 under HTTP 200 as a permanent failure, without the sign in the message', async () => {
     const echo = make([{ status: 200, body: { error_code: 1, error_msg: `bad sign ${SIGN}` } }]);
-    const echoed = await echo.client
-      .deleteMultiple('s', ['A'])
-      .catch((e: unknown) => e as HipoinkRejectedError);
+    const echoed: unknown = await echo.client.deleteMultiple('s', ['A']).catch((e: unknown) => e);
+    if (!(echoed instanceof HipoinkRejectedError)) throw new Error('expected a HipoinkRejectedError');
     expect(String(echoed) + echoed.errorMsg).not.toContain(SIGN);
     const { client } = make([{ status: 200, body: { error_code: 20001, error_msg: 'pn is required' } }]);
     const err = await client.createMultiple('s', [{ pc: 'A', pn: 'x', pp: '1.00' }]).catch((e: unknown) => e);
