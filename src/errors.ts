@@ -27,7 +27,7 @@ export abstract class EslSyncError extends Error {
 
   /** Safe to log: message, code and context only (never the cause's request, which may hold a token). */
   toLog(): Record<string, unknown> {
-    return { errorCode: this.code, message: this.message, retryable: this.retryable, ...this.context };
+    return { errorCode: this.code, reason: this.message, retryable: this.retryable, ...this.context };
   }
 }
 
@@ -115,6 +115,6 @@ export function isRetryable(err: unknown): boolean {
 
 export function errorForLog(err: unknown): Record<string, unknown> {
   if (err instanceof EslSyncError) return err.toLog();
-  if (err instanceof Error) return { errorCode: 'UNEXPECTED', errorName: err.name, message: err.message };
-  return { errorCode: 'UNEXPECTED', message: String(err) };
+  if (err instanceof Error) return { errorCode: 'UNEXPECTED', errorName: err.name, reason: err.message };
+  return { errorCode: 'UNEXPECTED', reason: String(err) };
 }

@@ -46,7 +46,7 @@ export async function refreshDueTokens(deps: BackupRefreshDeps): Promise<BackupR
       result.refreshed.push(m.merchantId);
     } catch (err) {
       const info = errorForLog(err);
-      result.failed.push({ merchantId: m.merchantId, reason: String(info.message) });
+      result.failed.push({ merchantId: m.merchantId, reason: String(info.reason) });
     }
   }
   return result;

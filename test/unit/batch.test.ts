@@ -1,7 +1,8 @@
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { CloverApiError, MerchantUnavailableError } from '../../src/errors.ts';
+import { logger } from '../../src/observability.ts';
 import { processQueueBatch } from '../../src/queues/batch.ts';
 import { RecordingQueue } from './fakes.ts';
 
@@ -75,5 +76,25 @@ describe('processQueueBatch', () => {
     });
     expect(out.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['1', '2']);
     expect(dlq.sent.map((m) => m.body)).toEqual(['{"merchantId":"permanent"}']);
+  });
+
+  it('logs why a message failed, under a key the logger keeps', async () => {
+    // Powertools drops a `message` attribute (reserved); the reason must travel under another key.
+    const warn = vi.spyOn(logger, 'warn');
+    try {
+      await processQueueBatch({ Records: [record('1', '{"merchantId":"M1"}')] }, context, {
+        schema,
+        deadLetter: new RecordingQueue(),
+        handle: async () => {
+          throw new CloverApiError('Clover answered 503 for merchant M1', { status: 503, merchantId: 'M1' });
+        },
+      });
+      const [text, attributes] = warn.mock.calls[0] ?? [];
+      expect(text).toBe('Message failed; it will be retried');
+      expect(attributes).toMatchObject({ reason: 'Clover answered 503 for merchant M1', merchantId: 'M1' });
+      expect(attributes).not.toHaveProperty('message');
+    } finally {
+      warn.mockRestore();
+    }
   });
 });
