@@ -31,7 +31,9 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
             merchantId: result.merchantId,
             mode: result.mode,
             ...result.counts,
+            ...(result.partial === undefined ? {} : { partial: result.partial }),
           });
+          if (result.partial !== undefined) metrics.addMetric('PartialRead', 'Count', 1);
         } else {
           metrics.addMetric('MerchantSkipped', 'Count', 1);
           logger.warn('Merchant skipped', { merchantId: result.merchantId, reason: result.reason });

@@ -43,7 +43,7 @@ export const MerchantRecordSchema = z.object({
   lastCleanupAt: z.number().optional(),
   lastSyncAt: z.number().optional(),
   lastSyncMode: z.enum(['incremental', 'full']).optional(),
-  lastSyncStatus: z.enum(['ok', 'error']).optional(),
+  lastSyncStatus: z.enum(['ok', 'partial', 'error']).optional(),
   lastSyncError: z.string().optional(),
   lastSyncCounts: SyncCountsSchema.optional(),
   lastFullSyncAt: z.number().optional(),
@@ -67,7 +67,7 @@ export interface MerchantView {
   lastRefreshAt?: string;
   lastSyncAt?: string;
   lastSyncMode?: 'incremental' | 'full';
-  lastSyncStatus?: 'ok' | 'error';
+  lastSyncStatus?: 'ok' | 'partial' | 'error';
   lastSyncError?: string;
   lastSyncCounts?: SyncCounts;
   lastFullSyncAt?: string;
@@ -121,6 +121,8 @@ export interface PollOutcome {
   cursor?: number;
   counts: SyncCounts;
   cleanedUp: boolean;
+  /** The poll succeeded but read only part of what it meant to (why); it is not a full sync. */
+  partial?: string;
   error?: string;
 }
 
@@ -326,14 +328,15 @@ export function createMerchantStore(
       const attrs: Record<string, unknown> = {
         lastSyncAt: t,
         lastSyncMode: outcome.mode,
-        lastSyncStatus: ok ? 'ok' : 'error',
+        lastSyncStatus: ok ? (outcome.partial === undefined ? 'ok' : 'partial') : 'error',
         lastSyncCounts: outcome.counts,
         updatedAt: t,
       };
       if (ok) {
         attrs.lastPollStartedAt = outcome.startedAt;
         if (outcome.cursor !== undefined) attrs.cursor = outcome.cursor;
-        if (outcome.mode === 'full') attrs.lastFullSyncAt = t;
+        if (outcome.mode === 'full' && outcome.partial === undefined) attrs.lastFullSyncAt = t;
+        if (outcome.partial !== undefined) attrs.lastSyncError = outcome.partial;
         if (outcome.cleanedUp) attrs.lastCleanupAt = t;
       } else {
         attrs.lastSyncError = outcome.error;
@@ -348,7 +351,7 @@ export function createMerchantStore(
         new UpdateCommand({
           TableName: tableName,
           Key: { merchantId },
-          UpdateExpression: `SET ${set.expression}${counters}${ok ? ' REMOVE lastSyncError' : ''}`,
+          UpdateExpression: `SET ${set.expression}${counters}${ok && outcome.partial === undefined ? ' REMOVE lastSyncError' : ''}`,
           ConditionExpression: 'attribute_exists(merchantId)',
           ExpressionAttributeNames: set.names,
           ExpressionAttributeValues: { ...set.values, ...(ok ? { ':zero': 0, ':one': 1 } : {}) },

@@ -10,6 +10,11 @@ const sameItem = (a: unknown, b: { id?: string; modifiedTime?: number } | undefi
   return b?.id !== undefined && x.id === b.id && x.modifiedTime === b.modifiedTime;
 };
 
+/** Set by `readItemsSince`: false when it stopped early because the data kept moving under it. */
+export interface ReadProgress {
+  complete: boolean;
+}
+
 /** How often one read restarts its current position after the data moved under it. */
 const MAX_RESTARTS = 3;
 
@@ -21,11 +26,16 @@ const MAX_RESTARTS = 3;
  * anchor; if the anchor is not where it should be, the read restarts at the current modifiedTime
  * instead of risking a skip. Items re-read that way cost nothing downstream (content hashes).
  * An item edited mid-read moves to the end of the order and is read again later.
+ *
+ * If the data keeps moving after MAX_RESTARTS, the read stops before the page it cannot verify and
+ * sets `progress.complete = false`: everything yielded so far is correct and every unread item has
+ * a modifiedTime >= the last one yielded, so a cursor at that point skips nothing.
  */
 export async function* readItemsSince(
   list: (query: ListItemsQuery) => Promise<unknown[]>,
   since: number | undefined,
   limit: number,
+  progress: ReadProgress = { complete: true },
 ): AsyncGenerator<unknown[]> {
   // A page must hold the anchor and at least one new item, or the read cannot advance.
   if (!Number.isInteger(limit) || limit < 2)
@@ -50,6 +60,9 @@ export async function* readItemsSince(
         skip = 0;
         anchor = undefined;
         continue;
+      } else {
+        progress.complete = false;
+        return;
       }
     }
     yield page;

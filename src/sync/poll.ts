@@ -39,6 +39,8 @@ export type PollResult =
       mode: 'incremental' | 'full';
       counts: SyncCounts;
       cleanedUp: boolean;
+      /** Set when the read stopped early (items kept moving under it); the next poll goes on from there. */
+      partial?: string;
     }
   | { status: 'skipped'; merchantId: string; reason: string };
 
@@ -80,12 +82,14 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     const readEverything = mode === 'full' && since === undefined;
     const touched = new Set<string>();
     const seen = new Set<string>();
-    let cursor = merchant.cursor;
+    const progress = { complete: true };
+    let readUpTo: number | undefined;
 
     for await (const page of readItemsSince(
       (q) => session.call((token) => deps.clover.listItems(merchantId, token, q)),
       since,
       deps.settings.pageLimit,
+      progress,
     )) {
       counts.fetched += page.length;
       const outcomes = page.map((raw) =>
@@ -93,17 +97,31 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
       );
       for (const outcome of outcomes) {
         if (outcome.itemId) seen.add(outcome.itemId);
-        if (outcome.modifiedTime !== undefined) cursor = Math.max(cursor ?? 0, outcome.modifiedTime);
+        if (outcome.modifiedTime !== undefined) readUpTo = Math.max(readUpTo ?? 0, outcome.modifiedTime);
       }
       for (const record of await savePage(deps, merchantId, outcomes, counts)) {
         if (pushNeed(record) !== 'none') touched.add(record.itemId);
       }
     }
 
-    const cleanupDue = mode === 'full' || isCleanupDue(merchant, deps.settings, startedAt);
-    if (cleanupDue) {
+    // A complete read moves the cursor to the newest modifiedTime processed (never backwards). A
+    // read that stopped early puts it where the read verifiably got to, even below where it was,
+    // so the next poll reads the rest; re-reading is cheap (content hashes).
+    const cursor = progress.complete
+      ? maxDefined(merchant.cursor, readUpTo)
+      : (readUpTo ?? since ?? merchant.cursor);
+    const partial = progress.complete
+      ? undefined
+      : 'Clover items kept changing during the read; the rest is read on the next poll';
+
+    // Ghost cleanup needs a complete id listing; an incomplete one leaves it due for the next poll.
+    let cleanedUp = false;
+    if (progress.complete && (mode === 'full' || isCleanupDue(merchant, deps.settings, startedAt))) {
       const present = readEverything ? seen : await listAllIds(deps, session, merchantId);
-      for (const id of await removeGhosts(deps, session, merchant, present, counts)) touched.add(id);
+      if (present) {
+        for (const id of await removeGhosts(deps, session, merchant, present, counts)) touched.add(id);
+        cleanedUp = true;
+      }
     }
 
     // A full sync also re-queues anything still out of step (e.g. a push that ended in the DLQ).
@@ -121,9 +139,17 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
       startedAt,
       ...(cursor === undefined ? {} : { cursor }),
       counts,
-      cleanedUp: cleanupDue,
+      cleanedUp,
+      ...(partial === undefined ? {} : { partial }),
     });
-    return { status: 'synced', merchantId, mode, counts, cleanedUp: cleanupDue };
+    return {
+      status: 'synced',
+      merchantId,
+      mode,
+      counts,
+      cleanedUp,
+      ...(partial === undefined ? {} : { partial }),
+    };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     await deps.merchants
@@ -147,6 +173,9 @@ export function lowerBound(
   if (merchant.lastPollStartedAt === undefined) return cursor;
   return Math.max(0, Math.min(cursor, merchant.lastPollStartedAt - overlapMs));
 }
+
+const maxDefined = (a: number | undefined, b: number | undefined) =>
+  a === undefined ? b : b === undefined ? a : Math.max(a, b);
 
 function isCleanupDue(
   merchant: MerchantRecord,
@@ -289,19 +318,22 @@ async function saveOutcome(
   return record;
 }
 
+/** Every item id Clover lists, or undefined when the listing could not be completed. */
 async function listAllIds(deps: PollDeps, session: ReturnType<typeof cloverSession>, merchantId: string) {
   const ids = new Set<string>();
+  const progress = { complete: true };
   for await (const page of readItemsSince(
     (q) => session.call((token) => deps.clover.listItems(merchantId, token, q)),
     undefined,
     deps.settings.pageLimit,
+    progress,
   )) {
     for (const raw of page) {
       const id = (raw as { id?: unknown } | null)?.id;
       if (typeof id === 'string') ids.add(id);
     }
   }
-  return ids;
+  return progress.complete ? ids : undefined;
 }
 
 /**

@@ -122,6 +122,43 @@ describe('polling Clover', () => {
     await storedEqualsClover('EDIT00000001');
   });
 
+  it('stops a read the edits keep invalidating, records it as partial, and the next poll completes it', async () => {
+    const tie = 1_700_000_000_000;
+    await addMerchant('MOVE00000001', 60, tie);
+    const { deps } = pollDeps();
+    deps.settings = { ...DEFAULT_SYNC_SETTINGS, pageLimit: 5 };
+    // After every page, the two first items of the tie group (already read) are edited away.
+    clover.hooks.onItemsPage = ({ merchantId }) => {
+      if (merchantId !== 'MOVE00000001') return;
+      const group = clover
+        .items(merchantId)
+        .filter((i) => i.modifiedTime === tie)
+        .sort((a, b) => a.createdTime - b.createdTime || a.id.localeCompare(b.id));
+      for (const item of group.slice(0, 2))
+        clover.upsertItem(merchantId, { id: item.id, price: item.price + 1 });
+    };
+    const msg = {
+      merchantId: 'MOVE00000001',
+      mode: 'incremental' as const,
+      requestedAt: 0,
+      reason: 'manual' as const,
+    };
+    try {
+      const first = await pollMerchant(deps, msg);
+      expect(first).toMatchObject({ status: 'synced', cleanedUp: false });
+      expect(first.status === 'synced' && first.partial).toMatch(/kept changing/);
+      const stored = await merchants.get('MOVE00000001');
+      expect(stored).toMatchObject({ lastSyncStatus: 'partial', cursor: tie });
+      expect(stored?.lastFullSyncAt).toBeUndefined();
+    } finally {
+      clover.hooks.onItemsPage = undefined;
+    }
+    const second = await pollMerchant(deps, msg);
+    expect(second.status === 'synced' && second.partial).toBeUndefined();
+    expect((await merchants.get('MOVE00000001'))?.lastSyncStatus).toBe('ok');
+    await storedEqualsClover('MOVE00000001');
+  });
+
   it('spends one refresh for 50 concurrent token requests of an expired token; all get the new token', async () => {
     await addMerchant('RACE00000001', 1);
     clover.expireAccessToken('RACE00000001');

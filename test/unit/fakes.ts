@@ -99,7 +99,7 @@ export class FakeMerchantStore implements MerchantStore {
   async recordPoll(id: string, outcome: Parameters<MerchantStore['recordPoll']>[1]) {
     this.polls.push(outcome);
     const r = this.must(id);
-    r.lastSyncStatus = outcome.error ? 'error' : 'ok';
+    r.lastSyncStatus = outcome.error ? 'error' : outcome.partial ? 'partial' : 'ok';
     if (!outcome.error) {
       r.lastPollStartedAt = outcome.startedAt;
       if (outcome.cursor !== undefined) r.cursor = outcome.cursor;

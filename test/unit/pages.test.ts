@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ListItemsQuery } from '../../src/clover/client.ts';
-import { readItemsSince } from '../../src/sync/pages.ts';
+import { type ReadProgress, readItemsSince } from '../../src/sync/pages.ts';
 
 interface Item {
   id: string;
@@ -27,9 +27,10 @@ async function readAll(
   list: (q: ListItemsQuery) => Promise<unknown[]>,
   since: number | undefined,
   limit: number,
+  progress?: ReadProgress,
 ) {
   const seen: Item[] = [];
-  for await (const page of readItemsSince(list, since, limit)) seen.push(...(page as Item[]));
+  for await (const page of readItemsSince(list, since, limit, progress)) seen.push(...(page as Item[]));
   return seen;
 }
 
@@ -72,6 +73,34 @@ describe('readItemsSince', () => {
     expect(seen.some((i) => i.id === 'A' && i.version === 1)).toBe(true);
   });
 
+  it('stops early rather than risk a skip when items keep moving under it, leaving nothing unread below where it stopped', async () => {
+    // One tie group of 30 at t=1 and later items; before every page two already-read items of the
+    // group are edited, so no anchor ever holds. Accepting such a page would skip an item.
+    const catalog = new Map<string, Item>();
+    for (let i = 0; i < 30; i++)
+      catalog.set(`A${String(i).padStart(2, '0')}`, {
+        id: `A${String(i).padStart(2, '0')}`,
+        modifiedTime: 1,
+        version: 0,
+      });
+    for (let i = 0; i < 4; i++) catalog.set(`B${i}`, { id: `B${i}`, modifiedTime: 2 + i, version: 0 });
+    let clock = 100;
+    const clover = fakeClover(catalog, (call) => {
+      if (call === 0) return;
+      const group = [...catalog.values()].filter((i) => i.modifiedTime === 1).slice(0, 2);
+      for (const it of group) catalog.set(it.id, { ...it, modifiedTime: clock++, version: it.version + 1 });
+    });
+    const progress = { complete: true };
+    const seen = await readAll(clover.list, 0, 3, progress);
+    expect(progress.complete).toBe(false);
+    const stoppedAt = Math.max(...seen.map((i) => i.modifiedTime));
+    const unread = [...catalog.values()].filter(
+      (i) => !seen.some((s) => s.id === i.id && s.version === i.version),
+    );
+    expect(unread.length).toBeGreaterThan(0);
+    for (const item of unread) expect(item.modifiedTime).toBeGreaterThanOrEqual(stoppedAt);
+  });
+
   it('refuses a page limit that cannot advance past its anchor', async () => {
     const catalog = new Map<string, Item>([['A', { id: 'A', modifiedTime: 1, version: 0 }]]);
     await expect(readAll(fakeClover(catalog).list, 0, 1)).rejects.toThrow(RangeError);
@@ -112,8 +141,17 @@ describe('readItemsSince', () => {
               edited.add(id);
             }
           });
-          const seen = await readAll(clover.list, 0, limit);
+          const progress = { complete: true };
+          const seen = await readAll(clover.list, 0, limit, progress);
           const seenIds = new Set(seen.map((i) => i.id));
+          // A read that gave up must leave nothing unread below where it stopped: a cursor there is safe.
+          const stoppedAt = progress.complete
+            ? Number.POSITIVE_INFINITY
+            : Math.max(...seen.map((i) => i.modifiedTime));
+          for (const [id, item] of catalog) {
+            if (item.modifiedTime < stoppedAt) expect(seenIds.has(id)).toBe(true);
+          }
+          if (!progress.complete) return;
           for (const id of ids) expect(seenIds.has(id)).toBe(true);
           for (const id of edited) {
             const latest = catalog.get(id) as Item;

@@ -121,6 +121,45 @@ describe('pollMerchant', () => {
     expect(s.merchants.records.get('M1')?.cursor).toBe(6000);
   });
 
+  it('when items keep moving during a backfill, stores what it verified, lowers the cursor to there and skips cleanup', async () => {
+    const group = Array.from({ length: 30 }, (_, i) =>
+      it0(`G${String(i).padStart(2, '0')}`, { modifiedTime: 10 }),
+    );
+    const later = [it0('Z1', { modifiedTime: 20 }), it0('Z2', { modifiedTime: 30 })];
+    const s = setup([...group, ...later], merchantRecord({ cursor: 9000, lastCleanupAt: Date.now() }));
+    s.deps.settings = { ...settings, pageLimit: 3 };
+    // Before every page after the first, two items of the tie group already read are edited.
+    const list = s.deps.clover.listItems;
+    let clock = 100;
+    s.deps.clover = {
+      ...s.deps.clover,
+      listItems: async (m, t, q) => {
+        if (s.clover.listCalls.length > 0) {
+          const moving = [...s.catalog.values()].filter((i) => i.modifiedTime === 10).slice(0, 2);
+          for (const i of moving) s.catalog.set(i.id, { ...i, modifiedTime: clock++ });
+        }
+        return list(m, t, q);
+      },
+    };
+    const result = await pollMerchant(s.deps, msg('full'));
+    expect(result).toMatchObject({ status: 'synced', mode: 'full', cleanedUp: false });
+    expect(result.status === 'synced' && result.partial).toMatch(/kept changing/);
+    const after = s.merchants.records.get('M1');
+    expect(after?.lastSyncStatus).toBe('partial');
+    expect(after?.cursor).toBe(10);
+    expect(s.clover.getCalls).toEqual([]);
+    expect((await s.products.list('M1')).length).toBeLessThan(s.catalog.size);
+
+    // Once the edits stop, the next poll reads on from there and nothing is missing.
+    s.deps.clover = { ...s.deps.clover, listItems: list };
+    const next = await pollMerchant(s.deps, msg());
+    expect(next).toMatchObject({ status: 'synced', mode: 'incremental' });
+    expect(next.status === 'synced' && next.partial).toBeFalsy();
+    const stored = new Map((await s.products.list('M1')).map((r) => [r.itemId, r.status]));
+    expect(stored.size).toBe(s.catalog.size);
+    for (const id of s.catalog.keys()) expect(stored.get(id)).toBe('active');
+  });
+
   it('records invalid items with their reason and still syncs the rest', async () => {
     const s = setup([it0('A'), it0('BAD', { name: '' }), it0('C', { price: -1 })]);
     const result = await pollMerchant(s.deps, msg());
