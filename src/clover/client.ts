@@ -214,6 +214,13 @@ function toCloverError(
       status,
     });
   }
+  // `.json()` on a 2xx body that is not JSON (a proxy's error page, a truncated reply).
+  if (err instanceof SyntaxError) {
+    return new InvalidResponseError(`Clover ${operation} answered a body that is not JSON`, {
+      merchantId,
+      operation,
+    });
+  }
   if (err instanceof TimeoutError) {
     return new CloverApiError(`Clover ${operation} timed out`, { merchantId, operation });
   }

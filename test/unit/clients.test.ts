@@ -105,6 +105,20 @@ describe('Clover client', () => {
       InvalidResponseError,
     );
   });
+
+  it('calls a 2xx that is not JSON (e.g. a proxy page) an invalid response, naming the operation', async () => {
+    const html = (async () =>
+      new Response('<html>maintenance</html>', {
+        status: 200,
+        headers: { 'content-type': 'text/html' },
+      })) as typeof fetch;
+    const clover = createCloverClient({ baseUrl: 'https://clover.test', fetch: html });
+    const err = await clover.listItems('MID', TOKEN, { limit: 1, offset: 0 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidResponseError);
+    expect(String(err)).toMatch(/listItems.*not JSON/);
+    expect(isRetryable(err)).toBe(true);
+    await expect(clover.refreshTokens('APP', 'rt', 'MID')).rejects.toBeInstanceOf(InvalidResponseError);
+  });
 });
 
 describe('Hipoink client', () => {
