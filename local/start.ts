@@ -125,6 +125,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       [ENV.productCodePrecedence]: env.PRODUCT_CODE_PRECEDENCE || 'sku,code,id',
       [ENV.tokenMaxAgeMinutes]: env.TOKEN_MAX_AGE_MINUTES || '60',
       [ENV.tokenRefreshThresholdMinutes]: env.TOKEN_REFRESH_THRESHOLD_MINUTES || '15',
+      [ENV.tokenRefreshBufferMinutes]: env.TOKEN_REFRESH_BUFFER_MINUTES || '5',
+      [ENV.tokenRefreshIntervalMinutes]: String(Math.max(1, opts.tokenRefreshSeconds) / 60),
       [ENV.hipoinkChunkSize]: env.HIPOINK_CHUNK_SIZE || '200',
       [ENV.cloverRequestsPerSecond]: env.CLOVER_REQUESTS_PER_SECOND || '50',
     });

@@ -37,6 +37,9 @@ export const ConfigSchema = z.object({
   pollIntervalSeconds: z.coerce.number().int().positive().default(120),
   tokenMaxAgeMinutes: z.coerce.number().int().positive().default(60),
   tokenRefreshThresholdMinutes: z.coerce.number().int().min(1).max(120).default(15),
+  // Seed 002: never plan a refresh closer than 1 minute to expiry.
+  tokenRefreshBufferMinutes: z.coerce.number().min(1).max(120).default(5),
+  tokenRefreshIntervalMinutes: z.coerce.number().positive().max(1440).default(10),
   hipoinkChunkSize: z.coerce.number().int().min(1).max(1000).default(200),
   cloverRequestsPerSecond: z.coerce.number().int().min(2).max(50).default(50),
   productCodePrecedence,

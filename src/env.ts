@@ -21,6 +21,13 @@ export const ENV = {
   tokenMaxAgeMinutes: 'TOKEN_MAX_AGE_MINUTES',
   /** Refresh an access token that expires within this many minutes (seed 000: 15). */
   tokenRefreshThresholdMinutes: 'TOKEN_REFRESH_THRESHOLD_MINUTES',
+  /**
+   * Seed 002's proactive buffer: the backup refresher renews a token before it comes within this
+   * many minutes of expiry, counting the time until its next run. At least 1 (seed 002's minimum).
+   */
+  tokenRefreshBufferMinutes: 'TOKEN_REFRESH_BUFFER_MINUTES',
+  /** How often the backup refresher runs (set by the stack from its schedule; seed 004: 10). */
+  tokenRefreshIntervalMinutes: 'TOKEN_REFRESH_INTERVAL_MINUTES',
   /** Products per Hipoink create_multiple / del_multiple call. */
   hipoinkChunkSize: 'HIPOINK_CHUNK_SIZE',
   /** Clover requests per second for the whole app (Clover's limit: 50); item reads get 80% of it. */

@@ -14,7 +14,12 @@ export const handler = async (
     const result = await refreshDueTokens({
       merchants: deps.merchants,
       tokens: deps.tokens,
-      settings: { ...deps.settings, tokenMaxAgeMinutes: deps.config.tokenMaxAgeMinutes },
+      settings: {
+        ...deps.settings,
+        tokenMaxAgeMinutes: deps.config.tokenMaxAgeMinutes,
+        refreshBufferMinutes: deps.config.tokenRefreshBufferMinutes,
+        intervalMinutes: deps.config.tokenRefreshIntervalMinutes,
+      },
     });
     // A line and a metric every run, refresh or not: the refresher's heartbeat for operators.
     metrics.addMetric('TokenRefresherRun', 'Count', 1);

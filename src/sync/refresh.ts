@@ -5,7 +5,14 @@ import type { TokenManager } from './tokens.ts';
 export interface BackupRefreshDeps {
   merchants: Pick<MerchantStore, 'list'>;
   tokens: TokenManager;
-  settings: { refreshThresholdSeconds: number; tokenMaxAgeMinutes: number };
+  settings: {
+    refreshThresholdSeconds: number;
+    tokenMaxAgeMinutes: number;
+    /** Seed 002's buffer: refresh before the token comes this close to expiry (≥ 1 min). */
+    refreshBufferMinutes: number;
+    /** Minutes between two runs of the refresher. */
+    intervalMinutes: number;
+  };
   now?: () => number;
 }
 
@@ -16,13 +23,23 @@ export interface BackupRefreshResult {
 }
 
 /**
- * Seed 004's rule: a token is due when it expires within the threshold or was last refreshed
- * (or issued) at least `tokenMaxAgeMinutes` ago. Keeps merchants that are rarely polled — or
- * whose polls keep failing — from running into an expired refresh token.
+ * How close to expiry a token may get before this run must refresh it. Seed 004's threshold, or
+ * seed 002's proactive buffer counted from the next run, whichever is earlier: a run that skips a
+ * token must not leave it to enter the buffer before the following run looks again.
+ */
+export function refreshWindowMs(settings: BackupRefreshDeps['settings']): number {
+  const buffer = Math.max(1, settings.refreshBufferMinutes);
+  return Math.max(settings.refreshThresholdSeconds * 1000, (settings.intervalMinutes + buffer) * 60_000);
+}
+
+/**
+ * A token is due when it expires within `refreshWindowMs` or was last refreshed (or issued) at
+ * least `tokenMaxAgeMinutes` ago (seed 004). Keeps merchants that are rarely polled — or whose
+ * polls keep failing — from running into an expired token or refresh token.
  */
 export function refreshDue(m: MerchantRecord, settings: BackupRefreshDeps['settings'], now: number): boolean {
   if (m.state !== 'active') return false;
-  if (m.accessTokenExpiresAt * 1000 - now <= settings.refreshThresholdSeconds * 1000) return true;
+  if (m.accessTokenExpiresAt * 1000 - now <= refreshWindowMs(settings)) return true;
   const since = m.lastRefreshAt ?? m.updatedAt;
   return now - since >= settings.tokenMaxAgeMinutes * 60_000;
 }

@@ -29,7 +29,13 @@ describe('loadConfig', () => {
       tokenRefreshThresholdMinutes: 15,
       tokenMaxAgeMinutes: 60,
       cloverRequestsPerSecond: 50,
+      tokenRefreshBufferMinutes: 5,
+      tokenRefreshIntervalMinutes: 10,
     });
+    // Seed 002: a proactive buffer under one minute is refused, not silently used.
+    expect(() => loadConfig({ ...env, TOKEN_REFRESH_BUFFER_MINUTES: '0.5' })).toThrow(
+      /TOKEN_REFRESH_BUFFER_MINUTES/,
+    );
     expect(() => loadConfig({ ...env, CLOVER_REQUESTS_PER_SECOND: '80' })).toThrow(
       /CLOVER_REQUESTS_PER_SECOND/,
     );

@@ -4,7 +4,12 @@ import { refreshDue, refreshDueTokens } from '../../src/sync/refresh.ts';
 import type { TokenManager } from '../../src/sync/tokens.ts';
 import { FakeMerchantStore, merchantRecord } from './fakes.ts';
 
-const settings = { refreshThresholdSeconds: 900, tokenMaxAgeMinutes: 60 };
+const settings = {
+  refreshThresholdSeconds: 900,
+  tokenMaxAgeMinutes: 60,
+  refreshBufferMinutes: 5,
+  intervalMinutes: 10,
+};
 const NOW = 1_800_000_000_000;
 
 describe('backup token refresh', () => {
@@ -27,6 +32,23 @@ describe('backup token refresh', () => {
     expect(
       refreshDue(merchantRecord({ ...fresh, state: 'needs_reauth', accessTokenExpiresAt: 0 }), settings, NOW),
     ).toBe(false);
+  });
+
+  it('refreshes before the token enters the proactive buffer by the next run (seed 002), never planning under 1 min', () => {
+    const expiringIn = (minutes: number) =>
+      merchantRecord({ accessTokenExpiresAt: (NOW + minutes * 60_000) / 1000, lastRefreshAt: NOW });
+    // Runs every 30 min with a 5-min buffer: a token 34 min from expiry would be 4 min from it at
+    // the next run, inside the buffer, so this run takes it; at 36 min the next run still can.
+    const slow = { ...settings, intervalMinutes: 30 };
+    expect(refreshDue(expiringIn(34), slow, NOW)).toBe(true);
+    expect(refreshDue(expiringIn(36), slow, NOW)).toBe(false);
+    // The threshold still applies when it is the larger window (10 + 5 < 15).
+    expect(refreshDue(expiringIn(14), settings, NOW)).toBe(true);
+    expect(refreshDue(expiringIn(16), settings, NOW)).toBe(false);
+    // A buffer configured under seed 002's 1-minute minimum counts as 1 minute.
+    const tight = { ...settings, refreshThresholdSeconds: 0, intervalMinutes: 1, refreshBufferMinutes: 0 };
+    expect(refreshDue(expiringIn(1.9), tight, NOW)).toBe(true);
+    expect(refreshDue(expiringIn(2.1), tight, NOW)).toBe(false);
   });
 
   it('forces one refresh per due merchant through the token manager; a failure does not stop the others', async () => {
