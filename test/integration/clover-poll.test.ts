@@ -104,6 +104,42 @@ describe('polling Clover', () => {
     await storedEqualsClover('TIES00000001');
   });
 
+  it('first sync of 2,000 SKUs costs 3 item requests (2 full pages + the one proving the end), 1,998 cost 2; then a no-change poll costs 1 and no refresh', async () => {
+    // With limit 1000 and no count in Clover's answers, a second full page cannot tell whether a
+    // 2,001st item exists: 3 requests is the minimum for exactly 2,000. 1,998 is the most two read.
+    const longAgo = Date.now() - 86_400_000;
+    for (const [merchantId, size, expected] of [
+      ['SKUS00002000', 2000, 3],
+      ['SKUS00001998', 1998, 2],
+    ] as const) {
+      const pair = clover.addMerchant(
+        merchantId,
+        Array.from({ length: size }, (_, i) => ({
+          id: `${merchantId.slice(-4)}${String(i).padStart(9, '0')}`,
+          name: `Item ${i}`,
+          sku: `SKU-${i}`,
+          price: 100 + i,
+          modifiedTime: longAgo + i,
+        })),
+      );
+      await merchants.upsert({ merchantId, storeCode: `store-${merchantId}`, tokens: pair });
+      const { deps } = pollDeps();
+      const msg = { merchantId, mode: 'incremental' as const, requestedAt: 0, reason: 'manual' as const };
+      clover.resetRequests();
+      const first = await pollMerchant(deps, msg);
+      expect(first).toMatchObject({ status: 'synced', mode: 'full', counts: { changed: size } });
+      expect(clover.countItemRequests(merchantId), merchantId).toBe(expected);
+      expect((await products.list(merchantId)).length).toBe(size);
+
+      clover.resetRequests();
+      const refreshesBefore = clover.refreshCalls;
+      const second = await pollMerchant(deps, msg);
+      expect(second).toMatchObject({ status: 'synced', mode: 'incremental', counts: { changed: 0 } });
+      expect(clover.countItemRequests(merchantId)).toBe(1);
+      expect(clover.refreshCalls).toBe(refreshesBefore);
+    }
+  });
+
   it('converges although items are edited while pages are read (moved to the end of the order)', async () => {
     await addMerchant('EDIT00000001', 250);
     const { deps } = pollDeps();
