@@ -25,7 +25,9 @@ const MAX_RESTARTS = 3;
  * an unread item into the skipped range), each page re-reads the previous page's last item as an
  * anchor; if the anchor is not where it should be, the read restarts at the current modifiedTime
  * instead of risking a skip. Items re-read that way cost nothing downstream (content hashes).
- * An item edited mid-read moves to the end of the order and is read again later.
+ * An item edited mid-read moves to the end of the order and is read again later. Clover does not
+ * promise a stable order within one modifiedTime, so a page that shows again an item of the tie
+ * group already read (same id and modifiedTime) also means the offset cannot be trusted: restart.
  *
  * If the data keeps moving after MAX_RESTARTS, the read stops before the page it cannot verify and
  * sets `progress.complete = false`: everything yielded so far is correct and every unread item has
@@ -44,6 +46,13 @@ export async function* readItemsSince(
   let skip = 0;
   let anchor: { id?: string; modifiedTime?: number } | undefined;
   let restarts = 0;
+  // Ids read so far in the tie group at `bound` (the items `skip` steps over).
+  let tieRead = new Set<string>();
+  const rereadsTie = (items: unknown[]) =>
+    items.some((r) => {
+      const x = identity(r);
+      return x.modifiedTime === bound && x.id !== undefined && tieRead.has(x.id);
+    });
   for (;;) {
     const anchored = anchor !== undefined && skip > 0;
     const raw = await list({
@@ -53,12 +62,13 @@ export async function* readItemsSince(
     });
     let page = raw;
     if (anchored) {
-      if (sameItem(raw[0], anchor)) {
+      if (sameItem(raw[0], anchor) && !rereadsTie(raw.slice(1))) {
         page = raw.slice(1);
       } else if (restarts < MAX_RESTARTS) {
         restarts++;
         skip = 0;
         anchor = undefined;
+        tieRead = new Set();
         continue;
       } else {
         progress.complete = false;
@@ -70,12 +80,16 @@ export async function* readItemsSince(
     const lastItem = identity(raw.at(-1));
     anchor = lastItem;
     const last = lastItem.modifiedTime;
+    const tieIds = (items: unknown[]) =>
+      items.map(identity).flatMap((x) => (x.modifiedTime === last && x.id !== undefined ? [x.id] : []));
     if (last === undefined || last === bound) {
       // No usable key, or the whole page is one tie group: continue by offset within it.
       skip += page.length;
+      for (const id of tieIds(page)) tieRead.add(id);
       continue;
     }
     bound = last;
     skip = raw.filter((r) => identity(r).modifiedTime === last).length;
+    tieRead = new Set(tieIds(raw));
   }
 }

@@ -101,6 +101,27 @@ describe('readItemsSince', () => {
     for (const item of unread) expect(item.modifiedTime).toBeGreaterThanOrEqual(stoppedAt);
   });
 
+  it('restarts when the order within one modifiedTime changed between pages, instead of skipping', async () => {
+    // Tie group a,b,c,d at t=1, then e. Page one reads a,b,c; before page two Clover orders the
+    // group d,a,c,b: the anchor c is still at offset 2, but b behind it shows the order moved, and
+    // trusting the offset would skip d.
+    const order = [
+      ['a', 'b', 'c', 'd'],
+      ['d', 'a', 'c', 'b'],
+    ];
+    let call = 0;
+    const list = async (q: ListItemsQuery) => {
+      const tie = order[Math.min(call++, order.length - 1)] ?? [];
+      const all = [
+        ...tie.map((id) => ({ id, modifiedTime: 1, version: 0 })),
+        { id: 'e', modifiedTime: 2, version: 0 },
+      ];
+      return all.filter((i) => i.modifiedTime >= (q.modifiedSince ?? 0)).slice(q.offset, q.offset + q.limit);
+    };
+    const seen = await readAll(list, 0, 3);
+    expect(new Set(seen.map((i) => i.id))).toEqual(new Set(['a', 'b', 'c', 'd', 'e']));
+  });
+
   it('refuses a page limit that cannot advance past its anchor', async () => {
     const catalog = new Map<string, Item>([['A', { id: 'A', modifiedTime: 1, version: 0 }]]);
     await expect(readAll(fakeClover(catalog).list, 0, 1)).rejects.toThrow(RangeError);
