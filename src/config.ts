@@ -78,6 +78,8 @@ export interface SyncSettings {
   cleanupIntervalHours: number;
   /** How many products one Hipoink create_multiple/del_multiple call carries. */
   hipoinkChunkSize: number;
+  /** Clover requests per second for one merchant (Clover allows 16 per token; headroom kept). */
+  merchantRequestsPerSecond: number;
 }
 
 export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
@@ -89,4 +91,5 @@ export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
   cleanupEveryPolls: 10,
   cleanupIntervalHours: 24,
   hipoinkChunkSize: 200,
+  merchantRequestsPerSecond: 12,
 };

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { CloverClient } from '../clover/client.ts';
+import { createPacer } from '../clover/pacing.ts';
 import type { ProductCodeSource, SyncSettings } from '../config.ts';
 import { CloverUnauthorizedError, MerchantUnavailableError } from '../errors.ts';
 import type { QueueSender } from '../queues/sqs.ts';
@@ -24,7 +25,12 @@ export interface PollDeps {
   pushQueue: QueueSender;
   settings: Pick<
     SyncSettings,
-    'pageLimit' | 'overlapMs' | 'cleanupEveryPolls' | 'cleanupIntervalHours' | 'hipoinkChunkSize'
+    | 'pageLimit'
+    | 'overlapMs'
+    | 'cleanupEveryPolls'
+    | 'cleanupIntervalHours'
+    | 'hipoinkChunkSize'
+    | 'merchantRequestsPerSecond'
   >;
   productCodePrecedence: readonly ProductCodeSource[];
   now?: () => number;
@@ -187,18 +193,24 @@ function isCleanupDue(
   return now - merchant.lastCleanupAt >= settings.cleanupIntervalHours * 3_600_000;
 }
 
-/** Clover calls for one merchant with one token; a 401 forces one refresh and one retry. */
+/**
+ * Clover calls for one merchant with one token, paced under Clover's per-token rate; a 401 forces
+ * one refresh and one retry.
+ */
 function cloverSession(deps: PollDeps, merchantId: string, counts: SyncCounts) {
   let token: string | undefined;
+  const pacer = createPacer(deps.settings.merchantRequestsPerSecond);
   return {
     async call<T>(run: (token: string) => Promise<T>): Promise<T> {
       token ??= await deps.tokens.accessToken(merchantId);
+      await pacer.take();
       counts.cloverRequests++;
       try {
         return await run(token);
       } catch (err) {
         if (!(err instanceof CloverUnauthorizedError)) throw err;
         token = await deps.tokens.accessToken(merchantId, { rejected: token });
+        await pacer.take();
         counts.cloverRequests++;
         return run(token);
       }

@@ -140,6 +140,45 @@ describe('polling Clover', () => {
     }
   });
 
+  it("keeps one merchant's requests under Clover's per-token rate: 60 ghost confirmations, no 429", async () => {
+    // A simulator that enforces Clover's limits (16 req/s and 5 concurrent per token).
+    const limited = await startCloverSimulator({ appId: 'APP' });
+    try {
+      const merchantId = 'RATE00000001';
+      const pair = limited.addMerchant(
+        merchantId,
+        Array.from({ length: 80 }, (_, i) => ({
+          id: `RATE${String(i).padStart(9, '0')}`,
+          name: `Item ${i}`,
+          price: 100 + i,
+        })),
+      );
+      await merchants.upsert({ merchantId, storeCode: `store-${merchantId}`, tokens: pair });
+      const client = createCloverClient({ baseUrl: limited.url, retryLimit: 6 });
+      const deps = {
+        ...pollDeps().deps,
+        clover: client,
+        tokens: createTokenManager({
+          merchants,
+          clover: client,
+          appId: async () => 'APP',
+          settings: DEFAULT_SYNC_SETTINGS,
+        }),
+      };
+      const msg = { merchantId, mode: 'full' as const, requestedAt: 0, reason: 'backfill' as const };
+      await pollMerchant(deps, msg);
+      for (const item of limited.items(merchantId).slice(0, 60)) limited.deleteItem(merchantId, item.id);
+      limited.resetRequests();
+      const result = await pollMerchant(deps, msg);
+      expect(result).toMatchObject({ status: 'synced', counts: { removed: 60 } });
+      const gets = limited.requests.filter((r) => /\/items\/./.test(r.path));
+      expect(gets).toHaveLength(60);
+      expect(limited.requests.filter((r) => r.status === 429)).toEqual([]);
+    } finally {
+      await limited.stop();
+    }
+  });
+
   it('converges although items are edited while pages are read (moved to the end of the order)', async () => {
     await addMerchant('EDIT00000001', 250);
     const { deps } = pollDeps();

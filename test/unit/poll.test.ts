@@ -39,6 +39,7 @@ const settings = {
   cleanupEveryPolls: 10,
   cleanupIntervalHours: 24,
   hipoinkChunkSize: 200,
+  merchantRequestsPerSecond: 1000,
 };
 const msg = (mode: PollMessage['mode'] = 'incremental'): PollMessage => ({
   merchantId: 'M1',
