@@ -29,7 +29,10 @@ export function buildDeps(
   const doc = createDocumentClient(new DynamoDBClient({}));
   const sqs = createSqsClient();
   const secret = overrides.secret ?? appSecretSource(config.appSecretId);
-  const merchants = createMerchantStore(doc, config.merchantsTable);
+  const merchants = createMerchantStore(doc, config.merchantsTable, Date.now, (merchantId, reason) => {
+    metrics.addMetric('MerchantUnusable', 'Count', 1);
+    logger.warn('Merchant skipped: its stored record cannot be used', { merchantId, reason });
+  });
   const products = createProductStore(doc, config.productsTable);
   const clover = withRequestBudget(
     createCloverClient({

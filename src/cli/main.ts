@@ -76,7 +76,9 @@ export async function runCli(argv: string[], io: CliIo, resolveTarget?: (aws: bo
   }
   const target = await (resolveTarget ?? defaultTarget)(values.aws ?? false);
   const doc = createDocumentClient(target.dynamodb);
-  const merchants = createMerchantStore(doc, target.stack.merchantsTable);
+  const merchants = createMerchantStore(doc, target.stack.merchantsTable, Date.now, (merchantId, reason) =>
+    io.err(`merchant ${merchantId} cannot be synced: ${reason}`),
+  );
   const products = createProductStore(doc, target.stack.productsTable);
   const timeoutMs = Number(values.timeout ?? 300) * 1000;
   const print = (value: unknown) => io.out(JSON.stringify(value, null, 2));

@@ -1,6 +1,7 @@
 import { type DynamoDBDocumentClient, GetCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import type { TokenPair } from '../clover/schemas.ts';
+import { MerchantUnavailableError } from '../errors.ts';
 import { type LabelOptions, LabelOptionsSchema } from '../sync/transform.ts';
 import { setExpression, writeIf } from './dynamo.ts';
 
@@ -154,16 +155,38 @@ export interface MerchantStore {
   recordPoll(merchantId: string, outcome: PollOutcome): Promise<void>;
 }
 
+/**
+ * Why a stored merchant item cannot be used, naming the fields only (never their values: some are
+ * tokens). A merchant stored without a Clover token reads as exactly that.
+ */
+export function unusableRecordReason(issues: z.ZodError['issues']): string {
+  const paths = [...new Set(issues.map((i) => i.path.join('.') || 'record'))];
+  const tokenMissing = paths.some((p) => /^(access|refresh)Token/.test(p));
+  const what = tokenMissing ? 'no usable Clover token is stored' : 'the stored merchant record is invalid';
+  return `${what} (${paths.join(', ')}); re-add it with \`esl-sync merchants add\``;
+}
+
 export function createMerchantStore(
   doc: DynamoDBDocumentClient,
   tableName: string,
   now = Date.now,
+  /** Told about stored items `list()` skips because they cannot be used (they never stop the others). */
+  onUnusable: (merchantId: string, reason: string) => void = () => undefined,
 ): MerchantStore {
   const get = async (merchantId: string) => {
     const out = await doc.send(
       new GetCommand({ TableName: tableName, Key: { merchantId }, ConsistentRead: true }),
     );
-    return out.Item ? MerchantRecordSchema.parse(out.Item) : undefined;
+    if (!out.Item) return undefined;
+    const parsed = MerchantRecordSchema.safeParse(out.Item);
+    if (!parsed.success)
+      throw new MerchantUnavailableError(
+        `Merchant cannot be synced: ${unusableRecordReason(parsed.error.issues)}`,
+        {
+          merchantId,
+        },
+      );
+    return parsed.data;
   };
 
   const conditional = (command: UpdateCommand) => writeIf(doc, command);
@@ -179,7 +202,9 @@ export function createMerchantStore(
         for (const item of out.Items ?? []) {
           // Keys starting with '#' are the app's own records (e.g. the request budget), not merchants.
           if (String(item.merchantId).startsWith('#')) continue;
-          records.push(MerchantRecordSchema.parse(item));
+          const parsed = MerchantRecordSchema.safeParse(item);
+          if (parsed.success) records.push(parsed.data);
+          else onUnusable(String(item.merchantId), unusableRecordReason(parsed.error.issues));
         }
         startKey = out.LastEvaluatedKey;
       } while (startKey);

@@ -67,7 +67,15 @@ const emptyCounts = (): SyncCounts => ({
 export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<PollResult> {
   const now = deps.now ?? Date.now;
   const { merchantId } = msg;
-  const merchant = await deps.merchants.get(merchantId);
+  let merchant: MerchantRecord | undefined;
+  try {
+    merchant = await deps.merchants.get(merchantId);
+  } catch (err) {
+    // E.g. a merchant stored without a Clover token: skipped with the reason, never retried.
+    if (err instanceof MerchantUnavailableError)
+      return { status: 'skipped', merchantId, reason: err.message };
+    throw err;
+  }
   if (!merchant) return { status: 'skipped', merchantId, reason: 'unknown merchant' };
   if (merchant.state !== 'active')
     return { status: 'skipped', merchantId, reason: `merchant is ${merchant.state}` };

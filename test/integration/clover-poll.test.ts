@@ -3,13 +3,15 @@
  * simulator over HTTP (single-use refresh tokens, 429 + retry-after, edits during paging).
  */
 
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CloverSimulator, startCloverSimulator } from '../../local/simulators/clover.ts';
 import { createCloverClient } from '../../src/clover/client.ts';
 import { DEFAULT_SYNC_SETTINGS } from '../../src/config.ts';
-import type { MerchantStore } from '../../src/store/merchants.ts';
+import { createMerchantStore, type MerchantStore } from '../../src/store/merchants.ts';
 import type { ProductStore } from '../../src/store/products.ts';
+import { fanOut } from '../../src/sync/fanout.ts';
 import { pollMerchant } from '../../src/sync/poll.ts';
 import { createTokenManager } from '../../src/sync/tokens.ts';
 import { expireStoredAccessToken, startStateStores } from './support.ts';
@@ -176,6 +178,74 @@ describe('polling Clover', () => {
       expect(limited.requests.filter((r) => r.status === 429)).toEqual([]);
     } finally {
       await limited.stop();
+    }
+  });
+
+  it('skips a merchant stored without a token, with the reason, while fan-out and the others go on', async () => {
+    const own = await startStateStores();
+    try {
+      const unusable: string[] = [];
+      const store = createMerchantStore(own.doc, 'merchants', Date.now, (id, reason) =>
+        unusable.push(`${id}: ${reason}`),
+      );
+      await own.doc.send(
+        new PutCommand({
+          TableName: 'merchants',
+          Item: {
+            merchantId: 'NOTOKEN00001',
+            storeCode: 'store-x',
+            state: 'active',
+            tokenVersion: 0,
+            createdAt: 1,
+            updatedAt: 1,
+          },
+        }),
+      );
+      const pair = clover.addMerchant('GOODTOKEN001', [{ id: 'GOOD00000001', name: 'Soda', price: 199 }]);
+      await store.upsert({ merchantId: 'GOODTOKEN001', storeCode: 'store-good', tokens: pair });
+
+      const pollQueue = {
+        sent: [] as Array<{ body: unknown }>,
+        send: async (m: readonly { body: unknown }[]) => void pollQueue.sent.push(...m),
+      };
+      const fanned = await fanOut({ merchants: store, pollQueue, pollIntervalSeconds: 120 });
+      expect(fanned.queued).toBe(1);
+      expect(pollQueue.sent.map((m) => (m.body as { merchantId: string }).merchantId)).toEqual([
+        'GOODTOKEN001',
+      ]);
+      expect(unusable).toEqual([
+        expect.stringMatching(/^NOTOKEN00001: no usable Clover token is stored \(accessToken/),
+      ]);
+
+      const client = createCloverClient({ baseUrl: clover.url });
+      const deps = {
+        ...pollDeps().deps,
+        merchants: store,
+        products: own.products,
+        tokens: createTokenManager({
+          merchants: store,
+          clover: client,
+          appId: async () => 'APP',
+          settings: DEFAULT_SYNC_SETTINGS,
+        }),
+      };
+      const msg = (merchantId: string) => ({
+        merchantId,
+        mode: 'full' as const,
+        requestedAt: 0,
+        reason: 'backfill' as const,
+      });
+      const skipped = await pollMerchant(deps, msg('NOTOKEN00001'));
+      expect(skipped).toMatchObject({
+        status: 'skipped',
+        reason: expect.stringMatching(/no usable Clover token/),
+      });
+      expect(await pollMerchant(deps, msg('GOODTOKEN001'))).toMatchObject({
+        status: 'synced',
+        counts: { changed: 1 },
+      });
+    } finally {
+      await own.stop();
     }
   });
 
