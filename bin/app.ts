@@ -26,6 +26,7 @@ new EslSyncStack(app, 'EslSync', {
   tokenRefreshIntervalMinutes: number('tokenRefreshIntervalMinutes') ?? 10,
   tokenMaxAgeMinutes: number('tokenMaxAgeMinutes') ?? 60,
   tokenRefreshThresholdMinutes: number('tokenRefreshThresholdMinutes') ?? 15,
+  tokenRefreshBufferMinutes: number('tokenRefreshBufferMinutes') ?? 5,
   hipoinkChunkSize: number('hipoinkChunkSize') ?? 200,
   cloverRequestsPerSecond: number('cloverRequestsPerSecond') ?? 50,
 });

@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps, Token, Validations } from 'aws-cdk-lib';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -30,18 +30,38 @@ export interface EslSyncStackProps extends StackProps {
   tokenMaxAgeMinutes?: number;
   /** Refresh access tokens expiring within this many minutes (seed 000: 15). */
   tokenRefreshThresholdMinutes?: number;
+  /** The backup refresher renews tokens before they come this close to expiry (seed 002: 5, at least 1). */
+  tokenRefreshBufferMinutes?: number;
   /** Products per Hipoink create_multiple / del_multiple call (default 200). */
   hipoinkChunkSize?: number;
   /** Clover requests per second for the whole app (Clover allows 50); item reads get 80% of it. */
   cloverRequestsPerSecond?: number;
 }
 
+const CLOVER_PRODUCTION_HOSTS: Record<CloverRegion, string> = {
+  na: 'https://api.clover.com',
+  eu: 'https://api.eu.clover.com',
+  la: 'https://api.la.clover.com',
+};
+
 /** Clover REST hosts, from shared/reference/clover-api.md. */
 export function cloverApiBaseUrl(environment: CloverEnvironment, region: CloverRegion): string {
+  // Context values arrive untyped from `-c`, so a typo must fail the synth rather than deploy a blank host.
+  if (!Object.hasOwn(CLOVER_PRODUCTION_HOSTS, region)) {
+    throw new Error(`cloverRegion must be one of na, eu, la; got ${region}`);
+  }
   if (environment === 'sandbox') return 'https://apisandbox.dev.clover.com';
-  return { na: 'https://api.clover.com', eu: 'https://api.eu.clover.com', la: 'https://api.la.clover.com' }[
-    region
-  ];
+  if (environment === 'production') return CLOVER_PRODUCTION_HOSTS[region];
+  throw new Error(`cloverEnvironment must be sandbox or production; got ${environment}`);
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const { protocol, hostname } = new URL(value);
+    return (protocol === 'https:' || protocol === 'http:') && hostname !== '';
+  } catch {
+    return false;
+  }
 }
 
 // Budgets for the worst case of the HTTP clients' retries: Clover GETs wait at most 20 s per
@@ -66,6 +86,20 @@ export class EslSyncStack extends Stack {
     if (!Number.isInteger(pollerMaxConcurrency) || pollerMaxConcurrency < 2 || pollerMaxConcurrency > 10) {
       // 2 is SQS event sources' minimum; above 10 the pollers alone would exceed Clover's per-app concurrency.
       throw new Error(`pollerMaxConcurrency must be between 2 and 10; got ${pollerMaxConcurrency}`);
+    }
+    if (!Token.isUnresolved(props.hipoinkBaseUrl) && !isHttpUrl(props.hipoinkBaseUrl)) {
+      throw new Error(`hipoinkBaseUrl must be an http(s) URL; got ${props.hipoinkBaseUrl}`);
+    }
+    // Validated here because the handlers would only reject them at their first cold start.
+    const refreshMinutes = props.tokenRefreshIntervalMinutes ?? 10;
+    if (!Number.isInteger(refreshMinutes) || refreshMinutes < 1 || refreshMinutes > 1440) {
+      throw new Error(
+        `tokenRefreshIntervalMinutes must be a whole number from 1 to 1440; got ${refreshMinutes}`,
+      );
+    }
+    const refreshBufferMinutes = props.tokenRefreshBufferMinutes ?? 5;
+    if (!(refreshBufferMinutes >= 1 && refreshBufferMinutes <= 120)) {
+      throw new Error(`tokenRefreshBufferMinutes must be between 1 and 120; got ${refreshBufferMinutes}`);
     }
 
     const state = new SyncState(this, 'SyncState');
@@ -108,6 +142,9 @@ export class EslSyncStack extends Stack {
       [ENV.productCodePrecedence]: props.productCodePrecedence ?? 'sku,code,id',
       [ENV.tokenMaxAgeMinutes]: String(props.tokenMaxAgeMinutes ?? 60),
       [ENV.tokenRefreshThresholdMinutes]: String(props.tokenRefreshThresholdMinutes ?? 15),
+      [ENV.tokenRefreshBufferMinutes]: String(refreshBufferMinutes),
+      // The refresher's look-ahead must match its real schedule, or a token can expire between runs.
+      [ENV.tokenRefreshIntervalMinutes]: String(refreshMinutes),
       [ENV.hipoinkChunkSize]: String(props.hipoinkChunkSize ?? 200),
       [ENV.cloverRequestsPerSecond]: String(props.cloverRequestsPerSecond ?? 50),
     };
@@ -153,21 +190,20 @@ export class EslSyncStack extends Stack {
     state.merchants.grantReadData(fanOut);
     poll.queue.grantSendMessages(fanOut);
 
-    state.merchants.grantReadWriteData(poller);
-    state.products.grantReadWriteData(poller);
+    state.grantReadWrite(poller, state.merchants, state.products);
     push.queue.grantSendMessages(poller);
     poll.deadLetterQueue.grantSendMessages(poller);
     secret.grantRead(poller);
 
     state.merchants.grantReadData(pushConsumer);
-    state.products.grantReadWriteData(pushConsumer);
+    state.grantReadWrite(pushConsumer, state.products);
     push.deadLetterQueue.grantSendMessages(pushConsumer);
     secret.grantRead(pushConsumer);
 
     state.merchants.grantReadData(backfill);
     poll.queue.grantSendMessages(backfill);
 
-    state.merchants.grantReadWriteData(tokenRefresher);
+    state.grantReadWrite(tokenRefresher, state.merchants);
     secret.grantRead(tokenRefresher);
 
     poller.addEventSource(
@@ -189,10 +225,6 @@ export class EslSyncStack extends Stack {
       ],
     });
 
-    const refreshMinutes = props.tokenRefreshIntervalMinutes ?? 10;
-    if (!Number.isInteger(refreshMinutes) || refreshMinutes < 1) {
-      throw new Error(`tokenRefreshIntervalMinutes must be a whole number ≥ 1; got ${refreshMinutes}`);
-    }
     new Rule(this, 'TokenRefreshSchedule', {
       description: 'Backup refresh of Clover tokens',
       schedule: Schedule.rate(Duration.minutes(refreshMinutes)),
@@ -216,7 +248,7 @@ export class EslSyncStack extends Stack {
     this.acknowledgeNagFindings(secret);
   }
 
-  /** Every cdk-nag finding we accept, each with the reason it does not apply here. */
+  /** Every other cdk-nag finding we accept, each with the reason it does not apply here. */
   private acknowledgeNagFindings(secret: Secret) {
     Validations.of(secret).acknowledge({
       id: 'AwsSolutions::AwsSolutions-SMG4',
@@ -224,20 +256,5 @@ export class EslSyncStack extends Stack {
         'Holds the Clover app id/secret and the Hipoink sign, which Clover and Hipoink issue; a rotation Lambda ' +
         'cannot mint new ones, so operators replace them by hand when the vendors reissue them.',
     });
-    Validations.of(this).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      reason:
-        'The AWS managed basic execution role only lets a function write its own CloudWatch logs; a hand-written ' +
-        'copy would grant the same.',
-    });
-    const wildcard = (finding: string, reason: string) =>
-      Validations.of(this).acknowledge({ id: `AwsSolutions::AwsSolutions-IAM5[${finding}]`, reason });
-    wildcard(
-      'Resource::*',
-      'X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) does not support resource-level permissions.',
-    );
-    for (const action of ['kms:GenerateDataKey*', 'kms:ReEncrypt*']) {
-      wildcard(`Action::${action}`, `CDK's table grant of ${action} is limited to our own state key.`);
-    }
   }
 }
