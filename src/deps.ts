@@ -8,6 +8,7 @@ import { createQueueSender, createSqsClient } from './queues/sqs.ts';
 import { type AppSecretSource, appSecretSource } from './secrets.ts';
 import { createRequestBudget } from './store/budget.ts';
 import { createDocumentClient } from './store/dynamo.ts';
+import { createRefresherHeartbeat } from './store/heartbeat.ts';
 import { createMerchantStore } from './store/merchants.ts';
 import { createProductStore } from './store/products.ts';
 import { createTokenManager } from './sync/tokens.ts';
@@ -74,6 +75,7 @@ export function buildDeps(
     clover,
     tokens,
     hipoink,
+    refresherHeartbeat: createRefresherHeartbeat(doc, config.merchantsTable),
     pollQueue: createQueueSender(sqs, config.pollQueueUrl),
     pushQueue: createQueueSender(sqs, config.pushQueueUrl),
     pollDeadLetter: config.pollDlqUrl ? createQueueSender(sqs, config.pollDlqUrl) : undefined,

@@ -20,7 +20,10 @@ export const handler = async (
         refreshBufferMinutes: deps.config.tokenRefreshBufferMinutes,
         intervalMinutes: deps.config.tokenRefreshIntervalMinutes,
       },
+      heartbeat: deps.refresherHeartbeat,
     });
+    if (result.heartbeatError !== undefined)
+      logger.warn('Could not record the refresher heartbeat', { reason: result.heartbeatError });
     // A line and a metric every run, refresh or not: the refresher's heartbeat for operators.
     metrics.addMetric('TokenRefresherRun', 'Count', 1);
     metrics.addMetric('TokensRefreshedByBackup', 'Count', result.refreshed.length);

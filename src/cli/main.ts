@@ -5,6 +5,7 @@ import { TokenPairSchema } from '../clover/schemas.ts';
 import { queueDepth, waitForQueuesDrained } from '../queues/depth.ts';
 import { peekDeadLetters, redriveDeadLetters } from '../queues/redrive.ts';
 import { createDocumentClient } from '../store/dynamo.ts';
+import { createRefresherHeartbeat, heartbeatLate, type RefresherRun } from '../store/heartbeat.ts';
 import { createMerchantStore, type MerchantView, merchantView } from '../store/merchants.ts';
 import { createProductStore, type ProductRecord, pushNeed } from '../store/products.ts';
 import {
@@ -209,9 +210,14 @@ export async function runCli(argv: string[], io: CliIo, resolveTarget?: (aws: bo
       const merchantsWithProducts = [];
       for (const v of views)
         merchantsWithProducts.push({ ...v, products: summarize(await products.list(v.merchantId)) });
-      const status = { target: target.kind, merchants: merchantsWithProducts, queues };
+      const lastRefresherRun = await createRefresherHeartbeat(doc, target.stack.merchantsTable).last();
+      const tokenRefresher = lastRefresherRun
+        ? { ...lastRefresherRun, late: heartbeatLate(lastRefresherRun, Date.now()) }
+        : undefined;
+      const status = { target: target.kind, tokenRefresher, merchants: merchantsWithProducts, queues };
       if (values.json) return print(status);
       io.out(`target: ${target.kind}`);
+      io.out(refresherLine(tokenRefresher));
       for (const m of merchantsWithProducts) {
         io.out(merchantLine(m));
         const p = m.products;
@@ -349,4 +355,16 @@ export function summarize(records: ProductRecord[]) {
       .filter((r) => r.rejectedReason !== undefined && r.rejectedLabelHash === r.labelHash)
       .map((r) => ({ itemId: r.itemId, reason: r.rejectedReason ?? 'rejected' })),
   };
+}
+
+/** The backup token refresher's heartbeat, as operators read it (seed 004). */
+function refresherLine(run: (RefresherRun & { late: boolean }) | undefined): string {
+  if (!run) return 'token refresher: no run recorded yet';
+  const ago = Math.round((Date.now() - run.finishedAt) / 60_000);
+  const line =
+    `token refresher: last run ${new Date(run.finishedAt).toISOString()} (${ago} min ago): ` +
+    `${run.checked} checked, ${run.refreshed} refreshed, ${run.failed} failed`;
+  return run.late
+    ? `${line} — LATE: it runs every ${Math.round(run.intervalSeconds / 60)} min; check its schedule and logs`
+    : line;
 }

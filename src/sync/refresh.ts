@@ -1,4 +1,5 @@
 import { errorForLog } from '../errors.ts';
+import type { RefresherHeartbeat } from '../store/heartbeat.ts';
 import type { MerchantRecord, MerchantStore } from '../store/merchants.ts';
 import type { TokenManager } from './tokens.ts';
 
@@ -13,6 +14,8 @@ export interface BackupRefreshDeps {
     /** Minutes between two runs of the refresher. */
     intervalMinutes: number;
   };
+  /** Where each run leaves its last-run record for operators (`esl-sync status`). */
+  heartbeat?: Pick<RefresherHeartbeat, 'record'>;
   now?: () => number;
 }
 
@@ -20,6 +23,8 @@ export interface BackupRefreshResult {
   checked: number;
   refreshed: string[];
   failed: Array<{ merchantId: string; reason: string }>;
+  /** Set when the last-run record could not be written; the refreshes themselves stand. */
+  heartbeatError?: string;
 }
 
 /**
@@ -50,7 +55,8 @@ export function refreshDue(m: MerchantRecord, settings: BackupRefreshDeps['setti
  * One merchant's failure is recorded and the others still run.
  */
 export async function refreshDueTokens(deps: BackupRefreshDeps): Promise<BackupRefreshResult> {
-  const now = (deps.now ?? Date.now)();
+  const clock = deps.now ?? Date.now;
+  const now = clock();
   const result: BackupRefreshResult = { checked: 0, refreshed: [], failed: [] };
   for (const m of await deps.merchants.list()) {
     if (m.state !== 'active') continue;
@@ -65,6 +71,18 @@ export async function refreshDueTokens(deps: BackupRefreshDeps): Promise<BackupR
       const info = errorForLog(err);
       result.failed.push({ merchantId: m.merchantId, reason: String(info.reason) });
     }
+  }
+  try {
+    await deps.heartbeat?.record({
+      startedAt: now,
+      finishedAt: clock(),
+      intervalSeconds: deps.settings.intervalMinutes * 60,
+      checked: result.checked,
+      refreshed: result.refreshed.length,
+      failed: result.failed.length,
+    });
+  } catch (err) {
+    result.heartbeatError = String(errorForLog(err).reason);
   }
   return result;
 }

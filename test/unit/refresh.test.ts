@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { MerchantUnavailableError } from '../../src/errors.ts';
+import { heartbeatLate, type RefresherRun } from '../../src/store/heartbeat.ts';
 import { refreshDue, refreshDueTokens } from '../../src/sync/refresh.ts';
 import type { TokenManager } from '../../src/sync/tokens.ts';
 import { FakeMerchantStore, merchantRecord } from './fakes.ts';
@@ -49,6 +50,37 @@ describe('backup token refresh', () => {
     const tight = { ...settings, refreshThresholdSeconds: 0, intervalMinutes: 1, refreshBufferMinutes: 0 };
     expect(refreshDue(expiringIn(1.9), tight, NOW)).toBe(true);
     expect(refreshDue(expiringIn(2.1), tight, NOW)).toBe(false);
+  });
+
+  it('leaves a heartbeat of every run, and a heartbeat it cannot write never fails the run (seed 004)', async () => {
+    const store = new FakeMerchantStore(
+      merchantRecord({ merchantId: 'DUE', accessTokenExpiresAt: NOW / 1000 + 60 }),
+      merchantRecord({ merchantId: 'FINE', accessTokenExpiresAt: NOW / 1000 + 7200, lastRefreshAt: NOW }),
+    );
+    const tokens: TokenManager = { accessToken: vi.fn(async () => 'new') };
+    const runs: RefresherRun[] = [];
+    const result = await refreshDueTokens({
+      merchants: store,
+      tokens,
+      settings,
+      now: () => NOW,
+      heartbeat: { record: async (run) => void runs.push(run) },
+    });
+    expect(runs).toEqual([
+      { startedAt: NOW, finishedAt: NOW, intervalSeconds: 600, checked: 2, refreshed: 1, failed: 0 },
+    ]);
+    expect(result.heartbeatError).toBeUndefined();
+    expect(heartbeatLate(runs[0] as RefresherRun, NOW + 20 * 60_000)).toBe(false);
+    expect(heartbeatLate(runs[0] as RefresherRun, NOW + 22 * 60_000)).toBe(true);
+
+    const broken = await refreshDueTokens({
+      merchants: store,
+      tokens,
+      settings,
+      now: () => NOW,
+      heartbeat: { record: async () => Promise.reject(new Error('ProvisionedThroughputExceeded')) },
+    });
+    expect(broken).toMatchObject({ refreshed: ['DUE'], heartbeatError: 'ProvisionedThroughputExceeded' });
   });
 
   it('forces one refresh per due merchant through the token manager; a failure does not stop the others', async () => {
