@@ -3,7 +3,6 @@ import {
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
-  PutCommand,
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
@@ -76,8 +75,16 @@ export interface ProductStore {
   claimCode(merchantId: string, pc: string, itemId: string, takeOverFrom?: string): Promise<string>;
   /** The item holding product code `pc`, if any. */
   codeHolder(merchantId: string, pc: string): Promise<string | undefined>;
-  /** Gives up `itemId`'s claim on `pc` (no-op when another item holds it). */
-  releaseCode(merchantId: string, pc: string, itemId: string): Promise<void>;
+  /**
+   * Notes that `itemId` wants `pc`, which another item holds, so that it is looked at again when
+   * the code is released. False when the claim is gone meanwhile (claim again instead).
+   */
+  awaitCode(merchantId: string, pc: string, itemId: string): Promise<boolean>;
+  /**
+   * Gives up `itemId`'s claim on `pc` (no-op when another item holds it); returns the items that
+   * were waiting for the code.
+   */
+  releaseCode(merchantId: string, pc: string, itemId: string): Promise<string[]>;
   /** Writes the item's state when it differs from the stored one; returns the record, or null if unchanged. */
   saveState(merchantId: string, itemId: string, state: ProductState): Promise<ProductRecord | null>;
   get(merchantId: string, itemIds: readonly string[]): Promise<ProductRecord[]>;
@@ -212,15 +219,22 @@ export function createProductStore(
     async claimCode(merchantId, pc, itemId, takeOverFrom) {
       const claimKey = key(merchantId, `${CODE_CLAIM_PREFIX}${pc}`);
       try {
+        // An update, not a put: the claim keeps the list of items waiting for the code.
         await doc.send(
-          new PutCommand({
+          new UpdateCommand({
             TableName: tableName,
-            Item: { ...claimKey, owner: itemId, updatedAt: now() },
+            Key: claimKey,
+            UpdateExpression: 'SET #owner = :me, updatedAt = :now DELETE waiters :meSet',
             ConditionExpression: takeOverFrom
               ? '#owner = :prev'
-              : 'attribute_not_exists(itemId) OR #owner = :me',
+              : 'attribute_not_exists(#owner) OR #owner = :me',
             ExpressionAttributeNames: { '#owner': 'owner' },
-            ExpressionAttributeValues: takeOverFrom ? { ':prev': takeOverFrom } : { ':me': itemId },
+            ExpressionAttributeValues: {
+              ':me': itemId,
+              ':meSet': new Set([itemId]),
+              ':now': now(),
+              ...(takeOverFrom ? { ':prev': takeOverFrom } : {}),
+            },
           }),
         );
         return itemId;
@@ -244,17 +258,38 @@ export function createProductStore(
       return out.Item?.owner === undefined ? undefined : String(out.Item.owner);
     },
 
-    async releaseCode(merchantId, pc, itemId) {
-      await writeIf(
+    async awaitCode(merchantId, pc, itemId) {
+      return writeIf(
         doc,
-        new DeleteCommand({
+        new UpdateCommand({
           TableName: tableName,
           Key: key(merchantId, `${CODE_CLAIM_PREFIX}${pc}`),
-          ConditionExpression: '#owner = :me',
+          UpdateExpression: 'ADD waiters :w',
+          ConditionExpression: 'attribute_exists(#owner) AND #owner <> :me',
           ExpressionAttributeNames: { '#owner': 'owner' },
-          ExpressionAttributeValues: { ':me': itemId },
+          ExpressionAttributeValues: { ':w': new Set([itemId]), ':me': itemId },
         }),
       );
+    },
+
+    async releaseCode(merchantId, pc, itemId) {
+      try {
+        const out = await doc.send(
+          new DeleteCommand({
+            TableName: tableName,
+            Key: key(merchantId, `${CODE_CLAIM_PREFIX}${pc}`),
+            ConditionExpression: '#owner = :me',
+            ExpressionAttributeNames: { '#owner': 'owner' },
+            ExpressionAttributeValues: { ':me': itemId },
+            ReturnValues: 'ALL_OLD',
+          }),
+        );
+        const waiters = out.Attributes?.waiters;
+        return waiters instanceof Set ? [...waiters].map(String) : [];
+      } catch (err) {
+        if (isConditionFailure(err)) return [];
+        throw err;
+      }
     },
 
     async markPushed(merchantId, itemId, shelf) {

@@ -95,6 +95,8 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
         : lowerBound(merchant, deps.settings.overlapMs);
     const readEverything = mode === 'full' && since === undefined;
     const touched = new Set<string>();
+    // Items refused a product code another item held, whose holder has let it go in this poll.
+    const released = new Set<string>();
     const seen = new Set<string>();
     const progress = { complete: true };
     let readUpTo: number | undefined;
@@ -113,9 +115,7 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
         if (outcome.itemId) seen.add(outcome.itemId);
         if (outcome.modifiedTime !== undefined) readUpTo = Math.max(readUpTo ?? 0, outcome.modifiedTime);
       }
-      for (const record of await savePage(deps, merchantId, outcomes, counts)) {
-        if (pushNeed(record) !== 'none') touched.add(record.itemId);
-      }
+      for (const id of await savePage(deps, merchantId, outcomes, counts, released)) touched.add(id);
     }
 
     // A complete read moves the cursor to the newest modifiedTime processed (never backwards). A
@@ -133,10 +133,12 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     if (progress.complete && (mode === 'full' || isCleanupDue(merchant, deps.settings, startedAt))) {
       const present = readEverything ? seen : await listAllIds(deps, session, merchantId);
       if (present) {
-        for (const id of await removeGhosts(deps, session, merchant, present, counts)) touched.add(id);
+        for (const id of await removeGhosts(deps, session, merchant, present, counts, released))
+          touched.add(id);
         cleanedUp = true;
       }
     }
+    for (const id of await recheckCodeWaiters(deps, session, merchant, released, counts)) touched.add(id);
 
     // A full sync also re-queues anything still out of step (e.g. a push that ended in the DLQ).
     const toPush =
@@ -261,20 +263,30 @@ async function savePage(
   merchantId: string,
   outcomes: readonly ItemOutcome[],
   counts: SyncCounts,
-): Promise<ProductRecord[]> {
+  released: Set<string>,
+): Promise<string[]> {
   const ids = outcomes.map((o) => o.itemId).filter((id): id is string => id !== undefined);
   const stored = new Map((await deps.products.get(merchantId, ids)).map((r) => [r.itemId, r]));
-  const saved: ProductRecord[] = [];
+  const toQueue: string[] = [];
   for (const outcome of outcomes) {
     const before = outcome.itemId ? stored.get(outcome.itemId) : undefined;
-    const checked = await claimProductCode(deps, merchantId, outcome, before);
+    const checked = await claimProductCode(deps, merchantId, outcome, before, released);
     const record = await saveOutcome(deps, merchantId, checked, counts, before);
-    if (record) saved.push(record);
-    // Unchanged here but not yet on the shelf (an earlier poll saved it, then failed before
-    // queueing its push): queue it again rather than waiting for the next edit.
-    else if (before && checked.itemId === before.itemId && pushNeed(before) !== 'none') saved.push(before);
+    if (record ? mustQueue(record, before) : before && pushNeed(before) !== 'none')
+      // Unchanged but not on the shelf yet (an earlier poll saved it, then failed before
+      // queueing): queued again rather than left until the next edit.
+      toQueue.push((record ?? before)?.itemId as string);
   }
-  return saved;
+  return toQueue;
+}
+
+/**
+ * Whether a saved change needs a push message: when the shelf must change, and also when the
+ * state before was not on the shelf yet — a push of that state may be in flight, and when it
+ * records its result the shelf may be behind this state although the fields read now say it is not.
+ */
+function mustQueue(saved: ProductRecord, before: ProductRecord | undefined): boolean {
+  return pushNeed(saved) !== 'none' || (before !== undefined && pushNeed(before) !== 'none');
 }
 
 /**
@@ -287,6 +299,7 @@ async function claimProductCode(
   merchantId: string,
   outcome: ItemOutcome,
   before: ProductRecord | undefined,
+  released: Set<string>,
 ): Promise<ItemOutcome> {
   if (!outcome.itemId) return outcome;
   const oldPc = before?.status === 'active' ? before.label?.pc : undefined;
@@ -298,6 +311,10 @@ async function claimProductCode(
       const stillShown = other?.status === 'active' && other.label?.pc === newPc;
       holder = stillShown ? holder : await deps.products.claimCode(merchantId, newPc, outcome.itemId, holder);
     }
+    // Noted on the claim, so this item is looked at again when the holder lets the code go; if
+    // the claim went away meanwhile, the code is free: claim it.
+    if (holder !== outcome.itemId && !(await deps.products.awaitCode(merchantId, newPc, outcome.itemId)))
+      holder = await deps.products.claimCode(merchantId, newPc, outcome.itemId);
     if (holder !== outcome.itemId) {
       return {
         kind: 'invalid',
@@ -308,7 +325,7 @@ async function claimProductCode(
     }
   }
   if (oldPc !== undefined && oldPc !== newPc)
-    await deps.products.releaseCode(merchantId, oldPc, outcome.itemId);
+    for (const id of await deps.products.releaseCode(merchantId, oldPc, outcome.itemId)) released.add(id);
   return outcome;
 }
 
@@ -367,6 +384,7 @@ async function removeGhosts(
   merchant: MerchantRecord,
   present: ReadonlySet<string>,
   counts: SyncCounts,
+  released: Set<string>,
 ): Promise<string[]> {
   const { merchantId } = merchant;
   const stored = await deps.products.list(merchantId);
@@ -383,19 +401,52 @@ async function removeGhosts(
         status: 'removed',
         removedReason: 'gone',
       });
-      if (candidate.label) await deps.products.releaseCode(merchantId, candidate.label.pc, candidate.itemId);
+      if (candidate.label)
+        for (const id of await deps.products.releaseCode(merchantId, candidate.label.pc, candidate.itemId))
+          released.add(id);
       if (record) {
         counts.changed++;
         counts.removed++;
       }
     } else {
       const outcome = transformItem(item, deps.productCodePrecedence, merchant.labelOptions);
-      const checked = await claimProductCode(deps, merchantId, outcome, candidate);
+      const checked = await claimProductCode(deps, merchantId, outcome, candidate, released);
       record = await saveOutcome(deps, merchantId, checked, counts, candidate);
     }
-    if (record && pushNeed(record) !== 'none') removed.push(record.itemId);
+    if (record && mustQueue(record, candidate)) removed.push(record.itemId);
   }
   return removed;
+}
+
+/**
+ * Items refused a product code because another item showed it are read again once that item lets
+ * the code go (recoded, hidden, deleted), so a replacement item with the same barcode gets its
+ * label without waiting for its own next edit. Re-checking can free further codes; each item is
+ * read at most once per poll.
+ */
+async function recheckCodeWaiters(
+  deps: PollDeps,
+  session: ReturnType<typeof cloverSession>,
+  merchant: MerchantRecord,
+  released: Set<string>,
+  counts: SyncCounts,
+): Promise<string[]> {
+  const { merchantId } = merchant;
+  const toQueue: string[] = [];
+  const checked = new Set<string>();
+  for (const itemId of released) {
+    if (checked.has(itemId)) continue;
+    checked.add(itemId);
+    const item = await session.call((token) => deps.clover.getItem(merchantId, token, itemId));
+    // Gone from Clover: ghost cleanup takes care of it.
+    if (item === null) continue;
+    const [before] = await deps.products.get(merchantId, [itemId]);
+    const outcome = transformItem(item, deps.productCodePrecedence, merchant.labelOptions);
+    const claimed = await claimProductCode(deps, merchantId, outcome, before, released);
+    const record = await saveOutcome(deps, merchantId, claimed, counts, before);
+    if (record && mustQueue(record, before)) toQueue.push(itemId);
+  }
+  return toQueue;
 }
 
 /** Most item ids one push message may carry (PushMessageSchema). */

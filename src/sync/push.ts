@@ -57,11 +57,17 @@ export async function pushChanges(deps: PushDeps, msg: PushMessage): Promise<Pus
   // Codes to take down: removed items, and old codes of items whose code changed — but never a
   // code some item in this batch is about to show, nor one another item has claimed since (its
   // label is on the shelf under that code now; a late removal must not take it down).
-  const wanted = new Set(upserts.map((u) => u.label.pc));
-  const leaving = [
+  const wantedBy = new Map(upserts.map((u) => [u.label.pc, u]));
+  const shown = [
     ...removals.map((r) => ({ itemId: r.itemId, pc: r.pushedPc })),
     ...upserts.map((u) => ({ itemId: u.record.itemId, pc: u.record.pushedPc })),
-  ].filter((x): x is { itemId: string; pc: string } => x.pc !== undefined && !wanted.has(x.pc));
+  ].filter((x): x is { itemId: string; pc: string } => x.pc !== undefined);
+  const leaving = shown.filter((x) => !wantedBy.has(x.pc));
+  // Codes another item is taking over: their old label stays until the new one replaces it.
+  const handedOver = shown.filter((x) => {
+    const taker = wantedBy.get(x.pc);
+    return taker !== undefined && taker.record.itemId !== x.itemId && taker.record.pushedPc !== x.pc;
+  });
   const codes: string[] = [];
   for (const { itemId, pc } of leaving) {
     const holder = await deps.products.codeHolder(msg.merchantId, pc);
@@ -78,6 +84,7 @@ export async function pushChanges(deps: PushDeps, msg: PushMessage): Promise<Pus
     result.removed++;
   }
 
+  const rejectedItems: string[] = [];
   for (let i = 0; i < upserts.length; i += size) {
     const chunk = upserts.slice(i, i + size);
     try {
@@ -99,12 +106,25 @@ export async function pushChanges(deps: PushDeps, msg: PushMessage): Promise<Pus
         } catch (single) {
           if (!(single instanceof HipoinkRejectedError)) throw single;
           result.rejected++;
+          rejectedItems.push(u.record.itemId);
           const reason = single.errorMsg || `error_code ${single.errorCode}`;
           await deps.products.markRejected(msg.merchantId, u.record.itemId, u.labelHash, reason);
           deps.onRejected?.({ merchantId: msg.merchantId, itemId: u.record.itemId, pc: u.label.pc, reason });
         }
       }
     }
+  }
+  // A taker Hipoink refused never replaced the old label: take it down rather than leave the
+  // previous item's label (e.g. a hidden item's price) on the shelf.
+  const rejected = new Set(rejectedItems);
+  const orphaned = [
+    ...new Set(
+      handedOver.filter((x) => rejected.has(wantedBy.get(x.pc)?.record.itemId ?? '')).map((x) => x.pc),
+    ),
+  ];
+  for (let i = 0; i < orphaned.length; i += size) {
+    result.hipoinkCalls++;
+    await deps.hipoink.deleteMultiple(storeCode, orphaned.slice(i, i + size));
   }
   return result;
 }

@@ -409,6 +409,48 @@ describe('polling Clover', () => {
     expect(await products.list('CLAIMS')).toEqual([]);
   });
 
+  it('remembers who waits for a code and hands the list over when the holder lets go', async () => {
+    expect(await products.claimCode('WAIT', 'PC1', 'holder')).toBe('holder');
+    expect(await products.awaitCode('WAIT', 'PC1', 'w1')).toBe(true);
+    expect(await products.awaitCode('WAIT', 'PC1', 'w2')).toBe(true);
+    expect(await products.awaitCode('WAIT', 'PC1', 'holder')).toBe(false); // the holder waits for nothing
+    expect(await products.awaitCode('WAIT', 'PC2', 'w1')).toBe(false); // no claim: just claim it
+    // Re-claiming (an unchanged holder, or a take-over) keeps the waiters; a waiter that gets the
+    // code leaves the list.
+    expect(await products.claimCode('WAIT', 'PC1', 'holder')).toBe('holder');
+    expect(await products.releaseCode('WAIT', 'PC1', 'w1')).toEqual([]); // not the holder
+    expect((await products.releaseCode('WAIT', 'PC1', 'holder')).sort()).toEqual(['w1', 'w2']);
+    expect(await products.claimCode('WAIT', 'PC1', 'w2')).toBe('w2');
+    expect(await products.releaseCode('WAIT', 'PC1', 'w2')).toEqual([]);
+  });
+
+  it('gives a deleted item’s barcode to the item replacing it at the next cleanup', async () => {
+    const merchantId = 'SWAP00000001';
+    const pair = clover.addMerchant(merchantId, [
+      { id: 'SWAPOLD00001', name: 'Cola 2L', sku: '049000050103', price: 299 },
+      { id: 'SWAPFUEL0001', name: 'Unleaded', sku: 'FUEL-87', price: 359 },
+    ]);
+    await merchants.upsert({ merchantId, storeCode: `store-${merchantId}`, tokens: pair });
+    const { deps } = pollDeps();
+    const msg = (mode: 'incremental' | 'full') => ({
+      merchantId,
+      mode,
+      requestedAt: 0,
+      reason: 'manual' as const,
+    });
+    await pollMerchant(deps, msg('incremental'));
+    clover.upsertItem(merchantId, { id: 'SWAPNEW00001', name: 'Cola 2L', sku: '049000050103', price: 329 });
+    await pollMerchant(deps, msg('incremental'));
+    const [refused] = await products.get(merchantId, ['SWAPNEW00001']);
+    expect(refused?.invalidReason).toMatch(/already used by Clover item SWAPOLD00001/);
+
+    clover.deleteItem(merchantId, 'SWAPOLD00001');
+    await pollMerchant(deps, msg('full'));
+    const [taken] = await products.get(merchantId, ['SWAPNEW00001']);
+    expect(taken).toMatchObject({ status: 'active', label: { pc: '049000050103', pp: '3.29' } });
+    expect(await products.codeHolder(merchantId, '049000050103')).toBe('SWAPNEW00001');
+  });
+
   it('keeps every worker together within the app-wide request budget', async () => {
     const { createRequestBudget } = await import('../../src/store/budget.ts');
     const grants: number[] = [];

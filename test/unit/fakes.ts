@@ -118,18 +118,33 @@ export class FakeMerchantStore implements MerchantStore {
 export class FakeProductStore implements ProductStore {
   readonly records = new Map<string, ProductRecord>();
   readonly claims = new Map<string, string>();
+  readonly waiters = new Map<string, Set<string>>();
   async claimCode(merchantId: string, pc: string, itemId: string, takeOverFrom?: string) {
     const k = `${merchantId}/${pc}`;
     const owner = this.claims.get(k);
-    if (takeOverFrom ? owner === takeOverFrom : owner === undefined || owner === itemId)
+    if (takeOverFrom ? owner === takeOverFrom : owner === undefined || owner === itemId) {
       this.claims.set(k, itemId);
+      this.waiters.get(k)?.delete(itemId);
+    }
     return this.claims.get(k) as string;
   }
   async codeHolder(merchantId: string, pc: string) {
     return this.claims.get(`${merchantId}/${pc}`);
   }
+  async awaitCode(merchantId: string, pc: string, itemId: string) {
+    const k = `${merchantId}/${pc}`;
+    const owner = this.claims.get(k);
+    if (owner === undefined || owner === itemId) return false;
+    this.waiters.set(k, (this.waiters.get(k) ?? new Set()).add(itemId));
+    return true;
+  }
   async releaseCode(merchantId: string, pc: string, itemId: string) {
-    if (this.claims.get(`${merchantId}/${pc}`) === itemId) this.claims.delete(`${merchantId}/${pc}`);
+    const k = `${merchantId}/${pc}`;
+    if (this.claims.get(k) !== itemId) return [];
+    this.claims.delete(k);
+    const waiting = [...(this.waiters.get(k) ?? [])];
+    this.waiters.delete(k);
+    return waiting;
   }
   private key = (m: string, i: string) => `${m}/${i}`;
   async saveState(merchantId: string, itemId: string, state: ProductState) {

@@ -1,0 +1,200 @@
+/**
+ * Poller and consumer together, on in-memory fakes: the shelf must end as Clover says even when a
+ * push is in flight while a poll runs, when a replacement item takes a deleted item's barcode, and
+ * when Hipoink refuses the item that takes over a code.
+ */
+import { describe, expect, it, vi } from 'vitest';
+import type { CloverClient } from '../../src/clover/client.ts';
+import { HipoinkRejectedError } from '../../src/errors.ts';
+import type { HipoinkClient } from '../../src/hipoink/client.ts';
+import type { HipoinkProduct } from '../../src/hipoink/fields.ts';
+import type { PushMessage } from '../../src/sync/messages.ts';
+import { pollMerchant } from '../../src/sync/poll.ts';
+import { pushChanges } from '../../src/sync/push.ts';
+import type { TokenManager } from '../../src/sync/tokens.ts';
+import { FakeMerchantStore, FakeProductStore, merchantRecord, RecordingQueue } from './fakes.ts';
+
+type RawItem = Record<string, unknown> & { id: string; modifiedTime: number };
+
+const T = 1_700_000_000_000;
+const POLL_EVERY = 300_000;
+
+const item = (id: string, over: Partial<RawItem> = {}): RawItem => ({
+  id,
+  name: `Item ${id}`,
+  sku: `SKU-${id}`,
+  price: 100,
+  modifiedTime: T,
+  ...over,
+});
+
+function store(items: RawItem[], opts: { refuse?: (p: HipoinkProduct) => boolean } = {}) {
+  const catalog = new Map(items.map((i) => [i.id, i]));
+  const clover: CloverClient = {
+    async listItems(_m, _t, q) {
+      return [...catalog.values()]
+        .filter((i) => q.modifiedSince === undefined || i.modifiedTime >= q.modifiedSince)
+        .sort((a, b) => a.modifiedTime - b.modifiedTime || a.id.localeCompare(b.id))
+        .slice(q.offset, q.offset + q.limit)
+        .map((i) => ({ ...i }));
+    },
+    async getItem(_m, _t, id) {
+      const i = catalog.get(id);
+      return i ? { ...i } : null;
+    },
+    refreshTokens: async () => Promise.reject(new Error('not used')),
+    recoverTokens: async () => Promise.reject(new Error('not used')),
+  };
+  const refuse = opts.refuse ?? (() => false);
+  const shelf = new Map<string, HipoinkProduct>();
+  // Runs once, in the middle of the next Hipoink delete call (a slow or retried request).
+  let duringDelete: (() => Promise<void>) | undefined;
+  const hipoink: HipoinkClient = {
+    async create(_s, p) {
+      if (refuse(p)) throw new HipoinkRejectedError('refused', 1, 'product refused');
+      shelf.set(p.pc, p);
+    },
+    async createMultiple(_s, ps) {
+      if (ps.some(refuse)) throw new HipoinkRejectedError('refused', 1, 'a product is invalid');
+      for (const p of ps) shelf.set(p.pc, p);
+    },
+    async deleteMultiple(_s, codes) {
+      const during = duringDelete;
+      duringDelete = undefined;
+      await during?.();
+      for (const c of codes) shelf.delete(c);
+      return codes.length;
+    },
+  };
+  const merchants = new FakeMerchantStore(merchantRecord());
+  const products = new FakeProductStore();
+  const pushQueue = new RecordingQueue();
+  const tokens: TokenManager = { accessToken: vi.fn(async () => 'token') };
+  let clock = T;
+  const pollDeps = {
+    merchants,
+    products,
+    clover,
+    tokens,
+    pushQueue,
+    settings: {
+      pageLimit: 1000,
+      overlapMs: 120_000,
+      cleanupEveryPolls: 3,
+      cleanupIntervalHours: 24,
+      hipoinkChunkSize: 200,
+      merchantRequestsPerSecond: 1000,
+    },
+    productCodePrecedence: ['sku', 'code', 'id'] as const,
+    now: () => clock,
+  };
+  const pushDeps = { merchants, products, hipoink, settings: { hipoinkChunkSize: 200 } };
+  const poll = (at: number) => {
+    clock = at;
+    return pollMerchant(pollDeps, {
+      merchantId: 'M1',
+      mode: 'incremental',
+      requestedAt: at,
+      reason: 'schedule',
+    });
+  };
+  const queued = () => pushQueue.sent.splice(0).map((m) => m.body as PushMessage);
+  const push = async (messages = queued()) => {
+    for (const body of messages) await pushChanges(pushDeps, body);
+  };
+  /** Polls every 5 minutes (longer than the 2-minute re-read window), each followed by its pushes. */
+  const run = async (from: number, polls: number) => {
+    for (let i = 0; i < polls; i++) {
+      await poll(from + i * POLL_EVERY);
+      await push();
+    }
+  };
+  return {
+    catalog,
+    shelf,
+    products,
+    poll,
+    queued,
+    push,
+    run,
+    duringDelete: (f: () => Promise<void>) => {
+      duringDelete = f;
+    },
+  };
+}
+
+describe('the shelf ends as Clover says', () => {
+  it('when an item is shown again while the push taking it down is in flight', async () => {
+    const s = store([item('A'), item('B')]);
+    await s.run(T + 1_000, 1);
+    s.catalog.set('A', item('A', { hidden: true, modifiedTime: T + 10_000 }));
+    await s.poll(T + POLL_EVERY);
+    const removal = s.queued();
+    // While that removal is calling Hipoink, A is shown again (same label as before) and polled;
+    // B changes after it, so the cursor moves past A.
+    s.catalog.set('A', item('A', { modifiedTime: T + 400_000 }));
+    s.catalog.set('B', item('B', { price: 250, modifiedTime: T + 450_000 }));
+    s.duringDelete(async () => {
+      await s.poll(T + 2 * POLL_EVERY);
+    });
+    await s.push(removal);
+    await s.push();
+    await s.run(T + 3 * POLL_EVERY, 4);
+    expect([...s.shelf.keys()].sort()).toEqual(['SKU-A', 'SKU-B']);
+  });
+
+  it('when a code changes X→Y→X while the push of Y is in flight', async () => {
+    const s = store([item('A', { sku: 'X' }), item('B')]);
+    await s.run(T + 1_000, 1);
+    s.catalog.set('A', item('A', { sku: 'Y', modifiedTime: T + 10_000 }));
+    await s.poll(T + POLL_EVERY);
+    const change = s.queued();
+    s.catalog.set('A', item('A', { sku: 'X', modifiedTime: T + 400_000 }));
+    s.catalog.set('B', item('B', { price: 250, modifiedTime: T + 450_000 }));
+    s.duringDelete(async () => {
+      await s.poll(T + 2 * POLL_EVERY);
+    });
+    await s.push(change);
+    await s.push();
+    await s.run(T + 3 * POLL_EVERY, 4);
+    expect([...s.shelf.keys()].sort()).toEqual(['SKU-B', 'X']);
+  });
+
+  it('when a new item takes the barcode of one deleted later: it gets the label once the old one is gone', async () => {
+    const s = store([item('OLD', { sku: '0123456789012', price: 499 }), item('FUEL', { price: 359 })]);
+    await s.run(T + 1_000, 1);
+    s.catalog.set('NEW', item('NEW', { sku: '0123456789012', price: 549, modifiedTime: T + 60_000 }));
+    s.catalog.delete('OLD');
+    // Fuel prices keep changing, so the cursor moves on past NEW long before cleanup finds OLD gone.
+    for (let i = 1; i <= 6; i++) {
+      s.catalog.set('FUEL', item('FUEL', { price: 359 + i, modifiedTime: T + i * POLL_EVERY - 30_000 }));
+      await s.run(T + i * POLL_EVERY, 1);
+    }
+    const [newRecord] = await s.products.get('M1', ['NEW']);
+    expect(newRecord?.status).toBe('active');
+    expect(s.shelf.get('0123456789012')?.pp).toBe('5.49');
+  });
+
+  it('when Hipoink refuses the item taking over a hidden item’s code: the hidden label still comes down', async () => {
+    const s = store([item('OLD', { name: 'Marlboro Red', sku: 'UPC1', price: 1099 })], {
+      refuse: (p) => p.pn.length > 40,
+    });
+    await s.run(T + 1_000, 1);
+    s.catalog.set(
+      'OLD',
+      item('OLD', { name: 'Marlboro Red', sku: 'UPC1', hidden: true, modifiedTime: T + 60_000 }),
+    );
+    s.catalog.set(
+      'NEW',
+      item('NEW', {
+        name: 'Marlboro Red Kings 20 ct Box - Carton of Ten Packs',
+        sku: 'UPC1',
+        modifiedTime: T + 61_000,
+      }),
+    );
+    await s.run(T + POLL_EVERY, 3);
+    const [newRecord] = await s.products.get('M1', ['NEW']);
+    expect(newRecord?.rejectedReason).toBe('product refused');
+    expect(s.shelf.has('UPC1')).toBe(false);
+  });
+});
