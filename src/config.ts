@@ -84,7 +84,9 @@ export interface SyncSettings {
 
 export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
   refreshThresholdSeconds: 15 * 60,
-  refreshLeaseMs: 30_000,
+  // Well beyond one refresh (15 s HTTP timeout, a budget wait, the pair's write with retries), so
+  // a lease only expires for a worker that died, never for one whose answer is still coming.
+  refreshLeaseMs: 120_000,
   refreshWaitMs: 20_000,
   pageLimit: 1000,
   overlapMs: 2 * 60_000,

@@ -110,9 +110,10 @@ export function createCloverClient(options: CloverClientOptions): CloverClient {
       return parse(TokenPairSchema, body, merchantId, operation);
     } catch (err) {
       if (err instanceof HTTPError && (err.response.status === 400 || err.response.status === 401)) {
+        const status = err.response.status;
         // A refused app (wrong client_id/secret) is our configuration, not the merchant's token:
         // it must not push the merchant into needs_reauth.
-        const body = (await err.response.json().catch(() => ({}))) as { error?: unknown };
+        const body = (await err.response.json().catch(() => ({}))) as Record<string, unknown>;
         if (body.error === 'invalid_client') {
           throw new CloverApiError(
             `Clover refused the app credentials at ${operation}: check the app secret`,
@@ -123,14 +124,20 @@ export function createCloverClient(options: CloverClientOptions): CloverClient {
             },
           );
         }
-        throw new RefreshRejectedError(
-          `Clover rejected the token at ${operation} (HTTP ${err.response.status})`,
-          {
-            merchantId,
-            operation,
-            status: err.response.status,
-          },
-        );
+        // Only an answer about the token itself means the merchant must re-authorize (reference);
+        // a gateway's bare 401, an HTML page or a complaint about our request must not lock a
+        // healthy merchant out.
+        if (!rejectsTheToken(body)) {
+          throw new CloverApiError(
+            `Clover answered HTTP ${status} at ${operation} without saying the token is invalid`,
+            { merchantId, operation, status },
+          );
+        }
+        throw new RefreshRejectedError(`Clover rejected the token at ${operation} (HTTP ${status})`, {
+          merchantId,
+          operation,
+          status,
+        });
       }
       if (err instanceof InvalidResponseError) throw err;
       throw toCloverError(err, merchantId, operation);
@@ -190,6 +197,16 @@ export function createCloverClient(options: CloverClientOptions): CloverClient {
       );
     },
   };
+}
+
+/** An invalid_grant-style answer: Clover says the refresh/recovery token itself is no good. */
+function rejectsTheToken(body: Record<string, unknown>): boolean {
+  const code = [body.error, body.code].find((v) => typeof v === 'string');
+  if (typeof code === 'string' && /^invalid_(grant|token)$/i.test(code)) return true;
+  const text = [body.message, body.error_description].filter((v) => typeof v === 'string').join(' ');
+  return /\b(refresh|recovery)[ _]?token\b.*\b(invalid|expired|revoked|used|unknown)\b|\b(invalid|expired|revoked|unknown)\b.*\b(refresh|recovery)[ _]?token\b/i.test(
+    text,
+  );
 }
 
 function toCloverError(

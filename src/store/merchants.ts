@@ -142,10 +142,14 @@ export interface MerchantStore {
     leaseMs: number,
   ): Promise<boolean>;
   releaseRefreshLease(merchantId: string, owner: string): Promise<void>;
-  /** Stores a refreshed pair; only the lease holder of `tokenVersion` can. Returns false if it lost the lease. */
+  /**
+   * Stores the pair Clover issued for the refresh token of `tokenVersion`; false when a newer pair
+   * is stored already. Not tied to the lease: a pair Clover issued is the only valid one and must
+   * be kept even if its refresh outlived the lease. A merchant marked needs_reauth meanwhile (by a
+   * worker whose refresh Clover refused because this one had spent the token) is active again.
+   */
   saveRefreshedTokens(
     merchantId: string,
-    owner: string,
     tokenVersion: number,
     tokens: TokenPair,
     previousRefreshToken: string,
@@ -302,9 +306,9 @@ export function createMerchantStore(
       );
     },
 
-    saveRefreshedTokens(merchantId, owner, tokenVersion, tokens, previousRefreshToken) {
+    async saveRefreshedTokens(merchantId, tokenVersion, tokens, previousRefreshToken) {
       const t = now();
-      return conditional(
+      const saved = await conditional(
         new UpdateCommand({
           TableName: tableName,
           Key: { merchantId },
@@ -312,7 +316,7 @@ export function createMerchantStore(
             'SET accessToken = :at, accessTokenExpiresAt = :ate, refreshToken = :rt, refreshTokenExpiresAt = :rte, ' +
             'previousRefreshToken = :prev, tokenVersion = :next, lastRefreshAt = :now, updatedAt = :now ' +
             'REMOVE refreshLeaseOwner, refreshLeaseUntil',
-          ConditionExpression: 'tokenVersion = :v AND refreshLeaseOwner = :o',
+          ConditionExpression: 'tokenVersion = :v',
           ExpressionAttributeValues: {
             ':at': tokens.access_token,
             ':ate': tokens.access_token_expiration,
@@ -321,11 +325,28 @@ export function createMerchantStore(
             ':prev': previousRefreshToken,
             ':next': tokenVersion + 1,
             ':v': tokenVersion,
-            ':o': owner,
             ':now': t,
           },
         }),
       );
+      if (saved) {
+        await conditional(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { merchantId },
+            UpdateExpression: 'SET #state = :active, updatedAt = :now REMOVE stateReason',
+            ConditionExpression: '#state = :reauth AND tokenVersion = :next',
+            ExpressionAttributeNames: { '#state': 'state' },
+            ExpressionAttributeValues: {
+              ':active': 'active',
+              ':reauth': 'needs_reauth',
+              ':next': tokenVersion + 1,
+              ':now': t,
+            },
+          }),
+        );
+      }
+      return saved;
     },
 
     markNeedsReauth(merchantId, tokenVersion, reason) {

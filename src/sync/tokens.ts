@@ -61,21 +61,24 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
     return m;
   };
 
-  const persist = async (m: MerchantRecord, pair: Parameters<MerchantStore['saveRefreshedTokens']>[3]) => {
+  const persist = async (m: MerchantRecord, pair: Parameters<MerchantStore['saveRefreshedTokens']>[2]) => {
     let lastError: unknown;
     for (let attempt = 1; attempt <= 5; attempt++) {
       try {
         const saved = await deps.merchants.saveRefreshedTokens(
           m.merchantId,
-          owner,
           m.tokenVersion,
           pair,
           m.refreshToken,
         );
         if (saved) return;
-        // Our lease was taken over (we were slower than refreshLeaseMs): the pair we hold is the
-        // newest Clover issued, but the store says otherwise. Surface it loudly.
-        throw new TokenPersistError('Lost the refresh lease before the new token pair was stored', {
+        // A write whose answer was lost (timeout after commit) fails its retry's condition: if
+        // the stored pair is ours, it was stored.
+        const stored = await deps.merchants.get(m.merchantId);
+        if (stored?.refreshToken === pair.refresh_token) return;
+        // Someone stored another pair for this version (a re-authorization, or a refresh that
+        // outlived its lease): the one we hold may be the only valid one. Surface it loudly.
+        throw new TokenPersistError('Another token pair was stored while Clover issued this one', {
           merchantId: m.merchantId,
           attempt,
         });
@@ -130,6 +133,10 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
             pair = await deps.clover.refreshTokens(await deps.appId(), m.refreshToken, merchantId);
           } catch (err) {
             if (err instanceof RefreshRejectedError) {
+              // Another worker may have stored a new pair meanwhile (its refresh outlived its
+              // lease): use it. Recovering with our stale token now would invalidate that pair.
+              const current = await deps.merchants.get(merchantId);
+              if (current && current.tokenVersion !== m.tokenVersion) continue;
               // Clover may have rotated the pair while our write of the new one failed: the token
               // we hold is then the recovery token, which a high-trust app can exchange.
               const recovered = await recover(m);

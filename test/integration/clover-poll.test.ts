@@ -397,6 +397,43 @@ describe('polling Clover', () => {
     });
   });
 
+  it('keeps the pair Clover issued to a worker whose answer came after its lease ran out', async () => {
+    const merchantId = 'SLOWLEASE001';
+    await addMerchant(merchantId, 1);
+    await expireStoredAccessToken(merchants, merchantId);
+    const client = createCloverClient({ baseUrl: clover.url });
+    // A lease far shorter than one refresh, to force the overlap the default lease (2 min) prevents.
+    const settings = { ...DEFAULT_SYNC_SETTINGS, refreshLeaseMs: 100, refreshWaitMs: 2_000 };
+    const slow = createTokenManager({
+      merchants,
+      clover: {
+        ...client,
+        refreshTokens: async (...args) => {
+          const pair = await client.refreshTokens(...args);
+          await new Promise((r) => setTimeout(r, 400)); // Clover answered; the answer is slow to arrive
+          return pair;
+        },
+      },
+      appId: async () => 'APP',
+      settings,
+    });
+    const late = createTokenManager({ merchants, clover: client, appId: async () => 'APP', settings });
+    const succeededBefore = clover.stats.refreshSucceeded;
+    const first = slow.accessToken(merchantId);
+    await new Promise((r) => setTimeout(r, 200));
+    // The second worker takes the expired lease; Clover refuses the token the first one spent.
+    await expect(late.accessToken(merchantId)).rejects.toThrow(/re-authorization/);
+    const token = await first;
+    expect(clover.stats.refreshSucceeded - succeededBefore).toBe(1);
+    const stored = await merchants.get(merchantId);
+    expect(stored).toMatchObject({ state: 'active', accessToken: token });
+    expect(stored?.stateReason).toBeUndefined();
+    // And Clover still honours the stored refresh token: nobody is locked out.
+    await expect(client.refreshTokens('APP', stored?.refreshToken ?? '', merchantId)).resolves.toMatchObject({
+      access_token: expect.any(String),
+    });
+  });
+
   it('keeps one claim per product code in DynamoDB, out of product listings', async () => {
     expect(await products.claimCode('CLAIMS', 'PC1', 'item-a')).toBe('item-a');
     expect(await products.claimCode('CLAIMS', 'PC1', 'item-b')).toBe('item-a');

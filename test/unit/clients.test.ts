@@ -89,6 +89,30 @@ describe('Clover client', () => {
     expect(f.requests).toHaveLength(1);
   });
 
+  it('calls a refresh token dead only when the answer says so, never on a bare 401, a page or a bad request', async () => {
+    const answer = (status: number, body: string, type = 'application/json') =>
+      (async () => new Response(body, { status, headers: { 'content-type': type } })) as typeof fetch;
+    const refresh = (fetch: typeof globalThis.fetch) =>
+      createCloverClient({ baseUrl: 'https://clover.test', fetch })
+        .refreshTokens('APP', 'r', 'MID')
+        .catch((e: unknown) => e);
+    for (const dead of [
+      answer(400, '{"error":"invalid_grant"}'),
+      answer(401, '{"message":"Invalid refresh token"}'),
+      answer(400, '{"error_description":"The refresh token has expired"}'),
+    ])
+      expect(await refresh(dead)).toBeInstanceOf(RefreshRejectedError);
+    for (const notAboutTheToken of [
+      answer(400, '{"error":"invalid_request","message":"client_id is required"}'),
+      answer(401, '', 'text/plain'),
+      answer(400, '<html><body>400 Bad Request</body></html>', 'text/html'),
+    ]) {
+      const err = await refresh(notAboutTheToken);
+      expect(err).not.toBeInstanceOf(RefreshRejectedError);
+      expect(String(err)).toMatch(/without saying the token is invalid/);
+    }
+  });
+
   it('treats a refused app (invalid_client) as configuration, not as a dead refresh token', async () => {
     const f = fakeFetch([{ status: 400, body: { error: 'invalid_client' } }]);
     const err = await createCloverClient({ baseUrl: 'https://clover.test', fetch: f.fn })

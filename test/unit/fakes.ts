@@ -69,14 +69,18 @@ export class FakeMerchantStore implements MerchantStore {
       delete r.refreshLeaseUntil;
     }
   }
-  async saveRefreshedTokens(id: string, owner: string, version: number, t: TokenPair, prev: string) {
+  async saveRefreshedTokens(id: string, version: number, t: TokenPair, prev: string) {
     await this.tick();
     if (this.failSaves > 0) {
       this.failSaves--;
       throw new Error('DynamoDB unavailable');
     }
     const r = this.must(id);
-    if (r.tokenVersion !== version || r.refreshLeaseOwner !== owner) return false;
+    if (r.tokenVersion !== version) return false;
+    if (r.state === 'needs_reauth') {
+      r.state = 'active';
+      delete r.stateReason;
+    }
     Object.assign(r, {
       accessToken: t.access_token,
       accessTokenExpiresAt: t.access_token_expiration,

@@ -28,7 +28,7 @@ describe('merchant store', () => {
     expect(await store.acquireRefreshLease('M1', 'me', 7, 30_000)).toBe(false);
   });
 
-  it('stores a refreshed pair with the previous refresh token and the next version, lease holder only', async () => {
+  it('stores a refreshed pair with the previous refresh token and the next version, for that version only', async () => {
     ddb.on(UpdateCommand).resolves({});
     const tokens = {
       access_token: 'a2',
@@ -36,9 +36,9 @@ describe('merchant store', () => {
       refresh_token: 'r2',
       refresh_token_expiration: 9,
     };
-    expect(await store.saveRefreshedTokens('M1', 'me', 3, tokens, 'r1')).toBe(true);
+    expect(await store.saveRefreshedTokens('M1', 3, tokens, 'r1')).toBe(true);
     const input = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
-    expect(input?.ConditionExpression).toBe('tokenVersion = :v AND refreshLeaseOwner = :o');
+    expect(input?.ConditionExpression).toBe('tokenVersion = :v');
     expect(input?.ExpressionAttributeValues).toMatchObject({
       ':prev': 'r1',
       ':next': 4,

@@ -158,4 +158,60 @@ describe('token manager', () => {
     });
     expect(await tokens.accessToken('M1')).toBe('access-1');
   });
+
+  it('never spends the recovery token when the refusal came from another worker having stored a new pair', async () => {
+    const store = new FakeMerchantStore(merchantRecord({ accessTokenExpiresAt: nowS() - 10 }));
+    const recoverTokens = vi.fn(notUsed);
+    const tokens = createTokenManager({
+      merchants: store,
+      clover: {
+        refreshTokens: async () => {
+          // The other worker's refresh spent this token and stored its pair just before ours arrived.
+          Object.assign(store.records.get('M1') ?? {}, {
+            tokenVersion: 2,
+            accessToken: 'stored-by-other',
+            accessTokenExpiresAt: nowS() + 3600,
+          });
+          throw new RefreshRejectedError('already used', { status: 400 });
+        },
+        recoverTokens,
+      },
+      appId: async () => 'APP',
+      appSecret: async () => 'APP-SECRET',
+      settings,
+    });
+    expect(await tokens.accessToken('M1')).toBe('stored-by-other');
+    // Recovering with the stale token would have issued a pair and invalidated the stored one.
+    expect(recoverTokens).not.toHaveBeenCalled();
+  });
+
+  it('counts a pair as stored when the write committed but its answer was lost', async () => {
+    class AnswerLostOnce extends FakeMerchantStore {
+      private lost = false;
+      override async saveRefreshedTokens(...args: Parameters<FakeMerchantStore['saveRefreshedTokens']>) {
+        const saved = await super.saveRefreshedTokens(...args);
+        if (this.lost) return saved;
+        this.lost = true;
+        throw new Error('socket hang up');
+      }
+    }
+    const store = new AnswerLostOnce(merchantRecord({ accessTokenExpiresAt: nowS() - 10 }));
+    const tokens = createTokenManager({
+      merchants: store,
+      clover: {
+        refreshTokens: async () => ({
+          access_token: 'access-1',
+          access_token_expiration: nowS() + 1800,
+          refresh_token: 'refresh-1',
+          refresh_token_expiration: nowS() + 86_400,
+        }),
+        recoverTokens: notUsed,
+      },
+      appId: async () => 'APP',
+      settings,
+      sleep: async () => undefined,
+    });
+    expect(await tokens.accessToken('M1')).toBe('access-1');
+    expect(store.records.get('M1')).toMatchObject({ refreshToken: 'refresh-1', tokenVersion: 2 });
+  });
 });
