@@ -114,9 +114,10 @@ export class EslSyncStack extends Stack {
         excludePunctuation: true,
       },
     });
-    // The poll queue's visibility covers six poller timeouts, as AWS advises for SQS event sources.
+    // Visibility covers six function timeouts, as AWS advises for SQS event sources; failed
+    // messages come back sooner, with a backoff (RETRY_BASE_SECONDS), five times at most.
     const poll = new QueueWithDlq(this, 'PollQueue', {
-      maxReceiveCount: 3,
+      maxReceiveCount: 5,
       visibilityTimeout: Duration.seconds(POLLER_TIMEOUT.toSeconds() * 6),
     });
     const push = new QueueWithDlq(this, 'PushQueue', {
@@ -146,6 +147,7 @@ export class EslSyncStack extends Stack {
       // The refresher's look-ahead must match its real schedule, or a token can expire between runs.
       [ENV.tokenRefreshIntervalMinutes]: String(refreshMinutes),
       [ENV.hipoinkChunkSize]: String(props.hipoinkChunkSize ?? 200),
+      [ENV.retryBaseSeconds]: '30',
       [ENV.cloverRequestsPerSecond]: String(props.cloverRequestsPerSecond ?? 50),
     };
 

@@ -128,6 +128,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       [ENV.tokenRefreshBufferMinutes]: env.TOKEN_REFRESH_BUFFER_MINUTES || '5',
       [ENV.tokenRefreshIntervalMinutes]: String(Math.max(1, opts.tokenRefreshSeconds) / 60),
       [ENV.hipoinkChunkSize]: env.HIPOINK_CHUNK_SIZE || '200',
+      // Local queues have short visibility timeouts; keep retries as quick.
+      [ENV.retryBaseSeconds]: env.RETRY_BASE_SECONDS || '2',
       [ENV.cloverRequestsPerSecond]: env.CLOVER_REQUESTS_PER_SECOND || '50',
     });
     const { resetRuntimeDeps } = await import('../src/runtime.ts');

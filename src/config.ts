@@ -41,6 +41,7 @@ export const ConfigSchema = z.object({
   tokenRefreshBufferMinutes: z.coerce.number().min(1).max(120).default(5),
   tokenRefreshIntervalMinutes: z.coerce.number().positive().max(1440).default(10),
   hipoinkChunkSize: z.coerce.number().int().min(1).max(1000).default(200),
+  retryBaseSeconds: z.coerce.number().int().min(1).max(900).default(30),
   cloverRequestsPerSecond: z.coerce.number().int().min(2).max(50).default(50),
   productCodePrecedence,
 });

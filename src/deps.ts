@@ -4,7 +4,7 @@ import { createCloverClient } from './clover/client.ts';
 import { type Config, DEFAULT_SYNC_SETTINGS, type SyncSettings } from './config.ts';
 import { createHipoinkClient } from './hipoink/client.ts';
 import { logger, metrics } from './observability.ts';
-import { createQueueSender, createSqsClient } from './queues/sqs.ts';
+import { createQueueSender, createRetryScheduler, createSqsClient } from './queues/sqs.ts';
 import { type AppSecretSource, appSecretSource } from './secrets.ts';
 import { createRequestBudget } from './store/budget.ts';
 import { createDocumentClient } from './store/dynamo.ts';
@@ -78,6 +78,8 @@ export function buildDeps(
     refresherHeartbeat: createRefresherHeartbeat(doc, config.merchantsTable),
     pollQueue: createQueueSender(sqs, config.pollQueueUrl),
     pushQueue: createQueueSender(sqs, config.pushQueueUrl),
+    pollRetry: { ...createRetryScheduler(sqs, config.pollQueueUrl), baseSeconds: config.retryBaseSeconds },
+    pushRetry: { ...createRetryScheduler(sqs, config.pushQueueUrl), baseSeconds: config.retryBaseSeconds },
     pollDeadLetter: config.pollDlqUrl ? createQueueSender(sqs, config.pollDlqUrl) : undefined,
     pushDeadLetter: config.pushDlqUrl ? createQueueSender(sqs, config.pushDlqUrl) : undefined,
   };

@@ -28,6 +28,8 @@ export const ENV = {
   tokenRefreshBufferMinutes: 'TOKEN_REFRESH_BUFFER_MINUTES',
   /** How often the backup refresher runs (set by the stack from its schedule; seed 004: 10). */
   tokenRefreshIntervalMinutes: 'TOKEN_REFRESH_INTERVAL_MINUTES',
+  /** First retry delay of a failed queue message (seconds), doubling per attempt (default 30). */
+  retryBaseSeconds: 'RETRY_BASE_SECONDS',
   /** Products per Hipoink create_multiple / del_multiple call. */
   hipoinkChunkSize: 'HIPOINK_CHUNK_SIZE',
   /** Clover requests per second for the whole app (Clover's limit: 50); item reads get 80% of it. */

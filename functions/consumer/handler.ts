@@ -13,6 +13,7 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
     return await processQueueBatch(event, context, {
       schema: PushMessageSchema,
       deadLetter: deps.pushDeadLetter,
+      retry: deps.pushRetry,
       handle: async (message) => {
         const result = await pushChanges(
           {

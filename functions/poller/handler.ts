@@ -13,6 +13,7 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
     return await processQueueBatch(event, context, {
       schema: PollMessageSchema,
       deadLetter: deps.pollDeadLetter,
+      retry: deps.pollRetry,
       handle: async (message) => {
         const result = await pollMerchant(
           {

@@ -36,7 +36,7 @@ export async function ensureQueues(
   const poll = await make(`${prefix}-poll.fifo`, {
     ...fifo,
     VisibilityTimeout: String(opts.pollVisibilitySeconds ?? 20),
-    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: pollDlq.arn, maxReceiveCount: '3' }),
+    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: pollDlq.arn, maxReceiveCount: '5' }),
   });
   const push = await make(`${prefix}-push.fifo`, {
     ...fifo,

@@ -3,13 +3,26 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import type { z } from 'zod';
 import { errorForLog, InvalidMessageError, isRetryable } from '../errors.ts';
 import { logger } from '../observability.ts';
-import type { QueueSender } from './sqs.ts';
+import type { QueueSender, RetryScheduler } from './sqs.ts';
 
 export interface QueueBatchOptions<S extends z.ZodType> {
   schema: S;
   handle: (message: z.infer<S>, record: SQSRecord) => Promise<void>;
   /** Where permanently failing messages go at once, with their reason (no retry storm). */
   deadLetter: QueueSender | undefined;
+  /** Brings failed messages back after a backoff instead of the queue's long visibility timeout. */
+  retry?: RetryScheduler & { baseSeconds: number };
+}
+
+/**
+ * Seconds until a failed message is tried again: `baseSeconds` (30 on AWS), doubling per receive,
+ * at most 15 min. The queues' visibility timeouts are six function timeouts (AWS's advice for
+ * event sources), and in a FIFO queue a failed message blocks its whole group until then — a
+ * merchant's labels would wait up to 18 minutes after one transient error.
+ */
+export function retryDelaySeconds(receiveCount: number, baseSeconds = 30): number {
+  const n = Number.isFinite(receiveCount) && receiveCount >= 1 ? receiveCount : 1;
+  return Math.min(900, baseSeconds * 2 ** (n - 1));
 }
 
 /**
@@ -45,11 +58,36 @@ export async function processQueueBatch<S extends z.ZodType>(
       await deadLetter(options.deadLetter, record, err);
     }
   };
-  return processPartialResponse(event, recordHandler, processor, {
+  const response = await processPartialResponse(event, recordHandler, processor, {
     context,
     skipGroupOnError: true,
     throwOnFullBatchFailure: false,
   });
+  if (options.retry) await scheduleRetries(options.retry, event, response);
+  return response;
+}
+
+/**
+ * Every reported record — the failed one and the rest of its group, skipped to keep order — gets
+ * the backoff; a group comes back as soon as its first message does. Best effort: if SQS refuses,
+ * the queue's own visibility timeout still brings the messages back.
+ */
+async function scheduleRetries(
+  retry: RetryScheduler & { baseSeconds: number },
+  event: SQSEvent,
+  response: SQSBatchResponse,
+) {
+  const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
+  const messages = event.Records.filter((r) => failed.has(r.messageId)).map((r) => ({
+    receiptHandle: r.receiptHandle,
+    seconds: retryDelaySeconds(Number(r.attributes.ApproximateReceiveCount), retry.baseSeconds),
+  }));
+  if (messages.length === 0) return;
+  try {
+    await retry.retryIn(messages);
+  } catch (err) {
+    logger.warn('Could not shorten the retry delay of failed messages', errorForLog(err));
+  }
 }
 
 function parseBody<S extends z.ZodType>(schema: S, body: string): z.infer<S> {

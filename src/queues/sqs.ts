@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import { SendMessageBatchCommand, SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  SendMessageBatchCommand,
+  SQSClient,
+  type SQSClientConfig,
+} from '@aws-sdk/client-sqs';
 
 /**
  * Requests go to the client's endpoint rather than the host inside each queue URL: on AWS both
@@ -52,6 +57,32 @@ export function createQueueSender(sqs: SQSClient, queueUrl: string): QueueSender
           entries = entries.filter((e) => failed.has(e.Id));
           await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
         }
+      }
+    },
+  };
+}
+
+export interface RetryScheduler {
+  /** Makes received messages visible again after the given number of seconds. */
+  retryIn(messages: ReadonlyArray<{ receiptHandle: string; seconds: number }>): Promise<void>;
+}
+
+export function createRetryScheduler(sqs: SQSClient, queueUrl: string): RetryScheduler {
+  return {
+    async retryIn(messages) {
+      for (let i = 0; i < messages.length; i += 10) {
+        const out = await sqs.send(
+          new ChangeMessageVisibilityBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: messages.slice(i, i + 10).map((m, j) => ({
+              Id: String(j),
+              ReceiptHandle: m.receiptHandle,
+              VisibilityTimeout: m.seconds,
+            })),
+          }),
+        );
+        if (out.Failed?.length)
+          throw new Error(`SQS refused ${out.Failed.length} visibility change(s) for ${queueUrl}`);
       }
     },
   };

@@ -79,7 +79,7 @@ describe('EslSync stack', () => {
     for (const q of Object.values(queues)) expect(q.Properties.FifoQueue).toBe(true);
     template.hasResourceProperties('AWS::SQS::Queue', {
       VisibilityTimeout: 1080,
-      RedrivePolicy: { maxReceiveCount: 3, deadLetterTargetArn: Match.anyValue() },
+      RedrivePolicy: { maxReceiveCount: 5, deadLetterTargetArn: Match.anyValue() },
     });
     template.hasResourceProperties('AWS::SQS::Queue', {
       VisibilityTimeout: 720,
@@ -179,6 +179,18 @@ describe('EslSync stack', () => {
     const poller = actionsOf(template, 'Poller');
     expect(poller).toContain('dynamodb:UpdateItem');
     expect(poller).toContain('secretsmanager:GetSecretValue');
+
+    // Failed messages are brought back early: visibility changes on each function's own queue only.
+    for (const [fn, queue] of [
+      ['Poller', 'PollQueue'],
+      ['PushConsumer', 'PushQueue'],
+    ] as const) {
+      const visibility = statementsOf(template, fn).filter((s) =>
+        JSON.stringify(s.Action).includes('sqs:ChangeMessageVisibility'),
+      );
+      expect(visibility.length, fn).toBeGreaterThan(0);
+      expect(visibility.every((s) => refersTo(s.Resource, queue))).toBe(true);
+    }
   });
 
   it('keeps wildcards where the acknowledgements say: KMS actions on our key, Resource * for X-Ray only', () => {

@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { CloverApiError, MerchantUnavailableError } from '../../src/errors.ts';
 import { logger } from '../../src/observability.ts';
-import { processQueueBatch } from '../../src/queues/batch.ts';
+import { processQueueBatch, retryDelaySeconds } from '../../src/queues/batch.ts';
 import { RecordingQueue } from './fakes.ts';
 
 const context = {
@@ -96,5 +96,46 @@ describe('processQueueBatch', () => {
     } finally {
       warn.mockRestore();
     }
+  });
+
+  it('brings failed records (and the rest of their group) back after a backoff, not the long visibility timeout', async () => {
+    const scheduled: Array<{ receiptHandle: string; seconds: number }> = [];
+    const retry = { baseSeconds: 30, retryIn: async (m: typeof scheduled) => void scheduled.push(...m) };
+    const again = { ...record('1', '{"merchantId":"retry"}', 'A') };
+    again.attributes = { ...again.attributes, ApproximateReceiveCount: '3' };
+    const event: SQSEvent = {
+      Records: [again, record('2', '{"merchantId":"after"}', 'A'), record('3', '{"merchantId":"fine"}', 'B')],
+    };
+    const out = await processQueueBatch(event, context, {
+      schema,
+      deadLetter: new RecordingQueue(),
+      retry,
+      handle: async (m) => {
+        if (m.merchantId === 'retry') throw new CloverApiError('503', { status: 503 });
+      },
+    });
+    expect(out.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['1', '2']);
+    // Third receive: 30 s doubled twice; the skipped record of the same group on its first.
+    expect(scheduled).toEqual([
+      { receiptHandle: 'rh-1', seconds: 120 },
+      { receiptHandle: 'rh-2', seconds: 30 },
+    ]);
+    expect(retryDelaySeconds(10)).toBe(900);
+
+    // If SQS refuses the change, the batch result still stands (the visibility timeout applies).
+    const refused = { baseSeconds: 30, retryIn: async () => Promise.reject(new Error('throttled')) };
+    const again2 = await processQueueBatch(
+      { Records: [record('9', '{"merchantId":"retry"}', 'C')] },
+      context,
+      {
+        schema,
+        deadLetter: new RecordingQueue(),
+        retry: refused,
+        handle: async () => {
+          throw new CloverApiError('503', { status: 503 });
+        },
+      },
+    );
+    expect(again2.batchItemFailures).toEqual([{ itemIdentifier: '9' }]);
   });
 });

@@ -7,13 +7,16 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { ensureTables, startLocalDynamo } from '../../../local/aws/dynamo.ts';
 import { startLocalLambda } from '../../../local/aws/lambda.ts';
 import { startQueuePump } from '../../../local/aws/pump.ts';
 import { startLocalSecrets } from '../../../local/aws/secrets.ts';
 import { ensureQueues, type LocalQueues, startLocalSqs } from '../../../local/aws/sqs.ts';
+import { CloverApiError } from '../../../src/errors.ts';
+import { processQueueBatch } from '../../../src/queues/batch.ts';
 import { queueDepth, waitForQueuesDrained } from '../../../src/queues/depth.ts';
-import { createSqsClient } from '../../../src/queues/sqs.ts';
+import { createRetryScheduler, createSqsClient } from '../../../src/queues/sqs.ts';
 import { appSecretSource } from '../../../src/secrets.ts';
 
 const common = { region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
@@ -113,6 +116,55 @@ describe('local SQS (fauxqs) and the event-source pump', () => {
       awsRegion: 'us-east-1',
     });
     expect(record?.attributes.MessageGroupId).toBe('g1');
+  });
+});
+
+describe('retrying a failed message', () => {
+  it('brings it back after the backoff, not after the queue’s long visibility timeout', async () => {
+    const server = await startLocalSqs();
+    try {
+      const sqs = createSqsClient({ ...common, endpoint: server.endpoint });
+      const queues = await ensureQueues(sqs, { prefix: 'retry', pollVisibilitySeconds: 60 });
+      const retry = { ...createRetryScheduler(sqs, queues.pollQueueUrl), baseSeconds: 1 };
+      const attempts: number[] = [];
+      const pump = startQueuePump({
+        sqs,
+        queueUrl: queues.pollQueueUrl,
+        queueArn: queues.pollQueueArn,
+        functionName: 'test',
+        batchSize: 10,
+        maxConcurrency: 1,
+        timeoutMs: 5_000,
+        waitTimeSeconds: 1,
+        handler: (event, context) =>
+          processQueueBatch(event, context, {
+            schema: z.object({ merchantId: z.string() }),
+            deadLetter: undefined,
+            retry,
+            handle: async () => {
+              attempts.push(Date.now());
+              if (attempts.length === 1) throw new CloverApiError('Clover answered 503', { status: 503 });
+            },
+          }),
+      });
+      const started = Date.now();
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: queues.pollQueueUrl,
+          MessageBody: '{"merchantId":"M1"}',
+          MessageGroupId: 'M1',
+          MessageDeduplicationId: 'retry-1',
+        }),
+      );
+      await waitForQueuesDrained(sqs, [queues.pollQueueUrl], { timeoutMs: 20_000, pollMs: 200 });
+      await pump.stop();
+      expect(attempts).toHaveLength(2);
+      // One second of backoff, not the queue's 60 s visibility timeout.
+      expect((attempts[1] as number) - (attempts[0] as number)).toBeGreaterThanOrEqual(900);
+      expect(Date.now() - started).toBeLessThan(15_000);
+    } finally {
+      await server.stop();
+    }
   });
 });
 
