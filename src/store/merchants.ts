@@ -145,8 +145,7 @@ export interface MerchantStore {
   /**
    * Stores the pair Clover issued for the refresh token of `tokenVersion`; false when a newer pair
    * is stored already. Not tied to the lease: a pair Clover issued is the only valid one and must
-   * be kept even if its refresh outlived the lease. A merchant marked needs_reauth meanwhile (by a
-   * worker whose refresh Clover refused because this one had spent the token) is active again.
+   * be kept even if its refresh outlived the lease.
    */
   saveRefreshedTokens(
     merchantId: string,
@@ -154,6 +153,11 @@ export interface MerchantStore {
     tokens: TokenPair,
     previousRefreshToken: string,
   ): Promise<boolean>;
+  /**
+   * Lifts a needs_reauth that a worker set while this version's pair was being issued (Clover
+   * refused it the token this pair was issued for). Idempotent; false when there is nothing to lift.
+   */
+  clearNeedsReauth(merchantId: string, tokenVersion: number): Promise<boolean>;
   /** Marks needs_reauth unless the token pair moved on meanwhile (another worker rotated it). */
   markNeedsReauth(merchantId: string, tokenVersion: number, reason: string): Promise<boolean>;
   recordPoll(merchantId: string, outcome: PollOutcome): Promise<void>;
@@ -306,9 +310,9 @@ export function createMerchantStore(
       );
     },
 
-    async saveRefreshedTokens(merchantId, tokenVersion, tokens, previousRefreshToken) {
+    saveRefreshedTokens(merchantId, tokenVersion, tokens, previousRefreshToken) {
       const t = now();
-      const saved = await conditional(
+      return conditional(
         new UpdateCommand({
           TableName: tableName,
           Key: { merchantId },
@@ -329,24 +333,24 @@ export function createMerchantStore(
           },
         }),
       );
-      if (saved) {
-        await conditional(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: { merchantId },
-            UpdateExpression: 'SET #state = :active, updatedAt = :now REMOVE stateReason',
-            ConditionExpression: '#state = :reauth AND tokenVersion = :next',
-            ExpressionAttributeNames: { '#state': 'state' },
-            ExpressionAttributeValues: {
-              ':active': 'active',
-              ':reauth': 'needs_reauth',
-              ':next': tokenVersion + 1,
-              ':now': t,
-            },
-          }),
-        );
-      }
-      return saved;
+    },
+
+    clearNeedsReauth(merchantId, tokenVersion) {
+      return conditional(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { merchantId },
+          UpdateExpression: 'SET #state = :active, updatedAt = :now REMOVE stateReason',
+          ConditionExpression: '#state = :reauth AND tokenVersion = :v',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':active': 'active',
+            ':reauth': 'needs_reauth',
+            ':v': tokenVersion,
+            ':now': now(),
+          },
+        }),
+      );
     },
 
     markNeedsReauth(merchantId, tokenVersion, reason) {

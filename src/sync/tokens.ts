@@ -71,11 +71,15 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
           pair,
           m.refreshToken,
         );
-        if (saved) return;
         // A write whose answer was lost (timeout after commit) fails its retry's condition: if
         // the stored pair is ours, it was stored.
-        const stored = await deps.merchants.get(m.merchantId);
-        if (stored?.refreshToken === pair.refresh_token) return;
+        const stored = saved || (await deps.merchants.get(m.merchantId))?.refreshToken === pair.refresh_token;
+        if (stored) {
+          // A worker refused the token this pair was issued for may have marked the merchant
+          // needs_reauth meanwhile; the pair proves it authorized. Retried with the rest.
+          await deps.merchants.clearNeedsReauth(m.merchantId, m.tokenVersion + 1);
+          return;
+        }
         // Someone stored another pair for this version (a re-authorization, or a refresh that
         // outlived its lease): the one we hold may be the only valid one. Surface it loudly.
         throw new TokenPersistError('Another token pair was stored while Clover issued this one', {

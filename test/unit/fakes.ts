@@ -77,10 +77,6 @@ export class FakeMerchantStore implements MerchantStore {
     }
     const r = this.must(id);
     if (r.tokenVersion !== version) return false;
-    if (r.state === 'needs_reauth') {
-      r.state = 'active';
-      delete r.stateReason;
-    }
     Object.assign(r, {
       accessToken: t.access_token,
       accessTokenExpiresAt: t.access_token_expiration,
@@ -91,6 +87,13 @@ export class FakeMerchantStore implements MerchantStore {
     });
     delete r.refreshLeaseOwner;
     delete r.refreshLeaseUntil;
+    return true;
+  }
+  async clearNeedsReauth(id: string, version: number) {
+    const r = this.must(id);
+    if (r.state !== 'needs_reauth' || r.tokenVersion !== version) return false;
+    r.state = 'active';
+    delete r.stateReason;
     return true;
   }
   async markNeedsReauth(id: string, version: number, reason: string) {

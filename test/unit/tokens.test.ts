@@ -185,7 +185,7 @@ describe('token manager', () => {
     expect(recoverTokens).not.toHaveBeenCalled();
   });
 
-  it('counts a pair as stored when the write committed but its answer was lost', async () => {
+  it('counts a pair as stored when the write committed but its answer was lost, and still lifts a needs_reauth set meanwhile', async () => {
     class AnswerLostOnce extends FakeMerchantStore {
       private lost = false;
       override async saveRefreshedTokens(...args: Parameters<FakeMerchantStore['saveRefreshedTokens']>) {
@@ -199,12 +199,16 @@ describe('token manager', () => {
     const tokens = createTokenManager({
       merchants: store,
       clover: {
-        refreshTokens: async () => ({
-          access_token: 'access-1',
-          access_token_expiration: nowS() + 1800,
-          refresh_token: 'refresh-1',
-          refresh_token_expiration: nowS() + 86_400,
-        }),
+        refreshTokens: async () => {
+          // A worker whose lease this refresh outlived was refused the token we just spent.
+          await store.markNeedsReauth('M1', 1, 'Clover rejected the refresh token');
+          return {
+            access_token: 'access-1',
+            access_token_expiration: nowS() + 1800,
+            refresh_token: 'refresh-1',
+            refresh_token_expiration: nowS() + 86_400,
+          };
+        },
         recoverTokens: notUsed,
       },
       appId: async () => 'APP',
@@ -212,6 +216,11 @@ describe('token manager', () => {
       sleep: async () => undefined,
     });
     expect(await tokens.accessToken('M1')).toBe('access-1');
-    expect(store.records.get('M1')).toMatchObject({ refreshToken: 'refresh-1', tokenVersion: 2 });
+    expect(store.records.get('M1')).toMatchObject({
+      refreshToken: 'refresh-1',
+      tokenVersion: 2,
+      state: 'active',
+    });
+    expect(store.records.get('M1')?.stateReason).toBeUndefined();
   });
 });
