@@ -176,6 +176,29 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
     expect(shelf('store-b').map((p) => p.pc)).not.toContain('SN-1');
   });
 
+  it('a delete in Clover reaches the labels by the 10th poll, through ghost cleanup, without a backfill', async () => {
+    const soda = clover.upsertItem(A, { name: 'Root beer 12oz', sku: 'BEV-RB', price: 149 });
+    await cli('tick', '--wait');
+    expect(shelf('store-a').map((p) => p.pc)).toContain('BEV-RB');
+    clover.deleteItem(A, soda.id);
+    const lastCleanup = async () =>
+      JSON.parse((await cli('merchants', 'show', A, '--json')).join('\n')).lastCleanupAt as
+        | string
+        | undefined;
+    const cleanupBefore = await lastCleanup();
+    let polls = 0;
+    while (shelf('store-a').some((p) => p.pc === 'BEV-RB') && polls < 10) {
+      await cli('tick', '--wait');
+      polls++;
+    }
+    expect(shelf('store-a').map((p) => p.pc)).not.toContain('BEV-RB');
+    expect(polls).toBeGreaterThan(0);
+    expect(polls).toBeLessThanOrEqual(10);
+    // It was the cleanup that found it: a `modifiedTime` read never lists deleted items.
+    expect(await lastCleanup()).not.toBe(cleanupBefore);
+    expect(shelf('store-a')).toEqual(expectedShelf(A));
+  });
+
   it('an expired access token costs exactly one refresh even when ticks and backfills run at once', async () => {
     clover.expireAccessToken(A);
     clover.expireAccessToken(B);
