@@ -50,6 +50,11 @@ export const MerchantRecordSchema = z.object({
   lastFullSyncAt: z.number().optional(),
   /** How this store's labels are filled (free fields, VARIABLE-price rule). */
   labelOptions: LabelOptionsSchema.optional(),
+  /**
+   * Items refused a product code whose holder has let it go, not yet read again: kept here so a
+   * poll that fails before re-reading them does not lose them (the release itself is not repeated).
+   */
+  pendingCodeRechecks: z.preprocess((v) => (v instanceof Set ? [...v] : v), z.array(z.string())).optional(),
   createdAt: z.number(),
   updatedAt: z.number(),
 });
@@ -134,6 +139,9 @@ export interface MerchantStore {
   upsert(merchant: NewMerchant): Promise<MerchantRecord>;
   setState(merchantId: string, state: MerchantState, reason?: string): Promise<void>;
   setLabelOptions(merchantId: string, options: LabelOptions): Promise<void>;
+  /** Adds items to, or takes them off, the merchant's pending code re-checks. */
+  addCodeRechecks(merchantId: string, itemIds: readonly string[]): Promise<void>;
+  clearCodeRechecks(merchantId: string, itemIds: readonly string[]): Promise<void>;
   /** Takes the refresh lease if nobody holds a live one and the token pair is still `tokenVersion`. */
   acquireRefreshLease(
     merchantId: string,
@@ -272,6 +280,32 @@ export function createMerchantStore(
           UpdateExpression: 'SET labelOptions = :o, updatedAt = :now',
           ConditionExpression: 'attribute_exists(merchantId)',
           ExpressionAttributeValues: { ':o': options, ':now': now() },
+        }),
+      );
+    },
+
+    async addCodeRechecks(merchantId, itemIds) {
+      if (itemIds.length === 0) return;
+      await doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { merchantId },
+          UpdateExpression: 'ADD pendingCodeRechecks :ids',
+          ConditionExpression: 'attribute_exists(merchantId)',
+          ExpressionAttributeValues: { ':ids': new Set(itemIds) },
+        }),
+      );
+    },
+
+    async clearCodeRechecks(merchantId, itemIds) {
+      if (itemIds.length === 0) return;
+      await doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { merchantId },
+          UpdateExpression: 'DELETE pendingCodeRechecks :ids',
+          ConditionExpression: 'attribute_exists(merchantId)',
+          ExpressionAttributeValues: { ':ids': new Set(itemIds) },
         }),
       );
     },

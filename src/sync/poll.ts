@@ -95,8 +95,9 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
         : lowerBound(merchant, deps.settings.overlapMs);
     const readEverything = mode === 'full' && since === undefined;
     const touched = new Set<string>();
-    // Items refused a product code another item held, whose holder has let it go in this poll.
-    const released = new Set<string>();
+    // Items refused a product code another item held, whose holder has let it go (in this poll,
+    // or in an earlier one that failed before reading them again).
+    const released = new Set<string>(merchant.pendingCodeRechecks ?? []);
     const seen = new Set<string>();
     const progress = { complete: true };
     let readUpTo: number | undefined;
@@ -138,7 +139,8 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
         cleanedUp = true;
       }
     }
-    for (const id of await recheckCodeWaiters(deps, session, merchant, released, counts)) touched.add(id);
+    const rechecked = await recheckCodeWaiters(deps, session, merchant, released, counts);
+    for (const id of rechecked.toQueue) touched.add(id);
 
     // A full sync also re-queues anything still out of step (e.g. a push that ended in the DLQ).
     const toPush =
@@ -149,6 +151,7 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
         : [...touched];
     await queuePushes(deps, merchantId, toPush, mode === 'full');
     counts.queuedForPush = toPush.length;
+    await deps.merchants.clearCodeRechecks(merchantId, rechecked.checked);
 
     await deps.merchants.recordPoll(merchantId, {
       mode,
@@ -325,8 +328,20 @@ async function claimProductCode(
     }
   }
   if (oldPc !== undefined && oldPc !== newPc)
-    for (const id of await deps.products.releaseCode(merchantId, oldPc, outcome.itemId)) released.add(id);
+    await noteReleased(
+      deps,
+      merchantId,
+      await deps.products.releaseCode(merchantId, oldPc, outcome.itemId),
+      released,
+    );
   return outcome;
+}
+
+/** Waiters handed back by a released code are saved on the merchant at once, then read this poll. */
+async function noteReleased(deps: PollDeps, merchantId: string, waiters: string[], released: Set<string>) {
+  if (waiters.length === 0) return;
+  await deps.merchants.addCodeRechecks(merchantId, waiters);
+  for (const id of waiters) released.add(id);
 }
 
 async function saveOutcome(
@@ -402,8 +417,12 @@ async function removeGhosts(
         removedReason: 'gone',
       });
       if (candidate.label)
-        for (const id of await deps.products.releaseCode(merchantId, candidate.label.pc, candidate.itemId))
-          released.add(id);
+        await noteReleased(
+          deps,
+          merchantId,
+          await deps.products.releaseCode(merchantId, candidate.label.pc, candidate.itemId),
+          released,
+        );
       if (record) {
         counts.changed++;
         counts.removed++;
@@ -430,7 +449,7 @@ async function recheckCodeWaiters(
   merchant: MerchantRecord,
   released: Set<string>,
   counts: SyncCounts,
-): Promise<string[]> {
+): Promise<{ toQueue: string[]; checked: string[] }> {
   const { merchantId } = merchant;
   const toQueue: string[] = [];
   const checked = new Set<string>();
@@ -446,7 +465,7 @@ async function recheckCodeWaiters(
     const record = await saveOutcome(deps, merchantId, claimed, counts, before);
     if (record && mustQueue(record, before)) toQueue.push(itemId);
   }
-  return toQueue;
+  return { toQueue, checked: [...checked] };
 }
 
 /** Most item ids one push message may carry (PushMessageSchema). */

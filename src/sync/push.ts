@@ -57,17 +57,11 @@ export async function pushChanges(deps: PushDeps, msg: PushMessage): Promise<Pus
   // Codes to take down: removed items, and old codes of items whose code changed — but never a
   // code some item in this batch is about to show, nor one another item has claimed since (its
   // label is on the shelf under that code now; a late removal must not take it down).
-  const wantedBy = new Map(upserts.map((u) => [u.label.pc, u]));
-  const shown = [
+  const wanted = new Set(upserts.map((u) => u.label.pc));
+  const leaving = [
     ...removals.map((r) => ({ itemId: r.itemId, pc: r.pushedPc })),
     ...upserts.map((u) => ({ itemId: u.record.itemId, pc: u.record.pushedPc })),
-  ].filter((x): x is { itemId: string; pc: string } => x.pc !== undefined);
-  const leaving = shown.filter((x) => !wantedBy.has(x.pc));
-  // Codes another item is taking over: their old label stays until the new one replaces it.
-  const handedOver = shown.filter((x) => {
-    const taker = wantedBy.get(x.pc);
-    return taker !== undefined && taker.record.itemId !== x.itemId && taker.record.pushedPc !== x.pc;
-  });
+  ].filter((x): x is { itemId: string; pc: string } => x.pc !== undefined && !wanted.has(x.pc));
   const codes: string[] = [];
   for (const { itemId, pc } of leaving) {
     const holder = await deps.products.codeHolder(msg.merchantId, pc);
@@ -84,7 +78,7 @@ export async function pushChanges(deps: PushDeps, msg: PushMessage): Promise<Pus
     result.removed++;
   }
 
-  const rejectedItems: string[] = [];
+  const orphaned: string[] = [];
   for (let i = 0; i < upserts.length; i += size) {
     const chunk = upserts.slice(i, i + size);
     try {
@@ -106,7 +100,11 @@ export async function pushChanges(deps: PushDeps, msg: PushMessage): Promise<Pus
         } catch (single) {
           if (!(single instanceof HipoinkRejectedError)) throw single;
           result.rejected++;
-          rejectedItems.push(u.record.itemId);
+          // An item taking over a code left the previous holder's label under it (its removal
+          // does not delete a code someone else holds). Refused, it never replaced that label:
+          // take it down rather than leave e.g. a hidden item's price on the shelf.
+          const holder = await deps.products.codeHolder(msg.merchantId, u.label.pc);
+          if (holder === u.record.itemId && u.record.pushedPc !== u.label.pc) orphaned.push(u.label.pc);
           const reason = single.errorMsg || `error_code ${single.errorCode}`;
           await deps.products.markRejected(msg.merchantId, u.record.itemId, u.labelHash, reason);
           deps.onRejected?.({ merchantId: msg.merchantId, itemId: u.record.itemId, pc: u.label.pc, reason });
@@ -114,14 +112,6 @@ export async function pushChanges(deps: PushDeps, msg: PushMessage): Promise<Pus
       }
     }
   }
-  // A taker Hipoink refused never replaced the old label: take it down rather than leave the
-  // previous item's label (e.g. a hidden item's price) on the shelf.
-  const rejected = new Set(rejectedItems);
-  const orphaned = [
-    ...new Set(
-      handedOver.filter((x) => rejected.has(wantedBy.get(x.pc)?.record.itemId ?? '')).map((x) => x.pc),
-    ),
-  ];
   for (let i = 0; i < orphaned.length; i += size) {
     result.hipoinkCalls++;
     await deps.hipoink.deleteMultiple(storeCode, orphaned.slice(i, i + size));

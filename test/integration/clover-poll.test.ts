@@ -461,6 +461,18 @@ describe('polling Clover', () => {
     expect(await products.releaseCode('WAIT', 'PC1', 'w2')).toEqual([]);
   });
 
+  it('keeps pending code re-checks on the merchant until they are cleared', async () => {
+    await addMerchant('RECHECK00001', 0);
+    await merchants.addCodeRechecks('RECHECK00001', ['i1', 'i2']);
+    await merchants.addCodeRechecks('RECHECK00001', ['i2', 'i3']);
+    expect((await merchants.get('RECHECK00001'))?.pendingCodeRechecks?.sort()).toEqual(['i1', 'i2', 'i3']);
+    await merchants.clearCodeRechecks('RECHECK00001', ['i1', 'i3']);
+    expect((await merchants.get('RECHECK00001'))?.pendingCodeRechecks).toEqual(['i2']);
+    await merchants.clearCodeRechecks('RECHECK00001', ['i2']);
+    expect((await merchants.get('RECHECK00001'))?.pendingCodeRechecks ?? []).toEqual([]);
+    expect((await merchants.list()).some((m) => m.merchantId === 'RECHECK00001')).toBe(true);
+  });
+
   it('gives a deleted item’s barcode to the item replacing it at the next cleanup', async () => {
     const merchantId = 'SWAP00000001';
     const pair = clover.addMerchant(merchantId, [

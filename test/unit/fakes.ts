@@ -53,6 +53,14 @@ export class FakeMerchantStore implements MerchantStore {
   async setLabelOptions(id: string, options: MerchantRecord['labelOptions'] & object) {
     this.must(id).labelOptions = options;
   }
+  async addCodeRechecks(id: string, itemIds: readonly string[]) {
+    const r = this.must(id);
+    r.pendingCodeRechecks = [...new Set([...(r.pendingCodeRechecks ?? []), ...itemIds])];
+  }
+  async clearCodeRechecks(id: string, itemIds: readonly string[]) {
+    const r = this.must(id);
+    r.pendingCodeRechecks = (r.pendingCodeRechecks ?? []).filter((i) => !itemIds.includes(i));
+  }
   async acquireRefreshLease(id: string, owner: string, version: number, leaseMs: number) {
     await this.tick();
     const r = this.must(id);

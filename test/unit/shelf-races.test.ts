@@ -5,7 +5,7 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import type { CloverClient } from '../../src/clover/client.ts';
-import { HipoinkRejectedError } from '../../src/errors.ts';
+import { CloverApiError, HipoinkApiError, HipoinkRejectedError } from '../../src/errors.ts';
 import type { HipoinkClient } from '../../src/hipoink/client.ts';
 import type { HipoinkProduct } from '../../src/hipoink/fields.ts';
 import type { PushMessage } from '../../src/sync/messages.ts';
@@ -30,6 +30,8 @@ const item = (id: string, over: Partial<RawItem> = {}): RawItem => ({
 
 function store(items: RawItem[], opts: { refuse?: (p: HipoinkProduct) => boolean } = {}) {
   const catalog = new Map(items.map((i) => [i.id, i]));
+  const failGetOnce = new Set<string>();
+  let failCreateOnce = false;
   const clover: CloverClient = {
     async listItems(_m, _t, q) {
       return [...catalog.values()]
@@ -39,6 +41,7 @@ function store(items: RawItem[], opts: { refuse?: (p: HipoinkProduct) => boolean
         .map((i) => ({ ...i }));
     },
     async getItem(_m, _t, id) {
+      if (failGetOnce.delete(id)) throw new CloverApiError('Clover answered 503', { status: 503 });
       const i = catalog.get(id);
       return i ? { ...i } : null;
     },
@@ -55,6 +58,10 @@ function store(items: RawItem[], opts: { refuse?: (p: HipoinkProduct) => boolean
       shelf.set(p.pc, p);
     },
     async createMultiple(_s, ps) {
+      if (failCreateOnce) {
+        failCreateOnce = false;
+        throw new HipoinkApiError('Hipoink answered 503', { status: 503 });
+      }
       if (ps.some(refuse)) throw new HipoinkRejectedError('refused', 1, 'a product is invalid');
       for (const p of ps) shelf.set(p.pc, p);
     },
@@ -99,13 +106,26 @@ function store(items: RawItem[], opts: { refuse?: (p: HipoinkProduct) => boolean
     });
   };
   const queued = () => pushQueue.sent.splice(0).map((m) => m.body as PushMessage);
+  /** Like one FIFO group: a message that fails is retried before the next one. */
   const push = async (messages = queued()) => {
-    for (const body of messages) await pushChanges(pushDeps, body);
+    for (const body of messages) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await pushChanges(pushDeps, body);
+          break;
+        } catch (err) {
+          if (attempt >= 3) throw err;
+        }
+      }
+    }
   };
-  /** Polls every 5 minutes (longer than the 2-minute re-read window), each followed by its pushes. */
+  /**
+   * Polls every 5 minutes (longer than the 2-minute re-read window), each followed by its pushes;
+   * a poll that fails is simply followed by the next scheduled one.
+   */
   const run = async (from: number, polls: number) => {
     for (let i = 0; i < polls; i++) {
-      await poll(from + i * POLL_EVERY);
+      await poll(from + i * POLL_EVERY).catch(() => undefined);
       await push();
     }
   };
@@ -119,6 +139,10 @@ function store(items: RawItem[], opts: { refuse?: (p: HipoinkProduct) => boolean
     run,
     duringDelete: (f: () => Promise<void>) => {
       duringDelete = f;
+    },
+    failGetOnce: (id: string) => failGetOnce.add(id),
+    failNextCreate: () => {
+      failCreateOnce = true;
     },
   };
 }
@@ -196,5 +220,56 @@ describe('the shelf ends as Clover says', () => {
     const [newRecord] = await s.products.get('M1', ['NEW']);
     expect(newRecord?.rejectedReason).toBe('product refused');
     expect(s.shelf.has('UPC1')).toBe(false);
+  });
+
+  it('when the poll that freed a barcode fails before reading the item waiting for it', async () => {
+    const s = store([item('OLD', { sku: '0123456789012', price: 499 }), item('FUEL', { price: 359 })]);
+    await s.run(T + 1_000, 1);
+    s.catalog.set('NEW', item('NEW', { sku: '0123456789012', price: 549, modifiedTime: T + 60_000 }));
+    s.catalog.delete('OLD');
+    // One transient Clover error on the waiter's read, right after the release.
+    s.failGetOnce('NEW');
+    for (let i = 1; i <= 8; i++) {
+      s.catalog.set('FUEL', item('FUEL', { price: 359 + i, modifiedTime: T + i * POLL_EVERY - 30_000 }));
+      await s.run(T + i * POLL_EVERY, 1);
+    }
+    const [newRecord] = await s.products.get('M1', ['NEW']);
+    expect(newRecord?.status).toBe('active');
+    expect(s.shelf.get('0123456789012')?.pp).toBe('5.49');
+  });
+
+  describe('when Hipoink refuses the item taking over a hidden item’s code', () => {
+    const refuse = (p: HipoinkProduct) => p.pn.length > 40;
+    const longName = 'Marlboro Red Kings 20 ct Box - Carton of Ten Packs';
+    const hidden = { name: 'Marlboro Red', sku: 'UPC1', hidden: true };
+
+    it('and the removal and the taker travel in different push messages', async () => {
+      const s = store([item('OLD', { name: 'Marlboro Red', sku: 'UPC1', price: 1099 })], { refuse });
+      await s.run(T + 1_000, 1);
+      s.catalog.set('OLD', item('OLD', { ...hidden, modifiedTime: T + 60_000 }));
+      await s.poll(T + POLL_EVERY); // queues OLD's removal, not pushed yet
+      s.catalog.set(
+        'NEW',
+        item('NEW', { name: longName, sku: 'UPC1', modifiedTime: T + POLL_EVERY + 60_000 }),
+      );
+      await s.poll(T + 2 * POLL_EVERY); // NEW claims UPC1, queued behind the removal
+      await s.push();
+      await s.run(T + 3 * POLL_EVERY, 3);
+      expect(s.shelf.has('UPC1')).toBe(false);
+    });
+
+    it('and the push carrying both is retried after a transient Hipoink error', async () => {
+      const s = store([item('OLD', { name: 'Marlboro Red', sku: 'UPC1', price: 1099 })], { refuse });
+      await s.run(T + 1_000, 1);
+      s.catalog.set('OLD', item('OLD', { ...hidden, modifiedTime: T + 60_000 }));
+      s.catalog.set('NEW', item('NEW', { name: longName, sku: 'UPC1', modifiedTime: T + 61_000 }));
+      await s.poll(T + POLL_EVERY);
+      s.failNextCreate(); // 503 after OLD's removal was recorded; the retry is refused
+      await s.push();
+      await s.run(T + 2 * POLL_EVERY, 3);
+      const [newRecord] = await s.products.get('M1', ['NEW']);
+      expect(newRecord?.rejectedReason).toBe('product refused');
+      expect(s.shelf.has('UPC1')).toBe(false);
+    });
   });
 });
