@@ -117,11 +117,7 @@ export function createCloverClient(options: CloverClientOptions): CloverClient {
         if (body.error === 'invalid_client') {
           throw new CloverApiError(
             `Clover refused the app credentials at ${operation}: check the app secret`,
-            {
-              merchantId,
-              operation,
-              status: err.response.status,
-            },
+            { merchantId, operation, status },
           );
         }
         // Only an answer about the token itself means the merchant must re-authorize (reference);

@@ -207,6 +207,19 @@ export function createMerchantStore(
 
   const conditional = (command: UpdateCommand) => writeIf(doc, command);
 
+  const updateCodeRechecks = async (op: 'ADD' | 'DELETE', merchantId: string, itemIds: readonly string[]) => {
+    if (itemIds.length === 0) return;
+    await doc.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { merchantId },
+        UpdateExpression: `${op} pendingCodeRechecks :ids`,
+        ConditionExpression: 'attribute_exists(merchantId)',
+        ExpressionAttributeValues: { ':ids': new Set(itemIds) },
+      }),
+    );
+  };
+
   return {
     get,
 
@@ -284,31 +297,8 @@ export function createMerchantStore(
       );
     },
 
-    async addCodeRechecks(merchantId, itemIds) {
-      if (itemIds.length === 0) return;
-      await doc.send(
-        new UpdateCommand({
-          TableName: tableName,
-          Key: { merchantId },
-          UpdateExpression: 'ADD pendingCodeRechecks :ids',
-          ConditionExpression: 'attribute_exists(merchantId)',
-          ExpressionAttributeValues: { ':ids': new Set(itemIds) },
-        }),
-      );
-    },
-
-    async clearCodeRechecks(merchantId, itemIds) {
-      if (itemIds.length === 0) return;
-      await doc.send(
-        new UpdateCommand({
-          TableName: tableName,
-          Key: { merchantId },
-          UpdateExpression: 'DELETE pendingCodeRechecks :ids',
-          ConditionExpression: 'attribute_exists(merchantId)',
-          ExpressionAttributeValues: { ':ids': new Set(itemIds) },
-        }),
-      );
-    },
+    addCodeRechecks: (merchantId, itemIds) => updateCodeRechecks('ADD', merchantId, itemIds),
+    clearCodeRechecks: (merchantId, itemIds) => updateCodeRechecks('DELETE', merchantId, itemIds),
 
     acquireRefreshLease(merchantId, owner, tokenVersion, leaseMs) {
       const t = now();

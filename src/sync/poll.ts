@@ -328,20 +328,43 @@ async function claimProductCode(
     }
   }
   if (oldPc !== undefined && oldPc !== newPc)
-    await noteReleased(
-      deps,
-      merchantId,
-      await deps.products.releaseCode(merchantId, oldPc, outcome.itemId),
-      released,
-    );
+    await releaseCode(deps, merchantId, oldPc, outcome.itemId, released);
   return outcome;
 }
 
-/** Waiters handed back by a released code are saved on the merchant at once, then read this poll. */
-async function noteReleased(deps: PollDeps, merchantId: string, waiters: string[], released: Set<string>) {
+/**
+ * Gives up `itemId`'s claim on `pc`. The items that were waiting for the code are saved on the
+ * merchant at once (so a poll failing later cannot lose them) and read again in this poll.
+ */
+async function releaseCode(
+  deps: PollDeps,
+  merchantId: string,
+  pc: string,
+  itemId: string,
+  released: Set<string>,
+) {
+  const waiters = await deps.products.releaseCode(merchantId, pc, itemId);
   if (waiters.length === 0) return;
   await deps.merchants.addCodeRechecks(merchantId, waiters);
   for (const id of waiters) released.add(id);
+}
+
+/**
+ * Stores an item as Clover just returned it (GET) over its stored record — code claim, then state —
+ * and says whether a push message is needed.
+ */
+async function saveFetchedItem(
+  deps: PollDeps,
+  merchant: MerchantRecord,
+  item: unknown,
+  before: ProductRecord | undefined,
+  counts: SyncCounts,
+  released: Set<string>,
+): Promise<boolean> {
+  const outcome = transformItem(item, deps.productCodePrecedence, merchant.labelOptions);
+  const claimed = await claimProductCode(deps, merchant.merchantId, outcome, before, released);
+  const record = await saveOutcome(deps, merchant.merchantId, claimed, counts, before);
+  return record !== null && mustQueue(record, before);
 }
 
 async function saveOutcome(
@@ -410,29 +433,21 @@ async function removeGhosts(
     .map((r) => r.itemId);
   for (const candidate of candidates) {
     const item = await session.call((token) => deps.clover.getItem(merchantId, token, candidate.itemId));
-    let record: ProductRecord | null;
-    if (item === null) {
-      record = await deps.products.saveState(merchantId, candidate.itemId, {
-        status: 'removed',
-        removedReason: 'gone',
-      });
-      if (candidate.label)
-        await noteReleased(
-          deps,
-          merchantId,
-          await deps.products.releaseCode(merchantId, candidate.label.pc, candidate.itemId),
-          released,
-        );
-      if (record) {
-        counts.changed++;
-        counts.removed++;
-      }
-    } else {
-      const outcome = transformItem(item, deps.productCodePrecedence, merchant.labelOptions);
-      const checked = await claimProductCode(deps, merchantId, outcome, candidate, released);
-      record = await saveOutcome(deps, merchantId, checked, counts, candidate);
+    if (item !== null) {
+      if (await saveFetchedItem(deps, merchant, item, candidate, counts, released))
+        removed.push(candidate.itemId);
+      continue;
     }
-    if (record && mustQueue(record, candidate)) removed.push(record.itemId);
+    const record = await deps.products.saveState(merchantId, candidate.itemId, {
+      status: 'removed',
+      removedReason: 'gone',
+    });
+    if (candidate.label) await releaseCode(deps, merchantId, candidate.label.pc, candidate.itemId, released);
+    if (record) {
+      counts.changed++;
+      counts.removed++;
+      if (mustQueue(record, candidate)) removed.push(candidate.itemId);
+    }
   }
   return removed;
 }
@@ -460,10 +475,7 @@ async function recheckCodeWaiters(
     // Gone from Clover: ghost cleanup takes care of it.
     if (item === null) continue;
     const [before] = await deps.products.get(merchantId, [itemId]);
-    const outcome = transformItem(item, deps.productCodePrecedence, merchant.labelOptions);
-    const claimed = await claimProductCode(deps, merchantId, outcome, before, released);
-    const record = await saveOutcome(deps, merchantId, claimed, counts, before);
-    if (record && mustQueue(record, before)) toQueue.push(itemId);
+    if (await saveFetchedItem(deps, merchant, item, before, counts, released)) toQueue.push(itemId);
   }
   return { toQueue, checked: [...checked] };
 }

@@ -68,11 +68,14 @@ export async function pushChanges(deps: PushDeps, msg: PushMessage): Promise<Pus
     if ((holder === undefined || holder === itemId) && !codes.includes(pc)) codes.push(pc);
   }
   const size = deps.settings.hipoinkChunkSize;
+  const deleteCodes = async (pcs: readonly string[]) => {
+    for (let i = 0; i < pcs.length; i += size) {
+      result.hipoinkCalls++;
+      await deps.hipoink.deleteMultiple(storeCode, pcs.slice(i, i + size));
+    }
+  };
 
-  for (let i = 0; i < codes.length; i += size) {
-    result.hipoinkCalls++;
-    await deps.hipoink.deleteMultiple(storeCode, codes.slice(i, i + size));
-  }
+  await deleteCodes(codes);
   for (const r of removals) {
     await deps.products.markPushed(msg.merchantId, r.itemId, { removed: true });
     result.removed++;
@@ -112,10 +115,7 @@ export async function pushChanges(deps: PushDeps, msg: PushMessage): Promise<Pus
       }
     }
   }
-  for (let i = 0; i < orphaned.length; i += size) {
-    result.hipoinkCalls++;
-    await deps.hipoink.deleteMultiple(storeCode, orphaned.slice(i, i + size));
-  }
+  await deleteCodes(orphaned);
   return result;
 }
 
