@@ -7,9 +7,10 @@ export const BUDGET_KEY = '#clover-request-budget';
 export interface RequestBudget {
   /**
    * Waits until this process may send one more Clover request in the current second without the
-   * whole app (every Lambda together) exceeding `limit` requests in that second.
+   * whole app (every Lambda together) exceeding `limit` requests in that second. Resolves to the
+   * second (Unix s) the request was counted in, which may already be past when it resolves.
    */
-  take(limit: number): Promise<void>;
+  take(limit: number): Promise<number>;
 }
 
 /**
@@ -40,7 +41,7 @@ export function createRequestBudget(
             ExpressionAttributeValues: { ':s': second, ':one': 1 },
           }),
         );
-        if (opened) return;
+        if (opened) return second;
         const counted = await attempt(
           new UpdateCommand({
             TableName: tableName,
@@ -50,7 +51,7 @@ export function createRequestBudget(
             ExpressionAttributeValues: { ':s': second, ':one': 1, ':limit': limit },
           }),
         );
-        if (counted) return;
+        if (counted) return second;
         // This second is spent: wait for the next one, spread a little so waiters do not stampede.
         await sleep((second + 1) * 1000 - now() + Math.floor(Math.random() * 50));
       }
