@@ -29,5 +29,6 @@ new EslSyncStack(app, 'EslSync', {
   tokenRefreshBufferMinutes: number('tokenRefreshBufferMinutes') ?? 5,
   hipoinkChunkSize: number('hipoinkChunkSize') ?? 200,
   cloverRequestsPerSecond: number('cloverRequestsPerSecond') ?? 50,
+  ...(ctx('alertEmail') === undefined ? {} : { alertEmail: ctx('alertEmail') }),
 });
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

@@ -6,6 +6,7 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { ENV } from '../src/env.ts';
 import { PLACEHOLDER_APP_ID } from '../src/secrets.ts';
+import { OperatorAlarms } from './operator-alarms.ts';
 import { QueueWithDlq } from './queue-with-dlq.ts';
 import { SyncFunction } from './sync-function.ts';
 import { SyncState } from './sync-state.ts';
@@ -36,6 +37,8 @@ export interface EslSyncStackProps extends StackProps {
   hipoinkChunkSize?: number;
   /** Clover requests per second for the whole app (Clover allows 50); item reads get 80% of it. */
   cloverRequestsPerSecond?: number;
+  /** Email subscribed to the operator alarms' topic (optional; any SNS subscriber can be added). */
+  alertEmail?: string;
 }
 
 const CLOVER_PRODUCTION_HOSTS: Record<CloverRegion, string> = {
@@ -233,6 +236,20 @@ export class EslSyncStack extends Stack {
       targets: [new LambdaFunction(tokenRefresher, { retryAttempts: 0 })],
     });
 
+    const alarms = new OperatorAlarms(this, 'OperatorAlarms', {
+      pollQueue: poll,
+      pushQueue: push,
+      unattendedFunctions: {
+        FanOut: fanOut,
+        Poller: poller,
+        PushConsumer: pushConsumer,
+        TokenRefresher: tokenRefresher,
+      },
+      pollIntervalSeconds,
+      tokenRefreshIntervalMinutes: refreshMinutes,
+      ...(props.alertEmail === undefined ? {} : { alertEmail: props.alertEmail }),
+    });
+
     const outputs: Record<string, string> = {
       MerchantsTableName: state.merchants.tableName,
       ProductsTableName: state.products.tableName,
@@ -244,6 +261,7 @@ export class EslSyncStack extends Stack {
       BackfillFunctionName: backfill.functionName,
       TokenRefresherFunctionName: tokenRefresher.functionName,
       AppSecretArn: secret.secretArn,
+      AlertTopicArn: alarms.topic.topicArn,
     };
     for (const [key, value] of Object.entries(outputs)) new CfnOutput(this, key, { value });
 

@@ -4,6 +4,7 @@ import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { METRIC_NAMESPACE, SERVICE_NAME } from '../src/metric-names.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -42,8 +43,8 @@ export class SyncFunction extends Construct {
       tracing: Tracing.ACTIVE,
       logGroup,
       environment: {
-        POWERTOOLS_SERVICE_NAME: 'esl-sync',
-        POWERTOOLS_METRICS_NAMESPACE: 'EslSync',
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
         NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
       },

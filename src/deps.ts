@@ -3,6 +3,7 @@ import { withRequestBudget } from './clover/budgeted.ts';
 import { createCloverClient } from './clover/client.ts';
 import { type Config, DEFAULT_SYNC_SETTINGS, type SyncSettings } from './config.ts';
 import { createHipoinkClient } from './hipoink/client.ts';
+import { METRIC } from './metric-names.ts';
 import { logger, metrics } from './observability.ts';
 import { createQueueSender, createRetryScheduler, createSqsClient } from './queues/sqs.ts';
 import { type AppSecretSource, appSecretSource } from './secrets.ts';
@@ -31,7 +32,7 @@ export function buildDeps(
   const sqs = createSqsClient();
   const secret = overrides.secret ?? appSecretSource(config.appSecretId);
   const merchants = createMerchantStore(doc, config.merchantsTable, Date.now, (merchantId, reason) => {
-    metrics.addMetric('MerchantUnusable', 'Count', 1);
+    metrics.addMetric(METRIC.merchantUnusable, 'Count', 1);
     logger.warn('Merchant skipped: its stored record cannot be used', { merchantId, reason });
   });
   const products = createProductStore(doc, config.productsTable);
@@ -39,7 +40,7 @@ export function buildDeps(
     createCloverClient({
       baseUrl: config.cloverApiBaseUrl,
       onRateLimited: ({ merchantId }) => {
-        metrics.addMetric('CloverRateLimited', 'Count', 1);
+        metrics.addMetric(METRIC.cloverRateLimited, 'Count', 1);
         logger.warn('Clover answered 429', { merchantId });
       },
     }),
@@ -52,12 +53,12 @@ export function buildDeps(
     appId: async () => (await secret()).cloverAppId,
     appSecret: async () => (await secret()).cloverAppSecret,
     onRecovery: (merchantId) => {
-      metrics.addMetric('TokenRecovered', 'Count', 1);
+      metrics.addMetric(METRIC.tokenRecovered, 'Count', 1);
       logger.warn('Recovered a Clover token pair with the recovery token', { merchantId });
     },
     settings,
     onRefresh: (merchantId) => {
-      metrics.addMetric('TokenRefresh', 'Count', 1);
+      metrics.addMetric(METRIC.tokenRefresh, 'Count', 1);
       logger.info('Refreshing Clover token', { merchantId });
     },
   });

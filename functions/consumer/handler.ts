@@ -1,4 +1,5 @@
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { METRIC } from '../../src/metric-names.ts';
 import { logger, metrics } from '../../src/observability.ts';
 import { processQueueBatch } from '../../src/queues/batch.ts';
 import { runtimeDeps } from '../../src/runtime.ts';
@@ -19,14 +20,14 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
           {
             ...deps,
             onRejected: (info) => {
-              metrics.addMetric('ProductRejected', 'Count', 1);
+              metrics.addMetric(METRIC.productRejected, 'Count', 1);
               logger.warn('Hipoink rejected a product', info);
             },
           },
           message,
         );
-        metrics.addMetric('LabelsUpserted', 'Count', result.upserted);
-        metrics.addMetric('LabelsRemoved', 'Count', result.removed);
+        metrics.addMetric(METRIC.labelsUpserted, 'Count', result.upserted);
+        metrics.addMetric(METRIC.labelsRemoved, 'Count', result.removed);
         logger.info('Labels pushed', { ...result });
       },
     });

@@ -1,4 +1,5 @@
 import type { Context, ScheduledEvent } from 'aws-lambda';
+import { METRIC } from '../../src/metric-names.ts';
 import { logger, metrics } from '../../src/observability.ts';
 import { runtimeDeps } from '../../src/runtime.ts';
 import { type FanOutResult, fanOut } from '../../src/sync/fanout.ts';
@@ -20,7 +21,11 @@ export const handler = async (
       },
       scheduled ? { kind: 'schedule' } : { kind: 'manual', requestId: context.awsRequestId },
     );
-    metrics.addMetric('MerchantsQueued', 'Count', result.queued);
+    metrics.addMetric(METRIC.merchantsQueued, 'Count', result.queued);
+    // Published every tick, zeros included, so an alarm sees a cleared problem clear.
+    metrics.addMetric(METRIC.merchantsNeedingReauth, 'Count', result.attention.needsReauth);
+    metrics.addMetric(METRIC.refreshTokensExpiringSoon, 'Count', result.attention.refreshTokenExpiringSoon);
+    metrics.addMetric(METRIC.merchantsLastSyncFailed, 'Count', result.attention.lastSyncFailed);
     logger.info('Fan-out done', { ...result });
     return result;
   } finally {

@@ -1,4 +1,5 @@
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { METRIC } from '../../src/metric-names.ts';
 import { logger, metrics } from '../../src/observability.ts';
 import { processQueueBatch } from '../../src/queues/batch.ts';
 import { runtimeDeps } from '../../src/runtime.ts';
@@ -20,23 +21,23 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
             ...deps,
             productCodePrecedence: deps.config.productCodePrecedence,
             onInvalidItem: (info) => {
-              metrics.addMetric('InvalidCloverItem', 'Count', 1);
+              metrics.addMetric(METRIC.invalidCloverItem, 'Count', 1);
               logger.warn('Invalid Clover item recorded and skipped', info);
             },
           },
           message,
         );
         if (result.status === 'synced') {
-          metrics.addMetric('ItemsChanged', 'Count', result.counts.changed);
+          metrics.addMetric(METRIC.itemsChanged, 'Count', result.counts.changed);
           logger.info('Merchant synced', {
             merchantId: result.merchantId,
             mode: result.mode,
             ...result.counts,
             ...(result.partial === undefined ? {} : { partial: result.partial }),
           });
-          if (result.partial !== undefined) metrics.addMetric('PartialRead', 'Count', 1);
+          if (result.partial !== undefined) metrics.addMetric(METRIC.partialRead, 'Count', 1);
         } else {
-          metrics.addMetric('MerchantSkipped', 'Count', 1);
+          metrics.addMetric(METRIC.merchantSkipped, 'Count', 1);
           logger.warn('Merchant skipped', { merchantId: result.merchantId, reason: result.reason });
         }
       },

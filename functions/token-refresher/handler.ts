@@ -1,4 +1,5 @@
 import type { Context, ScheduledEvent } from 'aws-lambda';
+import { METRIC } from '../../src/metric-names.ts';
 import { logger, metrics } from '../../src/observability.ts';
 import { runtimeDeps } from '../../src/runtime.ts';
 import { type BackupRefreshResult, refreshDueTokens } from '../../src/sync/refresh.ts';
@@ -25,9 +26,9 @@ export const handler = async (
     if (result.heartbeatError !== undefined)
       logger.warn('Could not record the refresher heartbeat', { reason: result.heartbeatError });
     // A line and a metric every run, refresh or not: the refresher's heartbeat for operators.
-    metrics.addMetric('TokenRefresherRun', 'Count', 1);
-    metrics.addMetric('TokensRefreshedByBackup', 'Count', result.refreshed.length);
-    metrics.addMetric('TokenBackupRefreshFailed', 'Count', result.failed.length);
+    metrics.addMetric(METRIC.tokenRefresherRun, 'Count', 1);
+    metrics.addMetric(METRIC.tokensRefreshedByBackup, 'Count', result.refreshed.length);
+    metrics.addMetric(METRIC.tokenBackupRefreshFailed, 'Count', result.failed.length);
     if (result.failed.length > 0) logger.warn('Backup token refresh finished with failures', { ...result });
     else if (result.refreshed.length === 0)
       logger.info('No merchant needs a token refresh', { checked: result.checked });

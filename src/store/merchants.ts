@@ -85,7 +85,12 @@ export interface MerchantView {
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
-const REFRESH_TOKEN_WARNING_SECONDS = 7 * 86_400;
+const REFRESH_TOKEN_WARNING_MS = 7 * 86_400_000;
+
+/** The refresh token runs out within 7 days: unless it is used, the store will have to re-authorize. */
+export function refreshTokenExpiringSoon(m: Pick<MerchantRecord, 'refreshTokenExpiresAt'>, now: number) {
+  return m.refreshTokenExpiresAt * 1000 - now < REFRESH_TOKEN_WARNING_MS;
+}
 
 export function merchantView(m: MerchantRecord, now = Date.now()): MerchantView {
   const view: MerchantView = {
@@ -94,7 +99,7 @@ export function merchantView(m: MerchantRecord, now = Date.now()): MerchantView 
     state: m.state,
     accessTokenExpiresAt: new Date(m.accessTokenExpiresAt * 1000).toISOString(),
     refreshTokenExpiresAt: new Date(m.refreshTokenExpiresAt * 1000).toISOString(),
-    refreshTokenExpiringSoon: m.refreshTokenExpiresAt * 1000 - now < REFRESH_TOKEN_WARNING_SECONDS * 1000,
+    refreshTokenExpiringSoon: refreshTokenExpiringSoon(m, now),
     pollCount: m.pollCount,
   };
   const optional: Partial<MerchantView> = {

@@ -53,8 +53,15 @@ describe('EslSync stack', () => {
 
   it('keeps merchants and products in two PITR tables encrypted with one rotating customer key', () => {
     template.resourceCountIs('AWS::DynamoDB::Table', 2);
-    template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
-    template.resourceCountIs('AWS::KMS::Key', 1);
+    const keys = template.findResources('AWS::KMS::Key');
+    // The state key, and the alert topic's own key (CloudWatch may use that one, never the state key).
+    expect(Object.keys(keys).sort()).toEqual([
+      expect.stringMatching(/^OperatorAlarmsTopicKey/),
+      expect.stringMatching(/^SyncStateStateKey/),
+    ]);
+    for (const k of Object.values(keys)) expect(k.Properties.EnableKeyRotation).toBe(true);
+    for (const table of Object.values(template.findResources('AWS::DynamoDB::Table')))
+      expect(JSON.stringify(table.Properties.SSESpecification.KMSMasterKeyId)).toContain('SyncStateStateKey');
     template.hasResource('AWS::DynamoDB::Table', {
       DeletionPolicy: 'Retain',
       Properties: {
@@ -240,6 +247,7 @@ describe('EslSync stack', () => {
       'FanOutFunctionName',
       'BackfillFunctionName',
       'AppSecretArn',
+      'AlertTopicArn',
     ]) {
       expect(outputs).toContain(key);
     }

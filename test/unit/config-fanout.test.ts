@@ -67,7 +67,11 @@ describe('fanOut', () => {
     const q = new RecordingQueue();
     const deps = { merchants: merchants(), pollQueue: q, pollIntervalSeconds: 120 };
     const r = await fanOut({ ...deps, now: () => 1_000_000 });
-    expect(r).toEqual({ queued: 1, skipped: { needs_reauth: 1, disabled: 1 } });
+    expect(r).toEqual({
+      queued: 1,
+      skipped: { needs_reauth: 1, disabled: 1 },
+      attention: { needsReauth: 1, refreshTokenExpiringSoon: 0, lastSyncFailed: 0 },
+    });
     expect(q.sent[0]).toMatchObject({
       groupId: 'A',
       body: { merchantId: 'A', mode: 'incremental', reason: 'schedule' },
@@ -76,6 +80,34 @@ describe('fanOut', () => {
     await fanOut({ ...deps, now: () => 1_200_000 });
     expect(q.sent[1]?.deduplicationId).toBe(q.sent[0]?.deduplicationId);
     expect(q.sent[2]?.deduplicationId).not.toBe(q.sent[0]?.deduplicationId);
+  });
+
+  it('counts the merchants an operator must act on: re-authorize, refresh token running out, last sync failed', async () => {
+    const now = Date.parse('2026-11-25T12:00:00Z');
+    const inDays = (d: number) => Math.floor(now / 1000) + d * 86_400;
+    const store = new FakeMerchantStore(
+      merchantRecord({ merchantId: 'SOON', refreshTokenExpiresAt: inDays(6.9) }),
+      merchantRecord({ merchantId: 'LATER', refreshTokenExpiresAt: inDays(7.1), lastSyncStatus: 'ok' }),
+      merchantRecord({ merchantId: 'FAILING', refreshTokenExpiresAt: inDays(30), lastSyncStatus: 'error' }),
+      merchantRecord({ merchantId: 'PARTIAL', refreshTokenExpiresAt: inDays(30), lastSyncStatus: 'partial' }),
+      merchantRecord({ merchantId: 'REAUTH1', state: 'needs_reauth', refreshTokenExpiresAt: inDays(1) }),
+      merchantRecord({ merchantId: 'REAUTH2', state: 'needs_reauth', lastSyncStatus: 'error' }),
+      // Switched off on purpose: nothing to act on, whatever its tokens or last sync say.
+      merchantRecord({
+        merchantId: 'OFF',
+        state: 'disabled',
+        refreshTokenExpiresAt: inDays(1),
+        lastSyncStatus: 'error',
+      }),
+    );
+    const r = await fanOut({
+      merchants: store,
+      pollQueue: new RecordingQueue(),
+      pollIntervalSeconds: 120,
+      now: () => now,
+    });
+    expect(r.queued).toBe(4);
+    expect(r.attention).toEqual({ needsReauth: 2, refreshTokenExpiringSoon: 1, lastSyncFailed: 1 });
   });
 
   it('never collapses manual ticks', async () => {

@@ -1,0 +1,198 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import {
+  Alarm,
+  ComparisonOperator,
+  type IMetric,
+  Metric,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+import { METRIC, METRIC_NAMESPACE, SERVICE_NAME } from '../src/metric-names.ts';
+import type { QueueWithDlq } from './queue-with-dlq.ts';
+
+export interface OperatorAlarmsProps {
+  pollQueue: QueueWithDlq;
+  pushQueue: QueueWithDlq;
+  /** Functions that run unattended (schedule or queue); a crash of any of them alarms. */
+  unattendedFunctions: Record<string, IFunction>;
+  pollIntervalSeconds: number;
+  tokenRefreshIntervalMinutes: number;
+  /** Subscribed to the alert topic when given (the address confirms by email). */
+  alertEmail?: string;
+}
+
+/** A queue message older than this means labels are more than a quarter hour behind Clover. */
+const BACKLOG_SECONDS = 15 * 60;
+const FIVE_MINUTES = Duration.minutes(5);
+/** CloudWatch evaluates at most one day of periods. */
+const MAX_EVALUATION_SECONDS = 86_400;
+
+/**
+ * The conditions someone has to act on, as CloudWatch alarms on one encrypted SNS topic (alarm and
+ * recovery both notify). Each description says what happened and what to do, so the notification
+ * is its own runbook.
+ */
+export class OperatorAlarms extends Construct {
+  readonly topic: Topic;
+  readonly alarms: Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: OperatorAlarmsProps) {
+    super(scope, id);
+    const key = new Key(this, 'TopicKey', {
+      description: 'esl-sync: encrypts operator alerts',
+      enableKeyRotation: true,
+    });
+    // CloudWatch alarms publish to an encrypted topic only if the key lets CloudWatch use it.
+    key.addToResourcePolicy(
+      new PolicyStatement({
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
+    );
+    this.topic = new Topic(this, 'Topic', {
+      displayName: 'esl-sync alerts',
+      masterKey: key,
+      enforceSSL: true,
+    });
+    if (props.alertEmail !== undefined) {
+      if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(props.alertEmail)) {
+        throw new Error(`alertEmail must be an email address; got ${props.alertEmail}`);
+      }
+      this.topic.addSubscription(new EmailSubscription(props.alertEmail));
+    }
+
+    const { pollQueue, pushQueue } = props;
+    for (const [name, q, dlqName] of [
+      ['Poll', pollQueue, 'poll'],
+      ['Push', pushQueue, 'push'],
+    ] as const) {
+      this.add(`${name}DeadLetters`, {
+        metric: q.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period: FIVE_MINUTES,
+          statistic: 'Maximum',
+        }),
+        threshold: 1,
+        description:
+          `${name} messages failed five times and were set aside, so some labels are not being updated. ` +
+          `Read the reasons with \`esl-sync dlq list --queue ${dlqName} --aws\`; once the cause is fixed, ` +
+          `\`esl-sync dlq redrive --queue ${dlqName} --aws\`.`,
+      });
+      this.add(`${name}Backlog`, {
+        metric: q.queue.metricApproximateAgeOfOldestMessage({ period: FIVE_MINUTES, statistic: 'Maximum' }),
+        threshold: BACKLOG_SECONDS,
+        description:
+          `A ${dlqName} message has waited over ${BACKLOG_SECONDS / 60} minutes: labels are falling behind Clover. ` +
+          'Check the function logs for errors, throttling or Clover 429s (CloverRateLimited metric).',
+      });
+    }
+
+    const pollPeriod = Duration.seconds(props.pollIntervalSeconds);
+    const pollPeriods = Math.min(3, Math.floor(MAX_EVALUATION_SECONDS / props.pollIntervalSeconds));
+    this.add('PollsNotScheduled', {
+      metric: this.gauge(METRIC.merchantsQueued, pollPeriod, 'SampleCount'),
+      comparison: ComparisonOperator.LESS_THAN_THRESHOLD,
+      threshold: 1,
+      evaluationPeriods: pollPeriods,
+      missing: TreatMissingData.BREACHING,
+      description:
+        `No fan-out ran for ${pollPeriods} poll intervals, so no store is being polled. ` +
+        'Check that the PollSchedule rule is enabled and the FanOut function is not failing.',
+    });
+    this.add('MerchantsNeedReauth', {
+      metric: this.gauge(METRIC.merchantsNeedingReauth, FIVE_MINUTES, 'Maximum'),
+      threshold: 1,
+      description:
+        'Clover refused a store’s refresh token; its labels are not updated until the store authorizes ' +
+        'the app again. `esl-sync status --aws` names it; store the new tokens with `esl-sync merchants add`.',
+    });
+    this.add('RefreshTokensExpiring', {
+      metric: this.gauge(METRIC.refreshTokensExpiringSoon, FIVE_MINUTES, 'Maximum'),
+      threshold: 1,
+      description:
+        'A store’s Clover refresh token runs out within 7 days. `esl-sync status --aws` names it; ' +
+        'have the store authorize the app again before then, or it will need re-authorization.',
+    });
+    this.add('MerchantsFailingSync', {
+      // Minimum: only a store failing through whole periods counts, not one failed poll.
+      metric: this.gauge(METRIC.merchantsLastSyncFailed, FIVE_MINUTES, 'Minimum'),
+      threshold: 1,
+      evaluationPeriods: 3,
+      description:
+        'A store’s polls have been failing for 15 minutes; the others still sync. ' +
+        '`esl-sync status --aws` shows its last error.',
+    });
+
+    const refreshPeriod = Duration.minutes(props.tokenRefreshIntervalMinutes);
+    const refreshPeriods = props.tokenRefreshIntervalMinutes * 60 * 2 <= MAX_EVALUATION_SECONDS ? 2 : 1;
+    this.add('TokenRefresherMissed', {
+      metric: this.gauge(METRIC.tokenRefresherRun, refreshPeriod, 'Sum'),
+      comparison: ComparisonOperator.LESS_THAN_THRESHOLD,
+      threshold: 1,
+      evaluationPeriods: refreshPeriods,
+      missing: TreatMissingData.BREACHING,
+      description:
+        'The backup token refresher has not run when scheduled (status shows it LATE). Tokens of stores ' +
+        'polled rarely may expire. Check the TokenRefreshSchedule rule and the TokenRefresher logs.',
+    });
+    this.add('TokenBackupRefreshFailing', {
+      metric: this.gauge(METRIC.tokenBackupRefreshFailed, refreshPeriod, 'Sum'),
+      threshold: 1,
+      evaluationPeriods: refreshPeriods,
+      description:
+        'The backup token refresher failed to refresh some store in consecutive runs. ' +
+        'Its log line "Backup token refresh finished with failures" names the stores and reasons.',
+    });
+
+    for (const [name, fn] of Object.entries(props.unattendedFunctions)) {
+      this.add(`${name}Errors`, {
+        metric: fn.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum' }),
+        threshold: 1,
+        description: `The ${name} function failed (a crash, not a recorded item or message failure). See its logs.`,
+      });
+    }
+  }
+
+  private gauge(metricName: string, period: Duration, statistic: string): Metric {
+    return new Metric({
+      namespace: METRIC_NAMESPACE,
+      metricName,
+      dimensionsMap: { service: SERVICE_NAME },
+      period,
+      statistic,
+    });
+  }
+
+  private add(
+    id: string,
+    opts: {
+      metric: IMetric;
+      threshold: number;
+      description: string;
+      comparison?: ComparisonOperator;
+      evaluationPeriods?: number;
+      missing?: TreatMissingData;
+    },
+  ) {
+    const alarm = new Alarm(this, id, {
+      alarmName: `${Stack.of(this).stackName}-${id}`,
+      alarmDescription: opts.description,
+      metric: opts.metric,
+      threshold: opts.threshold,
+      comparisonOperator: opts.comparison ?? ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: opts.evaluationPeriods ?? 1,
+      treatMissingData: opts.missing ?? TreatMissingData.NOT_BREACHING,
+    });
+    const action = new SnsAction(this.topic);
+    alarm.addAlarmAction(action);
+    alarm.addOkAction(action);
+    this.alarms.push(alarm);
+  }
+}

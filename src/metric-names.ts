@@ -1,0 +1,29 @@
+/**
+ * The CloudWatch metrics the functions publish (Powertools EMF) and the stack's alarms watch. One
+ * list for both sides, so an alarm can never wait on a metric nobody publishes under that name.
+ */
+export const METRIC_NAMESPACE = 'EslSync';
+/** Powertools adds it to every metric as the `service` dimension. */
+export const SERVICE_NAME = 'esl-sync';
+
+export const METRIC = {
+  merchantsQueued: 'MerchantsQueued',
+  /** Gauges from each fan-out: merchants an operator has to act on. */
+  merchantsNeedingReauth: 'MerchantsNeedingReauth',
+  refreshTokensExpiringSoon: 'RefreshTokensExpiringSoon',
+  merchantsLastSyncFailed: 'MerchantsLastSyncFailed',
+  merchantUnusable: 'MerchantUnusable',
+  merchantSkipped: 'MerchantSkipped',
+  cloverRateLimited: 'CloverRateLimited',
+  invalidCloverItem: 'InvalidCloverItem',
+  itemsChanged: 'ItemsChanged',
+  partialRead: 'PartialRead',
+  productRejected: 'ProductRejected',
+  labelsUpserted: 'LabelsUpserted',
+  labelsRemoved: 'LabelsRemoved',
+  tokenRefresh: 'TokenRefresh',
+  tokenRecovered: 'TokenRecovered',
+  tokenRefresherRun: 'TokenRefresherRun',
+  tokensRefreshedByBackup: 'TokensRefreshedByBackup',
+  tokenBackupRefreshFailed: 'TokenBackupRefreshFailed',
+} as const;

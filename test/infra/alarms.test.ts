@@ -1,0 +1,173 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { EslSyncStack, type EslSyncStackProps } from '../../lib/esl-sync-stack.ts';
+import { METRIC, METRIC_NAMESPACE, SERVICE_NAME } from '../../src/metric-names.ts';
+
+function synth(props: Partial<EslSyncStackProps> = {}) {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new EslSyncStack(app, 'EslSync', { hipoinkBaseUrl: 'https://hipoink.test', ...props });
+  return Template.fromStack(stack);
+}
+
+type AlarmProps = {
+  AlarmName: string;
+  AlarmDescription: string;
+  MetricName: string;
+  Namespace: string;
+  Dimensions: Array<{ Name: string; Value: unknown }>;
+  Period: number;
+  EvaluationPeriods: number;
+  Threshold: number;
+  ComparisonOperator: string;
+  TreatMissingData: string;
+  AlarmActions: unknown[];
+  OKActions: unknown[];
+};
+function alarms(template: Template): Record<string, AlarmProps> {
+  const out: Record<string, AlarmProps> = {};
+  for (const a of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
+    const p = a.Properties as AlarmProps;
+    out[p.AlarmName.replace(/^EslSync-/, '')] = p;
+  }
+  return out;
+}
+function alarm(template: Template, name: string): AlarmProps {
+  const found = alarms(template)[name];
+  if (!found) throw new Error(`no alarm ${name}`);
+  return found;
+}
+
+/** Source files that publish metrics: the handlers and the dependencies they build. */
+function publishingSource(): string {
+  const root = join(import.meta.dirname, '..', '..');
+  const handlers = readdirSync(join(root, 'functions')).map((d) =>
+    readFileSync(join(root, 'functions', d, 'handler.ts'), 'utf8'),
+  );
+  return [...handlers, readFileSync(join(root, 'src', 'deps.ts'), 'utf8')].join('\n');
+}
+
+describe('operator alarms', () => {
+  let template: Template;
+  beforeAll(() => {
+    template = synth();
+  });
+
+  it('tells the alert topic when each alarm fires and when it clears', () => {
+    const all = Object.values(alarms(template));
+    expect(all.length).toBeGreaterThanOrEqual(13);
+    const topic = Object.keys(template.findResources('AWS::SNS::Topic'));
+    expect(topic).toHaveLength(1);
+    for (const a of all) {
+      expect(a.AlarmActions).toEqual([{ Ref: topic[0] }]);
+      expect(a.OKActions).toEqual([{ Ref: topic[0] }]);
+      expect(a.AlarmDescription.length).toBeGreaterThan(60);
+    }
+  });
+
+  it('encrypts the topic with a key CloudWatch may use, and refuses it over plain HTTP', () => {
+    template.hasResourceProperties('AWS::SNS::Topic', {
+      KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^OperatorAlarmsTopicKey'), 'Arn'] },
+    });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+    const keys = template.findResources('AWS::KMS::Key');
+    const grantsCloudWatch = (id: string) =>
+      JSON.stringify(keys[id]?.Properties.KeyPolicy).includes('cloudwatch.amazonaws.com');
+    const ids = Object.keys(keys);
+    expect(ids.filter(grantsCloudWatch)).toEqual([expect.stringMatching(/^OperatorAlarmsTopicKey/)]);
+  });
+
+  it('alarms on anything dead-lettered and on a queue falling a quarter hour behind', () => {
+    for (const [name, queue] of [
+      ['PollDeadLetters', 'PollQueueDeadLetters'],
+      ['PushDeadLetters', 'PushQueueDeadLetters'],
+    ] as const) {
+      const a = alarm(template, name);
+      expect(a).toMatchObject({
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
+      expect(JSON.stringify(a.Dimensions)).toContain(queue);
+      expect(a.AlarmDescription).toMatch(/esl-sync dlq list/);
+    }
+    for (const [name, queue] of [
+      ['PollBacklog', /^PollQueue[0-9A-F]{8}$/],
+      ['PushBacklog', /^PushQueue[0-9A-F]{8}$/],
+    ] as const) {
+      const a = alarm(template, name);
+      expect(a).toMatchObject({ MetricName: 'ApproximateAgeOfOldestMessage', Threshold: 900 });
+      // The work queue itself (CDK names it after its construct), not its dead-letter queue.
+      expect(a.Dimensions).toEqual([
+        { Name: 'QueueName', Value: { 'Fn::GetAtt': [expect.stringMatching(queue), 'QueueName'] } },
+      ]);
+    }
+  });
+
+  it('watches our own metrics under the namespace and service dimension the functions publish them with', () => {
+    const source = publishingSource();
+    const ours = Object.values(alarms(template)).filter((a) => a.Namespace === METRIC_NAMESPACE);
+    expect(ours.map((a) => a.MetricName).sort()).toEqual(
+      [
+        METRIC.merchantsQueued,
+        METRIC.merchantsNeedingReauth,
+        METRIC.refreshTokensExpiringSoon,
+        METRIC.merchantsLastSyncFailed,
+        METRIC.tokenRefresherRun,
+        METRIC.tokenBackupRefreshFailed,
+      ].sort(),
+    );
+    for (const a of ours) {
+      expect(a.Dimensions).toEqual([{ Name: 'service', Value: SERVICE_NAME }]);
+      const key = Object.entries(METRIC).find(([, name]) => name === a.MetricName)?.[0];
+      // Some handler really publishes it, or the alarm would wait forever.
+      expect(source, a.MetricName).toContain(`METRIC.${key}`);
+    }
+  });
+
+  it('treats a silent schedule as an alarm: no fan-out for 3 intervals, no refresher run for 2', () => {
+    expect(alarm(template, 'PollsNotScheduled')).toMatchObject({
+      Period: 120,
+      EvaluationPeriods: 3,
+      ComparisonOperator: 'LessThanThreshold',
+      Threshold: 1,
+      TreatMissingData: 'breaching',
+    });
+    expect(alarm(template, 'TokenRefresherMissed')).toMatchObject({
+      Period: 600,
+      EvaluationPeriods: 2,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+    });
+    // A gauge nobody publishes (e.g. no merchant yet) is not a problem.
+    expect(alarm(template, 'MerchantsNeedReauth').TreatMissingData).toBe('notBreaching');
+    // Periods follow the configured schedules, within CloudWatch's one-day evaluation limit.
+    const custom = synth({ pollIntervalSeconds: 600, tokenRefreshIntervalMinutes: 1440 });
+    expect(alarm(custom, 'PollsNotScheduled')).toMatchObject({ Period: 600, EvaluationPeriods: 3 });
+    expect(alarm(custom, 'TokenRefresherMissed')).toMatchObject({ Period: 86_400, EvaluationPeriods: 1 });
+  });
+
+  it('alarms on crashes of the functions that run unattended, not of the hand-run backfill', () => {
+    const crashes = Object.keys(alarms(template))
+      .filter((n) => n.endsWith('Errors'))
+      .sort();
+    expect(crashes).toEqual(['FanOutErrors', 'PollerErrors', 'PushConsumerErrors', 'TokenRefresherErrors']);
+  });
+
+  it('subscribes the alert email when one is given, and rejects one that is not an address', () => {
+    template.resourceCountIs('AWS::SNS::Subscription', 0);
+    synth({ alertEmail: 'ops@store.example' }).hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@store.example',
+    });
+    expect(() => synth({ alertEmail: 'ops at store' })).toThrow(/alertEmail must be an email address/);
+  });
+});
