@@ -81,6 +81,8 @@ export interface SyncSettings {
   hipoinkChunkSize: number;
   /** Clover requests per second for one merchant (Clover allows 16 per token; headroom kept). */
   merchantRequestsPerSecond: number;
+  /** Product writes one poll or push keeps in flight (DynamoDB; each is a small conditional write). */
+  storeWriteConcurrency: number;
 }
 
 export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
@@ -95,4 +97,5 @@ export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
   cleanupIntervalHours: 24,
   hipoinkChunkSize: 200,
   merchantRequestsPerSecond: 12,
+  storeWriteConcurrency: 16,
 };

@@ -14,6 +14,7 @@ import {
 } from '../store/products.ts';
 import type { PollMessage } from './messages.ts';
 import { readItemsSince } from './pages.ts';
+import { forEachLimited, groupBySharedKeys } from './parallel.ts';
 import type { TokenManager } from './tokens.ts';
 import { type ItemOutcome, transformItem } from './transform.ts';
 
@@ -31,6 +32,7 @@ export interface PollDeps {
     | 'cleanupIntervalHours'
     | 'hipoinkChunkSize'
     | 'merchantRequestsPerSecond'
+    | 'storeWriteConcurrency'
   >;
   productCodePrecedence: readonly ProductCodeSource[];
   now?: () => number;
@@ -270,17 +272,35 @@ async function savePage(
 ): Promise<string[]> {
   const ids = outcomes.map((o) => o.itemId).filter((id): id is string => id !== undefined);
   const stored = new Map((await deps.products.get(merchantId, ids)).map((r) => [r.itemId, r]));
-  const toQueue: string[] = [];
-  for (const outcome of outcomes) {
-    const before = outcome.itemId ? stored.get(outcome.itemId) : undefined;
-    const checked = await claimProductCode(deps, merchantId, outcome, before, released);
-    const record = await saveOutcome(deps, merchantId, checked, counts, before);
-    if (record ? mustQueue(record, before) : before && pushNeed(before) !== 'none')
-      // Unchanged but not on the shelf yet (an earlier poll saved it, then failed before
-      // queueing): queued again rather than left until the next edit.
-      toQueue.push((record ?? before)?.itemId as string);
-  }
-  return toQueue;
+  const beforeOf = (o: ItemOutcome) => (o.itemId ? stored.get(o.itemId) : undefined);
+  const queue = new Array<string | undefined>(outcomes.length);
+  // Items touching a common product code (taking it or leaving it) are saved one after another in
+  // Clover's order, so the earlier item wins a contested code as it would in a sequential run;
+  // items with nothing in common are saved in parallel.
+  const chains = groupBySharedKeys(
+    outcomes.map((outcome, index) => ({ outcome, index })),
+    ({ outcome }) => codeKeys(outcome, beforeOf(outcome)),
+  );
+  await forEachLimited(chains, deps.settings.storeWriteConcurrency, async (chain) => {
+    for (const { outcome, index } of chain) {
+      const before = beforeOf(outcome);
+      const checked = await claimProductCode(deps, merchantId, outcome, before, released);
+      const record = await saveOutcome(deps, merchantId, checked, counts, before);
+      if (record ? mustQueue(record, before) : before && pushNeed(before) !== 'none')
+        // Unchanged but not on the shelf yet (an earlier poll saved it, then failed before
+        // queueing): queued again rather than left until the next edit.
+        queue[index] = (record ?? before)?.itemId as string;
+    }
+  });
+  return queue.filter((id): id is string => id !== undefined);
+}
+
+/** What a save of this item may contend for with others in its page: its id and both its codes. */
+function codeKeys(outcome: ItemOutcome, before: ProductRecord | undefined): string[] {
+  const keys = outcome.itemId ? [`item:${outcome.itemId}`] : [];
+  if (before?.status === 'active' && before.label) keys.push(`pc:${before.label.pc}`);
+  if (outcome.kind === 'label') keys.push(`pc:${outcome.desired.label.pc}`);
+  return keys;
 }
 
 /**

@@ -1,15 +1,17 @@
+import type { SyncSettings } from '../config.ts';
 import { HipoinkRejectedError, MerchantUnavailableError } from '../errors.ts';
 import type { HipoinkClient } from '../hipoink/client.ts';
 import type { HipoinkProduct } from '../hipoink/fields.ts';
 import type { MerchantStore } from '../store/merchants.ts';
 import { type ProductRecord, type ProductStore, pushNeed } from '../store/products.ts';
 import type { PushMessage } from './messages.ts';
+import { forEachLimited } from './parallel.ts';
 
 export interface PushDeps {
   merchants: Pick<MerchantStore, 'get'>;
   products: ProductStore;
   hipoink: HipoinkClient;
-  settings: { hipoinkChunkSize: number };
+  settings: Pick<SyncSettings, 'hipoinkChunkSize' | 'storeWriteConcurrency'>;
   onRejected?: (info: { merchantId: string; itemId: string; pc: string; reason: string }) => void;
 }
 
@@ -62,11 +64,13 @@ export async function pushChanges(deps: PushDeps, msg: PushMessage): Promise<Pus
     ...removals.map((r) => ({ itemId: r.itemId, pc: r.pushedPc })),
     ...upserts.map((u) => ({ itemId: u.record.itemId, pc: u.record.pushedPc })),
   ].filter((x): x is { itemId: string; pc: string } => x.pc !== undefined && !wanted.has(x.pc));
-  const codes: string[] = [];
-  for (const { itemId, pc } of leaving) {
+  const parallel = deps.settings.storeWriteConcurrency;
+  const free = new Array<string | undefined>(leaving.length);
+  await forEachLimited(leaving, parallel, async ({ itemId, pc }, i) => {
     const holder = await deps.products.codeHolder(msg.merchantId, pc);
-    if ((holder === undefined || holder === itemId) && !codes.includes(pc)) codes.push(pc);
-  }
+    if (holder === undefined || holder === itemId) free[i] = pc;
+  });
+  const codes = [...new Set(free.filter((pc): pc is string => pc !== undefined))];
   const size = deps.settings.hipoinkChunkSize;
   const deleteCodes = async (pcs: readonly string[]) => {
     for (let i = 0; i < pcs.length; i += size) {
@@ -76,10 +80,10 @@ export async function pushChanges(deps: PushDeps, msg: PushMessage): Promise<Pus
   };
 
   await deleteCodes(codes);
-  for (const r of removals) {
+  await forEachLimited(removals, parallel, async (r) => {
     await deps.products.markPushed(msg.merchantId, r.itemId, { removed: true });
     result.removed++;
-  }
+  });
 
   const orphaned: string[] = [];
   for (let i = 0; i < upserts.length; i += size) {
@@ -90,7 +94,7 @@ export async function pushChanges(deps: PushDeps, msg: PushMessage): Promise<Pus
         storeCode,
         chunk.map((u) => u.label),
       );
-      for (const u of chunk) await markUpserted(deps, msg.merchantId, u, result);
+      await forEachLimited(chunk, parallel, (u) => markUpserted(deps, msg.merchantId, u, result));
     } catch (err) {
       if (!(err instanceof HipoinkRejectedError)) throw err;
       // Hipoink refused the chunk without saying which product: send them one by one so one bad

@@ -58,7 +58,7 @@ const deps = (chunk = 200) => ({
     backoffLimitMs: 20,
     retryLimit: 3,
   }),
-  settings: { hipoinkChunkSize: chunk },
+  settings: { hipoinkChunkSize: chunk, storeWriteConcurrency: 16 },
 });
 
 type Version = { price: number; hidden: boolean };

@@ -40,6 +40,7 @@ const settings = {
   cleanupIntervalHours: 24,
   hipoinkChunkSize: 200,
   merchantRequestsPerSecond: 1000,
+  storeWriteConcurrency: 16,
 };
 const msg = (mode: PollMessage['mode'] = 'incremental'): PollMessage => ({
   merchantId: 'M1',
@@ -245,6 +246,43 @@ describe('pollMerchant', () => {
     await pollMerchant(s.deps, msg());
     expect((await s.products.get('M1', ['A']))[0]?.label?.pc).toBe('OTHER');
     expect((await s.products.get('M1', ['B']))[0]).toMatchObject({ status: 'active', label: { pc: 'SAME' } });
+  });
+
+  it('saves a page in parallel, but items contending for a code in Clover’s order, whatever each write takes', async () => {
+    const others = Array.from({ length: 40 }, (_, i) => it0(`N${i}`, { modifiedTime: 10 + i }));
+    const s = setup([it0('A', { sku: 'X', modifiedTime: 1 }), ...others]);
+    await pollMerchant(s.deps, msg());
+    // A leaves X for Y; then B takes X, then C wants it too. A's and B's writes are the slow ones,
+    // so saved in parallel C would claim X first.
+    s.catalog.set('A', it0('A', { sku: 'Y', modifiedTime: 100 }));
+    s.catalog.set('B', it0('B', { sku: 'X', modifiedTime: 101 }));
+    s.catalog.set('C', it0('C', { sku: 'X', modifiedTime: 102 }));
+    for (const o of others) s.catalog.set(o.id, { ...o, price: 200, modifiedTime: 103 });
+    const slow: Record<string, number> = { A: 30, B: 15 };
+    let inFlight = 0;
+    let most = 0;
+    for (const method of ['claimCode', 'releaseCode', 'saveState'] as const) {
+      const real = s.products[method].bind(s.products) as (...a: unknown[]) => Promise<unknown>;
+      (s.products as unknown as Record<string, unknown>)[method] = async (...args: unknown[]) => {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        await new Promise((r) => setTimeout(r, slow[String(args[method === 'saveState' ? 1 : 2])] ?? 1));
+        try {
+          return await real(...args);
+        } finally {
+          inFlight--;
+        }
+      };
+    }
+    await pollMerchant(s.deps, msg());
+    expect(await s.products.codeHolder('M1', 'X')).toBe('B');
+    expect((await s.products.get('M1', ['C']))[0]?.invalidReason).toBe(
+      'product code X is already used by Clover item B',
+    );
+    expect((await s.products.get('M1', ['A']))[0]?.label?.pc).toBe('Y');
+    expect((await s.products.get('M1', ['N39']))[0]?.label?.pp).toBe('2.00');
+    expect(most).toBeGreaterThan(1);
+    expect(most).toBeLessThanOrEqual(settings.storeWriteConcurrency);
   });
 
   it('queues changes an earlier poll saved but failed before queueing', async () => {

@@ -50,7 +50,7 @@ function setup(chunk = 200) {
     merchants: new FakeMerchantStore(merchantRecord()),
     products,
     hipoink,
-    settings: { hipoinkChunkSize: chunk },
+    settings: { hipoinkChunkSize: chunk, storeWriteConcurrency: 16 },
   };
   return { products, hipoink, deps };
 }

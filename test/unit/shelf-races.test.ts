@@ -91,11 +91,17 @@ function store(items: RawItem[], opts: { refuse?: (p: HipoinkProduct) => boolean
       cleanupIntervalHours: 24,
       hipoinkChunkSize: 200,
       merchantRequestsPerSecond: 1000,
+      storeWriteConcurrency: 16,
     },
     productCodePrecedence: ['sku', 'code', 'id'] as const,
     now: () => clock,
   };
-  const pushDeps = { merchants, products, hipoink, settings: { hipoinkChunkSize: 200 } };
+  const pushDeps = {
+    merchants,
+    products,
+    hipoink,
+    settings: { hipoinkChunkSize: 200, storeWriteConcurrency: 16 },
+  };
   const poll = (at: number) => {
     clock = at;
     return pollMerchant(pollDeps, {
