@@ -62,6 +62,22 @@ export class OperatorAlarms extends Construct {
       masterKey: key,
       enforceSSL: true,
     });
+    // The HTTPS-only statement makes this the topic's whole policy, replacing SNS's default that
+    // lets the account publish: CloudWatch must be allowed explicitly, for this account's alarms.
+    this.topic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
+          ArnLike: {
+            'aws:SourceArn': `arn:${Stack.of(this).partition}:cloudwatch:${Stack.of(this).region}:${Stack.of(this).account}:alarm:${Stack.of(this).stackName}-*`,
+          },
+        },
+      }),
+    );
     if (props.alertEmail !== undefined) {
       if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(props.alertEmail)) {
         throw new Error(`alertEmail must be an email address; got ${props.alertEmail}`);
@@ -80,6 +96,8 @@ export class OperatorAlarms extends Construct {
           statistic: 'Maximum',
         }),
         threshold: 1,
+        // SQS may stop publishing for a queue nobody touches; no data must not read as "cleared".
+        missing: TreatMissingData.IGNORE,
         description:
           `${name} messages failed five times and were set aside, so some labels are not being updated. ` +
           `Read the reasons with \`esl-sync dlq list --queue ${dlqName} --aws\`; once the cause is fixed, ` +
@@ -112,6 +130,15 @@ export class OperatorAlarms extends Construct {
       description:
         'Clover refused a store’s refresh token; its labels are not updated until the store authorizes ' +
         'the app again. `esl-sync status --aws` names it; store the new tokens with `esl-sync merchants add`.',
+    });
+    this.add('MerchantRecordsUnusable', {
+      // Published by every listing (each fan-out) while such a record exists; absent once fixed.
+      metric: this.gauge(METRIC.merchantUnusable, FIVE_MINUTES, 'Sum'),
+      threshold: 1,
+      description:
+        'A merchant record in DynamoDB cannot be used (e.g. a token field missing or damaged), so that ' +
+        'store is not synced. The fan-out log line "Merchant skipped: its stored record cannot be used" ' +
+        'names it and the fields; re-add it with `esl-sync merchants add`.',
     });
     this.add('RefreshTokensExpiring', {
       metric: this.gauge(METRIC.refreshTokensExpiringSoon, FIVE_MINUTES, 'Maximum'),

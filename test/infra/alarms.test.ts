@@ -57,7 +57,7 @@ describe('operator alarms', () => {
 
   it('tells the alert topic when each alarm fires and when it clears', () => {
     const all = Object.values(alarms(template));
-    expect(all.length).toBeGreaterThanOrEqual(13);
+    expect(all.length).toBeGreaterThanOrEqual(14);
     const topic = Object.keys(template.findResources('AWS::SNS::Topic'));
     expect(topic).toHaveLength(1);
     for (const a of all) {
@@ -75,6 +75,22 @@ describe('operator alarms', () => {
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+    // A topic policy replaces SNS's default one: CloudWatch needs its own Allow, for our alarms only.
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Allow',
+            Action: 'sns:Publish',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Condition: Match.objectLike({
+              StringEquals: { 'aws:SourceAccount': Match.anyValue() },
+              ArnLike: { 'aws:SourceArn': Match.anyValue() },
+            }),
+          }),
         ]),
       },
     });
@@ -98,6 +114,8 @@ describe('operator alarms', () => {
       });
       expect(JSON.stringify(a.Dimensions)).toContain(queue);
       expect(a.AlarmDescription).toMatch(/esl-sync dlq list/);
+      // Dead letters stay until someone acts: a gap in SQS's data must not clear the alarm.
+      expect(a.TreatMissingData).toBe('ignore');
     }
     for (const [name, queue] of [
       ['PollBacklog', /^PollQueue[0-9A-F]{8}$/],
@@ -118,6 +136,7 @@ describe('operator alarms', () => {
     expect(ours.map((a) => a.MetricName).sort()).toEqual(
       [
         METRIC.merchantsQueued,
+        METRIC.merchantUnusable,
         METRIC.merchantsNeedingReauth,
         METRIC.refreshTokensExpiringSoon,
         METRIC.merchantsLastSyncFailed,
