@@ -99,6 +99,16 @@ export class HipoinkRejectedError extends EslSyncError {
   }
 }
 
+/**
+ * Hipoink refused every product of a batch, one by one too, with one and the same error: the
+ * request itself (sign, store code, client id) is wrong, not the products. Retried, so the labels
+ * follow once it is fixed; no product is marked rejected for it.
+ */
+export class HipoinkRequestRefusedError extends EslSyncError {
+  readonly code = 'HIPOINK_REQUEST_REFUSED';
+  readonly retryable = true;
+}
+
 /** A queue message or invocation payload that does not match its schema: never retried. */
 export class InvalidMessageError extends EslSyncError {
   readonly code = 'INVALID_MESSAGE';

@@ -19,6 +19,7 @@ export const METRIC = {
   itemsChanged: 'ItemsChanged',
   partialRead: 'PartialRead',
   productRejected: 'ProductRejected',
+  labelRemovalRefused: 'LabelRemovalRefused',
   labelsUpserted: 'LabelsUpserted',
   labelsRemoved: 'LabelsRemoved',
   tokenRefresh: 'TokenRefresh',

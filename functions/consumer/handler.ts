@@ -23,6 +23,10 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
               metrics.addMetric(METRIC.productRejected, 'Count', 1);
               logger.warn('Hipoink rejected a product', info);
             },
+            onRemovalRefused: (info) => {
+              metrics.addMetric(METRIC.labelRemovalRefused, 'Count', 1);
+              logger.warn('Hipoink refused to delete a product code; passed over', info);
+            },
           },
           message,
         );

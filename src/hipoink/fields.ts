@@ -27,10 +27,14 @@ export const HipoinkProductSchema = z.object({
 });
 export type HipoinkProduct = z.infer<typeof HipoinkProductSchema>;
 
+/**
+ * Only `error_code` decides success. The reference gives no types for the rest, so a message of
+ * null or a count sent as text must not turn a call Hipoink carried out into a failure.
+ */
 export const HipoinkResponseSchema = z.looseObject({
   error_code: z.union([z.number(), z.string()]),
-  error_msg: z.string().optional(),
-  count: z.number().optional(),
+  error_msg: z.string().nullish().catch(undefined),
+  count: z.coerce.number().optional().catch(undefined),
 });
 export type HipoinkResponse = z.infer<typeof HipoinkResponseSchema>;
 

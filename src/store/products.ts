@@ -28,6 +28,11 @@ export const ProductRecordSchema = z.object({
   pushedLabelHash: z.string().optional(),
   /** The product code Hipoink holds for this item; absent when nothing is on the shelf. */
   pushedPc: z.string().optional(),
+  /**
+   * Codes this item holds whose Hipoink product may still show another item's label (a late removal
+   * left it, since this item had claimed the code): this item's push replaces or deletes them.
+   */
+  strayPcs: z.preprocess((v) => (v instanceof Set ? [...v] : v), z.array(z.string())).optional(),
   rejectedReason: z.string().optional(),
   rejectedLabelHash: z.string().optional(),
   updatedAt: z.number(),
@@ -52,14 +57,15 @@ export type PushNeed = 'upsert' | 'remove' | 'none';
 
 /** Whether Hipoink differs from what the item should show. One rule, used by poller and consumer. */
 export function pushNeed(record: ProductRecord, opts: { retryRejected?: boolean } = {}): PushNeed {
+  const strays = (record.strayPcs?.length ?? 0) > 0;
   if (record.status === 'active' && record.label) {
     // A label Hipoink refused is not sent again until it changes, or a full resync asks for it.
-    if (record.rejectedLabelHash === record.labelHash && !opts.retryRejected) return 'none';
+    if (record.rejectedLabelHash === record.labelHash && !opts.retryRejected && !strays) return 'none';
     const stale = record.pushedLabelHash !== record.labelHash;
     const codeMoved = record.pushedPc !== undefined && record.pushedPc !== record.label.pc;
-    return stale || codeMoved ? 'upsert' : 'none';
+    return stale || codeMoved || strays ? 'upsert' : 'none';
   }
-  if (record.status === 'removed') return record.pushedPc !== undefined ? 'remove' : 'none';
+  if (record.status === 'removed') return record.pushedPc !== undefined || strays ? 'remove' : 'none';
   // An invalid item keeps whatever the shelf shows until Clover has a usable version again.
   return 'none';
 }
@@ -96,6 +102,15 @@ export interface ProductStore {
     shelf: { pc: string; labelHash: string } | { removed: true },
   ): Promise<void>;
   markRejected(merchantId: string, itemId: string, labelHash: string, reason: string): Promise<void>;
+  /**
+   * Before its code is deleted in Hipoink: the item's label is no longer known to be on the shelf,
+   * so if the work stops after the delete, the item is pushed again rather than thought in step.
+   */
+  markLabelLeaving(merchantId: string, itemId: string): Promise<void>;
+  /** Hands a code whose Hipoink product may show another item's label to the item holding it. */
+  addStrayCode(merchantId: string, itemId: string, pc: string): Promise<void>;
+  /** The stray codes that were replaced, deleted or handed on. */
+  clearStrayCodes(merchantId: string, itemId: string, pcs: readonly string[]): Promise<void>;
 }
 
 export const stateHashOf = (state: ProductState): string =>
@@ -305,6 +320,43 @@ export function createProductStore(
           ExpressionAttributeValues: removed
             ? { ':now': now() }
             : { ':pc': shelf.pc, ':lh': shelf.labelHash, ':now': now() },
+        }),
+      );
+    },
+
+    async markLabelLeaving(merchantId, itemId) {
+      await doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: key(merchantId, itemId),
+          UpdateExpression: 'SET updatedAt = :now REMOVE pushedLabelHash',
+          ConditionExpression: 'attribute_exists(itemId)',
+          ExpressionAttributeValues: { ':now': now() },
+        }),
+      );
+    },
+
+    async addStrayCode(merchantId, itemId, pc) {
+      await doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: key(merchantId, itemId),
+          UpdateExpression: 'SET updatedAt = :now ADD strayPcs :pc',
+          ConditionExpression: 'attribute_exists(itemId)',
+          ExpressionAttributeValues: { ':pc': new Set([pc]), ':now': now() },
+        }),
+      );
+    },
+
+    async clearStrayCodes(merchantId, itemId, pcs) {
+      if (pcs.length === 0) return;
+      await doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: key(merchantId, itemId),
+          UpdateExpression: 'SET updatedAt = :now DELETE strayPcs :pcs',
+          ConditionExpression: 'attribute_exists(itemId)',
+          ExpressionAttributeValues: { ':pcs': new Set(pcs), ':now': now() },
         }),
       );
     },

@@ -185,6 +185,15 @@ describe('Hipoink client', () => {
     expect(String(err)).not.toContain(SIGN);
   });
 
+  it('accepts a success whose other fields have types the reference does not promise', async () => {
+    const { client } = make([
+      { status: 200, body: { error_code: '0', error_msg: null, count: '2' } },
+      { status: 200, body: { error_code: 0, count: 'two' } },
+    ]);
+    expect(await client.deleteMultiple('s', ['A', 'B'])).toBe(2);
+    expect(await client.deleteMultiple('s', ['A', 'B'])).toBeUndefined();
+  });
+
   it('retries 5xx, and a 400 is permanent', async () => {
     const ok = make([{ status: 503 }, { status: 200, body: { error_code: 0, count: 2 } }]);
     expect(await ok.client.deleteMultiple('s', ['A', 'B'])).toBe(2);

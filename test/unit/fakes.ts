@@ -232,6 +232,23 @@ export class FakeProductStore implements ProductStore {
     r.rejectedReason = reason;
     r.rejectedLabelHash = labelHash;
   }
+  async markLabelLeaving(merchantId: string, itemId: string) {
+    const r = this.records.get(this.key(merchantId, itemId));
+    if (!r) throw new Error('missing');
+    delete r.pushedLabelHash;
+  }
+  async addStrayCode(merchantId: string, itemId: string, pc: string) {
+    const r = this.records.get(this.key(merchantId, itemId));
+    if (!r) throw new Error('missing');
+    r.strayPcs = [...new Set([...(r.strayPcs ?? []), pc])];
+  }
+  async clearStrayCodes(merchantId: string, itemId: string, pcs: readonly string[]) {
+    const r = this.records.get(this.key(merchantId, itemId));
+    if (!r) throw new Error('missing');
+    const left = (r.strayPcs ?? []).filter((pc) => !pcs.includes(pc));
+    if (left.length > 0) r.strayPcs = left;
+    else delete r.strayPcs;
+  }
 }
 
 export class RecordingQueue implements QueueSender {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HipoinkApiError, HipoinkRejectedError } from '../../src/errors.ts';
+import { HipoinkApiError, HipoinkRejectedError, HipoinkRequestRefusedError } from '../../src/errors.ts';
 import type { HipoinkClient } from '../../src/hipoink/client.ts';
 import type { HipoinkProduct } from '../../src/hipoink/fields.ts';
 import { pushChanges } from '../../src/sync/push.ts';
@@ -10,21 +10,33 @@ class RecordingHipoink implements HipoinkClient {
   calls: Array<{ op: string; codes: string[] }> = [];
   shelf = new Map<string, HipoinkProduct>();
   bad = new Set<string>();
+  /** Codes Hipoink refuses to delete. */
+  undeletable = new Set<string>();
   failWith?: Error;
+  /** Every request refused with one error, as with a wrong sign. */
+  refuseEverything = false;
+  private refuseRequest() {
+    if (this.refuseEverything) throw new HipoinkRejectedError('refused', 10003, 'sign check failed');
+  }
   async create(_s: string, p: HipoinkProduct) {
     this.calls.push({ op: 'create', codes: [p.pc] });
+    this.refuseRequest();
     if (this.bad.has(p.pc)) throw new HipoinkRejectedError('refused', 1, `bad product ${p.pc}`);
     this.shelf.set(p.pc, p);
   }
   async createMultiple(_s: string, ps: readonly HipoinkProduct[]) {
     this.calls.push({ op: 'create_multiple', codes: ps.map((p) => p.pc) });
     if (this.failWith) throw this.failWith;
+    this.refuseRequest();
     if (ps.some((p) => this.bad.has(p.pc)))
       throw new HipoinkRejectedError('refused', 1, 'a product is invalid');
     for (const p of ps) this.shelf.set(p.pc, p);
   }
   async deleteMultiple(_s: string, codes: readonly string[]) {
     this.calls.push({ op: 'del_multiple', codes: [...codes] });
+    this.refuseRequest();
+    if (codes.some((c) => this.undeletable.has(c)))
+      throw new HipoinkRejectedError('refused', 30001, 'product is bound to a label');
     for (const c of codes) this.shelf.delete(c);
     return codes.length;
   }
@@ -138,6 +150,43 @@ describe('pushChanges', () => {
     hipoink.calls = [];
     await pushChanges(deps, { merchantId: 'M1', itemIds: ['B'] });
     expect(hipoink.calls).toEqual([]);
+  });
+
+  it('treats every product refused with one and the same error as a request fault: retried, nobody rejected', async () => {
+    const { products, hipoink, deps } = setup();
+    for (const id of ['A', 'B', 'C']) await activeItem(products, id, `PC-${id}`, '1.00');
+    await pushChanges(deps, { merchantId: 'M1', itemIds: ['A', 'B', 'C'] });
+    for (const id of ['A', 'B', 'C']) await activeItem(products, id, `PC-${id}`, '2.00');
+    hipoink.refuseEverything = true; // e.g. a mistyped or rotated sign
+    const wrongSign = pushChanges(deps, { merchantId: 'M1', itemIds: ['A', 'B', 'C'] });
+    await expect(wrongSign).rejects.toBeInstanceOf(HipoinkRequestRefusedError);
+    await expect(wrongSign).rejects.toMatchObject({ retryable: true });
+    const records = await products.get('M1', ['A', 'B', 'C']);
+    expect(records.map((r) => r.rejectedReason)).toEqual([undefined, undefined, undefined]);
+    // The sign is fixed: the retried message delivers the new prices.
+    hipoink.refuseEverything = false;
+    await pushChanges(deps, { merchantId: 'M1', itemIds: ['A', 'B', 'C'] });
+    expect([...hipoink.shelf.values()].map((p) => p.pp)).toEqual(['2.00', '2.00', '2.00']);
+  });
+
+  it('passes over a code Hipoink refuses to delete, and still delivers the rest of the message', async () => {
+    const { products, hipoink, deps } = setup();
+    for (const id of ['A', 'B', 'D']) await activeItem(products, id, `PC-${id}`);
+    await pushChanges(deps, { merchantId: 'M1', itemIds: ['A', 'B', 'D'] });
+    for (const id of ['A', 'D']) {
+      await products.saveState('M1', id, { status: 'removed', removedReason: 'hidden', modifiedTime: 2 });
+    }
+    await activeItem(products, 'B', 'PC-B', '2.00');
+    hipoink.undeletable.add('PC-A');
+    const refused: string[] = [];
+    const result = await pushChanges(
+      { ...deps, onRemovalRefused: ({ pc, reason }) => refused.push(`${pc}: ${reason}`) },
+      { merchantId: 'M1', itemIds: ['A', 'B', 'D'] },
+    );
+    expect(refused).toEqual(['PC-A: product is bound to a label']);
+    expect(result).toMatchObject({ upserted: 1, removed: 2 });
+    expect(hipoink.shelf.get('PC-B')?.pp).toBe('2.00');
+    expect(hipoink.shelf.has('PC-D')).toBe(false);
   });
 
   it('lets transient failures propagate for the queue to retry', async () => {

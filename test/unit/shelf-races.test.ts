@@ -139,6 +139,7 @@ function store(items: RawItem[], opts: { refuse?: (p: HipoinkProduct) => boolean
     catalog,
     shelf,
     products,
+    pushDeps,
     poll,
     queued,
     push,
@@ -277,5 +278,79 @@ describe('the shelf ends as Clover says', () => {
       expect(newRecord?.rejectedReason).toBe('product refused');
       expect(s.shelf.has('UPC1')).toBe(false);
     });
+  });
+});
+
+describe('the shelf keeps a label whose code change is undone while its push is unfinished', () => {
+  it('when the new code’s create fails after the old code was deleted', async () => {
+    const s = store([item('A', { sku: 'W', price: 1099 })]);
+    await s.run(T + 1_000, 1);
+    s.catalog.set('A', item('A', { sku: 'X', price: 1099, modifiedTime: T + 10_000 }));
+    await s.poll(T + POLL_EVERY);
+    const recode = s.queued();
+    s.failNextCreate(); // W is deleted, then X's create answers 503
+    await expect(pushChanges(s.pushDeps, recode[0] as PushMessage)).rejects.toBeInstanceOf(HipoinkApiError);
+    // While that message waits for its retry, the barcode edit is undone.
+    s.catalog.set('A', item('A', { sku: 'W', price: 1099, modifiedTime: T + POLL_EVERY + 10_000 }));
+    await s.poll(T + 2 * POLL_EVERY);
+    await s.push([...recode, ...s.queued()]);
+    await s.run(T + 3 * POLL_EVERY, 2);
+    expect([...s.shelf.keys()]).toEqual(['W']);
+    expect(s.shelf.get('W')?.pp).toBe('10.99');
+  });
+
+  it('when Hipoink refuses the label under the new code', async () => {
+    const longName = 'Marlboro Red Kings 20 ct Box - Carton of Ten Packs';
+    const s = store([item('A', { name: 'Marlboro Red', sku: 'W', price: 1099 })], {
+      refuse: (p) => p.pn.length > 40,
+    });
+    await s.run(T + 1_000, 1);
+    s.catalog.set('A', item('A', { name: longName, sku: 'X', price: 1099, modifiedTime: T + 10_000 }));
+    await s.run(T + POLL_EVERY, 1);
+    s.catalog.set(
+      'A',
+      item('A', { name: 'Marlboro Red', sku: 'W', price: 1099, modifiedTime: T + 2 * POLL_EVERY }),
+    );
+    await s.run(T + 2 * POLL_EVERY + 1_000, 2);
+    expect([...s.shelf.keys()]).toEqual(['W']);
+  });
+});
+
+describe('a late removal of a code another item took', () => {
+  it('leaves no label behind when that item gives the code up before its own push lands', async () => {
+    const s = store([item('A', { sku: 'X', price: 1099 })]);
+    await s.run(T + 1_000, 1);
+    s.catalog.set('A', item('A', { sku: 'X', price: 1099, hidden: true, modifiedTime: T + 10_000 }));
+    await s.poll(T + POLL_EVERY);
+    const removal = s.queued(); // waits, e.g. on a retry backoff
+    s.catalog.set('B', item('B', { sku: 'X', price: 549, modifiedTime: T + POLL_EVERY + 10_000 }));
+    await s.poll(T + 2 * POLL_EVERY); // B claims X
+    const takeover = s.queued();
+    await s.push(removal); // X is B's now: not deleted
+    // B's push fails for now; meanwhile B's barcode is corrected to Y.
+    s.failNextCreate();
+    await expect(pushChanges(s.pushDeps, takeover[0] as PushMessage)).rejects.toBeInstanceOf(HipoinkApiError);
+    s.catalog.set('B', item('B', { sku: 'Y', price: 549, modifiedTime: T + 2 * POLL_EVERY + 10_000 }));
+    await s.poll(T + 3 * POLL_EVERY);
+    await s.push([...takeover, ...s.queued()]);
+    await s.run(T + 4 * POLL_EVERY, 2);
+    expect(Object.fromEntries([...s.shelf].map(([pc, p]) => [pc, p.pn]))).toEqual({ Y: 'Item B' });
+    // and nothing is left to do
+    expect((await s.products.get('M1', ['A', 'B'])).map((r) => r.strayPcs)).toEqual([undefined, undefined]);
+  });
+
+  it('leaves the taker’s label alone when the taker’s push landed first', async () => {
+    const s = store([item('A', { sku: 'X', price: 1099 })]);
+    await s.run(T + 1_000, 1);
+    s.catalog.set('A', item('A', { sku: 'X', price: 1099, hidden: true, modifiedTime: T + 10_000 }));
+    await s.poll(T + POLL_EVERY);
+    const removal = s.queued();
+    s.catalog.set('B', item('B', { sku: 'X', price: 549, modifiedTime: T + POLL_EVERY + 10_000 }));
+    await s.poll(T + 2 * POLL_EVERY);
+    await s.push(s.queued()); // B's label goes up under X first
+    await s.push(removal);
+    await s.run(T + 3 * POLL_EVERY, 2);
+    expect(Object.fromEntries([...s.shelf].map(([pc, p]) => [pc, p.pp]))).toEqual({ X: '5.49' });
+    expect((await s.products.get('M1', ['B']))[0]?.strayPcs).toBeUndefined();
   });
 });
