@@ -36,6 +36,9 @@ export async function startHipoinkSimulator(
   const orders: unknown[] = [];
   const calls: HipoinkCall[] = [];
   const rejected = new Map<string, string>();
+  // Physical labels bound to product codes, per store: binding is done by staff in Hipoink, and
+  // deleting a product unbinds any label bound to it (reference); creating one never binds.
+  const bindings = new Map<string, Map<string, string>>();
   let failEvery: { n: number; status: number } | undefined;
   let failNext: { count: number; status: number } | undefined;
   let errorNext: { count: number; code: number; msg: string } | undefined;
@@ -139,6 +142,8 @@ export async function startHipoinkSimulator(
         }
         let deleted = 0;
         for (const c of f1 as string[]) if (store(storeCode).delete(c)) deleted++;
+        const bound = bindings.get(storeCode);
+        for (const [label, pc] of bound ?? []) if ((f1 as string[]).includes(pc)) bound?.delete(label);
         return answer(200, 0, 'success', { count: deleted });
       }
       case 'productadjust/create_order': {
@@ -160,6 +165,7 @@ export async function startHipoinkSimulator(
     if (req.method === 'GET' && parts[0] === 'calls') return sendJson(res, 200, calls);
     if (req.method === 'POST' && parts[0] === 'reset') {
       stores.clear();
+      bindings.clear();
       calls.length = 0;
       return sendJson(res, 200, { ok: true });
     }
@@ -193,6 +199,16 @@ export async function startHipoinkSimulator(
     },
     acceptProduct(pc: string) {
       rejected.delete(pc);
+    },
+    /** What staff do in Hipoink: bind a shelf label to a product code. */
+    bindLabel(storeCode: string, labelId: string, pc: string) {
+      const bound = bindings.get(storeCode) ?? new Map<string, string>();
+      bound.set(labelId, pc);
+      bindings.set(storeCode, bound);
+    },
+    /** Label id → product code, for the labels still bound. */
+    boundLabels(storeCode: string): Map<string, string> {
+      return new Map(bindings.get(storeCode));
     },
     errorCodeNext(count: number, code: number, msg: string) {
       errorNext = { count, code, msg };

@@ -157,9 +157,12 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
     const cola = clover.items(A).find((i) => i.name === 'Cola 20oz');
     const fuel = clover.items(A).find((i) => i.sku === 'FUEL-REG');
     if (!cola || !fuel) throw new Error('fixture missing');
+    // Staff bound a shelf label to the fuel price; a price change must update it, not unbind it.
+    hipoink.bindLabel('store-a', 'ESL-PUMP-1', 'FUEL-REG');
     clover.upsertItem(A, { id: fuel.id, price: 399 });
     clover.upsertItem(A, { id: cola.id, hidden: true });
     await cli('tick', '--wait');
+    expect(hipoink.boundLabels('store-a').get('ESL-PUMP-1')).toBe('FUEL-REG');
     expect(shelf('store-a')).toContainEqual({
       pc: 'FUEL-REG',
       pn: 'Regular Unleaded',

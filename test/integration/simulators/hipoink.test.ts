@@ -39,6 +39,18 @@ describe('Hipoink simulator', () => {
     expect([...sim.products('S1').keys()]).toEqual(['B']);
   });
 
+  it('keeps a bound label through updates of its product and unbinds it when the product is deleted', async () => {
+    await post('product/create_multiple', { f1: [{ pc: 'L1', pn: 'Diesel', pp: '4.19' }] });
+    sim.bindLabel('S1', 'ESL-0001', 'L1');
+    await post('product/create_multiple', { f1: [{ pc: 'L1', pn: 'Diesel', pp: '4.29' }] });
+    await post('product/create', { pc: 'L1', pn: 'Diesel', pp: '4.39' });
+    expect(sim.boundLabels('S1').get('ESL-0001')).toBe('L1');
+    await post('product/del_multiple', { f1: ['L1'] });
+    await post('product/create', { pc: 'L1', pn: 'Diesel', pp: '4.39' });
+    // Creating the product again does not bind the label again.
+    expect(sim.boundLabels('S1').has('ESL-0001')).toBe(false);
+  });
+
   it('answers errors with HTTP 200 and error_code ≠ 0, never echoing the sign', async () => {
     const wrongSign = await fetch(`${sim.url}/api/default/product/create`, {
       method: 'POST',
