@@ -140,6 +140,15 @@ export class OperatorAlarms extends Construct {
         'store is not synced. The fan-out log line "Merchant skipped: its stored record cannot be used" ' +
         'names it and the fields; re-add it with `esl-sync merchants add`.',
     });
+    this.add('ProductsRejected', {
+      // One bad product is the store's data (status shows it); many at once suggest the request.
+      metric: this.gauge(METRIC.productRejected, FIVE_MINUTES, 'Sum'),
+      threshold: 3,
+      description:
+        'Hipoink refused several products within 5 minutes. `esl-sync status --aws` lists them with ' +
+        "Hipoink's reasons: if they share one reason (sign, store code), fix that, then " +
+        '`esl-sync backfill --all --aws` sends the refused labels again; otherwise fix the items in Clover.',
+    });
     this.add('RefreshTokensExpiring', {
       metric: this.gauge(METRIC.refreshTokensExpiringSoon, FIVE_MINUTES, 'Maximum'),
       threshold: 1,

@@ -57,7 +57,7 @@ describe('operator alarms', () => {
 
   it('tells the alert topic when each alarm fires and when it clears', () => {
     const all = Object.values(alarms(template));
-    expect(all.length).toBeGreaterThanOrEqual(14);
+    expect(all.length).toBeGreaterThanOrEqual(15);
     const topic = Object.keys(template.findResources('AWS::SNS::Topic'));
     expect(topic).toHaveLength(1);
     for (const a of all) {
@@ -137,6 +137,7 @@ describe('operator alarms', () => {
       [
         METRIC.merchantsQueued,
         METRIC.merchantUnusable,
+        METRIC.productRejected,
         METRIC.merchantsNeedingReauth,
         METRIC.refreshTokensExpiringSoon,
         METRIC.merchantsLastSyncFailed,
