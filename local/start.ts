@@ -215,18 +215,29 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     }
 
     const ruleArn = `arn:aws:events:${REGION}:000000000000:rule/esl-sync-poll-schedule`;
-    const schedule = startSchedule(opts.intervalSeconds, async () => {
-      await fanOut(scheduledEvent(ruleArn), lambdaContext('esl-sync-fan-out', 60_000));
-    });
+    // A failing run is printed, as CloudWatch would show it; the schedule goes on.
+    const scheduleFailed = (what: string) => (err: unknown) =>
+      log(`${what} failed: ${err instanceof Error ? err.message : String(err)}`);
+    const schedule = startSchedule(
+      opts.intervalSeconds,
+      async () => {
+        await fanOut(scheduledEvent(ruleArn), lambdaContext('esl-sync-fan-out', 60_000));
+      },
+      scheduleFailed('fan-out'),
+    );
     stops.push(() => schedule.stop());
-    const refreshSchedule = startSchedule(opts.tokenRefreshSeconds, async () => {
-      const result = await tokenRefresher(
-        scheduledEvent(ruleArn),
-        lambdaContext('esl-sync-token-refresher', 300_000),
-      );
-      for (const id of result.refreshed) log(`token refreshed ${id} (backup refresher)`);
-      for (const f of result.failed) log(`token refresh failed ${f.merchantId}: ${f.reason}`);
-    });
+    const refreshSchedule = startSchedule(
+      opts.tokenRefreshSeconds,
+      async () => {
+        const result = await tokenRefresher(
+          scheduledEvent(ruleArn),
+          lambdaContext('esl-sync-token-refresher', 300_000),
+        );
+        for (const id of result.refreshed) log(`token refreshed ${id} (backup refresher)`);
+        for (const f of result.failed) log(`token refresh failed ${f.merchantId}: ${f.reason}`);
+      },
+      scheduleFailed('token refresher'),
+    );
     stops.push(() => refreshSchedule.stop());
 
     const info: LocalStackFile = {
@@ -288,24 +299,23 @@ async function main() {
   });
   if (values.help) {
     process.stdout.write(
-      'Usage: npm start -- [--interval SECONDS] [--demo-activity SECONDS]\n' +
+      'Usage: npm start -- [--interval SECONDS] [--demo-activity SECONDS] [--token-refresh SECONDS]\n' +
         '  --interval       seconds between scheduled polls (default 10; 0 = only on `esl-sync tick`)\n' +
         '  --demo-activity  seconds between demo price changes in the bundled Clover simulator (default 15; 0 = off)\n' +
         '  --token-refresh  seconds between backup token refresh runs (default 600; 0 = only on `esl-sync tokens refresh`)\n',
     );
     return;
   }
-  const intervalSeconds = Number(values.interval ?? 10);
-  const demoActivitySeconds = Number(values['demo-activity'] ?? 15);
-  if (!Number.isFinite(intervalSeconds) || intervalSeconds < 0)
-    throw new Error('--interval must be a number ≥ 0');
+  const intervalSeconds = secondsOption('interval', values.interval, 10);
+  const demoActivitySeconds = secondsOption('demo-activity', values['demo-activity'], 15);
+  const tokenRefreshSeconds = secondsOption('token-refresh', values['token-refresh'], 600);
   const log = (line: string) => process.stdout.write(`${line}\n`);
   const stack = await startLocalStack({
     intervalSeconds,
     dataDir: dataDir(),
     env: process.env,
     demoActivitySeconds,
-    tokenRefreshSeconds: Number(values['token-refresh'] ?? 600),
+    tokenRefreshSeconds,
     log,
   });
   const { simulators } = stack.info;
@@ -326,6 +336,15 @@ async function main() {
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+/** A seconds option: a number ≥ 0 (0 = off), or a clear error naming the option. */
+function secondsOption(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const seconds = Number(value);
+  if (value.trim() === '' || !Number.isFinite(seconds) || seconds < 0)
+    throw new Error(`--${name} must be a number of seconds ≥ 0 (0 = off); got ${JSON.stringify(value)}`);
+  return seconds;
 }
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('local/start.ts')) {

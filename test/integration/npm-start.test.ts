@@ -14,16 +14,12 @@ const root = join(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'esl-sync-start-'));
 const children: ChildProcess[] = [];
 
-function start() {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'local/start.ts', '--interval', '1', '--demo-activity', '0'],
-    {
-      cwd: root,
-      env: { ...process.env, ESL_SYNC_DATA_DIR: dir, CLOVER_API_BASE_URL: '', HIPOINK_BASE_URL: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+function start(args = ['--interval', '1', '--demo-activity', '0']) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts', ...args], {
+    cwd: root,
+    env: { ...process.env, ESL_SYNC_DATA_DIR: dir, CLOVER_API_BASE_URL: '', HIPOINK_BASE_URL: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
   const lines: string[] = [];
   let buffer = '';
@@ -48,7 +44,7 @@ function start() {
     throw new Error(`timed out; stdout so far:\n${lines.join('\n')}\nstderr:\n${stderr}`);
   };
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, lines, waitFor, exited };
+  return { child, lines, waitFor, exited, stderr: () => stderr };
 }
 
 async function products(hipoinkUrl: string, store: string) {
@@ -111,5 +107,18 @@ describe('npm start', () => {
     await second.waitFor((l) => l.startsWith('ready'));
     second.child.kill('SIGINT');
     expect(await second.exited).toBe(0);
+  });
+
+  it('refuses an option that is not a number of seconds, naming it, before starting anything', async () => {
+    for (const [option, value] of [
+      ['--token-refresh', 'abc'],
+      ['--demo-activity', 'soon'],
+      ['--interval', '-5'],
+    ] as const) {
+      const run = start([`${option}=${value}`]);
+      expect(await run.exited).toBe(1);
+      expect(run.stderr()).toContain(`${option} must be a number of seconds`);
+      expect(run.lines.some((l) => l.startsWith('ready'))).toBe(false);
+    }
   });
 });
