@@ -53,7 +53,8 @@ export type ProductState =
   | { status: 'removed'; removedReason: NonNullable<ProductRecord['removedReason']>; modifiedTime?: number }
   | { status: 'invalid'; invalidReason: string; modifiedTime?: number };
 
-export type PushNeed = 'upsert' | 'remove' | 'none';
+/** `cleanup`: nothing of its own to show or remove, only stray codes to take down. */
+export type PushNeed = 'upsert' | 'remove' | 'cleanup' | 'none';
 
 /** Whether Hipoink differs from what the item should show. One rule, used by poller and consumer. */
 export function pushNeed(record: ProductRecord, opts: { retryRejected?: boolean } = {}): PushNeed {
@@ -66,8 +67,9 @@ export function pushNeed(record: ProductRecord, opts: { retryRejected?: boolean 
     return stale || codeMoved || strays ? 'upsert' : 'none';
   }
   if (record.status === 'removed') return record.pushedPc !== undefined || strays ? 'remove' : 'none';
-  // An invalid item keeps whatever the shelf shows until Clover has a usable version again.
-  return 'none';
+  // An invalid item keeps whatever the shelf shows until Clover has a usable version again; its
+  // stray codes, which it no longer claims, are taken down all the same.
+  return strays ? 'cleanup' : 'none';
 }
 
 /**

@@ -49,45 +49,38 @@ export async function pushChanges(deps: PushDeps, msg: PushMessage): Promise<Pus
   const records = await deps.products.get(msg.merchantId, msg.itemIds);
   const upserts: Upsert[] = [];
   const removals: ProductRecord[] = [];
+  const cleanups: ProductRecord[] = [];
   for (const record of records) {
     const need = pushNeed(record, { retryRejected: msg.retryRejected === true });
     if (need === 'upsert' && record.label && record.labelHash) {
       upserts.push({ record, label: record.label, labelHash: record.labelHash });
     } else if (need === 'remove') {
       removals.push(record);
+    } else if (need === 'cleanup') {
+      cleanups.push(record);
     }
   }
+  const hipoink = refusalAware(deps, msg.merchantId, storeCode, result);
 
   // Codes to take down: removed items' codes, old codes of items whose code changed, and stray
   // codes (another item's label left under a code this item holds) — never a code some item in
   // this batch is about to show. A code another item has claimed since is not deleted (its label
   // is, or will be, on the shelf under it); it is handed to that item instead.
   const wanted = new Set(upserts.map((u) => u.label.pc));
-  const handled = [...removals, ...upserts.map((u) => u.record)];
+  const handled = [...removals, ...upserts.map((u) => u.record), ...cleanups];
   const leaving = handled
     .flatMap((r) => [
-      ...(r.pushedPc === undefined ? [] : [{ itemId: r.itemId, pc: r.pushedPc, own: true }]),
-      ...(r.strayPcs ?? []).map((pc) => ({ itemId: r.itemId, pc, own: false })),
+      ...(r.pushedPc === undefined || r.status === 'invalid' ? [] : [{ itemId: r.itemId, pc: r.pushedPc }]),
+      ...(r.strayPcs ?? []).map((pc) => ({ itemId: r.itemId, pc })),
     ])
     .filter((x) => !wanted.has(x.pc));
   const parallel = deps.settings.storeWriteConcurrency;
-  const holders = new Array<string | undefined>(leaving.length);
-  await forEachLimited(leaving, parallel, async ({ pc }, i) => {
-    holders[i] = await deps.products.codeHolder(msg.merchantId, pc);
-  });
-  const codes = new Set<string>();
-  const handOver = new Map<string, Set<string>>();
-  leaving.forEach(({ itemId, pc }, i) => {
-    const holder = holders[i];
-    if (holder === undefined || holder === itemId) codes.add(pc);
-    else handOver.set(holder, (handOver.get(holder) ?? new Set()).add(pc));
-  });
-  await handOverCodes(deps, msg.merchantId, handOver);
+  const codes = await codesToDelete(deps, msg.merchantId, leaving);
 
   // Recorded before the delete: if the work stops after it, these items are pushed again.
-  const losing = handled.filter((r) => r.pushedPc !== undefined && codes.has(r.pushedPc));
+  const losing = handled.filter((r) => r.pushedPc !== undefined && codes.includes(r.pushedPc));
   await forEachLimited(losing, parallel, (r) => deps.products.markLabelLeaving(msg.merchantId, r.itemId));
-  await deleteCodes(deps, storeCode, [...codes], result);
+  await hipoink.deleteCodes(codes);
   await forEachLimited(removals, parallel, async (r) => {
     await deps.products.markPushed(msg.merchantId, r.itemId, { removed: true });
     result.removed++;
@@ -97,19 +90,13 @@ export async function pushChanges(deps: PushDeps, msg: PushMessage): Promise<Pus
   const orphaned: string[] = [];
   for (let i = 0; i < upserts.length; i += size) {
     const chunk = upserts.slice(i, i + size);
-    try {
-      result.hipoinkCalls++;
-      await deps.hipoink.createMultiple(
-        storeCode,
-        chunk.map((u) => u.label),
-      );
+    if (await hipoink.createAll(chunk.map((u) => u.label))) {
       await forEachLimited(chunk, parallel, (u) => markUpserted(deps, msg.merchantId, u, result));
-    } catch (err) {
-      if (!(err instanceof HipoinkRejectedError)) throw err;
-      orphaned.push(...(await upsertOneByOne(deps, msg.merchantId, storeCode, chunk, err, result)));
+    } else {
+      orphaned.push(...(await upsertOneByOne(deps, msg.merchantId, storeCode, chunk, result)));
     }
   }
-  await deleteCodes(deps, storeCode, orphaned, result);
+  await hipoink.deleteCodes(orphaned);
   // Every stray code is now replaced (an upsert showing it), deleted or handed on.
   await forEachLimited(
     handled.filter((r) => r.strayPcs?.length),
@@ -120,94 +107,143 @@ export async function pushChanges(deps: PushDeps, msg: PushMessage): Promise<Pus
 }
 
 /**
- * Hipoink refused a chunk without saying which product: each is sent alone, so one bad product is
- * marked rejected and the others still reach the shelf. When every product is refused alone too,
- * with the chunk's own error, the request is at fault (sign, store code), not the products.
- * Returns codes to take down: see below.
+ * Hipoink refused a chunk, and the request itself is fine: it does not say which product it
+ * refused, so each is sent alone; one bad product is marked rejected and the others still reach the
+ * shelf. Returns codes to take down: see below.
  */
 async function upsertOneByOne(
   deps: PushDeps,
   merchantId: string,
   storeCode: string,
   chunk: readonly Upsert[],
-  chunkError: HipoinkRejectedError,
   result: PushResult,
 ): Promise<string[]> {
-  const refused: Array<{ u: Upsert; error: HipoinkRejectedError }> = [];
+  const orphaned: string[] = [];
   for (const u of chunk) {
     try {
       result.hipoinkCalls++;
       await deps.hipoink.create(storeCode, u.label);
       await markUpserted(deps, merchantId, u, result);
-    } catch (single) {
-      if (!(single instanceof HipoinkRejectedError)) throw single;
-      refused.push({ u, error: single });
+    } catch (error) {
+      if (!(error instanceof HipoinkRejectedError)) throw error;
+      result.rejected++;
+      // An item taking over a code left the previous holder's label under it (its removal
+      // does not delete a code someone else holds). Refused, it never replaced that label:
+      // take it down rather than leave e.g. a hidden item's price on the shelf.
+      const holder = await deps.products.codeHolder(merchantId, u.label.pc);
+      if (holder === u.record.itemId && u.record.pushedPc !== u.label.pc) orphaned.push(u.label.pc);
+      const reason = error.errorMsg || `error_code ${error.errorCode}`;
+      await deps.products.markRejected(merchantId, u.record.itemId, u.labelHash, reason);
+      deps.onRejected?.({ merchantId, itemId: u.record.itemId, pc: u.label.pc, reason });
     }
-  }
-  const sameAsChunk = (e: HipoinkRejectedError) =>
-    String(e.errorCode) === String(chunkError.errorCode) && e.errorMsg === chunkError.errorMsg;
-  if (chunk.length > 1 && refused.length === chunk.length && refused.every((r) => sameAsChunk(r.error))) {
-    throw new HipoinkRequestRefusedError(
-      `Hipoink refused all ${chunk.length} products with the same error (${chunkError.errorMsg || `error_code ${chunkError.errorCode}`}); check the sign, store code and client id`,
-      { merchantId, storeCode },
-    );
-  }
-  const orphaned: string[] = [];
-  for (const { u, error } of refused) {
-    result.rejected++;
-    // An item taking over a code left the previous holder's label under it (its removal
-    // does not delete a code someone else holds). Refused, it never replaced that label:
-    // take it down rather than leave e.g. a hidden item's price on the shelf.
-    const holder = await deps.products.codeHolder(merchantId, u.label.pc);
-    if (holder === u.record.itemId && u.record.pushedPc !== u.label.pc) orphaned.push(u.label.pc);
-    const reason = error.errorMsg || `error_code ${error.errorCode}`;
-    await deps.products.markRejected(merchantId, u.record.itemId, u.labelHash, reason);
-    deps.onRejected?.({ merchantId, itemId: u.record.itemId, pc: u.label.pc, reason });
   }
   return orphaned;
 }
 
 /**
- * Deletes codes in chunks. A refused chunk is retried code by code, and a code Hipoink refuses to
- * delete is reported and passed over (most likely it holds no such product any more), so it
- * cannot hold back the rest of the message.
+ * A code no product is expected to have. Deleting it is the probe that tells a refused request
+ * (wrong sign, store code or client id: refused whatever it asks) from refused products.
  */
-async function deleteCodes(deps: PushDeps, storeCode: string, pcs: readonly string[], result: PushResult) {
-  const size = deps.settings.hipoinkChunkSize;
-  for (let i = 0; i < pcs.length; i += size) {
-    const chunk = pcs.slice(i, i + size);
+export const PROBE_CODE = '__esl-sync-probe__';
+
+/**
+ * Hipoink calls for one push that tell request faults from product faults: on the first refusal
+ * the probe runs once; if Hipoink refuses even that, the push fails retryably with nothing marked
+ * rejected or removed, so the labels follow once the request is fixed.
+ */
+function refusalAware(deps: PushDeps, merchantId: string, storeCode: string, result: PushResult) {
+  let requestChecked = false;
+  const assertRequestAccepted = async (refusal: HipoinkRejectedError) => {
+    if (requestChecked) return;
     try {
       result.hipoinkCalls++;
-      await deps.hipoink.deleteMultiple(storeCode, chunk);
-    } catch (err) {
-      if (!(err instanceof HipoinkRejectedError)) throw err;
-      for (const pc of chunk) {
+      await deps.hipoink.deleteMultiple(storeCode, [PROBE_CODE]);
+      requestChecked = true;
+    } catch (probe) {
+      if (!(probe instanceof HipoinkRejectedError)) throw probe;
+      throw new HipoinkRequestRefusedError(
+        `Hipoink refuses every request for store ${storeCode} (${refusal.errorMsg || `error_code ${refusal.errorCode}`}); check the sign, store code and client id`,
+        { merchantId, storeCode },
+      );
+    }
+  };
+  const size = deps.settings.hipoinkChunkSize;
+  return {
+    /** True when Hipoink took the whole chunk; false when it refused some product in it. */
+    async createAll(labels: HipoinkProduct[]): Promise<boolean> {
+      try {
+        result.hipoinkCalls++;
+        await deps.hipoink.createMultiple(storeCode, labels);
+        return true;
+      } catch (err) {
+        if (!(err instanceof HipoinkRejectedError)) throw err;
+        await assertRequestAccepted(err);
+        return false;
+      }
+    },
+    /**
+     * Deletes codes in chunks. A refused chunk is retried code by code, and a code Hipoink refuses
+     * to delete is reported and passed over, so it cannot hold back the rest of the message.
+     */
+    async deleteCodes(pcs: readonly string[]) {
+      for (let i = 0; i < pcs.length; i += size) {
+        const chunk = pcs.slice(i, i + size);
         try {
           result.hipoinkCalls++;
-          await deps.hipoink.deleteMultiple(storeCode, [pc]);
-        } catch (single) {
-          if (!(single instanceof HipoinkRejectedError)) throw single;
-          deps.onRemovalRefused?.({
-            storeCode,
-            pc,
-            reason: single.errorMsg || `error_code ${single.errorCode}`,
-          });
+          await deps.hipoink.deleteMultiple(storeCode, chunk);
+        } catch (err) {
+          if (!(err instanceof HipoinkRejectedError)) throw err;
+          await assertRequestAccepted(err);
+          for (const pc of chunk) {
+            try {
+              result.hipoinkCalls++;
+              await deps.hipoink.deleteMultiple(storeCode, [pc]);
+            } catch (single) {
+              if (!(single instanceof HipoinkRejectedError)) throw single;
+              deps.onRemovalRefused?.({
+                storeCode,
+                pc,
+                reason: single.errorMsg || `error_code ${single.errorCode}`,
+              });
+            }
+          }
         }
       }
-    }
-  }
+    },
+  };
 }
 
-/** Codes another item now holds go to that item, unless its own label is already under them. */
-async function handOverCodes(deps: PushDeps, merchantId: string, handOver: Map<string, Set<string>>) {
-  if (handOver.size === 0) return;
-  const holders = await deps.products.get(merchantId, [...handOver.keys()]);
-  for (const holder of holders) {
-    for (const pc of handOver.get(holder.itemId) ?? []) {
-      if (holder.pushedPc === pc && holder.pushedLabelHash !== undefined) continue;
-      await deps.products.addStrayCode(merchantId, holder.itemId, pc);
+/**
+ * Which leaving codes to delete. A code nobody else claims goes. A code another item claims stays
+ * when that item is to show it: already showing it, its label replaced the old one; not yet, the
+ * code is handed to it (`strayPcs`), so its push replaces the old label, or deletes it if the item
+ * gives the code up first. A claim whose holder does not mean to show the code is stale: the
+ * code goes.
+ */
+async function codesToDelete(
+  deps: PushDeps,
+  merchantId: string,
+  leaving: ReadonlyArray<{ itemId: string; pc: string }>,
+): Promise<string[]> {
+  const holders = new Array<string | undefined>(leaving.length);
+  await forEachLimited(leaving, deps.settings.storeWriteConcurrency, async ({ pc }, i) => {
+    holders[i] = await deps.products.codeHolder(merchantId, pc);
+  });
+  const others = [...new Set(holders.filter((h, i): h is string => h !== undefined && h !== leaving[i]?.itemId))];
+  const holderRecords = new Map((await deps.products.get(merchantId, others)).map((r) => [r.itemId, r]));
+  const codes = new Set<string>();
+  for (const [i, { itemId, pc }] of leaving.entries()) {
+    const holder = holders[i];
+    const record = holder === undefined || holder === itemId ? undefined : holderRecords.get(holder);
+    const meantToShow = record?.status === 'active' && record.label?.pc === pc;
+    if (!record || !meantToShow) {
+      codes.add(pc);
+      continue;
     }
+    const showing = record.pushedPc === pc && record.pushedLabelHash !== undefined;
+    if (!showing) await deps.products.addStrayCode(merchantId, record.itemId, pc);
   }
+  return [...codes];
 }
 
 async function markUpserted(deps: PushDeps, merchantId: string, u: Upsert, result: PushResult) {

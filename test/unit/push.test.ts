@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { HipoinkApiError, HipoinkRejectedError, HipoinkRequestRefusedError } from '../../src/errors.ts';
 import type { HipoinkClient } from '../../src/hipoink/client.ts';
 import type { HipoinkProduct } from '../../src/hipoink/fields.ts';
+import { pushNeed } from '../../src/store/products.ts';
 import { pushChanges } from '../../src/sync/push.ts';
 import { hashOf } from '../../src/sync/transform.ts';
 import { FakeMerchantStore, FakeProductStore, merchantRecord } from './fakes.ts';
@@ -13,6 +14,7 @@ class RecordingHipoink implements HipoinkClient {
   /** Codes Hipoink refuses to delete. */
   undeletable = new Set<string>();
   failWith?: Error;
+  sameErrorForBad = false;
   /** Every request refused with one error, as with a wrong sign. */
   refuseEverything = false;
   private refuseRequest() {
@@ -21,7 +23,12 @@ class RecordingHipoink implements HipoinkClient {
   async create(_s: string, p: HipoinkProduct) {
     this.calls.push({ op: 'create', codes: [p.pc] });
     this.refuseRequest();
-    if (this.bad.has(p.pc)) throw new HipoinkRejectedError('refused', 1, `bad product ${p.pc}`);
+    if (this.bad.has(p.pc))
+      throw new HipoinkRejectedError(
+        'refused',
+        1,
+        this.sameErrorForBad ? 'a product is invalid' : `bad product ${p.pc}`,
+      );
     this.shelf.set(p.pc, p);
   }
   async createMultiple(_s: string, ps: readonly HipoinkProduct[]) {
@@ -152,7 +159,7 @@ describe('pushChanges', () => {
     expect(hipoink.calls).toEqual([]);
   });
 
-  it('treats every product refused with one and the same error as a request fault: retried, nobody rejected', async () => {
+  it('tells a refused request (wrong sign) from refused products: retried, nobody rejected', async () => {
     const { products, hipoink, deps } = setup();
     for (const id of ['A', 'B', 'C']) await activeItem(products, id, `PC-${id}`, '1.00');
     await pushChanges(deps, { merchantId: 'M1', itemIds: ['A', 'B', 'C'] });
@@ -167,6 +174,35 @@ describe('pushChanges', () => {
     hipoink.refuseEverything = false;
     await pushChanges(deps, { merchantId: 'M1', itemIds: ['A', 'B', 'C'] });
     expect([...hipoink.shelf.values()].map((p) => p.pp)).toEqual(['2.00', '2.00', '2.00']);
+  });
+
+  it('keeps a removal to do while Hipoink refuses every request, and does it once the sign is fixed', async () => {
+    const { products, hipoink, deps } = setup();
+    for (const id of ['A', 'B']) await activeItem(products, id, `PC-${id}`);
+    await pushChanges(deps, { merchantId: 'M1', itemIds: ['A', 'B'] });
+    await products.saveState('M1', 'A', { status: 'removed', removedReason: 'hidden', modifiedTime: 2 });
+    hipoink.refuseEverything = true;
+    await expect(pushChanges(deps, { merchantId: 'M1', itemIds: ['A'] })).rejects.toBeInstanceOf(
+      HipoinkRequestRefusedError,
+    );
+    const [a] = await products.get('M1', ['A']);
+    expect(a && pushNeed(a)).toBe('remove');
+    hipoink.refuseEverything = false;
+    await pushChanges(deps, { merchantId: 'M1', itemIds: ['A'] });
+    expect([...hipoink.shelf.keys()]).toEqual(['PC-B']);
+  });
+
+  it('marks products refused for one shared defect rejected, and delivers the next chunk', async () => {
+    const { products, hipoink, deps } = setup(2);
+    for (const id of ['A', 'B', 'C']) await activeItem(products, id, `PC-${id}`);
+    hipoink.bad.add('PC-A');
+    hipoink.bad.add('PC-B');
+    hipoink.sameErrorForBad = true; // Hipoink names no product: the same message alone as in the batch
+    const result = await pushChanges(deps, { merchantId: 'M1', itemIds: ['A', 'B', 'C'] });
+    expect(result).toMatchObject({ upserted: 1, rejected: 2 });
+    expect([...hipoink.shelf.keys()]).toEqual(['PC-C']);
+    const records = await products.get('M1', ['A', 'B']);
+    expect(records.map((r) => r.rejectedReason)).toEqual(['a product is invalid', 'a product is invalid']);
   });
 
   it('passes over a code Hipoink refuses to delete, and still delivers the rest of the message', async () => {

@@ -353,4 +353,52 @@ describe('a late removal of a code another item took', () => {
     expect(Object.fromEntries([...s.shelf].map(([pc, p]) => [pc, p.pp]))).toEqual({ X: '5.49' });
     expect((await s.products.get('M1', ['B']))[0]?.strayPcs).toBeUndefined();
   });
+
+  it('takes the code down when the item it was handed to turns invalid before its push', async () => {
+    const s = store([item('A', { sku: 'X', price: 1099 })]);
+    await s.run(T + 1_000, 1);
+    s.catalog.set('A', item('A', { sku: 'X', price: 1099, hidden: true, modifiedTime: T + 10_000 }));
+    await s.poll(T + POLL_EVERY);
+    const removal = s.queued();
+    s.catalog.set('B', item('B', { sku: 'X', price: 549, modifiedTime: T + POLL_EVERY + 10_000 }));
+    await s.poll(T + 2 * POLL_EVERY);
+    const takeover = s.queued();
+    await s.push(removal); // X is B's: handed to B
+    s.catalog.set(
+      'B',
+      item('B', { name: '', sku: 'X', price: 549, modifiedTime: T + 2 * POLL_EVERY + 10_000 }),
+    );
+    await s.poll(T + 3 * POLL_EVERY); // B is invalid and gives X up
+    await s.push([...takeover, ...s.queued()]);
+    await s.run(T + 4 * POLL_EVERY, 2);
+    const [b] = await s.products.get('M1', ['B']);
+    expect(b?.status).toBe('invalid');
+    expect([...s.shelf.keys()]).toEqual([]);
+    expect(b?.strayPcs).toBeUndefined();
+  });
+
+  it('deletes a code whose claim was left by a failed save, even when the holder is in the same message', async () => {
+    const s = store([item('A', { sku: 'Y', price: 1099 }), item('B', { sku: 'W', price: 549 })]);
+    await s.run(T + 1_000, 1);
+    s.catalog.set('A', item('A', { sku: 'Y', price: 1099, hidden: true, modifiedTime: T + 10_000 }));
+    s.catalog.set('B', item('B', { sku: 'Y', price: 549, modifiedTime: T + 20_000 }));
+    const real = s.products.saveState.bind(s.products);
+    let failed = false;
+    s.products.saveState = async (m, id, st) => {
+      if (id === 'B' && !failed) {
+        failed = true; // B claimed Y, then its state write failed
+        throw new Error('DynamoDB InternalServerError');
+      }
+      return real(m, id, st);
+    };
+    await expect(s.poll(T + POLL_EVERY)).rejects.toThrow();
+    s.catalog.set('B', item('B', { sku: 'Z', price: 549, modifiedTime: T + POLL_EVERY + 10_000 }));
+    s.catalog.set('C', item('C', { sku: 'V', price: 199, modifiedTime: T + POLL_EVERY + 20_000 }));
+    await s.run(T + 2 * POLL_EVERY, 4);
+    expect(Object.fromEntries([...s.shelf].map(([pc, p]) => [pc, p.pn]))).toEqual({
+      Z: 'Item B',
+      V: 'Item C',
+    });
+    expect((await s.products.get('M1', ['B']))[0]?.strayPcs).toBeUndefined();
+  });
 });
