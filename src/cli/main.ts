@@ -8,6 +8,7 @@ import { createDocumentClient } from '../store/dynamo.ts';
 import { createRefresherHeartbeat, heartbeatLate, type RefresherRun } from '../store/heartbeat.ts';
 import { createMerchantStore, type MerchantView, merchantView } from '../store/merchants.ts';
 import { createProductStore, type ProductRecord, pushNeed } from '../store/products.ts';
+import { SinceSchema } from '../sync/messages.ts';
 import {
   DEFAULT_LABEL_OPTIONS,
   LABEL_FACTS,
@@ -27,7 +28,7 @@ const USAGE = `Usage: esl-sync <command> [options]   (acts on the local stack fr
   merchants configure ID [--field-map f1=unitCost,f2=priceType,…] [--variable-price base|remove]
                                           label rules for one store; queues a full resync to apply them
   tick [--wait] [--timeout SECS]          run one fan-out (every active merchant is polled)
-  backfill (--merchant-id ID | --all) [--since ISO-TIME] [--wait] [--timeout SECS]
+  backfill (--merchant-id ID | --all) [--since ISO-TIME|UNIX-MS] [--wait] [--timeout SECS]
                                           full resync, including removal of items gone from Clover
   status [--json]
   tokens refresh                          run the backup token refresher now (refreshes tokens that are due)
@@ -181,13 +182,7 @@ export async function runCli(argv: string[], io: CliIo, resolveTarget?: (aws: bo
       return;
     }
     case 'backfill': {
-      const merchantId = values['merchant-id'];
-      if (!merchantId && !values.all) throw new UsageError('backfill needs --merchant-id ID or --all');
-      const since = values.since === undefined ? {} : { since: values.since };
-      const result = await invoke(
-        target.stack.backfillFunction,
-        merchantId ? { merchantId, ...since } : { all: true, ...since },
-      );
+      const result = await invoke(target.stack.backfillFunction, backfillPayload(values));
       io.out(`backfill: queued ${result.queued.length} merchant(s) for a full resync`);
       for (const s of result.skipped ?? []) io.out(`backfill: skipped ${s.merchantId}: ${s.reason}`);
       if (values.wait) {
@@ -273,6 +268,21 @@ export async function runCli(argv: string[], io: CliIo, resolveTarget?: (aws: bo
     default:
       throw new UsageError(`unknown command: ${command}`);
   }
+}
+
+/** The Backfill payload for the options: `--since` digits are Unix ms, anything else an ISO time. */
+function backfillPayload(values: { 'merchant-id'?: string; all?: boolean; since?: string }) {
+  const merchantId = values['merchant-id'];
+  if (!merchantId === !values.all)
+    throw new UsageError('backfill needs --merchant-id ID or --all (not both)');
+  const raw = values.since;
+  const since = raw === undefined ? undefined : /^\d+$/.test(raw) ? Number(raw) : raw;
+  if (since !== undefined && !SinceSchema.safeParse(since).success) {
+    throw new UsageError(
+      '--since takes Unix ms or an ISO-8601 date-time with an offset, e.g. 2026-11-01T00:00:00Z',
+    );
+  }
+  return { ...(merchantId ? { merchantId } : { all: true }), ...(since === undefined ? {} : { since }) };
 }
 
 function defaultTarget(aws: boolean): Promise<Target> {
