@@ -91,3 +91,42 @@ describe('esl-sync backfill', () => {
     expect(invoked).toEqual([]);
   });
 });
+
+describe('usage errors come before the stack is looked up', () => {
+  const noStack = () => Promise.reject(new Error('No local stack is running'));
+
+  it.each([
+    [['foo'], /unknown command: foo/],
+    [['toString'], /unknown command/],
+    [['merchants'], /unknown merchants command: \(none\)/],
+    [['merchants', 'remove', 'M'], /unknown merchants command: remove/],
+    [['merchants', 'show'], /merchants show needs a merchant id/],
+    [['merchants', 'disable'], /merchants disable needs a merchant id/],
+    [['merchants', 'configure'], /merchants configure needs a merchant id/],
+    [['merchants', 'configure', 'M', '--field-map', 'f99=sku'], /invalid label rules/],
+    [['merchants', 'add', '--merchant-id', 'X'], /merchants add: missing or invalid --store-code/],
+    [['tokens'], /unknown tokens command/],
+    [['dlq', 'peek'], /unknown dlq command: peek/],
+    [['dlq', 'list', '--queue', 'other'], /--queue is poll or push/],
+    [['backfill'], /--merchant-id ID or --all/],
+    [['tick', '--wait', '--timeout', 'abc'], /--timeout/],
+    [['tick', '--wait', '--timeout', '0'], /--timeout/],
+    [['backfill', '--all', '--wait', '--timeout=-5'], /--timeout/],
+  ])('esl-sync %j', async (args, message) => {
+    const err = await runCli(args, io().io, noStack).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UsageError);
+    expect(String(err)).toMatch(message);
+  });
+
+  it('looks the stack up for valid input', async () => {
+    await expect(runCli(['merchants', 'show', 'M'], io().io, noStack)).rejects.toThrow(/No local stack/);
+    await expect(runCli(['tick', '--timeout', '2.5'], io().io, noStack)).rejects.toThrow(/No local stack/);
+  });
+
+  it('never echoes a token value in a merchants add usage error', async () => {
+    const args = ['merchants', 'add', '--merchant-id', 'X', '--access-token', 'tok-SECRET-1'];
+    const err = await runCli(args, io().io, noStack).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UsageError);
+    expect(String(err)).not.toContain('tok-SECRET-1');
+  });
+});
