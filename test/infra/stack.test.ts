@@ -235,6 +235,50 @@ describe('EslSync stack', () => {
     expect(() => synth({ tokenRefreshBufferMinutes: 0.5 })).toThrow(/tokenRefreshBufferMinutes must be/);
   });
 
+  it('checks the tuning context values with the handlers’ rules, naming the key', () => {
+    const vars = (t: Template) =>
+      Object.values(t.findResources('AWS::Lambda::Function')).map((f) => f.Properties.Environment.Variables);
+    for (const v of vars(template)) {
+      expect(v).toMatchObject({
+        [ENV.cloverRequestsPerSecond]: '50',
+        [ENV.hipoinkChunkSize]: '200',
+        [ENV.tokenRefreshThresholdMinutes]: '15',
+        [ENV.tokenMaxAgeMinutes]: '60',
+        [ENV.productCodePrecedence]: 'sku,code,id',
+      });
+    }
+    const edges = synth({
+      cloverRequestsPerSecond: 2,
+      hipoinkChunkSize: 1000,
+      tokenRefreshThresholdMinutes: 120,
+      tokenMaxAgeMinutes: 1,
+      productCodePrecedence: 'code,sku',
+    }).template;
+    for (const v of vars(edges)) {
+      expect(v).toMatchObject({
+        [ENV.cloverRequestsPerSecond]: '2',
+        [ENV.hipoinkChunkSize]: '1000',
+        [ENV.tokenRefreshThresholdMinutes]: '120',
+        [ENV.tokenMaxAgeMinutes]: '1',
+        [ENV.productCodePrecedence]: 'code,sku',
+      });
+    }
+    const refused: Array<[Partial<EslSyncStackProps>, RegExp]> = [
+      [{ cloverRequestsPerSecond: 100 }, /cloverRequestsPerSecond: .*<=50 \(got 100\)/],
+      [{ cloverRequestsPerSecond: 1 }, /cloverRequestsPerSecond: /],
+      // bin/app.ts turns `-c hipoinkChunkSize=abc` into NaN.
+      [{ hipoinkChunkSize: Number.NaN }, /hipoinkChunkSize: /],
+      [{ hipoinkChunkSize: 1001 }, /hipoinkChunkSize: /],
+      [{ tokenRefreshThresholdMinutes: 0 }, /tokenRefreshThresholdMinutes: /],
+      [{ tokenRefreshThresholdMinutes: 121 }, /tokenRefreshThresholdMinutes: /],
+      [{ tokenMaxAgeMinutes: 1.5 }, /tokenMaxAgeMinutes: /],
+      [{ tokenMaxAgeMinutes: 0 }, /tokenMaxAgeMinutes: /],
+      [{ productCodePrecedence: 'upc' }, /productCodePrecedence: must list some of sku, code, id/],
+      [{ productCodePrecedence: 'sku,upc' }, /productCodePrecedence: /],
+    ];
+    for (const [props, message] of refused) expect(() => synth(props)).toThrow(message);
+  });
+
   it('exports what the CLI reads', () => {
     const outputs = Object.keys(template.toJSON().Outputs);
     for (const key of [
