@@ -213,24 +213,34 @@ export class EslSyncStack extends Stack {
       environment,
     }).fn;
 
-    // Least privilege: each function gets exactly what its code touches.
-    state.merchants.grantReadData(fanOut);
+    // Least privilege: each function gets exactly what its code touches. Table actions follow the
+    // store calls on each function's path (src/store/*.ts): a new store call needs its action here.
+    // FanOut: merchants.list.
+    state.grant(fanOut, state.merchants, ['Scan']);
     poll.queue.grantSendMessages(fanOut);
 
-    state.grantReadWrite(poller, state.merchants, state.products);
+    // Poller: merchants.get; recordPoll, code re-checks, token lease/refresh and the Clover budget
+    // are updates. Products: get, list, claimCode's re-read, saveState/claim/await (updates),
+    // releaseCode (delete of a code claim).
+    state.grant(poller, state.merchants, ['GetItem', 'UpdateItem']);
+    state.grant(poller, state.products, ['GetItem', 'BatchGetItem', 'Query', 'UpdateItem', 'DeleteItem']);
     push.queue.grantSendMessages(poller);
     poll.deadLetterQueue.grantSendMessages(poller);
     secret.grantRead(poller);
 
-    state.merchants.grantReadData(pushConsumer);
-    state.grantReadWrite(pushConsumer, state.products);
+    // PushConsumer: merchants.get. Products: get, codeHolder, markPushed and markRejected (updates).
+    state.grant(pushConsumer, state.merchants, ['GetItem']);
+    state.grant(pushConsumer, state.products, ['GetItem', 'BatchGetItem', 'UpdateItem']);
     push.deadLetterQueue.grantSendMessages(pushConsumer);
     secret.grantRead(pushConsumer);
 
-    state.merchants.grantReadData(backfill);
+    // Backfill: merchants.get and list.
+    state.grant(backfill, state.merchants, ['GetItem', 'Scan']);
     poll.queue.grantSendMessages(backfill);
 
-    state.grantReadWrite(tokenRefresher, state.merchants);
+    // TokenRefresher: merchants.list and get; token lease/refresh and the Clover budget are updates;
+    // its heartbeat is a put.
+    state.grant(tokenRefresher, state.merchants, ['Scan', 'GetItem', 'UpdateItem', 'PutItem']);
     secret.grantRead(tokenRefresher);
 
     poller.addEventSource(

@@ -200,6 +200,41 @@ describe('EslSync stack', () => {
     }
   });
 
+  it('gives each function only the table calls its code path makes', () => {
+    const tableActions = (fn: string, table: 'SyncStateMerchants' | 'SyncStateProducts') =>
+      statementsOf(template, fn)
+        .filter((s) => refersTo(s.Resource, table))
+        .flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]))
+        .filter((a) => a.startsWith('dynamodb:'))
+        .sort();
+    const expected = {
+      FanOut: { SyncStateMerchants: ['Scan'], SyncStateProducts: [] },
+      Poller: {
+        SyncStateMerchants: ['GetItem', 'UpdateItem'],
+        SyncStateProducts: ['BatchGetItem', 'DeleteItem', 'GetItem', 'Query', 'UpdateItem'],
+      },
+      PushConsumer: {
+        SyncStateMerchants: ['GetItem'],
+        SyncStateProducts: ['BatchGetItem', 'GetItem', 'UpdateItem'],
+      },
+      Backfill: { SyncStateMerchants: ['GetItem', 'Scan'], SyncStateProducts: [] },
+      TokenRefresher: {
+        SyncStateMerchants: ['GetItem', 'PutItem', 'Scan', 'UpdateItem'],
+        SyncStateProducts: [],
+      },
+    };
+    // A buggy or compromised poller cannot delete a store's tokens (forcing a re-authorization).
+    expect(tableActions('Poller', 'SyncStateMerchants')).not.toContain('dynamodb:DeleteItem');
+    for (const [fn, tables] of Object.entries(expected)) {
+      for (const [table, actions] of Object.entries(tables) as Array<[keyof typeof tables, string[]]>) {
+        expect(tableActions(fn, table), `${fn} on ${table}`).toEqual(actions.map((a) => `dynamodb:${a}`));
+      }
+    }
+    // No table has a stream, so nobody reads one.
+    const all = Object.keys(expected).flatMap((fn) => actionsOf(template, fn));
+    expect(all.filter((a) => /GetRecords|GetShardIterator|BatchWriteItem|DescribeTable/.test(a))).toEqual([]);
+  });
+
   it('keeps wildcards where the acknowledgements say: KMS actions on our key, Resource * for X-Ray only', () => {
     const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
       (p) => p.Properties.PolicyDocument.Statement as Statement[],
@@ -382,9 +417,9 @@ describe('cdk-nag AwsSolutions', () => {
     const { stack } = synth();
     const state = stack.node.findChild('SyncState') as SyncState;
     const fn = stack.node.findChild('FanOut').node.findChild('Function') as IGrantable & IConstruct;
-    expect(() => state.grantReadWrite(fn)).toThrow(/its own tables/);
     const foreign = new Table(stack, 'Foreign', { partitionKey: { name: 'id', type: AttributeType.STRING } });
-    expect(() => state.grantReadWrite(fn, foreign)).toThrow(/its own tables/);
+    expect(() => state.grant(fn, foreign, ['UpdateItem'])).toThrow(/its own tables/);
+    expect(() => state.grant(fn, state.merchants, [])).toThrow(/at least one action/);
   });
 
   it('fails the synth on a finding nobody acknowledged', () => {
