@@ -4,6 +4,7 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { DeployTuningSchema } from '../src/config.ts';
 import { ENV } from '../src/env.ts';
 import { PLACEHOLDER_APP_ID } from '../src/secrets.ts';
 import { OperatorAlarms } from './operator-alarms.ts';
@@ -67,6 +68,26 @@ function isHttpUrl(value: string): boolean {
   }
 }
 
+/** The tuning context values, checked with the handlers' rules (defaults are theirs too). */
+function deployTuning(props: EslSyncStackProps) {
+  const given: Record<keyof typeof DeployTuningSchema.shape, unknown> = {
+    cloverRequestsPerSecond: props.cloverRequestsPerSecond,
+    hipoinkChunkSize: props.hipoinkChunkSize,
+    tokenRefreshThresholdMinutes: props.tokenRefreshThresholdMinutes,
+    tokenMaxAgeMinutes: props.tokenMaxAgeMinutes,
+    productCodePrecedence: props.productCodePrecedence,
+  };
+  const parsed = DeployTuningSchema.safeParse(given);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => {
+      const key = String(i.path[0]) as keyof typeof given;
+      return `${key}: ${i.message} (got ${String(given[key])})`;
+    });
+    throw new Error(`Context values the functions would refuse: ${problems.join('; ')}`);
+  }
+  return parsed.data;
+}
+
 // Budgets for the worst case of the HTTP clients' retries: Clover GETs wait at most 20 s per
 // retry-after (4 retries), Hipoink calls time out after 10 s (3 retries, ≤5 s backoff).
 const POLLER_TIMEOUT = Duration.seconds(180);
@@ -100,6 +121,7 @@ export class EslSyncStack extends Stack {
         `tokenRefreshIntervalMinutes must be a whole number from 1 to 1440; got ${refreshMinutes}`,
       );
     }
+    const tuning = deployTuning(props);
     const refreshBufferMinutes = props.tokenRefreshBufferMinutes ?? 5;
     if (!(refreshBufferMinutes >= 1 && refreshBufferMinutes <= 120)) {
       throw new Error(`tokenRefreshBufferMinutes must be between 1 and 120; got ${refreshBufferMinutes}`);
@@ -143,15 +165,15 @@ export class EslSyncStack extends Stack {
       [ENV.hipoinkBaseUrl]: props.hipoinkBaseUrl,
       [ENV.hipoinkClientId]: props.hipoinkClientId ?? 'default',
       [ENV.pollIntervalSeconds]: String(pollIntervalSeconds),
-      [ENV.productCodePrecedence]: props.productCodePrecedence ?? 'sku,code,id',
-      [ENV.tokenMaxAgeMinutes]: String(props.tokenMaxAgeMinutes ?? 60),
-      [ENV.tokenRefreshThresholdMinutes]: String(props.tokenRefreshThresholdMinutes ?? 15),
+      [ENV.productCodePrecedence]: tuning.productCodePrecedence.join(','),
+      [ENV.tokenMaxAgeMinutes]: String(tuning.tokenMaxAgeMinutes),
+      [ENV.tokenRefreshThresholdMinutes]: String(tuning.tokenRefreshThresholdMinutes),
       [ENV.tokenRefreshBufferMinutes]: String(refreshBufferMinutes),
       // The refresher's look-ahead must match its real schedule, or a token can expire between runs.
       [ENV.tokenRefreshIntervalMinutes]: String(refreshMinutes),
-      [ENV.hipoinkChunkSize]: String(props.hipoinkChunkSize ?? 200),
+      [ENV.hipoinkChunkSize]: String(tuning.hipoinkChunkSize),
       [ENV.retryBaseSeconds]: '30',
-      [ENV.cloverRequestsPerSecond]: String(props.cloverRequestsPerSecond ?? 50),
+      [ENV.cloverRequestsPerSecond]: String(tuning.cloverRequestsPerSecond),
     };
 
     const fanOut = new SyncFunction(this, 'FanOut', {
@@ -191,24 +213,34 @@ export class EslSyncStack extends Stack {
       environment,
     }).fn;
 
-    // Least privilege: each function gets exactly what its code touches.
-    state.merchants.grantReadData(fanOut);
+    // Least privilege: each function gets exactly what its code touches. Table actions follow the
+    // store calls on each function's path (src/store/*.ts): a new store call needs its action here.
+    // FanOut: merchants.list.
+    state.grant(fanOut, state.merchants, ['Scan']);
     poll.queue.grantSendMessages(fanOut);
 
-    state.grantReadWrite(poller, state.merchants, state.products);
+    // Poller: merchants.get; recordPoll, code re-checks, token lease/refresh and the Clover budget
+    // are updates. Products: get, list, claimCode's re-read, saveState/claim/await (updates),
+    // releaseCode (delete of a code claim).
+    state.grant(poller, state.merchants, ['GetItem', 'UpdateItem']);
+    state.grant(poller, state.products, ['GetItem', 'BatchGetItem', 'Query', 'UpdateItem', 'DeleteItem']);
     push.queue.grantSendMessages(poller);
     poll.deadLetterQueue.grantSendMessages(poller);
     secret.grantRead(poller);
 
-    state.merchants.grantReadData(pushConsumer);
-    state.grantReadWrite(pushConsumer, state.products);
+    // PushConsumer: merchants.get. Products: get, codeHolder, markPushed and markRejected (updates).
+    state.grant(pushConsumer, state.merchants, ['GetItem']);
+    state.grant(pushConsumer, state.products, ['GetItem', 'BatchGetItem', 'UpdateItem']);
     push.deadLetterQueue.grantSendMessages(pushConsumer);
     secret.grantRead(pushConsumer);
 
-    state.merchants.grantReadData(backfill);
+    // Backfill: merchants.get and list.
+    state.grant(backfill, state.merchants, ['GetItem', 'Scan']);
     poll.queue.grantSendMessages(backfill);
 
-    state.grantReadWrite(tokenRefresher, state.merchants);
+    // TokenRefresher: merchants.list and get; token lease/refresh and the Clover budget are updates;
+    // its heartbeat is a put.
+    state.grant(tokenRefresher, state.merchants, ['Scan', 'GetItem', 'UpdateItem', 'PutItem']);
     secret.grantRead(tokenRefresher);
 
     poller.addEventSource(

@@ -5,6 +5,17 @@ import { Key } from 'aws-cdk-lib/aws-kms';
 import { Construct, type IConstruct } from 'constructs';
 import { MERCHANTS_TABLE_KEYS, PRODUCTS_TABLE_KEYS } from '../src/store/tables.ts';
 
+/** The DynamoDB calls the stores make (src/store/*.ts), one per document-client command. */
+export type TableAction =
+  | 'GetItem'
+  | 'BatchGetItem'
+  | 'Query'
+  | 'Scan'
+  | 'UpdateItem'
+  | 'PutItem'
+  | 'DeleteItem';
+const WRITE_ACTIONS: ReadonlySet<TableAction> = new Set(['UpdateItem', 'PutItem', 'DeleteItem']);
+
 /**
  * Where merchants (OAuth tokens, cursors, sync metadata) and product state live. Both tables are
  * encrypted with our own KMS key, because the merchants table holds Clover tokens; both are kept
@@ -40,16 +51,30 @@ export class SyncState extends Construct {
     });
   }
 
+  private readonly acknowledged = new Set<IConstruct>();
+
   /**
-   * Lets a function read and write the given tables. Writing needs the key's data-key and
-   * re-encrypt operations, which CDK grants as wildcards; they are accepted here, beside their cause.
+   * Lets a function make exactly these calls on one of our tables, with the key use they need.
+   * Writes get the key's data-key and re-encrypt operations, as wildcards, like CDK's DynamoDB
+   * write grants; they are accepted here, beside their cause.
    */
-  grantReadWrite(grantee: IGrantable & IConstruct, ...tables: Table[]) {
+  grant(grantee: IGrantable & IConstruct, table: Table, actions: readonly TableAction[]) {
     // The acknowledgement below speaks for this key only, so only this construct's tables qualify.
-    if (tables.length === 0 || !tables.every((t) => t === this.merchants || t === this.products)) {
-      throw new Error('SyncState.grantReadWrite takes one or more of its own tables');
+    if (table !== this.merchants && table !== this.products) {
+      throw new Error('SyncState.grant takes one of its own tables');
     }
-    for (const table of tables) table.grantReadWriteData(grantee);
+    if (actions.length === 0) throw new Error('SyncState.grant needs at least one action');
+    table.grant(grantee, ...actions.map((a) => `dynamodb:${a}`));
+    const writes = actions.some((a) => WRITE_ACTIONS.has(a));
+    // The key actions CDK's grantReadData / grantReadWriteData give.
+    this.key.grant(
+      grantee,
+      ...(writes
+        ? ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*']
+        : ['kms:Decrypt', 'kms:DescribeKey']),
+    );
+    if (!writes || this.acknowledged.has(grantee)) return;
+    this.acknowledged.add(grantee);
     const wildcards = {
       'kms:GenerateDataKey*': 'GenerateDataKey and its WithoutPlaintext and Pair variants',
       'kms:ReEncrypt*': 'ReEncryptFrom and ReEncryptTo',
@@ -57,7 +82,7 @@ export class SyncState extends Construct {
     for (const [action, matches] of Object.entries(wildcards)) {
       Validations.of(grantee).acknowledge({
         id: `AwsSolutions::AwsSolutions-IAM5[Action::${action}]`,
-        reason: `CDK's DynamoDB grant: ${action} matches only ${matches}, on our own state key alone.`,
+        reason: `Writing a table encrypted with our key (CDK's key actions for DynamoDB writers): ${action} matches only ${matches}, on our own state key alone.`,
       });
     }
   }

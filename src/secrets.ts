@@ -31,7 +31,18 @@ export function appSecretSource(
 ): AppSecretSource {
   const provider = new SecretsProvider(opts.client ? { awsSdkV3Client: opts.client } : {});
   return async () => {
-    const raw = await provider.get(secretId, { transform: 'json', maxAge: opts.maxAgeSeconds ?? 300 });
+    // Parsed here, not by Powertools' JSON transform: its error quotes part of the value it failed on.
+    const stored = await provider.get(secretId, { maxAge: opts.maxAgeSeconds ?? 300 });
+    const text = stored instanceof Uint8Array ? new TextDecoder().decode(stored) : stored;
+    if (typeof text !== 'string') throw new Error(`App secret ${secretId} has no value`);
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      throw new Error(
+        `App secret ${secretId} is not valid JSON: store {"cloverAppId": "…", "hipoinkSign": "…"}`,
+      );
+    }
     const parsed = AppSecretSchema.safeParse(raw);
     // Field names and schema messages only: none of these messages echo a value.
     if (!parsed.success) {

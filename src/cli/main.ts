@@ -8,6 +8,7 @@ import { createDocumentClient } from '../store/dynamo.ts';
 import { createRefresherHeartbeat, heartbeatLate, type RefresherRun } from '../store/heartbeat.ts';
 import { createMerchantStore, type MerchantView, merchantView } from '../store/merchants.ts';
 import { createProductStore, type ProductRecord, pushNeed } from '../store/products.ts';
+import { SinceSchema } from '../sync/messages.ts';
 import {
   DEFAULT_LABEL_OPTIONS,
   LABEL_FACTS,
@@ -27,7 +28,7 @@ const USAGE = `Usage: esl-sync <command> [options]   (acts on the local stack fr
   merchants configure ID [--field-map f1=unitCost,f2=priceType,…] [--variable-price base|remove]
                                           label rules for one store; queues a full resync to apply them
   tick [--wait] [--timeout SECS]          run one fan-out (every active merchant is polled)
-  backfill (--merchant-id ID | --all) [--since ISO-TIME] [--wait] [--timeout SECS]
+  backfill (--merchant-id ID | --all) [--since ISO-TIME|UNIX-MS] [--wait] [--timeout SECS]
                                           full resync, including removal of items gone from Clover
   status [--json]
   tokens refresh                          run the backup token refresher now (refreshes tokens that are due)
@@ -63,32 +64,82 @@ const OPTIONS = {
   'refresh-token-expiration': { type: 'string' },
 } as const;
 
+const parseCliArgs = (argv: string[]) =>
+  parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+type CliValues = ReturnType<typeof parseCliArgs>['values'];
+
+/** Each command and its subcommands (undefined: it takes none). */
+const COMMANDS: Record<string, readonly string[] | undefined> = {
+  merchants: ['add', 'list', 'show', 'disable', 'enable', 'configure'],
+  tick: undefined,
+  backfill: undefined,
+  status: undefined,
+  tokens: ['refresh'],
+  dlq: ['list', 'redrive'],
+};
+const MERCHANT_ID_SUBCOMMANDS = ['show', 'disable', 'enable', 'configure'];
+
+function merchantIdArg(sub: string | undefined, arg: string | undefined): string {
+  if (!arg) throw new UsageError(`merchants ${sub} needs a merchant id`);
+  return arg;
+}
+
+function dlqSelection(values: CliValues): 'all' | 'poll' | 'push' {
+  const which = values.queue ?? 'all';
+  if (which !== 'all' && which !== 'poll' && which !== 'push')
+    throw new UsageError('--queue is poll or push');
+  return which;
+}
+
+/**
+ * Every check that needs no stack, made before the stack is looked up: bad input gets its usage
+ * error even when no stack is running (or --aws has no credentials).
+ */
+function checkUsage(command: string, sub: string | undefined, arg: string | undefined, values: CliValues) {
+  if (!Object.hasOwn(COMMANDS, command)) throw new UsageError(`unknown command: ${command}`);
+  const subs = COMMANDS[command];
+  if (subs && (sub === undefined || !subs.includes(sub))) {
+    throw new UsageError(`unknown ${command} command: ${sub ?? '(none)'}`);
+  }
+  const timeoutSeconds = Number(values.timeout ?? 300);
+  // NaN would never pass the deadline: --wait would wait forever.
+  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) {
+    throw new UsageError('--timeout takes a number of seconds greater than 0');
+  }
+  if (command === 'merchants' && sub !== undefined && MERCHANT_ID_SUBCOMMANDS.includes(sub)) {
+    merchantIdArg(sub, arg);
+  }
+  // Given rules replace whole fields, so checking them over the defaults finds what the stored ones would.
+  if (command === 'merchants' && sub === 'configure') parseLabelOptions(values, undefined);
+  if (command === 'dlq') dlqSelection(values);
+  return {
+    timeoutMs: timeoutSeconds * 1000,
+    merchantAdd: command === 'merchants' && sub === 'add' ? parseMerchantAdd(values) : undefined,
+    backfill: command === 'backfill' ? backfillPayload(values) : undefined,
+  };
+}
+
 export async function runCli(argv: string[], io: CliIo, resolveTarget?: (aws: boolean) => Promise<Target>) {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: OPTIONS,
-    allowPositionals: true,
-    strict: true,
-  });
+  const { values, positionals } = parseCliArgs(argv);
   const [command, sub, arg] = positionals;
   if (values.help || !command) {
     io.out(USAGE);
     return;
   }
+  const usage = checkUsage(command, sub, arg, values);
   const target = await (resolveTarget ?? defaultTarget)(values.aws ?? false);
   const doc = createDocumentClient(target.dynamodb);
   const merchants = createMerchantStore(doc, target.stack.merchantsTable, Date.now, (merchantId, reason) =>
     io.err(`merchant ${merchantId} cannot be synced: ${reason}`),
   );
   const products = createProductStore(doc, target.stack.productsTable);
-  const timeoutMs = Number(values.timeout ?? 300) * 1000;
   const print = (value: unknown) => io.out(JSON.stringify(value, null, 2));
 
   const wait = async () => {
     const queues = [target.stack.pollQueueUrl, target.stack.pushQueueUrl];
     let lastReport = Date.now();
     await waitForQueuesDrained(target.sqs, queues, {
-      timeoutMs,
+      timeoutMs: usage.timeoutMs,
       onProgress: (depths) => {
         // A line every 5 s while work is under way, so a long backfill shows it is moving.
         if (Date.now() - lastReport < 5_000) return;
@@ -113,9 +164,8 @@ export async function runCli(argv: string[], io: CliIo, resolveTarget?: (aws: bo
 
   switch (command) {
     case 'merchants': {
-      if (sub === 'add') {
-        const input = parseMerchantAdd(values);
-        const record = await merchants.upsert(input);
+      if (usage.merchantAdd) {
+        const record = await merchants.upsert(usage.merchantAdd);
         io.out(`merchant ${record.merchantId} saved (store ${record.storeCode}, state ${record.state})`);
         return;
       }
@@ -127,10 +177,10 @@ export async function runCli(argv: string[], io: CliIo, resolveTarget?: (aws: bo
         return;
       }
       if (sub === 'show') {
-        if (!arg) throw new UsageError('merchants show needs a merchant id');
-        const record = await merchants.get(arg);
-        if (!record) throw new UsageError(`unknown merchant ${arg}`);
-        const detail = { ...merchantView(record), products: summarize(await products.list(arg)) };
+        const id = merchantIdArg(sub, arg);
+        const record = await merchants.get(id);
+        if (!record) throw new UsageError(`unknown merchant ${id}`);
+        const detail = { ...merchantView(record), products: summarize(await products.list(id)) };
         if (values.json) return print(detail);
         io.out(merchantLine(detail));
         for (const [k, v] of Object.entries(detail.products)) {
@@ -141,30 +191,30 @@ export async function runCli(argv: string[], io: CliIo, resolveTarget?: (aws: bo
         return;
       }
       if (sub === 'disable' || sub === 'enable') {
-        if (!arg) throw new UsageError(`merchants ${sub} needs a merchant id`);
-        const record = await merchants.get(arg);
-        if (!record) throw new UsageError(`unknown merchant ${arg}`);
+        const id = merchantIdArg(sub, arg);
+        const record = await merchants.get(id);
+        if (!record) throw new UsageError(`unknown merchant ${id}`);
         if (sub === 'enable' && record.state === 'needs_reauth') {
           throw new UsageError(
-            `merchant ${arg} needs re-authorization: add it again with new tokens (merchants add)`,
+            `merchant ${id} needs re-authorization: add it again with new tokens (merchants add)`,
           );
         }
         if (sub === 'disable')
-          await merchants.setState(arg, 'disabled', values.reason ?? 'disabled by an operator');
-        else await merchants.setState(arg, 'active');
-        io.out(`merchant ${arg}: ${sub === 'disable' ? 'disabled' : 'active'}`);
+          await merchants.setState(id, 'disabled', values.reason ?? 'disabled by an operator');
+        else await merchants.setState(id, 'active');
+        io.out(`merchant ${id}: ${sub === 'disable' ? 'disabled' : 'active'}`);
         return;
       }
       if (sub === 'configure') {
-        if (!arg) throw new UsageError('merchants configure needs a merchant id');
-        const record = await merchants.get(arg);
-        if (!record) throw new UsageError(`unknown merchant ${arg}`);
+        const id = merchantIdArg(sub, arg);
+        const record = await merchants.get(id);
+        if (!record) throw new UsageError(`unknown merchant ${id}`);
         const options = parseLabelOptions(values, record.labelOptions);
-        await merchants.setLabelOptions(arg, options);
-        io.out(`merchant ${arg}: label rules ${JSON.stringify(options)}`);
-        const result = await invoke(target.stack.backfillFunction, { merchantId: arg });
+        await merchants.setLabelOptions(id, options);
+        io.out(`merchant ${id}: label rules ${JSON.stringify(options)}`);
+        const result = await invoke(target.stack.backfillFunction, { merchantId: id });
         io.out(
-          `merchant ${arg}: full resync queued (${result.queued.length}) so every label follows the new rules`,
+          `merchant ${id}: full resync queued (${result.queued.length}) so every label follows the new rules`,
         );
         if (values.wait) await wait();
         return;
@@ -181,13 +231,7 @@ export async function runCli(argv: string[], io: CliIo, resolveTarget?: (aws: bo
       return;
     }
     case 'backfill': {
-      const merchantId = values['merchant-id'];
-      if (!merchantId && !values.all) throw new UsageError('backfill needs --merchant-id ID or --all');
-      const since = values.since === undefined ? {} : { since: values.since };
-      const result = await invoke(
-        target.stack.backfillFunction,
-        merchantId ? { merchantId, ...since } : { all: true, ...since },
-      );
+      const result = await invoke(target.stack.backfillFunction, usage.backfill);
       io.out(`backfill: queued ${result.queued.length} merchant(s) for a full resync`);
       for (const s of result.skipped ?? []) io.out(`backfill: skipped ${s.merchantId}: ${s.reason}`);
       if (values.wait) {
@@ -245,9 +289,7 @@ export async function runCli(argv: string[], io: CliIo, resolveTarget?: (aws: bo
         poll: { dlq: target.stack.pollDlqUrl, source: target.stack.pollQueueUrl },
         push: { dlq: target.stack.pushDlqUrl, source: target.stack.pushQueueUrl },
       };
-      const which = values.queue ?? 'all';
-      if (which !== 'all' && which !== 'poll' && which !== 'push')
-        throw new UsageError('--queue is poll or push');
+      const which = dlqSelection(values);
       const selected = Object.entries(pairs).filter(([name]) => which === 'all' || name === which);
       if (sub === 'list') {
         const listed: Record<string, unknown> = {};
@@ -273,6 +315,21 @@ export async function runCli(argv: string[], io: CliIo, resolveTarget?: (aws: bo
     default:
       throw new UsageError(`unknown command: ${command}`);
   }
+}
+
+/** The Backfill payload for the options: `--since` digits are Unix ms, anything else an ISO time. */
+function backfillPayload(values: { 'merchant-id'?: string; all?: boolean; since?: string }) {
+  const merchantId = values['merchant-id'];
+  if (!merchantId === !values.all)
+    throw new UsageError('backfill needs --merchant-id ID or --all (not both)');
+  const raw = values.since;
+  const since = raw === undefined ? undefined : /^\d+$/.test(raw) ? Number(raw) : raw;
+  if (since !== undefined && !SinceSchema.safeParse(since).success) {
+    throw new UsageError(
+      '--since takes Unix ms or an ISO-8601 date-time with an offset, e.g. 2026-11-01T00:00:00Z',
+    );
+  }
+  return { ...(merchantId ? { merchantId } : { all: true }), ...(since === undefined ? {} : { since }) };
 }
 
 function defaultTarget(aws: boolean): Promise<Target> {

@@ -58,6 +58,13 @@ export function createHipoinkClient(options: HipoinkClientOptions): HipoinkClien
           status: err.response.status,
         });
       }
+      // `.json()` on a 200 body that is not JSON: its message quotes the body, which may echo the envelope.
+      if (err instanceof SyntaxError) {
+        throw new InvalidResponseError(`Hipoink ${path} answered a body that is not JSON`, {
+          storeCode,
+          operation: path,
+        });
+      }
       const message =
         err instanceof TimeoutError ? 'timed out' : err instanceof Error ? err.message : String(err);
       throw new HipoinkApiError(`Hipoink ${path} failed: ${message}`, { storeCode, operation: path });

@@ -1,8 +1,13 @@
-import { MerchantUnavailableError } from '../errors.ts';
+import { InvalidMessageError, MerchantUnavailableError } from '../errors.ts';
 import type { QueueSender } from '../queues/sqs.ts';
 import type { MerchantStore } from '../store/merchants.ts';
 import { pollMessage } from './fanout.ts';
-import type { BackfillRequest } from './messages.ts';
+import {
+  BackfillAllSchema,
+  BackfillOneSchema,
+  type BackfillRequest,
+  BackfillRequestSchema,
+} from './messages.ts';
 
 export interface BackfillDeps {
   merchants: Pick<MerchantStore, 'get' | 'list'>;
@@ -14,6 +19,20 @@ export interface BackfillResult {
   queued: string[];
   skipped: Array<{ merchantId: string; reason: string }>;
   requestedAt: number;
+}
+
+/** The payload as a BackfillRequest, or an error that says which field is wrong. */
+export function parseBackfillRequest(event: unknown): BackfillRequest {
+  const parsed = BackfillRequestSchema.safeParse(event);
+  if (parsed.success) return parsed.data;
+  // The union's own error only says "Invalid input": report the issues of the shape the caller meant.
+  const meant =
+    typeof event === 'object' && event !== null && 'all' in event ? BackfillAllSchema : BackfillOneSchema;
+  const issues = meant.safeParse(event).error?.issues ?? parsed.error.issues;
+  const problems = issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ');
+  throw new InvalidMessageError(
+    `Backfill expects {"merchantId": "<id>"} or {"all": true}, optionally with "since": ${problems}`,
+  );
 }
 
 /**

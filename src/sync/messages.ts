@@ -20,14 +20,15 @@ export const PushMessageSchema = z.object({
 });
 export type PushMessage = z.infer<typeof PushMessageSchema>;
 
-/** Backfill Lambda payload (invoked by hand or by the CLI). */
 /** A time as Unix ms or an ISO-8601 string. */
-const Since = z.union([
-  z.number().int().nonnegative(),
-  z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
-]);
-export const BackfillRequestSchema = z.union([
-  z.object({ merchantId: z.string().min(1), since: Since.optional() }).strict(),
-  z.object({ all: z.literal(true), since: Since.optional() }).strict(),
-]);
+export const SinceSchema = z.union(
+  [z.number().int().nonnegative(), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))],
+  { error: 'expected Unix ms (a number) or an ISO-8601 date-time such as 2026-11-01T00:00:00Z' },
+);
+/** Backfill Lambda payload (invoked by hand or by the CLI). */
+export const BackfillOneSchema = z
+  .object({ merchantId: z.string().min(1), since: SinceSchema.optional() })
+  .strict();
+export const BackfillAllSchema = z.object({ all: z.literal(true), since: SinceSchema.optional() }).strict();
+export const BackfillRequestSchema = z.union([BackfillOneSchema, BackfillAllSchema]);
 export type BackfillRequest = z.infer<typeof BackfillRequestSchema>;

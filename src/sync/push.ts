@@ -229,7 +229,9 @@ async function codesToDelete(
   await forEachLimited(leaving, deps.settings.storeWriteConcurrency, async ({ pc }, i) => {
     holders[i] = await deps.products.codeHolder(merchantId, pc);
   });
-  const others = [...new Set(holders.filter((h, i): h is string => h !== undefined && h !== leaving[i]?.itemId))];
+  const others = [
+    ...new Set(holders.filter((h, i): h is string => h !== undefined && h !== leaving[i]?.itemId)),
+  ];
   const holderRecords = new Map((await deps.products.get(merchantId, others)).map((r) => [r.itemId, r]));
   const codes = new Set<string>();
   for (const [i, { itemId, pc }] of leaving.entries()) {

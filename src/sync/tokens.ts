@@ -99,9 +99,7 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
     );
   };
 
-  const recover = async (m: MerchantRecord) => {
-    const secret = await deps.appSecret?.();
-    if (!secret) return undefined;
+  const recover = async (m: MerchantRecord, secret: string) => {
     try {
       const pair = await deps.clover.recoverTokens(await deps.appId(), secret, m.refreshToken, m.merchantId);
       deps.onRecovery?.(m.merchantId);
@@ -143,16 +141,16 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
               if (current && current.tokenVersion !== m.tokenVersion) continue;
               // Clover may have rotated the pair while our write of the new one failed: the token
               // we hold is then the recovery token, which a high-trust app can exchange.
-              const recovered = await recover(m);
+              // Deployed wiring always passes appSecret; only its value says whether one is configured.
+              const secret = await deps.appSecret?.();
+              const recovered = secret ? await recover(m, secret) : undefined;
               if (recovered) {
                 await persist(m, recovered);
                 return recovered.access_token;
               }
               // Another worker may have rotated the pair a moment ago: only a pair that is still
               // current when Clover refuses it means the merchant must re-authorize.
-              const hint = deps.appSecret
-                ? ''
-                : ' (no Clover app secret is configured, so recovery was not tried)';
+              const hint = secret ? '' : ' (no Clover app secret is configured, so recovery was not tried)';
               const marked = await deps.merchants.markNeedsReauth(
                 merchantId,
                 m.tokenVersion,

@@ -200,6 +200,41 @@ describe('EslSync stack', () => {
     }
   });
 
+  it('gives each function only the table calls its code path makes', () => {
+    const tableActions = (fn: string, table: 'SyncStateMerchants' | 'SyncStateProducts') =>
+      statementsOf(template, fn)
+        .filter((s) => refersTo(s.Resource, table))
+        .flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]))
+        .filter((a) => a.startsWith('dynamodb:'))
+        .sort();
+    const expected = {
+      FanOut: { SyncStateMerchants: ['Scan'], SyncStateProducts: [] },
+      Poller: {
+        SyncStateMerchants: ['GetItem', 'UpdateItem'],
+        SyncStateProducts: ['BatchGetItem', 'DeleteItem', 'GetItem', 'Query', 'UpdateItem'],
+      },
+      PushConsumer: {
+        SyncStateMerchants: ['GetItem'],
+        SyncStateProducts: ['BatchGetItem', 'GetItem', 'UpdateItem'],
+      },
+      Backfill: { SyncStateMerchants: ['GetItem', 'Scan'], SyncStateProducts: [] },
+      TokenRefresher: {
+        SyncStateMerchants: ['GetItem', 'PutItem', 'Scan', 'UpdateItem'],
+        SyncStateProducts: [],
+      },
+    };
+    // A buggy or compromised poller cannot delete a store's tokens (forcing a re-authorization).
+    expect(tableActions('Poller', 'SyncStateMerchants')).not.toContain('dynamodb:DeleteItem');
+    for (const [fn, tables] of Object.entries(expected)) {
+      for (const [table, actions] of Object.entries(tables) as Array<[keyof typeof tables, string[]]>) {
+        expect(tableActions(fn, table), `${fn} on ${table}`).toEqual(actions.map((a) => `dynamodb:${a}`));
+      }
+    }
+    // No table has a stream, so nobody reads one.
+    const all = Object.keys(expected).flatMap((fn) => actionsOf(template, fn));
+    expect(all.filter((a) => /GetRecords|GetShardIterator|BatchWriteItem|DescribeTable/.test(a))).toEqual([]);
+  });
+
   it('keeps wildcards where the acknowledgements say: KMS actions on our key, Resource * for X-Ray only', () => {
     const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
       (p) => p.Properties.PolicyDocument.Statement as Statement[],
@@ -233,6 +268,50 @@ describe('EslSync stack', () => {
     expect(() => synth({ tokenRefreshIntervalMinutes: 0 })).toThrow(/tokenRefreshIntervalMinutes must be/);
     expect(() => synth({ tokenRefreshIntervalMinutes: 1441 })).toThrow(/tokenRefreshIntervalMinutes must be/);
     expect(() => synth({ tokenRefreshBufferMinutes: 0.5 })).toThrow(/tokenRefreshBufferMinutes must be/);
+  });
+
+  it('checks the tuning context values with the handlers’ rules, naming the key', () => {
+    const vars = (t: Template) =>
+      Object.values(t.findResources('AWS::Lambda::Function')).map((f) => f.Properties.Environment.Variables);
+    for (const v of vars(template)) {
+      expect(v).toMatchObject({
+        [ENV.cloverRequestsPerSecond]: '50',
+        [ENV.hipoinkChunkSize]: '200',
+        [ENV.tokenRefreshThresholdMinutes]: '15',
+        [ENV.tokenMaxAgeMinutes]: '60',
+        [ENV.productCodePrecedence]: 'sku,code,id',
+      });
+    }
+    const edges = synth({
+      cloverRequestsPerSecond: 2,
+      hipoinkChunkSize: 1000,
+      tokenRefreshThresholdMinutes: 120,
+      tokenMaxAgeMinutes: 1,
+      productCodePrecedence: 'code,sku',
+    }).template;
+    for (const v of vars(edges)) {
+      expect(v).toMatchObject({
+        [ENV.cloverRequestsPerSecond]: '2',
+        [ENV.hipoinkChunkSize]: '1000',
+        [ENV.tokenRefreshThresholdMinutes]: '120',
+        [ENV.tokenMaxAgeMinutes]: '1',
+        [ENV.productCodePrecedence]: 'code,sku',
+      });
+    }
+    const refused: Array<[Partial<EslSyncStackProps>, RegExp]> = [
+      [{ cloverRequestsPerSecond: 100 }, /cloverRequestsPerSecond: .*<=50 \(got 100\)/],
+      [{ cloverRequestsPerSecond: 1 }, /cloverRequestsPerSecond: /],
+      // bin/app.ts turns `-c hipoinkChunkSize=abc` into NaN.
+      [{ hipoinkChunkSize: Number.NaN }, /hipoinkChunkSize: /],
+      [{ hipoinkChunkSize: 1001 }, /hipoinkChunkSize: /],
+      [{ tokenRefreshThresholdMinutes: 0 }, /tokenRefreshThresholdMinutes: /],
+      [{ tokenRefreshThresholdMinutes: 121 }, /tokenRefreshThresholdMinutes: /],
+      [{ tokenMaxAgeMinutes: 1.5 }, /tokenMaxAgeMinutes: /],
+      [{ tokenMaxAgeMinutes: 0 }, /tokenMaxAgeMinutes: /],
+      [{ productCodePrecedence: 'upc' }, /productCodePrecedence: must list some of sku, code, id/],
+      [{ productCodePrecedence: 'sku,upc' }, /productCodePrecedence: /],
+    ];
+    for (const [props, message] of refused) expect(() => synth(props)).toThrow(message);
   });
 
   it('exports what the CLI reads', () => {
@@ -338,9 +417,9 @@ describe('cdk-nag AwsSolutions', () => {
     const { stack } = synth();
     const state = stack.node.findChild('SyncState') as SyncState;
     const fn = stack.node.findChild('FanOut').node.findChild('Function') as IGrantable & IConstruct;
-    expect(() => state.grantReadWrite(fn)).toThrow(/its own tables/);
     const foreign = new Table(stack, 'Foreign', { partitionKey: { name: 'id', type: AttributeType.STRING } });
-    expect(() => state.grantReadWrite(fn, foreign)).toThrow(/its own tables/);
+    expect(() => state.grant(fn, foreign, ['UpdateItem'])).toThrow(/its own tables/);
+    expect(() => state.grant(fn, state.merchants, [])).toThrow(/at least one action/);
   });
 
   it('fails the synth on a finding nobody acknowledged', () => {

@@ -373,7 +373,8 @@ describe('polling Clover', () => {
         merchants,
         clover: client,
         appId: async () => 'APP',
-        ...(appSecret ? { appSecret: async () => appSecret } : {}),
+        // As buildDeps wires it: always a function, resolving to undefined when none is configured.
+        appSecret: async () => appSecret,
         settings,
       });
     }

@@ -194,6 +194,25 @@ describe('Hipoink client', () => {
     expect(await client.deleteMultiple('s', ['A', 'B'])).toBeUndefined();
   });
 
+  it('calls a 200 that is not JSON an invalid response, quoting none of the body', async () => {
+    const text = (async () =>
+      new Response(SIGN, {
+        status: 200,
+        headers: { 'content-type': 'text/plain' },
+      })) as typeof fetch;
+    const client = createHipoinkClient({
+      baseUrl: 'https://esl.test',
+      clientId: 'default',
+      sign: async () => SIGN,
+      fetch: text,
+    });
+    const err = await client.deleteMultiple('s', ['A']).catch((e: unknown) => e);
+    expect(String(err) + JSON.stringify((err as InvalidResponseError).toLog?.())).not.toContain('sign-abc');
+    expect(err).toBeInstanceOf(InvalidResponseError);
+    expect(String(err)).toMatch(/del_multiple.*not JSON/);
+    expect(isRetryable(err)).toBe(true);
+  });
+
   it('retries 5xx, and a 400 is permanent', async () => {
     const ok = make([{ status: 503 }, { status: 200, body: { error_code: 0, count: 2 } }]);
     expect(await ok.client.deleteMultiple('s', ['A', 'B'])).toBe(2);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
-import { MerchantUnavailableError } from '../../src/errors.ts';
-import { requestBackfill } from '../../src/sync/backfill.ts';
+import { InvalidMessageError, MerchantUnavailableError } from '../../src/errors.ts';
+import { parseBackfillRequest, requestBackfill } from '../../src/sync/backfill.ts';
 import { fanOut } from '../../src/sync/fanout.ts';
 import { BackfillRequestSchema } from '../../src/sync/messages.ts';
 import { FakeMerchantStore, merchantRecord, RecordingQueue } from './fakes.ts';
@@ -117,6 +117,33 @@ describe('fanOut', () => {
     await fanOut(deps, { kind: 'manual', requestId: 'r2' });
     expect(q.sent[0]?.deduplicationId).not.toBe(q.sent[1]?.deduplicationId);
     expect(q.sent[0]?.body).toMatchObject({ reason: 'manual' });
+  });
+});
+
+describe('parseBackfillRequest (the Backfill handler’s payload check)', () => {
+  it('accepts Unix ms or an ISO time, and says which field is wrong otherwise', () => {
+    expect(parseBackfillRequest({ merchantId: 'A', since: 1730419200000 })).toEqual({
+      merchantId: 'A',
+      since: 1730419200000,
+    });
+    expect(parseBackfillRequest({ all: true, since: '2026-11-01T00:00:00Z' })).toEqual({
+      all: true,
+      since: Date.parse('2026-11-01T00:00:00Z'),
+    });
+    const problem = (event: unknown) => {
+      try {
+        parseBackfillRequest(event);
+      } catch (err) {
+        expect(err).toBeInstanceOf(InvalidMessageError);
+        return (err as Error).message;
+      }
+      throw new Error('expected a refusal');
+    };
+    expect(problem({ merchantId: 'A', since: '1730419200000' })).toMatch(/since: expected Unix ms/);
+    expect(problem({ all: true, since: '2026-11-01' })).toMatch(/since: expected Unix ms/);
+    expect(problem({ merchantId: '' })).toMatch(/merchantId: /);
+    expect(problem({ all: false })).toMatch(/all: /);
+    expect(problem({ merchantId: 'A', all: true })).toMatch(/Unrecognized key/);
   });
 });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { TokenPair } from '../../src/clover/schemas.ts';
 import { MerchantUnavailableError, RefreshRejectedError, TokenPersistError } from '../../src/errors.ts';
+import type { AppSecret } from '../../src/secrets.ts';
 import { createTokenManager } from '../../src/sync/tokens.ts';
 import { FakeMerchantStore, merchantRecord } from './fakes.ts';
 
@@ -105,6 +106,28 @@ describe('token manager', () => {
     expect(store.records.get('M1')?.stateReason).toMatch(/re-authorize/);
     // Later calls do not try again.
     await expect(tokens.accessToken('M1')).rejects.toBeInstanceOf(MerchantUnavailableError);
+  });
+
+  it('says no app secret is configured when the secret has none, wired as buildDeps wires it', async () => {
+    const store = new FakeMerchantStore(merchantRecord({ accessTokenExpiresAt: nowS() - 10 }));
+    const recoverTokens = vi.fn(notUsed);
+    // buildDeps always passes appSecret: a reader of the secret's optional cloverAppSecret field.
+    const secret = async (): Promise<AppSecret> => ({ cloverAppId: 'APP', hipoinkSign: 'S' });
+    const tokens = createTokenManager({
+      merchants: store,
+      clover: {
+        refreshTokens: async () => {
+          throw new RefreshRejectedError('rejected', { status: 400 });
+        },
+        recoverTokens,
+      },
+      appId: async () => (await secret()).cloverAppId,
+      appSecret: async () => (await secret()).cloverAppSecret,
+      settings,
+    });
+    await expect(tokens.accessToken('M1')).rejects.toBeInstanceOf(MerchantUnavailableError);
+    expect(store.records.get('M1')?.stateReason).toMatch(/no Clover app secret is configured/);
+    expect(recoverTokens).not.toHaveBeenCalled();
   });
 
   it('does not mark needs_reauth when another worker rotated the pair meanwhile', async () => {
