@@ -292,13 +292,19 @@ export async function runCli(argv: string[], io: CliIo, resolveTarget?: (aws: bo
       const which = dlqSelection(values);
       const selected = Object.entries(pairs).filter(([name]) => which === 'all' || name === which);
       if (sub === 'list') {
-        const listed: Record<string, unknown> = {};
-        for (const [name, q] of selected) listed[name] = await peekDeadLetters(target.sqs, q.dlq);
+        const listed: Record<string, Awaited<ReturnType<typeof peekDeadLetters>>> = {};
+        const totals: Record<string, number> = {};
+        for (const [name, q] of selected) {
+          // Counted first: a FIFO queue shows at most 10 of one store's letters to a peek.
+          const { visible } = await queueDepth(target.sqs, q.dlq);
+          listed[name] = await peekDeadLetters(target.sqs, q.dlq);
+          totals[name] = Math.max(visible, listed[name].length);
+        }
         if (values.json) return print(listed);
-        for (const [name, letters] of Object.entries(listed) as Array<
-          [string, Awaited<ReturnType<typeof peekDeadLetters>>]
-        >) {
-          io.out(`${name} dead letters: ${letters.length}`);
+        for (const [name, letters] of Object.entries(listed)) {
+          const total = totals[name] ?? letters.length;
+          const shown = letters.length < total ? ` (showing ${letters.length}; dlq redrive moves all)` : '';
+          io.out(`${name} dead letters: ${total}${shown}`);
           for (const l of letters)
             io.out(`  ${l.messageId} ${l.failureReason ?? '(exhausted retries)'}: ${l.body.slice(0, 200)}`);
         }

@@ -1,6 +1,12 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { runCli, UsageError } from '../../src/cli/main.ts';
 import type { Target } from '../../src/cli/target.ts';
@@ -128,5 +134,30 @@ describe('usage errors come before the stack is looked up', () => {
     const err = await runCli(args, io().io, noStack).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UsageError);
     expect(String(err)).not.toContain('tok-SECRET-1');
+  });
+});
+
+describe('esl-sync dlq list', () => {
+  it('tells how many letters a FIFO dead-letter queue holds when a peek can show only some', async () => {
+    const { target } = fakeTarget(async () => undefined);
+    const sqs = mockClient(target.sqs);
+    sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '25' } });
+    // One store's 25 letters: FIFO hands out 10 and holds the rest of the group back while they are out.
+    sqs
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({
+        Messages: Array.from({ length: 10 }, (_, i) => ({
+          MessageId: `m${i}`,
+          ReceiptHandle: `h${i}`,
+          Body: '{}',
+          Attributes: { MessageGroupId: 'M1' },
+        })),
+      })
+      .resolves({ Messages: [] });
+    sqs.on(ChangeMessageVisibilityBatchCommand).resolves({});
+    const out = io();
+    await runCli(['dlq', 'list', '--queue', 'poll'], out.io, async () => target);
+    expect(out.lines[0]).toBe('poll dead letters: 25 (showing 10; dlq redrive moves all)');
+    expect(out.lines).toHaveLength(11);
   });
 });
