@@ -38,6 +38,13 @@ export const HipoinkResponseSchema = z.looseObject({
 });
 export type HipoinkResponse = z.infer<typeof HipoinkResponseSchema>;
 
+/**
+ * A product code no item may have (the transform refuses it). Deleting it is the probe that tells
+ * a refused request (wrong sign, store code or client id: refused whatever it asks) from refused
+ * products.
+ */
+export const PROBE_CODE = '__esl-sync-probe__';
+
 export const HIPOINK_PATHS = {
   create: 'product/create',
   createMultiple: 'product/create_multiple',

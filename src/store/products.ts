@@ -90,9 +90,15 @@ export interface ProductStore {
   awaitCode(merchantId: string, pc: string, itemId: string): Promise<boolean>;
   /**
    * Gives up `itemId`'s claim on `pc` (no-op when another item holds it); returns the items that
-   * were waiting for the code.
+   * were waiting for the code. `keepWaiters` runs before the claim (which lists them) is deleted,
+   * so a failure in between cannot lose them; the claim goes only with the waiters it was given.
    */
-  releaseCode(merchantId: string, pc: string, itemId: string): Promise<string[]>;
+  releaseCode(
+    merchantId: string,
+    pc: string,
+    itemId: string,
+    keepWaiters?: (waiters: string[]) => Promise<void>,
+  ): Promise<string[]>;
   /** Writes the item's state when it differs from the stored one; returns the record, or null if unchanged. */
   saveState(merchantId: string, itemId: string, state: ProductState): Promise<ProductRecord | null>;
   get(merchantId: string, itemIds: readonly string[]): Promise<ProductRecord[]>;
@@ -289,23 +295,33 @@ export function createProductStore(
       );
     },
 
-    async releaseCode(merchantId, pc, itemId) {
-      try {
-        const out = await doc.send(
+    async releaseCode(merchantId, pc, itemId, keepWaiters) {
+      const claimKey = key(merchantId, `${CODE_CLAIM_PREFIX}${pc}`);
+      for (;;) {
+        const claim = (
+          await doc.send(new GetCommand({ TableName: tableName, Key: claimKey, ConsistentRead: true }))
+        ).Item;
+        if (claim?.owner !== itemId) return [];
+        const waiters = claim.waiters instanceof Set ? [...claim.waiters].map(String) : [];
+        if (waiters.length > 0) await keepWaiters?.(waiters);
+        // Deleted only as read: a waiter added meanwhile, or a takeover, means reading it again.
+        const deleted = await writeIf(
+          doc,
           new DeleteCommand({
             TableName: tableName,
-            Key: key(merchantId, `${CODE_CLAIM_PREFIX}${pc}`),
-            ConditionExpression: '#owner = :me',
-            ExpressionAttributeNames: { '#owner': 'owner' },
-            ExpressionAttributeValues: { ':me': itemId },
-            ReturnValues: 'ALL_OLD',
+            Key: claimKey,
+            ConditionExpression:
+              waiters.length > 0
+                ? '#owner = :me AND size(#waiters) = :n'
+                : '#owner = :me AND attribute_not_exists(#waiters)',
+            ExpressionAttributeNames: { '#owner': 'owner', '#waiters': 'waiters' },
+            ExpressionAttributeValues: {
+              ':me': itemId,
+              ...(waiters.length > 0 ? { ':n': waiters.length } : {}),
+            },
           }),
         );
-        const waiters = out.Attributes?.waiters;
-        return waiters instanceof Set ? [...waiters].map(String) : [];
-      } catch (err) {
-        if (isConditionFailure(err)) return [];
-        throw err;
+        if (deleted) return waiters;
       }
     },
 

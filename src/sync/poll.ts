@@ -346,6 +346,10 @@ async function claimProductCode(
         reason: `product code ${newPc} is already used by Clover item ${holder}`,
       };
     }
+    // It had let the code go (invalid, removed) while its label stayed: another item may have
+    // replaced or deleted that label since, so it is pushed again rather than thought in step.
+    if (before && before.pushedPc === newPc && before.pushedLabelHash !== undefined)
+      await deps.products.markLabelLeaving(merchantId, outcome.itemId);
   }
   if (oldPc !== undefined && oldPc !== newPc)
     await releaseCode(deps, merchantId, oldPc, outcome.itemId, released);
@@ -363,9 +367,9 @@ async function releaseCode(
   itemId: string,
   released: Set<string>,
 ) {
-  const waiters = await deps.products.releaseCode(merchantId, pc, itemId);
-  if (waiters.length === 0) return;
-  await deps.merchants.addCodeRechecks(merchantId, waiters);
+  const waiters = await deps.products.releaseCode(merchantId, pc, itemId, (ids) =>
+    deps.merchants.addCodeRechecks(merchantId, ids),
+  );
   for (const id of waiters) released.add(id);
 }
 
@@ -458,11 +462,13 @@ async function removeGhosts(
         removed.push(candidate.itemId);
       continue;
     }
+    // Released first: saved as removed, the item is no longer a candidate, so a failure between
+    // the two would keep the claim (and its waiters) for good.
+    if (candidate.label) await releaseCode(deps, merchantId, candidate.label.pc, candidate.itemId, released);
     const record = await deps.products.saveState(merchantId, candidate.itemId, {
       status: 'removed',
       removedReason: 'gone',
     });
-    if (candidate.label) await releaseCode(deps, merchantId, candidate.label.pc, candidate.itemId, released);
     if (record) {
       counts.changed++;
       counts.removed++;

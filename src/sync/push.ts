@@ -1,7 +1,7 @@
 import type { SyncSettings } from '../config.ts';
 import { HipoinkRejectedError, HipoinkRequestRefusedError, MerchantUnavailableError } from '../errors.ts';
 import type { HipoinkClient } from '../hipoink/client.ts';
-import type { HipoinkProduct } from '../hipoink/fields.ts';
+import { type HipoinkProduct, PROBE_CODE } from '../hipoink/fields.ts';
 import type { MerchantStore } from '../store/merchants.ts';
 import { type ProductRecord, type ProductStore, pushNeed } from '../store/products.ts';
 import type { PushMessage } from './messages.ts';
@@ -130,8 +130,11 @@ async function upsertOneByOne(
       // An item taking over a code left the previous holder's label under it (its removal
       // does not delete a code someone else holds). Refused, it never replaced that label:
       // take it down rather than leave e.g. a hidden item's price on the shelf.
+      // The same when the item gave the code up meanwhile and nobody holds it: its removal was
+      // held back because this item was to show the code.
       const holder = await deps.products.codeHolder(merchantId, u.label.pc);
-      if (holder === u.record.itemId && u.record.pushedPc !== u.label.pc) orphaned.push(u.label.pc);
+      if ((holder === undefined || holder === u.record.itemId) && u.record.pushedPc !== u.label.pc)
+        orphaned.push(u.label.pc);
       const reason = error.errorMsg || `error_code ${error.errorCode}`;
       await deps.products.markRejected(merchantId, u.record.itemId, u.labelHash, reason);
       deps.onRejected?.({ merchantId, itemId: u.record.itemId, pc: u.label.pc, reason });
@@ -139,12 +142,6 @@ async function upsertOneByOne(
   }
   return orphaned;
 }
-
-/**
- * A code no product is expected to have. Deleting it is the probe that tells a refused request
- * (wrong sign, store code or client id: refused whatever it asks) from refused products.
- */
-export const PROBE_CODE = '__esl-sync-probe__';
 
 /**
  * Hipoink calls for one push that tell request faults from product faults: on the first refusal

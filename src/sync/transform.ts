@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { type CloverItem, CloverItemSchema, ItemIdentitySchema } from '../clover/schemas.ts';
 import type { ProductCodeSource } from '../config.ts';
-import { FREE_FIELDS, type HipoinkProduct } from '../hipoink/fields.ts';
+import { FREE_FIELDS, type HipoinkProduct, PROBE_CODE } from '../hipoink/fields.ts';
 import { centsToDollars } from './money.ts';
 
 /** Clover facts a store can put into free label fields for its templates (seed 001's extra data). */
@@ -121,8 +121,10 @@ export function transformItem(
   if (item.price < 0) return invalid(item, `price: negative price ${item.price}`);
   if (item.cost != null && item.cost < 0) return invalid(item, `cost: negative cost ${item.cost}`);
 
+  const pc = productCode(item, precedence);
+  if (pc === PROBE_CODE) return invalid(item, `product code: ${PROBE_CODE} is reserved by esl-sync`);
   const label: HipoinkProduct = {
-    pc: productCode(item, precedence),
+    pc,
     pn: name,
     pp: centsToDollars(item.price),
   };

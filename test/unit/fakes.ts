@@ -153,11 +153,17 @@ export class FakeProductStore implements ProductStore {
     this.waiters.set(k, (this.waiters.get(k) ?? new Set()).add(itemId));
     return true;
   }
-  async releaseCode(merchantId: string, pc: string, itemId: string) {
+  async releaseCode(
+    merchantId: string,
+    pc: string,
+    itemId: string,
+    keepWaiters?: (waiters: string[]) => Promise<void>,
+  ) {
     const k = `${merchantId}/${pc}`;
     if (this.claims.get(k) !== itemId) return [];
-    this.claims.delete(k);
     const waiting = [...(this.waiters.get(k) ?? [])];
+    if (waiting.length > 0) await keepWaiters?.(waiting);
+    this.claims.delete(k);
     this.waiters.delete(k);
     return waiting;
   }
