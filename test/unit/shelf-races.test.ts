@@ -140,6 +140,7 @@ function store(items: RawItem[], opts: { refuse?: (p: HipoinkProduct) => boolean
     shelf,
     products,
     pushDeps,
+    merchants,
     poll,
     queued,
     push,
@@ -400,5 +401,137 @@ describe('a late removal of a code another item took', () => {
       V: 'Item C',
     });
     expect((await s.products.get('M1', ['B']))[0]?.strayPcs).toBeUndefined();
+  });
+});
+
+describe('after a third review', () => {
+  const longName = 'Marlboro Red Kings 20 ct Box - Carton of Ten Packs';
+  const refuse = (p: { pn: string }) => p.pn.length > 40;
+  const shelfNames = (s: ReturnType<typeof store>) =>
+    Object.fromEntries([...s.shelf].map(([pc, p]) => [pc, p.pn]));
+
+  it('a refused taker recoded while its push runs leaves no hidden item’s label under the code', async () => {
+    const s = store([item('A', { name: 'Marlboro Red', sku: 'X', price: 1099 })], { refuse });
+    await s.run(T + 1_000, 1);
+    s.catalog.set('A', item('A', { name: 'Marlboro Red', sku: 'X', hidden: true, modifiedTime: T + 60_000 }));
+    s.catalog.set('B', item('B', { name: longName, sku: 'X', modifiedTime: T + 61_000 }));
+    await s.poll(T + POLL_EVERY); // A removed, B claims X: one message {A, B}
+    const m = s.queued();
+    s.catalog.set('B', item('B', { name: longName, sku: 'Y', modifiedTime: T + POLL_EVERY + 60_000 }));
+    s.duringDelete(async () => {
+      await s.poll(T + 2 * POLL_EVERY); // B gives X up while the push is under way
+    });
+    await s.push(m);
+    await s.push();
+    await s.run(T + 3 * POLL_EVERY, 4);
+    expect(shelfNames(s)).toEqual({});
+  });
+
+  it('the same when the poll stopped between giving the code up and saving the taker', async () => {
+    const s = store([item('A', { name: 'Marlboro Red', sku: 'X', price: 1099 })], { refuse });
+    await s.run(T + 1_000, 1);
+    s.catalog.set('A', item('A', { name: 'Marlboro Red', sku: 'X', hidden: true, modifiedTime: T + 60_000 }));
+    s.catalog.set('B', item('B', { name: longName, sku: 'X', modifiedTime: T + 61_000 }));
+    await s.poll(T + POLL_EVERY);
+    const m = s.queued();
+    s.catalog.set('B', item('B', { name: longName, sku: 'Y', modifiedTime: T + POLL_EVERY + 60_000 }));
+    const real = s.products.saveState.bind(s.products);
+    let once = true;
+    s.products.saveState = async (mId, id, st) => {
+      if (id === 'B' && once) {
+        once = false;
+        throw new Error('DynamoDB InternalServerError');
+      }
+      return real(mId, id, st);
+    };
+    await expect(s.poll(T + 2 * POLL_EVERY)).rejects.toThrow();
+    await s.push(m);
+    await s.run(T + 3 * POLL_EVERY, 4);
+    expect(shelfNames(s)).toEqual({});
+  });
+
+  it('an item fixed after another item used and dropped its code gets its label back', async () => {
+    const s = store([item('A', { sku: 'X', price: 1099 })]);
+    await s.run(T + 1_000, 1);
+    s.catalog.set('A', item('A', { sku: 'X', price: 1099, cost: -5, modifiedTime: T + 10_000 })); // invalid
+    s.catalog.set('B', item('B', { sku: 'X', price: 549, modifiedTime: T + 20_000 })); // takes X
+    await s.run(T + POLL_EVERY, 1);
+    expect(shelfNames(s)).toEqual({ X: 'Item B' });
+    s.catalog.set(
+      'B',
+      item('B', { sku: 'X', price: 549, hidden: true, modifiedTime: T + POLL_EVERY + 10_000 }),
+    );
+    await s.run(T + 2 * POLL_EVERY, 1); // X deleted
+    s.catalog.set(
+      'A',
+      item('A', { sku: 'X', price: 1099, cost: 5, modifiedTime: T + 2 * POLL_EVERY + 10_000 }),
+    );
+    await s.run(T + 3 * POLL_EVERY, 4);
+    expect(shelfNames(s)).toEqual({ X: 'Item A' });
+  });
+
+  it('an item fixed while another item shows its code takes it over, not that item’s label', async () => {
+    const s = store([item('A', { sku: 'X', price: 1099 })]);
+    await s.run(T + 1_000, 1);
+    s.catalog.set('A', item('A', { sku: 'X', price: 1099, cost: -5, modifiedTime: T + 10_000 }));
+    s.catalog.set('B', item('B', { sku: 'X', price: 549, modifiedTime: T + 20_000 }));
+    await s.run(T + POLL_EVERY, 1);
+    s.catalog.set('A', item('A', { sku: 'X', price: 1099, cost: 5, modifiedTime: T + POLL_EVERY + 10_000 }));
+    await s.run(T + 2 * POLL_EVERY, 1); // A waits for X
+    s.catalog.set(
+      'B',
+      item('B', { sku: 'X', price: 549, hidden: true, modifiedTime: T + 2 * POLL_EVERY + 10_000 }),
+    );
+    await s.run(T + 3 * POLL_EVERY, 4);
+    expect(Object.fromEntries([...s.shelf].map(([pc, p]) => [pc, p.pp]))).toEqual({ X: '10.99' });
+  });
+
+  it('ghost cleanup failing between a deleted item and its code still lets the waiting item take it', async () => {
+    const s = store([item('OLD', { sku: '0123456789012', price: 499 }), item('FUEL', { price: 359 })]);
+    await s.run(T + 1_000, 1);
+    s.catalog.set('NEW', item('NEW', { sku: '0123456789012', price: 549, modifiedTime: T + 60_000 }));
+    s.catalog.delete('OLD');
+    const real = s.products.releaseCode.bind(s.products);
+    let once = true;
+    s.products.releaseCode = async (m, pc, id, keep) => {
+      if (id === 'OLD' && once) {
+        once = false; // the release fails once, during ghost cleanup
+        throw new Error('DynamoDB ProvisionedThroughputExceeded');
+      }
+      return real(m, pc, id, keep);
+    };
+    for (let i = 1; i <= 8; i++) {
+      s.catalog.set('FUEL', item('FUEL', { price: 359 + i, modifiedTime: T + i * POLL_EVERY - 30_000 }));
+      await s.run(T + i * POLL_EVERY, 1);
+    }
+    expect(s.shelf.get('0123456789012')?.pp).toBe('5.49');
+    expect(s.shelf.size).toBe(2);
+  });
+
+  it('a failure recording who waits for a code loses no waiter', async () => {
+    const s = store([item('OLD', { sku: '0123456789012', price: 499 }), item('FUEL', { price: 359 })]);
+    await s.run(T + 1_000, 1);
+    s.catalog.set('NEW', item('NEW', { sku: '0123456789012', price: 549, modifiedTime: T + 60_000 }));
+    s.catalog.set('FUEL', item('FUEL', { price: 360, modifiedTime: T + POLL_EVERY - 30_000 }));
+    await s.run(T + POLL_EVERY, 1);
+    expect((await s.products.get('M1', ['NEW']))[0]?.status).toBe('invalid');
+    s.catalog.set(
+      'OLD',
+      item('OLD', { sku: '0123456789012', price: 499, hidden: true, modifiedTime: T + POLL_EVERY + 60_000 }),
+    );
+    const real = s.merchants.addCodeRechecks.bind(s.merchants);
+    let once = true;
+    s.merchants.addCodeRechecks = async (m, ids) => {
+      if (once) {
+        once = false;
+        throw new Error('DynamoDB ThrottlingException');
+      }
+      return real(m, ids);
+    };
+    for (let i = 2; i <= 9; i++) {
+      s.catalog.set('FUEL', item('FUEL', { price: 359 + i, modifiedTime: T + i * POLL_EVERY - 30_000 }));
+      await s.run(T + i * POLL_EVERY, 1);
+    }
+    expect(s.shelf.get('0123456789012')?.pp).toBe('5.49');
   });
 });

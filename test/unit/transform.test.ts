@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { PROBE_CODE } from '../../src/hipoink/fields.ts';
 import { centsToDollars } from '../../src/sync/money.ts';
 import { transformItem } from '../../src/sync/transform.ts';
 
@@ -134,5 +135,10 @@ describe('transformItem', () => {
     expect(label({ price: 230 }).labelHash).not.toBe(base.labelHash);
     const reordered = transformItem(Object.fromEntries(Object.entries(item()).reverse()), PRECEDENCE);
     expect(reordered.kind === 'label' && reordered.stateHash).toBe(base.stateHash);
+  });
+
+  it('refuses the code esl-sync probes Hipoink with', () => {
+    const out = transformItem(item({ sku: PROBE_CODE }), PRECEDENCE);
+    expect(out).toMatchObject({ kind: 'invalid', reason: expect.stringContaining('reserved') });
   });
 });
