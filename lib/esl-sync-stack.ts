@@ -228,9 +228,10 @@ export class EslSyncStack extends Stack {
     poll.deadLetterQueue.grantSendMessages(poller);
     secret.grantRead(poller);
 
-    // PushConsumer: merchants.get. Products: get, codeHolder, markPushed and markRejected (updates).
+    // PushConsumer: merchants.get. Products: get, codeHolder, findShown (query, for the refusal
+    // probe), and updates (markPushed, markRejected, markLabelLeaving, stray codes).
     state.grant(pushConsumer, state.merchants, ['GetItem']);
-    state.grant(pushConsumer, state.products, ['GetItem', 'BatchGetItem', 'UpdateItem']);
+    state.grant(pushConsumer, state.products, ['GetItem', 'BatchGetItem', 'Query', 'UpdateItem']);
     push.deadLetterQueue.grantSendMessages(pushConsumer);
     secret.grantRead(pushConsumer);
 

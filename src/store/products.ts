@@ -103,6 +103,8 @@ export interface ProductStore {
   saveState(merchantId: string, itemId: string, state: ProductState): Promise<ProductRecord | null>;
   get(merchantId: string, itemIds: readonly string[]): Promise<ProductRecord[]>;
   list(merchantId: string): Promise<ProductRecord[]>;
+  /** Some product Hipoink holds exactly as stored (its label pushed as it is now), if any. */
+  findShown(merchantId: string): Promise<ProductRecord | undefined>;
   /** Records what Hipoink now holds for the item. */
   markPushed(
     merchantId: string,
@@ -237,6 +239,26 @@ export function createProductStore(
         startKey = out.LastEvaluatedKey;
       } while (startKey);
       return records;
+    },
+
+    async findShown(merchantId) {
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const out = await doc.send(
+          new QueryCommand({
+            TableName: tableName,
+            KeyConditionExpression: 'merchantId = :m',
+            FilterExpression: '#status = :active AND pushedLabelHash = labelHash AND pushedPc = #label.pc',
+            ExpressionAttributeNames: { '#status': 'status', '#label': 'label' },
+            ExpressionAttributeValues: { ':m': merchantId, ':active': 'active' },
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        const [first] = out.Items ?? [];
+        if (first) return ProductRecordSchema.parse(first);
+        startKey = out.LastEvaluatedKey;
+      } while (startKey);
+      return undefined;
     },
 
     async claimCode(merchantId, pc, itemId, takeOverFrom) {

@@ -144,25 +144,38 @@ async function upsertOneByOne(
 }
 
 /**
- * Hipoink calls for one push that tell request faults from product faults: on the first refusal
- * the probe runs once; if Hipoink refuses even that, the push fails retryably with nothing marked
- * rejected or removed, so the labels follow once the request is fixed.
+ * Hipoink calls for one push that tell request faults from product faults. Hipoink names no
+ * product in its errors, so on the first refusal a request that cannot be wrong in content is
+ * sent: a product Hipoink already holds, sent again exactly as it was accepted. Refused too, the
+ * request itself is at fault (sign, store code, client id): the push fails retryably with nothing
+ * marked rejected or removed, so the labels follow once it is fixed. A store with no such product
+ * yet is probed by deleting a code no product has; only a refusal with the same error counts then
+ * (a refusal to delete an unknown code is another error).
  */
 function refusalAware(deps: PushDeps, merchantId: string, storeCode: string, result: PushResult) {
   let requestChecked = false;
-  const assertRequestAccepted = async (refusal: HipoinkRejectedError) => {
-    if (requestChecked) return;
+  /** Whether Hipoink refuses a request that cannot be wrong in content, as it refused `refusal`. */
+  const requestRefused = async (refusal: HipoinkRejectedError): Promise<boolean> => {
+    const shown = await deps.products.findShown(merchantId);
     try {
       result.hipoinkCalls++;
-      await deps.hipoink.deleteMultiple(storeCode, [PROBE_CODE]);
-      requestChecked = true;
-    } catch (probe) {
-      if (!(probe instanceof HipoinkRejectedError)) throw probe;
+      if (shown?.label) await deps.hipoink.create(storeCode, shown.label);
+      else await deps.hipoink.deleteMultiple(storeCode, [PROBE_CODE]);
+      return false;
+    } catch (err) {
+      if (!(err instanceof HipoinkRejectedError)) throw err;
+      return shown?.label !== undefined || String(err.errorCode) === String(refusal.errorCode);
+    }
+  };
+  const assertRequestAccepted = async (refusal: HipoinkRejectedError) => {
+    if (requestChecked) return;
+    if (await requestRefused(refusal)) {
       throw new HipoinkRequestRefusedError(
         `Hipoink refuses every request for store ${storeCode} (${refusal.errorMsg || `error_code ${refusal.errorCode}`}); check the sign, store code and client id`,
         { merchantId, storeCode },
       );
     }
+    requestChecked = true;
   };
   const size = deps.settings.hipoinkChunkSize;
   return {

@@ -215,7 +215,7 @@ describe('EslSync stack', () => {
       },
       PushConsumer: {
         SyncStateMerchants: ['GetItem'],
-        SyncStateProducts: ['BatchGetItem', 'GetItem', 'UpdateItem'],
+        SyncStateProducts: ['BatchGetItem', 'GetItem', 'Query', 'UpdateItem'],
       },
       Backfill: { SyncStateMerchants: ['GetItem', 'Scan'], SyncStateProducts: [] },
       TokenRefresher: {

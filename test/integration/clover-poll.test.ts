@@ -462,6 +462,45 @@ describe('polling Clover', () => {
     expect(await products.releaseCode('WAIT', 'PC1', 'w2')).toEqual([]);
   });
 
+  it('releases a claim only with the waiters it handed over, recorded first', async () => {
+    expect(await products.claimCode('KEEP', 'PC1', 'holder')).toBe('holder');
+    expect(await products.awaitCode('KEEP', 'PC1', 'w1')).toBe(true);
+    const kept: string[][] = [];
+    const failing = products.releaseCode('KEEP', 'PC1', 'holder', async () => {
+      throw new Error('throttled');
+    });
+    await expect(failing).rejects.toThrow('throttled');
+    expect(await products.codeHolder('KEEP', 'PC1')).toBe('holder'); // nothing lost
+    // A waiter arriving while the first list is being recorded is handed over too.
+    const released = await products.releaseCode('KEEP', 'PC1', 'holder', async (ids) => {
+      kept.push(ids);
+      if (kept.length === 1) await products.awaitCode('KEEP', 'PC1', 'w2');
+    });
+    expect(kept).toEqual([['w1'], ['w1', 'w2']]);
+    expect(released.sort()).toEqual(['w1', 'w2']);
+    expect(await products.codeHolder('KEEP', 'PC1')).toBeUndefined();
+  });
+
+  it('finds a product Hipoink holds exactly as stored, for the refusal probe', async () => {
+    const label = (pp: string) => ({ pc: 'SHOWN1', pn: 'Diesel', pp });
+    const save = (pp: string, mt: number) =>
+      products.saveState('SHOWN', 'item-1', {
+        status: 'active',
+        label: label(pp),
+        priceType: 'FIXED',
+        available: true,
+        stateHash: `s-${pp}`,
+        labelHash: `l-${pp}`,
+        modifiedTime: mt,
+      });
+    await save('4.19', 1);
+    expect(await products.findShown('SHOWN')).toBeUndefined(); // never pushed
+    await products.markPushed('SHOWN', 'item-1', { pc: 'SHOWN1', labelHash: 'l-4.19' });
+    expect((await products.findShown('SHOWN'))?.itemId).toBe('item-1');
+    await save('4.29', 2); // a new price not pushed yet: not as Hipoink holds it
+    expect(await products.findShown('SHOWN')).toBeUndefined();
+  });
+
   it('keeps pending code re-checks on the merchant until they are cleared', async () => {
     await addMerchant('RECHECK00001', 0);
     await merchants.addCodeRechecks('RECHECK00001', ['i1', 'i2']);

@@ -238,6 +238,16 @@ export class FakeProductStore implements ProductStore {
     r.rejectedReason = reason;
     r.rejectedLabelHash = labelHash;
   }
+  async findShown(merchantId: string) {
+    return [...this.records.values()].find(
+      (r) =>
+        r.merchantId === merchantId &&
+        r.status === 'active' &&
+        r.pushedLabelHash !== undefined &&
+        r.pushedLabelHash === r.labelHash &&
+        r.pushedPc === r.label?.pc,
+    );
+  }
   async markLabelLeaving(merchantId: string, itemId: string) {
     const r = this.records.get(this.key(merchantId, itemId));
     if (!r) throw new Error('missing');

@@ -17,12 +17,17 @@ class RecordingHipoink implements HipoinkClient {
   sameErrorForBad = false;
   /** Every request refused with one error, as with a wrong sign. */
   refuseEverything = false;
+  /** Deleting a code it does not hold is refused (the reference does not say it is not). */
+  refuseUnknownDelete = false;
+  /** Creates refused for the request, deletes of unknown codes still answered (e.g. a wrong store code). */
+  refuseCreates = false;
   private refuseRequest() {
     if (this.refuseEverything) throw new HipoinkRejectedError('refused', 10003, 'sign check failed');
   }
   async create(_s: string, p: HipoinkProduct) {
     this.calls.push({ op: 'create', codes: [p.pc] });
     this.refuseRequest();
+    if (this.refuseCreates) throw new HipoinkRejectedError('refused', 40001, 'store not found');
     if (this.bad.has(p.pc))
       throw new HipoinkRejectedError(
         'refused',
@@ -35,6 +40,7 @@ class RecordingHipoink implements HipoinkClient {
     this.calls.push({ op: 'create_multiple', codes: ps.map((p) => p.pc) });
     if (this.failWith) throw this.failWith;
     this.refuseRequest();
+    if (this.refuseCreates) throw new HipoinkRejectedError('refused', 40001, 'store not found');
     if (ps.some((p) => this.bad.has(p.pc)))
       throw new HipoinkRejectedError('refused', 1, 'a product is invalid');
     for (const p of ps) this.shelf.set(p.pc, p);
@@ -42,6 +48,8 @@ class RecordingHipoink implements HipoinkClient {
   async deleteMultiple(_s: string, codes: readonly string[]) {
     this.calls.push({ op: 'del_multiple', codes: [...codes] });
     this.refuseRequest();
+    if (this.refuseUnknownDelete && codes.some((c) => !this.shelf.has(c)))
+      throw new HipoinkRejectedError('refused', 30002, 'product not found');
     if (codes.some((c) => this.undeletable.has(c)))
       throw new HipoinkRejectedError('refused', 30001, 'product is bound to a label');
     for (const c of codes) this.shelf.delete(c);
@@ -203,6 +211,36 @@ describe('pushChanges', () => {
     expect([...hipoink.shelf.keys()]).toEqual(['PC-C']);
     const records = await products.get('M1', ['A', 'B']);
     expect(records.map((r) => r.rejectedReason)).toEqual(['a product is invalid', 'a product is invalid']);
+  });
+
+  it('in a store with nothing on the shelf yet, a refused probe delete with another error means bad products', async () => {
+    const { products, hipoink, deps } = setup();
+    for (const id of ['A', 'B']) await activeItem(products, id, `PC-${id}`);
+    hipoink.bad.add('PC-B');
+    hipoink.refuseUnknownDelete = true;
+    const result = await pushChanges(deps, { merchantId: 'M1', itemIds: ['A', 'B'] });
+    expect(result).toMatchObject({ upserted: 1, rejected: 1 });
+    expect([...hipoink.shelf.keys()]).toEqual(['PC-A']);
+  });
+
+  it('probes with a product Hipoink holds, so a refused store is not taken for refused products', async () => {
+    const { products, hipoink, deps } = setup();
+    for (const id of ['A', 'B', 'C']) await activeItem(products, id, `PC-${id}`, '1.00');
+    await pushChanges(deps, { merchantId: 'M1', itemIds: ['A', 'B', 'C'] });
+    for (const id of ['B', 'C']) await activeItem(products, id, `PC-${id}`, '2.00');
+    hipoink.refuseCreates = true; // deletes of unknown codes still succeed
+    hipoink.calls = [];
+    await expect(pushChanges(deps, { merchantId: 'M1', itemIds: ['B', 'C'] })).rejects.toBeInstanceOf(
+      HipoinkRequestRefusedError,
+    );
+    expect(hipoink.calls.map((c) => `${c.op} ${c.codes.join(',')}`)).toEqual([
+      'create_multiple PC-B,PC-C',
+      'create PC-A', // the probe: A as Hipoink already holds it
+    ]);
+    expect((await products.get('M1', ['B', 'C'])).map((r) => r.rejectedReason)).toEqual([
+      undefined,
+      undefined,
+    ]);
   });
 
   it('passes over a code Hipoink refuses to delete, and still delivers the rest of the message', async () => {
