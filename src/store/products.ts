@@ -249,6 +249,8 @@ export function createProductStore(
             TableName: tableName,
             KeyConditionExpression: 'merchantId = :m',
             FilterExpression: '#status = :active AND pushedLabelHash = labelHash AND pushedPc = #label.pc',
+            // Strong: right after a push, an eventually consistent read could name a label it just took down.
+            ConsistentRead: true,
             ExpressionAttributeNames: { '#status': 'status', '#label': 'label' },
             ExpressionAttributeValues: { ':m': merchantId, ':active': 'active' },
             ExclusiveStartKey: startKey,

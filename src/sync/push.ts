@@ -87,16 +87,14 @@ export async function pushChanges(deps: PushDeps, msg: PushMessage): Promise<Pus
   });
 
   const size = deps.settings.hipoinkChunkSize;
-  const orphaned: string[] = [];
   for (let i = 0; i < upserts.length; i += size) {
     const chunk = upserts.slice(i, i + size);
     if (await hipoink.createAll(chunk.map((u) => u.label))) {
       await forEachLimited(chunk, parallel, (u) => markUpserted(deps, msg.merchantId, u, result));
     } else {
-      orphaned.push(...(await upsertOneByOne(deps, msg.merchantId, storeCode, chunk, result)));
+      await upsertOneByOne(deps, msg.merchantId, storeCode, chunk, result, hipoink.deleteCodes);
     }
   }
-  await hipoink.deleteCodes(orphaned);
   // Every stray code is now replaced (an upsert showing it), deleted or handed on.
   await forEachLimited(
     handled.filter((r) => r.strayPcs?.length),
@@ -109,7 +107,7 @@ export async function pushChanges(deps: PushDeps, msg: PushMessage): Promise<Pus
 /**
  * Hipoink refused a chunk, and the request itself is fine: it does not say which product it
  * refused, so each is sent alone; one bad product is marked rejected and the others still reach the
- * shelf. Returns codes to take down: see below.
+ * shelf.
  */
 async function upsertOneByOne(
   deps: PushDeps,
@@ -117,8 +115,8 @@ async function upsertOneByOne(
   storeCode: string,
   chunk: readonly Upsert[],
   result: PushResult,
-): Promise<string[]> {
-  const orphaned: string[] = [];
+  deleteCodes: (pcs: readonly string[]) => Promise<void>,
+): Promise<void> {
   for (const u of chunk) {
     try {
       result.hipoinkCalls++;
@@ -132,15 +130,17 @@ async function upsertOneByOne(
       // take it down rather than leave e.g. a hidden item's price on the shelf.
       // The same when the item gave the code up meanwhile and nobody holds it: its removal was
       // held back because this item was to show the code.
+      // Only a label this item is known to have put there (code and content recorded) is its own.
+      // Deleted before the item is marked rejected: a retry after a failure in between still
+      // sees the work (a rejected item is otherwise not pushed again).
       const holder = await deps.products.codeHolder(merchantId, u.label.pc);
-      if ((holder === undefined || holder === u.record.itemId) && u.record.pushedPc !== u.label.pc)
-        orphaned.push(u.label.pc);
+      const ownLabel = u.record.pushedPc === u.label.pc && u.record.pushedLabelHash !== undefined;
+      if ((holder === undefined || holder === u.record.itemId) && !ownLabel) await deleteCodes([u.label.pc]);
       const reason = error.errorMsg || `error_code ${error.errorCode}`;
       await deps.products.markRejected(merchantId, u.record.itemId, u.labelHash, reason);
       deps.onRejected?.({ merchantId, itemId: u.record.itemId, pc: u.label.pc, reason });
     }
   }
-  return orphaned;
 }
 
 /**

@@ -160,12 +160,16 @@ export class FakeProductStore implements ProductStore {
     keepWaiters?: (waiters: string[]) => Promise<void>,
   ) {
     const k = `${merchantId}/${pc}`;
-    if (this.claims.get(k) !== itemId) return [];
-    const waiting = [...(this.waiters.get(k) ?? [])];
-    if (waiting.length > 0) await keepWaiters?.(waiting);
-    this.claims.delete(k);
-    this.waiters.delete(k);
-    return waiting;
+    // As the real store: delete only as read (same owner, same waiters), else read again.
+    for (;;) {
+      if (this.claims.get(k) !== itemId) return [];
+      const waiting = [...(this.waiters.get(k) ?? [])];
+      if (waiting.length > 0) await keepWaiters?.(waiting);
+      if (this.claims.get(k) !== itemId || (this.waiters.get(k)?.size ?? 0) !== waiting.length) continue;
+      this.claims.delete(k);
+      this.waiters.delete(k);
+      return waiting;
+    }
   }
   private key = (m: string, i: string) => `${m}/${i}`;
   async saveState(merchantId: string, itemId: string, state: ProductState) {
@@ -192,6 +196,7 @@ export class FakeProductStore implements ProductStore {
     } as ProductRecord;
     next.status = state.status;
     if (state.modifiedTime !== undefined) next.modifiedTime = state.modifiedTime;
+    // The real store's SET and REMOVE, attribute for attribute.
     if (state.status === 'active') {
       Object.assign(next, {
         label: state.label,
@@ -199,8 +204,14 @@ export class FakeProductStore implements ProductStore {
         priceType: state.priceType,
         available: state.available,
       });
-    } else if (state.status === 'removed') next.removedReason = state.removedReason;
-    else next.invalidReason = state.invalidReason;
+      if (state.unitCost === undefined) delete next.unitCost;
+      else next.unitCost = state.unitCost;
+      delete next.invalidReason;
+      delete next.removedReason;
+    } else if (state.status === 'removed') {
+      next.removedReason = state.removedReason;
+      delete next.invalidReason;
+    } else next.invalidReason = state.invalidReason;
     this.records.set(k, next);
     return structuredClone(next);
   }
@@ -239,7 +250,7 @@ export class FakeProductStore implements ProductStore {
     r.rejectedLabelHash = labelHash;
   }
   async findShown(merchantId: string) {
-    return [...this.records.values()].find(
+    const shown = [...this.records.values()].find(
       (r) =>
         r.merchantId === merchantId &&
         r.status === 'active' &&
@@ -247,6 +258,7 @@ export class FakeProductStore implements ProductStore {
         r.pushedLabelHash === r.labelHash &&
         r.pushedPc === r.label?.pc,
     );
+    return shown && structuredClone(shown);
   }
   async markLabelLeaving(merchantId: string, itemId: string) {
     const r = this.records.get(this.key(merchantId, itemId));

@@ -32,6 +32,7 @@ function store(items: RawItem[], opts: { refuse?: (p: HipoinkProduct) => boolean
   const catalog = new Map(items.map((i) => [i.id, i]));
   const failGetOnce = new Set<string>();
   let failCreateOnce = false;
+  let failDeleteOf: string | undefined;
   const clover: CloverClient = {
     async listItems(_m, _t, q) {
       return [...catalog.values()]
@@ -66,6 +67,10 @@ function store(items: RawItem[], opts: { refuse?: (p: HipoinkProduct) => boolean
       for (const p of ps) shelf.set(p.pc, p);
     },
     async deleteMultiple(_s, codes) {
+      if (failDeleteOf !== undefined && codes.includes(failDeleteOf)) {
+        failDeleteOf = undefined;
+        throw new HipoinkApiError('Hipoink answered 503', { status: 503 });
+      }
       const during = duringDelete;
       duringDelete = undefined;
       await during?.();
@@ -152,6 +157,11 @@ function store(items: RawItem[], opts: { refuse?: (p: HipoinkProduct) => boolean
     failNextCreate: () => {
       failCreateOnce = true;
     },
+    /** The next delete naming this code answers 503 (or the Lambda stops before it). */
+    failNextDeleteOf: (pc: string) => {
+      failDeleteOf = pc;
+    },
+    hipoink,
   };
 }
 
@@ -533,5 +543,61 @@ describe('after a third review', () => {
       await s.run(T + i * POLL_EVERY, 1);
     }
     expect(s.shelf.get('0123456789012')?.pp).toBe('5.49');
+  });
+
+  it('a refused taker’s old label still comes down when the push fails right after the refusal', async () => {
+    const s = store([item('A', { name: 'Marlboro Red', sku: 'X', price: 1099 })], { refuse });
+    await s.run(T + 1_000, 1);
+    s.catalog.set('A', item('A', { name: 'Marlboro Red', sku: 'X', hidden: true, modifiedTime: T + 60_000 }));
+    s.catalog.set('B', item('B', { name: longName, sku: 'X', modifiedTime: T + 61_000 }));
+    s.catalog.set('C', item('C', { name: 'Camel', sku: 'Z', modifiedTime: T + 62_000 }));
+    await s.poll(T + POLL_EVERY); // one message {A, B, C}
+    s.failNextDeleteOf('X'); // the delete of X answers 503: the message is retried
+    await s.push();
+    await s.run(T + 2 * POLL_EVERY, 3);
+    expect((await s.products.get('M1', ['B']))[0]?.rejectedReason).toBe('product refused');
+    expect(shelfNames(s)).toEqual({ Z: 'Camel' });
+  });
+
+  it('the same when a later product of the chunk fails after the refusal', async () => {
+    const s = store([item('A', { name: 'Marlboro Red', sku: 'X', price: 1099 })], { refuse });
+    await s.run(T + 1_000, 1);
+    s.catalog.set('A', item('A', { name: 'Marlboro Red', sku: 'X', hidden: true, modifiedTime: T + 60_000 }));
+    s.catalog.set('B', item('B', { name: longName, sku: 'X', modifiedTime: T + 61_000 }));
+    s.catalog.set('C', item('C', { name: 'Camel', sku: 'Z', modifiedTime: T + 62_000 }));
+    await s.poll(T + POLL_EVERY);
+    const create = s.hipoink.create.bind(s.hipoink);
+    let once = true;
+    s.hipoink.create = async (st, p) => {
+      if (p.pc === 'Z' && once) {
+        once = false;
+        throw new HipoinkApiError('Hipoink answered 503', { status: 503 });
+      }
+      return create(st, p);
+    };
+    await s.push();
+    await s.run(T + 2 * POLL_EVERY, 3);
+    expect(shelfNames(s)).toEqual({ Z: 'Camel' });
+  });
+
+  it('a refused item taking back a code it once showed takes down the label another item left', async () => {
+    const s = store([item('B', { name: 'Marlboro Red', sku: 'X', price: 1099 })], { refuse });
+    await s.run(T + 1_000, 1);
+    s.catalog.set('B', item('B', { name: 'Marlboro Red', sku: 'X', cost: -5, modifiedTime: T + 10_000 }));
+    s.catalog.set('A', item('A', { name: 'Camel Blue', sku: 'X', price: 999, modifiedTime: T + 20_000 }));
+    await s.run(T + POLL_EVERY, 1);
+    expect(shelfNames(s)).toEqual({ X: 'Camel Blue' });
+    s.catalog.set(
+      'B',
+      item('B', { name: longName, sku: 'X', cost: 5, modifiedTime: T + POLL_EVERY + 10_000 }),
+    );
+    await s.run(T + 2 * POLL_EVERY, 1); // B waits for X
+    s.catalog.set(
+      'A',
+      item('A', { name: 'Camel Blue', sku: 'X', hidden: true, modifiedTime: T + 2 * POLL_EVERY + 10_000 }),
+    );
+    await s.run(T + 3 * POLL_EVERY, 4);
+    expect((await s.products.get('M1', ['B']))[0]?.rejectedReason).toBe('product refused');
+    expect(shelfNames(s)).toEqual({});
   });
 });
