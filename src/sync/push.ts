@@ -145,27 +145,38 @@ async function upsertOneByOne(
 
 /**
  * Hipoink calls for one push that tell request faults from product faults. Hipoink names no
- * product in its errors, so on the first refusal a request that cannot be wrong in content is
- * sent: a product Hipoink already holds, sent again exactly as it was accepted. Refused too, the
- * request itself is at fault (sign, store code, client id): the push fails retryably with nothing
- * marked rejected or removed, so the labels follow once it is fixed. A store with no such product
- * yet is probed by deleting a code no product has; only a refusal with the same error counts then
- * (a refusal to delete an unknown code is another error).
+ * product in its errors, so on the first refusal requests that cannot be wrong in content are
+ * sent: a product Hipoink already holds, again exactly as it accepted it, and if Hipoink refuses
+ * that too, a delete of a code no product has. Both refused, the request itself is at fault (sign,
+ * store code, client id): the push fails retryably with nothing marked rejected or removed, so
+ * the labels follow once it is fixed. A store with nothing on the shelf yet gets the delete alone,
+ * counted only when refused with the same error (a refusal to delete an unknown code is another).
  */
 function refusalAware(deps: PushDeps, merchantId: string, storeCode: string, result: PushResult) {
   let requestChecked = false;
   /** Whether Hipoink refuses a request that cannot be wrong in content, as it refused `refusal`. */
-  const requestRefused = async (refusal: HipoinkRejectedError): Promise<boolean> => {
-    const shown = await deps.products.findShown(merchantId);
+  /** The call's refusal, or undefined when Hipoink took it. */
+  const refusalOf = async (call: () => Promise<unknown>): Promise<HipoinkRejectedError | undefined> => {
     try {
       result.hipoinkCalls++;
-      if (shown?.label) await deps.hipoink.create(storeCode, shown.label);
-      else await deps.hipoink.deleteMultiple(storeCode, [PROBE_CODE]);
-      return false;
+      await call();
+      return undefined;
     } catch (err) {
       if (!(err instanceof HipoinkRejectedError)) throw err;
-      return shown?.label !== undefined || String(err.errorCode) === String(refusal.errorCode);
+      return err;
     }
+  };
+  const deleteNothing = () => deps.hipoink.deleteMultiple(storeCode, [PROBE_CODE]);
+  /** Whether Hipoink refuses requests that cannot be wrong in content, as it refused `refusal`. */
+  const requestRefused = async (refusal: HipoinkRejectedError): Promise<boolean> => {
+    const shown = (await deps.products.findShown(merchantId))?.label;
+    if (shown) {
+      if ((await refusalOf(() => deps.hipoink.create(storeCode, shown))) === undefined) return false;
+      // Hipoink may come to refuse a product it once accepted: that alone does not blame the request.
+      return (await refusalOf(deleteNothing)) !== undefined;
+    }
+    const refused = await refusalOf(deleteNothing);
+    return refused !== undefined && String(refused.errorCode) === String(refusal.errorCode);
   };
   const assertRequestAccepted = async (refusal: HipoinkRejectedError) => {
     if (requestChecked) return;

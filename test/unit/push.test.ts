@@ -223,24 +223,25 @@ describe('pushChanges', () => {
     expect([...hipoink.shelf.keys()]).toEqual(['PC-A']);
   });
 
-  it('probes with a product Hipoink holds, so a refused store is not taken for refused products', async () => {
+  it('probes with a product Hipoink holds, and does not blame the request when Hipoink now refuses that product', async () => {
     const { products, hipoink, deps } = setup();
-    for (const id of ['A', 'B', 'C']) await activeItem(products, id, `PC-${id}`, '1.00');
-    await pushChanges(deps, { merchantId: 'M1', itemIds: ['A', 'B', 'C'] });
-    for (const id of ['B', 'C']) await activeItem(products, id, `PC-${id}`, '2.00');
-    hipoink.refuseCreates = true; // deletes of unknown codes still succeed
+    await activeItem(products, 'A', 'PC-A');
+    await pushChanges(deps, { merchantId: 'M1', itemIds: ['A'] });
+    for (const id of ['B', 'C']) await activeItem(products, id, `PC-${id}`);
+    hipoink.bad.add('PC-A'); // accepted once, refused now (e.g. its label template was removed)
+    hipoink.bad.add('PC-B');
     hipoink.calls = [];
-    await expect(pushChanges(deps, { merchantId: 'M1', itemIds: ['B', 'C'] })).rejects.toBeInstanceOf(
-      HipoinkRequestRefusedError,
-    );
+    const result = await pushChanges(deps, { merchantId: 'M1', itemIds: ['B', 'C'] });
     expect(hipoink.calls.map((c) => `${c.op} ${c.codes.join(',')}`)).toEqual([
       'create_multiple PC-B,PC-C',
-      'create PC-A', // the probe: A as Hipoink already holds it
+      'create PC-A', // the probe: A again, as Hipoink accepted it
+      'del_multiple __esl-sync-probe__', // refused, so: does Hipoink refuse even a delete of nothing?
+      'create PC-B',
+      'del_multiple PC-B', // refused, it replaced no label: whatever was under its code goes
+      'create PC-C',
     ]);
-    expect((await products.get('M1', ['B', 'C'])).map((r) => r.rejectedReason)).toEqual([
-      undefined,
-      undefined,
-    ]);
+    expect(result).toMatchObject({ upserted: 1, rejected: 1 });
+    expect(hipoink.shelf.has('PC-C')).toBe(true);
   });
 
   it('passes over a code Hipoink refuses to delete, and still delivers the rest of the message', async () => {
