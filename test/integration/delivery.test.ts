@@ -173,4 +173,37 @@ describe('push consumer against the Hipoink simulator', () => {
     const [b] = await products.get(merchantId, ['B']);
     expect(b?.rejectedReason).toContain('template has no price field');
   });
+
+  it('tells a refused product from a refused request, on dynalite and the simulator', async () => {
+    const { merchantId, storeCode } = await freshMerchant();
+    await applyVersion(merchantId, 'A', { price: 100, hidden: false }, 1);
+    await pushChanges(deps(), { merchantId, itemIds: ['A'] });
+    // Hipoink now refuses A (shown) and B; C is fine: products at fault, not the request.
+    hipoink.rejectProduct('PC-A', 'unknown template');
+    hipoink.rejectProduct('PC-B', 'unknown template');
+    for (const id of ['B', 'C']) await applyVersion(merchantId, id, { price: 200, hidden: false }, 2);
+    const result = await pushChanges(deps(), { merchantId, itemIds: ['B', 'C'] });
+    expect(result).toMatchObject({ upserted: 1, rejected: 1 });
+    expect(shelf(storeCode)['PC-C']).toBe('2.00');
+    hipoink.acceptProduct('PC-A');
+    hipoink.acceptProduct('PC-B');
+    // A wrong sign: every request refused alike. Retried, nothing marked rejected.
+    await applyVersion(merchantId, 'C', { price: 300, hidden: false }, 3);
+    const wrongSign = {
+      ...deps(),
+      hipoink: createHipoinkClient({
+        baseUrl: hipoink.url,
+        clientId: 'default',
+        sign: async () => 'typo',
+        retryLimit: 0,
+      }),
+    };
+    await expect(pushChanges(wrongSign, { merchantId, itemIds: ['C'] })).rejects.toMatchObject({
+      code: 'HIPOINK_REQUEST_REFUSED',
+      retryable: true,
+    });
+    expect((await products.get(merchantId, ['C']))[0]?.rejectedReason).toBeUndefined();
+    await pushChanges(deps(), { merchantId, itemIds: ['C'] });
+    expect(shelf(storeCode)['PC-C']).toBe('3.00');
+  });
 });
