@@ -72,6 +72,11 @@ export function pushNeed(record: ProductRecord, opts: { retryRejected?: boolean 
   return strays ? 'cleanup' : 'none';
 }
 
+/** Hipoink holds this item's own label under `pc`: the code and the content it showed are recorded. */
+export function showsCode(record: ProductRecord, pc: string): boolean {
+  return record.pushedPc === pc && record.pushedLabelHash !== undefined;
+}
+
 /**
  * Sort-key prefix of code claims: one record per Hipoink product code in a store, naming the item
  * that shows it, so two Clover items with one code are noticed instead of overwriting each other.
@@ -136,6 +141,49 @@ export function createProductStore(
   now = Date.now,
 ): ProductStore {
   const key = (merchantId: string, itemId: string) => ({ merchantId, itemId });
+
+  /**
+   * Updates an item's push bookkeeping: only an item that exists (never creating a stub), always
+   * stamping `updatedAt`. `set` joins that SET; `then` holds REMOVE, ADD or DELETE clauses.
+   */
+  const updateExisting = async (
+    merchantId: string,
+    itemId: string,
+    change: { set?: string; then?: string; values?: Record<string, unknown> },
+  ) => {
+    const set = ['updatedAt = :now', ...(change.set ? [change.set] : [])].join(', ');
+    await doc.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: key(merchantId, itemId),
+        UpdateExpression: `SET ${set}${change.then ? ` ${change.then}` : ''}`,
+        ConditionExpression: 'attribute_exists(itemId)',
+        ExpressionAttributeValues: { ...change.values, ':now': now() },
+      }),
+    );
+  };
+
+  /** A merchant's rows (products and code claims), page by page, strongly consistent. */
+  async function* queryMerchant(
+    merchantId: string,
+    filter?: { expression: string; names: Record<string, string>; values: Record<string, unknown> },
+  ) {
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await doc.send(
+        new QueryCommand({
+          TableName: tableName,
+          KeyConditionExpression: 'merchantId = :m',
+          ...(filter ? { FilterExpression: filter.expression, ExpressionAttributeNames: filter.names } : {}),
+          ExpressionAttributeValues: { ':m': merchantId, ...filter?.values },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      yield* out.Items ?? [];
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+  }
 
   return {
     async saveState(merchantId, itemId, state) {
@@ -221,45 +269,22 @@ export function createProductStore(
 
     async list(merchantId) {
       const records: ProductRecord[] = [];
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const out = await doc.send(
-          new QueryCommand({
-            TableName: tableName,
-            KeyConditionExpression: 'merchantId = :m',
-            ExpressionAttributeValues: { ':m': merchantId },
-            ConsistentRead: true,
-            ExclusiveStartKey: startKey,
-          }),
-        );
-        for (const item of out.Items ?? []) {
-          if (String(item.itemId).startsWith(CODE_CLAIM_PREFIX)) continue;
-          records.push(ProductRecordSchema.parse(item));
-        }
-        startKey = out.LastEvaluatedKey;
-      } while (startKey);
+      for await (const item of queryMerchant(merchantId)) {
+        if (String(item.itemId).startsWith(CODE_CLAIM_PREFIX)) continue;
+        records.push(ProductRecordSchema.parse(item));
+      }
       return records;
     },
 
     async findShown(merchantId) {
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const out = await doc.send(
-          new QueryCommand({
-            TableName: tableName,
-            KeyConditionExpression: 'merchantId = :m',
-            FilterExpression: '#status = :active AND pushedLabelHash = labelHash AND pushedPc = #label.pc',
-            // Strong: right after a push, an eventually consistent read could name a label it just took down.
-            ConsistentRead: true,
-            ExpressionAttributeNames: { '#status': 'status', '#label': 'label' },
-            ExpressionAttributeValues: { ':m': merchantId, ':active': 'active' },
-            ExclusiveStartKey: startKey,
-          }),
-        );
-        const [first] = out.Items ?? [];
-        if (first) return ProductRecordSchema.parse(first);
-        startKey = out.LastEvaluatedKey;
-      } while (startKey);
+      // Strongly consistent (as every query here): right after a push, an eventually consistent
+      // read could name a label that push just took down.
+      const shown = queryMerchant(merchantId, {
+        expression: '#status = :active AND pushedLabelHash = labelHash AND pushedPc = #label.pc',
+        names: { '#status': 'status', '#label': 'label' },
+        values: { ':active': 'active' },
+      });
+      for await (const item of shown) return ProductRecordSchema.parse(item);
       return undefined;
     },
 
@@ -350,69 +375,43 @@ export function createProductStore(
     },
 
     async markPushed(merchantId, itemId, shelf) {
-      const removed = 'removed' in shelf;
-      await doc.send(
-        new UpdateCommand({
-          TableName: tableName,
-          Key: key(merchantId, itemId),
-          UpdateExpression: removed
-            ? 'SET updatedAt = :now REMOVE pushedPc, pushedLabelHash, rejectedReason, rejectedLabelHash'
-            : 'SET pushedPc = :pc, pushedLabelHash = :lh, updatedAt = :now REMOVE rejectedReason, rejectedLabelHash',
-          ConditionExpression: 'attribute_exists(itemId)',
-          ExpressionAttributeValues: removed
-            ? { ':now': now() }
-            : { ':pc': shelf.pc, ':lh': shelf.labelHash, ':now': now() },
-        }),
+      await updateExisting(
+        merchantId,
+        itemId,
+        'removed' in shelf
+          ? { then: 'REMOVE pushedPc, pushedLabelHash, rejectedReason, rejectedLabelHash' }
+          : {
+              set: 'pushedPc = :pc, pushedLabelHash = :lh',
+              then: 'REMOVE rejectedReason, rejectedLabelHash',
+              values: { ':pc': shelf.pc, ':lh': shelf.labelHash },
+            },
       );
     },
 
     async markLabelLeaving(merchantId, itemId) {
-      await doc.send(
-        new UpdateCommand({
-          TableName: tableName,
-          Key: key(merchantId, itemId),
-          UpdateExpression: 'SET updatedAt = :now REMOVE pushedLabelHash',
-          ConditionExpression: 'attribute_exists(itemId)',
-          ExpressionAttributeValues: { ':now': now() },
-        }),
-      );
+      await updateExisting(merchantId, itemId, { then: 'REMOVE pushedLabelHash' });
     },
 
     async addStrayCode(merchantId, itemId, pc) {
-      await doc.send(
-        new UpdateCommand({
-          TableName: tableName,
-          Key: key(merchantId, itemId),
-          UpdateExpression: 'SET updatedAt = :now ADD strayPcs :pc',
-          ConditionExpression: 'attribute_exists(itemId)',
-          ExpressionAttributeValues: { ':pc': new Set([pc]), ':now': now() },
-        }),
-      );
+      await updateExisting(merchantId, itemId, {
+        then: 'ADD strayPcs :pc',
+        values: { ':pc': new Set([pc]) },
+      });
     },
 
     async clearStrayCodes(merchantId, itemId, pcs) {
       if (pcs.length === 0) return;
-      await doc.send(
-        new UpdateCommand({
-          TableName: tableName,
-          Key: key(merchantId, itemId),
-          UpdateExpression: 'SET updatedAt = :now DELETE strayPcs :pcs',
-          ConditionExpression: 'attribute_exists(itemId)',
-          ExpressionAttributeValues: { ':pcs': new Set(pcs), ':now': now() },
-        }),
-      );
+      await updateExisting(merchantId, itemId, {
+        then: 'DELETE strayPcs :pcs',
+        values: { ':pcs': new Set(pcs) },
+      });
     },
 
     async markRejected(merchantId, itemId, labelHash, reason) {
-      await doc.send(
-        new UpdateCommand({
-          TableName: tableName,
-          Key: key(merchantId, itemId),
-          UpdateExpression: 'SET rejectedReason = :r, rejectedLabelHash = :lh, updatedAt = :now',
-          ConditionExpression: 'attribute_exists(itemId)',
-          ExpressionAttributeValues: { ':r': reason, ':lh': labelHash, ':now': now() },
-        }),
-      );
+      await updateExisting(merchantId, itemId, {
+        set: 'rejectedReason = :r, rejectedLabelHash = :lh',
+        values: { ':r': reason, ':lh': labelHash },
+      });
     },
   };
 }

@@ -10,6 +10,7 @@ import {
   type ProductState,
   type ProductStore,
   pushNeed,
+  showsCode,
   stateHashOf,
 } from '../store/products.ts';
 import type { PollMessage } from './messages.ts';
@@ -348,8 +349,7 @@ async function claimProductCode(
     }
     // It had let the code go (invalid, removed) while its label stayed: another item may have
     // replaced or deleted that label since, so it is pushed again rather than thought in step.
-    if (before && before.pushedPc === newPc && before.pushedLabelHash !== undefined)
-      await deps.products.markLabelLeaving(merchantId, outcome.itemId);
+    if (before && showsCode(before, newPc)) await deps.products.markLabelLeaving(merchantId, outcome.itemId);
   }
   if (oldPc !== undefined && oldPc !== newPc)
     await releaseCode(deps, merchantId, oldPc, outcome.itemId, released);

@@ -3,7 +3,7 @@ import { HipoinkRejectedError, HipoinkRequestRefusedError, MerchantUnavailableEr
 import type { HipoinkClient } from '../hipoink/client.ts';
 import { type HipoinkProduct, PROBE_CODE } from '../hipoink/fields.ts';
 import type { MerchantStore } from '../store/merchants.ts';
-import { type ProductRecord, type ProductStore, pushNeed } from '../store/products.ts';
+import { type ProductRecord, type ProductStore, pushNeed, showsCode } from '../store/products.ts';
 import type { PushMessage } from './messages.ts';
 import { forEachLimited } from './parallel.ts';
 
@@ -118,12 +118,10 @@ async function upsertOneByOne(
   deleteCodes: (pcs: readonly string[]) => Promise<void>,
 ): Promise<void> {
   for (const u of chunk) {
-    try {
-      result.hipoinkCalls++;
-      await deps.hipoink.create(storeCode, u.label);
+    const error = await refusalOf(result, () => deps.hipoink.create(storeCode, u.label));
+    if (error === undefined) {
       await markUpserted(deps, merchantId, u, result);
-    } catch (error) {
-      if (!(error instanceof HipoinkRejectedError)) throw error;
+    } else {
       result.rejected++;
       // An item taking over a code left the previous holder's label under it (its removal
       // does not delete a code someone else holds). Refused, it never replaced that label:
@@ -134,9 +132,9 @@ async function upsertOneByOne(
       // Deleted before the item is marked rejected: a retry after a failure in between still
       // sees the work (a rejected item is otherwise not pushed again).
       const holder = await deps.products.codeHolder(merchantId, u.label.pc);
-      const ownLabel = u.record.pushedPc === u.label.pc && u.record.pushedLabelHash !== undefined;
-      if ((holder === undefined || holder === u.record.itemId) && !ownLabel) await deleteCodes([u.label.pc]);
-      const reason = error.errorMsg || `error_code ${error.errorCode}`;
+      if ((holder === undefined || holder === u.record.itemId) && !showsCode(u.record, u.label.pc))
+        await deleteCodes([u.label.pc]);
+      const reason = refusalReason(error);
       await deps.products.markRejected(merchantId, u.record.itemId, u.labelHash, reason);
       deps.onRejected?.({ merchantId, itemId: u.record.itemId, pc: u.label.pc, reason });
     }
@@ -154,35 +152,23 @@ async function upsertOneByOne(
  */
 function refusalAware(deps: PushDeps, merchantId: string, storeCode: string, result: PushResult) {
   let requestChecked = false;
-  /** Whether Hipoink refuses a request that cannot be wrong in content, as it refused `refusal`. */
-  /** The call's refusal, or undefined when Hipoink took it. */
-  const refusalOf = async (call: () => Promise<unknown>): Promise<HipoinkRejectedError | undefined> => {
-    try {
-      result.hipoinkCalls++;
-      await call();
-      return undefined;
-    } catch (err) {
-      if (!(err instanceof HipoinkRejectedError)) throw err;
-      return err;
-    }
-  };
   const deleteNothing = () => deps.hipoink.deleteMultiple(storeCode, [PROBE_CODE]);
   /** Whether Hipoink refuses requests that cannot be wrong in content, as it refused `refusal`. */
   const requestRefused = async (refusal: HipoinkRejectedError): Promise<boolean> => {
     const shown = (await deps.products.findShown(merchantId))?.label;
     if (shown) {
-      if ((await refusalOf(() => deps.hipoink.create(storeCode, shown))) === undefined) return false;
+      if ((await refusalOf(result, () => deps.hipoink.create(storeCode, shown))) === undefined) return false;
       // Hipoink may come to refuse a product it once accepted: that alone does not blame the request.
-      return (await refusalOf(deleteNothing)) !== undefined;
+      return (await refusalOf(result, deleteNothing)) !== undefined;
     }
-    const refused = await refusalOf(deleteNothing);
+    const refused = await refusalOf(result, deleteNothing);
     return refused !== undefined && String(refused.errorCode) === String(refusal.errorCode);
   };
   const assertRequestAccepted = async (refusal: HipoinkRejectedError) => {
     if (requestChecked) return;
     if (await requestRefused(refusal)) {
       throw new HipoinkRequestRefusedError(
-        `Hipoink refuses every request for store ${storeCode} (${refusal.errorMsg || `error_code ${refusal.errorCode}`}); check the sign, store code and client id`,
+        `Hipoink refuses every request for store ${storeCode} (${refusalReason(refusal)}); check the sign, store code and client id`,
         { merchantId, storeCode },
       );
     }
@@ -192,15 +178,9 @@ function refusalAware(deps: PushDeps, merchantId: string, storeCode: string, res
   return {
     /** True when Hipoink took the whole chunk; false when it refused some product in it. */
     async createAll(labels: HipoinkProduct[]): Promise<boolean> {
-      try {
-        result.hipoinkCalls++;
-        await deps.hipoink.createMultiple(storeCode, labels);
-        return true;
-      } catch (err) {
-        if (!(err instanceof HipoinkRejectedError)) throw err;
-        await assertRequestAccepted(err);
-        return false;
-      }
+      const refusal = await refusalOf(result, () => deps.hipoink.createMultiple(storeCode, labels));
+      if (refusal) await assertRequestAccepted(refusal);
+      return refusal === undefined;
     },
     /**
      * Deletes codes in chunks. A refused chunk is retried code by code, and a code Hipoink refuses
@@ -209,25 +189,12 @@ function refusalAware(deps: PushDeps, merchantId: string, storeCode: string, res
     async deleteCodes(pcs: readonly string[]) {
       for (let i = 0; i < pcs.length; i += size) {
         const chunk = pcs.slice(i, i + size);
-        try {
-          result.hipoinkCalls++;
-          await deps.hipoink.deleteMultiple(storeCode, chunk);
-        } catch (err) {
-          if (!(err instanceof HipoinkRejectedError)) throw err;
-          await assertRequestAccepted(err);
-          for (const pc of chunk) {
-            try {
-              result.hipoinkCalls++;
-              await deps.hipoink.deleteMultiple(storeCode, [pc]);
-            } catch (single) {
-              if (!(single instanceof HipoinkRejectedError)) throw single;
-              deps.onRemovalRefused?.({
-                storeCode,
-                pc,
-                reason: single.errorMsg || `error_code ${single.errorCode}`,
-              });
-            }
-          }
+        const refusal = await refusalOf(result, () => deps.hipoink.deleteMultiple(storeCode, chunk));
+        if (refusal === undefined) continue;
+        await assertRequestAccepted(refusal);
+        for (const pc of chunk) {
+          const single = await refusalOf(result, () => deps.hipoink.deleteMultiple(storeCode, [pc]));
+          if (single) deps.onRemovalRefused?.({ storeCode, pc, reason: refusalReason(single) });
         }
       }
     },
@@ -263,11 +230,27 @@ async function codesToDelete(
       codes.add(pc);
       continue;
     }
-    const showing = record.pushedPc === pc && record.pushedLabelHash !== undefined;
-    if (!showing) await deps.products.addStrayCode(merchantId, record.itemId, pc);
+    if (!showsCode(record, pc)) await deps.products.addStrayCode(merchantId, record.itemId, pc);
   }
   return [...codes];
 }
+
+/** One Hipoink call, counted: its refusal (error_code ≠ 0), or undefined when Hipoink took it. */
+async function refusalOf(
+  result: PushResult,
+  call: () => Promise<unknown>,
+): Promise<HipoinkRejectedError | undefined> {
+  try {
+    result.hipoinkCalls++;
+    await call();
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof HipoinkRejectedError)) throw err;
+    return err;
+  }
+}
+
+const refusalReason = (err: HipoinkRejectedError) => err.errorMsg || `error_code ${err.errorCode}`;
 
 async function markUpserted(deps: PushDeps, merchantId: string, u: Upsert, result: PushResult) {
   await deps.products.markPushed(merchantId, u.record.itemId, { pc: u.label.pc, labelHash: u.labelHash });
