@@ -419,12 +419,17 @@ describe('after a third review', () => {
   const refuse = (p: { pn: string }) => p.pn.length > 40;
   const shelfNames = (s: ReturnType<typeof store>) =>
     Object.fromEntries([...s.shelf].map(([pc, p]) => [pc, p.pn]));
-
-  it('a refused taker recoded while its push runs leaves no hidden item’s label under the code', async () => {
+  /** A shows X on the shelf; then A is hidden and B, whose label Hipoink refuses, takes X (not polled yet). */
+  const hiddenAndTakenByRefused = async () => {
     const s = store([item('A', { name: 'Marlboro Red', sku: 'X', price: 1099 })], { refuse });
     await s.run(T + 1_000, 1);
     s.catalog.set('A', item('A', { name: 'Marlboro Red', sku: 'X', hidden: true, modifiedTime: T + 60_000 }));
     s.catalog.set('B', item('B', { name: longName, sku: 'X', modifiedTime: T + 61_000 }));
+    return s;
+  };
+
+  it('a refused taker recoded while its push runs leaves no hidden item’s label under the code', async () => {
+    const s = await hiddenAndTakenByRefused();
     await s.poll(T + POLL_EVERY); // A removed, B claims X: one message {A, B}
     const m = s.queued();
     s.catalog.set('B', item('B', { name: longName, sku: 'Y', modifiedTime: T + POLL_EVERY + 60_000 }));
@@ -438,10 +443,7 @@ describe('after a third review', () => {
   });
 
   it('the same when the poll stopped between giving the code up and saving the taker', async () => {
-    const s = store([item('A', { name: 'Marlboro Red', sku: 'X', price: 1099 })], { refuse });
-    await s.run(T + 1_000, 1);
-    s.catalog.set('A', item('A', { name: 'Marlboro Red', sku: 'X', hidden: true, modifiedTime: T + 60_000 }));
-    s.catalog.set('B', item('B', { name: longName, sku: 'X', modifiedTime: T + 61_000 }));
+    const s = await hiddenAndTakenByRefused();
     await s.poll(T + POLL_EVERY);
     const m = s.queued();
     s.catalog.set('B', item('B', { name: longName, sku: 'Y', modifiedTime: T + POLL_EVERY + 60_000 }));
@@ -546,10 +548,7 @@ describe('after a third review', () => {
   });
 
   it('a refused taker’s old label still comes down when the push fails right after the refusal', async () => {
-    const s = store([item('A', { name: 'Marlboro Red', sku: 'X', price: 1099 })], { refuse });
-    await s.run(T + 1_000, 1);
-    s.catalog.set('A', item('A', { name: 'Marlboro Red', sku: 'X', hidden: true, modifiedTime: T + 60_000 }));
-    s.catalog.set('B', item('B', { name: longName, sku: 'X', modifiedTime: T + 61_000 }));
+    const s = await hiddenAndTakenByRefused();
     s.catalog.set('C', item('C', { name: 'Camel', sku: 'Z', modifiedTime: T + 62_000 }));
     await s.poll(T + POLL_EVERY); // one message {A, B, C}
     s.failNextDeleteOf('X'); // the delete of X answers 503: the message is retried
@@ -560,10 +559,7 @@ describe('after a third review', () => {
   });
 
   it('the same when a later product of the chunk fails after the refusal', async () => {
-    const s = store([item('A', { name: 'Marlboro Red', sku: 'X', price: 1099 })], { refuse });
-    await s.run(T + 1_000, 1);
-    s.catalog.set('A', item('A', { name: 'Marlboro Red', sku: 'X', hidden: true, modifiedTime: T + 60_000 }));
-    s.catalog.set('B', item('B', { name: longName, sku: 'X', modifiedTime: T + 61_000 }));
+    const s = await hiddenAndTakenByRefused();
     s.catalog.set('C', item('C', { name: 'Camel', sku: 'Z', modifiedTime: T + 62_000 }));
     await s.poll(T + POLL_EVERY);
     const create = s.hipoink.create.bind(s.hipoink);
