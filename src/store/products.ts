@@ -144,19 +144,19 @@ export function createProductStore(
 
   /**
    * Updates an item's push bookkeeping: only an item that exists (never creating a stub), always
-   * stamping `updatedAt`. `set` joins that SET; `then` holds REMOVE, ADD or DELETE clauses.
+   * stamping `updatedAt`. `set` joins that SET; `clauses` holds REMOVE, ADD or DELETE clauses.
    */
   const updateExisting = async (
     merchantId: string,
     itemId: string,
-    change: { set?: string; then?: string; values?: Record<string, unknown> },
+    change: { set?: string; clauses?: string; values?: Record<string, unknown> },
   ) => {
     const set = ['updatedAt = :now', ...(change.set ? [change.set] : [])].join(', ');
     await doc.send(
       new UpdateCommand({
         TableName: tableName,
         Key: key(merchantId, itemId),
-        UpdateExpression: `SET ${set}${change.then ? ` ${change.then}` : ''}`,
+        UpdateExpression: `SET ${set}${change.clauses ? ` ${change.clauses}` : ''}`,
         ConditionExpression: 'attribute_exists(itemId)',
         ExpressionAttributeValues: { ...change.values, ':now': now() },
       }),
@@ -379,22 +379,22 @@ export function createProductStore(
         merchantId,
         itemId,
         'removed' in shelf
-          ? { then: 'REMOVE pushedPc, pushedLabelHash, rejectedReason, rejectedLabelHash' }
+          ? { clauses: 'REMOVE pushedPc, pushedLabelHash, rejectedReason, rejectedLabelHash' }
           : {
               set: 'pushedPc = :pc, pushedLabelHash = :lh',
-              then: 'REMOVE rejectedReason, rejectedLabelHash',
+              clauses: 'REMOVE rejectedReason, rejectedLabelHash',
               values: { ':pc': shelf.pc, ':lh': shelf.labelHash },
             },
       );
     },
 
     async markLabelLeaving(merchantId, itemId) {
-      await updateExisting(merchantId, itemId, { then: 'REMOVE pushedLabelHash' });
+      await updateExisting(merchantId, itemId, { clauses: 'REMOVE pushedLabelHash' });
     },
 
     async addStrayCode(merchantId, itemId, pc) {
       await updateExisting(merchantId, itemId, {
-        then: 'ADD strayPcs :pc',
+        clauses: 'ADD strayPcs :pc',
         values: { ':pc': new Set([pc]) },
       });
     },
@@ -402,7 +402,7 @@ export function createProductStore(
     async clearStrayCodes(merchantId, itemId, pcs) {
       if (pcs.length === 0) return;
       await updateExisting(merchantId, itemId, {
-        then: 'DELETE strayPcs :pcs',
+        clauses: 'DELETE strayPcs :pcs',
         values: { ':pcs': new Set(pcs) },
       });
     },
