@@ -5,9 +5,14 @@ export const PollMessageSchema = z.object({
   merchantId: z.string().min(1),
   mode: z.enum(['incremental', 'full']),
   requestedAt: z.number().int(),
-  reason: z.enum(['schedule', 'backfill', 'manual']),
+  reason: z.enum(['schedule', 'backfill', 'manual', 'webhook']),
   /** Full resyncs only: re-read items modified since this time (Unix ms) instead of every item. */
   since: z.number().int().nonnegative().optional(),
+  /**
+   * Items Clover said were deleted (a webhook notice): each is confirmed gone with a GET (404)
+   * before its label leaves the shelf, the same rule ghost cleanup follows.
+   */
+  confirmGone: z.array(z.string().min(1)).min(1).max(1000).optional(),
 });
 export type PollMessage = z.infer<typeof PollMessageSchema>;
 
