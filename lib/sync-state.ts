@@ -1,9 +1,14 @@
 import { RemovalPolicy, Validations } from 'aws-cdk-lib';
-import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Construct, type IConstruct } from 'constructs';
-import { MERCHANTS_TABLE_KEYS, PRODUCTS_TABLE_KEYS } from '../src/store/tables.ts';
+import {
+  MERCHANTS_TABLE_KEYS,
+  OUT_OF_STEP_INDEX,
+  OUT_OF_STEP_INDEX_KEYS,
+  PRODUCTS_TABLE_KEYS,
+} from '../src/store/tables.ts';
 
 /** The DynamoDB calls the stores make (src/store/*.ts), one per document-client command. */
 export type TableAction =
@@ -48,6 +53,12 @@ export class SyncState extends Construct {
       ...common,
       partitionKey: { name: PRODUCTS_TABLE_KEYS.partitionKey, type: AttributeType.STRING },
       sortKey: { name: PRODUCTS_TABLE_KEYS.sortKey, type: AttributeType.STRING },
+    });
+    this.products.addGlobalSecondaryIndex({
+      indexName: OUT_OF_STEP_INDEX,
+      partitionKey: { name: OUT_OF_STEP_INDEX_KEYS.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: OUT_OF_STEP_INDEX_KEYS.sortKey, type: AttributeType.NUMBER },
+      projectionType: ProjectionType.KEYS_ONLY,
     });
   }
 

@@ -211,11 +211,11 @@ describe('EslSync stack', () => {
       FanOut: { SyncStateMerchants: ['Scan'], SyncStateProducts: [] },
       Poller: {
         SyncStateMerchants: ['GetItem', 'UpdateItem'],
-        SyncStateProducts: ['BatchGetItem', 'DeleteItem', 'GetItem', 'Query', 'UpdateItem'],
+        SyncStateProducts: ['BatchGetItem', 'Query', 'UpdateItem'],
       },
       PushConsumer: {
         SyncStateMerchants: ['GetItem'],
-        SyncStateProducts: ['BatchGetItem', 'GetItem', 'Query', 'UpdateItem'],
+        SyncStateProducts: ['BatchGetItem', 'DeleteItem', 'Query', 'UpdateItem'],
       },
       Backfill: { SyncStateMerchants: ['GetItem', 'Scan'], SyncStateProducts: [] },
       TokenRefresher: {
