@@ -223,7 +223,9 @@ export class EslSyncStack extends Stack {
     // Shelf: item and slot batch reads, listings and the out-of-step index (queries), item saves and
     // slot changes (updates).
     state.grant(poller, state.merchants, ['GetItem', 'UpdateItem']);
-    state.grant(poller, state.products, ['BatchGetItem', 'Query', 'UpdateItem']);
+    state.grant(poller, state.products, ['BatchGetItem', 'Query', 'UpdateItem'], {
+      queryOutOfStepIndex: true,
+    });
     push.queue.grantSendMessages(poller);
     poll.deadLetterQueue.grantSendMessages(poller);
     secret.grantRead(poller);
