@@ -1,18 +1,13 @@
-import type { Context, ScheduledEvent } from 'aws-lambda';
+import type { ScheduledEvent } from 'aws-lambda';
+import { lambdaHandler } from '../../src/lambda.ts';
 import { METRIC } from '../../src/metric-names.ts';
 import { logger, metrics } from '../../src/observability.ts';
-import { runtimeDeps } from '../../src/runtime.ts';
 import { type FanOutResult, fanOut } from '../../src/sync/fanout.ts';
 
 /** EventBridge schedule (or `esl-sync tick`) → one PollQueue message per active merchant. */
-export const handler = async (
-  event: ScheduledEvent | Record<string, never>,
-  context: Context,
-): Promise<FanOutResult> => {
-  logger.addContext(context);
-  const deps = runtimeDeps();
-  const scheduled = 'detail-type' in event && event['detail-type'] === 'Scheduled Event';
-  try {
+export const handler = lambdaHandler(
+  async (event: ScheduledEvent | Record<string, never>, deps, context): Promise<FanOutResult> => {
+    const scheduled = 'detail-type' in event && event['detail-type'] === 'Scheduled Event';
     const result = await fanOut(
       {
         merchants: deps.merchants,
@@ -28,7 +23,5 @@ export const handler = async (
     metrics.addMetric(METRIC.merchantsLastSyncFailed, 'Count', result.attention.lastSyncFailed);
     logger.info('Fan-out done', { ...result });
     return result;
-  } finally {
-    metrics.publishStoredMetrics();
-  }
-};
+  },
+);
