@@ -4,7 +4,7 @@ import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { METRIC_NAMESPACE, SERVICE_NAME } from '../src/metric-names.ts';
+import { METRIC_NAMESPACE } from '../src/metric-names.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -15,6 +15,8 @@ export interface SyncFunctionProps {
   timeout: Duration;
   memorySize: number;
   environment: Record<string, string>;
+  /** Its logs' `service` and its metrics' `service` dimension. */
+  serviceName: string;
 }
 
 /**
@@ -43,7 +45,7 @@ export class SyncFunction extends Construct {
       tracing: Tracing.ACTIVE,
       logGroup,
       environment: {
-        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        POWERTOOLS_SERVICE_NAME: props.serviceName,
         POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
         NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
