@@ -9,6 +9,7 @@ import { SERVICE_NAME } from '../src/metric-names.ts';
 import { PLACEHOLDER_APP_ID } from '../src/secrets.ts';
 import { serviceNameOf } from '../src/stage.ts';
 import { OperatorAlarms } from './operator-alarms.ts';
+import { OpsDashboard } from './ops-dashboard.ts';
 import { QueueWithDlq } from './queue-with-dlq.ts';
 import {
   type CloverEnvironment,
@@ -223,6 +224,23 @@ export class EslSyncStack extends Stack {
       ...(settings.alertEmail === undefined ? {} : { alertEmail: settings.alertEmail }),
     });
 
+    // Every function: on the dashboard and in the saved queries, its name and log group as outputs.
+    const functions = {
+      FanOut: fanOut,
+      Poller: poller,
+      PushConsumer: pushConsumer,
+      Backfill: backfill,
+      TokenRefresher: tokenRefresher,
+    };
+    const operations = new OpsDashboard(this, 'Operations', {
+      name: this.stackName,
+      serviceName,
+      pollQueue: poll,
+      pushQueue: push,
+      alarms: alarms.alarms,
+    });
+    // Webhook notices get their own row here once that route exists: operations.addRow('Webhook notices', …).
+
     const outputs: Record<string, string> = {
       MerchantsTableName: state.merchants.tableName,
       ProductsTableName: state.products.tableName,
@@ -230,12 +248,16 @@ export class EslSyncStack extends Stack {
       PushQueueUrl: push.queue.queueUrl,
       PollDlqUrl: poll.deadLetterQueue.queueUrl,
       PushDlqUrl: push.deadLetterQueue.queueUrl,
-      FanOutFunctionName: fanOut.functionName,
-      BackfillFunctionName: backfill.functionName,
-      TokenRefresherFunctionName: tokenRefresher.functionName,
       AppSecretArn: secret.secretArn,
       AlertTopicArn: alarms.topic.topicArn,
+      DashboardUrl: operations.url,
     };
+    for (const [name, fn] of Object.entries(functions)) {
+      // Each SyncFunction gives its function its own log group, so this reads it (no log-retention resource).
+      operations.addFunction(name, fn, fn.logGroup);
+      outputs[`${name}FunctionName`] = fn.functionName;
+      outputs[`${name}LogGroupName`] = fn.logGroup.logGroupName;
+    }
     for (const [key, value] of Object.entries(outputs)) new CfnOutput(this, key, { value });
 
     this.acknowledgeNagFindings(secret);

@@ -1,11 +1,5 @@
 import { Duration, Stack } from 'aws-cdk-lib';
-import {
-  Alarm,
-  ComparisonOperator,
-  type IMetric,
-  Metric,
-  TreatMissingData,
-} from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, type IMetric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
@@ -13,8 +7,9 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import { METRIC, METRIC_NAMESPACE } from '../src/metric-names.ts';
+import { METRIC } from '../src/metric-names.ts';
 import type { QueueWithDlq } from './queue-with-dlq.ts';
+import { type MetricName, serviceMetric } from './service-metric.ts';
 
 export interface OperatorAlarmsProps {
   pollQueue: QueueWithDlq;
@@ -202,14 +197,8 @@ export class OperatorAlarms extends Construct {
     }
   }
 
-  private gauge(metricName: string, period: Duration, statistic: string): Metric {
-    return new Metric({
-      namespace: METRIC_NAMESPACE,
-      metricName,
-      dimensionsMap: { service: this.serviceName },
-      period,
-      statistic,
-    });
+  private gauge(metricName: MetricName, period: Duration, statistic: string) {
+    return serviceMetric(this.serviceName, metricName, { period, statistic });
   }
 
   private add(
