@@ -1,12 +1,11 @@
-import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EslSyncStack, type EslSyncStackProps } from '../../lib/esl-sync-stack.ts';
 import { METRIC, METRIC_NAMESPACE, SERVICE_NAME } from '../../src/metric-names.ts';
-import { dashboardOf, metricLines, publishingSource } from './support.ts';
+import { dashboardOf, metricLines, publishingSource, testApp } from './support.ts';
 
 function synth(props: Partial<EslSyncStackProps> = {}) {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = testApp();
   const stack = new EslSyncStack(app, 'EslSync', { hipoinkBaseUrl: 'https://hipoink.test', ...props });
   return Template.fromStack(stack);
 }

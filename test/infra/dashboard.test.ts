@@ -1,17 +1,16 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EslSyncStack } from '../../lib/esl-sync-stack.ts';
 import { SAVED_QUERIES } from '../../lib/ops-dashboard.ts';
 import { METRIC, METRIC_NAMESPACE, SERVICE_NAME } from '../../src/metric-names.ts';
-import { type DashboardWidget, dashboardOf, metricLines } from './support.ts';
+import { type DashboardWidget, dashboardOf, metricLines, testApp } from './support.ts';
 
 const FUNCTIONS = ['FanOut', 'Poller', 'PushConsumer', 'Backfill', 'TokenRefresher'];
 
 function synth() {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = testApp();
   const stack = new EslSyncStack(app, 'EslSync', { hipoinkBaseUrl: 'https://esl.fuel-stop.net' });
   return Template.fromStack(stack);
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { App, Validations } from 'aws-cdk-lib';
+import { Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AttributeType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
@@ -17,10 +17,11 @@ import {
 } from '../../lib/esl-sync-stack.ts';
 import type { SyncState } from '../../lib/sync-state.ts';
 import { ENV } from '../../src/env.ts';
+import { testApp } from './support.ts';
 
 /** Template tests skip bundling (fast); test/infra/bundling.test.ts proves bundling works. */
 function synth(props: Partial<EslSyncStackProps> = {}) {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = testApp();
   const stack = new EslSyncStack(app, 'EslSync', { hipoinkBaseUrl: 'https://hipoink.test', ...props });
   return { app, stack, template: Template.fromStack(stack) };
 }
@@ -373,7 +374,7 @@ type NagReport = {
 
 /** Synthesizes with AwsSolutionsChecks registered the way bin/app.ts does; synth throws on any finding. */
 function synthWithNag(addToStack: (stack: EslSyncStack) => void = () => {}) {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = testApp();
   const stack = new EslSyncStack(app, 'EslSync', { hipoinkBaseUrl: 'https://hipoink.test' });
   addToStack(stack);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

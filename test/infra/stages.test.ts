@@ -3,17 +3,13 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { addStage, CONFIG_DIR, checkStageFile, readStageFile, stageOf } from '../../lib/stage.ts';
 import { METRIC_NAMESPACE } from '../../src/metric-names.ts';
+import { testApp } from './support.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-/** Template tests skip bundling (fast); test/infra/bundling.test.ts proves bundling works. */
-const testApp = (context: Record<string, unknown> = {}) =>
-  new App({ context: { 'aws:cdk:bundling-stacks': [], ...context } });
-
 const functionVars = (t: Template) =>
   Object.values(t.findResources('AWS::Lambda::Function')).map(
     (f) => f.Properties.Environment.Variables as Record<string, string>,

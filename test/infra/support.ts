@@ -1,8 +1,22 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
 import type { Template } from 'aws-cdk-lib/assertions';
 
 const ROOT = join(import.meta.dirname, '..', '..');
+
+/** cdk.json's context (the feature flags), so tests check the template `cdk synth` makes. */
+const CDK_CONTEXT: Record<string, unknown> = JSON.parse(readFileSync(join(ROOT, 'cdk.json'), 'utf8')).context;
+
+/**
+ * An app as `cdk synth` builds it, with extra context. Unless `bundle` is set it skips bundling
+ * (fast); test/infra/bundling.test.ts proves bundling works.
+ */
+export function testApp(context: Record<string, unknown> = {}, opts: { bundle?: boolean } = {}) {
+  return new App({
+    context: { ...CDK_CONTEXT, ...(opts.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }), ...context },
+  });
+}
 
 /** Source files that publish metrics: the handlers and the dependencies they build. */
 export function publishingSource(): string {
