@@ -6,7 +6,7 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { ENV } from '../src/env.ts';
 import { SERVICE_NAME } from '../src/metric-names.ts';
-import { PLACEHOLDER_APP_ID } from '../src/secrets.ts';
+import { APP_SECRET_CACHE_SECONDS, PLACEHOLDER_APP_ID } from '../src/secrets.ts';
 import { serviceNameOf } from '../src/stage.ts';
 import { OperatorAlarms } from './operator-alarms.ts';
 import { OpsDashboard } from './ops-dashboard.ts';
@@ -67,7 +67,9 @@ export class EslSyncStack extends Stack {
     const state = new SyncState(this, 'SyncState');
     const secret = new Secret(this, 'AppSecret', {
       description:
-        'esl-sync: {"cloverAppId", "cloverAppSecret" (optional), "hipoinkSign"}; set with put-secret-value',
+        'esl-sync: {"cloverAppId", "cloverAppSecret" (optional), "hipoinkSign"}; set with put-secret-value. ' +
+        `Running functions keep the value they read for up to ${APP_SECRET_CACHE_SECONDS / 60} minutes: ` +
+        'a change reaches every function within that time, without a deploy.',
       encryptionKey: state.key,
       generateSecretString: {
         // A placeholder the operator replaces: real values never live in code or templates.

@@ -351,6 +351,8 @@ describe('EslSync stack', () => {
 
   it('keeps the app secret encrypted with our key and out of the template', () => {
     template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      // Where an operator changes it, the description says how long functions keep the old value.
+      Description: Match.stringLikeRegexp('for up to 5 minutes'),
       KmsKeyId: Match.anyValue(),
       GenerateSecretString: Match.objectLike({ GenerateStringKey: 'hipoinkSign' }),
     });
