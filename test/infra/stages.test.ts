@@ -46,21 +46,25 @@ describe('deploy stages', () => {
     expect(production.account).toBe('123456789012');
 
     const [s, p] = [Template.fromStack(sandbox), Template.fromStack(production)];
-    for (const v of functionVars(s)) {
-      expect(v).toMatchObject({
-        HIPOINK_BASE_URL: 'https://esl-staging.fuel-stop.net',
-        CLOVER_API_BASE_URL: 'https://apisandbox.dev.clover.com',
-        POLL_INTERVAL_SECONDS: '300',
-        POWERTOOLS_SERVICE_NAME: 'esl-sync-sandbox',
-      });
-    }
-    for (const v of functionVars(p)) {
-      expect(v).toMatchObject({
-        HIPOINK_BASE_URL: 'https://esl.fuel-stop.net',
-        CLOVER_API_BASE_URL: 'https://api.eu.clover.com',
-        POLL_INTERVAL_SECONDS: '120',
-        POWERTOOLS_SERVICE_NAME: 'esl-sync-production',
-      });
+    const expected = [
+      [
+        s,
+        'https://esl-staging.fuel-stop.net',
+        'https://apisandbox.dev.clover.com',
+        '300',
+        'esl-sync-sandbox',
+      ],
+      [p, 'https://esl.fuel-stop.net', 'https://api.eu.clover.com', '120', 'esl-sync-production'],
+    ] as const;
+    for (const [t, hipoink, clover, interval, service] of expected) {
+      for (const v of functionVars(t)) {
+        expect(v).toMatchObject({
+          HIPOINK_BASE_URL: hipoink,
+          CLOVER_API_BASE_URL: clover,
+          POLL_INTERVAL_SECONDS: interval,
+          POWERTOOLS_SERVICE_NAME: service,
+        });
+      }
     }
     s.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)' });
     p.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ScalingConfig: { MaximumConcurrency: 8 } });
