@@ -47,18 +47,6 @@ export const ConfigSchema = z.object({
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
-/**
- * The tuning an operator sets at deploy, named as the stack's context keys. The stack checks it
- * with these same rules, so a value the handlers would refuse at cold start fails the synth.
- */
-export const DeployTuningSchema = ConfigSchema.pick({
-  cloverRequestsPerSecond: true,
-  hipoinkChunkSize: true,
-  tokenRefreshThresholdMinutes: true,
-  tokenMaxAgeMinutes: true,
-  productCodePrecedence: true,
-});
-
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const raw = Object.fromEntries(
     Object.entries(ENV).map(([key, name]) => [key, env[name] === '' ? undefined : env[name]]),

@@ -24,6 +24,12 @@ export type AppSecret = z.infer<typeof AppSecretSchema>;
 
 export type AppSecretSource = () => Promise<AppSecret>;
 
+/**
+ * How long a warm function keeps using the app secret it read: a changed secret reaches every
+ * function within this time (the stack's description of the secret says so to operators).
+ */
+export const APP_SECRET_CACHE_SECONDS = 300;
+
 /** Reads the app secret through Powertools, cached across invocations for `maxAgeSeconds`. */
 export function appSecretSource(
   secretId: string,
@@ -32,7 +38,7 @@ export function appSecretSource(
   const provider = new SecretsProvider(opts.client ? { awsSdkV3Client: opts.client } : {});
   return async () => {
     // Parsed here, not by Powertools' JSON transform: its error quotes part of the value it failed on.
-    const stored = await provider.get(secretId, { maxAge: opts.maxAgeSeconds ?? 300 });
+    const stored = await provider.get(secretId, { maxAge: opts.maxAgeSeconds ?? APP_SECRET_CACHE_SECONDS });
     const text = stored instanceof Uint8Array ? new TextDecoder().decode(stored) : stored;
     if (typeof text !== 'string') throw new Error(`App secret ${secretId} has no value`);
     let raw: unknown;

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { TokenPairSchema } from '../clover/schemas.ts';
 import { queueDepth, waitForQueuesDrained } from '../queues/depth.ts';
 import { peekDeadLetters, redriveDeadLetters } from '../queues/redrive.ts';
+import { checkStageName } from '../stage.ts';
 import { createDocumentClient } from '../store/dynamo.ts';
 import { createRefresherHeartbeat, heartbeatLate, type RefresherRun } from '../store/heartbeat.ts';
 import { createMerchantStore, type MerchantView, merchantView } from '../store/merchants.ts';
@@ -17,7 +18,8 @@ import {
 } from '../sync/transform.ts';
 import { awsTarget, localTarget, type Target } from './target.ts';
 
-const USAGE = `Usage: esl-sync <command> [options]   (acts on the local stack from \`npm start\`; add --aws for the deployed stack)
+const USAGE = `Usage: esl-sync <command> [options]   (acts on the local stack from \`npm start\`;
+       add --aws --stage NAME, or --aws with ESL_SYNC_STAGE=NAME, for the deployed stack EslSync-NAME)
 
   merchants add --merchant-id ID --store-code CODE --access-token T --access-token-expiration SECS
                 --refresh-token T --refresh-token-expiration SECS
@@ -46,6 +48,7 @@ export interface CliIo {
 
 const OPTIONS = {
   aws: { type: 'boolean' },
+  stage: { type: 'string' },
   json: { type: 'boolean' },
   wait: { type: 'boolean' },
   all: { type: 'boolean' },
@@ -113,13 +116,18 @@ function checkUsage(command: string, sub: string | undefined, arg: string | unde
   if (command === 'merchants' && sub === 'configure') parseLabelOptions(values, undefined);
   if (command === 'dlq') dlqSelection(values);
   return {
+    stage: deployedStage(values),
     timeoutMs: timeoutSeconds * 1000,
     merchantAdd: command === 'merchants' && sub === 'add' ? parseMerchantAdd(values) : undefined,
     backfill: command === 'backfill' ? backfillPayload(values) : undefined,
   };
 }
 
-export async function runCli(argv: string[], io: CliIo, resolveTarget?: (aws: boolean) => Promise<Target>) {
+export async function runCli(
+  argv: string[],
+  io: CliIo,
+  resolveTarget?: (aws: boolean, stage: string | undefined) => Promise<Target>,
+) {
   const { values, positionals } = parseCliArgs(argv);
   const [command, sub, arg] = positionals;
   if (values.help || !command) {
@@ -127,7 +135,7 @@ export async function runCli(argv: string[], io: CliIo, resolveTarget?: (aws: bo
     return;
   }
   const usage = checkUsage(command, sub, arg, values);
-  const target = await (resolveTarget ?? defaultTarget)(values.aws ?? false);
+  const target = await (resolveTarget ?? defaultTarget)(values.aws ?? false, usage.stage);
   const doc = createDocumentClient(target.dynamodb);
   const merchants = createMerchantStore(doc, target.stack.merchantsTable, Date.now, (merchantId, reason) =>
     io.err(`merchant ${merchantId} cannot be synced: ${reason}`),
@@ -338,8 +346,25 @@ function backfillPayload(values: { 'merchant-id'?: string; all?: boolean; since?
   return { ...(merchantId ? { merchantId } : { all: true }), ...(since === undefined ? {} : { since }) };
 }
 
-function defaultTarget(aws: boolean): Promise<Target> {
-  return aws ? awsTarget() : Promise.resolve(localTarget());
+function defaultTarget(aws: boolean, stage: string | undefined): Promise<Target> {
+  return aws && stage !== undefined ? awsTarget(stage) : Promise.resolve(localTarget());
+}
+
+/** With --aws, the deployed stage to act on: --stage, else ESL_SYNC_STAGE. */
+function deployedStage(values: CliValues, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (!values.aws) {
+    if (values.stage !== undefined) throw new UsageError('--stage names a deployed stage: use it with --aws');
+    return undefined;
+  }
+  const stage = values.stage ?? (env.ESL_SYNC_STAGE || undefined);
+  if (stage === undefined) {
+    throw new UsageError('--aws needs the stage to act on: --stage NAME, or ESL_SYNC_STAGE=NAME');
+  }
+  try {
+    return checkStageName(stage);
+  } catch (err) {
+    throw new UsageError(`--stage: ${(err as Error).message}`);
+  }
 }
 
 const secondsInt = z.coerce.number().int().positive();

@@ -5,6 +5,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { z } from 'zod';
 import { createSqsClient } from '../queues/sqs.ts';
+import { stackNameOf } from '../stage.ts';
 
 /** Where the CLI acts: the running local stack (default) or the deployed stack (--aws). */
 export const StackInfoSchema = z.object({
@@ -88,10 +89,19 @@ const OUTPUT_KEYS: Record<keyof StackInfo, string> = {
   tokenRefresherFunction: 'TokenRefresherFunctionName',
 };
 
-/** The deployed stack, found through its CloudFormation outputs with the default AWS credentials. */
-export async function awsTarget(stackName = process.env.ESL_SYNC_STACK_NAME || 'EslSync'): Promise<Target> {
+/**
+ * The deployed stack of a stage (`EslSync-<stage>`), found through its CloudFormation outputs
+ * with the default AWS credentials and region.
+ */
+export async function awsTarget(stage: string): Promise<Target> {
+  const stackName = stackNameOf(stage);
   const cfn = new CloudFormationClient({});
-  const out = await cfn.send(new DescribeStacksCommand({ StackName: stackName }));
+  const out = await cfn.send(new DescribeStacksCommand({ StackName: stackName })).catch((err: unknown) => {
+    throw new Error(
+      `Could not read stack ${stackName} (stage ${stage}): ${(err as Error).message}. Is the stage deployed ` +
+        `(\`npx cdk deploy -c stage=${stage}\`) in the account and region of these AWS credentials?`,
+    );
+  });
   const outputs = new Map((out.Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey, o.OutputValue]));
   const stack = Object.fromEntries(
     Object.entries(OUTPUT_KEYS).map(([key, output]) => {

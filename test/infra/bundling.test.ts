@@ -1,12 +1,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { App } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { EslSyncStack } from '../../lib/esl-sync-stack.ts';
+import { testApp } from './support.ts';
 
 describe('bundling', () => {
   it('bundles every handler with the local esbuild, without Docker, as ESM', () => {
-    const app = new App();
+    const app = testApp({}, { bundle: true });
     new EslSyncStack(app, 'EslSync', { hipoinkBaseUrl: 'https://hipoink.test' });
     const assembly = app.synth();
     const assets = readdirSync(assembly.directory).filter((d) => d.startsWith('asset.'));
