@@ -318,7 +318,7 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
     const target = localTarget(dir);
     const store = createMerchantStore(createDocumentClient(target.dynamodb), target.stack.merchantsTable);
     const b = await store.get(B);
-    if (!b) throw new Error('fixture');
+    if (!b?.storeCode) throw new Error('fixture');
     // B's stored token is about to expire; A's is fresh and was refreshed minutes ago.
     await store.upsert({
       merchantId: B,

@@ -27,7 +27,7 @@ export async function startStateStores() {
 /** Makes the stored access token look expired, as it will once the clock passes its expiry. */
 export async function expireStoredAccessToken(merchants: MerchantStore, merchantId: string, expiresAt = 1) {
   const m = await merchants.get(merchantId);
-  if (!m) throw new Error(`no merchant ${merchantId}`);
+  if (!m?.storeCode) throw new Error(`no merchant ${merchantId} with a store code`);
   await merchants.upsert({
     merchantId,
     storeCode: m.storeCode,
