@@ -6,8 +6,6 @@ import { webRuntimeDeps } from '../../src/web/deps.ts';
 import { HttpEventSchema, toHttpResult, toWebRequest } from '../../src/web/event.ts';
 import { failurePage } from '../../src/web/pages.ts';
 
-let app: ReturnType<typeof createWebApp> | undefined;
-
 /** HTTP API (payload 2.0) → the connect flow's routes. Logs ids and outcomes, never the query string. */
 export const handler = async (
   event: unknown,
@@ -20,8 +18,9 @@ export const handler = async (
       logger.warn('Not an HTTP request event', { issues: parsed.error.issues.map((i) => i.path.join('.')) });
       return toHttpResult(failurePage('bad-request'));
     }
+    let app: ReturnType<typeof createWebApp>;
     try {
-      app ??= createWebApp(webRuntimeDeps(), {
+      app = createWebApp(webRuntimeDeps(), {
         onError: (route, err) => logger.error('Web route failed', { route, ...errorForLog(err) }),
       });
     } catch (err) {
