@@ -30,5 +30,7 @@ new EslSyncStack(app, 'EslSync', {
   hipoinkChunkSize: number('hipoinkChunkSize') ?? 200,
   cloverRequestsPerSecond: number('cloverRequestsPerSecond') ?? 50,
   ...(ctx('alertEmail') === undefined ? {} : { alertEmail: ctx('alertEmail') }),
+  ...(ctx('webDomainName') === undefined ? {} : { webDomainName: ctx('webDomainName') }),
+  ...(ctx('webCertificateArn') === undefined ? {} : { webCertificateArn: ctx('webCertificateArn') }),
 });
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

@@ -7,6 +7,7 @@ import type { Construct } from 'constructs';
 import { DeployTuningSchema } from '../src/config.ts';
 import { ENV } from '../src/env.ts';
 import { PLACEHOLDER_APP_ID } from '../src/secrets.ts';
+import { ConnectWeb } from './connect-web.ts';
 import { OperatorAlarms } from './operator-alarms.ts';
 import { QueueWithDlq } from './queue-with-dlq.ts';
 import { SyncFunction } from './sync-function.ts';
@@ -40,6 +41,10 @@ export interface EslSyncStackProps extends StackProps {
   cloverRequestsPerSecond?: number;
   /** Email subscribed to the operator alarms' topic (optional; any SNS subscriber can be added). */
   alertEmail?: string;
+  /** A custom domain for the connect flow's web address, e.g. connect.example.com (with webCertificateArn). */
+  webDomainName?: string;
+  /** ARN of an ACM certificate in the stack's region covering webDomainName. */
+  webCertificateArn?: string;
 }
 
 const CLOVER_PRODUCTION_HOSTS: Record<CloverRegion, string> = {
@@ -57,6 +62,33 @@ export function cloverApiBaseUrl(environment: CloverEnvironment, region: CloverR
   if (environment === 'sandbox') return 'https://apisandbox.dev.clover.com';
   if (environment === 'production') return CLOVER_PRODUCTION_HOSTS[region];
   throw new Error(`cloverEnvironment must be sandbox or production; got ${environment}`);
+}
+
+const CLOVER_PRODUCTION_AUTHORIZE_HOSTS: Record<CloverRegion, string> = {
+  na: 'https://www.clover.com',
+  eu: 'https://www.eu.clover.com',
+  la: 'https://www.la.clover.com',
+};
+
+/** Clover's hosts for the merchant's browser (/oauth/v2/authorize), beside each REST host. */
+export function cloverOauthBaseUrl(environment: CloverEnvironment, region: CloverRegion): string {
+  cloverApiBaseUrl(environment, region); // the same checks of both values
+  return environment === 'sandbox'
+    ? 'https://sandbox.dev.clover.com'
+    : CLOVER_PRODUCTION_AUTHORIZE_HOSTS[region];
+}
+
+/** The custom domain for the web address, when both context values are given (one alone is an error). */
+function webDomain(props: EslSyncStackProps): { name: string; certificateArn: string } | undefined {
+  const { webDomainName: name, webCertificateArn: certificateArn } = props;
+  if (name === undefined && certificateArn === undefined) return undefined;
+  if (!name || !certificateArn) {
+    throw new Error('webDomainName and webCertificateArn go together: give both or neither');
+  }
+  if (!Token.isUnresolved(name) && !/^(?=.{1,253}$)([a-z0-9-]{1,63}\.)+[a-z]{2,63}$/i.test(name)) {
+    throw new Error(`webDomainName must be a host name such as connect.example.com; got ${name}`);
+  }
+  return { name, certificateArn };
 }
 
 function isHttpUrl(value: string): boolean {
@@ -122,6 +154,7 @@ export class EslSyncStack extends Stack {
       );
     }
     const tuning = deployTuning(props);
+    const domain = webDomain(props);
     const refreshBufferMinutes = props.tokenRefreshBufferMinutes ?? 5;
     if (!(refreshBufferMinutes >= 1 && refreshBufferMinutes <= 120)) {
       throw new Error(`tokenRefreshBufferMinutes must be between 1 and 120; got ${refreshBufferMinutes}`);
@@ -150,6 +183,8 @@ export class EslSyncStack extends Stack {
       visibilityTimeout: Duration.seconds(CONSUMER_TIMEOUT.toSeconds() * 6),
     });
 
+    const cloverEnvironment = props.cloverEnvironment ?? 'sandbox';
+    const cloverRegion = props.cloverRegion ?? 'na';
     const environment = {
       [ENV.merchantsTable]: state.merchants.tableName,
       [ENV.productsTable]: state.products.tableName,
@@ -158,10 +193,7 @@ export class EslSyncStack extends Stack {
       [ENV.pollDlqUrl]: poll.deadLetterQueue.queueUrl,
       [ENV.pushDlqUrl]: push.deadLetterQueue.queueUrl,
       [ENV.appSecretId]: secret.secretArn,
-      [ENV.cloverApiBaseUrl]: cloverApiBaseUrl(
-        props.cloverEnvironment ?? 'sandbox',
-        props.cloverRegion ?? 'na',
-      ),
+      [ENV.cloverApiBaseUrl]: cloverApiBaseUrl(cloverEnvironment, cloverRegion),
       [ENV.hipoinkBaseUrl]: props.hipoinkBaseUrl,
       [ENV.hipoinkClientId]: props.hipoinkClientId ?? 'default',
       [ENV.pollIntervalSeconds]: String(pollIntervalSeconds),
@@ -212,6 +244,20 @@ export class EslSyncStack extends Stack {
       memorySize: 256,
       environment,
     }).fn;
+
+    // The connect flow: only the variables its config reads (no products table, no queues).
+    const web = new ConnectWeb(this, 'Connect', {
+      state,
+      appSecret: secret,
+      environment: {
+        [ENV.merchantsTable]: environment[ENV.merchantsTable],
+        [ENV.appSecretId]: environment[ENV.appSecretId],
+        [ENV.cloverApiBaseUrl]: environment[ENV.cloverApiBaseUrl],
+        [ENV.cloverRequestsPerSecond]: environment[ENV.cloverRequestsPerSecond],
+      },
+      cloverOauthBaseUrl: cloverOauthBaseUrl(cloverEnvironment, cloverRegion),
+      ...(domain ? { domain } : {}),
+    });
 
     // Least privilege: each function gets exactly what its code touches. Table actions follow the
     // store calls on each function's path (src/store/*.ts): a new store call needs its action here.
@@ -295,6 +341,8 @@ export class EslSyncStack extends Stack {
       TokenRefresherFunctionName: tokenRefresher.functionName,
       AppSecretArn: secret.secretArn,
       AlertTopicArn: alarms.topic.topicArn,
+      // Invite links start here; Clover's app settings take <WebUrl>/clover/launch and <WebUrl>/clover/callback.
+      WebUrl: web.url,
     };
     for (const [key, value] of Object.entries(outputs)) new CfnOutput(this, key, { value });
 

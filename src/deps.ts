@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { withCodeExchangeBudget, withRequestBudget } from './clover/budgeted.ts';
-import { createCloverClient } from './clover/client.ts';
+import { type CloverClientOptions, createCloverClient } from './clover/client.ts';
 import { type Config, DEFAULT_SYNC_SETTINGS, type SyncSettings } from './config.ts';
 import { createHipoinkClient } from './hipoink/client.ts';
 import { METRIC } from './metric-names.ts';
@@ -22,8 +22,10 @@ import { createTokenManager } from './sync/tokens.ts';
 export function budgetedCloverClients(
   config: Pick<Config, 'cloverApiBaseUrl' | 'cloverRequestsPerSecond' | 'merchantsTable'>,
   doc: DynamoDBDocumentClient,
+  http: Pick<CloverClientOptions, 'retryLimit' | 'timeoutMs'> = {},
 ) {
   const client = createCloverClient({
+    ...http,
     baseUrl: config.cloverApiBaseUrl,
     onRateLimited: ({ merchantId }) => {
       metrics.addMetric(METRIC.cloverRateLimited, 'Count', 1);

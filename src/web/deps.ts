@@ -17,7 +17,9 @@ import type { WebAppDeps } from './app.ts';
 export function buildWebDeps(config: WebConfig): WebAppDeps {
   const doc = createDocumentClient(new DynamoDBClient({}));
   const secret = appSecretSource(config.appSecretId);
-  const { clover, codeExchange } = budgetedCloverClients(config, doc);
+  // A browser waits on every call, and API Gateway gives up after 30 s: short timeouts, no retries
+  // (the merchant can start again; the code exchange is never retried anyway).
+  const { clover, codeExchange } = budgetedCloverClients(config, doc, { retryLimit: 0, timeoutMs: 8_000 });
   return {
     merchants: createMerchantStore(doc, config.merchantsTable),
     invites: createInviteStore(doc, config.merchantsTable),
