@@ -29,6 +29,8 @@ import { demoCatalog, demoStoreToConnect, startDemoActivity } from './simulators
 import { startHipoinkSimulator } from './simulators/hipoink.ts';
 
 const REGION = 'us-east-1';
+/** The local Secrets Manager's id for the state-signing key (a fresh random value each start). */
+export const LOCAL_STATE_KEY_SECRET_ID = 'esl-sync/state-signing-key';
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 const DEFAULT_SIGN = '80805d794841f1b4';
 /** The bundled Clover simulator's app secret, so connecting a store works with no settings. */
@@ -87,7 +89,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     stops.push(() => sqsServer.stop());
 
     const secretId = 'esl-sync/app';
-    const stateKeySecretId = 'esl-sync/state-signing-key';
+    const stateKeySecretId = LOCAL_STATE_KEY_SECRET_ID;
     const secrets = await startLocalSecrets({
       [secretId]: JSON.stringify({
         cloverAppId: env.CLOVER_APP_ID || 'DEMOAPP',

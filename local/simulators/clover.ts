@@ -194,6 +194,10 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
     },
     /** An authorization code as Clover's consent would issue it (for tests that skip the browser). */
     issueCode,
+    /** Every code not yet exchanged runs out now, as if the merchant took too long. */
+    expireCodes() {
+      for (const c of codes.values()) c.expiresAt = 0;
+    },
     issueTokens,
     upsertItem,
     deleteItem(merchantId: string, itemId: string) {
