@@ -86,7 +86,7 @@ async function newLink(storeCode: string): Promise<string> {
 async function read(name: string) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
   const heading = await page.$eval('h1', (h) => h.textContent ?? '');
-  const text = await page.$eval('body', (b) => b.innerText);
+  const text = await page.$eval('body', (b) => b.textContent ?? '');
   // Readable on a phone: nothing wider than the screen.
   const overflow = await page.evaluate('document.documentElement.scrollWidth > window.innerWidth');
   expect(overflow, `${name} is wider than a phone`).toBe(false);
