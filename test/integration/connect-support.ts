@@ -187,7 +187,11 @@ async function open(url: string, init: RequestInit = {}): Promise<Page> {
  * A browser's walk without a browser: our link → Clover's consent page → Allow or Deny → the
  * callback Clover redirects to. Returns each step (the callback URL carries Clover's code).
  */
-export async function walk(world: ConnectWorld, link: string, decision: 'allow' | 'deny' = 'allow') {
+export async function walk(
+  world: { clover: { url: string } },
+  link: string,
+  decision: 'allow' | 'deny' = 'allow',
+) {
   const start = await open(link);
   const authorize = start.headers.get('location');
   if (start.status !== 302 || !authorize) return { start };
