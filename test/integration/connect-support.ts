@@ -21,6 +21,7 @@ import { createInviteStore } from '../../src/store/connect.ts';
 import { createDocumentClient } from '../../src/store/dynamo.ts';
 import { createMerchantStore } from '../../src/store/merchants.ts';
 import { createProductStore } from '../../src/store/products.ts';
+import { captureOutput } from './support.ts';
 
 export const APP_ID = 'CONNECTAPP';
 export const APP_SECRET = 'connect-app-secret-4f1c9e';
@@ -48,19 +49,8 @@ export interface ConnectWorld {
 
 export async function startConnectWorld(opts: { appSecret?: string | null } = {}): Promise<ConnectWorld> {
   const seen: string[] = [];
-  const original = {
-    out: process.stdout.write.bind(process.stdout),
-    err: process.stderr.write.bind(process.stderr),
-  };
   // Everything the handlers log (Powertools writes to stdout/stderr) is kept for the scan.
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-    seen.push(String(chunk));
-    return original.out(chunk, ...rest);
-  }) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-    seen.push(String(chunk));
-    return original.err(chunk, ...rest);
-  }) as typeof process.stderr.write;
+  const restoreOutput = captureOutput(seen);
 
   const dir = mkdtempSync(join(tmpdir(), 'esl-sync-connect-'));
   const appSecret = opts.appSecret === null ? undefined : (opts.appSecret ?? APP_SECRET);
@@ -130,8 +120,7 @@ export async function startConnectWorld(opts: { appSecret?: string | null } = {}
       return [APP_SECRET, SIGN, key.SecretString ?? 'missing-key'];
     },
     async stop() {
-      process.stdout.write = original.out;
-      process.stderr.write = original.err;
+      restoreOutput();
       await stack.stop();
       await clover.stop();
       await hipoink.stop();

@@ -59,3 +59,26 @@ export function merchantAddArgs(merchantId: string, storeCode: string, t: TokenP
     String(t.refresh_token_expiration),
   ];
 }
+
+/**
+ * Keeps everything written to stdout and stderr (Powertools logs there) in `into`, still writing it
+ * through; the returned function puts the original writers back.
+ */
+export function captureOutput(into: string[]): () => void {
+  const original = {
+    out: process.stdout.write.bind(process.stdout),
+    err: process.stderr.write.bind(process.stderr),
+  };
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+    into.push(String(chunk));
+    return original.out(chunk, ...rest);
+  }) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+    into.push(String(chunk));
+    return original.err(chunk, ...rest);
+  }) as typeof process.stderr.write;
+  return () => {
+    process.stdout.write = original.out;
+    process.stderr.write = original.err;
+  };
+}
