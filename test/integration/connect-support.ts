@@ -47,13 +47,12 @@ export interface ConnectWorld {
   stop(): Promise<void>;
 }
 
-export async function startConnectWorld(opts: { appSecret?: string | null } = {}): Promise<ConnectWorld> {
+export async function startConnectWorld(): Promise<ConnectWorld> {
   const seen: string[] = [];
   // Everything the handlers log (Powertools writes to stdout/stderr) is kept for the scan.
   const restoreOutput = captureOutput(seen);
 
   const dir = mkdtempSync(join(tmpdir(), 'esl-sync-connect-'));
-  const appSecret = opts.appSecret === null ? undefined : (opts.appSecret ?? APP_SECRET);
   const clover = await startCloverSimulator({ appId: APP_ID, appSecret: APP_SECRET, rateLimits: false });
   const hipoink = await startHipoinkSimulator({ sign: SIGN });
   const stack = await startLocalStack({
@@ -65,7 +64,7 @@ export async function startConnectWorld(opts: { appSecret?: string | null } = {}
       CLOVER_API_BASE_URL: clover.url,
       HIPOINK_BASE_URL: hipoink.url,
       CLOVER_APP_ID: APP_ID,
-      ...(appSecret ? { CLOVER_APP_SECRET: appSecret } : {}),
+      CLOVER_APP_SECRET: APP_SECRET,
       HIPOINK_SIGN: SIGN,
       POWERTOOLS_LOG_LEVEL: 'INFO',
     },

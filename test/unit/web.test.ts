@@ -186,3 +186,44 @@ describe('payload 2.0 events', () => {
     expect(HttpEventSchema.safeParse({ version: '1.0', path: '/' }).success).toBe(false);
   });
 });
+
+describe('without the Clover app secret', () => {
+  it('shows "not set up" at the link and at the callback, logs why, and records nothing', async () => {
+    const { newInvite } = await import('../../src/connect/invites.ts');
+    const { signState, newNonce } = await import('../../src/connect/state.ts');
+    const key = 'k'.repeat(40);
+    const { id, invite } = newInvite({ storeCode: 's' }, { now: Date.now() });
+    const outcomes: Array<{ outcome: string; reason?: unknown }> = [];
+    const deps = {
+      ...untouchable(),
+      invites: {
+        ...untouchable().invites,
+        get: async () => invite,
+      },
+      merchants: { ...untouchable().merchants, get: async () => undefined },
+      app: async () => ({ appId: 'APP' }),
+      stateKey: async () => key,
+      onOutcome: (_route: string, outcome: string, fields: Record<string, unknown>) =>
+        outcomes.push({ outcome, reason: fields.reason }),
+    };
+    const app = createWebApp(deps);
+    const start = await app(request(WEB_PATHS.connect, `invite=${id}`));
+    expect(start.status).toBe(503);
+    expect(start.body).toContain('Connecting stores is not set up yet');
+    const state = signState(
+      { nonce: newNonce(), expiresAt: Date.now() + 60_000, inviteKey: invite.key },
+      key,
+    );
+    const callback = await app(
+      request(
+        WEB_PATHS.callback,
+        new URLSearchParams({ merchant_id: 'M', client_id: 'APP', code: 'c', state }).toString(),
+      ),
+    );
+    expect(callback.status).toBe(503);
+    expect(outcomes).toEqual([
+      { outcome: 'not-configured', reason: expect.stringMatching(/cloverAppSecret/) },
+      { outcome: 'not-configured', reason: expect.stringMatching(/cloverAppSecret/) },
+    ]);
+  });
+});
