@@ -350,6 +350,16 @@ export async function runCli(argv: string[], io: CliIo, resolveTarget?: (aws: bo
         usage.inviteDays,
         `Link that connects a Clover account to store ${storeCode}`,
       );
+      // Two Clover accounts in one Hipoink store would overwrite each other's labels.
+      const holders = (await merchants.list())
+        .filter((m) => m.storeCode === storeCode)
+        .map((m) => m.merchantId);
+      if (holders.length > 0) {
+        io.err(
+          `note: merchant ${holders.join(', ')} already shows its labels in store ${storeCode}; the link ` +
+            're-authorizes it, but another Clover account accepting it would share that store',
+        );
+      }
       return;
     }
     case 'tick': {

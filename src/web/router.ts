@@ -11,8 +11,6 @@ export interface Route {
 }
 
 export interface RouterHooks {
-  /** Every answered request, with the route's name (`-` when none matched). */
-  onResponse?: (info: { route: string; method: string; status: number }) => void;
   /** A route threw: the browser gets the 500 page, this gets the error. */
   onError?: (route: string, err: unknown) => void;
 }
@@ -37,7 +35,6 @@ export function createRouter(routes: readonly Route[], hooks: RouterHooks = {}) 
         response = failurePage('internal');
       }
     }
-    hooks.onResponse?.({ route: route?.name ?? '-', method: request.method, status: response.status });
     return response;
   };
 }
