@@ -8,6 +8,7 @@ import { ENV } from '../src/env.ts';
 import { SERVICE_NAME } from '../src/metric-names.ts';
 import { APP_SECRET_CACHE_SECONDS, PLACEHOLDER_APP_ID } from '../src/secrets.ts';
 import { serviceNameOf } from '../src/stage.ts';
+import { ConnectWeb } from './connect-web.ts';
 import { OperatorAlarms } from './operator-alarms.ts';
 import { OpsDashboard } from './ops-dashboard.ts';
 import { QueueWithDlq } from './queue-with-dlq.ts';
@@ -48,6 +49,20 @@ export function cloverApiBaseUrl(environment: CloverEnvironment, region: CloverR
   throw new Error(`cloverEnvironment must be sandbox or production; got ${environment}`);
 }
 
+const CLOVER_PRODUCTION_AUTHORIZE_HOSTS: Record<CloverRegion, string> = {
+  na: 'https://www.clover.com',
+  eu: 'https://www.eu.clover.com',
+  la: 'https://www.la.clover.com',
+};
+
+/** Clover's hosts for the merchant's browser (/oauth/v2/authorize), beside each REST host. */
+export function cloverOauthBaseUrl(environment: CloverEnvironment, region: CloverRegion): string {
+  cloverApiBaseUrl(environment, region); // the same checks of both values
+  return environment === 'sandbox'
+    ? 'https://sandbox.dev.clover.com'
+    : CLOVER_PRODUCTION_AUTHORIZE_HOSTS[region];
+}
+
 // Budgets for the worst case of the HTTP clients' retries: Clover GETs wait at most 20 s per
 // retry-after (4 retries), Hipoink calls time out after 10 s (3 retries, ≤5 s backoff).
 const POLLER_TIMEOUT = Duration.seconds(180);
@@ -63,6 +78,10 @@ export class EslSyncStack extends Stack {
     const refreshMinutes = settings.tokenRefreshIntervalMinutes;
     const serviceName = props.stage === undefined ? SERVICE_NAME : serviceNameOf(props.stage);
     const cliTarget = props.stage === undefined ? '--aws' : `--aws --stage ${props.stage}`;
+    const domain =
+      settings.webDomainName && settings.webCertificateArn
+        ? { name: settings.webDomainName, certificateArn: settings.webCertificateArn }
+        : undefined;
 
     const state = new SyncState(this, 'SyncState');
     const secret = new Secret(this, 'AppSecret', {
@@ -154,6 +173,21 @@ export class EslSyncStack extends Stack {
       serviceName,
     }).fn;
 
+    // The connect flow: only the variables its config reads (no products table, no queues).
+    const web = new ConnectWeb(this, 'Connect', {
+      state,
+      appSecret: secret,
+      environment: {
+        [ENV.merchantsTable]: environment[ENV.merchantsTable],
+        [ENV.appSecretId]: environment[ENV.appSecretId],
+        [ENV.cloverApiBaseUrl]: environment[ENV.cloverApiBaseUrl],
+        [ENV.cloverRequestsPerSecond]: environment[ENV.cloverRequestsPerSecond],
+      },
+      cloverOauthBaseUrl: cloverOauthBaseUrl(settings.cloverEnvironment, settings.cloverRegion),
+      serviceName,
+      ...(domain ? { domain } : {}),
+    });
+
     // Least privilege: each function gets exactly what its code touches. Table actions follow the
     // store calls on each function's path (src/store/*.ts): a new store call needs its action here.
     // FanOut: merchants.list.
@@ -233,6 +267,7 @@ export class EslSyncStack extends Stack {
       PushConsumer: pushConsumer,
       Backfill: backfill,
       TokenRefresher: tokenRefresher,
+      Web: web.fn,
     };
     const operations = new OpsDashboard(this, 'Operations', {
       name: this.stackName,
@@ -253,6 +288,8 @@ export class EslSyncStack extends Stack {
       AppSecretArn: secret.secretArn,
       AlertTopicArn: alarms.topic.topicArn,
       DashboardUrl: operations.url,
+      // Invite links start here; Clover's app settings take <WebUrl>/clover/launch and <WebUrl>/clover/callback.
+      WebUrl: web.url,
     };
     for (const [name, fn] of Object.entries(functions)) {
       // Each SyncFunction gives its function its own log group, so this reads it (no log-retention resource).

@@ -130,7 +130,8 @@ export class OperatorAlarms extends Construct {
       threshold: 1,
       description:
         'Clover refused a store’s refresh token; its labels are not updated until the store authorizes ' +
-        `the app again. \`esl-sync status ${aws}\` names it; store the new tokens with \`esl-sync merchants add ${aws}\`.`,
+        `the app again. \`esl-sync status ${aws}\` names it; \`esl-sync merchants reconnect ID ${aws}\` gives a ` +
+        'link to send the store: opening it and pressing Allow in Clover reconnects it, sync state kept.',
     });
     this.add('MerchantRecordsUnusable', {
       // Published by every listing (each fan-out) while such a record exists; absent once fixed.

@@ -10,7 +10,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export interface SyncFunctionProps {
   /** Directory under functions/ holding handler.ts. */
-  handlerDir: 'fanout' | 'poller' | 'consumer' | 'backfill' | 'token-refresher';
+  handlerDir: 'fanout' | 'poller' | 'consumer' | 'backfill' | 'token-refresher' | 'web';
   description: string;
   timeout: Duration;
   memorySize: number;

@@ -3,7 +3,11 @@ import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Construct, type IConstruct } from 'constructs';
-import { MERCHANTS_TABLE_KEYS, PRODUCTS_TABLE_KEYS } from '../src/store/tables.ts';
+import {
+  MERCHANTS_TABLE_KEYS,
+  MERCHANTS_TABLE_TTL_ATTRIBUTE,
+  PRODUCTS_TABLE_KEYS,
+} from '../src/store/tables.ts';
 
 /** The DynamoDB calls the stores make (src/store/*.ts), one per document-client command. */
 export type TableAction =
@@ -43,6 +47,8 @@ export class SyncState extends Construct {
     this.merchants = new Table(this, 'Merchants', {
       ...common,
       partitionKey: { name: MERCHANTS_TABLE_KEYS.partitionKey, type: AttributeType.STRING },
+      // Expires the connect flow's invites and used states; merchant records never carry it.
+      timeToLiveAttribute: MERCHANTS_TABLE_TTL_ATTRIBUTE,
     });
     this.products = new Table(this, 'Products', {
       ...common,

@@ -30,4 +30,6 @@ export const METRIC = {
   tokenRefresherRun: 'TokenRefresherRun',
   tokensRefreshedByBackup: 'TokensRefreshedByBackup',
   tokenBackupRefreshFailed: 'TokenBackupRefreshFailed',
+  /** A store finished Clover's connect flow (new or re-authorized). */
+  storesConnected: 'StoresConnected',
 } as const;

@@ -18,12 +18,20 @@ export const StackInfoSchema = z.object({
   fanOutFunction: z.string(),
   backfillFunction: z.string(),
   tokenRefresherFunction: z.string(),
+  /** The web function's base URL (invite links); a stack deployed before it existed has none. */
+  webUrl: z.string().optional(),
 });
 export type StackInfo = z.infer<typeof StackInfoSchema>;
 
 export const LocalStackFileSchema = StackInfoSchema.extend({
   pid: z.number().int(),
-  endpoints: z.object({ dynamodb: z.string(), sqs: z.string(), lambda: z.string() }),
+  endpoints: z.object({
+    dynamodb: z.string(),
+    sqs: z.string(),
+    lambda: z.string(),
+    /** The web function (connect flow) on loopback. */
+    web: z.string().optional(),
+  }),
   simulators: z.object({ clover: z.string().optional(), hipoink: z.string().optional() }).default({}),
 });
 export type LocalStackFile = z.infer<typeof LocalStackFileSchema>;
@@ -70,14 +78,14 @@ export function localTarget(dir = dataDir()): Target {
   const common = { region: 'us-east-1', credentials: LOCAL_CREDENTIALS };
   return {
     kind: 'local',
-    stack: info,
+    stack: { ...info, ...(info.endpoints.web ? { webUrl: info.endpoints.web } : {}) },
     dynamodb: new DynamoDBClient({ ...common, endpoint: info.endpoints.dynamodb }),
     sqs: createSqsClient({ ...common, endpoint: info.endpoints.sqs }),
     lambda: new LambdaClient({ ...common, endpoint: info.endpoints.lambda }),
   };
 }
 
-const OUTPUT_KEYS: Record<keyof StackInfo, string> = {
+const OUTPUT_KEYS: Record<Exclude<keyof StackInfo, 'webUrl'>, string> = {
   merchantsTable: 'MerchantsTableName',
   productsTable: 'ProductsTableName',
   pollQueueUrl: 'PollQueueUrl',
@@ -110,6 +118,8 @@ export async function awsTarget(stage: string): Promise<Target> {
       return [key, value];
     }),
   ) as StackInfo;
+  const webUrl = outputs.get('WebUrl');
+  if (webUrl) stack.webUrl = webUrl;
   return {
     kind: 'aws',
     stack,

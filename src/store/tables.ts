@@ -4,3 +4,9 @@
  */
 export const MERCHANTS_TABLE_KEYS = { partitionKey: 'merchantId' } as const;
 export const PRODUCTS_TABLE_KEYS = { partitionKey: 'merchantId', sortKey: 'itemId' } as const;
+/**
+ * The merchants table's TTL attribute (Unix seconds). Only the connect flow's own records (invites,
+ * used states; keys starting with '#') carry it: DynamoDB deletes them some time after it passes.
+ * Every rule reads their times itself, so nothing depends on when the deletion happens.
+ */
+export const MERCHANTS_TABLE_TTL_ATTRIBUTE = 'expiresAtSeconds';

@@ -37,6 +37,12 @@ export async function pushChanges(deps: PushDeps, msg: PushMessage): Promise<Pus
   const merchant = await deps.merchants.get(msg.merchantId);
   if (!merchant) throw new MerchantUnavailableError('Unknown merchant', { merchantId: msg.merchantId });
   const { storeCode } = merchant;
+  // Only a pending merchant has none, and pending merchants are never polled: nothing to push.
+  if (storeCode === undefined) {
+    throw new MerchantUnavailableError('Merchant has no store code yet (pending)', {
+      merchantId: msg.merchantId,
+    });
+  }
   const result: PushResult = {
     merchantId: msg.merchantId,
     storeCode,

@@ -10,7 +10,7 @@ describe('bundling', () => {
     new EslSyncStack(app, 'EslSync', { hipoinkBaseUrl: 'https://hipoink.test' });
     const assembly = app.synth();
     const assets = readdirSync(assembly.directory).filter((d) => d.startsWith('asset.'));
-    expect(assets).toHaveLength(5);
+    expect(assets).toHaveLength(6);
     for (const asset of assets) {
       const code = readFileSync(join(assembly.directory, asset, 'index.mjs'), 'utf8');
       expect(code).toMatch(/export\s*\{[^}]*as handler/);

@@ -7,7 +7,9 @@ import { SAVED_QUERIES } from '../../lib/ops-dashboard.ts';
 import { METRIC, METRIC_NAMESPACE, SERVICE_NAME } from '../../src/metric-names.ts';
 import { type DashboardWidget, dashboardOf, metricLines, testApp } from './support.ts';
 
-const FUNCTIONS = ['FanOut', 'Poller', 'PushConsumer', 'Backfill', 'TokenRefresher'];
+const FUNCTIONS = ['FanOut', 'Poller', 'PushConsumer', 'Backfill', 'TokenRefresher', 'Web'];
+/** Where each function's resources sit in the template (the web function lives in the Connect construct). */
+const idOf = (name: string) => (name === 'Web' ? 'ConnectWeb' : name);
 
 function synth() {
   const app = testApp();
@@ -79,7 +81,7 @@ describe('operations dashboard', () => {
       const lines = widget(dashboard, title).properties.metrics ?? [];
       expect(lines, title).toHaveLength(FUNCTIONS.length);
       for (const fn of FUNCTIONS)
-        expect(JSON.stringify(lines), `${title}: ${fn}`).toContain(`'Ref':'${fn}Function`);
+        expect(JSON.stringify(lines), `${title}: ${fn}`).toContain(`'Ref':'${idOf(fn)}Function`);
     }
   });
 
@@ -95,7 +97,7 @@ describe('operations dashboard', () => {
     const fns = template.findResources('AWS::Lambda::Function');
     expect(Object.keys(fns)).toHaveLength(FUNCTIONS.length);
     for (const name of FUNCTIONS) {
-      const [id, fn] = Object.entries(fns).find(([id]) => id.startsWith(`${name}Function`)) ?? [];
+      const [id, fn] = Object.entries(fns).find(([id]) => id.startsWith(`${idOf(name)}Function`)) ?? [];
       expect(outputs[`${name}FunctionName`].Value).toEqual({ Ref: id });
       // The output names the very log group the function writes to.
       expect(outputs[`${name}LogGroupName`].Value).toEqual(fn?.Properties.LoggingConfig.LogGroup);
@@ -111,7 +113,9 @@ describe('operations dashboard', () => {
     expect(queries.map((q) => q.Name).sort()).toEqual(
       ['EslSync/Clover token refresh outcomes', 'EslSync/Recent errors of one store'].sort(),
     );
-    const logGroups = FUNCTIONS.map((name) => ({ Ref: expect.stringMatching(new RegExp(`^${name}Logs`)) }));
+    const logGroups = FUNCTIONS.map((name) => ({
+      Ref: expect.stringMatching(new RegExp(`^${idOf(name)}Logs`)),
+    }));
     for (const q of queries) expect(q.LogGroupNames).toEqual(logGroups);
     const storeErrors = queries.find((q) => q.Name.endsWith('one store'));
     expect(storeErrors?.QueryString).toMatch(

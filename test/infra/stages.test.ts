@@ -57,7 +57,13 @@ describe('deploy stages', () => {
       [p, 'https://esl.fuel-stop.net', 'https://api.eu.clover.com', '120', 'esl-sync-production'],
     ] as const;
     for (const [t, hipoink, clover, interval, service] of expected) {
-      for (const v of functionVars(t)) {
+      // The five sync functions see the whole stage; the web function only what the connect flow reads.
+      const [sync, web] = [
+        functionVars(t).filter((v) => v.PRODUCTS_TABLE !== undefined),
+        functionVars(t).filter((v) => v.PRODUCTS_TABLE === undefined),
+      ];
+      expect([sync.length, web.length]).toEqual([5, 1]);
+      for (const v of sync) {
         expect(v).toMatchObject({
           HIPOINK_BASE_URL: hipoink,
           CLOVER_API_BASE_URL: clover,
@@ -65,6 +71,7 @@ describe('deploy stages', () => {
           POWERTOOLS_SERVICE_NAME: service,
         });
       }
+      expect(web[0]).toMatchObject({ CLOVER_API_BASE_URL: clover, POWERTOOLS_SERVICE_NAME: service });
     }
     s.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)' });
     p.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ScalingConfig: { MaximumConcurrency: 8 } });
