@@ -1,45 +1,35 @@
-import { CfnOutput, Duration, Stack, type StackProps, Token, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { DeployTuningSchema } from '../src/config.ts';
 import { ENV } from '../src/env.ts';
-import { PLACEHOLDER_APP_ID } from '../src/secrets.ts';
+import { SERVICE_NAME } from '../src/metric-names.ts';
+import { APP_SECRET_CACHE_SECONDS, PLACEHOLDER_APP_ID } from '../src/secrets.ts';
+import { serviceNameOf } from '../src/stage.ts';
+import { ConnectWeb } from './connect-web.ts';
 import { OperatorAlarms } from './operator-alarms.ts';
+import { OpsDashboard } from './ops-dashboard.ts';
 import { QueueWithDlq } from './queue-with-dlq.ts';
+import {
+  type CloverEnvironment,
+  type CloverRegion,
+  parseStageSettings,
+  type StageSettingsInput,
+} from './stage-settings.ts';
 import { SyncFunction } from './sync-function.ts';
 import { SyncState } from './sync-state.ts';
 
-export type CloverRegion = 'na' | 'eu' | 'la';
-export type CloverEnvironment = 'sandbox' | 'production';
+export type { CloverEnvironment, CloverRegion } from './stage-settings.ts';
 
-export interface EslSyncStackProps extends StackProps {
-  /** Seconds between scheduled polls; whole minutes, at least 60 (EventBridge's resolution). */
-  pollIntervalSeconds?: number;
-  cloverRegion?: CloverRegion;
-  cloverEnvironment?: CloverEnvironment;
-  hipoinkBaseUrl: string;
-  hipoinkClientId?: string;
-  /** Which Clover field becomes the Hipoink product code, e.g. "sku,code,id". */
-  productCodePrecedence?: string;
-  /** Concurrent pollers; Clover allows 10 concurrent requests per app across all merchants. */
-  pollerMaxConcurrency?: number;
-  /** Minutes between runs of the backup token refresher (seed 004: 10). */
-  tokenRefreshIntervalMinutes?: number;
-  /** The backup refresher also refreshes tokens last refreshed at least this many minutes ago (seed 004: 60). */
-  tokenMaxAgeMinutes?: number;
-  /** Refresh access tokens expiring within this many minutes (seed 000: 15). */
-  tokenRefreshThresholdMinutes?: number;
-  /** The backup refresher renews tokens before they come this close to expiry (seed 002: 5, at least 1). */
-  tokenRefreshBufferMinutes?: number;
-  /** Products per Hipoink create_multiple / del_multiple call (default 200). */
-  hipoinkChunkSize?: number;
-  /** Clover requests per second for the whole app (Clover allows 50); item reads get 80% of it. */
-  cloverRequestsPerSecond?: number;
-  /** Email subscribed to the operator alarms' topic (optional; any SNS subscriber can be added). */
-  alertEmail?: string;
+export interface EslSyncStackProps extends StackProps, StageSettingsInput {
+  /**
+   * The deploy stage this stack is (config/<stage>.json): its functions log and publish metrics
+   * as service `esl-sync-<stage>`, and alarm texts name `--stage` in their CLI commands. Without
+   * one (tests), service `esl-sync`, as on the local stack.
+   */
+  stage?: string;
 }
 
 const CLOVER_PRODUCTION_HOSTS: Record<CloverRegion, string> = {
@@ -48,9 +38,9 @@ const CLOVER_PRODUCTION_HOSTS: Record<CloverRegion, string> = {
   la: 'https://api.la.clover.com',
 };
 
-/** Clover REST hosts, from shared/reference/clover-api.md. */
+/** Clover's REST host for an environment and region. */
 export function cloverApiBaseUrl(environment: CloverEnvironment, region: CloverRegion): string {
-  // Context values arrive untyped from `-c`, so a typo must fail the synth rather than deploy a blank host.
+  // Settings are checked before they get here; a caller passing untyped values still gets no blank host.
   if (!Object.hasOwn(CLOVER_PRODUCTION_HOSTS, region)) {
     throw new Error(`cloverRegion must be one of na, eu, la; got ${region}`);
   }
@@ -59,33 +49,18 @@ export function cloverApiBaseUrl(environment: CloverEnvironment, region: CloverR
   throw new Error(`cloverEnvironment must be sandbox or production; got ${environment}`);
 }
 
-function isHttpUrl(value: string): boolean {
-  try {
-    const { protocol, hostname } = new URL(value);
-    return (protocol === 'https:' || protocol === 'http:') && hostname !== '';
-  } catch {
-    return false;
-  }
-}
+const CLOVER_PRODUCTION_AUTHORIZE_HOSTS: Record<CloverRegion, string> = {
+  na: 'https://www.clover.com',
+  eu: 'https://www.eu.clover.com',
+  la: 'https://www.la.clover.com',
+};
 
-/** The tuning context values, checked with the handlers' rules (defaults are theirs too). */
-function deployTuning(props: EslSyncStackProps) {
-  const given: Record<keyof typeof DeployTuningSchema.shape, unknown> = {
-    cloverRequestsPerSecond: props.cloverRequestsPerSecond,
-    hipoinkChunkSize: props.hipoinkChunkSize,
-    tokenRefreshThresholdMinutes: props.tokenRefreshThresholdMinutes,
-    tokenMaxAgeMinutes: props.tokenMaxAgeMinutes,
-    productCodePrecedence: props.productCodePrecedence,
-  };
-  const parsed = DeployTuningSchema.safeParse(given);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => {
-      const key = String(i.path[0]) as keyof typeof given;
-      return `${key}: ${i.message} (got ${String(given[key])})`;
-    });
-    throw new Error(`Context values the functions would refuse: ${problems.join('; ')}`);
-  }
-  return parsed.data;
+/** Clover's hosts for the merchant's browser (/oauth/v2/authorize), beside each REST host. */
+export function cloverOauthBaseUrl(environment: CloverEnvironment, region: CloverRegion): string {
+  cloverApiBaseUrl(environment, region); // the same checks of both values
+  return environment === 'sandbox'
+    ? 'https://sandbox.dev.clover.com'
+    : CLOVER_PRODUCTION_AUTHORIZE_HOSTS[region];
 }
 
 // Budgets for the worst case of the HTTP clients' retries: Clover GETs wait at most 20 s per
@@ -96,41 +71,24 @@ const CONSUMER_TIMEOUT = Duration.seconds(120);
 export class EslSyncStack extends Stack {
   constructor(scope: Construct, id: string, props: EslSyncStackProps) {
     super(scope, id, props);
-    const pollIntervalSeconds = props.pollIntervalSeconds ?? 120;
-    if (
-      !Number.isInteger(pollIntervalSeconds) ||
-      pollIntervalSeconds < 60 ||
-      pollIntervalSeconds % 60 !== 0
-    ) {
-      throw new Error(
-        `pollIntervalSeconds must be a whole number of minutes (60, 120, …); got ${pollIntervalSeconds}`,
-      );
-    }
-    const pollerMaxConcurrency = props.pollerMaxConcurrency ?? 5;
-    if (!Number.isInteger(pollerMaxConcurrency) || pollerMaxConcurrency < 2 || pollerMaxConcurrency > 10) {
-      // 2 is SQS event sources' minimum; above 10 the pollers alone would exceed Clover's per-app concurrency.
-      throw new Error(`pollerMaxConcurrency must be between 2 and 10; got ${pollerMaxConcurrency}`);
-    }
-    if (!Token.isUnresolved(props.hipoinkBaseUrl) && !isHttpUrl(props.hipoinkBaseUrl)) {
-      throw new Error(`hipoinkBaseUrl must be an http(s) URL; got ${props.hipoinkBaseUrl}`);
-    }
-    // Validated here because the handlers would only reject them at their first cold start.
-    const refreshMinutes = props.tokenRefreshIntervalMinutes ?? 10;
-    if (!Number.isInteger(refreshMinutes) || refreshMinutes < 1 || refreshMinutes > 1440) {
-      throw new Error(
-        `tokenRefreshIntervalMinutes must be a whole number from 1 to 1440; got ${refreshMinutes}`,
-      );
-    }
-    const tuning = deployTuning(props);
-    const refreshBufferMinutes = props.tokenRefreshBufferMinutes ?? 5;
-    if (!(refreshBufferMinutes >= 1 && refreshBufferMinutes <= 120)) {
-      throw new Error(`tokenRefreshBufferMinutes must be between 1 and 120; got ${refreshBufferMinutes}`);
-    }
+    // Checked here, with the handlers' own rules, because the handlers would only refuse a bad
+    // value at their first cold start.
+    const settings = parseStageSettings(props as unknown as Record<string, unknown>);
+    const pollIntervalSeconds = settings.pollIntervalSeconds;
+    const refreshMinutes = settings.tokenRefreshIntervalMinutes;
+    const serviceName = props.stage === undefined ? SERVICE_NAME : serviceNameOf(props.stage);
+    const cliTarget = props.stage === undefined ? '--aws' : `--aws --stage ${props.stage}`;
+    const domain =
+      settings.webDomainName && settings.webCertificateArn
+        ? { name: settings.webDomainName, certificateArn: settings.webCertificateArn }
+        : undefined;
 
     const state = new SyncState(this, 'SyncState');
     const secret = new Secret(this, 'AppSecret', {
       description:
-        'esl-sync: {"cloverAppId", "cloverAppSecret" (optional), "hipoinkSign"}; set with put-secret-value',
+        'esl-sync: {"cloverAppId", "cloverAppSecret" (optional), "hipoinkSign"}; set with put-secret-value. ' +
+        `Running functions keep the value they read for up to ${APP_SECRET_CACHE_SECONDS / 60} minutes: ` +
+        'a change reaches every function within that time, without a deploy.',
       encryptionKey: state.key,
       generateSecretString: {
         // A placeholder the operator replaces: real values never live in code or templates.
@@ -158,22 +116,19 @@ export class EslSyncStack extends Stack {
       [ENV.pollDlqUrl]: poll.deadLetterQueue.queueUrl,
       [ENV.pushDlqUrl]: push.deadLetterQueue.queueUrl,
       [ENV.appSecretId]: secret.secretArn,
-      [ENV.cloverApiBaseUrl]: cloverApiBaseUrl(
-        props.cloverEnvironment ?? 'sandbox',
-        props.cloverRegion ?? 'na',
-      ),
-      [ENV.hipoinkBaseUrl]: props.hipoinkBaseUrl,
-      [ENV.hipoinkClientId]: props.hipoinkClientId ?? 'default',
+      [ENV.cloverApiBaseUrl]: cloverApiBaseUrl(settings.cloverEnvironment, settings.cloverRegion),
+      [ENV.hipoinkBaseUrl]: settings.hipoinkBaseUrl,
+      [ENV.hipoinkClientId]: settings.hipoinkClientId,
       [ENV.pollIntervalSeconds]: String(pollIntervalSeconds),
-      [ENV.productCodePrecedence]: tuning.productCodePrecedence.join(','),
-      [ENV.tokenMaxAgeMinutes]: String(tuning.tokenMaxAgeMinutes),
-      [ENV.tokenRefreshThresholdMinutes]: String(tuning.tokenRefreshThresholdMinutes),
-      [ENV.tokenRefreshBufferMinutes]: String(refreshBufferMinutes),
+      [ENV.productCodePrecedence]: settings.productCodePrecedence.join(','),
+      [ENV.tokenMaxAgeMinutes]: String(settings.tokenMaxAgeMinutes),
+      [ENV.tokenRefreshThresholdMinutes]: String(settings.tokenRefreshThresholdMinutes),
+      [ENV.tokenRefreshBufferMinutes]: String(settings.tokenRefreshBufferMinutes),
       // The refresher's look-ahead must match its real schedule, or a token can expire between runs.
       [ENV.tokenRefreshIntervalMinutes]: String(refreshMinutes),
-      [ENV.hipoinkChunkSize]: String(tuning.hipoinkChunkSize),
+      [ENV.hipoinkChunkSize]: String(settings.hipoinkChunkSize),
       [ENV.retryBaseSeconds]: '30',
-      [ENV.cloverRequestsPerSecond]: String(tuning.cloverRequestsPerSecond),
+      [ENV.cloverRequestsPerSecond]: String(settings.cloverRequestsPerSecond),
     };
 
     const fanOut = new SyncFunction(this, 'FanOut', {
@@ -182,6 +137,7 @@ export class EslSyncStack extends Stack {
       timeout: Duration.seconds(60),
       memorySize: 256,
       environment,
+      serviceName,
     }).fn;
     const poller = new SyncFunction(this, 'Poller', {
       handlerDir: 'poller',
@@ -189,6 +145,7 @@ export class EslSyncStack extends Stack {
       timeout: POLLER_TIMEOUT,
       memorySize: 512,
       environment,
+      serviceName,
     }).fn;
     const pushConsumer = new SyncFunction(this, 'PushConsumer', {
       handlerDir: 'consumer',
@@ -196,6 +153,7 @@ export class EslSyncStack extends Stack {
       timeout: CONSUMER_TIMEOUT,
       memorySize: 512,
       environment,
+      serviceName,
     }).fn;
     const backfill = new SyncFunction(this, 'Backfill', {
       handlerDir: 'backfill',
@@ -203,6 +161,7 @@ export class EslSyncStack extends Stack {
       timeout: Duration.seconds(60),
       memorySize: 256,
       environment,
+      serviceName,
     }).fn;
 
     const tokenRefresher = new SyncFunction(this, 'TokenRefresher', {
@@ -211,7 +170,23 @@ export class EslSyncStack extends Stack {
       timeout: Duration.seconds(300),
       memorySize: 256,
       environment,
+      serviceName,
     }).fn;
+
+    // The connect flow: only the variables its config reads (no products table, no queues).
+    const web = new ConnectWeb(this, 'Connect', {
+      state,
+      appSecret: secret,
+      environment: {
+        [ENV.merchantsTable]: environment[ENV.merchantsTable],
+        [ENV.appSecretId]: environment[ENV.appSecretId],
+        [ENV.cloverApiBaseUrl]: environment[ENV.cloverApiBaseUrl],
+        [ENV.cloverRequestsPerSecond]: environment[ENV.cloverRequestsPerSecond],
+      },
+      cloverOauthBaseUrl: cloverOauthBaseUrl(settings.cloverEnvironment, settings.cloverRegion),
+      serviceName,
+      ...(domain ? { domain } : {}),
+    });
 
     // Least privilege: each function gets exactly what its code touches. Table actions follow the
     // store calls on each function's path (src/store/*.ts): a new store call needs its action here.
@@ -249,7 +224,7 @@ export class EslSyncStack extends Stack {
     poller.addEventSource(
       new SqsEventSource(poll.queue, {
         batchSize: 1,
-        maxConcurrency: pollerMaxConcurrency,
+        maxConcurrency: settings.pollerMaxConcurrency,
         reportBatchItemFailures: true,
       }),
     );
@@ -282,8 +257,28 @@ export class EslSyncStack extends Stack {
       },
       pollIntervalSeconds,
       tokenRefreshIntervalMinutes: refreshMinutes,
-      ...(props.alertEmail === undefined ? {} : { alertEmail: props.alertEmail }),
+      serviceName,
+      cliTarget,
+      ...(settings.alertEmail === undefined ? {} : { alertEmail: settings.alertEmail }),
     });
+
+    // Every function: on the dashboard and in the saved queries, its name and log group as outputs.
+    const functions = {
+      FanOut: fanOut,
+      Poller: poller,
+      PushConsumer: pushConsumer,
+      Backfill: backfill,
+      TokenRefresher: tokenRefresher,
+      Web: web.fn,
+    };
+    const operations = new OpsDashboard(this, 'Operations', {
+      name: this.stackName,
+      serviceName,
+      pollQueue: poll,
+      pushQueue: push,
+      alarms: alarms.alarms,
+    });
+    // Webhook notices get their own row here once that route exists: operations.addRow('Webhook notices', …).
 
     const outputs: Record<string, string> = {
       MerchantsTableName: state.merchants.tableName,
@@ -292,12 +287,18 @@ export class EslSyncStack extends Stack {
       PushQueueUrl: push.queue.queueUrl,
       PollDlqUrl: poll.deadLetterQueue.queueUrl,
       PushDlqUrl: push.deadLetterQueue.queueUrl,
-      FanOutFunctionName: fanOut.functionName,
-      BackfillFunctionName: backfill.functionName,
-      TokenRefresherFunctionName: tokenRefresher.functionName,
       AppSecretArn: secret.secretArn,
       AlertTopicArn: alarms.topic.topicArn,
+      DashboardUrl: operations.url,
+      // Invite links start here; Clover's app settings take <WebUrl>/clover/launch and <WebUrl>/clover/callback.
+      WebUrl: web.url,
     };
+    for (const [name, fn] of Object.entries(functions)) {
+      // Each SyncFunction gives its function its own log group, so this reads it (no log-retention resource).
+      operations.addFunction(name, fn, fn.logGroup);
+      outputs[`${name}FunctionName`] = fn.functionName;
+      outputs[`${name}LogGroupName`] = fn.logGroup.logGroupName;
+    }
     for (const [key, value] of Object.entries(outputs)) new CfnOutput(this, key, { value });
 
     this.acknowledgeNagFindings(secret);

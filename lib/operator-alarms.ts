@@ -1,11 +1,5 @@
 import { Duration, Stack } from 'aws-cdk-lib';
-import {
-  Alarm,
-  ComparisonOperator,
-  type IMetric,
-  Metric,
-  TreatMissingData,
-} from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, type IMetric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
@@ -13,8 +7,9 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import { METRIC, METRIC_NAMESPACE, SERVICE_NAME } from '../src/metric-names.ts';
+import { METRIC } from '../src/metric-names.ts';
 import type { QueueWithDlq } from './queue-with-dlq.ts';
+import { type MetricName, serviceMetric } from './service-metric.ts';
 
 export interface OperatorAlarmsProps {
   pollQueue: QueueWithDlq;
@@ -25,6 +20,10 @@ export interface OperatorAlarmsProps {
   tokenRefreshIntervalMinutes: number;
   /** Subscribed to the alert topic when given (the address confirms by email). */
   alertEmail?: string;
+  /** The `service` dimension the functions publish their metrics with. */
+  serviceName: string;
+  /** How the CLI reaches this stack, e.g. `--aws --stage production`: the alarm texts quote it. */
+  cliTarget: string;
 }
 
 /** A queue message older than this means labels are more than a quarter hour behind Clover. */
@@ -41,9 +40,11 @@ const MAX_EVALUATION_SECONDS = 86_400;
 export class OperatorAlarms extends Construct {
   readonly topic: Topic;
   readonly alarms: Alarm[] = [];
+  private readonly serviceName: string;
 
   constructor(scope: Construct, id: string, props: OperatorAlarmsProps) {
     super(scope, id);
+    this.serviceName = props.serviceName;
     const key = new Key(this, 'TopicKey', {
       description: 'esl-sync: encrypts operator alerts',
       enableKeyRotation: true,
@@ -85,7 +86,7 @@ export class OperatorAlarms extends Construct {
       this.topic.addSubscription(new EmailSubscription(props.alertEmail));
     }
 
-    const { pollQueue, pushQueue } = props;
+    const { pollQueue, pushQueue, cliTarget: aws } = props;
     for (const [name, q, dlqName] of [
       ['Poll', pollQueue, 'poll'],
       ['Push', pushQueue, 'push'],
@@ -100,8 +101,8 @@ export class OperatorAlarms extends Construct {
         missing: TreatMissingData.IGNORE,
         description:
           `${name} messages failed five times and were set aside, so some labels are not being updated. ` +
-          `Read the reasons with \`esl-sync dlq list --queue ${dlqName} --aws\`; once the cause is fixed, ` +
-          `\`esl-sync dlq redrive --queue ${dlqName} --aws\`.`,
+          `Read the reasons with \`esl-sync dlq list --queue ${dlqName} ${aws}\`; once the cause is fixed, ` +
+          `\`esl-sync dlq redrive --queue ${dlqName} ${aws}\`.`,
       });
       this.add(`${name}Backlog`, {
         metric: q.queue.metricApproximateAgeOfOldestMessage({ period: FIVE_MINUTES, statistic: 'Maximum' }),
@@ -129,7 +130,8 @@ export class OperatorAlarms extends Construct {
       threshold: 1,
       description:
         'Clover refused a store’s refresh token; its labels are not updated until the store authorizes ' +
-        'the app again. `esl-sync status --aws` names it; store the new tokens with `esl-sync merchants add`.',
+        `the app again. \`esl-sync status ${aws}\` names it; \`esl-sync merchants reconnect ID ${aws}\` gives a ` +
+        'link to send the store: opening it and pressing Allow in Clover reconnects it, sync state kept.',
     });
     this.add('MerchantRecordsUnusable', {
       // Published by every listing (each fan-out) while such a record exists; absent once fixed.
@@ -138,22 +140,22 @@ export class OperatorAlarms extends Construct {
       description:
         'A merchant record in DynamoDB cannot be used (e.g. a token field missing or damaged), so that ' +
         'store is not synced. The fan-out log line "Merchant skipped: its stored record cannot be used" ' +
-        'names it and the fields; re-add it with `esl-sync merchants add`.',
+        `names it and the fields; re-add it with \`esl-sync merchants add ${aws}\`.`,
     });
     this.add('ProductsRejected', {
       // One bad product is the store's data (status shows it); many at once suggest the request.
       metric: this.gauge(METRIC.productRejected, FIVE_MINUTES, 'Sum'),
       threshold: 3,
       description:
-        'Hipoink refused several products within 5 minutes. `esl-sync status --aws` lists them with ' +
+        `Hipoink refused several products within 5 minutes. \`esl-sync status ${aws}\` lists them with ` +
         "Hipoink's reasons: if they share one reason (sign, store code), fix that, then " +
-        '`esl-sync backfill --all --aws` sends the refused labels again; otherwise fix the items in Clover.',
+        `\`esl-sync backfill --all ${aws}\` sends the refused labels again; otherwise fix the items in Clover.`,
     });
     this.add('RefreshTokensExpiring', {
       metric: this.gauge(METRIC.refreshTokensExpiringSoon, FIVE_MINUTES, 'Maximum'),
       threshold: 1,
       description:
-        'A store’s Clover refresh token runs out within 7 days. `esl-sync status --aws` names it; ' +
+        `A store’s Clover refresh token runs out within 7 days. \`esl-sync status ${aws}\` names it; ` +
         'have the store authorize the app again before then, or it will need re-authorization.',
     });
     this.add('MerchantsFailingSync', {
@@ -163,7 +165,7 @@ export class OperatorAlarms extends Construct {
       evaluationPeriods: 3,
       description:
         'A store’s polls have been failing for 15 minutes; the others still sync. ' +
-        '`esl-sync status --aws` shows its last error.',
+        `\`esl-sync status ${aws}\` shows its last error.`,
     });
 
     const refreshPeriod = Duration.minutes(props.tokenRefreshIntervalMinutes);
@@ -196,14 +198,8 @@ export class OperatorAlarms extends Construct {
     }
   }
 
-  private gauge(metricName: string, period: Duration, statistic: string): Metric {
-    return new Metric({
-      namespace: METRIC_NAMESPACE,
-      metricName,
-      dimensionsMap: { service: SERVICE_NAME },
-      period,
-      statistic,
-    });
+  private gauge(metricName: MetricName, period: Duration, statistic: string) {
+    return serviceMetric(this.serviceName, metricName, { period, statistic });
   }
 
   private add(

@@ -5,6 +5,7 @@ import { Key } from 'aws-cdk-lib/aws-kms';
 import { Construct, type IConstruct } from 'constructs';
 import {
   MERCHANTS_TABLE_KEYS,
+  MERCHANTS_TABLE_TTL_ATTRIBUTE,
   OUT_OF_STEP_INDEX,
   OUT_OF_STEP_INDEX_KEYS,
   PRODUCTS_TABLE_KEYS,
@@ -48,6 +49,8 @@ export class SyncState extends Construct {
     this.merchants = new Table(this, 'Merchants', {
       ...common,
       partitionKey: { name: MERCHANTS_TABLE_KEYS.partitionKey, type: AttributeType.STRING },
+      // Expires the connect flow's invites and used states; merchant records never carry it.
+      timeToLiveAttribute: MERCHANTS_TABLE_TTL_ATTRIBUTE,
     });
     this.products = new Table(this, 'Products', {
       ...common,

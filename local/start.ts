@@ -5,12 +5,14 @@
  * SDK clients pointed at those endpoints. Without CLOVER_API_BASE_URL / HIPOINK_BASE_URL it also
  * starts the bundled Clover and Hipoink simulators, seeded with demo stores.
  */
+
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { dataDir, type LocalStackFile, stackFilePath } from '../src/cli/target.ts';
-import { ENV } from '../src/env.ts';
+import { ENV, WEB_ENV } from '../src/env.ts';
 import { createSqsClient } from '../src/queues/sqs.ts';
 import { createDocumentClient } from '../src/store/dynamo.ts';
 import { createMerchantStore, merchantView } from '../src/store/merchants.ts';
@@ -21,13 +23,18 @@ import { startQueuePump } from './aws/pump.ts';
 import { scheduledEvent, startSchedule } from './aws/schedule.ts';
 import { startLocalSecrets } from './aws/secrets.ts';
 import { ensureQueues, startLocalSqs } from './aws/sqs.ts';
+import { startLocalHttpApi } from './aws/web.ts';
 import { startCloverSimulator } from './simulators/clover.ts';
-import { demoCatalog, startDemoActivity } from './simulators/demo.ts';
+import { demoCatalog, demoStoreToConnect, startDemoActivity } from './simulators/demo.ts';
 import { startHipoinkSimulator } from './simulators/hipoink.ts';
 
 const REGION = 'us-east-1';
+/** The local Secrets Manager's id for the state-signing key (a fresh random value each start). */
+export const LOCAL_STATE_KEY_SECRET_ID = 'esl-sync/state-signing-key';
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 const DEFAULT_SIGN = '80805d794841f1b4';
+/** The bundled Clover simulator's app secret, so connecting a store works with no settings. */
+const DEMO_APP_SECRET = 'demo-app-secret-not-for-production';
 
 export interface LocalStackOptions {
   /** Seconds between scheduled fan-outs; 0 = only on demand (`esl-sync tick`). */
@@ -58,8 +65,10 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const simulated = bundledClover || bundledHipoink;
     mkdirSync(opts.dataDir, { recursive: true });
 
+    // Required by the connect flow; only the bundled simulator has a default.
+    const appSecret = env.CLOVER_APP_SECRET || (bundledClover ? DEMO_APP_SECRET : undefined);
     const clover = bundledClover
-      ? await startCloverSimulator({ appId: env.CLOVER_APP_ID || 'DEMOAPP' })
+      ? await startCloverSimulator({ appId: env.CLOVER_APP_ID || 'DEMOAPP', appSecret })
       : undefined;
     if (clover) stops.push(() => clover.stop());
     const hipoink = bundledHipoink
@@ -80,12 +89,15 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     stops.push(() => sqsServer.stop());
 
     const secretId = 'esl-sync/app';
+    const stateKeySecretId = LOCAL_STATE_KEY_SECRET_ID;
     const secrets = await startLocalSecrets({
       [secretId]: JSON.stringify({
         cloverAppId: env.CLOVER_APP_ID || 'DEMOAPP',
         hipoinkSign: env.HIPOINK_SIGN || DEFAULT_SIGN,
-        ...(env.CLOVER_APP_SECRET ? { cloverAppSecret: env.CLOVER_APP_SECRET } : {}),
+        ...(appSecret ? { cloverAppSecret: appSecret } : {}),
       }),
+      // Generated at start, as the stack generates it at deploy: states from an earlier run are refused.
+      [stateKeySecretId]: randomBytes(32).toString('base64url'),
     });
     stops.push(() => secrets.stop());
 
@@ -139,6 +151,18 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const consumer = (await import('../functions/consumer/handler.ts')).handler;
     const backfill = (await import('../functions/backfill/handler.ts')).handler;
     const tokenRefresher = (await import('../functions/token-refresher/handler.ts')).handler;
+
+    // The web function behind a local HTTP API; its public URL is known once it listens.
+    const web = (await import('../functions/web/handler.ts')).handler;
+    const { resetWebRuntimeDeps } = await import('../src/web/deps.ts');
+    const webApi = await startLocalHttpApi('esl-sync-web', web, { port: webPort(env) });
+    stops.push(() => webApi.stop());
+    Object.assign(process.env, {
+      [WEB_ENV.cloverOauthBaseUrl]: env.CLOVER_OAUTH_BASE_URL || clover?.url || env.CLOVER_API_BASE_URL,
+      [WEB_ENV.stateKeySecretId]: stateKeySecretId,
+      [WEB_ENV.webBaseUrl]: webApi.url,
+    });
+    resetWebRuntimeDeps();
 
     const merchants = createMerchantStore(createDocumentClient(dynamodb), tables.merchantsTable);
     const functions = {
@@ -205,6 +229,14 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
           `demo merchant ${demo.merchantId} → Hipoink store ${demo.storeCode} (${demo.items.length} items)`,
         );
       }
+      // A store not yet connected: `esl-sync stores invite --store-code store-003` connects it.
+      const cafe = demoStoreToConnect();
+      clover.addUnconnectedMerchant(cafe.merchantId, cafe.items, cafe.name);
+      clover.signIn(cafe.merchantId);
+      log(
+        `demo merchant ${cafe.merchantId} not connected yet (${cafe.items.length} items): ` +
+          `npx esl-sync stores invite --store-code ${cafe.storeCode}, then open the link`,
+      );
       if (opts.demoActivitySeconds > 0) {
         const activity = startDemoActivity(clover, {
           intervalMs: opts.demoActivitySeconds * 1000,
@@ -242,7 +274,12 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
 
     const info: LocalStackFile = {
       pid: process.pid,
-      endpoints: { dynamodb: dynamo.endpoint, sqs: sqsServer.endpoint, lambda: lambda.endpoint },
+      endpoints: {
+        dynamodb: dynamo.endpoint,
+        sqs: sqsServer.endpoint,
+        lambda: lambda.endpoint,
+        web: webApi.url,
+      },
       simulators: { ...(clover ? { clover: clover.url } : {}), ...(hipoink ? { hipoink: hipoink.url } : {}) },
       ...tables,
       pollQueueUrl: queues.pollQueueUrl,
@@ -261,6 +298,17 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     await stop();
     throw err;
   }
+}
+
+/** ESL_SYNC_WEB_PORT: the web function's loopback port (default: a free one). */
+function webPort(env: NodeJS.ProcessEnv): number {
+  const raw = env.ESL_SYNC_WEB_PORT;
+  if (raw === undefined || raw === '') return 0;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new Error(`ESL_SYNC_WEB_PORT must be a port number (0–65535); got ${JSON.stringify(raw)}`);
+  }
+  return port;
 }
 
 function safeJson(body: string): unknown {
@@ -323,7 +371,7 @@ async function main() {
     `ready dynamodb=${stack.info.endpoints.dynamodb} sqs=${stack.info.endpoints.sqs} ` +
       `clover=${simulators.clover ?? process.env.CLOVER_API_BASE_URL} (${simulators.clover ? 'simulator' : 'external'}) ` +
       `hipoink=${simulators.hipoink ?? process.env.HIPOINK_BASE_URL} (${simulators.hipoink ? 'simulator' : 'external'}) ` +
-      `interval=${intervalSeconds}s — try: npx esl-sync status`,
+      `web=${stack.info.endpoints.web} interval=${intervalSeconds}s — try: npx esl-sync status`,
   );
   let stopping = false;
   const shutdown = async (signal: string) => {

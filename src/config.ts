@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ENV } from './env.ts';
+import { ENV, WEB_ENV } from './env.ts';
 
 const PRODUCT_CODE_SOURCES = ['sku', 'code', 'id'] as const;
 export type ProductCodeSource = (typeof PRODUCT_CODE_SOURCES)[number];
@@ -47,30 +47,44 @@ export const ConfigSchema = z.object({
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
-/**
- * The tuning an operator sets at deploy, named as the stack's context keys. The stack checks it
- * with these same rules, so a value the handlers would refuse at cold start fails the synth.
- */
-export const DeployTuningSchema = ConfigSchema.pick({
-  cloverRequestsPerSecond: true,
-  hipoinkChunkSize: true,
-  tokenRefreshThresholdMinutes: true,
-  tokenMaxAgeMinutes: true,
-  productCodePrecedence: true,
-});
-
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/** Parses the variables `names` maps to config keys with `schema`, naming the variable at fault. */
+function parseEnv<S extends z.ZodType>(
+  schema: S,
+  names: Record<string, string>,
+  env: NodeJS.ProcessEnv,
+): z.infer<S> {
   const raw = Object.fromEntries(
-    Object.entries(ENV).map(([key, name]) => [key, env[name] === '' ? undefined : env[name]]),
+    Object.entries(names).map(([key, name]) => [key, env[name] === '' ? undefined : env[name]]),
   );
-  const parsed = ConfigSchema.safeParse(raw);
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const problems = parsed.error.issues
-      .map((i) => `${ENV[i.path[0] as keyof typeof ENV] ?? i.path.join('.')}: ${i.message}`)
+      .map((i) => `${names[String(i.path[0])] ?? i.path.join('.')}: ${i.message}`)
       .join('; ');
     throw new Error(`Invalid configuration: ${problems}`);
   }
   return parsed.data;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return parseEnv(ConfigSchema, ENV, env);
+}
+
+/** What the web function reads: the merchants table, the secrets, Clover's two hosts, the budget. */
+export const WebConfigSchema = ConfigSchema.pick({
+  merchantsTable: true,
+  appSecretId: true,
+  cloverApiBaseUrl: true,
+  cloverRequestsPerSecond: true,
+}).extend({
+  cloverOauthBaseUrl: url,
+  stateKeySecretId: z.string().min(1),
+  webBaseUrl: url.optional(),
+});
+export type WebConfig = z.infer<typeof WebConfigSchema>;
+
+export function loadWebConfig(env: NodeJS.ProcessEnv = process.env): WebConfig {
+  return parseEnv(WebConfigSchema, { ...ENV, ...WEB_ENV }, env);
 }
 
 /** Tuning of the sync rules; defaults are the product's, tests shorten them. */

@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { withRequestBudget } from './clover/budgeted.ts';
-import { createCloverClient } from './clover/client.ts';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { withCodeExchangeBudget, withRequestBudget } from './clover/budgeted.ts';
+import { type CloverClientOptions, createCloverClient } from './clover/client.ts';
 import { type Config, DEFAULT_SYNC_SETTINGS, type SyncSettings } from './config.ts';
 import { createHipoinkClient } from './hipoink/client.ts';
 import { METRIC } from './metric-names.ts';
@@ -13,6 +14,34 @@ import { createRefresherHeartbeat } from './store/heartbeat.ts';
 import { createMerchantStore } from './store/merchants.ts';
 import { createShelfStore } from './store/shelf.ts';
 import { createTokenManager } from './sync/tokens.ts';
+
+/**
+ * The Clover client every function uses: each request takes its place in the app-wide budget
+ * (item reads 80% of it, token calls the whole), and 429s are counted.
+ */
+export function budgetedCloverClients(
+  config: Pick<Config, 'cloverApiBaseUrl' | 'cloverRequestsPerSecond' | 'merchantsTable'>,
+  doc: DynamoDBDocumentClient,
+  http: Pick<CloverClientOptions, 'retryLimit' | 'timeoutMs'> = {},
+) {
+  const client = createCloverClient({
+    ...http,
+    baseUrl: config.cloverApiBaseUrl,
+    onRateLimited: ({ merchantId }) => {
+      metrics.addMetric(METRIC.cloverRateLimited, 'Count', 1);
+      logger.warn('Clover answered 429', { merchantId });
+    },
+  });
+  const budget = createRequestBudget(doc, config.merchantsTable);
+  const limits = {
+    reads: Math.floor(config.cloverRequestsPerSecond * 0.8),
+    tokens: config.cloverRequestsPerSecond,
+  };
+  return {
+    clover: withRequestBudget(client, budget, limits),
+    codeExchange: withCodeExchangeBudget(client, budget, limits),
+  };
+}
 
 /**
  * Wires the core to real AWS clients and HTTP clients from the parsed config. Handlers call it
@@ -36,17 +65,7 @@ export function buildDeps(
     logger.warn('Merchant skipped: its stored record cannot be used', { merchantId, reason });
   });
   const shelf = createShelfStore(doc, config.productsTable);
-  const clover = withRequestBudget(
-    createCloverClient({
-      baseUrl: config.cloverApiBaseUrl,
-      onRateLimited: ({ merchantId }) => {
-        metrics.addMetric(METRIC.cloverRateLimited, 'Count', 1);
-        logger.warn('Clover answered 429', { merchantId });
-      },
-    }),
-    createRequestBudget(doc, config.merchantsTable),
-    { reads: Math.floor(config.cloverRequestsPerSecond * 0.8), tokens: config.cloverRequestsPerSecond },
-  );
+  const { clover } = budgetedCloverClients(config, doc);
   const tokens = createTokenManager({
     merchants,
     clover,

@@ -37,3 +37,16 @@ export const ENV = {
   /** Comma-separated order of Clover fields tried for the Hipoink product code, e.g. "sku,code,id". */
   productCodePrecedence: 'PRODUCT_CODE_PRECEDENCE',
 } as const;
+
+/**
+ * Variables only the web function (the connect flow) reads, besides the merchants table, the app
+ * secret, the Clover REST host and the request budget from ENV.
+ */
+export const WEB_ENV = {
+  /** Clover's host for the merchant's browser: /oauth/v2/authorize (not the REST API host). */
+  cloverOauthBaseUrl: 'CLOVER_OAUTH_BASE_URL',
+  /** Secrets Manager id of the state-signing key (a generated random string). */
+  stateKeySecretId: 'STATE_KEY_SECRET_ID',
+  /** The web function's public base URL when fixed (a custom domain); else the request's own domain. */
+  webBaseUrl: 'WEB_BASE_URL',
+} as const;

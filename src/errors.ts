@@ -40,6 +40,15 @@ export class CloverApiError extends EslSyncError {
   }
 }
 
+/** Clover refused our app's credentials (client id or secret): configuration, never a merchant's token. */
+export class CloverAppRefusedError extends CloverApiError {}
+
+/** Clover refused an authorization code (used, expired, or not issued to this app): that sign-in is over. */
+export class AuthorizationCodeRejectedError extends EslSyncError {
+  readonly code = 'CLOVER_CODE_REJECTED';
+  readonly retryable = false;
+}
+
 /** Clover rejected the access token (401): the caller may refresh once and retry. */
 export class CloverUnauthorizedError extends EslSyncError {
   readonly code = 'CLOVER_UNAUTHORIZED';

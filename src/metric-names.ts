@@ -12,6 +12,9 @@ export const METRIC = {
   merchantsNeedingReauth: 'MerchantsNeedingReauth',
   refreshTokensExpiringSoon: 'RefreshTokensExpiringSoon',
   merchantsLastSyncFailed: 'MerchantsLastSyncFailed',
+  /** Gauges from each fan-out: seconds since the active stores' last successful polls, stalest and p95. */
+  lastPollAgeMax: 'LastPollAgeMax',
+  lastPollAgeP95: 'LastPollAgeP95',
   merchantUnusable: 'MerchantUnusable',
   merchantSkipped: 'MerchantSkipped',
   cloverRateLimited: 'CloverRateLimited',
@@ -27,4 +30,6 @@ export const METRIC = {
   tokenRefresherRun: 'TokenRefresherRun',
   tokensRefreshedByBackup: 'TokensRefreshedByBackup',
   tokenBackupRefreshFailed: 'TokenBackupRefreshFailed',
+  /** A store finished Clover's connect flow (new or re-authorized). */
+  storesConnected: 'StoresConnected',
 } as const;

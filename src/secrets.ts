@@ -1,6 +1,7 @@
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
+import { MIN_STATE_KEY_LENGTH } from './connect/state.ts';
 
 /** The app secret in Secrets Manager. Its values are credentials: never logged, never returned. */
 /** What the CDK stack puts in the secret until an operator sets the real values. */
@@ -16,7 +17,10 @@ export const AppSecretSchema = z.object({
       (id) => id !== PLACEHOLDER_APP_ID,
       'still the placeholder: put the real values into the app secret',
     ),
-  /** Only high-trust apps hold it; enables Clover's recovery-token path. */
+  /**
+   * Only high-trust apps hold it: the connect flow needs it for Clover's code exchange, and it
+   * enables Clover's recovery-token path.
+   */
   cloverAppSecret: z.string().min(1).optional(),
   hipoinkSign: z.string().min(1),
 });
@@ -24,17 +28,34 @@ export type AppSecret = z.infer<typeof AppSecretSchema>;
 
 export type AppSecretSource = () => Promise<AppSecret>;
 
-/** Reads the app secret through Powertools, cached across invocations for `maxAgeSeconds`. */
-export function appSecretSource(
-  secretId: string,
-  opts: { client?: SecretsManagerClient; maxAgeSeconds?: number } = {},
-): AppSecretSource {
+/**
+ * How long a warm function keeps using the app secret it read: a changed secret reaches every
+ * function within this time (the stack's description of the secret says so to operators).
+ */
+export const APP_SECRET_CACHE_SECONDS = 300;
+
+interface SecretReadOptions {
+  client?: SecretsManagerClient;
+  maxAgeSeconds?: number;
+}
+
+/** A secret's text through Powertools, cached across invocations for `maxAgeSeconds`. */
+function secretText(secretId: string, what: string, opts: SecretReadOptions) {
   const provider = new SecretsProvider(opts.client ? { awsSdkV3Client: opts.client } : {});
   return async () => {
-    // Parsed here, not by Powertools' JSON transform: its error quotes part of the value it failed on.
-    const stored = await provider.get(secretId, { maxAge: opts.maxAgeSeconds ?? 300 });
+    const stored = await provider.get(secretId, { maxAge: opts.maxAgeSeconds ?? APP_SECRET_CACHE_SECONDS });
     const text = stored instanceof Uint8Array ? new TextDecoder().decode(stored) : stored;
-    if (typeof text !== 'string') throw new Error(`App secret ${secretId} has no value`);
+    if (typeof text !== 'string') throw new Error(`${what} ${secretId} has no value`);
+    return text;
+  };
+}
+
+/** Reads the app secret through Powertools, cached across invocations for `maxAgeSeconds`. */
+export function appSecretSource(secretId: string, opts: SecretReadOptions = {}): AppSecretSource {
+  const read = secretText(secretId, 'App secret', opts);
+  return async () => {
+    // Parsed here, not by Powertools' JSON transform: its error quotes part of the value it failed on.
+    const text = await read();
     let raw: unknown;
     try {
       raw = JSON.parse(text);
@@ -52,5 +73,22 @@ export function appSecretSource(
       throw new Error(`App secret ${secretId} is not usable: ${problems}`);
     }
     return parsed.data;
+  };
+}
+
+/**
+ * The connect flow's state-signing key: its own secret, generated at deploy (a random string of at
+ * least MIN_STATE_KEY_LENGTH characters). Only its length is ever mentioned in an error.
+ */
+export function stateKeySource(secretId: string, opts: SecretReadOptions = {}): () => Promise<string> {
+  const read = secretText(secretId, 'State-signing key', opts);
+  return async () => {
+    const key = (await read()).trim();
+    if (key.length < MIN_STATE_KEY_LENGTH) {
+      throw new Error(
+        `State-signing key ${secretId} is too short: it needs at least ${MIN_STATE_KEY_LENGTH} characters`,
+      );
+    }
+    return key;
   };
 }

@@ -1,12 +1,10 @@
-import type { Context } from 'aws-lambda';
+import { lambdaHandler } from '../../src/lambda.ts';
 import { logger } from '../../src/observability.ts';
-import { runtimeDeps } from '../../src/runtime.ts';
 import { type BackfillResult, parseBackfillRequest, requestBackfill } from '../../src/sync/backfill.ts';
 
 /** Invoked by hand: `{"merchantId": "..."}` or `{"all": true}` → queue a full resync. */
-export const handler = async (event: unknown, context: Context): Promise<BackfillResult> => {
-  logger.addContext(context);
-  const result = await requestBackfill(runtimeDeps(), parseBackfillRequest(event));
+export const handler = lambdaHandler(async (event: unknown, deps): Promise<BackfillResult> => {
+  const result = await requestBackfill(deps, parseBackfillRequest(event));
   logger.info('Backfill queued', { ...result });
   return result;
-};
+});

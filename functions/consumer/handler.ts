@@ -1,17 +1,15 @@
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { lambdaHandler } from '../../src/lambda.ts';
 import { METRIC } from '../../src/metric-names.ts';
 import { logger, metrics } from '../../src/observability.ts';
 import { processQueueBatch } from '../../src/queues/batch.ts';
-import { runtimeDeps } from '../../src/runtime.ts';
 import { PushMessageSchema } from '../../src/sync/messages.ts';
 import { pushCodes } from '../../src/sync/push.ts';
 
 /** PushQueue → bring the given items' Hipoink labels in line with their stored state. */
-export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-  logger.addContext(context);
-  const deps = runtimeDeps();
-  try {
-    return await processQueueBatch(event, context, {
+export const handler = lambdaHandler(
+  (event: SQSEvent, deps, context): Promise<SQSBatchResponse> =>
+    processQueueBatch(event, context, {
       schema: PushMessageSchema,
       deadLetter: deps.pushDeadLetter,
       retry: deps.pushRetry,
@@ -34,8 +32,5 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
         metrics.addMetric(METRIC.labelsRemoved, 'Count', result.removed);
         logger.info('Labels pushed', { ...result });
       },
-    });
-  } finally {
-    metrics.publishStoredMetrics();
-  }
-};
+    }),
+);

@@ -1,17 +1,15 @@
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { lambdaHandler } from '../../src/lambda.ts';
 import { METRIC } from '../../src/metric-names.ts';
 import { logger, metrics } from '../../src/observability.ts';
 import { processQueueBatch } from '../../src/queues/batch.ts';
-import { runtimeDeps } from '../../src/runtime.ts';
 import { PollMessageSchema } from '../../src/sync/messages.ts';
 import { pollMerchant } from '../../src/sync/poll/index.ts';
 
 /** PollQueue → poll one merchant's Clover items and queue label changes. */
-export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-  logger.addContext(context);
-  const deps = runtimeDeps();
-  try {
-    return await processQueueBatch(event, context, {
+export const handler = lambdaHandler(
+  (event: SQSEvent, deps, context): Promise<SQSBatchResponse> =>
+    processQueueBatch(event, context, {
       schema: PollMessageSchema,
       deadLetter: deps.pollDeadLetter,
       retry: deps.pollRetry,
@@ -41,8 +39,5 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
           logger.warn('Merchant skipped', { merchantId: result.merchantId, reason: result.reason });
         }
       },
-    });
-  } finally {
-    metrics.publishStoredMetrics();
-  }
-};
+    }),
+);

@@ -1,17 +1,12 @@
-import type { Context, ScheduledEvent } from 'aws-lambda';
+import type { ScheduledEvent } from 'aws-lambda';
+import { lambdaHandler } from '../../src/lambda.ts';
 import { METRIC } from '../../src/metric-names.ts';
 import { logger, metrics } from '../../src/observability.ts';
-import { runtimeDeps } from '../../src/runtime.ts';
 import { type BackupRefreshResult, refreshDueTokens } from '../../src/sync/refresh.ts';
 
 /** Schedule → refresh tokens that are close to expiry or old (a backup to on-demand refresh). */
-export const handler = async (
-  _event: ScheduledEvent | Record<string, never>,
-  context: Context,
-): Promise<BackupRefreshResult> => {
-  logger.addContext(context);
-  const deps = runtimeDeps();
-  try {
+export const handler = lambdaHandler(
+  async (_event: ScheduledEvent | Record<string, never>, deps): Promise<BackupRefreshResult> => {
     const result = await refreshDueTokens({
       merchants: deps.merchants,
       tokens: deps.tokens,
@@ -34,7 +29,5 @@ export const handler = async (
       logger.info('No merchant needs a token refresh', { checked: result.checked });
     else logger.info('Backup token refresh done', { ...result });
     return result;
-  } finally {
-    metrics.publishStoredMetrics();
-  }
-};
+  },
+);

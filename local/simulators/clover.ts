@@ -2,11 +2,15 @@
  * Clover REST simulator, faithful to shared/reference/clover-api.md: expiring access tokens
  * (401), single-use refresh tokens, the recovery token, filters/order/paging on items, deleted
  * items never listed, and Clover's rate limits (50 req/s & 10 concurrent per app, 16 req/s & 5
- * concurrent per token) answered with 429. Control methods let tests edit the catalog, inject
- * faults and count requests; the same control is reachable over HTTP under /_sim/.
+ * concurrent per token) answered with 429. It also plays Clover's side of connecting a merchant
+ * (docs/clover-connect.md): a consent page at /oauth/v2/authorize for the merchant "signed in" to
+ * the simulator, with Allow and Deny, and the code exchange at /oauth/v2/token (single-use,
+ * expiring codes; client id and secret checked). Control methods let tests edit the catalog,
+ * inject faults and count requests; the same control is reachable over HTTP under /_sim/.
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { escapeHtml } from '../../src/web/pages.ts';
 import { sendJson, startHttpServer } from '../aws/http.ts';
 
 export interface SimItem {
@@ -55,6 +59,8 @@ export interface CloverSimOptions {
   rateLimits?: false | { appRps: number; appConcurrent: number; tokenRps: number; tokenConcurrent: number };
   now?: () => number;
   latencyMs?: number;
+  /** How long an authorization code can be exchanged (default 300 s). */
+  codeTtlSeconds?: number;
 }
 
 interface MerchantState {
@@ -85,7 +91,20 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
   const merchants = new Map<string, MerchantState>();
   const tokenOwner = new Map<string, string>(); // access token → merchant
   const requests: SimRequest[] = [];
-  const stats = { refreshCalls: 0, refreshSucceeded: 0, recoveryCalls: 0 };
+  const stats = {
+    refreshCalls: 0,
+    refreshSucceeded: 0,
+    recoveryCalls: 0,
+    codesIssued: 0,
+    codeExchanges: 0,
+    codesExchanged: 0,
+  };
+  const codeTtl = opts.codeTtlSeconds ?? 300;
+  // Authorization codes not yet exchanged: code → merchant, client and expiry (s).
+  const codes = new Map<string, { merchantId: string; clientId: string; expiresAt: number }>();
+  const merchantNames = new Map<string, string>();
+  // The merchant whose Clover session the browser has: the one the consent page authorizes.
+  let signedIn: string | undefined;
   let failNext: { count: number; status: number; retryAfterSeconds?: number } | undefined;
   let rateLimitEvery: { n: number; retryAfterSeconds: number; seen: number } | undefined;
   const hooks: {
@@ -151,10 +170,33 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
     return { ...item };
   };
 
+  const issueCode = (merchantId: string, clientId = appId): string => {
+    const code = newToken();
+    codes.set(code, { merchantId, clientId, expiresAt: Math.floor(now() / 1000) + codeTtl });
+    stats.codesIssued++;
+    return code;
+  };
+
   const control = {
     addMerchant(merchantId: string, items: SimItemInput[] = []): TokenPair {
       for (const i of items) upsertItem(merchantId, i);
       return issueTokens(merchantId);
+    },
+    /** A merchant with a catalog but no token issued yet: one that has not connected the app. */
+    addUnconnectedMerchant(merchantId: string, items: SimItemInput[] = [], name?: string) {
+      merchant(merchantId);
+      for (const i of items) upsertItem(merchantId, i);
+      if (name) merchantNames.set(merchantId, name);
+    },
+    /** The merchant the browser is signed in to Clover as (whose consent page /oauth/v2/authorize shows). */
+    signIn(merchantId: string | undefined) {
+      signedIn = merchantId;
+    },
+    /** An authorization code as Clover's consent would issue it (for tests that skip the browser). */
+    issueCode,
+    /** Every code not yet exchanged runs out now, as if the merchant took too long. */
+    expireCodes() {
+      for (const c of codes.values()) c.expiresAt = 0;
     },
     issueTokens,
     upsertItem,
@@ -219,6 +261,8 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
     if (opts.latencyMs) await new Promise((r) => setTimeout(r, opts.latencyMs));
     if (path.startsWith('/_sim/')) return simControl(req, path, body, res);
 
+    if (path === '/oauth/v2/authorize') return authorize(req, url, body, res, reply);
+
     let json: Record<string, unknown> = {};
     if (req.method === 'POST') {
       try {
@@ -244,6 +288,24 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
       }
       stats.refreshSucceeded++;
       return reply(200, issueTokens(owner[0]));
+    }
+
+    if (req.method === 'POST' && path === '/oauth/v2/token') {
+      stats.codeExchanges++;
+      if (limits && overRate('app', limits.appRps))
+        return reply(429, { message: 'Too Many Requests' }, rateHeaders('app'));
+      if (!opts.appSecret || json.client_id !== appId || json.client_secret !== opts.appSecret) {
+        return reply(401, { error: 'invalid_client', message: 'Unknown client_id or wrong client_secret' });
+      }
+      const code = typeof json.code === 'string' ? json.code : '';
+      const issued = codes.get(code);
+      // Single use: a code is gone once exchanged, whatever the outcome of the exchange.
+      codes.delete(code);
+      if (!issued || issued.clientId !== json.client_id || issued.expiresAt <= Math.floor(now() / 1000)) {
+        return reply(400, { error: 'invalid_grant', message: 'Invalid authorization code' });
+      }
+      stats.codesExchanged++;
+      return reply(200, issueTokens(issued.merchantId));
     }
 
     if (req.method === 'POST' && path === '/oauth/v2/recovery') {
@@ -343,6 +405,63 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
 
   const rateHeaders = (kind: string): Record<string, string> => ({ 'X-RateLimit-Limit-Type': kind });
 
+  /**
+   * Clover's consent step. GET shows the signed-in merchant an Allow/Deny page; its form posts back
+   * here, and the browser is redirected to `redirect_uri` with `merchant_id`, `client_id` and a code,
+   * or, when denied, with `error=access_denied` (our assumption: docs/clover-connect.md). `state`
+   * comes back unchanged either way.
+   */
+  const authorize = (
+    req: IncomingMessage,
+    url: URL,
+    body: string,
+    res: ServerResponse,
+    reply: (status: number, payload: unknown) => void,
+  ) => {
+    const params = req.method === 'POST' ? new URLSearchParams(body) : url.searchParams;
+    const clientId = params.get('client_id') ?? '';
+    const redirectUri = params.get('redirect_uri') ?? '';
+    const state = params.get('state');
+    if (req.method !== 'GET' && req.method !== 'POST') return reply(405, { message: 'Method Not Allowed' });
+    if (clientId !== appId) return html(res, 400, 'Unknown app', '<p>This app is not known to Clover.</p>');
+    if (!/^https?:\/\/[^/]/.test(redirectUri)) {
+      return html(res, 400, 'Bad request', '<p>redirect_uri is missing or not an absolute URL.</p>');
+    }
+    const merchantId = req.method === 'POST' ? params.get('merchant_id') : signedIn;
+    if (!merchantId || !merchants.has(merchantId)) {
+      return html(res, 401, 'Sign in to Clover', '<p>No merchant is signed in to the simulator.</p>');
+    }
+    if (req.method === 'GET') {
+      const field = (name: string, value: string) =>
+        `<input type="hidden" name="${name}" value="${escapeHtml(value)}">`;
+      const name = merchantNames.get(merchantId);
+      return html(
+        res,
+        200,
+        'Allow access?',
+        `<p>The app <b>${escapeHtml(appId)}</b> asks to read the inventory of ` +
+          `<b id="merchant">${escapeHtml(name ? `${name} (${merchantId})` : merchantId)}</b>.</p>` +
+          `<form method="post" action="/oauth/v2/authorize">${field('client_id', clientId)}` +
+          `${field('redirect_uri', redirectUri)}${state === null ? '' : field('state', state)}` +
+          `${field('merchant_id', merchantId)}` +
+          '<button type="submit" name="decision" value="allow" id="allow">Allow</button> ' +
+          '<button type="submit" name="decision" value="deny" id="deny">Deny</button></form>',
+      );
+    }
+    const back = new URL(redirectUri);
+    if (params.get('decision') === 'allow') {
+      back.searchParams.set('merchant_id', merchantId);
+      back.searchParams.set('client_id', clientId);
+      back.searchParams.set('code', issueCode(merchantId, clientId));
+    } else {
+      back.searchParams.set('error', 'access_denied');
+      back.searchParams.set('error_description', 'The merchant denied access');
+    }
+    if (state !== null) back.searchParams.set('state', state);
+    res.writeHead(302, { location: back.toString(), 'cache-control': 'no-store' });
+    res.end();
+  };
+
   const listItems = (mId: string, m: MerchantState, q: URLSearchParams) => {
     let items = [...m.items.values()];
     for (const f of q.getAll('filter')) {
@@ -415,6 +534,10 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
       }
       if (req.method === 'POST' && parts[2] === 'tokens') return sendJson(res, 200, control.issueTokens(mId));
     }
+    if (req.method === 'POST' && parts.join('/') === 'sign-in') {
+      control.signIn(json().merchantId);
+      return sendJson(res, 200, { signedIn });
+    }
     if (req.method === 'GET' && parts[0] === 'requests') return sendJson(res, 200, requests);
     if (req.method === 'GET' && parts[0] === 'stats') return sendJson(res, 200, control.stats);
     return sendJson(res, 404, { message: 'unknown simulator control route' });
@@ -423,4 +546,18 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
   const server = await startHttpServer(handle, opts.port ?? 0, opts.host ?? '127.0.0.1');
   // Assigned onto `control` itself (not spread) so its live getters (requests, refreshCalls) keep working.
   return Object.assign(control, { url: server.url, stop: server.stop });
+}
+
+function html(res: ServerResponse, status: number, title: string, content: string) {
+  const page =
+    '<!doctype html><html lang="en"><head><meta charset="utf-8">' +
+    '<meta name="viewport" content="width=device-width, initial-scale=1">' +
+    `<title>${escapeHtml(title)} · Clover (simulator)</title></head>` +
+    `<body><main><h1>${escapeHtml(title)}</h1>${content}</main></body></html>`;
+  res.writeHead(status, {
+    'content-type': 'text/html; charset=utf-8',
+    'content-length': Buffer.byteLength(page),
+    'cache-control': 'no-store',
+  });
+  res.end(page);
 }

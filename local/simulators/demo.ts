@@ -58,6 +58,36 @@ export function demoCatalog(): Array<{ merchantId: string; storeCode: string; it
   ];
 }
 
+/**
+ * A third store that has not connected yet: its Clover account exists (signed in to the simulator,
+ * so the consent page is its), and an invite for store-003 connects it
+ * (`esl-sync stores invite --store-code store-003`).
+ */
+export function demoStoreToConnect(): {
+  merchantId: string;
+  name: string;
+  storeCode: string;
+  items: SimItemInput[];
+} {
+  return {
+    merchantId: 'DEMOCAFE00003',
+    name: 'Corner Café',
+    storeCode: 'store-003',
+    items: [
+      { name: 'Espresso', sku: 'CAF-ESP', price: 249 },
+      { name: 'Latte 16oz', sku: 'CAF-LAT16', price: 449 },
+      { name: 'Cold brew 16oz', sku: 'CAF-CB16', price: 429 },
+      { name: 'Croissant', sku: 'BAK-CRO', price: 329 },
+      { name: 'Blueberry muffin', sku: 'BAK-MUF', price: 299 },
+      { name: 'Bagels', sku: 'BAK-BAG', price: 149, priceType: 'PER_UNIT', unitName: 'ea' },
+      { name: 'Orange juice 12oz', code: '048500001516', price: 359 },
+      { name: 'Sparkling water', sku: 'BEV-SPK', price: 199 },
+      { name: 'Coffee beans 1lb', sku: 'CAF-BEAN', price: 1499, cost: 820 },
+      { name: 'Gift card', sku: 'GIFT', price: 0, priceType: 'VARIABLE', hidden: true },
+    ],
+  };
+}
+
 /** Moves a fuel or drink price now and then, as clerks do, so labels visibly follow Clover. */
 export function startDemoActivity(
   sim: CloverSimulator,

@@ -1,7 +1,16 @@
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { z } from 'zod';
 import { TokenPairSchema } from '../clover/schemas.ts';
+import { assignProblem, nextMerchantState } from '../connect/authorize.ts';
+import {
+  InviteDaysSchema,
+  inviteUrl,
+  MAX_INVITE_DAYS,
+  newInvite,
+  StoreCodeSchema,
+} from '../connect/invites.ts';
 import {
   DEFAULT_LABEL_OPTIONS,
   LABEL_FACTS,
@@ -11,6 +20,8 @@ import {
 import { shelfReport } from '../domain/shelf.ts';
 import { queueDepth, waitForQueuesDrained } from '../queues/depth.ts';
 import { peekDeadLetters, redriveDeadLetters } from '../queues/redrive.ts';
+import { checkStageName } from '../stage.ts';
+import { createInviteStore } from '../store/connect.ts';
 import { createDocumentClient } from '../store/dynamo.ts';
 import { createRefresherHeartbeat, heartbeatLate, type RefresherRun } from '../store/heartbeat.ts';
 import { createMerchantStore, type MerchantView, merchantView } from '../store/merchants.ts';
@@ -18,10 +29,20 @@ import { createShelfStore } from '../store/shelf.ts';
 import { SinceSchema } from '../sync/messages.ts';
 import { awsTarget, localTarget, type Target } from './target.ts';
 
-const USAGE = `Usage: esl-sync <command> [options]   (acts on the local stack from \`npm start\`; add --aws for the deployed stack)
+const USAGE = `Usage: esl-sync <command> [options]   (acts on the local stack from \`npm start\`;
+       add --aws --stage NAME, or --aws with ESL_SYNC_STAGE=NAME, for the deployed stack EslSync-NAME)
 
+  stores invite --store-code CODE [--expires-in DAYS] [--json]
+                                          a single-use link (default 7 days) that connects a store's
+                                          Clover account to these labels: the owner opens it and presses Allow
+  merchants reconnect ID [--json]         a single-use link that re-authorizes that merchant (after needs_reauth)
+  merchants assign ID --store-code CODE [--wait] [--timeout SECS]
+                                          give a pending merchant its store code (then a full resync)
+  merchants add --merchant-id ID --store-code CODE --tokens-file FILE|-
+                                          FILE (or stdin: -) holds Clover's JSON {access_token,
+                                          access_token_expiration, refresh_token, refresh_token_expiration}
   merchants add --merchant-id ID --store-code CODE --access-token T --access-token-expiration SECS
-                --refresh-token T --refresh-token-expiration SECS
+                --refresh-token T --refresh-token-expiration SECS   (tokens end up in shell history)
   merchants list [--json]
   merchants show ID [--json]
   merchants disable ID [--reason TEXT]    stop syncing a store (its labels stay as they are)
@@ -36,17 +57,31 @@ const USAGE = `Usage: esl-sync <command> [options]   (acts on the local stack fr
   dlq list [--queue poll|push] [--json]   what the dead-letter queues hold, with each failure reason
   dlq redrive [--queue poll|push]         send dead-lettered messages back to their queue (both if no --queue)
 
-Token values are read from the options and stored encrypted; they are never printed.`;
+Token values are stored encrypted; they are never printed.`;
+
+const ARGV_TOKEN_WARNING =
+  'warning: token values given as options end up in your shell history and the process list; ' +
+  'prefer --tokens-file FILE, or --tokens-file - to read them from stdin';
 
 export class UsageError extends Error {}
 
 export interface CliIo {
   out: (line: string) => void;
   err: (line: string) => void;
+  /** The text of a file, or of stdin for `-` (default: the real file system and stdin). */
+  readInput?: (source: string) => Promise<string>;
+}
+
+async function readInput(source: string): Promise<string> {
+  if (source !== '-') return readFile(source, 'utf8');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(Buffer.from(chunk));
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 const OPTIONS = {
   aws: { type: 'boolean' },
+  stage: { type: 'string' },
   json: { type: 'boolean' },
   wait: { type: 'boolean' },
   all: { type: 'boolean' },
@@ -63,6 +98,8 @@ const OPTIONS = {
   'access-token-expiration': { type: 'string' },
   'refresh-token': { type: 'string' },
   'refresh-token-expiration': { type: 'string' },
+  'tokens-file': { type: 'string' },
+  'expires-in': { type: 'string' },
 } as const;
 
 const parseCliArgs = (argv: string[]) =>
@@ -71,14 +108,15 @@ type CliValues = ReturnType<typeof parseCliArgs>['values'];
 
 /** Each command and its subcommands (undefined: it takes none). */
 const COMMANDS: Record<string, readonly string[] | undefined> = {
-  merchants: ['add', 'list', 'show', 'disable', 'enable', 'configure'],
+  stores: ['invite'],
+  merchants: ['add', 'list', 'show', 'disable', 'enable', 'configure', 'reconnect', 'assign'],
   tick: undefined,
   backfill: undefined,
   status: undefined,
   tokens: ['refresh'],
   dlq: ['list', 'redrive'],
 };
-const MERCHANT_ID_SUBCOMMANDS = ['show', 'disable', 'enable', 'configure'];
+const MERCHANT_ID_SUBCOMMANDS = ['show', 'disable', 'enable', 'configure', 'reconnect', 'assign'];
 
 function merchantIdArg(sub: string | undefined, arg: string | undefined): string {
   if (!arg) throw new UsageError(`merchants ${sub} needs a merchant id`);
@@ -96,7 +134,13 @@ function dlqSelection(values: CliValues): 'all' | 'poll' | 'push' {
  * Every check that needs no stack, made before the stack is looked up: bad input gets its usage
  * error even when no stack is running (or --aws has no credentials).
  */
-function checkUsage(command: string, sub: string | undefined, arg: string | undefined, values: CliValues) {
+async function checkUsage(
+  command: string,
+  sub: string | undefined,
+  arg: string | undefined,
+  values: CliValues,
+  io: CliIo,
+) {
   if (!Object.hasOwn(COMMANDS, command)) throw new UsageError(`unknown command: ${command}`);
   const subs = COMMANDS[command];
   if (subs && (sub === undefined || !subs.includes(sub))) {
@@ -113,22 +157,47 @@ function checkUsage(command: string, sub: string | undefined, arg: string | unde
   // Given rules replace whole fields, so checking them over the defaults finds what the stored ones would.
   if (command === 'merchants' && sub === 'configure') parseLabelOptions(values, undefined);
   if (command === 'dlq') dlqSelection(values);
+  const needsStoreCode =
+    (command === 'stores' && sub === 'invite') || (command === 'merchants' && sub === 'assign');
   return {
+    stage: deployedStage(values),
     timeoutMs: timeoutSeconds * 1000,
-    merchantAdd: command === 'merchants' && sub === 'add' ? parseMerchantAdd(values) : undefined,
+    merchantAdd: command === 'merchants' && sub === 'add' ? await parseMerchantAdd(values, io) : undefined,
     backfill: command === 'backfill' ? backfillPayload(values) : undefined,
+    storeCode: needsStoreCode ? storeCodeOption(values) : undefined,
+    inviteDays: command === 'stores' ? inviteDays(values) : undefined,
   };
 }
 
-export async function runCli(argv: string[], io: CliIo, resolveTarget?: (aws: boolean) => Promise<Target>) {
+function storeCodeOption(values: CliValues): string {
+  const parsed = StoreCodeSchema.safeParse(values['store-code']);
+  if (values['store-code'] === undefined) throw new UsageError('--store-code CODE is required');
+  if (!parsed.success) throw new UsageError(`--store-code: ${parsed.error.issues[0]?.message}`);
+  return parsed.data;
+}
+
+function inviteDays(values: CliValues): number | undefined {
+  if (values['expires-in'] === undefined) return undefined;
+  const parsed = InviteDaysSchema.safeParse(values['expires-in']);
+  if (!parsed.success) {
+    throw new UsageError(`--expires-in takes a number of days greater than 0 and at most ${MAX_INVITE_DAYS}`);
+  }
+  return parsed.data;
+}
+
+export async function runCli(
+  argv: string[],
+  io: CliIo,
+  resolveTarget?: (aws: boolean, stage: string | undefined) => Promise<Target>,
+) {
   const { values, positionals } = parseCliArgs(argv);
   const [command, sub, arg] = positionals;
   if (values.help || !command) {
     io.out(USAGE);
     return;
   }
-  const usage = checkUsage(command, sub, arg, values);
-  const target = await (resolveTarget ?? defaultTarget)(values.aws ?? false);
+  const usage = await checkUsage(command, sub, arg, values, { readInput, ...io });
+  const target = await (resolveTarget ?? defaultTarget)(values.aws ?? false, usage.stage);
   const doc = createDocumentClient(target.dynamodb);
   const merchants = createMerchantStore(doc, target.stack.merchantsTable, Date.now, (merchantId, reason) =>
     io.err(`merchant ${merchantId} cannot be synced: ${reason}`),
@@ -136,7 +205,33 @@ export async function runCli(argv: string[], io: CliIo, resolveTarget?: (aws: bo
   const shelf = createShelfStore(doc, target.stack.productsTable);
   const report = async (merchantId: string) =>
     shelfReport(await shelf.listItems(merchantId), await shelf.listSlots(merchantId));
+  const invites = createInviteStore(doc, target.stack.merchantsTable);
   const print = (value: unknown) => io.out(JSON.stringify(value, null, 2));
+  const cliName = target.kind === 'aws' ? 'esl-sync --aws' : 'esl-sync';
+
+  /** Stores a new invite and prints its link: the one time the link is shown. */
+  const invite = async (
+    what: { storeCode: string } | { forMerchant: string },
+    days: number | undefined,
+    describe: string,
+  ) => {
+    const webUrl = target.stack.webUrl;
+    if (!webUrl) {
+      throw new Error(
+        target.kind === 'aws'
+          ? 'The deployed stack has no WebUrl output: deploy this version of esl-sync first'
+          : 'The running local stack has no web endpoint: restart it with `npm start`',
+      );
+    }
+    const created = newInvite(what, { now: Date.now(), ...(days === undefined ? {} : { days }) });
+    await invites.create(created.invite);
+    const url = inviteUrl(webUrl, created.id);
+    const expiresAt = new Date(created.invite.expiresAt).toISOString();
+    if (values.json) return print({ url, expiresAt });
+    io.out(`${describe} (single use, expires ${expiresAt}):`);
+    io.out(url);
+    io.out('Send it to the store owner: they open it, sign in to Clover and press Allow.');
+  };
 
   const wait = async () => {
     const queues = [target.stack.pollQueueUrl, target.stack.pushQueueUrl];
@@ -172,6 +267,39 @@ export async function runCli(argv: string[], io: CliIo, resolveTarget?: (aws: bo
         io.out(`merchant ${record.merchantId} saved (store ${record.storeCode}, state ${record.state})`);
         return;
       }
+      if (sub === 'reconnect') {
+        const id = merchantIdArg(sub, arg);
+        const record = await merchants.get(id);
+        if (!record) throw new UsageError(`unknown merchant ${id}`);
+        const store = record.storeCode ? `store ${record.storeCode}` : 'no store code yet';
+        await invite({ forMerchant: id }, undefined, `Link that re-authorizes merchant ${id} (${store})`);
+        return;
+      }
+      if (sub === 'assign') {
+        const id = merchantIdArg(sub, arg);
+        const storeCode = usage.storeCode as string;
+        const record = await merchants.get(id);
+        const problem = assignProblem(record, storeCode);
+        if (problem === 'unknown') throw new UsageError(`unknown merchant ${id}`);
+        if (problem === 'already')
+          return io.out(`merchant ${id} already shows its labels in store ${storeCode}`);
+        if (problem === 'move-not-supported' || !record) {
+          throw new UsageError(
+            `merchant ${id} already shows its labels in store ${record?.storeCode}; moving a merchant to ` +
+              'another store code is not supported yet',
+          );
+        }
+        const state = nextMerchantState(storeCode, record.state);
+        if (!(await merchants.assignStoreCode(id, storeCode, state))) {
+          throw new Error(`merchant ${id} was given a store code meanwhile; see merchants show ${id}`);
+        }
+        io.out(`merchant ${id}: store ${storeCode}, ${state}`);
+        if (state !== 'active') return;
+        const result = await invoke(target.stack.backfillFunction, { merchantId: id });
+        io.out(`merchant ${id}: full resync queued (${result.queued.length}) so its labels appear`);
+        if (values.wait) await wait();
+        return;
+      }
       if (sub === 'list') {
         const views = (await merchants.list()).map(merchantView);
         if (values.json) return print(views);
@@ -199,13 +327,15 @@ export async function runCli(argv: string[], io: CliIo, resolveTarget?: (aws: bo
         if (!record) throw new UsageError(`unknown merchant ${id}`);
         if (sub === 'enable' && record.state === 'needs_reauth') {
           throw new UsageError(
-            `merchant ${id} needs re-authorization: add it again with new tokens (merchants add)`,
+            `merchant ${id} needs re-authorization: send the store a link from \`${cliName} merchants reconnect ${id}\``,
           );
         }
+        // Enabled without a store code, a merchant goes back to waiting for one.
+        const state = sub === 'disable' ? 'disabled' : nextMerchantState(record.storeCode, undefined);
         if (sub === 'disable')
           await merchants.setState(id, 'disabled', values.reason ?? 'disabled by an operator');
-        else await merchants.setState(id, 'active');
-        io.out(`merchant ${id}: ${sub === 'disable' ? 'disabled' : 'active'}`);
+        else await merchants.setState(id, state);
+        io.out(`merchant ${id}: ${state}`);
         return;
       }
       if (sub === 'configure') {
@@ -223,6 +353,25 @@ export async function runCli(argv: string[], io: CliIo, resolveTarget?: (aws: bo
         return;
       }
       throw new UsageError(`unknown merchants command: ${sub ?? '(none)'}`);
+    }
+    case 'stores': {
+      const storeCode = usage.storeCode as string;
+      await invite(
+        { storeCode },
+        usage.inviteDays,
+        `Link that connects a Clover account to store ${storeCode}`,
+      );
+      // Two Clover accounts in one Hipoink store would overwrite each other's labels.
+      const holders = (await merchants.list())
+        .filter((m) => m.storeCode === storeCode)
+        .map((m) => m.merchantId);
+      if (holders.length > 0) {
+        io.err(
+          `note: merchant ${holders.join(', ')} already shows its labels in store ${storeCode}; the link ` +
+            're-authorizes it, but another Clover account accepting it would share that store',
+        );
+      }
+      return;
     }
     case 'tick': {
       const result = await invoke(target.stack.fanOutFunction, {});
@@ -266,6 +415,8 @@ export async function runCli(argv: string[], io: CliIo, resolveTarget?: (aws: bo
       io.out(refresherLine(tokenRefresher));
       for (const m of merchantsWithProducts) {
         io.out(merchantLine(m));
+        const hint = attentionHint(m, cliName);
+        if (hint) io.out(`  ! ${hint}`);
         const p = m.products;
         io.out(
           `  products: ${p.onShelf} on shelf, ${p.pendingPush} pending, ${p.removed} removed, ${p.invalid.length} invalid, ${p.rejected.length} rejected`,
@@ -340,38 +491,98 @@ function backfillPayload(values: { 'merchant-id'?: string; all?: boolean; since?
   return { ...(merchantId ? { merchantId } : { all: true }), ...(since === undefined ? {} : { since }) };
 }
 
-function defaultTarget(aws: boolean): Promise<Target> {
-  return aws ? awsTarget() : Promise.resolve(localTarget());
+function defaultTarget(aws: boolean, stage: string | undefined): Promise<Target> {
+  return aws && stage !== undefined ? awsTarget(stage) : Promise.resolve(localTarget());
+}
+
+/** With --aws, the deployed stage to act on: --stage, else ESL_SYNC_STAGE. */
+function deployedStage(values: CliValues, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (!values.aws) {
+    if (values.stage !== undefined) throw new UsageError('--stage names a deployed stage: use it with --aws');
+    return undefined;
+  }
+  const stage = values.stage ?? (env.ESL_SYNC_STAGE || undefined);
+  if (stage === undefined) {
+    throw new UsageError('--aws needs the stage to act on: --stage NAME, or ESL_SYNC_STAGE=NAME');
+  }
+  try {
+    return checkStageName(stage);
+  } catch (err) {
+    throw new UsageError(`--stage: ${(err as Error).message}`);
+  }
 }
 
 const secondsInt = z.coerce.number().int().positive();
 const MerchantAddSchema = z.object({
   'merchant-id': z.string().min(1),
-  'store-code': z.string().min(1),
+  'store-code': StoreCodeSchema,
   'access-token': z.string().min(1),
   'access-token-expiration': secondsInt,
   'refresh-token': z.string().min(1),
   'refresh-token-expiration': secondsInt,
 });
+const TOKEN_OPTIONS = [
+  'access-token',
+  'access-token-expiration',
+  'refresh-token',
+  'refresh-token-expiration',
+] as const;
 
-function parseMerchantAdd(values: Record<string, unknown>) {
-  const parsed = MerchantAddSchema.safeParse(values);
-  if (!parsed.success) {
-    // Name the options only: the values may be tokens.
-    const names = [...new Set(parsed.error.issues.map((i) => `--${String(i.path[0])}`))].join(', ');
-    throw new UsageError(`merchants add: missing or invalid ${names}`);
+/** Names the options or fields at fault, never their values (they may be tokens). */
+const faultyFields = (issues: z.ZodError['issues'], prefix: string) =>
+  [...new Set(issues.map((i) => `${prefix}${String(i.path[0] ?? 'value')}`))].join(', ');
+
+async function parseMerchantAdd(values: CliValues, io: CliIo) {
+  const file = values['tokens-file'];
+  if (file === undefined) {
+    const parsed = MerchantAddSchema.safeParse(values);
+    if (!parsed.success) {
+      throw new UsageError(`merchants add: missing or invalid ${faultyFields(parsed.error.issues, '--')}`);
+    }
+    io.err(ARGV_TOKEN_WARNING);
+    const v = parsed.data;
+    return {
+      merchantId: v['merchant-id'],
+      storeCode: v['store-code'],
+      tokens: TokenPairSchema.parse({
+        access_token: v['access-token'],
+        access_token_expiration: v['access-token-expiration'],
+        refresh_token: v['refresh-token'],
+        refresh_token_expiration: v['refresh-token-expiration'],
+      }),
+    };
   }
-  const v = parsed.data;
-  return {
-    merchantId: v['merchant-id'],
-    storeCode: v['store-code'],
-    tokens: TokenPairSchema.parse({
-      access_token: v['access-token'],
-      access_token_expiration: v['access-token-expiration'],
-      refresh_token: v['refresh-token'],
-      refresh_token_expiration: v['refresh-token-expiration'],
-    }),
-  };
+  const given = TOKEN_OPTIONS.filter((o) => values[o] !== undefined);
+  if (given.length > 0) {
+    throw new UsageError(`merchants add: --tokens-file replaces ${given.map((o) => `--${o}`).join(', ')}`);
+  }
+  const ids = MerchantAddSchema.pick({ 'merchant-id': true, 'store-code': true }).safeParse(values);
+  if (!ids.success) {
+    throw new UsageError(`merchants add: missing or invalid ${faultyFields(ids.error.issues, '--')}`);
+  }
+  const source = file === '-' ? 'stdin' : file;
+  let text: string;
+  try {
+    text = await (io.readInput ?? readInput)(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(`merchants add: cannot read --tokens-file ${source}${code ? ` (${code})` : ''}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    // JSON.parse's own message quotes the text, which holds tokens.
+    throw new UsageError(`merchants add: --tokens-file ${source} is not valid JSON`);
+  }
+  const tokens = TokenPairSchema.safeParse(raw);
+  if (!tokens.success) {
+    throw new UsageError(
+      `merchants add: --tokens-file ${source} needs Clover's four token fields; missing or invalid: ` +
+        faultyFields(tokens.error.issues, ''),
+    );
+  }
+  return { merchantId: ids.data['merchant-id'], storeCode: ids.data['store-code'], tokens: tokens.data };
 }
 
 function parseLabelOptions(values: Record<string, unknown>, current: LabelOptions | undefined): LabelOptions {
@@ -403,7 +614,18 @@ function merchantLine(v: MerchantView): string {
       (c ? `: fetched ${c.fetched}, changed ${c.changed}, removed ${c.removed}, invalid ${c.invalid}` : '')
     : 'never synced';
   const warning = v.refreshTokenExpiringSoon ? `  ! refresh token expires ${v.refreshTokenExpiresAt}` : '';
-  return `${v.merchantId}  store ${v.storeCode}  ${v.state}${v.stateReason ? ` (${v.stateReason})` : ''}  ${sync}${warning}`;
+  return `${v.merchantId}  store ${v.storeCode ?? '-'}  ${v.state}${v.stateReason ? ` (${v.stateReason})` : ''}  ${sync}${warning}`;
+}
+
+/** What an operator does about a merchant that waits on someone; undefined when none waits. */
+function attentionHint(v: MerchantView, cli: string): string | undefined {
+  if (v.state === 'needs_reauth') {
+    return `re-authorize: \`${cli} merchants reconnect ${v.merchantId}\` gives a link to send the store`;
+  }
+  if (v.state === 'pending') {
+    return `connected through Clover, no store code yet: \`${cli} merchants assign ${v.merchantId} --store-code CODE\``;
+  }
+  return undefined;
 }
 
 /** The backup token refresher's heartbeat, as operators read it (seed 004). */

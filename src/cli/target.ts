@@ -5,6 +5,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { z } from 'zod';
 import { createSqsClient } from '../queues/sqs.ts';
+import { stackNameOf } from '../stage.ts';
 
 /** Where the CLI acts: the running local stack (default) or the deployed stack (--aws). */
 export const StackInfoSchema = z.object({
@@ -17,12 +18,20 @@ export const StackInfoSchema = z.object({
   fanOutFunction: z.string(),
   backfillFunction: z.string(),
   tokenRefresherFunction: z.string(),
+  /** The web function's base URL (invite links); a stack deployed before it existed has none. */
+  webUrl: z.string().optional(),
 });
 export type StackInfo = z.infer<typeof StackInfoSchema>;
 
 export const LocalStackFileSchema = StackInfoSchema.extend({
   pid: z.number().int(),
-  endpoints: z.object({ dynamodb: z.string(), sqs: z.string(), lambda: z.string() }),
+  endpoints: z.object({
+    dynamodb: z.string(),
+    sqs: z.string(),
+    lambda: z.string(),
+    /** The web function (connect flow) on loopback. */
+    web: z.string().optional(),
+  }),
   simulators: z.object({ clover: z.string().optional(), hipoink: z.string().optional() }).default({}),
 });
 export type LocalStackFile = z.infer<typeof LocalStackFileSchema>;
@@ -69,14 +78,14 @@ export function localTarget(dir = dataDir()): Target {
   const common = { region: 'us-east-1', credentials: LOCAL_CREDENTIALS };
   return {
     kind: 'local',
-    stack: info,
+    stack: { ...info, ...(info.endpoints.web ? { webUrl: info.endpoints.web } : {}) },
     dynamodb: new DynamoDBClient({ ...common, endpoint: info.endpoints.dynamodb }),
     sqs: createSqsClient({ ...common, endpoint: info.endpoints.sqs }),
     lambda: new LambdaClient({ ...common, endpoint: info.endpoints.lambda }),
   };
 }
 
-const OUTPUT_KEYS: Record<keyof StackInfo, string> = {
+const OUTPUT_KEYS: Record<Exclude<keyof StackInfo, 'webUrl'>, string> = {
   merchantsTable: 'MerchantsTableName',
   productsTable: 'ProductsTableName',
   pollQueueUrl: 'PollQueueUrl',
@@ -88,10 +97,19 @@ const OUTPUT_KEYS: Record<keyof StackInfo, string> = {
   tokenRefresherFunction: 'TokenRefresherFunctionName',
 };
 
-/** The deployed stack, found through its CloudFormation outputs with the default AWS credentials. */
-export async function awsTarget(stackName = process.env.ESL_SYNC_STACK_NAME || 'EslSync'): Promise<Target> {
+/**
+ * The deployed stack of a stage (`EslSync-<stage>`), found through its CloudFormation outputs
+ * with the default AWS credentials and region.
+ */
+export async function awsTarget(stage: string): Promise<Target> {
+  const stackName = stackNameOf(stage);
   const cfn = new CloudFormationClient({});
-  const out = await cfn.send(new DescribeStacksCommand({ StackName: stackName }));
+  const out = await cfn.send(new DescribeStacksCommand({ StackName: stackName })).catch((err: unknown) => {
+    throw new Error(
+      `Could not read stack ${stackName} (stage ${stage}): ${(err as Error).message}. Is the stage deployed ` +
+        `(\`npx cdk deploy -c stage=${stage}\`) in the account and region of these AWS credentials?`,
+    );
+  });
   const outputs = new Map((out.Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey, o.OutputValue]));
   const stack = Object.fromEntries(
     Object.entries(OUTPUT_KEYS).map(([key, output]) => {
@@ -100,6 +118,8 @@ export async function awsTarget(stackName = process.env.ESL_SYNC_STACK_NAME || '
       return [key, value];
     }),
   ) as StackInfo;
+  const webUrl = outputs.get('WebUrl');
+  if (webUrl) stack.webUrl = webUrl;
   return {
     kind: 'aws',
     stack,

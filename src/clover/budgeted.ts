@@ -1,5 +1,5 @@
 import type { RequestBudget } from '../store/budget.ts';
-import type { CloverClient } from './client.ts';
+import type { CloverClient, CloverCodeExchange } from './client.ts';
 
 export interface BudgetLimits {
   /** Requests per second all Lambdas together may spend on item reads. */
@@ -30,6 +30,20 @@ export function withRequestBudget(
     async recoverTokens(...args) {
       await budget.take(limits.tokens);
       return client.recoverTokens(...args);
+    },
+  };
+}
+
+/** The connect flow's code exchange, through the same budget as token refreshes (it spends a single-use code). */
+export function withCodeExchangeBudget(
+  client: CloverCodeExchange,
+  budget: RequestBudget,
+  limits: Pick<BudgetLimits, 'tokens'>,
+): CloverCodeExchange {
+  return {
+    async exchangeCode(...args) {
+      await budget.take(limits.tokens);
+      return client.exchangeCode(...args);
     },
   };
 }

@@ -1,7 +1,9 @@
 import ky, { HTTPError, type KyInstance, TimeoutError } from 'ky';
 import type { z } from 'zod';
 import {
+  AuthorizationCodeRejectedError,
   CloverApiError,
+  CloverAppRefusedError,
   CloverUnauthorizedError,
   InvalidResponseError,
   RefreshRejectedError,
@@ -34,6 +36,16 @@ export interface CloverClient {
   ): Promise<TokenPair>;
 }
 
+/** The authorization-code exchange of Clover's connect flow (high-trust apps). */
+export interface CloverCodeExchange {
+  /**
+   * Exchanges a single-use authorization code for the merchant's first token pair. Never retried
+   * automatically. A code Clover refuses is an AuthorizationCodeRejectedError; refused app
+   * credentials are a CloverAppRefusedError.
+   */
+  exchangeCode(clientId: string, clientSecret: string, code: string, merchantId: string): Promise<TokenPair>;
+}
+
 export interface CloverClientOptions {
   baseUrl: string;
   timeoutMs?: number;
@@ -46,7 +58,7 @@ export interface CloverClientOptions {
   fetch?: typeof fetch;
 }
 
-export function createCloverClient(options: CloverClientOptions): CloverClient {
+export function createCloverClient(options: CloverClientOptions): CloverClient & CloverCodeExchange {
   const http: KyInstance = ky.create({
     prefixUrl: options.baseUrl,
     timeout: options.timeoutMs ?? 15_000,
@@ -98,12 +110,16 @@ export function createCloverClient(options: CloverClientOptions): CloverClient {
     return result.data as z.infer<S>;
   };
 
-  /** Token endpoints spend single-use tokens: never retried automatically. */
+  /**
+   * Token endpoints spend single-use tokens or codes: never retried automatically. `refused` is the
+   * error for an answer saying the token or code itself is no good.
+   */
   const tokenCall = async (
     path: string,
     json: Record<string, string>,
     merchantId: string,
     operation: string,
+    refused: (status: number, body: Record<string, unknown>) => Error | undefined,
   ) => {
     try {
       const body = await http.post(path, { json, retry: 0 }).json();
@@ -115,30 +131,35 @@ export function createCloverClient(options: CloverClientOptions): CloverClient {
         // it must not push the merchant into needs_reauth.
         const body = (await err.response.json().catch(() => ({}))) as Record<string, unknown>;
         if (body.error === 'invalid_client') {
-          throw new CloverApiError(
+          throw new CloverAppRefusedError(
             `Clover refused the app credentials at ${operation}: check the app secret`,
             { merchantId, operation, status },
           );
         }
-        // Only an answer about the token itself means the merchant must re-authorize (reference);
-        // a gateway's bare 401, an HTML page or a complaint about our request must not lock a
-        // healthy merchant out.
-        if (!rejectsTheToken(body)) {
-          throw new CloverApiError(
-            `Clover answered HTTP ${status} at ${operation} without saying the token is invalid`,
-            { merchantId, operation, status },
-          );
-        }
-        throw new RefreshRejectedError(`Clover rejected the token at ${operation} (HTTP ${status})`, {
-          merchantId,
-          operation,
-          status,
-        });
+        const rejection = refused(status, body);
+        if (rejection) throw rejection;
+        throw new CloverApiError(
+          `Clover answered HTTP ${status} at ${operation} without saying the token is invalid`,
+          { merchantId, operation, status },
+        );
       }
       if (err instanceof InvalidResponseError) throw err;
       throw toCloverError(err, merchantId, operation);
     }
   };
+
+  // Only an answer about the token itself means the merchant must re-authorize (reference); a
+  // gateway's bare 401, an HTML page or a complaint about our request must not lock a healthy
+  // merchant out.
+  const tokenRejected =
+    (operation: string, merchantId: string) => (status: number, body: Record<string, unknown>) =>
+      rejectsTheToken(body)
+        ? new RefreshRejectedError(`Clover rejected the token at ${operation} (HTTP ${status})`, {
+            merchantId,
+            operation,
+            status,
+          })
+        : undefined;
 
   return {
     async listItems(merchantId, accessToken, query) {
@@ -179,6 +200,7 @@ export function createCloverClient(options: CloverClientOptions): CloverClient {
         { client_id: clientId, refresh_token: refreshToken },
         merchantId,
         'refreshTokens',
+        tokenRejected('refreshTokens', merchantId),
       );
     },
 
@@ -190,6 +212,24 @@ export function createCloverClient(options: CloverClientOptions): CloverClient {
         { client_id: clientId, client_secret: clientSecret, recovery_token: recoveryToken },
         merchantId,
         'recoverTokens',
+        tokenRejected('recoverTokens', merchantId),
+      );
+    },
+
+    exchangeCode(clientId, clientSecret, code, merchantId) {
+      // Nothing is at stake but this one sign-in, so any 400/401 short of a refused app means the
+      // code (used, expired, issued to another app) is no good: the merchant starts again.
+      return tokenCall(
+        'oauth/v2/token',
+        { client_id: clientId, client_secret: clientSecret, code },
+        merchantId,
+        'exchangeCode',
+        (status) =>
+          new AuthorizationCodeRejectedError(`Clover refused the authorization code (HTTP ${status})`, {
+            merchantId,
+            operation: 'exchangeCode',
+            status,
+          }),
       );
     },
   };

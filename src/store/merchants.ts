@@ -5,7 +5,11 @@ import { type LabelOptions, LabelOptionsSchema } from '../domain/label.ts';
 import { MerchantUnavailableError } from '../errors.ts';
 import { setExpression, writeIf } from './dynamo.ts';
 
-export const MERCHANT_STATES = ['active', 'needs_reauth', 'disabled'] as const;
+/**
+ * `pending`: connected through Clover (tokens stored) but not yet given a Hipoink store code, so
+ * not polled; `esl-sync merchants assign` makes it active.
+ */
+export const MERCHANT_STATES = ['active', 'needs_reauth', 'disabled', 'pending'] as const;
 export type MerchantState = (typeof MERCHANT_STATES)[number];
 
 export const SyncCountsSchema = z.object({
@@ -19,46 +23,52 @@ export const SyncCountsSchema = z.object({
 export type SyncCounts = z.infer<typeof SyncCountsSchema>;
 
 /** A merchant as stored. Token fields never leave the core: use `merchantView` for anything shown. */
-export const MerchantRecordSchema = z.object({
-  merchantId: z.string(),
-  storeCode: z.string(),
-  state: z.enum(MERCHANT_STATES),
-  stateReason: z.string().optional(),
-  accessToken: z.string(),
-  /** Unix seconds, as Clover gives it. */
-  accessTokenExpiresAt: z.number(),
-  refreshToken: z.string(),
-  refreshTokenExpiresAt: z.number(),
-  /** The refresh token before the current one: Clover's recovery token (kept encrypted with the table). */
-  previousRefreshToken: z.string().optional(),
-  /** Bumped on every new token pair; refresh writes are conditional on it. */
-  tokenVersion: z.number().int(),
-  lastRefreshAt: z.number().optional(),
-  refreshLeaseOwner: z.string().optional(),
-  refreshLeaseUntil: z.number().optional(),
-  /** Largest Clover modifiedTime (ms) fully processed. */
-  cursor: z.number().optional(),
-  lastPollStartedAt: z.number().optional(),
-  pollCount: z.number().int().default(0),
-  pollsSinceCleanup: z.number().int().default(0),
-  lastCleanupAt: z.number().optional(),
-  lastSyncAt: z.number().optional(),
-  lastSyncMode: z.enum(['incremental', 'full']).optional(),
-  lastSyncStatus: z.enum(['ok', 'partial', 'error']).optional(),
-  lastSyncError: z.string().optional(),
-  lastSyncCounts: SyncCountsSchema.optional(),
-  lastFullSyncAt: z.number().optional(),
-  /** How this store's labels are filled (free fields, VARIABLE-price rule). */
-  labelOptions: LabelOptionsSchema.optional(),
-  createdAt: z.number(),
-  updatedAt: z.number(),
-});
+export const MerchantRecordSchema = z
+  .object({
+    merchantId: z.string(),
+    /** The Hipoink store its labels go to; absent only while the merchant is `pending`. */
+    storeCode: z.string().optional(),
+    state: z.enum(MERCHANT_STATES),
+    stateReason: z.string().optional(),
+    accessToken: z.string(),
+    /** Unix seconds, as Clover gives it. */
+    accessTokenExpiresAt: z.number(),
+    refreshToken: z.string(),
+    refreshTokenExpiresAt: z.number(),
+    /** The refresh token before the current one: Clover's recovery token (kept encrypted with the table). */
+    previousRefreshToken: z.string().optional(),
+    /** Bumped on every new token pair; refresh writes are conditional on it. */
+    tokenVersion: z.number().int(),
+    lastRefreshAt: z.number().optional(),
+    refreshLeaseOwner: z.string().optional(),
+    refreshLeaseUntil: z.number().optional(),
+    /** Largest Clover modifiedTime (ms) fully processed. */
+    cursor: z.number().optional(),
+    lastPollStartedAt: z.number().optional(),
+    pollCount: z.number().int().default(0),
+    pollsSinceCleanup: z.number().int().default(0),
+    lastCleanupAt: z.number().optional(),
+    lastSyncAt: z.number().optional(),
+    lastSyncMode: z.enum(['incremental', 'full']).optional(),
+    lastSyncStatus: z.enum(['ok', 'partial', 'error']).optional(),
+    lastSyncError: z.string().optional(),
+    lastSyncCounts: SyncCountsSchema.optional(),
+    lastFullSyncAt: z.number().optional(),
+    /** How this store's labels are filled (free fields, VARIABLE-price rule). */
+    labelOptions: LabelOptionsSchema.optional(),
+    createdAt: z.number(),
+    updatedAt: z.number(),
+  })
+  .refine((m) => m.storeCode !== undefined || m.state !== 'active', {
+    path: ['storeCode'],
+    message: 'an active merchant needs a store code',
+  });
 export type MerchantRecord = z.infer<typeof MerchantRecordSchema>;
 
 /** What may be shown to a person or printed: never a token. */
 export interface MerchantView {
   merchantId: string;
-  storeCode: string;
+  storeCode?: string;
   state: MerchantState;
   stateReason?: string;
   accessTokenExpiresAt: string;
@@ -90,7 +100,6 @@ export function refreshTokenExpiringSoon(m: Pick<MerchantRecord, 'refreshTokenEx
 export function merchantView(m: MerchantRecord, now = Date.now()): MerchantView {
   const view: MerchantView = {
     merchantId: m.merchantId,
-    storeCode: m.storeCode,
     state: m.state,
     accessTokenExpiresAt: new Date(m.accessTokenExpiresAt * 1000).toISOString(),
     refreshTokenExpiresAt: new Date(m.refreshTokenExpiresAt * 1000).toISOString(),
@@ -98,6 +107,7 @@ export function merchantView(m: MerchantRecord, now = Date.now()): MerchantView 
     pollCount: m.pollCount,
   };
   const optional: Partial<MerchantView> = {
+    storeCode: m.storeCode,
     stateReason: m.stateReason,
     lastRefreshAt: iso(m.lastRefreshAt),
     lastSyncAt: iso(m.lastSyncAt),
@@ -168,6 +178,53 @@ export interface MerchantStore {
   recordPoll(merchantId: string, outcome: PollOutcome): Promise<void>;
 }
 
+/** What a merchant record must still be for an authorization planned on it to be stored. */
+export interface AuthorizationBasis {
+  tokenVersion: number;
+  state: MerchantState;
+  storeCode?: string;
+}
+
+/** Writes of the connect flow (Clover's authorization-code flow and the operator's assignment). */
+export interface MerchantConnections {
+  /**
+   * Stores the pair a code exchange gave, with the state and store code planned for it: a new
+   * merchant when `basis` is undefined, else only while the record is still as `basis` says
+   * (false otherwise: read again and plan again). The token version moves on; cursor, products,
+   * label rules and counters are kept.
+   */
+  saveAuthorization(
+    merchantId: string,
+    basis: AuthorizationBasis | undefined,
+    next: { state: MerchantState; storeCode?: string },
+    tokens: TokenPair,
+  ): Promise<boolean>;
+  /** Gives a merchant that has no store code yet its store code and state; false if it has one meanwhile. */
+  assignStoreCode(merchantId: string, storeCode: string, state: MerchantState): Promise<boolean>;
+}
+
+/** The SET clauses and values that store a new token pair Clover issued (bumping the token version). */
+function newTokenPair(tokens: TokenPair, now: number) {
+  return {
+    expression:
+      'accessToken = :at, accessTokenExpiresAt = :ate, refreshToken = :rt, refreshTokenExpiresAt = :rte, ' +
+      'tokenVersion = if_not_exists(tokenVersion, :zero) + :one, ' +
+      'pollCount = if_not_exists(pollCount, :zero), pollsSinceCleanup = if_not_exists(pollsSinceCleanup, :zero), ' +
+      'createdAt = if_not_exists(createdAt, :now), updatedAt = :now',
+    // The recovery token belongs to the pair it preceded; a lease belongs to a refresh of the old pair.
+    removes: 'refreshLeaseOwner, refreshLeaseUntil, previousRefreshToken',
+    values: {
+      ':at': tokens.access_token,
+      ':ate': tokens.access_token_expiration,
+      ':rt': tokens.refresh_token,
+      ':rte': tokens.refresh_token_expiration,
+      ':zero': 0,
+      ':one': 1,
+      ':now': now,
+    },
+  };
+}
+
 /**
  * Why a stored merchant item cannot be used, naming the fields only (never their values: some are
  * tokens). A merchant stored without a Clover token reads as exactly that.
@@ -185,7 +242,7 @@ export function createMerchantStore(
   now = Date.now,
   /** Told about stored items `list()` skips because they cannot be used (they never stop the others). */
   onUnusable: (merchantId: string, reason: string) => void = () => undefined,
-): MerchantStore {
+): MerchantStore & MerchantConnections {
   const get = async (merchantId: string) => {
     const out = await doc.send(
       new GetCommand({ TableName: tableName, Key: { merchantId }, ConsistentRead: true }),
@@ -225,33 +282,68 @@ export function createMerchantStore(
     },
 
     async upsert({ merchantId, storeCode, tokens }) {
-      const t = now();
+      const pair = newTokenPair(tokens, now());
       const out = await doc.send(
         new UpdateCommand({
           TableName: tableName,
           Key: { merchantId },
           UpdateExpression:
-            'SET storeCode = :sc, #state = :active, accessToken = :at, accessTokenExpiresAt = :ate, ' +
-            'refreshToken = :rt, refreshTokenExpiresAt = :rte, tokenVersion = if_not_exists(tokenVersion, :zero) + :one, ' +
-            'pollCount = if_not_exists(pollCount, :zero), pollsSinceCleanup = if_not_exists(pollsSinceCleanup, :zero), ' +
-            'createdAt = if_not_exists(createdAt, :now), updatedAt = :now ' +
-            'REMOVE stateReason, refreshLeaseOwner, refreshLeaseUntil, previousRefreshToken',
+            `SET storeCode = :sc, #state = :active, ${pair.expression} ` +
+            `REMOVE stateReason, ${pair.removes}`,
           ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: {
-            ':sc': storeCode,
-            ':active': 'active',
-            ':at': tokens.access_token,
-            ':ate': tokens.access_token_expiration,
-            ':rt': tokens.refresh_token,
-            ':rte': tokens.refresh_token_expiration,
-            ':zero': 0,
-            ':one': 1,
-            ':now': t,
-          },
+          ExpressionAttributeValues: { ':sc': storeCode, ':active': 'active', ...pair.values },
           ReturnValues: 'ALL_NEW',
         }),
       );
       return MerchantRecordSchema.parse(out.Attributes);
+    },
+
+    saveAuthorization(merchantId, basis, next, tokens) {
+      const pair = newTokenPair(tokens, now());
+      const names: Record<string, string> = { '#state': 'state' };
+      const values: Record<string, unknown> = { ...pair.values, ':state': next.state };
+      const sets = [`#state = :state`, pair.expression];
+      // A merchant left needs_reauth or was just connected: an old reason no longer applies. A
+      // disabled merchant keeps the reason someone disabled it for.
+      const removes = [next.state === 'disabled' ? '' : 'stateReason', pair.removes].filter(Boolean);
+      if (next.storeCode !== undefined) {
+        sets.push('storeCode = :sc');
+        values[':sc'] = next.storeCode;
+      }
+      let condition = 'attribute_not_exists(merchantId)';
+      if (basis) {
+        condition = 'tokenVersion = :v AND #state = :was AND ';
+        values[':v'] = basis.tokenVersion;
+        values[':was'] = basis.state;
+        if (basis.storeCode === undefined) condition += 'attribute_not_exists(storeCode)';
+        else {
+          condition += 'storeCode = :wasSc';
+          values[':wasSc'] = basis.storeCode;
+        }
+      }
+      return conditional(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { merchantId },
+          UpdateExpression: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+    },
+
+    assignStoreCode(merchantId, storeCode, state) {
+      return conditional(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { merchantId },
+          UpdateExpression: 'SET storeCode = :sc, #state = :s, updatedAt = :now',
+          ConditionExpression: 'attribute_exists(merchantId) AND attribute_not_exists(storeCode)',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':sc': storeCode, ':s': state, ':now': now() },
+        }),
+      );
     },
 
     async setState(merchantId, state, reason) {

@@ -11,3 +11,10 @@ export const PRODUCTS_TABLE_KEYS = { partitionKey: 'merchantId', sortKey: 'itemI
  */
 export const OUT_OF_STEP_INDEX = 'OutOfStep';
 export const OUT_OF_STEP_INDEX_KEYS = { partitionKey: 'merchantId', sortKey: 'outOfStepSince' } as const;
+
+/**
+ * The merchants table's TTL attribute (Unix seconds). Only the connect flow's own records (invites,
+ * used states; keys starting with '#') carry it: DynamoDB deletes them some time after it passes.
+ * Every rule reads their times itself, so nothing depends on when the deletion happens.
+ */
+export const MERCHANTS_TABLE_TTL_ATTRIBUTE = 'expiresAtSeconds';

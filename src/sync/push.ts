@@ -40,6 +40,9 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
   const merchant = await deps.merchants.get(merchantId);
   if (!merchant) throw new MerchantUnavailableError('Unknown merchant', { merchantId });
   const { storeCode } = merchant;
+  // Only a pending merchant has none, and pending merchants are never polled: nothing to push.
+  if (storeCode === undefined)
+    throw new MerchantUnavailableError('Merchant has no store code yet (pending)', { merchantId });
   const result: PushResult = { merchantId, storeCode, upserted: 0, removed: 0, rejected: 0, hipoinkCalls: 0 };
 
   const creates: Create[] = [];

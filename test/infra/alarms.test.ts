@@ -1,13 +1,11 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EslSyncStack, type EslSyncStackProps } from '../../lib/esl-sync-stack.ts';
 import { METRIC, METRIC_NAMESPACE, SERVICE_NAME } from '../../src/metric-names.ts';
+import { dashboardOf, metricLines, publishingSource, testApp } from './support.ts';
 
 function synth(props: Partial<EslSyncStackProps> = {}) {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = testApp();
   const stack = new EslSyncStack(app, 'EslSync', { hipoinkBaseUrl: 'https://hipoink.test', ...props });
   return Template.fromStack(stack);
 }
@@ -38,15 +36,6 @@ function alarm(template: Template, name: string): AlarmProps {
   const found = alarms(template)[name];
   if (!found) throw new Error(`no alarm ${name}`);
   return found;
-}
-
-/** Source files that publish metrics: the handlers and the dependencies they build. */
-function publishingSource(): string {
-  const root = join(import.meta.dirname, '..', '..');
-  const handlers = readdirSync(join(root, 'functions')).map((d) =>
-    readFileSync(join(root, 'functions', d, 'handler.ts'), 'utf8'),
-  );
-  return [...handlers, readFileSync(join(root, 'src', 'deps.ts'), 'utf8')].join('\n');
 }
 
 describe('operator alarms', () => {
@@ -130,7 +119,7 @@ describe('operator alarms', () => {
     }
   });
 
-  it('watches our own metrics under the namespace and service dimension the functions publish them with', () => {
+  it('watches our own metrics (alarms and dashboard) under the namespace and service dimension the functions publish them with', () => {
     const source = publishingSource();
     const ours = Object.values(alarms(template)).filter((a) => a.Namespace === METRIC_NAMESPACE);
     expect(ours.map((a) => a.MetricName).sort()).toEqual(
@@ -145,11 +134,19 @@ describe('operator alarms', () => {
         METRIC.tokenBackupRefreshFailed,
       ].sort(),
     );
-    for (const a of ours) {
-      expect(a.Dimensions).toEqual([{ Name: 'service', Value: SERVICE_NAME }]);
-      const key = Object.entries(METRIC).find(([, name]) => name === a.MetricName)?.[0];
-      // Some handler really publishes it, or the alarm would wait forever.
-      expect(source, a.MetricName).toContain(`METRIC.${key}`);
+    for (const a of ours) expect(a.Dimensions).toEqual([{ Name: 'service', Value: SERVICE_NAME }]);
+    // The dashboard's graphs of our metrics watch the same way.
+    const shown = dashboardOf(template)
+      .widgets.flatMap(metricLines)
+      .filter(([namespace]) => namespace === METRIC_NAMESPACE);
+    expect(shown.length).toBeGreaterThan(15);
+    for (const [, , dimension, service] of shown)
+      expect([dimension, service]).toEqual(['service', SERVICE_NAME]);
+    for (const name of [...ours.map((a) => a.MetricName), ...shown.map((line) => line[1])]) {
+      const key = Object.entries(METRIC).find(([, metric]) => metric === name)?.[0];
+      // A name from the shared list that some handler really publishes, or the alarm or graph would wait forever.
+      expect(key, name).toBeDefined();
+      expect(source, name).toContain(`METRIC.${key}`);
     }
   });
 

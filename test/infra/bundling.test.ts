@@ -1,16 +1,16 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { App } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { EslSyncStack } from '../../lib/esl-sync-stack.ts';
+import { testApp } from './support.ts';
 
 describe('bundling', () => {
   it('bundles every handler with the local esbuild, without Docker, as ESM', () => {
-    const app = new App();
+    const app = testApp({}, { bundle: true });
     new EslSyncStack(app, 'EslSync', { hipoinkBaseUrl: 'https://hipoink.test' });
     const assembly = app.synth();
     const assets = readdirSync(assembly.directory).filter((d) => d.startsWith('asset.'));
-    expect(assets).toHaveLength(5);
+    expect(assets).toHaveLength(6);
     for (const asset of assets) {
       const code = readFileSync(join(assembly.directory, asset, 'index.mjs'), 'utf8');
       expect(code).toMatch(/export\s*\{[^}]*as handler/);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { App, Validations } from 'aws-cdk-lib';
+import { Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AttributeType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
@@ -12,15 +12,18 @@ import {
   type CloverEnvironment,
   type CloverRegion,
   cloverApiBaseUrl,
+  cloverOauthBaseUrl,
   EslSyncStack,
   type EslSyncStackProps,
 } from '../../lib/esl-sync-stack.ts';
 import type { SyncState } from '../../lib/sync-state.ts';
-import { ENV } from '../../src/env.ts';
+import { ENV, WEB_ENV } from '../../src/env.ts';
+import { MERCHANTS_TABLE_TTL_ATTRIBUTE } from '../../src/store/tables.ts';
+import { testApp } from './support.ts';
 
 /** Template tests skip bundling (fast); test/infra/bundling.test.ts proves bundling works. */
 function synth(props: Partial<EslSyncStackProps> = {}) {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = testApp();
   const stack = new EslSyncStack(app, 'EslSync', { hipoinkBaseUrl: 'https://hipoink.test', ...props });
   return { app, stack, template: Template.fromStack(stack) };
 }
@@ -44,6 +47,13 @@ function statementsOf(template: Template, functionIdPrefix: string): Statement[]
 }
 const refersTo = (resource: unknown, logicalIdPrefix: string) =>
   JSON.stringify(resource).includes(logicalIdPrefix);
+/** The web function is built under the Connect construct; the five others are the sync functions. */
+const WEB_FUNCTION = 'ConnectWeb';
+type Resources = ReturnType<Template['findResources']>;
+const syncFunctions = (t: Template): Resources =>
+  Object.fromEntries(
+    Object.entries(t.findResources('AWS::Lambda::Function')).filter(([id]) => !id.startsWith(WEB_FUNCTION)),
+  );
 
 describe('EslSync stack', () => {
   let template: Template;
@@ -99,12 +109,16 @@ describe('EslSync stack', () => {
     }
   });
 
-  it('runs five functions on Node.js 24 with the handlers’ environment', () => {
-    const fns = template.findResources('AWS::Lambda::Function');
+  it('runs six functions on Node.js 24, the five sync functions with the handlers’ environment', () => {
+    const all = template.findResources('AWS::Lambda::Function');
+    expect(Object.keys(all)).toHaveLength(6);
+    for (const fn of Object.values(all)) expect(fn.Properties.Runtime).toBe('nodejs24.x');
+    const fns = syncFunctions(template);
     expect(Object.keys(fns)).toHaveLength(5);
     for (const fn of Object.values(fns)) {
       expect(fn.Properties.Runtime).toBe('nodejs24.x');
-      expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
+      // Tracing is off on purpose (lib/sync-function.ts says why): no X-Ray config, no X-Ray grant.
+      expect(fn.Properties.TracingConfig).toBeUndefined();
       const vars = Object.keys(fn.Properties.Environment.Variables);
       for (const name of Object.values(ENV)) expect(vars).toContain(name);
     }
@@ -223,6 +237,8 @@ describe('EslSync stack', () => {
         SyncStateMerchants: ['GetItem', 'PutItem', 'Scan', 'UpdateItem'],
         SyncStateProducts: [],
       },
+      // The connect flow: gets and conditional updates of merchants, invites, used states, the budget.
+      [WEB_FUNCTION]: { SyncStateMerchants: ['GetItem', 'UpdateItem'], SyncStateProducts: [] },
     };
     // Only the poller asks the out-of-step index, and only that index.
     for (const fn of Object.keys(expected)) {
@@ -246,26 +262,24 @@ describe('EslSync stack', () => {
     expect(all.filter((a) => /GetRecords|GetShardIterator|BatchWriteItem|DescribeTable/.test(a))).toEqual([]);
   });
 
-  it('keeps wildcards where the acknowledgements say: KMS actions on our key, Resource * for X-Ray only', () => {
+  it('keeps wildcards where the acknowledgements say: KMS actions on our key, and no Resource * at all', () => {
     const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
       (p) => p.Properties.PolicyDocument.Statement as Statement[],
     );
     const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
     const kms = statements.filter((s) => actions(s).some((a) => a.startsWith('kms:')));
-    // Only the three table writers (poller, consumer, refresher) get the wildcards.
-    expect(kms.filter((s) => actions(s).includes('kms:GenerateDataKey*'))).toHaveLength(3);
+    // Only the four table writers (poller, consumer, refresher, web) get the wildcards.
+    expect(kms.filter((s) => actions(s).includes('kms:GenerateDataKey*'))).toHaveLength(4);
     for (const s of kms) {
       expect(s.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^SyncStateStateKey/), 'Arn'] });
     }
-    for (const s of statements.filter((s) => JSON.stringify(s.Resource).includes('*'))) {
-      expect(s.Resource).toBe('*');
-      expect(actions(s).sort()).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
-    }
+    expect(statements.filter((s) => JSON.stringify(s.Resource).includes('*'))).toEqual([]);
+    expect(statements.flatMap(actions).filter((a) => a.startsWith('xray:'))).toEqual([]);
   });
 
   it('tells the token refresher its real schedule and buffer, and rejects values the handlers would', () => {
     const vars = (t: Template) =>
-      Object.values(t.findResources('AWS::Lambda::Function')).map((f) => f.Properties.Environment.Variables);
+      Object.values(syncFunctions(t)).map((f) => f.Properties.Environment.Variables);
     for (const v of vars(template)) {
       expect(v.TOKEN_REFRESH_INTERVAL_MINUTES).toBe('10');
       expect(v.TOKEN_REFRESH_BUFFER_MINUTES).toBe('5');
@@ -276,14 +290,14 @@ describe('EslSync stack', () => {
       expect(v.TOKEN_REFRESH_INTERVAL_MINUTES).toBe('30');
       expect(v.TOKEN_REFRESH_BUFFER_MINUTES).toBe('2');
     }
-    expect(() => synth({ tokenRefreshIntervalMinutes: 0 })).toThrow(/tokenRefreshIntervalMinutes must be/);
-    expect(() => synth({ tokenRefreshIntervalMinutes: 1441 })).toThrow(/tokenRefreshIntervalMinutes must be/);
-    expect(() => synth({ tokenRefreshBufferMinutes: 0.5 })).toThrow(/tokenRefreshBufferMinutes must be/);
+    expect(() => synth({ tokenRefreshIntervalMinutes: 0 })).toThrow(/tokenRefreshIntervalMinutes: /);
+    expect(() => synth({ tokenRefreshIntervalMinutes: 1441 })).toThrow(/tokenRefreshIntervalMinutes: /);
+    expect(() => synth({ tokenRefreshBufferMinutes: 0.5 })).toThrow(/tokenRefreshBufferMinutes: /);
   });
 
   it('checks the tuning context values with the handlers’ rules, naming the key', () => {
     const vars = (t: Template) =>
-      Object.values(t.findResources('AWS::Lambda::Function')).map((f) => f.Properties.Environment.Variables);
+      Object.values(syncFunctions(t)).map((f) => f.Properties.Environment.Variables);
     for (const v of vars(template)) {
       expect(v).toMatchObject({
         [ENV.cloverRequestsPerSecond]: '50',
@@ -338,6 +352,7 @@ describe('EslSync stack', () => {
       'BackfillFunctionName',
       'AppSecretArn',
       'AlertTopicArn',
+      'WebUrl',
     ]) {
       expect(outputs).toContain(key);
     }
@@ -352,7 +367,7 @@ describe('EslSync stack', () => {
     expect(() => cloverApiBaseUrl('production', 'us' as CloverRegion)).toThrow(/cloverRegion must be one of/);
     expect(() => cloverApiBaseUrl('prod' as CloverEnvironment, 'na')).toThrow(/cloverEnvironment must be/);
     for (const hipoinkBaseUrl of ['hipoink.example.com', 'ftp://hipoink.example.com', 'https://']) {
-      expect(() => synth({ hipoinkBaseUrl })).toThrow(/hipoinkBaseUrl must be/);
+      expect(() => synth({ hipoinkBaseUrl })).toThrow(/hipoinkBaseUrl: must be an http\(s\) URL/);
     }
     synth({ cloverEnvironment: 'production', cloverRegion: 'eu' }).template.hasResourceProperties(
       'AWS::Lambda::Function',
@@ -362,10 +377,123 @@ describe('EslSync stack', () => {
 
   it('keeps the app secret encrypted with our key and out of the template', () => {
     template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      // Where an operator changes it, the description says how long functions keep the old value.
+      Description: Match.stringLikeRegexp('for up to 5 minutes'),
       KmsKeyId: Match.anyValue(),
       GenerateSecretString: Match.objectLike({ GenerateStringKey: 'hipoinkSign' }),
     });
     expect(JSON.stringify(template.toJSON())).not.toContain('80805d794841f1b4');
+  });
+});
+
+describe('connect flow web function', () => {
+  let template: Template;
+  beforeAll(() => {
+    template = synth().template;
+  });
+  const webFunction = (t: Template) => {
+    const entry = Object.entries(t.findResources('AWS::Lambda::Function')).find(([id]) =>
+      id.startsWith(WEB_FUNCTION),
+    );
+    if (!entry) throw new Error('no web function');
+    return entry[1].Properties;
+  };
+
+  it('runs the web handler behind an HTTP API whose default route reaches it for every path', () => {
+    const fn = webFunction(template);
+    expect(fn.Runtime).toBe('nodejs24.x');
+    expect(fn.Timeout).toBeLessThan(30); // API Gateway waits 30 s at most
+    template.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'HTTP' });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: '$default' });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
+      IntegrationType: 'AWS_PROXY',
+      PayloadFormatVersion: '2.0',
+      IntegrationUri: { 'Fn::GetAtt': [Match.stringLikeRegexp(`^${WEB_FUNCTION}`), 'Arn'] },
+    });
+    const stage = Object.values(template.findResources('AWS::ApiGatewayV2::Stage'))[0]?.Properties;
+    expect(stage).toMatchObject({
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 },
+    });
+    // Access logs name the path only: a callback's code (in its query string) never reaches them.
+    const format = JSON.parse(stage.AccessLogSettings.Format);
+    expect(Object.values(format)).toContain('$context.path');
+    expect(JSON.stringify(format)).not.toMatch(/query|requestUri|querystring/i);
+  });
+
+  it('gives the web function only the connect flow’s variables and Clover’s authorize host', () => {
+    const vars = webFunction(template).Environment.Variables;
+    expect(Object.keys(vars).sort()).toEqual(
+      [
+        ENV.merchantsTable,
+        ENV.appSecretId,
+        ENV.cloverApiBaseUrl,
+        ENV.cloverRequestsPerSecond,
+        WEB_ENV.cloverOauthBaseUrl,
+        WEB_ENV.stateKeySecretId,
+        'POWERTOOLS_SERVICE_NAME',
+        'POWERTOOLS_METRICS_NAMESPACE',
+        'NODE_OPTIONS',
+      ].sort(),
+    );
+    expect(vars[WEB_ENV.cloverOauthBaseUrl]).toBe('https://sandbox.dev.clover.com');
+    const eu = webFunction(synth({ cloverEnvironment: 'production', cloverRegion: 'eu' }).template);
+    expect(eu.Environment.Variables).toMatchObject({
+      [WEB_ENV.cloverOauthBaseUrl]: 'https://www.eu.clover.com',
+      [ENV.cloverApiBaseUrl]: 'https://api.eu.clover.com',
+    });
+    expect(cloverOauthBaseUrl('production', 'na')).toBe('https://www.clover.com');
+    expect(cloverOauthBaseUrl('production', 'la')).toBe('https://www.la.clover.com');
+  });
+
+  it('cannot read products, send to a queue or read any secret but its two', () => {
+    const statements = statementsOf(template, WEB_FUNCTION);
+    expect(statements.some((s) => refersTo(s.Resource, 'SyncStateProducts'))).toBe(false);
+    const actions = statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+    expect(actions.filter((a) => a.startsWith('sqs:'))).toEqual([]);
+    expect(actions).not.toContain('dynamodb:Scan');
+    expect(actions).not.toContain('dynamodb:DeleteItem');
+    const secretReads = statements
+      .filter((s) => JSON.stringify(s.Action).includes('secretsmanager:'))
+      .flatMap((s) => (Array.isArray(s.Resource) ? s.Resource : [s.Resource]));
+    expect(secretReads.map((r) => JSON.stringify(r)).sort()).toEqual([
+      expect.stringContaining('AppSecret'),
+      expect.stringContaining('ConnectStateSigningKey'),
+    ]);
+  });
+
+  it('generates the state-signing key at deploy, encrypted with our key, and expires invites by TTL', () => {
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^SyncStateStateKey'), 'Arn'] },
+      GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true },
+    });
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'merchantId', KeyType: 'HASH' }],
+      TimeToLiveSpecification: { AttributeName: MERCHANTS_TABLE_TTL_ATTRIBUTE, Enabled: true },
+    });
+  });
+
+  it('outputs WebUrl: the API’s address, or the custom domain with the execute-api address off', () => {
+    const outputs = template.toJSON().Outputs;
+    expect(JSON.stringify(outputs.WebUrl.Value)).toContain('ApiEndpoint');
+    template.resourceCountIs('AWS::ApiGatewayV2::DomainName', 0);
+
+    const custom = synth({
+      webDomainName: 'connect.example.com',
+      webCertificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/abc',
+    }).template;
+    expect(custom.toJSON().Outputs.WebUrl.Value).toBe('https://connect.example.com');
+    custom.hasResourceProperties('AWS::ApiGatewayV2::DomainName', { DomainName: 'connect.example.com' });
+    custom.resourceCountIs('AWS::ApiGatewayV2::ApiMapping', 1);
+    custom.hasResourceProperties('AWS::ApiGatewayV2::Api', { DisableExecuteApiEndpoint: true });
+    expect(webFunction(custom).Environment.Variables[WEB_ENV.webBaseUrl]).toBe('https://connect.example.com');
+
+    expect(() => synth({ webDomainName: 'connect.example.com' })).toThrow(/give both or neither/);
+    expect(() =>
+      synth({ webDomainName: 'https://connect.example.com/', webCertificateArn: 'arn:aws:acm:x' }),
+    ).toThrow(/webDomainName: must be a host name/);
   });
 });
 
@@ -385,7 +513,7 @@ type NagReport = {
 
 /** Synthesizes with AwsSolutionsChecks registered the way bin/app.ts does; synth throws on any finding. */
 function synthWithNag(addToStack: (stack: EslSyncStack) => void = () => {}) {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = testApp();
   const stack = new EslSyncStack(app, 'EslSync', { hipoinkBaseUrl: 'https://hipoink.test' });
   addToStack(stack);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
@@ -402,10 +530,10 @@ describe('cdk-nag AwsSolutions', () => {
     expect(nag?.violations).toEqual([]);
     const acknowledged = nag?.suppressedViolations ?? [];
     expect([...new Set(acknowledged.map((s) => s.ruleName))].sort()).toEqual([
+      'AwsSolutions-APIG4',
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
       'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
       'AwsSolutions-IAM5[Action::kms:ReEncrypt*]',
-      'AwsSolutions-IAM5[Resource::*]',
       'AwsSolutions-SMG4',
     ]);
     for (const s of acknowledged) {
@@ -421,7 +549,7 @@ describe('cdk-nag AwsSolutions', () => {
       .filter((s) => s.ruleName === 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]')
       .flatMap((s) => s.violatingConstructs.map((c) => c.constructPath.split('/')[1]))
       .sort();
-    expect(paths).toEqual(['Poller', 'PushConsumer', 'TokenRefresher']);
+    expect(paths).toEqual(['Connect', 'Poller', 'PushConsumer', 'TokenRefresher']);
   });
 
   it('accepts the key wildcards only for grants on its own tables', () => {

@@ -8,7 +8,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LocalStackFileSchema } from '../../src/cli/target.ts';
+import { runCli } from '../../src/cli/main.ts';
+import { LocalStackFileSchema, localTarget } from '../../src/cli/target.ts';
+import { h1, walk } from './connect-support.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'esl-sync-start-'));
@@ -64,6 +66,8 @@ describe('npm start', () => {
     expect(ready).toMatch(/clover=http:\/\/127\.0\.0\.1:\d+ \(simulator\)/);
     const info = LocalStackFileSchema.parse(JSON.parse(readFileSync(join(dir, 'stack.json'), 'utf8')));
     if (!info.simulators.hipoink || !info.simulators.clover) throw new Error('simulators missing');
+    expect(ready).toContain(` web=${info.endpoints.web} `);
+    expect(info.endpoints.web).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
 
     await first.waitFor((l) => /^sync DEMOGAS0000001 .*status=ok/.test(l));
     let shelf: Awaited<ReturnType<typeof products>> = [];
@@ -97,6 +101,22 @@ describe('npm start', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(label?.pp).toBe(want);
+
+    // The demo: an invite for store-003, the simulated Clover consent, then store-003's labels.
+    const out: string[] = [];
+    await runCli(
+      ['stores', 'invite', '--store-code', 'store-003', '--json'],
+      { out: (l) => out.push(l), err: (l) => out.push(l) },
+      async () => localTarget(dir),
+    );
+    const steps = await walk({ clover: { url: info.simulators.clover } }, JSON.parse(out.join('\n')).url);
+    expect(h1(steps.callback?.body ?? '')).toBe('Your store is connected');
+    let cafe: Awaited<ReturnType<typeof products>> = [];
+    for (let i = 0; i < 150 && cafe.length === 0; i++) {
+      cafe = await products(info.simulators.hipoink, 'store-003');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(cafe.length).toBeGreaterThan(5);
 
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);

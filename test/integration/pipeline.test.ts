@@ -13,7 +13,7 @@ import { type HipoinkSimulator, startHipoinkSimulator } from '../../local/simula
 import { type LocalStack, startLocalStack } from '../../local/start.ts';
 import { runCli } from '../../src/cli/main.ts';
 import { localTarget } from '../../src/cli/target.ts';
-import { merchantAddArgs } from './support.ts';
+import { captureOutput, merchantAddArgs } from './support.ts';
 
 const SIGN = 'test-sign-5b1f0c';
 const A = 'MERCHANTAAAA1';
@@ -57,21 +57,11 @@ const expectedShelf = (merchantId: string) =>
     }))
     .sort((a, b) => a.pc.localeCompare(b.pc));
 
-const originalWrite = {
-  out: process.stdout.write.bind(process.stdout),
-  err: process.stderr.write.bind(process.stderr),
-};
+let restoreOutput = () => {};
 
 beforeAll(async () => {
   // Everything the handlers log (Powertools writes to stdout/stderr) is kept to check for secrets.
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-    logged.push(String(chunk));
-    return originalWrite.out(chunk, ...rest);
-  }) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-    logged.push(String(chunk));
-    return originalWrite.err(chunk, ...rest);
-  }) as typeof process.stderr.write;
+  restoreOutput = captureOutput(logged);
   dir = mkdtempSync(join(tmpdir(), 'esl-sync-pipeline-'));
   clover = await startCloverSimulator({ appId: 'TESTAPP' });
   hipoink = await startHipoinkSimulator({ sign: SIGN });
@@ -105,8 +95,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  process.stdout.write = originalWrite.out;
-  process.stderr.write = originalWrite.err;
+  restoreOutput();
   await stack?.stop();
   await clover?.stop();
   await hipoink?.stop();
@@ -318,7 +307,7 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
     const target = localTarget(dir);
     const store = createMerchantStore(createDocumentClient(target.dynamodb), target.stack.merchantsTable);
     const b = await store.get(B);
-    if (!b) throw new Error('fixture');
+    if (!b?.storeCode) throw new Error('fixture');
     // B's stored token is about to expire; A's is fresh and was refreshed minutes ago.
     await store.upsert({
       merchantId: B,

@@ -27,7 +27,7 @@ export async function startStateStores() {
 /** Makes the stored access token look expired, as it will once the clock passes its expiry. */
 export async function expireStoredAccessToken(merchants: MerchantStore, merchantId: string, expiresAt = 1) {
   const m = await merchants.get(merchantId);
-  if (!m) throw new Error(`no merchant ${merchantId}`);
+  if (!m?.storeCode) throw new Error(`no merchant ${merchantId} with a store code`);
   await merchants.upsert({
     merchantId,
     storeCode: m.storeCode,
@@ -58,4 +58,27 @@ export function merchantAddArgs(merchantId: string, storeCode: string, t: TokenP
     '--refresh-token-expiration',
     String(t.refresh_token_expiration),
   ];
+}
+
+/**
+ * Keeps everything written to stdout and stderr (Powertools logs there) in `into`, still writing it
+ * through; the returned function puts the original writers back.
+ */
+export function captureOutput(into: string[]): () => void {
+  const original = {
+    out: process.stdout.write.bind(process.stdout),
+    err: process.stderr.write.bind(process.stderr),
+  };
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+    into.push(String(chunk));
+    return original.out(chunk, ...rest);
+  }) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+    into.push(String(chunk));
+    return original.err(chunk, ...rest);
+  }) as typeof process.stderr.write;
+  return () => {
+    process.stdout.write = original.out;
+    process.stderr.write = original.err;
+  };
 }

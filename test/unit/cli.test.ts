@@ -118,6 +118,41 @@ describe('usage errors come before the stack is looked up', () => {
     [['tick', '--wait', '--timeout', 'abc'], /--timeout/],
     [['tick', '--wait', '--timeout', '0'], /--timeout/],
     [['backfill', '--all', '--wait', '--timeout=-5'], /--timeout/],
+    [['stores'], /unknown stores command: \(none\)/],
+    [['stores', 'invite'], /--store-code CODE is required/],
+    [['stores', 'invite', '--store-code', 'a b'], /--store-code: a store code is 1 to 64 printable/],
+    [['stores', 'invite', '--store-code', 's', '--expires-in', '0'], /--expires-in takes a number of days/],
+    [['stores', 'invite', '--store-code', 's', '--expires-in', '31'], /at most 30/],
+    [['merchants', 'reconnect'], /merchants reconnect needs a merchant id/],
+    [['merchants', 'assign', 'M'], /--store-code CODE is required/],
+    [
+      [
+        'merchants',
+        'add',
+        '--merchant-id',
+        'X',
+        '--store-code',
+        's',
+        '--tokens-file',
+        '-',
+        '--refresh-token',
+        'r',
+      ],
+      /--tokens-file replaces --refresh-token/,
+    ],
+    [
+      [
+        'merchants',
+        'add',
+        '--merchant-id',
+        'X',
+        '--store-code',
+        's',
+        '--tokens-file',
+        '/nonexistent/tokens.json',
+      ],
+      /cannot read --tokens-file \/nonexistent\/tokens.json \(ENOENT\)/,
+    ],
   ])('esl-sync %j', async (args, message) => {
     const err = await runCli(args, io().io, noStack).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UsageError);

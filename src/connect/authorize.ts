@@ -1,0 +1,274 @@
+import type { CloverClient, CloverCodeExchange } from '../clover/client.ts';
+import type { TokenPair } from '../clover/schemas.ts';
+import {
+  AuthorizationCodeRejectedError,
+  CloverAppRefusedError,
+  CloverUnauthorizedError,
+  errorForLog,
+} from '../errors.ts';
+import type { InviteStore, StateLedger } from '../store/connect.ts';
+import type {
+  MerchantConnections,
+  MerchantRecord,
+  MerchantState,
+  MerchantStore,
+} from '../store/merchants.ts';
+import { INVITE_CLAIM_MS, type Invite, type InviteProblem, inviteKeyOf, inviteProblem } from './invites.ts';
+import { type ConnectState, newNonce, STATE_TTL_MS, signState, verifyState } from './state.ts';
+
+/** The state a merchant is in after it gets (or keeps) `storeCode`. One rule for every path. */
+export function nextMerchantState(
+  storeCode: string | undefined,
+  previous: MerchantState | undefined,
+): MerchantState {
+  // An operator stopped it on purpose: new tokens or a store code do not start it again.
+  if (previous === 'disabled') return 'disabled';
+  return storeCode === undefined ? 'pending' : 'active';
+}
+
+export type AuthorizationPlan =
+  | { ok: true; storeCode?: string; state: MerchantState }
+  | { ok: false; problem: 'wrong-merchant' }
+  | { ok: false; problem: 'store-conflict'; storeCode: string };
+
+/**
+ * What a fresh token pair does to a merchant: a store invite binds it to the invite's store code, a
+ * reconnect invite only fits the merchant it was made for, and without an invite a known merchant
+ * keeps its store code while a new one waits as `pending`. Fresh tokens end needs_reauth; cursor and
+ * products are never touched. Moving a merchant to another store code is not done here.
+ */
+export function planAuthorization(
+  merchantId: string,
+  existing: Pick<MerchantRecord, 'storeCode' | 'state'> | undefined,
+  invite: Pick<Invite, 'storeCode' | 'forMerchant'> | undefined,
+): AuthorizationPlan {
+  if (invite?.forMerchant !== undefined && invite.forMerchant !== merchantId) {
+    return { ok: false, problem: 'wrong-merchant' };
+  }
+  const wanted = invite?.storeCode;
+  if (wanted !== undefined && existing?.storeCode !== undefined && existing.storeCode !== wanted) {
+    return { ok: false, problem: 'store-conflict', storeCode: existing.storeCode };
+  }
+  const storeCode = wanted ?? existing?.storeCode;
+  return {
+    ok: true,
+    ...(storeCode === undefined ? {} : { storeCode }),
+    state: nextMerchantState(storeCode, existing?.state),
+  };
+}
+
+function refusalOf(plan: Extract<AuthorizationPlan, { ok: false }>): ConnectOutcome {
+  return plan.problem === 'wrong-merchant'
+    ? { kind: 'wrong-merchant' }
+    : { kind: 'store-conflict', storeCode: plan.storeCode };
+}
+
+/** Why `merchants assign` cannot give this merchant this store code; undefined when it can. */
+export function assignProblem(
+  merchant: Pick<MerchantRecord, 'storeCode'> | undefined,
+  storeCode: string,
+): 'unknown' | 'already' | 'move-not-supported' | undefined {
+  if (!merchant) return 'unknown';
+  if (merchant.storeCode === storeCode) return 'already';
+  if (merchant.storeCode !== undefined) return 'move-not-supported';
+  return undefined;
+}
+
+/** Every way a connection attempt can end. The web layer turns each into a page. */
+export type ConnectOutcome =
+  | { kind: 'redirect'; location: string }
+  | {
+      kind: 'connected';
+      merchantId: string;
+      storeCode?: string;
+      state: MerchantState;
+      /** The merchant was known before (re-authorized). */
+      known: boolean;
+    }
+  | { kind: 'denied' }
+  | { kind: `invite-${InviteProblem}` }
+  | { kind: 'state-tampered' | 'state-expired' | 'state-used' }
+  | { kind: 'wrong-app' | 'wrong-merchant' }
+  | { kind: 'store-conflict'; storeCode: string }
+  | { kind: 'code-refused' | 'token-mismatch' | 'clover-unavailable' }
+  | { kind: 'not-configured'; reason: string };
+
+export interface ConnectDeps {
+  merchants: Pick<MerchantStore, 'get'> & Pick<MerchantConnections, 'saveAuthorization'>;
+  invites: Pick<InviteStore, 'get' | 'claim' | 'release' | 'complete'>;
+  states: StateLedger;
+  clover: CloverCodeExchange & Pick<CloverClient, 'listItems'>;
+  /** The Clover app id and, for this flow, its secret (from the app secret). */
+  app: () => Promise<{ appId: string; appSecret?: string }>;
+  /** The state-signing key. */
+  stateKey: () => Promise<string>;
+  /** Where merchants' browsers authorize: Clover's /oauth/v2/authorize host. */
+  oauthBaseUrl: string;
+  now?: () => number;
+  /** Told about what an operator should know but the merchant's page need not say. */
+  onWarning?: (message: string, fields: Record<string, unknown>) => void;
+}
+
+const NOT_CONFIGURED = 'the Clover app secret (cloverAppSecret) is not set in the app secret';
+
+/** The app id and secret when the flow can run; otherwise the outcome that says why not. */
+async function credentials(
+  deps: ConnectDeps,
+): Promise<{ ok: true; appId: string; appSecret: string } | { ok: false; outcome: ConnectOutcome }> {
+  const app = await deps.app();
+  if (!app.appSecret) return { ok: false, outcome: { kind: 'not-configured', reason: NOT_CONFIGURED } };
+  return { ok: true, appId: app.appId, appSecret: app.appSecret };
+}
+
+/**
+ * `GET /connect?invite=` (with `inviteId`) and Clover's launch path (without): send the browser to
+ * Clover's consent page with a fresh signed state, bound to the invite if there is one.
+ */
+export async function beginConnect(
+  deps: ConnectDeps,
+  request: { inviteId?: string; redirectUri: string },
+): Promise<ConnectOutcome> {
+  const now = (deps.now ?? Date.now)();
+  let inviteKey: string | undefined;
+  if (request.inviteId !== undefined) {
+    inviteKey = inviteKeyOf(request.inviteId);
+    const invite = inviteKey === undefined ? undefined : await deps.invites.get(inviteKey);
+    const problem = inviteProblem(invite, now);
+    if (problem) return { kind: `invite-${problem}` };
+  }
+  const app = await credentials(deps);
+  if (!app.ok) return app.outcome;
+  const state: ConnectState = {
+    nonce: newNonce(),
+    expiresAt: now + STATE_TTL_MS,
+    ...(inviteKey === undefined ? {} : { inviteKey }),
+  };
+  const query = new URLSearchParams({
+    client_id: app.appId,
+    redirect_uri: request.redirectUri,
+    state: signState(state, await deps.stateKey()),
+  });
+  return { kind: 'redirect', location: `${deps.oauthBaseUrl}/oauth/v2/authorize?${query}` };
+}
+
+/** Clover's answer when the merchant refused: nothing to do but say so (the invite stays usable). */
+export function consentDenied(): ConnectOutcome {
+  return { kind: 'denied' };
+}
+
+export interface CallbackParams {
+  merchantId: string;
+  clientId: string;
+  code: string;
+  state: string;
+}
+
+/**
+ * `GET /clover/callback`: checks everything that costs nothing first (state signature and expiry,
+ * client id, the invite, what the tokens would do to the merchant), then records the state as used,
+ * holds the invite, exchanges the code, checks the pair opens this merchant, and stores it. Any
+ * failure before the pair is stored leaves merchants and the invite as they were.
+ */
+export async function completeConnect(deps: ConnectDeps, params: CallbackParams): Promise<ConnectOutcome> {
+  const clock = deps.now ?? Date.now;
+  const verified = verifyState(params.state, await deps.stateKey(), clock());
+  if (!verified.ok) return { kind: `state-${verified.problem}` };
+  const { state } = verified;
+
+  const app = await deps.app();
+  if (params.clientId !== app.appId) return { kind: 'wrong-app' };
+
+  let invite: Invite | undefined;
+  if (state.inviteKey !== undefined) {
+    invite = await deps.invites.get(state.inviteKey);
+    const problem = inviteProblem(invite, clock());
+    if (problem) return { kind: `invite-${problem}` };
+  }
+  const before = await deps.merchants.get(params.merchantId);
+  const plan = planAuthorization(params.merchantId, before, invite);
+  if (!plan.ok) return refusalOf(plan);
+  if (!app.appSecret) return { kind: 'not-configured', reason: NOT_CONFIGURED };
+
+  if (!(await deps.states.recordUse(state.nonce, state.expiresAt, clock()))) return { kind: 'state-used' };
+  if (invite && !(await deps.invites.claim(invite.key, state.nonce, clock(), clock() + INVITE_CLAIM_MS))) {
+    const again = inviteProblem(await deps.invites.get(invite.key), clock());
+    return { kind: `invite-${again ?? 'busy'}` };
+  }
+  const letInviteGo = async () => {
+    if (invite) await deps.invites.release(invite.key, state.nonce);
+  };
+
+  let tokens: TokenPair;
+  try {
+    tokens = await deps.clover.exchangeCode(app.appId, app.appSecret, params.code, params.merchantId);
+    // Clover's callback names the merchant in the browser's query string: only a pair that opens
+    // that merchant's data may be stored under its id.
+    await deps.clover.listItems(params.merchantId, tokens.access_token, { limit: 1, offset: 0 });
+  } catch (err) {
+    await letInviteGo();
+    if (err instanceof AuthorizationCodeRejectedError) return { kind: 'code-refused' };
+    if (err instanceof CloverUnauthorizedError) return { kind: 'token-mismatch' };
+    if (err instanceof CloverAppRefusedError) {
+      return { kind: 'not-configured', reason: 'Clover refused the app id or app secret' };
+    }
+    deps.onWarning?.('Clover could not complete a connection', {
+      merchantId: params.merchantId,
+      ...errorForLog(err),
+    });
+    return { kind: 'clover-unavailable' };
+  }
+
+  const saved = await saveWithPlan(deps, params.merchantId, before, invite, tokens);
+  if (!saved.ok) {
+    await letInviteGo();
+    return saved.outcome;
+  }
+  if (invite && !(await deps.invites.complete(invite.key, state.nonce, params.merchantId, clock()))) {
+    deps.onWarning?.('The invite could not be marked used after its merchant connected', {
+      merchantId: params.merchantId,
+    });
+  }
+  return {
+    kind: 'connected',
+    merchantId: params.merchantId,
+    ...(saved.plan.storeCode === undefined ? {} : { storeCode: saved.plan.storeCode }),
+    state: saved.plan.state,
+    known: saved.known,
+  };
+}
+
+/**
+ * Stores the pair with the plan for the merchant as it is at the write: the record may change between
+ * our read and our write (an operator, a poll), so the plan is made again on every conflict.
+ */
+async function saveWithPlan(
+  deps: ConnectDeps,
+  merchantId: string,
+  first: MerchantRecord | undefined,
+  invite: Invite | undefined,
+  tokens: TokenPair,
+): Promise<
+  | { ok: true; plan: { storeCode?: string; state: MerchantState }; known: boolean }
+  | { ok: false; outcome: ConnectOutcome }
+> {
+  let current = first;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const plan = planAuthorization(merchantId, current, invite);
+    if (!plan.ok) return { ok: false, outcome: refusalOf(plan) };
+    const basis = current && {
+      tokenVersion: current.tokenVersion,
+      state: current.state,
+      ...(current.storeCode === undefined ? {} : { storeCode: current.storeCode }),
+    };
+    const next = {
+      state: plan.state,
+      ...(plan.storeCode === undefined ? {} : { storeCode: plan.storeCode }),
+    };
+    if (await deps.merchants.saveAuthorization(merchantId, basis, next, tokens)) {
+      return { ok: true, plan: next, known: current !== undefined };
+    }
+    current = await deps.merchants.get(merchantId);
+  }
+  // Only a merchant rewritten five times within one callback gets here.
+  return { ok: false, outcome: { kind: 'clover-unavailable' } };
+}

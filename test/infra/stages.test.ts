@@ -1,0 +1,177 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Template } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { addStage, CONFIG_DIR, checkStageFile, readStageFile, stageOf } from '../../lib/stage.ts';
+import { METRIC_NAMESPACE } from '../../src/metric-names.ts';
+import { testApp } from './support.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const functionVars = (t: Template) =>
+  Object.values(t.findResources('AWS::Lambda::Function')).map(
+    (f) => f.Properties.Environment.Variables as Record<string, string>,
+  );
+const alarmsOf = (t: Template) =>
+  Object.values(t.findResources('AWS::CloudWatch::Alarm')).map(
+    (a) =>
+      a.Properties as {
+        AlarmName: string;
+        Namespace?: string;
+        Dimensions?: unknown;
+        AlarmDescription: string;
+      },
+  );
+
+describe('deploy stages', () => {
+  it('synthesizes two stages side by side, each with its own name and settings', () => {
+    const app = testApp();
+    const sandbox = addStage(app, 'sandbox', {
+      hipoinkBaseUrl: 'https://esl-staging.fuel-stop.net',
+      cloverEnvironment: 'sandbox',
+      pollIntervalSeconds: 300,
+    });
+    const production = addStage(app, 'production', {
+      hipoinkBaseUrl: 'https://esl.fuel-stop.net',
+      cloverEnvironment: 'production',
+      cloverRegion: 'eu',
+      pollerMaxConcurrency: 8,
+      account: '123456789012',
+      region: 'eu-west-1',
+    });
+    expect([sandbox.stackName, production.stackName]).toEqual(['EslSync-sandbox', 'EslSync-production']);
+    expect(production.region).toBe('eu-west-1');
+    expect(production.account).toBe('123456789012');
+
+    const [s, p] = [Template.fromStack(sandbox), Template.fromStack(production)];
+    const expected = [
+      [
+        s,
+        'https://esl-staging.fuel-stop.net',
+        'https://apisandbox.dev.clover.com',
+        '300',
+        'esl-sync-sandbox',
+      ],
+      [p, 'https://esl.fuel-stop.net', 'https://api.eu.clover.com', '120', 'esl-sync-production'],
+    ] as const;
+    for (const [t, hipoink, clover, interval, service] of expected) {
+      // The five sync functions see the whole stage; the web function only what the connect flow reads.
+      const [sync, web] = [
+        functionVars(t).filter((v) => v.PRODUCTS_TABLE !== undefined),
+        functionVars(t).filter((v) => v.PRODUCTS_TABLE === undefined),
+      ];
+      expect([sync.length, web.length]).toEqual([5, 1]);
+      for (const v of sync) {
+        expect(v).toMatchObject({
+          HIPOINK_BASE_URL: hipoink,
+          CLOVER_API_BASE_URL: clover,
+          POLL_INTERVAL_SECONDS: interval,
+          POWERTOOLS_SERVICE_NAME: service,
+        });
+      }
+      expect(web[0]).toMatchObject({ CLOVER_API_BASE_URL: clover, POWERTOOLS_SERVICE_NAME: service });
+    }
+    s.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)' });
+    p.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ScalingConfig: { MaximumConcurrency: 8 } });
+
+    // Alarm names and the metrics they watch are the stage's own, so one stage never sees the other's.
+    for (const [t, stage] of [
+      [s, 'sandbox'],
+      [p, 'production'],
+    ] as const) {
+      const alarms = alarmsOf(t);
+      expect(alarms.length).toBeGreaterThan(10);
+      for (const a of alarms) {
+        expect(a.AlarmName.startsWith(`EslSync-${stage}-`)).toBe(true);
+        if (a.Namespace === METRIC_NAMESPACE)
+          expect(a.Dimensions).toEqual([{ Name: 'service', Value: `esl-sync-${stage}` }]);
+      }
+      // Each alarm that quotes a CLI command quotes the one reaching this stage.
+      const quoting = alarms.filter((a) => a.AlarmDescription.includes('esl-sync '));
+      expect(quoting.length).toBeGreaterThan(3);
+      for (const a of quoting) expect(a.AlarmDescription).toContain(`--aws --stage ${stage}`);
+    }
+  });
+
+  it('fails a deploy stage without a real hipoinkBaseUrl, naming the key and the file', () => {
+    const add = (raw: unknown) => () => addStage(testApp(), 'production', raw);
+    expect(add({ cloverEnvironment: 'production' })).toThrow(
+      /^config\/production\.json: hipoinkBaseUrl: required: the URL of this stage’s Hipoink ESL server$/,
+    );
+    for (const placeholder of [
+      'https://hipoink.example.invalid',
+      'https://esl.example.com',
+      'http://localhost:8080',
+      'https://hipoink.test',
+    ]) {
+      expect(add({ hipoinkBaseUrl: placeholder }), placeholder).toThrow(
+        /config\/production\.json: hipoinkBaseUrl: .* is a placeholder host/,
+      );
+    }
+    expect(add({ hipoinkBaseUrl: 'esl.fuel-stop.net' })).toThrow(
+      /hipoinkBaseUrl: must be an http\(s\) URL \(got esl\.fuel-stop\.net\)/,
+    );
+  });
+
+  it('refuses a misspelt or out-of-range setting instead of falling back to a default', () => {
+    const check = (raw: unknown) => () => checkStageFile('sandbox', raw);
+    const url = { hipoinkBaseUrl: 'https://esl.fuel-stop.net' };
+    expect(check({ ...url, hipoinkBaseURL: 'https://x.fuel-stop.net' })).toThrow(
+      /hipoinkBaseURL: not a stage setting/,
+    );
+    expect(check({ ...url, pollIntervalSeconds: 90 })).toThrow(
+      /pollIntervalSeconds: must be a whole number of minutes .* \(got 90\)/,
+    );
+    expect(check({ ...url, cloverRegion: 'us' })).toThrow(
+      /cloverRegion: must be one of na, eu, la \(got us\)/,
+    );
+    expect(check({ ...url, cloverRequestsPerSecond: 100 })).toThrow(/cloverRequestsPerSecond: .*<=50/);
+    expect(check({ ...url, account: '1234' })).toThrow(/account: must be a 12-digit AWS account id/);
+    expect(check([url])).toThrow(/expected a JSON object of stage settings/);
+    expect(() => checkStageFile('Prod', url)).toThrow(/A stage name is lower-case/);
+  });
+
+  it('picks the stage with -c stage=NAME, the example without, and refuses the old -c settings', () => {
+    expect(stageOf(testApp({ stage: 'production' }))).toBe('production');
+    expect(stageOf(testApp())).toBe('example');
+    expect(() =>
+      stageOf(testApp({ hipoinkBaseUrl: 'https://esl.fuel-stop.net', pollIntervalSeconds: 60 })),
+    ).toThrow(
+      /-c hipoinkBaseUrl, -c pollIntervalSeconds: stage settings are read from config\/<stage>\.json/,
+    );
+  });
+
+  it('ships an example stage that synthesizes offline but that CloudFormation refuses to deploy', () => {
+    const stack = addStage(testApp(), 'example', readStageFile('example'));
+    expect(stack.stackName).toBe('EslSync-example');
+    const template = Template.fromStack(stack).toJSON();
+    const rule = template.Rules?.ExampleStageIsNotDeployable;
+    expect(rule.Assertions[0].Assert).toEqual({
+      'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'ExampleStage' }, 'not-deployable'] }],
+    });
+    expect(rule.Assertions[0].AssertDescription).toMatch(/npx cdk deploy -c stage=NAME/);
+    expect(template.Parameters.ExampleStage.Default).toBe('not-deployable');
+    // A deploy stage carries no such rule.
+    const real = addStage(testApp(), 'production', { hipoinkBaseUrl: 'https://esl.fuel-stop.net' });
+    expect(Template.fromStack(real).toJSON().Rules?.ExampleStageIsNotDeployable).toBeUndefined();
+    expect(() => readStageFile('staging')).toThrow(
+      /No settings for stage staging: create config\/staging\.json .*Stages with settings: .*example/,
+    );
+    expect(CONFIG_DIR).toBe(join(ROOT, 'config/'));
+  });
+
+  it('runs as `cdk synth` does: the example stage by default', async () => {
+    const run = promisify(execFile);
+    const outdir = mkdtempSync(join(tmpdir(), 'esl-sync-synth-'));
+    const env = {
+      ...process.env,
+      CDK_OUTDIR: outdir,
+      CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:bundling-stacks': [] }),
+    };
+    await run(process.execPath, ['--import', 'tsx', 'bin/app.ts'], { cwd: ROOT, env });
+    const template = JSON.parse(readFileSync(join(outdir, 'EslSync-example.template.json'), 'utf8'));
+    expect(template.Rules.ExampleStageIsNotDeployable).toBeDefined();
+  });
+});

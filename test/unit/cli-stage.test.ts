@@ -1,0 +1,85 @@
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { runCli, UsageError } from '../../src/cli/main.ts';
+import { awsTarget, type Target } from '../../src/cli/target.ts';
+
+const cfn = mockClient(CloudFormationClient);
+afterEach(() => {
+  cfn.reset();
+  vi.unstubAllEnvs();
+});
+
+const silent = { out: () => undefined, err: () => undefined };
+
+/** Runs the CLI up to the point where it looks its target up; returns what it asked for. */
+async function targetAskedFor(args: string[]) {
+  const asked: Array<{ aws: boolean; stage: string | undefined }> = [];
+  const resolve = async (aws: boolean, stage: string | undefined): Promise<Target> => {
+    asked.push({ aws, stage });
+    throw new Error('looked up');
+  };
+  const err = await runCli(args, silent, resolve).catch((e: unknown) => e);
+  return { asked, err };
+}
+
+describe('esl-sync --aws --stage', () => {
+  it('acts on the stage named by --stage, or by ESL_SYNC_STAGE', async () => {
+    vi.stubEnv('ESL_SYNC_STAGE', '');
+    expect((await targetAskedFor(['status', '--aws', '--stage', 'production'])).asked).toEqual([
+      { aws: true, stage: 'production' },
+    ]);
+    vi.stubEnv('ESL_SYNC_STAGE', 'sandbox');
+    expect((await targetAskedFor(['status', '--aws'])).asked).toEqual([{ aws: true, stage: 'sandbox' }]);
+    // The option wins over the environment.
+    expect((await targetAskedFor(['status', '--aws', '--stage', 'production'])).asked).toEqual([
+      { aws: true, stage: 'production' },
+    ]);
+    // Locally the stage variable is irrelevant.
+    expect((await targetAskedFor(['status'])).asked).toEqual([{ aws: false, stage: undefined }]);
+  });
+
+  it.each([
+    [['status', '--aws'], /--aws needs the stage to act on: --stage NAME, or ESL_SYNC_STAGE=NAME/],
+    [['status', '--stage', 'production'], /--stage names a deployed stage: use it with --aws/],
+    [['status', '--aws', '--stage', 'Prod_1'], /--stage: A stage name is lower-case letters/],
+  ])('refuses %j before looking anything up', async (args, message) => {
+    vi.stubEnv('ESL_SYNC_STAGE', '');
+    const { asked, err } = await targetAskedFor(args);
+    expect(asked).toEqual([]);
+    expect(String(err)).toMatch(message);
+    expect(err).toBeInstanceOf(UsageError);
+  });
+
+  it('reads the outputs of stack EslSync-<stage>', async () => {
+    const outputs = {
+      MerchantsTableName: 'm-table',
+      ProductsTableName: 'p-table',
+      PollQueueUrl: 'https://sqs/poll.fifo',
+      PushQueueUrl: 'https://sqs/push.fifo',
+      PollDlqUrl: 'https://sqs/poll-dlq.fifo',
+      PushDlqUrl: 'https://sqs/push-dlq.fifo',
+      FanOutFunctionName: 'fan-out',
+      BackfillFunctionName: 'backfill',
+      TokenRefresherFunctionName: 'refresher',
+    };
+    // Any other stack name: CloudFormation's answer for a stack that does not exist.
+    cfn.on(DescribeStacksCommand).rejects(new Error('Stack with id EslSync-other does not exist'));
+    cfn.on(DescribeStacksCommand, { StackName: 'EslSync-production' }).resolves({
+      Stacks: [
+        {
+          StackName: 'EslSync-production',
+          CreationTime: new Date(),
+          StackStatus: 'UPDATE_COMPLETE',
+          Outputs: Object.entries(outputs).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })),
+        },
+      ],
+    });
+    const target = await awsTarget('production');
+    expect(target.kind).toBe('aws');
+    expect(target.stack).toMatchObject({ merchantsTable: 'm-table', fanOutFunction: 'fan-out' });
+    await expect(awsTarget('other')).rejects.toThrow(
+      /stack EslSync-other \(stage other\): Stack with id EslSync-other does not exist.*npx cdk deploy -c stage=other/,
+    );
+  });
+});

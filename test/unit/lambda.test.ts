@@ -1,0 +1,74 @@
+import type { Context } from 'aws-lambda';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { lambdaContext } from '../../local/aws/context.ts';
+import { handlerWith } from '../../src/lambda.ts';
+import { logger, metrics } from '../../src/observability.ts';
+
+afterEach(() => vi.restoreAllMocks());
+
+/** Captures what the metrics flush writes (one EMF line per publish). */
+function emfLines() {
+  const lines: unknown[] = [];
+  const publish = vi.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => {
+    lines.push(metrics.serializeMetrics());
+    metrics.clearMetrics();
+    return metrics;
+  });
+  return { lines, publish };
+}
+
+describe('handlerWith (the wrapper every entry point uses)', () => {
+  it('adds the invocation context to the logs, hands the body its deps and returns its result', async () => {
+    const addContext = vi.spyOn(logger, 'addContext');
+    const context = lambdaContext('fn', 1000);
+    const handler = handlerWith(
+      () => ({ greeting: 'hi' }),
+      async (event: { name: string }, deps, ctx: Context) =>
+        `${deps.greeting} ${event.name} ${ctx.functionName}`,
+    );
+    expect(await handler({ name: 'there' }, context)).toBe('hi there fn');
+    expect(addContext).toHaveBeenCalledWith(context);
+  });
+
+  it('publishes the metrics the invocation recorded, also when it throws', async () => {
+    const { lines } = emfLines();
+    const ok = handlerWith(
+      () => undefined,
+      async () => {
+        metrics.addMetric('ItemsChanged', 'Count', 3);
+        return 'done';
+      },
+    );
+    const failing = handlerWith(
+      () => undefined,
+      async () => {
+        metrics.addMetric('ItemsChanged', 'Count', 1);
+        throw new Error('boom');
+      },
+    );
+    await ok(undefined, lambdaContext('fn', 1000));
+    await expect(failing(undefined, lambdaContext('fn', 1000))).rejects.toThrow('boom');
+    expect(lines).toHaveLength(2);
+    expect(JSON.stringify(lines[0])).toContain('"ItemsChanged":3');
+    expect(JSON.stringify(lines[1])).toContain('"ItemsChanged":1');
+    expect(metrics.hasStoredMetrics()).toBe(false);
+  });
+
+  it('writes no metrics line (and no empty-metrics warning) for an invocation that recorded none', async () => {
+    const { publish } = emfLines();
+    const handler = handlerWith(
+      () => undefined,
+      async () => 'nothing to count',
+    );
+    await handler(undefined, lambdaContext('fn', 1000));
+    expect(publish).not.toHaveBeenCalled();
+  });
+
+  it('builds the deps on each call through the given factory (the factory caches them)', async () => {
+    const factory = vi.fn(() => ({ n: 1 }));
+    const handler = handlerWith(factory, async (_: unknown, deps) => deps.n);
+    await handler(undefined, lambdaContext('fn', 1000));
+    await handler(undefined, lambdaContext('fn', 1000));
+    expect(factory).toHaveBeenCalledTimes(2);
+  });
+});
