@@ -194,19 +194,21 @@ export class EslSyncStack extends Stack {
     state.grant(fanOut, state.merchants, ['Scan']);
     poll.queue.grantSendMessages(fanOut);
 
-    // Poller: merchants.get; recordPoll, code re-checks, token lease/refresh and the Clover budget
-    // are updates. Products: get, list, claimCode's re-read, saveState/claim/await (updates),
-    // releaseCode (delete of a code claim).
+    // Poller: merchants.get; recordPoll, token lease/refresh and the Clover budget are updates.
+    // Shelf: item and slot batch reads, listings and the out-of-step index (queries), item saves and
+    // slot changes (updates).
     state.grant(poller, state.merchants, ['GetItem', 'UpdateItem']);
-    state.grant(poller, state.products, ['GetItem', 'BatchGetItem', 'Query', 'UpdateItem', 'DeleteItem']);
+    state.grant(poller, state.products, ['BatchGetItem', 'Query', 'UpdateItem'], {
+      queryOutOfStepIndex: true,
+    });
     push.queue.grantSendMessages(poller);
     poll.deadLetterQueue.grantSendMessages(poller);
     secret.grantRead(poller);
 
-    // PushConsumer: merchants.get. Products: get, codeHolder, findShown (query, for the refusal
-    // probe), and updates (markPushed, markRejected, markLabelLeaving, stray codes).
+    // PushConsumer: merchants.get. Shelf: batch reads, findHeld (a query, for the refusal probe),
+    // settling a slot (an update, or the delete of a slot with nothing left to say).
     state.grant(pushConsumer, state.merchants, ['GetItem']);
-    state.grant(pushConsumer, state.products, ['GetItem', 'BatchGetItem', 'Query', 'UpdateItem']);
+    state.grant(pushConsumer, state.products, ['BatchGetItem', 'Query', 'UpdateItem', 'DeleteItem']);
     push.deadLetterQueue.grantSendMessages(pushConsumer);
     secret.grantRead(pushConsumer);
 

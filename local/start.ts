@@ -208,11 +208,11 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
         const failed = new Set(result.batchItemFailures.map((f) => f.itemIdentifier));
         for (const record of event.Records) {
           if (failed.has(record.messageId)) continue;
-          const body = safeJson(record.body) as { merchantId?: string; itemIds?: unknown[] } | undefined;
+          const body = safeJson(record.body) as { merchantId?: string; codes?: unknown[] } | undefined;
           const merchant = body?.merchantId ? await merchants.get(body.merchantId) : undefined;
           if (merchant) {
             log(
-              `labels store=${merchant.storeCode} items=${body?.itemIds?.length ?? 0} brought in line with Clover`,
+              `labels store=${merchant.storeCode} codes=${body?.codes?.length ?? 0} brought in line with Clover`,
             );
           }
         }

@@ -12,7 +12,7 @@ import { createRequestBudget } from './store/budget.ts';
 import { createDocumentClient } from './store/dynamo.ts';
 import { createRefresherHeartbeat } from './store/heartbeat.ts';
 import { createMerchantStore } from './store/merchants.ts';
-import { createProductStore } from './store/products.ts';
+import { createShelfStore } from './store/shelf.ts';
 import { createTokenManager } from './sync/tokens.ts';
 
 /**
@@ -64,7 +64,7 @@ export function buildDeps(
     metrics.addMetric(METRIC.merchantUnusable, 'Count', 1);
     logger.warn('Merchant skipped: its stored record cannot be used', { merchantId, reason });
   });
-  const products = createProductStore(doc, config.productsTable);
+  const shelf = createShelfStore(doc, config.productsTable);
   const { clover } = budgetedCloverClients(config, doc);
   const tokens = createTokenManager({
     merchants,
@@ -91,7 +91,7 @@ export function buildDeps(
     settings,
     sqs,
     merchants,
-    products,
+    shelf,
     clover,
     tokens,
     hipoink,

@@ -4,7 +4,7 @@ import { METRIC } from '../../src/metric-names.ts';
 import { logger, metrics } from '../../src/observability.ts';
 import { processQueueBatch } from '../../src/queues/batch.ts';
 import { PushMessageSchema } from '../../src/sync/messages.ts';
-import { pushChanges } from '../../src/sync/push.ts';
+import { pushCodes } from '../../src/sync/push.ts';
 
 /** PushQueue → bring the given items' Hipoink labels in line with their stored state. */
 export const handler = lambdaHandler(
@@ -14,7 +14,7 @@ export const handler = lambdaHandler(
       deadLetter: deps.pushDeadLetter,
       retry: deps.pushRetry,
       handle: async (message) => {
-        const result = await pushChanges(
+        const result = await pushCodes(
           {
             ...deps,
             onRejected: (info) => {

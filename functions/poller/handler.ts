@@ -4,7 +4,7 @@ import { METRIC } from '../../src/metric-names.ts';
 import { logger, metrics } from '../../src/observability.ts';
 import { processQueueBatch } from '../../src/queues/batch.ts';
 import { PollMessageSchema } from '../../src/sync/messages.ts';
-import { pollMerchant } from '../../src/sync/poll.ts';
+import { pollMerchant } from '../../src/sync/poll/index.ts';
 
 /** PollQueue → poll one merchant's Clover items and queue label changes. */
 export const handler = lambdaHandler(

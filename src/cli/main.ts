@@ -11,6 +11,13 @@ import {
   newInvite,
   StoreCodeSchema,
 } from '../connect/invites.ts';
+import {
+  DEFAULT_LABEL_OPTIONS,
+  LABEL_FACTS,
+  type LabelOptions,
+  LabelOptionsSchema,
+} from '../domain/label.ts';
+import { shelfReport } from '../domain/shelf.ts';
 import { queueDepth, waitForQueuesDrained } from '../queues/depth.ts';
 import { peekDeadLetters, redriveDeadLetters } from '../queues/redrive.ts';
 import { checkStageName } from '../stage.ts';
@@ -18,14 +25,8 @@ import { createInviteStore } from '../store/connect.ts';
 import { createDocumentClient } from '../store/dynamo.ts';
 import { createRefresherHeartbeat, heartbeatLate, type RefresherRun } from '../store/heartbeat.ts';
 import { createMerchantStore, type MerchantView, merchantView } from '../store/merchants.ts';
-import { createProductStore, type ProductRecord, pushNeed } from '../store/products.ts';
+import { createShelfStore } from '../store/shelf.ts';
 import { SinceSchema } from '../sync/messages.ts';
-import {
-  DEFAULT_LABEL_OPTIONS,
-  LABEL_FACTS,
-  type LabelOptions,
-  LabelOptionsSchema,
-} from '../sync/transform.ts';
 import { awsTarget, localTarget, type Target } from './target.ts';
 
 const USAGE = `Usage: esl-sync <command> [options]   (acts on the local stack from \`npm start\`;
@@ -201,7 +202,9 @@ export async function runCli(
   const merchants = createMerchantStore(doc, target.stack.merchantsTable, Date.now, (merchantId, reason) =>
     io.err(`merchant ${merchantId} cannot be synced: ${reason}`),
   );
-  const products = createProductStore(doc, target.stack.productsTable);
+  const shelf = createShelfStore(doc, target.stack.productsTable);
+  const report = async (merchantId: string) =>
+    shelfReport(await shelf.listItems(merchantId), await shelf.listSlots(merchantId));
   const invites = createInviteStore(doc, target.stack.merchantsTable);
   const print = (value: unknown) => io.out(JSON.stringify(value, null, 2));
   const cliName = target.kind === 'aws' ? 'esl-sync --aws' : 'esl-sync';
@@ -308,7 +311,7 @@ export async function runCli(
         const id = merchantIdArg(sub, arg);
         const record = await merchants.get(id);
         if (!record) throw new UsageError(`unknown merchant ${id}`);
-        const detail = { ...merchantView(record), products: summarize(await products.list(id)) };
+        const detail = { ...merchantView(record), products: await report(id) };
         if (values.json) return print(detail);
         io.out(merchantLine(detail));
         for (const [k, v] of Object.entries(detail.products)) {
@@ -401,8 +404,7 @@ export async function runCli(
         pushDeadLetter: await queueDepth(target.sqs, target.stack.pushDlqUrl),
       };
       const merchantsWithProducts = [];
-      for (const v of views)
-        merchantsWithProducts.push({ ...v, products: summarize(await products.list(v.merchantId)) });
+      for (const v of views) merchantsWithProducts.push({ ...v, products: await report(v.merchantId) });
       const lastRefresherRun = await createRefresherHeartbeat(doc, target.stack.merchantsTable).last();
       const tokenRefresher = lastRefresherRun
         ? { ...lastRefresherRun, late: heartbeatLate(lastRefresherRun, Date.now()) }
@@ -624,22 +626,6 @@ function attentionHint(v: MerchantView, cli: string): string | undefined {
     return `connected through Clover, no store code yet: \`${cli} merchants assign ${v.merchantId} --store-code CODE\``;
   }
   return undefined;
-}
-
-export function summarize(records: ProductRecord[]) {
-  const onShelf = records.filter((r) => r.pushedPc !== undefined).length;
-  return {
-    total: records.length,
-    onShelf,
-    pendingPush: records.filter((r) => pushNeed(r) !== 'none').length,
-    removed: records.filter((r) => r.status === 'removed').length,
-    invalid: records
-      .filter((r) => r.status === 'invalid')
-      .map((r) => ({ itemId: r.itemId, reason: r.invalidReason ?? 'invalid' })),
-    rejected: records
-      .filter((r) => r.rejectedReason !== undefined && r.rejectedLabelHash === r.labelHash)
-      .map((r) => ({ itemId: r.itemId, reason: r.rejectedReason ?? 'rejected' })),
-  };
 }
 
 /** The backup token refresher's heartbeat, as operators read it (seed 004). */

@@ -1,8 +1,8 @@
 import { type DynamoDBDocumentClient, GetCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import type { TokenPair } from '../clover/schemas.ts';
+import { type LabelOptions, LabelOptionsSchema } from '../domain/label.ts';
 import { MerchantUnavailableError } from '../errors.ts';
-import { type LabelOptions, LabelOptionsSchema } from '../sync/transform.ts';
 import { setExpression, writeIf } from './dynamo.ts';
 
 /**
@@ -56,11 +56,6 @@ export const MerchantRecordSchema = z
     lastFullSyncAt: z.number().optional(),
     /** How this store's labels are filled (free fields, VARIABLE-price rule). */
     labelOptions: LabelOptionsSchema.optional(),
-    /**
-     * Items refused a product code whose holder has let it go, not yet read again: kept here so a
-     * poll that fails before re-reading them does not lose them (the release itself is not repeated).
-     */
-    pendingCodeRechecks: z.preprocess((v) => (v instanceof Set ? [...v] : v), z.array(z.string())).optional(),
     createdAt: z.number(),
     updatedAt: z.number(),
   })
@@ -154,9 +149,6 @@ export interface MerchantStore {
   upsert(merchant: NewMerchant): Promise<MerchantRecord>;
   setState(merchantId: string, state: MerchantState, reason?: string): Promise<void>;
   setLabelOptions(merchantId: string, options: LabelOptions): Promise<void>;
-  /** Adds items to, or takes them off, the merchant's pending code re-checks. */
-  addCodeRechecks(merchantId: string, itemIds: readonly string[]): Promise<void>;
-  clearCodeRechecks(merchantId: string, itemIds: readonly string[]): Promise<void>;
   /** Takes the refresh lease if nobody holds a live one and the token pair is still `tokenVersion`. */
   acquireRefreshLease(
     merchantId: string,
@@ -269,19 +261,6 @@ export function createMerchantStore(
 
   const conditional = (command: UpdateCommand) => writeIf(doc, command);
 
-  const updateCodeRechecks = async (op: 'ADD' | 'DELETE', merchantId: string, itemIds: readonly string[]) => {
-    if (itemIds.length === 0) return;
-    await doc.send(
-      new UpdateCommand({
-        TableName: tableName,
-        Key: { merchantId },
-        UpdateExpression: `${op} pendingCodeRechecks :ids`,
-        ConditionExpression: 'attribute_exists(merchantId)',
-        ExpressionAttributeValues: { ':ids': new Set(itemIds) },
-      }),
-    );
-  };
-
   return {
     get,
 
@@ -393,9 +372,6 @@ export function createMerchantStore(
         }),
       );
     },
-
-    addCodeRechecks: (merchantId, itemIds) => updateCodeRechecks('ADD', merchantId, itemIds),
-    clearCodeRechecks: (merchantId, itemIds) => updateCodeRechecks('DELETE', merchantId, itemIds),
 
     acquireRefreshLease(merchantId, owner, tokenVersion, leaseMs) {
       const t = now();

@@ -13,15 +13,19 @@ export const PollMessageSchema = z.object({
    * before its label leaves the shelf, the same rule ghost cleanup follows.
    */
   confirmGone: z.array(z.string().min(1)).min(1).max(1000).optional(),
+  /** Full resyncs only: send every label again, even where Hipoink is recorded to hold it. */
+  repush: z.boolean().optional(),
 });
 export type PollMessage = z.infer<typeof PollMessageSchema>;
 
-/** PushQueue body: bring these items' labels in line with their stored state. */
+/** PushQueue body: bring Hipoink in line with the stored state under these product codes. */
 export const PushMessageSchema = z.object({
   merchantId: z.string().min(1),
-  itemIds: z.array(z.string().min(1)).min(1).max(1000),
+  codes: z.array(z.string().min(1)).min(1).max(1000),
   /** Set by full resyncs: try labels Hipoink refused before once more (the operator may have fixed Hipoink). */
-  retryRejected: z.boolean().optional(),
+  retryRefused: z.boolean().optional(),
+  /** Send every label again whatever is recorded (a Hipoink server that lost its products). */
+  repush: z.boolean().optional(),
 });
 export type PushMessage = z.infer<typeof PushMessageSchema>;
 

@@ -110,74 +110,83 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
     }
   };
 
+  /** What one look at the stored pair leads to. */
+  type Next = { kind: 'use'; token: string } | { kind: 'wait' } | { kind: 'read again' };
+  const use = (token: string): Next => ({ kind: 'use', token });
+
+  /** One look at the stored pair: use it, spend its refresh token (if this worker wins the lease), or wait. */
+  const decide = async (m: MerchantRecord, firstVersion: number, rejected?: string): Promise<Next> => {
+    // The stored token will do: fresh enough, or not the one Clover just refused.
+    const forced = rejected !== undefined && rejected === m.accessToken;
+    if (!forced && (rejected !== undefined || fresh(m))) return use(m.accessToken);
+    // Another worker refreshed while we waited: its token, even if Clover gave it a life shorter
+    // than our threshold, rather than spending another single-use refresh token.
+    if (m.tokenVersion > firstVersion && m.accessTokenExpiresAt * 1000 > now()) return use(m.accessToken);
+    // Someone else holds the lease, or takes it first: wait for the pair they store.
+    const leaseLive = m.refreshLeaseUntil !== undefined && m.refreshLeaseUntil >= now();
+    if (
+      leaseLive ||
+      !(await deps.merchants.acquireRefreshLease(m.merchantId, owner, m.tokenVersion, refreshLeaseMs))
+    )
+      return { kind: 'wait' };
+    return refresh(m);
+  };
+
+  /** This worker holds the lease: it spends the refresh token and stores the new pair before using it. */
+  const refresh = async (m: MerchantRecord): Promise<Next> => {
+    let pair: Awaited<ReturnType<CloverClient['refreshTokens']>>;
+    try {
+      deps.onRefresh?.(m.merchantId);
+      pair = await deps.clover.refreshTokens(await deps.appId(), m.refreshToken, m.merchantId);
+    } catch (err) {
+      if (err instanceof RefreshRejectedError) return refused(m, err);
+      await deps.merchants.releaseRefreshLease(m.merchantId, owner);
+      throw err;
+    }
+    await persist(m, pair);
+    return use(pair.access_token);
+  };
+
+  /** Clover refused the refresh token: another worker's new pair, a recovery, or re-authorization. */
+  const refused = async (m: MerchantRecord, err: RefreshRejectedError): Promise<Next> => {
+    const { merchantId } = m;
+    // Another worker may have stored a new pair meanwhile (its refresh outlived its lease): use it.
+    // Recovering with our stale token now would invalidate that pair.
+    const current = await deps.merchants.get(merchantId);
+    if (current && current.tokenVersion !== m.tokenVersion) return { kind: 'read again' };
+    // Clover may have rotated the pair while our write of the new one failed: the token we hold is
+    // then the recovery token, which a high-trust app can exchange. Deployed wiring always passes
+    // appSecret; only its value says whether one is configured.
+    const secret = await deps.appSecret?.();
+    const recovered = secret ? await recover(m, secret) : undefined;
+    if (recovered) {
+      await persist(m, recovered);
+      return use(recovered.access_token);
+    }
+    // Only a pair that is still current when Clover refuses it means the merchant must
+    // re-authorize: another worker may have rotated it a moment ago.
+    const hint = secret ? '' : ' (no Clover app secret is configured, so recovery was not tried)';
+    const reason = `Clover rejected the refresh token (HTTP ${err.context.status ?? '?'}); the merchant must re-authorize the app${hint}`;
+    if (!(await deps.merchants.markNeedsReauth(merchantId, m.tokenVersion, reason)))
+      return { kind: 'read again' };
+    throw new MerchantUnavailableError('Merchant needs re-authorization', { merchantId }, { cause: err });
+  };
+
   return {
     async accessToken(merchantId, opts = {}) {
       const deadline = now() + refreshWaitMs;
-      let waited = 0;
       let firstVersion: number | undefined;
-      for (;;) {
+      for (let waits = 0; ; ) {
         const m = await load(merchantId);
         firstVersion ??= m.tokenVersion;
-        const forced = opts.rejected !== undefined && opts.rejected === m.accessToken;
-        if (!forced && (opts.rejected !== undefined || fresh(m))) return m.accessToken;
-        // Another worker refreshed while we waited: use its token even if Clover gave it a life
-        // shorter than our threshold, rather than spending another single-use refresh token.
-        if (m.tokenVersion > firstVersion && m.accessTokenExpiresAt * 1000 > now()) return m.accessToken;
-
-        const leaseLive = m.refreshLeaseUntil !== undefined && m.refreshLeaseUntil >= now();
-        if (
-          !leaseLive &&
-          (await deps.merchants.acquireRefreshLease(merchantId, owner, m.tokenVersion, refreshLeaseMs))
-        ) {
-          let pair: Awaited<ReturnType<CloverClient['refreshTokens']>>;
-          try {
-            deps.onRefresh?.(merchantId);
-            pair = await deps.clover.refreshTokens(await deps.appId(), m.refreshToken, merchantId);
-          } catch (err) {
-            if (err instanceof RefreshRejectedError) {
-              // Another worker may have stored a new pair meanwhile (its refresh outlived its
-              // lease): use it. Recovering with our stale token now would invalidate that pair.
-              const current = await deps.merchants.get(merchantId);
-              if (current && current.tokenVersion !== m.tokenVersion) continue;
-              // Clover may have rotated the pair while our write of the new one failed: the token
-              // we hold is then the recovery token, which a high-trust app can exchange.
-              // Deployed wiring always passes appSecret; only its value says whether one is configured.
-              const secret = await deps.appSecret?.();
-              const recovered = secret ? await recover(m, secret) : undefined;
-              if (recovered) {
-                await persist(m, recovered);
-                return recovered.access_token;
-              }
-              // Another worker may have rotated the pair a moment ago: only a pair that is still
-              // current when Clover refuses it means the merchant must re-authorize.
-              const hint = secret ? '' : ' (no Clover app secret is configured, so recovery was not tried)';
-              const marked = await deps.merchants.markNeedsReauth(
-                merchantId,
-                m.tokenVersion,
-                `Clover rejected the refresh token (HTTP ${err.context.status ?? '?'}); the merchant must re-authorize the app${hint}`,
-              );
-              if (!marked) continue;
-              throw new MerchantUnavailableError(
-                'Merchant needs re-authorization',
-                { merchantId },
-                { cause: err },
-              );
-            }
-            await deps.merchants.releaseRefreshLease(merchantId, owner);
-            throw err;
-          }
-          await persist(m, pair);
-          return pair.access_token;
-        }
-
-        if (now() >= deadline) {
+        const next = await decide(m, firstVersion, opts.rejected);
+        if (next.kind === 'use') return next.token;
+        if (next.kind === 'read again') continue;
+        if (now() >= deadline)
           throw new TokenBusyError('Timed out waiting for another worker to refresh the token', {
             merchantId,
           });
-        }
-        const step = Math.min(250, 25 * 2 ** Math.min(waited, 4));
-        waited++;
-        await sleep(step);
+        await sleep(Math.min(250, 25 * 2 ** Math.min(waits++, 4)));
       }
     },
   };

@@ -1,5 +1,5 @@
 /**
- * The poller's Clover side against real parts: merchants and products in dynalite, the Clover
+ * The poller's Clover side against real parts: merchants and the shelf in dynalite, the Clover
  * simulator over HTTP (single-use refresh tokens, 429 + retry-after, edits during paging).
  */
 
@@ -10,20 +10,20 @@ import { type CloverSimulator, startCloverSimulator } from '../../local/simulato
 import { createCloverClient } from '../../src/clover/client.ts';
 import { DEFAULT_SYNC_SETTINGS } from '../../src/config.ts';
 import { createMerchantStore, type MerchantStore } from '../../src/store/merchants.ts';
-import type { ProductStore } from '../../src/store/products.ts';
+import type { ShelfStore } from '../../src/store/shelf.ts';
 import { fanOut } from '../../src/sync/fanout.ts';
-import { pollMerchant } from '../../src/sync/poll.ts';
+import { pollMerchant } from '../../src/sync/poll/index.ts';
 import { createTokenManager } from '../../src/sync/tokens.ts';
 import { expireStoredAccessToken, startStateStores } from './support.ts';
 
 let state: Awaited<ReturnType<typeof startStateStores>>;
 let clover: CloverSimulator;
 let merchants: MerchantStore;
-let products: ProductStore;
+let shelf: ShelfStore;
 
 beforeAll(async () => {
   state = await startStateStores();
-  ({ merchants, products } = state);
+  ({ merchants, shelf } = state);
   clover = await startCloverSimulator({ appId: 'APP', appSecret: 'APP-SECRET', rateLimits: false });
 });
 afterAll(async () => {
@@ -43,7 +43,7 @@ function pollDeps() {
   return {
     deps: {
       merchants,
-      products,
+      shelf,
       clover: client,
       tokens,
       pushQueue: { send: async (m: readonly unknown[]) => void sent.push(...m) },
@@ -82,7 +82,7 @@ async function pollTwiceEditingTheFirst(deps: Parameters<typeof pollMerchant>[0]
 }
 
 async function storedEqualsClover(merchantId: string) {
-  const stored = new Map((await products.list(merchantId)).map((r) => [r.itemId, r]));
+  const stored = new Map((await shelf.listItems(merchantId)).map((r) => [r.itemId, r]));
   for (const item of clover.items(merchantId)) {
     const r = stored.get(item.id);
     expect(r?.status, item.id).toBe(item.hidden ? 'removed' : 'active');
@@ -131,7 +131,7 @@ describe('polling Clover', () => {
       const first = await pollMerchant(deps, msg);
       expect(first).toMatchObject({ status: 'synced', mode: 'full', counts: { changed: size } });
       expect(clover.countItemRequests(merchantId), merchantId).toBe(expected);
-      expect((await products.list(merchantId)).length).toBe(size);
+      expect((await shelf.listItems(merchantId)).length).toBe(size);
 
       clover.resetRequests();
       const refreshesBefore = clover.refreshCalls;
@@ -221,7 +221,7 @@ describe('polling Clover', () => {
       const deps = {
         ...pollDeps().deps,
         merchants: store,
-        products: own.products,
+        shelf: own.shelf,
         tokens: createTokenManager({
           merchants: store,
           clover: client,
@@ -433,111 +433,6 @@ describe('polling Clover', () => {
     await expect(client.refreshTokens('APP', stored?.refreshToken ?? '', merchantId)).resolves.toMatchObject({
       access_token: expect.any(String),
     });
-  });
-
-  it('keeps one claim per product code in DynamoDB, out of product listings', async () => {
-    expect(await products.claimCode('CLAIMS', 'PC1', 'item-a')).toBe('item-a');
-    expect(await products.claimCode('CLAIMS', 'PC1', 'item-b')).toBe('item-a');
-    expect(await products.claimCode('CLAIMS', 'PC1', 'item-b', 'item-z')).toBe('item-a');
-    expect(await products.claimCode('CLAIMS', 'PC1', 'item-b', 'item-a')).toBe('item-b');
-    await products.releaseCode('CLAIMS', 'PC1', 'item-a'); // not the holder: no effect
-    expect(await products.claimCode('CLAIMS', 'PC1', 'item-c')).toBe('item-b');
-    await products.releaseCode('CLAIMS', 'PC1', 'item-b');
-    expect(await products.claimCode('CLAIMS', 'PC1', 'item-c')).toBe('item-c');
-    expect(await products.list('CLAIMS')).toEqual([]);
-  });
-
-  it('remembers who waits for a code and hands the list over when the holder lets go', async () => {
-    expect(await products.claimCode('WAIT', 'PC1', 'holder')).toBe('holder');
-    expect(await products.awaitCode('WAIT', 'PC1', 'w1')).toBe(true);
-    expect(await products.awaitCode('WAIT', 'PC1', 'w2')).toBe(true);
-    expect(await products.awaitCode('WAIT', 'PC1', 'holder')).toBe(false); // the holder waits for nothing
-    expect(await products.awaitCode('WAIT', 'PC2', 'w1')).toBe(false); // no claim: just claim it
-    // Re-claiming (an unchanged holder, or a take-over) keeps the waiters; a waiter that gets the
-    // code leaves the list.
-    expect(await products.claimCode('WAIT', 'PC1', 'holder')).toBe('holder');
-    expect(await products.releaseCode('WAIT', 'PC1', 'w1')).toEqual([]); // not the holder
-    expect((await products.releaseCode('WAIT', 'PC1', 'holder')).sort()).toEqual(['w1', 'w2']);
-    expect(await products.claimCode('WAIT', 'PC1', 'w2')).toBe('w2');
-    expect(await products.releaseCode('WAIT', 'PC1', 'w2')).toEqual([]);
-  });
-
-  it('releases a claim only with the waiters it handed over, recorded first', async () => {
-    expect(await products.claimCode('KEEP', 'PC1', 'holder')).toBe('holder');
-    expect(await products.awaitCode('KEEP', 'PC1', 'w1')).toBe(true);
-    const kept: string[][] = [];
-    const failing = products.releaseCode('KEEP', 'PC1', 'holder', async () => {
-      throw new Error('throttled');
-    });
-    await expect(failing).rejects.toThrow('throttled');
-    expect(await products.codeHolder('KEEP', 'PC1')).toBe('holder'); // nothing lost
-    // A waiter arriving while the first list is being recorded is handed over too.
-    const released = await products.releaseCode('KEEP', 'PC1', 'holder', async (ids) => {
-      kept.push(ids);
-      if (kept.length === 1) await products.awaitCode('KEEP', 'PC1', 'w2');
-    });
-    expect(kept).toEqual([['w1'], ['w1', 'w2']]);
-    expect(released.sort()).toEqual(['w1', 'w2']);
-    expect(await products.codeHolder('KEEP', 'PC1')).toBeUndefined();
-  });
-
-  it('finds a product Hipoink holds exactly as stored, for the refusal probe', async () => {
-    const label = (pp: string) => ({ pc: 'SHOWN1', pn: 'Diesel', pp });
-    const save = (pp: string, mt: number) =>
-      products.saveState('SHOWN', 'item-1', {
-        status: 'active',
-        label: label(pp),
-        priceType: 'FIXED',
-        available: true,
-        stateHash: `s-${pp}`,
-        labelHash: `l-${pp}`,
-        modifiedTime: mt,
-      });
-    await save('4.19', 1);
-    expect(await products.findShown('SHOWN')).toBeUndefined(); // never pushed
-    await products.markPushed('SHOWN', 'item-1', { pc: 'SHOWN1', labelHash: 'l-4.19' });
-    expect((await products.findShown('SHOWN'))?.itemId).toBe('item-1');
-    await save('4.29', 2); // a new price not pushed yet: not as Hipoink holds it
-    expect(await products.findShown('SHOWN')).toBeUndefined();
-  });
-
-  it('keeps pending code re-checks on the merchant until they are cleared', async () => {
-    await addMerchant('RECHECK00001', 0);
-    await merchants.addCodeRechecks('RECHECK00001', ['i1', 'i2']);
-    await merchants.addCodeRechecks('RECHECK00001', ['i2', 'i3']);
-    expect((await merchants.get('RECHECK00001'))?.pendingCodeRechecks?.sort()).toEqual(['i1', 'i2', 'i3']);
-    await merchants.clearCodeRechecks('RECHECK00001', ['i1', 'i3']);
-    expect((await merchants.get('RECHECK00001'))?.pendingCodeRechecks).toEqual(['i2']);
-    await merchants.clearCodeRechecks('RECHECK00001', ['i2']);
-    expect((await merchants.get('RECHECK00001'))?.pendingCodeRechecks ?? []).toEqual([]);
-    expect((await merchants.list()).some((m) => m.merchantId === 'RECHECK00001')).toBe(true);
-  });
-
-  it('gives a deleted item’s barcode to the item replacing it at the next cleanup', async () => {
-    const merchantId = 'SWAP00000001';
-    const pair = clover.addMerchant(merchantId, [
-      { id: 'SWAPOLD00001', name: 'Cola 2L', sku: '049000050103', price: 299 },
-      { id: 'SWAPFUEL0001', name: 'Unleaded', sku: 'FUEL-87', price: 359 },
-    ]);
-    await merchants.upsert({ merchantId, storeCode: `store-${merchantId}`, tokens: pair });
-    const { deps } = pollDeps();
-    const msg = (mode: 'incremental' | 'full') => ({
-      merchantId,
-      mode,
-      requestedAt: 0,
-      reason: 'manual' as const,
-    });
-    await pollMerchant(deps, msg('incremental'));
-    clover.upsertItem(merchantId, { id: 'SWAPNEW00001', name: 'Cola 2L', sku: '049000050103', price: 329 });
-    await pollMerchant(deps, msg('incremental'));
-    const [refused] = await products.get(merchantId, ['SWAPNEW00001']);
-    expect(refused?.invalidReason).toMatch(/already used by Clover item SWAPOLD00001/);
-
-    clover.deleteItem(merchantId, 'SWAPOLD00001');
-    await pollMerchant(deps, msg('full'));
-    const [taken] = await products.get(merchantId, ['SWAPNEW00001']);
-    expect(taken).toMatchObject({ status: 'active', label: { pc: '049000050103', pp: '3.29' } });
-    expect(await products.codeHolder(merchantId, '049000050103')).toBe('SWAPNEW00001');
   });
 
   it('keeps every worker together within the app-wide request budget', async () => {

@@ -20,7 +20,7 @@ import { localTarget } from '../../src/cli/target.ts';
 import { createInviteStore } from '../../src/store/connect.ts';
 import { createDocumentClient } from '../../src/store/dynamo.ts';
 import { createMerchantStore } from '../../src/store/merchants.ts';
-import { createProductStore } from '../../src/store/products.ts';
+import { createShelfStore } from '../../src/store/shelf.ts';
 import { captureOutput } from './support.ts';
 
 export const APP_ID = 'CONNECTAPP';
@@ -37,7 +37,7 @@ export interface ConnectWorld {
   cli(...args: string[]): Promise<string[]>;
   stores(): {
     merchants: ReturnType<typeof createMerchantStore>;
-    products: ReturnType<typeof createProductStore>;
+    shelf: ReturnType<typeof createShelfStore>;
     invites: ReturnType<typeof createInviteStore>;
   };
   /** Merchants and invites as stored (used-state and budget records left out: bookkeeping). */
@@ -76,7 +76,7 @@ export async function startConnectWorld(): Promise<ConnectWorld> {
     const doc = createDocumentClient(target.dynamodb);
     return {
       merchants: createMerchantStore(doc, target.stack.merchantsTable),
-      products: createProductStore(doc, target.stack.productsTable),
+      shelf: createShelfStore(doc, target.stack.productsTable),
       invites: createInviteStore(doc, target.stack.merchantsTable),
     };
   };

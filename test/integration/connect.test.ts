@@ -198,7 +198,7 @@ describe('reconnect a merchant Clover refused', () => {
     await world.cli('tick', '--wait');
     world.clover.revokeRefreshToken(FADED);
     world.clover.expireAccessToken(FADED);
-    const { merchants, products } = world.stores();
+    const { merchants, shelf: items } = world.stores();
     const past = await merchants.get(FADED);
     await merchants.upsert({
       merchantId: FADED,
@@ -215,7 +215,7 @@ describe('reconnect a merchant Clover refused', () => {
     expect(dead?.state).toBe('needs_reauth');
     const status = (await world.cli('status')).join('\n');
     expect(status).toContain(`esl-sync merchants reconnect ${FADED}`);
-    const productsBefore = await products.list(FADED);
+    const productsBefore = await items.listItems(FADED);
     expect(productsBefore.length).toBe(2);
 
     const link = JSON.parse((await world.cli('merchants', 'reconnect', FADED, '--json')).join('\n'));
@@ -236,7 +236,7 @@ describe('reconnect a merchant Clover refused', () => {
     expect(back).toMatchObject({ state: 'active', storeCode: 'store-faded', cursor: dead?.cursor });
     expect(back?.stateReason).toBeUndefined();
     expect(back?.tokenVersion).toBe((dead?.tokenVersion ?? 0) + 1);
-    expect(await products.list(FADED)).toEqual(productsBefore);
+    expect(await items.listItems(FADED)).toEqual(productsBefore);
     tracked.push(back?.accessToken ?? '', back?.refreshToken ?? '');
 
     world.clover.resetRequests();

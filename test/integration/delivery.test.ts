@@ -1,29 +1,29 @@
 /**
- * The consumer against real parts: product state in dynalite, labels on the Hipoink simulator
+ * The consumer against real parts: the shelf state in dynalite, labels on the Hipoink simulator
  * over HTTP. Delivery is at least once and out of order; Hipoink fails transiently.
  */
 
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type HipoinkSimulator, startHipoinkSimulator } from '../../local/simulators/hipoink.ts';
+import { hashOf } from '../../src/domain/label.ts';
 import { createHipoinkClient } from '../../src/hipoink/client.ts';
 import type { MerchantStore } from '../../src/store/merchants.ts';
-import type { ProductStore } from '../../src/store/products.ts';
-import { pushMessages } from '../../src/sync/poll.ts';
-import { pushChanges } from '../../src/sync/push.ts';
-import { hashOf } from '../../src/sync/transform.ts';
+import type { ShelfStore } from '../../src/store/shelf.ts';
+import { pushMessages } from '../../src/sync/poll/index.ts';
+import { pushCodes } from '../../src/sync/push.ts';
 import { startStateStores } from './support.ts';
 
 const SIGN = 'delivery-sign';
 let state: Awaited<ReturnType<typeof startStateStores>>;
 let hipoink: HipoinkSimulator;
-let products: ProductStore;
+let store: ShelfStore;
 let merchants: MerchantStore;
 let run = 0;
 
 beforeAll(async () => {
   state = await startStateStores();
-  ({ merchants, products } = state);
+  ({ merchants, shelf: store } = state);
   hipoink = await startHipoinkSimulator({ sign: SIGN });
 });
 afterAll(async () => {
@@ -50,7 +50,7 @@ async function freshMerchant() {
 
 const deps = (chunk = 200) => ({
   merchants,
-  products,
+  shelf: store,
   hipoink: createHipoinkClient({
     baseUrl: hipoink.url,
     clientId: 'default',
@@ -62,28 +62,21 @@ const deps = (chunk = 200) => ({
 });
 
 type Version = { price: number; hidden: boolean };
+/** What a poll writes for a new version of an item (each item has its own code here). */
 async function applyVersion(merchantId: string, itemId: string, v: Version, modifiedTime: number) {
+  const pc = `PC-${itemId}`;
   if (v.hidden) {
-    await products.saveState(merchantId, itemId, {
-      status: 'removed',
-      removedReason: 'hidden',
-      modifiedTime,
-    });
+    await store.touchSlot(merchantId, pc, { drop: itemId });
     return;
   }
-  const label = { pc: `PC-${itemId}`, pn: `Item ${itemId}`, pp: (v.price / 100).toFixed(2) };
-  await products.saveState(merchantId, itemId, {
-    status: 'active',
-    label,
-    priceType: 'FIXED',
-    available: true,
-    stateHash: hashOf(label),
-    labelHash: hashOf(label),
-    modifiedTime,
+  const label = { pc, pn: `Item ${itemId}`, pp: (v.price / 100).toFixed(2) };
+  await store.touchSlot(merchantId, pc, {
+    want: { itemId, label, labelHash: hashOf(label), firstSeenAt: modifiedTime },
   });
 }
-const shelf = (store: string) =>
-  Object.fromEntries([...hipoink.products(store).values()].map((p) => [p.pc, p.pp]));
+const codes = (ids: readonly string[]) => ids.map((id) => `PC-${id}`);
+const shelf = (storeCode: string) =>
+  Object.fromEntries([...hipoink.products(storeCode).values()].map((p) => [p.pc, p.pp]));
 
 beforeEach(() => {
   hipoink.failEvery(0);
@@ -97,7 +90,7 @@ describe('push consumer against the Hipoink simulator', () => {
     for (const id of ids) await applyVersion(merchantId, id, { price: 100, hidden: false }, 1);
     hipoink.failEvery(3, 503);
     for (let i = 0; i < ids.length; i += 5) {
-      await pushChanges(deps(2), { merchantId, itemIds: ids.slice(i, i + 5) });
+      await pushCodes(deps(2), { merchantId, codes: codes(ids.slice(i, i + 5)) });
     }
     expect(Object.keys(shelf(storeCode))).toHaveLength(30);
     expect(hipoink.calls.some((c) => c.httpStatus === 503)).toBe(true);
@@ -110,13 +103,13 @@ describe('push consumer against the Hipoink simulator', () => {
       await Promise.all(ids.map((id) => applyVersion(merchantId, id, { price: 250, hidden: false }, 1)));
       hipoink.resetCalls();
       // The poller's own message split, then the consumer, one message at a time.
-      const messages = pushMessages(merchantId, ids, chunk);
-      for (const m of messages) await pushChanges(deps(chunk), m.body);
+      const messages = pushMessages(merchantId, codes(ids), chunk);
+      for (const m of messages) await pushCodes(deps(chunk), m.body);
       const creates = hipoink.calls.filter((c) => c.path === 'product/create_multiple');
       expect(creates).toHaveLength(Math.ceil(2000 / chunk));
       expect(Object.keys(shelf(storeCode))).toHaveLength(2000);
       hipoink.resetCalls();
-      for (const m of messages) await pushChanges(deps(chunk), m.body);
+      for (const m of messages) await pushCodes(deps(chunk), m.body);
       expect(hipoink.calls).toHaveLength(0);
     }
   });
@@ -141,7 +134,7 @@ describe('push consumer against the Hipoink simulator', () => {
               pending.push([`I${c.item}`]);
             } else if (pending.length > 0) {
               const i = pick % pending.length;
-              await pushChanges(deps(), { merchantId, itemIds: pending[i] as string[] });
+              await pushCodes(deps(), { merchantId, codes: codes(pending[i] as string[]) });
               if (pick % 2 === 0) pending.splice(i, 1); // otherwise it will be delivered again
             }
           }
@@ -150,7 +143,7 @@ describe('push consumer against the Hipoink simulator', () => {
             await applyVersion(merchantId, `I${c.item}`, c.version, next + 1);
             pending.push([`I${c.item}`]);
           }
-          for (const ids of pending.reverse()) await pushChanges(deps(), { merchantId, itemIds: ids });
+          for (const ids of pending.reverse()) await pushCodes(deps(), { merchantId, codes: codes(ids) });
 
           const expected: Record<string, string> = {};
           const latest = new Map<number, Version>();
@@ -167,22 +160,22 @@ describe('push consumer against the Hipoink simulator', () => {
     const { merchantId, storeCode } = await freshMerchant();
     for (const id of ['A', 'B', 'C']) await applyVersion(merchantId, id, { price: 100, hidden: false }, 1);
     hipoink.rejectProduct('PC-B', 'template has no price field');
-    const result = await pushChanges(deps(), { merchantId, itemIds: ['A', 'B', 'C'] });
+    const result = await pushCodes(deps(), { merchantId, codes: codes(['A', 'B', 'C']) });
     expect(result).toMatchObject({ upserted: 2, rejected: 1 });
     expect(Object.keys(shelf(storeCode)).sort()).toEqual(['PC-A', 'PC-C']);
-    const [b] = await products.get(merchantId, ['B']);
-    expect(b?.rejectedReason).toContain('template has no price field');
+    const [b] = await store.getSlots(merchantId, ['PC-B']);
+    expect(b?.refused?.reason).toContain('template has no price field');
   });
 
   it('tells a refused product from a refused request, on dynalite and the simulator', async () => {
     const { merchantId, storeCode } = await freshMerchant();
     await applyVersion(merchantId, 'A', { price: 100, hidden: false }, 1);
-    await pushChanges(deps(), { merchantId, itemIds: ['A'] });
+    await pushCodes(deps(), { merchantId, codes: ['PC-A'] });
     // Hipoink now refuses A (shown) and B; C is fine: products at fault, not the request.
     hipoink.rejectProduct('PC-A', 'unknown template');
     hipoink.rejectProduct('PC-B', 'unknown template');
     for (const id of ['B', 'C']) await applyVersion(merchantId, id, { price: 200, hidden: false }, 2);
-    const result = await pushChanges(deps(), { merchantId, itemIds: ['B', 'C'] });
+    const result = await pushCodes(deps(), { merchantId, codes: ['PC-B', 'PC-C'] });
     expect(result).toMatchObject({ upserted: 1, rejected: 1 });
     expect(shelf(storeCode)['PC-C']).toBe('2.00');
     hipoink.acceptProduct('PC-A');
@@ -198,12 +191,12 @@ describe('push consumer against the Hipoink simulator', () => {
         retryLimit: 0,
       }),
     };
-    await expect(pushChanges(wrongSign, { merchantId, itemIds: ['C'] })).rejects.toMatchObject({
+    await expect(pushCodes(wrongSign, { merchantId, codes: ['PC-C'] })).rejects.toMatchObject({
       code: 'HIPOINK_REQUEST_REFUSED',
       retryable: true,
     });
-    expect((await products.get(merchantId, ['C']))[0]?.rejectedReason).toBeUndefined();
-    await pushChanges(deps(), { merchantId, itemIds: ['C'] });
+    expect((await store.getSlots(merchantId, ['PC-C']))[0]?.refused).toBeUndefined();
+    await pushCodes(deps(), { merchantId, codes: ['PC-C'] });
     expect(shelf(storeCode)['PC-C']).toBe('3.00');
   });
 });

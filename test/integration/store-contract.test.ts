@@ -3,8 +3,8 @@
  * with the real one's behaviour as the expectation: unit tests must not pass only because of the fake.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ProductStore } from '../../src/store/products.ts';
-import { FakeProductStore } from '../unit/fakes.ts';
+import type { ShelfStore } from '../../src/store/shelf.ts';
+import { FakeShelfStore } from '../unit/fakes.ts';
 import { startStateStores } from './support.ts';
 
 let real: Awaited<ReturnType<typeof startStateStores>>;
@@ -13,9 +13,10 @@ beforeAll(async () => {
 });
 afterAll(async () => real?.stop());
 
+const label = (pc: string) => ({ pc, pn: 'N', pp: '1.00' });
 const active = (pc: string, tag: string) => ({
   status: 'active' as const,
-  label: { pc, pn: 'N', pp: '1.00' },
+  label: label(pc),
   priceType: 'FIXED',
   available: true,
   unitCost: '0.50',
@@ -23,43 +24,87 @@ const active = (pc: string, tag: string) => ({
   labelHash: `l-${tag}`,
   modifiedTime: 2,
 });
+const listing = (listedUnder: string[], relisting = false) => ({ firstSeenAt: 7, listedUnder, relisting });
+const want = (itemId: string, pc: string) => ({
+  itemId,
+  label: label(pc),
+  labelHash: `l-${itemId}`,
+  firstSeenAt: 1,
+});
 
 describe.each([
-  ['fake', () => new FakeProductStore() as ProductStore],
-  ['real', () => real.products],
-])('%s product store', (name, make) => {
+  ['fake', () => new FakeShelfStore() as ShelfStore],
+  ['real', () => real.shelf],
+])('%s shelf store', (name, make) => {
   const m = (t: string) => `${name}-${t}`;
-  it('releaseCode hands over a waiter that arrives while the first list is recorded', async () => {
-    const p = make();
-    await p.claimCode(m('w'), 'PC', 'holder');
-    await p.awaitCode(m('w'), 'PC', 'w1');
-    const released = await p.releaseCode(m('w'), 'PC', 'holder', async (ids) => {
-      if (ids.length === 1) await p.awaitCode(m('w'), 'PC', 'w2');
+
+  it('saveItem keeps the first-seen time, stores unitCost, and drops invalidReason when an item becomes valid', async () => {
+    const s = make();
+    await s.saveItem(m('s'), 'i1', { status: 'invalid', invalidReason: 'bad', modifiedTime: 1 }, listing([]));
+    const saved = await s.saveItem(m('s'), 'i1', active('PC', 'b'), {
+      ...listing(['PC'], true),
+      firstSeenAt: 99,
     });
-    expect(released.sort()).toEqual(['w1', 'w2']);
-  });
-  it('releaseCode leaves a claim taken over while the waiters are recorded', async () => {
-    const p = make();
-    await p.claimCode(m('t'), 'PC', 'holder');
-    await p.awaitCode(m('t'), 'PC', 'w1');
-    await p.releaseCode(m('t'), 'PC', 'holder', async () => {
-      await p.claimCode(m('t'), 'PC', 'new', 'holder');
-    });
-    expect(await p.codeHolder(m('t'), 'PC')).toBe('new');
-  });
-  it('findShown returns a copy, not the stored object', async () => {
-    const p = make();
-    await p.saveState(m('f'), 'i1', active('PC', 'a'));
-    await p.markPushed(m('f'), 'i1', { pc: 'PC', labelHash: 'l-a' });
-    const shown = await p.findShown(m('f'));
-    await p.markLabelLeaving(m('f'), 'i1');
-    expect(shown?.pushedLabelHash).toBe('l-a');
-  });
-  it('saveState stores unitCost and drops invalidReason when an item becomes valid', async () => {
-    const p = make();
-    await p.saveState(m('s'), 'i1', { status: 'invalid', invalidReason: 'bad', modifiedTime: 1 });
-    const saved = await p.saveState(m('s'), 'i1', active('PC', 'b'));
-    expect(saved).toMatchObject({ unitCost: '0.50' });
+    expect(saved).toMatchObject({ unitCost: '0.50', firstSeenAt: 7, listedUnder: ['PC'] });
     expect(saved?.invalidReason).toBeUndefined();
+    expect(saved?.outOfStepSince).toBeTypeOf('number');
+    expect((await s.outOfStepBefore(m('s'), Number.MAX_SAFE_INTEGER)).itemIds).toEqual(['i1']);
+    await s.settleItem(m('s'), 'i1', ['PC']);
+    expect((await s.getItems(m('s'), ['i1']))[0]?.outOfStepSince).toBeUndefined();
+    // An invalid version keeps the last valid label; a removal drops it.
+    await s.saveItem(
+      m('s'),
+      'i1',
+      { status: 'invalid', invalidReason: 'x', modifiedTime: 3 },
+      listing(['PC']),
+    );
+    expect((await s.getItems(m('s'), ['i1']))[0]?.label).toEqual(label('PC'));
+    await s.saveItem(
+      m('s'),
+      'i1',
+      { status: 'removed', removedReason: 'hidden', modifiedTime: 4 },
+      listing([]),
+    );
+    expect((await s.getItems(m('s'), ['i1']))[0]?.label).toBeUndefined();
+  });
+
+  it('touchSlot records and drops wanters, and marks the slot out of step each time', async () => {
+    const s = make();
+    await s.touchSlot(m('t'), 'X', { drop: 'nobody' });
+    await s.touchSlot(m('t'), 'X', { want: want('a', 'X') });
+    await s.touchSlot(m('t'), 'X', { want: want('b', 'X') });
+    await s.touchSlot(m('t'), 'X', { drop: 'a' });
+    const [slot] = await s.getSlots(m('t'), ['X']);
+    expect(slot?.wanters).toEqual([want('b', 'X')]);
+    expect((await s.outOfStepBefore(m('t'), Number.MAX_SAFE_INTEGER)).codes).toEqual(['X']);
+    expect(await s.getSlots(m('t'), ['NONE'])).toEqual([{ code: 'NONE', wanters: [] }]);
+  });
+
+  it('settleSlot clears only the mark it read, and deletes a slot with nothing left to say', async () => {
+    const s = make();
+    await s.touchSlot(m('u'), 'X', { want: want('a', 'X') });
+    const [read] = await s.getSlots(m('u'), ['X']);
+    await s.touchSlot(m('u'), 'X', { want: want('a', 'X') }); // a poll changed it meanwhile
+    const held = { label: label('X'), labelHash: 'l-a', itemId: 'a' };
+    await s.settleSlot(m('u'), 'X', { held }, read?.outOfStepSince);
+    const [after] = await s.getSlots(m('u'), ['X']);
+    expect(after?.held).toEqual(held);
+    expect(after?.outOfStepSince).toBeTypeOf('number');
+    await s.settleSlot(m('u'), 'X', { held }, after?.outOfStepSince);
+    expect((await s.getSlots(m('u'), ['X']))[0]?.outOfStepSince).toBeUndefined();
+    expect(await s.findHeld(m('u'))).toEqual(held);
+
+    await s.touchSlot(m('u'), 'X', { drop: 'a' });
+    const [empty] = await s.getSlots(m('u'), ['X']);
+    await s.settleSlot(m('u'), 'X', {}, empty?.outOfStepSince);
+    expect(await s.listSlots(m('u'))).toEqual([]);
+  });
+
+  it('lists items apart from slots', async () => {
+    const s = make();
+    await s.touchSlot(m('l'), 'X', { want: want('a', 'X') });
+    await s.saveItem(m('l'), 'a', active('X', 'a'), listing(['X']));
+    expect((await s.listItems(m('l'))).map((i) => i.itemId)).toEqual(['a']);
+    expect((await s.listSlots(m('l'))).map((x) => x.code)).toEqual(['X']);
   });
 });

@@ -4,7 +4,7 @@ import { ensureTables, startLocalDynamo } from '../../local/aws/dynamo.ts';
 import type { TokenPair } from '../../src/clover/schemas.ts';
 import { createDocumentClient } from '../../src/store/dynamo.ts';
 import { createMerchantStore, type MerchantStore } from '../../src/store/merchants.ts';
-import { createProductStore } from '../../src/store/products.ts';
+import { createShelfStore } from '../../src/store/shelf.ts';
 
 /** In-memory dynalite with both tables, and the stores the handlers use on top of it. */
 export async function startStateStores() {
@@ -19,7 +19,7 @@ export async function startStateStores() {
   return {
     doc,
     merchants: createMerchantStore(doc, 'merchants'),
-    products: createProductStore(doc, 'products'),
+    shelf: createShelfStore(doc, 'products'),
     stop: () => dynamo.stop(),
   };
 }

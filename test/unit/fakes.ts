@@ -1,8 +1,18 @@
 /** In-memory stand-ins with the same conditional semantics as the DynamoDB stores. */
 import type { TokenPair } from '../../src/clover/schemas.ts';
+import type { Slot, Want } from '../../src/domain/shelf.ts';
+import { HipoinkApiError, HipoinkRejectedError } from '../../src/errors.ts';
+import type { HipoinkClient } from '../../src/hipoink/client.ts';
+import type { HipoinkProduct } from '../../src/hipoink/fields.ts';
 import type { QueueMessage, QueueSender } from '../../src/queues/sqs.ts';
 import type { MerchantRecord, MerchantStore } from '../../src/store/merchants.ts';
-import type { ProductRecord, ProductState, ProductStore } from '../../src/store/products.ts';
+import {
+  type ItemRecord,
+  type ItemState,
+  outOfStepMark,
+  type ShelfStore,
+  stateHashOf,
+} from '../../src/store/shelf.ts';
 
 export function merchantRecord(over: Partial<MerchantRecord> = {}): MerchantRecord {
   return {
@@ -52,14 +62,6 @@ export class FakeMerchantStore implements MerchantStore {
   }
   async setLabelOptions(id: string, options: MerchantRecord['labelOptions'] & object) {
     this.must(id).labelOptions = options;
-  }
-  async addCodeRechecks(id: string, itemIds: readonly string[]) {
-    const r = this.must(id);
-    r.pendingCodeRechecks = [...new Set([...(r.pendingCodeRechecks ?? []), ...itemIds])];
-  }
-  async clearCodeRechecks(id: string, itemIds: readonly string[]) {
-    const r = this.must(id);
-    r.pendingCodeRechecks = (r.pendingCodeRechecks ?? []).filter((i) => !itemIds.includes(i));
   }
   async acquireRefreshLease(id: string, owner: string, version: number, leaseMs: number) {
     await this.tick();
@@ -130,152 +132,123 @@ export class FakeMerchantStore implements MerchantStore {
   }
 }
 
-export class FakeProductStore implements ProductStore {
-  readonly records = new Map<string, ProductRecord>();
-  readonly claims = new Map<string, string>();
-  readonly waiters = new Map<string, Set<string>>();
-  async claimCode(merchantId: string, pc: string, itemId: string, takeOverFrom?: string) {
-    const k = `${merchantId}/${pc}`;
-    const owner = this.claims.get(k);
-    if (takeOverFrom ? owner === takeOverFrom : owner === undefined || owner === itemId) {
-      this.claims.set(k, itemId);
-      this.waiters.get(k)?.delete(itemId);
+/** The shelf store in memory, with the DynamoDB adapter's conditions (pinned by the store contract test). */
+export class FakeShelfStore implements ShelfStore {
+  readonly items = new Map<string, ItemRecord>();
+  readonly slots = new Map<string, Slot>();
+  /** Writes left before every write fails (a poll or push stopped halfway); undefined = never. */
+  writesBeforeFailure: number | undefined;
+  /** Runs once when this many more writes have been made (work running beside a poll or push). */
+  interleave: { afterWrites: number; run: () => Promise<void> } | undefined;
+  constructor(private readonly now: () => number = Date.now) {}
+  private key = (m: string, id: string) => `${m}/${id}`;
+  private async write() {
+    const beside = this.interleave;
+    if (beside && beside.afterWrites-- <= 0) {
+      this.interleave = undefined;
+      const failing = this.writesBeforeFailure;
+      this.writesBeforeFailure = undefined;
+      await beside.run();
+      this.writesBeforeFailure = failing;
     }
-    return this.claims.get(k) as string;
+    if (this.writesBeforeFailure === undefined) return;
+    if (this.writesBeforeFailure <= 0) throw new Error('DynamoDB unavailable');
+    this.writesBeforeFailure--;
   }
-  async codeHolder(merchantId: string, pc: string) {
-    return this.claims.get(`${merchantId}/${pc}`);
+  private slot(m: string, code: string): Slot {
+    return this.slots.get(this.key(m, code)) ?? { code, wanters: [] };
   }
-  async awaitCode(merchantId: string, pc: string, itemId: string) {
-    const k = `${merchantId}/${pc}`;
-    const owner = this.claims.get(k);
-    if (owner === undefined || owner === itemId) return false;
-    this.waiters.set(k, (this.waiters.get(k) ?? new Set()).add(itemId));
-    return true;
+  async getItems(m: string, ids: readonly string[]) {
+    return [...new Set(ids)].flatMap((id) => {
+      const r = this.items.get(this.key(m, id));
+      return r ? [structuredClone(r)] : [];
+    });
   }
-  async releaseCode(
-    merchantId: string,
-    pc: string,
+  async listItems(m: string) {
+    return [...this.items.values()].filter((r) => r.merchantId === m).map((r) => structuredClone(r));
+  }
+  async saveItem(
+    m: string,
     itemId: string,
-    keepWaiters?: (waiters: string[]) => Promise<void>,
+    state: ItemState,
+    listing: { firstSeenAt: number; listedUnder: string[]; relisting: boolean },
   ) {
-    const k = `${merchantId}/${pc}`;
-    // As the real store: delete only as read (same owner, same waiters), else read again.
-    for (;;) {
-      if (this.claims.get(k) !== itemId) return [];
-      const waiting = [...(this.waiters.get(k) ?? [])];
-      if (waiting.length > 0) await keepWaiters?.(waiting);
-      if (this.claims.get(k) !== itemId || (this.waiters.get(k)?.size ?? 0) !== waiting.length) continue;
-      this.claims.delete(k);
-      this.waiters.delete(k);
-      return waiting;
-    }
-  }
-  private key = (m: string, i: string) => `${m}/${i}`;
-  async saveState(merchantId: string, itemId: string, state: ProductState) {
-    const k = this.key(merchantId, itemId);
-    const old = this.records.get(k);
-    const hash =
-      state.status === 'active'
-        ? state.stateHash
-        : state.status === 'removed'
-          ? `removed:${state.removedReason}`
-          : `invalid:${state.invalidReason}`;
-    if (old?.stateHash === hash) return null;
-    if (
-      old?.modifiedTime !== undefined &&
-      state.modifiedTime !== undefined &&
-      old.modifiedTime > state.modifiedTime
-    ) {
-      return null;
-    }
-    const next: ProductRecord = {
-      ...(old ?? { merchantId, itemId }),
-      stateHash: hash,
-      updatedAt: Date.now(),
-    } as ProductRecord;
+    const old = this.items.get(this.key(m, itemId));
+    const stateHash = stateHashOf(state);
+    if (old?.stateHash === stateHash) return null;
+    const older = old?.modifiedTime !== undefined && state.modifiedTime !== undefined;
+    if (older && (old?.modifiedTime ?? 0) > (state.modifiedTime ?? 0)) return null;
+    await this.write();
+    const next = {
+      ...(old ?? { merchantId: m, itemId, firstSeenAt: listing.firstSeenAt }),
+      stateHash,
+    } as ItemRecord;
     next.status = state.status;
+    next.listedUnder = [...listing.listedUnder];
+    if (listing.relisting) next.outOfStepSince = outOfStepMark(this.now());
+    next.updatedAt = this.now();
     if (state.modifiedTime !== undefined) next.modifiedTime = state.modifiedTime;
-    // The real store's SET and REMOVE, attribute for attribute.
+    delete next.removedReason;
     if (state.status === 'active') {
-      Object.assign(next, {
-        label: state.label,
-        labelHash: state.labelHash,
-        priceType: state.priceType,
-        available: state.available,
-      });
-      if (state.unitCost === undefined) delete next.unitCost;
-      else next.unitCost = state.unitCost;
+      const { label, labelHash, priceType, available, unitCost } = state;
+      Object.assign(next, { label, labelHash, priceType, available });
+      if (unitCost === undefined) delete next.unitCost;
+      else next.unitCost = unitCost;
       delete next.invalidReason;
-      delete next.removedReason;
     } else if (state.status === 'removed') {
       next.removedReason = state.removedReason;
       delete next.invalidReason;
+      delete next.label;
+      delete next.labelHash;
     } else next.invalidReason = state.invalidReason;
-    this.records.set(k, next);
+    this.items.set(this.key(m, itemId), next);
     return structuredClone(next);
   }
-  async get(merchantId: string, itemIds: readonly string[]) {
-    return [...new Set(itemIds)]
-      .map((i) => this.records.get(this.key(merchantId, i)))
-      .filter((r): r is ProductRecord => r !== undefined)
-      .map((r) => structuredClone(r));
+  async getSlots(m: string, codes: readonly string[]) {
+    return [...new Set(codes)].map((c) => structuredClone(this.slot(m, c)));
   }
-  async list(merchantId: string) {
-    return [...this.records.values()]
-      .filter((r) => r.merchantId === merchantId)
-      .map((r) => structuredClone(r));
+  async listSlots(m: string) {
+    return [...this.slots.entries()]
+      .filter(([k]) => k.startsWith(`${m}/`))
+      .map(([, s]) => structuredClone(s));
   }
-  async markPushed(
-    merchantId: string,
-    itemId: string,
-    shelf: { pc: string; labelHash: string } | { removed: true },
-  ) {
-    const r = this.records.get(this.key(merchantId, itemId));
-    if (!r) throw new Error('missing');
-    if ('removed' in shelf) {
-      delete r.pushedPc;
-      delete r.pushedLabelHash;
-    } else {
-      r.pushedPc = shelf.pc;
-      r.pushedLabelHash = shelf.labelHash;
+  async touchSlot(m: string, code: string, change: { want: Want } | { drop: string }) {
+    await this.write();
+    const slot = this.slot(m, code);
+    const id = 'want' in change ? change.want.itemId : change.drop;
+    const wanters = slot.wanters.filter((w) => w.itemId !== id);
+    if ('want' in change) wanters.push(structuredClone(change.want));
+    this.slots.set(this.key(m, code), { ...slot, wanters, outOfStepSince: outOfStepMark(this.now()) });
+  }
+  async settleItem(m: string, itemId: string, listedUnder: string[]) {
+    await this.write();
+    const item = this.items.get(this.key(m, itemId));
+    if (!item) throw new Error('missing');
+    item.listedUnder = [...listedUnder];
+    delete item.outOfStepSince;
+  }
+  async outOfStepBefore(m: string, before: number) {
+    const stale = (t?: number) => t !== undefined && t < before;
+    return {
+      codes: (await this.listSlots(m)).filter((s) => stale(s.outOfStepSince)).map((s) => s.code),
+      itemIds: (await this.listItems(m)).filter((i) => stale(i.outOfStepSince)).map((i) => i.itemId),
+    };
+  }
+  async settleSlot(m: string, code: string, shelf: Pick<Slot, 'held' | 'refused'>, markRead?: number) {
+    await this.write();
+    const slot = this.slot(m, code);
+    const unchanged = slot.outOfStepSince === undefined || slot.outOfStepSince === markRead;
+    if (!shelf.held && !shelf.refused && slot.wanters.length === 0 && unchanged) {
+      this.slots.delete(this.key(m, code));
+      return;
     }
-    delete r.rejectedReason;
-    delete r.rejectedLabelHash;
+    const next: Slot = { code, wanters: slot.wanters, ...structuredClone(shelf) };
+    if (!unchanged) next.outOfStepSince = slot.outOfStepSince;
+    this.slots.set(this.key(m, code), next);
   }
-  async markRejected(merchantId: string, itemId: string, labelHash: string, reason: string) {
-    const r = this.records.get(this.key(merchantId, itemId));
-    if (!r) throw new Error('missing');
-    r.rejectedReason = reason;
-    r.rejectedLabelHash = labelHash;
-  }
-  async findShown(merchantId: string) {
-    const shown = [...this.records.values()].find(
-      (r) =>
-        r.merchantId === merchantId &&
-        r.status === 'active' &&
-        r.pushedLabelHash !== undefined &&
-        r.pushedLabelHash === r.labelHash &&
-        r.pushedPc === r.label?.pc,
-    );
-    return shown && structuredClone(shown);
-  }
-  async markLabelLeaving(merchantId: string, itemId: string) {
-    const r = this.records.get(this.key(merchantId, itemId));
-    if (!r) throw new Error('missing');
-    delete r.pushedLabelHash;
-  }
-  async addStrayCode(merchantId: string, itemId: string, pc: string) {
-    const r = this.records.get(this.key(merchantId, itemId));
-    if (!r) throw new Error('missing');
-    r.strayPcs = [...new Set([...(r.strayPcs ?? []), pc])];
-  }
-  async clearStrayCodes(merchantId: string, itemId: string, pcs: readonly string[]) {
-    const r = this.records.get(this.key(merchantId, itemId));
-    if (!r) throw new Error('missing');
-    const left = (r.strayPcs ?? []).filter((pc) => !pcs.includes(pc));
-    if (left.length > 0) r.strayPcs = left;
-    else delete r.strayPcs;
+  async findHeld(m: string) {
+    const held = (await this.listSlots(m)).find((s) => s.held)?.held;
+    return held && structuredClone(held);
   }
 }
 
@@ -283,5 +256,76 @@ export class RecordingQueue implements QueueSender {
   readonly sent: QueueMessage[] = [];
   async send(messages: readonly QueueMessage[]) {
     this.sent.push(...messages);
+  }
+}
+
+/** A Hipoink server in memory, recording calls, with the faults the push must survive. */
+export class FakeHipoink implements HipoinkClient {
+  calls: Array<{ op: string; codes: string[] }> = [];
+  shelf = new Map<string, HipoinkProduct>();
+  /** Codes whose products it refuses (error_code ≠ 0). */
+  bad = new Set<string>();
+  /** Products it refuses by content. */
+  refuse: (p: HipoinkProduct) => boolean = () => false;
+  /** Codes it refuses to delete. */
+  undeletable = new Set<string>();
+  /** The next calls answer 5xx without doing anything. */
+  failNext = 0;
+  /** The next calls are carried out, but their answer is lost (a timeout). */
+  loseNextAnswers = 0;
+  failWith?: Error;
+  sameErrorForBad = false;
+  /** Every request refused with one error, as with a wrong sign. */
+  refuseEverything = false;
+  /** Deleting a code it does not hold is refused (the reference does not say it is not). */
+  refuseUnknownDelete = false;
+  /** Creates refused for the request, deletes of unknown codes still answered (e.g. a wrong store code). */
+  refuseCreates = false;
+  private async call(op: string, codes: string[], apply: () => void) {
+    this.calls.push({ op, codes });
+    if (this.failWith) throw this.failWith;
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new HipoinkApiError('Hipoink answered 503', { status: 503 });
+    }
+    if (this.refuseEverything) throw new HipoinkRejectedError('refused', 10003, 'sign check failed');
+    apply();
+    if (this.loseNextAnswers > 0) {
+      this.loseNextAnswers--;
+      throw new HipoinkApiError('Hipoink timed out');
+    }
+  }
+  private check(p: HipoinkProduct, many: boolean) {
+    if (this.refuseCreates) throw new HipoinkRejectedError('refused', 40001, 'store not found');
+    if (this.bad.has(p.pc) || this.refuse(p)) {
+      const msg = many || this.sameErrorForBad ? 'a product is invalid' : `bad product ${p.pc}`;
+      throw new HipoinkRejectedError('refused', 1, msg);
+    }
+  }
+  async create(_s: string, p: HipoinkProduct) {
+    await this.call('create', [p.pc], () => {
+      this.check(p, false);
+      this.shelf.set(p.pc, { ...p });
+    });
+  }
+  async createMultiple(_s: string, ps: readonly HipoinkProduct[]) {
+    await this.call(
+      'create_multiple',
+      ps.map((p) => p.pc),
+      () => {
+        for (const p of ps) this.check(p, true);
+        for (const p of ps) this.shelf.set(p.pc, { ...p });
+      },
+    );
+  }
+  async deleteMultiple(_s: string, codes: readonly string[]) {
+    await this.call('del_multiple', [...codes], () => {
+      if (this.refuseUnknownDelete && codes.some((c) => !this.shelf.has(c)))
+        throw new HipoinkRejectedError('refused', 30002, 'product not found');
+      if (codes.some((c) => this.undeletable.has(c)))
+        throw new HipoinkRejectedError('refused', 30001, 'product is bound to a label');
+      for (const c of codes) this.shelf.delete(c);
+    });
+    return codes.length;
   }
 }

@@ -1,10 +1,11 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { CloverClient, ListItemsQuery } from '../../src/clover/client.ts';
 import { CloverApiError, CloverUnauthorizedError } from '../../src/errors.ts';
-import type { PollMessage } from '../../src/sync/messages.ts';
-import { lowerBound, pollMerchant } from '../../src/sync/poll.ts';
+import type { PollMessage, PushMessage } from '../../src/sync/messages.ts';
+import { lowerBound, pollMerchant } from '../../src/sync/poll/index.ts';
+import { pushCodes } from '../../src/sync/push.ts';
 import type { TokenManager } from '../../src/sync/tokens.ts';
-import { FakeMerchantStore, FakeProductStore, merchantRecord, RecordingQueue } from './fakes.ts';
+import { FakeHipoink, FakeMerchantStore, FakeShelfStore, merchantRecord, RecordingQueue } from './fakes.ts';
 
 type RawItem = Record<string, unknown> & { id: string; modifiedTime: number };
 
@@ -41,6 +42,7 @@ const settings = {
   hipoinkChunkSize: 200,
   merchantRequestsPerSecond: 1000,
   storeWriteConcurrency: 16,
+  repairAfterMs: 300_000,
 };
 const msg = (mode: PollMessage['mode'] = 'incremental'): PollMessage => ({
   merchantId: 'M1',
@@ -61,25 +63,47 @@ function setup(items: RawItem[], merchant = merchantRecord()) {
   const catalog = new Map(items.map((i) => [i.id, i]));
   const clover = fakeClover(catalog);
   const merchants = new FakeMerchantStore(merchant);
-  const products = new FakeProductStore();
+  let clock = 1_000_000;
+  const shelf = new FakeShelfStore(() => clock);
   const pushQueue = new RecordingQueue();
   const tokens: TokenManager = { accessToken: vi.fn(async () => 'token') };
   const onInvalidItem = vi.fn();
   const deps = {
     merchants,
-    products,
+    shelf,
     clover: clover.client,
     tokens,
     pushQueue,
     settings,
     productCodePrecedence: ['sku', 'code', 'id'] as const,
     onInvalidItem,
+    now: () => clock,
   };
-  return { catalog, clover, merchants, products, pushQueue, tokens, deps, onInvalidItem };
+  const hipoink = new FakeHipoink();
+  const pushDeps = { merchants, shelf, hipoink, settings };
+  /** The consumer: every queued message, in order. */
+  const push = async () => {
+    for (const m of pushQueue.sent.splice(0)) await pushCodes(pushDeps, m.body as PushMessage);
+  };
+  const advance = (ms: number) => {
+    clock += ms;
+  };
+  return {
+    catalog,
+    clover,
+    merchants,
+    shelf,
+    pushQueue,
+    tokens,
+    deps,
+    onInvalidItem,
+    hipoink,
+    push,
+    advance,
+  };
 }
 
-const pushedIds = (q: RecordingQueue) =>
-  q.sent.flatMap((m) => (m.body as { itemIds: string[] }).itemIds).sort();
+const pushedCodes = (q: RecordingQueue) => q.sent.flatMap((m) => (m.body as PushMessage).codes).sort();
 
 describe('pollMerchant', () => {
   it('does a full sync first, then a no-change poll costs one Clover request and queues nothing', async () => {
@@ -88,16 +112,12 @@ describe('pollMerchant', () => {
     expect(first).toMatchObject({ status: 'synced', mode: 'full' });
     expect(s.clover.listCalls[0]?.modifiedSince).toBeUndefined();
     expect(s.merchants.records.get('M1')?.cursor).toBe(2000);
-    expect(pushedIds(s.pushQueue)).toEqual(['A', 'B']);
+    expect(pushedCodes(s.pushQueue)).toEqual(['SKU-A', 'SKU-B']);
     expect(s.pushQueue.sent[0]?.groupId).toBe('M1');
-    // The consumer puts them on the shelf.
-    for (const r of await s.products.list('M1')) {
-      if (r.label && r.labelHash)
-        await s.products.markPushed('M1', r.itemId, { pc: r.label.pc, labelHash: r.labelHash });
-    }
+    await s.push();
 
     s.clover.listCalls.length = 0;
-    s.pushQueue.sent.length = 0;
+    s.advance(600_000);
     const second = await pollMerchant(s.deps, msg());
     expect(second).toMatchObject({ status: 'synced', mode: 'incremental' });
     expect(s.clover.listCalls).toHaveLength(1);
@@ -150,14 +170,14 @@ describe('pollMerchant', () => {
     expect(after?.lastSyncStatus).toBe('partial');
     expect(after?.cursor).toBe(10);
     expect(s.clover.getCalls).toEqual([]);
-    expect((await s.products.list('M1')).length).toBeLessThan(s.catalog.size);
+    expect((await s.shelf.listItems('M1')).length).toBeLessThan(s.catalog.size);
 
     // Once the edits stop, the next poll reads on from there and nothing is missing.
     s.deps.clover = { ...s.deps.clover, listItems: list };
     const next = await pollMerchant(s.deps, msg());
     expect(next).toMatchObject({ status: 'synced', mode: 'incremental' });
     expect(next.status === 'synced' && next.partial).toBeFalsy();
-    const stored = new Map((await s.products.list('M1')).map((r) => [r.itemId, r.status]));
+    const stored = new Map((await s.shelf.listItems('M1')).map((r) => [r.itemId, r.status]));
     expect(stored.size).toBe(s.catalog.size);
     for (const id of s.catalog.keys()) expect(stored.get(id)).toBe('active');
   });
@@ -167,29 +187,43 @@ describe('pollMerchant', () => {
     const result = await pollMerchant(s.deps, msg());
     expect(result.status === 'synced' && result.counts).toMatchObject({ invalid: 2, fetched: 3 });
     expect(s.onInvalidItem).toHaveBeenCalledTimes(2);
-    expect((await s.products.get('M1', ['BAD']))[0]).toMatchObject({
+    expect((await s.shelf.getItems('M1', ['BAD']))[0]).toMatchObject({
       status: 'invalid',
       invalidReason: expect.stringMatching(/name/),
     });
-    expect(pushedIds(s.pushQueue)).toEqual(['A']);
+    expect(pushedCodes(s.pushQueue)).toEqual(['SKU-A']);
   });
 
-  it('queues a hidden item for removal only if it was ever on the shelf', async () => {
+  it('keeps the last valid label of an item whose new version is invalid', async () => {
+    const s = setup([it0('A', { price: 250 })]);
+    await pollMerchant(s.deps, msg());
+    await s.push();
+    s.catalog.set('A', it0('A', { name: '', price: 999, modifiedTime: 9000 }));
+    await pollMerchant(s.deps, msg());
+    expect(s.pushQueue.sent).toEqual([]);
+    expect((await s.shelf.getItems('M1', ['A']))[0]).toMatchObject({
+      status: 'invalid',
+      label: { pp: '2.50' },
+    });
+    expect(s.hipoink.shelf.get('SKU-A')?.pp).toBe('2.50');
+  });
+
+  it('queues a hidden item’s code, which its push takes off the shelf', async () => {
     const s = setup([it0('A'), it0('H', { hidden: true })]);
     await pollMerchant(s.deps, msg());
-    expect(pushedIds(s.pushQueue)).toEqual(['A']);
-    await s.products.markPushed('M1', 'A', { pc: 'SKU-A', labelHash: 'x' });
-    s.pushQueue.sent.length = 0;
+    expect(pushedCodes(s.pushQueue)).toEqual(['SKU-A']);
+    await s.push();
     s.catalog.set('A', it0('A', { hidden: true, modifiedTime: 9000 }));
     await pollMerchant(s.deps, msg());
-    expect(pushedIds(s.pushQueue)).toEqual(['A']);
+    expect(pushedCodes(s.pushQueue)).toEqual(['SKU-A']);
+    await s.push();
+    expect(s.hipoink.shelf.size).toBe(0);
   });
 
   it('removes items gone from Clover only after a GET confirms the 404', async () => {
     const s = setup([it0('A'), it0('B')]);
     await pollMerchant(s.deps, msg());
-    await s.products.markPushed('M1', 'A', { pc: 'SKU-A', labelHash: 'x' });
-    await s.products.markPushed('M1', 'B', { pc: 'SKU-B', labelHash: 'x' });
+    await s.push();
     s.catalog.delete('A');
     // B vanishes from listings only (a listing hiccup): the GET still finds it.
     const realList = s.deps.clover.listItems;
@@ -197,15 +231,27 @@ describe('pollMerchant', () => {
       ...s.deps.clover,
       listItems: async (m, t, q) => (await realList(m, t, q)).filter((i) => (i as RawItem).id !== 'B'),
     };
-    s.pushQueue.sent.length = 0;
     await pollMerchant(s.deps, msg('full'));
     expect(s.clover.getCalls.sort()).toEqual(['A', 'B']);
-    expect((await s.products.get('M1', ['A']))[0]).toMatchObject({
+    expect((await s.shelf.getItems('M1', ['A']))[0]).toMatchObject({
       status: 'removed',
       removedReason: 'gone',
     });
-    expect((await s.products.get('M1', ['B']))[0]?.status).toBe('active');
-    expect(pushedIds(s.pushQueue)).toContain('A');
+    expect((await s.shelf.getItems('M1', ['B']))[0]?.status).toBe('active');
+    await s.push();
+    expect([...s.hipoink.shelf.keys()]).toEqual(['SKU-B']);
+  });
+
+  it('confirms the items a webhook said were deleted, and removes only those Clover no longer has', async () => {
+    const s = setup([it0('A'), it0('B'), it0('K', { modifiedTime: 2000 })]);
+    await pollMerchant(s.deps, msg());
+    await s.push();
+    s.catalog.delete('A');
+    s.clover.getCalls.length = 0;
+    await pollMerchant(s.deps, { ...msg(), reason: 'webhook', confirmGone: ['A', 'B', 'NEVER-SEEN'] });
+    expect(s.clover.getCalls.sort()).toEqual(['A', 'B']);
+    await s.push();
+    expect([...s.hipoink.shelf.keys()].sort()).toEqual(['SKU-B', 'SKU-K']);
   });
 
   it('resyncs from `since` on a backfill that names one, still finding deleted items', async () => {
@@ -221,39 +267,54 @@ describe('pollMerchant', () => {
     expect(s.clover.listCalls[0]?.modifiedSince).toBe(4000);
     // The ghost check needs the full id list, since a partial read cannot prove absence.
     expect(s.clover.listCalls.some((q) => q.modifiedSince === undefined)).toBe(true);
-    expect((await s.products.get('M1', ['GONE']))[0]).toMatchObject({
+    expect((await s.shelf.getItems('M1', ['GONE']))[0]).toMatchObject({
       status: 'removed',
       removedReason: 'gone',
     });
   });
 
-  it('reports two items with one product code instead of flip-flopping the label', async () => {
-    const s = setup([it0('A', { sku: 'SAME', modifiedTime: 1 }), it0('B', { sku: 'SAME', modifiedTime: 2 })]);
+  it('gives a code two items want to the first seen, reports the other, and hands it over when the owner leaves', async () => {
+    const s = setup([it0('A', { sku: 'SAME', modifiedTime: 1 })]);
     await pollMerchant(s.deps, msg());
-    expect((await s.products.get('M1', ['A']))[0]?.status).toBe('active');
-    expect((await s.products.get('M1', ['B']))[0]).toMatchObject({
-      status: 'invalid',
-      invalidReason: 'product code SAME is already used by Clover item A',
+    s.advance(1000);
+    s.catalog.set('B', it0('B', { sku: 'SAME', price: 999, modifiedTime: 2 }));
+    await pollMerchant(s.deps, msg());
+    expect(s.onInvalidItem).toHaveBeenCalledWith({
+      merchantId: 'M1',
+      itemId: 'B',
+      reason: 'product code SAME is already used by Clover item A',
     });
-    expect(pushedIds(s.pushQueue)).toEqual(['A']);
-    // B is edited again: still refused, A's label untouched.
-    s.catalog.set('B', it0('B', { sku: 'SAME', price: 999, modifiedTime: 3 }));
-    await pollMerchant(s.deps, msg());
-    expect((await s.products.get('M1', ['B']))[0]?.status).toBe('invalid');
-    // A moves to another code: B may take SAME on its next read.
+    await s.push();
+    expect(s.hipoink.shelf.get('SAME')?.pn).toBe('Item A');
+    // A moves to another code: B gets SAME in the same poll, without being read again.
     s.catalog.set('A', it0('A', { sku: 'OTHER', modifiedTime: 4 }));
-    s.catalog.set('B', it0('B', { sku: 'SAME', price: 999, modifiedTime: 5 }));
     await pollMerchant(s.deps, msg());
-    expect((await s.products.get('M1', ['A']))[0]?.label?.pc).toBe('OTHER');
-    expect((await s.products.get('M1', ['B']))[0]).toMatchObject({ status: 'active', label: { pc: 'SAME' } });
+    await s.push();
+    expect(s.hipoink.shelf.get('SAME')).toMatchObject({ pn: 'Item B', pp: '9.99' });
+    expect(s.hipoink.shelf.get('OTHER')?.pn).toBe('Item A');
   });
 
-  it('saves a page in parallel, but items contending for a code in Clover’s order, whatever each write takes', async () => {
+  it('gives a deleted item’s barcode to the item replacing it in one poll, with one GET', async () => {
+    const s = setup([it0('A', { sku: 'BAR', modifiedTime: 1 }), it0('K', { modifiedTime: 1 })]);
+    await pollMerchant(s.deps, msg());
+    await s.push();
+    s.advance(1000);
+    s.catalog.delete('A');
+    s.catalog.set('N', it0('N', { sku: 'BAR', price: 555, modifiedTime: 2 }));
+    s.clover.getCalls.length = 0;
+    const result = await pollMerchant(s.deps, msg());
+    expect(s.clover.getCalls).toEqual(['A']);
+    expect(result.status === 'synced' && result.counts.cloverRequests).toBe(2);
+    expect(s.onInvalidItem).not.toHaveBeenCalled();
+    await s.push();
+    expect(s.hipoink.shelf.get('BAR')).toMatchObject({ pn: 'Item N', pp: '5.55' });
+  });
+
+  it('saves a page in parallel: who gets a contested code does not depend on which write lands first', async () => {
     const others = Array.from({ length: 40 }, (_, i) => it0(`N${i}`, { modifiedTime: 10 + i }));
     const s = setup([it0('A', { sku: 'X', modifiedTime: 1 }), ...others]);
     await pollMerchant(s.deps, msg());
-    // A leaves X for Y; then B takes X, then C wants it too. A's and B's writes are the slow ones,
-    // so saved in parallel C would claim X first.
+    // A leaves X for Y; B and C both take X. Their writes take different times.
     s.catalog.set('A', it0('A', { sku: 'Y', modifiedTime: 100 }));
     s.catalog.set('B', it0('B', { sku: 'X', modifiedTime: 101 }));
     s.catalog.set('C', it0('C', { sku: 'X', modifiedTime: 102 }));
@@ -261,31 +322,30 @@ describe('pollMerchant', () => {
     const slow: Record<string, number> = { A: 30, B: 15 };
     let inFlight = 0;
     let most = 0;
-    for (const method of ['claimCode', 'releaseCode', 'saveState'] as const) {
-      const real = s.products[method].bind(s.products) as (...a: unknown[]) => Promise<unknown>;
-      (s.products as unknown as Record<string, unknown>)[method] = async (...args: unknown[]) => {
-        inFlight++;
-        most = Math.max(most, inFlight);
-        await new Promise((r) => setTimeout(r, slow[String(args[method === 'saveState' ? 1 : 2])] ?? 1));
-        try {
-          return await real(...args);
-        } finally {
-          inFlight--;
-        }
-      };
-    }
+    const real = s.shelf.saveItem.bind(s.shelf);
+    s.shelf.saveItem = async (m, id, state, listing) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await new Promise((r) => setTimeout(r, slow[id] ?? 1));
+      try {
+        return await real(m, id, state, listing);
+      } finally {
+        inFlight--;
+      }
+    };
     await pollMerchant(s.deps, msg());
-    expect(await s.products.codeHolder('M1', 'X')).toBe('B');
-    expect((await s.products.get('M1', ['C']))[0]?.invalidReason).toBe(
-      'product code X is already used by Clover item B',
+    await s.push();
+    expect(s.hipoink.shelf.get('X')?.pn).toBe('Item B');
+    expect(s.onInvalidItem).toHaveBeenCalledWith(
+      expect.objectContaining({ itemId: 'C', reason: 'product code X is already used by Clover item B' }),
     );
-    expect((await s.products.get('M1', ['A']))[0]?.label?.pc).toBe('Y');
-    expect((await s.products.get('M1', ['N39']))[0]?.label?.pp).toBe('2.00');
+    expect(s.hipoink.shelf.get('Y')?.pn).toBe('Item A');
+    expect(s.hipoink.shelf.get('SKU-N39')?.pp).toBe('2.00');
     expect(most).toBeGreaterThan(1);
     expect(most).toBeLessThanOrEqual(settings.storeWriteConcurrency);
   });
 
-  it('queues changes an earlier poll saved but failed before queueing', async () => {
+  it('queues again, once its push is overdue, a change an earlier poll saved but failed before queueing', async () => {
     const s = setup([
       it0('A', { modifiedTime: 1 }),
       it0('B', { modifiedTime: 2 }),
@@ -293,8 +353,7 @@ describe('pollMerchant', () => {
     ]);
     s.deps.settings = { ...settings, pageLimit: 2 };
     await pollMerchant(s.deps, msg());
-    for (const id of ['A', 'B', 'C'])
-      await s.products.markPushed('M1', id, { pc: `SKU-${id}`, labelHash: 'old' });
+    await s.push();
     for (const [id, t] of [
       ['A', 10],
       ['B', 11],
@@ -310,18 +369,26 @@ describe('pollMerchant', () => {
         return list(m, t, q);
       },
     };
-    s.pushQueue.sent.length = 0;
     await expect(pollMerchant(s.deps, msg())).rejects.toBeInstanceOf(CloverApiError);
     expect(s.pushQueue.sent).toEqual([]);
+    // The next poll saves C; A and B, saved already, are not written again...
+    s.advance(60_000);
     await pollMerchant(s.deps, msg());
-    expect(pushedIds(s.pushQueue)).toEqual(['A', 'B', 'C']);
+    expect(pushedCodes(s.pushQueue)).toEqual(['SKU-C']);
+    await s.push();
+    // ...but their slots stay marked out of step, and a poll after the repair delay queues them.
+    s.advance(settings.repairAfterMs);
+    await pollMerchant(s.deps, msg());
+    expect(pushedCodes(s.pushQueue)).toEqual(['SKU-A', 'SKU-B']);
+    await s.push();
+    expect([...s.hipoink.shelf.values()].map((p) => p.pp)).toEqual(['9.99', '9.99', '9.99']);
   });
 
   it('ignores `since` for a merchant never synced', async () => {
     const s = setup([it0('OLD', { modifiedTime: 100 })]);
     await pollMerchant(s.deps, { ...msg('full'), since: 4000 });
     expect(s.clover.listCalls[0]?.modifiedSince).toBeUndefined();
-    expect((await s.products.get('M1', ['OLD']))[0]?.status).toBe('active');
+    expect((await s.shelf.getItems('M1', ['OLD']))[0]?.status).toBe('active');
   });
 
   it('runs ghost cleanup on every 10th poll after the last one, not before', async () => {

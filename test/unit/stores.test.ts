@@ -4,7 +4,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createDocumentClient } from '../../src/store/dynamo.ts';
 import { createMerchantStore, merchantView } from '../../src/store/merchants.ts';
-import { createProductStore, pushNeed } from '../../src/store/products.ts';
+import { createShelfStore } from '../../src/store/shelf.ts';
 import { merchantRecord } from './fakes.ts';
 
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -65,13 +65,19 @@ describe('merchant store', () => {
   });
 });
 
-describe('product store', () => {
-  const store = createProductStore(doc, 'products', () => 1);
+describe('shelf store', () => {
+  const store = createShelfStore(doc, 'products', () => 1);
+  const listing = { firstSeenAt: 1, listedUnder: [], relisting: false };
 
   it('writes only a changed state, never over a newer Clover version', async () => {
     ddb.on(UpdateCommand).rejects(conditionFailed());
     expect(
-      await store.saveState('M1', 'I1', { status: 'removed', removedReason: 'hidden', modifiedTime: 5 }),
+      await store.saveItem(
+        'M1',
+        'I1',
+        { status: 'removed', removedReason: 'hidden', modifiedTime: 5 },
+        listing,
+      ),
     ).toBeNull();
     const input = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
     expect(input?.ConditionExpression).toContain('<> :sh');
@@ -94,34 +100,8 @@ describe('product store', () => {
         UnprocessedKeys: { products: { Keys: [{ merchantId: 'M1', itemId: 'I2' }] } },
       })
       .resolves({ Responses: { products: [item] } });
-    const records = await store.get('M1', ['I1', 'I2', 'I1']);
+    const records = await store.getItems('M1', ['I1', 'I2', 'I1']);
     expect(records.map((r) => r.itemId).sort()).toEqual(['I1', 'I2']);
     expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(2);
-  });
-});
-
-describe('pushNeed', () => {
-  const base = { merchantId: 'M', itemId: 'I', stateHash: 's', updatedAt: 0 };
-  const label = { pc: 'PC', pn: 'n', pp: '1.00' };
-  it('says what Hipoink must do for each state', () => {
-    expect(pushNeed({ ...base, status: 'active', label, labelHash: 'h' })).toBe('upsert');
-    expect(
-      pushNeed({ ...base, status: 'active', label, labelHash: 'h', pushedLabelHash: 'h', pushedPc: 'PC' }),
-    ).toBe('none');
-    expect(
-      pushNeed({ ...base, status: 'active', label, labelHash: 'h', pushedLabelHash: 'h', pushedPc: 'OLD' }),
-    ).toBe('upsert');
-    expect(pushNeed({ ...base, status: 'active', label, labelHash: 'h', rejectedLabelHash: 'h' })).toBe(
-      'none',
-    );
-    expect(
-      pushNeed(
-        { ...base, status: 'active', label, labelHash: 'h', rejectedLabelHash: 'h' },
-        { retryRejected: true },
-      ),
-    ).toBe('upsert');
-    expect(pushNeed({ ...base, status: 'removed', pushedPc: 'PC' })).toBe('remove');
-    expect(pushNeed({ ...base, status: 'removed' })).toBe('none');
-    expect(pushNeed({ ...base, status: 'invalid', pushedPc: 'PC' })).toBe('none');
   });
 });

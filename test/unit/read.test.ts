@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ListItemsQuery } from '../../src/clover/client.ts';
-import { type ReadProgress, readItemsSince } from '../../src/sync/pages.ts';
+import { type ReadProgress, readItemsSince } from '../../src/sync/poll/read.ts';
 
 interface Item {
   id: string;

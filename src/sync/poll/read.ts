@@ -1,5 +1,5 @@
-import type { ListItemsQuery } from '../clover/client.ts';
-import { ItemIdentitySchema } from '../clover/schemas.ts';
+import type { ListItemsQuery } from '../../clover/client.ts';
+import { ItemIdentitySchema } from '../../clover/schemas.ts';
 
 const identity = (raw: unknown): { id?: string; modifiedTime?: number } => {
   const parsed = ItemIdentitySchema.safeParse(raw);
@@ -92,4 +92,20 @@ export async function* readItemsSince(
     skip = raw.filter((r) => identity(r).modifiedTime === last).length;
     tieRead = new Set(tieIds(raw));
   }
+}
+
+/** Every item id Clover lists, or undefined when the listing could not be completed. */
+export async function listAllIds(
+  list: (query: ListItemsQuery) => Promise<unknown[]>,
+  limit: number,
+): Promise<Set<string> | undefined> {
+  const ids = new Set<string>();
+  const progress = { complete: true };
+  for await (const page of readItemsSince(list, undefined, limit, progress)) {
+    for (const raw of page) {
+      const { id } = identity(raw);
+      if (id !== undefined) ids.add(id);
+    }
+  }
+  return progress.complete ? ids : undefined;
 }

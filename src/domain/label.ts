@@ -5,7 +5,7 @@ import type { ProductCodeSource } from '../config.ts';
 import { FREE_FIELDS, type HipoinkProduct, PROBE_CODE } from '../hipoink/fields.ts';
 import { centsToDollars } from './money.ts';
 
-/** Clover facts a store can put into free label fields for its templates (seed 001's extra data). */
+/** Clover facts a store can put into free label fields for its templates. */
 export const LABEL_FACTS = [
   'unitCost',
   'priceType',
@@ -50,7 +50,13 @@ export type ItemOutcome =
       /** Hash of what Hipoink shows: only a change here costs a Hipoink call. */
       labelHash: string;
     }
-  | { kind: 'remove'; itemId: string; modifiedTime: number; reason: 'hidden' | 'deleted' | 'variable-price' }
+  | {
+      kind: 'remove';
+      itemId: string;
+      /** Absent for an item confirmed gone from Clover (a GET answered 404). */
+      modifiedTime?: number;
+      reason: 'hidden' | 'deleted' | 'variable-price' | 'gone';
+    }
   | { kind: 'invalid'; itemId: string | undefined; modifiedTime: number | undefined; reason: string };
 
 const nonEmpty = (s: string | null | undefined): string | undefined => {
@@ -84,7 +90,7 @@ function stableJson(value: unknown): string {
 }
 
 /**
- * Clover item → what the label should be. Rules (issue 3): pp is `price` in dollars for every
+ * Clover item → what the label should be. Rules: pp is `price` in dollars for every
  * priceType (a VARIABLE item shows its base price); PER_UNIT adds `pu` = unitName; hidden or
  * deleted items come off the shelf; `available: false` stays on the shelf.
  */

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { transformItem } from '../../src/domain/label.ts';
+import { centsToDollars } from '../../src/domain/money.ts';
 import { PROBE_CODE } from '../../src/hipoink/fields.ts';
-import { centsToDollars } from '../../src/sync/money.ts';
-import { transformItem } from '../../src/sync/transform.ts';
 
 const PRECEDENCE = ['sku', 'code', 'id'] as const;
 const item = (over: Record<string, unknown> = {}) => ({

@@ -1,0 +1,360 @@
+import {
+  BatchGetCommand,
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import type { Slot, Want } from '../domain/shelf.ts';
+import { HipoinkProductSchema } from '../hipoink/fields.ts';
+import { isConditionFailure, setExpression, writeIf } from './dynamo.ts';
+import { OUT_OF_STEP_INDEX } from './tables.ts';
+
+/** One Clover item as stored: the label it wants and the facts kept beside it. */
+export const ItemRecordSchema = z.object({
+  merchantId: z.string(),
+  itemId: z.string(),
+  status: z.enum(['active', 'removed', 'invalid']),
+  removedReason: z.enum(['hidden', 'deleted', 'gone', 'variable-price']).optional(),
+  invalidReason: z.string().optional(),
+  label: HipoinkProductSchema.optional(),
+  labelHash: z.string().optional(),
+  priceType: z.string().optional(),
+  unitCost: z.string().optional(),
+  available: z.boolean().optional(),
+  stateHash: z.string(),
+  modifiedTime: z.number().optional(),
+  firstSeenAt: z.number().default(0),
+  /** Every code whose slot may name this item; exactly the code it wants once its slots are written. */
+  listedUnder: z.array(z.string()).optional(),
+  /** Set while the item's slots may not say what its record says (a poll is writing them). */
+  outOfStepSince: z.number().optional(),
+  updatedAt: z.number(),
+});
+export type ItemRecord = z.infer<typeof ItemRecordSchema>;
+
+/** The state a poll saves for an item. */
+export type ItemState =
+  | {
+      status: 'active';
+      label: NonNullable<ItemRecord['label']>;
+      priceType: string;
+      unitCost?: string;
+      available: boolean;
+      stateHash: string;
+      labelHash: string;
+      modifiedTime: number;
+    }
+  | { status: 'removed'; removedReason: NonNullable<ItemRecord['removedReason']>; modifiedTime?: number }
+  | { status: 'invalid'; invalidReason: string; modifiedTime?: number };
+
+export const stateHashOf = (state: ItemState): string =>
+  state.status === 'active'
+    ? state.stateHash
+    : state.status === 'removed'
+      ? `removed:${state.removedReason}`
+      : `invalid:${state.invalidReason}`;
+
+const WantSchema = z.object({ label: HipoinkProductSchema, labelHash: z.string(), firstSeenAt: z.number() });
+const SlotRecordSchema = z.object({
+  itemId: z.string(),
+  wanters: z.record(z.string(), WantSchema).default({}),
+  held: z.object({ label: HipoinkProductSchema, labelHash: z.string(), itemId: z.string() }).optional(),
+  refused: z.object({ labelHash: z.string(), reason: z.string(), itemId: z.string() }).optional(),
+  outOfStepSince: z.number().optional(),
+});
+
+/**
+ * The out-of-step mark: when a poll changed the slot, with a random fraction of a millisecond so two
+ * marks never compare equal (a push clears only the mark it read).
+ */
+export const outOfStepMark = (now: number) => now + Math.random();
+
+/** Sort-key prefix of slot records, beside the item records of the same merchant. */
+export const SLOT_PREFIX = '#slot#';
+const slotOf = (item: unknown): Slot => {
+  const { itemId, wanters, ...rest } = SlotRecordSchema.parse(item);
+  const wants = Object.entries(wanters).map(([id, want]) => ({ itemId: id, ...want }));
+  return { code: itemId.slice(SLOT_PREFIX.length), wanters: wants, ...rest };
+};
+
+/** Where a store's items and slots live (one DynamoDB table; see docs/design.md). */
+export interface ShelfStore {
+  getItems(merchantId: string, itemIds: readonly string[]): Promise<ItemRecord[]>;
+  listItems(merchantId: string): Promise<ItemRecord[]>;
+  /**
+   * Writes the item's state when it differs and is not older; null when nothing was written.
+   * `firstSeenAt` is kept from the first save; `relisting` marks the item out of step until
+   * `settleItem`, because its slots are about to change.
+   */
+  saveItem(
+    merchantId: string,
+    itemId: string,
+    state: ItemState,
+    listing: { firstSeenAt: number; listedUnder: string[]; relisting: boolean },
+  ): Promise<ItemRecord | null>;
+  /** The item's slots say what its record says: it is listed under exactly these codes. */
+  settleItem(merchantId: string, itemId: string, listedUnder: string[]): Promise<void>;
+  /** The slots of these codes; a code without a record is an empty slot. */
+  getSlots(merchantId: string, codes: readonly string[]): Promise<Slot[]>;
+  listSlots(merchantId: string): Promise<Slot[]>;
+  /** A poll changed what `code` should show: records or drops a wanter, and marks the slot out of step. */
+  touchSlot(merchantId: string, code: string, change: { want: Want } | { drop: string }): Promise<void>;
+  /**
+   * What has been out of step since before `before` (Unix ms): codes whose push was lost or failed
+   * for good, and items whose poll stopped before their slots were written.
+   */
+  outOfStepBefore(merchantId: string, before: number): Promise<{ codes: string[]; itemIds: string[] }>;
+  /**
+   * Records what Hipoink holds (or refused) under `code` after it answered, and clears the
+   * out-of-step mark if it is still the one the push read (a poll may have changed the slot since).
+   */
+  settleSlot(
+    merchantId: string,
+    code: string,
+    shelf: Pick<Slot, 'held' | 'refused'>,
+    markRead: number | undefined,
+  ): Promise<void>;
+  /** Some label Hipoink holds, exactly as it accepted it (for the refusal probe). */
+  findHeld(merchantId: string): Promise<NonNullable<Slot['held']> | undefined>;
+}
+
+export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string, now = Date.now): ShelfStore {
+  const key = (merchantId: string, sortKey: string) => ({ merchantId, itemId: sortKey });
+  const slotKey = (merchantId: string, code: string) => key(merchantId, `${SLOT_PREFIX}${code}`);
+
+  const batchGet = async (keys: Record<string, unknown>[]) => {
+    const found: Record<string, unknown>[] = [];
+    for (let i = 0; i < keys.length; i += 100) {
+      let pending: Record<string, unknown>[] | undefined = keys.slice(i, i + 100);
+      for (let attempt = 0; pending?.length; attempt++) {
+        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+        const out = await doc.send(
+          new BatchGetCommand({ RequestItems: { [tableName]: { Keys: pending, ConsistentRead: true } } }),
+        );
+        found.push(...(out.Responses?.[tableName] ?? []));
+        pending = out.UnprocessedKeys?.[tableName]?.Keys as Record<string, unknown>[] | undefined;
+      }
+    }
+    return found;
+  };
+
+  /**
+   * A merchant's rows of one kind, strongly consistent, page by page. Our own keys start with '#',
+   * which sorts before every Clover item id (letters and digits), so items are the keys after '#…'.
+   */
+  async function* query(merchantId: string, slots: boolean, filter?: string) {
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await doc.send(
+        new QueryCommand({
+          TableName: tableName,
+          KeyConditionExpression: `merchantId = :m AND ${slots ? 'begins_with(itemId, :p)' : 'itemId > :p'}`,
+          ...(filter ? { FilterExpression: filter } : {}),
+          ExpressionAttributeValues: { ':m': merchantId, ':p': slots ? SLOT_PREFIX : '#\uffff' },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      yield* out.Items ?? [];
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+  }
+
+  const markOnly = (Key: Record<string, unknown>, mark: Record<string, number>) =>
+    new UpdateCommand({
+      TableName: tableName,
+      Key,
+      UpdateExpression: 'SET outOfStepSince = :mark',
+      ExpressionAttributeValues: mark,
+    });
+
+  return {
+    async getItems(merchantId, itemIds) {
+      const found = await batchGet([...new Set(itemIds)].map((id) => key(merchantId, id)));
+      return found.map((i) => ItemRecordSchema.parse(i));
+    },
+
+    async listItems(merchantId) {
+      const items: ItemRecord[] = [];
+      for await (const i of query(merchantId, false)) items.push(ItemRecordSchema.parse(i));
+      return items;
+    },
+
+    async saveItem(merchantId, itemId, state, { firstSeenAt, listedUnder, relisting }) {
+      const stateHash = stateHashOf(state);
+      const t = now();
+      const { status, modifiedTime } = state;
+      const mark = relisting ? outOfStepMark(t) : undefined;
+      const attrs: Record<string, unknown> = {
+        ...{ status, stateHash, modifiedTime, listedUnder, outOfStepSince: mark, updatedAt: t },
+      };
+      const remove = ['invalidReason', 'removedReason'];
+      if (state.status === 'active') {
+        const { label, labelHash, priceType, unitCost, available } = state;
+        Object.assign(attrs, { label, labelHash, priceType, unitCost, available });
+        if (unitCost === undefined) remove.push('unitCost');
+      } else if (state.status === 'removed') {
+        attrs.removedReason = state.removedReason;
+        remove.splice(1, 1, 'label', 'labelHash');
+      } else {
+        // An invalid version keeps the label of the last valid one.
+        attrs.invalidReason = state.invalidReason;
+        remove.splice(0, 1);
+      }
+      const set = setExpression(attrs);
+      const names = Object.fromEntries(remove.map((name, i) => [`#r${i}`, name]));
+      // Older Clover versions never overwrite newer ones; equal state is not rewritten.
+      const newer = modifiedTime === undefined ? '' : ' AND (attribute_not_exists(#mt) OR #mt <= :mt)';
+      try {
+        const out = await doc.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: key(merchantId, itemId),
+            UpdateExpression: `SET ${set.expression}, firstSeenAt = if_not_exists(firstSeenAt, :t) REMOVE ${Object.keys(names).join(', ')}`,
+            ConditionExpression: `(attribute_not_exists(#sh) OR #sh <> :sh)${newer}`,
+            ExpressionAttributeNames: {
+              ...{ ...set.names, ...names, '#sh': 'stateHash' },
+              ...(newer ? { '#mt': 'modifiedTime' } : {}),
+            },
+            ExpressionAttributeValues: {
+              ...set.values,
+              ':sh': stateHash,
+              ':t': firstSeenAt,
+              ':mt': modifiedTime,
+            },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        return ItemRecordSchema.parse(out.Attributes);
+      } catch (err) {
+        if (isConditionFailure(err)) return null;
+        throw err;
+      }
+    },
+
+    async getSlots(merchantId, codes) {
+      const unique = [...new Set(codes)];
+      const found = new Map(
+        (await batchGet(unique.map((c) => slotKey(merchantId, c)))).map(slotOf).map((s) => [s.code, s]),
+      );
+      return unique.map((code) => found.get(code) ?? { code, wanters: [] });
+    },
+
+    async listSlots(merchantId) {
+      const slots: Slot[] = [];
+      for await (const s of query(merchantId, true)) slots.push(slotOf(s));
+      return slots;
+    },
+
+    async touchSlot(merchantId, code, change) {
+      const Key = slotKey(merchantId, code);
+      const mark = { ':mark': outOfStepMark(now()) };
+      if ('drop' in change) {
+        const drop = new UpdateCommand({
+          TableName: tableName,
+          Key,
+          UpdateExpression: 'SET outOfStepSince = :mark REMOVE wanters.#id',
+          ConditionExpression: 'attribute_exists(wanters)',
+          ExpressionAttributeNames: { '#id': change.drop },
+          ExpressionAttributeValues: mark,
+        });
+        if (!(await writeIf(doc, drop))) await doc.send(markOnly(Key, mark));
+        return;
+      }
+      const { itemId, ...want } = change.want;
+      // A map entry can only be set inside an existing map: the first wanter creates the map.
+      for (;;) {
+        const entry = new UpdateCommand({
+          TableName: tableName,
+          Key,
+          UpdateExpression: 'SET outOfStepSince = :mark, wanters.#id = :want',
+          ConditionExpression: 'attribute_exists(wanters)',
+          ExpressionAttributeNames: { '#id': itemId },
+          ExpressionAttributeValues: { ...mark, ':want': want },
+        });
+        if (await writeIf(doc, entry)) return;
+        const first = new UpdateCommand({
+          TableName: tableName,
+          Key,
+          UpdateExpression: 'SET outOfStepSince = :mark, wanters = :wanters',
+          ConditionExpression: 'attribute_not_exists(wanters)',
+          ExpressionAttributeValues: { ...mark, ':wanters': { [itemId]: want } },
+        });
+        if (await writeIf(doc, first)) return;
+      }
+    },
+
+    async settleItem(merchantId, itemId, listedUnder) {
+      await doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: key(merchantId, itemId),
+          UpdateExpression: 'SET listedUnder = :l, updatedAt = :now REMOVE outOfStepSince',
+          ConditionExpression: 'attribute_exists(itemId)',
+          ExpressionAttributeValues: { ':l': listedUnder, ':now': now() },
+        }),
+      );
+    },
+
+    async outOfStepBefore(merchantId, before) {
+      const found = { codes: [] as string[], itemIds: [] as string[] };
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const out = await doc.send(
+          new QueryCommand({
+            TableName: tableName,
+            IndexName: OUT_OF_STEP_INDEX,
+            KeyConditionExpression: 'merchantId = :m AND outOfStepSince < :before',
+            ExpressionAttributeValues: { ':m': merchantId, ':before': before },
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        for (const { itemId } of out.Items ?? []) {
+          const id = String(itemId);
+          if (id.startsWith(SLOT_PREFIX)) found.codes.push(id.slice(SLOT_PREFIX.length));
+          else found.itemIds.push(id);
+        }
+        startKey = out.LastEvaluatedKey;
+      } while (startKey);
+      return found;
+    },
+
+    async settleSlot(merchantId, code, { held, refused }, markRead) {
+      const Key = slotKey(merchantId, code);
+      const markUnchanged = 'attribute_not_exists(outOfStepSince) OR outOfStepSince = :seen';
+      const values = { ':seen': markRead ?? -1 };
+      // Nothing held and nobody wanting the code: the slot has nothing left to say.
+      if (!held && !refused) {
+        const condition = `(attribute_not_exists(wanters) OR size(wanters) = :none) AND (${markUnchanged})`;
+        const del = new DeleteCommand({
+          TableName: tableName,
+          Key,
+          ConditionExpression: condition,
+          ExpressionAttributeValues: { ...values, ':none': 0 },
+        });
+        if (await writeIf(doc, del)) return;
+      }
+      const set = setExpression({ held, refused, updatedAt: now() });
+      const gone = [held ? '' : 'held', refused ? '' : 'refused'].filter(Boolean);
+      const update = (clearMark: boolean) =>
+        new UpdateCommand({
+          TableName: tableName,
+          Key,
+          UpdateExpression: `SET ${set.expression}${
+            gone.length || clearMark ? ` REMOVE ${[...gone, ...(clearMark ? ['outOfStepSince'] : [])]}` : ''
+          }`,
+          ...(clearMark ? { ConditionExpression: markUnchanged } : {}),
+          ExpressionAttributeNames: set.names,
+          ExpressionAttributeValues: { ...set.values, ...(clearMark ? values : {}) },
+        });
+      if (!(await writeIf(doc, update(true)))) await doc.send(update(false));
+    },
+
+    async findHeld(merchantId) {
+      for await (const s of query(merchantId, true, 'attribute_exists(held)')) return slotOf(s).held;
+      return undefined;
+    },
+  };
+}

@@ -1,0 +1,77 @@
+import type { CloverClient } from '../../clover/client.ts';
+import { createPacer } from '../../clover/pacing.ts';
+import type { ProductCodeSource, SyncSettings } from '../../config.ts';
+import { CloverUnauthorizedError } from '../../errors.ts';
+import type { QueueSender } from '../../queues/sqs.ts';
+import type { MerchantRecord, MerchantStore, SyncCounts } from '../../store/merchants.ts';
+import type { ShelfStore } from '../../store/shelf.ts';
+import type { TokenManager } from '../tokens.ts';
+
+export interface PollDeps {
+  merchants: MerchantStore;
+  shelf: ShelfStore;
+  clover: CloverClient;
+  tokens: TokenManager;
+  pushQueue: QueueSender;
+  settings: Pick<
+    SyncSettings,
+    | 'pageLimit'
+    | 'overlapMs'
+    | 'cleanupEveryPolls'
+    | 'cleanupIntervalHours'
+    | 'hipoinkChunkSize'
+    | 'merchantRequestsPerSecond'
+    | 'storeWriteConcurrency'
+    | 'repairAfterMs'
+  >;
+  productCodePrecedence: readonly ProductCodeSource[];
+  now?: () => number;
+  /** Told about every item we could not use (recorded and skipped), or that wants a code another item shows. */
+  onInvalidItem?: (info: { merchantId: string; itemId?: string; reason: string }) => void;
+}
+
+/** What one poll of one merchant carries from phase to phase. */
+export interface PollContext {
+  deps: PollDeps;
+  merchant: MerchantRecord;
+  /** When the poll started: the first-seen time of the items it stores for the first time. */
+  startedAt: number;
+  clover: CloverSession;
+  counts: SyncCounts;
+  /** Items this poll read from Clover (by a listing or a GET). */
+  read: Set<string>;
+  /** Codes whose slot this poll changed: each gets a push. */
+  touched: Set<string>;
+  /** Codes an item read in this poll started to want, or wants with a new label. */
+  newlyWanted: Set<string>;
+}
+
+export type CloverSession = ReturnType<typeof cloverSession>;
+
+/**
+ * Clover calls for one merchant with one token, paced under Clover's per-token rate; a 401 forces
+ * one refresh and one retry.
+ */
+export function cloverSession(deps: PollDeps, merchantId: string, counts: SyncCounts) {
+  let token: string | undefined;
+  const pacer = createPacer(deps.settings.merchantRequestsPerSecond);
+  const call = async <T>(run: (token: string) => Promise<T>): Promise<T> => {
+    token ??= await deps.tokens.accessToken(merchantId);
+    await pacer.take();
+    counts.cloverRequests++;
+    try {
+      return await run(token);
+    } catch (err) {
+      if (!(err instanceof CloverUnauthorizedError)) throw err;
+      token = await deps.tokens.accessToken(merchantId, { rejected: token });
+      await pacer.take();
+      counts.cloverRequests++;
+      return run(token);
+    }
+  };
+  return {
+    list: (query: Parameters<CloverClient['listItems']>[2]) =>
+      call((t) => deps.clover.listItems(merchantId, t, query)),
+    get: (itemId: string) => call((t) => deps.clover.getItem(merchantId, t, itemId)),
+  };
+}

@@ -1,0 +1,140 @@
+import { MerchantUnavailableError } from '../../errors.ts';
+import type { MerchantRecord, SyncCounts } from '../../store/merchants.ts';
+import type { PollMessage } from '../messages.ts';
+import { confirmGone, removeGhosts, repairStale } from './cleanup.ts';
+import { cloverSession, type PollContext, type PollDeps } from './context.ts';
+import { decideCodes } from './owners.ts';
+import { queuePushes } from './queue.ts';
+import { listAllIds, readItemsSince } from './read.ts';
+import { savePage } from './save.ts';
+
+export type { PollDeps } from './context.ts';
+export { pushMessages } from './queue.ts';
+
+export type PollResult =
+  | {
+      status: 'synced';
+      merchantId: string;
+      mode: 'incremental' | 'full';
+      counts: SyncCounts;
+      cleanedUp: boolean;
+      /** Set when the read stopped early (items kept moving under it); the next poll goes on from there. */
+      partial?: string;
+    }
+  | { status: 'skipped'; merchantId: string; reason: string };
+
+/**
+ * Polls one merchant, in phases: read the items changed since its cursor (everything on the first
+ * run or a backfill) and save them page by page; decide the codes those items newly want; confirm
+ * deleted items (webhook notices, and ghost cleanup when due); repair what an earlier poll or push
+ * left out of step; queue a push of every code whose shelf must change; move the cursor to the
+ * newest modifiedTime actually processed. On failure the cursor stays where it was.
+ */
+export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<PollResult> {
+  const now = deps.now ?? Date.now;
+  const { merchantId } = msg;
+  let merchant: MerchantRecord | undefined;
+  try {
+    merchant = await deps.merchants.get(merchantId);
+  } catch (err) {
+    // E.g. a merchant stored without a Clover token: skipped with the reason, never retried.
+    if (err instanceof MerchantUnavailableError)
+      return { status: 'skipped', merchantId, reason: err.message };
+    throw err;
+  }
+  if (!merchant) return { status: 'skipped', merchantId, reason: 'unknown merchant' };
+  if (merchant.state !== 'active')
+    return { status: 'skipped', merchantId, reason: `merchant is ${merchant.state}` };
+
+  const startedAt = now();
+  const mode: 'full' | 'incremental' =
+    msg.mode === 'full' || merchant.cursor === undefined ? 'full' : 'incremental';
+  const counts: SyncCounts = {
+    fetched: 0,
+    changed: 0,
+    removed: 0,
+    invalid: 0,
+    queuedForPush: 0,
+    cloverRequests: 0,
+  };
+  try {
+    const clover = cloverSession(deps, merchantId, counts);
+    const ctx: PollContext = {
+      ...{ deps, merchant, startedAt, clover, counts },
+      ...{ read: new Set<string>(), touched: new Set<string>(), newlyWanted: new Set<string>() },
+    };
+    // A full resync reads every item, or those modified since `msg.since` when one was given; a
+    // merchant never synced gets everything whatever `since` says.
+    const since =
+      mode === 'full'
+        ? merchant.cursor === undefined
+          ? undefined
+          : msg.since
+        : lowerBound(merchant, deps.settings.overlapMs);
+    const progress = { complete: true };
+    let readUpTo: number | undefined;
+    for await (const page of readItemsSince(clover.list, since, deps.settings.pageLimit, progress)) {
+      counts.fetched += page.length;
+      readUpTo = maxDefined(readUpTo, await savePage(ctx, page));
+    }
+    // A complete read moves the cursor to the newest modifiedTime processed (never backwards). A
+    // read that stopped early puts it where the read verifiably got to, even below where it was,
+    // so the next poll reads the rest; re-reading is cheap (content hashes).
+    const cursor = progress.complete
+      ? maxDefined(merchant.cursor, readUpTo)
+      : (readUpTo ?? since ?? merchant.cursor);
+    const partial = progress.complete
+      ? undefined
+      : 'Clover items kept changing during the read; the rest is read on the next poll';
+
+    await decideCodes(ctx);
+    if (msg.confirmGone) await confirmGone(ctx, msg.confirmGone);
+    // Ghost cleanup needs a complete id listing; an incomplete one leaves it due for the next poll.
+    let cleanedUp = false;
+    if (progress.complete && (mode === 'full' || isCleanupDue(merchant, deps.settings, startedAt))) {
+      const everything = mode === 'full' && since === undefined;
+      const present = everything ? ctx.read : await listAllIds(clover.list, deps.settings.pageLimit);
+      if (present) {
+        await removeGhosts(ctx, present);
+        cleanedUp = true;
+      }
+    }
+    await repairStale(ctx, startedAt);
+    const full = mode === 'full' ? { repush: msg.repush } : undefined;
+    counts.queuedForPush = await queuePushes(ctx, full);
+
+    const outcome = { mode, startedAt, counts, cleanedUp, ...(partial === undefined ? {} : { partial }) };
+    await deps.merchants.recordPoll(merchantId, { ...outcome, ...(cursor === undefined ? {} : { cursor }) });
+    return { status: 'synced', merchantId, ...outcome };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    await deps.merchants
+      .recordPoll(merchantId, { mode, startedAt, counts, cleanedUp: false, error: message })
+      .catch(() => undefined);
+    if (err instanceof MerchantUnavailableError)
+      return { status: 'skipped', merchantId, reason: err.message };
+    throw err;
+  }
+}
+
+/**
+ * Where the next read starts: the cursor, or further back when the last poll was recent enough
+ * that an item committed late (clock skew, slow writes) could carry an older modifiedTime.
+ */
+export function lowerBound(
+  merchant: Pick<MerchantRecord, 'cursor' | 'lastPollStartedAt'>,
+  overlapMs: number,
+) {
+  const cursor = merchant.cursor ?? 0;
+  if (merchant.lastPollStartedAt === undefined) return cursor;
+  return Math.max(0, Math.min(cursor, merchant.lastPollStartedAt - overlapMs));
+}
+
+const maxDefined = (a: number | undefined, b: number | undefined) =>
+  a === undefined ? b : b === undefined ? a : Math.max(a, b);
+
+function isCleanupDue(merchant: MerchantRecord, settings: PollDeps['settings'], now: number): boolean {
+  if (merchant.pollsSinceCleanup + 1 >= settings.cleanupEveryPolls) return true;
+  if (merchant.lastCleanupAt === undefined) return true;
+  return now - merchant.lastCleanupAt >= settings.cleanupIntervalHours * 3_600_000;
+}

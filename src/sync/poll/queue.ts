@@ -1,0 +1,45 @@
+import { randomUUID } from 'node:crypto';
+import type { PollContext } from './context.ts';
+
+/** Most codes one push message may carry (PushMessageSchema). */
+const MAX_CODES_PER_PUSH = 1000;
+
+/**
+ * Queues a push of every code this poll changed (repairs included). A full resync also queues every
+ * code not known to be in step, and tries refused labels again. Returns how many codes were queued.
+ */
+export async function queuePushes(ctx: PollContext, full: { repush?: boolean } | undefined) {
+  const { deps, merchant } = ctx;
+  const codes = new Set(ctx.touched);
+  if (full)
+    for (const s of await deps.shelf.listSlots(merchant.merchantId))
+      if (full.repush || s.outOfStepSince !== undefined || s.refused) codes.add(s.code);
+  const flags = full ? { retryRefused: true, ...(full.repush ? { repush: true } : {}) } : {};
+  await deps.pushQueue.send(
+    pushMessages(merchant.merchantId, [...codes], deps.settings.hipoinkChunkSize, flags),
+  );
+  return codes.size;
+}
+
+/**
+ * Splits codes into push messages whose sizes are whole multiples of the Hipoink chunk, so N
+ * changed codes cost ⌈N / chunk⌉ Hipoink calls however many messages carry them.
+ */
+export function pushMessages(
+  merchantId: string,
+  codes: readonly string[],
+  chunk: number,
+  flags: { retryRefused?: boolean; repush?: boolean } = {},
+) {
+  const size = Math.max(chunk, Math.floor(MAX_CODES_PER_PUSH / chunk) * chunk);
+  const messages = [];
+  for (let i = 0; i < codes.length; i += size) {
+    messages.push({
+      body: { merchantId, codes: codes.slice(i, i + size), ...flags },
+      groupId: merchantId,
+      // Unique: a second change to the same codes minutes later must not be dropped as a duplicate.
+      deduplicationId: `${merchantId}:${randomUUID()}`,
+    });
+  }
+  return messages;
+}

@@ -1,0 +1,241 @@
+/**
+ * A store's whole world in memory for the shelf tests: a Clover catalog, the real poll and push over
+ * the in-memory stores, a push queue that can duplicate, reorder, redeliver and lose messages, and a
+ * Hipoink that fails, times out and refuses. `expectedShelf` is the oracle: what Hipoink must hold
+ * once everything settles, computed from the catalog alone (the stored first-seen times only order
+ * two items wanting one code).
+ */
+import type { CloverClient } from '../../src/clover/client.ts';
+import { transformItem } from '../../src/domain/label.ts';
+import type { HipoinkProduct } from '../../src/hipoink/fields.ts';
+import type { PushMessage } from '../../src/sync/messages.ts';
+import { pollMerchant } from '../../src/sync/poll/index.ts';
+import { pushCodes } from '../../src/sync/push.ts';
+import { FakeHipoink, FakeMerchantStore, FakeShelfStore, merchantRecord } from './fakes.ts';
+
+export interface CatalogItem {
+  id: string;
+  name: string;
+  sku: string;
+  price: number;
+  hidden: boolean;
+  modifiedTime: number;
+}
+
+export const SETTINGS = {
+  pageLimit: 3,
+  overlapMs: 120_000,
+  cleanupEveryPolls: 3,
+  cleanupIntervalHours: 24,
+  hipoinkChunkSize: 2,
+  merchantRequestsPerSecond: 100_000,
+  storeWriteConcurrency: 4,
+  repairAfterMs: 300_000,
+};
+
+/** Hipoink refuses labels whose name carries a '!'. */
+export const REFUSED_MARK = '!';
+
+export function createWorld() {
+  let clock = 1_700_000_000_000;
+  let nextId = 0;
+  const catalog = new Map<string, CatalogItem>();
+  const getCalls: string[] = [];
+  const clover: CloverClient = {
+    async listItems(_m, _t, q) {
+      return [...catalog.values()]
+        .filter((i) => q.modifiedSince === undefined || i.modifiedTime >= q.modifiedSince)
+        .sort((a, b) => a.modifiedTime - b.modifiedTime || (a.id < b.id ? -1 : 1))
+        .slice(q.offset, q.offset + q.limit)
+        .map((i) => ({ ...i }));
+    },
+    async getItem(_m, _t, id) {
+      getCalls.push(id);
+      const i = catalog.get(id);
+      return i ? { ...i } : null;
+    },
+    refreshTokens: async () => Promise.reject(new Error('not used')),
+    recoverTokens: async () => Promise.reject(new Error('not used')),
+  };
+  const hipoink = new FakeHipoink();
+  hipoink.refuse = (p) => p.pn.includes(REFUSED_MARK);
+  const merchants = new FakeMerchantStore(merchantRecord());
+  const shelf = new FakeShelfStore(() => clock);
+  /** Messages sent and not yet deleted by a successful push, in sending order. */
+  const queue: PushMessage[] = [];
+  const pollDeps = {
+    merchants,
+    shelf,
+    clover,
+    tokens: { accessToken: async () => 'token' },
+    pushQueue: {
+      send: async (ms: ReadonlyArray<{ body: unknown }>) =>
+        void queue.push(...ms.map((m) => m.body as PushMessage)),
+    },
+    settings: SETTINGS,
+    productCodePrecedence: ['sku', 'code', 'id'] as const,
+    now: () => clock,
+  };
+  const pushDeps = { merchants, shelf, hipoink, settings: SETTINGS };
+
+  const edit = (id: string, change: Partial<CatalogItem>) => {
+    const item = catalog.get(id);
+    if (!item) return;
+    clock += 1000;
+    catalog.set(id, { ...item, ...change, modifiedTime: clock });
+  };
+  /** Runs `work` with the stores failing after `writes` writes (a Lambda stopped halfway), if given. */
+  const interrupted = async (writes: number | undefined, work: () => Promise<unknown>) => {
+    shelf.writesBeforeFailure = writes;
+    try {
+      await work();
+      return true;
+    } catch {
+      return false;
+    } finally {
+      shelf.writesBeforeFailure = undefined;
+    }
+  };
+
+  const world = {
+    catalog,
+    hipoink,
+    shelf,
+    merchants,
+    queue,
+    getCalls,
+    get clock() {
+      return clock;
+    },
+    wait(ms: number) {
+      clock += ms;
+    },
+    create(code: string, price: number) {
+      clock += 1000;
+      const id = `I${String(nextId++).padStart(3, '0')}`;
+      catalog.set(id, { id, name: `N${id}`, sku: code, price, hidden: false, modifiedTime: clock });
+      return id;
+    },
+    setPrice: (id: string, price: number) => edit(id, { price }),
+    recode: (id: string, sku: string) => edit(id, { sku }),
+    swap(a: string, b: string) {
+      const [x, y] = [catalog.get(a)?.sku, catalog.get(b)?.sku];
+      if (x === undefined || y === undefined || a === b) return;
+      edit(a, { sku: y });
+      edit(b, { sku: x });
+    },
+    hide: (id: string) => edit(id, { hidden: true }),
+    show: (id: string) => edit(id, { hidden: false }),
+    remove: (id: string) => void catalog.delete(id),
+    /** An edit that makes the item invalid (no name), or valid again. */
+    breakName: (id: string) => edit(id, { name: '' }),
+    fixName: (id: string) => edit(id, { name: `N${id}` }),
+    /** A name Hipoink refuses. */
+    refusedName: (id: string) => edit(id, { name: `N${id}${REFUSED_MARK}` }),
+
+    /** A poll; `besidePush` delivers a push message in the middle of it, after that many writes. */
+    poll(opts: { full?: boolean; failAfterWrites?: number; besidePush?: number } = {}) {
+      clock += 30_000;
+      const at = clock;
+      if (opts.besidePush !== undefined)
+        shelf.interleave = { afterWrites: opts.besidePush, run: () => world.push(0) };
+      return interrupted(opts.failAfterWrites, () =>
+        pollMerchant(pollDeps, {
+          merchantId: 'M1',
+          mode: opts.full ? 'full' : 'incremental',
+          requestedAt: at,
+          reason: opts.full ? 'backfill' : 'schedule',
+        }),
+      ).finally(() => {
+        shelf.interleave = undefined;
+      });
+    },
+    /**
+     * Delivers queued message `index` (modulo the queue). A push that fails leaves it queued (SQS
+     * redelivers it); `lostAck` leaves it queued after success too (the delete was lost).
+     */
+    async push(
+      index = 0,
+      opts: {
+        lostAck?: boolean;
+        failAfterWrites?: number;
+        hipoinkFault?: '5xx' | 'lostAnswer';
+        /** A poll runs in the middle of this push, after that many of its writes. */
+        besidePoll?: number;
+      } = {},
+    ) {
+      if (queue.length === 0) return;
+      if (opts.besidePoll !== undefined)
+        shelf.interleave = { afterWrites: opts.besidePoll, run: async () => void (await world.poll()) };
+      const i = index % queue.length;
+      const msg = queue[i] as PushMessage;
+      if (opts.hipoinkFault === '5xx') hipoink.failNext = 1;
+      if (opts.hipoinkFault === 'lostAnswer') hipoink.loseNextAnswers = 1;
+      const ok = await interrupted(opts.failAfterWrites, () => pushCodes(pushDeps, msg));
+      shelf.interleave = undefined;
+      hipoink.failNext = 0;
+      hipoink.loseNextAnswers = 0;
+      if (ok && !opts.lostAck) queue.splice(i, 1);
+    },
+    /** A message lost for good (it ended in the dead-letter queue). */
+    drop(index = 0) {
+      if (queue.length > 0) queue.splice(index % queue.length, 1);
+    },
+    async drain() {
+      for (let guard = 0; queue.length > 0; guard++) {
+        if (guard > 1000) throw new Error('the push queue never drains');
+        await world.push(0);
+      }
+    },
+    /**
+     * What happens when faults stop: invalid items get fixed in Clover, and the schedule keeps
+     * polling (ghost cleanup included) with every push delivered, past the repair delay.
+     */
+    async settle() {
+      for (const item of catalog.values()) if (item.name === '') world.fixName(item.id);
+      await world.drain();
+      for (let round = 0; round < 2 * SETTINGS.cleanupEveryPolls; round++) {
+        clock += SETTINGS.repairAfterMs + 1;
+        if (!(await world.poll())) throw new Error('a poll failed with no fault injected');
+        await world.drain();
+      }
+    },
+
+    /**
+     * The oracle: for every code, the label of the first-seen visible valid item that wants it; none
+     * for a code nobody visible wants. Where Hipoink refuses the owner's label, nothing, or an older
+     * label of that same owner.
+     */
+    async check(): Promise<string[]> {
+      const stored = new Map((await shelf.listItems('M1')).map((i) => [i.itemId, i]));
+      const problems: string[] = [];
+      const owners = new Map<string, CatalogItem>();
+      for (const item of catalog.values()) {
+        if (item.hidden || item.name === '') continue;
+        const current = owners.get(item.sku);
+        const seen = (i: CatalogItem) => stored.get(i.id)?.firstSeenAt ?? Number.POSITIVE_INFINITY;
+        if (!current || seen(item) < seen(current) || (seen(item) === seen(current) && item.id < current.id))
+          owners.set(item.sku, item);
+      }
+      for (const [code, owner] of owners) {
+        const held = hipoink.shelf.get(code);
+        const outcome = transformItem(owner, pollDeps.productCodePrecedence);
+        if (outcome.kind !== 'label') throw new Error(`oracle: ${owner.id} should be a label`);
+        const expected: HipoinkProduct = outcome.desired.label;
+        if (owner.name.includes(REFUSED_MARK)) {
+          if (held && !held.pn.startsWith(`N${owner.id}`))
+            problems.push(`${code}: refused owner ${owner.id}, but Hipoink shows ${held.pn}`);
+        } else if (JSON.stringify(held) !== JSON.stringify(expected)) {
+          problems.push(
+            `${code}: expected ${JSON.stringify(expected)}, Hipoink holds ${JSON.stringify(held)}`,
+          );
+        }
+      }
+      for (const [code, held] of hipoink.shelf)
+        if (!owners.has(code)) problems.push(`${code}: nobody visible wants it, Hipoink shows ${held.pn}`);
+      return problems;
+    },
+  };
+  return world;
+}
+export type World = ReturnType<typeof createWorld>;

@@ -1,0 +1,237 @@
+/**
+ * The shelf ends as Clover says. A model-based property test drives random sequences of Clover
+ * edits, polls and pushes, with faults, through the real poll and push, and checks the labels
+ * Hipoink holds against the oracle in shelf-world.ts. The named scenarios below document behaviours
+ * a reader looks for; the property test is what keeps every interleaving honest.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createWorld, type World } from './shelf-world.ts';
+
+const CODES = ['C0', 'C1', 'C2', 'C3'];
+
+type Op =
+  | { t: 'create'; code: number; price: number }
+  | { t: 'price'; i: number; price: number }
+  | { t: 'recode'; i: number; code: number }
+  | { t: 'swap'; i: number; j: number }
+  | { t: 'hide' | 'show' | 'delete' | 'breakName' | 'fixName' | 'refusedName'; i: number }
+  | { t: 'poll'; full: boolean; failAfterWrites?: number; besidePush?: number }
+  | {
+      t: 'push';
+      pick: number;
+      lostAck: boolean;
+      failAfterWrites?: number;
+      hipoinkFault?: '5xx' | 'lostAnswer';
+      besidePoll?: number;
+    }
+  | { t: 'drop'; pick: number }
+  | { t: 'wait'; ms: number };
+
+const nat = fc.nat({ max: 20 });
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      t: fc.constant('create' as const),
+      code: fc.nat(3),
+      price: fc.integer({ min: 1, max: 999 }),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      t: fc.constant('price' as const),
+      i: nat,
+      price: fc.integer({ min: 1, max: 999 }),
+    }),
+  },
+  { weight: 3, arbitrary: fc.record({ t: fc.constant('recode' as const), i: nat, code: fc.nat(3) }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('swap' as const), i: nat, j: nat }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      t: fc.constantFrom('hide', 'show', 'delete', 'breakName', 'fixName', 'refusedName') as fc.Arbitrary<
+        'hide' | 'show' | 'delete' | 'breakName' | 'fixName' | 'refusedName'
+      >,
+      i: nat,
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record(
+      {
+        t: fc.constant('poll' as const),
+        full: fc.boolean(),
+        failAfterWrites: fc.nat(6),
+        besidePush: fc.nat(6),
+      },
+      { requiredKeys: ['t', 'full'] },
+    ),
+  },
+  {
+    weight: 6,
+    arbitrary: fc.record(
+      {
+        t: fc.constant('push' as const),
+        pick: nat,
+        lostAck: fc.boolean(),
+        failAfterWrites: fc.nat(4),
+        hipoinkFault: fc.constantFrom('5xx' as const, 'lostAnswer' as const),
+        besidePoll: fc.nat(4),
+      },
+      { requiredKeys: ['t', 'pick', 'lostAck'] },
+    ),
+  },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('drop' as const), pick: nat }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ t: fc.constant('wait' as const), ms: fc.constantFrom(10_000, 200_000, 400_000) }),
+  },
+);
+
+async function apply(w: World, op: Op, ids: string[]) {
+  const id = (i: number) => ids[i % Math.max(1, ids.length)] ?? '';
+  switch (op.t) {
+    case 'create':
+      ids.push(w.create(CODES[op.code] as string, op.price));
+      return;
+    case 'price':
+      return w.setPrice(id(op.i), op.price);
+    case 'recode':
+      return w.recode(id(op.i), CODES[op.code] as string);
+    case 'swap':
+      return w.swap(id(op.i), id(op.j));
+    case 'hide':
+      return w.hide(id(op.i));
+    case 'show':
+      return w.show(id(op.i));
+    case 'delete':
+      return w.remove(id(op.i));
+    case 'breakName':
+      return w.breakName(id(op.i));
+    case 'fixName':
+      return w.fixName(id(op.i));
+    case 'refusedName':
+      return w.refusedName(id(op.i));
+    case 'poll':
+      await w.poll(op);
+      return;
+    case 'push':
+      return w.push(op.pick, op);
+    case 'drop':
+      return w.drop(op.pick);
+    case 'wait':
+      return w.wait(op.ms);
+  }
+}
+
+describe('the shelf model', () => {
+  it('ends with exactly the labels the code rule says, whatever the interleaving and the faults (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 40 }), async (ops) => {
+        const w = createWorld();
+        const ids: string[] = [];
+        for (const op of ops) await apply(w, op, ids);
+        await w.settle();
+        expect(await w.check()).toEqual([]);
+      }),
+      { numRuns: Number(process.env.SHELF_PROPERTY_RUNS ?? 1000) },
+    );
+  }, 240_000);
+});
+
+describe('the shelf ends as Clover says', () => {
+  it('when an item is shown again while the push taking it down is in flight', async () => {
+    const w = createWorld();
+    const a = w.create('C0', 100);
+    await w.poll();
+    await w.drain();
+    w.hide(a);
+    await w.poll();
+    w.show(a);
+    await w.poll();
+    await w.push(0, { lostAck: true }); // the removal lands, then is delivered again after the show
+    await w.drain();
+    expect(await w.check()).toEqual([]);
+    expect(w.hipoink.shelf.get('C0')?.pn).toBe(`N${a}`);
+  });
+
+  it('when a code changes X→Y→X while the push of Y is in flight', async () => {
+    const w = createWorld();
+    const a = w.create('C0', 100);
+    await w.poll();
+    await w.drain();
+    w.recode(a, 'C1');
+    await w.poll();
+    w.recode(a, 'C0');
+    await w.poll();
+    await w.drain();
+    expect([...w.hipoink.shelf.keys()]).toEqual(['C0']);
+  });
+
+  it('when a new item takes the barcode of one deleted before the poll: it gets the label in that poll', async () => {
+    const w = createWorld();
+    const old = w.create('C0', 100);
+    await w.poll();
+    await w.drain();
+    w.remove(old);
+    const replacement = w.create('C0', 250);
+    w.getCalls.length = 0;
+    await w.poll();
+    await w.drain();
+    expect(w.getCalls).toEqual([old]);
+    expect(w.hipoink.shelf.get('C0')).toMatchObject({ pn: `N${replacement}`, pp: '2.50' });
+  });
+
+  it('when two items swap barcodes and one of them is deleted before the poll', async () => {
+    const w = createWorld();
+    const a = w.create('C0', 100);
+    const b = w.create('C1', 200);
+    await w.poll();
+    await w.drain();
+    w.swap(a, b);
+    w.remove(a);
+    await w.poll();
+    await w.drain();
+    expect([...w.hipoink.shelf.entries()]).toEqual([['C0', expect.objectContaining({ pn: `N${b}` })]]);
+  });
+
+  it('when Hipoink refuses the item taking over a hidden item’s code: the hidden label still comes down', async () => {
+    const w = createWorld();
+    const hidden = w.create('C0', 100);
+    await w.poll();
+    await w.drain();
+    w.hide(hidden);
+    const taker = w.create('C0', 200);
+    w.refusedName(taker);
+    await w.poll();
+    await w.drain();
+    expect(w.hipoink.shelf.has('C0')).toBe(false);
+  });
+
+  it('when a push stops after Hipoink took a label but before it was recorded', async () => {
+    const w = createWorld();
+    const a = w.create('C0', 100);
+    await w.poll();
+    await w.push(0, { hipoinkFault: 'lostAnswer' });
+    expect(w.queue).toHaveLength(1);
+    w.recode(a, 'C1');
+    await w.poll();
+    await w.drain();
+    expect([...w.hipoink.shelf.keys()]).toEqual(['C1']);
+  });
+
+  it('when a push message is lost for good: a later poll queues the code again', async () => {
+    const w = createWorld();
+    w.create('C0', 100);
+    await w.poll();
+    w.drop(0);
+    await w.poll();
+    expect(w.queue).toEqual([]);
+    w.wait(300_000);
+    await w.poll();
+    await w.drain();
+    expect(w.hipoink.shelf.has('C0')).toBe(true);
+  });
+});
