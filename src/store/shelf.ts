@@ -118,6 +118,8 @@ export interface ShelfStore {
   ): Promise<void>;
   /** Some label Hipoink holds, exactly as it accepted it (for the refusal probe). */
   findHeld(merchantId: string): Promise<NonNullable<Slot['held']> | undefined>;
+  /** Deletes every item and slot of the merchant (it is being removed). */
+  forget(merchantId: string): Promise<void>;
 }
 
 export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string, now = Date.now): ShelfStore {
@@ -350,6 +352,13 @@ export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string,
           ExpressionAttributeValues: { ...set.values, ...(clearMark ? values : {}) },
         });
       if (!(await writeIf(doc, update(true)))) await doc.send(update(false));
+    },
+
+    async forget(merchantId) {
+      const keys: Record<string, unknown>[] = [];
+      for (const slots of [false, true])
+        for await (const row of query(merchantId, slots)) keys.push(key(merchantId, String(row.itemId)));
+      for (const k of keys) await doc.send(new DeleteCommand({ TableName: tableName, Key: k }));
     },
 
     async findHeld(merchantId) {

@@ -60,6 +60,19 @@ export class FakeMerchantStore implements MerchantStore {
     r.state = state;
     if (reason) r.stateReason = reason;
   }
+  async beginMove(id: string, from: string, to: string) {
+    const r = this.must(id);
+    if (r.storeCode !== from) return false;
+    r.storeCode = to;
+    r.movingFrom = from;
+    return true;
+  }
+  async endMove(id: string) {
+    delete this.must(id).movingFrom;
+  }
+  async remove(id: string) {
+    this.records.delete(id);
+  }
   async setLabelOptions(id: string, options: MerchantRecord['labelOptions'] & object) {
     this.must(id).labelOptions = options;
   }
@@ -245,6 +258,10 @@ export class FakeShelfStore implements ShelfStore {
     const next: Slot = { code, wanters: slot.wanters, ...structuredClone(shelf) };
     if (!unchanged) next.outOfStepSince = slot.outOfStepSince;
     this.slots.set(this.key(m, code), next);
+  }
+  async forget(m: string) {
+    for (const map of [this.items, this.slots])
+      for (const k of [...map.keys()]) if (k.startsWith(`${m}/`)) map.delete(k);
   }
   async findHeld(m: string) {
     const held = (await this.listSlots(m)).find((s) => s.held)?.held;
