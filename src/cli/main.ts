@@ -676,7 +676,7 @@ function attentionHint(v: MerchantView, cli: string): string | undefined {
   return undefined;
 }
 
-/** The backup token refresher's heartbeat, as operators read it (seed 004). */
+/** The backup token refresher's heartbeat, as operators read it. */
 function refresherLine(run: (RefresherRun & { late: boolean }) | undefined): string {
   if (!run) return 'token refresher: no run recorded yet';
   const ago = Math.round((Date.now() - run.finishedAt) / 60_000);
