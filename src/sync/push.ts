@@ -61,7 +61,7 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
   }
   const hipoink = refusalAware(deps, merchantId, storeCode, result);
   const settle = (slot: Slot, shelf: Pick<Slot, 'held' | 'refused'>) =>
-    deps.shelf.settleSlot(merchantId, slot.code, shelf, slot.outOfStepSince);
+    deps.shelf.settleSlot(merchantId, slot, shelf);
   const parallel = deps.settings.storeWriteConcurrency;
 
   await hipoink.deleteCodes(deletes.map((s) => s.code));
