@@ -304,7 +304,7 @@ export async function runCli(
         if (problem === 'unknown') throw new UsageError(`unknown merchant ${id}`);
         if (problem === 'already')
           return io.out(`merchant ${id} already shows its labels in store ${storeCode}`);
-        if (problem === 'move-not-supported' && record) {
+        if (problem === 'move' && record) {
           const moved = await moveStore(storeChanges(), id, storeCode);
           io.out(
             moved.moved
