@@ -37,7 +37,7 @@ export const ConfigSchema = z.object({
   pollIntervalSeconds: z.coerce.number().int().positive().default(120),
   tokenMaxAgeMinutes: z.coerce.number().int().positive().default(60),
   tokenRefreshThresholdMinutes: z.coerce.number().int().min(1).max(120).default(15),
-  // Seed 002: never plan a refresh closer than 1 minute to expiry.
+  // Never plan a refresh closer than 1 minute to expiry.
   tokenRefreshBufferMinutes: z.coerce.number().min(1).max(120).default(5),
   tokenRefreshIntervalMinutes: z.coerce.number().positive().max(1440).default(10),
   hipoinkChunkSize: z.coerce.number().int().min(1).max(1000).default(200),
@@ -89,7 +89,7 @@ export function loadWebConfig(env: NodeJS.ProcessEnv = process.env): WebConfig {
 
 /** Tuning of the sync rules; defaults are the product's, tests shorten them. */
 export interface SyncSettings {
-  /** Refresh the access token when it expires within this many seconds (seed 000: 15 min). */
+  /** Refresh the access token when it expires within this many seconds (15 min by default). */
   refreshThresholdSeconds: number;
   /** How long a refresh lease is held before another worker may take over. */
   refreshLeaseMs: number;
@@ -99,9 +99,9 @@ export interface SyncSettings {
   pageLimit: number;
   /** Re-read window behind the cursor, for items committed late with an older modifiedTime. */
   overlapMs: number;
-  /** Ghost cleanup after this many polls without one (seed 001: every 10th poll)... */
+  /** Ghost cleanup after this many polls without one (every 10th poll by default)... */
   cleanupEveryPolls: number;
-  /** ...or after this many hours (seed 001: 24). */
+  /** ...or after this many hours (24 by default). */
   cleanupIntervalHours: number;
   /** How many products one Hipoink create_multiple/del_multiple call carries. */
   hipoinkChunkSize: number;

@@ -17,16 +17,17 @@ export const ENV = {
   hipoinkBaseUrl: 'HIPOINK_BASE_URL',
   hipoinkClientId: 'HIPOINK_CLIENT_ID',
   pollIntervalSeconds: 'POLL_INTERVAL_SECONDS',
-  /** The backup refresher also refreshes tokens last refreshed at least this long ago (seed 004: 60). */
+  /** The backup refresher also refreshes tokens last refreshed at least this long ago (default 60). */
   tokenMaxAgeMinutes: 'TOKEN_MAX_AGE_MINUTES',
-  /** Refresh an access token that expires within this many minutes (seed 000: 15). */
+  /** Refresh an access token that expires within this many minutes (default 15). */
   tokenRefreshThresholdMinutes: 'TOKEN_REFRESH_THRESHOLD_MINUTES',
   /**
-   * Seed 002's proactive buffer: the backup refresher renews a token before it comes within this
-   * many minutes of expiry, counting the time until its next run. At least 1 (seed 002's minimum).
+   * The proactive buffer: the backup refresher renews a token before it comes within this many
+   * minutes of expiry, counting the time until its next run. At least 1: a refresh is never planned
+   * closer than a minute to expiry.
    */
   tokenRefreshBufferMinutes: 'TOKEN_REFRESH_BUFFER_MINUTES',
-  /** How often the backup refresher runs (set by the stack from its schedule; seed 004: 10). */
+  /** How often the backup refresher runs (set by the stack from its schedule; default 10). */
   tokenRefreshIntervalMinutes: 'TOKEN_REFRESH_INTERVAL_MINUTES',
   /** First retry delay of a failed queue message (seconds), doubling per attempt (default 30). */
   retryBaseSeconds: 'RETRY_BASE_SECONDS',

@@ -1,5 +1,5 @@
 /**
- * Hipoink ESL server simulator, faithful to shared/reference/hipoink-api.md: POST JSON under
+ * Hipoink ESL server simulator, faithful to the API as docs/hipoink.md describes it: POST JSON under
  * /api/{client_id}/, every body with store_code, is_base64 "0" and sign; errors answered with
  * HTTP 200 and error_code ≠ 0. Control methods inspect the labels and inject faults; the same
  * is reachable over HTTP under /_sim/.

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { z } from 'zod';
 import { TokenPairSchema } from '../clover/schemas.ts';
+import { DEFAULT_SYNC_SETTINGS } from '../config.ts';
 import { assignProblem, nextMerchantState } from '../connect/authorize.ts';
 import {
   InviteDaysSchema,
@@ -20,6 +21,7 @@ import {
 import { shelfReport } from '../domain/shelf.ts';
 import { queueDepth, waitForQueuesDrained } from '../queues/depth.ts';
 import { peekDeadLetters, redriveDeadLetters } from '../queues/redrive.ts';
+import { createQueueSender } from '../queues/sqs.ts';
 import { checkStageName } from '../stage.ts';
 import { createInviteStore } from '../store/connect.ts';
 import { createDocumentClient } from '../store/dynamo.ts';
@@ -27,6 +29,7 @@ import { createRefresherHeartbeat, heartbeatLate, type RefresherRun } from '../s
 import { createMerchantStore, type MerchantView, merchantView } from '../store/merchants.ts';
 import { createShelfStore } from '../store/shelf.ts';
 import { SinceSchema } from '../sync/messages.ts';
+import { moveStore, removeMerchant, type StoreChangeDeps } from '../sync/stores.ts';
 import { awsTarget, localTarget, type Target } from './target.ts';
 
 const USAGE = `Usage: esl-sync <command> [options]   (acts on the local stack from \`npm start\`;
@@ -37,7 +40,11 @@ const USAGE = `Usage: esl-sync <command> [options]   (acts on the local stack fr
                                           Clover account to these labels: the owner opens it and presses Allow
   merchants reconnect ID [--json]         a single-use link that re-authorizes that merchant (after needs_reauth)
   merchants assign ID --store-code CODE [--wait] [--timeout SECS]
-                                          give a pending merchant its store code (then a full resync)
+                                          give a pending merchant its store code (then a full resync), or
+                                          move a merchant's labels to another store (the new store gets
+                                          every label first, then the old one is emptied)
+  merchants remove ID [--remove-labels]   offboard a store: stop syncing, delete its tokens and records;
+                                          with --remove-labels its labels leave Hipoink first
   merchants add --merchant-id ID --store-code CODE --tokens-file FILE|-
                                           FILE (or stdin: -) holds Clover's JSON {access_token,
                                           access_token_expiration, refresh_token, refresh_token_expiration}
@@ -50,8 +57,9 @@ const USAGE = `Usage: esl-sync <command> [options]   (acts on the local stack fr
   merchants configure ID [--field-map f1=unitCost,f2=priceType,…] [--variable-price base|remove]
                                           label rules for one store; queues a full resync to apply them
   tick [--wait] [--timeout SECS]          run one fan-out (every active merchant is polled)
-  backfill (--merchant-id ID | --all) [--since ISO-TIME|UNIX-MS] [--wait] [--timeout SECS]
-                                          full resync, including removal of items gone from Clover
+  backfill (--merchant-id ID | --all) [--since ISO-TIME|UNIX-MS] [--repush] [--wait] [--timeout SECS]
+                                          full resync, including removal of items gone from Clover;
+                                          --repush sends every label again (a Hipoink that lost them)
   status [--json]
   tokens refresh                          run the backup token refresher now (refreshes tokens that are due)
   dlq list [--queue poll|push] [--json]   what the dead-letter queues hold, with each failure reason
@@ -100,6 +108,8 @@ const OPTIONS = {
   'refresh-token-expiration': { type: 'string' },
   'tokens-file': { type: 'string' },
   'expires-in': { type: 'string' },
+  'remove-labels': { type: 'boolean' },
+  repush: { type: 'boolean' },
 } as const;
 
 const parseCliArgs = (argv: string[]) =>
@@ -109,14 +119,14 @@ type CliValues = ReturnType<typeof parseCliArgs>['values'];
 /** Each command and its subcommands (undefined: it takes none). */
 const COMMANDS: Record<string, readonly string[] | undefined> = {
   stores: ['invite'],
-  merchants: ['add', 'list', 'show', 'disable', 'enable', 'configure', 'reconnect', 'assign'],
+  merchants: ['add', 'list', 'show', 'disable', 'enable', 'configure', 'reconnect', 'assign', 'remove'],
   tick: undefined,
   backfill: undefined,
   status: undefined,
   tokens: ['refresh'],
   dlq: ['list', 'redrive'],
 };
-const MERCHANT_ID_SUBCOMMANDS = ['show', 'disable', 'enable', 'configure', 'reconnect', 'assign'];
+const MERCHANT_ID_SUBCOMMANDS = ['show', 'disable', 'enable', 'configure', 'reconnect', 'assign', 'remove'];
 
 function merchantIdArg(sub: string | undefined, arg: string | undefined): string {
   if (!arg) throw new UsageError(`merchants ${sub} needs a merchant id`);
@@ -260,6 +270,17 @@ export async function runCli(
     return body;
   };
 
+  /** What moving or removing a store needs: the stores, the push queue, a backfill and a wait. */
+  const storeChanges = (): StoreChangeDeps => ({
+    merchants,
+    shelf,
+    pushQueue: createQueueSender(target.sqs, target.stack.pushQueueUrl),
+    backfill: (request) => invoke(target.stack.backfillFunction, request),
+    settled: wait,
+    hipoinkChunkSize: DEFAULT_SYNC_SETTINGS.hipoinkChunkSize,
+    progress: (line) => io.out(line),
+  });
+
   switch (command) {
     case 'merchants': {
       if (usage.merchantAdd) {
@@ -283,12 +304,16 @@ export async function runCli(
         if (problem === 'unknown') throw new UsageError(`unknown merchant ${id}`);
         if (problem === 'already')
           return io.out(`merchant ${id} already shows its labels in store ${storeCode}`);
-        if (problem === 'move-not-supported' || !record) {
-          throw new UsageError(
-            `merchant ${id} already shows its labels in store ${record?.storeCode}; moving a merchant to ` +
-              'another store code is not supported yet',
+        if (problem === 'move' && record) {
+          const moved = await moveStore(storeChanges(), id, storeCode);
+          io.out(
+            moved.moved
+              ? `merchant ${id}: labels moved from store ${moved.from} to store ${storeCode} (${moved.cleared} code(s) taken off store ${moved.from})`
+              : `merchant ${id} already shows its labels in store ${storeCode}`,
           );
+          return;
         }
+        if (!record) throw new UsageError(`unknown merchant ${id}`);
         const state = nextMerchantState(storeCode, record.state);
         if (!(await merchants.assignStoreCode(id, storeCode, state))) {
           throw new Error(`merchant ${id} was given a store code meanwhile; see merchants show ${id}`);
@@ -298,6 +323,20 @@ export async function runCli(
         const result = await invoke(target.stack.backfillFunction, { merchantId: id });
         io.out(`merchant ${id}: full resync queued (${result.queued.length}) so its labels appear`);
         if (values.wait) await wait();
+        return;
+      }
+      if (sub === 'remove') {
+        const id = merchantIdArg(sub, arg);
+        if (!(await merchants.get(id))) throw new UsageError(`unknown merchant ${id}`);
+        const removeLabels = values['remove-labels'] ?? false;
+        const removed = await removeMerchant(storeChanges(), id, { removeLabels });
+        io.out(
+          `merchant ${id} removed: its tokens, items and sync state are deleted` +
+            (removeLabels
+              ? `; ${removed.cleared} label(s) taken off store ${removed.storeCode}`
+              : `; its labels stay in store ${removed.storeCode ?? '(none)'}`) +
+            '. The app stays installed in Clover until the store uninstalls it.',
+        );
         return;
       }
       if (sub === 'list') {
@@ -477,7 +516,12 @@ export async function runCli(
 }
 
 /** The Backfill payload for the options: `--since` digits are Unix ms, anything else an ISO time. */
-function backfillPayload(values: { 'merchant-id'?: string; all?: boolean; since?: string }) {
+function backfillPayload(values: {
+  'merchant-id'?: string;
+  all?: boolean;
+  since?: string;
+  repush?: boolean;
+}) {
   const merchantId = values['merchant-id'];
   if (!merchantId === !values.all)
     throw new UsageError('backfill needs --merchant-id ID or --all (not both)');
@@ -488,7 +532,11 @@ function backfillPayload(values: { 'merchant-id'?: string; all?: boolean; since?
       '--since takes Unix ms or an ISO-8601 date-time with an offset, e.g. 2026-11-01T00:00:00Z',
     );
   }
-  return { ...(merchantId ? { merchantId } : { all: true }), ...(since === undefined ? {} : { since }) };
+  return {
+    ...(merchantId ? { merchantId } : { all: true }),
+    ...(since === undefined ? {} : { since }),
+    ...(values.repush ? { repush: true } : {}),
+  };
 }
 
 function defaultTarget(aws: boolean, stage: string | undefined): Promise<Target> {
@@ -628,7 +676,7 @@ function attentionHint(v: MerchantView, cli: string): string | undefined {
   return undefined;
 }
 
-/** The backup token refresher's heartbeat, as operators read it (seed 004). */
+/** The backup token refresher's heartbeat, as operators read it. */
 function refresherLine(run: (RefresherRun & { late: boolean }) | undefined): string {
   if (!run) return 'token refresher: no run recorded yet';
   const ago = Math.round((Date.now() - run.finishedAt) / 60_000);

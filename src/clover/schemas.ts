@@ -12,7 +12,7 @@ export type TokenPair = z.infer<typeof TokenPairSchema>;
 /** The envelope of a list response; items are validated one by one so one bad item cannot fail a page. */
 export const ItemsPageSchema = z.object({ elements: z.array(z.unknown()).default([]) });
 
-/** The fields of a Clover inventory item this product relies on (see shared/reference/clover-api.md). */
+/** The fields of a Clover inventory item this product relies on (docs/clover.md). */
 export const CloverItemSchema = z.looseObject({
   id: z.string().min(1),
   name: z.string().nullish(),

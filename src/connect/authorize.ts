@@ -63,14 +63,14 @@ function refusalOf(plan: Extract<AuthorizationPlan, { ok: false }>): ConnectOutc
     : { kind: 'store-conflict', storeCode: plan.storeCode };
 }
 
-/** Why `merchants assign` cannot give this merchant this store code; undefined when it can. */
+/** What `merchants assign` does to this merchant: unknown, already there, a move, or (undefined) a first store code. */
 export function assignProblem(
   merchant: Pick<MerchantRecord, 'storeCode'> | undefined,
   storeCode: string,
-): 'unknown' | 'already' | 'move-not-supported' | undefined {
+): 'unknown' | 'already' | 'move' | undefined {
   if (!merchant) return 'unknown';
   if (merchant.storeCode === storeCode) return 'already';
-  if (merchant.storeCode !== undefined) return 'move-not-supported';
+  if (merchant.storeCode !== undefined) return 'move';
   return undefined;
 }
 

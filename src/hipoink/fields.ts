@@ -5,7 +5,7 @@ export const FREE_FIELDS = Array.from({ length: 16 }, (_, i) => `f${i + 1}`) as 
 export type FreeField = (typeof FREE_FIELDS)[number];
 
 /**
- * Every Hipoink field name lives in this module (see shared/reference/hipoink-api.md).
+ * Every Hipoink field name lives in this module (the API as we rely on it: docs/hipoink.md).
  * `pp` is a dollar string with two decimals; `pc` is Hipoink's key for the product.
  */
 export const HipoinkProductSchema = z.object({

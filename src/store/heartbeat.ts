@@ -16,7 +16,7 @@ export const RefresherRunSchema = z.object({
 export type RefresherRun = z.infer<typeof RefresherRunSchema>;
 
 /**
- * Seed 004's lesson: operators must see that the backup refresher runs (its last run and what it
+ * Operators must see that the backup refresher runs (its last run and what it
  * did), but recording that must never break the refresh itself. Callers treat a failed write as a
  * warning only.
  */

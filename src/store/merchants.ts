@@ -1,4 +1,10 @@
-import { type DynamoDBDocumentClient, GetCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  ScanCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import type { TokenPair } from '../clover/schemas.ts';
 import { type LabelOptions, LabelOptionsSchema } from '../domain/label.ts';
@@ -56,6 +62,8 @@ export const MerchantRecordSchema = z
     lastFullSyncAt: z.number().optional(),
     /** How this store's labels are filled (free fields, VARIABLE-price rule). */
     labelOptions: LabelOptionsSchema.optional(),
+    /** Set while its labels move to `storeCode` from this store, until that store is emptied. */
+    movingFrom: z.string().optional(),
     createdAt: z.number(),
     updatedAt: z.number(),
   })
@@ -176,6 +184,12 @@ export interface MerchantStore {
   /** Marks needs_reauth unless the token pair moved on meanwhile (another worker rotated it). */
   markNeedsReauth(merchantId: string, tokenVersion: number, reason: string): Promise<boolean>;
   recordPoll(merchantId: string, outcome: PollOutcome): Promise<void>;
+  /** Points a merchant at another store, remembering the one it leaves; false if its store code changed meanwhile. */
+  beginMove(merchantId: string, from: string, to: string): Promise<boolean>;
+  /** The store it left is empty: the move is done. */
+  endMove(merchantId: string): Promise<void>;
+  /** Deletes the merchant's record, its tokens with it. */
+  remove(merchantId: string): Promise<void>;
 }
 
 /** What a merchant record must still be for an authorization planned on it to be stored. */
@@ -344,6 +358,34 @@ export function createMerchantStore(
           ExpressionAttributeValues: { ':sc': storeCode, ':s': state, ':now': now() },
         }),
       );
+    },
+
+    beginMove(merchantId, from, to) {
+      return conditional(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { merchantId },
+          UpdateExpression: 'SET storeCode = :to, movingFrom = :from, updatedAt = :now',
+          ConditionExpression: 'storeCode = :from',
+          ExpressionAttributeValues: { ':to': to, ':from': from, ':now': now() },
+        }),
+      );
+    },
+
+    async endMove(merchantId) {
+      await doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { merchantId },
+          UpdateExpression: 'SET updatedAt = :now REMOVE movingFrom',
+          ConditionExpression: 'attribute_exists(merchantId)',
+          ExpressionAttributeValues: { ':now': now() },
+        }),
+      );
+    },
+
+    async remove(merchantId) {
+      await doc.send(new DeleteCommand({ TableName: tableName, Key: { merchantId } }));
     },
 
     async setState(merchantId, state, reason) {

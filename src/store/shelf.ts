@@ -3,6 +3,7 @@ import {
   DeleteCommand,
   type DynamoDBDocumentClient,
   QueryCommand,
+  type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
@@ -57,9 +58,8 @@ export const stateHashOf = (state: ItemState): string =>
       : `invalid:${state.invalidReason}`;
 
 const WantSchema = z.object({ label: HipoinkProductSchema, labelHash: z.string(), firstSeenAt: z.number() });
-const SlotRecordSchema = z.object({
+const SlotRecordSchema = z.looseObject({
   itemId: z.string(),
-  wanters: z.record(z.string(), WantSchema).default({}),
   held: z.object({ label: HipoinkProductSchema, labelHash: z.string(), itemId: z.string() }).optional(),
   refused: z.object({ labelHash: z.string(), reason: z.string(), itemId: z.string() }).optional(),
   outOfStepSince: z.number().optional(),
@@ -73,10 +73,16 @@ export const outOfStepMark = (now: number) => now + Math.random();
 
 /** Sort-key prefix of slot records, beside the item records of the same merchant. */
 export const SLOT_PREFIX = '#slot#';
+/** Each wanter is an attribute of its own, so one update adds or drops it without reading the slot. */
+const WANT_PREFIX = 'want:';
 const slotOf = (item: unknown): Slot => {
-  const { itemId, wanters, ...rest } = SlotRecordSchema.parse(item);
-  const wants = Object.entries(wanters).map(([id, want]) => ({ itemId: id, ...want }));
-  return { code: itemId.slice(SLOT_PREFIX.length), wanters: wants, ...rest };
+  const { itemId, held, refused, outOfStepSince, ...rest } = SlotRecordSchema.parse(item);
+  const wanters = Object.entries(rest).flatMap(([name, want]) =>
+    name.startsWith(WANT_PREFIX)
+      ? [{ itemId: name.slice(WANT_PREFIX.length), ...WantSchema.parse(want) }]
+      : [],
+  );
+  return { code: itemId.slice(SLOT_PREFIX.length), wanters, held, refused, outOfStepSince };
 };
 
 /** Where a store's items and slots live (one DynamoDB table; see docs/design.md). */
@@ -107,17 +113,14 @@ export interface ShelfStore {
    */
   outOfStepBefore(merchantId: string, before: number): Promise<{ codes: string[]; itemIds: string[] }>;
   /**
-   * Records what Hipoink holds (or refused) under `code` after it answered, and clears the
-   * out-of-step mark if it is still the one the push read (a poll may have changed the slot since).
+   * Records what Hipoink holds (or refused) under a slot's code after it answered, and clears the
+   * out-of-step mark if it is still the one the push read in `slot` (a poll may have changed it since).
    */
-  settleSlot(
-    merchantId: string,
-    code: string,
-    shelf: Pick<Slot, 'held' | 'refused'>,
-    markRead: number | undefined,
-  ): Promise<void>;
+  settleSlot(merchantId: string, slot: Slot, shelf: Pick<Slot, 'held' | 'refused'>): Promise<void>;
   /** Some label Hipoink holds, exactly as it accepted it (for the refusal probe). */
   findHeld(merchantId: string): Promise<NonNullable<Slot['held']> | undefined>;
+  /** Deletes every item and slot of the merchant (it is being removed). */
+  forget(merchantId: string): Promise<void>;
 }
 
 export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string, now = Date.now): ShelfStore {
@@ -140,34 +143,27 @@ export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string,
     return found;
   };
 
-  /**
-   * A merchant's rows of one kind, strongly consistent, page by page. Our own keys start with '#',
-   * which sorts before every Clover item id (letters and digits), so items are the keys after '#…'.
-   */
-  async function* query(merchantId: string, slots: boolean, filter?: string) {
-    let startKey: Record<string, unknown> | undefined;
+  /** Every row a query finds, page by page. */
+  async function* paged(input: QueryCommandInput) {
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
     do {
-      const out = await doc.send(
-        new QueryCommand({
-          TableName: tableName,
-          KeyConditionExpression: `merchantId = :m AND ${slots ? 'begins_with(itemId, :p)' : 'itemId > :p'}`,
-          ...(filter ? { FilterExpression: filter } : {}),
-          ExpressionAttributeValues: { ':m': merchantId, ':p': slots ? SLOT_PREFIX : '#\uffff' },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
+      const out = await doc.send(new QueryCommand({ ...input, ExclusiveStartKey }));
       yield* out.Items ?? [];
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
+      ExclusiveStartKey = out.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
   }
 
-  const markOnly = (Key: Record<string, unknown>, mark: Record<string, number>) =>
-    new UpdateCommand({
+  /**
+   * A merchant's rows of one kind, strongly consistent. Our own keys start with '#', which sorts
+   * before every Clover item id (letters and digits), so items are the keys after '#…'.
+   */
+  const query = (merchantId: string, slots: boolean, filter?: string) =>
+    paged({
       TableName: tableName,
-      Key,
-      UpdateExpression: 'SET outOfStepSince = :mark',
-      ExpressionAttributeValues: mark,
+      KeyConditionExpression: `merchantId = :m AND ${slots ? 'begins_with(itemId, :p)' : 'itemId > :p'}`,
+      ...(filter ? { FilterExpression: filter } : {}),
+      ExpressionAttributeValues: { ':m': merchantId, ':p': slots ? SLOT_PREFIX : '#\uffff' },
+      ConsistentRead: true,
     });
 
   return {
@@ -249,41 +245,17 @@ export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string,
     },
 
     async touchSlot(merchantId, code, change) {
-      const Key = slotKey(merchantId, code);
-      const mark = { ':mark': outOfStepMark(now()) };
-      if ('drop' in change) {
-        const drop = new UpdateCommand({
+      const [id, want] = 'want' in change ? [change.want.itemId, change.want] : [change.drop, undefined];
+      const { itemId: _, ...entry } = want ?? { itemId: '' };
+      await doc.send(
+        new UpdateCommand({
           TableName: tableName,
-          Key,
-          UpdateExpression: 'SET outOfStepSince = :mark REMOVE wanters.#id',
-          ConditionExpression: 'attribute_exists(wanters)',
-          ExpressionAttributeNames: { '#id': change.drop },
-          ExpressionAttributeValues: mark,
-        });
-        if (!(await writeIf(doc, drop))) await doc.send(markOnly(Key, mark));
-        return;
-      }
-      const { itemId, ...want } = change.want;
-      // A map entry can only be set inside an existing map: the first wanter creates the map.
-      for (;;) {
-        const entry = new UpdateCommand({
-          TableName: tableName,
-          Key,
-          UpdateExpression: 'SET outOfStepSince = :mark, wanters.#id = :want',
-          ConditionExpression: 'attribute_exists(wanters)',
-          ExpressionAttributeNames: { '#id': itemId },
-          ExpressionAttributeValues: { ...mark, ':want': want },
-        });
-        if (await writeIf(doc, entry)) return;
-        const first = new UpdateCommand({
-          TableName: tableName,
-          Key,
-          UpdateExpression: 'SET outOfStepSince = :mark, wanters = :wanters',
-          ConditionExpression: 'attribute_not_exists(wanters)',
-          ExpressionAttributeValues: { ...mark, ':wanters': { [itemId]: want } },
-        });
-        if (await writeIf(doc, first)) return;
-      }
+          Key: slotKey(merchantId, code),
+          UpdateExpression: `SET outOfStepSince = :mark${want ? ', #w = :want' : ' REMOVE #w'}`,
+          ExpressionAttributeNames: { '#w': `${WANT_PREFIX}${id}` },
+          ExpressionAttributeValues: { ':mark': outOfStepMark(now()), ...(want ? { ':want': entry } : {}) },
+        }),
+      );
     },
 
     async settleItem(merchantId, itemId, listedUnder) {
@@ -300,56 +272,55 @@ export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string,
 
     async outOfStepBefore(merchantId, before) {
       const found = { codes: [] as string[], itemIds: [] as string[] };
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const out = await doc.send(
-          new QueryCommand({
-            TableName: tableName,
-            IndexName: OUT_OF_STEP_INDEX,
-            KeyConditionExpression: 'merchantId = :m AND outOfStepSince < :before',
-            ExpressionAttributeValues: { ':m': merchantId, ':before': before },
-            ExclusiveStartKey: startKey,
-          }),
-        );
-        for (const { itemId } of out.Items ?? []) {
-          const id = String(itemId);
-          if (id.startsWith(SLOT_PREFIX)) found.codes.push(id.slice(SLOT_PREFIX.length));
-          else found.itemIds.push(id);
-        }
-        startKey = out.LastEvaluatedKey;
-      } while (startKey);
+      const stale = paged({
+        TableName: tableName,
+        IndexName: OUT_OF_STEP_INDEX,
+        KeyConditionExpression: 'merchantId = :m AND outOfStepSince < :before',
+        ExpressionAttributeValues: { ':m': merchantId, ':before': before },
+      });
+      for await (const { itemId } of stale) {
+        const id = String(itemId);
+        if (id.startsWith(SLOT_PREFIX)) found.codes.push(id.slice(SLOT_PREFIX.length));
+        else found.itemIds.push(id);
+      }
       return found;
     },
 
-    async settleSlot(merchantId, code, { held, refused }, markRead) {
-      const Key = slotKey(merchantId, code);
-      const markUnchanged = 'attribute_not_exists(outOfStepSince) OR outOfStepSince = :seen';
-      const values = { ':seen': markRead ?? -1 };
+    async settleSlot(merchantId, slot, { held, refused }) {
+      const Key = slotKey(merchantId, slot.code);
+      // Only if no poll changed the slot since the push read it.
+      const unchanged = {
+        ConditionExpression: 'attribute_not_exists(outOfStepSince) OR outOfStepSince = :read',
+        ExpressionAttributeValues: { ':read': slot.outOfStepSince ?? -1 },
+      };
       // Nothing held and nobody wanting the code: the slot has nothing left to say.
-      if (!held && !refused) {
-        const condition = `(attribute_not_exists(wanters) OR size(wanters) = :none) AND (${markUnchanged})`;
-        const del = new DeleteCommand({
-          TableName: tableName,
-          Key,
-          ConditionExpression: condition,
-          ExpressionAttributeValues: { ...values, ':none': 0 },
-        });
-        if (await writeIf(doc, del)) return;
-      }
+      const empty = !held && !refused && slot.wanters.length === 0;
+      if (empty && (await writeIf(doc, new DeleteCommand({ TableName: tableName, Key, ...unchanged }))))
+        return;
       const set = setExpression({ held, refused, updatedAt: now() });
-      const gone = [held ? '' : 'held', refused ? '' : 'refused'].filter(Boolean);
-      const update = (clearMark: boolean) =>
-        new UpdateCommand({
+      const absent = [...(held ? [] : ['held']), ...(refused ? [] : ['refused'])];
+      const update = (clearMark: boolean) => {
+        const remove = [...absent, ...(clearMark ? ['outOfStepSince'] : [])];
+        return new UpdateCommand({
           TableName: tableName,
           Key,
-          UpdateExpression: `SET ${set.expression}${
-            gone.length || clearMark ? ` REMOVE ${[...gone, ...(clearMark ? ['outOfStepSince'] : [])]}` : ''
-          }`,
-          ...(clearMark ? { ConditionExpression: markUnchanged } : {}),
+          UpdateExpression: `SET ${set.expression}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`,
           ExpressionAttributeNames: set.names,
-          ExpressionAttributeValues: { ...set.values, ...(clearMark ? values : {}) },
+          ...(clearMark ? unchanged : {}),
+          ExpressionAttributeValues: {
+            ...set.values,
+            ...(clearMark ? unchanged.ExpressionAttributeValues : {}),
+          },
         });
+      };
       if (!(await writeIf(doc, update(true)))) await doc.send(update(false));
+    },
+
+    async forget(merchantId) {
+      const keys: Record<string, unknown>[] = [];
+      for (const slots of [false, true])
+        for await (const row of query(merchantId, slots)) keys.push(key(merchantId, String(row.itemId)));
+      for (const k of keys) await doc.send(new DeleteCommand({ TableName: tableName, Key: k }));
     },
 
     async findHeld(merchantId) {

@@ -31,7 +31,7 @@ export function parseBackfillRequest(event: unknown): BackfillRequest {
   const issues = meant.safeParse(event).error?.issues ?? parsed.error.issues;
   const problems = issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ');
   throw new InvalidMessageError(
-    `Backfill expects {"merchantId": "<id>"} or {"all": true}, optionally with "since": ${problems}`,
+    `Backfill expects {"merchantId": "<id>"} or {"all": true}, optionally with "since" and "repush": ${problems}`,
   );
 }
 
@@ -65,6 +65,7 @@ export async function requestBackfill(deps: BackfillDeps, request: BackfillReque
           requestedAt,
           reason: 'backfill',
           ...(request.since === undefined ? {} : { since: request.since }),
+          ...(request.repush ? { repush: true } : {}),
         },
         `backfill-${requestedAt}`,
       ),

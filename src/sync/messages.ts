@@ -26,6 +26,11 @@ export const PushMessageSchema = z.object({
   retryRefused: z.boolean().optional(),
   /** Send every label again whatever is recorded (a Hipoink server that lost its products). */
   repush: z.boolean().optional(),
+  /**
+   * Take these codes off that Hipoink store instead (a store left behind by a move, or a merchant
+   * being removed); nothing is recorded for them.
+   */
+  clearFrom: z.string().min(1).optional(),
 });
 export type PushMessage = z.infer<typeof PushMessageSchema>;
 
@@ -35,9 +40,12 @@ export const SinceSchema = z.union(
   { error: 'expected Unix ms (a number) or an ISO-8601 date-time such as 2026-11-01T00:00:00Z' },
 );
 /** Backfill Lambda payload (invoked by hand or by the CLI). */
+/** `repush`: send every label again, even where Hipoink is recorded to hold it. */
 export const BackfillOneSchema = z
-  .object({ merchantId: z.string().min(1), since: SinceSchema.optional() })
+  .object({ merchantId: z.string().min(1), since: SinceSchema.optional(), repush: z.boolean().optional() })
   .strict();
-export const BackfillAllSchema = z.object({ all: z.literal(true), since: SinceSchema.optional() }).strict();
+export const BackfillAllSchema = z
+  .object({ all: z.literal(true), since: SinceSchema.optional(), repush: z.boolean().optional() })
+  .strict();
 export const BackfillRequestSchema = z.union([BackfillOneSchema, BackfillAllSchema]);
 export type BackfillRequest = z.infer<typeof BackfillRequestSchema>;

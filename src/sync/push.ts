@@ -44,6 +44,13 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
   if (storeCode === undefined)
     throw new MerchantUnavailableError('Merchant has no store code yet (pending)', { merchantId });
   const result: PushResult = { merchantId, storeCode, upserted: 0, removed: 0, rejected: 0, hipoinkCalls: 0 };
+  if (msg.clearFrom !== undefined) {
+    // A store this merchant leaves: its codes go, and a probe there may only delete.
+    await refusalAware(deps, merchantId, msg.clearFrom, result, { probeWithHeld: false }).deleteCodes(
+      msg.codes,
+    );
+    return { ...result, storeCode: msg.clearFrom, removed: msg.codes.length };
+  }
 
   const creates: Create[] = [];
   const deletes: Slot[] = [];
@@ -54,7 +61,7 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
   }
   const hipoink = refusalAware(deps, merchantId, storeCode, result);
   const settle = (slot: Slot, shelf: Pick<Slot, 'held' | 'refused'>) =>
-    deps.shelf.settleSlot(merchantId, slot.code, shelf, slot.outOfStepSince);
+    deps.shelf.settleSlot(merchantId, slot, shelf);
   const parallel = deps.settings.storeWriteConcurrency;
 
   await hipoink.deleteCodes(deletes.map((s) => s.code));
@@ -104,12 +111,18 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
  * fixed. A store with nothing on the shelf yet gets the delete alone, counted only when refused with
  * the same error (a refusal to delete an unknown code is another).
  */
-function refusalAware(deps: PushDeps, merchantId: string, storeCode: string, result: PushResult) {
+function refusalAware(
+  deps: PushDeps,
+  merchantId: string,
+  storeCode: string,
+  result: PushResult,
+  opts = { probeWithHeld: true },
+) {
   let requestChecked = false;
   const deleteNothing = () => deps.hipoink.deleteMultiple(storeCode, [PROBE_CODE]);
   /** Whether Hipoink refuses requests that cannot be wrong in content, as it refused `refusal`. */
   const requestRefused = async (refusal: HipoinkRejectedError): Promise<boolean> => {
-    const held = await deps.shelf.findHeld(merchantId);
+    const held = opts.probeWithHeld ? await deps.shelf.findHeld(merchantId) : undefined;
     if (held) {
       if ((await refusalOf(result, () => deps.hipoink.create(storeCode, held.label))) === undefined)
         return false;

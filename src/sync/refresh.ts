@@ -9,7 +9,7 @@ export interface BackupRefreshDeps {
   settings: {
     refreshThresholdSeconds: number;
     tokenMaxAgeMinutes: number;
-    /** Seed 002's buffer: refresh before the token comes this close to expiry (≥ 1 min). */
+    /** The proactive buffer: refresh before the token comes this close to expiry (≥ 1 min). */
     refreshBufferMinutes: number;
     /** Minutes between two runs of the refresher. */
     intervalMinutes: number;
@@ -28,8 +28,8 @@ export interface BackupRefreshResult {
 }
 
 /**
- * How close to expiry a token may get before this run must refresh it. Seed 004's threshold, or
- * seed 002's proactive buffer counted from the next run, whichever is earlier: a run that skips a
+ * How close to expiry a token may get before this run must refresh it: the refresh threshold, or
+ * the proactive buffer counted from the next run, whichever is earlier: a run that skips a
  * token must not leave it to enter the buffer before the following run looks again.
  */
 export function refreshWindowMs(settings: BackupRefreshDeps['settings']): number {
@@ -39,7 +39,7 @@ export function refreshWindowMs(settings: BackupRefreshDeps['settings']): number
 
 /**
  * A token is due when it expires within `refreshWindowMs` or was last refreshed (or issued) at
- * least `tokenMaxAgeMinutes` ago (seed 004). Keeps merchants that are rarely polled — or whose
+ * least `tokenMaxAgeMinutes` ago. Keeps merchants that are rarely polled — or whose
  * polls keep failing — from running into an expired token or refresh token.
  */
 export function refreshDue(m: MerchantRecord, settings: BackupRefreshDeps['settings'], now: number): boolean {

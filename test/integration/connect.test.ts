@@ -151,9 +151,11 @@ describe('connect from Clover’s launch path (no invite)', () => {
     expect(await world.cli('merchants', 'assign', LAUNCHED, '--store-code', 'store-launched')).toEqual([
       `merchant ${LAUNCHED} already shows its labels in store store-launched`,
     ]);
-    await expect(world.cli('merchants', 'assign', LAUNCHED, '--store-code', 'elsewhere')).rejects.toThrow(
-      /not supported yet/,
+    // Assigning it again elsewhere moves its labels (the move itself: test/integration/shelf.test.ts).
+    expect((await world.cli('merchants', 'assign', LAUNCHED, '--store-code', 'elsewhere')).at(-1)).toMatch(
+      /labels moved from store store-launched to store elsewhere/,
     );
+    expect(shelf(world.hipoink, 'elsewhere')).toEqual(expectedShelf(world.clover, LAUNCHED));
   });
 
   it('lets a known merchant re-authorize from the launch path, keeping its store', async () => {

@@ -323,7 +323,7 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
     const out = await cli('tokens', 'refresh');
     expect(out[0]).toMatch(/2 checked, 1 refreshed, 0 failed/);
     expect(clover.refreshCalls - before).toBe(1);
-    // Its heartbeat is visible to operators (seed 004).
+    // Its heartbeat is visible to operators.
     expect((await cli('status')).join('\n')).toMatch(
       /token refresher: last run \S+ \(0 min ago\): 2 checked, 1 refreshed, 0 failed\n/,
     );

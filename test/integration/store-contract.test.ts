@@ -3,6 +3,7 @@
  * with the real one's behaviour as the expectation: unit tests must not pass only because of the fake.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Slot } from '../../src/domain/shelf.ts';
 import type { ShelfStore } from '../../src/store/shelf.ts';
 import { FakeShelfStore } from '../unit/fakes.ts';
 import { startStateStores } from './support.ts';
@@ -86,17 +87,17 @@ describe.each([
     const [read] = await s.getSlots(m('u'), ['X']);
     await s.touchSlot(m('u'), 'X', { want: want('a', 'X') }); // a poll changed it meanwhile
     const held = { label: label('X'), labelHash: 'l-a', itemId: 'a' };
-    await s.settleSlot(m('u'), 'X', { held }, read?.outOfStepSince);
+    await s.settleSlot(m('u'), read as Slot, { held });
     const [after] = await s.getSlots(m('u'), ['X']);
     expect(after?.held).toEqual(held);
     expect(after?.outOfStepSince).toBeTypeOf('number');
-    await s.settleSlot(m('u'), 'X', { held }, after?.outOfStepSince);
+    await s.settleSlot(m('u'), after as Slot, { held });
     expect((await s.getSlots(m('u'), ['X']))[0]?.outOfStepSince).toBeUndefined();
     expect(await s.findHeld(m('u'))).toEqual(held);
 
     await s.touchSlot(m('u'), 'X', { drop: 'a' });
     const [empty] = await s.getSlots(m('u'), ['X']);
-    await s.settleSlot(m('u'), 'X', {}, empty?.outOfStepSince);
+    await s.settleSlot(m('u'), empty as Slot, {});
     expect(await s.listSlots(m('u'))).toEqual([]);
   });
 

@@ -32,7 +32,7 @@ describe('loadConfig', () => {
       tokenRefreshBufferMinutes: 5,
       tokenRefreshIntervalMinutes: 10,
     });
-    // Seed 002: a proactive buffer under one minute is refused, not silently used.
+    // A proactive buffer under one minute is refused, not silently used.
     expect(() => loadConfig({ ...env, TOKEN_REFRESH_BUFFER_MINUTES: '0.5' })).toThrow(
       /TOKEN_REFRESH_BUFFER_MINUTES/,
     );

@@ -151,7 +151,7 @@ describe('authorization plan', () => {
   it('assigns a store code only to a merchant without one', () => {
     expect(assignProblem(undefined, 's')).toBe('unknown');
     expect(assignProblem({ storeCode: 's' }, 's')).toBe('already');
-    expect(assignProblem({ storeCode: 'other' }, 's')).toBe('move-not-supported');
+    expect(assignProblem({ storeCode: 'other' }, 's')).toBe('move');
     expect(assignProblem({}, 's')).toBeUndefined();
     expect(nextMerchantState('s', 'pending')).toBe('active');
     expect(nextMerchantState(undefined, 'active')).toBe('pending');

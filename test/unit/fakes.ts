@@ -60,6 +60,19 @@ export class FakeMerchantStore implements MerchantStore {
     r.state = state;
     if (reason) r.stateReason = reason;
   }
+  async beginMove(id: string, from: string, to: string) {
+    const r = this.must(id);
+    if (r.storeCode !== from) return false;
+    r.storeCode = to;
+    r.movingFrom = from;
+    return true;
+  }
+  async endMove(id: string) {
+    delete this.must(id).movingFrom;
+  }
+  async remove(id: string) {
+    this.records.delete(id);
+  }
   async setLabelOptions(id: string, options: MerchantRecord['labelOptions'] & object) {
     this.must(id).labelOptions = options;
   }
@@ -234,17 +247,21 @@ export class FakeShelfStore implements ShelfStore {
       itemIds: (await this.listItems(m)).filter((i) => stale(i.outOfStepSince)).map((i) => i.itemId),
     };
   }
-  async settleSlot(m: string, code: string, shelf: Pick<Slot, 'held' | 'refused'>, markRead?: number) {
+  async settleSlot(m: string, read: Slot, shelf: Pick<Slot, 'held' | 'refused'>) {
     await this.write();
-    const slot = this.slot(m, code);
-    const unchanged = slot.outOfStepSince === undefined || slot.outOfStepSince === markRead;
-    if (!shelf.held && !shelf.refused && slot.wanters.length === 0 && unchanged) {
-      this.slots.delete(this.key(m, code));
+    const slot = this.slot(m, read.code);
+    const unchanged = slot.outOfStepSince === undefined || slot.outOfStepSince === read.outOfStepSince;
+    if (!shelf.held && !shelf.refused && read.wanters.length === 0 && unchanged) {
+      this.slots.delete(this.key(m, read.code));
       return;
     }
-    const next: Slot = { code, wanters: slot.wanters, ...structuredClone(shelf) };
+    const next: Slot = { code: read.code, wanters: slot.wanters, ...structuredClone(shelf) };
     if (!unchanged) next.outOfStepSince = slot.outOfStepSince;
-    this.slots.set(this.key(m, code), next);
+    this.slots.set(this.key(m, read.code), next);
+  }
+  async forget(m: string) {
+    for (const map of [this.items, this.slots])
+      for (const k of [...map.keys()]) if (k.startsWith(`${m}/`)) map.delete(k);
   }
   async findHeld(m: string) {
     const held = (await this.listSlots(m)).find((s) => s.held)?.held;

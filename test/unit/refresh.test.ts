@@ -14,7 +14,7 @@ const settings = {
 const NOW = 1_800_000_000_000;
 
 describe('backup token refresh', () => {
-  it('is due at ≤ 15 min to expiry or ≥ 60 min since the last refresh (seed 004)', () => {
+  it('is due at ≤ 15 min to expiry or ≥ 60 min since the last refresh', () => {
     const fresh = { accessTokenExpiresAt: NOW / 1000 + 3600, lastRefreshAt: NOW - 59 * 60_000 };
     expect(refreshDue(merchantRecord(fresh), settings, NOW)).toBe(false);
     expect(
@@ -35,7 +35,7 @@ describe('backup token refresh', () => {
     ).toBe(false);
   });
 
-  it('refreshes before the token enters the proactive buffer by the next run (seed 002), never planning under 1 min', () => {
+  it('refreshes before the token enters the proactive buffer by the next run, never planning under 1 min', () => {
     const expiringIn = (minutes: number) =>
       merchantRecord({ accessTokenExpiresAt: (NOW + minutes * 60_000) / 1000, lastRefreshAt: NOW });
     // Runs every 30 min with a 5-min buffer: a token 34 min from expiry would be 4 min from it at
@@ -46,13 +46,13 @@ describe('backup token refresh', () => {
     // The threshold still applies when it is the larger window (10 + 5 < 15).
     expect(refreshDue(expiringIn(14), settings, NOW)).toBe(true);
     expect(refreshDue(expiringIn(16), settings, NOW)).toBe(false);
-    // A buffer configured under seed 002's 1-minute minimum counts as 1 minute.
+    // A buffer configured under the 1-minute minimum counts as 1 minute.
     const tight = { ...settings, refreshThresholdSeconds: 0, intervalMinutes: 1, refreshBufferMinutes: 0 };
     expect(refreshDue(expiringIn(1.9), tight, NOW)).toBe(true);
     expect(refreshDue(expiringIn(2.1), tight, NOW)).toBe(false);
   });
 
-  it('leaves a heartbeat of every run, and a heartbeat it cannot write never fails the run (seed 004)', async () => {
+  it('leaves a heartbeat of every run, and a heartbeat it cannot write never fails the run', async () => {
     const store = new FakeMerchantStore(
       merchantRecord({ merchantId: 'DUE', accessTokenExpiresAt: NOW / 1000 + 60 }),
       merchantRecord({ merchantId: 'FINE', accessTokenExpiresAt: NOW / 1000 + 7200, lastRefreshAt: NOW }),

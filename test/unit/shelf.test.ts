@@ -136,7 +136,7 @@ describe('the shelf model', () => {
         await w.settle();
         expect(await w.check()).toEqual([]);
       }),
-      { numRuns: Number(process.env.SHELF_PROPERTY_RUNS ?? 1000) },
+      { numRuns: Number(process.env.SHELF_PROPERTY_RUNS ?? 3000) },
     );
   }, 240_000);
 });

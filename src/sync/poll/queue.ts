@@ -29,7 +29,7 @@ export function pushMessages(
   merchantId: string,
   codes: readonly string[],
   chunk: number,
-  flags: { retryRefused?: boolean; repush?: boolean } = {},
+  flags: { retryRefused?: boolean; repush?: boolean; clearFrom?: string } = {},
 ) {
   const size = Math.max(chunk, Math.floor(MAX_CODES_PER_PUSH / chunk) * chunk);
   const messages = [];

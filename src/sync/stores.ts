@@ -1,0 +1,92 @@
+/**
+ * An operator's changes to where a merchant's labels live: moving them to another Hipoink store,
+ * and removing a merchant. Both go through the push queue, so Hipoink is only ever called by the
+ * push consumer (which holds the sign) and never at the same time as another push of that store.
+ */
+import { MerchantUnavailableError } from '../errors.ts';
+import type { QueueSender } from '../queues/sqs.ts';
+import type { MerchantRecord, MerchantStore } from '../store/merchants.ts';
+import type { ShelfStore } from '../store/shelf.ts';
+import type { BackfillRequest } from './messages.ts';
+import { pushMessages } from './poll/queue.ts';
+
+export interface StoreChangeDeps {
+  merchants: Pick<MerchantStore, 'get' | 'setState' | 'beginMove' | 'endMove' | 'remove'>;
+  shelf: Pick<ShelfStore, 'listSlots' | 'forget'>;
+  pushQueue: QueueSender;
+  /** Queues a full resync (the Backfill function). */
+  backfill: (request: BackfillRequest) => Promise<unknown>;
+  /** Resolves once the polls and pushes queued so far are done. */
+  settled: () => Promise<void>;
+  hipoinkChunkSize: number;
+  /** Told what is happening, step by step. */
+  progress?: (line: string) => void;
+}
+
+async function mustGet(deps: StoreChangeDeps, merchantId: string): Promise<MerchantRecord> {
+  const m = await deps.merchants.get(merchantId);
+  if (!m) throw new MerchantUnavailableError('Unknown merchant', { merchantId });
+  return m;
+}
+
+/** Takes every code the merchant has a slot for off Hipoink store `storeCode`. */
+async function clearStore(deps: StoreChangeDeps, merchantId: string, storeCode: string) {
+  const codes = (await deps.shelf.listSlots(merchantId)).map((s) => s.code);
+  await deps.pushQueue.send(pushMessages(merchantId, codes, deps.hipoinkChunkSize, { clearFrom: storeCode }));
+  await deps.settled();
+  return codes.length;
+}
+
+/**
+ * Moves a merchant's labels to store `to`. The new store receives every label first (a full resync
+ * sending every label again); only once no code is left out of step is the old store emptied, so
+ * the new store is never without labels. A move cut short is finished by running it again.
+ */
+export async function moveStore(deps: StoreChangeDeps, merchantId: string, to: string) {
+  const m = await mustGet(deps, merchantId);
+  const from = m.storeCode === to ? m.movingFrom : m.storeCode;
+  if (from === undefined || from === to) return { from, to, moved: false };
+  if (m.state !== 'active')
+    throw new MerchantUnavailableError(`Merchant is ${m.state}: only an active merchant's labels move`, {
+      merchantId,
+    });
+  if (m.storeCode !== to && !(await deps.merchants.beginMove(merchantId, from, to)))
+    throw new Error(`merchant ${merchantId} changed store meanwhile; see merchants show ${merchantId}`);
+  deps.progress?.(`sending every label to store ${to}`);
+  await deps.backfill({ merchantId, repush: true });
+  await deps.settled();
+  const behind = (await deps.shelf.listSlots(merchantId)).filter((s) => s.outOfStepSince !== undefined);
+  if (behind.length > 0)
+    throw new Error(
+      `store ${to} has not received every label yet (${behind.length} code(s) still out of step); ` +
+        `store ${from} keeps its labels. Fix the cause (status, dlq list), then run the same command again`,
+    );
+  deps.progress?.(`emptying store ${from}`);
+  const cleared = await clearStore(deps, merchantId, from);
+  await deps.merchants.endMove(merchantId);
+  return { from, to, moved: true, cleared };
+}
+
+/**
+ * Offboards a merchant: it stops syncing at once; with `removeLabels` its labels leave its Hipoink
+ * store; then its items, slots and record (its tokens, the previous refresh token included) are
+ * deleted. Kept: the labels (without `removeLabels`) and the app's installation in Clover.
+ */
+export async function removeMerchant(
+  deps: StoreChangeDeps,
+  merchantId: string,
+  opts: { removeLabels: boolean },
+) {
+  const m = await mustGet(deps, merchantId);
+  await deps.merchants.setState(merchantId, 'disabled', 'being removed by an operator');
+  // A poll already running may still queue pushes: they land before the labels are taken down.
+  await deps.settled();
+  let cleared = 0;
+  if (opts.removeLabels && m.storeCode !== undefined) {
+    deps.progress?.(`taking its labels off store ${m.storeCode}`);
+    cleared = await clearStore(deps, merchantId, m.storeCode);
+  }
+  await deps.shelf.forget(merchantId);
+  await deps.merchants.remove(merchantId);
+  return { storeCode: m.storeCode, cleared };
+}
