@@ -16,6 +16,7 @@ import { ENV, WEB_ENV } from '../src/env.ts';
 import { createSqsClient } from '../src/queues/sqs.ts';
 import { createDocumentClient } from '../src/store/dynamo.ts';
 import { createMerchantStore, merchantView } from '../src/store/merchants.ts';
+import { createShelfStore } from '../src/store/shelf.ts';
 import { lambdaContext } from './aws/context.ts';
 import { ensureTables, startLocalDynamo } from './aws/dynamo.ts';
 import { startLocalLambda } from './aws/lambda.ts';
@@ -24,6 +25,7 @@ import { scheduledEvent, startSchedule } from './aws/schedule.ts';
 import { startLocalSecrets } from './aws/secrets.ts';
 import { ensureQueues, startLocalSqs } from './aws/sqs.ts';
 import { startLocalHttpApi } from './aws/web.ts';
+import { startShelfServer } from './shelf/server.ts';
 import { startCloverSimulator } from './simulators/clover.ts';
 import { demoCatalog, demoStoreToConnect, startDemoActivity } from './simulators/demo.ts';
 import { startHipoinkSimulator } from './simulators/hipoink.ts';
@@ -164,7 +166,15 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     });
     resetWebRuntimeDeps();
 
-    const merchants = createMerchantStore(createDocumentClient(dynamodb), tables.merchantsTable);
+    const doc = createDocumentClient(dynamodb);
+    const merchants = createMerchantStore(doc, tables.merchantsTable);
+    // The live shelf page: labels from the Hipoink simulator (an external Hipoink has no read API).
+    const shelfPage = await startShelfServer({
+      merchants,
+      shelf: createShelfStore(doc, tables.productsTable),
+      ...(hipoink ? { hipoinkSimulatorUrl: hipoink.url } : {}),
+    });
+    stops.push(() => shelfPage.stop());
     const functions = {
       'esl-sync-fan-out': fanOut,
       'esl-sync-backfill': backfill,
@@ -279,6 +289,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
         sqs: sqsServer.endpoint,
         lambda: lambda.endpoint,
         web: webApi.url,
+        shelf: shelfPage.url,
       },
       simulators: { ...(clover ? { clover: clover.url } : {}), ...(hipoink ? { hipoink: hipoink.url } : {}) },
       ...tables,
@@ -371,7 +382,8 @@ async function main() {
     `ready dynamodb=${stack.info.endpoints.dynamodb} sqs=${stack.info.endpoints.sqs} ` +
       `clover=${simulators.clover ?? process.env.CLOVER_API_BASE_URL} (${simulators.clover ? 'simulator' : 'external'}) ` +
       `hipoink=${simulators.hipoink ?? process.env.HIPOINK_BASE_URL} (${simulators.hipoink ? 'simulator' : 'external'}) ` +
-      `web=${stack.info.endpoints.web} interval=${intervalSeconds}s — try: npx esl-sync status`,
+      `web=${stack.info.endpoints.web} shelf=${stack.info.endpoints.shelf} interval=${intervalSeconds}s ` +
+      '— open the shelf URL in a browser, or try: npx esl-sync status',
   );
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -31,6 +31,8 @@ export const LocalStackFileSchema = StackInfoSchema.extend({
     lambda: z.string(),
     /** The web function (connect flow) on loopback. */
     web: z.string().optional(),
+    /** The live shelf page (`npm start` only). */
+    shelf: z.string().optional(),
   }),
   simulators: z.object({ clover: z.string().optional(), hipoink: z.string().optional() }).default({}),
 });

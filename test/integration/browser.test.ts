@@ -4,12 +4,11 @@
  * and then the labels in the Hipoink simulator; and each failure page, checking its message and
  * that nothing changed. A screenshot of every page is kept under test-results/screenshots/.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import puppeteer, { type Browser, type HTTPRequest, type Page } from 'puppeteer-core';
+import type { HTTPRequest, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inviteProblem, newInvite } from '../../src/connect/invites.ts';
+import { launchBrowser, overflows, SHOTS, type TestBrowser } from './browser-support.ts';
 import {
   type ConnectWorld,
   cafeItems,
@@ -19,47 +18,25 @@ import {
   startConnectWorld,
 } from './connect-support.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const SHOTS = join(import.meta.dirname, '..', '..', 'test-results', 'screenshots');
 const STORE_OWNER = 'BROWSERCAFE01';
 /** A second owner, for the attempts that must not meet the first one's connection. */
 const LATE_OWNER = 'BROWSERLATE02';
 
 let world: ConnectWorld;
-let browser: Browser;
+let browser: TestBrowser;
 let page: Page;
-let profile: string;
 const requests: HTTPRequest[] = [];
 const seenPages: string[] = [];
 /** Run before a request continues (request interception is on for every request). */
 let beforeRequest: (request: HTTPRequest) => void = () => undefined;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`No Chromium at ${CHROMIUM}: apt-get install -y chromium (.ci/run installs it)`);
-  }
-  mkdirSync(SHOTS, { recursive: true });
   world = await startConnectWorld();
   world.clover.addUnconnectedMerchant(STORE_OWNER, cafeItems(), 'Browser Café');
   world.clover.addUnconnectedMerchant(LATE_OWNER, cafeItems(), 'Late Café');
   world.clover.signIn(STORE_OWNER);
-  profile = mkdtempSync(join(tmpdir(), 'esl-sync-chromium-'));
-  browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    userDataDir: profile,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
-  page = await browser.newPage();
-  // A phone's screen.
-  await page.setViewport({ width: 390, height: 844, deviceScaleFactor: 1, isMobile: true, hasTouch: true });
+  browser = await launchBrowser();
+  page = await browser.phonePage();
   await page.setRequestInterception(true);
   page.on('request', (request) => {
     requests.push(request);
@@ -74,7 +51,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await world?.stop();
-  if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
 async function newLink(storeCode: string): Promise<string> {
@@ -88,8 +64,7 @@ async function read(name: string) {
   const heading = await page.$eval('h1', (h) => h.textContent ?? '');
   const text = await page.$eval('body', (b) => b.textContent ?? '');
   // Readable on a phone: nothing wider than the screen.
-  const overflow = await page.evaluate('document.documentElement.scrollWidth > window.innerWidth');
-  expect(overflow, `${name} is wider than a phone`).toBe(false);
+  expect(await overflows(page), `${name} is wider than a phone`).toBe(false);
   return { heading, text };
 }
 

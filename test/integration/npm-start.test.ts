@@ -68,6 +68,12 @@ describe('npm start', () => {
     if (!info.simulators.hipoink || !info.simulators.clover) throw new Error('simulators missing');
     expect(ready).toContain(` web=${info.endpoints.web} `);
     expect(info.endpoints.web).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    // The live shelf page has its own loopback port (its browser test is shelf-page.test.ts).
+    expect(info.endpoints.shelf).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(ready).toContain(` shelf=${info.endpoints.shelf} `);
+    const shelfPage = await fetch(`${info.endpoints.shelf}/`);
+    expect(shelfPage.status).toBe(200);
+    expect(await shelfPage.text()).toContain('<h1>Shelf labels</h1>');
 
     await first.waitFor((l) => /^sync DEMOGAS0000001 .*status=ok/.test(l));
     let shelf: Awaited<ReturnType<typeof products>> = [];
@@ -120,8 +126,9 @@ describe('npm start', () => {
 
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
-    // Its ports are free: the simulator's port no longer answers.
+    // Its ports are free: the simulator's port and the shelf page no longer answer.
     await expect(fetch(`${info.simulators.hipoink}/_sim/calls`)).rejects.toThrow();
+    await expect(fetch(`${info.endpoints.shelf}/`)).rejects.toThrow();
 
     const second = start();
     await second.waitFor((l) => l.startsWith('ready'));
