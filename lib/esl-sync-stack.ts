@@ -205,9 +205,9 @@ export class EslSyncStack extends Stack {
     poll.deadLetterQueue.grantSendMessages(poller);
     secret.grantRead(poller);
 
-    // PushConsumer: merchants.get. Shelf: batch reads, findHeld (a query, for the refusal probe),
+    // PushConsumer: merchants.get, and its shelf counts (updates). Shelf: batch reads, findHeld (a query, for the refusal probe),
     // settling a slot (an update, or the delete of a slot with nothing left to say).
-    state.grant(pushConsumer, state.merchants, ['GetItem']);
+    state.grant(pushConsumer, state.merchants, ['GetItem', 'UpdateItem']);
     state.grant(pushConsumer, state.products, ['BatchGetItem', 'Query', 'UpdateItem', 'DeleteItem']);
     push.deadLetterQueue.grantSendMessages(pushConsumer);
     secret.grantRead(pushConsumer);

@@ -458,7 +458,7 @@ export async function runCli(
         if (hint) io.out(`  ! ${hint}`);
         const p = m.products;
         io.out(
-          `  products: ${p.onShelf} on shelf, ${p.pendingPush} pending, ${p.removed} removed, ${p.invalid.length} invalid, ${p.rejected.length} rejected`,
+          `  products: ${p.counts.onShelf} on shelf, ${p.counts.outOfStep} pending, ${p.counts.removed} removed, ${p.invalid.length} invalid, ${p.rejected.length} rejected`,
         );
         for (const r of [...p.invalid, ...p.rejected]) io.out(`  ! ${r.itemId}: ${r.reason}`);
       }

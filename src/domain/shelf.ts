@@ -96,12 +96,57 @@ export function shelfReport(items: readonly Item[], slots: readonly Slot[]) {
     if (slot.refused?.labelHash === owner.labelHash)
       rejected.push({ itemId: owner.itemId, reason: slot.refused.reason });
   }
-  return {
-    total: items.length,
-    onShelf: slots.filter((s) => s.held).length,
-    pendingPush: slots.filter((s) => s.outOfStepSince !== undefined).length,
-    removed: items.filter((i) => i.status === 'removed').length,
-    invalid,
-    rejected,
-  };
+  return { counts: countShelf(items, slots), invalid, rejected };
 }
+
+/** A store's shelf in numbers, kept on the merchant record as the work happens. */
+export interface ShelfCounts {
+  items: number;
+  removed: number;
+  invalid: number;
+  /** Codes Hipoink holds a label under. */
+  onShelf: number;
+  /** Codes a poll changed that no push has settled yet. */
+  outOfStep: number;
+  /** Codes whose owner's label Hipoink refused. */
+  refused: number;
+}
+export const NO_COUNTS: ShelfCounts = {
+  items: 0,
+  removed: 0,
+  invalid: 0,
+  onShelf: 0,
+  outOfStep: 0,
+  refused: 0,
+};
+
+/** What one item or slot record adds to its store's counts. */
+export function countOf(
+  record: Pick<Item, 'status'> | Pick<Slot, 'held' | 'refused' | 'outOfStepSince'> | undefined,
+) {
+  const counts = { ...NO_COUNTS };
+  if (record && 'status' in record) {
+    counts.items = 1;
+    counts.removed = record.status === 'removed' ? 1 : 0;
+    counts.invalid = record.status === 'invalid' ? 1 : 0;
+  } else if (record) {
+    counts.onShelf = record.held ? 1 : 0;
+    counts.outOfStep = record.outOfStepSince !== undefined ? 1 : 0;
+    counts.refused = record.refused ? 1 : 0;
+  }
+  return counts;
+}
+
+/** `into` plus `sign` times each count of `counts`. */
+export function addCounts(into: ShelfCounts, counts: ShelfCounts, sign = 1): ShelfCounts {
+  for (const k of Object.keys(into) as Array<keyof ShelfCounts>) into[k] += sign * counts[k];
+  return into;
+}
+
+/** How a change of one record moves its store's counts. */
+export const countChange = (before: Parameters<typeof countOf>[0], after: Parameters<typeof countOf>[0]) =>
+  addCounts(countOf(after), countOf(before), -1);
+
+/** A store's counts, counted afresh from all its records. */
+export const countShelf = (items: readonly Item[], slots: readonly Slot[]) =>
+  [...items, ...slots].reduce((sum, r) => addCounts(sum, countOf(r)), { ...NO_COUNTS });

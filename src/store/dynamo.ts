@@ -36,6 +36,16 @@ export async function writeIf(
   }
 }
 
+/** A conditional write's answer, or undefined when its condition did not hold. */
+export async function ifWritten<T>(write: Promise<T>): Promise<T | undefined> {
+  try {
+    return await write;
+  } catch (err) {
+    if (isConditionFailure(err)) return undefined;
+    throw err;
+  }
+}
+
 /** Builds `SET a = :a, b = :b` plus the name/value maps for a flat object of attributes. */
 export function setExpression(
   values: Record<string, unknown>,

@@ -8,6 +8,7 @@ import {
 import { z } from 'zod';
 import type { TokenPair } from '../clover/schemas.ts';
 import { type LabelOptions, LabelOptionsSchema } from '../domain/label.ts';
+import { NO_COUNTS, type ShelfCounts } from '../domain/shelf.ts';
 import { MerchantUnavailableError } from '../errors.ts';
 import { setExpression, writeIf } from './dynamo.ts';
 
@@ -29,6 +30,16 @@ export const SyncCountsSchema = z.object({
 export type SyncCounts = z.infer<typeof SyncCountsSchema>;
 
 /** A merchant as stored. Token fields never leave the core: use `merchantView` for anything shown. */
+const count = z.number().int().default(0);
+const ShelfCountsSchema = z.object({
+  items: count,
+  removed: count,
+  invalid: count,
+  onShelf: count,
+  outOfStep: count,
+  refused: count,
+});
+
 export const MerchantRecordSchema = z
   .object({
     merchantId: z.string(),
@@ -64,6 +75,9 @@ export const MerchantRecordSchema = z
     labelOptions: LabelOptionsSchema.optional(),
     /** Set while its labels move to `storeCode` from this store, until that store is emptied. */
     movingFrom: z.string().optional(),
+    /** Its shelf in numbers, moved by every poll and push, counted afresh at each ghost cleanup. */
+    shelf: ShelfCountsSchema.optional(),
+    shelfCountedAt: z.number().optional(),
     createdAt: z.number(),
     updatedAt: z.number(),
   })
@@ -94,6 +108,8 @@ export interface MerchantView {
   cursor?: string;
   pollCount: number;
   labelOptions?: LabelOptions;
+  /** Its shelf in numbers (never below 0), and when they were last counted afresh. */
+  shelf?: ShelfCounts & { countedAt?: string };
 }
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
@@ -127,6 +143,13 @@ export function merchantView(m: MerchantRecord, now = Date.now()): MerchantView 
     lastCleanupAt: iso(m.lastCleanupAt),
     cursor: iso(m.cursor),
     labelOptions: m.labelOptions,
+    shelf: m.shelf && {
+      // A store's counts can drift below 0 after a stopped push until the next count afresh.
+      ...(Object.fromEntries(
+        (Object.keys(NO_COUNTS) as Array<keyof ShelfCounts>).map((k) => [k, Math.max(0, m.shelf?.[k] ?? 0)]),
+      ) as unknown as ShelfCounts),
+      ...(m.shelfCountedAt === undefined ? {} : { countedAt: iso(m.shelfCountedAt) }),
+    },
   };
   for (const [k, v] of Object.entries(optional))
     if (v !== undefined) (view as unknown as Record<string, unknown>)[k] = v;
@@ -190,6 +213,10 @@ export interface MerchantStore {
   endMove(merchantId: string): Promise<void>;
   /** Deletes the merchant's record, its tokens with it. */
   remove(merchantId: string): Promise<void>;
+  /** Moves its shelf counts by `change` (what one poll or push did). */
+  addShelfCounts(merchantId: string, change: ShelfCounts): Promise<void>;
+  /** Its shelf counted afresh. */
+  setShelfCounts(merchantId: string, counts: ShelfCounts): Promise<void>;
 }
 
 /** What a merchant record must still be for an authorization planned on it to be stored. */
@@ -386,6 +413,45 @@ export function createMerchantStore(
 
     async remove(merchantId) {
       await doc.send(new DeleteCommand({ TableName: tableName, Key: { merchantId } }));
+    },
+
+    async addShelfCounts(merchantId, change) {
+      const moved = Object.entries(change).filter(([, n]) => n !== 0);
+      if (moved.length === 0) return;
+      // A map entry can only be added to inside an existing map: the map is created first if needed.
+      await writeIf(
+        doc,
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { merchantId },
+          UpdateExpression: 'SET shelf = :zero',
+          ConditionExpression: 'attribute_exists(merchantId) AND attribute_not_exists(shelf)',
+          ExpressionAttributeValues: { ':zero': NO_COUNTS },
+        }),
+      );
+      await writeIf(
+        doc,
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { merchantId },
+          UpdateExpression: `ADD ${moved.map(([k]) => `shelf.${k} :${k}`).join(', ')}`,
+          ConditionExpression: 'attribute_exists(merchantId)',
+          ExpressionAttributeValues: Object.fromEntries(moved.map(([k, n]) => [`:${k}`, n])),
+        }),
+      );
+    },
+
+    async setShelfCounts(merchantId, counts) {
+      await writeIf(
+        doc,
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { merchantId },
+          UpdateExpression: 'SET shelf = :c, shelfCountedAt = :now',
+          ConditionExpression: 'attribute_exists(merchantId)',
+          ExpressionAttributeValues: { ':c': counts, ':now': now() },
+        }),
+      );
     },
 
     async setState(merchantId, state, reason) {

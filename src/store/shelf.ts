@@ -9,7 +9,7 @@ import {
 import { z } from 'zod';
 import type { Slot, Want } from '../domain/shelf.ts';
 import { HipoinkProductSchema } from '../hipoink/fields.ts';
-import { isConditionFailure, setExpression, writeIf } from './dynamo.ts';
+import { ifWritten, isConditionFailure, setExpression, writeIf } from './dynamo.ts';
 import { OUT_OF_STEP_INDEX } from './tables.ts';
 
 /** One Clover item as stored: the label it wants and the facts kept beside it. */
@@ -85,6 +85,13 @@ const slotOf = (item: unknown): Slot => {
   return { code: itemId.slice(SLOT_PREFIX.length), wanters, held, refused, outOfStepSince };
 };
 
+/** A slot's shelf side before and after a settle (absent: no record). */
+export type SlotShelf = Pick<Slot, 'held' | 'refused' | 'outOfStepSince'>;
+export interface SlotChange {
+  before?: SlotShelf;
+  after?: SlotShelf;
+}
+
 /** Where a store's items and slots live (one DynamoDB table; see docs/design.md). */
 export interface ShelfStore {
   getItems(merchantId: string, itemIds: readonly string[]): Promise<ItemRecord[]>;
@@ -105,8 +112,15 @@ export interface ShelfStore {
   /** The slots of these codes; a code without a record is an empty slot. */
   getSlots(merchantId: string, codes: readonly string[]): Promise<Slot[]>;
   listSlots(merchantId: string): Promise<Slot[]>;
-  /** A poll changed what `code` should show: records or drops a wanter, and marks the slot out of step. */
-  touchSlot(merchantId: string, code: string, change: { want: Want } | { drop: string }): Promise<void>;
+  /**
+   * A poll changed what `code` should show: records or drops a wanter, and marks the slot out of
+   * step. Says whether the slot was out of step already.
+   */
+  touchSlot(
+    merchantId: string,
+    code: string,
+    change: { want: Want } | { drop: string },
+  ): Promise<{ wasMarked: boolean }>;
   /**
    * What has been out of step since before `before` (Unix ms): codes whose push was lost or failed
    * for good, and items whose poll stopped before their slots were written.
@@ -116,7 +130,7 @@ export interface ShelfStore {
    * Records what Hipoink holds (or refused) under a slot's code after it answered, and clears the
    * out-of-step mark if it is still the one the push read in `slot` (a poll may have changed it since).
    */
-  settleSlot(merchantId: string, slot: Slot, shelf: Pick<Slot, 'held' | 'refused'>): Promise<void>;
+  settleSlot(merchantId: string, slot: Slot, shelf: Pick<Slot, 'held' | 'refused'>): Promise<SlotChange>;
   /** Some label Hipoink holds, exactly as it accepted it (for the refusal probe). */
   findHeld(merchantId: string): Promise<NonNullable<Slot['held']> | undefined>;
   /** Deletes every item and slot of the merchant (it is being removed). */
@@ -247,15 +261,17 @@ export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string,
     async touchSlot(merchantId, code, change) {
       const [id, want] = 'want' in change ? [change.want.itemId, change.want] : [change.drop, undefined];
       const { itemId: _, ...entry } = want ?? { itemId: '' };
-      await doc.send(
+      const out = await doc.send(
         new UpdateCommand({
           TableName: tableName,
           Key: slotKey(merchantId, code),
           UpdateExpression: `SET outOfStepSince = :mark${want ? ', #w = :want' : ' REMOVE #w'}`,
           ExpressionAttributeNames: { '#w': `${WANT_PREFIX}${id}` },
           ExpressionAttributeValues: { ':mark': outOfStepMark(now()), ...(want ? { ':want': entry } : {}) },
+          ReturnValues: 'UPDATED_OLD',
         }),
       );
+      return { wasMarked: out.Attributes?.outOfStepSince !== undefined };
     },
 
     async settleItem(merchantId, itemId, listedUnder) {
@@ -293,10 +309,15 @@ export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string,
         ConditionExpression: 'attribute_not_exists(outOfStepSince) OR outOfStepSince = :read',
         ExpressionAttributeValues: { ':read': slot.outOfStepSince ?? -1 },
       };
+      const shelfOf = (attrs?: Record<string, unknown>) =>
+        attrs ? slotOf({ ...attrs, itemId: Key.itemId }) : undefined;
       // Nothing held and nobody wanting the code: the slot has nothing left to say.
-      const empty = !held && !refused && slot.wanters.length === 0;
-      if (empty && (await writeIf(doc, new DeleteCommand({ TableName: tableName, Key, ...unchanged }))))
-        return;
+      if (!held && !refused && slot.wanters.length === 0) {
+        const deleted = await ifWritten(
+          doc.send(new DeleteCommand({ TableName: tableName, Key, ...unchanged, ReturnValues: 'ALL_OLD' })),
+        );
+        if (deleted) return { before: shelfOf(deleted.Attributes) };
+      }
       const set = setExpression({ held, refused, updatedAt: now() });
       const absent = [...(held ? [] : ['held']), ...(refused ? [] : ['refused'])];
       const update = (clearMark: boolean) => {
@@ -311,9 +332,15 @@ export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string,
             ...set.values,
             ...(clearMark ? unchanged.ExpressionAttributeValues : {}),
           },
+          ReturnValues: 'ALL_OLD',
         });
       };
-      if (!(await writeIf(doc, update(true)))) await doc.send(update(false));
+      const cleared = await ifWritten(doc.send(update(true)));
+      const before = shelfOf((cleared ?? (await doc.send(update(false)))).Attributes);
+      return {
+        before,
+        after: { held, refused, outOfStepSince: cleared ? undefined : before?.outOfStepSince },
+      };
     },
 
     async forget(merchantId) {

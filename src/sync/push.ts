@@ -1,5 +1,12 @@
 import type { SyncSettings } from '../config.ts';
-import { type Slot, type SlotAction, slotAction } from '../domain/shelf.ts';
+import {
+  addCounts,
+  countChange,
+  NO_COUNTS,
+  type Slot,
+  type SlotAction,
+  slotAction,
+} from '../domain/shelf.ts';
 import { HipoinkRejectedError, HipoinkRequestRefusedError, MerchantUnavailableError } from '../errors.ts';
 import type { HipoinkClient } from '../hipoink/client.ts';
 import { type HipoinkProduct, PROBE_CODE } from '../hipoink/fields.ts';
@@ -9,7 +16,7 @@ import type { PushMessage } from './messages.ts';
 import { forEachLimited } from './parallel.ts';
 
 export interface PushDeps {
-  merchants: Pick<MerchantStore, 'get'>;
+  merchants: Pick<MerchantStore, 'get' | 'addShelfCounts'>;
   shelf: ShelfStore;
   hipoink: HipoinkClient;
   settings: Pick<SyncSettings, 'hipoinkChunkSize' | 'storeWriteConcurrency'>;
@@ -60,29 +67,39 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
     else if (action.kind === 'delete') deletes.push(slot);
   }
   const hipoink = refusalAware(deps, merchantId, storeCode, result);
-  const settle = (slot: Slot, shelf: Pick<Slot, 'held' | 'refused'>) =>
-    deps.shelf.settleSlot(merchantId, slot, shelf);
-  const parallel = deps.settings.storeWriteConcurrency;
-
-  await hipoink.deleteCodes(deletes.map((s) => s.code));
-  await forEachLimited(deletes, parallel, async (slot) => {
-    await settle(slot, {});
-    result.removed++;
-  });
-  const shown = async (c: Create) => {
-    await settle(c.slot, { held: { label: c.label, labelHash: c.labelHash, itemId: c.itemId } });
-    result.upserted++;
+  const shelfChange = { ...NO_COUNTS };
+  const settle = async (slot: Slot, shelf: Pick<Slot, 'held' | 'refused'>) => {
+    const { before, after } = await deps.shelf.settleSlot(merchantId, slot, shelf);
+    addCounts(shelfChange, countChange(before, after));
   };
-  const size = deps.settings.hipoinkChunkSize;
-  for (let i = 0; i < creates.length; i += size) {
-    const chunk = creates.slice(i, i + size);
-    if (await hipoink.createAll(chunk.map((c) => c.label))) await forEachLimited(chunk, parallel, shown);
-    else
-      for (const c of chunk) {
-        const refusal = await refusalOf(result, () => deps.hipoink.create(storeCode, c.label));
-        if (refusal === undefined) await shown(c);
-        else await refused(c, refusalReason(refusal));
-      }
+  const parallel = deps.settings.storeWriteConcurrency;
+  const pushActions = async () => {
+    await hipoink.deleteCodes(deletes.map((s) => s.code));
+    await forEachLimited(deletes, parallel, async (slot) => {
+      await settle(slot, {});
+      result.removed++;
+    });
+    const shown = async (c: Create) => {
+      await settle(c.slot, { held: { label: c.label, labelHash: c.labelHash, itemId: c.itemId } });
+      result.upserted++;
+    };
+    const size = deps.settings.hipoinkChunkSize;
+    for (let i = 0; i < creates.length; i += size) {
+      const chunk = creates.slice(i, i + size);
+      if (await hipoink.createAll(chunk.map((c) => c.label))) await forEachLimited(chunk, parallel, shown);
+      else
+        for (const c of chunk) {
+          const refusal = await refusalOf(result, () => deps.hipoink.create(storeCode, c.label));
+          if (refusal === undefined) await shown(c);
+          else await refused(c, refusalReason(refusal));
+        }
+    }
+  };
+  try {
+    await pushActions();
+  } finally {
+    // What this push settled moves the store's counts, even if it stopped halfway.
+    await deps.merchants.addShelfCounts(merchantId, shelfChange);
   }
   return result;
 

@@ -188,7 +188,12 @@ describe('EslSync stack', () => {
     expect(consumerSends).toHaveLength(1);
     expect(refersTo(consumerSends[0]?.Resource, 'PushQueueDeadLetters')).toBe(true);
     const consumerWrites = consumer.filter((s) => JSON.stringify(s.Action).includes('dynamodb:UpdateItem'));
-    expect(consumerWrites.every((s) => refersTo(s.Resource, 'SyncStateProducts'))).toBe(true);
+    // It writes the shelf, and the store's shelf counts on its merchant record: nothing else.
+    expect(
+      consumerWrites.every(
+        (s) => refersTo(s.Resource, 'SyncStateProducts') || refersTo(s.Resource, 'SyncStateMerchants'),
+      ),
+    ).toBe(true);
 
     const refresher = statementsOf(template, 'TokenRefresher');
     expect(refresher.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]))).not.toContain(
@@ -229,7 +234,7 @@ describe('EslSync stack', () => {
         SyncStateProducts: ['BatchGetItem', 'Query', 'UpdateItem'],
       },
       PushConsumer: {
-        SyncStateMerchants: ['GetItem'],
+        SyncStateMerchants: ['GetItem', 'UpdateItem'],
         SyncStateProducts: ['BatchGetItem', 'DeleteItem', 'Query', 'UpdateItem'],
       },
       Backfill: { SyncStateMerchants: ['GetItem', 'Scan'], SyncStateProducts: [] },

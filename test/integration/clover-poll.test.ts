@@ -104,7 +104,7 @@ describe('polling Clover', () => {
     expect(result).toMatchObject({ status: 'synced', counts: { changed: 1500 } });
     expect(clover.countItemRequests('TIES00000001')).toBe(2);
     await storedEqualsClover('TIES00000001');
-  });
+  }, 180_000);
 
   it('first sync of 2,000 SKUs costs 3 item requests (2 full pages + the one proving the end), 1,998 cost 2; then a no-change poll costs 1 and no refresh', async () => {
     // With limit 1000 and no count in Clover's answers, a second full page cannot tell whether a
@@ -140,7 +140,7 @@ describe('polling Clover', () => {
       expect(clover.countItemRequests(merchantId)).toBe(1);
       expect(clover.refreshCalls).toBe(refreshesBefore);
     }
-  });
+  }, 180_000);
 
   it("keeps one merchant's requests under Clover's per-token rate: 60 ghost confirmations, no 429", async () => {
     // A simulator that enforces Clover's limits (16 req/s and 5 concurrent per token).

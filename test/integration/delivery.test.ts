@@ -112,7 +112,7 @@ describe('push consumer against the Hipoink simulator', () => {
       for (const m of messages) await pushCodes(deps(chunk), m.body);
       expect(hipoink.calls).toHaveLength(0);
     }
-  });
+  }, 180_000);
 
   it('ends in the same state for shuffled and duplicated deliveries as for in-order single delivery', async () => {
     const version = fc.record({ price: fc.integer({ min: 0, max: 999 }), hidden: fc.boolean() });

@@ -71,8 +71,8 @@ describe.each([
 
   it('touchSlot records and drops wanters, and marks the slot out of step each time', async () => {
     const s = make();
-    await s.touchSlot(m('t'), 'X', { drop: 'nobody' });
-    await s.touchSlot(m('t'), 'X', { want: want('a', 'X') });
+    expect(await s.touchSlot(m('t'), 'X', { drop: 'nobody' })).toEqual({ wasMarked: false });
+    expect(await s.touchSlot(m('t'), 'X', { want: want('a', 'X') })).toEqual({ wasMarked: true });
     await s.touchSlot(m('t'), 'X', { want: want('b', 'X') });
     await s.touchSlot(m('t'), 'X', { drop: 'a' });
     const [slot] = await s.getSlots(m('t'), ['X']);
@@ -87,17 +87,22 @@ describe.each([
     const [read] = await s.getSlots(m('u'), ['X']);
     await s.touchSlot(m('u'), 'X', { want: want('a', 'X') }); // a poll changed it meanwhile
     const held = { label: label('X'), labelHash: 'l-a', itemId: 'a' };
-    await s.settleSlot(m('u'), read as Slot, { held });
+    const change = await s.settleSlot(m('u'), read as Slot, { held });
+    // Held now, and still out of step: a poll changed the slot after the push read it.
+    expect(change.before?.held).toBeUndefined();
+    expect(change.after).toMatchObject({ held, outOfStepSince: expect.any(Number) });
     const [after] = await s.getSlots(m('u'), ['X']);
     expect(after?.held).toEqual(held);
     expect(after?.outOfStepSince).toBeTypeOf('number');
-    await s.settleSlot(m('u'), after as Slot, { held });
+    expect((await s.settleSlot(m('u'), after as Slot, { held })).after?.outOfStepSince).toBeUndefined();
     expect((await s.getSlots(m('u'), ['X']))[0]?.outOfStepSince).toBeUndefined();
     expect(await s.findHeld(m('u'))).toEqual(held);
 
     await s.touchSlot(m('u'), 'X', { drop: 'a' });
     const [empty] = await s.getSlots(m('u'), ['X']);
-    await s.settleSlot(m('u'), empty as Slot, {});
+    const gone = await s.settleSlot(m('u'), empty as Slot, {});
+    expect(gone).toMatchObject({ before: { held } });
+    expect(gone.after).toBeUndefined();
     expect(await s.listSlots(m('u'))).toEqual([]);
   });
 

@@ -1,6 +1,6 @@
 /** In-memory stand-ins with the same conditional semantics as the DynamoDB stores. */
 import type { TokenPair } from '../../src/clover/schemas.ts';
-import type { Slot, Want } from '../../src/domain/shelf.ts';
+import { addCounts, NO_COUNTS, type ShelfCounts, type Slot, type Want } from '../../src/domain/shelf.ts';
 import { HipoinkApiError, HipoinkRejectedError } from '../../src/errors.ts';
 import type { HipoinkClient } from '../../src/hipoink/client.ts';
 import type { HipoinkProduct } from '../../src/hipoink/fields.ts';
@@ -11,6 +11,7 @@ import {
   type ItemState,
   outOfStepMark,
   type ShelfStore,
+  type SlotChange,
   stateHashOf,
 } from '../../src/store/shelf.ts';
 
@@ -72,6 +73,14 @@ export class FakeMerchantStore implements MerchantStore {
   }
   async remove(id: string) {
     this.records.delete(id);
+  }
+  async addShelfCounts(id: string, change: ShelfCounts) {
+    const r = this.records.get(id);
+    if (r) r.shelf = addCounts({ ...NO_COUNTS, ...r.shelf }, change);
+  }
+  async setShelfCounts(id: string, counts: ShelfCounts) {
+    const r = this.records.get(id);
+    if (r) Object.assign(r, { shelf: { ...counts }, shelfCountedAt: Date.now() });
   }
   async setLabelOptions(id: string, options: MerchantRecord['labelOptions'] & object) {
     this.must(id).labelOptions = options;
@@ -232,6 +241,7 @@ export class FakeShelfStore implements ShelfStore {
     const wanters = slot.wanters.filter((w) => w.itemId !== id);
     if ('want' in change) wanters.push(structuredClone(change.want));
     this.slots.set(this.key(m, code), { ...slot, wanters, outOfStepSince: outOfStepMark(this.now()) });
+    return { wasMarked: slot.outOfStepSince !== undefined };
   }
   async settleItem(m: string, itemId: string, listedUnder: string[]) {
     await this.write();
@@ -247,17 +257,24 @@ export class FakeShelfStore implements ShelfStore {
       itemIds: (await this.listItems(m)).filter((i) => stale(i.outOfStepSince)).map((i) => i.itemId),
     };
   }
-  async settleSlot(m: string, read: Slot, shelf: Pick<Slot, 'held' | 'refused'>) {
+  async settleSlot(m: string, read: Slot, shelf: Pick<Slot, 'held' | 'refused'>): Promise<SlotChange> {
     await this.write();
-    const slot = this.slot(m, read.code);
+    const stored = this.slots.get(this.key(m, read.code));
+    const slot = stored ?? { code: read.code, wanters: [] };
+    const before = stored && {
+      held: stored.held,
+      refused: stored.refused,
+      outOfStepSince: stored.outOfStepSince,
+    };
     const unchanged = slot.outOfStepSince === undefined || slot.outOfStepSince === read.outOfStepSince;
     if (!shelf.held && !shelf.refused && read.wanters.length === 0 && unchanged) {
       this.slots.delete(this.key(m, read.code));
-      return;
+      return { before };
     }
     const next: Slot = { code: read.code, wanters: slot.wanters, ...structuredClone(shelf) };
     if (!unchanged) next.outOfStepSince = slot.outOfStepSince;
     this.slots.set(this.key(m, read.code), next);
+    return { before, after: { ...shelf, outOfStepSince: next.outOfStepSince } };
   }
   async forget(m: string) {
     for (const map of [this.items, this.slots])

@@ -94,10 +94,7 @@ describe('the shelf report', () => {
       slot({ code: 'Y', wanters: [want('D', 4)], refused: { labelHash: 'h-D', reason: 'bad', itemId: 'D' } }),
     ];
     expect(shelfReport(items, slots)).toEqual({
-      total: 3,
-      onShelf: 1,
-      pendingPush: 0,
-      removed: 0,
+      counts: { items: 3, removed: 0, invalid: 1, onShelf: 1, outOfStep: 0, refused: 1 },
       invalid: [
         { itemId: 'C', reason: 'price: negative' },
         { itemId: 'B', reason: 'product code X is already used by Clover item A' },

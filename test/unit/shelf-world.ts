@@ -7,6 +7,7 @@
  */
 import type { CloverClient } from '../../src/clover/client.ts';
 import { transformItem } from '../../src/domain/label.ts';
+import { countShelf, NO_COUNTS } from '../../src/domain/shelf.ts';
 import type { HipoinkProduct } from '../../src/hipoink/fields.ts';
 import type { PushMessage } from '../../src/sync/messages.ts';
 import { pollMerchant } from '../../src/sync/poll/index.ts';
@@ -201,6 +202,14 @@ export function createWorld() {
       }
     },
 
+    /** The counts kept as the work happened, against the records counted afresh ([] when they agree). */
+    async countsDrift(): Promise<string[]> {
+      const kept = { ...NO_COUNTS, ...merchants.records.get('M1')?.shelf };
+      const exact = countShelf(await shelf.listItems('M1'), await shelf.listSlots('M1'));
+      const same = JSON.stringify(kept) === JSON.stringify(exact);
+      return same ? [] : [`counts kept ${JSON.stringify(kept)}, counted afresh ${JSON.stringify(exact)}`];
+    },
+
     /**
      * The oracle: for every code, the label of the first-seen visible valid item that wants it; none
      * for a code nobody visible wants. Where Hipoink refuses the owner's label, nothing, or an older
@@ -233,7 +242,7 @@ export function createWorld() {
       }
       for (const [code, held] of hipoink.shelf)
         if (!owners.has(code)) problems.push(`${code}: nobody visible wants it, Hipoink shows ${held.pn}`);
-      return problems;
+      return [...problems, ...(await world.countsDrift())];
     },
   };
   return world;

@@ -133,6 +133,8 @@ describe('the shelf model', () => {
         const w = createWorld();
         const ids: string[] = [];
         for (const op of ops) await apply(w, op, ids);
+        // Every write is followed by its count here (a stop lands between writes), so no drift.
+        expect(await w.countsDrift()).toEqual([]);
         await w.settle();
         expect(await w.check()).toEqual([]);
       }),

@@ -1,6 +1,7 @@
 import type { CloverClient } from '../../clover/client.ts';
 import { createPacer } from '../../clover/pacing.ts';
 import type { ProductCodeSource, SyncSettings } from '../../config.ts';
+import type { ShelfCounts } from '../../domain/shelf.ts';
 import { CloverUnauthorizedError } from '../../errors.ts';
 import type { QueueSender } from '../../queues/sqs.ts';
 import type { MerchantRecord, MerchantStore, SyncCounts } from '../../store/merchants.ts';
@@ -44,6 +45,8 @@ export interface PollContext {
   touched: Set<string>;
   /** Codes an item read in this poll started to want, or wants with a new label. */
   newlyWanted: Set<string>;
+  /** How this poll moved the store's shelf counts. */
+  shelfChange: ShelfCounts;
 }
 
 export type CloverSession = ReturnType<typeof cloverSession>;

@@ -1,3 +1,4 @@
+import { countShelf, NO_COUNTS } from '../../domain/shelf.ts';
 import { MerchantUnavailableError } from '../../errors.ts';
 import type { MerchantRecord, SyncCounts } from '../../store/merchants.ts';
 import type { PollMessage } from '../messages.ts';
@@ -57,11 +58,13 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     queuedForPush: 0,
     cloverRequests: 0,
   };
+  let ctx: PollContext | undefined;
   try {
     const clover = cloverSession(deps, merchantId, counts);
-    const ctx: PollContext = {
+    ctx = {
       ...{ deps, merchant, startedAt, clover, counts },
       ...{ read: new Set<string>(), touched: new Set<string>(), newlyWanted: new Set<string>() },
+      shelfChange: { ...NO_COUNTS },
     };
     // A full resync reads every item, or those modified since `msg.since` when one was given; a
     // merchant never synced gets everything whatever `since` says.
@@ -103,10 +106,16 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     const full = mode === 'full' ? { repush: msg.repush } : undefined;
     counts.queuedForPush = await queuePushes(ctx, full);
 
+    // A cleanup has a full listing at hand: the store's counts are counted afresh there.
+    if (cleanedUp) {
+      const [items, slots] = [await deps.shelf.listItems(merchantId), await deps.shelf.listSlots(merchantId)];
+      await deps.merchants.setShelfCounts(merchantId, countShelf(items, slots));
+    } else await deps.merchants.addShelfCounts(merchantId, ctx.shelfChange);
     const outcome = { mode, startedAt, counts, cleanedUp, ...(partial === undefined ? {} : { partial }) };
     await deps.merchants.recordPoll(merchantId, { ...outcome, ...(cursor === undefined ? {} : { cursor }) });
     return { status: 'synced', merchantId, ...outcome };
   } catch (err) {
+    if (ctx) await deps.merchants.addShelfCounts(merchantId, ctx.shelfChange).catch(() => undefined);
     const message = err instanceof Error ? err.message : String(err);
     await deps.merchants
       .recordPoll(merchantId, { mode, startedAt, counts, cleanedUp: false, error: message })

@@ -1,5 +1,5 @@
 import { type ItemOutcome, transformItem } from '../../domain/label.ts';
-import { wantedAfter, wantedLabel } from '../../domain/shelf.ts';
+import { addCounts, countChange, wantedAfter, wantedLabel } from '../../domain/shelf.ts';
 import { type ItemRecord, type ItemState, type ShelfStore, stateHashOf } from '../../store/shelf.ts';
 import { forEachLimited } from '../parallel.ts';
 import type { PollContext } from './context.ts';
@@ -72,6 +72,7 @@ async function saveItem(ctx: PollContext, outcome: ItemOutcome & { itemId: strin
     relisting: shelfChanges,
   });
   if (!saved) return;
+  addCounts(ctx.shelfChange, countChange(before, saved));
   if (outcome.kind !== 'invalid') counts.changed++;
   if (outcome.kind === 'remove') counts.removed++;
   if (shelfChanges)
@@ -87,7 +88,8 @@ export async function relist(ctx: PollContext, item: ItemRecord, listedHash?: st
   const { itemId, firstSeenAt } = item;
   const want = wantedLabel(item);
   const touch = async (code: string, change: Parameters<ShelfStore['touchSlot']>[2]) => {
-    await deps.shelf.touchSlot(merchant.merchantId, code, change);
+    const { wasMarked } = await deps.shelf.touchSlot(merchant.merchantId, code, change);
+    if (!wasMarked) ctx.shelfChange.outOfStep++;
     ctx.touched.add(code);
   };
   if (want && want.labelHash !== listedHash) {
