@@ -434,9 +434,11 @@ export function createMerchantStore(
         new UpdateCommand({
           TableName: tableName,
           Key: { merchantId },
-          UpdateExpression: `ADD ${moved.map(([k]) => `shelf.${k} :${k}`).join(', ')}`,
+          // Names go through placeholders: `items` is a DynamoDB reserved word.
+          UpdateExpression: `ADD ${moved.map((_, i) => `shelf.#c${i} :c${i}`).join(', ')}`,
           ConditionExpression: 'attribute_exists(merchantId)',
-          ExpressionAttributeValues: Object.fromEntries(moved.map(([k, n]) => [`:${k}`, n])),
+          ExpressionAttributeNames: Object.fromEntries(moved.map(([k], i) => [`#c${i}`, k])),
+          ExpressionAttributeValues: Object.fromEntries(moved.map(([, n], i) => [`:c${i}`, n])),
         }),
       );
     },

@@ -9,7 +9,7 @@ import {
 import { z } from 'zod';
 import type { Slot, Want } from '../domain/shelf.ts';
 import { HipoinkProductSchema } from '../hipoink/fields.ts';
-import { ifWritten, isConditionFailure, setExpression, writeIf } from './dynamo.ts';
+import { ifWritten, isConditionFailure, setExpression } from './dynamo.ts';
 import { OUT_OF_STEP_INDEX } from './tables.ts';
 
 /** One Clover item as stored: the label it wants and the facts kept beside it. */

@@ -3,9 +3,10 @@
  * with the real one's behaviour as the expectation: unit tests must not pass only because of the fake.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Slot } from '../../src/domain/shelf.ts';
+import { NO_COUNTS, type ShelfCounts, type Slot } from '../../src/domain/shelf.ts';
+import { type MerchantRecord, type MerchantStore, merchantView } from '../../src/store/merchants.ts';
 import type { ShelfStore } from '../../src/store/shelf.ts';
-import { FakeShelfStore } from '../unit/fakes.ts';
+import { FakeMerchantStore, FakeShelfStore, merchantRecord } from '../unit/fakes.ts';
 import { startStateStores } from './support.ts';
 
 let real: Awaited<ReturnType<typeof startStateStores>>;
@@ -112,5 +113,33 @@ describe.each([
     await s.saveItem(m('l'), 'a', active('X', 'a'), listing(['X']));
     expect((await s.listItems(m('l'))).map((i) => i.itemId)).toEqual(['a']);
     expect((await s.listSlots(m('l'))).map((x) => x.code)).toEqual(['X']);
+  });
+});
+
+describe.each([
+  ['fake', () => new FakeMerchantStore(merchantRecord({ merchantId: 'fake-counts' }))],
+  ['real', () => real.merchants],
+])('%s merchant store shelf counts', (name, make) => {
+  it('adds what each poll and push moved, and takes a count afresh over them', async () => {
+    const store = make() as MerchantStore;
+    const id = `${name}-counts`;
+    if (name === 'real')
+      await store.upsert({
+        merchantId: id,
+        storeCode: 'store-counts',
+        tokens: {
+          access_token: 'a',
+          access_token_expiration: 1,
+          refresh_token: 'r',
+          refresh_token_expiration: 1,
+        },
+      });
+    const change = (over: Partial<ShelfCounts>) => ({ ...NO_COUNTS, ...over });
+    await store.addShelfCounts(id, change({ items: 3, outOfStep: 2 }));
+    await store.addShelfCounts(id, change({ outOfStep: -2, onShelf: 2 }));
+    const view = async () => merchantView((await store.get(id)) as MerchantRecord).shelf;
+    expect(await view()).toMatchObject({ items: 3, onShelf: 2, outOfStep: 0 });
+    await store.setShelfCounts(id, change({ items: 5, refused: 1 }));
+    expect(await view()).toMatchObject({ items: 5, onShelf: 0, refused: 1, countedAt: expect.any(String) });
   });
 });
