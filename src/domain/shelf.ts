@@ -35,6 +35,8 @@ export interface Slot {
   refused?: { labelHash: string; reason: string; itemId: string };
   /** Set when a poll changed what the code should show; cleared once a push has settled it. */
   outOfStepSince?: number;
+  /** A Hipoink call under the code may have been carried out without its answer being recorded. */
+  unsure?: boolean;
 }
 
 /** The label an item wants on the shelf: none once removed; an invalid version keeps the last valid one. */
@@ -61,15 +63,14 @@ export type SlotAction =
 
 /**
  * What Hipoink must do under one code: show the owner's label where it holds something else, and
- * hold nothing where nobody wants the code. What is recorded as held is trusted only while no poll
- * has changed the slot since Hipoink last answered for it: a call whose answer was lost (a timeout,
- * a stopped Lambda) may have changed Hipoink, so a changed slot is pushed as if nothing were known.
- * A label Hipoink refused is not sent again until its slot changes or a full resync retries it;
- * `repush` sends everything again whatever is recorded.
+ * hold nothing where nobody wants the code. What is recorded as held is trusted unless a Hipoink
+ * call under the code may have been carried out without its answer being recorded (a timeout, a
+ * stopped Lambda): such a slot is pushed as if nothing were known. A label Hipoink refused is not
+ * sent again until it changes or a full resync retries it; `repush` sends everything again.
  */
 export function slotAction(slot: Slot, opts: { retryRefused?: boolean; repush?: boolean } = {}): SlotAction {
   const owner = ownerOf(slot);
-  const known = slot.outOfStepSince === undefined && !opts.repush;
+  const known = !slot.unsure && !opts.repush;
   if (!owner) return slot.held || !known ? { kind: 'delete' } : { kind: 'none' };
   const shown = slot.held?.labelHash === owner.labelHash;
   const refused = slot.refused?.labelHash === owner.labelHash && !opts.retryRefused;

@@ -10,7 +10,7 @@ import type { TokenPair } from '../clover/schemas.ts';
 import { type LabelOptions, LabelOptionsSchema } from '../domain/label.ts';
 import { NO_COUNTS, type ShelfCounts } from '../domain/shelf.ts';
 import { MerchantUnavailableError } from '../errors.ts';
-import { setExpression, writeIf } from './dynamo.ts';
+import { ifWritten, setExpression, writeIf } from './dynamo.ts';
 
 /**
  * `pending`: connected through Clover (tokens stored) but not yet given a Hipoink store code, so
@@ -75,6 +75,8 @@ export const MerchantRecordSchema = z
     labelOptions: LabelOptionsSchema.optional(),
     /** Set while its labels move to `storeCode` from this store, until that store is emptied. */
     movingFrom: z.string().optional(),
+    /** The codes its labels were under in the store it leaves: the ones to take off there. */
+    movingCodes: z.array(z.string()).optional(),
     /** Its shelf in numbers, moved by every poll and push, counted afresh at each ghost cleanup. */
     shelf: ShelfCountsSchema.optional(),
     shelfCountedAt: z.number().optional(),
@@ -208,7 +210,7 @@ export interface MerchantStore {
   markNeedsReauth(merchantId: string, tokenVersion: number, reason: string): Promise<boolean>;
   recordPoll(merchantId: string, outcome: PollOutcome): Promise<void>;
   /** Points a merchant at another store, remembering the one it leaves; false if its store code changed meanwhile. */
-  beginMove(merchantId: string, from: string, to: string): Promise<boolean>;
+  beginMove(merchantId: string, from: string, to: string, codes: string[]): Promise<boolean>;
   /** The store it left is empty: the move is done. */
   endMove(merchantId: string): Promise<void>;
   /** Deletes the merchant's record, its tokens with it. */
@@ -324,18 +326,28 @@ export function createMerchantStore(
 
     async upsert({ merchantId, storeCode, tokens }) {
       const pair = newTokenPair(tokens, now());
-      const out = await doc.send(
-        new UpdateCommand({
-          TableName: tableName,
-          Key: { merchantId },
-          UpdateExpression:
-            `SET storeCode = :sc, #state = :active, ${pair.expression} ` +
-            `REMOVE stateReason, ${pair.removes}`,
-          ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: { ':sc': storeCode, ':active': 'active', ...pair.values },
-          ReturnValues: 'ALL_NEW',
-        }),
+      const write = ifWritten(
+        doc.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { merchantId },
+            UpdateExpression:
+              `SET storeCode = :sc, #state = :active, ${pair.expression} ` +
+              `REMOVE stateReason, ${pair.removes}`,
+            // Pointing a merchant at another store would leave its labels behind: that is a move.
+            ConditionExpression: 'attribute_not_exists(storeCode) OR storeCode = :sc',
+            ExpressionAttributeNames: { '#state': 'state' },
+            ExpressionAttributeValues: { ':sc': storeCode, ':active': 'active', ...pair.values },
+            ReturnValues: 'ALL_NEW',
+          }),
+        ),
       );
+      const out = await write;
+      if (!out)
+        throw new MerchantUnavailableError(
+          'The merchant shows its labels in another store; move them with `esl-sync merchants assign ID --store-code CODE`',
+          { merchantId },
+        );
       return MerchantRecordSchema.parse(out.Attributes);
     },
 
@@ -387,14 +399,14 @@ export function createMerchantStore(
       );
     },
 
-    beginMove(merchantId, from, to) {
+    beginMove(merchantId, from, to, codes) {
       return conditional(
         new UpdateCommand({
           TableName: tableName,
           Key: { merchantId },
-          UpdateExpression: 'SET storeCode = :to, movingFrom = :from, updatedAt = :now',
+          UpdateExpression: 'SET storeCode = :to, movingFrom = :from, movingCodes = :codes, updatedAt = :now',
           ConditionExpression: 'storeCode = :from',
-          ExpressionAttributeValues: { ':to': to, ':from': from, ':now': now() },
+          ExpressionAttributeValues: { ':to': to, ':from': from, ':codes': codes, ':now': now() },
         }),
       );
     },
@@ -404,7 +416,7 @@ export function createMerchantStore(
         new UpdateCommand({
           TableName: tableName,
           Key: { merchantId },
-          UpdateExpression: 'SET updatedAt = :now REMOVE movingFrom',
+          UpdateExpression: 'SET updatedAt = :now REMOVE movingFrom, movingCodes',
           ConditionExpression: 'attribute_exists(merchantId)',
           ExpressionAttributeValues: { ':now': now() },
         }),

@@ -66,13 +66,22 @@ const SlotRecordSchema = z.looseObject({
 });
 
 /**
- * The out-of-step mark: when a poll changed the slot, with a random fraction of a millisecond so two
- * marks never compare equal (a push clears only the mark it read).
+ * Out-of-step marks: when a poll changed a record, never equal to an earlier mark of the same store
+ * object (a push clears only the mark it read, and one poll may change a slot twice in a
+ * millisecond; a store's polls never overlap, so its marks all come from one process at a time).
  */
-export const outOfStepMark = (now: number) => now + Math.random();
+export function outOfStepMarks(now: () => number) {
+  let last = 0;
+  return () => {
+    last = Math.max(now(), last + 1 / 1024);
+    return last;
+  };
+}
 
 /** Sort-key prefix of slot records, beside the item records of the same merchant. */
 export const SLOT_PREFIX = '#slot#';
+/** Sort key of a merchant's record of Hipoink calls under way (codes whose answer is not recorded). */
+const CALLS_KEY = '#calls';
 /** Each wanter is an attribute of its own, so one update adds or drops it without reading the slot. */
 const WANT_PREFIX = 'want:';
 const slotOf = (item: unknown): Slot => {
@@ -109,8 +118,15 @@ export interface ShelfStore {
   ): Promise<ItemRecord | null>;
   /** The item's slots say what its record says: it is listed under exactly these codes. */
   settleItem(merchantId: string, itemId: string, listedUnder: string[]): Promise<void>;
-  /** The slots of these codes; a code without a record is an empty slot. */
+  /** The slots of these codes (unsure ones flagged); a code without a record is an empty slot. */
   getSlots(merchantId: string, codes: readonly string[]): Promise<Slot[]>;
+  /**
+   * Notes codes before a Hipoink call under them: until `endCalls`, what is recorded as held under
+   * them is not trusted (the call may be carried out without its answer reaching us).
+   */
+  beginCalls(merchantId: string, codes: readonly string[]): Promise<void>;
+  /** The calls under these codes were answered and what Hipoink holds is recorded. */
+  endCalls(merchantId: string, codes: readonly string[]): Promise<void>;
   listSlots(merchantId: string): Promise<Slot[]>;
   /**
    * A poll changed what `code` should show: records or drops a wanter, and marks the slot out of
@@ -140,6 +156,7 @@ export interface ShelfStore {
 export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string, now = Date.now): ShelfStore {
   const key = (merchantId: string, sortKey: string) => ({ merchantId, itemId: sortKey });
   const slotKey = (merchantId: string, code: string) => key(merchantId, `${SLOT_PREFIX}${code}`);
+  const outOfStepMark = outOfStepMarks(now);
 
   const batchGet = async (keys: Record<string, unknown>[]) => {
     const found: Record<string, unknown>[] = [];
@@ -180,6 +197,19 @@ export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string,
       ConsistentRead: true,
     });
 
+  /** A string set can be neither empty nor written empty: nothing to note is no write. */
+  const changeCalls = async (merchantId: string, op: 'ADD' | 'DELETE', codes: readonly string[]) => {
+    if (codes.length === 0) return;
+    await doc.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: key(merchantId, CALLS_KEY),
+        UpdateExpression: `${op} codes :codes`,
+        ExpressionAttributeValues: { ':codes': new Set(codes) },
+      }),
+    );
+  };
+
   return {
     async getItems(merchantId, itemIds) {
       const found = await batchGet([...new Set(itemIds)].map((id) => key(merchantId, id)));
@@ -196,7 +226,7 @@ export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string,
       const stateHash = stateHashOf(state);
       const t = now();
       const { status, modifiedTime } = state;
-      const mark = relisting ? outOfStepMark(t) : undefined;
+      const mark = relisting ? outOfStepMark() : undefined;
       const attrs: Record<string, unknown> = {
         ...{ status, stateHash, modifiedTime, listedUnder, outOfStepSince: mark, updatedAt: t },
       };
@@ -246,10 +276,28 @@ export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string,
 
     async getSlots(merchantId, codes) {
       const unique = [...new Set(codes)];
+      const keys = [key(merchantId, CALLS_KEY), ...unique.map((c) => slotKey(merchantId, c))];
+      const records = await batchGet(keys);
+      const calls = records.find((r) => r.itemId === CALLS_KEY)?.codes;
+      const unsure = new Set(calls instanceof Set ? [...calls].map(String) : []);
       const found = new Map(
-        (await batchGet(unique.map((c) => slotKey(merchantId, c)))).map(slotOf).map((s) => [s.code, s]),
+        records
+          .filter((r) => r.itemId !== CALLS_KEY)
+          .map(slotOf)
+          .map((s) => [s.code, s]),
       );
-      return unique.map((code) => found.get(code) ?? { code, wanters: [] });
+      return unique.map((code) => ({
+        ...(found.get(code) ?? { code, wanters: [] }),
+        ...(unsure.has(code) ? { unsure: true } : {}),
+      }));
+    },
+
+    async beginCalls(merchantId, codes) {
+      await changeCalls(merchantId, 'ADD', codes);
+    },
+
+    async endCalls(merchantId, codes) {
+      await changeCalls(merchantId, 'DELETE', codes);
     },
 
     async listSlots(merchantId) {
@@ -267,7 +315,7 @@ export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string,
           Key: slotKey(merchantId, code),
           UpdateExpression: `SET outOfStepSince = :mark${want ? ', #w = :want' : ' REMOVE #w'}`,
           ExpressionAttributeNames: { '#w': `${WANT_PREFIX}${id}` },
-          ExpressionAttributeValues: { ':mark': outOfStepMark(now()), ...(want ? { ':want': entry } : {}) },
+          ExpressionAttributeValues: { ':mark': outOfStepMark(), ...(want ? { ':want': entry } : {}) },
           ReturnValues: 'UPDATED_OLD',
         }),
       );
@@ -320,14 +368,16 @@ export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string,
       }
       const set = setExpression({ held, refused, updatedAt: now() });
       const absent = [...(held ? [] : ['held']), ...(refused ? [] : ['refused'])];
+      // Never recreates a slot deleted meanwhile (its merchant removed): only an existing one is settled.
       const update = (clearMark: boolean) => {
         const remove = [...absent, ...(clearMark ? ['outOfStepSince'] : [])];
+        const condition = `attribute_exists(itemId)${clearMark ? ` AND (${unchanged.ConditionExpression})` : ''}`;
         return new UpdateCommand({
           TableName: tableName,
           Key,
           UpdateExpression: `SET ${set.expression}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`,
+          ConditionExpression: condition,
           ExpressionAttributeNames: set.names,
-          ...(clearMark ? unchanged : {}),
           ExpressionAttributeValues: {
             ...set.values,
             ...(clearMark ? unchanged.ExpressionAttributeValues : {}),
@@ -336,7 +386,9 @@ export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string,
         });
       };
       const cleared = await ifWritten(doc.send(update(true)));
-      const before = shelfOf((cleared ?? (await doc.send(update(false)))).Attributes);
+      const written = cleared ?? (await ifWritten(doc.send(update(false))));
+      if (!written) return {};
+      const before = shelfOf(written.Attributes);
       return {
         before,
         after: { held, refused, outOfStepSince: cleared ? undefined : before?.outOfStepSince },
@@ -347,6 +399,7 @@ export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string,
       const keys: Record<string, unknown>[] = [];
       for (const slots of [false, true])
         for await (const row of query(merchantId, slots)) keys.push(key(merchantId, String(row.itemId)));
+      keys.push(key(merchantId, CALLS_KEY));
       for (const k of keys) await doc.send(new DeleteCommand({ TableName: tableName, Key: k }));
     },
 

@@ -68,17 +68,49 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
   }
   const hipoink = refusalAware(deps, merchantId, storeCode, result);
   const shelfChange = { ...NO_COUNTS };
+  /** Codes whose calls are answered and recorded: no longer unsure. */
+  const settled: string[] = [];
   const settle = async (slot: Slot, shelf: Pick<Slot, 'held' | 'refused'>) => {
     const { before, after } = await deps.shelf.settleSlot(merchantId, slot, shelf);
     addCounts(shelfChange, countChange(before, after));
+    settled.push(slot.code);
   };
   const parallel = deps.settings.storeWriteConcurrency;
-  const pushActions = async () => {
-    await hipoink.deleteCodes(deletes.map((s) => s.code));
-    await forEachLimited(deletes, parallel, async (slot) => {
-      await settle(slot, {});
-      result.removed++;
+  /**
+   * Hipoink refused an owner's label. A refused label never leaves another item's price showing:
+   * the owner's last label Hipoink accepted stays (sent again if a call under the code may have
+   * changed Hipoink unseen); anything else under the code comes down. A delete Hipoink refuses there
+   * leaves the slot unsettled, for a later push.
+   */
+  const refused = async (c: Create, reason: string) => {
+    const ownHeld = c.slot.held?.itemId === c.itemId ? c.slot.held : undefined;
+    const restore = async (label: HipoinkProduct) =>
+      (await refusalOf(result, () => deps.hipoink.create(storeCode, label))) === undefined;
+    const own = ownHeld && (!c.slot.unsure || (await restore(ownHeld.label))) ? ownHeld : undefined;
+    if (!own && (c.slot.held || c.slot.unsure) && (await hipoink.deleteCodes([c.slot.code])).size > 0) return;
+    await settle(c.slot, {
+      ...(own ? { held: own } : {}),
+      refused: { labelHash: c.labelHash, reason, itemId: c.itemId },
     });
+    result.rejected++;
+    deps.onRejected?.({ merchantId, itemId: c.itemId, pc: c.slot.code, reason });
+  };
+  const pushActions = async () => {
+    // Noted before each call: a call carried out without its answer recorded leaves its codes unsure.
+    await deps.shelf.beginCalls(
+      merchantId,
+      deletes.map((s) => s.code),
+    );
+    // A code Hipoink refused to delete stays as it is, out of step: the repair tries it again.
+    const kept = await hipoink.deleteCodes(deletes.map((s) => s.code));
+    await forEachLimited(
+      deletes.filter((s) => !kept.has(s.code)),
+      parallel,
+      async (slot) => {
+        await settle(slot, {});
+        result.removed++;
+      },
+    );
     const shown = async (c: Create) => {
       await settle(c.slot, { held: { label: c.label, labelHash: c.labelHash, itemId: c.itemId } });
       result.upserted++;
@@ -86,6 +118,10 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
     const size = deps.settings.hipoinkChunkSize;
     for (let i = 0; i < creates.length; i += size) {
       const chunk = creates.slice(i, i + size);
+      await deps.shelf.beginCalls(
+        merchantId,
+        chunk.map((c) => c.slot.code),
+      );
       if (await hipoink.createAll(chunk.map((c) => c.label))) await forEachLimited(chunk, parallel, shown);
       else
         for (const c of chunk) {
@@ -98,25 +134,12 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
   try {
     await pushActions();
   } finally {
-    // What this push settled moves the store's counts, even if it stopped halfway.
+    // What this push settled moves the store's counts and is sure, even if it stopped halfway
+    // (a code left noted costs one call more, counts lost stay wrong until the next count afresh).
     await deps.merchants.addShelfCounts(merchantId, shelfChange);
+    await deps.shelf.endCalls(merchantId, settled);
   }
   return result;
-
-  /**
-   * Hipoink refused an owner's label. Whatever another item left under the code comes down, so a
-   * refused label never leaves another item's price showing; the owner's own older label stays.
-   */
-  async function refused(c: Create, reason: string) {
-    const held = c.slot.held?.itemId === c.itemId ? c.slot.held : undefined;
-    if (c.slot.held && !held) await hipoink.deleteCodes([c.slot.code]);
-    await settle(c.slot, {
-      ...(held ? { held } : {}),
-      refused: { labelHash: c.labelHash, reason, itemId: c.itemId },
-    });
-    result.rejected++;
-    deps.onRejected?.({ merchantId, itemId: c.itemId, pc: c.slot.code, reason });
-  }
 }
 
 /**
@@ -168,10 +191,12 @@ function refusalAware(
       return refusal === undefined;
     },
     /**
-     * Deletes codes in chunks. A refused chunk is retried code by code, and a code Hipoink refuses
-     * to delete is reported and passed over, so it cannot hold back the rest of the message.
+     * Deletes codes in chunks. A refused chunk is retried code by code; a code Hipoink refuses to
+     * delete is reported and passed over, so it cannot hold back the rest of the message, and
+     * returned, so it is not recorded as gone (a later push tries again).
      */
-    async deleteCodes(pcs: readonly string[]) {
+    async deleteCodes(pcs: readonly string[]): Promise<Set<string>> {
+      const kept = new Set<string>();
       for (let i = 0; i < pcs.length; i += size) {
         const chunk = pcs.slice(i, i + size);
         const refusal = await refusalOf(result, () => deps.hipoink.deleteMultiple(storeCode, chunk));
@@ -179,9 +204,12 @@ function refusalAware(
         await assertRequestAccepted(refusal);
         for (const pc of chunk) {
           const single = await refusalOf(result, () => deps.hipoink.deleteMultiple(storeCode, [pc]));
-          if (single) deps.onRemovalRefused?.({ storeCode, pc, reason: refusalReason(single) });
+          if (single === undefined) continue;
+          kept.add(pc);
+          deps.onRemovalRefused?.({ storeCode, pc, reason: refusalReason(single) });
         }
       }
+      return kept;
     },
   };
 }

@@ -29,18 +29,38 @@ async function mustGet(deps: StoreChangeDeps, merchantId: string): Promise<Merch
   return m;
 }
 
-/** Takes every code the merchant has a slot for off Hipoink store `storeCode`. */
-async function clearStore(deps: StoreChangeDeps, merchantId: string, storeCode: string) {
-  const codes = (await deps.shelf.listSlots(merchantId)).map((s) => s.code);
+/** Every code whose label may be in the merchant's store now: one it holds or that is out of step. */
+async function codesOnShelf(deps: StoreChangeDeps, merchantId: string) {
+  const slots = await deps.shelf.listSlots(merchantId);
+  return slots.filter((s) => s.held || s.outOfStepSince !== undefined).map((s) => s.code);
+}
+
+/** Takes these codes off Hipoink store `storeCode`. */
+async function clearStore(deps: StoreChangeDeps, merchantId: string, storeCode: string, codes: string[]) {
   await deps.pushQueue.send(pushMessages(merchantId, codes, deps.hipoinkChunkSize, { clearFrom: storeCode }));
   await deps.settled();
   return codes.length;
 }
 
 /**
- * Moves a merchant's labels to store `to`. The new store receives every label first (a full resync
- * sending every label again); only once no code is left out of step is the old store emptied, so
- * the new store is never without labels. A move cut short is finished by running it again.
+ * How many of the store's codes are still out of step once its queued work is done. A routine poll
+ * may have just changed some: they get a few rounds to settle.
+ */
+async function behindAfterSettling(deps: StoreChangeDeps, merchantId: string) {
+  let behind = 0;
+  for (let round = 0; round < 3; round++) {
+    await deps.settled();
+    behind = (await deps.shelf.listSlots(merchantId)).filter((s) => s.outOfStepSince !== undefined).length;
+    if (behind === 0) break;
+  }
+  return behind;
+}
+
+/**
+ * Moves a merchant's labels to store `to`. The codes its labels are under are noted first; the new
+ * store then receives every label (a full resync sending every label again), and only once no code
+ * is left out of step is the old store emptied of the noted codes, so the new store is never
+ * without labels and nothing is left behind. A move cut short is finished by running it again.
  */
 export async function moveStore(deps: StoreChangeDeps, merchantId: string, to: string) {
   const m = await mustGet(deps, merchantId);
@@ -50,27 +70,28 @@ export async function moveStore(deps: StoreChangeDeps, merchantId: string, to: s
     throw new MerchantUnavailableError(`Merchant is ${m.state}: only an active merchant's labels move`, {
       merchantId,
     });
-  if (m.storeCode !== to && !(await deps.merchants.beginMove(merchantId, from, to)))
+  const noted = m.storeCode === to ? (m.movingCodes ?? []) : await codesOnShelf(deps, merchantId);
+  if (m.storeCode !== to && !(await deps.merchants.beginMove(merchantId, from, to, noted)))
     throw new Error(`merchant ${merchantId} changed store meanwhile; see merchants show ${merchantId}`);
   deps.progress?.(`sending every label to store ${to}`);
   await deps.backfill({ merchantId, repush: true });
-  await deps.settled();
-  const behind = (await deps.shelf.listSlots(merchantId)).filter((s) => s.outOfStepSince !== undefined);
-  if (behind.length > 0)
+  const behind = await behindAfterSettling(deps, merchantId);
+  if (behind > 0)
     throw new Error(
-      `store ${to} has not received every label yet (${behind.length} code(s) still out of step); ` +
+      `store ${to} has not received every label yet (${behind} code(s) still out of step); ` +
         `store ${from} keeps its labels. Fix the cause (status, dlq list), then run the same command again`,
     );
   deps.progress?.(`emptying store ${from}`);
-  const cleared = await clearStore(deps, merchantId, from);
+  const cleared = await clearStore(deps, merchantId, from, noted);
   await deps.merchants.endMove(merchantId);
   return { from, to, moved: true, cleared };
 }
 
 /**
  * Offboards a merchant: it stops syncing at once; with `removeLabels` its labels leave its Hipoink
- * store; then its items, slots and record (its tokens, the previous refresh token included) are
- * deleted. Kept: the labels (without `removeLabels`) and the app's installation in Clover.
+ * store (and a store a move cut short left behind); then its items, slots and record (its tokens,
+ * the previous refresh token included) are deleted. Kept: the labels (without `removeLabels`) and
+ * the app's installation in Clover.
  */
 export async function removeMerchant(
   deps: StoreChangeDeps,
@@ -84,8 +105,10 @@ export async function removeMerchant(
   let cleared = 0;
   if (opts.removeLabels && m.storeCode !== undefined) {
     deps.progress?.(`taking its labels off store ${m.storeCode}`);
-    cleared = await clearStore(deps, merchantId, m.storeCode);
+    cleared = await clearStore(deps, merchantId, m.storeCode, await codesOnShelf(deps, merchantId));
   }
+  if (opts.removeLabels && m.movingFrom !== undefined)
+    await clearStore(deps, merchantId, m.movingFrom, m.movingCodes ?? []);
   await deps.shelf.forget(merchantId);
   await deps.merchants.remove(merchantId);
   return { storeCode: m.storeCode, cleared };

@@ -29,6 +29,8 @@ const CAFE = 'CAFEMERCHANT1';
 const LAUNCHED = 'LAUNCHEDSTOR2';
 const FADED = 'FADEDMERCHNT3';
 const SCRIPTED = 'SCRIPTEDMERC4';
+/** Added by a script with its token pair (never connected through the flow). */
+const ADDED = 'ADDEDMERCH05';
 
 const codeOf = (callbackUrl: string) => new URL(callbackUrl).searchParams.get('code') ?? '';
 const inviteLink = async (...args: string[]) =>
@@ -372,7 +374,7 @@ describe('merchants add', () => {
   it('reads the token pair from stdin with --tokens-file -, printing no token', async () => {
     const { spawn } = await import('node:child_process');
     const { join } = await import('node:path');
-    const tokens = world.clover.addMerchant(SCRIPTED, []);
+    const tokens = world.clover.addMerchant(ADDED, []);
     tracked.push(tokens.access_token, tokens.refresh_token);
     const root = join(import.meta.dirname, '..', '..');
     const child = spawn(
@@ -382,7 +384,7 @@ describe('merchants add', () => {
         'merchants',
         'add',
         '--merchant-id',
-        SCRIPTED,
+        ADDED,
         '--store-code',
         'store-script',
         '--tokens-file',
@@ -400,16 +402,16 @@ describe('merchants add', () => {
     child.stdin.end(JSON.stringify(tokens));
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     world.seen.push(output);
-    expect(output).toContain(`merchant ${SCRIPTED} saved (store store-script, state active)`);
+    expect(output).toContain(`merchant ${ADDED} saved (store store-script, state active)`);
     expect(code).toBe(0);
     expect(output).not.toContain('warning');
-    const stored = await world.stores().merchants.get(SCRIPTED);
+    const stored = await world.stores().merchants.get(ADDED);
     expect(stored).toMatchObject({ accessToken: tokens.access_token, refreshToken: tokens.refresh_token });
 
     // Token values on argv still work, with a warning about shell history.
-    const again = world.clover.issueTokens(SCRIPTED);
+    const again = world.clover.issueTokens(ADDED);
     tracked.push(again.access_token, again.refresh_token);
-    const out = await world.cli(...merchantAddArgs(SCRIPTED, 'store-script', again));
+    const out = await world.cli(...merchantAddArgs(ADDED, 'store-script', again));
     expect(out.join('\n')).toMatch(/warning: token values given as options end up in your shell history/);
   });
 

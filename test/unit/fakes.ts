@@ -9,7 +9,7 @@ import type { MerchantRecord, MerchantStore } from '../../src/store/merchants.ts
 import {
   type ItemRecord,
   type ItemState,
-  outOfStepMark,
+  outOfStepMarks,
   type ShelfStore,
   type SlotChange,
   stateHashOf,
@@ -61,15 +61,15 @@ export class FakeMerchantStore implements MerchantStore {
     r.state = state;
     if (reason) r.stateReason = reason;
   }
-  async beginMove(id: string, from: string, to: string) {
+  async beginMove(id: string, from: string, to: string, codes: string[]) {
     const r = this.must(id);
     if (r.storeCode !== from) return false;
-    r.storeCode = to;
-    r.movingFrom = from;
+    Object.assign(r, { storeCode: to, movingFrom: from, movingCodes: [...codes] });
     return true;
   }
   async endMove(id: string) {
     delete this.must(id).movingFrom;
+    delete this.must(id).movingCodes;
   }
   async remove(id: string) {
     this.records.delete(id);
@@ -162,7 +162,10 @@ export class FakeShelfStore implements ShelfStore {
   writesBeforeFailure: number | undefined;
   /** Runs once when this many more writes have been made (work running beside a poll or push). */
   interleave: { afterWrites: number; run: () => Promise<void> } | undefined;
-  constructor(private readonly now: () => number = Date.now) {}
+  private readonly mark: () => number;
+  constructor(private readonly now: () => number = Date.now) {
+    this.mark = outOfStepMarks(now);
+  }
   private key = (m: string, id: string) => `${m}/${id}`;
   private async write() {
     const beside = this.interleave;
@@ -207,7 +210,7 @@ export class FakeShelfStore implements ShelfStore {
     } as ItemRecord;
     next.status = state.status;
     next.listedUnder = [...listing.listedUnder];
-    if (listing.relisting) next.outOfStepSince = outOfStepMark(this.now());
+    if (listing.relisting) next.outOfStepSince = this.mark();
     next.updatedAt = this.now();
     if (state.modifiedTime !== undefined) next.modifiedTime = state.modifiedTime;
     delete next.removedReason;
@@ -226,8 +229,26 @@ export class FakeShelfStore implements ShelfStore {
     this.items.set(this.key(m, itemId), next);
     return structuredClone(next);
   }
+  /** Per merchant: codes whose Hipoink call is under way. */
+  readonly calls = new Map<string, Set<string>>();
   async getSlots(m: string, codes: readonly string[]) {
-    return [...new Set(codes)].map((c) => structuredClone(this.slot(m, c)));
+    const unsure = this.calls.get(m) ?? new Set();
+    return [...new Set(codes)].map((c) => ({
+      ...structuredClone(this.slot(m, c)),
+      ...(unsure.has(c) ? { unsure: true } : {}),
+    }));
+  }
+  async beginCalls(m: string, codes: readonly string[]) {
+    if (codes.length === 0) return;
+    await this.write();
+    const set = this.calls.get(m) ?? new Set<string>();
+    for (const c of codes) set.add(c);
+    this.calls.set(m, set);
+  }
+  async endCalls(m: string, codes: readonly string[]) {
+    if (codes.length === 0) return;
+    await this.write();
+    for (const c of codes) this.calls.get(m)?.delete(c);
   }
   async listSlots(m: string) {
     return [...this.slots.entries()]
@@ -240,7 +261,7 @@ export class FakeShelfStore implements ShelfStore {
     const id = 'want' in change ? change.want.itemId : change.drop;
     const wanters = slot.wanters.filter((w) => w.itemId !== id);
     if ('want' in change) wanters.push(structuredClone(change.want));
-    this.slots.set(this.key(m, code), { ...slot, wanters, outOfStepSince: outOfStepMark(this.now()) });
+    this.slots.set(this.key(m, code), { ...slot, wanters, outOfStepSince: this.mark() });
     return { wasMarked: slot.outOfStepSince !== undefined };
   }
   async settleItem(m: string, itemId: string, listedUnder: string[]) {
@@ -271,12 +292,14 @@ export class FakeShelfStore implements ShelfStore {
       this.slots.delete(this.key(m, read.code));
       return { before };
     }
+    if (!stored) return {}; // never recreated once deleted
     const next: Slot = { code: read.code, wanters: slot.wanters, ...structuredClone(shelf) };
     if (!unchanged) next.outOfStepSince = slot.outOfStepSince;
     this.slots.set(this.key(m, read.code), next);
     return { before, after: { ...shelf, outOfStepSince: next.outOfStepSince } };
   }
   async forget(m: string) {
+    this.calls.delete(m);
     for (const map of [this.items, this.slots])
       for (const k of [...map.keys()]) if (k.startsWith(`${m}/`)) map.delete(k);
   }

@@ -345,7 +345,7 @@ describe('pollMerchant', () => {
     expect(most).toBeLessThanOrEqual(settings.storeWriteConcurrency);
   });
 
-  it('queues again, once its push is overdue, a change an earlier poll saved but failed before queueing', async () => {
+  it('queues at once what a failing poll saved before it failed, and the rest at the next poll', async () => {
     const s = setup([
       it0('A', { modifiedTime: 1 }),
       it0('B', { modifiedTime: 2 }),
@@ -370,16 +370,12 @@ describe('pollMerchant', () => {
       },
     };
     await expect(pollMerchant(s.deps, msg())).rejects.toBeInstanceOf(CloverApiError);
-    expect(s.pushQueue.sent).toEqual([]);
-    // The next poll saves C; A and B, saved already, are not written again...
+    // The first page was saved before the second failed: its codes are queued all the same.
+    expect(pushedCodes(s.pushQueue)).toEqual(['SKU-A', 'SKU-B']);
+    await s.push();
     s.advance(60_000);
     await pollMerchant(s.deps, msg());
     expect(pushedCodes(s.pushQueue)).toEqual(['SKU-C']);
-    await s.push();
-    // ...but their slots stay marked out of step, and a poll after the repair delay queues them.
-    s.advance(settings.repairAfterMs);
-    await pollMerchant(s.deps, msg());
-    expect(pushedCodes(s.pushQueue)).toEqual(['SKU-A', 'SKU-B']);
     await s.push();
     expect([...s.hipoink.shelf.values()].map((p) => p.pp)).toEqual(['9.99', '9.99', '9.99']);
   });

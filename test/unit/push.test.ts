@@ -219,14 +219,25 @@ describe('pushCodes', () => {
     await push(['X']);
     // Never the hidden item's price under the code B was refused.
     expect(hipoink.shelf.has('X')).toBe(false);
-    // An owner's own older label stays when only its new version is refused.
+    // An owner's own older label stays when only its new version is refused, with no call at all...
     hipoink.bad.delete('X');
     await want(shelf, 'B', 'X', '2.00');
     await push(['X']);
-    hipoink.bad.add('X');
+    hipoink.refuse = (p) => p.pp === '3.00';
     await want(shelf, 'B', 'X', '3.00');
+    hipoink.calls = [];
     await push(['X']);
-    expect(hipoink.shelf.get('X')?.pp).toBe('2.00');
+    // The batch, the refusal probe (its own label as accepted), the label alone: nothing restored.
+    expect(hipoink.calls.map((c) => c.op)).toEqual(['create_multiple', 'create', 'create']);
+    expect(hipoink.shelf.get('X')).toMatchObject({ pn: 'Item B', pp: '2.00' });
+    // ...and is sent again when a call under the code may have changed Hipoink unseen (a push that
+    // stopped after its call left the code noted, and something else there).
+    await want(shelf, 'B', 'X', '3.50');
+    await shelf.beginCalls('M1', ['X']);
+    hipoink.shelf.set('X', { pc: 'X', pn: 'Item Z', pp: '9.99' });
+    hipoink.refuse = (p) => p.pp.startsWith('3.');
+    await push(['X']);
+    expect(hipoink.shelf.get('X')).toMatchObject({ pn: 'Item B', pp: '2.00' });
   });
 
   it('passes over a code Hipoink refuses to delete, and still delivers the rest of the message', async () => {
@@ -243,7 +254,10 @@ describe('pushCodes', () => {
       { merchantId: 'M1', codes },
     );
     expect(refused).toEqual(['PC-A: product is bound to a label']);
-    expect(result).toMatchObject({ upserted: 1, removed: 2 });
+    // Not recorded as gone: PC-A stays out of step, so a later push tries again.
+    expect(result).toMatchObject({ upserted: 1, removed: 1 });
+    expect((await shelf.getSlots('M1', ['PC-A']))[0]).toMatchObject({ held: { itemId: 'A' } });
+    expect((await shelf.outOfStepBefore('M1', Number.MAX_SAFE_INTEGER)).codes).toEqual(['PC-A']);
     expect(hipoink.shelf.get('PC-B')?.pp).toBe('2.00');
     expect(hipoink.shelf.has('PC-D')).toBe(false);
   });

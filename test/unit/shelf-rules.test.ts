@@ -37,10 +37,14 @@ describe('what Hipoink must do under a code', () => {
     expect(slotAction(slot({ held }))).toEqual({ kind: 'delete' });
     expect(slotAction(slot())).toEqual({ kind: 'none' });
   });
-  it('trusts what is recorded as held only while no poll changed the slot since', () => {
+  it('trusts what is recorded as held unless a call under the code may have changed Hipoink unseen', () => {
     const changed = { outOfStepSince: 5 };
-    expect(slotAction(slot({ wanters: [want('A', 1)], held, ...changed }))).toMatchObject({ kind: 'create' });
-    expect(slotAction(slot({ ...changed }))).toEqual({ kind: 'delete' });
+    expect(slotAction(slot({ wanters: [want('A', 1)], held, ...changed }))).toEqual({ kind: 'none' });
+    expect(slotAction(slot({ wanters: [want('A', 1)], held, unsure: true }))).toMatchObject({
+      kind: 'create',
+    });
+    expect(slotAction(slot({ ...changed }))).toEqual({ kind: 'none' });
+    expect(slotAction(slot({ unsure: true }))).toEqual({ kind: 'delete' });
     expect(slotAction(slot({ wanters: [want('A', 1)], held }), { repush: true })).toMatchObject({
       kind: 'create',
     });

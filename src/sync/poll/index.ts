@@ -5,7 +5,7 @@ import type { PollMessage } from '../messages.ts';
 import { confirmGone, removeGhosts, repairStale } from './cleanup.ts';
 import { cloverSession, type PollContext, type PollDeps } from './context.ts';
 import { decideCodes } from './owners.ts';
-import { queuePushes } from './queue.ts';
+import { queueCodes, queuePushes } from './queue.ts';
 import { listAllIds, readItemsSince } from './read.ts';
 import { savePage } from './save.ts';
 
@@ -59,6 +59,7 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     cloverRequests: 0,
   };
   let ctx: PollContext | undefined;
+  const done = { queued: false, counted: false };
   try {
     const clover = cloverSession(deps, merchantId, counts);
     ctx = {
@@ -105,17 +106,22 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     await repairStale(ctx, startedAt);
     const full = mode === 'full' ? { repush: msg.repush } : undefined;
     counts.queuedForPush = await queuePushes(ctx, full);
+    done.queued = true;
 
     // A cleanup has a full listing at hand: the store's counts are counted afresh there.
     if (cleanedUp) {
       const [items, slots] = [await deps.shelf.listItems(merchantId), await deps.shelf.listSlots(merchantId)];
       await deps.merchants.setShelfCounts(merchantId, countShelf(items, slots));
     } else await deps.merchants.addShelfCounts(merchantId, ctx.shelfChange);
+    done.counted = true;
     const outcome = { mode, startedAt, counts, cleanedUp, ...(partial === undefined ? {} : { partial }) };
     await deps.merchants.recordPoll(merchantId, { ...outcome, ...(cursor === undefined ? {} : { cursor }) });
     return { status: 'synced', merchantId, ...outcome };
   } catch (err) {
-    if (ctx) await deps.merchants.addShelfCounts(merchantId, ctx.shelfChange).catch(() => undefined);
+    // What was written before the failure still reaches the shelf now, and the counts once.
+    if (ctx && !done.queued) await queueCodes(ctx, [...ctx.touched]).catch(() => undefined);
+    if (ctx && !done.counted)
+      await deps.merchants.addShelfCounts(merchantId, ctx.shelfChange).catch(() => undefined);
     const message = err instanceof Error ? err.message : String(err);
     await deps.merchants
       .recordPoll(merchantId, { mode, startedAt, counts, cleanedUp: false, error: message })

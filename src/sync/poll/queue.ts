@@ -15,10 +15,18 @@ export async function queuePushes(ctx: PollContext, full: { repush?: boolean } |
     for (const s of await deps.shelf.listSlots(merchant.merchantId))
       if (full.repush || s.outOfStepSince !== undefined || s.refused) codes.add(s.code);
   const flags = full ? { retryRefused: true, ...(full.repush ? { repush: true } : {}) } : {};
-  await deps.pushQueue.send(
-    pushMessages(merchant.merchantId, [...codes], deps.settings.hipoinkChunkSize, flags),
-  );
+  await queueCodes(ctx, [...codes], flags);
   return codes.size;
+}
+
+/** Queues pushes of these codes of the poll's merchant. */
+export async function queueCodes(
+  ctx: PollContext,
+  codes: string[],
+  flags: Parameters<typeof pushMessages>[3] = {},
+) {
+  const { deps, merchant } = ctx;
+  await deps.pushQueue.send(pushMessages(merchant.merchantId, codes, deps.settings.hipoinkChunkSize, flags));
 }
 
 /**

@@ -7,8 +7,10 @@ import type { PollContext } from './context.ts';
 /**
  * Saves one page of items as Clover gave them. Stored hashes are read first in one batch, so items
  * re-read unchanged (overlap window, backfills) cost no write. Items are saved in parallel: who gets
- * a contested code depends on the code rule, not on which write lands first. Returns the newest
- * modifiedTime on the page.
+ * a contested code depends on the code rule, not on which write lands first. Every item gets the
+ * code it wants before any item lets a code go, so two items swapping codes never leave a code both
+ * want with nobody wanting it in between (a push then would delete it, unbinding its label).
+ * Returns the newest modifiedTime on the page.
  */
 export async function savePage(ctx: PollContext, page: readonly unknown[]): Promise<number | undefined> {
   const { merchant, deps } = ctx;
@@ -25,9 +27,13 @@ export async function savePage(ctx: PollContext, page: readonly unknown[]): Prom
   const stored = new Map(
     (await deps.shelf.getItems(merchant.merchantId, [...latest.keys()])).map((r) => [r.itemId, r]),
   );
-  await forEachLimited([...latest.values()], deps.settings.storeWriteConcurrency, (outcome) =>
-    saveItem(ctx, outcome, stored.get(outcome.itemId)),
-  );
+  const parallel = deps.settings.storeWriteConcurrency;
+  const letGo: Array<() => Promise<void>> = [];
+  await forEachLimited([...latest.values()], parallel, async (outcome) => {
+    const rest = await saveItem(ctx, outcome, stored.get(outcome.itemId));
+    if (rest) letGo.push(rest);
+  });
+  await forEachLimited(letGo, parallel, (rest) => rest());
   return newest;
 }
 
@@ -40,22 +46,21 @@ export async function saveFetched(ctx: PollContext, itemId: string, raw: unknown
       ? { kind: 'remove', itemId, reason: 'gone' }
       : transformItem(raw, deps.productCodePrecedence, merchant.labelOptions);
   if (outcome.kind === 'invalid') reportInvalid(ctx, itemId, outcome.reason);
-  await saveItem(ctx, { ...outcome, itemId }, before);
+  await (await saveItem(ctx, { ...outcome, itemId }, before))?.();
 }
 
 /**
  * One item's change. The push reads only slots, so every slot must name exactly the items that
  * want its code, with the label each wants. The item's record is written first, listing every code
  * whose slot may name it and marked out of step; then the slots; then the record is settled. A poll
- * stopped at any write leaves the item marked, and the next poll finishes the listing.
+ * stopped at any write leaves the item marked, and the next poll finishes the listing. Returns the
+ * listing's second step (letting codes go), if any.
  */
 async function saveItem(ctx: PollContext, outcome: ItemOutcome & { itemId: string }, before?: ItemRecord) {
   const { deps, merchant, counts } = ctx;
   const state = stateOf(outcome);
-  if (before?.stateHash === stateHashOf(state)) {
-    if (before.outOfStepSince !== undefined) await relist(ctx, before);
-    return;
-  }
+  if (before?.stateHash === stateHashOf(state))
+    return before.outOfStepSince === undefined ? undefined : relist(ctx, before);
   // Never an older Clover version over a newer one (the store checks it too).
   if ((before?.modifiedTime ?? 0) > (outcome.modifiedTime ?? Number.POSITIVE_INFINITY)) return;
   const was = wantedLabel(before);
@@ -71,17 +76,18 @@ async function saveItem(ctx: PollContext, outcome: ItemOutcome & { itemId: strin
     listedUnder: [...new Set([...listed, ...wants])],
     relisting: shelfChanges,
   });
-  if (!saved) return;
+  if (!saved) return undefined;
   addCounts(ctx.shelfChange, countChange(before, saved));
   if (outcome.kind !== 'invalid') counts.changed++;
   if (outcome.kind === 'remove') counts.removed++;
-  if (shelfChanges)
-    await relist(ctx, saved, before?.outOfStepSince === undefined ? was?.labelHash : undefined);
+  if (!shelfChanges) return undefined;
+  return relist(ctx, saved, before?.outOfStepSince === undefined ? was?.labelHash : undefined);
 }
 
 /**
- * Writes an item's slots from its record: the code it wants names it with its label (unless that
- * label is the one already there, `listedHash`), every other code it was listed under drops it.
+ * Writes an item's slots from its record, in two steps. This one has the code it wants name it with
+ * its label (unless that label is the one already there, `listedHash`); the step it returns drops it
+ * from every other code it was listed under and settles the record.
  */
 export async function relist(ctx: PollContext, item: ItemRecord, listedHash?: string) {
   const { deps, merchant } = ctx;
@@ -96,8 +102,11 @@ export async function relist(ctx: PollContext, item: ItemRecord, listedHash?: st
     ctx.newlyWanted.add(want.label.pc);
     await touch(want.label.pc, { want: { itemId, ...want, firstSeenAt } });
   }
-  for (const code of item.listedUnder ?? []) if (code !== want?.label.pc) await touch(code, { drop: itemId });
-  await deps.shelf.settleItem(merchant.merchantId, itemId, want ? [want.label.pc] : []);
+  return async () => {
+    for (const code of item.listedUnder ?? [])
+      if (code !== want?.label.pc) await touch(code, { drop: itemId });
+    await deps.shelf.settleItem(merchant.merchantId, itemId, want ? [want.label.pc] : []);
+  };
 }
 
 export function reportInvalid(ctx: PollContext, itemId: string | undefined, reason: string) {

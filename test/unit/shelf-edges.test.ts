@@ -1,0 +1,227 @@
+/**
+ * Edges of the shelf model, each a sequence the property test in shelf.test.ts does not
+ * generate (or generates too rarely to find).
+ */
+import { describe, expect, it } from 'vitest';
+import type { CloverClient } from '../../src/clover/client.ts';
+import type { HipoinkClient } from '../../src/hipoink/client.ts';
+import type { PushMessage } from '../../src/sync/messages.ts';
+import { pollMerchant } from '../../src/sync/poll/index.ts';
+import { pushCodes } from '../../src/sync/push.ts';
+import { moveStore, type StoreChangeDeps } from '../../src/sync/stores.ts';
+import { FakeHipoink, FakeMerchantStore, FakeShelfStore, merchantRecord } from './fakes.ts';
+import { createWorld, SETTINGS } from './shelf-world.ts';
+
+describe('a refused label over an out-of-step slot', () => {
+  it('takes down the label a lost Hipoink answer left under the code (another item’s price)', async () => {
+    const w = createWorld();
+    const b = w.create('C0', 100);
+    await w.poll();
+    // Hipoink takes b's label under C0, but the answer is lost: nothing is recorded as held.
+    await w.push(0, { hipoinkFault: 'lostAnswer' });
+    expect(w.hipoink.shelf.get('C0')?.pn).toBe(`N${b}`);
+    // Before the retry, b moves to C1 and a new item takes C0 with a name Hipoink refuses.
+    w.recode(b, 'C1');
+    const a = w.create('C0', 250);
+    w.refusedName(a);
+    await w.poll();
+    await w.settle();
+    // C0 is a's code; Hipoink refuses a's label, so it may show nothing, never b's price.
+    expect(await w.check()).toEqual([]);
+  });
+
+  it('does not trust what is recorded as held when the slot is out of step (owner’s older label)', async () => {
+    const w = createWorld();
+    w.create('A0', 50); // another label on the shelf, the one the refusal probe resends
+    const a = w.create('C0', 100);
+    await w.poll();
+    await w.drain(); // Hipoink holds a's label, recorded
+    const b = w.create('C0', 200); // blocked: a was first seen
+    await w.poll();
+    await w.drain();
+    w.hide(a); // b owns C0 now
+    await w.poll();
+    await w.push(0, { hipoinkFault: 'lostAnswer' }); // b's label reaches Hipoink, answer lost
+    expect(w.hipoink.shelf.get('C0')?.pn).toBe(`N${b}`);
+    w.show(a); // a owns C0 again, with a label Hipoink refuses
+    w.refusedName(a);
+    await w.poll();
+    await w.settle();
+    expect(await w.check()).toEqual([]);
+  });
+});
+
+describe('a code Hipoink once refused to delete', () => {
+  it('is deleted once Hipoink takes deletes again (it is not recorded as gone)', async () => {
+    const w = createWorld();
+    const a = w.create('C0', 100);
+    await w.poll();
+    await w.drain();
+    w.hide(a);
+    await w.poll();
+    w.hipoink.undeletable.add('C0'); // one refusal, e.g. a transient Hipoink-side error code
+    await w.drain();
+    w.hipoink.undeletable.clear();
+    await w.settle();
+    // The hidden item's label (and price) stays on the shelf for good; its slot record is gone.
+    expect(await w.check()).toEqual([]);
+  });
+
+  it('leaves no other item’s price when the owner’s label is refused and the old label cannot be deleted', async () => {
+    const w = createWorld();
+    const old = w.create('C0', 100);
+    await w.poll();
+    await w.drain();
+    w.hide(old);
+    const taker = w.create('C0', 200);
+    w.refusedName(taker);
+    await w.poll();
+    w.hipoink.undeletable.add('C0');
+    await w.drain();
+    w.hipoink.undeletable.clear();
+    await w.settle();
+    expect(await w.check()).toEqual([]);
+  });
+});
+
+describe('moving a store', () => {
+  /** One merchant's catalog, the real poll and push over the in-memory stores, Hipoink per store code. */
+  function storesWorld() {
+    let clock = 1_700_000_000_000;
+    const catalog = new Map<string, Record<string, unknown> & { id: string; modifiedTime: number }>();
+    const clover: CloverClient = {
+      async listItems(_m, _t, q) {
+        return [...catalog.values()]
+          .filter((i) => q.modifiedSince === undefined || i.modifiedTime >= q.modifiedSince)
+          .sort((a, b) => a.modifiedTime - b.modifiedTime || (a.id < b.id ? -1 : 1))
+          .slice(q.offset, q.offset + q.limit);
+      },
+      async getItem(_m, _t, id) {
+        return catalog.get(id) ?? null;
+      },
+      refreshTokens: async () => Promise.reject(new Error('not used')),
+      recoverTokens: async () => Promise.reject(new Error('not used')),
+    };
+    const stores = new Map<string, FakeHipoink>();
+    const store = (code: string) => {
+      if (!stores.has(code)) stores.set(code, new FakeHipoink());
+      return stores.get(code) as FakeHipoink;
+    };
+    const hipoink: HipoinkClient = {
+      create: (s, p) => store(s).create(s, p),
+      createMultiple: (s, ps) => store(s).createMultiple(s, ps),
+      deleteMultiple: (s, cs) => store(s).deleteMultiple(s, cs),
+    };
+    const merchants = new FakeMerchantStore(merchantRecord());
+    const shelf = new FakeShelfStore(() => clock);
+    const queue: PushMessage[] = [];
+    const pushQueue = {
+      send: async (ms: ReadonlyArray<{ body: unknown }>) =>
+        void queue.push(...ms.map((m) => m.body as PushMessage)),
+    };
+    const pollDeps = {
+      merchants,
+      shelf,
+      clover,
+      tokens: { accessToken: async () => 'token' },
+      pushQueue,
+      settings: SETTINGS,
+      productCodePrecedence: ['sku', 'code', 'id'] as const,
+      now: () => clock,
+    };
+    const poll = (opts: { full?: boolean; repush?: boolean } = {}) => {
+      clock += 30_000;
+      return pollMerchant(pollDeps, {
+        merchantId: 'M1',
+        mode: opts.full ? 'full' : 'incremental',
+        requestedAt: clock,
+        reason: 'schedule',
+        ...(opts.repush ? { repush: true } : {}),
+      });
+    };
+    const drain = async () => {
+      while (queue.length > 0)
+        await pushCodes({ merchants, shelf, hipoink, settings: SETTINGS }, queue.shift() as PushMessage);
+    };
+    const put = (id: string, over: Record<string, unknown>) => {
+      clock += 1000;
+      catalog.set(id, {
+        id,
+        name: `N${id}`,
+        price: 100,
+        hidden: false,
+        ...catalog.get(id),
+        ...over,
+        modifiedTime: clock,
+      });
+    };
+    const deps: StoreChangeDeps = {
+      merchants,
+      shelf,
+      pushQueue,
+      backfill: async (request) =>
+        poll({ full: true, ...('repush' in request && request.repush ? { repush: true } : {}) }),
+      settled: drain,
+      hipoinkChunkSize: SETTINGS.hipoinkChunkSize,
+    };
+    return { poll, drain, put, deps, store, shelf };
+  }
+
+  it('leaves no label behind in the old store when a removal was still on its way at the move', async () => {
+    const w = storesWorld();
+    w.put('A', { sku: 'C0' });
+    w.put('B', { sku: 'C1' });
+    await w.poll({ full: true });
+    await w.drain();
+    expect([...w.store('store-1').shelf.keys()].sort()).toEqual(['C0', 'C1']);
+    w.put('B', { hidden: true }); // its label must come down
+    await w.poll(); // the push taking C1 down is queued, not yet delivered
+    const moved = await moveStore(w.deps, 'M1', 'store-2');
+    expect(moved).toMatchObject({ moved: true });
+    expect([...w.store('store-2').shelf.keys()]).toEqual(['C0']);
+    // The hidden item's label (with its price) stays in the store the merchant left, for good:
+    // its slot was deleted when the removal was pushed to the new store, so it is not cleared.
+    expect([...w.store('store-1').shelf.keys()]).toEqual([]);
+  });
+});
+
+describe('shelf counts when a poll fails after adding them', () => {
+  it('are added once when recording the poll fails after the counts were added', async () => {
+    const w = createWorld();
+    w.create('C0', 100);
+    await w.poll(); // full: counted afresh
+    await w.drain();
+    w.create('C1', 200);
+    const record = w.merchants.recordPoll.bind(w.merchants);
+    let failures = 1;
+    w.merchants.recordPoll = async (id, outcome) => {
+      // DynamoDB throttles the poll's last write once (the counts were added just before it).
+      if (outcome.error === undefined && failures-- > 0) throw new Error('ProvisionedThroughputExceeded');
+      return record(id, outcome);
+    };
+    expect(await w.poll()).toBe(false); // the poll fails; SQS will deliver it again
+    expect(await w.countsDrift()).toEqual([]);
+  });
+});
+
+describe('a poll that fails after writing slots, then is delivered again', () => {
+  it('queues the changed code in the redelivered poll, not only 5 minutes later by repair', async () => {
+    const w = createWorld();
+    const fuel = w.create('C0', 100);
+    await w.poll();
+    await w.drain();
+    w.setPrice(fuel, 200);
+    // The poll saves the item and writes its slot, then fails before queueing (here the repair
+    // query; a Clover 5xx in ghost cleanup's listing does the same).
+    const query = w.shelf.outOfStepBefore.bind(w.shelf);
+    let failures = 1;
+    w.shelf.outOfStepBefore = async (m, before) => {
+      if (failures-- > 0) throw new Error('DynamoDB unavailable');
+      return query(m, before);
+    };
+    expect(await w.poll()).toBe(false);
+    expect(await w.poll()).toBe(true); // SQS delivers the poll again 30 s later: it succeeds
+    await w.drain();
+    expect(w.hipoink.shelf.get('C0')?.pp).toBe('2.00');
+  });
+});
