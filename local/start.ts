@@ -337,7 +337,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
  * let Clover send its verification request, read the code the web function recorded (as
  * `esl-sync webhooks verification-code` does) and enter it. True once notices flow.
  */
-async function verifyWebhook(
+export async function verifyWebhook(
   clover: Awaited<ReturnType<typeof startCloverSimulator>>,
   url: string,
   authCode: string,
