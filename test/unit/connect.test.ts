@@ -169,7 +169,9 @@ describe('authorization plan', () => {
       state: 'disabled',
       reason: APP_UNINSTALLED,
     });
-    expect(stateAfterUninstall({ state: 'disabled', stateReason: 'disabled by an operator' })).toBeUndefined();
+    expect(
+      stateAfterUninstall({ state: 'disabled', stateReason: 'disabled by an operator' }),
+    ).toBeUndefined();
   });
 
   it('refuses a store invite for a merchant shown in another store, and a reconnect link for another merchant', () => {
