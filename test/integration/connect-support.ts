@@ -127,7 +127,7 @@ export async function startConnectWorld(
       const key = await new SecretsManagerClient({}).send(
         new GetSecretValueCommand({ SecretId: LOCAL_STATE_KEY_SECRET_ID }),
       );
-      return [APP_SECRET, SIGN, WEBHOOK_AUTH, key.SecretString ?? 'missing-key'];
+      return [APP_SECRET, SIGN, key.SecretString ?? 'missing-key', WEBHOOK_AUTH];
     },
     async stop() {
       restoreOutput();
