@@ -59,6 +59,13 @@ async function until(what: string, check: () => Promise<boolean> | boolean, time
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+/** Nothing stored changed since `before`, and no poll waits in the queue. */
+async function expectNothingWritten(before: unknown[]) {
+  expect(await world.snapshot()).toEqual(before);
+  const target = localTarget(world.dir);
+  const depth = await queueDepth(target.sqs, target.stack.pollQueueUrl);
+  expect(depth).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+}
 const onShelf = (id: string) => shelf(world.hipoink, STORES[id as keyof typeof STORES]);
 const shelfMatches = (id: string) => () =>
   JSON.stringify(onShelf(id)) === JSON.stringify(expectedShelf(world.clover, id));
@@ -144,13 +151,7 @@ describe('Clover webhooks', () => {
       expect(res.status, String(auth)).toBe(401);
       expect(await res.json()).toEqual({ error: 'X-Clover-Auth is missing or wrong' });
     }
-    expect(await world.snapshot()).toEqual(before);
-    const target = localTarget(world.dir);
-    expect(await queueDepth(target.sqs, target.stack.pollQueueUrl)).toEqual({
-      visible: 0,
-      inFlight: 0,
-      delayed: 0,
-    });
+    await expectNothingWritten(before);
     // A notice with the code, for another store, goes through; once everything it queued ran,
     // Clover has been asked about that store only.
     const gone = world.clover.items(GONE)[0];
@@ -344,13 +345,7 @@ describe('Clover webhooks', () => {
       }),
       { numRuns: 60 },
     );
-    expect(await world.snapshot()).toEqual(before);
-    const target = localTarget(world.dir);
-    expect(await queueDepth(target.sqs, target.stack.pollQueueUrl)).toEqual({
-      visible: 0,
-      inFlight: 0,
-      delayed: 0,
-    });
+    await expectNothingWritten(before);
     expect(world.clover.requests).toEqual([]);
     // With the code, the same bodies are a 200 (ignored or acted on), a 400 or a 413.
     await fc.assert(
