@@ -20,6 +20,11 @@ import { localTarget } from '../src/cli/target.ts';
 import { merchantAddArgs } from '../test/integration/support.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+// `npm run bench -- --latency`: change → label latency with and without webhooks (bench/latency.ts).
+if (process.argv.includes('--latency')) {
+  await (await import('./latency.ts')).runLatencyBench();
+  process.exit(0);
+}
 const SIZES = (process.env.BENCH_SIZES ?? '500,2000').split(',').map(Number);
 const dir = mkdtempSync(join(tmpdir(), 'esl-sync-bench-'));
 const clover = await startCloverSimulator({ appId: 'BENCH' });

@@ -86,7 +86,8 @@ export class EslSyncStack extends Stack {
     const state = new SyncState(this, 'SyncState');
     const secret = new Secret(this, 'AppSecret', {
       description:
-        'esl-sync: {"cloverAppId", "cloverAppSecret" (optional), "hipoinkSign"}; set with put-secret-value. ' +
+        'esl-sync: {"cloverAppId", "cloverAppSecret" (optional), "cloverWebhookAuthCode" (optional), ' +
+        '"hipoinkSign"}; set with put-secret-value. ' +
         `Running functions keep the value they read for up to ${APP_SECRET_CACHE_SECONDS / 60} minutes: ` +
         'a change reaches every function within that time, without a deploy.',
       encryptionKey: state.key,
@@ -173,7 +174,8 @@ export class EslSyncStack extends Stack {
       serviceName,
     }).fn;
 
-    // The connect flow: only the variables its config reads (no products table, no queues).
+    // The connect flow and Clover's webhooks: only the variables its config reads (no products
+    // table, no push queue; the poll queue is passed on its own).
     const web = new ConnectWeb(this, 'Connect', {
       state,
       appSecret: secret,
@@ -183,6 +185,7 @@ export class EslSyncStack extends Stack {
         [ENV.cloverApiBaseUrl]: environment[ENV.cloverApiBaseUrl],
         [ENV.cloverRequestsPerSecond]: environment[ENV.cloverRequestsPerSecond],
       },
+      pollQueue: poll.queue,
       cloverOauthBaseUrl: cloverOauthBaseUrl(settings.cloverEnvironment, settings.cloverRegion),
       serviceName,
       ...(domain ? { domain } : {}),
@@ -278,7 +281,6 @@ export class EslSyncStack extends Stack {
       pushQueue: push,
       alarms: alarms.alarms,
     });
-    // Webhook notices get their own row here once that route exists: operations.addRow('Webhook notices', …).
 
     const outputs: Record<string, string> = {
       MerchantsTableName: state.merchants.tableName,

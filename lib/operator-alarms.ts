@@ -29,6 +29,8 @@ export interface OperatorAlarmsProps {
 /** A queue message older than this means labels are more than a quarter hour behind Clover. */
 const BACKLOG_SECONDS = 15 * 60;
 const FIVE_MINUTES = Duration.minutes(5);
+/** Webhook requests refused for their auth within 5 minutes that make a burst. */
+const WEBHOOK_REFUSALS = 10;
 /** CloudWatch evaluates at most one day of periods. */
 const MAX_EVALUATION_SECONDS = 86_400;
 
@@ -166,6 +168,18 @@ export class OperatorAlarms extends Construct {
       description:
         'A store’s polls have been failing for 15 minutes; the others still sync. ' +
         `\`esl-sync status ${aws}\` shows its last error.`,
+    });
+
+    this.add('WebhookAuthRefused', {
+      // One stray request is noise; a burst means Clover's notices are being refused, or probing.
+      metric: this.gauge(METRIC.webhookRequestsRefused, FIVE_MINUTES, 'Sum'),
+      threshold: WEBHOOK_REFUSALS,
+      description:
+        `${WEBHOOK_REFUSALS} or more requests to the Clover webhook address were refused in 5 minutes for a ` +
+        'missing or wrong X-Clover-Auth. If they are Clover’s, cloverWebhookAuthCode in the app secret does ' +
+        'not match the Clover Auth Code in the app’s webhook settings (or is not set): notices are lost, ' +
+        'polling still syncs. Copy the code into the app secret. Otherwise someone is probing the address: ' +
+        'the Web function log names each refusal.',
     });
 
     const refreshPeriod = Duration.minutes(props.tokenRefreshIntervalMinutes);

@@ -59,7 +59,7 @@ export const SAVED_QUERIES = {
  * The stage's operations view: one CloudWatch dashboard (freshness first, then the pipeline in
  * order: polls, labels, Clover, queues, functions; the alarms' states on top) and the saved Logs
  * Insights queries over every function's logs. Functions join with `addFunction`, and anything
- * added later (e.g. webhook notices, once that route exists) gets its own row with `addRow`.
+ * added later gets its own row with `addRow`.
  */
 export class OpsDashboard extends Construct {
   readonly dashboard: Dashboard;
@@ -142,6 +142,25 @@ export class OpsDashboard extends Construct {
           ours(METRIC.tokenRecovered, Stats.SUM, 'recovered with the recovery token'),
           ours(METRIC.tokensRefreshedByBackup, Stats.SUM, 'refreshed by the backup refresher'),
           ours(METRIC.tokenBackupRefreshFailed, Stats.SUM, 'backup refresh failed'),
+        ],
+        12,
+      ),
+    );
+    this.addRow(
+      'Clover webhook notices (polls they queue show above; polling goes on beside them)',
+      graph(
+        'Notices',
+        [
+          ours(METRIC.webhookNoticesAccepted, Stats.SUM, 'accepted (poll, deletion, uninstall)'),
+          ours(METRIC.webhookNoticesIgnored, Stats.SUM, 'ignored (unknown merchant, key or event)'),
+        ],
+        12,
+      ),
+      graph(
+        'Requests refused',
+        [
+          ours(METRIC.webhookRequestsRefused, Stats.SUM, 'refused: X-Clover-Auth missing or wrong'),
+          ours(METRIC.webhookRequestsInvalid, Stats.SUM, 'invalid body (not JSON, not a notice, too large)'),
         ],
         12,
       ),

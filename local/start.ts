@@ -17,6 +17,8 @@ import { createSqsClient } from '../src/queues/sqs.ts';
 import { createDocumentClient } from '../src/store/dynamo.ts';
 import { createMerchantStore, merchantView } from '../src/store/merchants.ts';
 import { createShelfStore } from '../src/store/shelf.ts';
+import { createWebhookVerificationStore } from '../src/store/webhooks.ts';
+import { WEBHOOK_PATH } from '../src/web/webhooks.ts';
 import { lambdaContext } from './aws/context.ts';
 import { ensureTables, startLocalDynamo } from './aws/dynamo.ts';
 import { startLocalLambda } from './aws/lambda.ts';
@@ -37,6 +39,8 @@ const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 const DEFAULT_SIGN = '80805d794841f1b4';
 /** The bundled Clover simulator's app secret, so connecting a store works with no settings. */
 const DEMO_APP_SECRET = 'demo-app-secret-not-for-production';
+/** The bundled Clover simulator's webhook auth code, so its notices are accepted with no settings. */
+const DEMO_WEBHOOK_AUTH_CODE = 'demo-webhook-auth-code-not-for-production';
 
 export interface LocalStackOptions {
   /** Seconds between scheduled fan-outs; 0 = only on demand (`esl-sync tick`). */
@@ -47,6 +51,8 @@ export interface LocalStackOptions {
   demoActivitySeconds: number;
   /** Seconds between runs of the backup token refresher; 0 = only on demand (`esl-sync tokens refresh`). */
   tokenRefreshSeconds: number;
+  /** The bundled Clover simulator posts webhook notices to the web function (default true). */
+  webhooks?: boolean;
   log: (line: string) => void;
 }
 
@@ -67,8 +73,10 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const simulated = bundledClover || bundledHipoink;
     mkdirSync(opts.dataDir, { recursive: true });
 
-    // Required by the connect flow; only the bundled simulator has a default.
+    // Required by the connect flow and the webhooks; only the bundled simulator has defaults.
     const appSecret = env.CLOVER_APP_SECRET || (bundledClover ? DEMO_APP_SECRET : undefined);
+    const webhookAuthCode =
+      env.CLOVER_WEBHOOK_AUTH_CODE || (bundledClover ? DEMO_WEBHOOK_AUTH_CODE : undefined);
     const clover = bundledClover
       ? await startCloverSimulator({ appId: env.CLOVER_APP_ID || 'DEMOAPP', appSecret })
       : undefined;
@@ -97,6 +105,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
         cloverAppId: env.CLOVER_APP_ID || 'DEMOAPP',
         hipoinkSign: env.HIPOINK_SIGN || DEFAULT_SIGN,
         ...(appSecret ? { cloverAppSecret: appSecret } : {}),
+        ...(webhookAuthCode ? { cloverWebhookAuthCode: webhookAuthCode } : {}),
       }),
       // Generated at start, as the stack generates it at deploy: states from an earlier run are refused.
       [stateKeySecretId]: randomBytes(32).toString('base64url'),
@@ -198,7 +207,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
         for (const record of event.Records) {
           const merchantId = safeMerchantId(record.body);
           const m = merchantId ? await merchants.get(merchantId) : undefined;
-          if (m) log(syncLine(merchantView(m)));
+          const reason = (safeJson(record.body) as { reason?: unknown } | undefined)?.reason;
+          if (m) log(`${syncLine(merchantView(m))}${reason === 'webhook' ? ' (webhook)' : ''}`);
         }
         return result;
       },
@@ -247,6 +257,17 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
         `demo merchant ${cafe.merchantId} not connected yet (${cafe.items.length} items): ` +
           `npx esl-sync stores invite --store-code ${cafe.storeCode}, then open the link`,
       );
+      if (opts.webhooks !== false && webhookAuthCode) {
+        const url = `${webApi.url}${WEBHOOK_PATH}`;
+        const verified = await verifyWebhook(clover, url, webhookAuthCode, () =>
+          createWebhookVerificationStore(createDocumentClient(dynamodb), tables.merchantsTable).last(),
+        );
+        log(
+          verified
+            ? `webhooks: the Clover simulator posts its changes to ${url} (verified)`
+            : `webhooks: ${url} could not be verified; labels follow Clover on each poll only`,
+        );
+      }
       if (opts.demoActivitySeconds > 0) {
         const activity = startDemoActivity(clover, {
           intervalMs: opts.demoActivitySeconds * 1000,
@@ -311,6 +332,23 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   }
 }
 
+/**
+ * What an operator does in Clover's app settings, done for the simulator: set the webhook address,
+ * let Clover send its verification request, read the code the web function recorded (as
+ * `esl-sync webhooks verification-code` does) and enter it. True once notices flow.
+ */
+export async function verifyWebhook(
+  clover: Awaited<ReturnType<typeof startCloverSimulator>>,
+  url: string,
+  authCode: string,
+  recorded: () => Promise<{ code: string } | undefined>,
+): Promise<boolean> {
+  clover.webhooks.configure({ url, authCode });
+  if ((await clover.webhooks.sendVerification()) !== 200) return false;
+  const last = await recorded();
+  return last !== undefined && clover.webhooks.confirm(last.code);
+}
+
 /** ESL_SYNC_WEB_PORT: the web function's loopback port (default: a free one). */
 function webPort(env: NodeJS.ProcessEnv): number {
   const raw = env.ESL_SYNC_WEB_PORT;
@@ -352,22 +390,27 @@ async function main() {
       interval: { type: 'string' },
       'demo-activity': { type: 'string' },
       'token-refresh': { type: 'string' },
+      webhooks: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
   if (values.help) {
     process.stdout.write(
-      'Usage: npm start -- [--interval SECONDS] [--demo-activity SECONDS] [--token-refresh SECONDS]\n' +
+      'Usage: npm start -- [--interval SECONDS] [--demo-activity SECONDS] [--token-refresh SECONDS] [--webhooks on|off]\n' +
         '  --interval       seconds between scheduled polls (default 10; 0 = only on `esl-sync tick`)\n' +
         '  --demo-activity  seconds between demo price changes in the bundled Clover simulator (default 15; 0 = off)\n' +
-        '  --token-refresh  seconds between backup token refresh runs (default 600; 0 = only on `esl-sync tokens refresh`)\n',
+        '  --token-refresh  seconds between backup token refresh runs (default 600; 0 = only on `esl-sync tokens refresh`)\n' +
+        '  --webhooks       on (default): the bundled Clover simulator posts webhook notices for its changes; off: polling only\n',
     );
     return;
   }
   const intervalSeconds = secondsOption('interval', values.interval, 10);
   const demoActivitySeconds = secondsOption('demo-activity', values['demo-activity'], 15);
   const tokenRefreshSeconds = secondsOption('token-refresh', values['token-refresh'], 600);
+  if (values.webhooks !== undefined && values.webhooks !== 'on' && values.webhooks !== 'off') {
+    throw new Error(`--webhooks is on or off; got ${JSON.stringify(values.webhooks)}`);
+  }
   const log = (line: string) => process.stdout.write(`${line}\n`);
   const stack = await startLocalStack({
     intervalSeconds,
@@ -375,6 +418,7 @@ async function main() {
     env: process.env,
     demoActivitySeconds,
     tokenRefreshSeconds,
+    webhooks: values.webhooks !== 'off',
     log,
   });
   const { simulators } = stack.info;

@@ -70,9 +70,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return parseEnv(ConfigSchema, ENV, env);
 }
 
-/** What the web function reads: the merchants table, the secrets, Clover's two hosts, the budget. */
+/**
+ * What the web function reads: the merchants table, the poll queue (webhook notices queue polls),
+ * the secrets, Clover's two hosts, the budget.
+ */
 export const WebConfigSchema = ConfigSchema.pick({
   merchantsTable: true,
+  pollQueueUrl: true,
   appSecretId: true,
   cloverApiBaseUrl: true,
   cloverRequestsPerSecond: true,

@@ -32,4 +32,12 @@ export const METRIC = {
   tokenBackupRefreshFailed: 'TokenBackupRefreshFailed',
   /** A store finished Clover's connect flow (new or re-authorized). */
   storesConnected: 'StoresConnected',
+  /** Clover webhook notices acted on (a poll queued, a deletion to confirm, an uninstall). */
+  webhookNoticesAccepted: 'WebhookNoticesAccepted',
+  /** Notices with valid auth that change nothing: unknown merchant, object key or event type. */
+  webhookNoticesIgnored: 'WebhookNoticesIgnored',
+  /** Webhook requests refused for a missing or wrong X-Clover-Auth (nothing queued). */
+  webhookRequestsRefused: 'WebhookRequestsRefused',
+  /** Webhook requests whose body is not a notice (not JSON, wrong shape, too large). */
+  webhookRequestsInvalid: 'WebhookRequestsInvalid',
 } as const;

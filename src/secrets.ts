@@ -22,6 +22,11 @@ export const AppSecretSchema = z.object({
    * enables Clover's recovery-token path.
    */
   cloverAppSecret: z.string().min(1).optional(),
+  /**
+   * The Clover Auth Code of the app's webhook settings: every notice carries it in `X-Clover-Auth`.
+   * Without it every notice is refused (polling still syncs).
+   */
+  cloverWebhookAuthCode: z.string().min(1).optional(),
   hipoinkSign: z.string().min(1),
 });
 export type AppSecret = z.infer<typeof AppSecretSchema>;

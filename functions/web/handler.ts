@@ -6,7 +6,10 @@ import { webRuntimeDeps } from '../../src/web/deps.ts';
 import { HttpEventSchema, toHttpResult, toWebRequest } from '../../src/web/event.ts';
 import { failurePage } from '../../src/web/pages.ts';
 
-/** HTTP API (payload 2.0) → the connect flow's routes. Logs ids and outcomes, never the query string. */
+/**
+ * HTTP API (payload 2.0) → the connect flow's routes and Clover's webhooks. Logs ids and outcomes,
+ * never the query string, a header or a body.
+ */
 export const handler = async (
   event: unknown,
   context: Context,
@@ -30,6 +33,7 @@ export const handler = async (
     }
     return toHttpResult(await app(toWebRequest(parsed.data)));
   } finally {
-    metrics.publishStoredMetrics();
+    // A request that recorded no metric (a page, a verification) writes none.
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
   }
 };

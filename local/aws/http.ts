@@ -5,7 +5,15 @@ export type RequestHandler = (
   req: IncomingMessage,
   body: string,
   res: ServerResponse,
+  /** The body's bytes as received. */
+  raw: Buffer,
 ) => Promise<void> | void;
+
+/** A body larger than `maxBodyBytes` is not kept: the request is answered by `tooLarge` instead. */
+export interface BodyLimit {
+  maxBodyBytes: number;
+  tooLarge: (res: ServerResponse) => void;
+}
 
 export interface LocalServer {
   url: string;
@@ -18,12 +26,20 @@ export async function startHttpServer(
   handler: RequestHandler,
   port = 0,
   host = '127.0.0.1',
+  limit?: BodyLimit,
 ): Promise<LocalServer> {
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      // Past the limit the rest is read and dropped, so the client still gets the answer.
+      if (!limit || size <= limit.maxBodyBytes) chunks.push(c);
+    });
     req.on('end', () => {
-      Promise.resolve(handler(req, Buffer.concat(chunks).toString('utf8'), res)).catch((err: unknown) => {
+      if (limit && size > limit.maxBodyBytes) return limit.tooLarge(res);
+      const raw = Buffer.concat(chunks);
+      Promise.resolve(handler(req, raw.toString('utf8'), res, raw)).catch((err: unknown) => {
         if (!res.headersSent)
           sendJson(res, 500, { message: err instanceof Error ? err.message : String(err) });
         else res.end();

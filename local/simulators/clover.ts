@@ -5,13 +5,16 @@
  * concurrent per token) answered with 429. It also plays Clover's side of connecting a merchant
  * (docs/clover-connect.md): a consent page at /oauth/v2/authorize for the merchant "signed in" to
  * the simulator, with Allow and Deny, and the code exchange at /oauth/v2/token (single-use,
- * expiring codes; client id and secret checked). Control methods let tests edit the catalog,
- * inject faults and count requests; the same control is reachable over HTTP under /_sim/.
+ * expiring codes; client id and secret checked). Once its webhook address is set and verified
+ * (`webhooks`), every item created, changed or deleted through it, and an app uninstall, is
+ * posted there as Clover's webhook notice (clover-webhooks.ts). Control methods let tests edit the
+ * catalog, inject faults and count requests; the same control is reachable over HTTP under /_sim/.
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { escapeHtml } from '../../src/web/pages.ts';
 import { sendJson, startHttpServer } from '../aws/http.ts';
+import { createWebhookSender, type NoticeType, type WebhookSenderOptions } from './clover-webhooks.ts';
 
 export interface SimItem {
   id: string;
@@ -61,10 +64,14 @@ export interface CloverSimOptions {
   latencyMs?: number;
   /** How long an authorization code can be exchanged (default 300 s). */
   codeTtlSeconds?: number;
+  /** How webhook notices are batched and sent. */
+  webhooks?: WebhookSenderOptions;
 }
 
 interface MerchantState {
   items: Map<string, SimItem>;
+  /** The app is installed for this merchant (tokens were issued): its changes raise webhook notices. */
+  installed: boolean;
   accessTokens: Map<string, number>; // token → expiry (s)
   refreshToken?: { value: string; expiresAt: number; issuedAt: number };
   recoveryToken?: string;
@@ -126,7 +133,7 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
   const merchant = (id: string) => {
     let m = merchants.get(id);
     if (!m) {
-      m = { items: new Map(), accessTokens: new Map() };
+      m = { items: new Map(), accessTokens: new Map(), installed: false };
       merchants.set(id, m);
     }
     return m;
@@ -140,6 +147,7 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
     tokenOwner.set(access, merchantId);
     if (m.refreshToken) m.recoveryToken = m.refreshToken.value;
     m.refreshToken = { value: newToken(), expiresAt: t + refreshTtl, issuedAt: t };
+    m.installed = true;
     return {
       access_token: access,
       access_token_expiration: t + accessTtl,
@@ -148,7 +156,13 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
     };
   };
 
-  const upsertItem = (merchantId: string, input: SimItemInput): SimItem => {
+  const webhooks = createWebhookSender({ ...opts.webhooks, now, appId });
+  const notify = (merchantId: string, objectId: string, type: NoticeType) => {
+    if (merchant(merchantId).installed) webhooks.notify({ merchantId, objectId, type, ts: now() });
+  };
+
+  /** Creates or changes an item; `quiet` (seeding a catalog) raises no webhook notice. */
+  const upsertItem = (merchantId: string, input: SimItemInput, quiet = false): SimItem => {
     const m = merchant(merchantId);
     const existing = input.id ? m.items.get(input.id) : undefined;
     const t = now();
@@ -167,6 +181,7 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
       modifiedTime: input.modifiedTime ?? t,
     } as SimItem;
     m.items.set(item.id, item);
+    if (!quiet) notify(merchantId, `I:${item.id}`, existing ? 'UPDATE' : 'CREATE');
     return { ...item };
   };
 
@@ -179,14 +194,35 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
 
   const control = {
     addMerchant(merchantId: string, items: SimItemInput[] = []): TokenPair {
-      for (const i of items) upsertItem(merchantId, i);
+      for (const i of items) upsertItem(merchantId, i, true);
       return issueTokens(merchantId);
     },
     /** A merchant with a catalog but no token issued yet: one that has not connected the app. */
     addUnconnectedMerchant(merchantId: string, items: SimItemInput[] = [], name?: string) {
       merchant(merchantId);
-      for (const i of items) upsertItem(merchantId, i);
+      for (const i of items) upsertItem(merchantId, i, true);
       if (name) merchantNames.set(merchantId, name);
+    },
+    /**
+     * The merchant uninstalls the app: its tokens stop working and Clover sends an `A:` DELETE notice.
+     * Connecting again (the consent page) installs it again.
+     */
+    uninstallApp(merchantId: string) {
+      const m = merchant(merchantId);
+      if (!m.installed) return false;
+      notify(merchantId, `A:${appId}`, 'DELETE');
+      m.installed = false;
+      for (const token of m.accessTokens.keys()) tokenOwner.delete(token);
+      m.accessTokens.clear();
+      m.refreshToken = undefined;
+      m.recoveryToken = undefined;
+      return true;
+    },
+    /** The app's webhook settings and deliveries (verification, batching, what was sent). */
+    webhooks,
+    /** Sends a notice as Clover would, whatever happened (tests: duplicates, reordering, false deletions). */
+    notify(merchantId: string, objectId: string, type: NoticeType, ts = now()) {
+      webhooks.notify({ merchantId, objectId, type, ts });
     },
     /** The merchant the browser is signed in to Clover as (whose consent page /oauth/v2/authorize shows). */
     signIn(merchantId: string | undefined) {
@@ -201,7 +237,9 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
     issueTokens,
     upsertItem,
     deleteItem(merchantId: string, itemId: string) {
-      return merchant(merchantId).items.delete(itemId);
+      const deleted = merchant(merchantId).items.delete(itemId);
+      if (deleted) notify(merchantId, `I:${itemId}`, 'DELETE');
+      return deleted;
     },
     items(merchantId: string): SimItem[] {
       return [...merchant(merchantId).items.values()].map((i) => ({ ...i }));
@@ -533,6 +571,9 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
         return sendJson(res, 200, { ok: true });
       }
       if (req.method === 'POST' && parts[2] === 'tokens') return sendJson(res, 200, control.issueTokens(mId));
+      if (req.method === 'POST' && parts[2] === 'uninstall') {
+        return sendJson(res, 200, { uninstalled: control.uninstallApp(mId) });
+      }
     }
     if (req.method === 'POST' && parts.join('/') === 'sign-in') {
       control.signIn(json().merchantId);
@@ -544,8 +585,12 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
   };
 
   const server = await startHttpServer(handle, opts.port ?? 0, opts.host ?? '127.0.0.1');
+  const stop = async () => {
+    webhooks.stop();
+    await server.stop();
+  };
   // Assigned onto `control` itself (not spread) so its live getters (requests, refreshCalls) keep working.
-  return Object.assign(control, { url: server.url, stop: server.stop });
+  return Object.assign(control, { url: server.url, stop });
 }
 
 function html(res: ServerResponse, status: number, title: string, content: string) {

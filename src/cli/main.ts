@@ -28,6 +28,7 @@ import { createDocumentClient } from '../store/dynamo.ts';
 import { createRefresherHeartbeat, heartbeatLate, type RefresherRun } from '../store/heartbeat.ts';
 import { createMerchantStore, type MerchantView, merchantView } from '../store/merchants.ts';
 import { createShelfStore } from '../store/shelf.ts';
+import { createWebhookVerificationStore } from '../store/webhooks.ts';
 import { SinceSchema } from '../sync/messages.ts';
 import { moveStore, removeMerchant, type StoreChangeDeps } from '../sync/stores.ts';
 import { awsTarget, localTarget, type Target } from './target.ts';
@@ -62,6 +63,8 @@ const USAGE = `Usage: esl-sync <command> [options]   (acts on the local stack fr
                                           --repush sends every label again (a Hipoink that lost them)
   status [--json]
   tokens refresh                          run the backup token refresher now (refreshes tokens that are due)
+  webhooks verification-code [--json]     the code of Clover's last webhook verification request, and when
+                                          it came: enter it in the app's webhook settings in Clover
   dlq list [--queue poll|push] [--json]   what the dead-letter queues hold, with each failure reason
   dlq redrive [--queue poll|push]         send dead-lettered messages back to their queue (both if no --queue)
 
@@ -125,6 +128,7 @@ const COMMANDS: Record<string, readonly string[] | undefined> = {
   status: undefined,
   tokens: ['refresh'],
   dlq: ['list', 'redrive'],
+  webhooks: ['verification-code'],
 };
 const MERCHANT_ID_SUBCOMMANDS = ['show', 'disable', 'enable', 'configure', 'reconnect', 'assign', 'remove'];
 
@@ -369,6 +373,12 @@ export async function runCli(
             `merchant ${id} needs re-authorization: send the store a link from \`${cliName} merchants reconnect ${id}\``,
           );
         }
+        if (sub === 'enable' && record.tokensDeletedAt !== undefined) {
+          throw new UsageError(
+            `merchant ${id} has no Clover tokens (the app was uninstalled): send the store a link from ` +
+              `\`${cliName} merchants reconnect ${id}\`; connecting again enables it`,
+          );
+        }
         // Enabled without a store code, a merchant goes back to waiting for one.
         const state = sub === 'disable' ? 'disabled' : nextMerchantState(record.storeCode, undefined);
         if (sub === 'disable')
@@ -509,6 +519,21 @@ export async function runCli(
         return;
       }
       throw new UsageError(`unknown dlq command: ${sub ?? '(none)'}`);
+    }
+    case 'webhooks': {
+      const last = await createWebhookVerificationStore(doc, target.stack.merchantsTable).last();
+      const receivedAt = last && new Date(last.receivedAt).toISOString();
+      if (values.json) return print(last ? { code: last.code, receivedAt } : null);
+      if (!last) {
+        io.out(
+          'no webhook verification request received yet: enter the webhook URL in the Clover app’s settings ' +
+            'and have Clover send one',
+        );
+        return;
+      }
+      io.out(`verification code: ${last.code}`);
+      io.out(`received ${receivedAt}; enter it in the Clover app’s webhook settings to verify the URL`);
+      return;
     }
     default:
       throw new UsageError(`unknown command: ${command}`);
@@ -672,6 +697,9 @@ function attentionHint(v: MerchantView, cli: string): string | undefined {
   }
   if (v.state === 'pending') {
     return `connected through Clover, no store code yet: \`${cli} merchants assign ${v.merchantId} --store-code CODE\``;
+  }
+  if (v.tokensDeletedAt !== undefined) {
+    return `the Clover app was uninstalled ${v.tokensDeletedAt} (labels kept): \`${cli} merchants reconnect ${v.merchantId}\` gives a link that connects it again`;
   }
   return undefined;
 }

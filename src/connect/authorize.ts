@@ -16,14 +16,34 @@ import type {
 import { INVITE_CLAIM_MS, type Invite, type InviteProblem, inviteKeyOf, inviteProblem } from './invites.ts';
 import { type ConnectState, newNonce, STATE_TTL_MS, signState, verifyState } from './state.ts';
 
-/** The state a merchant is in after it gets (or keeps) `storeCode`. One rule for every path. */
+/** Why a merchant is disabled when its owner uninstalled the app in Clover (its tokens are gone). */
+export const APP_UNINSTALLED = 'app uninstalled';
+
+/**
+ * The state a merchant is in after it gets (or keeps) `storeCode`. One rule for every path. Give
+ * `previousReason` only where fresh tokens arrive (the connect flow): a merchant disabled because
+ * the app was uninstalled is restored by connecting again.
+ */
 export function nextMerchantState(
   storeCode: string | undefined,
   previous: MerchantState | undefined,
+  previousReason?: string,
 ): MerchantState {
   // An operator stopped it on purpose: new tokens or a store code do not start it again.
-  if (previous === 'disabled') return 'disabled';
+  if (previous === 'disabled' && previousReason !== APP_UNINSTALLED) return 'disabled';
   return storeCode === undefined ? 'pending' : 'active';
+}
+
+/**
+ * What Clover's uninstall notice does to a merchant: it is disabled with the reason `APP_UNINSTALLED`
+ * (its labels stay), unless an operator disabled it already, whose reason is kept so that connecting
+ * again does not start it. Its tokens are deleted either way.
+ */
+export function stateAfterUninstall(
+  merchant: Pick<MerchantRecord, 'state' | 'stateReason'>,
+): { state: MerchantState; reason: string } | undefined {
+  if (merchant.state === 'disabled' && merchant.stateReason !== APP_UNINSTALLED) return undefined;
+  return { state: 'disabled', reason: APP_UNINSTALLED };
 }
 
 export type AuthorizationPlan =
@@ -34,12 +54,12 @@ export type AuthorizationPlan =
 /**
  * What a fresh token pair does to a merchant: a store invite binds it to the invite's store code, a
  * reconnect invite only fits the merchant it was made for, and without an invite a known merchant
- * keeps its store code while a new one waits as `pending`. Fresh tokens end needs_reauth; cursor and
- * products are never touched. Moving a merchant to another store code is not done here.
+ * keeps its store code while a new one waits as `pending`. Fresh tokens end needs_reauth and undo an
+ * uninstall; cursor and products are never touched. Moving a merchant to another store code is not done here.
  */
 export function planAuthorization(
   merchantId: string,
-  existing: Pick<MerchantRecord, 'storeCode' | 'state'> | undefined,
+  existing: (Pick<MerchantRecord, 'storeCode' | 'state'> & { stateReason?: string }) | undefined,
   invite: Pick<Invite, 'storeCode' | 'forMerchant'> | undefined,
 ): AuthorizationPlan {
   if (invite?.forMerchant !== undefined && invite.forMerchant !== merchantId) {
@@ -53,7 +73,7 @@ export function planAuthorization(
   return {
     ok: true,
     ...(storeCode === undefined ? {} : { storeCode }),
-    state: nextMerchantState(storeCode, existing?.state),
+    state: nextMerchantState(storeCode, existing?.state, existing?.stateReason),
   };
 }
 

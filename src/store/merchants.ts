@@ -1,4 +1,5 @@
 import {
+  BatchGetCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
@@ -29,7 +30,16 @@ export const SyncCountsSchema = z.object({
 });
 export type SyncCounts = z.infer<typeof SyncCountsSchema>;
 
-/** A merchant as stored. Token fields never leave the core: use `merchantView` for anything shown. */
+/**
+ * A merchant whose tokens were deleted (the app was uninstalled) keeps its record without them: it
+ * reads with empty token values, and it is never active (the refine below), so nothing uses them.
+ * Token fields missing from any other record still make it unusable.
+ */
+const withoutDeletedTokens = (raw: unknown) =>
+  typeof raw === 'object' && raw !== null && 'tokensDeletedAt' in raw
+    ? { accessToken: '', refreshToken: '', ...raw }
+    : raw;
+
 const count = z.number().int().default(0);
 const ShelfCountsSchema = z.object({
   items: count,
@@ -40,7 +50,8 @@ const ShelfCountsSchema = z.object({
   refused: count,
 });
 
-export const MerchantRecordSchema = z
+/** A merchant as stored. Token fields never leave the core: use `merchantView` for anything shown. */
+const MerchantFieldsSchema = z
   .object({
     merchantId: z.string(),
     /** The Hipoink store its labels go to; absent only while the merchant is `pending`. */
@@ -80,14 +91,25 @@ export const MerchantRecordSchema = z
     /** Its shelf in numbers, moved by every poll and push, counted afresh at each ghost cleanup. */
     shelf: ShelfCountsSchema.optional(),
     shelfCountedAt: z.number().optional(),
+    /** When the last valid Clover webhook notice for this merchant arrived (Unix ms). */
+    lastNoticeAt: z.number().optional(),
+    /** When the current token pair was stored by a connection or `merchants add` (Unix ms). */
+    authorizedAt: z.number().optional(),
+    /** When the tokens were deleted because the app was uninstalled (Unix ms); none stored since. */
+    tokensDeletedAt: z.number().optional(),
     createdAt: z.number(),
     updatedAt: z.number(),
   })
   .refine((m) => m.storeCode !== undefined || m.state !== 'active', {
     path: ['storeCode'],
     message: 'an active merchant needs a store code',
+  })
+  .refine((m) => m.tokensDeletedAt === undefined || m.state !== 'active', {
+    path: ['accessToken'],
+    message: 'its tokens were deleted (the app was uninstalled)',
   });
-export type MerchantRecord = z.infer<typeof MerchantRecordSchema>;
+export const MerchantRecordSchema = z.preprocess(withoutDeletedTokens, MerchantFieldsSchema);
+export type MerchantRecord = z.infer<typeof MerchantFieldsSchema>;
 
 /** What may be shown to a person or printed: never a token. */
 export interface MerchantView {
@@ -112,6 +134,8 @@ export interface MerchantView {
   labelOptions?: LabelOptions;
   /** Its shelf in numbers (never below 0), and when they were last counted afresh. */
   shelf?: ShelfCounts & { countedAt?: string };
+  /** When its tokens were deleted (the app was uninstalled); it has none until it connects again. */
+  tokensDeletedAt?: string;
 }
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
@@ -129,7 +153,8 @@ export function merchantView(m: MerchantRecord, now = Date.now()): MerchantView 
     state: m.state,
     accessTokenExpiresAt: new Date(m.accessTokenExpiresAt * 1000).toISOString(),
     refreshTokenExpiresAt: new Date(m.refreshTokenExpiresAt * 1000).toISOString(),
-    refreshTokenExpiringSoon: refreshTokenExpiringSoon(m, now),
+    // Deleted tokens expire for nobody.
+    refreshTokenExpiringSoon: m.tokensDeletedAt === undefined && refreshTokenExpiringSoon(m, now),
     pollCount: m.pollCount,
   };
   const optional: Partial<MerchantView> = {
@@ -152,6 +177,7 @@ export function merchantView(m: MerchantRecord, now = Date.now()): MerchantView 
       ) as unknown as ShelfCounts),
       ...(m.shelfCountedAt === undefined ? {} : { countedAt: iso(m.shelfCountedAt) }),
     },
+    tokensDeletedAt: iso(m.tokensDeletedAt),
   };
   for (const [k, v] of Object.entries(optional))
     if (v !== undefined) (view as unknown as Record<string, unknown>)[k] = v;
@@ -219,6 +245,35 @@ export interface MerchantStore {
   addShelfCounts(merchantId: string, change: ShelfCounts): Promise<void>;
   /** Its shelf counted afresh. */
   setShelfCounts(merchantId: string, counts: ShelfCounts): Promise<void>;
+  /**
+   * Notes that a valid webhook notice for the merchant arrived at `at` (Unix ms); a notice older
+   * than the one recorded changes nothing. False for an unknown merchant or an older notice.
+   */
+  recordNotice(merchantId: string, at: number): Promise<boolean>;
+}
+
+/** What an uninstall does to a merchant record (planned by `stateAfterUninstall`). */
+export interface UninstallWrite {
+  /** The state and reason to write; undefined keeps them (an operator disabled it already). */
+  state?: { state: MerchantState; reason: string };
+  /** Clover's time of the uninstall notice: a connection stored at or after it is not undone. */
+  noticeTs: number;
+}
+
+/** Reads and writes of Clover's webhook notices. */
+export interface MerchantNotices {
+  /** The merchants with these ids that exist and can be read (others are left out). */
+  getMany(merchantIds: readonly string[]): Promise<Map<string, MerchantRecord>>;
+  /**
+   * Deletes the merchant's tokens (the current, the previous and any refresh lease) and writes the
+   * planned state, while the record is still `basis` (its state and token version) and no
+   * connection was stored at or after the notice. False when either no longer holds.
+   */
+  deleteTokens(
+    merchantId: string,
+    basis: Pick<MerchantRecord, 'state' | 'tokenVersion'>,
+    write: UninstallWrite,
+  ): Promise<boolean>;
 }
 
 /** What a merchant record must still be for an authorization planned on it to be stored. */
@@ -253,9 +308,9 @@ function newTokenPair(tokens: TokenPair, now: number) {
       'accessToken = :at, accessTokenExpiresAt = :ate, refreshToken = :rt, refreshTokenExpiresAt = :rte, ' +
       'tokenVersion = if_not_exists(tokenVersion, :zero) + :one, ' +
       'pollCount = if_not_exists(pollCount, :zero), pollsSinceCleanup = if_not_exists(pollsSinceCleanup, :zero), ' +
-      'createdAt = if_not_exists(createdAt, :now), updatedAt = :now',
+      'createdAt = if_not_exists(createdAt, :now), updatedAt = :now, authorizedAt = :now',
     // The recovery token belongs to the pair it preceded; a lease belongs to a refresh of the old pair.
-    removes: 'refreshLeaseOwner, refreshLeaseUntil, previousRefreshToken',
+    removes: 'refreshLeaseOwner, refreshLeaseUntil, previousRefreshToken, tokensDeletedAt',
     values: {
       ':at': tokens.access_token,
       ':ate': tokens.access_token_expiration,
@@ -285,7 +340,7 @@ export function createMerchantStore(
   now = Date.now,
   /** Told about stored items `list()` skips because they cannot be used (they never stop the others). */
   onUnusable: (merchantId: string, reason: string) => void = () => undefined,
-): MerchantStore & MerchantConnections {
+): MerchantStore & MerchantConnections & MerchantNotices {
   const get = async (merchantId: string) => {
     const out = await doc.send(
       new GetCommand({ TableName: tableName, Key: { merchantId }, ConsistentRead: true }),
@@ -587,6 +642,76 @@ export function createMerchantStore(
             ':v': tokenVersion,
             ':now': now(),
           },
+        }),
+      );
+    },
+
+    recordNotice(merchantId, at) {
+      return conditional(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { merchantId },
+          UpdateExpression: 'SET lastNoticeAt = :at',
+          ConditionExpression:
+            'attribute_exists(merchantId) AND (attribute_not_exists(lastNoticeAt) OR lastNoticeAt < :at)',
+          ExpressionAttributeValues: { ':at': at },
+        }),
+      );
+    },
+
+    async getMany(merchantIds) {
+      const found = new Map<string, MerchantRecord>();
+      const ids = [...new Set(merchantIds)].filter((id) => !id.startsWith('#'));
+      // BatchGetItem takes 100 keys; keys it could not read this time come back to be asked again.
+      for (let i = 0; i < ids.length; i += 100) {
+        let keys: Array<Record<string, unknown>> = ids
+          .slice(i, i + 100)
+          .map((merchantId) => ({ merchantId }));
+        for (let attempt = 0; keys.length > 0; attempt++) {
+          if (attempt > 0) await new Promise((r) => setTimeout(r, 25 * 2 ** Math.min(attempt, 5)));
+          if (attempt > 8) throw new Error(`DynamoDB left ${keys.length} merchant read(s) unprocessed`);
+          const out = await doc.send(
+            new BatchGetCommand({
+              RequestItems: { [tableName]: { Keys: keys, ConsistentRead: true } },
+            }),
+          );
+          for (const item of out.Responses?.[tableName] ?? []) {
+            const parsed = MerchantRecordSchema.safeParse(item);
+            if (parsed.success) found.set(parsed.data.merchantId, parsed.data);
+            else onUnusable(String(item.merchantId), unusableRecordReason(parsed.error.issues));
+          }
+          keys = out.UnprocessedKeys?.[tableName]?.Keys ?? [];
+        }
+      }
+      return found;
+    },
+
+    deleteTokens(merchantId, basis, write) {
+      const t = now();
+      const sets = ['tokenVersion = tokenVersion + :one', 'tokensDeletedAt = :now', 'updatedAt = :now'];
+      const values: Record<string, unknown> = {
+        ':one': 1,
+        ':now': t,
+        ':was': basis.state,
+        ':v': basis.tokenVersion,
+        ':ts': write.noticeTs,
+      };
+      if (write.state) {
+        sets.push('#state = :s', 'stateReason = :r');
+        values[':s'] = write.state.state;
+        values[':r'] = write.state.reason;
+      }
+      return conditional(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { merchantId },
+          UpdateExpression:
+            `SET ${sets.join(', ')} ` +
+            'REMOVE accessToken, refreshToken, previousRefreshToken, refreshLeaseOwner, refreshLeaseUntil',
+          ConditionExpression:
+            '#state = :was AND tokenVersion = :v AND (attribute_not_exists(authorizedAt) OR authorizedAt < :ts)',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: values,
         }),
       );
     },

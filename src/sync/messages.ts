@@ -1,5 +1,8 @@
 import { z } from 'zod';
 
+/** Items one poll message may ask to confirm gone. */
+export const MAX_CONFIRM_GONE = 1000;
+
 /** PollQueue body: poll one merchant. FIFO group = merchantId, so polls of one merchant never overlap. */
 export const PollMessageSchema = z.object({
   merchantId: z.string().min(1),
@@ -12,7 +15,7 @@ export const PollMessageSchema = z.object({
    * Items Clover said were deleted (a webhook notice): each is confirmed gone with a GET (404)
    * before its label leaves the shelf, the same rule ghost cleanup follows.
    */
-  confirmGone: z.array(z.string().min(1)).min(1).max(1000).optional(),
+  confirmGone: z.array(z.string().min(1)).min(1).max(MAX_CONFIRM_GONE).optional(),
   /** Full resyncs only: send every label again, even where Hipoink is recorded to hold it. */
   repush: z.boolean().optional(),
 });

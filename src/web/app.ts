@@ -5,15 +5,18 @@ import {
   completeConnect,
   consentDenied,
 } from '../connect/authorize.ts';
+import type { WebhookDeps, WebhookOutcome } from '../webhooks/receive.ts';
 import { readQuery, type WebRequest, type WebResponse } from './http.ts';
 import { connectedPage, failurePage, redirect } from './pages.ts';
 import { createRouter, type Route, type RouterHooks } from './router.ts';
+import { WEBHOOK_PATH, webhookRoute } from './webhooks.ts';
 
 /** The routes' paths, fixed: Clover's app settings, the docs and the tests all name them. */
 export const WEB_PATHS = {
   connect: '/connect',
   launch: '/clover/launch',
   callback: '/clover/callback',
+  webhooks: WEBHOOK_PATH,
 } as const;
 
 /** The form of each query parameter a route reads. */
@@ -34,6 +37,10 @@ export interface WebAppDeps extends ConnectDeps {
   webBaseUrl?: string;
   /** One line per outcome, for the logs (ids and outcome names only). */
   onOutcome?: (route: string, outcome: ConnectOutcome['kind'], fields: Record<string, unknown>) => void;
+  /** Clover's webhook notices; without them the route answers 404 like any unknown path. */
+  webhooks?: WebhookDeps;
+  /** How each webhook request ended (counts and merchant ids only). */
+  onWebhook?: (outcome: WebhookOutcome) => void;
 }
 
 export function callbackUrl(deps: Pick<WebAppDeps, 'webBaseUrl'>, request: WebRequest): string {
@@ -55,7 +62,7 @@ export function respond(outcome: ConnectOutcome): WebResponse {
   }
 }
 
-/** The web function: the connect flow's three routes behind one router. */
+/** The web function: the connect flow's three routes and Clover's webhooks behind one router. */
 export function createWebApp(deps: WebAppDeps, hooks: RouterHooks = {}) {
   const finish = (route: string, outcome: ConnectOutcome, fields: Record<string, unknown> = {}) => {
     deps.onOutcome?.(route, outcome.kind, {
@@ -127,5 +134,8 @@ export function createWebApp(deps: WebAppDeps, hooks: RouterHooks = {}) {
       },
     },
   ];
+  if (deps.webhooks) {
+    routes.push(webhookRoute(deps.webhooks, deps.onWebhook, (err) => hooks.onError?.('webhooks', err)));
+  }
   return createRouter(routes, hooks);
 }

@@ -10,6 +10,10 @@ export const HttpEventSchema = z.object({
   version: z.literal('2.0'),
   rawPath: z.string(),
   rawQueryString: z.string().default(''),
+  headers: z.record(z.string(), z.string()).default({}),
+  body: z.string().optional(),
+  /** Set when the front door passed a body it does not treat as text, base64-encoded. */
+  isBase64Encoded: z.boolean().default(false),
   requestContext: z.object({
     domainName: z.string(),
     http: z.object({ method: z.string(), path: z.string().optional() }),
@@ -18,11 +22,24 @@ export const HttpEventSchema = z.object({
 export type HttpEvent = z.infer<typeof HttpEventSchema>;
 
 export function toWebRequest(event: HttpEvent): WebRequest {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(event.headers)) {
+    const key = name.toLowerCase();
+    headers[key] = key in headers ? `${headers[key]},${value}` : value;
+  }
+  const body =
+    event.body === undefined
+      ? undefined
+      : event.isBase64Encoded
+        ? Buffer.from(event.body, 'base64').toString('utf8')
+        : event.body;
   return {
     method: event.requestContext.http.method,
     path: event.rawPath,
     rawQuery: event.rawQueryString,
     domainName: event.requestContext.domainName,
+    headers,
+    ...(body === undefined ? {} : { body }),
   };
 }
 

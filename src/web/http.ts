@@ -10,6 +10,10 @@ export interface WebRequest {
   rawQuery: string;
   /** Where the request arrived, e.g. `abc123.execute-api.us-east-1.amazonaws.com`. */
   domainName: string;
+  /** Header names in lower case; a header sent twice has its values joined with commas. */
+  headers?: Readonly<Record<string, string>>;
+  /** The body as text (decoded when it came base64-encoded). */
+  body?: string;
 }
 
 export interface WebResponse {

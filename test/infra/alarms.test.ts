@@ -132,6 +132,7 @@ describe('operator alarms', () => {
         METRIC.merchantsLastSyncFailed,
         METRIC.tokenRefresherRun,
         METRIC.tokenBackupRefreshFailed,
+        METRIC.webhookRequestsRefused,
       ].sort(),
     );
     for (const a of ours) expect(a.Dimensions).toEqual([{ Name: 'service', Value: SERVICE_NAME }]);
@@ -170,6 +171,22 @@ describe('operator alarms', () => {
     const custom = synth({ pollIntervalSeconds: 600, tokenRefreshIntervalMinutes: 1440 });
     expect(alarm(custom, 'PollsNotScheduled')).toMatchObject({ Period: 600, EvaluationPeriods: 3 });
     expect(alarm(custom, 'TokenRefresherMissed')).toMatchObject({ Period: 86_400, EvaluationPeriods: 1 });
+  });
+
+  it('alarms on a burst of webhook requests refused for their auth code, saying where the code goes', () => {
+    const a = alarm(template, 'WebhookAuthRefused');
+    expect(a).toMatchObject({
+      MetricName: METRIC.webhookRequestsRefused,
+      Namespace: METRIC_NAMESPACE,
+      Statistic: 'Sum',
+      Period: 300,
+      EvaluationPeriods: 1,
+      Threshold: 10,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+    expect(a.AlarmDescription).toMatch(/cloverWebhookAuthCode/);
+    expect(a.AlarmDescription).toMatch(/X-Clover-Auth/);
   });
 
   it('alarms on crashes of the functions that run unattended, not of the hand-run backfill', () => {

@@ -38,7 +38,7 @@ describe('operations dashboard', () => {
     expect(url).toContain('#dashboards:name=EslSync');
   });
 
-  it('shows freshness, polls, labels, Clover and token refreshes from the functions’ own metrics', () => {
+  it('shows freshness, polls, labels, Clover, token refreshes and webhook notices from the functions’ own metrics', () => {
     const ours = (title: string) =>
       metricLines(widget(dashboard, title)).map(([namespace, name, dim, service]) => {
         expect([namespace, dim, service]).toEqual([METRIC_NAMESPACE, 'service', SERVICE_NAME]);
@@ -63,6 +63,12 @@ describe('operations dashboard', () => {
       expect.arrayContaining([METRIC.tokenRefresh, METRIC.tokenRecovered, METRIC.tokenBackupRefreshFailed]),
     );
     expect(ours('Stores needing someone')).toContain(METRIC.merchantsNeedingReauth);
+    // Clover's webhook notices: accepted and ignored, and the requests refused.
+    expect(ours('Notices')).toEqual([METRIC.webhookNoticesAccepted, METRIC.webhookNoticesIgnored]);
+    expect(ours('Requests refused')).toEqual([METRIC.webhookRequestsRefused, METRIC.webhookRequestsInvalid]);
+    expect(dashboard.widgets.some((w) => w.properties.markdown?.includes('Clover webhook notices'))).toBe(
+      true,
+    );
   });
 
   it('shows queue age and depth, dead letters, and every function’s errors and durations', () => {

@@ -242,8 +242,12 @@ describe('EslSync stack', () => {
         SyncStateMerchants: ['GetItem', 'PutItem', 'Scan', 'UpdateItem'],
         SyncStateProducts: [],
       },
-      // The connect flow: gets and conditional updates of merchants, invites, used states, the budget.
-      [WEB_FUNCTION]: { SyncStateMerchants: ['GetItem', 'UpdateItem'], SyncStateProducts: [] },
+      // The connect flow: gets and conditional updates of merchants, invites, used states, the budget;
+      // webhook notices: batch reads of their merchants, the notice time, an uninstall, the verification.
+      [WEB_FUNCTION]: {
+        SyncStateMerchants: ['BatchGetItem', 'GetItem', 'UpdateItem'],
+        SyncStateProducts: [],
+      },
     };
     // Only the poller asks the out-of-step index, and only that index.
     for (const fn of Object.keys(expected)) {
@@ -428,11 +432,12 @@ describe('connect flow web function', () => {
     expect(JSON.stringify(format)).not.toMatch(/query|requestUri|querystring/i);
   });
 
-  it('gives the web function only the connect flow’s variables and Clover’s authorize host', () => {
+  it('gives the web function only the connect flow’s and the webhooks’ variables and Clover’s authorize host', () => {
     const vars = webFunction(template).Environment.Variables;
     expect(Object.keys(vars).sort()).toEqual(
       [
         ENV.merchantsTable,
+        ENV.pollQueueUrl,
         ENV.appSecretId,
         ENV.cloverApiBaseUrl,
         ENV.cloverRequestsPerSecond,
@@ -444,6 +449,7 @@ describe('connect flow web function', () => {
       ].sort(),
     );
     expect(vars[WEB_ENV.cloverOauthBaseUrl]).toBe('https://sandbox.dev.clover.com');
+    expect(JSON.stringify(vars[ENV.pollQueueUrl])).toMatch(/PollQueue(?!DeadLetters)/);
     const eu = webFunction(synth({ cloverEnvironment: 'production', cloverRegion: 'eu' }).template);
     expect(eu.Environment.Variables).toMatchObject({
       [WEB_ENV.cloverOauthBaseUrl]: 'https://www.eu.clover.com',
@@ -453,11 +459,16 @@ describe('connect flow web function', () => {
     expect(cloverOauthBaseUrl('production', 'la')).toBe('https://www.la.clover.com');
   });
 
-  it('cannot read products, send to a queue or read any secret but its two', () => {
+  it('cannot read products, send anything but polls, or read any secret but its two', () => {
     const statements = statementsOf(template, WEB_FUNCTION);
     expect(statements.some((s) => refersTo(s.Resource, 'SyncStateProducts'))).toBe(false);
     const actions = statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
-    expect(actions.filter((a) => a.startsWith('sqs:'))).toEqual([]);
+    // Webhook notices queue polls: SendMessage on the poll queue, nothing else of SQS.
+    const sends = statements.filter((s) => JSON.stringify(s.Action).includes('sqs:'));
+    expect(sends.map((s) => s.Action)).toEqual(['sqs:SendMessage']);
+    expect(sends[0]?.Resource).toEqual({
+      'Fn::GetAtt': [expect.stringMatching(/^PollQueue[0-9A-F]{8}$/), 'Arn'],
+    });
     expect(actions).not.toContain('dynamodb:Scan');
     expect(actions).not.toContain('dynamodb:DeleteItem');
     const secretReads = statements
@@ -467,6 +478,33 @@ describe('connect flow web function', () => {
       expect.stringContaining('AppSecret'),
       expect.stringContaining('ConnectStateSigningKey'),
     ]);
+  });
+
+  it('routes POST /clover/webhooks to the web function with its own throttle, apart from the connect flow', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+      RouteKey: 'POST /clover/webhooks',
+      AuthorizationType: 'NONE',
+      Target: Match.anyValue(),
+    });
+    // Both routes reach the one function through one integration.
+    template.resourceCountIs('AWS::ApiGatewayV2::Integration', 1);
+    const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route'));
+    expect(routes.map((r) => r.Properties.RouteKey).sort()).toEqual(['$default', 'POST /clover/webhooks']);
+    expect(new Set(routes.map((r) => JSON.stringify(r.Properties.Target))).size).toBe(1);
+    const stage = Object.values(template.findResources('AWS::ApiGatewayV2::Stage'))[0]?.Properties;
+    expect(stage.RouteSettings).toEqual({
+      'POST /clover/webhooks': { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+    });
+    expect(stage.DefaultRouteSettings).toEqual({ ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 });
+    // The route exists before the stage deploys it.
+    expect(webFunction(template).Description).toMatch(/webhooks/i);
+  });
+
+  it('names cloverWebhookAuthCode in the app secret an operator fills in', () => {
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      Description: Match.stringLikeRegexp('"cloverWebhookAuthCode" \\(optional\\)'),
+      GenerateSecretString: Match.objectLike({ GenerateStringKey: 'hipoinkSign' }),
+    });
   });
 
   it('generates the state-signing key at deploy, encrypted with our key, and expires invites by TTL', () => {

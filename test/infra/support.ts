@@ -18,12 +18,13 @@ export function testApp(context: Record<string, unknown> = {}, opts: { bundle?: 
   });
 }
 
-/** Source files that publish metrics: the handlers and the dependencies they build. */
+/** Source files that publish metrics: the handlers and the dependencies they build (the web function's too). */
 export function publishingSource(): string {
   const handlers = readdirSync(join(ROOT, 'functions')).map((d) =>
     readFileSync(join(ROOT, 'functions', d, 'handler.ts'), 'utf8'),
   );
-  return [...handlers, readFileSync(join(ROOT, 'src', 'deps.ts'), 'utf8')].join('\n');
+  const deps = [join('src', 'deps.ts'), join('src', 'web', 'deps.ts')];
+  return [...handlers, ...deps.map((f) => readFileSync(join(ROOT, f), 'utf8'))].join('\n');
 }
 
 export type DashboardWidget = {

@@ -13,6 +13,7 @@ import {
   type SimItemInput,
   startCloverSimulator,
 } from '../../local/simulators/clover.ts';
+import type { WebhookSenderOptions } from '../../local/simulators/clover-webhooks.ts';
 import { type HipoinkSimulator, startHipoinkSimulator } from '../../local/simulators/hipoink.ts';
 import { LOCAL_STATE_KEY_SECRET_ID, type LocalStack, startLocalStack } from '../../local/start.ts';
 import { runCli } from '../../src/cli/main.ts';
@@ -26,6 +27,8 @@ import { captureOutput } from './support.ts';
 export const APP_ID = 'CONNECTAPP';
 export const APP_SECRET = 'connect-app-secret-4f1c9e';
 export const SIGN = 'connect-sign-77aa10';
+/** The Clover Auth Code of the simulated app's webhooks (in the app secret as cloverWebhookAuthCode). */
+export const WEBHOOK_AUTH = 'connect-webhook-auth-5e2b91';
 
 export interface ConnectWorld {
   clover: CloverSimulator;
@@ -47,13 +50,20 @@ export interface ConnectWorld {
   stop(): Promise<void>;
 }
 
-export async function startConnectWorld(): Promise<ConnectWorld> {
+export async function startConnectWorld(
+  opts: { cloverWebhooks?: WebhookSenderOptions } = {},
+): Promise<ConnectWorld> {
   const seen: string[] = [];
   // Everything the handlers log (Powertools writes to stdout/stderr) is kept for the scan.
   const restoreOutput = captureOutput(seen);
 
   const dir = mkdtempSync(join(tmpdir(), 'esl-sync-connect-'));
-  const clover = await startCloverSimulator({ appId: APP_ID, appSecret: APP_SECRET, rateLimits: false });
+  const clover = await startCloverSimulator({
+    appId: APP_ID,
+    appSecret: APP_SECRET,
+    rateLimits: false,
+    ...(opts.cloverWebhooks ? { webhooks: opts.cloverWebhooks } : {}),
+  });
   const hipoink = await startHipoinkSimulator({ sign: SIGN });
   const stack = await startLocalStack({
     intervalSeconds: 0,
@@ -65,6 +75,7 @@ export async function startConnectWorld(): Promise<ConnectWorld> {
       HIPOINK_BASE_URL: hipoink.url,
       CLOVER_APP_ID: APP_ID,
       CLOVER_APP_SECRET: APP_SECRET,
+      CLOVER_WEBHOOK_AUTH_CODE: WEBHOOK_AUTH,
       HIPOINK_SIGN: SIGN,
       POWERTOOLS_LOG_LEVEL: 'INFO',
     },
@@ -116,7 +127,7 @@ export async function startConnectWorld(): Promise<ConnectWorld> {
       const key = await new SecretsManagerClient({}).send(
         new GetSecretValueCommand({ SecretId: LOCAL_STATE_KEY_SECRET_ID }),
       );
-      return [APP_SECRET, SIGN, key.SecretString ?? 'missing-key'];
+      return [APP_SECRET, SIGN, key.SecretString ?? 'missing-key', WEBHOOK_AUTH];
     },
     async stop() {
       restoreOutput();

@@ -74,6 +74,10 @@ describe('npm start', () => {
     const shelfPage = await fetch(`${info.endpoints.shelf}/`);
     expect(shelfPage.status).toBe(200);
     expect(await shelfPage.text()).toContain('<h1>Shelf labels</h1>');
+    // The bundled Clover posts its changes to the web function, verified as an operator would.
+    expect(first.lines).toContain(
+      `webhooks: the Clover simulator posts its changes to ${info.endpoints.web}/clover/webhooks (verified)`,
+    );
 
     await first.waitFor((l) => /^sync DEMOGAS0000001 .*status=ok/.test(l));
     let shelf: Awaited<ReturnType<typeof products>> = [];
@@ -107,6 +111,8 @@ describe('npm start', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(label?.pp).toBe(want);
+    // Its notice queued a poll of that store at once.
+    await first.waitFor((l) => /^sync DEMOGAS0000001 .*\(webhook\)$/.test(l));
 
     // The demo: an invite for store-003, the simulated Clover consent, then store-003's labels.
     const out: string[] = [];
@@ -130,21 +136,24 @@ describe('npm start', () => {
     await expect(fetch(`${info.simulators.hipoink}/_sim/calls`)).rejects.toThrow();
     await expect(fetch(`${info.endpoints.shelf}/`)).rejects.toThrow();
 
-    const second = start();
+    // Started again without webhooks: polling only, no notices are sent.
+    const second = start(['--interval', '1', '--demo-activity', '0', '--webhooks', 'off']);
     await second.waitFor((l) => l.startsWith('ready'));
+    expect(second.lines.filter((l) => l.startsWith('webhooks:'))).toEqual([]);
     second.child.kill('SIGINT');
     expect(await second.exited).toBe(0);
   });
 
-  it('refuses an option that is not a number of seconds, naming it, before starting anything', async () => {
-    for (const [option, value] of [
-      ['--token-refresh', 'abc'],
-      ['--demo-activity', 'soon'],
-      ['--interval', '-5'],
+  it('refuses an option that is not a number of seconds, or on/off, naming it, before starting anything', async () => {
+    for (const [option, value, message] of [
+      ['--token-refresh', 'abc', '--token-refresh must be a number of seconds'],
+      ['--demo-activity', 'soon', '--demo-activity must be a number of seconds'],
+      ['--interval', '-5', '--interval must be a number of seconds'],
+      ['--webhooks', 'maybe', '--webhooks is on or off'],
     ] as const) {
       const run = start([`${option}=${value}`]);
       expect(await run.exited).toBe(1);
-      expect(run.stderr()).toContain(`${option} must be a number of seconds`);
+      expect(run.stderr()).toContain(message);
       expect(run.lines.some((l) => l.startsWith('ready'))).toBe(false);
     }
   });

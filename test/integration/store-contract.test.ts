@@ -143,3 +143,67 @@ describe.each([
     expect(await view()).toMatchObject({ items: 5, onShelf: 0, refused: 1, countedAt: expect.any(String) });
   });
 });
+
+describe.each([
+  [
+    'fake',
+    () =>
+      new FakeMerchantStore(
+        merchantRecord({ merchantId: 'fake-notice' }),
+        merchantRecord({ merchantId: 'fake-gone', authorizedAt: 1_000, previousRefreshToken: 'prev' }),
+      ),
+  ],
+  ['real', () => real.merchants],
+])('%s merchant store webhook notices', (name, make) => {
+  const tokens = {
+    access_token: 'a',
+    access_token_expiration: 1,
+    refresh_token: 'r',
+    refresh_token_expiration: 1,
+  };
+
+  it('records the newest notice time of a known merchant only, and reads known merchants in a batch', async () => {
+    const store = make() as FakeMerchantStore;
+    const id = `${name}-notice`;
+    if (name === 'real') await store.upsert({ merchantId: id, storeCode: 'store-n', tokens });
+    expect(await store.recordNotice(id, 2_000)).toBe(true);
+    expect(await store.recordNotice(id, 1_000)).toBe(false);
+    expect(await store.recordNotice(id, 2_000)).toBe(false);
+    expect(await store.recordNotice(`${name}-nobody`, 3_000)).toBe(false);
+    expect((await store.get(id))?.lastNoticeAt).toBe(2_000);
+    const found = await store.getMany([id, `${name}-nobody`, id]);
+    expect([...found.keys()]).toEqual([id]);
+    expect(found.get(id)?.lastNoticeAt).toBe(2_000);
+  });
+
+  it('deletes the tokens of a merchant as it was, unless it connected at or after the notice', async () => {
+    const store = make() as FakeMerchantStore;
+    const id = `${name}-gone`;
+    if (name === 'real') await store.upsert({ merchantId: id, storeCode: 'store-g', tokens });
+    const before = (await store.get(id)) as MerchantRecord;
+    const connectedAt = before.authorizedAt ?? 0;
+    const disable = { state: { state: 'disabled' as const, reason: 'app uninstalled' } };
+    // A notice from before the last connection changes nothing, nor does a plan made on another record.
+    expect(await store.deleteTokens(id, before, { ...disable, noticeTs: connectedAt })).toBe(false);
+    expect(
+      await store.deleteTokens(
+        id,
+        { ...before, tokenVersion: 99 },
+        { ...disable, noticeTs: connectedAt + 1 },
+      ),
+    ).toBe(false);
+    expect(await store.get(id)).toEqual(before);
+    expect(await store.deleteTokens(id, before, { ...disable, noticeTs: connectedAt + 1 })).toBe(true);
+    const after = (await store.get(id)) as MerchantRecord;
+    expect(after).toMatchObject({
+      state: 'disabled',
+      stateReason: 'app uninstalled',
+      accessToken: '',
+      refreshToken: '',
+      tokenVersion: before.tokenVersion + 1,
+      tokensDeletedAt: expect.any(Number),
+    });
+    expect(after.previousRefreshToken).toBeUndefined();
+    expect(merchantView(after).tokensDeletedAt).toEqual(expect.any(String));
+  });
+});

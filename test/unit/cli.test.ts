@@ -114,6 +114,8 @@ describe('usage errors come before the stack is looked up', () => {
     [['merchants', 'add', '--merchant-id', 'X'], /merchants add: missing or invalid --store-code/],
     [['tokens'], /unknown tokens command/],
     [['dlq', 'peek'], /unknown dlq command: peek/],
+    [['webhooks'], /unknown webhooks command: \(none\)/],
+    [['webhooks', 'verify'], /unknown webhooks command: verify/],
     [['dlq', 'list', '--queue', 'other'], /--queue is poll or push/],
     [['backfill'], /--merchant-id ID or --all/],
     [['tick', '--wait', '--timeout', 'abc'], /--timeout/],

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { assignProblem, nextMerchantState, planAuthorization } from '../../src/connect/authorize.ts';
+import {
+  APP_UNINSTALLED,
+  assignProblem,
+  nextMerchantState,
+  planAuthorization,
+  stateAfterUninstall,
+} from '../../src/connect/authorize.ts';
 import {
   InviteDaysSchema,
   inviteKeyOf,
@@ -134,6 +140,38 @@ describe('authorization plan', () => {
     expect(planAuthorization('M', { ...active, state: 'disabled' }, undefined)).toMatchObject({
       state: 'disabled',
     });
+    const byOperator = { ...active, state: 'disabled' as const, stateReason: 'closed for the winter' };
+    expect(planAuthorization('M', byOperator, { forMerchant: 'M' })).toMatchObject({ state: 'disabled' });
+  });
+
+  it('restores a merchant disabled because the app was uninstalled, and only the connect flow does', () => {
+    const uninstalled = { ...active, state: 'disabled' as const, stateReason: APP_UNINSTALLED };
+    for (const invite of [undefined, { forMerchant: 'M' }, { storeCode: 'store-1' }])
+      expect(planAuthorization('M', uninstalled, invite)).toEqual({
+        ok: true,
+        storeCode: 'store-1',
+        state: 'active',
+      });
+    // Uninstalled while pending: back to pending, waiting for its store code.
+    expect(planAuthorization('M', { state: 'disabled', stateReason: APP_UNINSTALLED }, undefined)).toEqual({
+      ok: true,
+      state: 'pending',
+    });
+    // Without fresh tokens (merchants assign) the reason is not given: it stays disabled.
+    expect(nextMerchantState('s', 'disabled')).toBe('disabled');
+    expect(nextMerchantState('s', 'disabled', APP_UNINSTALLED)).toBe('active');
+  });
+
+  it('disables on uninstall, keeping an operator’s own disable and reason', () => {
+    for (const state of ['active', 'needs_reauth', 'pending'] as const)
+      expect(stateAfterUninstall({ state })).toEqual({ state: 'disabled', reason: APP_UNINSTALLED });
+    expect(stateAfterUninstall({ state: 'disabled', stateReason: APP_UNINSTALLED })).toEqual({
+      state: 'disabled',
+      reason: APP_UNINSTALLED,
+    });
+    expect(
+      stateAfterUninstall({ state: 'disabled', stateReason: 'disabled by an operator' }),
+    ).toBeUndefined();
   });
 
   it('refuses a store invite for a merchant shown in another store, and a reconnect link for another merchant', () => {

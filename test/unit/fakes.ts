@@ -5,7 +5,7 @@ import { HipoinkApiError, HipoinkRejectedError } from '../../src/errors.ts';
 import type { HipoinkClient } from '../../src/hipoink/client.ts';
 import type { HipoinkProduct } from '../../src/hipoink/fields.ts';
 import type { QueueMessage, QueueSender } from '../../src/queues/sqs.ts';
-import type { MerchantRecord, MerchantStore } from '../../src/store/merchants.ts';
+import type { MerchantRecord, MerchantStore, UninstallWrite } from '../../src/store/merchants.ts';
 import {
   type ItemRecord,
   type ItemState,
@@ -146,6 +146,36 @@ export class FakeMerchantStore implements MerchantStore {
       r.pollsSinceCleanup = outcome.cleanedUp ? 0 : r.pollsSinceCleanup + 1;
       if (outcome.cleanedUp) r.lastCleanupAt = Date.now();
     }
+  }
+  async recordNotice(id: string, at: number) {
+    const r = this.records.get(id);
+    if (!r || (r.lastNoticeAt !== undefined && r.lastNoticeAt >= at)) return false;
+    r.lastNoticeAt = at;
+    return true;
+  }
+  async getMany(ids: readonly string[]) {
+    await this.tick();
+    const found = new Map<string, MerchantRecord>();
+    for (const id of ids) {
+      const r = this.records.get(id);
+      if (r) found.set(id, structuredClone(r));
+    }
+    return found;
+  }
+  async deleteTokens(
+    id: string,
+    basis: Pick<MerchantRecord, 'state' | 'tokenVersion'>,
+    write: UninstallWrite,
+  ) {
+    await this.tick();
+    const r = this.records.get(id);
+    if (!r || r.state !== basis.state || r.tokenVersion !== basis.tokenVersion) return false;
+    if (r.authorizedAt !== undefined && r.authorizedAt >= write.noticeTs) return false;
+    Object.assign(r, { accessToken: '', refreshToken: '', tokensDeletedAt: Date.now() });
+    r.tokenVersion++;
+    delete r.previousRefreshToken;
+    if (write.state) Object.assign(r, { state: write.state.state, stateReason: write.state.reason });
+    return true;
   }
   private must(id: string) {
     const r = this.records.get(id);

@@ -177,6 +177,7 @@ describe('payload 2.0 events', () => {
       path: '/clover/launch',
       rawQuery: 'merchant_id=M1',
       domainName: 'abc.execute-api.test',
+      headers: {},
     });
     expect(toHttpResult({ status: 404, headers: { a: 'b' }, body: 'x' })).toEqual({
       statusCode: 404,
@@ -184,6 +185,27 @@ describe('payload 2.0 events', () => {
       body: 'x',
     });
     expect(HttpEventSchema.safeParse({ version: '1.0', path: '/' }).success).toBe(false);
+  });
+
+  it('carry the body as text whether it came as text or base64-encoded, and headers in lower case', () => {
+    const text = '{"merchants":{"M1":[{"objectId":"I:ÄBC","type":"UPDATE","ts":1}]}}';
+    const base = {
+      version: '2.0',
+      rawPath: '/clover/webhooks',
+      requestContext: { domainName: 'abc.execute-api.test', http: { method: 'POST' } },
+    };
+    const plain = toWebRequest(
+      HttpEventSchema.parse({ ...base, headers: { 'X-Clover-Auth': 'a', 'x-clover-auth': 'b' }, body: text }),
+    );
+    expect(plain).toMatchObject({ body: text, headers: { 'x-clover-auth': 'a,b' } });
+    const encoded = toWebRequest(
+      HttpEventSchema.parse({
+        ...base,
+        body: Buffer.from(text, 'utf8').toString('base64'),
+        isBase64Encoded: true,
+      }),
+    );
+    expect(encoded.body).toBe(text);
   });
 });
 
