@@ -205,6 +205,8 @@ export class EslSyncStack extends Stack {
       queryOutOfStepIndex: true,
     });
     push.queue.grantSendMessages(poller);
+    // One more poll of the store when a webhook notice came while a poll ran.
+    poll.queue.grantSendMessages(poller);
     poll.deadLetterQueue.grantSendMessages(poller);
     secret.grantRead(poller);
 

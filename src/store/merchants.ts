@@ -234,7 +234,8 @@ export interface MerchantStore {
   clearNeedsReauth(merchantId: string, tokenVersion: number): Promise<boolean>;
   /** Marks needs_reauth unless the token pair moved on meanwhile (another worker rotated it). */
   markNeedsReauth(merchantId: string, tokenVersion: number, reason: string): Promise<boolean>;
-  recordPoll(merchantId: string, outcome: PollOutcome): Promise<void>;
+  /** Records a poll's outcome; says when the last webhook notice of the store came, if any. */
+  recordPoll(merchantId: string, outcome: PollOutcome): Promise<{ lastNoticeAt?: number }>;
   /** Points a merchant at another store, remembering the one it leaves; false if its store code changed meanwhile. */
   beginMove(merchantId: string, from: string, to: string, codes: string[]): Promise<boolean>;
   /** The store it left is empty: the move is done. */
@@ -741,7 +742,7 @@ export function createMerchantStore(
           ? ', pollCount = if_not_exists(pollCount, :zero) + :one, pollsSinceCleanup = :zero'
           : ', pollCount = if_not_exists(pollCount, :zero) + :one, pollsSinceCleanup = if_not_exists(pollsSinceCleanup, :zero) + :one'
         : '';
-      await doc.send(
+      const out = await doc.send(
         new UpdateCommand({
           TableName: tableName,
           Key: { merchantId },
@@ -749,8 +750,11 @@ export function createMerchantStore(
           ConditionExpression: 'attribute_exists(merchantId)',
           ExpressionAttributeNames: set.names,
           ExpressionAttributeValues: { ...set.values, ...(ok ? { ':zero': 0, ':one': 1 } : {}) },
+          ReturnValues: 'ALL_NEW',
         }),
       );
+      const lastNoticeAt = out.Attributes?.lastNoticeAt;
+      return typeof lastNoticeAt === 'number' ? { lastNoticeAt } : {};
     },
   };
 }

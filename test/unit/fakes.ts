@@ -146,6 +146,7 @@ export class FakeMerchantStore implements MerchantStore {
       r.pollsSinceCleanup = outcome.cleanedUp ? 0 : r.pollsSinceCleanup + 1;
       if (outcome.cleanedUp) r.lastCleanupAt = Date.now();
     }
+    return r.lastNoticeAt === undefined ? {} : { lastNoticeAt: r.lastNoticeAt };
   }
   async recordNotice(id: string, at: number) {
     const r = this.records.get(id);

@@ -380,6 +380,31 @@ describe('pollMerchant', () => {
     expect([...s.hipoink.shelf.values()].map((p) => p.pp)).toEqual(['9.99', '9.99', '9.99']);
   });
 
+  it('polls once more when a webhook notice came while it ran, and not otherwise', async () => {
+    const s = setup([it0('A', { modifiedTime: 1000 })]);
+    const pollQueue = new RecordingQueue();
+    await s.merchants.recordNotice('M1', 500); // an old notice: nothing to follow
+    await pollMerchant({ ...s.deps, pollQueue }, msg());
+    expect(pollQueue.sent).toEqual([]);
+    // A notice of a second change lands while the next poll reads Clover.
+    const list = s.deps.clover.listItems;
+    s.deps.clover = {
+      ...s.deps.clover,
+      listItems: async (m, t, q) => {
+        await s.merchants.recordNotice('M1', 1_000_000);
+        return list(m, t, q);
+      },
+    };
+    await pollMerchant({ ...s.deps, pollQueue }, msg());
+    expect(pollQueue.sent).toEqual([
+      expect.objectContaining({
+        body: expect.objectContaining({ merchantId: 'M1', mode: 'incremental', reason: 'webhook' }),
+        groupId: 'M1',
+        deduplicationId: 'M1:after-notice-1000000',
+      }),
+    ]);
+  });
+
   it('ignores `since` for a merchant never synced', async () => {
     const s = setup([it0('OLD', { modifiedTime: 100 })]);
     await pollMerchant(s.deps, { ...msg('full'), since: 4000 });

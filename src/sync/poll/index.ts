@@ -1,6 +1,7 @@
 import { countShelf, NO_COUNTS } from '../../domain/shelf.ts';
 import { MerchantUnavailableError } from '../../errors.ts';
 import type { MerchantRecord, SyncCounts } from '../../store/merchants.ts';
+import { pollMessage } from '../fanout.ts';
 import type { PollMessage } from '../messages.ts';
 import { confirmGone, removeGhosts, repairStale } from './cleanup.ts';
 import { cloverSession, type PollContext, type PollDeps } from './context.ts';
@@ -115,7 +116,16 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     } else await deps.merchants.addShelfCounts(merchantId, ctx.shelfChange);
     done.counted = true;
     const outcome = { mode, startedAt, counts, cleanedUp, ...(partial === undefined ? {} : { partial }) };
-    await deps.merchants.recordPoll(merchantId, { ...outcome, ...(cursor === undefined ? {} : { cursor }) });
+    const { lastNoticeAt } = await deps.merchants.recordPoll(merchantId, {
+      ...outcome,
+      ...(cursor === undefined ? {} : { cursor }),
+    });
+    // A webhook notice that came while this poll ran may be of a change it read too early: one
+    // more poll, shared by every notice of that moment.
+    if (lastNoticeAt !== undefined && lastNoticeAt >= startedAt) {
+      const poll = { mode: 'incremental' as const, requestedAt: now(), reason: 'webhook' as const };
+      await deps.pollQueue?.send([pollMessage(merchant, poll, `after-notice-${lastNoticeAt}`)]);
+    }
     return { status: 'synced', merchantId, ...outcome };
   } catch (err) {
     // What was written before the failure still reaches the shelf now, and the counts once.
