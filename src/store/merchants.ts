@@ -93,6 +93,8 @@ const MerchantFieldsSchema = z
     shelfCountedAt: z.number().optional(),
     /** When the last valid Clover webhook notice for this merchant arrived (Unix ms). */
     lastNoticeAt: z.number().optional(),
+    /** The newest Clover time of an item change a notice told of (Clover's clock, like modifiedTime). */
+    lastChangeNoticeTs: z.number().optional(),
     /** When the current token pair was stored by a connection or `merchants add` (Unix ms). */
     authorizedAt: z.number().optional(),
     /** When the tokens were deleted because the app was uninstalled (Unix ms); none stored since. */
@@ -234,8 +236,11 @@ export interface MerchantStore {
   clearNeedsReauth(merchantId: string, tokenVersion: number): Promise<boolean>;
   /** Marks needs_reauth unless the token pair moved on meanwhile (another worker rotated it). */
   markNeedsReauth(merchantId: string, tokenVersion: number, reason: string): Promise<boolean>;
-  /** Records a poll's outcome; says when the last webhook notice of the store came, if any. */
-  recordPoll(merchantId: string, outcome: PollOutcome): Promise<{ lastNoticeAt?: number }>;
+  /** Records a poll's outcome; says when the last webhook notice of the store came, and of what change. */
+  recordPoll(
+    merchantId: string,
+    outcome: PollOutcome,
+  ): Promise<Pick<MerchantRecord, 'lastNoticeAt' | 'lastChangeNoticeTs'>>;
   /** Points a merchant at another store, remembering the one it leaves; false if its store code changed meanwhile. */
   beginMove(merchantId: string, from: string, to: string, codes: string[]): Promise<boolean>;
   /** The store it left is empty: the move is done. */
@@ -250,7 +255,11 @@ export interface MerchantStore {
    * Notes that a valid webhook notice for the merchant arrived at `at` (Unix ms); a notice older
    * than the one recorded changes nothing. False for an unknown merchant or an older notice.
    */
-  recordNotice(merchantId: string, at: number): Promise<boolean>;
+  /**
+   * A valid notice came at `at`; `changedAt` is the newest Clover time of an item change it told
+   * of. False when a newer notice was recorded already (or the merchant is unknown).
+   */
+  recordNotice(merchantId: string, at: number, changedAt?: number): Promise<boolean>;
 }
 
 /** What an uninstall does to a merchant record (planned by `stateAfterUninstall`). */
@@ -647,7 +656,18 @@ export function createMerchantStore(
       );
     },
 
-    recordNotice(merchantId, at) {
+    async recordNotice(merchantId, at, changedAt) {
+      if (changedAt !== undefined)
+        await conditional(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { merchantId },
+            UpdateExpression: 'SET lastChangeNoticeTs = :ts',
+            ConditionExpression:
+              'attribute_exists(merchantId) AND (attribute_not_exists(lastChangeNoticeTs) OR lastChangeNoticeTs < :ts)',
+            ExpressionAttributeValues: { ':ts': changedAt },
+          }),
+        );
       return conditional(
         new UpdateCommand({
           TableName: tableName,
@@ -753,8 +773,11 @@ export function createMerchantStore(
           ReturnValues: 'ALL_NEW',
         }),
       );
-      const lastNoticeAt = out.Attributes?.lastNoticeAt;
-      return typeof lastNoticeAt === 'number' ? { lastNoticeAt } : {};
+      const { lastNoticeAt, lastChangeNoticeTs } = out.Attributes ?? {};
+      return {
+        ...(typeof lastNoticeAt === 'number' ? { lastNoticeAt } : {}),
+        ...(typeof lastChangeNoticeTs === 'number' ? { lastChangeNoticeTs } : {}),
+      };
     },
   };
 }

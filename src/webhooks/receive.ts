@@ -116,7 +116,7 @@ export async function receiveWebhook(deps: WebhookDeps, request: WebhookRequest)
     }
     for (const [reason, n] of Object.entries(notices.ignored)) ignore(reason as IgnoredReason, n);
     if (notices.actionable === 0) return;
-    await deps.merchants.recordNotice(merchant.merchantId, now);
+    await deps.merchants.recordNotice(merchant.merchantId, now, notices.changedAt);
     let changes = notices.actionable;
     if (notices.uninstalledAt !== undefined) {
       const outcome = await uninstall(deps, merchant, notices.uninstalledAt);

@@ -146,10 +146,16 @@ export class FakeMerchantStore implements MerchantStore {
       r.pollsSinceCleanup = outcome.cleanedUp ? 0 : r.pollsSinceCleanup + 1;
       if (outcome.cleanedUp) r.lastCleanupAt = Date.now();
     }
-    return r.lastNoticeAt === undefined ? {} : { lastNoticeAt: r.lastNoticeAt };
+    const { lastNoticeAt, lastChangeNoticeTs } = r;
+    return {
+      ...(lastNoticeAt === undefined ? {} : { lastNoticeAt }),
+      ...(lastChangeNoticeTs === undefined ? {} : { lastChangeNoticeTs }),
+    };
   }
-  async recordNotice(id: string, at: number) {
+  async recordNotice(id: string, at: number, changedAt?: number) {
     const r = this.records.get(id);
+    if (r && changedAt !== undefined && (r.lastChangeNoticeTs ?? -1) < changedAt)
+      r.lastChangeNoticeTs = changedAt;
     if (!r || (r.lastNoticeAt !== undefined && r.lastNoticeAt >= at)) return false;
     r.lastNoticeAt = at;
     return true;

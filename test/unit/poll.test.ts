@@ -380,27 +380,33 @@ describe('pollMerchant', () => {
     expect([...s.hipoink.shelf.values()].map((p) => p.pp)).toEqual(['9.99', '9.99', '9.99']);
   });
 
-  it('polls once more when a webhook notice came while it ran, and not otherwise', async () => {
+  it('polls once more when a notice of a change it did not read came while it ran', async () => {
     const s = setup([it0('A', { modifiedTime: 1000 })]);
     const pollQueue = new RecordingQueue();
-    await s.merchants.recordNotice('M1', 500); // an old notice: nothing to follow
+    await s.merchants.recordNotice('M1', 500, 900); // an old notice: nothing to follow
     await pollMerchant({ ...s.deps, pollQueue }, msg());
     expect(pollQueue.sent).toEqual([]);
-    // A notice of a second change lands while the next poll reads Clover.
     const list = s.deps.clover.listItems;
-    s.deps.clover = {
-      ...s.deps.clover,
-      listItems: async (m, t, q) => {
-        await s.merchants.recordNotice('M1', 1_000_000);
-        return list(m, t, q);
-      },
+    const during = async (changedAt: number) => {
+      s.deps.clover = {
+        ...s.deps.clover,
+        listItems: async (m, t, q) => {
+          await s.merchants.recordNotice('M1', 1_000_000 + changedAt, changedAt);
+          return list(m, t, q);
+        },
+      };
+      await pollMerchant({ ...s.deps, pollQueue }, msg());
     };
-    await pollMerchant({ ...s.deps, pollQueue }, msg());
+    // A notice of a change this poll read (modifiedTime 1000): nothing more to do.
+    await during(1000);
+    expect(pollQueue.sent).toEqual([]);
+    // A notice of a change made after the read (Clover time 2000): one more poll.
+    await during(2000);
     expect(pollQueue.sent).toEqual([
       expect.objectContaining({
         body: expect.objectContaining({ merchantId: 'M1', mode: 'incremental', reason: 'webhook' }),
         groupId: 'M1',
-        deduplicationId: 'M1:after-notice-1000000',
+        deduplicationId: 'M1:after-notice-2000',
       }),
     ]);
   });

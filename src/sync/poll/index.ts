@@ -116,15 +116,21 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     } else await deps.merchants.addShelfCounts(merchantId, ctx.shelfChange);
     done.counted = true;
     const outcome = { mode, startedAt, counts, cleanedUp, ...(partial === undefined ? {} : { partial }) };
-    const { lastNoticeAt } = await deps.merchants.recordPoll(merchantId, {
+    const notice = await deps.merchants.recordPoll(merchantId, {
       ...outcome,
       ...(cursor === undefined ? {} : { cursor }),
     });
-    // A webhook notice that came while this poll ran may be of a change it read too early: one
-    // more poll, shared by every notice of that moment.
-    if (lastNoticeAt !== undefined && lastNoticeAt >= startedAt) {
+    // A notice that came while this poll ran, of a change newer than anything it read (its
+    // window's poll may have been this one, read too early): one more poll for that change.
+    const { lastNoticeAt, lastChangeNoticeTs: changed } = notice;
+    if (
+      lastNoticeAt !== undefined &&
+      lastNoticeAt >= startedAt &&
+      changed !== undefined &&
+      changed > (cursor ?? 0)
+    ) {
       const poll = { mode: 'incremental' as const, requestedAt: now(), reason: 'webhook' as const };
-      await deps.pollQueue?.send([pollMessage(merchant, poll, `after-notice-${lastNoticeAt}`)]);
+      await deps.pollQueue?.send([pollMessage(merchant, poll, `after-notice-${changed}`)]);
     }
     return { status: 'synced', merchantId, ...outcome };
   } catch (err) {
