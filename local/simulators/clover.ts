@@ -1,8 +1,10 @@
 /**
- * Clover REST simulator, faithful to the API as docs/clover.md describes it: expiring access tokens
+* Clover REST simulator, faithful to the API as docs/clover.md describes it: expiring access tokens
  * (401), single-use refresh tokens, the recovery token, filters/order/paging on items, deleted
  * items never listed, and Clover's rate limits (50 req/s & 10 concurrent per app, 16 req/s & 5
- * concurrent per token) answered with 429. It also plays Clover's side of connecting a merchant
+ * concurrent per token) answered with 429. A concurrent-limit 429 carries `retry-after`; a request
+ * that arrives in the same scope (the app, or that token) before it elapsed is counted as early and
+ * lengthens the wait. It also plays Clover's side of connecting a merchant
  * (docs/clover-connect.md): a consent page at /oauth/v2/authorize for the merchant "signed in" to
  * the simulator, with Allow and Deny, and the code exchange at /oauth/v2/token (single-use,
  * expiring codes; client id and secret checked). Once its webhook address is set and verified
@@ -49,6 +51,8 @@ export interface SimRequest {
   merchantId?: string;
   status: number;
   at: number;
+  /** Sent before a retry-after this simulator gave (for the app, or for this token) had elapsed. */
+  early?: true;
 }
 
 export interface CloverSimOptions {
@@ -61,7 +65,11 @@ export interface CloverSimOptions {
   rejectedRefreshStatus?: 400 | 401;
   rateLimits?: false | { appRps: number; appConcurrent: number; tokenRps: number; tokenConcurrent: number };
   now?: () => number;
-  latencyMs?: number;
+  /**
+   * Service time of every API request (a number, or a range drawn from uniformly per request),
+   * spent while the request counts against the concurrency limits.
+   */
+  latencyMs?: number | { min: number; max: number };
   /** How long an authorization code can be exchanged (default 300 s). */
   codeTtlSeconds?: number;
   /** How webhook notices are batched and sent. */
@@ -85,6 +93,7 @@ const newId = () => Array.from(randomBytes(13), (b) => ID_ALPHABET[b % ID_ALPHAB
 const newToken = () => randomBytes(16 + Math.floor(Math.random() * 16)).toString('hex');
 
 const FILTER_FIELDS = ['modifiedTime', 'price', 'hidden', 'id', 'name', 'sku', 'code'] as const;
+const sleep = (ms: number) => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve());
 
 export async function startCloverSimulator(opts: CloverSimOptions = {}) {
   const now = opts.now ?? Date.now;
@@ -112,8 +121,15 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
   const merchantNames = new Map<string, string>();
   // The merchant whose Clover session the browser has: the one the consent page authorizes.
   let signedIn: string | undefined;
-  let failNext: { count: number; status: number; retryAfterSeconds?: number } | undefined;
+  let failNext: { count: number; status: number; retryAfterSeconds?: number; enforce?: boolean } | undefined;
   let rateLimitEvery: { n: number; retryAfterSeconds: number; seen: number } | undefined;
+  // A 429 carrying retry-after, per scope ('app' or 'token:<token>'): until when, and how long.
+  const penalties = new Map<string, { until: number; seconds: number }>();
+  const latency = () => {
+    const l = opts.latencyMs;
+    if (l === undefined) return 0;
+    return typeof l === 'number' ? l : l.min + Math.random() * (l.max - l.min);
+  };
   const hooks: {
     onItemsPage?: (ctx: { merchantId: string; offset: number; limit: number; page: SimItem[] }) => void;
   } = {};
@@ -259,6 +275,10 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
     resetRequests() {
       requests.length = 0;
     },
+    /** Forgets every pending retry-after, e.g. between two benchmark runs. */
+    resetPenalties() {
+      penalties.clear();
+    },
     countItemRequests(merchantId?: string) {
       return requests.filter((r) => r.path.includes('/items') && (!merchantId || r.merchantId === merchantId))
         .length;
@@ -269,8 +289,16 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
     get stats() {
       return { ...stats, itemRequests: control.countItemRequests() };
     },
-    failNext(count: number, status: number, o: { retryAfterSeconds?: number } = {}) {
+    /**
+     * The next `count` item requests answer `status`. With `enforce`, a retry-after is held
+     * against the whole app as a real limit's is: requests before it elapses are early.
+     */
+    failNext(count: number, status: number, o: { retryAfterSeconds?: number; enforce?: boolean } = {}) {
       failNext = { count, status, ...o };
+    },
+    /** Requests sent before a retry-after (for their app or token) had elapsed. */
+    countEarlyRequests() {
+      return requests.filter((r) => r.early).length;
     },
     rateLimitEvery(n: number, retryAfterSeconds: number) {
       // Counted from now, so "every 4th" means the 4th, 8th, … request after this call.
@@ -283,6 +311,7 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
     const url = new URL(req.url ?? '/', 'http://sim');
     const path = url.pathname;
     const merchantId = /^\/(?:v3|_sim)\/merchants\/([^/]+)/.exec(path)?.[1];
+    let early = false;
     const reply = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
       if (!path.startsWith('/_sim/')) {
         requests.push({
@@ -292,11 +321,28 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
           ...(merchantId ? { merchantId } : {}),
           status,
           at: now(),
+          ...(early ? { early: true as const } : {}),
         });
       }
       sendJson(res, status, payload, headers);
     };
-    if (opts.latencyMs) await new Promise((r) => setTimeout(r, opts.latencyMs));
+    /**
+     * A request in a scope whose retry-after has not elapsed is early: refused again, and the
+     * wait starts over (Clover: retrying before it elapses lengthens the wait).
+     */
+    const refuseEarly = (scopes: string[]) => {
+      const t = now();
+      const penalty = scopes.map((s) => penalties.get(s)).find((p) => p !== undefined && t < p.until);
+      if (!penalty) return false;
+      early = true;
+      penalty.until = t + penalty.seconds * 1000;
+      reply(
+        429,
+        { message: 'Too Many Requests' },
+        { 'retry-after': String(penalty.seconds), ...rateHeaders('concurrent') },
+      );
+      return true;
+    };
     if (path.startsWith('/_sim/')) return simControl(req, path, body, res);
 
     if (path === '/oauth/v2/authorize') return authorize(req, url, body, res, reply);
@@ -312,6 +358,8 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
 
     if (req.method === 'POST' && path === '/oauth/v2/refresh') {
       stats.refreshCalls++;
+      if (refuseEarly(['app'])) return;
+      await sleep(latency());
       if (limits && overRate('app', limits.appRps))
         return reply(429, { message: 'Too Many Requests' }, rateHeaders('app'));
       if (json.client_id !== appId)
@@ -378,12 +426,18 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
         return reply(401, { message: '401 Unauthorized' });
       }
 
+      if (refuseEarly(['app', `token:${token}`])) return;
       if (failNext && failNext.count > 0) {
         failNext.count--;
         const headers: Record<string, string> =
           failNext.retryAfterSeconds !== undefined
             ? { 'retry-after': String(failNext.retryAfterSeconds) }
             : {};
+        // Enforced like a real limit: the whole app must wait (and early requests are counted).
+        if (failNext.enforce && failNext.retryAfterSeconds !== undefined) {
+          const seconds = failNext.retryAfterSeconds;
+          penalties.set('app', { until: now() + seconds * 1000, seconds });
+        }
         return reply(failNext.status, { message: `Injected ${failNext.status}` }, headers);
       }
       if (rateLimitEvery && ++rateLimitEvery.seen % rateLimitEvery.n === 0) {
@@ -402,9 +456,10 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
         if (overRate(`token:${token}`, limits.tokenRps)) {
           return reply(429, { message: 'Too Many Requests' }, rateHeaders('token'));
         }
-        const appInFlight = concurrent.get('app') ?? 0;
-        const tokenInFlight = concurrent.get(token) ?? 0;
-        if (appInFlight >= limits.appConcurrent || tokenInFlight >= limits.tokenConcurrent) {
+        const appFull = (concurrent.get('app') ?? 0) >= limits.appConcurrent;
+        const tokenFull = (concurrent.get(token) ?? 0) >= limits.tokenConcurrent;
+        if (appFull || tokenFull) {
+          penalties.set(appFull ? 'app' : `token:${token}`, { until: now() + 1000, seconds: 1 });
           return reply(
             429,
             { message: 'Too Many Requests' },
@@ -415,7 +470,7 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
       concurrent.set('app', (concurrent.get('app') ?? 0) + 1);
       concurrent.set(token, (concurrent.get(token) ?? 0) + 1);
       try {
-        if (opts.latencyMs) await new Promise((r) => setTimeout(r, opts.latencyMs));
+        await sleep(latency());
         if (itemId) {
           const item = m.items.get(itemId);
           return item ? reply(200, item) : reply(404, { message: 'Not Found' });
