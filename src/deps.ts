@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { withCodeExchangeBudget, withRequestBudget } from './clover/budgeted.ts';
+import { budgetGate, budgetLimits } from './clover/budgeted.ts';
 import { type CloverClientOptions, createCloverClient } from './clover/client.ts';
 import { type Config, DEFAULT_SYNC_SETTINGS, type SyncSettings } from './config.ts';
 import { createHipoinkClient } from './hipoink/client.ts';
@@ -16,8 +16,9 @@ import { createShelfStore } from './store/shelf.ts';
 import { createTokenManager } from './sync/tokens.ts';
 
 /**
- * The Clover client every function uses: each request takes its place in the app-wide budget
- * (item reads 80% of it, token calls the whole), and 429s are counted.
+ * The Clover client every function uses: each request attempt — a first try or one of ky's
+ * retries, item reads (80% of the app's rate) or token calls (the whole of it) — takes its place
+ * in the app-wide budget, a 429 pauses the budget for every function, and 429s are counted.
  */
 export function budgetedCloverClients(
   config: Pick<Config, 'cloverApiBaseUrl' | 'cloverRequestsPerSecond' | 'merchantsTable'>,
@@ -31,16 +32,12 @@ export function budgetedCloverClients(
       metrics.addMetric(METRIC.cloverRateLimited, 'Count', 1);
       logger.warn('Clover answered 429', { merchantId });
     },
+    gate: budgetGate(
+      createRequestBudget(doc, config.merchantsTable),
+      budgetLimits(config.cloverRequestsPerSecond),
+    ),
   });
-  const budget = createRequestBudget(doc, config.merchantsTable);
-  const limits = {
-    reads: Math.floor(config.cloverRequestsPerSecond * 0.8),
-    tokens: config.cloverRequestsPerSecond,
-  };
-  return {
-    clover: withRequestBudget(client, budget, limits),
-    codeExchange: withCodeExchangeBudget(client, budget, limits),
-  };
+  return { clover: client, codeExchange: client };
 }
 
 /**

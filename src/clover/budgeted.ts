@@ -1,5 +1,5 @@
 import type { RequestBudget } from '../store/budget.ts';
-import type { CloverClient, CloverCodeExchange } from './client.ts';
+import type { RequestGate } from './client.ts';
 
 export interface BudgetLimits {
   /** Requests per second all Lambdas together may spend on item reads. */
@@ -8,42 +8,32 @@ export interface BudgetLimits {
   tokens: number;
 }
 
-/** The same Clover client, but every request first takes its place in the app-wide budget. */
-export function withRequestBudget(
-  client: CloverClient,
-  budget: RequestBudget,
-  limits: BudgetLimits,
-): CloverClient {
-  return {
-    async listItems(...args) {
-      await budget.take(limits.reads);
-      return client.listItems(...args);
-    },
-    async getItem(...args) {
-      await budget.take(limits.reads);
-      return client.getItem(...args);
-    },
-    async refreshTokens(...args) {
-      await budget.take(limits.tokens);
-      return client.refreshTokens(...args);
-    },
-    async recoverTokens(...args) {
-      await budget.take(limits.tokens);
-      return client.recoverTokens(...args);
-    },
-  };
+/** Item reads may use this share of the app's requests per second; token refreshes the rest too. */
+export const READ_SHARE = 0.8;
+
+/** The budget's limits for an app allowed `requestsPerSecond` (Clover's: 50). */
+export function budgetLimits(requestsPerSecond: number): BudgetLimits {
+  return { reads: Math.floor(requestsPerSecond * READ_SHARE), tokens: requestsPerSecond };
 }
 
-/** The connect flow's code exchange, through the same budget as token refreshes (it spends a single-use code). */
-export function withCodeExchangeBudget(
-  client: CloverCodeExchange,
+/** When Clover answers 429 without saying how long to wait: its rate limits count per second. */
+const DEFAULT_PAUSE_MS = 1000;
+
+/**
+ * The app-wide budget as the Clover client's gate: every attempt, retries included, takes its
+ * place in the shared schedule first, and a 429 pauses every function until its retry-after.
+ */
+export function budgetGate(
   budget: RequestBudget,
-  limits: Pick<BudgetLimits, 'tokens'>,
-): CloverCodeExchange {
+  limits: BudgetLimits,
+  now: () => number = Date.now,
+): RequestGate {
   return {
-    async exchangeCode(...args) {
-      await budget.take(limits.tokens);
-      return client.exchangeCode(...args);
+    async beforeAttempt(kind) {
+      await budget.take(kind === 'read' ? limits.reads : limits.tokens);
+    },
+    async rateLimited(retryAfterMs) {
+      await budget.pause(now() + (retryAfterMs ?? DEFAULT_PAUSE_MS));
     },
   };
 }

@@ -55,7 +55,28 @@ export interface CloverClientOptions {
   backoffLimitMs?: number;
   /** Observes every 429 (for metrics). */
   onRateLimited?: (info: { merchantId: string; retryAfter: string | null }) => void;
+  /** Where every request attempt waits for its turn, and hears of every 429 (the app-wide budget). */
+  gate?: RequestGate;
   fetch?: typeof fetch;
+}
+
+/**
+ * What every attempt passes through: a first try and each retry alike takes its place before it
+ * is sent, and every 429 is reported (with its retry-after, in ms) before any retry waits, so
+ * the whole app can hold back, not only the request that was refused.
+ */
+export interface RequestGate {
+  beforeAttempt(kind: 'read' | 'token'): Promise<void>;
+  rateLimited(retryAfterMs: number | undefined): Promise<void>;
+}
+
+/** A `retry-after` header as milliseconds: delta-seconds or an HTTP date; undefined if absent or unreadable. */
+export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
+  if (header === null || header.trim() === '') return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 export function createCloverClient(options: CloverClientOptions): CloverClient & CloverCodeExchange {
@@ -65,6 +86,21 @@ export function createCloverClient(options: CloverClientOptions): CloverClient &
     throwHttpErrors: true,
     ...(options.fetch ? { fetch: options.fetch } : {}),
     hooks: {
+      beforeRequest: options.gate
+        ? [
+            async (request) => {
+              await options.gate?.beforeAttempt(request.method === 'GET' ? 'read' : 'token');
+            },
+          ]
+        : [],
+      afterResponse: options.gate
+        ? [
+            async (_request, _options, response) => {
+              if (response.status === 429)
+                await options.gate?.rateLimited(retryAfterMs(response.headers.get('retry-after')));
+            },
+          ]
+        : [],
       // Count every 429, including the ones a retry later gets past (the last one is counted where
       // the error is mapped).
       beforeRetry: [

@@ -1,22 +1,31 @@
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { writeIf } from './dynamo.ts';
+import { isConditionFailure } from './dynamo.ts';
 
-/** Key of the shared request counter in the merchants table (never a Clover merchant id). */
+/** Key of the shared request schedule in the merchants table (never a Clover merchant id). */
 export const BUDGET_KEY = '#clover-request-budget';
 
 export interface RequestBudget {
   /**
-   * Waits until this process may send one more Clover request in the current second without the
-   * whole app (every Lambda together) exceeding `limit` requests in that second. Resolves to the
-   * second (Unix s) the request was counted in, which may already be past when it resolves.
+   * Waits until this process may send one more Clover request without the whole app (every Lambda
+   * together) going faster than `limit` requests per second, and until no pause holds the app.
+   * Resolves to the second (Unix s) the request was scheduled in.
    */
   take(limit: number): Promise<number>;
+  /**
+   * Holds every function's next request until `untilMs` (Unix ms), e.g. a 429's retry-after. A
+   * pause only ever grows: an earlier end than the one already scheduled changes nothing.
+   */
+  pause(untilMs: number): Promise<void>;
 }
 
 /**
- * Clover allows 50 requests/s per app across all merchants. Lambdas cannot see each other, so
- * the count lives in one DynamoDB item per app: a one-second window with a conditional counter.
- * Polls take from a lower limit than token refreshes, leaving headroom for those.
+ * Clover allows 50 requests/s per app across all merchants. Lambdas cannot see each other, so the
+ * app's requests share one schedule in DynamoDB: the time from which the next request may go out.
+ * Each request reserves the next place (that time, pushed on by 1/limit s) with one update, then
+ * waits for it, so requests leave evenly spaced, never in bursts, and waiting costs no further
+ * calls. A 429 pushes the schedule past its retry-after, which makes every function wait.
+ * Item reads pass a lower limit than token refreshes (a longer step each), which keeps reads
+ * under their share while a refresh between them stays within Clover's limit.
  */
 export function createRequestBudget(
   doc: DynamoDBDocumentClient,
@@ -26,34 +35,82 @@ export function createRequestBudget(
   const now = opts.now ?? Date.now;
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const key = { merchantId: BUDGET_KEY };
-  const attempt = (command: UpdateCommand) => writeIf(doc, command);
+  const names = { '#next': 'nextRequestAt' };
+  // Whether the schedule looked busy (ahead of the clock) last time: then pushing it on is tried
+  // first, otherwise starting it afresh; either way one update in the usual case.
+  let busy = false;
+
+  /** The schedule is ahead of the clock: take the next place after it. */
+  const follow = async (t: number, step: number): Promise<number | undefined> => {
+    try {
+      const out = await doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: key,
+          UpdateExpression: 'SET #next = #next + :step',
+          ConditionExpression: '#next >= :t',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: { ':step': step, ':t': t },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      );
+      return (out.Attributes?.nextRequestAt as number) - step;
+    } catch (err) {
+      if (isConditionFailure(err)) return undefined;
+      throw err;
+    }
+  };
+  /** The schedule is idle (behind the clock): this request goes now. */
+  const restart = async (t: number, step: number): Promise<number | undefined> => {
+    try {
+      await doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: key,
+          UpdateExpression: 'SET #next = :after',
+          ConditionExpression: 'attribute_not_exists(#next) OR #next < :t',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: { ':after': t + step, ':t': t },
+        }),
+      );
+      return t;
+    } catch (err) {
+      if (isConditionFailure(err)) return undefined;
+      throw err;
+    }
+  };
+
   return {
     async take(limit) {
+      const step = 1000 / limit;
       for (;;) {
-        const second = Math.floor(now() / 1000);
-        // A new second: open the window with this request.
-        const opened = await attempt(
+        const t = now();
+        const at = busy
+          ? ((await follow(t, step)) ?? (await restart(t, step)))
+          : ((await restart(t, step)) ?? (await follow(t, step)));
+        // Both failed only if the schedule moved between the two updates: try again.
+        if (at === undefined) continue;
+        busy = at > t;
+        const wait = at - now();
+        if (wait > 0) await sleep(wait);
+        return Math.floor(at / 1000);
+      }
+    },
+
+    async pause(untilMs) {
+      try {
+        await doc.send(
           new UpdateCommand({
             TableName: tableName,
             Key: key,
-            UpdateExpression: 'SET windowStart = :s, used = :one',
-            ConditionExpression: 'attribute_not_exists(windowStart) OR windowStart < :s',
-            ExpressionAttributeValues: { ':s': second, ':one': 1 },
+            UpdateExpression: 'SET #next = :until',
+            ConditionExpression: 'attribute_not_exists(#next) OR #next < :until',
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: { ':until': untilMs },
           }),
         );
-        if (opened) return second;
-        const counted = await attempt(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: key,
-            UpdateExpression: 'ADD used :one',
-            ConditionExpression: 'windowStart = :s AND used < :limit',
-            ExpressionAttributeValues: { ':s': second, ':one': 1, ':limit': limit },
-          }),
-        );
-        if (counted) return second;
-        // This second is spent: wait for the next one, spread a little so waiters do not stampede.
-        await sleep((second + 1) * 1000 - now() + Math.floor(Math.random() * 50));
+      } catch (err) {
+        if (!isConditionFailure(err)) throw err;
       }
     },
   };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createCloverClient } from '../../src/clover/client.ts';
+import { createCloverClient, retryAfterMs } from '../../src/clover/client.ts';
 import {
   CloverUnauthorizedError,
   HipoinkApiError,
@@ -52,6 +52,49 @@ describe('Clover client', () => {
     expect(err).toBeInstanceOf(CloverUnauthorizedError);
     expect(JSON.stringify((err as CloverUnauthorizedError).toLog()) + String(err)).not.toContain(TOKEN);
     expect(await clover.getItem('MID', TOKEN, 'GONE')).toBeNull();
+  });
+
+  it('puts every attempt, ky’s retries included, through the gate, and reports each 429 before retrying', async () => {
+    const f = fakeFetch([
+      { status: 503 },
+      { status: 429, headers: { 'retry-after': '0' } },
+      { status: 200, body: { elements: [] } },
+    ]);
+    const events: string[] = [];
+    const clover = createCloverClient({
+      baseUrl: 'https://clover.test',
+      fetch: f.fn,
+      backoffLimitMs: 1,
+      gate: {
+        beforeAttempt: async (kind) => void events.push(`take ${kind}`),
+        rateLimited: async (ms) => void events.push(`429 ${ms}`),
+      },
+    });
+    await clover.listItems('MID', TOKEN, { limit: 10, offset: 0 });
+    expect(f.requests).toHaveLength(3);
+    expect(events).toEqual(['take read', 'take read', '429 0', 'take read']);
+  });
+
+  it('takes a token refresh from the gate as a token request, once (never retried)', async () => {
+    const f = fakeFetch([{ status: 429, headers: { 'retry-after': '3' } }]);
+    const events: string[] = [];
+    const clover = createCloverClient({
+      baseUrl: 'https://clover.test',
+      fetch: f.fn,
+      gate: {
+        beforeAttempt: async (kind) => void events.push(`take ${kind}`),
+        rateLimited: async (ms) => void events.push(`429 ${ms}`),
+      },
+    });
+    await expect(clover.refreshTokens('APP', 'RT', 'MID')).rejects.toThrow();
+    expect(events).toEqual(['take token', '429 3000']);
+  });
+
+  it('reads retry-after as seconds or an HTTP date', () => {
+    expect(retryAfterMs('2')).toBe(2000);
+    expect(retryAfterMs(new Date(1_000_000 + 5000).toUTCString(), 1_000_000)).toBe(5000);
+    expect(retryAfterMs(null)).toBeUndefined();
+    expect(retryAfterMs('soon')).toBeUndefined();
   });
 
   it('honours 429 + retry-after and then succeeds, counting the 429', async () => {

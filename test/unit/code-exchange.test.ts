@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { withCodeExchangeBudget } from '../../src/clover/budgeted.ts';
 import { createCloverClient } from '../../src/clover/client.ts';
 import {
   AuthorizationCodeRejectedError,
@@ -57,16 +56,16 @@ describe('Clover code exchange', () => {
 
   it('never retries, not even a 503, and waits for the token budget first', async () => {
     const f = replies({ status: 503 }, { status: 200, body: PAIR });
-    const client = createCloverClient({ baseUrl: 'https://clover.test', fetch: f.fetch, retryLimit: 4 });
-    const taken: number[] = [];
-    const budgeted = withCodeExchangeBudget(
-      client,
-      { take: async (limit) => taken.push(limit) },
-      { tokens: 50 },
-    );
-    const err = await budgeted.exchangeCode('APP', 'SECRET', 'CODE', 'M1').catch((e: unknown) => e);
+    const taken: string[] = [];
+    const client = createCloverClient({
+      baseUrl: 'https://clover.test',
+      fetch: f.fetch,
+      retryLimit: 4,
+      gate: { beforeAttempt: async (kind) => void taken.push(kind), rateLimited: async () => undefined },
+    });
+    const err = await client.exchangeCode('APP', 'SECRET', 'CODE', 'M1').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CloverApiError);
     expect(f.requests).toHaveLength(1);
-    expect(taken).toEqual([50]);
+    expect(taken).toEqual(['token']);
   });
 });
