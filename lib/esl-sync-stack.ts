@@ -5,6 +5,17 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { ENV } from '../src/env.ts';
+import {
+  BACKFILL,
+  FAN_OUT,
+  FAN_OUT_PERIOD_SECONDS,
+  type FunctionSettings,
+  POLLER,
+  PUSH_CONSUMER,
+  RETRY_BASE_SECONDS,
+  TOKEN_REFRESHER,
+  visibilityTimeoutSeconds,
+} from '../src/function-settings.ts';
 import { SERVICE_NAME } from '../src/metric-names.ts';
 import { APP_SECRET_CACHE_SECONDS, PLACEHOLDER_APP_ID } from '../src/secrets.ts';
 import { serviceNameOf } from '../src/stage.ts';
@@ -63,10 +74,11 @@ export function cloverOauthBaseUrl(environment: CloverEnvironment, region: Clove
     : CLOVER_PRODUCTION_AUTHORIZE_HOSTS[region];
 }
 
-// Budgets for the worst case of the HTTP clients' retries: Clover GETs wait at most 20 s per
-// retry-after (4 retries), Hipoink calls time out after 10 s (3 retries, ≤5 s backoff).
-const POLLER_TIMEOUT = Duration.seconds(180);
-const CONSUMER_TIMEOUT = Duration.seconds(120);
+/** A function's timeout and memory, as src/function-settings.ts sets them. */
+const sized = (fn: FunctionSettings) => ({
+  timeout: Duration.seconds(fn.timeoutSeconds),
+  memorySize: fn.memoryMb,
+});
 
 export class EslSyncStack extends Stack {
   constructor(scope: Construct, id: string, props: EslSyncStackProps) {
@@ -102,11 +114,11 @@ export class EslSyncStack extends Stack {
     // messages come back sooner, with a backoff (RETRY_BASE_SECONDS), five times at most.
     const poll = new QueueWithDlq(this, 'PollQueue', {
       maxReceiveCount: 5,
-      visibilityTimeout: Duration.seconds(POLLER_TIMEOUT.toSeconds() * 6),
+      visibilityTimeout: Duration.seconds(visibilityTimeoutSeconds(POLLER)),
     });
     const push = new QueueWithDlq(this, 'PushQueue', {
       maxReceiveCount: 5,
-      visibilityTimeout: Duration.seconds(CONSUMER_TIMEOUT.toSeconds() * 6),
+      visibilityTimeout: Duration.seconds(visibilityTimeoutSeconds(PUSH_CONSUMER)),
     });
 
     const environment = {
@@ -121,6 +133,8 @@ export class EslSyncStack extends Stack {
       [ENV.hipoinkBaseUrl]: settings.hipoinkBaseUrl,
       [ENV.hipoinkClientId]: settings.hipoinkClientId,
       [ENV.pollIntervalSeconds]: String(pollIntervalSeconds),
+      [ENV.safetyPollIntervalMinutes]: String(settings.safetyPollIntervalMinutes),
+      [ENV.fanOutPeriodSeconds]: String(FAN_OUT_PERIOD_SECONDS),
       [ENV.productCodePrecedence]: settings.productCodePrecedence.join(','),
       [ENV.tokenMaxAgeMinutes]: String(settings.tokenMaxAgeMinutes),
       [ENV.tokenRefreshThresholdMinutes]: String(settings.tokenRefreshThresholdMinutes),
@@ -128,39 +142,35 @@ export class EslSyncStack extends Stack {
       // The refresher's look-ahead must match its real schedule, or a token can expire between runs.
       [ENV.tokenRefreshIntervalMinutes]: String(refreshMinutes),
       [ENV.hipoinkChunkSize]: String(settings.hipoinkChunkSize),
-      [ENV.retryBaseSeconds]: '30',
+      [ENV.retryBaseSeconds]: String(RETRY_BASE_SECONDS),
       [ENV.cloverRequestsPerSecond]: String(settings.cloverRequestsPerSecond),
     };
 
     const fanOut = new SyncFunction(this, 'FanOut', {
       handlerDir: 'fanout',
       description: 'Queues one poll per active merchant',
-      timeout: Duration.seconds(60),
-      memorySize: 256,
+      ...sized(FAN_OUT),
       environment,
       serviceName,
     }).fn;
     const poller = new SyncFunction(this, 'Poller', {
       handlerDir: 'poller',
       description: 'Polls one merchant in Clover and queues label changes',
-      timeout: POLLER_TIMEOUT,
-      memorySize: 512,
+      ...sized(POLLER),
       environment,
       serviceName,
     }).fn;
     const pushConsumer = new SyncFunction(this, 'PushConsumer', {
       handlerDir: 'consumer',
       description: 'Pushes label changes to Hipoink',
-      timeout: CONSUMER_TIMEOUT,
-      memorySize: 512,
+      ...sized(PUSH_CONSUMER),
       environment,
       serviceName,
     }).fn;
     const backfill = new SyncFunction(this, 'Backfill', {
       handlerDir: 'backfill',
       description: 'Queues a full resync of one merchant or all ({"merchantId": "..."} or {"all": true})',
-      timeout: Duration.seconds(60),
-      memorySize: 256,
+      ...sized(BACKFILL),
       environment,
       serviceName,
     }).fn;
@@ -168,8 +178,7 @@ export class EslSyncStack extends Stack {
     const tokenRefresher = new SyncFunction(this, 'TokenRefresher', {
       handlerDir: 'token-refresher',
       description: 'Backup refresh of Clover tokens close to expiry or older than the maximum age',
-      timeout: Duration.seconds(300),
-      memorySize: 256,
+      ...sized(TOKEN_REFRESHER),
       environment,
       serviceName,
     }).fn;
@@ -228,20 +237,24 @@ export class EslSyncStack extends Stack {
 
     poller.addEventSource(
       new SqsEventSource(poll.queue, {
-        batchSize: 1,
+        batchSize: POLLER.feed.batchSize,
         maxConcurrency: settings.pollerMaxConcurrency,
         reportBatchItemFailures: true,
       }),
     );
     pushConsumer.addEventSource(
-      new SqsEventSource(push.queue, { batchSize: 10, maxConcurrency: 5, reportBatchItemFailures: true }),
+      new SqsEventSource(push.queue, { ...PUSH_CONSUMER.feed, reportBatchItemFailures: true }),
     );
 
+    // More often than the interval: each run queues the merchants whose own poll time has come.
     new Rule(this, 'PollSchedule', {
-      description: 'Starts a poll of every active merchant',
-      schedule: Schedule.rate(Duration.seconds(pollIntervalSeconds)),
+      description: 'Queues a poll of every active merchant whose poll time has come',
+      schedule: Schedule.rate(Duration.seconds(FAN_OUT_PERIOD_SECONDS)),
       targets: [
-        new LambdaFunction(fanOut, { retryAttempts: 2, maxEventAge: Duration.seconds(pollIntervalSeconds) }),
+        new LambdaFunction(fanOut, {
+          retryAttempts: 2,
+          maxEventAge: Duration.seconds(FAN_OUT_PERIOD_SECONDS),
+        }),
       ],
     });
 

@@ -1,6 +1,7 @@
 import { Token } from 'aws-cdk-lib';
 import { z } from 'zod';
 import { ConfigSchema } from '../src/config.ts';
+import { MAX_POLLER_CONCURRENCY, MIN_POLLER_CONCURRENCY, POLLER } from '../src/function-settings.ts';
 
 export const CLOVER_REGIONS = ['na', 'eu', 'la'] as const;
 export type CloverRegion = (typeof CLOVER_REGIONS)[number];
@@ -46,15 +47,18 @@ export const StageSettingsSchema = z
       'must be a whole number of minutes (60, 120, …)',
     ),
     /**
-     * Concurrent pollers: 2 is SQS event sources' minimum; above 10 the pollers alone would exceed
-     * Clover's 10 concurrent requests per app.
+     * Concurrent poller invocations (each has one Clover request in flight at a time): 2 is SQS
+     * event sources' minimum; above 10 the pollers alone would exceed Clover's 10 concurrent
+     * requests per app.
      */
     pollerMaxConcurrency: z
       .number()
-      .int('must be a whole number between 2 and 10')
-      .min(2, 'must be between 2 and 10')
-      .max(10, 'must be between 2 and 10')
-      .default(5),
+      .int(`must be a whole number between ${MIN_POLLER_CONCURRENCY} and ${MAX_POLLER_CONCURRENCY}`)
+      .min(MIN_POLLER_CONCURRENCY, `must be between ${MIN_POLLER_CONCURRENCY} and ${MAX_POLLER_CONCURRENCY}`)
+      .max(MAX_POLLER_CONCURRENCY, `must be between ${MIN_POLLER_CONCURRENCY} and ${MAX_POLLER_CONCURRENCY}`)
+      .default(POLLER.feed.maxConcurrency),
+    /** Minutes between polls of a store whose webhook notices arrived within the last hour. */
+    safetyPollIntervalMinutes: handlers.safetyPollIntervalMinutes,
     /** Minutes between runs of the backup token refresher (whole minutes 1–1440). */
     tokenRefreshIntervalMinutes: handlers.tokenRefreshIntervalMinutes.refine(
       (m) => Number.isInteger(m) && m >= 1,

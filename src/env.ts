@@ -17,6 +17,10 @@ export const ENV = {
   hipoinkBaseUrl: 'HIPOINK_BASE_URL',
   hipoinkClientId: 'HIPOINK_CLIENT_ID',
   pollIntervalSeconds: 'POLL_INTERVAL_SECONDS',
+  /** Minutes between polls of a merchant whose webhook notices arrived within the last hour. */
+  safetyPollIntervalMinutes: 'SAFETY_POLL_INTERVAL_MINUTES',
+  /** How often the fan-out runs (its schedule): it queues the merchants whose poll time came since. */
+  fanOutPeriodSeconds: 'FAN_OUT_PERIOD_SECONDS',
   /** The backup refresher also refreshes tokens last refreshed at least this long ago (default 60). */
   tokenMaxAgeMinutes: 'TOKEN_MAX_AGE_MINUTES',
   /** Refresh an access token that expires within this many minutes (default 15). */

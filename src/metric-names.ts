@@ -15,6 +15,8 @@ export const METRIC = {
   /** Gauges from each fan-out: seconds since the active stores' last successful polls, stalest and p95. */
   lastPollAgeMax: 'LastPollAgeMax',
   lastPollAgeP95: 'LastPollAgeP95',
+  /** Gauge from each fan-out: polls the fleet's intervals ask for, as a % of what Clover's budget allows. */
+  pollLoadPercent: 'PollLoadPercent',
   merchantUnusable: 'MerchantUnusable',
   merchantSkipped: 'MerchantSkipped',
   cloverRateLimited: 'CloverRateLimited',

@@ -1,4 +1,5 @@
 import type { ScheduledEvent } from 'aws-lambda';
+import { budgetLimits } from '../../src/clover/budgeted.ts';
 import { lambdaHandler } from '../../src/lambda.ts';
 import { METRIC } from '../../src/metric-names.ts';
 import { logger, metrics } from '../../src/observability.ts';
@@ -6,7 +7,10 @@ import type { MerchantRecord } from '../../src/store/merchants.ts';
 import { type FanOutResult, fanOut } from '../../src/sync/fanout.ts';
 import { pollFreshness } from '../../src/sync/freshness.ts';
 
-/** EventBridge schedule (or `esl-sync tick`) → one PollQueue message per active merchant. */
+/**
+ * EventBridge schedule → one PollQueue message per active merchant whose poll time came; `esl-sync
+ * tick` → one per active merchant.
+ */
 export const handler = lambdaHandler(
   async (event: ScheduledEvent | Record<string, never>, deps, context): Promise<FanOutResult> => {
     const scheduled = 'detail-type' in event && event['detail-type'] === 'Scheduled Event';
@@ -19,7 +23,13 @@ export const handler = lambdaHandler(
       },
     };
     const result = await fanOut(
-      { merchants, pollQueue: deps.pollQueue, pollIntervalSeconds: deps.config.pollIntervalSeconds },
+      {
+        merchants,
+        pollQueue: deps.pollQueue,
+        cadence: deps.config,
+        fanOutPeriodSeconds: deps.config.fanOutPeriodSeconds,
+        readRequestsPerSecond: budgetLimits(deps.config.cloverRequestsPerSecond).reads,
+      },
       scheduled ? { kind: 'schedule' } : { kind: 'manual', requestId: context.awsRequestId },
     );
     const freshness = pollFreshness(listed, Date.now());
@@ -28,6 +38,8 @@ export const handler = lambdaHandler(
     metrics.addMetric(METRIC.merchantsNeedingReauth, 'Count', result.attention.needsReauth);
     metrics.addMetric(METRIC.refreshTokensExpiringSoon, 'Count', result.attention.refreshTokenExpiringSoon);
     metrics.addMetric(METRIC.merchantsLastSyncFailed, 'Count', result.attention.lastSyncFailed);
+    // At 100% or more the fleet asks for more polls than Clover allows: intervals are stretched.
+    metrics.addMetric(METRIC.pollLoadPercent, 'Percent', result.load.percent);
     if (freshness) {
       metrics.addMetric(METRIC.lastPollAgeMax, 'Seconds', freshness.maxSeconds);
       metrics.addMetric(METRIC.lastPollAgeP95, 'Seconds', freshness.p95Seconds);

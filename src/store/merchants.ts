@@ -11,6 +11,7 @@ import type { TokenPair } from '../clover/schemas.ts';
 import { type LabelOptions, LabelOptionsSchema } from '../domain/label.ts';
 import { NO_COUNTS, type ShelfCounts } from '../domain/shelf.ts';
 import { MerchantUnavailableError } from '../errors.ts';
+import { type CadenceKind, cadenceKind } from '../sync/schedule.ts';
 import { ifWritten, setExpression, writeIf } from './dynamo.ts';
 
 /**
@@ -138,6 +139,10 @@ export interface MerchantView {
   shelf?: ShelfCounts & { countedAt?: string };
   /** When its tokens were deleted (the app was uninstalled); it has none until it connects again. */
   tokensDeletedAt?: string;
+  /** When the last valid webhook notice came. */
+  lastNoticeAt?: string;
+  /** Which poll interval applies now: `safety` while webhook notices arrive, else `normal`. */
+  pollCadence: CadenceKind;
 }
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
@@ -158,6 +163,7 @@ export function merchantView(m: MerchantRecord, now = Date.now()): MerchantView 
     // Deleted tokens expire for nobody.
     refreshTokenExpiringSoon: m.tokensDeletedAt === undefined && refreshTokenExpiringSoon(m, now),
     pollCount: m.pollCount,
+    pollCadence: cadenceKind(m, now),
   };
   const optional: Partial<MerchantView> = {
     storeCode: m.storeCode,
@@ -180,6 +186,7 @@ export function merchantView(m: MerchantRecord, now = Date.now()): MerchantView 
       ...(m.shelfCountedAt === undefined ? {} : { countedAt: iso(m.shelfCountedAt) }),
     },
     tokensDeletedAt: iso(m.tokensDeletedAt),
+    lastNoticeAt: iso(m.lastNoticeAt),
   };
   for (const [k, v] of Object.entries(optional))
     if (v !== undefined) (view as unknown as Record<string, unknown>)[k] = v;

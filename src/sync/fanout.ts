@@ -1,11 +1,17 @@
-import type { QueueSender } from '../queues/sqs.ts';
+import type { QueueMessage, QueueSender } from '../queues/sqs.ts';
 import { type MerchantRecord, type MerchantStore, refreshTokenExpiringSoon } from '../store/merchants.ts';
 import type { PollMessage } from './messages.ts';
+import { forEachLimited } from './parallel.ts';
+import { type CadenceSettings, cadenceKind, dueAt, type FleetLoad, fleetLoad } from './schedule.ts';
 
 export interface FanOutDeps {
   merchants: Pick<MerchantStore, 'list'>;
   pollQueue: QueueSender;
-  pollIntervalSeconds: number;
+  cadence: CadenceSettings;
+  /** How often the schedule runs the fan-out. */
+  fanOutPeriodSeconds: number;
+  /** Clover item reads per second the app-wide budget allows (the fleet's polling capacity). */
+  readRequestsPerSecond: number;
   now?: () => number;
 }
 
@@ -21,6 +27,10 @@ export interface FanOutResult {
     /** Active, and its last poll failed. */
     lastSyncFailed: number;
   };
+  /** What the fleet's intervals ask of Clover's budget; at 100% or more it has outgrown them. */
+  load: FleetLoad;
+  /** Active merchants on the safety interval (their webhook notices arrive). */
+  onSafetyInterval: number;
 }
 
 export function pollMessage(
@@ -38,23 +48,28 @@ export function pollMessage(
 /** What started a fan-out: the schedule, or a person (`esl-sync tick`, a manual invoke). */
 export type FanOutTrigger = { kind: 'schedule' } | { kind: 'manual'; requestId: string };
 
+/** Messages sent at once: a fan-out of thousands must finish well within its timeout. */
+const SEND_CONCURRENCY = 8;
+
 /**
- * One poll message per active merchant. Scheduled fan-outs repeated within one interval (e.g. an
- * EventBridge event delivered twice) collapse through FIFO deduplication; a manual tick always polls.
+ * A scheduled run queues the active merchants whose poll time (`dueAt`) fell within the last two
+ * periods: a run that came late or not at all is covered by the next, and a poll time seen by two
+ * runs (or by an event delivered twice) is one message, deduplicated by the FIFO queue. A manual
+ * tick polls every active merchant now.
  */
 export async function fanOut(
   deps: FanOutDeps,
   trigger: FanOutTrigger = { kind: 'schedule' },
 ): Promise<FanOutResult> {
   const now = (deps.now ?? Date.now)();
-  const key =
-    trigger.kind === 'schedule'
-      ? `tick-${Math.floor(now / (deps.pollIntervalSeconds * 1000))}`
-      : `manual-${trigger.requestId}`;
+  const window = { from: now - 2 * deps.fanOutPeriodSeconds * 1000, to: now };
   const skipped: Record<string, number> = {};
   const attention = { needsReauth: 0, refreshTokenExpiringSoon: 0, lastSyncFailed: 0 };
-  const messages = [];
-  for (const m of await deps.merchants.list()) {
+  const all = await deps.merchants.list();
+  const load = fleetLoad(all, now, deps.cadence, deps.readRequestsPerSecond);
+  const messages: QueueMessage[] = [];
+  let onSafetyInterval = 0;
+  for (const m of all) {
     if (m.state === 'needs_reauth') attention.needsReauth++;
     if (m.state !== 'active') {
       skipped[m.state] = (skipped[m.state] ?? 0) + 1;
@@ -62,8 +77,26 @@ export async function fanOut(
     }
     if (refreshTokenExpiringSoon(m, now)) attention.refreshTokenExpiringSoon++;
     if (m.lastSyncStatus === 'error') attention.lastSyncFailed++;
-    messages.push(pollMessage(m, { mode: 'incremental', requestedAt: now, reason: trigger.kind }, key));
+    if (cadenceKind(m, now) === 'safety') onSafetyInterval++;
+    if (trigger.kind === 'manual') {
+      messages.push(
+        pollMessage(
+          m,
+          { mode: 'incremental', requestedAt: now, reason: 'manual' },
+          `manual-${trigger.requestId}`,
+        ),
+      );
+      continue;
+    }
+    const due = dueAt(m, window, deps.cadence, load.stretch);
+    if (due !== undefined)
+      messages.push(
+        pollMessage(m, { mode: 'incremental', requestedAt: now, reason: 'schedule' }, `due-${due}`),
+      );
   }
-  await deps.pollQueue.send(messages);
-  return { queued: messages.length, skipped, attention };
+  // Every message is its own merchant's (FIFO group), so batches may go in parallel.
+  const batches: QueueMessage[][] = [];
+  for (let i = 0; i < messages.length; i += 10) batches.push(messages.slice(i, i + 10));
+  await forEachLimited(batches, SEND_CONCURRENCY, (batch) => deps.pollQueue.send(batch));
+  return { queued: messages.length, skipped, attention, load, onSafetyInterval };
 }

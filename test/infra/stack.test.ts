@@ -18,6 +18,7 @@ import {
 } from '../../lib/esl-sync-stack.ts';
 import type { SyncState } from '../../lib/sync-state.ts';
 import { ENV, WEB_ENV } from '../../src/env.ts';
+import { POLLER, PUSH_CONSUMER } from '../../src/function-settings.ts';
 import { MERCHANTS_TABLE_TTL_ATTRIBUTE } from '../../src/store/tables.ts';
 import { testApp } from './support.ts';
 
@@ -131,15 +132,16 @@ describe('EslSync stack', () => {
   });
 
   it('feeds the poller and the consumer from their queues with partial batch failures and bounded concurrency', () => {
+    // The numbers the local stack's pumps use too (src/function-settings.ts).
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
-      BatchSize: 1,
+      BatchSize: POLLER.feed.batchSize,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
-      ScalingConfig: { MaximumConcurrency: 5 },
+      ScalingConfig: { MaximumConcurrency: POLLER.feed.maxConcurrency },
     });
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
-      BatchSize: 10,
+      BatchSize: PUSH_CONSUMER.feed.batchSize,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
-      ScalingConfig: { MaximumConcurrency: 5 },
+      ScalingConfig: { MaximumConcurrency: PUSH_CONSUMER.feed.maxConcurrency },
     });
     const custom = synth({ pollerMaxConcurrency: 8 }).template;
     custom.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
@@ -148,16 +150,31 @@ describe('EslSync stack', () => {
     });
   });
 
-  it('schedules the fan-out at the poll interval', () => {
+  it('runs the fan-out every minute, more often than the poll interval, telling it both intervals', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
-      ScheduleExpression: 'rate(2 minutes)',
+      ScheduleExpression: 'rate(1 minute)',
       Targets: [
         Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^FanOutFunction'), 'Arn'] } }),
       ],
     });
-    synth({ pollIntervalSeconds: 60 }).template.hasResourceProperties('AWS::Events::Rule', {
-      ScheduleExpression: 'rate(1 minute)',
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          POLL_INTERVAL_SECONDS: '120',
+          SAFETY_POLL_INTERVAL_MINUTES: '15',
+          FAN_OUT_PERIOD_SECONDS: '60',
+        }),
+      },
     });
+    synth({ pollIntervalSeconds: 600, safetyPollIntervalMinutes: 30 }).template.hasResourceProperties(
+      'AWS::Lambda::Function',
+      {
+        Environment: {
+          Variables: Match.objectLike({ POLL_INTERVAL_SECONDS: '600', SAFETY_POLL_INTERVAL_MINUTES: '30' }),
+        },
+      },
+    );
+    expect(() => synth({ safetyPollIntervalMinutes: 0 })).toThrow(/safetyPollIntervalMinutes/);
     template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(10 minutes)',
       Targets: [

@@ -208,7 +208,16 @@ describe('polling Clover', () => {
         sent: [] as Array<{ body: unknown }>,
         send: async (m: readonly { body: unknown }[]) => void pollQueue.sent.push(...m),
       };
-      const fanned = await fanOut({ merchants: store, pollQueue, pollIntervalSeconds: 120 });
+      const fanned = await fanOut(
+        {
+          merchants: store,
+          pollQueue,
+          cadence: { pollIntervalSeconds: 120, safetyPollIntervalMinutes: 15 },
+          fanOutPeriodSeconds: 60,
+          readRequestsPerSecond: 40,
+        },
+        { kind: 'manual', requestId: 'r1' },
+      );
       expect(fanned.queued).toBe(1);
       expect(pollQueue.sent.map((m) => (m.body as { merchantId: string }).merchantId)).toEqual([
         'GOODTOKEN001',

@@ -62,24 +62,32 @@ describe('fanOut', () => {
       merchantRecord({ merchantId: 'B', state: 'needs_reauth' }),
       merchantRecord({ merchantId: 'C', state: 'disabled' }),
     );
+  const schedule = {
+    cadence: { pollIntervalSeconds: 120, safetyPollIntervalMinutes: 15 },
+    fanOutPeriodSeconds: 60,
+    readRequestsPerSecond: 40,
+  };
 
-  it('queues one poll per active merchant in its own FIFO group; scheduled repeats in one interval collapse', async () => {
+  it('queues each active merchant once per interval, at its own phase; runs that see one poll time collapse', async () => {
     const q = new RecordingQueue();
-    const deps = { merchants: merchants(), pollQueue: q, pollIntervalSeconds: 120 };
-    const r = await fanOut({ ...deps, now: () => 1_000_000 });
-    expect(r).toEqual({
-      queued: 1,
+    const deps = { merchants: merchants(), pollQueue: q, ...schedule };
+    const results = [];
+    // Ten minutes of runs, one a minute: each poll time of A lies in two runs' windows.
+    for (let minute = 1; minute <= 10; minute++)
+      results.push(await fanOut({ ...deps, now: () => 1_700_000_000_000 + minute * 60_000 }));
+    expect(results[0]).toMatchObject({
       skipped: { needs_reauth: 1, disabled: 1 },
       attention: { needsReauth: 1, refreshTokenExpiringSoon: 0, lastSyncFailed: 0 },
+      load: { stretch: 1 },
     });
-    expect(q.sent[0]).toMatchObject({
-      groupId: 'A',
-      body: { merchantId: 'A', mode: 'incremental', reason: 'schedule' },
-    });
-    await fanOut({ ...deps, now: () => 1_050_000 });
-    await fanOut({ ...deps, now: () => 1_200_000 });
-    expect(q.sent[1]?.deduplicationId).toBe(q.sent[0]?.deduplicationId);
-    expect(q.sent[2]?.deduplicationId).not.toBe(q.sent[0]?.deduplicationId);
+    expect(new Set(q.sent.map((m) => m.groupId))).toEqual(new Set(['A']));
+    expect(q.sent[0]).toMatchObject({ body: { merchantId: 'A', mode: 'incremental', reason: 'schedule' } });
+    // What the FIFO queue keeps once it drops repeated deduplication ids: one poll every 2 minutes
+    // over the 11 minutes the runs looked at.
+    const kept = [...new Set(q.sent.map((m) => Number(String(m.deduplicationId).split('due-')[1])))];
+    expect(kept.length).toBeGreaterThanOrEqual(5);
+    expect(kept.length).toBeLessThanOrEqual(6);
+    for (let i = 1; i < kept.length; i++) expect((kept[i] as number) - (kept[i - 1] as number)).toBe(120_000);
   });
 
   it('counts the merchants an operator must act on: re-authorize, refresh token running out, last sync failed', async () => {
@@ -100,23 +108,53 @@ describe('fanOut', () => {
         lastSyncStatus: 'error',
       }),
     );
-    const r = await fanOut({
-      merchants: store,
-      pollQueue: new RecordingQueue(),
-      pollIntervalSeconds: 120,
-      now: () => now,
-    });
+    const r = await fanOut(
+      { merchants: store, pollQueue: new RecordingQueue(), ...schedule, now: () => now },
+      { kind: 'manual', requestId: 'r1' },
+    );
     expect(r.queued).toBe(4);
     expect(r.attention).toEqual({ needsReauth: 2, refreshTokenExpiringSoon: 1, lastSyncFailed: 1 });
   });
 
-  it('never collapses manual ticks', async () => {
+  it('polls every active merchant on a manual tick, and never collapses two ticks', async () => {
     const q = new RecordingQueue();
-    const deps = { merchants: merchants(), pollQueue: q, pollIntervalSeconds: 120, now: () => 5 };
+    const deps = { merchants: merchants(), pollQueue: q, ...schedule, now: () => 5 };
     await fanOut(deps, { kind: 'manual', requestId: 'r1' });
     await fanOut(deps, { kind: 'manual', requestId: 'r2' });
+    expect(q.sent).toHaveLength(2);
     expect(q.sent[0]?.deduplicationId).not.toBe(q.sent[1]?.deduplicationId);
     expect(q.sent[0]?.body).toMatchObject({ reason: 'manual' });
+  });
+
+  it('spreads a fleet’s polls over the interval instead of queueing them all at once', async () => {
+    const fleet = Array.from({ length: 600 }, (_, i) => merchantRecord({ merchantId: `M${i}` }));
+    const q = new RecordingQueue();
+    const deps = { merchants: new FakeMerchantStore(...fleet), pollQueue: q, ...schedule };
+    const start = 1_700_000_040_000;
+    const firstSeen = new Map<string, number>();
+    const newPerRun: number[] = [];
+    for (let run = 0; run < 6; run++) {
+      const before = firstSeen.size;
+      await fanOut({ ...deps, now: () => start + run * 60_000 });
+      for (const m of q.sent)
+        if (!firstSeen.has(String(m.deduplicationId))) firstSeen.set(String(m.deduplicationId), run);
+      newPerRun.push(firstSeen.size - before);
+    }
+    // After the first run (which also covers the minute before it), each run brings about half the
+    // fleet: one minute's share of a two-minute interval, never the whole fleet at once.
+    for (const n of newPerRun.slice(1)) {
+      expect(n).toBeGreaterThan(600 * 0.4);
+      expect(n).toBeLessThan(600 * 0.6);
+    }
+    // Every merchant polled once per interval: 6 minutes → 3 polls each (± the window's edges).
+    const perMerchant = new Map<string, number>();
+    for (const id of firstSeen.keys()) {
+      const m = id.split(':')[0] as string;
+      perMerchant.set(m, (perMerchant.get(m) ?? 0) + 1);
+    }
+    expect(perMerchant.size).toBe(600);
+    expect(Math.min(...perMerchant.values())).toBeGreaterThanOrEqual(3);
+    expect(Math.max(...perMerchant.values())).toBeLessThanOrEqual(4);
   });
 });
 

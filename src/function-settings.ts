@@ -1,0 +1,56 @@
+/**
+ * How each function runs: timeouts, memory and how its queue feeds it. The deployed stack
+ * (lib/esl-sync-stack.ts), the local stack (local/start.ts) and the benchmark read these numbers
+ * from here, so the local pumps run the handlers as Lambda's event sources would.
+ */
+export interface QueueFeed {
+  /** Messages per invocation. */
+  batchSize: number;
+  /** Concurrent invocations the event source starts at most. */
+  maxConcurrency: number;
+}
+
+export interface FunctionSettings {
+  timeoutSeconds: number;
+  memoryMb: number;
+}
+
+export const FAN_OUT: FunctionSettings = { timeoutSeconds: 60, memoryMb: 256 };
+export const BACKFILL: FunctionSettings = { timeoutSeconds: 60, memoryMb: 256 };
+export const TOKEN_REFRESHER: FunctionSettings = { timeoutSeconds: 300, memoryMb: 256 };
+
+/**
+ * Budgets for the worst case of the HTTP clients' retries: Clover GETs wait at most 20 s per
+ * retry-after (4 retries), Hipoink calls time out after 10 s (3 retries, ≤5 s backoff).
+ */
+export const POLLER: FunctionSettings & { feed: QueueFeed } = {
+  timeoutSeconds: 180,
+  memoryMb: 512,
+  // One merchant per invocation. Concurrency: Clover allows 10 concurrent requests per app; each
+  // poll has one Clover request in flight at a time.
+  feed: { batchSize: 1, maxConcurrency: 10 },
+};
+export const PUSH_CONSUMER: FunctionSettings & { feed: QueueFeed } = {
+  timeoutSeconds: 120,
+  memoryMb: 512,
+  feed: { batchSize: 10, maxConcurrency: 5 },
+};
+
+/** SQS event sources: at least 2 concurrent invocations (AWS's minimum)... */
+export const MIN_POLLER_CONCURRENCY = 2;
+/** ...and pollers never more than Clover's 10 concurrent requests per app. */
+export const MAX_POLLER_CONCURRENCY = 10;
+
+/**
+ * The deployed fan-out runs every minute (EventBridge's finest rate), more often than the poll
+ * interval, and queues the merchants whose own poll time came since its last run.
+ */
+export const FAN_OUT_PERIOD_SECONDS = 60;
+
+/** AWS's advice for a queue feeding a function: visible again after six function timeouts. */
+export function visibilityTimeoutSeconds(fn: FunctionSettings): number {
+  return fn.timeoutSeconds * 6;
+}
+
+/** Failed messages return after this backoff (doubling per receive, at most 15 min) on AWS. */
+export const RETRY_BASE_SECONDS = 30;
