@@ -12,6 +12,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startCloverSimulator } from '../local/simulators/clover.ts';
 import { startHipoinkSimulator } from '../local/simulators/hipoink.ts';
 import { startLocalStack } from '../local/start.ts';
@@ -25,6 +26,26 @@ if (process.argv.includes('--latency')) {
   await (await import('./latency.ts')).runLatencyBench();
   process.exit(0);
 }
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+// `npm run bench -- --fleet [N] [--no-old-way] [--no-bundles]`: the fleet benchmark (fleet.ts).
+const args = process.argv.slice(2);
+const fleetAt = args.indexOf('--fleet');
+if (fleetAt >= 0) {
+  const given = args[fleetAt + 1];
+  const merchants = given !== undefined && /^\d+$/.test(given) ? Number(given) : 1000;
+  if (merchants < 10) throw new Error(`--fleet takes a number of merchants ≥ 10; got ${given}`);
+  const { runFleet } = await import('./fleet.ts');
+  await runFleet({
+    merchants,
+    root: ROOT,
+    outDir: join(ROOT, '.bench'),
+    oldWay: !args.includes('--no-old-way'),
+    bundles: !args.includes('--no-bundles'),
+  });
+  process.exit(0);
+}
+
 const SIZES = (process.env.BENCH_SIZES ?? '500,2000').split(',').map(Number);
 const dir = mkdtempSync(join(tmpdir(), 'esl-sync-bench-'));
 const clover = await startCloverSimulator({ appId: 'BENCH' });

@@ -8,6 +8,19 @@ import { METRIC_NAMESPACE } from '../src/metric-names.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
+/** How every handler is bundled (the benchmark bundles the same way to measure size and start-up). */
+export const BUNDLING = {
+  format: OutputFormat.ESM,
+  target: 'node24',
+  minify: true,
+  sourceMap: true,
+  mainFields: ['module', 'main'],
+  // Some bundled CommonJS dependencies call require(); ESM output needs it defined.
+  banner:
+    "import { createRequire as __createRequire } from 'module'; const require = __createRequire(import.meta.url);",
+  externalModules: ['@aws-sdk/*'],
+};
+
 export interface SyncFunctionProps {
   /** Directory under functions/ holding handler.ts. */
   handlerDir: 'fanout' | 'poller' | 'consumer' | 'backfill' | 'token-refresher' | 'web';
@@ -55,17 +68,7 @@ export class SyncFunction extends Construct {
         NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
       },
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node24',
-        minify: true,
-        sourceMap: true,
-        mainFields: ['module', 'main'],
-        // Some bundled CommonJS dependencies call require(); ESM output needs it defined.
-        banner:
-          "import { createRequire as __createRequire } from 'module'; const require = __createRequire(import.meta.url);",
-        externalModules: ['@aws-sdk/*'],
-      },
+      bundling: BUNDLING,
     });
     // Scoped to this function's role, so a wildcard or managed policy added anywhere else still fails the check.
     Validations.of(this).acknowledge({

@@ -11,8 +11,17 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Context } from 'aws-lambda';
 import { dataDir, type LocalStackFile, stackFilePath } from '../src/cli/target.ts';
 import { ENV, WEB_ENV } from '../src/env.ts';
+import {
+  FAN_OUT,
+  FAN_OUT_PERIOD_SECONDS,
+  POLLER,
+  PUSH_CONSUMER,
+  TOKEN_REFRESHER,
+  visibilityTimeoutSeconds,
+} from '../src/function-settings.ts';
 import { createSqsClient } from '../src/queues/sqs.ts';
 import { createDocumentClient } from '../src/store/dynamo.ts';
 import { createMerchantStore, merchantView } from '../src/store/merchants.ts';
@@ -20,8 +29,9 @@ import { createShelfStore } from '../src/store/shelf.ts';
 import { createWebhookVerificationStore } from '../src/store/webhooks.ts';
 import { WEBHOOK_PATH } from '../src/web/webhooks.ts';
 import { lambdaContext } from './aws/context.ts';
-import { ensureTables, startLocalDynamo } from './aws/dynamo.ts';
+import { ensureTables, startLocalDynamo, startLocalDynamoProcess } from './aws/dynamo.ts';
 import { startLocalLambda } from './aws/lambda.ts';
+import { type MeterReading, startMeteredProxy } from './aws/meter.ts';
 import { startQueuePump } from './aws/pump.ts';
 import { scheduledEvent, startSchedule } from './aws/schedule.ts';
 import { startLocalSecrets } from './aws/secrets.ts';
@@ -43,7 +53,7 @@ const DEMO_APP_SECRET = 'demo-app-secret-not-for-production';
 const DEMO_WEBHOOK_AUTH_CODE = 'demo-webhook-auth-code-not-for-production';
 
 export interface LocalStackOptions {
-  /** Seconds between scheduled fan-outs; 0 = only on demand (`esl-sync tick`). */
+  /** Seconds between polls of a merchant (the fan-out runs twice as often); 0 = only on demand (`esl-sync tick`). */
   intervalSeconds: number;
   dataDir: string;
   env: NodeJS.ProcessEnv;
@@ -54,10 +64,38 @@ export interface LocalStackOptions {
   /** The bundled Clover simulator posts webhook notices to the web function (default true). */
   webhooks?: boolean;
   log: (line: string) => void;
+  /** No `sync`/`labels` lines, and none of the merchant look-ups they need (the benchmark). */
+  quiet?: boolean;
+  /** Count every DynamoDB and SQS call (with DynamoDB's consumed capacity), for the benchmark. */
+  meter?: boolean;
+  /**
+   * Keep DynamoDB in memory, in a process of its own, even with external simulators (the
+   * benchmark: its state is thrown away, and its fleet keeps one event loop busy enough).
+   */
+  inMemoryState?: boolean;
+}
+
+/** Invocations of one function and the time its handler ran. */
+export interface InvocationStats {
+  invocations: number;
+  records: number;
+  handlerMs: number;
+  /** Unix ms: when the first of these invocations started and the last one ended. */
+  firstStartedAt: number;
+  lastEndedAt: number;
+}
+
+export interface StackReading {
+  invocations: Record<string, InvocationStats>;
+  dynamodb?: MeterReading;
+  sqs?: MeterReading;
 }
 
 export interface LocalStack {
   info: LocalStackFile;
+  /** What the functions did since the last reset (DynamoDB and SQS calls only with `meter`). */
+  reading(): StackReading;
+  resetReading(): void;
   stop(): Promise<void>;
 }
 
@@ -93,10 +131,21 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     // tokens that no longer exist: with any bundled simulator the state is a fresh demo each start.
     const dbPath = join(opts.dataDir, simulated ? 'demo-dynamodb' : 'dynamodb');
     if (simulated) rmSync(dbPath, { recursive: true, force: true });
-    const dynamo = await startLocalDynamo({ path: dbPath });
-    stops.push(() => dynamo.stop());
-    const sqsServer = await startLocalSqs();
-    stops.push(() => sqsServer.stop());
+    const dynamoServer = opts.inMemoryState
+      ? await startLocalDynamoProcess()
+      : await startLocalDynamo({ path: dbPath });
+    stops.push(() => dynamoServer.stop());
+    const sqsServer0 = await startLocalSqs();
+    stops.push(() => sqsServer0.stop());
+    // With metering, every client (handlers, CLI) talks to the counting proxies instead.
+    const dynamoProxy = opts.meter
+      ? await startMeteredProxy(dynamoServer.endpoint, { capacity: true })
+      : undefined;
+    if (dynamoProxy) stops.push(() => dynamoProxy.stop());
+    const sqsProxy = opts.meter ? await startMeteredProxy(sqsServer0.endpoint) : undefined;
+    if (sqsProxy) stops.push(() => sqsProxy.stop());
+    const dynamo = { endpoint: dynamoProxy?.endpoint ?? dynamoServer.endpoint };
+    const sqsServer = { endpoint: sqsProxy?.endpoint ?? sqsServer0.endpoint };
 
     const secretId = 'esl-sync/app';
     const stateKeySecretId = LOCAL_STATE_KEY_SECRET_ID;
@@ -120,8 +169,15 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     });
     await ensureTables(dynamodb, tables);
     const sqs = createSqsClient({ region: REGION, credentials: CREDENTIALS, endpoint: sqsServer.endpoint });
-    const queues = await ensureQueues(sqs);
+    const queues = await ensureQueues(sqs, {
+      pollVisibilitySeconds: visibilityTimeoutSeconds(POLLER),
+      pushVisibilitySeconds: visibilityTimeoutSeconds(PUSH_CONSUMER),
+    });
 
+    // Each merchant is polled once per interval at its own phase; the fan-out runs twice per
+    // interval (at most every minute, as deployed) and queues those whose time has come.
+    const pollIntervalSeconds = Math.max(1, opts.intervalSeconds || 60);
+    const fanOutPeriodSeconds = Math.min(FAN_OUT_PERIOD_SECONDS, pollIntervalSeconds / 2);
     // The handlers read the same variables the CDK stack sets on the Lambda functions, and the
     // AWS SDK's service-specific endpoint variables send their clients to the local stand-ins.
     Object.assign(process.env, {
@@ -144,7 +200,9 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       [ENV.cloverApiBaseUrl]: clover?.url ?? env.CLOVER_API_BASE_URL,
       [ENV.hipoinkBaseUrl]: hipoink?.url ?? env.HIPOINK_BASE_URL,
       [ENV.hipoinkClientId]: env.HIPOINK_CLIENT_ID || 'default',
-      [ENV.pollIntervalSeconds]: String(Math.max(1, opts.intervalSeconds || 60)),
+      [ENV.pollIntervalSeconds]: String(pollIntervalSeconds),
+      [ENV.safetyPollIntervalMinutes]: env.SAFETY_POLL_INTERVAL_MINUTES || '15',
+      [ENV.fanOutPeriodSeconds]: String(fanOutPeriodSeconds),
       [ENV.productCodePrecedence]: env.PRODUCT_CODE_PRECEDENCE || 'sku,code,id',
       [ENV.tokenMaxAgeMinutes]: env.TOKEN_MAX_AGE_MINUTES || '60',
       [ENV.tokenRefreshThresholdMinutes]: env.TOKEN_REFRESH_THRESHOLD_MINUTES || '15',
@@ -157,11 +215,42 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     });
     const { resetRuntimeDeps } = await import('../src/runtime.ts');
     resetRuntimeDeps();
-    const fanOut = (await import('../functions/fanout/handler.ts')).handler;
-    const poller = (await import('../functions/poller/handler.ts')).handler;
-    const consumer = (await import('../functions/consumer/handler.ts')).handler;
-    const backfill = (await import('../functions/backfill/handler.ts')).handler;
-    const tokenRefresher = (await import('../functions/token-refresher/handler.ts')).handler;
+    let invocations: Record<string, InvocationStats> = {};
+    /** The handler, counted: invocations, records and the time it ran. */
+    const counted = <E, R>(name: string, handler: (event: E, context: Context) => Promise<R>) => {
+      return async (event: E, context: Context): Promise<R> => {
+        const started = performance.now();
+        const startedAt = Date.now();
+        try {
+          return await handler(event, context);
+        } finally {
+          const s = invocations[name] ?? {
+            invocations: 0,
+            records: 0,
+            handlerMs: 0,
+            firstStartedAt: startedAt,
+            lastEndedAt: 0,
+          };
+          invocations[name] = s;
+          s.invocations++;
+          s.lastEndedAt = Date.now();
+          const records = (event as { Records?: unknown[] } | undefined)?.Records;
+          s.records += Array.isArray(records) ? records.length : 1;
+          s.handlerMs += performance.now() - started;
+        }
+      };
+    };
+    const fanOut = counted('esl-sync-fan-out', (await import('../functions/fanout/handler.ts')).handler);
+    const poller = counted('esl-sync-poller', (await import('../functions/poller/handler.ts')).handler);
+    const consumer = counted(
+      'esl-sync-push-consumer',
+      (await import('../functions/consumer/handler.ts')).handler,
+    );
+    const backfill = counted('esl-sync-backfill', (await import('../functions/backfill/handler.ts')).handler);
+    const tokenRefresher = counted(
+      'esl-sync-token-refresher',
+      (await import('../functions/token-refresher/handler.ts')).handler,
+    );
 
     // The web function behind a local HTTP API; its public URL is known once it listens.
     const web = (await import('../functions/web/handler.ts')).handler;
@@ -198,12 +287,12 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       queueUrl: queues.pollQueueUrl,
       queueArn: queues.pollQueueArn,
       functionName: 'esl-sync-poller',
-      batchSize: 1,
-      maxConcurrency: 5,
-      timeoutMs: 180_000,
+      ...POLLER.feed,
+      timeoutMs: POLLER.timeoutSeconds * 1000,
       waitTimeSeconds: 1,
       handler: async (event, context) => {
         const result = await poller(event, context);
+        if (opts.quiet) return result;
         for (const record of event.Records) {
           const merchantId = safeMerchantId(record.body);
           const m = merchantId ? await merchants.get(merchantId) : undefined;
@@ -219,12 +308,12 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       queueUrl: queues.pushQueueUrl,
       queueArn: queues.pushQueueArn,
       functionName: 'esl-sync-push-consumer',
-      batchSize: 10,
-      maxConcurrency: 5,
-      timeoutMs: 120_000,
+      ...PUSH_CONSUMER.feed,
+      timeoutMs: PUSH_CONSUMER.timeoutSeconds * 1000,
       waitTimeSeconds: 1,
       handler: async (event, context) => {
         const result = await consumer(event, context);
+        if (opts.quiet) return result;
         const failed = new Set(result.batchItemFailures.map((f) => f.itemIdentifier));
         for (const record of event.Records) {
           if (failed.has(record.messageId)) continue;
@@ -282,9 +371,12 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const scheduleFailed = (what: string) => (err: unknown) =>
       log(`${what} failed: ${err instanceof Error ? err.message : String(err)}`);
     const schedule = startSchedule(
-      opts.intervalSeconds,
+      opts.intervalSeconds > 0 ? fanOutPeriodSeconds : 0,
       async () => {
-        await fanOut(scheduledEvent(ruleArn), lambdaContext('esl-sync-fan-out', 60_000));
+        await fanOut(
+          scheduledEvent(ruleArn),
+          lambdaContext('esl-sync-fan-out', FAN_OUT.timeoutSeconds * 1000),
+        );
       },
       scheduleFailed('fan-out'),
     );
@@ -294,7 +386,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       async () => {
         const result = await tokenRefresher(
           scheduledEvent(ruleArn),
-          lambdaContext('esl-sync-token-refresher', 300_000),
+          lambdaContext('esl-sync-token-refresher', TOKEN_REFRESHER.timeoutSeconds * 1000),
         );
         for (const id of result.refreshed) log(`token refreshed ${id} (backup refresher)`);
         for (const f of result.failed) log(`token refresh failed ${f.merchantId}: ${f.reason}`);
@@ -325,7 +417,17 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const file = stackFilePath(opts.dataDir);
     writeFileSync(file, `${JSON.stringify(info, null, 2)}\n`);
     stops.unshift(() => rmSync(file, { force: true }));
-    return { info, stop };
+    const reading = (): StackReading => ({
+      invocations: structuredClone(invocations),
+      ...(dynamoProxy ? { dynamodb: dynamoProxy.meter.reading() } : {}),
+      ...(sqsProxy ? { sqs: sqsProxy.meter.reading() } : {}),
+    });
+    const resetReading = () => {
+      invocations = {};
+      dynamoProxy?.meter.reset();
+      sqsProxy?.meter.reset();
+    };
+    return { info, reading, resetReading, stop };
   } catch (err) {
     await stop();
     throw err;

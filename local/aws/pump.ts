@@ -31,6 +31,26 @@ export function startQueuePump(opts: QueuePumpOptions) {
   const inFlight = new Set<Promise<void>>();
   const region = opts.queueArn.split(':')[3] ?? 'us-east-1';
 
+  const deletions = new Set<Promise<void>>();
+  /** Deletes what succeeded; like Lambda's event source, not inside the function's concurrency slot. */
+  const settle = (messages: Message[], failed: Set<string>) => {
+    const done = messages.filter((m) => m.MessageId && !failed.has(m.MessageId));
+    if (done.length === 0) return;
+    const p = opts.sqs
+      .send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: opts.queueUrl,
+          Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+        }),
+      )
+      .then(
+        () => undefined,
+        (err: unknown) => opts.onError?.(err),
+      )
+      .finally(() => deletions.delete(p));
+    deletions.add(p);
+  };
+
   const runBatch = async (messages: Message[]) => {
     const records = messages.map((m) => toRecord(m, opts.queueArn, region));
     let failed: Set<string>;
@@ -44,14 +64,7 @@ export function startQueuePump(opts: QueuePumpOptions) {
       opts.onError?.(err);
       return; // A failed invocation deletes nothing, as on AWS.
     }
-    const done = messages.filter((m) => m.MessageId && !failed.has(m.MessageId));
-    if (done.length === 0) return;
-    await opts.sqs.send(
-      new DeleteMessageBatchCommand({
-        QueueUrl: opts.queueUrl,
-        Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
-      }),
-    );
+    settle(messages, failed);
   };
 
   const worker = async () => {
@@ -84,6 +97,7 @@ export function startQueuePump(opts: QueuePumpOptions) {
     async stop() {
       stopped = true;
       await Promise.allSettled([...inFlight]);
+      await Promise.allSettled([...deletions]);
     },
   };
 }

@@ -1,5 +1,5 @@
 /**
-* Clover REST simulator, faithful to the API as docs/clover.md describes it: expiring access tokens
+ * Clover REST simulator, faithful to the API as docs/clover.md describes it: expiring access tokens
  * (401), single-use refresh tokens, the recovery token, filters/order/paging on items, deleted
  * items never listed, and Clover's rate limits (50 req/s & 10 concurrent per app, 16 req/s & 5
  * concurrent per token) answered with 429. A concurrent-limit 429 carries `retry-after`; a request
