@@ -96,10 +96,10 @@ export async function runFleet(opts: FleetOptions) {
   let bundles: BundleMeasure[] = [];
   if (opts.bundles) {
     bundles = await measureBundles(opts.root, join(opts.outDir, 'bundles'));
-    say('bundle                    size      SDK import  our import (median of 5, fresh process)');
+    say('bundle                 size   SDK import   our import (CPU)   medians of 7 fresh processes');
     for (const b of bundles) {
       say(
-        `${b.handler.padEnd(18)} ${`${(b.bytes / 1024).toFixed(0)} KB`.padStart(10)} ${`${b.sdkImportMs.toFixed(0)} ms`.padStart(12)} ${`${b.ownImportMs.toFixed(0)} ms`.padStart(11)}`,
+        `${b.handler.padEnd(16)} ${`${(b.bytes / 1024).toFixed(0)} KB`.padStart(9)} ${`${b.sdkImportMs.toFixed(0)} ms`.padStart(12)} ${`${b.ownImportMs.toFixed(0)} ms (${b.ownImportCpuMs.toFixed(0)} ms)`.padStart(18)}`,
       );
     }
   }

@@ -1,5 +1,5 @@
 import { Token } from 'aws-cdk-lib';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigSchema } from '../src/config.ts';
 import { MAX_POLLER_CONCURRENCY, MIN_POLLER_CONCURRENCY, POLLER } from '../src/function-settings.ts';
 

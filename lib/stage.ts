@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type App, CfnParameter, CfnRule, Fn, type Stack } from 'aws-cdk-lib';
-import { z } from 'zod';
+import * as z from 'zod';
 import { checkStageName, EXAMPLE_STAGE, stackNameOf } from '../src/stage.ts';
 import { EslSyncStack } from './esl-sync-stack.ts';
 import { describeIssues, STAGE_SETTING_KEYS, StageSettingsSchema } from './stage-settings.ts';

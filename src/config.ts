@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ENV, WEB_ENV } from './env.ts';
 
 const PRODUCT_CODE_SOURCES = ['sku', 'code', 'id'] as const;

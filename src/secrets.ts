@@ -1,6 +1,6 @@
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { z } from 'zod';
+import * as z from 'zod';
 import { MIN_STATE_KEY_LENGTH } from './connect/state.ts';
 
 /** The app secret in Secrets Manager. Its values are credentials: never logged, never returned. */

@@ -3,7 +3,7 @@
  * per store, the labels Hipoink holds and the store's sync state. The rules it reports come from
  * where they are stated (`shelfReport`, `merchantView`, `pollFreshness`); nothing here decides.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Slot } from '../../src/domain/shelf.ts';
 import { shelfReport } from '../../src/domain/shelf.ts';
 import type { MerchantRecord, MerchantStore, MerchantView } from '../../src/store/merchants.ts';

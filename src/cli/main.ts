@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { TokenPairSchema } from '../clover/schemas.ts';
 import { DEFAULT_SYNC_SETTINGS } from '../config.ts';
 import { assignProblem, nextMerchantState } from '../connect/authorize.ts';

@@ -1,5 +1,4 @@
-import ky, { HTTPError, type KyInstance, TimeoutError } from 'ky';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import {
   AuthorizationCodeRejectedError,
   CloverApiError,
@@ -8,6 +7,7 @@ import {
   InvalidResponseError,
   RefreshRejectedError,
 } from '../errors.ts';
+import { isHttpError, isTimeoutError, lazyHttpClient } from '../http.ts';
 import { ItemsPageSchema, type TokenPair, TokenPairSchema } from './schemas.ts';
 
 export interface ListItemsQuery {
@@ -80,7 +80,7 @@ export function retryAfterMs(header: string | null, now = Date.now()): number | 
 }
 
 export function createCloverClient(options: CloverClientOptions): CloverClient & CloverCodeExchange {
-  const http: KyInstance = ky.create({
+  const http = lazyHttpClient({
     prefixUrl: options.baseUrl,
     timeout: options.timeoutMs ?? 15_000,
     throwHttpErrors: true,
@@ -105,7 +105,7 @@ export function createCloverClient(options: CloverClientOptions): CloverClient &
       // the error is mapped).
       beforeRetry: [
         ({ request, error }) => {
-          if (error instanceof HTTPError && error.response.status === 429) {
+          if (isHttpError(error) && error.response.status === 429) {
             const merchantId = /\/merchants\/([^/]+)/.exec(new URL(request.url).pathname)?.[1] ?? 'unknown';
             options.onRateLimited?.({ merchantId, retryAfter: error.response.headers.get('retry-after') });
           }
@@ -158,10 +158,10 @@ export function createCloverClient(options: CloverClientOptions): CloverClient &
     refused: (status: number, body: Record<string, unknown>) => Error | undefined,
   ) => {
     try {
-      const body = await http.post(path, { json, retry: 0 }).json();
+      const body = await (await http()).post(path, { json, retry: 0 }).json();
       return parse(TokenPairSchema, body, merchantId, operation);
     } catch (err) {
-      if (err instanceof HTTPError && (err.response.status === 400 || err.response.status === 401)) {
+      if (isHttpError(err) && (err.response.status === 400 || err.response.status === 401)) {
         const status = err.response.status;
         // A refused app (wrong client_id/secret) is our configuration, not the merchant's token:
         // it must not push the merchant into needs_reauth.
@@ -204,8 +204,8 @@ export function createCloverClient(options: CloverClientOptions): CloverClient &
       search.set('orderBy', 'modifiedTime ASC');
       search.set('limit', String(query.limit));
       search.set('offset', String(query.offset));
-      const body = await wrap(merchantId, 'listItems', () =>
-        http
+      const body = await wrap(merchantId, 'listItems', async () =>
+        (await http())
           .get(`v3/merchants/${encodeURIComponent(merchantId)}/items`, {
             searchParams: search,
             headers: { authorization: `Bearer ${accessToken}` },
@@ -217,8 +217,8 @@ export function createCloverClient(options: CloverClientOptions): CloverClient &
 
     async getItem(merchantId, accessToken, itemId) {
       try {
-        return await wrap(merchantId, 'getItem', () =>
-          http
+        return await wrap(merchantId, 'getItem', async () =>
+          (await http())
             .get(`v3/merchants/${encodeURIComponent(merchantId)}/items/${encodeURIComponent(itemId)}`, {
               headers: { authorization: `Bearer ${accessToken}` },
             })
@@ -287,7 +287,7 @@ function toCloverError(
   operation: string,
   onRateLimited?: CloverClientOptions['onRateLimited'],
 ): Error {
-  if (err instanceof HTTPError) {
+  if (isHttpError(err)) {
     const status = err.response.status;
     if (status === 429) onRateLimited?.({ merchantId, retryAfter: err.response.headers.get('retry-after') });
     if (status === 401) {
@@ -310,7 +310,7 @@ function toCloverError(
       operation,
     });
   }
-  if (err instanceof TimeoutError) {
+  if (isTimeoutError(err)) {
     return new CloverApiError(`Clover ${operation} timed out`, { merchantId, operation });
   }
   if (err instanceof CloverApiError || err instanceof InvalidResponseError) return err;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Token pair as Clover's /oauth/v2/token, /refresh and /recovery return it (expirations in Unix seconds). */
 export const TokenPairSchema = z.object({

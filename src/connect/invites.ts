@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * An operator's invite: a single-use link that connects one Clover merchant either to a Hipoink

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The OAuth `state` we hand Clover and get back on the callback: signed with our key (HMAC-SHA256),

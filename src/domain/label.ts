@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type CloverItem, CloverItemSchema, ItemIdentitySchema } from '../clover/schemas.ts';
 import type { ProductCodeSource } from '../config.ts';
 import { FREE_FIELDS, type HipoinkProduct, PROBE_CODE } from '../hipoink/fields.ts';

@@ -1,5 +1,5 @@
-import ky, { HTTPError, type KyInstance, TimeoutError } from 'ky';
 import { HipoinkApiError, HipoinkRejectedError, InvalidResponseError } from '../errors.ts';
+import { isHttpError, isTimeoutError, lazyHttpClient } from '../http.ts';
 import {
   envelope,
   HIPOINK_PATHS,
@@ -26,7 +26,7 @@ export interface HipoinkClientOptions {
 }
 
 export function createHipoinkClient(options: HipoinkClientOptions): HipoinkClient {
-  const http: KyInstance = ky.create({
+  const http = lazyHttpClient({
     prefixUrl: `${options.baseUrl}/api/${encodeURIComponent(options.clientId)}`,
     timeout: options.timeoutMs ?? 10_000,
     ...(options.fetch ? { fetch: options.fetch } : {}),
@@ -49,9 +49,9 @@ export function createHipoinkClient(options: HipoinkClientOptions): HipoinkClien
     const sign = await options.sign();
     let raw: unknown;
     try {
-      raw = await http.post(path, { json: { ...envelope(storeCode, sign), ...body } }).json();
+      raw = await (await http()).post(path, { json: { ...envelope(storeCode, sign), ...body } }).json();
     } catch (err) {
-      if (err instanceof HTTPError) {
+      if (isHttpError(err)) {
         throw new HipoinkApiError(`Hipoink ${path} failed with HTTP ${err.response.status}`, {
           storeCode,
           operation: path,
@@ -65,8 +65,7 @@ export function createHipoinkClient(options: HipoinkClientOptions): HipoinkClien
           operation: path,
         });
       }
-      const message =
-        err instanceof TimeoutError ? 'timed out' : err instanceof Error ? err.message : String(err);
+      const message = isTimeoutError(err) ? 'timed out' : err instanceof Error ? err.message : String(err);
       throw new HipoinkApiError(`Hipoink ${path} failed: ${message}`, { storeCode, operation: path });
     }
     const parsed = HipoinkResponseSchema.safeParse(raw);

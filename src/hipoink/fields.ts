@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Free fields label templates can show (f1…f16). */
 export const FREE_FIELDS = Array.from({ length: 16 }, (_, i) => `f${i + 1}`) as ReadonlyArray<`f${number}`>;

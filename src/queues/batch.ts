@@ -1,6 +1,6 @@
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { errorForLog, InvalidMessageError, isRetryable } from '../errors.ts';
 import { logger } from '../observability.ts';
 import type { QueueSender, RetryScheduler } from './sqs.ts';

@@ -1,5 +1,5 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Key of the token refresher's last-run record in the merchants table (never a Clover merchant id). */
 export const REFRESHER_HEARTBEAT_KEY = '#token-refresher';

@@ -6,7 +6,7 @@ import {
   ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { TokenPair } from '../clover/schemas.ts';
 import { type LabelOptions, LabelOptionsSchema } from '../domain/label.ts';
 import { NO_COUNTS, type ShelfCounts } from '../domain/shelf.ts';

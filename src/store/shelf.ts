@@ -6,7 +6,7 @@ import {
   type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Slot, Want } from '../domain/shelf.ts';
 import { HipoinkProductSchema } from '../hipoink/fields.ts';
 import { ifWritten, isConditionFailure, setExpression } from './dynamo.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Items one poll message may ask to confirm gone. */
 export const MAX_CONFIRM_GONE = 1000;

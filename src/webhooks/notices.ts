@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { QueueMessage } from '../queues/sqs.ts';
 import { pollMessage } from '../sync/fanout.ts';
 import { MAX_CONFIRM_GONE } from '../sync/messages.ts';

@@ -1,11 +1,11 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EslSyncStack } from '../../lib/esl-sync-stack.ts';
 import { testApp } from './support.ts';
 
 describe('bundling', () => {
-  it('bundles every handler with the local esbuild, without Docker, as ESM', () => {
+  it('bundles every handler with the local esbuild, without Docker, as ESM, each under 250 KB', () => {
     const app = testApp({}, { bundle: true });
     new EslSyncStack(app, 'EslSync', { hipoinkBaseUrl: 'https://hipoink.test' });
     const assembly = app.synth();
@@ -16,6 +16,10 @@ describe('bundling', () => {
       expect(code).toMatch(/export\s*\{[^}]*as handler/);
       // The AWS SDK comes from the Lambda runtime, not the bundle.
       expect(code).not.toContain('node_modules/@aws-sdk/client-dynamodb');
+      // Small enough to load fast at a cold start: zod's messages in English only, without the
+      // other locales (e.g. the German "erwartet").
+      expect(statSync(join(assembly.directory, asset, 'index.mjs')).size).toBeLessThan(250 * 1024);
+      expect(code).not.toContain('erwartet');
     }
   });
 });

@@ -1,6 +1,6 @@
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { describe, expect, it, vi } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { CloverApiError, MerchantUnavailableError } from '../../src/errors.ts';
 import { logger } from '../../src/observability.ts';
 import { processQueueBatch, retryDelaySeconds } from '../../src/queues/batch.ts';

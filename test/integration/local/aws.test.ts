@@ -7,7 +7,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ensureTables, startLocalDynamo } from '../../../local/aws/dynamo.ts';
 import { startLocalLambda } from '../../../local/aws/lambda.ts';
 import { startQueuePump } from '../../../local/aws/pump.ts';
