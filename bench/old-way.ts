@@ -100,9 +100,24 @@ export function createOldWayPoller(opts: { baseUrl: string; appId: string; worke
     shelf(merchantId: string): ReadonlyMap<string, number> {
       return merchants.get(merchantId)?.shelf ?? new Map();
     },
-    /** One tick: every merchant polled once, `workers` at a time. */
-    async tick(): Promise<OldWayTick> {
-      const queue = [...merchants.values()];
+    /** Its cursor for the merchant: changes older than this it will not read again. */
+    cursor(merchantId: string): number {
+      return merchants.get(merchantId)?.lastSyncTime ?? 0;
+    },
+    /** Gives `to` the state `from` reached (the benchmark sets up many alike stores from one). */
+    copyState(from: string, to: string, pollCount: number) {
+      const source = merchants.get(from);
+      const target = merchants.get(to);
+      if (!source || !target) throw new Error(`unknown merchant ${source ? to : from}`);
+      target.lastSyncTime = source.lastSyncTime;
+      target.pollCount = pollCount;
+      target.shelf = new Map(source.shelf);
+    },
+    /** One tick: every merchant (or the ones named) polled once, `workers` at a time. */
+    async tick(only?: readonly string[]): Promise<OldWayTick> {
+      const queue = only
+        ? only.map((id) => merchants.get(id)).filter((m): m is OldWayMerchant => m !== undefined)
+        : [...merchants.values()];
       const result: OldWayTick = { polls: 0, failedPolls: 0, errors: {} };
       const worker = async () => {
         for (let m = queue.shift(); m; m = queue.shift()) {

@@ -29,9 +29,9 @@ import { createShelfStore } from '../src/store/shelf.ts';
 import { createWebhookVerificationStore } from '../src/store/webhooks.ts';
 import { WEBHOOK_PATH } from '../src/web/webhooks.ts';
 import { lambdaContext } from './aws/context.ts';
-import { ensureTables, startLocalDynamo, startLocalDynamoProcess } from './aws/dynamo.ts';
+import { ensureTables, startLocalDynamo } from './aws/dynamo.ts';
 import { startLocalLambda } from './aws/lambda.ts';
-import { type MeterReading, startMeteredProxy } from './aws/meter.ts';
+import { type MeterReading, startServiceProcess } from './aws/meter.ts';
 import { startQueuePump } from './aws/pump.ts';
 import { scheduledEvent, startSchedule } from './aws/schedule.ts';
 import { startLocalSecrets } from './aws/secrets.ts';
@@ -66,13 +66,13 @@ export interface LocalStackOptions {
   log: (line: string) => void;
   /** No `sync`/`labels` lines, and none of the merchant look-ups they need (the benchmark). */
   quiet?: boolean;
-  /** Count every DynamoDB and SQS call (with DynamoDB's consumed capacity), for the benchmark. */
-  meter?: boolean;
   /**
-   * Keep DynamoDB in memory, in a process of its own, even with external simulators (the
+   * DynamoDB and SQS in memory, each in a process of its own, even with external simulators (the
    * benchmark: its state is thrown away, and its fleet keeps one event loop busy enough).
    */
   inMemoryState?: boolean;
+  /** With `inMemoryState`: count every DynamoDB and SQS call (and DynamoDB's consumed capacity). */
+  meter?: boolean;
 }
 
 /** Invocations of one function and the time its handler ran. */
@@ -94,8 +94,8 @@ export interface StackReading {
 export interface LocalStack {
   info: LocalStackFile;
   /** What the functions did since the last reset (DynamoDB and SQS calls only with `meter`). */
-  reading(): StackReading;
-  resetReading(): void;
+  reading(): Promise<StackReading>;
+  resetReading(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -131,21 +131,22 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     // tokens that no longer exist: with any bundled simulator the state is a fresh demo each start.
     const dbPath = join(opts.dataDir, simulated ? 'demo-dynamodb' : 'dynamodb');
     if (simulated) rmSync(dbPath, { recursive: true, force: true });
-    const dynamoServer = opts.inMemoryState
-      ? await startLocalDynamoProcess()
-      : await startLocalDynamo({ path: dbPath });
-    stops.push(() => dynamoServer.stop());
-    const sqsServer0 = await startLocalSqs();
-    stops.push(() => sqsServer0.stop());
-    // With metering, every client (handlers, CLI) talks to the counting proxies instead.
-    const dynamoProxy = opts.meter
-      ? await startMeteredProxy(dynamoServer.endpoint, { capacity: true })
+    // The benchmark's stand-ins run in processes of their own, metered there when asked.
+    const services = opts.inMemoryState
+      ? {
+          dynamodb: await startServiceProcess('dynamodb', opts.meter === true),
+          sqs: await startServiceProcess('sqs', opts.meter === true),
+        }
       : undefined;
-    if (dynamoProxy) stops.push(() => dynamoProxy.stop());
-    const sqsProxy = opts.meter ? await startMeteredProxy(sqsServer0.endpoint) : undefined;
-    if (sqsProxy) stops.push(() => sqsProxy.stop());
-    const dynamo = { endpoint: dynamoProxy?.endpoint ?? dynamoServer.endpoint };
-    const sqsServer = { endpoint: sqsProxy?.endpoint ?? sqsServer0.endpoint };
+    if (services)
+      stops.push(
+        () => services.dynamodb.stop(),
+        () => services.sqs.stop(),
+      );
+    const dynamo = services?.dynamodb ?? (await startLocalDynamo({ path: dbPath }));
+    if (!services) stops.push(() => dynamo.stop());
+    const sqsServer = services?.sqs ?? (await startLocalSqs());
+    if (!services) stops.push(() => sqsServer.stop());
 
     const secretId = 'esl-sync/app';
     const stateKeySecretId = LOCAL_STATE_KEY_SECRET_ID;
@@ -417,15 +418,17 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const file = stackFilePath(opts.dataDir);
     writeFileSync(file, `${JSON.stringify(info, null, 2)}\n`);
     stops.unshift(() => rmSync(file, { force: true }));
-    const reading = (): StackReading => ({
-      invocations: structuredClone(invocations),
-      ...(dynamoProxy ? { dynamodb: dynamoProxy.meter.reading() } : {}),
-      ...(sqsProxy ? { sqs: sqsProxy.meter.reading() } : {}),
-    });
-    const resetReading = () => {
+    const reading = async (): Promise<StackReading> => {
+      const [dynamodb, sqsCalls] = await Promise.all([services?.dynamodb.reading(), services?.sqs.reading()]);
+      return {
+        invocations: structuredClone(invocations),
+        ...(dynamodb ? { dynamodb } : {}),
+        ...(sqsCalls ? { sqs: sqsCalls } : {}),
+      };
+    };
+    const resetReading = async () => {
       invocations = {};
-      dynamoProxy?.meter.reset();
-      sqsProxy?.meter.reset();
+      await Promise.all([services?.dynamodb.reset(), services?.sqs.reset()]);
     };
     return { info, reading, resetReading, stop };
   } catch (err) {

@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { budgetGate, budgetLimits } from './clover/budgeted.ts';
-import { type CloverClientOptions, createCloverClient } from './clover/client.ts';
+import { type CloverClient, type CloverClientOptions, createCloverClient } from './clover/client.ts';
 import { type Config, DEFAULT_SYNC_SETTINGS, type SyncSettings } from './config.ts';
 import { createHipoinkClient } from './hipoink/client.ts';
 import { METRIC } from './metric-names.ts';
@@ -63,21 +63,24 @@ export function buildDeps(
   });
   const shelf = createShelfStore(doc, config.productsTable);
   const { clover } = budgetedCloverClients(config, doc);
-  const tokens = createTokenManager({
-    merchants,
-    clover,
-    appId: async () => (await secret()).cloverAppId,
-    appSecret: async () => (await secret()).cloverAppSecret,
-    onRecovery: (merchantId) => {
-      metrics.addMetric(METRIC.tokenRecovered, 'Count', 1);
-      logger.warn('Recovered a Clover token pair with the recovery token', { merchantId });
-    },
-    settings,
-    onRefresh: (merchantId) => {
-      metrics.addMetric(METRIC.tokenRefresh, 'Count', 1);
-      logger.info('Refreshing Clover token', { merchantId });
-    },
-  });
+  /** Token handling over a given Clover client (a poller invocation brings its own, one request at a time). */
+  const tokensFor = (client: CloverClient) =>
+    createTokenManager({
+      merchants,
+      clover: client,
+      appId: async () => (await secret()).cloverAppId,
+      appSecret: async () => (await secret()).cloverAppSecret,
+      onRecovery: (merchantId) => {
+        metrics.addMetric(METRIC.tokenRecovered, 'Count', 1);
+        logger.warn('Recovered a Clover token pair with the recovery token', { merchantId });
+      },
+      settings,
+      onRefresh: (merchantId) => {
+        metrics.addMetric(METRIC.tokenRefresh, 'Count', 1);
+        logger.info('Refreshing Clover token', { merchantId });
+      },
+    });
+  const tokens = tokensFor(clover);
   const hipoink = createHipoinkClient({
     baseUrl: config.hipoinkBaseUrl,
     clientId: config.hipoinkClientId,
@@ -91,6 +94,7 @@ export function buildDeps(
     shelf,
     clover,
     tokens,
+    tokensFor,
     hipoink,
     refresherHeartbeat: createRefresherHeartbeat(doc, config.merchantsTable),
     pollQueue: createQueueSender(sqs, config.pollQueueUrl),

@@ -1,7 +1,5 @@
-import { fork } from 'node:child_process';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import {
   CreateTableCommand,
   DescribeTableCommand,
@@ -33,31 +31,6 @@ export async function startLocalDynamo(opts: { path?: string; port?: number } = 
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-      }),
-  };
-}
-
-/**
- * In-memory dynalite in a child process: the same server, on another core. For the benchmark,
- * whose thousands of merchants keep one event loop busy with the handlers alone.
- */
-export async function startLocalDynamoProcess(): Promise<{ endpoint: string; stop: () => Promise<void> }> {
-  const child = fork(fileURLToPath(new URL('./dynalite-process.ts', import.meta.url)), [], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const endpoint = await new Promise<string>((resolve, reject) => {
-    child.once('message', (m) => resolve((m as { endpoint: string }).endpoint));
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`dynalite process exited with ${code}`)));
-  });
-  return {
-    endpoint,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.disconnect();
       }),
   };
 }

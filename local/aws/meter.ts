@@ -1,4 +1,6 @@
+import { fork } from 'node:child_process';
 import { Agent, request } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import { startHttpServer } from './http.ts';
 
 /** DynamoDB operations that can report the capacity they consumed. */
@@ -113,5 +115,52 @@ export async function startMeteredProxy(target: string, opts: { capacity?: boole
       await server.stop();
       agent.destroy();
     },
+  };
+}
+
+/** A stand-in running in its own process (service-process.ts): its endpoint, its meter, stop. */
+export interface ServiceProcess {
+  endpoint: string;
+  reading(): Promise<MeterReading | undefined>;
+  reset(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startServiceProcess(kind: 'dynamodb' | 'sqs', meter: boolean): Promise<ServiceProcess> {
+  const child = fork(
+    fileURLToPath(new URL('./service-process.ts', import.meta.url)),
+    [kind, meter ? 'meter' : ''],
+    {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
+  );
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    child.once('message', (m) => resolve((m as { endpoint: string }).endpoint));
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`${kind} process exited with ${code}`)));
+  });
+  let next = 0;
+  const ask = (type: 'reading' | 'reset') =>
+    new Promise<MeterReading | undefined>((resolve) => {
+      const id = ++next;
+      const onMessage = (m: { id?: number; reading?: MeterReading }) => {
+        if (m.id !== id) return;
+        child.off('message', onMessage);
+        resolve(m.reading);
+      };
+      child.on('message', onMessage);
+      child.send({ id, type });
+    });
+  return {
+    endpoint,
+    reading: () => ask('reading'),
+    reset: async () => void (await ask('reset')),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.disconnect();
+      }),
   };
 }

@@ -179,6 +179,10 @@ export async function startHipoinkSimulator(
     allStores(): string[] {
       return [...stores.keys()];
     },
+    /** Gives store `to` the products store `from` holds (a benchmark sets up many alike stores). */
+    copyStore(from: string, to: string) {
+      stores.set(to, new Map([...store(from)].map(([pc, p]) => [pc, { ...p }])));
+    },
     get calls() {
       return calls;
     },

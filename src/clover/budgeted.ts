@@ -1,5 +1,5 @@
 import type { RequestBudget } from '../store/budget.ts';
-import type { RequestGate } from './client.ts';
+import type { CloverClient, RequestGate } from './client.ts';
 
 export interface BudgetLimits {
   /** Requests per second all Lambdas together may spend on item reads. */
@@ -35,5 +35,26 @@ export function budgetGate(
     async rateLimited(retryAfterMs) {
       await budget.pause(now() + (retryAfterMs ?? DEFAULT_PAUSE_MS));
     },
+  };
+}
+
+/**
+ * The same client, but one request at a time (its retries included): what one poller invocation
+ * sends to Clover, however many of its merchants it polls at once. So the app never has more
+ * requests in flight than poller invocations — Clover allows 10 concurrent per app — while each
+ * invocation's DynamoDB work for one merchant overlaps another merchant's Clover request.
+ */
+export function oneRequestAtATime(client: CloverClient): CloverClient {
+  let last: Promise<unknown> = Promise.resolve();
+  const serial = <T>(run: () => Promise<T>): Promise<T> => {
+    const next = last.then(run, run);
+    last = next.catch(() => undefined);
+    return next;
+  };
+  return {
+    listItems: (...args) => serial(() => client.listItems(...args)),
+    getItem: (...args) => serial(() => client.getItem(...args)),
+    refreshTokens: (...args) => serial(() => client.refreshTokens(...args)),
+    recoverTokens: (...args) => serial(() => client.recoverTokens(...args)),
   };
 }

@@ -12,7 +12,16 @@ export interface QueueBatchOptions<S extends z.ZodType> {
   deadLetter: QueueSender | undefined;
   /** Brings failed messages back after a backoff instead of the queue's long visibility timeout. */
   retry?: RetryScheduler & { baseSeconds: number };
+  /**
+   * Message groups (one merchant each) handled at once; one group's messages stay in order. A
+   * message is not started with less than `startMarginMs` of the invocation left: it is handed
+   * back for a retry rather than cut off by the timeout with the rest of the batch.
+   */
+  parallelGroups?: { startMarginMs: number };
 }
+
+/** A message handed back unstarted because the invocation is running out of time. */
+export class NotStartedError extends Error {}
 
 /**
  * Seconds until a failed message is tried again: `baseSeconds` (30 on AWS), doubling per receive,
@@ -36,8 +45,11 @@ export async function processQueueBatch<S extends z.ZodType>(
   context: Context,
   options: QueueBatchOptions<S>,
 ): Promise<SQSBatchResponse> {
-  const processor = new SqsFifoPartialProcessorAsync();
+  const parallel = options.parallelGroups;
   const recordHandler = async (record: SQSRecord) => {
+    if (parallel && context.getRemainingTimeInMillis() < parallel.startMarginMs) {
+      throw new NotStartedError('Not started: too little time left in this invocation; retried shortly');
+    }
     let message: z.infer<S>;
     try {
       message = parseBody(options.schema, record.body);
@@ -58,11 +70,19 @@ export async function processQueueBatch<S extends z.ZodType>(
       await deadLetter(options.deadLetter, record, err);
     }
   };
-  const response = await processPartialResponse(event, recordHandler, processor, {
-    context,
-    skipGroupOnError: true,
-    throwOnFullBatchFailure: false,
-  });
+  const run = (records: SQSRecord[]) =>
+    processPartialResponse({ Records: records }, recordHandler, new SqsFifoPartialProcessorAsync(), {
+      context,
+      skipGroupOnError: true,
+      throwOnFullBatchFailure: false,
+    });
+  const response: SQSBatchResponse = parallel
+    ? {
+        batchItemFailures: (await Promise.all(byGroup(event.Records).map(run))).flatMap(
+          (r) => r.batchItemFailures,
+        ),
+      }
+    : await run(event.Records);
   if (options.retry) await scheduleRetries(options.retry, event, response);
   return response;
 }
@@ -88,6 +108,16 @@ async function scheduleRetries(
   } catch (err) {
     logger.warn('Could not shorten the retry delay of failed messages', errorForLog(err));
   }
+}
+
+/** The records of each message group, in order; groups in the order they first appear. */
+function byGroup(records: readonly SQSRecord[]): SQSRecord[][] {
+  const groups = new Map<string, SQSRecord[]>();
+  for (const r of records) {
+    const id = r.attributes.MessageGroupId ?? r.messageId;
+    groups.set(id, [...(groups.get(id) ?? []), r]);
+  }
+  return [...groups.values()];
 }
 
 function parseBody<S extends z.ZodType>(schema: S, body: string): z.infer<S> {

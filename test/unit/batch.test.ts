@@ -139,3 +139,51 @@ describe('processQueueBatch', () => {
     expect(again2.batchItemFailures).toEqual([{ itemIdentifier: '9' }]);
   });
 });
+
+describe('processQueueBatch with message groups in parallel', () => {
+  it('handles the groups at once, each group in order, and holds back only the failing group', async () => {
+    const started: string[] = [];
+    let inFlight = 0;
+    let most = 0;
+    const event: SQSEvent = {
+      Records: [
+        record('a1', '{"merchantId":"A"}', 'A'),
+        record('b1', '{"merchantId":"B"}', 'B'),
+        record('a2', '{"merchantId":"A"}', 'A'),
+        record('c1', '{"merchantId":"C"}', 'C'),
+        record('b2', '{"merchantId":"B"}', 'B'),
+      ],
+    };
+    const out = await processQueueBatch(event, context, {
+      schema,
+      deadLetter: new RecordingQueue(),
+      parallelGroups: { startMarginMs: 1000 },
+      handle: async (_m, r) => {
+        started.push(r.messageId);
+        inFlight++;
+        most = Math.max(most, inFlight);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        inFlight--;
+        if (r.messageId === 'b1') throw new CloverApiError('Clover listItems failed with HTTP 503', {});
+      },
+    });
+    expect(most).toBe(3);
+    expect(started.indexOf('a1')).toBeLessThan(started.indexOf('a2'));
+    // B's first message failed: its second is not started, and both come back; A and C are done.
+    expect(started).not.toContain('b2');
+    expect(out.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['b1', 'b2']);
+  });
+
+  it('hands a message back unstarted when too little of the invocation is left', async () => {
+    const handled: string[] = [];
+    const late = { ...context, getRemainingTimeInMillis: () => 500 } as Context;
+    const out = await processQueueBatch({ Records: [record('x1', '{"merchantId":"X"}', 'X')] }, late, {
+      schema,
+      deadLetter: new RecordingQueue(),
+      parallelGroups: { startMarginMs: 1000 },
+      handle: async (m) => void handled.push(m.merchantId),
+    });
+    expect(handled).toEqual([]);
+    expect(out.batchItemFailures).toEqual([{ itemIdentifier: 'x1' }]);
+  });
+});
