@@ -127,6 +127,17 @@ export class OperatorAlarms extends Construct {
         `No fan-out ran for ${pollPeriods} poll intervals, so no store is being polled. ` +
         'Check that the PollSchedule rule is enabled and the FanOut function is not failing.',
     });
+    this.add('FleetOutgrowsInterval', {
+      // Published by every fan-out; above 100% every store's interval is being stretched.
+      metric: this.gauge(METRIC.pollLoadPercent, FIVE_MINUTES, 'Maximum'),
+      threshold: 100,
+      evaluationPeriods: 3,
+      description:
+        'The stores ask for more polls than Clover allows this app (50 requests/s, 80% of them for reads): ' +
+        'every store is now polled less often than the poll interval, evenly, none left out. ' +
+        'Lengthen pollIntervalSeconds, have the stores send Clover webhooks (they are then polled on the ' +
+        'safety interval), or split the stores across Clover apps.',
+    });
     this.add('MerchantsNeedReauth', {
       metric: this.gauge(METRIC.merchantsNeedingReauth, FIVE_MINUTES, 'Maximum'),
       threshold: 1,

@@ -687,7 +687,8 @@ function merchantLine(v: MerchantView): string {
       (c ? `: fetched ${c.fetched}, changed ${c.changed}, removed ${c.removed}, invalid ${c.invalid}` : '')
     : 'never synced';
   const warning = v.refreshTokenExpiringSoon ? `  ! refresh token expires ${v.refreshTokenExpiresAt}` : '';
-  return `${v.merchantId}  store ${v.storeCode ?? '-'}  ${v.state}${v.stateReason ? ` (${v.stateReason})` : ''}  ${sync}${warning}`;
+  const notices = `  last webhook notice ${v.lastNoticeAt ?? 'never'}, ${v.pollCadence} poll interval`;
+  return `${v.merchantId}  store ${v.storeCode ?? '-'}  ${v.state}${v.stateReason ? ` (${v.stateReason})` : ''}  ${sync}${notices}${warning}`;
 }
 
 /** What an operator does about a merchant that waits on someone; undefined when none waits. */

@@ -133,6 +133,7 @@ describe('operator alarms', () => {
         METRIC.tokenRefresherRun,
         METRIC.tokenBackupRefreshFailed,
         METRIC.webhookRequestsRefused,
+        METRIC.pollLoadPercent,
       ].sort(),
     );
     for (const a of ours) expect(a.Dimensions).toEqual([{ Name: 'service', Value: SERVICE_NAME }]);
@@ -187,6 +188,21 @@ describe('operator alarms', () => {
     });
     expect(a.AlarmDescription).toMatch(/cloverWebhookAuthCode/);
     expect(a.AlarmDescription).toMatch(/X-Clover-Auth/);
+  });
+
+  it('says when the fleet has outgrown the poll interval: the fan-out’s load at 100% for 15 minutes', () => {
+    expect(alarm(template, 'FleetOutgrowsInterval')).toMatchObject({
+      MetricName: METRIC.pollLoadPercent,
+      Statistic: 'Maximum',
+      Period: 300,
+      EvaluationPeriods: 3,
+      Threshold: 100,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+    expect(alarm(template, 'FleetOutgrowsInterval').AlarmDescription).toMatch(
+      /pollIntervalSeconds.*webhooks/,
+    );
   });
 
   it('alarms on crashes of the functions that run unattended, not of the hand-run backfill', () => {

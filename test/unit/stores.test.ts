@@ -65,6 +65,19 @@ describe('merchant store', () => {
   });
 });
 
+describe('merchant view of webhook notices', () => {
+  it('shows when the last notice came and which poll interval applies', () => {
+    const now = Date.parse('2026-11-25T12:00:00Z');
+    const heard = merchantView(merchantRecord({ lastNoticeAt: now - 10 * 60_000 }), now);
+    expect(heard).toMatchObject({ lastNoticeAt: '2026-11-25T11:50:00.000Z', pollCadence: 'safety' });
+    const quiet = merchantView(merchantRecord({ lastNoticeAt: now - 2 * 3_600_000 }), now);
+    expect(quiet.pollCadence).toBe('normal');
+    const never = merchantView(merchantRecord(), now);
+    expect(never.pollCadence).toBe('normal');
+    expect(never.lastNoticeAt).toBeUndefined();
+  });
+});
+
 describe('shelf store', () => {
   const store = createShelfStore(doc, 'products', () => 1);
   const listing = { firstSeenAt: 1, listedUnder: [], relisting: false };
