@@ -45,6 +45,7 @@ import { MERCHANTS_TABLE_KEYS, PRODUCTS_TABLE_KEYS } from '../src/store/tables.t
 import { forEachLimited } from '../src/sync/parallel.ts';
 import { type BundleMeasure, measureBundles } from './bundles.ts';
 import { createOldWayPoller } from './old-way.ts';
+import { printSchedules, scheduleAt } from './scale.ts';
 
 export interface FleetOptions {
   merchants: number;
@@ -435,6 +436,14 @@ export async function runFleet(opts: FleetOptions) {
     const spreadMs = Math.max(5_000, unchanged.drainMs);
     await ourTick('2% changed', (t0) => applyChanges(ours, spreadMs, t0));
     await ourTick('catch-up');
+    const schedules = [
+      scheduleAt(n),
+      scheduleAt(10_000),
+      scheduleAt(20_000),
+      scheduleAt(20_000, 0.5),
+      scheduleAt(20_000, 1),
+    ];
+    printSchedules(say, schedules);
     if (opts.oldWay) {
       await oldTick('unchanged');
       await oldTick('2% changed', (t0) => applyChanges(theirs, spreadMs, t0));
@@ -457,6 +466,7 @@ export async function runFleet(opts: FleetOptions) {
           readBudget: READ_BUDGET,
           latencyMs: LATENCY,
           templateFirstSyncs: { oursMs: firstSyncMs, oldWayMs: oldFirstSyncMs },
+          schedules,
           bundles,
           ticks: results,
         },

@@ -28,13 +28,22 @@ if (process.argv.includes('--latency')) {
 }
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-// `npm run bench -- --fleet [N] [--no-old-way] [--no-bundles]`: the fleet benchmark (fleet.ts).
+// `npm run bench -- --fleet [N] [--no-old-way] [--no-bundles]`: the fleet benchmark (fleet.ts);
+// `npm run bench -- --fan-out [N]`: the fan-out over N merchants past the ceiling (scale.ts).
 const args = process.argv.slice(2);
-const fleetAt = args.indexOf('--fleet');
-if (fleetAt >= 0) {
-  const given = args[fleetAt + 1];
-  const merchants = given !== undefined && /^\d+$/.test(given) ? Number(given) : 1000;
-  if (merchants < 10) throw new Error(`--fleet takes a number of merchants ≥ 10; got ${given}`);
+const count = (flag: string, fallback: number) => {
+  const given = args[args.indexOf(flag) + 1];
+  const n = given !== undefined && /^\d+$/.test(given) ? Number(given) : fallback;
+  if (n < 10) throw new Error(`${flag} takes a number of merchants ≥ 10; got ${given}`);
+  return n;
+};
+if (args.includes('--fan-out')) {
+  const { runFanOutScale } = await import('./scale.ts');
+  await runFanOutScale({ merchants: count('--fan-out', 20_000), outDir: join(ROOT, '.bench') });
+  process.exit(0);
+}
+if (args.includes('--fleet')) {
+  const merchants = count('--fleet', 1000);
   const { runFleet } = await import('./fleet.ts');
   await runFleet({
     merchants,

@@ -73,6 +73,10 @@ export interface LocalStackOptions {
   inMemoryState?: boolean;
   /** With `inMemoryState`: count every DynamoDB and SQS call (and DynamoDB's consumed capacity). */
   meter?: boolean;
+  /** With no schedule (`intervalSeconds` 0): the poll interval a fan-out assumes (default 60). */
+  pollIntervalSeconds?: number;
+  /** false: nothing consumes the queues (the benchmark's fan-out of a fleet that does not exist in Clover). */
+  pumps?: boolean;
 }
 
 /** Invocations of one function and the time its handler ran. */
@@ -177,7 +181,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
 
     // Each merchant is polled once per interval at its own phase; the fan-out runs twice per
     // interval (at most every minute, as deployed) and queues those whose time has come.
-    const pollIntervalSeconds = Math.max(1, opts.intervalSeconds || 60);
+    const pollIntervalSeconds = Math.max(1, opts.intervalSeconds || opts.pollIntervalSeconds || 60);
     const fanOutPeriodSeconds = Math.min(FAN_OUT_PERIOD_SECONDS, pollIntervalSeconds / 2);
     // The handlers read the same variables the CDK stack sets on the Lambda functions, and the
     // AWS SDK's service-specific endpoint variables send their clients to the local stand-ins.
@@ -283,53 +287,55 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     stops.push(() => lambda.stop());
 
     // Each Lambda's event source mapping, with the deployed settings.
-    const pollPump = startQueuePump({
-      sqs,
-      queueUrl: queues.pollQueueUrl,
-      queueArn: queues.pollQueueArn,
-      functionName: 'esl-sync-poller',
-      ...POLLER.feed,
-      timeoutMs: POLLER.timeoutSeconds * 1000,
-      waitTimeSeconds: 1,
-      handler: async (event, context) => {
-        const result = await poller(event, context);
-        if (opts.quiet) return result;
-        for (const record of event.Records) {
-          const merchantId = safeMerchantId(record.body);
-          const m = merchantId ? await merchants.get(merchantId) : undefined;
-          const reason = (safeJson(record.body) as { reason?: unknown } | undefined)?.reason;
-          if (m) log(`${syncLine(merchantView(m))}${reason === 'webhook' ? ' (webhook)' : ''}`);
-        }
-        return result;
-      },
-    });
-    stops.push(() => pollPump.stop());
-    const pushPump = startQueuePump({
-      sqs,
-      queueUrl: queues.pushQueueUrl,
-      queueArn: queues.pushQueueArn,
-      functionName: 'esl-sync-push-consumer',
-      ...PUSH_CONSUMER.feed,
-      timeoutMs: PUSH_CONSUMER.timeoutSeconds * 1000,
-      waitTimeSeconds: 1,
-      handler: async (event, context) => {
-        const result = await consumer(event, context);
-        if (opts.quiet) return result;
-        const failed = new Set(result.batchItemFailures.map((f) => f.itemIdentifier));
-        for (const record of event.Records) {
-          if (failed.has(record.messageId)) continue;
-          const body = safeJson(record.body) as { merchantId?: string; codes?: unknown[] } | undefined;
-          const merchant = body?.merchantId ? await merchants.get(body.merchantId) : undefined;
-          if (merchant) {
-            log(
-              `labels store=${merchant.storeCode} codes=${body?.codes?.length ?? 0} brought in line with Clover`,
-            );
+    if (opts.pumps !== false) {
+      const pollPump = startQueuePump({
+        sqs,
+        queueUrl: queues.pollQueueUrl,
+        queueArn: queues.pollQueueArn,
+        functionName: 'esl-sync-poller',
+        ...POLLER.feed,
+        timeoutMs: POLLER.timeoutSeconds * 1000,
+        waitTimeSeconds: 1,
+        handler: async (event, context) => {
+          const result = await poller(event, context);
+          if (opts.quiet) return result;
+          for (const record of event.Records) {
+            const merchantId = safeMerchantId(record.body);
+            const m = merchantId ? await merchants.get(merchantId) : undefined;
+            const reason = (safeJson(record.body) as { reason?: unknown } | undefined)?.reason;
+            if (m) log(`${syncLine(merchantView(m))}${reason === 'webhook' ? ' (webhook)' : ''}`);
           }
-        }
-        return result;
-      },
-    });
-    stops.push(() => pushPump.stop());
+          return result;
+        },
+      });
+      stops.push(() => pollPump.stop());
+      const pushPump = startQueuePump({
+        sqs,
+        queueUrl: queues.pushQueueUrl,
+        queueArn: queues.pushQueueArn,
+        functionName: 'esl-sync-push-consumer',
+        ...PUSH_CONSUMER.feed,
+        timeoutMs: PUSH_CONSUMER.timeoutSeconds * 1000,
+        waitTimeSeconds: 1,
+        handler: async (event, context) => {
+          const result = await consumer(event, context);
+          if (opts.quiet) return result;
+          const failed = new Set(result.batchItemFailures.map((f) => f.itemIdentifier));
+          for (const record of event.Records) {
+            if (failed.has(record.messageId)) continue;
+            const body = safeJson(record.body) as { merchantId?: string; codes?: unknown[] } | undefined;
+            const merchant = body?.merchantId ? await merchants.get(body.merchantId) : undefined;
+            if (merchant) {
+              log(
+                `labels store=${merchant.storeCode} codes=${body?.codes?.length ?? 0} brought in line with Clover`,
+              );
+            }
+          }
+          return result;
+        },
+      });
+      stops.push(() => pushPump.stop());
+    }
 
     if (clover) {
       for (const demo of demoCatalog()) {

@@ -36,7 +36,7 @@ export const ConfigSchema = z.object({
   hipoinkClientId: z.string().min(1).default('default'),
   pollIntervalSeconds: z.coerce.number().int().positive().default(120),
   safetyPollIntervalMinutes: z.coerce.number().int().min(1).max(1440).default(15),
-  // At most 2 min: a run looks two periods back, within SQS FIFO deduplication's 5 minutes.
+  // At most 2 min: a run looks 1.5 periods back, within SQS FIFO deduplication's 5 minutes.
   fanOutPeriodSeconds: z.coerce.number().positive().max(120).default(60),
   tokenMaxAgeMinutes: z.coerce.number().int().positive().default(60),
   tokenRefreshThresholdMinutes: z.coerce.number().int().min(1).max(120).default(15),

@@ -2,7 +2,14 @@ import type { QueueMessage, QueueSender } from '../queues/sqs.ts';
 import { type MerchantRecord, type MerchantStore, refreshTokenExpiringSoon } from '../store/merchants.ts';
 import type { PollMessage } from './messages.ts';
 import { forEachLimited } from './parallel.ts';
-import { type CadenceSettings, cadenceKind, dueAt, type FleetLoad, fleetLoad } from './schedule.ts';
+import {
+  type CadenceSettings,
+  cadenceKind,
+  dueAt,
+  dueWindow,
+  type FleetLoad,
+  fleetLoad,
+} from './schedule.ts';
 
 export interface FanOutDeps {
   merchants: Pick<MerchantStore, 'list'>;
@@ -52,17 +59,16 @@ export type FanOutTrigger = { kind: 'schedule' } | { kind: 'manual'; requestId: 
 const SEND_CONCURRENCY = 8;
 
 /**
- * A scheduled run queues the active merchants whose poll time (`dueAt`) fell within the last two
- * periods: a run that came late or not at all is covered by the next, and a poll time seen by two
- * runs (or by an event delivered twice) is one message, deduplicated by the FIFO queue. A manual
- * tick polls every active merchant now.
+ * A scheduled run queues the active merchants whose poll time (`dueAt`) fell within its window
+ * (`dueWindow`): a poll time seen by two runs (or by an event delivered twice) is one message,
+ * deduplicated by the FIFO queue. A manual tick polls every active merchant now.
  */
 export async function fanOut(
   deps: FanOutDeps,
   trigger: FanOutTrigger = { kind: 'schedule' },
 ): Promise<FanOutResult> {
   const now = (deps.now ?? Date.now)();
-  const window = { from: now - 2 * deps.fanOutPeriodSeconds * 1000, to: now };
+  const window = dueWindow(now, deps.fanOutPeriodSeconds);
   const skipped: Record<string, number> = {};
   const attention = { needsReauth: 0, refreshTokenExpiringSoon: 0, lastSyncFailed: 0 };
   const all = await deps.merchants.list();

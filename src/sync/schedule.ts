@@ -64,6 +64,15 @@ export interface DueWindow {
 }
 
 /**
+ * The poll times a scheduled run at `now` looks at: its period and half one more, so a run that
+ * comes up to half a period late misses nothing. A poll time two runs see is one message: the
+ * FIFO queue deduplicates it (the period stays far below SQS's 5-minute deduplication window).
+ */
+export function dueWindow(now: number, periodSeconds: number): DueWindow {
+  return { from: now - 1.5 * periodSeconds * 1000, to: now };
+}
+
+/**
  * Is this merchant due in the window? It is when one of its poll times — its phase of every
  * (stretched) interval, counted from the epoch — falls in the window. Returns that poll time
  * (Unix ms; the same for every run that sees it, so it deduplicates), or undefined.

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   cadenceKind,
   dueAt,
+  dueWindow,
   fleetLoad,
   intervalSeconds,
   NOTICE_FRESH_MS,
@@ -22,7 +23,7 @@ function pollTimes(
 ) {
   const seen = new Set<number>();
   for (let t = T0 + periodMs; t <= T0 + spanMs; t += periodMs) {
-    const due = dueAt(at(m, t), { from: t - 2 * periodMs, to: t }, settings, stretch);
+    const due = dueAt(at(m, t), dueWindow(t, periodMs / 1000), settings, stretch);
     if (due !== undefined && due > T0) seen.add(due);
   }
   return [...seen].sort((a, b) => a - b);
@@ -102,7 +103,7 @@ describe('poll schedule', () => {
     for (let t = T0 + 60_000; t <= T0 + 3_600_000; t += 60_000) {
       let fresh = 0;
       for (const m of fleet) {
-        const due = dueAt(m, { from: t - 120_000, to: t }, settings, stretch);
+        const due = dueAt(m, dueWindow(t, 60), settings, stretch);
         if (due === undefined || due <= T0) continue;
         const id = `${m.merchantId}:${due}`;
         if (firstSeen.has(id)) continue;
