@@ -395,7 +395,8 @@ export async function runFleet(opts: FleetOptions) {
           dynamodbCalls: sum(reading.dynamodb?.calls) / n,
           readUnits: sum(reading.dynamodb?.capacityUnits, (op) => READ_OPS.has(op)) / n,
           writeUnits: sum(reading.dynamodb?.capacityUnits, (op) => !READ_OPS.has(op)) / n,
-          sqsCalls: sum(reading.sqs?.calls) / n,
+          // Not the benchmark's own queue-depth readings (GetQueueAttributes) while it waits.
+          sqsCalls: sum(reading.sqs?.calls, (op) => op !== 'GetQueueAttributes') / n,
           invocations: invocations.reduce((total, i) => total + i.invocations, 0) / n,
           handlerMs: invocations.reduce((total, i) => total + i.handlerMs, 0) / n,
         },
