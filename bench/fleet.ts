@@ -44,6 +44,7 @@ import { createMerchantStore } from '../src/store/merchants.ts';
 import { MERCHANTS_TABLE_KEYS, PRODUCTS_TABLE_KEYS } from '../src/store/tables.ts';
 import { forEachLimited } from '../src/sync/parallel.ts';
 import { type BundleMeasure, measureBundles } from './bundles.ts';
+import { costPerStore, type PerPoll, POLLS_PER_MONTH } from './cost.ts';
 import { createOldWayPoller } from './old-way.ts';
 import { printSchedules, scheduleAt } from './scale.ts';
 
@@ -437,6 +438,20 @@ export async function runFleet(opts: FleetOptions) {
     const spreadMs = Math.max(5_000, unchanged.drainMs);
     await ourTick('2% changed', (t0) => applyChanges(ours, spreadMs, t0));
     await ourTick('catch-up');
+    const costs = Object.fromEntries(
+      results
+        .filter((r) => r.system === 'ours' && r.reading)
+        .map((r) => [r.tick, costPerStore(perPoll(r, n))]),
+    );
+    say(
+      `cost per store per month at a 2-minute interval (${POLLS_PER_MONTH.toLocaleString('en')} polls; list prices in bench/cost.ts): ` +
+        Object.entries(costs)
+          .map(
+            ([tick, c]) =>
+              `${tick} $${c.total.toFixed(4)} (Lambda ${c.lambda.toFixed(4)}, DynamoDB ${c.dynamodb.toFixed(4)}, SQS ${c.sqs.toFixed(4)}, logs ${c.logs.toFixed(4)})`,
+          )
+          .join('; '),
+    );
     const schedules = [
       scheduleAt(n),
       scheduleAt(10_000),
@@ -468,6 +483,7 @@ export async function runFleet(opts: FleetOptions) {
           latencyMs: LATENCY,
           templateFirstSyncs: { oursMs: firstSyncMs, oldWayMs: oldFirstSyncMs },
           schedules,
+          costs,
           bundles,
           ticks: results,
         },
@@ -535,6 +551,22 @@ export async function runFleet(opts: FleetOptions) {
 }
 
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** One poll's worth of each system resource, from a tick of ours. */
+function perPoll(r: TickResult, n: number): PerPoll {
+  const inv = r.reading?.invocations ?? {};
+  const pm = r.perMerchant;
+  const poller = inv['esl-sync-poller'];
+  const consumer = inv['esl-sync-push-consumer'];
+  return {
+    invocations: ((poller?.invocations ?? 0) + (consumer?.invocations ?? 0)) / n,
+    pollerMs: (poller?.handlerMs ?? 0) / n,
+    consumerMs: (consumer?.handlerMs ?? 0) / n,
+    sqsCalls: pm?.sqsCalls ?? 0,
+    readUnits: pm?.readUnits ?? 0,
+    writeUnits: pm?.writeUnits ?? 0,
+  };
+}
 
 function line(r: TickResult): string {
   const pm = r.perMerchant;
