@@ -72,8 +72,8 @@ export async function measureBundles(root: string, dir: string, runs = 7): Promi
     const ownMs: number[] = [];
     const ownCpuMs: number[] = [];
     for (let i = 0; i < runs; i++) {
-      // As deployed: the functions run with NODE_OPTIONS=--enable-source-maps (lib/sync-function.ts).
-      const { stdout } = await run(process.execPath, ['--enable-source-maps', importer, file, ...sdk], {
+      // As deployed: no --enable-source-maps (lib/sync-function.ts ships the map without loading it).
+      const { stdout } = await run(process.execPath, [importer, file, ...sdk], {
         cwd: root,
         env: {
           ...process.env,
