@@ -20,14 +20,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  BatchWriteCommand,
-  type BatchWriteCommandInput,
-  type BatchWriteCommandOutput,
-  GetCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { startCloverSimulator } from '../local/simulators/clover.ts';
 import { startHipoinkSimulator } from '../local/simulators/hipoink.ts';
 import { type StackReading, startLocalStack } from '../local/start.ts';
@@ -46,6 +39,7 @@ import { forEachLimited } from '../src/sync/parallel.ts';
 import { type BundleMeasure, measureBundles } from './bundles.ts';
 import { costPerStore, type PerPoll, POLLS_PER_MONTH } from './cost.ts';
 import { createOldWayPoller } from './old-way.ts';
+import { putRows } from './rows.ts';
 import { printSchedules, scheduleAt } from './scale.ts';
 
 export interface FleetOptions {
@@ -292,7 +286,11 @@ export async function runFleet(opts: FleetOptions) {
         if (!from) throw new Error(`no template for ${id}`);
         await merchants.upsert({ merchantId: ours(id), storeCode: store(id), tokens: tokensOf(id) });
         await copySyncState(ours(id), from.record, Number(id) % CLEANUP_CYCLE);
-        await writeRows(from.rows.map((row) => ({ ...row, [PRODUCTS_TABLE_KEYS.partitionKey]: ours(id) })));
+        await putRows(
+          doc,
+          stack.info.productsTable,
+          from.rows.map((row) => ({ ...row, [PRODUCTS_TABLE_KEYS.partitionKey]: ours(id) })),
+        );
         hipoink.copyStore(store(templateOf(id)), store(id));
       },
     );
@@ -314,10 +312,29 @@ export async function runFleet(opts: FleetOptions) {
     );
 
     // The same changes for both: 2% of the items, each at the same moment of its system's tick.
+    // Items drawn evenly from every item of the fleet: a 5,000-item store gets 100 times the changes.
     const pick = random(42);
+    const firstItem: number[] = [];
+    let itemsBefore = 0;
+    for (const id of ids) {
+      firstItem.push(itemsBefore);
+      itemsBefore += sizeOf(id);
+    }
+    const storeOfItem = (k: number) => {
+      let lo = 0;
+      let hi = ids.length - 1;
+      while (lo < hi) {
+        const mid = Math.ceil((lo + hi) / 2);
+        if ((firstItem[mid] as number) <= k) lo = mid;
+        else hi = mid - 1;
+      }
+      return lo;
+    };
     const changes = Array.from({ length: Math.round(totalItems * CHANGE_SHARE) }, () => {
-      const id = ids[Math.floor(pick() * n)] as string;
-      return { id, item: Math.floor(pick() * sizeOf(id)), at: pick(), lag: pick() * LATE_COMMIT_MS };
+      const k = Math.floor(pick() * totalItems);
+      const index = storeOfItem(k);
+      const id = ids[index] as string;
+      return { id, item: k - (firstItem[index] as number), at: pick(), lag: pick() * LATE_COMMIT_MS };
     }).sort((a, b) => a.at - b.at);
     const applyChanges = async (merchantOf: (id: string) => string, spreadMs: number, t0: number) => {
       for (const c of changes) {
@@ -516,19 +533,6 @@ export async function runFleet(opts: FleetOptions) {
       startKey = out.LastEvaluatedKey;
     } while (startKey);
     return rows;
-  }
-
-  async function writeRows(rows: Record<string, unknown>[]) {
-    for (let i = 0; i < rows.length; i += 25) {
-      type Requests = NonNullable<BatchWriteCommandInput['RequestItems']>[string];
-      let requests: Requests | undefined = rows.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
-      while (requests && requests.length > 0) {
-        const out: BatchWriteCommandOutput = await doc.send(
-          new BatchWriteCommand({ RequestItems: { [stack.info.productsTable]: requests } }),
-        );
-        requests = out.UnprocessedItems?.[stack.info.productsTable];
-      }
-    }
   }
 
   /** The template's sync state (cursor, counts, …) on a copy, at its own step of the cleanup cycle. */

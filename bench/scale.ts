@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { BatchWriteCommand, type BatchWriteCommandOutput, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { scheduledEvent } from '../local/aws/schedule.ts';
 import { startLocalStack } from '../local/start.ts';
 import { budgetLimits } from '../src/clover/budgeted.ts';
@@ -20,6 +20,7 @@ import { createDocumentClient } from '../src/store/dynamo.ts';
 import { createMerchantStore } from '../src/store/merchants.ts';
 import { forEachLimited } from '../src/sync/parallel.ts';
 import { type CadenceSettings, dueAt, dueWindow, fleetLoad } from '../src/sync/schedule.ts';
+import { putRows } from './rows.ts';
 
 const REQUESTS_PER_SECOND = 50;
 const READS = budgetLimits(REQUESTS_PER_SECOND).reads;
@@ -145,17 +146,13 @@ export async function runFanOutScale(opts: { merchants: number; outDir: string }
     const batches: string[][] = [];
     for (let i = 0; i < ids.length; i += 25) batches.push(ids.slice(i, i + 25));
     const written = Date.now();
-    await forEachLimited(batches, 4, async (batch) => {
-      let requests: NonNullable<BatchWriteCommandOutput['UnprocessedItems']>[string] | undefined = batch.map(
-        (merchantId, i) => ({ PutRequest: { Item: { ...template, merchantId, storeCode: `store-${i}` } } }),
-      );
-      while (requests && requests.length > 0) {
-        const out: BatchWriteCommandOutput = await doc.send(
-          new BatchWriteCommand({ RequestItems: { [table]: requests } }),
-        );
-        requests = out.UnprocessedItems?.[table];
-      }
-    });
+    await forEachLimited(batches, 4, (batch) =>
+      putRows(
+        doc,
+        table,
+        batch.map((merchantId, i) => ({ ...template, merchantId, storeCode: `store-${i}` })),
+      ),
+    );
     say(
       `fan-out scale: ${n.toLocaleString('en')} merchant records written to dynalite in ${((Date.now() - written) / 1000).toFixed(1)} s`,
     );
