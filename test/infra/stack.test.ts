@@ -145,7 +145,7 @@ describe('EslSync stack', () => {
     });
     const custom = synth({ pollerMaxConcurrency: 8 }).template;
     custom.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
-      BatchSize: 1,
+      BatchSize: POLLER.feed.batchSize,
       ScalingConfig: { MaximumConcurrency: 8 },
     });
   });
@@ -462,7 +462,6 @@ describe('connect flow web function', () => {
         WEB_ENV.stateKeySecretId,
         'POWERTOOLS_SERVICE_NAME',
         'POWERTOOLS_METRICS_NAMESPACE',
-        'NODE_OPTIONS',
       ].sort(),
     );
     expect(vars[WEB_ENV.cloverOauthBaseUrl]).toBe('https://sandbox.dev.clover.com');

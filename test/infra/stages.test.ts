@@ -73,7 +73,8 @@ describe('deploy stages', () => {
       }
       expect(web[0]).toMatchObject({ CLOVER_API_BASE_URL: clover, POWERTOOLS_SERVICE_NAME: service });
     }
-    s.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)' });
+    // The fan-out runs every minute whatever the interval; each stage's interval is its functions' own.
+    s.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
     p.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ScalingConfig: { MaximumConcurrency: 8 } });
 
     // Alarm names and the metrics they watch are the stage's own, so one stage never sees the other's.
