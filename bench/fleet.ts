@@ -132,15 +132,23 @@ export async function runFleet(opts: FleetOptions) {
   let bundles: BundleMeasure[] = [];
   if (opts.bundles) {
     bundles = await measureBundles(opts.root, join(opts.outDir, 'bundles'));
-    say('bundle                 size   SDK import   our import (CPU)   medians of 7 fresh processes');
+    say(
+      'bundle                 size   SDK import   our import   its CPU (best)   medians of 9 fresh processes',
+    );
     for (const b of bundles) {
       say(
-        `${b.handler.padEnd(16)} ${`${(b.bytes / 1024).toFixed(0)} KB`.padStart(9)} ${`${b.sdkImportMs.toFixed(0)} ms`.padStart(12)} ${`${b.ownImportMs.toFixed(0)} ms (${b.ownImportCpuMs.toFixed(0)} ms)`.padStart(18)}`,
+        `${b.handler.padEnd(16)} ${`${(b.bytes / 1024).toFixed(0)} KB`.padStart(9)} ${`${b.sdkImportMs.toFixed(0)} ms`.padStart(12)} ${`${b.ownImportMs.toFixed(0)} ms`.padStart(12)} ${`${b.ownImportCpuMs.toFixed(0)} ms (${b.ownImportCpuBestMs.toFixed(0)} ms)`.padStart(16)}`,
       );
     }
   }
 
-  const clover = await startCloverSimulator({ appId: 'FLEET', latencyMs: LATENCY });
+  // Tokens that outlive the run, so every tick compares alike (a store's refresh every ~15 minutes
+  // with half-hour tokens is one request more per seven polls: docs/performance.md counts it).
+  const clover = await startCloverSimulator({
+    appId: 'FLEET',
+    latencyMs: LATENCY,
+    accessTokenTtlSeconds: 86_400,
+  });
   const hipoink = await startHipoinkSimulator({ sign: 'fleet' });
   const dir = join(opts.outDir, `state-${process.pid}`);
   const stack = await startLocalStack({
