@@ -365,6 +365,24 @@ describe('--json on every command', () => {
   });
 });
 
+describe('esl-sync status', () => {
+  it('reads one record per store and no store’s items or slots, printing the counts kept on it', async () => {
+    const { target } = fullStack();
+    const shelf = { items: 20, removed: 3, invalid: 1, onShelf: 15, outOfStep: 2, refused: 1 };
+    records.set('M1', { ...(records.get('M1') as MerchantRecord), shelf, shelfCountedAt: 0 });
+    const s = streams();
+    await main(['status'], s.io, async () => target);
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(ScanCommand)).toHaveLength(1);
+    expect(s.out).toContain(
+      '  shelf: 15 on shelf, 2 to push, 1 refused, 1 invalid, 3 removed, of 20 item(s) (counted afresh 1970-01-01T00:00:00.000Z)',
+    );
+    expect(s.out).toContain(
+      '  ! items not on the shelf: `esl-sync merchants show M1` lists them with their reasons',
+    );
+  });
+});
+
 describe('exit codes', () => {
   const run = async (args: string[], resolve?: () => Promise<Target>) => {
     const s = streams();
