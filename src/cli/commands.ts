@@ -14,7 +14,7 @@ import { type MerchantView, merchantView } from '../store/merchants.ts';
 import { createWebhookVerificationStore } from '../store/webhooks.ts';
 import type { BackfillResult } from '../sync/backfill.ts';
 import type { FanOutResult } from '../sync/fanout.ts';
-import { describeWait, fullSyncPushesUnmarked, type StoreProgress } from '../sync/progress.ts';
+import { fullSyncPushesUnmarked, type StoreProgress } from '../sync/progress.ts';
 import type { BackupRefreshResult } from '../sync/refresh.ts';
 import { moveStore, removeMerchant } from '../sync/stores.ts';
 import type { CommandContext } from './context.ts';
@@ -119,9 +119,6 @@ const inviteText = (describe: string, invite: { url: string; expiresAt: string }
 async function resync(ctx: CommandContext, merchantId: string) {
   return ctx.invoke<BackfillResult>(ctx.target.stack.backfillFunction, { merchantId });
 }
-
-const syncedText = (synced: StoreProgress[] | undefined) =>
-  (synced ?? []).map((p) => `synced: ${describeWait(p)}`);
 
 const storesInvite = command({
   name: 'stores invite',
@@ -244,8 +241,9 @@ const merchantsAssign = command({
     }
     if (!d.resyncQueued) return [`merchant ${d.merchantId}: store ${d.storeCode}, ${d.state}`];
     return [
-      `merchant ${d.merchantId}: full resync queued so its labels appear in store ${d.storeCode}`,
-      ...syncedText(d.synced),
+      d.synced
+        ? `merchant ${d.merchantId}: its labels are in store ${d.storeCode}`
+        : `merchant ${d.merchantId}: full resync queued so its labels appear in store ${d.storeCode}`,
     ];
   },
 });
@@ -435,8 +433,9 @@ const merchantsConfigure = command({
     };
   },
   text: (d) => [
-    `merchant ${d.merchantId}: full resync ${d.resyncQueued ? 'queued' : 'not queued (not active)'} so every label follows the new rules`,
-    ...syncedText(d.synced),
+    d.synced
+      ? `merchant ${d.merchantId}: every label follows the new rules`
+      : `merchant ${d.merchantId}: full resync ${d.resyncQueued ? 'queued' : 'not queued (not active)'} so every label follows the new rules`,
   ],
 });
 
