@@ -4,6 +4,9 @@ export default defineConfig({
   test: {
     // The SDK's notice that its 2027 releases need Node 22 is noise on this project's Node 20 machines.
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    // Integration files mostly wait on loopback servers: three at a time keep 2 cores busy (one
+    // per core, the default there, leaves them idle most of the run).
+    maxWorkers: 3,
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 10_000 } },
       {

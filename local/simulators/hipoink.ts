@@ -43,6 +43,9 @@ export async function startHipoinkSimulator(
   let failNext: { count: number; status: number } | undefined;
   let errorNext: { count: number; code: number; msg: string } | undefined;
   let apiCalls = 0;
+  // Stores whose requests wait until released (a slow or stuck Hipoink for one store), and how
+  // many requests wait there now.
+  const holds = new Map<string, { release: () => void; gate: Promise<void>; waiting: number }>();
 
   const store = (code: string) => {
     let s = stores.get(code);
@@ -82,6 +85,12 @@ export async function startHipoinkSimulator(
       return sendJson(res, 400, { error_code: 400, error_msg: 'body is not JSON' });
     }
     const storeCode = typeof json.store_code === 'string' ? json.store_code : undefined;
+    const hold = storeCode === undefined ? undefined : holds.get(storeCode);
+    if (hold) {
+      hold.waiting++;
+      await hold.gate;
+      hold.waiting--;
+    }
     const f1 = json.f1;
     const count = Array.isArray(f1) ? f1.length : 1;
     const answer = (
@@ -217,7 +226,27 @@ export async function startHipoinkSimulator(
     errorCodeNext(count: number, code: number, msg: string) {
       errorNext = { count, code, msg };
     },
+    /** Requests for this store wait, unanswered, until `release()` is called. */
+    holdStore(storeCode: string): { release: () => void } {
+      let release = () => {};
+      const gate = new Promise<void>((resolve) => {
+        release = () => {
+          holds.delete(storeCode);
+          resolve();
+        };
+      });
+      holds.set(storeCode, { release, gate, waiting: 0 });
+      return { release };
+    },
+    /** How many requests for this store are waiting on a hold now. */
+    heldRequests(storeCode: string): number {
+      return holds.get(storeCode)?.waiting ?? 0;
+    },
   };
   const server = await startHttpServer(handle, opts.port ?? 0, opts.host ?? '127.0.0.1');
-  return Object.assign(control, { url: server.url, stop: server.stop });
+  const stop = async () => {
+    for (const hold of [...holds.values()]) hold.release();
+    await server.stop();
+  };
+  return Object.assign(control, { url: server.url, stop });
 }

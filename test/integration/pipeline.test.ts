@@ -238,8 +238,12 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
     clover.upsertItem(B, { id: diesel.id, price: diesel.price + 10 });
     const soda = clover.upsertItem(B, { name: 'Soda', sku: 'BEV-1', price: 189 });
     await cli('tick', '--wait');
+    // Status counts it; merchants show names it, with Hipoink's reason.
     const status = JSON.parse((await cli('status', '--json')).join('\n'));
-    const b = status.merchants.find((m: { merchantId: string }) => m.merchantId === B);
+    expect(status.merchants.find((m: { merchantId: string }) => m.merchantId === B).shelf).toMatchObject({
+      refused: 1,
+    });
+    const b = JSON.parse((await cli('merchants', 'show', B, '--json')).join('\n'));
     expect(b.products.rejected).toEqual([
       { itemId: diesel.id, reason: expect.stringContaining('label template missing') },
     ]);
@@ -252,16 +256,18 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
     expect(hipoink.products('store-b').get('FUEL-DSL')?.pp).toBe((diesel.price / 100).toFixed(2));
     await cli('backfill', '--merchant-id', B, '--wait');
     expect(hipoink.products('store-b').get('FUEL-DSL')?.pp).toBe(((diesel.price + 10) / 100).toFixed(2));
-    const after = JSON.parse((await cli('status', '--json')).join('\n'));
-    expect(after.merchants.find((m: { merchantId: string }) => m.merchantId === B).products.rejected).toEqual(
-      [],
-    );
+    const after = JSON.parse((await cli('merchants', 'show', B, '--json')).join('\n'));
+    expect(after.products.rejected).toEqual([]);
+    expect(after.shelf).toMatchObject({ refused: 0 });
   });
 
   it('records an invalid Clover item with its reason, skips it, and shows it in status', async () => {
     expect(shelf('store-b').map((p) => p.pc)).not.toContain('BAD-1');
-    const status = JSON.parse((await cli('status', '--json')).join('\n'));
-    const b = status.merchants.find((m: { merchantId: string }) => m.merchantId === B);
+    const b = JSON.parse((await cli('merchants', 'show', B, '--json')).join('\n'));
+    expect(b.shelf).toMatchObject({ invalid: 1 });
+    expect((await cli('status')).join('\n')).toMatch(
+      new RegExp(`${B} .*\\n.*! items not on the shelf: \`esl-sync merchants show ${B}\``),
+    );
     expect(b.products.invalid).toEqual([
       { itemId: 'BADPRICE00001', reason: expect.stringMatching(/negative price/) },
     ]);
@@ -286,7 +292,8 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
 
   it('lists dead letters with their reason and redrives them to their queue', async () => {
     const listed = JSON.parse((await cli('dlq', 'list', '--queue', 'poll', '--json')).join('\n'));
-    expect(listed.poll).toEqual([
+    expect(listed.poll.total).toBe(1);
+    expect(listed.poll.letters).toEqual([
       expect.objectContaining({
         body: '{"merchantId": 42}',
         failureReason: expect.stringMatching(/merchantId/),

@@ -1,6 +1,12 @@
 /** Shared set-up for integration tests: real dynalite-backed stores, and merchant token helpers. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ensureTables, startLocalDynamo } from '../../local/aws/dynamo.ts';
+import { startCloverSimulator } from '../../local/simulators/clover.ts';
+import { startHipoinkSimulator } from '../../local/simulators/hipoink.ts';
+import { startLocalStack } from '../../local/start.ts';
 import type { TokenPair } from '../../src/clover/schemas.ts';
 import { createDocumentClient } from '../../src/store/dynamo.ts';
 import { createMerchantStore, type MerchantStore } from '../../src/store/merchants.ts';
@@ -80,5 +86,44 @@ export function captureOutput(into: string[]): () => void {
   return () => {
     process.stdout.write = original.out;
     process.stderr.write = original.err;
+  };
+}
+
+/**
+ * The local stack on a data dir of its own, run on demand only (no schedule, no demo activity),
+ * against Clover and Hipoink simulators started as independent servers.
+ */
+export async function startSimulatedStack(opts: {
+  appId: string;
+  sign: string;
+  log?: (line: string) => void;
+}) {
+  const dir = mkdtempSync(join(tmpdir(), 'esl-sync-stack-'));
+  const clover = await startCloverSimulator({ appId: opts.appId });
+  const hipoink = await startHipoinkSimulator({ sign: opts.sign });
+  const stack = await startLocalStack({
+    intervalSeconds: 0,
+    demoActivitySeconds: 0,
+    tokenRefreshSeconds: 0,
+    dataDir: dir,
+    env: {
+      CLOVER_API_BASE_URL: clover.url,
+      HIPOINK_BASE_URL: hipoink.url,
+      CLOVER_APP_ID: opts.appId,
+      HIPOINK_SIGN: opts.sign,
+    },
+    log: opts.log ?? (() => undefined),
+  });
+  return {
+    dir,
+    clover,
+    hipoink,
+    stack,
+    async stop() {
+      await stack.stop();
+      await clover.stop();
+      await hipoink.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }

@@ -4,12 +4,25 @@ import {
   ChangeMessageVisibilityBatchCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
+  SendMessageBatchCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { describe, expect, it } from 'vitest';
-import { runCli, UsageError } from '../../src/cli/main.ts';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { COMMANDS } from '../../src/cli/commands.ts';
+import { main, NotFoundError, runCli, UsageError } from '../../src/cli/main.ts';
+import { OPTIONS } from '../../src/cli/options.ts';
 import type { Target } from '../../src/cli/target.ts';
+import type { MerchantRecord } from '../../src/store/merchants.ts';
 import { parseBackfillRequest, requestBackfill } from '../../src/sync/backfill.ts';
 import { FakeMerchantStore, merchantRecord, RecordingQueue } from './fakes.ts';
 
@@ -43,6 +56,7 @@ function fakeTarget(run: (functionName: string, payload: unknown) => Promise<unk
       fanOutFunction: 'fan-out',
       backfillFunction: 'backfill',
       tokenRefresherFunction: 'token-refresher',
+      webUrl: 'http://web.test',
     },
     dynamodb: new DynamoDBClient(local),
     sqs: new SQSClient(local),
@@ -56,11 +70,48 @@ const io = () => {
   return { lines, io: { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) } };
 };
 
+/** stdout and stderr apart, as a script reading --json sees them. */
+const streams = () => {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l) } };
+};
+
+// The stores' DynamoDB calls, answered from `records` (merchants); products and slots are empty.
+const ddb = mockClient(DynamoDBDocumentClient);
+let records: Map<string, MerchantRecord>;
+beforeEach(() => {
+  records = new Map();
+  ddb.reset();
+  ddb.on(GetCommand).callsFake((input: { Key: { merchantId: string } }) => {
+    const r = records.get(input.Key.merchantId);
+    return r ? { Item: structuredClone(r) } : {};
+  });
+  ddb.on(ScanCommand).callsFake(() => ({ Items: [...records.values()].map((r) => structuredClone(r)) }));
+  ddb.on(QueryCommand).resolves({ Items: [] });
+  ddb
+    .on(UpdateCommand)
+    .callsFake(
+      (input: { Key: { merchantId: string }; ExpressionAttributeValues?: Record<string, unknown> }) => {
+        // What the CLI's own writes change: a state (`:s`) and a store code (`:sc`).
+        const r = records.get(input.Key.merchantId);
+        const v = input.ExpressionAttributeValues ?? {};
+        if (r && typeof v[':s'] === 'string') r.state = v[':s'] as MerchantRecord['state'];
+        if (r && typeof v[':sc'] === 'string') r.storeCode = v[':sc'];
+        return { Attributes: structuredClone(r ?? merchantRecord()) };
+      },
+    );
+  ddb.on(PutCommand).resolves({});
+  ddb.on(DeleteCommand).resolves({});
+});
+afterEach(() => ddb.reset());
+
 describe('esl-sync backfill', () => {
   // The Lambda runs the core the Backfill handler runs: payload parsing, then the queueing.
   const backfillStack = () => {
     const pollQueue = new RecordingQueue();
     const merchants = new FakeMerchantStore(merchantRecord({ merchantId: 'M' }));
+    records.set('M', merchantRecord({ merchantId: 'M' }));
     const fake = fakeTarget(async (_, payload) =>
       requestBackfill({ merchants, pollQueue }, parseBackfillRequest(payload)),
     );
@@ -96,6 +147,15 @@ describe('esl-sync backfill', () => {
     expect(String(err)).toMatch(message);
     expect(invoked).toEqual([]);
   });
+
+  it('names an unknown merchant as not found, invoking nothing', async () => {
+    const { target, invoked } = backfillStack();
+    const err = await runCli(['backfill', '--merchant-id', 'NOPE'], io().io, async () => target).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(NotFoundError);
+    expect(invoked).toEqual([]);
+  });
 });
 
 describe('usage errors come before the stack is looked up', () => {
@@ -108,6 +168,7 @@ describe('usage errors come before the stack is looked up', () => {
     [['merchants', 'explode', 'M'], /unknown merchants command: explode/],
     [['merchants', 'remove'], /merchants remove needs a merchant id/],
     [['merchants', 'show'], /merchants show needs a merchant id/],
+    [['merchants', 'show', 'A', 'B'], /merchants show: unexpected B/],
     [['merchants', 'disable'], /merchants disable needs a merchant id/],
     [['merchants', 'configure'], /merchants configure needs a merchant id/],
     [['merchants', 'configure', 'M', '--field-map', 'f99=sku'], /invalid label rules/],
@@ -120,9 +181,14 @@ describe('usage errors come before the stack is looked up', () => {
     [['backfill'], /--merchant-id ID or --all/],
     [['tick', '--wait', '--timeout', 'abc'], /--timeout/],
     [['tick', '--wait', '--timeout', '0'], /--timeout/],
+    [['tick', 'now'], /tick: unexpected now/],
+    [['tick', '--bogus'], /unknown option --bogus/],
+    [['tick', '--field-map', 'f1=sku'], /tick does not take --field-map/],
+    [['status', '--wait'], /status does not take --wait/],
     [['backfill', '--all', '--wait', '--timeout=-5'], /--timeout/],
     [['stores'], /unknown stores command: \(none\)/],
     [['stores', 'invite'], /--store-code CODE is required/],
+    [['stores', 'invite', '--store-code'], /--store-code needs a value/],
     [['stores', 'invite', '--store-code', 'a b'], /--store-code: a store code is 1 to 64 printable/],
     [['stores', 'invite', '--store-code', 's', '--expires-in', '0'], /--expires-in takes a number of days/],
     [['stores', 'invite', '--store-code', 's', '--expires-in', '31'], /at most 30/],
@@ -197,5 +263,227 @@ describe('esl-sync dlq list', () => {
     await runCli(['dlq', 'list', '--queue', 'poll'], out.io, async () => target);
     expect(out.lines[0]).toBe('poll dead letters: 25 (showing 10; dlq redrive moves all)');
     expect(out.lines).toHaveLength(11);
+  });
+});
+
+/**
+ * A stack where every command can run: two merchants (one active and synced long after any
+ * request, one pending), functions answering as the real ones do, empty queues.
+ */
+function fullStack() {
+  const synced = Date.now() + 60_000;
+  records.set('M1', merchantRecord({ merchantId: 'M1', lastSyncAt: synced, lastFullSyncAt: synced }));
+  // The pending one's first poll will have finished, too, by the time a wait looks.
+  records.set(
+    'P1',
+    merchantRecord({ merchantId: 'P1', storeCode: undefined, state: 'pending', lastFullSyncAt: synced }),
+  );
+  const fake = fakeTarget(async (name, payload) => {
+    if (name === 'fan-out') return { queued: 1, skipped: {}, attention: {} };
+    if (name === 'token-refresher') return { checked: 1, refreshed: ['M1'], failed: [] };
+    const p = payload as { merchantId?: string };
+    return { queued: [p.merchantId ?? 'M1'], skipped: [], requestedAt: Date.now() };
+  });
+  const sqs = mockClient(fake.target.sqs);
+  sqs.on(GetQueueAttributesCommand).resolves({ Attributes: {} });
+  sqs.on(ReceiveMessageCommand).resolves({ Messages: [] });
+  sqs.on(SendMessageBatchCommand).resolves({ Successful: [] });
+  return fake;
+}
+
+/** One valid command line per command, acting on the stack above. */
+const EXAMPLES: Record<string, string[]> = {
+  'stores invite': ['stores', 'invite', '--store-code', 'store-9'],
+  'merchants reconnect': ['merchants', 'reconnect', 'M1'],
+  'merchants assign': ['merchants', 'assign', 'P1', '--store-code', 'store-p', '--wait'],
+  'merchants remove': ['merchants', 'remove', 'M1', '--remove-labels'],
+  'merchants add': [
+    'merchants',
+    'add',
+    '--merchant-id',
+    'M1',
+    '--store-code',
+    'store-1',
+    '--tokens-file',
+    't.json',
+  ],
+  'merchants list': ['merchants', 'list'],
+  'merchants show': ['merchants', 'show', 'M1'],
+  'merchants disable': ['merchants', 'disable', 'M1', '--reason', 'closed'],
+  'merchants enable': ['merchants', 'enable', 'M1'],
+  'merchants configure': ['merchants', 'configure', 'M1', '--variable-price', 'remove', '--wait'],
+  tick: ['tick', '--wait'],
+  backfill: ['backfill', '--merchant-id', 'M1', '--wait'],
+  status: ['status'],
+  'tokens refresh': ['tokens', 'refresh'],
+  'webhooks verification-code': ['webhooks', 'verification-code'],
+  'dlq list': ['dlq', 'list'],
+  'dlq redrive': ['dlq', 'redrive'],
+};
+const tokensFile = async () =>
+  JSON.stringify({
+    access_token: 'tok-ACCESS-1',
+    access_token_expiration: 2_000_000_000,
+    refresh_token: 'tok-REFRESH-1',
+    refresh_token_expiration: 2_000_000_000,
+  });
+
+describe('--json on every command', () => {
+  it('has an example for every command', () => {
+    expect(Object.keys(EXAMPLES).sort()).toEqual(COMMANDS.map((c) => c.name).sort());
+  });
+
+  it.each(Object.entries(EXAMPLES))(
+    '%s --json prints one JSON document on stdout and nothing else',
+    async (_, args) => {
+      const { target } = fullStack();
+      const s = streams();
+      expect(await main([...args, '--json'], { ...s.io, readInput: tokensFile }, async () => target)).toBe(0);
+      expect(s.out).toHaveLength(1);
+      const doc: unknown = JSON.parse(s.out[0] ?? '');
+      expect(doc).toBeTypeOf('object');
+      expect(s.out[0]).not.toMatch(/tok-(ACCESS|REFRESH)/);
+      // The same command as text says something else than the JSON, on stdout.
+      const text = streams();
+      expect(await main(args, { ...text.io, readInput: tokensFile }, async () => fullStack().target)).toBe(0);
+      expect(text.out.length).toBeGreaterThan(0);
+      expect(() => JSON.parse(text.out.join('\n'))).toThrow();
+    },
+  );
+
+  it('sends a wait’s progress to stderr with --json, to stdout without', async () => {
+    const { target } = fullStack();
+    const json = streams();
+    await main(['backfill', '--merchant-id', 'M1', '--wait', '--json'], json.io, async () => target);
+    expect(json.err.join('\n')).toMatch(/synced: merchant M1 polled/);
+    const parsed = JSON.parse(json.out[0] ?? '');
+    expect(parsed).toMatchObject({ queued: ['M1'], stores: [{ merchantId: 'M1' }] });
+    const text = streams();
+    await main(['backfill', '--merchant-id', 'M1', '--wait'], text.io, async () => fullStack().target);
+    expect(text.out.join('\n')).toMatch(/synced: merchant M1 polled/);
+    expect(text.err).toEqual([]);
+  });
+});
+
+describe('esl-sync status', () => {
+  it('reads one record per store and no store’s items or slots, printing the counts kept on it', async () => {
+    const { target } = fullStack();
+    const shelf = { items: 20, removed: 3, invalid: 1, onShelf: 15, outOfStep: 2, refused: 1 };
+    records.set('M1', { ...(records.get('M1') as MerchantRecord), shelf, shelfCountedAt: 0 });
+    const s = streams();
+    await main(['status'], s.io, async () => target);
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(ScanCommand)).toHaveLength(1);
+    expect(s.out).toContain(
+      '  shelf: 15 on shelf, 2 to push, 1 refused, 1 invalid, 3 removed, of 20 item(s) (counted afresh 1970-01-01T00:00:00.000Z)',
+    );
+    expect(s.out).toContain(
+      '  ! items not on the shelf: `esl-sync merchants show M1` lists them with their reasons',
+    );
+  });
+});
+
+describe('exit codes', () => {
+  const run = async (args: string[], resolve?: () => Promise<Target>) => {
+    const s = streams();
+    let looked = false;
+    const code = await main(args, s.io, async () => {
+      looked = true;
+      return (resolve ?? (async () => fullStack().target))();
+    });
+    return { code, looked, ...s };
+  };
+
+  it('0 when the command did what it was asked', async () => {
+    expect((await run(['status'])).code).toBe(0);
+  });
+
+  it.each([
+    [['bogus']],
+    [['tick', '--bogus']],
+    [['tick', '--field-map', 'f1=sku']],
+    [['stores', 'invite', '--store-code']],
+    [['merchants', 'show']],
+    [['merchants']],
+    [['status', '--aws', '--stage', 'Bad_Stage']],
+  ])('2 for a usage error %j, with a pointer to the help, before any stack is looked up', async (args) => {
+    const r = await run(args);
+    expect(r.code).toBe(2);
+    expect(r.looked).toBe(false);
+    expect(r.out).toEqual([]);
+    expect(r.err.at(-1)).toMatch(/^Run `esl-sync (\w+ )*--help` for usage\.$/);
+  });
+
+  it.each(
+    COMMANDS.filter((c) => c.merchantId)
+      .map((c) => [[...c.name.split(' '), 'NOPE', ...(c.options['store-code'] ? ['--store-code', 's'] : [])]])
+      .concat([[['backfill', '--merchant-id', 'NOPE']]]),
+  )('3 for an unknown merchant: %j', async (args) => {
+    const r = await run(args);
+    expect(r.code).toBe(3);
+    expect(r.err[0]).toBe('esl-sync: unknown merchant NOPE');
+    expect(r.out).toEqual([]);
+  });
+
+  it('1 for a failure: no stack, or a function that failed', async () => {
+    const none = await run(['status'], () => Promise.reject(new Error('No local stack is running')));
+    expect(none.code).toBe(1);
+    expect(none.err).toEqual(['esl-sync: No local stack is running']);
+    const { target } = fakeTarget(async () => {
+      throw new Error('boom');
+    });
+    expect((await run(['tick'], async () => target)).code).toBe(1);
+  });
+});
+
+describe('help', () => {
+  const help = async (args: string[]) => {
+    const s = streams();
+    const code = await main(args, s.io, () => Promise.reject(new Error('help looked a stack up')));
+    return { code, text: s.out.join('\n'), err: s.err };
+  };
+
+  it.each(COMMANDS.map((c) => [c.name, c]))(
+    'esl-sync %s --help: its own usage and options',
+    async (name, c) => {
+      const h = await help([...name.split(' '), '--help']);
+      expect(h.code).toBe(0);
+      expect(h.err).toEqual([]);
+      expect(h.text.split('\n')[0]).toMatch(new RegExp(`^Usage: esl-sync ${name} `));
+      expect(h.text).toContain(c.description.split(' ').slice(0, 4).join(' '));
+      for (const option of [...Object.keys(c.options), 'json', 'aws', 'stage'])
+        expect(h.text).toMatch(new RegExp(`^  --${option}\\b`, 'm'));
+      // Options of other commands are not listed as its own.
+      for (const option of Object.keys(OPTIONS).filter(
+        (o) => !(o in c.options) && !['json', 'aws', 'stage', 'help'].includes(o),
+      ))
+        expect(h.text).not.toMatch(new RegExp(`^  --${option}\\b`, 'm'));
+      expect(h.text).toMatch(
+        /Exit codes:\n {2}0 {2}done\n {2}1 {2}failed.*\n {2}2 {2}usage.*\n {2}3 {2}not found: unknown merchant/,
+      );
+    },
+  );
+
+  it('takes --help wherever the command needs an argument it was not given', async () => {
+    expect((await help(['merchants', 'assign', '--help'])).text).toMatch(
+      /^Usage: esl-sync merchants assign ID --store-code CODE/,
+    );
+    expect((await help(['help', 'backfill'])).text).toMatch(/^Usage: esl-sync backfill /);
+  });
+
+  it('lists a group’s commands, and every command with the exit codes in the overview', async () => {
+    const group = await help(['merchants', '--help']);
+    expect(group.code).toBe(0);
+    for (const c of COMMANDS.filter((c) => c.name.startsWith('merchants ')))
+      expect(group.text).toContain(`esl-sync ${c.name}`);
+    expect(group.text).not.toContain('esl-sync tick');
+    for (const args of [['--help'], [], ['help']]) {
+      const all = await help(args);
+      expect(all.code).toBe(0);
+      for (const c of COMMANDS) expect(all.text).toContain(`  ${c.name} `);
+      expect(all.text).toMatch(
+        /Exit codes:\n {2}0 {2}done\n {2}1 {2}failed.*\n {2}2 {2}usage.*\n {2}3 {2}not found: unknown merchant/,
+      );
+    }
   });
 });

@@ -90,4 +90,18 @@ describe('Hipoink simulator', () => {
     expect(sim.products('S1').has('N1') !== sim.products('S1').has('N2')).toBe(true);
     expect(sim.calls.map((c) => c.httpStatus).sort()).toEqual([200, 503]);
   });
+
+  it('holds one store’s requests until released, answering the other stores meanwhile', async () => {
+    const held = sim.holdStore('S-HELD');
+    const waiting = post('product/create', { store_code: 'S-HELD', pc: 'H1', pn: 'Held', pp: '1.00' });
+    for (let i = 0; i < 100 && sim.heldRequests('S-HELD') === 0; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(sim.heldRequests('S-HELD')).toBe(1);
+    expect((await post('product/create', { pc: 'FREE', pn: 'Free', pp: '1.00' })).body.error_code).toBe(0);
+    expect(sim.products('S-HELD').has('H1')).toBe(false);
+    held.release();
+    expect((await waiting).body.error_code).toBe(0);
+    expect(sim.products('S-HELD').has('H1')).toBe(true);
+    expect(sim.heldRequests('S-HELD')).toBe(0);
+  });
 });

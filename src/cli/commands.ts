@@ -1,0 +1,671 @@
+/**
+ * Every `esl-sync` command, declared once: its usage, its help, the options it takes, the checks
+ * made before any stack is looked up (`parse`), what it does (`run`, returning data), and how that
+ * data reads as text. Printing, --json and exit codes are `main.ts`'s. The work itself lives in
+ * `src/sync/`, `src/connect/` and `src/store/`: a command only wires it.
+ */
+import { assignProblem, nextMerchantState } from '../connect/authorize.ts';
+import { inviteUrl, newInvite } from '../connect/invites.ts';
+import { shelfReport } from '../domain/shelf.ts';
+import { queueDepth } from '../queues/depth.ts';
+import { type DeadLetter, peekDeadLetters, redriveDeadLetters } from '../queues/redrive.ts';
+import { heartbeatLate } from '../store/heartbeat.ts';
+import { type MerchantView, merchantView } from '../store/merchants.ts';
+import { createWebhookVerificationStore } from '../store/webhooks.ts';
+import type { BackfillResult } from '../sync/backfill.ts';
+import type { FanOutResult } from '../sync/fanout.ts';
+import { fullSyncPushesUnmarked, type StoreProgress } from '../sync/progress.ts';
+import type { BackupRefreshResult } from '../sync/refresh.ts';
+import { moveStore, removeMerchant } from '../sync/stores.ts';
+import type { CommandContext } from './context.ts';
+import {
+  backfillPayload,
+  type CliIo,
+  type CliValues,
+  dlqSelection,
+  inviteDays,
+  type OptionName,
+  parseLabelOptions,
+  parseMerchantAdd,
+  storeCodeOption,
+  timeoutMs,
+} from './options.ts';
+import { attentionHint, merchantLine, refresherLine, shelfLine } from './text.ts';
+
+interface CommandSpec<P, D> {
+  /** The command's words, e.g. `merchants show`. */
+  name: string;
+  /** It acts on one merchant, named by the argument after the command's words. */
+  merchantId?: true;
+  /** The options part of its usage line. */
+  synopsis: string;
+  /** One line for the overview. */
+  summary: string;
+  /** What it does, for its own help. */
+  description: string;
+  /** The options it takes besides the global ones, each with its help. */
+  options: Partial<Record<OptionName, string>>;
+  /** Every check that needs no stack. */
+  parse: (input: { values: CliValues; merchantId: string; io: CliIo }) => P | Promise<P>;
+  run: (ctx: CommandContext, p: P) => Promise<D>;
+  /** The data as text lines; `cli` is how to invoke the CLI for the target, for suggested commands. */
+  text: (data: D, cli: string) => string[];
+}
+
+/** A command, its types closed over: checked input becomes a run that yields data and its text. */
+export interface Command {
+  name: string;
+  merchantId: boolean;
+  synopsis: string;
+  summary: string;
+  description: string;
+  options: Partial<Record<OptionName, string>>;
+  prepare(input: {
+    values: CliValues;
+    merchantId: string;
+    io: CliIo;
+  }): Promise<(ctx: CommandContext) => Promise<{ data: unknown; text: () => string[] }>>;
+}
+
+function command<P, D>(spec: CommandSpec<P, D>): Command {
+  return {
+    name: spec.name,
+    merchantId: spec.merchantId === true,
+    synopsis: spec.synopsis,
+    summary: spec.summary,
+    description: spec.description,
+    options: spec.options,
+    async prepare(input) {
+      const p = await spec.parse(input);
+      return async (ctx) => {
+        const data = await spec.run(ctx, p);
+        return { data, text: () => spec.text(data, ctx.cli) };
+      };
+    },
+  };
+}
+
+const WAIT_OPTIONS = {
+  wait: "return once this store's resync is done (its poll finished after the request and no label is left to push), showing its progress",
+  timeout: 'give up waiting after SECS seconds (default 300); exit code 1',
+} as const;
+
+/** Stores a new invite and returns its link: the one time the link is shown. */
+async function createInvite(
+  ctx: CommandContext,
+  what: { storeCode: string } | { forMerchant: string },
+  days: number | undefined,
+) {
+  const webUrl = ctx.target.stack.webUrl;
+  if (!webUrl) {
+    throw new Error(
+      ctx.target.kind === 'aws'
+        ? 'The deployed stack has no WebUrl output: deploy this version of esl-sync first'
+        : 'The running local stack has no web endpoint: restart it with `npm start`',
+    );
+  }
+  const created = newInvite(what, { now: Date.now(), ...(days === undefined ? {} : { days }) });
+  await ctx.invites.create(created.invite);
+  return { url: inviteUrl(webUrl, created.id), expiresAt: new Date(created.invite.expiresAt).toISOString() };
+}
+
+const inviteText = (describe: string, invite: { url: string; expiresAt: string }) => [
+  `${describe} (single use, expires ${invite.expiresAt}):`,
+  invite.url,
+  'Send it to the store owner: they open it, sign in to Clover and press Allow.',
+];
+
+/** Queues a full resync of one merchant through the Backfill function; its result says when. */
+async function resync(ctx: CommandContext, merchantId: string) {
+  return ctx.invoke<BackfillResult>(ctx.target.stack.backfillFunction, { merchantId });
+}
+
+const storesInvite = command({
+  name: 'stores invite',
+  synopsis: '--store-code CODE [--expires-in DAYS]',
+  summary: "a single-use link that connects a store's Clover account to its labels",
+  description:
+    "Makes a single-use link (7 days unless --expires-in) that connects a Clover merchant to the Hipoink store CODE. Send it to the store owner: they open it, sign in to Clover and press Allow; the store's labels fill on the next poll. No token is ever copied by hand.",
+  options: {
+    'store-code': 'the Hipoink store code its labels go to',
+    'expires-in': 'days the link stays usable (1–30, default 7)',
+  },
+  parse: ({ values }) => ({ storeCode: storeCodeOption(values), days: inviteDays(values) }),
+  run: async (ctx, { storeCode, days }) => {
+    const invite = await createInvite(ctx, { storeCode }, days);
+    // Two Clover accounts in one Hipoink store would overwrite each other's labels.
+    const holders = (await ctx.merchants.list())
+      .filter((m) => m.storeCode === storeCode)
+      .map((m) => m.merchantId);
+    if (holders.length > 0) {
+      ctx.warn(
+        `note: merchant ${holders.join(', ')} already shows its labels in store ${storeCode}; the link ` +
+          're-authorizes it, but another Clover account accepting it would share that store',
+      );
+    }
+    return { ...invite, storeCode, storeAlreadyUsedBy: holders };
+  },
+  text: (d) => inviteText(`Link that connects a Clover account to store ${d.storeCode}`, d),
+});
+
+const merchantsReconnect = command({
+  name: 'merchants reconnect',
+  merchantId: true,
+  synopsis: '',
+  summary: 'a single-use link that re-authorizes that merchant (after needs_reauth)',
+  description:
+    'Makes a single-use link for this merchant only (7 days). When Clover refused its refresh token (state needs_reauth), its owner opens the link and presses Allow: new tokens are stored and the merchant is active again, with its cursor, products and labels kept.',
+  options: {},
+  parse: ({ merchantId }) => ({ merchantId }),
+  run: async (ctx, { merchantId }) => {
+    const record = await ctx.mustGet(merchantId);
+    const invite = await createInvite(ctx, { forMerchant: merchantId }, undefined);
+    return { ...invite, merchantId, ...(record.storeCode ? { storeCode: record.storeCode } : {}) };
+  },
+  text: (d) =>
+    inviteText(
+      `Link that re-authorizes merchant ${d.merchantId} (${d.storeCode ? `store ${d.storeCode}` : 'no store code yet'})`,
+      d,
+    ),
+});
+
+type AssignResult =
+  | { merchantId: string; storeCode: string; outcome: 'already' }
+  | { merchantId: string; storeCode: string; outcome: 'moved'; from: string; cleared: number }
+  | {
+      merchantId: string;
+      storeCode: string;
+      outcome: 'assigned';
+      state: MerchantView['state'];
+      resyncQueued: boolean;
+      synced?: StoreProgress[];
+    };
+
+const merchantsAssign = command({
+  name: 'merchants assign',
+  merchantId: true,
+  synopsis: '--store-code CODE [--wait] [--timeout SECS]',
+  summary: "give a pending merchant its store code, or move a merchant's labels to another store",
+  description:
+    "A pending merchant (connected through Clover's App Market, no store code) gets store CODE, becomes active and gets a full resync. A merchant that has a store code already has its labels moved: store CODE first receives every label, and only once every code is in step there is the old store emptied (a move always waits for that). A move cut short is finished by running the same command again.",
+  options: {
+    'store-code': 'the Hipoink store code its labels go to',
+    ...WAIT_OPTIONS,
+  },
+  parse: ({ values, merchantId }) => ({
+    merchantId,
+    storeCode: storeCodeOption(values),
+    wait: values.wait === true,
+    timeoutMs: timeoutMs(values),
+  }),
+  run: async (ctx, p): Promise<AssignResult> => {
+    const { merchantId, storeCode } = p;
+    const record = await ctx.mustGet(merchantId);
+    const problem = assignProblem(record, storeCode);
+    // A move cut short shows the new store code already: running it again finishes it.
+    if (problem === 'move' || (problem === 'already' && record.movingFrom !== undefined)) {
+      const moved = await moveStore(ctx.storeChanges(p.timeoutMs), merchantId, storeCode);
+      return moved.moved && moved.from !== undefined
+        ? { merchantId, storeCode, outcome: 'moved', from: moved.from, cleared: moved.cleared ?? 0 }
+        : { merchantId, storeCode, outcome: 'already' };
+    }
+    if (problem === 'already') return { merchantId, storeCode, outcome: 'already' };
+    const state = nextMerchantState(storeCode, record.state);
+    if (!(await ctx.merchants.assignStoreCode(merchantId, storeCode, state))) {
+      throw new Error(
+        `merchant ${merchantId} was given a store code meanwhile; see merchants show ${merchantId}`,
+      );
+    }
+    if (state !== 'active') return { merchantId, storeCode, outcome: 'assigned', state, resyncQueued: false };
+    ctx.progress(`merchant ${merchantId}: store ${storeCode}, ${state}`);
+    const result = await resync(ctx, merchantId);
+    const synced = p.wait
+      ? await ctx.storesSynced(result.queued, { at: result.requestedAt, full: true }, p.timeoutMs)
+      : undefined;
+    return {
+      merchantId,
+      storeCode,
+      outcome: 'assigned',
+      state,
+      resyncQueued: result.queued.length > 0,
+      ...(synced ? { synced } : {}),
+    };
+  },
+  text: (d) => {
+    if (d.outcome === 'already')
+      return [`merchant ${d.merchantId} already shows its labels in store ${d.storeCode}`];
+    if (d.outcome === 'moved') {
+      return [
+        `merchant ${d.merchantId}: labels moved from store ${d.from} to store ${d.storeCode} (${d.cleared} code(s) taken off store ${d.from})`,
+      ];
+    }
+    if (!d.resyncQueued) return [`merchant ${d.merchantId}: store ${d.storeCode}, ${d.state}`];
+    return [
+      d.synced
+        ? `merchant ${d.merchantId}: its labels are in store ${d.storeCode}`
+        : `merchant ${d.merchantId}: full resync queued so its labels appear in store ${d.storeCode}`,
+    ];
+  },
+});
+
+const merchantsRemove = command({
+  name: 'merchants remove',
+  merchantId: true,
+  synopsis: '[--remove-labels] [--timeout SECS]',
+  summary: 'offboard a store: stop syncing, delete its tokens and records',
+  description:
+    "Stops syncing the merchant at once, then deletes its record (its Clover tokens with it, the previous refresh token included), its items and its slots. With --remove-labels its labels are taken off its Hipoink store first. Kept: without --remove-labels the labels and their last prices stay in Hipoink; the app stays installed in the store's Clover account until the store uninstalls it.",
+  options: {
+    'remove-labels':
+      'take its labels off its Hipoink store first (deleting a product also unbinds its label)',
+    timeout: 'give up waiting for its last polls and pushes after SECS seconds (default 300); exit code 1',
+  },
+  parse: ({ values, merchantId }) => ({
+    merchantId,
+    removeLabels: values['remove-labels'] === true,
+    timeoutMs: timeoutMs(values),
+  }),
+  run: async (ctx, { merchantId, removeLabels, timeoutMs }) => {
+    await ctx.mustGet(merchantId);
+    const removed = await removeMerchant(ctx.storeChanges(timeoutMs), merchantId, { removeLabels });
+    return {
+      merchantId,
+      storeCode: removed.storeCode,
+      labelsRemoved: removeLabels,
+      cleared: removed.cleared,
+    };
+  },
+  text: (d) => [
+    `merchant ${d.merchantId} removed: its tokens, items and sync state are deleted` +
+      (d.labelsRemoved
+        ? `; ${d.cleared} label(s) taken off store ${d.storeCode}`
+        : `; its labels stay in store ${d.storeCode ?? '(none)'}`) +
+      '. The app stays installed in Clover until the store uninstalls it.',
+  ],
+});
+
+const merchantsAdd = command({
+  name: 'merchants add',
+  synopsis:
+    '--merchant-id ID --store-code CODE (--tokens-file FILE|- | --access-token T --access-token-expiration SECS --refresh-token T --refresh-token-expiration SECS)',
+  summary: "store a merchant with Clover's token pair (scripts and migrations)",
+  description:
+    "For scripts and migrations: stores merchant ID, syncing to store CODE, with the token pair Clover's token endpoint returned. On an existing merchant it re-authorizes it (new tokens, state back to active, sync state kept). Connecting a store is otherwise `stores invite`. Token values are stored encrypted and never printed.",
+  options: {
+    'merchant-id': 'the Clover merchant id',
+    'store-code': 'the Hipoink store code its labels go to',
+    'tokens-file':
+      "a file (or - for stdin) holding Clover's JSON {access_token, access_token_expiration, refresh_token, refresh_token_expiration}",
+    'access-token': 'the access token (ends up in shell history: prefer --tokens-file)',
+    'access-token-expiration': 'its expiry, Unix seconds',
+    'refresh-token': 'the refresh token (ends up in shell history: prefer --tokens-file)',
+    'refresh-token-expiration': 'its expiry, Unix seconds',
+  },
+  parse: ({ values, io }) => parseMerchantAdd(values, io),
+  run: async (ctx, add) => merchantView(await ctx.merchants.upsert(add)),
+  text: (v) => [`merchant ${v.merchantId} saved (store ${v.storeCode}, state ${v.state})`],
+});
+
+const merchantsList = command({
+  name: 'merchants list',
+  synopsis: '',
+  summary: 'every merchant: state, store code, last sync',
+  description:
+    'Lists every merchant with its state (active, needs_reauth, disabled, pending), store code and last sync.',
+  options: {},
+  parse: () => undefined,
+  run: async (ctx) => (await ctx.merchants.list()).map((m) => merchantView(m)),
+  text: (views) => (views.length === 0 ? ['no merchants'] : views.map(merchantLine)),
+});
+
+const merchantsShow = command({
+  name: 'merchants show',
+  merchantId: true,
+  synopsis: '',
+  summary: 'one merchant: its sync state and shelf, with every item not shown and why',
+  description:
+    "One merchant's state, last sync, label rules and shelf counts, and, read from its items and slots, every item not on the shelf with its reason: invalid in Clover, a product code already used by another item, or refused by Hipoink.",
+  options: {},
+  parse: ({ merchantId }) => ({ merchantId }),
+  run: async (ctx, { merchantId }) => {
+    const record = await ctx.mustGet(merchantId);
+    const [items, slots] = [await ctx.shelf.listItems(merchantId), await ctx.shelf.listSlots(merchantId)];
+    return { ...merchantView(record), products: shelfReport(items, slots) };
+  },
+  text: (d) => {
+    const c = d.products.counts;
+    const reasons = (list: Array<{ itemId: string; reason: string }>) =>
+      list.map((r) => `${r.itemId} (${r.reason})`).join(', ') || '-';
+    return [
+      merchantLine(d),
+      `  counted from its records: ${c.onShelf} on shelf, ${c.outOfStep} to push, ${c.refused} refused, ${c.invalid} invalid, ${c.removed} removed, of ${c.items} item(s)`,
+      `  invalid: ${reasons(d.products.invalid)}`,
+      `  rejected: ${reasons(d.products.rejected)}`,
+    ];
+  },
+});
+
+const merchantsDisable = command({
+  name: 'merchants disable',
+  merchantId: true,
+  synopsis: '[--reason TEXT]',
+  summary: 'stop syncing a store (its labels stay as they are)',
+  description: 'Stops polling the merchant; its labels stay as they are until `merchants enable`.',
+  options: { reason: 'why, shown by status (default "disabled by an operator")' },
+  parse: ({ values, merchantId }) => ({ merchantId, reason: values.reason ?? 'disabled by an operator' }),
+  run: async (ctx, { merchantId, reason }) => {
+    await ctx.mustGet(merchantId);
+    await ctx.merchants.setState(merchantId, 'disabled', reason);
+    return { merchantId, state: 'disabled' as const, stateReason: reason };
+  },
+  text: (d) => [`merchant ${d.merchantId}: ${d.state}`],
+});
+
+const merchantsEnable = command({
+  name: 'merchants enable',
+  merchantId: true,
+  synopsis: '',
+  summary: 'sync a disabled store again',
+  description:
+    'Makes a disabled merchant active again (pending, if it has no store code yet). A merchant that needs re-authorization, or whose owner uninstalled the app, is enabled by its owner opening a `merchants reconnect` link instead.',
+  options: {},
+  parse: ({ merchantId }) => ({ merchantId }),
+  run: async (ctx, { merchantId }) => {
+    const record = await ctx.mustGet(merchantId);
+    if (record.state === 'needs_reauth') {
+      throw new Error(
+        `merchant ${merchantId} needs re-authorization: send the store a link from \`${ctx.cli} merchants reconnect ${merchantId}\``,
+      );
+    }
+    if (record.tokensDeletedAt !== undefined) {
+      throw new Error(
+        `merchant ${merchantId} has no Clover tokens (the app was uninstalled): send the store a link from ` +
+          `\`${ctx.cli} merchants reconnect ${merchantId}\`; connecting again enables it`,
+      );
+    }
+    // Enabled without a store code, a merchant goes back to waiting for one.
+    const state = nextMerchantState(record.storeCode, undefined);
+    await ctx.merchants.setState(merchantId, state);
+    return { merchantId, state };
+  },
+  text: (d) => [`merchant ${d.merchantId}: ${d.state}`],
+});
+
+const merchantsConfigure = command({
+  name: 'merchants configure',
+  merchantId: true,
+  synopsis:
+    '[--field-map f1=unitCost,f2=priceType,…] [--variable-price base|remove] [--wait] [--timeout SECS]',
+  summary: 'label rules for one store (free fields, VARIABLE-price items); then a full resync',
+  description:
+    "Sets how this store's labels are filled, then queues a full resync so every label follows. Given rules replace the stored ones field by field; --field-map '' clears the free fields.",
+  options: {
+    'field-map':
+      'free fields f1…f16 from Clover facts: unitCost, priceType, modifiedTime, sku, code, itemId, alternateName',
+    'variable-price':
+      'base (show the base price; default) or remove (keep VARIABLE-price items off the labels)',
+    ...WAIT_OPTIONS,
+  },
+  // Given rules replace whole fields, so checking them over the defaults finds what the stored ones would.
+  parse: ({ values, merchantId }) => {
+    parseLabelOptions(values, undefined);
+    return { merchantId, values, wait: values.wait === true, timeoutMs: timeoutMs(values) };
+  },
+  run: async (ctx, p) => {
+    const record = await ctx.mustGet(p.merchantId);
+    const labelOptions = parseLabelOptions(p.values, record.labelOptions);
+    await ctx.merchants.setLabelOptions(p.merchantId, labelOptions);
+    ctx.progress(`merchant ${p.merchantId}: label rules ${JSON.stringify(labelOptions)}`);
+    const result = await resync(ctx, p.merchantId);
+    const synced = p.wait
+      ? await ctx.storesSynced(
+          result.queued,
+          { at: result.requestedAt, full: true },
+          p.timeoutMs,
+          fullSyncPushesUnmarked(record, {}),
+        )
+      : undefined;
+    return {
+      merchantId: p.merchantId,
+      labelOptions,
+      resyncQueued: result.queued.length > 0,
+      ...(synced ? { synced } : {}),
+    };
+  },
+  text: (d) => [
+    d.synced
+      ? `merchant ${d.merchantId}: every label follows the new rules`
+      : `merchant ${d.merchantId}: full resync ${d.resyncQueued ? 'queued' : 'not queued (not active)'} so every label follows the new rules`,
+  ],
+});
+
+const tick = command({
+  name: 'tick',
+  synopsis: '[--wait] [--timeout SECS]',
+  summary: 'run one fan-out now: every active merchant is polled',
+  description:
+    'Runs the fan-out the schedule runs: one poll is queued for every active merchant. With --wait it returns once the whole fleet is idle (the poll and push queues empty).',
+  options: {
+    wait: 'return once every poll and push is done (both queues empty), showing the queue depths',
+    timeout: WAIT_OPTIONS.timeout,
+  },
+  parse: ({ values }) => ({ wait: values.wait === true, timeoutMs: timeoutMs(values) }),
+  run: async (ctx, p) => {
+    const result = await ctx.invoke<FanOutResult | null>(ctx.target.stack.fanOutFunction, {});
+    if (p.wait) await ctx.queuesDrained(p.timeoutMs);
+    return { queued: result?.queued ?? 0, idle: p.wait };
+  },
+  text: (d) => [
+    `tick: ${d.queued} merchant(s) queued for polling`,
+    ...(d.idle ? ['tick: all polls and pushes done'] : []),
+  ],
+});
+
+const backfill = command({
+  name: 'backfill',
+  synopsis: '(--merchant-id ID | --all) [--since ISO-TIME|UNIX-MS] [--repush] [--wait] [--timeout SECS]',
+  summary: 'full resync of a store (or all), including removal of items gone from Clover',
+  description:
+    "Queues a full resync: every item is read again (or those modified since --since; a store never synced still gets everything), items gone from Clover come off the labels, and labels Hipoink refused are tried again. With --wait it follows each store's own records: done once its full sync finished after the request and no code is left to push, whatever other stores are doing.",
+  options: {
+    'merchant-id': 'the store to resync',
+    all: 'every active store',
+    since:
+      'only items modified since then: ISO-8601 with an offset (2026-11-01T00:00:00Z) or Unix ms (digits)',
+    repush: 'send every label again, even those the records say Hipoink holds (a Hipoink that lost them)',
+    wait: "return once each store's resync is done (its full sync finished after the request and no label is left to push), showing its progress",
+    timeout: WAIT_OPTIONS.timeout,
+  },
+  parse: ({ values }) => ({
+    payload: backfillPayload(values),
+    wait: values.wait === true,
+    timeoutMs: timeoutMs(values),
+  }),
+  run: async (ctx, { payload, wait, timeoutMs }) => {
+    const before =
+      'merchantId' in payload && payload.merchantId !== undefined
+        ? [await ctx.mustGet(payload.merchantId)]
+        : wait
+          ? await ctx.merchants.list()
+          : [];
+    const unmarked = before.some((m) => fullSyncPushesUnmarked(m, payload));
+    const result = await ctx.invoke<BackfillResult>(ctx.target.stack.backfillFunction, payload);
+    const data = {
+      queued: result.queued,
+      skipped: result.skipped ?? [],
+      requestedAt: new Date(result.requestedAt).toISOString(),
+    };
+    if (!wait) return data;
+    for (const line of backfillLines(data)) ctx.progress(line);
+    const synced = await ctx.storesSynced(
+      result.queued,
+      { at: result.requestedAt, full: true },
+      timeoutMs,
+      unmarked,
+    );
+    const stores: MerchantView[] = [];
+    for (const p of synced) {
+      const m = await ctx.merchants.get(p.merchantId);
+      if (m) stores.push(merchantView(m));
+    }
+    return { ...data, stores };
+  },
+  text: (d) => ('stores' in d ? d.stores.map((v) => `backfill: ${merchantLine(v)}`) : backfillLines(d)),
+});
+
+function backfillLines(d: { queued: string[]; skipped: Array<{ merchantId: string; reason: string }> }) {
+  return [
+    `backfill: queued ${d.queued.length} merchant(s) for a full resync`,
+    ...d.skipped.map((s) => `backfill: skipped ${s.merchantId}: ${s.reason}`),
+  ];
+}
+
+const status = command({
+  name: 'status',
+  synopsis: '',
+  summary: 'every store at a glance: state, last sync, shelf counts; the token refresher; queue depths',
+  description:
+    "One line per merchant (state, last sync and what it did), its shelf in numbers (on the shelf, still to push, refused, invalid, removed) as kept on its record, and what to do about a store waiting on someone; the backup token refresher's last run; the queues' depths. It reads one record per store, so it stays fast with thousands; `merchants show ID` lists a store's items not shown with their reasons.",
+  options: {},
+  parse: () => undefined,
+  run: async (ctx) => {
+    const now = Date.now();
+    const merchants = (await ctx.merchants.list()).map((m) => merchantView(m, now));
+    const { stack, sqs } = { stack: ctx.target.stack, sqs: ctx.target.sqs };
+    const queues = {
+      poll: await queueDepth(sqs, stack.pollQueueUrl),
+      push: await queueDepth(sqs, stack.pushQueueUrl),
+      pollDeadLetter: await queueDepth(sqs, stack.pollDlqUrl),
+      pushDeadLetter: await queueDepth(sqs, stack.pushDlqUrl),
+    };
+    const run = await ctx.heartbeat.last();
+    const tokenRefresher = run ? { ...run, late: heartbeatLate(run, now) } : undefined;
+    return { target: ctx.target.kind, tokenRefresher, merchants, queues };
+  },
+  text: (d, cli) => [
+    `target: ${d.target}`,
+    refresherLine(d.tokenRefresher),
+    ...d.merchants.flatMap((m) => {
+      const hint = attentionHint(m, cli);
+      return [merchantLine(m), ...(hint ? [`  ! ${hint}`] : []), ...(m.storeCode ? [shelfLine(m)] : [])];
+    }),
+    ...Object.entries(d.queues).map(
+      ([name, q]) => `queue ${name}: ${q.visible} waiting, ${q.inFlight} in flight, ${q.delayed} delayed`,
+    ),
+  ],
+});
+
+const tokensRefresh = command({
+  name: 'tokens refresh',
+  synopsis: '',
+  summary: 'run the backup token refresher now (refreshes tokens that are due)',
+  description:
+    'Runs the backup token refresher now instead of waiting for its schedule: every active merchant whose access token is due is refreshed, one at a time per merchant. A refresh Clover refuses marks that merchant needs_reauth.',
+  options: {},
+  parse: () => undefined,
+  run: async (ctx) => ctx.invoke<BackupRefreshResult>(ctx.target.stack.tokenRefresherFunction, {}),
+  text: (r) => [
+    `tokens: ${r.checked} checked, ${r.refreshed.length} refreshed, ${r.failed.length} failed`,
+    ...r.failed.map((f) => `tokens: ${f.merchantId}: ${f.reason}`),
+  ],
+});
+
+const webhooksVerificationCode = command({
+  name: 'webhooks verification-code',
+  synopsis: '',
+  summary: "the code of Clover's last webhook verification request, and when it came",
+  description:
+    "When the webhook URL is entered in the Clover app's settings, Clover sends it a verification request with a code; the web function keeps the last one. Enter the code in the app's webhook settings to verify the URL. The code is not a credential, but it is never logged.",
+  options: {},
+  parse: () => undefined,
+  run: async (ctx) => {
+    const last = await createWebhookVerificationStore(ctx.doc, ctx.target.stack.merchantsTable).last();
+    return last ? { code: last.code, receivedAt: new Date(last.receivedAt).toISOString() } : null;
+  },
+  text: (last) =>
+    last
+      ? [
+          `verification code: ${last.code}`,
+          `received ${last.receivedAt}; enter it in the Clover app’s webhook settings to verify the URL`,
+        ]
+      : [
+          'no webhook verification request received yet: enter the webhook URL in the Clover app’s settings ' +
+            'and have Clover send one',
+        ],
+});
+
+/** The dead-letter queues `--queue` selects, each with the queue its letters go back to. */
+function deadLetterQueues(ctx: CommandContext, which: 'all' | 'poll' | 'push') {
+  const { stack } = ctx.target;
+  const pairs = {
+    poll: { dlq: stack.pollDlqUrl, source: stack.pollQueueUrl },
+    push: { dlq: stack.pushDlqUrl, source: stack.pushQueueUrl },
+  };
+  return Object.entries(pairs).filter(([name]) => which === 'all' || name === which);
+}
+
+const dlqList = command({
+  name: 'dlq list',
+  synopsis: '[--queue poll|push]',
+  summary: 'what the dead-letter queues hold, with each failure reason',
+  description:
+    "Shows the messages set aside after failing (5 tries, or at once when they can never succeed), with the reason each failed, without taking them out. A FIFO queue shows a peek at most 10 of one store's letters; the count is of all.",
+  options: { queue: 'only this dead-letter queue (default: both)' },
+  parse: ({ values }) => ({ which: dlqSelection(values) }),
+  run: async (ctx, { which }) => {
+    const listed: Record<string, { total: number; letters: DeadLetter[] }> = {};
+    for (const [name, q] of deadLetterQueues(ctx, which)) {
+      // Counted first: a FIFO queue shows at most 10 of one store's letters to a peek.
+      const { visible } = await queueDepth(ctx.target.sqs, q.dlq);
+      const letters = await peekDeadLetters(ctx.target.sqs, q.dlq);
+      listed[name] = { total: Math.max(visible, letters.length), letters };
+    }
+    return listed;
+  },
+  text: (listed) =>
+    Object.entries(listed).flatMap(([name, { total, letters }]) => [
+      `${name} dead letters: ${total}${letters.length < total ? ` (showing ${letters.length}; dlq redrive moves all)` : ''}`,
+      ...letters.map(
+        (l) => `  ${l.messageId} ${l.failureReason ?? '(exhausted retries)'}: ${l.body.slice(0, 200)}`,
+      ),
+    ]),
+});
+
+const dlqRedrive = command({
+  name: 'dlq redrive',
+  synopsis: '[--queue poll|push]',
+  summary: 'send dead-lettered messages back to their queue (both if no --queue)',
+  description:
+    'Sends every dead-lettered message back to the queue it came from, once the cause is fixed. Safe to repeat: polls and pushes work from the stored state, never the message.',
+  options: { queue: 'only this dead-letter queue (default: both)' },
+  parse: ({ values }) => ({ which: dlqSelection(values) }),
+  run: async (ctx, { which }) => {
+    const sent: Record<string, number> = {};
+    for (const [name, q] of deadLetterQueues(ctx, which)) {
+      sent[name] = await redriveDeadLetters(ctx.target.sqs, q.dlq, q.source);
+    }
+    return sent;
+  },
+  text: (sent) => Object.entries(sent).map(([name, n]) => `${name}: ${n} message(s) sent back`),
+});
+
+/** Every command, in the order the overview lists them. */
+export const COMMANDS: readonly Command[] = [
+  storesInvite,
+  merchantsReconnect,
+  merchantsAssign,
+  merchantsRemove,
+  merchantsAdd,
+  merchantsList,
+  merchantsShow,
+  merchantsDisable,
+  merchantsEnable,
+  merchantsConfigure,
+  tick,
+  backfill,
+  status,
+  tokensRefresh,
+  webhooksVerificationCode,
+  dlqList,
+  dlqRedrive,
+];

@@ -1,0 +1,54 @@
+/** How the CLI's data reads as text lines (with --json the data is printed as it is instead). */
+import type { RefresherRun } from '../store/heartbeat.ts';
+import type { MerchantView } from '../store/merchants.ts';
+
+export function merchantLine(v: MerchantView): string {
+  const c = v.lastSyncCounts;
+  const sync = v.lastSyncAt
+    ? `last sync ${v.lastSyncAt} ${v.lastSyncStatus}${v.lastSyncError ? ` (${v.lastSyncError})` : ''}` +
+      (c ? `: fetched ${c.fetched}, changed ${c.changed}, removed ${c.removed}, invalid ${c.invalid}` : '')
+    : 'never synced';
+  const warning = v.refreshTokenExpiringSoon ? `  ! refresh token expires ${v.refreshTokenExpiresAt}` : '';
+  const notices = `  last webhook notice ${v.lastNoticeAt ?? 'never'}, ${v.pollCadence} poll interval`;
+  return `${v.merchantId}  store ${v.storeCode ?? '-'}  ${v.state}${v.stateReason ? ` (${v.stateReason})` : ''}  ${sync}${notices}${warning}`;
+}
+
+/** A store's shelf in numbers, as kept on its merchant record. */
+export function shelfLine(v: MerchantView): string {
+  const s = v.shelf;
+  if (!s) return '  shelf: not counted yet (its next poll counts it)';
+  return (
+    `  shelf: ${s.onShelf} on shelf, ${s.outOfStep} to push, ${s.refused} refused, ` +
+    `${s.invalid} invalid, ${s.removed} removed, of ${s.items} item(s)` +
+    (s.countedAt ? ` (counted afresh ${s.countedAt})` : '')
+  );
+}
+
+/** What an operator does about a merchant that waits on someone; undefined when none waits. */
+export function attentionHint(v: MerchantView, cli: string): string | undefined {
+  if (v.state === 'needs_reauth') {
+    return `re-authorize: \`${cli} merchants reconnect ${v.merchantId}\` gives a link to send the store`;
+  }
+  if (v.state === 'pending') {
+    return `connected through Clover, no store code yet: \`${cli} merchants assign ${v.merchantId} --store-code CODE\``;
+  }
+  if (v.tokensDeletedAt !== undefined) {
+    return `the Clover app was uninstalled ${v.tokensDeletedAt} (labels kept): \`${cli} merchants reconnect ${v.merchantId}\` gives a link that connects it again`;
+  }
+  if (v.shelf && v.shelf.invalid + v.shelf.refused > 0) {
+    return `items not on the shelf: \`${cli} merchants show ${v.merchantId}\` lists them with their reasons`;
+  }
+  return undefined;
+}
+
+/** The backup token refresher's heartbeat, as operators read it. */
+export function refresherLine(run: (RefresherRun & { late: boolean }) | undefined, now = Date.now()): string {
+  if (!run) return 'token refresher: no run recorded yet';
+  const ago = Math.round((now - run.finishedAt) / 60_000);
+  const line =
+    `token refresher: last run ${new Date(run.finishedAt).toISOString()} (${ago} min ago): ` +
+    `${run.checked} checked, ${run.refreshed} refreshed, ${run.failed} failed`;
+  return run.late
+    ? `${line} — LATE: it runs every ${Math.round(run.intervalSeconds / 60)} min; check its schedule and logs`
+    : line;
+}

@@ -1,0 +1,198 @@
+/**
+ * The CLI against a local stack with independent Clover and Hipoink servers: a store's
+ * `backfill --wait` follows that store's own records while another store keeps the queues busy,
+ * `--json` gives one document on stdout, and the real `esl-sync` process exits with the codes
+ * its help states.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CloverSimulator } from '../../local/simulators/clover.ts';
+import type { HipoinkSimulator } from '../../local/simulators/hipoink.ts';
+import type { LocalStack } from '../../local/start.ts';
+import { runCli } from '../../src/cli/main.ts';
+import { localTarget } from '../../src/cli/target.ts';
+import { queueDepth } from '../../src/queues/depth.ts';
+import { merchantAddArgs, startSimulatedStack } from './support.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+const SIGN = 'cli-test-sign-7c2e';
+const A = 'CLIMERCHANTA1';
+const B = 'CLIMERCHANTB2';
+
+let world: Awaited<ReturnType<typeof startSimulatedStack>>;
+let clover: CloverSimulator;
+let hipoink: HipoinkSimulator;
+let stack: LocalStack;
+let dir: string;
+
+/** Runs the CLI in-process; stdout and stderr apart. */
+async function cli(...args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  await runCli(args, { out: (l) => out.push(l), err: (l) => err.push(l) }, async () => localTarget(dir));
+  return { out, err };
+}
+
+/** Runs the real `esl-sync` executable against this stack. */
+function esl(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [join(root, 'bin', 'esl-sync.mjs'), ...args], {
+    cwd: root,
+    env: { ...process.env, ESL_SYNC_DATA_DIR: dir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+const shelf = (store: string) =>
+  [...hipoink.products(store).values()].map((p) => `${p.pc} ${p.pn} ${p.pp}`).sort();
+const expectedShelf = (merchantId: string) =>
+  clover
+    .items(merchantId)
+    .filter((i) => !i.hidden)
+    .map((i) => `${i.sku} ${i.name} ${(i.price / 100).toFixed(2)}`)
+    .sort();
+
+async function until(what: string, condition: () => boolean, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+beforeAll(async () => {
+  world = await startSimulatedStack({ appId: 'CLIAPP', sign: SIGN });
+  ({ clover, hipoink, stack, dir } = world);
+  const catalog = (prefix: string, n: number) =>
+    Array.from({ length: n }, (_, i) => ({
+      name: `${prefix} item ${i}`,
+      sku: `${prefix}-${i}`,
+      price: 100 + i,
+    }));
+  clover.addMerchant(A, catalog('A', 12));
+  clover.addMerchant(B, catalog('B', 12));
+  for (const [merchantId, storeCode] of [
+    [A, 'store-a'],
+    [B, 'store-b'],
+  ] as const)
+    await cli(...merchantAddArgs(merchantId, storeCode, clover.issueTokens(merchantId)));
+  await cli('tick', '--wait');
+});
+
+afterAll(() => world?.stop());
+
+describe('backfill --wait follows its own store', () => {
+  it('returns once store A is done while store B keeps the queue busy, with A’s labels complete', async () => {
+    expect(shelf('store-a')).toEqual(expectedShelf(A));
+    expect(shelf('store-b')).toEqual(expectedShelf(B));
+
+    // Store B's Hipoink stops answering; a resync of B leaves its push waiting on it.
+    const held = hipoink.holdStore('store-b');
+    try {
+      const [b0] = clover.items(B);
+      if (!b0) throw new Error('fixture');
+      clover.upsertItem(B, { id: b0.id, price: b0.price + 50 });
+      await cli('backfill', '--merchant-id', B);
+      await until('store B’s push is waiting on Hipoink', () => hipoink.heldRequests('store-b') > 0);
+
+      // Store A changes: a price, a new item, a deletion only a full resync finds.
+      const [a0, a1] = clover.items(A);
+      if (!a0 || !a1) throw new Error('fixture');
+      clover.upsertItem(A, { id: a0.id, price: a0.price + 25 });
+      clover.upsertItem(A, { name: 'A newcomer', sku: 'A-NEW', price: 999 });
+      clover.deleteItem(A, a1.id);
+
+      const { out, err } = await cli('backfill', '--merchant-id', A, '--wait', '--timeout', '180', '--json');
+      // A's labels are complete when the command returns…
+      expect(shelf('store-a')).toEqual(expectedShelf(A));
+      expect(shelf('store-a')).toContain('A-NEW A newcomer 9.99');
+      expect(shelf('store-a').some((l) => l.startsWith(`${a1.sku} `))).toBe(false);
+      // …while B's push is still stuck in the queue.
+      expect(hipoink.heldRequests('store-b')).toBeGreaterThan(0);
+      const push = await queueDepth(localTarget(dir).sqs, stack.info.pushQueueUrl);
+      expect(push.visible + push.inFlight + push.delayed).toBeGreaterThan(0);
+      expect(shelf('store-b')).not.toEqual(expectedShelf(B));
+
+      // stdout: one JSON document, A's record after its resync; its progress went to stderr.
+      expect(out).toHaveLength(1);
+      const result = JSON.parse(out[0] ?? '');
+      expect(result.queued).toEqual([A]);
+      expect(result.stores[0]).toMatchObject({ merchantId: A, lastSyncMode: 'full', lastSyncStatus: 'ok' });
+      expect(Date.parse(result.stores[0].lastFullSyncAt)).toBeGreaterThanOrEqual(
+        Date.parse(result.requestedAt),
+      );
+      expect(err.join('\n')).toMatch(
+        new RegExp(`synced: merchant ${A} polled \\(fetched \\d+, changed \\d+\\), every label in step`),
+      );
+    } finally {
+      held.release();
+    }
+    await cli('tick', '--wait');
+    expect(shelf('store-b')).toEqual(expectedShelf(B));
+  });
+
+  it('merchants configure --wait follows that store too', async () => {
+    const { out } = await cli('merchants', 'configure', A, '--field-map', 'f1=sku', '--wait');
+    expect(out.join('\n')).toMatch(new RegExp(`\nsynced: merchant ${A} polled .*every label in step\n`));
+    expect(out.at(-1)).toBe(`merchant ${A}: every label follows the new rules`);
+    for (const label of hipoink.products('store-a').values()) expect(label.f1).toBe(label.pc);
+  });
+});
+
+describe('--json', () => {
+  it.each([
+    [['status']],
+    [['merchants', 'list']],
+    [['merchants', 'show', A]],
+    [['dlq', 'list']],
+    [['dlq', 'redrive']],
+    [['tokens', 'refresh']],
+    [['tick', '--wait']],
+    [['stores', 'invite', '--store-code', 'store-c']],
+    [['merchants', 'disable', B]],
+    [['merchants', 'enable', B]],
+  ])('esl-sync %j --json: one JSON document on stdout', async (args) => {
+    const { out } = await cli(...args, '--json');
+    expect(out).toHaveLength(1);
+    expect(JSON.parse(out[0] ?? '')).toBeTypeOf('object');
+  });
+
+  it('status carries each store’s shelf counts, kept on its record', async () => {
+    const status = JSON.parse((await cli('status', '--json')).out[0] ?? '');
+    const a = status.merchants.find((m: { merchantId: string }) => m.merchantId === A);
+    expect(a.shelf).toMatchObject({ onShelf: expectedShelf(A).length, outOfStep: 0, refused: 0 });
+    expect((await cli('status')).out.join('\n')).toContain(
+      `  shelf: ${expectedShelf(A).length} on shelf, 0 to push`,
+    );
+  });
+});
+
+describe('the esl-sync executable', () => {
+  it('exits 0 with its result, 2 for a usage error, 3 for an unknown merchant', async () => {
+    const ok = await esl('merchants', 'show', A, '--json');
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ merchantId: A, storeCode: 'store-a' });
+
+    const unknown = await esl('merchants', 'show', 'NOSUCHMERCHANT');
+    expect(unknown.code).toBe(3);
+    expect(unknown.stdout).toBe('');
+    expect(unknown.stderr).toBe('esl-sync: unknown merchant NOSUCHMERCHANT\n');
+
+    const usage = await esl('tick', '--bogus');
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/unknown option --bogus\nRun `esl-sync --help` for usage\.\n$/);
+
+    const help = await esl('backfill', '--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: esl-sync backfill /);
+  });
+});

@@ -1,0 +1,177 @@
+import { describe, expect, it } from 'vitest';
+import type { MerchantRecord } from '../../src/store/merchants.ts';
+import {
+  describeWait,
+  fullSyncPushesUnmarked,
+  readStoreProgress,
+  type StoreProgress,
+  waitForStores,
+} from '../../src/sync/progress.ts';
+import { merchantRecord } from './fakes.ts';
+
+const AT = 1_000_000;
+
+/** Readings one after the other: each `get` and `outOfStepBefore` takes the next; the last repeats. */
+function scripted(
+  readings: Array<{ record?: Partial<MerchantRecord> | null; codes?: string[]; items?: string[] }>,
+) {
+  let i = -1;
+  const at = () => readings[Math.min(i, readings.length - 1)] ?? {};
+  return {
+    merchants: {
+      get: async (merchantId: string) => {
+        i++;
+        const r = at().record;
+        return r === null ? undefined : merchantRecord({ merchantId, ...r });
+      },
+    },
+    shelf: {
+      outOfStepBefore: async (_: string, before: number) => {
+        expect(before).toBe(Number.MAX_SAFE_INTEGER);
+        return { codes: at().codes ?? [], itemIds: at().items ?? [] };
+      },
+    },
+  };
+}
+
+const fastClock = () => {
+  let t = 0;
+  return {
+    now: () => t,
+    sleep: async (ms: number) => {
+      t += ms;
+    },
+  };
+};
+
+describe('a store’s progress since a request', () => {
+  it('counts only a poll that finished after the request, a full one for a full sync', async () => {
+    const before = scripted([{ record: { lastSyncAt: AT - 1, lastFullSyncAt: AT - 1 } }]);
+    expect(await readStoreProgress(before, 'M', { at: AT, full: true })).toMatchObject({
+      polled: false,
+      clean: false,
+    });
+    const incremental = scripted([{ record: { lastSyncAt: AT + 5, lastFullSyncAt: AT - 1 } }]);
+    expect(await readStoreProgress(incremental, 'M', { at: AT, full: true })).toMatchObject({
+      polled: false,
+    });
+    expect(await readStoreProgress(incremental, 'M', { at: AT, full: false })).toMatchObject({
+      polled: true,
+      clean: true,
+    });
+  });
+
+  it('is not clean while codes are out of step or items are being listed', async () => {
+    const polled = {
+      lastSyncAt: AT,
+      lastFullSyncAt: AT,
+      lastSyncCounts: { fetched: 9, changed: 2 } as never,
+    };
+    const codes = await readStoreProgress(scripted([{ record: polled, codes: ['A', 'B'] }]), 'M', {
+      at: AT,
+      full: true,
+    });
+    expect(codes).toMatchObject({ polled: true, toPush: 2, clean: false, fetched: 9, changed: 2 });
+    expect(describeWait(codes)).toBe('merchant M polled (fetched 9, changed 2), 2 code(s) still to push');
+    const items = await readStoreProgress(scripted([{ record: polled, items: ['I'] }]), 'M', {
+      at: AT,
+      full: true,
+    });
+    expect(items).toMatchObject({ itemsToList: 1, clean: false });
+  });
+
+  it('says why a store cannot finish: removed, or not active', async () => {
+    expect((await readStoreProgress(scripted([{ record: null }]), 'M', { at: AT, full: true })).stuck).toBe(
+      'it was removed',
+    );
+    const reauth = scripted([{ record: { state: 'needs_reauth', stateReason: 'refresh token refused' } }]);
+    expect((await readStoreProgress(reauth, 'M', { at: AT, full: true })).stuck).toBe(
+      'it is needs_reauth (refresh token refused)',
+    );
+  });
+});
+
+describe('waiting for stores', () => {
+  const done = { lastSyncAt: AT + 1, lastFullSyncAt: AT + 1 };
+
+  it('needs two clean readings in a row', async () => {
+    const deps = scripted([
+      { record: { lastFullSyncAt: AT - 1 } },
+      { record: done },
+      { record: done, codes: ['late'] }, // the sparse index showed it only now
+      { record: done },
+      { record: done },
+      { record: done, codes: ['never read'] },
+    ]);
+    const seen: StoreProgress[][] = [];
+    const result = await waitForStores(
+      deps,
+      ['M'],
+      { at: AT, full: true },
+      {
+        timeoutMs: 60_000,
+        onProgress: (p) => seen.push(p),
+        ...fastClock(),
+      },
+    );
+    expect(seen.map(([p]) => p?.clean)).toEqual([false, true, false, true, true]);
+    expect(result).toEqual([expect.objectContaining({ merchantId: 'M', clean: true })]);
+  });
+
+  it('fails at once for a store that cannot finish, and at the timeout with where each store stands', async () => {
+    await expect(
+      waitForStores(
+        scripted([{ record: { state: 'disabled' } }]),
+        ['M'],
+        { at: AT, full: true },
+        {
+          timeoutMs: 60_000,
+          ...fastClock(),
+        },
+      ),
+    ).rejects.toThrow('merchant M cannot finish: it is disabled');
+    await expect(
+      waitForStores(
+        scripted([{ record: done, codes: ['A'] }]),
+        ['M'],
+        { at: AT, full: true },
+        {
+          timeoutMs: 3_000,
+          ...fastClock(),
+        },
+      ),
+    ).rejects.toThrow(
+      /^Timed out after 3 s: merchant M polled, 1 code\(s\) still to push \(see status and dlq list\)$/,
+    );
+  });
+
+  it('reads only the stores not yet done', async () => {
+    const asked: string[] = [];
+    const deps = {
+      merchants: {
+        get: async (id: string) => {
+          asked.push(id);
+          return merchantRecord({ merchantId: id, ...(id === 'FAST' || asked.length > 6 ? done : {}) });
+        },
+      },
+      shelf: { outOfStepBefore: async () => ({ codes: [], itemIds: [] }) },
+    };
+    await waitForStores(
+      deps,
+      ['FAST', 'SLOW'],
+      { at: AT, full: true },
+      { timeoutMs: 60_000, ...fastClock() },
+    );
+    expect(asked.filter((id) => id === 'FAST')).toHaveLength(2);
+  });
+});
+
+describe('pushes a full sync sends without a mark', () => {
+  it('come with a repush, or from a store with refused labels', () => {
+    expect(fullSyncPushesUnmarked(undefined, { repush: true })).toBe(true);
+    const shelf = { items: 3, removed: 0, invalid: 0, onShelf: 2, outOfStep: 0, refused: 0 };
+    expect(fullSyncPushesUnmarked({ shelf }, {})).toBe(false);
+    expect(fullSyncPushesUnmarked({ shelf: { ...shelf, refused: 1 } }, {})).toBe(true);
+    expect(fullSyncPushesUnmarked({}, {})).toBe(false);
+  });
+});
