@@ -11,6 +11,7 @@ import { localTarget } from '../../src/cli/target.ts';
 import { APP_UNINSTALLED } from '../../src/connect/authorize.ts';
 import { queueDepth, waitForQueuesDrained } from '../../src/queues/depth.ts';
 import { createDocumentClient } from '../../src/store/dynamo.ts';
+import { fanOut } from '../../src/sync/fanout.ts';
 import {
   APP_ID,
   type ConnectWorld,
@@ -287,6 +288,57 @@ describe('Clover webhooks', () => {
     expect(await merchant(GONE)).toMatchObject({ state: 'active' });
     expect((await stored(GONE)).accessToken).toEqual(expect.any(String));
     expect(world.clover.webhooks.deliveries.every((d) => d.status === 200)).toBe(true);
+  });
+
+  it('polls a store whose notices arrive every 15 minutes, one without every 2, and status says which', async () => {
+    await drained();
+    const QUIET = 'QUIETMERCH004';
+    const tokens = world.clover.addMerchant(QUIET, [{ name: 'Milk', sku: 'MILK', price: 299 }]);
+    await world.cli(...merchantAddArgs(QUIET, 'store-quiet', tokens));
+    const heardAt = Date.now();
+    const item = world.clover.items(SHOP)[0];
+    if (!item) throw new Error('no item');
+    expect((await post(update(SHOP, item.id), WEBHOOK_AUTH)).status).toBe(200);
+    await until('the notice is recorded', async () => ((await merchant(SHOP)).lastNoticeAt ?? 0) >= heardAt);
+    expect((await merchant(QUIET)).lastNoticeAt).toBeUndefined();
+
+    // 45 minutes of scheduled fan-out runs, one a minute, over the stored merchants as they are.
+    const pollTimes = new Map<string, Set<string>>();
+    for (let run = 0; run < 45; run++) {
+      await fanOut(
+        {
+          merchants: world.stores().merchants,
+          pollQueue: {
+            send: async (batch) => {
+              for (const m of batch) {
+                const set = pollTimes.get(m.groupId ?? '') ?? new Set<string>();
+                set.add(m.deduplicationId ?? '');
+                pollTimes.set(m.groupId ?? '', set);
+              }
+            },
+          },
+          cadence: { pollIntervalSeconds: 120, safetyPollIntervalMinutes: 15 },
+          fanOutPeriodSeconds: 60,
+          readRequestsPerSecond: 40,
+          now: () => heardAt + run * 60_000,
+        },
+        { kind: 'schedule' },
+      );
+    }
+    const polls = (id: string) => pollTimes.get(id)?.size ?? 0;
+    expect(polls(SHOP)).toBeGreaterThanOrEqual(3);
+    expect(polls(SHOP)).toBeLessThanOrEqual(4);
+    expect(polls(QUIET)).toBeGreaterThanOrEqual(22);
+    expect(polls(QUIET)).toBeLessThanOrEqual(23);
+
+    const status = JSON.parse((await world.cli('status', '--json')).join('\n')) as {
+      merchants: Array<{ merchantId: string; lastNoticeAt?: string; pollCadence: string }>;
+    };
+    const view = (id: string) => status.merchants.find((m) => m.merchantId === id);
+    expect(view(SHOP)).toMatchObject({ pollCadence: 'safety', lastNoticeAt: expect.any(String) });
+    expect(view(QUIET)).toMatchObject({ pollCadence: 'normal' });
+    expect(view(QUIET)?.lastNoticeAt).toBeUndefined();
+    await world.cli('merchants', 'remove', QUIET);
   });
 
   it('ignores a notice for a merchant it does not know (200), writing and asking nothing', async () => {
