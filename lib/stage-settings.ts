@@ -1,7 +1,7 @@
 import { Token } from 'aws-cdk-lib';
-import * as z from 'zod';
 import { ConfigSchema } from '../src/config.ts';
 import { MAX_POLLER_CONCURRENCY, MIN_POLLER_CONCURRENCY, POLLER } from '../src/function-settings.ts';
+import * as z from '../src/zod.ts';
 
 export const CLOVER_REGIONS = ['na', 'eu', 'la'] as const;
 export type CloverRegion = (typeof CLOVER_REGIONS)[number];
@@ -30,39 +30,49 @@ export const StageSettingsSchema = z
     /** The Hipoink ESL server, e.g. https://esl.example-chain.com (no default: every stage has its own). */
     hipoinkBaseUrl: z
       .string({ error: 'required: the URL of this stage’s Hipoink ESL server' })
-      .refine((v) => Token.isUnresolved(v) || isHttpUrl(v), 'must be an http(s) URL'),
+      .check(z.refine((v) => Token.isUnresolved(v) || isHttpUrl(v), 'must be an http(s) URL')),
     /** Hipoink `client_id` path segment. */
     hipoinkClientId: handlers.hipoinkClientId,
     /** Clover's sandbox or production hosts. */
-    cloverEnvironment: z
-      .enum(CLOVER_ENVIRONMENTS, { error: `must be one of ${CLOVER_ENVIRONMENTS.join(', ')}` })
-      .default('sandbox'),
+    cloverEnvironment: z._default(
+      z.enum(CLOVER_ENVIRONMENTS, { error: `must be one of ${CLOVER_ENVIRONMENTS.join(', ')}` }),
+      'sandbox',
+    ),
     /** Clover's production region (the sandbox has one host for all). */
-    cloverRegion: z
-      .enum(CLOVER_REGIONS, { error: `must be one of ${CLOVER_REGIONS.join(', ')}` })
-      .default('na'),
+    cloverRegion: z._default(
+      z.enum(CLOVER_REGIONS, { error: `must be one of ${CLOVER_REGIONS.join(', ')}` }),
+      'na',
+    ),
     /** Seconds between scheduled polls; whole minutes, at least 60 (EventBridge's resolution). */
-    pollIntervalSeconds: handlers.pollIntervalSeconds.refine(
-      (s) => s >= 60 && s % 60 === 0,
-      'must be a whole number of minutes (60, 120, …)',
+    pollIntervalSeconds: handlers.pollIntervalSeconds.check(
+      z.refine((s) => s >= 60 && s % 60 === 0, 'must be a whole number of minutes (60, 120, …)'),
     ),
     /**
      * Concurrent poller invocations (each has one Clover request in flight at a time): 2 is SQS
      * event sources' minimum; above 10 the pollers alone would exceed Clover's 10 concurrent
      * requests per app.
      */
-    pollerMaxConcurrency: z
-      .number()
-      .int(`must be a whole number between ${MIN_POLLER_CONCURRENCY} and ${MAX_POLLER_CONCURRENCY}`)
-      .min(MIN_POLLER_CONCURRENCY, `must be between ${MIN_POLLER_CONCURRENCY} and ${MAX_POLLER_CONCURRENCY}`)
-      .max(MAX_POLLER_CONCURRENCY, `must be between ${MIN_POLLER_CONCURRENCY} and ${MAX_POLLER_CONCURRENCY}`)
-      .default(POLLER.feed.maxConcurrency),
+    pollerMaxConcurrency: z._default(
+      z
+        .number()
+        .check(
+          z.int(`must be a whole number between ${MIN_POLLER_CONCURRENCY} and ${MAX_POLLER_CONCURRENCY}`),
+          z.minimum(
+            MIN_POLLER_CONCURRENCY,
+            `must be between ${MIN_POLLER_CONCURRENCY} and ${MAX_POLLER_CONCURRENCY}`,
+          ),
+          z.maximum(
+            MAX_POLLER_CONCURRENCY,
+            `must be between ${MIN_POLLER_CONCURRENCY} and ${MAX_POLLER_CONCURRENCY}`,
+          ),
+        ),
+      POLLER.feed.maxConcurrency,
+    ),
     /** Minutes between polls of a store whose webhook notices arrived within the last hour. */
     safetyPollIntervalMinutes: handlers.safetyPollIntervalMinutes,
     /** Minutes between runs of the backup token refresher (whole minutes 1–1440). */
-    tokenRefreshIntervalMinutes: handlers.tokenRefreshIntervalMinutes.refine(
-      (m) => Number.isInteger(m) && m >= 1,
-      'must be a whole number from 1 to 1440',
+    tokenRefreshIntervalMinutes: handlers.tokenRefreshIntervalMinutes.check(
+      z.refine((m) => Number.isInteger(m) && m >= 1, 'must be a whole number from 1 to 1440'),
     ),
     /** The backup refresher also refreshes tokens last refreshed at least this many minutes ago. */
     tokenMaxAgeMinutes: handlers.tokenMaxAgeMinutes,
@@ -77,22 +87,27 @@ export const StageSettingsSchema = z
     /** Which Clover field becomes the Hipoink product code, e.g. "sku,code,id". */
     productCodePrecedence: handlers.productCodePrecedence,
     /** Email subscribed to the operator alarms' topic (optional; any SNS subscriber can be added). */
-    alertEmail: z.string().optional(),
+    alertEmail: z.optional(z.string()),
     /** A custom domain for the connect flow's web address, e.g. connect.example.com (with webCertificateArn). */
-    webDomainName: z
-      .string()
-      .refine(
-        (v) => Token.isUnresolved(v) || /^(?=.{1,253}$)([a-z0-9-]{1,63}\.)+[a-z]{2,63}$/i.test(v),
-        'must be a host name such as connect.example.com',
-      )
-      .optional(),
+    webDomainName: z.optional(
+      z
+        .string()
+        .check(
+          z.refine(
+            (v) => Token.isUnresolved(v) || /^(?=.{1,253}$)([a-z0-9-]{1,63}\.)+[a-z]{2,63}$/i.test(v),
+            'must be a host name such as connect.example.com',
+          ),
+        ),
+    ),
     /** ARN of an ACM certificate in the stack's region covering webDomainName. */
-    webCertificateArn: z.string().min(1).optional(),
+    webCertificateArn: z.optional(z.string().check(z.minLength(1))),
   })
-  .refine((s) => (s.webDomainName === undefined) === (s.webCertificateArn === undefined), {
-    message: 'webDomainName and webCertificateArn go together: give both or neither',
-    path: ['webDomainName'],
-  });
+  .check(
+    z.refine((s) => (s.webDomainName === undefined) === (s.webCertificateArn === undefined), {
+      message: 'webDomainName and webCertificateArn go together: give both or neither',
+      path: ['webDomainName'],
+    }),
+  );
 export type StageSettingsInput = z.input<typeof StageSettingsSchema>;
 export type StageSettings = z.output<typeof StageSettingsSchema>;
 

@@ -2,8 +2,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type App, CfnParameter, CfnRule, Fn, type Stack } from 'aws-cdk-lib';
-import * as z from 'zod';
 import { checkStageName, EXAMPLE_STAGE, stackNameOf } from '../src/stage.ts';
+import * as z from '../src/zod.ts';
 import { EslSyncStack } from './esl-sync-stack.ts';
 import { describeIssues, STAGE_SETTING_KEYS, StageSettingsSchema } from './stage-settings.ts';
 
@@ -15,16 +15,14 @@ export const CONFIG_DIR = fileURLToPath(new URL('../config/', import.meta.url));
  * to (then a deploy with another account's credentials fails instead of creating a second copy).
  * Unknown keys are refused, so a misspelt setting cannot silently fall back to its default.
  */
-const StageFileSchema = StageSettingsSchema.extend({
-  account: z
-    .string()
-    .regex(/^\d{12}$/, 'must be a 12-digit AWS account id')
-    .optional(),
-  region: z
-    .string()
-    .regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region such as us-east-1')
-    .optional(),
-}).strict();
+const StageFileSchema = z.strict(
+  z.extend(StageSettingsSchema, {
+    account: z.optional(z.string().check(z.regex(/^\d{12}$/, 'must be a 12-digit AWS account id'))),
+    region: z.optional(
+      z.string().check(z.regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region such as us-east-1')),
+    ),
+  }),
+);
 export type StageFile = z.input<typeof StageFileSchema>;
 
 /** Hosts reserved for examples and tests: never a real Hipoink server. */

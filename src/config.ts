@@ -1,57 +1,67 @@
-import * as z from 'zod';
 import { ENV, WEB_ENV } from './env.ts';
+import * as z from './zod.ts';
 
 const PRODUCT_CODE_SOURCES = ['sku', 'code', 'id'] as const;
 export type ProductCodeSource = (typeof PRODUCT_CODE_SOURCES)[number];
 
-const productCodePrecedence = z
-  .string()
-  .default('sku,code,id')
-  .transform((raw, ctx) => {
+const productCodePrecedence = z.pipe(
+  z._default(z.string(), 'sku,code,id'),
+  z.transform((raw: string, ctx) => {
     const parts = raw
       .split(',')
       .map((p) => p.trim())
       .filter(Boolean);
     const bad = parts.filter((p) => !(PRODUCT_CODE_SOURCES as readonly string[]).includes(p));
     if (parts.length === 0 || bad.length > 0) {
-      ctx.addIssue({ code: 'custom', message: `must list some of ${PRODUCT_CODE_SOURCES.join(', ')}` });
+      ctx.issues.push({
+        code: 'custom',
+        message: `must list some of ${PRODUCT_CODE_SOURCES.join(', ')}`,
+        input: raw,
+      });
       return z.NEVER;
     }
     return parts as ProductCodeSource[];
-  });
+  }),
+);
 
-const url = z.url().transform((u) => u.replace(/\/+$/, ''));
+const url = z.pipe(
+  z.url(),
+  z.transform((u: string) => u.replace(/\/+$/, '')),
+);
 
 /** Everything the handlers read from the environment, parsed once per cold start. */
 export const ConfigSchema = z.object({
-  merchantsTable: z.string().min(1),
-  productsTable: z.string().min(1),
-  pollQueueUrl: z.string().min(1),
-  pushQueueUrl: z.string().min(1),
-  pollDlqUrl: z.string().min(1).optional(),
-  pushDlqUrl: z.string().min(1).optional(),
-  appSecretId: z.string().min(1),
+  merchantsTable: z.string().check(z.minLength(1)),
+  productsTable: z.string().check(z.minLength(1)),
+  pollQueueUrl: z.string().check(z.minLength(1)),
+  pushQueueUrl: z.string().check(z.minLength(1)),
+  pollDlqUrl: z.optional(z.string().check(z.minLength(1))),
+  pushDlqUrl: z.optional(z.string().check(z.minLength(1))),
+  appSecretId: z.string().check(z.minLength(1)),
   cloverApiBaseUrl: url,
   hipoinkBaseUrl: url,
-  hipoinkClientId: z.string().min(1).default('default'),
-  pollIntervalSeconds: z.coerce.number().int().positive().default(120),
-  safetyPollIntervalMinutes: z.coerce.number().int().min(1).max(1440).default(15),
+  hipoinkClientId: z._default(z.string().check(z.minLength(1)), 'default'),
+  pollIntervalSeconds: z._default(z.coerce.number().check(z.int(), z.positive()), 120),
+  safetyPollIntervalMinutes: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(1440)), 15),
   // At most 2 min: a run looks 1.5 periods back, within SQS FIFO deduplication's 5 minutes.
-  fanOutPeriodSeconds: z.coerce.number().positive().max(120).default(60),
-  tokenMaxAgeMinutes: z.coerce.number().int().positive().default(60),
-  tokenRefreshThresholdMinutes: z.coerce.number().int().min(1).max(120).default(15),
+  fanOutPeriodSeconds: z._default(z.coerce.number().check(z.positive(), z.maximum(120)), 60),
+  tokenMaxAgeMinutes: z._default(z.coerce.number().check(z.int(), z.positive()), 60),
+  tokenRefreshThresholdMinutes: z._default(
+    z.coerce.number().check(z.int(), z.minimum(1), z.maximum(120)),
+    15,
+  ),
   // Never plan a refresh closer than 1 minute to expiry.
-  tokenRefreshBufferMinutes: z.coerce.number().min(1).max(120).default(5),
-  tokenRefreshIntervalMinutes: z.coerce.number().positive().max(1440).default(10),
-  hipoinkChunkSize: z.coerce.number().int().min(1).max(1000).default(200),
-  retryBaseSeconds: z.coerce.number().int().min(1).max(900).default(30),
-  cloverRequestsPerSecond: z.coerce.number().int().min(2).max(50).default(50),
+  tokenRefreshBufferMinutes: z._default(z.coerce.number().check(z.minimum(1), z.maximum(120)), 5),
+  tokenRefreshIntervalMinutes: z._default(z.coerce.number().check(z.positive(), z.maximum(1440)), 10),
+  hipoinkChunkSize: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(1000)), 200),
+  retryBaseSeconds: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(900)), 30),
+  cloverRequestsPerSecond: z._default(z.coerce.number().check(z.int(), z.minimum(2), z.maximum(50)), 50),
   productCodePrecedence,
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
 /** Parses the variables `names` maps to config keys with `schema`, naming the variable at fault. */
-function parseEnv<S extends z.ZodType>(
+function parseEnv<S extends z.ZodMiniType>(
   schema: S,
   names: Record<string, string>,
   env: NodeJS.ProcessEnv,
@@ -77,17 +87,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
  * What the web function reads: the merchants table, the poll queue (webhook notices queue polls),
  * the secrets, Clover's two hosts, the budget.
  */
-export const WebConfigSchema = ConfigSchema.pick({
-  merchantsTable: true,
-  pollQueueUrl: true,
-  appSecretId: true,
-  cloverApiBaseUrl: true,
-  cloverRequestsPerSecond: true,
-}).extend({
-  cloverOauthBaseUrl: url,
-  stateKeySecretId: z.string().min(1),
-  webBaseUrl: url.optional(),
-});
+export const WebConfigSchema = z.extend(
+  z.pick(ConfigSchema, {
+    merchantsTable: true,
+    pollQueueUrl: true,
+    appSecretId: true,
+    cloverApiBaseUrl: true,
+    cloverRequestsPerSecond: true,
+  }),
+  {
+    cloverOauthBaseUrl: url,
+    stateKeySecretId: z.string().check(z.minLength(1)),
+    webBaseUrl: z.optional(url),
+  },
+);
 export type WebConfig = z.infer<typeof WebConfigSchema>;
 
 export function loadWebConfig(env: NodeJS.ProcessEnv = process.env): WebConfig {

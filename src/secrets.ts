@@ -1,7 +1,7 @@
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import * as z from 'zod';
 import { MIN_STATE_KEY_LENGTH } from './connect/state.ts';
+import * as z from './zod.ts';
 
 /** The app secret in Secrets Manager. Its values are credentials: never logged, never returned. */
 /** What the CDK stack puts in the secret until an operator sets the real values. */
@@ -10,24 +10,24 @@ export const PLACEHOLDER_APP_ID = 'SET-ME';
 export const AppSecretSchema = z.object({
   // Refusing the placeholder keeps a fresh deploy from sending a wrong client_id to Clover,
   // which would look like rejected refresh tokens and lock every merchant into needs_reauth.
-  cloverAppId: z
-    .string()
-    .min(1)
-    .refine(
+  cloverAppId: z.string().check(
+    z.minLength(1),
+    z.refine(
       (id) => id !== PLACEHOLDER_APP_ID,
       'still the placeholder: put the real values into the app secret',
     ),
+  ),
   /**
    * Only high-trust apps hold it: the connect flow needs it for Clover's code exchange, and it
    * enables Clover's recovery-token path.
    */
-  cloverAppSecret: z.string().min(1).optional(),
+  cloverAppSecret: z.optional(z.string().check(z.minLength(1))),
   /**
    * The Clover Auth Code of the app's webhook settings: every notice carries it in `X-Clover-Auth`.
    * Without it every notice is refused (polling still syncs).
    */
-  cloverWebhookAuthCode: z.string().min(1).optional(),
-  hipoinkSign: z.string().min(1),
+  cloverWebhookAuthCode: z.optional(z.string().check(z.minLength(1))),
+  hipoinkSign: z.string().check(z.minLength(1)),
 });
 export type AppSecret = z.infer<typeof AppSecretSchema>;
 

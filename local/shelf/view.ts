@@ -3,13 +3,14 @@
  * per store, the labels Hipoink holds and the store's sync state. The rules it reports come from
  * where they are stated (`shelfReport`, `merchantView`, `pollFreshness`); nothing here decides.
  */
-import * as z from 'zod';
+
 import type { Slot } from '../../src/domain/shelf.ts';
 import { shelfReport } from '../../src/domain/shelf.ts';
 import type { MerchantRecord, MerchantStore, MerchantView } from '../../src/store/merchants.ts';
 import { merchantView } from '../../src/store/merchants.ts';
 import type { ItemRecord, ShelfStore } from '../../src/store/shelf.ts';
 import { pollFreshness } from '../../src/sync/freshness.ts';
+import * as z from '../../src/zod.ts';
 
 /** One label as Hipoink holds it: what a shelf card shows. */
 export interface ShelfCard {
@@ -61,7 +62,7 @@ export interface ShelfView {
 
 /** The labels of one store as the Hipoink simulator's control route lists them. */
 const SimulatorProductsSchema = z.array(
-  z.looseObject({ pc: z.string(), pn: z.string(), pp: z.string(), pu: z.string().optional() }),
+  z.looseObject({ pc: z.string(), pn: z.string(), pp: z.string(), pu: z.optional(z.string()) }),
 );
 
 /** One store's shelf and sync state from what is stored and what Hipoink holds. */

@@ -3,7 +3,6 @@
  * stack is looked up, so bad input gets its usage error even when nothing is running.
  */
 import { readFile } from 'node:fs/promises';
-import * as z from 'zod';
 import { TokenPairSchema } from '../clover/schemas.ts';
 import { InviteDaysSchema, MAX_INVITE_DAYS, StoreCodeSchema } from '../connect/invites.ts';
 import {
@@ -14,6 +13,7 @@ import {
 } from '../domain/label.ts';
 import { checkStageName } from '../stage.ts';
 import { type BackfillRequestSchema, SinceSchema } from '../sync/messages.ts';
+import * as z from '../zod.ts';
 import { UsageError } from './errors.ts';
 
 /** Every option any command takes (`node:util` parseArgs configuration). */
@@ -159,13 +159,13 @@ export function deployedStage(values: CliValues, env: NodeJS.ProcessEnv = proces
   }
 }
 
-const secondsInt = z.coerce.number().int().positive();
+const secondsInt = z.coerce.number().check(z.int(), z.positive());
 const MerchantAddSchema = z.object({
-  'merchant-id': z.string().min(1),
+  'merchant-id': z.string().check(z.minLength(1)),
   'store-code': StoreCodeSchema,
-  'access-token': z.string().min(1),
+  'access-token': z.string().check(z.minLength(1)),
   'access-token-expiration': secondsInt,
-  'refresh-token': z.string().min(1),
+  'refresh-token': z.string().check(z.minLength(1)),
   'refresh-token-expiration': secondsInt,
 });
 const TOKEN_OPTIONS = [
@@ -180,7 +180,7 @@ export const ARGV_TOKEN_WARNING =
   'prefer --tokens-file FILE, or --tokens-file - to read them from stdin';
 
 /** Names the options or fields at fault, never their values (they may be tokens). */
-const faultyFields = (issues: z.ZodError['issues'], prefix: string) =>
+const faultyFields = (issues: z.core.$ZodIssue[], prefix: string) =>
   [...new Set(issues.map((i) => `${prefix}${String(i.path[0] ?? 'value')}`))].join(', ');
 
 /** `merchants add`: the merchant, its store code and Clover's token pair, from a file, stdin or argv. */
@@ -208,7 +208,7 @@ export async function parseMerchantAdd(values: CliValues, io: CliIo) {
   if (given.length > 0) {
     throw new UsageError(`merchants add: --tokens-file replaces ${given.map((o) => `--${o}`).join(', ')}`);
   }
-  const ids = MerchantAddSchema.pick({ 'merchant-id': true, 'store-code': true }).safeParse(values);
+  const ids = z.pick(MerchantAddSchema, { 'merchant-id': true, 'store-code': true }).safeParse(values);
   if (!ids.success) {
     throw new UsageError(`merchants add: missing or invalid ${faultyFields(ids.error.issues, '--')}`);
   }

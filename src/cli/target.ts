@@ -3,9 +3,9 @@ import { join, resolve } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import * as z from 'zod';
 import { createSqsClient } from '../queues/sqs.ts';
 import { stackNameOf } from '../stage.ts';
+import * as z from '../zod.ts';
 
 /** Where the CLI acts: the running local stack (default) or the deployed stack (--aws). */
 export const StackInfoSchema = z.object({
@@ -19,22 +19,22 @@ export const StackInfoSchema = z.object({
   backfillFunction: z.string(),
   tokenRefresherFunction: z.string(),
   /** The web function's base URL (invite links); a stack deployed before it existed has none. */
-  webUrl: z.string().optional(),
+  webUrl: z.optional(z.string()),
 });
 export type StackInfo = z.infer<typeof StackInfoSchema>;
 
-export const LocalStackFileSchema = StackInfoSchema.extend({
-  pid: z.number().int(),
+export const LocalStackFileSchema = z.extend(StackInfoSchema, {
+  pid: z.number().check(z.int()),
   endpoints: z.object({
     dynamodb: z.string(),
     sqs: z.string(),
     lambda: z.string(),
     /** The web function (connect flow) on loopback. */
-    web: z.string().optional(),
+    web: z.optional(z.string()),
     /** The live shelf page (`npm start` only). */
-    shelf: z.string().optional(),
+    shelf: z.optional(z.string()),
   }),
-  simulators: z.object({ clover: z.string().optional(), hipoink: z.string().optional() }).default({}),
+  simulators: z._default(z.object({ clover: z.optional(z.string()), hipoink: z.optional(z.string()) }), {}),
 });
 export type LocalStackFile = z.infer<typeof LocalStackFileSchema>;
 

@@ -1,4 +1,3 @@
-import type * as z from 'zod';
 import {
   AuthorizationCodeRejectedError,
   CloverApiError,
@@ -8,6 +7,7 @@ import {
   RefreshRejectedError,
 } from '../errors.ts';
 import { isHttpError, isTimeoutError, lazyHttpClient } from '../http.ts';
+import type * as z from '../zod.ts';
 import { ItemsPageSchema, type TokenPair, TokenPairSchema } from './schemas.ts';
 
 export interface ListItemsQuery {
@@ -132,7 +132,12 @@ export function createCloverClient(options: CloverClientOptions): CloverClient &
     }
   };
 
-  const parse = <S extends z.ZodType>(schema: S, body: unknown, merchantId: string, operation: string) => {
+  const parse = <S extends z.ZodMiniType>(
+    schema: S,
+    body: unknown,
+    merchantId: string,
+    operation: string,
+  ) => {
     const result = schema.safeParse(body);
     if (!result.success) {
       throw new InvalidResponseError(

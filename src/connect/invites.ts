@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import * as z from 'zod';
+import * as z from '../zod.ts';
 
 /**
  * An operator's invite: a single-use link that connects one Clover merchant either to a Hipoink
@@ -10,17 +10,17 @@ export const InviteSchema = z.object({
   /** The stored key: base64url SHA-256 of the id in the link. */
   key: z.string(),
   /** A store invite: the merchant who accepts it shows its labels in this Hipoink store. */
-  storeCode: z.string().optional(),
+  storeCode: z.optional(z.string()),
   /** A reconnect invite: only this Clover merchant may accept it. */
-  forMerchant: z.string().optional(),
+  forMerchant: z.optional(z.string()),
   createdAt: z.number(),
   expiresAt: z.number(),
   /** A sign-in finishing with this invite right now (its state's nonce), until `claimedUntil`. */
-  claimedBy: z.string().optional(),
-  claimedUntil: z.number().optional(),
-  usedAt: z.number().optional(),
+  claimedBy: z.optional(z.string()),
+  claimedUntil: z.optional(z.number()),
+  usedAt: z.optional(z.number()),
   /** The Clover merchant that accepted it. */
-  usedBy: z.string().optional(),
+  usedBy: z.optional(z.string()),
 });
 export type Invite = z.infer<typeof InviteSchema>;
 
@@ -34,14 +34,14 @@ const INVITE_ID = /^[A-Za-z0-9_-]{24}$/;
 /** A Hipoink store code as operators type it: printable, no spaces, at most 64 characters. */
 export const StoreCodeSchema = z
   .string()
-  .regex(/^[\x21-\x7e]{1,64}$/, 'a store code is 1 to 64 printable characters without spaces');
+  .check(z.regex(/^[\x21-\x7e]{1,64}$/, 'a store code is 1 to 64 printable characters without spaces'));
 
 /** Days an invite stays valid: more than 0, at most MAX_INVITE_DAYS. */
-export const InviteDaysSchema = z.coerce
-  .number()
-  .refine((d) => Number.isFinite(d) && d > 0 && d <= MAX_INVITE_DAYS, {
+export const InviteDaysSchema = z.coerce.number().check(
+  z.refine((d) => Number.isFinite(d) && d > 0 && d <= MAX_INVITE_DAYS, {
     message: `takes a number of days greater than 0 and at most ${MAX_INVITE_DAYS}`,
-  });
+  }),
+);
 
 export function inviteKeyOf(id: string): string | undefined {
   if (!INVITE_ID.test(id)) return undefined;

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import * as z from 'zod';
+import * as z from '../zod.ts';
 
 /**
  * The OAuth `state` we hand Clover and get back on the callback: signed with our key (HMAC-SHA256),
@@ -25,13 +25,11 @@ export const MAX_STATE_LENGTH = 512;
 const VERSION = 'v1';
 const B64URL = /^[A-Za-z0-9_-]+$/;
 
-const PayloadSchema = z
-  .object({
-    n: z.string().regex(B64URL).min(16).max(64),
-    e: z.number().int().positive(),
-    i: z.string().regex(B64URL).min(16).max(64).optional(),
-  })
-  .strict();
+const PayloadSchema = z.strictObject({
+  n: z.string().check(z.regex(B64URL), z.minLength(16), z.maxLength(64)),
+  e: z.number().check(z.int(), z.positive()),
+  i: z.optional(z.string().check(z.regex(B64URL), z.minLength(16), z.maxLength(64))),
+});
 
 export type StateProblem = 'tampered' | 'expired';
 

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import * as z from 'zod';
 import { type CloverItem, CloverItemSchema, ItemIdentitySchema } from '../clover/schemas.ts';
 import type { ProductCodeSource } from '../config.ts';
 import { FREE_FIELDS, type HipoinkProduct, PROBE_CODE } from '../hipoink/fields.ts';
+import * as z from '../zod.ts';
 import { centsToDollars } from './money.ts';
 
 /** Clover facts a store can put into free label fields for its templates. */
@@ -22,10 +22,11 @@ export type LabelFact = (typeof LABEL_FACTS)[number];
  * shows — `base` its Clover base price (default), `remove` no label at all.
  */
 export const LabelOptionsSchema = z.object({
-  fieldMap: z
-    .partialRecord(z.enum(FREE_FIELDS as unknown as [string, ...string[]]), z.enum(LABEL_FACTS))
-    .default({}),
-  variablePrice: z.enum(['base', 'remove']).default('base'),
+  fieldMap: z._default(
+    z.partialRecord(z.enum(FREE_FIELDS as unknown as [string, ...string[]]), z.enum(LABEL_FACTS)),
+    {},
+  ),
+  variablePrice: z._default(z.enum(['base', 'remove']), 'base'),
 });
 export type LabelOptions = z.infer<typeof LabelOptionsSchema>;
 export const DEFAULT_LABEL_OPTIONS: LabelOptions = { fieldMap: {}, variablePrice: 'base' };

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../zod.ts';
 
 /** Free fields label templates can show (f1…f16). */
 export const FREE_FIELDS = Array.from({ length: 16 }, (_, i) => `f${i + 1}`) as ReadonlyArray<`f${number}`>;
@@ -9,21 +9,21 @@ export type FreeField = (typeof FREE_FIELDS)[number];
  * `pp` is a dollar string with two decimals; `pc` is Hipoink's key for the product.
  */
 export const HipoinkProductSchema = z.object({
-  pc: z.string().min(1),
-  pn: z.string().min(1),
-  pp: z.string().regex(/^\d+\.\d{2}$/),
-  pi: z.string().optional(),
-  pu: z.string().optional(),
-  ps: z.string().optional(),
-  pg: z.string().optional(),
-  vp: z.string().optional(),
-  pop: z.string().optional(),
-  po: z.string().optional(),
-  pm: z.string().optional(),
-  promotion: z.number().int().optional(),
-  pim: z.string().optional(),
-  pqr: z.string().optional(),
-  ...Object.fromEntries(FREE_FIELDS.map((f) => [f, z.string().optional()])),
+  pc: z.string().check(z.minLength(1)),
+  pn: z.string().check(z.minLength(1)),
+  pp: z.string().check(z.regex(/^\d+\.\d{2}$/)),
+  pi: z.optional(z.string()),
+  pu: z.optional(z.string()),
+  ps: z.optional(z.string()),
+  pg: z.optional(z.string()),
+  vp: z.optional(z.string()),
+  pop: z.optional(z.string()),
+  po: z.optional(z.string()),
+  pm: z.optional(z.string()),
+  promotion: z.optional(z.number().check(z.int())),
+  pim: z.optional(z.string()),
+  pqr: z.optional(z.string()),
+  ...Object.fromEntries(FREE_FIELDS.map((f) => [f, z.optional(z.string())])),
 });
 export type HipoinkProduct = z.infer<typeof HipoinkProductSchema>;
 
@@ -33,8 +33,8 @@ export type HipoinkProduct = z.infer<typeof HipoinkProductSchema>;
  */
 export const HipoinkResponseSchema = z.looseObject({
   error_code: z.union([z.number(), z.string()]),
-  error_msg: z.string().nullish().catch(undefined),
-  count: z.coerce.number().optional().catch(undefined),
+  error_msg: z.catch(z.nullish(z.string()), undefined),
+  count: z.catch(z.optional(z.coerce.number()), undefined),
 });
 export type HipoinkResponse = z.infer<typeof HipoinkResponseSchema>;
 

@@ -1,11 +1,11 @@
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import type * as z from 'zod';
 import { errorForLog, InvalidMessageError, isRetryable } from '../errors.ts';
 import { logger } from '../observability.ts';
+import type * as z from '../zod.ts';
 import type { QueueSender, RetryScheduler } from './sqs.ts';
 
-export interface QueueBatchOptions<S extends z.ZodType> {
+export interface QueueBatchOptions<S extends z.ZodMiniType> {
   schema: S;
   handle: (message: z.infer<S>, record: SQSRecord) => Promise<void>;
   /** Where permanently failing messages go at once, with their reason (no retry storm). */
@@ -40,7 +40,7 @@ export function retryDelaySeconds(receiveCount: number, baseSeconds = 30): numbe
  * never succeed — bad JSON, wrong shape, permanent error — is moved to the dead-letter queue
  * straight away with its reason, logged once.
  */
-export async function processQueueBatch<S extends z.ZodType>(
+export async function processQueueBatch<S extends z.ZodMiniType>(
   event: SQSEvent,
   context: Context,
   options: QueueBatchOptions<S>,
@@ -120,7 +120,7 @@ function byGroup(records: readonly SQSRecord[]): SQSRecord[][] {
   return [...groups.values()];
 }
 
-function parseBody<S extends z.ZodType>(schema: S, body: string): z.infer<S> {
+function parseBody<S extends z.ZodMiniType>(schema: S, body: string): z.infer<S> {
   let json: unknown;
   try {
     json = JSON.parse(body);

@@ -1,5 +1,5 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
+import * as z from '../zod.ts';
 
 /** Key of the token refresher's last-run record in the merchants table (never a Clover merchant id). */
 export const REFRESHER_HEARTBEAT_KEY = '#token-refresher';
@@ -9,9 +9,9 @@ export const RefresherRunSchema = z.object({
   finishedAt: z.number(),
   /** The schedule it runs on, so a reader can tell a late heartbeat from a recent one. */
   intervalSeconds: z.number(),
-  checked: z.number().int(),
-  refreshed: z.number().int(),
-  failed: z.number().int(),
+  checked: z.number().check(z.int()),
+  refreshed: z.number().check(z.int()),
+  failed: z.number().check(z.int()),
 });
 export type RefresherRun = z.infer<typeof RefresherRunSchema>;
 

@@ -6,12 +6,12 @@ import {
   ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
 import type { TokenPair } from '../clover/schemas.ts';
 import { type LabelOptions, LabelOptionsSchema } from '../domain/label.ts';
 import { NO_COUNTS, type ShelfCounts } from '../domain/shelf.ts';
 import { MerchantUnavailableError } from '../errors.ts';
 import { type CadenceKind, cadenceKind } from '../sync/schedule.ts';
+import * as z from '../zod.ts';
 import { ifWritten, setExpression, writeIf } from './dynamo.ts';
 
 /**
@@ -22,12 +22,12 @@ export const MERCHANT_STATES = ['active', 'needs_reauth', 'disabled', 'pending']
 export type MerchantState = (typeof MERCHANT_STATES)[number];
 
 export const SyncCountsSchema = z.object({
-  fetched: z.number().int().default(0),
-  changed: z.number().int().default(0),
-  removed: z.number().int().default(0),
-  invalid: z.number().int().default(0),
-  queuedForPush: z.number().int().default(0),
-  cloverRequests: z.number().int().default(0),
+  fetched: z._default(z.number().check(z.int()), 0),
+  changed: z._default(z.number().check(z.int()), 0),
+  removed: z._default(z.number().check(z.int()), 0),
+  invalid: z._default(z.number().check(z.int()), 0),
+  queuedForPush: z._default(z.number().check(z.int()), 0),
+  cloverRequests: z._default(z.number().check(z.int()), 0),
 });
 export type SyncCounts = z.infer<typeof SyncCountsSchema>;
 
@@ -41,7 +41,7 @@ const withoutDeletedTokens = (raw: unknown) =>
     ? { accessToken: '', refreshToken: '', ...raw }
     : raw;
 
-const count = z.number().int().default(0);
+const count = z._default(z.number().check(z.int()), 0);
 const ShelfCountsSchema = z.object({
   items: count,
   removed: count,
@@ -56,62 +56,65 @@ const MerchantFieldsSchema = z
   .object({
     merchantId: z.string(),
     /** The Hipoink store its labels go to; absent only while the merchant is `pending`. */
-    storeCode: z.string().optional(),
+    storeCode: z.optional(z.string()),
     state: z.enum(MERCHANT_STATES),
-    stateReason: z.string().optional(),
+    stateReason: z.optional(z.string()),
     accessToken: z.string(),
     /** Unix seconds, as Clover gives it. */
     accessTokenExpiresAt: z.number(),
     refreshToken: z.string(),
     refreshTokenExpiresAt: z.number(),
     /** The refresh token before the current one: Clover's recovery token (kept encrypted with the table). */
-    previousRefreshToken: z.string().optional(),
+    previousRefreshToken: z.optional(z.string()),
     /** Bumped on every new token pair; refresh writes are conditional on it. */
-    tokenVersion: z.number().int(),
-    lastRefreshAt: z.number().optional(),
-    refreshLeaseOwner: z.string().optional(),
-    refreshLeaseUntil: z.number().optional(),
+    tokenVersion: z.number().check(z.int()),
+    lastRefreshAt: z.optional(z.number()),
+    refreshLeaseOwner: z.optional(z.string()),
+    refreshLeaseUntil: z.optional(z.number()),
     /** Largest Clover modifiedTime (ms) fully processed. */
-    cursor: z.number().optional(),
-    lastPollStartedAt: z.number().optional(),
-    pollCount: z.number().int().default(0),
-    pollsSinceCleanup: z.number().int().default(0),
-    lastCleanupAt: z.number().optional(),
-    lastSyncAt: z.number().optional(),
-    lastSyncMode: z.enum(['incremental', 'full']).optional(),
-    lastSyncStatus: z.enum(['ok', 'partial', 'error']).optional(),
-    lastSyncError: z.string().optional(),
-    lastSyncCounts: SyncCountsSchema.optional(),
-    lastFullSyncAt: z.number().optional(),
+    cursor: z.optional(z.number()),
+    lastPollStartedAt: z.optional(z.number()),
+    pollCount: z._default(z.number().check(z.int()), 0),
+    pollsSinceCleanup: z._default(z.number().check(z.int()), 0),
+    lastCleanupAt: z.optional(z.number()),
+    lastSyncAt: z.optional(z.number()),
+    lastSyncMode: z.optional(z.enum(['incremental', 'full'])),
+    lastSyncStatus: z.optional(z.enum(['ok', 'partial', 'error'])),
+    lastSyncError: z.optional(z.string()),
+    lastSyncCounts: z.optional(SyncCountsSchema),
+    lastFullSyncAt: z.optional(z.number()),
     /** How this store's labels are filled (free fields, VARIABLE-price rule). */
-    labelOptions: LabelOptionsSchema.optional(),
+    labelOptions: z.optional(LabelOptionsSchema),
     /** Set while its labels move to `storeCode` from this store, until that store is emptied. */
-    movingFrom: z.string().optional(),
+    movingFrom: z.optional(z.string()),
     /** The codes its labels were under in the store it leaves: the ones to take off there. */
-    movingCodes: z.array(z.string()).optional(),
+    movingCodes: z.optional(z.array(z.string())),
     /** Its shelf in numbers, moved by every poll and push, counted afresh at each ghost cleanup. */
-    shelf: ShelfCountsSchema.optional(),
-    shelfCountedAt: z.number().optional(),
+    shelf: z.optional(ShelfCountsSchema),
+    shelfCountedAt: z.optional(z.number()),
     /** When the last valid Clover webhook notice for this merchant arrived (Unix ms). */
-    lastNoticeAt: z.number().optional(),
+    lastNoticeAt: z.optional(z.number()),
     /** The newest Clover time of an item change a notice told of (Clover's clock, like modifiedTime). */
-    lastChangeNoticeTs: z.number().optional(),
+    lastChangeNoticeTs: z.optional(z.number()),
     /** When the current token pair was stored by a connection or `merchants add` (Unix ms). */
-    authorizedAt: z.number().optional(),
+    authorizedAt: z.optional(z.number()),
     /** When the tokens were deleted because the app was uninstalled (Unix ms); none stored since. */
-    tokensDeletedAt: z.number().optional(),
+    tokensDeletedAt: z.optional(z.number()),
     createdAt: z.number(),
     updatedAt: z.number(),
   })
-  .refine((m) => m.storeCode !== undefined || m.state !== 'active', {
-    path: ['storeCode'],
-    message: 'an active merchant needs a store code',
-  })
-  .refine((m) => m.tokensDeletedAt === undefined || m.state !== 'active', {
-    path: ['accessToken'],
-    message: 'its tokens were deleted (the app was uninstalled)',
-  });
-export const MerchantRecordSchema = z.preprocess(withoutDeletedTokens, MerchantFieldsSchema);
+  .check(
+    z.refine((m) => m.storeCode !== undefined || m.state !== 'active', {
+      path: ['storeCode'],
+      message: 'an active merchant needs a store code',
+    }),
+    z.refine((m) => m.tokensDeletedAt === undefined || m.state !== 'active', {
+      path: ['accessToken'],
+      message: 'its tokens were deleted (the app was uninstalled)',
+    }),
+  );
+/** Read through `withoutDeletedTokens` first (zod's preprocess: a transform piped into the schema). */
+export const MerchantRecordSchema = z.pipe(z.transform(withoutDeletedTokens), MerchantFieldsSchema);
 export type MerchantRecord = z.infer<typeof MerchantFieldsSchema>;
 
 /** What may be shown to a person or printed: never a token. */
@@ -344,7 +347,7 @@ function newTokenPair(tokens: TokenPair, now: number) {
  * Why a stored merchant item cannot be used, naming the fields only (never their values: some are
  * tokens). A merchant stored without a Clover token reads as exactly that.
  */
-export function unusableRecordReason(issues: z.ZodError['issues']): string {
+export function unusableRecordReason(issues: z.core.$ZodIssue[]): string {
   const paths = [...new Set(issues.map((i) => i.path.join('.') || 'record'))];
   const tokenMissing = paths.some((p) => /^(access|refresh)Token/.test(p));
   const what = tokenMissing ? 'no usable Clover token is stored' : 'the stored merchant record is invalid';

@@ -6,9 +6,9 @@ import {
   type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
 import type { Slot, Want } from '../domain/shelf.ts';
 import { HipoinkProductSchema } from '../hipoink/fields.ts';
+import * as z from '../zod.ts';
 import { ifWritten, isConditionFailure, setExpression } from './dynamo.ts';
 import { OUT_OF_STEP_INDEX } from './tables.ts';
 
@@ -17,20 +17,20 @@ export const ItemRecordSchema = z.object({
   merchantId: z.string(),
   itemId: z.string(),
   status: z.enum(['active', 'removed', 'invalid']),
-  removedReason: z.enum(['hidden', 'deleted', 'gone', 'variable-price']).optional(),
-  invalidReason: z.string().optional(),
-  label: HipoinkProductSchema.optional(),
-  labelHash: z.string().optional(),
-  priceType: z.string().optional(),
-  unitCost: z.string().optional(),
-  available: z.boolean().optional(),
+  removedReason: z.optional(z.enum(['hidden', 'deleted', 'gone', 'variable-price'])),
+  invalidReason: z.optional(z.string()),
+  label: z.optional(HipoinkProductSchema),
+  labelHash: z.optional(z.string()),
+  priceType: z.optional(z.string()),
+  unitCost: z.optional(z.string()),
+  available: z.optional(z.boolean()),
   stateHash: z.string(),
-  modifiedTime: z.number().optional(),
-  firstSeenAt: z.number().default(0),
+  modifiedTime: z.optional(z.number()),
+  firstSeenAt: z._default(z.number(), 0),
   /** Every code whose slot may name this item; exactly the code it wants once its slots are written. */
-  listedUnder: z.array(z.string()).optional(),
+  listedUnder: z.optional(z.array(z.string())),
   /** Set while the item's slots may not say what its record says (a poll is writing them). */
-  outOfStepSince: z.number().optional(),
+  outOfStepSince: z.optional(z.number()),
   updatedAt: z.number(),
 });
 export type ItemRecord = z.infer<typeof ItemRecordSchema>;
@@ -60,9 +60,9 @@ export const stateHashOf = (state: ItemState): string =>
 const WantSchema = z.object({ label: HipoinkProductSchema, labelHash: z.string(), firstSeenAt: z.number() });
 const SlotRecordSchema = z.looseObject({
   itemId: z.string(),
-  held: z.object({ label: HipoinkProductSchema, labelHash: z.string(), itemId: z.string() }).optional(),
-  refused: z.object({ labelHash: z.string(), reason: z.string(), itemId: z.string() }).optional(),
-  outOfStepSince: z.number().optional(),
+  held: z.optional(z.object({ label: HipoinkProductSchema, labelHash: z.string(), itemId: z.string() })),
+  refused: z.optional(z.object({ labelHash: z.string(), reason: z.string(), itemId: z.string() })),
+  outOfStepSince: z.optional(z.number()),
 });
 
 /**

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from '../zod.ts';
 import type { WebRequest, WebResponse } from './http.ts';
 
 /**
@@ -9,14 +9,14 @@ import type { WebRequest, WebResponse } from './http.ts';
 export const HttpEventSchema = z.object({
   version: z.literal('2.0'),
   rawPath: z.string(),
-  rawQueryString: z.string().default(''),
-  headers: z.record(z.string(), z.string()).default({}),
-  body: z.string().optional(),
+  rawQueryString: z._default(z.string(), ''),
+  headers: z._default(z.record(z.string(), z.string()), {}),
+  body: z.optional(z.string()),
   /** Set when the front door passed a body it does not treat as text, base64-encoded. */
-  isBase64Encoded: z.boolean().default(false),
+  isBase64Encoded: z._default(z.boolean(), false),
   requestContext: z.object({
     domainName: z.string(),
-    http: z.object({ method: z.string(), path: z.string().optional() }),
+    http: z.object({ method: z.string(), path: z.optional(z.string()) }),
   }),
 });
 export type HttpEvent = z.infer<typeof HttpEventSchema>;

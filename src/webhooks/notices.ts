@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import * as z from 'zod';
 import type { QueueMessage } from '../queues/sqs.ts';
 import { pollMessage } from '../sync/fanout.ts';
 import { MAX_CONFIRM_GONE } from '../sync/messages.ts';
+import * as z from '../zod.ts';
 
 /**
  * Clover's webhook notices, as rules without I/O: what a request body is, what each notice asks
@@ -25,19 +25,19 @@ const CLOVER_ID = /^[A-Za-z0-9]{1,32}$/;
 
 /** Clover's setup request, sent to a new webhook address before any auth code exists. */
 export const VerificationSchema = z.strictObject({
-  verificationCode: z.string().regex(/^[\x21-\x7e]{1,256}$/),
+  verificationCode: z.string().check(z.regex(/^[\x21-\x7e]{1,256}$/)),
 });
 
 /** The notice body: every merchant's notices. Each merchant's list is read on its own. */
 const NoticeBodySchema = z.object({
-  appId: z.string().optional(),
+  appId: z.optional(z.string()),
   merchants: z.record(z.string(), z.unknown()),
 });
 
 const NoticeSchema = z.object({
-  objectId: z.string().max(200),
-  type: z.string().max(32),
-  ts: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  objectId: z.string().check(z.maxLength(200)),
+  type: z.string().check(z.maxLength(32)),
+  ts: z.number().check(z.int(), z.nonnegative(), z.maximum(Number.MAX_SAFE_INTEGER)),
 });
 
 export type IgnoredReason = 'unknown merchant' | 'object key' | 'event type' | 'malformed';

@@ -1,9 +1,9 @@
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { describe, expect, it, vi } from 'vitest';
-import * as z from 'zod';
 import { CloverApiError, MerchantUnavailableError } from '../../src/errors.ts';
 import { logger } from '../../src/observability.ts';
 import { processQueueBatch, retryDelaySeconds } from '../../src/queues/batch.ts';
+import * as z from '../../src/zod.ts';
 import { RecordingQueue } from './fakes.ts';
 
 const context = {

@@ -7,7 +7,6 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as z from 'zod';
 import { ensureTables, startLocalDynamo } from '../../../local/aws/dynamo.ts';
 import { startLocalLambda } from '../../../local/aws/lambda.ts';
 import { startQueuePump } from '../../../local/aws/pump.ts';
@@ -18,6 +17,7 @@ import { processQueueBatch } from '../../../src/queues/batch.ts';
 import { queueDepth, waitForQueuesDrained } from '../../../src/queues/depth.ts';
 import { createRetryScheduler, createSqsClient } from '../../../src/queues/sqs.ts';
 import { appSecretSource } from '../../../src/secrets.ts';
+import * as z from '../../../src/zod.ts';
 
 const common = { region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
 
