@@ -53,6 +53,15 @@ describe('loadConfig', () => {
     );
     expect(() => loadConfig({ ...env, CLOVER_API_BASE_URL: 'not a url' })).toThrow(/CLOVER_API_BASE_URL/);
   });
+
+  it('says what is wrong with a variable in plain English', () => {
+    expect(() => loadConfig({ ...env, MERCHANTS_TABLE: undefined })).toThrow(
+      'Invalid configuration: MERCHANTS_TABLE: Invalid input: expected string, received undefined',
+    );
+    expect(() => loadConfig({ ...env, CLOVER_REQUESTS_PER_SECOND: '80' })).toThrow(
+      'Invalid configuration: CLOVER_REQUESTS_PER_SECOND: Too big: expected number to be <=50',
+    );
+  });
 });
 
 describe('fanOut', () => {
