@@ -148,14 +148,14 @@ export class EslSyncStack extends Stack {
 
     const fanOut = new SyncFunction(this, 'FanOut', {
       handlerDir: 'fanout',
-      description: 'Queues one poll per active merchant',
+      description: 'Queues a poll of each active merchant whose poll time came',
       ...sized(FAN_OUT),
       environment,
       serviceName,
     }).fn;
     const poller = new SyncFunction(this, 'Poller', {
       handlerDir: 'poller',
-      description: 'Polls one merchant in Clover and queues label changes',
+      description: 'Polls up to 4 merchants in Clover at once and queues label changes',
       ...sized(POLLER),
       environment,
       serviceName,
