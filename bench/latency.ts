@@ -12,18 +12,13 @@
  * BENCH_LATENCY_CHANGES (default 50), BENCH_LATENCY_SPACING_MS (1000), BENCH_POLL_INTERVAL
  * (seconds, default 30) and BENCH_ENDPOINT_POSTS (200) change the sizes.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startCloverSimulator } from '../local/simulators/clover.ts';
-import { startHipoinkSimulator } from '../local/simulators/hipoink.ts';
-import { startLocalStack, verifyWebhook } from '../local/start.ts';
+import { verifyWebhook } from '../local/start.ts';
 import { runCli } from '../src/cli/main.ts';
 import { localTarget } from '../src/cli/target.ts';
 import { createDocumentClient } from '../src/store/dynamo.ts';
 import { createWebhookVerificationStore } from '../src/store/webhooks.ts';
 import { WEBHOOK_PATH } from '../src/web/webhooks.ts';
-import { merchantAddArgs } from '../test/integration/support.ts';
+import { merchantAddArgs, startSimulatedStack } from '../test/integration/support.ts';
 
 const CHANGES = Number(process.env.BENCH_LATENCY_CHANGES ?? 50);
 const SPACING_MS = Number(process.env.BENCH_LATENCY_SPACING_MS ?? 1000);
@@ -54,23 +49,13 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 export async function runLatencyBench(log: (line: string) => void = console.log) {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const dir = mkdtempSync(join(tmpdir(), 'esl-sync-latency-'));
-  const clover = await startCloverSimulator({ appId: 'BENCH' });
-  const hipoink = await startHipoinkSimulator({ sign: 'bench' });
-  const stack = await startLocalStack({
+  const world = await startSimulatedStack({
+    appId: 'BENCH',
+    sign: 'bench',
     intervalSeconds: INTERVAL_SECONDS,
-    demoActivitySeconds: 0,
-    tokenRefreshSeconds: 0,
-    dataDir: dir,
-    env: {
-      CLOVER_API_BASE_URL: clover.url,
-      HIPOINK_BASE_URL: hipoink.url,
-      CLOVER_APP_ID: 'BENCH',
-      HIPOINK_SIGN: 'bench',
-      CLOVER_WEBHOOK_AUTH_CODE: AUTH,
-    },
-    log: () => undefined,
+    env: { CLOVER_WEBHOOK_AUTH_CODE: AUTH },
   });
+  const { dir, clover, hipoink, stack } = world;
   const quiet = { out: () => undefined, err: () => undefined };
   const cli = (...args: string[]) => runCli(args, quiet, async () => localTarget(dir));
   const webhookUrl = `${stack.info.endpoints.web}${WEBHOOK_PATH}`;
@@ -171,9 +156,6 @@ export async function runLatencyBench(log: (line: string) => void = console.log)
     );
     return { withWebhooks, pollingOnly, deliveries: deliveryMs, direct };
   } finally {
-    await stack.stop();
-    await clover.stop();
-    await hipoink.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await world.stop();
   }
 }

@@ -9,16 +9,11 @@
  * two minutes a no-change tick is one request.
  */
 
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startCloverSimulator } from '../local/simulators/clover.ts';
-import { startHipoinkSimulator } from '../local/simulators/hipoink.ts';
-import { startLocalStack } from '../local/start.ts';
 import { runCli } from '../src/cli/main.ts';
 import { localTarget } from '../src/cli/target.ts';
-import { merchantAddArgs } from '../test/integration/support.ts';
+import { merchantAddArgs, startSimulatedStack } from '../test/integration/support.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 // `npm run bench -- --latency`: change → label latency with and without webhooks (bench/latency.ts).
@@ -56,22 +51,8 @@ if (args.includes('--fleet')) {
 }
 
 const SIZES = (process.env.BENCH_SIZES ?? '500,2000').split(',').map(Number);
-const dir = mkdtempSync(join(tmpdir(), 'esl-sync-bench-'));
-const clover = await startCloverSimulator({ appId: 'BENCH' });
-const hipoink = await startHipoinkSimulator({ sign: 'bench' });
-const stack = await startLocalStack({
-  intervalSeconds: 0,
-  demoActivitySeconds: 0,
-  tokenRefreshSeconds: 0,
-  dataDir: dir,
-  env: {
-    CLOVER_API_BASE_URL: clover.url,
-    HIPOINK_BASE_URL: hipoink.url,
-    CLOVER_APP_ID: 'BENCH',
-    HIPOINK_SIGN: 'bench',
-  },
-  log: () => undefined,
-});
+const world = await startSimulatedStack({ appId: 'BENCH', sign: 'bench' });
+const { dir, clover, hipoink } = world;
 const quiet = { out: () => undefined, err: () => undefined };
 const cli = (...args: string[]) => runCli(args, quiet, async () => localTarget(dir));
 
@@ -113,8 +94,5 @@ try {
     );
   }
 } finally {
-  await stack.stop();
-  await clover.stop();
-  await hipoink.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await world.stop();
 }

@@ -90,19 +90,22 @@ export function captureOutput(into: string[]): () => void {
 }
 
 /**
- * The local stack on a data dir of its own, run on demand only (no schedule, no demo activity),
- * against Clover and Hipoink simulators started as independent servers.
+ * The local stack on a data dir of its own, run on demand only (no schedule unless
+ * `intervalSeconds` is given, no demo activity), against Clover and Hipoink simulators started as
+ * independent servers. `env` adds local settings.
  */
 export async function startSimulatedStack(opts: {
   appId: string;
   sign: string;
+  intervalSeconds?: number;
+  env?: Record<string, string>;
   log?: (line: string) => void;
 }) {
   const dir = mkdtempSync(join(tmpdir(), 'esl-sync-stack-'));
   const clover = await startCloverSimulator({ appId: opts.appId });
   const hipoink = await startHipoinkSimulator({ sign: opts.sign });
   const stack = await startLocalStack({
-    intervalSeconds: 0,
+    intervalSeconds: opts.intervalSeconds ?? 0,
     demoActivitySeconds: 0,
     tokenRefreshSeconds: 0,
     dataDir: dir,
@@ -111,6 +114,7 @@ export async function startSimulatedStack(opts: {
       HIPOINK_BASE_URL: hipoink.url,
       CLOVER_APP_ID: opts.appId,
       HIPOINK_SIGN: opts.sign,
+      ...opts.env,
     },
     log: opts.log ?? (() => undefined),
   });
