@@ -207,22 +207,20 @@ export class EslSyncStack extends Stack {
     poll.queue.grantSendMessages(fanOut);
 
     // Poller: merchants.get; recordPoll, token lease/refresh and the Clover budget are updates.
-    // Shelf: item and slot batch reads, listings and the out-of-step index (queries), item saves and
-    // slot changes (updates).
+    // Shelf: item and slot batch reads, listings (queries), item records (puts), slot changes and
+    // the calls record (updates).
     state.grant(poller, state.merchants, ['GetItem', 'UpdateItem']);
-    state.grant(poller, state.products, ['BatchGetItem', 'Query', 'UpdateItem'], {
-      queryOutOfStepIndex: true,
-    });
+    state.grant(poller, state.products, ['BatchGetItem', 'PutItem', 'Query', 'UpdateItem']);
     push.queue.grantSendMessages(poller);
     // One more poll of the store when a webhook notice came while a poll ran.
     poll.queue.grantSendMessages(poller);
     poll.deadLetterQueue.grantSendMessages(poller);
     secret.grantRead(poller);
 
-    // PushConsumer: merchants.get, and its shelf counts (updates). Shelf: batch reads, findHeld (a query, for the refusal probe),
-    // settling a slot (an update, or the delete of a slot with nothing left to say).
+    // PushConsumer: merchants.get, and its shelf counts (updates). Shelf: batch reads, findHeld (a
+    // query, for the refusal probe), settling a slot and the calls record (updates).
     state.grant(pushConsumer, state.merchants, ['GetItem', 'UpdateItem']);
-    state.grant(pushConsumer, state.products, ['BatchGetItem', 'Query', 'UpdateItem', 'DeleteItem']);
+    state.grant(pushConsumer, state.products, ['BatchGetItem', 'Query', 'UpdateItem']);
     push.deadLetterQueue.grantSendMessages(pushConsumer);
     secret.grantRead(pushConsumer);
 

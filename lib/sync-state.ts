@@ -1,13 +1,11 @@
 import { RemovalPolicy, Validations } from 'aws-cdk-lib';
-import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Construct, type IConstruct } from 'constructs';
 import {
   MERCHANTS_TABLE_KEYS,
   MERCHANTS_TABLE_TTL_ATTRIBUTE,
-  OUT_OF_STEP_INDEX,
-  OUT_OF_STEP_INDEX_KEYS,
   PRODUCTS_TABLE_KEYS,
 } from '../src/store/tables.ts';
 
@@ -57,28 +55,16 @@ export class SyncState extends Construct {
       partitionKey: { name: PRODUCTS_TABLE_KEYS.partitionKey, type: AttributeType.STRING },
       sortKey: { name: PRODUCTS_TABLE_KEYS.sortKey, type: AttributeType.STRING },
     });
-    this.products.addGlobalSecondaryIndex({
-      indexName: OUT_OF_STEP_INDEX,
-      partitionKey: { name: OUT_OF_STEP_INDEX_KEYS.partitionKey, type: AttributeType.STRING },
-      sortKey: { name: OUT_OF_STEP_INDEX_KEYS.sortKey, type: AttributeType.NUMBER },
-      projectionType: ProjectionType.KEYS_ONLY,
-    });
   }
 
   private readonly acknowledged = new Set<IConstruct>();
 
   /**
-   * Lets a function make exactly these calls on one of our tables (and queries of the out-of-step
-   * index, when asked), with the key use they need. Writes get the key's data-key and re-encrypt
+   * Lets a function make exactly these calls on one of our tables, with the key use they need. Writes get the key's data-key and re-encrypt
    * operations, as wildcards, like CDK's DynamoDB write grants; they are accepted here, beside their
    * cause. Resources are named one by one: CDK's own table grant would add every index (`index/*`).
    */
-  grant(
-    grantee: IGrantable & IConstruct,
-    table: Table,
-    actions: readonly TableAction[],
-    opts: { queryOutOfStepIndex?: boolean } = {},
-  ) {
+  grant(grantee: IGrantable & IConstruct, table: Table, actions: readonly TableAction[]) {
     // The acknowledgement below speaks for this key only, so only this construct's tables qualify.
     if (table !== this.merchants && table !== this.products) {
       throw new Error('SyncState.grant takes one of its own tables');
@@ -88,11 +74,6 @@ export class SyncState extends Construct {
     policy(
       new PolicyStatement({ actions: actions.map((a) => `dynamodb:${a}`), resources: [table.tableArn] }),
     );
-    if (opts.queryOutOfStepIndex) {
-      if (table !== this.products) throw new Error('the out-of-step index belongs to the products table');
-      const index = `${table.tableArn}/index/${OUT_OF_STEP_INDEX}`;
-      policy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: [index] }));
-    }
     const writes = actions.some((a) => WRITE_ACTIONS.has(a));
     // The key actions CDK's grantReadData / grantReadWriteData give.
     this.key.grant(

@@ -129,11 +129,6 @@ export interface SyncSettings {
   merchantRequestsPerSecond: number;
   /** Product writes one poll or push keeps in flight (DynamoDB; each is a small conditional write). */
   storeWriteConcurrency: number;
-  /**
-   * A slot still out of step this long after a poll changed it lost its push (the message failed for
-   * good, or the poll stopped before queueing it): the next poll queues it again.
-   */
-  repairAfterMs: number;
 }
 
 export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
@@ -149,5 +144,4 @@ export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
   hipoinkChunkSize: 200,
   merchantRequestsPerSecond: 12,
   storeWriteConcurrency: 16,
-  repairAfterMs: 5 * 60_000,
 };

@@ -6,12 +6,7 @@ import {
   type DynamoDBClient,
   ResourceNotFoundException,
 } from '@aws-sdk/client-dynamodb';
-import {
-  MERCHANTS_TABLE_KEYS,
-  OUT_OF_STEP_INDEX,
-  OUT_OF_STEP_INDEX_KEYS,
-  PRODUCTS_TABLE_KEYS,
-} from '../../src/store/tables.ts';
+import { MERCHANTS_TABLE_KEYS, PRODUCTS_TABLE_KEYS } from '../../src/store/tables.ts';
 
 const require = createRequire(import.meta.url);
 // dynalite is CommonJS and ships no types.
@@ -40,21 +35,9 @@ export async function ensureTables(
   client: DynamoDBClient,
   names: { merchantsTable: string; productsTable: string },
 ) {
-  const outOfStep = {
-    IndexName: OUT_OF_STEP_INDEX,
-    KeySchema: [
-      { AttributeName: OUT_OF_STEP_INDEX_KEYS.partitionKey, KeyType: 'HASH' as const },
-      { AttributeName: OUT_OF_STEP_INDEX_KEYS.sortKey, KeyType: 'RANGE' as const },
-    ],
-    Projection: { ProjectionType: 'KEYS_ONLY' as const },
-  };
   const specs = [
-    { name: names.merchantsTable, keys: [MERCHANTS_TABLE_KEYS.partitionKey], indexes: [] },
-    {
-      name: names.productsTable,
-      keys: [PRODUCTS_TABLE_KEYS.partitionKey, PRODUCTS_TABLE_KEYS.sortKey],
-      indexes: [outOfStep],
-    },
+    { name: names.merchantsTable, keys: [MERCHANTS_TABLE_KEYS.partitionKey] },
+    { name: names.productsTable, keys: [PRODUCTS_TABLE_KEYS.partitionKey, PRODUCTS_TABLE_KEYS.sortKey] },
   ];
   for (const spec of specs) {
     try {
@@ -67,14 +50,8 @@ export async function ensureTables(
       new CreateTableCommand({
         TableName: spec.name,
         BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          ...spec.keys.map((k) => ({ AttributeName: k, AttributeType: 'S' as const })),
-          ...(spec.indexes.length
-            ? [{ AttributeName: OUT_OF_STEP_INDEX_KEYS.sortKey, AttributeType: 'N' as const }]
-            : []),
-        ],
+        AttributeDefinitions: spec.keys.map((k) => ({ AttributeName: k, AttributeType: 'S' as const })),
         KeySchema: spec.keys.map((k, i) => ({ AttributeName: k, KeyType: i === 0 ? 'HASH' : 'RANGE' })),
-        ...(spec.indexes.length ? { GlobalSecondaryIndexes: spec.indexes } : {}),
       }),
     );
     for (let i = 0; i < 100; i++) {

@@ -4,6 +4,7 @@
  * where they are stated (`shelfReport`, `merchantView`, `pollFreshness`); nothing here decides.
  */
 
+import { countShelf } from '../../src/domain/counts.ts';
 import type { Slot } from '../../src/domain/shelf.ts';
 import { shelfReport } from '../../src/domain/shelf.ts';
 import type { MerchantRecord, MerchantStore, MerchantView } from '../../src/store/merchants.ts';
@@ -74,7 +75,7 @@ export function storeShelf(
   now: number,
 ): StoreShelf {
   const view = merchantView(merchant, now);
-  const report = shelfReport(items, slots);
+  const report = { counts: countShelf(items, slots), ...shelfReport(items, slots) };
   const names = new Map(items.map((i) => [i.itemId, i.label?.pn]));
   const named = (p: { itemId: string; reason: string }): ShelfProblem => {
     const name = names.get(p.itemId);

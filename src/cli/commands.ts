@@ -6,6 +6,7 @@
  */
 import { assignProblem, nextMerchantState } from '../connect/authorize.ts';
 import { inviteUrl, newInvite } from '../connect/invites.ts';
+import { countShelf } from '../domain/counts.ts';
 import { shelfReport } from '../domain/shelf.ts';
 import { queueDepth } from '../queues/depth.ts';
 import { type DeadLetter, peekDeadLetters, redriveDeadLetters } from '../queues/redrive.ts';
@@ -330,7 +331,10 @@ const merchantsShow = command({
   run: async (ctx, { merchantId }) => {
     const record = await ctx.mustGet(merchantId);
     const [items, slots] = [await ctx.shelf.listItems(merchantId), await ctx.shelf.listSlots(merchantId)];
-    return { ...merchantView(record), products: shelfReport(items, slots) };
+    return {
+      ...merchantView(record),
+      products: { counts: countShelf(items, slots), ...shelfReport(items, slots) },
+    };
   },
   text: (d) => {
     const c = d.products.counts;

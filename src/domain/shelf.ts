@@ -3,7 +3,6 @@
  * and what Hipoink must do under one code. Words as defined in docs/design.md.
  */
 import type { HipoinkProduct } from '../hipoink/fields.ts';
-import type { ItemOutcome } from './label.ts';
 
 /** What we keep of one Clover item (the fields these rules read). */
 export interface Item {
@@ -33,8 +32,6 @@ export interface Slot {
   held?: { label: HipoinkProduct; labelHash: string; itemId: string };
   /** A label Hipoink refused under the code, and why. */
   refused?: { labelHash: string; reason: string; itemId: string };
-  /** Set when a poll changed what the code should show; cleared once a push has settled it. */
-  outOfStepSince?: number;
   /** A Hipoink call under the code may have been carried out without its answer being recorded. */
   unsure?: boolean;
 }
@@ -43,12 +40,6 @@ export interface Slot {
 export function wantedLabel(item: Pick<Item, 'status' | 'label' | 'labelHash'> | undefined) {
   if (!item || item.status === 'removed' || !item.label || !item.labelHash) return undefined;
   return { label: item.label, labelHash: item.labelHash };
-}
-
-/** What an item will want once `outcome` is saved over `before`. */
-export function wantedAfter(before: Item | undefined, outcome: ItemOutcome) {
-  if (outcome.kind === 'label') return { label: outcome.desired.label, labelHash: outcome.labelHash };
-  return outcome.kind === 'invalid' ? wantedLabel(before) : undefined;
 }
 
 /** The code rule: of the items that want a code, the one first seen owns it; the item id breaks ties. */
@@ -63,10 +54,11 @@ export type SlotAction =
 
 /**
  * What Hipoink must do under one code: show the owner's label where it holds something else, and
- * hold nothing where nobody wants the code. What is recorded as held is trusted unless a Hipoink
- * call under the code may have been carried out without its answer being recorded (a timeout, a
- * stopped Lambda): such a slot is pushed as if nothing were known. A label Hipoink refused is not
- * sent again until it changes or a full resync retries it; `repush` sends everything again.
+ * hold nothing where nobody wants the code. A code is "out of step" exactly when this is not
+ * `none`. What is recorded as held is trusted unless a Hipoink call under the code may have been
+ * carried out without its answer being recorded (a timeout, a stopped Lambda): such a slot is
+ * pushed as if nothing were known. A label Hipoink refused is not sent again until it changes or a
+ * full resync retries it; `repush` sends everything again.
  */
 export function slotAction(slot: Slot, opts: { retryRefused?: boolean; repush?: boolean } = {}): SlotAction {
   const owner = ownerOf(slot);
@@ -82,7 +74,7 @@ export function slotAction(slot: Slot, opts: { retryRefused?: boolean; repush?: 
 export const blockedReason = (code: string, owner: string) =>
   `product code ${code} is already used by Clover item ${owner}`;
 
-/** What operators are shown about a store's shelf (`esl-sync status`, `merchants show`). */
+/** What operators are shown about a store's items: the ones not shown, and why. */
 export function shelfReport(items: readonly Item[], slots: readonly Slot[]) {
   const invalid = items
     .filter((i) => i.status === 'invalid')
@@ -90,64 +82,11 @@ export function shelfReport(items: readonly Item[], slots: readonly Slot[]) {
   const rejected: Array<{ itemId: string; reason: string }> = [];
   for (const slot of slots) {
     const owner = ownerOf(slot);
-    if (!owner) continue;
     for (const w of slot.wanters)
-      if (w.itemId !== owner.itemId)
+      if (owner && w.itemId !== owner.itemId)
         invalid.push({ itemId: w.itemId, reason: blockedReason(slot.code, owner.itemId) });
-    if (slot.refused?.labelHash === owner.labelHash)
+    if (owner && slot.refused?.labelHash === owner.labelHash)
       rejected.push({ itemId: owner.itemId, reason: slot.refused.reason });
   }
-  return { counts: countShelf(items, slots), invalid, rejected };
+  return { invalid, rejected };
 }
-
-/** A store's shelf in numbers, kept on the merchant record as the work happens. */
-export interface ShelfCounts {
-  items: number;
-  removed: number;
-  invalid: number;
-  /** Codes Hipoink holds a label under. */
-  onShelf: number;
-  /** Codes a poll changed that no push has settled yet. */
-  outOfStep: number;
-  /** Codes whose owner's label Hipoink refused. */
-  refused: number;
-}
-export const NO_COUNTS: ShelfCounts = {
-  items: 0,
-  removed: 0,
-  invalid: 0,
-  onShelf: 0,
-  outOfStep: 0,
-  refused: 0,
-};
-
-/** What one item or slot record adds to its store's counts. */
-export function countOf(
-  record: Pick<Item, 'status'> | Pick<Slot, 'held' | 'refused' | 'outOfStepSince'> | undefined,
-) {
-  const counts = { ...NO_COUNTS };
-  if (record && 'status' in record) {
-    counts.items = 1;
-    counts.removed = record.status === 'removed' ? 1 : 0;
-    counts.invalid = record.status === 'invalid' ? 1 : 0;
-  } else if (record) {
-    counts.onShelf = record.held ? 1 : 0;
-    counts.outOfStep = record.outOfStepSince !== undefined ? 1 : 0;
-    counts.refused = record.refused ? 1 : 0;
-  }
-  return counts;
-}
-
-/** `into` plus `sign` times each count of `counts`. */
-export function addCounts(into: ShelfCounts, counts: ShelfCounts, sign = 1): ShelfCounts {
-  for (const k of Object.keys(into) as Array<keyof ShelfCounts>) into[k] += sign * counts[k];
-  return into;
-}
-
-/** How a change of one record moves its store's counts. */
-export const countChange = (before: Parameters<typeof countOf>[0], after: Parameters<typeof countOf>[0]) =>
-  addCounts(countOf(after), countOf(before), -1);
-
-/** A store's counts, counted afresh from all its records. */
-export const countShelf = (items: readonly Item[], slots: readonly Slot[]) =>
-  [...items, ...slots].reduce((sum, r) => addCounts(sum, countOf(r)), { ...NO_COUNTS });

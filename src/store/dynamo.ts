@@ -1,8 +1,11 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
   type DeleteCommand,
   DynamoDBDocumentClient,
   type PutCommand,
+  QueryCommand,
+  type QueryCommandInput,
   type UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 
@@ -67,4 +70,39 @@ export function setExpression(
     i++;
   }
   return { expression: parts.join(', '), names, values: vals };
+}
+
+/**
+ * Reads these keys with BatchGetItem, strongly consistent, 100 at a time; keys DynamoDB left
+ * unprocessed are asked again after a short back-off.
+ */
+export async function batchGetAll(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  keys: readonly Record<string, unknown>[],
+): Promise<Record<string, unknown>[]> {
+  const found: Record<string, unknown>[] = [];
+  for (let i = 0; i < keys.length; i += 100) {
+    let pending: Record<string, unknown>[] = keys.slice(i, i + 100);
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > 8) throw new Error(`DynamoDB left ${pending.length} read(s) unprocessed`);
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 25 * 2 ** Math.min(attempt, 5)));
+      const out = await doc.send(
+        new BatchGetCommand({ RequestItems: { [tableName]: { Keys: pending, ConsistentRead: true } } }),
+      );
+      found.push(...(out.Responses?.[tableName] ?? []));
+      pending = out.UnprocessedKeys?.[tableName]?.Keys ?? [];
+    }
+  }
+  return found;
+}
+
+/** Every row a query finds, page by page. */
+export async function* queryAll(doc: DynamoDBDocumentClient, input: QueryCommandInput) {
+  let ExclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const out = await doc.send(new QueryCommand({ ...input, ExclusiveStartKey }));
+    yield* out.Items ?? [];
+    ExclusiveStartKey = out.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
 }

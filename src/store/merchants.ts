@@ -1,5 +1,4 @@
 import {
-  BatchGetCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
@@ -7,12 +6,12 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { TokenPair } from '../clover/schemas.ts';
+import { NO_COUNTS, type ShelfCounts } from '../domain/counts.ts';
 import { type LabelOptions, LabelOptionsSchema } from '../domain/label.ts';
-import { NO_COUNTS, type ShelfCounts } from '../domain/shelf.ts';
 import { MerchantUnavailableError } from '../errors.ts';
 import { type CadenceKind, cadenceKind } from '../sync/schedule.ts';
 import * as z from '../zod.ts';
-import { ifWritten, setExpression, writeIf } from './dynamo.ts';
+import { batchGetAll, ifWritten, setExpression, writeIf } from './dynamo.ts';
 
 /**
  * `pending`: connected through Clover (tokens stored) but not yet given a Hipoink store code, so
@@ -693,26 +692,11 @@ export function createMerchantStore(
     async getMany(merchantIds) {
       const found = new Map<string, MerchantRecord>();
       const ids = [...new Set(merchantIds)].filter((id) => !id.startsWith('#'));
-      // BatchGetItem takes 100 keys; keys it could not read this time come back to be asked again.
-      for (let i = 0; i < ids.length; i += 100) {
-        let keys: Array<Record<string, unknown>> = ids
-          .slice(i, i + 100)
-          .map((merchantId) => ({ merchantId }));
-        for (let attempt = 0; keys.length > 0; attempt++) {
-          if (attempt > 0) await new Promise((r) => setTimeout(r, 25 * 2 ** Math.min(attempt, 5)));
-          if (attempt > 8) throw new Error(`DynamoDB left ${keys.length} merchant read(s) unprocessed`);
-          const out = await doc.send(
-            new BatchGetCommand({
-              RequestItems: { [tableName]: { Keys: keys, ConsistentRead: true } },
-            }),
-          );
-          for (const item of out.Responses?.[tableName] ?? []) {
-            const parsed = MerchantRecordSchema.safeParse(item);
-            if (parsed.success) found.set(parsed.data.merchantId, parsed.data);
-            else onUnusable(String(item.merchantId), unusableRecordReason(parsed.error.issues));
-          }
-          keys = out.UnprocessedKeys?.[tableName]?.Keys ?? [];
-        }
+      const keys = ids.map((merchantId) => ({ merchantId }));
+      for (const item of await batchGetAll(doc, tableName, keys)) {
+        const parsed = MerchantRecordSchema.safeParse(item);
+        if (parsed.success) found.set(parsed.data.merchantId, parsed.data);
+        else onUnusable(String(item.merchantId), unusableRecordReason(parsed.error.issues));
       }
       return found;
     },

@@ -6,13 +6,6 @@ export const MERCHANTS_TABLE_KEYS = { partitionKey: 'merchantId' } as const;
 export const PRODUCTS_TABLE_KEYS = { partitionKey: 'merchantId', sortKey: 'itemId' } as const;
 
 /**
- * Sparse index of the products table: only slots marked out of step carry `outOfStepSince` (a
- * number), so asking it for a store's stale slots reads nothing while every label is in step.
- */
-export const OUT_OF_STEP_INDEX = 'OutOfStep';
-export const OUT_OF_STEP_INDEX_KEYS = { partitionKey: 'merchantId', sortKey: 'outOfStepSince' } as const;
-
-/**
  * The merchants table's TTL attribute (Unix seconds). Only the connect flow's own records (invites,
  * used states; keys starting with '#') carry it: DynamoDB deletes them some time after it passes.
  * Every rule reads their times itself, so nothing depends on when the deletion happens.

@@ -1,15 +1,17 @@
 /**
  * How far one store has got with work an operator asked for (a backfill, new label rules, a store
  * code), read from that store's own records only: its merchant record says whether a poll finished
- * after the request, and the sparse out-of-step index says which codes are still to push. Waiting
- * this way never depends on other stores' traffic in the shared queues.
+ * after the request, and its slots say which codes are still to push. Waiting this way never
+ * depends on other stores' traffic in the shared queues.
  */
+
+import { slotAction } from '../domain/shelf.ts';
 import type { MerchantRecord, MerchantStore } from '../store/merchants.ts';
 import type { ShelfStore } from '../store/shelf.ts';
 
 export interface ProgressDeps {
   merchants: Pick<MerchantStore, 'get'>;
-  shelf: Pick<ShelfStore, 'outOfStepBefore'>;
+  shelf: Pick<ShelfStore, 'listSlots'>;
 }
 
 /** What was asked, and when (Unix ms, the clock the functions record with). */
@@ -31,10 +33,8 @@ export interface StoreProgress {
   /** Items the last poll read, and how many of them had changed. */
   fetched?: number;
   changed?: number;
-  /** Codes a poll changed that no push has settled yet. */
+  /** Codes whose shelf is not yet what the code rule says. */
   toPush: number;
-  /** Items whose slots a poll is still writing. */
-  itemsToList: number;
   /** Polled, and nothing of the store is out of step. */
   clean: boolean;
 }
@@ -46,18 +46,15 @@ export async function readStoreProgress(
   request: SyncRequest,
 ): Promise<StoreProgress> {
   const m = await deps.merchants.get(merchantId);
-  if (!m)
-    return { merchantId, stuck: 'it was removed', polled: false, toPush: 0, itemsToList: 0, clean: false };
+  if (!m) return { merchantId, stuck: 'it was removed', polled: false, toPush: 0, clean: false };
   const finished = request.full ? m.lastFullSyncAt : m.lastSyncAt;
   const polled = finished !== undefined && finished >= request.at;
-  // Every mark is a time in the past, so this lists everything out of step.
-  const behind = await deps.shelf.outOfStepBefore(merchantId, Number.MAX_SAFE_INTEGER);
+  const toPush = (await deps.shelf.listSlots(merchantId)).filter((s) => slotAction(s).kind !== 'none').length;
   const progress: StoreProgress = {
     merchantId,
     polled,
-    toPush: behind.codes.length,
-    itemsToList: behind.itemIds.length,
-    clean: polled && behind.codes.length === 0 && behind.itemIds.length === 0,
+    toPush,
+    clean: polled && toPush === 0,
     ...(m.lastSyncAt === undefined ? {} : { lastSyncAt: m.lastSyncAt }),
     ...(m.lastSyncStatus === undefined ? {} : { lastSyncStatus: m.lastSyncStatus }),
     ...(m.lastSyncError === undefined ? {} : { lastSyncError: m.lastSyncError }),
@@ -69,9 +66,9 @@ export async function readStoreProgress(
 }
 
 /**
- * Whether a full sync of this store sends codes that carry no out-of-step mark: a repush sends
- * every label, and a full sync tries refused labels again, without marking their slots. Only the
- * push queue being empty shows those pushes done.
+ * Whether a full sync of this store sends codes its slots do not show as out of step: a repush
+ * sends every label, and a full sync tries refused labels again. Only the push queue being empty
+ * shows those pushes done.
  */
 export function fullSyncPushesUnmarked(
   merchant: Pick<MerchantRecord, 'shelf'> | undefined,
@@ -92,8 +89,8 @@ export interface WaitOptions {
 
 /**
  * Resolves, with each store's last reading, once every store has shown a finished poll and nothing
- * out of step in two readings in a row (the index is eventually consistent, and a push deletes its
- * message just before the next one starts). Throws when a store cannot finish, or at the timeout.
+ * out of step in two readings in a row (a push deletes its message just before the next one
+ * starts). Throws when a store cannot finish, or at the timeout.
  */
 export async function waitForStores(
   deps: ProgressDeps,
@@ -140,6 +137,5 @@ export function describeWait(p: StoreProgress): string {
   const read =
     p.fetched === undefined ? 'polled' : `polled (fetched ${p.fetched}, changed ${p.changed ?? 0})`;
   if (p.clean) return `merchant ${p.merchantId} ${read}, every label in step`;
-  const items = p.itemsToList > 0 ? `, ${p.itemsToList} item(s) still being listed` : '';
-  return `merchant ${p.merchantId} ${read}, ${p.toPush} code(s) still to push${items}`;
+  return `merchant ${p.merchantId} ${read}, ${p.toPush} code(s) still to push`;
 }

@@ -1,12 +1,6 @@
 import type { SyncSettings } from '../config.ts';
-import {
-  addCounts,
-  countChange,
-  NO_COUNTS,
-  type Slot,
-  type SlotAction,
-  slotAction,
-} from '../domain/shelf.ts';
+import { addCounts, countChange, NO_COUNTS } from '../domain/counts.ts';
+import { type Slot, type SlotAction, slotAction } from '../domain/shelf.ts';
 import { HipoinkRejectedError, HipoinkRequestRefusedError, MerchantUnavailableError } from '../errors.ts';
 import type { HipoinkClient } from '../hipoink/client.ts';
 import { type HipoinkProduct, PROBE_CODE } from '../hipoink/fields.ts';
@@ -71,27 +65,20 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
   /** Codes whose calls are answered and recorded: no longer unsure. */
   const settled: string[] = [];
   const settle = async (slot: Slot, shelf: Pick<Slot, 'held' | 'refused'>) => {
-    const { before, after } = await deps.shelf.settleSlot(merchantId, slot, shelf);
-    addCounts(shelfChange, countChange(before, after));
+    const before = await deps.shelf.settleSlot(merchantId, slot.code, shelf);
+    if (before) addCounts(shelfChange, countChange(before, { ...before, ...shelf }));
     settled.push(slot.code);
   };
   const parallel = deps.settings.storeWriteConcurrency;
   /**
    * Hipoink refused an owner's label. A refused label never leaves another item's price showing:
-   * the owner's last label Hipoink accepted stays (sent again if a call under the code may have
-   * changed Hipoink unseen); anything else under the code comes down. A delete Hipoink refuses there
-   * leaves the slot unsettled, for a later push.
+   * the owner's last label Hipoink accepted stays (if nothing may have changed it unseen); anything
+   * else under the code comes down. A delete Hipoink refuses there leaves the slot for a later push.
    */
   const refused = async (c: Create, reason: string) => {
-    const ownHeld = c.slot.held?.itemId === c.itemId ? c.slot.held : undefined;
-    const restore = async (label: HipoinkProduct) =>
-      (await refusalOf(result, () => deps.hipoink.create(storeCode, label))) === undefined;
-    const own = ownHeld && (!c.slot.unsure || (await restore(ownHeld.label))) ? ownHeld : undefined;
+    const own = c.slot.held?.itemId === c.itemId && !c.slot.unsure ? c.slot.held : undefined;
     if (!own && (c.slot.held || c.slot.unsure) && (await hipoink.deleteCodes([c.slot.code])).size > 0) return;
-    await settle(c.slot, {
-      ...(own ? { held: own } : {}),
-      refused: { labelHash: c.labelHash, reason, itemId: c.itemId },
-    });
+    await settle(c.slot, { held: own, refused: { labelHash: c.labelHash, reason, itemId: c.itemId } });
     result.rejected++;
     deps.onRejected?.({ merchantId, itemId: c.itemId, pc: c.slot.code, reason });
   };

@@ -1,19 +1,13 @@
 /** In-memory stand-ins with the same conditional semantics as the DynamoDB stores. */
 import type { TokenPair } from '../../src/clover/schemas.ts';
-import { addCounts, NO_COUNTS, type ShelfCounts, type Slot, type Want } from '../../src/domain/shelf.ts';
+import { addCounts, NO_COUNTS, type ShelfCounts } from '../../src/domain/counts.ts';
+import type { Slot, Want } from '../../src/domain/shelf.ts';
 import { HipoinkApiError, HipoinkRejectedError } from '../../src/errors.ts';
 import type { HipoinkClient } from '../../src/hipoink/client.ts';
 import type { HipoinkProduct } from '../../src/hipoink/fields.ts';
 import type { QueueMessage, QueueSender } from '../../src/queues/sqs.ts';
 import type { MerchantRecord, MerchantStore, UninstallWrite } from '../../src/store/merchants.ts';
-import {
-  type ItemRecord,
-  type ItemState,
-  outOfStepMarks,
-  type ShelfStore,
-  type SlotChange,
-  stateHashOf,
-} from '../../src/store/shelf.ts';
+import type { ItemRecord, ShelfStore } from '../../src/store/shelf.ts';
 
 export function merchantRecord(over: Partial<MerchantRecord> = {}): MerchantRecord {
   return {
@@ -191,18 +185,17 @@ export class FakeMerchantStore implements MerchantStore {
   }
 }
 
-/** The shelf store in memory, with the DynamoDB adapter's conditions (pinned by the store contract test). */
+/** The shelf store in memory, with the DynamoDB adapter's semantics (pinned by the store contract test). */
 export class FakeShelfStore implements ShelfStore {
   readonly items = new Map<string, ItemRecord>();
   readonly slots = new Map<string, Slot>();
+  /** Per merchant: codes whose Hipoink call is under way. */
+  readonly calls = new Map<string, Set<string>>();
   /** Writes left before every write fails (a poll or push stopped halfway); undefined = never. */
   writesBeforeFailure: number | undefined;
   /** Runs once when this many more writes have been made (work running beside a poll or push). */
   interleave: { afterWrites: number; run: () => Promise<void> } | undefined;
-  private readonly mark: () => number;
-  constructor(private readonly now: () => number = Date.now) {
-    this.mark = outOfStepMarks(now);
-  }
+  constructor(private readonly now: () => number = Date.now) {}
   private key = (m: string, id: string) => `${m}/${id}`;
   private async write() {
     const beside = this.interleave;
@@ -217,8 +210,8 @@ export class FakeShelfStore implements ShelfStore {
     if (this.writesBeforeFailure <= 0) throw new Error('DynamoDB unavailable');
     this.writesBeforeFailure--;
   }
-  private slot(m: string, code: string): Slot {
-    return this.slots.get(this.key(m, code)) ?? { code, wanters: [] };
+  private withUnsure(m: string, slot: Slot): Slot {
+    return { ...structuredClone(slot), ...(this.calls.get(m)?.has(slot.code) ? { unsure: true } : {}) };
   }
   async getItems(m: string, ids: readonly string[]) {
     return [...new Set(ids)].flatMap((id) => {
@@ -229,51 +222,41 @@ export class FakeShelfStore implements ShelfStore {
   async listItems(m: string) {
     return [...this.items.values()].filter((r) => r.merchantId === m).map((r) => structuredClone(r));
   }
-  async saveItem(
-    m: string,
-    itemId: string,
-    state: ItemState,
-    listing: { firstSeenAt: number; listedUnder: string[]; relisting: boolean },
-  ) {
-    const old = this.items.get(this.key(m, itemId));
-    const stateHash = stateHashOf(state);
-    if (old?.stateHash === stateHash) return null;
-    const older = old?.modifiedTime !== undefined && state.modifiedTime !== undefined;
-    if (older && (old?.modifiedTime ?? 0) > (state.modifiedTime ?? 0)) return null;
+  async putItem(record: ItemRecord) {
     await this.write();
-    const next = {
-      ...(old ?? { merchantId: m, itemId, firstSeenAt: listing.firstSeenAt }),
-      stateHash,
-    } as ItemRecord;
-    next.status = state.status;
-    next.listedUnder = [...listing.listedUnder];
-    if (listing.relisting) next.outOfStepSince = this.mark();
-    next.updatedAt = this.now();
-    if (state.modifiedTime !== undefined) next.modifiedTime = state.modifiedTime;
-    delete next.removedReason;
-    if (state.status === 'active') {
-      const { label, labelHash, priceType, available, unitCost } = state;
-      Object.assign(next, { label, labelHash, priceType, available });
-      if (unitCost === undefined) delete next.unitCost;
-      else next.unitCost = unitCost;
-      delete next.invalidReason;
-    } else if (state.status === 'removed') {
-      next.removedReason = state.removedReason;
-      delete next.invalidReason;
-      delete next.label;
-      delete next.labelHash;
-    } else next.invalidReason = state.invalidReason;
-    this.items.set(this.key(m, itemId), next);
-    return structuredClone(next);
+    const stored = structuredClone({ ...record, updatedAt: this.now() });
+    for (const k of Object.keys(stored) as Array<keyof ItemRecord>)
+      if (stored[k] === undefined) delete stored[k];
+    this.items.set(this.key(record.merchantId, record.itemId), stored);
   }
-  /** Per merchant: codes whose Hipoink call is under way. */
-  readonly calls = new Map<string, Set<string>>();
   async getSlots(m: string, codes: readonly string[]) {
-    const unsure = this.calls.get(m) ?? new Set();
-    return [...new Set(codes)].map((c) => ({
-      ...structuredClone(this.slot(m, c)),
-      ...(unsure.has(c) ? { unsure: true } : {}),
-    }));
+    return [...new Set(codes)].map((code) =>
+      this.withUnsure(m, this.slots.get(this.key(m, code)) ?? { code, wanters: [] }),
+    );
+  }
+  async listSlots(m: string) {
+    return [...this.slots.entries()]
+      .filter(([k]) => k.startsWith(`${m}/`))
+      .map(([, s]) => this.withUnsure(m, s));
+  }
+  async touchSlot(m: string, code: string, change: { want: Want } | { drop: string }) {
+    await this.write();
+    const before = this.slots.get(this.key(m, code)) ?? { code, wanters: [] };
+    const id = 'want' in change ? change.want.itemId : change.drop;
+    const wanters = before.wanters.filter((w) => w.itemId !== id);
+    if ('want' in change) wanters.push(structuredClone(change.want));
+    this.slots.set(this.key(m, code), { ...before, wanters });
+    return structuredClone(before);
+  }
+  async settleSlot(m: string, code: string, shelf: Pick<Slot, 'held' | 'refused'>) {
+    await this.write();
+    const before = this.slots.get(this.key(m, code));
+    if (!before) return undefined; // never recreated once deleted
+    const next: Slot = { code, wanters: before.wanters };
+    if (shelf.held) next.held = structuredClone(shelf.held);
+    if (shelf.refused) next.refused = structuredClone(shelf.refused);
+    this.slots.set(this.key(m, code), next);
+    return structuredClone(before);
   }
   async beginCalls(m: string, codes: readonly string[]) {
     if (codes.length === 0) return;
@@ -287,61 +270,13 @@ export class FakeShelfStore implements ShelfStore {
     await this.write();
     for (const c of codes) this.calls.get(m)?.delete(c);
   }
-  async listSlots(m: string) {
-    return [...this.slots.entries()]
-      .filter(([k]) => k.startsWith(`${m}/`))
-      .map(([, s]) => structuredClone(s));
-  }
-  async touchSlot(m: string, code: string, change: { want: Want } | { drop: string }) {
-    await this.write();
-    const slot = this.slot(m, code);
-    const id = 'want' in change ? change.want.itemId : change.drop;
-    const wanters = slot.wanters.filter((w) => w.itemId !== id);
-    if ('want' in change) wanters.push(structuredClone(change.want));
-    this.slots.set(this.key(m, code), { ...slot, wanters, outOfStepSince: this.mark() });
-    return { wasMarked: slot.outOfStepSince !== undefined };
-  }
-  async settleItem(m: string, itemId: string, listedUnder: string[]) {
-    await this.write();
-    const item = this.items.get(this.key(m, itemId));
-    if (!item) throw new Error('missing');
-    item.listedUnder = [...listedUnder];
-    delete item.outOfStepSince;
-  }
-  async outOfStepBefore(m: string, before: number) {
-    const stale = (t?: number) => t !== undefined && t < before;
-    return {
-      codes: (await this.listSlots(m)).filter((s) => stale(s.outOfStepSince)).map((s) => s.code),
-      itemIds: (await this.listItems(m)).filter((i) => stale(i.outOfStepSince)).map((i) => i.itemId),
-    };
-  }
-  async settleSlot(m: string, read: Slot, shelf: Pick<Slot, 'held' | 'refused'>): Promise<SlotChange> {
-    await this.write();
-    const stored = this.slots.get(this.key(m, read.code));
-    const slot = stored ?? { code: read.code, wanters: [] };
-    const before = stored && {
-      held: stored.held,
-      refused: stored.refused,
-      outOfStepSince: stored.outOfStepSince,
-    };
-    const unchanged = slot.outOfStepSince === undefined || slot.outOfStepSince === read.outOfStepSince;
-    if (!shelf.held && !shelf.refused && read.wanters.length === 0 && unchanged) {
-      this.slots.delete(this.key(m, read.code));
-      return { before };
-    }
-    if (!stored) return {}; // never recreated once deleted
-    const next: Slot = { code: read.code, wanters: slot.wanters, ...structuredClone(shelf) };
-    if (!unchanged) next.outOfStepSince = slot.outOfStepSince;
-    this.slots.set(this.key(m, read.code), next);
-    return { before, after: { ...shelf, outOfStepSince: next.outOfStepSince } };
-  }
   async forget(m: string) {
     this.calls.delete(m);
     for (const map of [this.items, this.slots])
       for (const k of [...map.keys()]) if (k.startsWith(`${m}/`)) map.delete(k);
   }
   async findHeld(m: string) {
-    const held = (await this.listSlots(m)).find((s) => s.held)?.held;
+    const held = [...this.slots.entries()].find(([k, s]) => k.startsWith(`${m}/`) && s.held)?.[1].held;
     return held && structuredClone(held);
   }
 }

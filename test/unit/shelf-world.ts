@@ -6,8 +6,8 @@
  * two items wanting one code).
  */
 import type { CloverClient } from '../../src/clover/client.ts';
+import { countShelf, NO_COUNTS } from '../../src/domain/counts.ts';
 import { transformItem } from '../../src/domain/label.ts';
-import { countShelf, NO_COUNTS } from '../../src/domain/shelf.ts';
 import type { HipoinkProduct } from '../../src/hipoink/fields.ts';
 import type { PushMessage } from '../../src/sync/messages.ts';
 import { pollMerchant } from '../../src/sync/poll/index.ts';
@@ -31,7 +31,6 @@ export const SETTINGS = {
   hipoinkChunkSize: 2,
   merchantRequestsPerSecond: 100_000,
   storeWriteConcurrency: 4,
-  repairAfterMs: 300_000,
 };
 
 /** Hipoink refuses labels whose name carries a '!'. */
@@ -190,13 +189,13 @@ export function createWorld() {
     },
     /**
      * What happens when faults stop: invalid items get fixed in Clover, and the schedule keeps
-     * polling (ghost cleanup included) with every push delivered, past the repair delay.
+     * polling (ghost cleanup and its repair included) with every push delivered.
      */
     async settle() {
       for (const item of catalog.values()) if (item.name === '') world.fixName(item.id);
       await world.drain();
       for (let round = 0; round < 2 * SETTINGS.cleanupEveryPolls; round++) {
-        clock += SETTINGS.repairAfterMs + 1;
+        clock += 120_000;
         if (!(await world.poll())) throw new Error('a poll failed with no fault injected');
         await world.drain();
       }

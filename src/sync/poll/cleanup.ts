@@ -1,14 +1,18 @@
+import { slotAction, wantedLabel } from '../../domain/shelf.ts';
 import type { ItemRecord } from '../../store/shelf.ts';
 import type { PollContext } from './context.ts';
-import { relist, saveFetched } from './save.ts';
+import { saveFetched, touch } from './save.ts';
 
 /**
  * Items we hold that Clover no longer lists were deleted there (listings omit deleted items). Each
  * is confirmed with a GET before its label comes down, so an item a listing missed for any reason
  * never leaves the shelf by mistake.
  */
-export async function removeGhosts(ctx: PollContext, present: ReadonlySet<string>) {
-  const stored = await ctx.deps.shelf.listItems(ctx.merchant.merchantId);
+export async function removeGhosts(
+  ctx: PollContext,
+  stored: readonly ItemRecord[],
+  present: ReadonlySet<string>,
+) {
   await confirmEach(
     ctx,
     stored.filter((r) => r.status !== 'removed' && !present.has(r.itemId)),
@@ -29,14 +33,29 @@ async function confirmEach(ctx: PollContext, candidates: readonly ItemRecord[]) 
 }
 
 /**
- * Level-triggered repair: whatever is still out of step long after a poll changed it is taken up
- * again. An item whose poll stopped before its slots were written gets them written; a code whose
- * push was lost (it failed for good, or the poll stopped before queueing it) is queued again.
+ * Level-triggered repair, with every record at hand: each slot is made to name exactly the items
+ * whose records want its code, with the label they want (a poll stopped between its writes, with
+ * the item changed again in Clover before the retry, can leave a slot naming an old label), and
+ * every code whose shelf is not what the code rule says gets a push (one lost for good, or never
+ * queued because the poll stopped).
  */
-export async function repairStale(ctx: PollContext, now: number) {
+export async function reconcile(ctx: PollContext, stored: readonly ItemRecord[]) {
   const { deps, merchant } = ctx;
-  const stale = await deps.shelf.outOfStepBefore(merchant.merchantId, now - deps.settings.repairAfterMs);
-  for (const item of await deps.shelf.getItems(merchant.merchantId, stale.itemIds))
-    if (item.outOfStepSince !== undefined) await (await relist(ctx, item))();
-  for (const code of stale.codes) ctx.touched.add(code);
+  const wants = new Map(
+    stored.flatMap((r) => {
+      const want = wantedLabel(r);
+      return want ? [[r.itemId, { itemId: r.itemId, ...want, firstSeenAt: r.firstSeenAt }] as const] : [];
+    }),
+  );
+  const slots = new Map((await deps.shelf.listSlots(merchant.merchantId)).map((s) => [s.code, s]));
+  for (const slot of slots.values()) {
+    if (slotAction(slot).kind !== 'none') ctx.touched.add(slot.code);
+    for (const w of slot.wanters)
+      if (wants.get(w.itemId)?.label.pc !== slot.code) await touch(ctx, slot.code, { drop: w.itemId });
+  }
+  for (const want of wants.values()) {
+    const listed = slots.get(want.label.pc)?.wanters.find((w) => w.itemId === want.itemId);
+    if (listed?.labelHash !== want.labelHash || listed.firstSeenAt !== want.firstSeenAt)
+      await touch(ctx, want.label.pc, { want });
+  }
 }

@@ -1,7 +1,7 @@
 import type { CloverClient } from '../../clover/client.ts';
 import { createPacer } from '../../clover/pacing.ts';
 import type { ProductCodeSource, SyncSettings } from '../../config.ts';
-import type { ShelfCounts } from '../../domain/shelf.ts';
+import type { ShelfCounts } from '../../domain/counts.ts';
 import { CloverUnauthorizedError } from '../../errors.ts';
 import type { QueueSender } from '../../queues/sqs.ts';
 import type { MerchantRecord, MerchantStore, SyncCounts } from '../../store/merchants.ts';
@@ -25,7 +25,6 @@ export interface PollDeps {
     | 'hipoinkChunkSize'
     | 'merchantRequestsPerSecond'
     | 'storeWriteConcurrency'
-    | 'repairAfterMs'
   >;
   productCodePrecedence: readonly ProductCodeSource[];
   now?: () => number;

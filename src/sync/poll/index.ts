@@ -1,9 +1,9 @@
-import { countShelf, NO_COUNTS } from '../../domain/shelf.ts';
+import { countShelf, NO_COUNTS } from '../../domain/counts.ts';
 import { MerchantUnavailableError } from '../../errors.ts';
 import type { MerchantRecord, SyncCounts } from '../../store/merchants.ts';
 import { pollMessage } from '../fanout.ts';
 import type { PollMessage } from '../messages.ts';
-import { confirmGone, removeGhosts, repairStale } from './cleanup.ts';
+import { confirmGone, reconcile, removeGhosts } from './cleanup.ts';
 import { cloverSession, type PollContext, type PollDeps } from './context.ts';
 import { decideCodes } from './owners.ts';
 import { queueCodes, queuePushes } from './queue.ts';
@@ -28,8 +28,8 @@ export type PollResult =
 /**
  * Polls one merchant, in phases: read the items changed since its cursor (everything on the first
  * run or a backfill) and save them page by page; decide the codes those items newly want; confirm
- * deleted items (webhook notices, and ghost cleanup when due); repair what an earlier poll or push
- * left out of step; queue a push of every code whose shelf must change; move the cursor to the
+ * deleted items (webhook notices; ghost cleanup when due, which also repairs whatever an earlier
+ * poll or push left out of step); queue a push of every code whose shelf must change; move the cursor to the
  * newest modifiedTime actually processed. On failure the cursor stays where it was.
  */
 export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<PollResult> {
@@ -100,11 +100,12 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
       const everything = mode === 'full' && since === undefined;
       const present = everything ? ctx.read : await listAllIds(clover.list, deps.settings.pageLimit);
       if (present) {
-        await removeGhosts(ctx, present);
+        const stored = await deps.shelf.listItems(merchantId);
+        await reconcile(ctx, stored);
+        await removeGhosts(ctx, stored, present);
         cleanedUp = true;
       }
     }
-    await repairStale(ctx, startedAt);
     const full = mode === 'full' ? { repush: msg.repush } : undefined;
     counts.queuedForPush = await queuePushes(ctx, full);
     done.queued = true;

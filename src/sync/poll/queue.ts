@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { slotAction } from '../../domain/shelf.ts';
 import type { PollContext } from './context.ts';
 
 /** Most codes one push message may carry (PushMessageSchema). */
@@ -6,15 +7,16 @@ const MAX_CODES_PER_PUSH = 1000;
 
 /**
  * Queues a push of every code this poll changed (repairs included). A full resync also queues every
- * code not known to be in step, and tries refused labels again. Returns how many codes were queued.
+ * code out of step and tries refused labels again (`repush`: every code, every label sent again).
+ * Returns how many codes were queued.
  */
 export async function queuePushes(ctx: PollContext, full: { repush?: boolean } | undefined) {
   const { deps, merchant } = ctx;
   const codes = new Set(ctx.touched);
+  const flags = full ? { retryRefused: true, ...(full.repush ? { repush: true } : {}) } : {};
   if (full)
     for (const s of await deps.shelf.listSlots(merchant.merchantId))
-      if (full.repush || s.outOfStepSince !== undefined || s.refused) codes.add(s.code);
-  const flags = full ? { retryRefused: true, ...(full.repush ? { repush: true } : {}) } : {};
+      if (slotAction(s, flags).kind !== 'none') codes.add(s.code);
   await queueCodes(ctx, [...codes], flags);
   return codes.size;
 }

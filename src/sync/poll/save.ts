@@ -1,20 +1,20 @@
+import { addCounts, countChange } from '../../domain/counts.ts';
 import { type ItemOutcome, transformItem } from '../../domain/label.ts';
-import { addCounts, countChange, wantedAfter, wantedLabel } from '../../domain/shelf.ts';
-import { type ItemRecord, type ItemState, type ShelfStore, stateHashOf } from '../../store/shelf.ts';
+import { type Want, wantedLabel } from '../../domain/shelf.ts';
+import type { ItemRecord } from '../../store/shelf.ts';
 import { forEachLimited } from '../parallel.ts';
 import type { PollContext } from './context.ts';
 
+type Outcome = ItemOutcome & { itemId: string };
+
 /**
- * Saves one page of items as Clover gave them. Stored hashes are read first in one batch, so items
- * re-read unchanged (overlap window, backfills) cost no write. Items are saved in parallel: who gets
- * a contested code depends on the code rule, not on which write lands first. Every item gets the
- * code it wants before any item lets a code go, so two items swapping codes never leave a code both
- * want with nobody wanting it in between (a push then would delete it, unbinding its label).
- * Returns the newest modifiedTime on the page.
+ * Saves one page of items as Clover gave them; returns the newest modifiedTime on it. Stored
+ * records are read first in one batch, so items re-read unchanged (overlap window, backfills) cost
+ * no write.
  */
 export async function savePage(ctx: PollContext, page: readonly unknown[]): Promise<number | undefined> {
   const { merchant, deps } = ctx;
-  const latest = new Map<string, ItemOutcome & { itemId: string }>();
+  const latest = new Map<string, Outcome>();
   let newest: number | undefined;
   for (const raw of page) {
     const outcome = transformItem(raw, deps.productCodePrecedence, merchant.labelOptions);
@@ -27,13 +27,10 @@ export async function savePage(ctx: PollContext, page: readonly unknown[]): Prom
   const stored = new Map(
     (await deps.shelf.getItems(merchant.merchantId, [...latest.keys()])).map((r) => [r.itemId, r]),
   );
-  const parallel = deps.settings.storeWriteConcurrency;
-  const letGo: Array<() => Promise<void>> = [];
-  await forEachLimited([...latest.values()], parallel, async (outcome) => {
-    const rest = await saveItem(ctx, outcome, stored.get(outcome.itemId));
-    if (rest) letGo.push(rest);
-  });
-  await forEachLimited(letGo, parallel, (rest) => rest());
+  await saveItems(
+    ctx,
+    [...latest.values()].map((o) => [o, stored.get(o.itemId)]),
+  );
   return newest;
 }
 
@@ -46,67 +43,64 @@ export async function saveFetched(ctx: PollContext, itemId: string, raw: unknown
       ? { kind: 'remove', itemId, reason: 'gone' }
       : transformItem(raw, deps.productCodePrecedence, merchant.labelOptions);
   if (outcome.kind === 'invalid') reportInvalid(ctx, itemId, outcome.reason);
-  await (await saveItem(ctx, { ...outcome, itemId }, before))?.();
+  await saveItems(ctx, [[{ ...outcome, itemId }, before]]);
 }
 
 /**
- * One item's change. The push reads only slots, so every slot must name exactly the items that
- * want its code, with the label each wants. The item's record is written first, listing every code
- * whose slot may name it and marked out of step; then the slots; then the record is settled. A poll
- * stopped at any write leaves the item marked, and the next poll finishes the listing. Returns the
- * listing's second step (letting codes go), if any.
+ * Saves changed items, in three rounds. The push reads only slots, so each code's slot must name
+ * the items that want it, with the label each wants. First every item is added to the slot of the
+ * code it now wants, then dropped from the one it wanted before (so two items swapping codes never
+ * leave a code both want wanted by nobody, which a push would delete, unbinding its label), and
+ * only then are the records written: a poll stopped midway re-reads the same items, finds them
+ * still changed, and does it all again.
  */
-async function saveItem(ctx: PollContext, outcome: ItemOutcome & { itemId: string }, before?: ItemRecord) {
-  const { deps, merchant, counts } = ctx;
-  const state = stateOf(outcome);
-  if (before?.stateHash === stateHashOf(state))
-    return before.outOfStepSince === undefined ? undefined : relist(ctx, before);
-  // Never an older Clover version over a newer one (the store checks it too).
-  if ((before?.modifiedTime ?? 0) > (outcome.modifiedTime ?? Number.POSITIVE_INFINITY)) return;
-  const was = wantedLabel(before);
-  const will = wantedAfter(before, outcome);
-  const listed = before?.listedUnder ?? (was ? [was.label.pc] : []);
-  const wants = will ? [will.label.pc] : [];
-  const shelfChanges =
-    before?.outOfStepSince !== undefined ||
-    was?.labelHash !== will?.labelHash ||
-    listed.join() !== wants.join();
-  const saved = await deps.shelf.saveItem(merchant.merchantId, outcome.itemId, state, {
-    firstSeenAt: before?.firstSeenAt ?? ctx.startedAt,
-    listedUnder: [...new Set([...listed, ...wants])],
-    relisting: shelfChanges,
+async function saveItems(ctx: PollContext, items: ReadonlyArray<[Outcome, ItemRecord | undefined]>) {
+  const changes = items.flatMap(([outcome, before]) => changeOf(ctx, outcome, before));
+  const parallel = ctx.deps.settings.storeWriteConcurrency;
+  await forEachLimited(
+    changes,
+    parallel,
+    async ({ want }) => void (want && (await touch(ctx, want.label.pc, { want }))),
+  );
+  await forEachLimited(
+    changes,
+    parallel,
+    async (c) => void (c.drop && (await touch(ctx, c.drop, { drop: c.record.itemId }))),
+  );
+  await forEachLimited(changes, parallel, async ({ record, before, outcome }) => {
+    await ctx.deps.shelf.putItem(record);
+    addCounts(ctx.shelfChange, countChange(before, record));
+    if (outcome.kind !== 'invalid') ctx.counts.changed++;
+    if (outcome.kind === 'remove') ctx.counts.removed++;
   });
-  if (!saved) return undefined;
-  addCounts(ctx.shelfChange, countChange(before, saved));
-  if (outcome.kind !== 'invalid') counts.changed++;
-  if (outcome.kind === 'remove') counts.removed++;
-  if (!shelfChanges) return undefined;
-  return relist(ctx, saved, before?.outOfStepSince === undefined ? was?.labelHash : undefined);
 }
 
-/**
- * Writes an item's slots from its record, in two steps. This one has the code it wants name it with
- * its label (unless that label is the one already there, `listedHash`); the step it returns drops it
- * from every other code it was listed under and settles the record.
- */
-export async function relist(ctx: PollContext, item: ItemRecord, listedHash?: string) {
-  const { deps, merchant } = ctx;
-  const { itemId, firstSeenAt } = item;
-  const want = wantedLabel(item);
-  const touch = async (code: string, change: Parameters<ShelfStore['touchSlot']>[2]) => {
-    const { wasMarked } = await deps.shelf.touchSlot(merchant.merchantId, code, change);
-    if (!wasMarked) ctx.shelfChange.outOfStep++;
-    ctx.touched.add(code);
-  };
-  if (want && want.labelHash !== listedHash) {
-    ctx.newlyWanted.add(want.label.pc);
-    await touch(want.label.pc, { want: { itemId, ...want, firstSeenAt } });
-  }
-  return async () => {
-    for (const code of item.listedUnder ?? [])
-      if (code !== want?.label.pc) await touch(code, { drop: itemId });
-    await deps.shelf.settleItem(merchant.merchantId, itemId, want ? [want.label.pc] : []);
-  };
+/** One item's change: its new record, and the slots it joins (`want`) and leaves (`drop`). */
+function changeOf(ctx: PollContext, outcome: Outcome, before: ItemRecord | undefined) {
+  const record = recordOf(ctx, outcome, before);
+  // Equal versions cost nothing; an older Clover version never overwrites a newer one.
+  if (before?.stateHash === record.stateHash) return [];
+  if ((before?.modifiedTime ?? 0) > (outcome.modifiedTime ?? Number.POSITIVE_INFINITY)) return [];
+  const [was, will] = [wantedLabel(before), wantedLabel(record)];
+  const want: Want | undefined =
+    will && will.labelHash !== was?.labelHash
+      ? { itemId: record.itemId, ...will, firstSeenAt: record.firstSeenAt }
+      : undefined;
+  if (want) ctx.newlyWanted.add(want.label.pc);
+  const drop = was && was.label.pc !== will?.label.pc ? was.label.pc : undefined;
+  return [{ outcome, before, record, want, drop }];
+}
+
+/** A poll changed who wants `code`: the slot is written, counted and queued for a push. */
+export async function touch(ctx: PollContext, code: string, change: { want: Want } | { drop: string }) {
+  const before = await ctx.deps.shelf.touchSlot(ctx.merchant.merchantId, code, change);
+  const id = 'want' in change ? change.want.itemId : change.drop;
+  const wanters = [
+    ...before.wanters.filter((w) => w.itemId !== id),
+    ...('want' in change ? [change.want] : []),
+  ];
+  addCounts(ctx.shelfChange, countChange(before, { ...before, wanters }));
+  ctx.touched.add(code);
 }
 
 export function reportInvalid(ctx: PollContext, itemId: string | undefined, reason: string) {
@@ -114,13 +108,35 @@ export function reportInvalid(ctx: PollContext, itemId: string | undefined, reas
   ctx.deps.onInvalidItem?.({ merchantId: ctx.merchant.merchantId, ...(itemId ? { itemId } : {}), reason });
 }
 
-/** The item state an outcome stands for. */
-function stateOf(outcome: ItemOutcome): ItemState {
-  if (outcome.kind === 'invalid')
-    return { status: 'invalid', invalidReason: outcome.reason, modifiedTime: outcome.modifiedTime };
+/** The record an outcome stands for; an invalid version keeps the label of the last valid one. */
+function recordOf(ctx: PollContext, outcome: Outcome, before: ItemRecord | undefined): ItemRecord {
+  const { itemId } = outcome;
+  const modifiedTime = outcome.modifiedTime ?? before?.modifiedTime;
+  const base = {
+    merchantId: ctx.merchant.merchantId,
+    itemId,
+    modifiedTime,
+    firstSeenAt: before?.firstSeenAt ?? ctx.startedAt,
+    updatedAt: 0,
+  };
+  if (outcome.kind === 'label') {
+    const { stateHash, labelHash, desired } = outcome;
+    return { ...base, status: 'active', label: desired.label, labelHash, stateHash };
+  }
   if (outcome.kind === 'remove')
-    return { status: 'removed', removedReason: outcome.reason, modifiedTime: outcome.modifiedTime };
-  const { label, priceType, unitCost, available } = outcome.desired;
-  const { stateHash, labelHash, modifiedTime } = outcome;
-  return { status: 'active', label, priceType, unitCost, available, stateHash, labelHash, modifiedTime };
+    return {
+      ...base,
+      status: 'removed',
+      removedReason: outcome.reason,
+      stateHash: `removed:${outcome.reason}`,
+    };
+  const { label, labelHash } = before ?? {};
+  return {
+    ...base,
+    status: 'invalid',
+    invalidReason: outcome.reason,
+    label,
+    labelHash,
+    stateHash: `invalid:${outcome.reason}`,
+  };
 }
