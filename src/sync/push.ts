@@ -64,9 +64,9 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
   const shelfChange = { ...NO_COUNTS };
   /** Codes whose calls are answered and recorded: no longer unsure. */
   const settled: string[] = [];
-  const settle = async (slot: Slot, shelf: Pick<Slot, 'held' | 'refused'>) => {
-    const before = await deps.shelf.settleSlot(merchantId, slot.code, shelf);
-    if (before) addCounts(shelfChange, countChange(before, { ...before, ...shelf }));
+  const settle = async (slot: Slot, { held, refused }: Pick<Slot, 'held' | 'refused'>) => {
+    const before = await deps.shelf.settleSlot(merchantId, slot.code, { held, refused });
+    if (before) addCounts(shelfChange, countChange(before, { ...before, held, refused }));
     settled.push(slot.code);
   };
   const parallel = deps.settings.storeWriteConcurrency;

@@ -13,37 +13,36 @@ type Outcome = ItemOutcome & { itemId: string };
  * no write.
  */
 export async function savePage(ctx: PollContext, page: readonly unknown[]): Promise<number | undefined> {
-  const { merchant, deps } = ctx;
   const latest = new Map<string, Outcome>();
   let newest: number | undefined;
   for (const raw of page) {
-    const outcome = transformItem(raw, deps.productCodePrecedence, merchant.labelOptions);
+    const outcome = outcomeOf(ctx, raw);
     if (outcome.modifiedTime !== undefined) newest = Math.max(newest ?? 0, outcome.modifiedTime);
-    if (outcome.kind === 'invalid') reportInvalid(ctx, outcome.itemId, outcome.reason);
-    if (!outcome.itemId) continue;
-    ctx.read.add(outcome.itemId);
-    latest.set(outcome.itemId, { ...outcome, itemId: outcome.itemId });
+    if (outcome.itemId) latest.set(outcome.itemId, { ...outcome, itemId: outcome.itemId });
   }
-  const stored = new Map(
-    (await deps.shelf.getItems(merchant.merchantId, [...latest.keys()])).map((r) => [r.itemId, r]),
-  );
+  const stored = await ctx.deps.shelf.getItems(ctx.merchant.merchantId, [...latest.keys()]);
+  const before = new Map(stored.map((r) => [r.itemId, r]));
   await saveItems(
     ctx,
-    [...latest.values()].map((o) => [o, stored.get(o.itemId)]),
+    [...latest.values()].map((o) => [o, before.get(o.itemId)]),
   );
   return newest;
 }
 
 /** Stores an item as a GET returned it (null: Clover answered 404, the item is gone). */
 export async function saveFetched(ctx: PollContext, itemId: string, raw: unknown, before: ItemRecord) {
+  const outcome =
+    raw === null ? { kind: 'remove' as const, itemId, reason: 'gone' as const } : outcomeOf(ctx, raw);
   ctx.read.add(itemId);
-  const { deps, merchant } = ctx;
-  const outcome: ItemOutcome =
-    raw === null
-      ? { kind: 'remove', itemId, reason: 'gone' }
-      : transformItem(raw, deps.productCodePrecedence, merchant.labelOptions);
-  if (outcome.kind === 'invalid') reportInvalid(ctx, itemId, outcome.reason);
   await saveItems(ctx, [[{ ...outcome, itemId }, before]]);
+}
+
+/** What a Clover item means for the shelf; an invalid one is reported (recorded and skipped). */
+function outcomeOf(ctx: PollContext, raw: unknown): ItemOutcome {
+  const outcome = transformItem(raw, ctx.deps.productCodePrecedence, ctx.merchant.labelOptions);
+  if (outcome.kind === 'invalid') reportInvalid(ctx, outcome.itemId, outcome.reason);
+  if (outcome.itemId) ctx.read.add(outcome.itemId);
+  return outcome;
 }
 
 /**
@@ -112,16 +111,11 @@ export function reportInvalid(ctx: PollContext, itemId: string | undefined, reas
 function recordOf(ctx: PollContext, outcome: Outcome, before: ItemRecord | undefined): ItemRecord {
   const { itemId } = outcome;
   const modifiedTime = outcome.modifiedTime ?? before?.modifiedTime;
-  const base = {
-    merchantId: ctx.merchant.merchantId,
-    itemId,
-    modifiedTime,
-    firstSeenAt: before?.firstSeenAt ?? ctx.startedAt,
-    updatedAt: 0,
-  };
+  const firstSeenAt = before?.firstSeenAt ?? ctx.startedAt;
+  const base = { merchantId: ctx.merchant.merchantId, itemId, modifiedTime, firstSeenAt, updatedAt: 0 };
   if (outcome.kind === 'label') {
-    const { stateHash, labelHash, desired } = outcome;
-    return { ...base, status: 'active', label: desired.label, labelHash, stateHash };
+    const { labelHash, stateHash } = outcome;
+    return { ...base, status: 'active', label: outcome.desired.label, labelHash, stateHash };
   }
   if (outcome.kind === 'remove')
     return {
@@ -131,12 +125,13 @@ function recordOf(ctx: PollContext, outcome: Outcome, before: ItemRecord | undef
       stateHash: `removed:${outcome.reason}`,
     };
   const { label, labelHash } = before ?? {};
+  const invalidReason = outcome.reason;
   return {
     ...base,
     status: 'invalid',
-    invalidReason: outcome.reason,
+    invalidReason,
     label,
     labelHash,
-    stateHash: `invalid:${outcome.reason}`,
+    stateHash: `invalid:${invalidReason}`,
   };
 }
