@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CloverClient } from '../../src/clover/client.ts';
-import { countChange, NO_COUNTS } from '../../src/domain/shelf.ts';
+import { countChange, NO_COUNTS } from '../../src/domain/counts.ts';
 import { pollMerchant } from '../../src/sync/poll/index.ts';
 import { RecordingQueue } from '../unit/fakes.ts';
 import { startStateStores } from './support.ts';
@@ -66,7 +66,6 @@ describe('merchant shelf counts on DynamoDB', () => {
         hipoinkChunkSize: 200,
         merchantRequestsPerSecond: 1000,
         storeWriteConcurrency: 4,
-        repairAfterMs: 300_000,
       },
       productCodePrecedence: ['sku', 'code', 'id'] as const,
       now: () => clock,

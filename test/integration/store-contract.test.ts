@@ -3,9 +3,10 @@
  * with the real one's behaviour as the expectation: unit tests must not pass only because of the fake.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NO_COUNTS, type ShelfCounts, type Slot } from '../../src/domain/shelf.ts';
+import { NO_COUNTS, type ShelfCounts } from '../../src/domain/counts.ts';
+import type { Slot, Want } from '../../src/domain/shelf.ts';
 import { type MerchantRecord, type MerchantStore, merchantView } from '../../src/store/merchants.ts';
-import type { ShelfStore } from '../../src/store/shelf.ts';
+import { createShelfStore, type ItemRecord, type ShelfStore } from '../../src/store/shelf.ts';
 import { FakeMerchantStore, FakeShelfStore, merchantRecord } from '../unit/fakes.ts';
 import { startStateStores } from './support.ts';
 
@@ -15,104 +16,184 @@ beforeAll(async () => {
 });
 afterAll(async () => real?.stop());
 
-const label = (pc: string) => ({ pc, pn: 'N', pp: '1.00' });
-const active = (pc: string, tag: string) => ({
-  status: 'active' as const,
-  label: label(pc),
-  priceType: 'FIXED',
-  available: true,
-  unitCost: '0.50',
-  stateHash: `s-${tag}`,
-  labelHash: `l-${tag}`,
-  modifiedTime: 2,
-});
-const listing = (listedUnder: string[], relisting = false) => ({ firstSeenAt: 7, listedUnder, relisting });
-const want = (itemId: string, pc: string) => ({
+/** The store's clock: every write it stamps carries this. */
+const NOW = 1_700_000_000_000;
+const label = (pc: string, pp = '1.00') => ({ pc, pn: 'N', pp });
+const want = (itemId: string, pc: string, pp = '1.00'): Want => ({
   itemId,
-  label: label(pc),
-  labelHash: `l-${itemId}`,
+  label: label(pc, pp),
+  labelHash: `l-${itemId}-${pp}`,
   firstSeenAt: 1,
 });
+const held = (itemId: string, pc: string) => ({ label: label(pc), labelHash: `l-${itemId}-1.00`, itemId });
+/** Wanters in item order (DynamoDB keeps no order among a record's attributes). */
+const sorted = (slot: Slot | undefined) =>
+  slot && { ...slot, wanters: [...slot.wanters].sort((a, b) => (a.itemId < b.itemId ? -1 : 1)) };
 
 describe.each([
-  ['fake', () => new FakeShelfStore() as ShelfStore],
-  ['real', () => real.shelf],
+  ['fake', () => new FakeShelfStore(() => NOW) as ShelfStore],
+  ['real', () => createShelfStore(real.doc, 'products', () => NOW)],
 ])('%s shelf store', (name, make) => {
   const m = (t: string) => `${name}-${t}`;
 
-  it('saveItem keeps the first-seen time, stores unitCost, and drops invalidReason when an item becomes valid', async () => {
+  it('putItem writes the whole record as given, stamped with its own clock, over what was there', async () => {
     const s = make();
-    await s.saveItem(m('s'), 'i1', { status: 'invalid', invalidReason: 'bad', modifiedTime: 1 }, listing([]));
-    const saved = await s.saveItem(m('s'), 'i1', active('PC', 'b'), {
-      ...listing(['PC'], true),
-      firstSeenAt: 99,
-    });
-    expect(saved).toMatchObject({ unitCost: '0.50', firstSeenAt: 7, listedUnder: ['PC'] });
-    expect(saved?.invalidReason).toBeUndefined();
-    expect(saved?.outOfStepSince).toBeTypeOf('number');
-    expect((await s.outOfStepBefore(m('s'), Number.MAX_SAFE_INTEGER)).itemIds).toEqual(['i1']);
-    await s.settleItem(m('s'), 'i1', ['PC']);
-    expect((await s.getItems(m('s'), ['i1']))[0]?.outOfStepSince).toBeUndefined();
-    // An invalid version keeps the last valid label; a removal drops it.
-    await s.saveItem(
-      m('s'),
-      'i1',
-      { status: 'invalid', invalidReason: 'x', modifiedTime: 3 },
-      listing(['PC']),
-    );
-    expect((await s.getItems(m('s'), ['i1']))[0]?.label).toEqual(label('PC'));
-    await s.saveItem(
-      m('s'),
-      'i1',
-      { status: 'removed', removedReason: 'hidden', modifiedTime: 4 },
-      listing([]),
-    );
-    expect((await s.getItems(m('s'), ['i1']))[0]?.label).toBeUndefined();
+    const invalid: ItemRecord = {
+      merchantId: m('p'),
+      itemId: 'i1',
+      status: 'invalid',
+      invalidReason: 'bad',
+      label: undefined, // no valid version yet: nothing to keep
+      stateHash: 'invalid:bad',
+      modifiedTime: 1,
+      firstSeenAt: 7,
+      updatedAt: 0,
+    };
+    await s.putItem(invalid);
+    expect(await s.getItems(m('p'), ['i1'])).toStrictEqual([
+      {
+        merchantId: m('p'),
+        itemId: 'i1',
+        status: 'invalid',
+        invalidReason: 'bad',
+        stateHash: 'invalid:bad',
+        modifiedTime: 1,
+        firstSeenAt: 7,
+        updatedAt: NOW,
+      },
+    ]);
+    // A valid version replaces the record: the invalid reason is gone with it.
+    const active: ItemRecord = {
+      merchantId: m('p'),
+      itemId: 'i1',
+      status: 'active',
+      label: label('PC'),
+      labelHash: 'l-b',
+      stateHash: 's-b',
+      modifiedTime: 2,
+      firstSeenAt: 7,
+      updatedAt: 0,
+    };
+    await s.putItem(active);
+    expect(await s.getItems(m('p'), ['i1', 'unknown', 'i1'])).toStrictEqual([{ ...active, updatedAt: NOW }]);
+    // A removal keeps no label.
+    const { label: _, labelHash: __, ...rest } = active;
+    const removed: ItemRecord = { ...rest, status: 'removed', removedReason: 'hidden', stateHash: 'r' };
+    await s.putItem(removed);
+    expect(await s.listItems(m('p'))).toStrictEqual([{ ...removed, updatedAt: NOW }]);
   });
 
-  it('touchSlot records and drops wanters, and marks the slot out of step each time', async () => {
+  it('touchSlot records and drops one wanter, and returns the slot as it was', async () => {
     const s = make();
-    expect(await s.touchSlot(m('t'), 'X', { drop: 'nobody' })).toEqual({ wasMarked: false });
-    expect(await s.touchSlot(m('t'), 'X', { want: want('a', 'X') })).toEqual({ wasMarked: true });
-    await s.touchSlot(m('t'), 'X', { want: want('b', 'X') });
-    await s.touchSlot(m('t'), 'X', { drop: 'a' });
-    const [slot] = await s.getSlots(m('t'), ['X']);
-    expect(slot?.wanters).toEqual([want('b', 'X')]);
-    expect((await s.outOfStepBefore(m('t'), Number.MAX_SAFE_INTEGER)).codes).toEqual(['X']);
+    expect(await s.touchSlot(m('t'), 'X', { want: want('a', 'X') })).toEqual({ code: 'X', wanters: [] });
+    expect(await s.touchSlot(m('t'), 'X', { want: want('b', 'X') })).toEqual({
+      code: 'X',
+      wanters: [want('a', 'X')],
+    });
+    // Wanting again replaces the item's earlier want (a new price).
+    expect(sorted(await s.touchSlot(m('t'), 'X', { want: want('a', 'X', '2.00') }))).toEqual({
+      code: 'X',
+      wanters: [want('a', 'X'), want('b', 'X')],
+    });
+    expect(sorted(await s.touchSlot(m('t'), 'X', { drop: 'b' }))).toEqual({
+      code: 'X',
+      wanters: [want('a', 'X', '2.00'), want('b', 'X')],
+    });
+    expect(await s.getSlots(m('t'), ['X'])).toEqual([{ code: 'X', wanters: [want('a', 'X', '2.00')] }]);
+    // Dropping an item a slot does not name changes nothing it holds; a code never touched is empty.
+    expect(await s.touchSlot(m('t'), 'X', { drop: 'nobody' })).toEqual({
+      code: 'X',
+      wanters: [want('a', 'X', '2.00')],
+    });
+    expect(await s.touchSlot(m('t'), 'Y', { drop: 'nobody' })).toEqual({ code: 'Y', wanters: [] });
     expect(await s.getSlots(m('t'), ['NONE'])).toEqual([{ code: 'NONE', wanters: [] }]);
   });
 
-  it('settleSlot clears only the mark it read, and deletes a slot with nothing left to say', async () => {
+  it('settleSlot records what Hipoink holds, keeps the wanters a poll wrote meanwhile, and never deletes a slot', async () => {
     const s = make();
     await s.touchSlot(m('u'), 'X', { want: want('a', 'X') });
     const [read] = await s.getSlots(m('u'), ['X']);
-    await s.touchSlot(m('u'), 'X', { want: want('a', 'X') }); // a poll changed it meanwhile
-    const held = { label: label('X'), labelHash: 'l-a', itemId: 'a' };
-    const change = await s.settleSlot(m('u'), read as Slot, { held });
-    // Held now, and still out of step: a poll changed the slot after the push read it.
-    expect(change.before?.held).toBeUndefined();
-    expect(change.after).toMatchObject({ held, outOfStepSince: expect.any(Number) });
-    const [after] = await s.getSlots(m('u'), ['X']);
-    expect(after?.held).toEqual(held);
-    expect(after?.outOfStepSince).toBeTypeOf('number');
-    expect((await s.settleSlot(m('u'), after as Slot, { held })).after?.outOfStepSince).toBeUndefined();
-    expect((await s.getSlots(m('u'), ['X']))[0]?.outOfStepSince).toBeUndefined();
-    expect(await s.findHeld(m('u'))).toEqual(held);
-
+    await s.touchSlot(m('u'), 'X', { want: want('b', 'X') }); // a poll changed it after the push read it
+    expect(sorted(await s.settleSlot(m('u'), 'X', { held: held('a', 'X') }))).toEqual({
+      code: 'X',
+      wanters: [want('a', 'X'), want('b', 'X')],
+    });
+    expect(read).toEqual({ code: 'X', wanters: [want('a', 'X')] });
+    expect(sorted((await s.getSlots(m('u'), ['X']))[0])).toEqual({
+      code: 'X',
+      wanters: [want('a', 'X'), want('b', 'X')],
+      held: held('a', 'X'),
+    });
+    expect(await s.findHeld(m('u'))).toEqual(held('a', 'X'));
+    // What is not given is no longer held or refused.
+    const refused = { labelHash: 'l-b-2.00', reason: 'bad', itemId: 'b' };
+    expect((await s.settleSlot(m('u'), 'X', { refused }))?.held).toEqual(held('a', 'X'));
+    const [settled] = await s.getSlots(m('u'), ['X']);
+    expect(settled?.refused).toEqual(refused);
+    expect(settled?.held).toBeUndefined();
+    expect(await s.findHeld(m('u'))).toBeUndefined();
+    // Wanted by nobody and holding nothing, the slot stays, saying so.
     await s.touchSlot(m('u'), 'X', { drop: 'a' });
-    const [empty] = await s.getSlots(m('u'), ['X']);
-    const gone = await s.settleSlot(m('u'), empty as Slot, {});
-    expect(gone).toMatchObject({ before: { held } });
-    expect(gone.after).toBeUndefined();
-    expect(await s.listSlots(m('u'))).toEqual([]);
+    await s.touchSlot(m('u'), 'X', { drop: 'b' });
+    expect(await s.settleSlot(m('u'), 'X', {})).toEqual({ code: 'X', wanters: [], refused });
+    expect(await s.listSlots(m('u'))).toEqual([{ code: 'X', wanters: [] }]);
   });
 
-  it('lists items apart from slots', async () => {
+  it('settleSlot on a code without a record writes nothing (its merchant was removed meanwhile)', async () => {
+    const s = make();
+    await s.touchSlot(m('f'), 'X', { want: want('a', 'X') });
+    await s.forget(m('f'));
+    expect(await s.settleSlot(m('f'), 'X', { held: held('a', 'X') })).toBeUndefined();
+    expect(await s.settleSlot(m('f'), 'NEVER', {})).toBeUndefined();
+    expect(await s.listSlots(m('f'))).toEqual([]);
+    expect(await s.findHeld(m('f'))).toBeUndefined();
+  });
+
+  it('getSlots and listSlots flag the codes of calls under way as unsure, until their calls end', async () => {
+    const s = make();
+    for (const code of ['X', 'Y']) await s.touchSlot(m('c'), code, { want: want('a', code) });
+    await s.beginCalls(m('c'), ['X', 'Z']);
+    await s.beginCalls(m('c'), []);
+    await s.beginCalls(m('other'), ['Y']);
+    expect(await s.getSlots(m('c'), ['X', 'Y', 'Z'])).toEqual([
+      { code: 'X', wanters: [want('a', 'X')], unsure: true },
+      { code: 'Y', wanters: [want('a', 'Y')] },
+      { code: 'Z', wanters: [], unsure: true },
+    ]);
+    const listed = async () => (await s.listSlots(m('c'))).sort((a, b) => (a.code < b.code ? -1 : 1));
+    // The calls record is neither an item nor a slot.
+    expect(await listed()).toEqual([
+      { code: 'X', wanters: [want('a', 'X')], unsure: true },
+      { code: 'Y', wanters: [want('a', 'Y')] },
+    ]);
+    expect(await s.listItems(m('c'))).toEqual([]);
+    await s.endCalls(m('c'), ['X']);
+    expect((await listed()).map((x) => x.unsure)).toEqual([undefined, undefined]);
+    expect((await s.getSlots(m('c'), ['Z']))[0]?.unsure).toBe(true);
+    await s.endCalls(m('c'), ['Z', 'never-begun']);
+    expect((await s.getSlots(m('c'), ['Z']))[0]?.unsure).toBeUndefined();
+  });
+
+  it('lists items apart from slots, and forgets both with the calls record', async () => {
     const s = make();
     await s.touchSlot(m('l'), 'X', { want: want('a', 'X') });
-    await s.saveItem(m('l'), 'a', active('X', 'a'), listing(['X']));
+    await s.beginCalls(m('l'), ['X']);
+    await s.putItem({
+      merchantId: m('l'),
+      itemId: 'a',
+      status: 'active',
+      label: label('X'),
+      labelHash: 'l-a-1.00',
+      stateHash: 's-a',
+      firstSeenAt: 1,
+      updatedAt: 0,
+    });
     expect((await s.listItems(m('l'))).map((i) => i.itemId)).toEqual(['a']);
     expect((await s.listSlots(m('l'))).map((x) => x.code)).toEqual(['X']);
+    await s.forget(m('l'));
+    expect(await s.listItems(m('l'))).toEqual([]);
+    expect(await s.listSlots(m('l'))).toEqual([]);
+    expect(await s.getSlots(m('l'), ['X'])).toEqual([{ code: 'X', wanters: [] }]);
   });
 });
 

@@ -1,7 +1,7 @@
 /** In-memory stand-ins with the same conditional semantics as the DynamoDB stores. */
 import type { TokenPair } from '../../src/clover/schemas.ts';
 import { addCounts, NO_COUNTS, type ShelfCounts } from '../../src/domain/counts.ts';
-import type { Slot, Want } from '../../src/domain/shelf.ts';
+import { type Slot, slotAction, type Want } from '../../src/domain/shelf.ts';
 import { HipoinkApiError, HipoinkRejectedError } from '../../src/errors.ts';
 import type { HipoinkClient } from '../../src/hipoink/client.ts';
 import type { HipoinkProduct } from '../../src/hipoink/fields.ts';
@@ -357,4 +357,13 @@ export class FakeHipoink implements HipoinkClient {
     });
     return codes.length;
   }
+}
+
+/** The merchant's codes whose shelf is not what the code rule says (a push is due), sorted. */
+export async function outOfStepCodes(shelf: Pick<ShelfStore, 'listSlots'>, merchantId: string) {
+  const slots = await shelf.listSlots(merchantId);
+  return slots
+    .filter((s) => slotAction(s).kind !== 'none')
+    .map((s) => s.code)
+    .sort();
 }

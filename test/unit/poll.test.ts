@@ -42,7 +42,6 @@ const settings = {
   hipoinkChunkSize: 200,
   merchantRequestsPerSecond: 1000,
   storeWriteConcurrency: 16,
-  repairAfterMs: 300_000,
 };
 const msg = (mode: PollMessage['mode'] = 'incremental'): PollMessage => ({
   merchantId: 'M1',
@@ -310,6 +309,39 @@ describe('pollMerchant', () => {
     expect(s.hipoink.shelf.get('BAR')).toMatchObject({ pn: 'Item N', pp: '5.55' });
   });
 
+  it('writes nothing for a version it already has, and never an older Clover version over a newer one', async () => {
+    const s = setup([it0('A', { price: 200, modifiedTime: 2000 }), it0('B', { modifiedTime: 2000 })]);
+    await pollMerchant(s.deps, msg());
+    await s.push();
+    const writes: string[] = [];
+    const [touchSlot, putItem] = [s.shelf.touchSlot.bind(s.shelf), s.shelf.putItem.bind(s.shelf)];
+    s.shelf.touchSlot = async (m, code, change) => {
+      writes.push(`slot ${code}`);
+      return touchSlot(m, code, change);
+    };
+    s.shelf.putItem = async (record) => {
+      writes.push(`item ${record.itemId}`);
+      return putItem(record);
+    };
+    // A backfill reads both again: A as an older version (a lagging Clover read), B unchanged.
+    s.catalog.set('A', it0('A', { price: 100, modifiedTime: 1500 }));
+    s.advance(60_000);
+    expect(await pollMerchant(s.deps, msg('full'))).toMatchObject({ status: 'synced', cleanedUp: true });
+    expect(writes).toEqual([]);
+    expect((await s.shelf.getItems('M1', ['A']))[0]).toMatchObject({
+      modifiedTime: 2000,
+      label: { pp: '2.00' },
+    });
+    await s.push();
+    expect(s.hipoink.shelf.get('SKU-A')?.pp).toBe('2.00');
+    // A newer version is written.
+    s.catalog.set('A', it0('A', { price: 300, modifiedTime: 3000 }));
+    await pollMerchant(s.deps, msg());
+    expect(writes).toEqual(['slot SKU-A', 'item A']);
+    await s.push();
+    expect(s.hipoink.shelf.get('SKU-A')?.pp).toBe('3.00');
+  });
+
   it('saves a page in parallel: who gets a contested code does not depend on which write lands first', async () => {
     const others = Array.from({ length: 40 }, (_, i) => it0(`N${i}`, { modifiedTime: 10 + i }));
     const s = setup([it0('A', { sku: 'X', modifiedTime: 1 }), ...others]);
@@ -322,17 +354,21 @@ describe('pollMerchant', () => {
     const slow: Record<string, number> = { A: 30, B: 15 };
     let inFlight = 0;
     let most = 0;
-    const real = s.shelf.saveItem.bind(s.shelf);
-    s.shelf.saveItem = async (m, id, state, listing) => {
+    /** Each slot and item write takes its item's time; writes in flight are counted. */
+    const delayed = async <T>(itemId: string, write: () => Promise<T>) => {
       inFlight++;
       most = Math.max(most, inFlight);
-      await new Promise((r) => setTimeout(r, slow[id] ?? 1));
+      await new Promise((r) => setTimeout(r, slow[itemId] ?? 1));
       try {
-        return await real(m, id, state, listing);
+        return await write();
       } finally {
         inFlight--;
       }
     };
+    const [touchSlot, putItem] = [s.shelf.touchSlot.bind(s.shelf), s.shelf.putItem.bind(s.shelf)];
+    s.shelf.touchSlot = (m, code, change) =>
+      delayed('want' in change ? change.want.itemId : change.drop, () => touchSlot(m, code, change));
+    s.shelf.putItem = (record) => delayed(record.itemId, () => putItem(record));
     await pollMerchant(s.deps, msg());
     await s.push();
     expect(s.hipoink.shelf.get('X')?.pn).toBe('Item B');

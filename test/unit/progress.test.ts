@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Slot } from '../../src/domain/shelf.ts';
 import type { MerchantRecord } from '../../src/store/merchants.ts';
 import {
   describeWait,
@@ -11,9 +12,24 @@ import { merchantRecord } from './fakes.ts';
 
 const AT = 1_000_000;
 
-/** Readings one after the other: each `get` and `outOfStepBefore` takes the next; the last repeats. */
+const label = (pc: string) => ({ pc, pn: 'n', pp: '1.00' });
+/** A slot whose owner's label Hipoink does not hold yet: a push is due. */
+const toCreate = (code: string): Slot => ({
+  code,
+  wanters: [{ itemId: `I-${code}`, label: label(code), labelHash: `h-${code}`, firstSeenAt: 1 }],
+});
+/** The same slot with its owner's label held: in step. */
+const inStep = (code: string): Slot => ({
+  ...toCreate(code),
+  held: { label: label(code), labelHash: `h-${code}`, itemId: `I-${code}` },
+});
+
+/**
+ * Readings one after the other: each `get` and `listSlots` takes the next; the last repeats. `codes`
+ * are slots out of step, beside one in step.
+ */
 function scripted(
-  readings: Array<{ record?: Partial<MerchantRecord> | null; codes?: string[]; items?: string[] }>,
+  readings: Array<{ record?: Partial<MerchantRecord> | null; codes?: string[]; slots?: Slot[] }>,
 ) {
   let i = -1;
   const at = () => readings[Math.min(i, readings.length - 1)] ?? {};
@@ -26,10 +42,7 @@ function scripted(
       },
     },
     shelf: {
-      outOfStepBefore: async (_: string, before: number) => {
-        expect(before).toBe(Number.MAX_SAFE_INTEGER);
-        return { codes: at().codes ?? [], itemIds: at().items ?? [] };
-      },
+      listSlots: async () => at().slots ?? [inStep('SETTLED'), ...(at().codes ?? []).map(toCreate)],
     },
   };
 }
@@ -61,7 +74,7 @@ describe('a store’s progress since a request', () => {
     });
   });
 
-  it('is not clean while codes are out of step or items are being listed', async () => {
+  it('is not clean while some code’s shelf is not what the code rule says', async () => {
     const polled = {
       lastSyncAt: AT,
       lastFullSyncAt: AT,
@@ -73,11 +86,23 @@ describe('a store’s progress since a request', () => {
     });
     expect(codes).toMatchObject({ polled: true, toPush: 2, clean: false, fetched: 9, changed: 2 });
     expect(describeWait(codes)).toBe('merchant M polled (fetched 9, changed 2), 2 code(s) still to push');
-    const items = await readStoreProgress(scripted([{ record: polled, items: ['I'] }]), 'M', {
+    // Out of step: a label to show, one to take down, a code whose last call went unanswered.
+    // In step: the owner's label held, a refused label (not sent again), a code nobody wants.
+    const slots: Slot[] = [
+      toCreate('SHOW'),
+      { code: 'TAKE-DOWN', wanters: [], held: inStep('TAKE-DOWN').held },
+      { ...inStep('UNSURE'), unsure: true },
+      inStep('HELD'),
+      { ...toCreate('REFUSED'), refused: { labelHash: 'h-REFUSED', reason: 'bad', itemId: 'I-REFUSED' } },
+      { code: 'EMPTY', wanters: [] },
+    ];
+    const mixed = await readStoreProgress(scripted([{ record: polled, slots }]), 'M', { at: AT, full: true });
+    expect(mixed).toMatchObject({ toPush: 3, clean: false });
+    const settled = await readStoreProgress(scripted([{ record: polled, slots: slots.slice(3) }]), 'M', {
       at: AT,
       full: true,
     });
-    expect(items).toMatchObject({ itemsToList: 1, clean: false });
+    expect(settled).toMatchObject({ toPush: 0, clean: true });
   });
 
   it('says why a store cannot finish: removed, or not active', async () => {
@@ -98,7 +123,7 @@ describe('waiting for stores', () => {
     const deps = scripted([
       { record: { lastFullSyncAt: AT - 1 } },
       { record: done },
-      { record: done, codes: ['late'] }, // the sparse index showed it only now
+      { record: done, codes: ['late'] }, // a push came due only now
       { record: done },
       { record: done },
       { record: done, codes: ['never read'] },
@@ -154,7 +179,7 @@ describe('waiting for stores', () => {
           return merchantRecord({ merchantId: id, ...(id === 'FAST' || asked.length > 6 ? done : {}) });
         },
       },
-      shelf: { outOfStepBefore: async () => ({ codes: [], itemIds: [] }) },
+      shelf: { listSlots: async () => [] },
     };
     await waitForStores(
       deps,
@@ -166,7 +191,7 @@ describe('waiting for stores', () => {
   });
 });
 
-describe('pushes a full sync sends without a mark', () => {
+describe('pushes a full sync sends that no slot shows as out of step', () => {
   it('come with a repush, or from a store with refused labels', () => {
     expect(fullSyncPushesUnmarked(undefined, { repush: true })).toBe(true);
     const shelf = { items: 3, removed: 0, invalid: 0, onShelf: 2, outOfStep: 0, refused: 0 };

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { countShelf } from '../../src/domain/counts.ts';
 import {
   ownerOf,
   type Slot,
   shelfReport,
   slotAction,
   type Want,
-  wantedAfter,
+  wantedLabel,
 } from '../../src/domain/shelf.ts';
 
 const label = (pc: string, pp = '1.00') => ({ pc, pn: 'n', pp });
@@ -38,12 +39,10 @@ describe('what Hipoink must do under a code', () => {
     expect(slotAction(slot())).toEqual({ kind: 'none' });
   });
   it('trusts what is recorded as held unless a call under the code may have changed Hipoink unseen', () => {
-    const changed = { outOfStepSince: 5 };
-    expect(slotAction(slot({ wanters: [want('A', 1)], held, ...changed }))).toEqual({ kind: 'none' });
+    expect(slotAction(slot({ wanters: [want('A', 1)], held }))).toEqual({ kind: 'none' });
     expect(slotAction(slot({ wanters: [want('A', 1)], held, unsure: true }))).toMatchObject({
       kind: 'create',
     });
-    expect(slotAction(slot({ ...changed }))).toEqual({ kind: 'none' });
     expect(slotAction(slot({ unsure: true }))).toEqual({ kind: 'delete' });
     expect(slotAction(slot({ wanters: [want('A', 1)], held }), { repush: true })).toMatchObject({
       kind: 'create',
@@ -60,26 +59,14 @@ describe('what Hipoink must do under a code', () => {
 });
 
 describe('what an item wants', () => {
-  const before = {
-    itemId: 'A',
-    status: 'active' as const,
-    label: label('X'),
-    labelHash: 'hx',
-    firstSeenAt: 1,
-  };
+  const item = { status: 'active' as const, label: label('X'), labelHash: 'hx' };
   it('keeps the last valid label through an invalid version, and wants nothing once removed', () => {
-    expect(wantedAfter(before, { kind: 'invalid', itemId: 'A', modifiedTime: 2, reason: 'no name' })).toEqual(
-      {
-        label: label('X'),
-        labelHash: 'hx',
-      },
-    );
-    expect(
-      wantedAfter(before, { kind: 'remove', itemId: 'A', modifiedTime: 2, reason: 'hidden' }),
-    ).toBeUndefined();
-    expect(
-      wantedAfter(undefined, { kind: 'invalid', itemId: 'A', modifiedTime: 2, reason: 'x' }),
-    ).toBeUndefined();
+    expect(wantedLabel(item)).toEqual({ label: label('X'), labelHash: 'hx' });
+    // An invalid version's record keeps the label of the last valid one.
+    expect(wantedLabel({ ...item, status: 'invalid' })).toEqual({ label: label('X'), labelHash: 'hx' });
+    expect(wantedLabel({ status: 'invalid' })).toBeUndefined();
+    expect(wantedLabel({ ...item, status: 'removed' })).toBeUndefined();
+    expect(wantedLabel(undefined)).toBeUndefined();
   });
 });
 
@@ -98,12 +85,41 @@ describe('the shelf report', () => {
       slot({ code: 'Y', wanters: [want('D', 4)], refused: { labelHash: 'h-D', reason: 'bad', itemId: 'D' } }),
     ];
     expect(shelfReport(items, slots)).toEqual({
-      counts: { items: 3, removed: 0, invalid: 1, onShelf: 1, outOfStep: 0, refused: 1 },
       invalid: [
         { itemId: 'C', reason: 'price: negative' },
         { itemId: 'B', reason: 'product code X is already used by Clover item A' },
       ],
       rejected: [{ itemId: 'D', reason: 'bad' }],
     });
+  });
+});
+
+describe('the shelf counts', () => {
+  it('count a code out of step exactly when Hipoink must do something under it, unsure calls aside', () => {
+    const items = [
+      { itemId: 'A', status: 'active' as const, firstSeenAt: 1 },
+      { itemId: 'B', status: 'removed' as const, firstSeenAt: 2 },
+      { itemId: 'C', status: 'invalid' as const, firstSeenAt: 3 },
+    ];
+    const heldBy = (itemId: string, code = 'X') => ({ label: label(code), labelHash: `h-${itemId}`, itemId });
+    const slots = [
+      slot({ wanters: [want('A', 1)], held: heldBy('A') }), // in step
+      slot({ code: 'Y', wanters: [want('A', 1)] }), // to create
+      slot({ code: 'Z', held: heldBy('B', 'Z') }), // to delete
+      slot({ code: 'R', wanters: [want('D', 4)], refused: { labelHash: 'h-D', reason: 'bad', itemId: 'D' } }),
+      slot({ code: 'E' }), // nobody wants it, nothing held
+      // Counted as recorded: a call under way does not make a code out of step by itself.
+      slot({ code: 'U', wanters: [want('A', 1)], held: heldBy('A', 'U'), unsure: true }),
+    ];
+    expect(countShelf(items, slots)).toEqual({
+      items: 3,
+      removed: 1,
+      invalid: 1,
+      onShelf: 3,
+      outOfStep: 2,
+      refused: 1,
+    });
+    for (const s of slots.slice(0, 5))
+      expect(countShelf([], [s]).outOfStep).toBe(+(slotAction(s).kind !== 'none'));
   });
 });

@@ -80,22 +80,6 @@ describe('merchant view of webhook notices', () => {
 
 describe('shelf store', () => {
   const store = createShelfStore(doc, 'products', () => 1);
-  const listing = { firstSeenAt: 1, listedUnder: [], relisting: false };
-
-  it('writes only a changed state, never over a newer Clover version', async () => {
-    ddb.on(UpdateCommand).rejects(conditionFailed());
-    expect(
-      await store.saveItem(
-        'M1',
-        'I1',
-        { status: 'removed', removedReason: 'hidden', modifiedTime: 5 },
-        listing,
-      ),
-    ).toBeNull();
-    const input = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
-    expect(input?.ConditionExpression).toContain('<> :sh');
-    expect(input?.ConditionExpression).toContain('<= :mt');
-  });
 
   it('retries unprocessed keys of a batch read', async () => {
     const item = {
