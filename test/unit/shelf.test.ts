@@ -241,4 +241,23 @@ describe('the shelf ends as Clover says', () => {
     await w.drain();
     expect(w.hipoink.shelf.has('C0')).toBe(true);
   });
+
+  it('when a label comes down, or a refused item is fixed: the counts kept follow each write', async () => {
+    const w = createWorld();
+    const a = w.create('C0', 100);
+    const b = w.create('C1', 200);
+    await w.poll();
+    await w.drain();
+    w.hide(a);
+    w.refusedName(b);
+    await w.poll();
+    await w.drain();
+    expect(await w.countsDrift()).toEqual([]);
+    w.fixName(b);
+    w.setPrice(b, 250);
+    await w.poll();
+    await w.drain();
+    expect(await w.countsDrift()).toEqual([]);
+    expect(w.merchants.records.get('M1')?.shelf).toMatchObject({ onShelf: 1, refused: 0, outOfStep: 0 });
+  });
 });
