@@ -15,7 +15,7 @@ import { type MerchantView, merchantView } from '../store/merchants.ts';
 import { createWebhookVerificationStore } from '../store/webhooks.ts';
 import type { BackfillResult } from '../sync/backfill.ts';
 import type { FanOutResult } from '../sync/fanout.ts';
-import { fullSyncPushesUnmarked, type StoreProgress } from '../sync/progress.ts';
+import { fullSyncPushesSettledCodes, type StoreProgress } from '../sync/progress.ts';
 import type { BackupRefreshResult } from '../sync/refresh.ts';
 import { moveStore, removeMerchant } from '../sync/stores.ts';
 import type { CommandContext } from './context.ts';
@@ -426,7 +426,7 @@ const merchantsConfigure = command({
           result.queued,
           { at: result.requestedAt, full: true },
           p.timeoutMs,
-          fullSyncPushesUnmarked(record, {}),
+          fullSyncPushesSettledCodes(record, {}),
         )
       : undefined;
     return {
@@ -492,7 +492,7 @@ const backfill = command({
         : wait
           ? await ctx.merchants.list()
           : [];
-    const unmarked = before.some((m) => fullSyncPushesUnmarked(m, payload));
+    const settledCodePushes = before.some((m) => fullSyncPushesSettledCodes(m, payload));
     const result = await ctx.invoke<BackfillResult>(ctx.target.stack.backfillFunction, payload);
     const data = {
       queued: result.queued,
@@ -505,7 +505,7 @@ const backfill = command({
       result.queued,
       { at: result.requestedAt, full: true },
       timeoutMs,
-      unmarked,
+      settledCodePushes,
     );
     const stores: MerchantView[] = [];
     for (const p of synced) {

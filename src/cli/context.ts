@@ -76,14 +76,14 @@ export function commandContext(target: Target, io: CliIo, opts: { json: boolean;
 
   /**
    * Until each store's own records show the request done (see src/sync/progress.ts), printing
-   * each store's progress as it changes. `unmarkedPushes`: the request also sends labels that
-   * leave no mark in the store's records, so the push queue must empty too.
+   * each store's progress as it changes. `settledCodePushes`: the request also sends labels whose
+   * slots show them settled (a repush, refused labels tried again), so the push queue must empty too.
    */
   const storesSynced = async (
     merchantIds: readonly string[],
     request: SyncRequest,
     timeoutMs: number,
-    unmarkedPushes = false,
+    settledCodePushes = false,
   ): Promise<StoreProgress[]> => {
     const deadline = Date.now() + timeoutMs;
     const said = new Map<string, { line: string; at: number }>();
@@ -99,8 +99,8 @@ export function commandContext(target: Target, io: CliIo, opts: { json: boolean;
         }
       },
     });
-    if (unmarkedPushes) {
-      progress('waiting: labels sent again leave no mark in the records, so until the push queue is empty');
+    if (settledCodePushes) {
+      progress('waiting: labels sent again do not show in the records, so until the push queue is empty');
       await queuesDrained(Math.max(1, deadline - Date.now()), [target.stack.pushQueueUrl]);
     }
     return done;

@@ -2,7 +2,7 @@
  * A store's shelf in numbers, as operators see it in `esl-sync status`: kept on the merchant record
  * by adding what each write changed, and counted afresh from all records when a poll lists them.
  */
-import { type Item, type Slot, slotAction } from './shelf.ts';
+import { type Item, isOutOfStep, ownerRefusal, type Slot } from './shelf.ts';
 
 export interface ShelfCounts {
   items: number;
@@ -24,19 +24,21 @@ export const NO_COUNTS: ShelfCounts = {
   refused: 0,
 };
 
-/** What one item or slot record adds to its store's counts (a slot as recorded: unsure calls aside). */
-export function countOf(record: Pick<Item, 'status'> | Omit<Slot, 'unsure'> | undefined): ShelfCounts {
-  if (!record) return { ...NO_COUNTS };
-  if ('status' in record)
-    return {
-      ...NO_COUNTS,
-      items: 1,
-      removed: +(record.status === 'removed'),
-      invalid: +(record.status === 'invalid'),
-    };
-  const outOfStep = +(slotAction({ ...record, unsure: false }).kind !== 'none');
-  return { ...NO_COUNTS, onShelf: +!!record.held, refused: +!!record.refused, outOfStep };
-}
+/** What one item record adds to its store's counts. */
+export const itemCounts = (item: Pick<Item, 'status'> | undefined): ShelfCounts => ({
+  ...NO_COUNTS,
+  items: +!!item,
+  removed: +(item?.status === 'removed'),
+  invalid: +(item?.status === 'invalid'),
+});
+
+/** What one slot adds to its store's counts, as recorded (a call under way does not count). */
+export const slotCounts = (slot: Slot | undefined): ShelfCounts => ({
+  ...NO_COUNTS,
+  onShelf: +!!slot?.held,
+  outOfStep: +(!!slot && isOutOfStep({ ...slot, unsure: false })),
+  refused: +(!!slot && !!ownerRefusal(slot)),
+});
 
 /** `into` plus `sign` times each count of `counts`. */
 export function addCounts(into: ShelfCounts, counts: ShelfCounts, sign = 1): ShelfCounts {
@@ -44,10 +46,13 @@ export function addCounts(into: ShelfCounts, counts: ShelfCounts, sign = 1): She
   return into;
 }
 
-/** How a change of one record moves its store's counts. */
-export const countChange = (before: Parameters<typeof countOf>[0], after: Parameters<typeof countOf>[0]) =>
-  addCounts(countOf(after), countOf(before), -1);
+/** How a store's counts move when one record's counts go from `before` to `after`. */
+export const countChange = (before: ShelfCounts, after: ShelfCounts) => addCounts({ ...after }, before, -1);
 
 /** A store's counts, counted afresh from all its records. */
-export const countShelf = (items: readonly Item[], slots: readonly Slot[]) =>
-  [...items, ...slots].reduce((sum, r) => addCounts(sum, countOf(r)), { ...NO_COUNTS });
+export const countShelf = (items: readonly Item[], slots: readonly Slot[]) => {
+  const sum = { ...NO_COUNTS };
+  for (const item of items) addCounts(sum, itemCounts(item));
+  for (const slot of slots) addCounts(sum, slotCounts(slot));
+  return sum;
+};

@@ -47,28 +47,48 @@ export function ownerOf(slot: Pick<Slot, 'wanters'>): Want | undefined {
   return [...slot.wanters].sort((a, b) => a.firstSeenAt - b.firstSeenAt || (a.itemId < b.itemId ? -1 : 1))[0];
 }
 
+/** The slot after a poll added (or replaced) one item's want, or dropped an item. */
+export function withWanter(slot: Slot, change: { want: Want } | { drop: string }): Slot {
+  const id = 'want' in change ? change.want.itemId : change.drop;
+  const others = slot.wanters.filter((w) => w.itemId !== id);
+  return { ...slot, wanters: 'want' in change ? [...others, change.want] : others };
+}
+
+/** Hipoink's refusal of the owner's label as it is now (a refusal of an older label no longer counts). */
+export function ownerRefusal(slot: Pick<Slot, 'wanters' | 'refused'>) {
+  const owner = ownerOf(slot);
+  return owner && slot.refused?.labelHash === owner.labelHash ? slot.refused : undefined;
+}
+
 export type SlotAction =
   | { kind: 'create'; label: HipoinkProduct; labelHash: string; itemId: string }
   | { kind: 'delete' }
   | { kind: 'none' };
 
+export interface PushFlags {
+  /** Send labels Hipoink refused once more (a full resync: the operator may have fixed Hipoink). */
+  retryRefused?: boolean;
+  /** Send every wanted label again whatever is recorded (a Hipoink server that lost its products). */
+  repush?: boolean;
+}
+
 /**
  * What Hipoink must do under one code: show the owner's label where it holds something else, and
- * hold nothing where nobody wants the code. A code is "out of step" exactly when this is not
- * `none`. What is recorded as held is trusted unless a Hipoink call under the code may have been
- * carried out without its answer being recorded (a timeout, a stopped Lambda): such a slot is
- * pushed as if nothing were known. A label Hipoink refused is not sent again until it changes or a
- * full resync retries it; `repush` sends everything again.
+ * hold nothing where nobody wants the code. What is recorded as held is trusted unless a Hipoink
+ * call under the code may have been carried out without its answer being recorded (a timeout, a
+ * stopped Lambda): such a slot is pushed as if nothing were known. A label Hipoink refused is not
+ * sent again until it changes or a full resync retries it.
  */
-export function slotAction(slot: Slot, opts: { retryRefused?: boolean; repush?: boolean } = {}): SlotAction {
+export function slotAction(slot: Slot, flags: PushFlags = {}): SlotAction {
   const owner = ownerOf(slot);
-  const known = !slot.unsure && !opts.repush;
-  if (!owner) return slot.held || !known ? { kind: 'delete' } : { kind: 'none' };
-  const shown = slot.held?.labelHash === owner.labelHash;
-  const refused = slot.refused?.labelHash === owner.labelHash && !opts.retryRefused;
-  if (known && (shown || refused)) return { kind: 'none' };
+  if (!owner) return slot.held || slot.unsure ? { kind: 'delete' } : { kind: 'none' };
+  const settled = slot.held?.labelHash === owner.labelHash || (ownerRefusal(slot) && !flags.retryRefused);
+  if (settled && !slot.unsure && !flags.repush) return { kind: 'none' };
   return { kind: 'create', label: owner.label, labelHash: owner.labelHash, itemId: owner.itemId };
 }
+
+/** Out of step: Hipoink must still do something under the code. */
+export const isOutOfStep = (slot: Slot, flags: PushFlags = {}) => slotAction(slot, flags).kind !== 'none';
 
 /** Why an item that wants a code does not show it. */
 export const blockedReason = (code: string, owner: string) =>
@@ -85,8 +105,8 @@ export function shelfReport(items: readonly Item[], slots: readonly Slot[]) {
     for (const w of slot.wanters)
       if (owner && w.itemId !== owner.itemId)
         invalid.push({ itemId: w.itemId, reason: blockedReason(slot.code, owner.itemId) });
-    if (owner && slot.refused?.labelHash === owner.labelHash)
-      rejected.push({ itemId: owner.itemId, reason: slot.refused.reason });
+    const refusal = ownerRefusal(slot);
+    if (refusal) rejected.push({ itemId: refusal.itemId, reason: refusal.reason });
   }
   return { invalid, rejected };
 }

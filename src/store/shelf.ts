@@ -75,8 +75,6 @@ export interface ShelfStore {
   beginCalls(merchantId: string, codes: readonly string[]): Promise<void>;
   /** The calls under these codes were answered and what Hipoink holds is recorded. */
   endCalls(merchantId: string, codes: readonly string[]): Promise<void>;
-  /** Some label Hipoink holds, exactly as it accepted it (for the refusal probe). */
-  findHeld(merchantId: string): Promise<NonNullable<Slot['held']> | undefined>;
   /** Deletes every item and slot of the merchant (it is being removed). */
   forget(merchantId: string): Promise<void>;
 }
@@ -153,18 +151,23 @@ export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string,
     },
 
     async touchSlot(merchantId, code, change) {
-      const [id, want] = 'want' in change ? [change.want.itemId, change.want] : [change.drop, undefined];
-      const { itemId: _, ...entry } = want ?? { itemId: '' };
-      const out = await doc.send(
-        new UpdateCommand({
-          TableName: tableName,
-          Key: slotKey(merchantId, code),
-          UpdateExpression: want ? 'SET #w = :want' : 'REMOVE #w',
-          ExpressionAttributeNames: { '#w': `${WANT_PREFIX}${id}` },
-          ...(want ? { ExpressionAttributeValues: { ':want': entry } } : {}),
-          ReturnValues: 'ALL_OLD',
-        }),
-      );
+      const update = {
+        TableName: tableName,
+        Key: slotKey(merchantId, code),
+        ReturnValues: 'ALL_OLD' as const,
+      };
+      let out: { Attributes?: Record<string, unknown> };
+      if ('want' in change) {
+        const { itemId, ...want } = change.want;
+        const names = { '#w': `${WANT_PREFIX}${itemId}` };
+        const set = { UpdateExpression: 'SET #w = :want', ExpressionAttributeValues: { ':want': want } };
+        out = await doc.send(new UpdateCommand({ ...update, ...set, ExpressionAttributeNames: names }));
+      } else {
+        const names = { '#w': `${WANT_PREFIX}${change.drop}` };
+        out = await doc.send(
+          new UpdateCommand({ ...update, UpdateExpression: 'REMOVE #w', ExpressionAttributeNames: names }),
+        );
+      }
       return out.Attributes ? slotOf(out.Attributes, new Set()) : { code, wanters: [] };
     },
 
@@ -190,12 +193,6 @@ export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string,
 
     beginCalls: (merchantId, codes) => changeCalls(merchantId, 'ADD', codes),
     endCalls: (merchantId, codes) => changeCalls(merchantId, 'DELETE', codes),
-
-    async findHeld(merchantId) {
-      for await (const r of rows(merchantId, true))
-        if (String(r.itemId).startsWith(SLOT_PREFIX) && r.held) return slotOf(r, new Set()).held;
-      return undefined;
-    },
 
     async forget(merchantId) {
       for (const ours of [false, true])

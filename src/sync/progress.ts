@@ -5,7 +5,7 @@
  * depends on other stores' traffic in the shared queues.
  */
 
-import { slotAction } from '../domain/shelf.ts';
+import { isOutOfStep } from '../domain/shelf.ts';
 import type { MerchantRecord, MerchantStore } from '../store/merchants.ts';
 import type { ShelfStore } from '../store/shelf.ts';
 
@@ -49,7 +49,7 @@ export async function readStoreProgress(
   if (!m) return { merchantId, stuck: 'it was removed', polled: false, toPush: 0, clean: false };
   const finished = request.full ? m.lastFullSyncAt : m.lastSyncAt;
   const polled = finished !== undefined && finished >= request.at;
-  const toPush = (await deps.shelf.listSlots(merchantId)).filter((s) => slotAction(s).kind !== 'none').length;
+  const toPush = (await deps.shelf.listSlots(merchantId)).filter((s) => isOutOfStep(s)).length;
   const progress: StoreProgress = {
     merchantId,
     polled,
@@ -70,7 +70,7 @@ export async function readStoreProgress(
  * sends every label, and a full sync tries refused labels again. Only the push queue being empty
  * shows those pushes done.
  */
-export function fullSyncPushesUnmarked(
+export function fullSyncPushesSettledCodes(
   merchant: Pick<MerchantRecord, 'shelf'> | undefined,
   opts: { repush?: boolean },
 ): boolean {

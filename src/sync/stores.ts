@@ -3,7 +3,7 @@
  * and removing a merchant. Both go through the push queue, so Hipoink is only ever called by the
  * push consumer (which holds the sign) and never at the same time as another push of that store.
  */
-import { slotAction } from '../domain/shelf.ts';
+import { isOutOfStep } from '../domain/shelf.ts';
 import { MerchantUnavailableError } from '../errors.ts';
 import type { QueueSender } from '../queues/sqs.ts';
 import type { MerchantRecord, MerchantStore } from '../store/merchants.ts';
@@ -33,7 +33,7 @@ async function mustGet(deps: StoreChangeDeps, merchantId: string): Promise<Merch
 /** Every code whose label may be in the merchant's store now: one it holds, or that a push may send. */
 async function codesOnShelf(deps: StoreChangeDeps, merchantId: string) {
   const slots = await deps.shelf.listSlots(merchantId);
-  return slots.filter((s) => s.held || s.unsure || slotAction(s).kind !== 'none').map((s) => s.code);
+  return slots.filter((s) => s.held || isOutOfStep(s)).map((s) => s.code);
 }
 
 /** Takes these codes off Hipoink store `storeCode`. */
@@ -51,7 +51,7 @@ async function behindAfterSettling(deps: StoreChangeDeps, merchantId: string) {
   let behind = 0;
   for (let round = 0; round < 3; round++) {
     await deps.settled();
-    behind = (await deps.shelf.listSlots(merchantId)).filter((s) => slotAction(s).kind !== 'none').length;
+    behind = (await deps.shelf.listSlots(merchantId)).filter((s) => isOutOfStep(s)).length;
     if (behind === 0) break;
   }
   return behind;

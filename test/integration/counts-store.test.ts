@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CloverClient } from '../../src/clover/client.ts';
-import { countChange, NO_COUNTS } from '../../src/domain/counts.ts';
+import { countChange, itemCounts, NO_COUNTS } from '../../src/domain/counts.ts';
 import { pollMerchant } from '../../src/sync/poll/index.ts';
 import { RecordingQueue } from '../unit/fakes.ts';
 import { startStateStores } from './support.ts';
@@ -26,7 +26,7 @@ describe('merchant shelf counts on DynamoDB', () => {
   it('addShelfCounts can move the item count (items is a DynamoDB reserved word)', async () => {
     await real.merchants.upsert({ merchantId: 'COUNTS1', storeCode: 's1', tokens: pair });
     // What savePage adds for one item stored for the first time.
-    const change = countChange(undefined, { status: 'active' });
+    const change = countChange(itemCounts(undefined), itemCounts({ status: 'active' }));
     expect(change).toEqual({ ...NO_COUNTS, items: 1 });
     await real.merchants.addShelfCounts('COUNTS1', change);
     expect((await real.merchants.get('COUNTS1'))?.shelf?.items).toBe(1);

@@ -124,14 +124,12 @@ describe.each([
       wanters: [want('a', 'X'), want('b', 'X')],
       held: held('a', 'X'),
     });
-    expect(await s.findHeld(m('u'))).toEqual(held('a', 'X'));
     // What is not given is no longer held or refused.
     const refused = { labelHash: 'l-b-2.00', reason: 'bad', itemId: 'b' };
     expect((await s.settleSlot(m('u'), 'X', { refused }))?.held).toEqual(held('a', 'X'));
     const [settled] = await s.getSlots(m('u'), ['X']);
     expect(settled?.refused).toEqual(refused);
     expect(settled?.held).toBeUndefined();
-    expect(await s.findHeld(m('u'))).toBeUndefined();
     // Wanted by nobody and holding nothing, the slot stays, saying so.
     await s.touchSlot(m('u'), 'X', { drop: 'a' });
     await s.touchSlot(m('u'), 'X', { drop: 'b' });
@@ -146,7 +144,6 @@ describe.each([
     expect(await s.settleSlot(m('f'), 'X', { held: held('a', 'X') })).toBeUndefined();
     expect(await s.settleSlot(m('f'), 'NEVER', {})).toBeUndefined();
     expect(await s.listSlots(m('f'))).toEqual([]);
-    expect(await s.findHeld(m('f'))).toBeUndefined();
   });
 
   it('getSlots and listSlots flag the codes of calls under way as unsure, until their calls end', async () => {

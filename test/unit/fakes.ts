@@ -1,7 +1,7 @@
 /** In-memory stand-ins with the same conditional semantics as the DynamoDB stores. */
 import type { TokenPair } from '../../src/clover/schemas.ts';
 import { addCounts, NO_COUNTS, type ShelfCounts } from '../../src/domain/counts.ts';
-import { type Slot, slotAction, type Want } from '../../src/domain/shelf.ts';
+import { isOutOfStep, type Slot, type Want, withWanter } from '../../src/domain/shelf.ts';
 import { HipoinkApiError, HipoinkRejectedError } from '../../src/errors.ts';
 import type { HipoinkClient } from '../../src/hipoink/client.ts';
 import type { HipoinkProduct } from '../../src/hipoink/fields.ts';
@@ -242,10 +242,7 @@ export class FakeShelfStore implements ShelfStore {
   async touchSlot(m: string, code: string, change: { want: Want } | { drop: string }) {
     await this.write();
     const before = this.slots.get(this.key(m, code)) ?? { code, wanters: [] };
-    const id = 'want' in change ? change.want.itemId : change.drop;
-    const wanters = before.wanters.filter((w) => w.itemId !== id);
-    if ('want' in change) wanters.push(structuredClone(change.want));
-    this.slots.set(this.key(m, code), { ...before, wanters });
+    this.slots.set(this.key(m, code), structuredClone(withWanter(before, change)));
     return structuredClone(before);
   }
   async settleSlot(m: string, code: string, shelf: Pick<Slot, 'held' | 'refused'>) {
@@ -274,10 +271,6 @@ export class FakeShelfStore implements ShelfStore {
     this.calls.delete(m);
     for (const map of [this.items, this.slots])
       for (const k of [...map.keys()]) if (k.startsWith(`${m}/`)) map.delete(k);
-  }
-  async findHeld(m: string) {
-    const held = [...this.slots.entries()].find(([k, s]) => k.startsWith(`${m}/`) && s.held)?.[1].held;
-    return held && structuredClone(held);
   }
 }
 
@@ -310,6 +303,8 @@ export class FakeHipoink implements HipoinkClient {
   refuseUnknownDelete = false;
   /** Creates refused for the request, deletes of unknown codes still answered (e.g. a wrong store code). */
   refuseCreates = false;
+  /** Told of every product it deletes (deleting one unbinds its physical label). */
+  onDelete?: (held: HipoinkProduct) => void;
   private async call(op: string, codes: string[], apply: () => void) {
     this.calls.push({ op, codes });
     if (this.failWith) throw this.failWith;
@@ -353,7 +348,11 @@ export class FakeHipoink implements HipoinkClient {
         throw new HipoinkRejectedError('refused', 30002, 'product not found');
       if (codes.some((c) => this.undeletable.has(c)))
         throw new HipoinkRejectedError('refused', 30001, 'product is bound to a label');
-      for (const c of codes) this.shelf.delete(c);
+      for (const c of codes) {
+        const held = this.shelf.get(c);
+        if (held) this.onDelete?.(held);
+        this.shelf.delete(c);
+      }
     });
     return codes.length;
   }
@@ -363,7 +362,7 @@ export class FakeHipoink implements HipoinkClient {
 export async function outOfStepCodes(shelf: Pick<ShelfStore, 'listSlots'>, merchantId: string) {
   const slots = await shelf.listSlots(merchantId);
   return slots
-    .filter((s) => slotAction(s).kind !== 'none')
+    .filter((s) => isOutOfStep(s))
     .map((s) => s.code)
     .sort();
 }

@@ -3,7 +3,7 @@ import type { Slot } from '../../src/domain/shelf.ts';
 import type { MerchantRecord } from '../../src/store/merchants.ts';
 import {
   describeWait,
-  fullSyncPushesUnmarked,
+  fullSyncPushesSettledCodes,
   readStoreProgress,
   type StoreProgress,
   waitForStores,
@@ -193,10 +193,10 @@ describe('waiting for stores', () => {
 
 describe('pushes a full sync sends that no slot shows as out of step', () => {
   it('come with a repush, or from a store with refused labels', () => {
-    expect(fullSyncPushesUnmarked(undefined, { repush: true })).toBe(true);
+    expect(fullSyncPushesSettledCodes(undefined, { repush: true })).toBe(true);
     const shelf = { items: 3, removed: 0, invalid: 0, onShelf: 2, outOfStep: 0, refused: 0 };
-    expect(fullSyncPushesUnmarked({ shelf }, {})).toBe(false);
-    expect(fullSyncPushesUnmarked({ shelf: { ...shelf, refused: 1 } }, {})).toBe(true);
-    expect(fullSyncPushesUnmarked({}, {})).toBe(false);
+    expect(fullSyncPushesSettledCodes({ shelf }, {})).toBe(false);
+    expect(fullSyncPushesSettledCodes({ shelf: { ...shelf, refused: 1 } }, {})).toBe(true);
+    expect(fullSyncPushesSettledCodes({}, {})).toBe(false);
   });
 });

@@ -1,9 +1,10 @@
 /**
  * A store's whole world in memory for the shelf tests: a Clover catalog, the real poll and push over
  * the in-memory stores, a push queue that can duplicate, reorder, redeliver and lose messages, and a
- * Hipoink that fails, times out and refuses. `expectedShelf` is the oracle: what Hipoink must hold
- * once everything settles, computed from the catalog alone (the stored first-seen times only order
- * two items wanting one code).
+ * Hipoink that fails, times out and refuses. `check` is the oracle: what Hipoink must hold once
+ * everything settles, computed from the catalog alone (the stored first-seen times only order two
+ * items wanting one code); and no label was ever unbound while its item visibly wanted it
+ * throughout.
  */
 import type { CloverClient } from '../../src/clover/client.ts';
 import { countShelf, NO_COUNTS } from '../../src/domain/counts.ts';
@@ -36,7 +37,8 @@ export const SETTINGS = {
 /** Hipoink refuses labels whose name carries a '!'. */
 export const REFUSED_MARK = '!';
 
-export function createWorld() {
+export function createWorld(over: Partial<typeof SETTINGS> = {}) {
+  const settings = { ...SETTINGS, ...over };
   let clock = 1_700_000_000_000;
   let nextId = 0;
   const catalog = new Map<string, CatalogItem>();
@@ -59,6 +61,40 @@ export function createWorld() {
   };
   const hipoink = new FakeHipoink();
   hipoink.refuse = (p) => p.pn.includes(REFUSED_MARK);
+  /**
+   * Deleting a product unbinds its physical label. An item's label must not come down while that
+   * item has owned its code in Clover without a break since the label was created, and Hipoink is
+   * recorded to hold a label of it there (then a refused new label leaves that one standing). A
+   * label Hipoink took without the answer reaching us may come down when nothing of its item is
+   * recorded. Times here count events; ownership is re-read at every catalog change and poll.
+   */
+  let events = 0;
+  const ownerSince = new Map<string, { id: string; since: number }>();
+  const createdAt = new Map<string, number>();
+  const unbound: string[] = [];
+  const noteOwners = () => {
+    for (const code of new Set([...catalog.values()].map((i) => i.sku).concat([...ownerSince.keys()]))) {
+      const owner = ownerInCatalog(code);
+      if (!owner) ownerSince.delete(code);
+      else if (ownerSince.get(code)?.id !== owner.id) ownerSince.set(code, { id: owner.id, since: ++events });
+    }
+  };
+  const createMultiple = hipoink.createMultiple.bind(hipoink);
+  const createOne = hipoink.create.bind(hipoink);
+  hipoink.createMultiple = async (st, ps) => {
+    await createMultiple(st, ps);
+    for (const p of ps) createdAt.set(p.pc, ++events);
+  };
+  hipoink.create = async (st, p) => {
+    await createOne(st, p);
+    createdAt.set(p.pc, ++events);
+  };
+  hipoink.onDelete = (held) => {
+    const owner = ownerSince.get(held.pc);
+    if (!owner || owner.since > (createdAt.get(held.pc) ?? 0) || !held.pn.startsWith(`N${owner.id}`)) return;
+    if (shelf.slots.get(`M1/${held.pc}`)?.held?.itemId === owner.id)
+      unbound.push(`${held.pc}: the label of ${owner.id}, its owner all along, was deleted`);
+  };
   const merchants = new FakeMerchantStore(merchantRecord());
   const shelf = new FakeShelfStore(() => clock);
   /** Messages sent and not yet deleted by a successful push, in sending order. */
@@ -72,17 +108,29 @@ export function createWorld() {
       send: async (ms: ReadonlyArray<{ body: unknown }>) =>
         void queue.push(...ms.map((m) => m.body as PushMessage)),
     },
-    settings: SETTINGS,
+    settings,
     productCodePrecedence: ['sku', 'code', 'id'] as const,
     now: () => clock,
   };
-  const pushDeps = { merchants, shelf, hipoink, settings: SETTINGS };
+  const pushDeps = { merchants, shelf, hipoink, settings };
 
+  /** The code rule over the catalog: the first-seen visible valid item with that code. */
+  const ownerInCatalog = (code: string) => {
+    const seen = (i: CatalogItem) => shelf.items.get(`M1/${i.id}`)?.firstSeenAt ?? Number.POSITIVE_INFINITY;
+    let owner: CatalogItem | undefined;
+    for (const item of catalog.values()) {
+      if (item.hidden || item.name === '' || item.sku !== code) continue;
+      if (!owner || seen(item) < seen(owner) || (seen(item) === seen(owner) && item.id < owner.id))
+        owner = item;
+    }
+    return owner;
+  };
   const edit = (id: string, change: Partial<CatalogItem>) => {
     const item = catalog.get(id);
     if (!item) return;
     clock += 1000;
     catalog.set(id, { ...item, ...change, modifiedTime: clock });
+    noteOwners();
   };
   /** Runs `work` with the stores failing after `writes` writes (a Lambda stopped halfway), if given. */
   const interrupted = async (writes: number | undefined, work: () => Promise<unknown>) => {
@@ -97,6 +145,7 @@ export function createWorld() {
     }
   };
 
+  let lastPollFailed = false;
   const world = {
     catalog,
     hipoink,
@@ -114,6 +163,7 @@ export function createWorld() {
       clock += 1000;
       const id = `I${String(nextId++).padStart(3, '0')}`;
       catalog.set(id, { id, name: `N${id}`, sku: code, price, hidden: false, modifiedTime: clock });
+      noteOwners();
       return id;
     },
     setPrice: (id: string, price: number) => edit(id, { price }),
@@ -126,7 +176,10 @@ export function createWorld() {
     },
     hide: (id: string) => edit(id, { hidden: true }),
     show: (id: string) => edit(id, { hidden: false }),
-    remove: (id: string) => void catalog.delete(id),
+    remove(id: string) {
+      catalog.delete(id);
+      noteOwners();
+    },
     /** An edit that makes the item invalid (no name), or valid again. */
     breakName: (id: string) => edit(id, { name: '' }),
     fixName: (id: string) => edit(id, { name: `N${id}` }),
@@ -139,16 +192,28 @@ export function createWorld() {
       const at = clock;
       if (opts.besidePush !== undefined)
         shelf.interleave = { afterWrites: opts.besidePush, run: () => world.push(0) };
+      // The message of a poll that failed comes again: the next poll is its redelivery.
+      const redelivered = lastPollFailed;
       return interrupted(opts.failAfterWrites, () =>
-        pollMerchant(pollDeps, {
-          merchantId: 'M1',
-          mode: opts.full ? 'full' : 'incremental',
-          requestedAt: at,
-          reason: opts.full ? 'backfill' : 'schedule',
-        }),
-      ).finally(() => {
-        shelf.interleave = undefined;
-      });
+        pollMerchant(
+          pollDeps,
+          {
+            merchantId: 'M1',
+            mode: opts.full ? 'full' : 'incremental',
+            requestedAt: at,
+            reason: opts.full ? 'backfill' : 'schedule',
+          },
+          { redelivered },
+        ),
+      )
+        .then((ok) => {
+          noteOwners(); // first-seen times were stored
+          lastPollFailed = !ok;
+          return ok;
+        })
+        .finally(() => {
+          shelf.interleave = undefined;
+        });
     },
     /**
      * Delivers queued message `index` (modulo the queue). A push that fails leaves it queued (SQS
@@ -191,10 +256,10 @@ export function createWorld() {
      * What happens when faults stop: invalid items get fixed in Clover, and the schedule keeps
      * polling (ghost cleanup and its repair included) with every push delivered.
      */
-    async settle() {
+    async settle(polls = 2 * settings.cleanupEveryPolls) {
       for (const item of catalog.values()) if (item.name === '') world.fixName(item.id);
       await world.drain();
-      for (let round = 0; round < 2 * SETTINGS.cleanupEveryPolls; round++) {
+      for (let round = 0; round < polls; round++) {
         clock += 120_000;
         if (!(await world.poll())) throw new Error('a poll failed with no fault injected');
         await world.drain();
@@ -215,15 +280,11 @@ export function createWorld() {
      * label of that same owner.
      */
     async check(): Promise<string[]> {
-      const stored = new Map((await shelf.listItems('M1')).map((i) => [i.itemId, i]));
-      const problems: string[] = [];
+      const problems: string[] = [...unbound];
       const owners = new Map<string, CatalogItem>();
       for (const item of catalog.values()) {
-        if (item.hidden || item.name === '') continue;
-        const current = owners.get(item.sku);
-        const seen = (i: CatalogItem) => stored.get(i.id)?.firstSeenAt ?? Number.POSITIVE_INFINITY;
-        if (!current || seen(item) < seen(current) || (seen(item) === seen(current) && item.id < current.id))
-          owners.set(item.sku, item);
+        const owner = ownerInCatalog(item.sku);
+        if (owner) owners.set(item.sku, owner);
       }
       for (const [code, owner] of owners) {
         const held = hipoink.shelf.get(code);
@@ -241,7 +302,7 @@ export function createWorld() {
       }
       for (const [code, held] of hipoink.shelf)
         if (!owners.has(code)) problems.push(`${code}: nobody visible wants it, Hipoink shows ${held.pn}`);
-      return [...problems, ...(await world.countsDrift())];
+      return problems;
     },
   };
   return world;

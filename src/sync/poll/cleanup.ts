@@ -1,4 +1,4 @@
-import { slotAction, wantedLabel } from '../../domain/shelf.ts';
+import { isOutOfStep, type PushFlags, wantedLabel } from '../../domain/shelf.ts';
 import type { ItemRecord } from '../../store/shelf.ts';
 import type { PollContext } from './context.ts';
 import { saveFetched, touch } from './save.ts';
@@ -35,11 +35,10 @@ async function confirmEach(ctx: PollContext, candidates: readonly ItemRecord[]) 
 /**
  * Level-triggered repair, with every record at hand: each slot is made to name exactly the items
  * whose records want its code, with the label they want (a poll stopped between its writes, with
- * the item changed again in Clover before the retry, can leave a slot naming an old label), and
- * every code whose shelf is not what the code rule says gets a push (one lost for good, or never
- * queued because the poll stopped).
+ * the item changed again in Clover before the retry, can leave a slot naming another version), and
+ * every code out of step gets a push (one lost for good, or never queued because a poll stopped).
  */
-export async function reconcile(ctx: PollContext, stored: readonly ItemRecord[]) {
+export async function reconcile(ctx: PollContext, stored: readonly ItemRecord[], flags: PushFlags) {
   const { deps, merchant } = ctx;
   const wants = new Map(
     stored.flatMap((r) => {
@@ -49,7 +48,7 @@ export async function reconcile(ctx: PollContext, stored: readonly ItemRecord[])
   );
   const slots = new Map((await deps.shelf.listSlots(merchant.merchantId)).map((s) => [s.code, s]));
   for (const slot of slots.values()) {
-    if (slotAction(slot).kind !== 'none') ctx.touched.add(slot.code);
+    if (isOutOfStep(slot, flags)) ctx.touched.add(slot.code);
     for (const w of slot.wanters)
       if (wants.get(w.itemId)?.label.pc !== slot.code) await touch(ctx, slot.code, { drop: w.itemId });
   }

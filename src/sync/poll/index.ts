@@ -32,7 +32,11 @@ export type PollResult =
  * poll or push left out of step); queue a push of every code whose shelf must change; move the cursor to the
  * newest modifiedTime actually processed. On failure the cursor stays where it was.
  */
-export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<PollResult> {
+export async function pollMerchant(
+  deps: PollDeps,
+  msg: PollMessage,
+  delivery: { redelivered?: boolean } = {},
+): Promise<PollResult> {
   const now = deps.now ?? Date.now;
   const { merchantId } = msg;
   let merchant: MerchantRecord | undefined;
@@ -92,22 +96,27 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
       ? undefined
       : 'Clover items kept changing during the read; the rest is read on the next poll';
 
+    // The repair reads every record of the store: on a full sync, with ghost cleanup, and after a
+    // poll of this store failed or was stopped (its message comes again), which may have left a
+    // slot naming a version of an item that Clover has changed since.
+    const cleanupDue = mode === 'full' || isCleanupDue(merchant, deps.settings, startedAt);
+    const failedBefore = delivery.redelivered === true || merchant.lastSyncStatus === 'error';
+    const stored = cleanupDue || failedBefore ? await deps.shelf.listItems(merchantId) : undefined;
+    if (stored)
+      await reconcile(ctx, stored, mode === 'full' ? { retryRefused: true, repush: msg.repush } : {});
     await decideCodes(ctx);
     if (msg.confirmGone) await confirmGone(ctx, msg.confirmGone);
     // Ghost cleanup needs a complete id listing; an incomplete one leaves it due for the next poll.
     let cleanedUp = false;
-    if (progress.complete && (mode === 'full' || isCleanupDue(merchant, deps.settings, startedAt))) {
+    if (stored && progress.complete && cleanupDue) {
       const everything = mode === 'full' && since === undefined;
       const present = everything ? ctx.read : await listAllIds(clover.list, deps.settings.pageLimit);
       if (present) {
-        const stored = await deps.shelf.listItems(merchantId);
-        await reconcile(ctx, stored);
         await removeGhosts(ctx, stored, present);
         cleanedUp = true;
       }
     }
-    const full = mode === 'full' ? { repush: msg.repush } : undefined;
-    counts.queuedForPush = await queuePushes(ctx, full);
+    counts.queuedForPush = await queuePushes(ctx, mode === 'full' ? { repush: msg.repush } : undefined);
     done.queued = true;
 
     // A cleanup has a full listing at hand: the store's counts are counted afresh there.

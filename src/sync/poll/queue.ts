@@ -1,24 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { slotAction } from '../../domain/shelf.ts';
 import type { PollContext } from './context.ts';
 
 /** Most codes one push message may carry (PushMessageSchema). */
 const MAX_CODES_PER_PUSH = 1000;
 
 /**
- * Queues a push of every code this poll changed (repairs included). A full resync also queues every
- * code out of step and tries refused labels again (`repush`: every code, every label sent again).
- * Returns how many codes were queued.
+ * Queues a push of every code this poll changed or its repair found out of step. A full resync's
+ * pushes try refused labels again (`repush`: send every label again). Returns how many codes.
  */
 export async function queuePushes(ctx: PollContext, full: { repush?: boolean } | undefined) {
-  const { deps, merchant } = ctx;
-  const codes = new Set(ctx.touched);
   const flags = full ? { retryRefused: true, ...(full.repush ? { repush: true } : {}) } : {};
-  if (full)
-    for (const s of await deps.shelf.listSlots(merchant.merchantId))
-      if (slotAction(s, flags).kind !== 'none') codes.add(s.code);
-  await queueCodes(ctx, [...codes], flags);
-  return codes.size;
+  await queueCodes(ctx, [...ctx.touched], flags);
+  return ctx.touched.size;
 }
 
 /** Queues pushes of these codes of the poll's merchant. */

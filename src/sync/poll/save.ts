@@ -1,6 +1,6 @@
-import { addCounts, countChange } from '../../domain/counts.ts';
+import { addCounts, countChange, itemCounts, slotCounts } from '../../domain/counts.ts';
 import { type ItemOutcome, transformItem } from '../../domain/label.ts';
-import { type Want, wantedLabel } from '../../domain/shelf.ts';
+import { type Want, wantedLabel, withWanter } from '../../domain/shelf.ts';
 import type { ItemRecord } from '../../store/shelf.ts';
 import { forEachLimited } from '../parallel.ts';
 import type { PollContext } from './context.ts';
@@ -68,7 +68,7 @@ async function saveItems(ctx: PollContext, items: ReadonlyArray<[Outcome, ItemRe
   );
   await forEachLimited(changes, parallel, async ({ record, before, outcome }) => {
     await ctx.deps.shelf.putItem(record);
-    addCounts(ctx.shelfChange, countChange(before, record));
+    addCounts(ctx.shelfChange, countChange(itemCounts(before), itemCounts(record)));
     if (outcome.kind !== 'invalid') ctx.counts.changed++;
     if (outcome.kind === 'remove') ctx.counts.removed++;
   });
@@ -85,20 +85,18 @@ function changeOf(ctx: PollContext, outcome: Outcome, before: ItemRecord | undef
     will && will.labelHash !== was?.labelHash
       ? { itemId: record.itemId, ...will, firstSeenAt: record.firstSeenAt }
       : undefined;
-  if (want) ctx.newlyWanted.add(want.label.pc);
   const drop = was && was.label.pc !== will?.label.pc ? was.label.pc : undefined;
   return [{ outcome, before, record, want, drop }];
 }
 
-/** A poll changed who wants `code`: the slot is written, counted and queued for a push. */
+/**
+ * A poll changed who wants `code`: the slot is written, counted and queued for a push; a code an
+ * item starts to want (or wants with a new label) is one the code rule looks at again.
+ */
 export async function touch(ctx: PollContext, code: string, change: { want: Want } | { drop: string }) {
+  if ('want' in change) ctx.newlyWanted.add(code);
   const before = await ctx.deps.shelf.touchSlot(ctx.merchant.merchantId, code, change);
-  const id = 'want' in change ? change.want.itemId : change.drop;
-  const wanters = [
-    ...before.wanters.filter((w) => w.itemId !== id),
-    ...('want' in change ? [change.want] : []),
-  ];
-  addCounts(ctx.shelfChange, countChange(before, { ...before, wanters }));
+  addCounts(ctx.shelfChange, countChange(slotCounts(before), slotCounts(withWanter(before, change))));
   ctx.touched.add(code);
 }
 

@@ -1,0 +1,103 @@
+import { HipoinkRejectedError, HipoinkRequestRefusedError } from '../errors.ts';
+import type { HipoinkClient } from '../hipoink/client.ts';
+import { type HipoinkProduct, PROBE_CODE } from '../hipoink/fields.ts';
+
+/** What one push tells Hipoink's refusals with, and counts its calls in. */
+export interface CallsContext {
+  hipoink: HipoinkClient;
+  merchantId: string;
+  storeCode: string;
+  chunkSize: number;
+  result: { hipoinkCalls: number };
+  /** A label Hipoink is known to hold, exactly as it accepted it; none where the probe may only delete. */
+  knownHeld: () => Promise<HipoinkProduct | undefined>;
+  /** Hipoink refused to delete a code; it is passed over. */
+  onRemovalRefused?: (info: { storeCode: string; pc: string; reason: string }) => void;
+}
+
+/**
+ * Hipoink calls for one push that tell request faults from product faults. Hipoink names no
+ * product in its errors, so on the first refusal requests that cannot be wrong in content are
+ * sent: a label Hipoink already holds, again exactly as it accepted it, and if Hipoink refuses that
+ * too, a delete of a code no product has. Both refused, the request itself is at fault (sign, store
+ * code, client id): the push fails retryably with nothing recorded, so the labels follow once it is
+ * fixed. A store with nothing on the shelf yet gets the delete alone, counted only when refused with
+ * the same error (a refusal to delete an unknown code is another).
+ */
+export function hipoinkCalls(ctx: CallsContext) {
+  const { hipoink, storeCode, result } = ctx;
+  let requestChecked = false;
+  const deleteNothing = () => hipoink.deleteMultiple(storeCode, [PROBE_CODE]);
+  /** Whether Hipoink refuses requests that cannot be wrong in content, as it refused `refusal`. */
+  const requestRefused = async (refusal: HipoinkRejectedError): Promise<boolean> => {
+    const held = await ctx.knownHeld();
+    if (held) {
+      if ((await refusalOf(result, () => hipoink.create(storeCode, held))) === undefined) return false;
+      // Hipoink may come to refuse a product it once accepted: that alone does not blame the request.
+      return (await refusalOf(result, deleteNothing)) !== undefined;
+    }
+    const again = await refusalOf(result, deleteNothing);
+    return again !== undefined && String(again.errorCode) === String(refusal.errorCode);
+  };
+  const assertRequestAccepted = async (refusal: HipoinkRejectedError) => {
+    if (requestChecked) return;
+    if (await requestRefused(refusal)) {
+      throw new HipoinkRequestRefusedError(
+        `Hipoink refuses every request for store ${storeCode} (${refusalReason(refusal)}); check the sign, store code and client id`,
+        { merchantId: ctx.merchantId, storeCode },
+      );
+    }
+    requestChecked = true;
+  };
+  return {
+    /** True when Hipoink took the whole chunk; false when it refused some product in it. */
+    async createAll(labels: HipoinkProduct[]): Promise<boolean> {
+      const refusal = await refusalOf(result, () => hipoink.createMultiple(storeCode, labels));
+      if (refusal) await assertRequestAccepted(refusal);
+      return refusal === undefined;
+    },
+    /** Why Hipoink refused this one label, or undefined when it took it. */
+    async createOne(label: HipoinkProduct): Promise<string | undefined> {
+      const refusal = await refusalOf(result, () => hipoink.create(storeCode, label));
+      return refusal && refusalReason(refusal);
+    },
+    /**
+     * Deletes codes in chunks. A refused chunk is retried code by code; a code Hipoink refuses to
+     * delete is reported and passed over, so it cannot hold back the rest of the message, and
+     * returned, so it is not recorded as gone (a later push tries again).
+     */
+    async deleteCodes(pcs: readonly string[]): Promise<Set<string>> {
+      const kept = new Set<string>();
+      for (let i = 0; i < pcs.length; i += ctx.chunkSize) {
+        const chunk = pcs.slice(i, i + ctx.chunkSize);
+        const refusal = await refusalOf(result, () => hipoink.deleteMultiple(storeCode, chunk));
+        if (refusal === undefined) continue;
+        await assertRequestAccepted(refusal);
+        for (const pc of chunk) {
+          const single = await refusalOf(result, () => hipoink.deleteMultiple(storeCode, [pc]));
+          if (single === undefined) continue;
+          kept.add(pc);
+          ctx.onRemovalRefused?.({ storeCode, pc, reason: refusalReason(single) });
+        }
+      }
+      return kept;
+    },
+  };
+}
+
+/** One Hipoink call, counted: its refusal (error_code ≠ 0), or undefined when Hipoink took it. */
+async function refusalOf(
+  result: { hipoinkCalls: number },
+  call: () => Promise<unknown>,
+): Promise<HipoinkRejectedError | undefined> {
+  try {
+    result.hipoinkCalls++;
+    await call();
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof HipoinkRejectedError)) throw err;
+    return err;
+  }
+}
+
+const refusalReason = (err: HipoinkRejectedError) => err.errorMsg || `error_code ${err.errorCode}`;
