@@ -217,7 +217,7 @@ export class EslSyncStack extends Stack {
     poll.deadLetterQueue.grantSendMessages(poller);
     secret.grantRead(poller);
 
-    // PushConsumer: merchants.get, and its shelf counts (updates). Shelf: batch reads, findHeld (a
+    // PushConsumer: merchants.get, and its shelf counts (updates). Shelf: batch reads, the refusal probe's listing (a
     // query, for the refusal probe), settling a slot and the calls record (updates).
     state.grant(pushConsumer, state.merchants, ['GetItem', 'UpdateItem']);
     state.grant(pushConsumer, state.products, ['BatchGetItem', 'Query', 'UpdateItem']);

@@ -18,7 +18,7 @@ export const handler = lambdaHandler((event: SQSEvent, deps, context): Promise<S
     deadLetter: deps.pollDeadLetter,
     retry: deps.pollRetry,
     parallelGroups: { startMarginMs: POLL_START_MARGIN_SECONDS * 1000 },
-    handle: async (message, record) => {
+    handle: async (message) => {
       const result = await pollMerchant(
         {
           ...deps,
@@ -31,8 +31,6 @@ export const handler = lambdaHandler((event: SQSEvent, deps, context): Promise<S
           },
         },
         message,
-        // A message that comes again follows a poll of the store that failed or was stopped.
-        { redelivered: Number(record.attributes.ApproximateReceiveCount) > 1 },
       );
       if (result.status === 'synced') {
         metrics.addMetric(METRIC.itemsChanged, 'Count', result.counts.changed);

@@ -12,7 +12,7 @@ export interface ShelfCounts {
   onShelf: number;
   /** Codes whose recorded shelf is not what the code rule says (a push is due). */
   outOfStep: number;
-  /** Codes under which Hipoink refused a label. */
+  /** Codes whose owner's current label Hipoink refused. */
   refused: number;
 }
 export const NO_COUNTS: ShelfCounts = {

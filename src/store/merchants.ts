@@ -88,6 +88,11 @@ const MerchantFieldsSchema = z
     movingFrom: z.optional(z.string()),
     /** The codes its labels were under in the store it leaves: the ones to take off there. */
     movingCodes: z.optional(z.array(z.string())),
+    /**
+     * Set when a poll starts writing the store's slots, removed when a poll records its success:
+     * still set at a poll's start, the last one stopped midway and its repair is due.
+     */
+    shelfWritesUnfinished: z.optional(z.number()),
     /** Its shelf in numbers, moved by every poll and push, counted afresh at each ghost cleanup. */
     shelf: z.optional(ShelfCountsSchema),
     shelfCountedAt: z.optional(z.number()),
@@ -245,6 +250,8 @@ export interface MerchantStore {
   clearNeedsReauth(merchantId: string, tokenVersion: number): Promise<boolean>;
   /** Marks needs_reauth unless the token pair moved on meanwhile (another worker rotated it). */
   markNeedsReauth(merchantId: string, tokenVersion: number, reason: string): Promise<boolean>;
+  /** A poll is about to write the store's slots (`shelfWritesUnfinished`, until a poll succeeds). */
+  markShelfWrites(merchantId: string, at: number): Promise<void>;
   /** Records a poll's outcome; says when the last webhook notice of the store came, and of what change. */
   recordPoll(
     merchantId: string,
@@ -731,6 +738,18 @@ export function createMerchantStore(
       );
     },
 
+    async markShelfWrites(merchantId, at) {
+      await doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { merchantId },
+          UpdateExpression: 'SET shelfWritesUnfinished = :at',
+          ConditionExpression: 'attribute_exists(merchantId)',
+          ExpressionAttributeValues: { ':at': at },
+        }),
+      );
+    },
+
     async recordPoll(merchantId, outcome) {
       const t = now();
       const ok = outcome.error === undefined;
@@ -760,7 +779,7 @@ export function createMerchantStore(
         new UpdateCommand({
           TableName: tableName,
           Key: { merchantId },
-          UpdateExpression: `SET ${set.expression}${counters}${ok && outcome.partial === undefined ? ' REMOVE lastSyncError' : ''}`,
+          UpdateExpression: `SET ${set.expression}${counters}${ok ? ` REMOVE shelfWritesUnfinished${outcome.partial === undefined ? ', lastSyncError' : ''}` : ''}`,
           ConditionExpression: 'attribute_exists(merchantId)',
           ExpressionAttributeNames: set.names,
           ExpressionAttributeValues: { ...set.values, ...(ok ? { ':zero': 0, ':one': 1 } : {}) },

@@ -139,9 +139,7 @@ export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string,
       const keys = [key(merchantId, CALLS_KEY), ...unique.map((c) => slotKey(merchantId, c))];
       const { slots, unsure } = slotsOf(await batchGetAll(doc, tableName, keys));
       const found = new Map(slots.map((s) => [s.code, s]));
-      return unique.map(
-        (code) => found.get(code) ?? { code, wanters: [], ...(unsure.has(code) ? { unsure: true } : {}) },
-      );
+      return unique.map((code) => found.get(code) ?? slotOf({ itemId: `${SLOT_PREFIX}${code}` }, unsure));
     },
 
     async listSlots(merchantId) {
@@ -151,24 +149,19 @@ export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string,
     },
 
     async touchSlot(merchantId, code, change) {
-      const update = {
-        TableName: tableName,
-        Key: slotKey(merchantId, code),
-        ReturnValues: 'ALL_OLD' as const,
-      };
-      let out: { Attributes?: Record<string, unknown> };
-      if ('want' in change) {
-        const { itemId, ...want } = change.want;
-        const names = { '#w': `${WANT_PREFIX}${itemId}` };
-        const set = { UpdateExpression: 'SET #w = :want', ExpressionAttributeValues: { ':want': want } };
-        out = await doc.send(new UpdateCommand({ ...update, ...set, ExpressionAttributeNames: names }));
-      } else {
-        const names = { '#w': `${WANT_PREFIX}${change.drop}` };
-        out = await doc.send(
-          new UpdateCommand({ ...update, UpdateExpression: 'REMOVE #w', ExpressionAttributeNames: names }),
-        );
-      }
-      return out.Attributes ? slotOf(out.Attributes, new Set()) : { code, wanters: [] };
+      const [itemId, want] = 'want' in change ? [change.want.itemId, change.want] : [change.drop, undefined];
+      const out = await doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: slotKey(merchantId, code),
+          // A want is stored without its item id: the attribute's name carries it.
+          UpdateExpression: want ? 'SET #w = :want' : 'REMOVE #w',
+          ExpressionAttributeNames: { '#w': `${WANT_PREFIX}${itemId}` },
+          ...(want ? { ExpressionAttributeValues: { ':want': { ...want, itemId: undefined } } } : {}),
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      return slotOf({ itemId: `${SLOT_PREFIX}${code}`, ...out.Attributes }, new Set());
     },
 
     async settleSlot(merchantId, code, { held, refused }) {

@@ -69,12 +69,20 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
     else if (action.kind === 'delete') deletes.push(slot);
   }
   // The probe resends a label Hipoink is known to hold: preferably under a code this push creates
-  // anyway, otherwise under one with no call under way (one may have changed Hipoink unseen).
-  const hipoink = calls(storeCode, async () => {
-    const all = await deps.shelf.listSlots(merchantId);
-    const mine = new Set(creates.map((c) => c.slot.code));
-    return (all.find((s) => s.held && mine.has(s.code)) ?? all.find((s) => s.held && !s.unsure))?.held?.label;
-  });
+  // anyway (as now recorded), otherwise under one with no call under way (it may differ unseen).
+  const held = (slots: Slot[], sure: boolean) =>
+    slots.find((s) => s.held && (!sure || !s.unsure))?.held?.label;
+  const hipoink = calls(
+    storeCode,
+    async () =>
+      held(
+        await deps.shelf.getSlots(
+          merchantId,
+          creates.map((c) => c.slot.code),
+        ),
+        false,
+      ) ?? held(await deps.shelf.listSlots(merchantId), true),
+  );
   const shelfChange = { ...NO_COUNTS };
   /** Codes whose calls are answered and recorded: no longer unsure. */
   const settled: string[] = [];
@@ -92,17 +100,18 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
    * slot for a later push.
    */
   const refused = async (c: Create, reason: string) => {
-    const ownHeld = c.slot.held?.itemId === c.itemId ? c.slot.held : undefined;
-    const own =
-      ownHeld && (!c.slot.unsure || (await hipoink.createOne(ownHeld.label)) === undefined)
-        ? ownHeld
-        : undefined;
+    let own = c.slot.held?.itemId === c.itemId ? c.slot.held : undefined;
+    if (own && c.slot.unsure && (await hipoink.createOne(own.label)) !== undefined) own = undefined;
     if (!own && (c.slot.held || c.slot.unsure) && (await hipoink.deleteCodes([c.slot.code])).size > 0) return;
     await settle(c.slot, { held: own, refused: { labelHash: c.labelHash, reason, itemId: c.itemId } });
     result.rejected++;
     deps.onRejected?.({ merchantId, itemId: c.itemId, pc: c.slot.code, reason });
   };
-  const pushActions = async () => {
+  const shown = async (c: Create) => {
+    await settle(c.slot, { held: { label: c.label, labelHash: c.labelHash, itemId: c.itemId } });
+    result.upserted++;
+  };
+  try {
     // Noted before each call: a call carried out without its answer recorded leaves its codes unsure.
     await deps.shelf.beginCalls(
       merchantId,
@@ -118,10 +127,6 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
         result.removed++;
       },
     );
-    const shown = async (c: Create) => {
-      await settle(c.slot, { held: { label: c.label, labelHash: c.labelHash, itemId: c.itemId } });
-      result.upserted++;
-    };
     const size = deps.settings.hipoinkChunkSize;
     for (let i = 0; i < creates.length; i += size) {
       const chunk = creates.slice(i, i + size);
@@ -137,9 +142,6 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
           else await refused(c, refusal);
         }
     }
-  };
-  try {
-    await pushActions();
   } finally {
     // What this push settled moves the store's counts and is sure, even if it stopped halfway
     // (a code left noted costs one call more, counts lost stay wrong until the next count afresh).

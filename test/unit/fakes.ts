@@ -129,11 +129,15 @@ export class FakeMerchantStore implements MerchantStore {
     r.stateReason = reason;
     return true;
   }
+  async markShelfWrites(id: string, at: number) {
+    this.must(id).shelfWritesUnfinished = at;
+  }
   async recordPoll(id: string, outcome: Parameters<MerchantStore['recordPoll']>[1]) {
     this.polls.push(outcome);
     const r = this.must(id);
     r.lastSyncStatus = outcome.error ? 'error' : outcome.partial ? 'partial' : 'ok';
     if (!outcome.error) {
+      delete r.shelfWritesUnfinished;
       r.lastPollStartedAt = outcome.startedAt;
       if (outcome.cursor !== undefined) r.cursor = outcome.cursor;
       r.pollCount++;

@@ -9,6 +9,7 @@
 import type { CloverClient } from '../../src/clover/client.ts';
 import { countShelf, NO_COUNTS } from '../../src/domain/counts.ts';
 import { transformItem } from '../../src/domain/label.ts';
+import { ownerOf } from '../../src/domain/shelf.ts';
 import type { HipoinkProduct } from '../../src/hipoink/fields.ts';
 import type { PushMessage } from '../../src/sync/messages.ts';
 import { pollMerchant } from '../../src/sync/poll/index.ts';
@@ -62,39 +63,43 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
   const hipoink = new FakeHipoink();
   hipoink.refuse = (p) => p.pn.includes(REFUSED_MARK);
   /**
-   * Deleting a product unbinds its physical label. An item's label must not come down while that
-   * item has owned its code in Clover without a break since the label was created, and Hipoink is
-   * recorded to hold a label of it there (then a refused new label leaves that one standing). A
-   * label Hipoink took without the answer reaching us may come down when nothing of its item is
-   * recorded. Times here count events; ownership is re-read at every catalog change and poll.
+   * Deleting a product unbinds its physical label, so a code some visible item has wanted without a
+   * break since its product was created in Hipoink must never be deleted, with two exceptions the
+   * design allows: the owner (as the store records it) has a label Hipoink refuses, so another
+   * item's label comes down; or the label deleted is not the one recorded as held (Hipoink took it
+   * without the answer reaching us). Times here count events.
    */
   let events = 0;
-  const ownerSince = new Map<string, { id: string; since: number }>();
+  const wantedSince = new Map<string, number>();
   const createdAt = new Map<string, number>();
   const unbound: string[] = [];
-  const noteOwners = () => {
-    for (const code of new Set([...catalog.values()].map((i) => i.sku).concat([...ownerSince.keys()]))) {
-      const owner = ownerInCatalog(code);
-      if (!owner) ownerSince.delete(code);
-      else if (ownerSince.get(code)?.id !== owner.id) ownerSince.set(code, { id: owner.id, since: ++events });
+  const noteWanted = () => {
+    for (const code of new Set([...catalog.values()].map((i) => i.sku).concat([...wantedSince.keys()]))) {
+      const wanted = [...catalog.values()].some((i) => i.sku === code && !i.hidden && i.name !== '');
+      if (!wanted) wantedSince.delete(code);
+      else if (!wantedSince.has(code)) wantedSince.set(code, ++events);
     }
+  };
+  hipoink.onDelete = (held) => {
+    if ((wantedSince.get(held.pc) ?? Number.POSITIVE_INFINITY) > (createdAt.get(held.pc) ?? 0)) return;
+    const slot = shelf.slots.get(`M1/${held.pc}`);
+    if (slot && ownerOf(slot)?.label.pn.includes(REFUSED_MARK)) return;
+    if (JSON.stringify(slot?.held?.label) !== JSON.stringify(held)) return;
+    unbound.push(`${held.pc}: wanted all along, yet ${held.pn}'s label was deleted`);
   };
   const createMultiple = hipoink.createMultiple.bind(hipoink);
   const createOne = hipoink.create.bind(hipoink);
-  hipoink.createMultiple = async (st, ps) => {
-    await createMultiple(st, ps);
-    for (const p of ps) createdAt.set(p.pc, ++events);
+  /** A product is created where the code held nothing (re-sending or replacing a label binds nothing new). */
+  const creating = async (ps: readonly HipoinkProduct[], call: () => Promise<void>) => {
+    const fresh = ps.filter((p) => !hipoink.shelf.has(p.pc));
+    try {
+      await call();
+    } finally {
+      for (const p of fresh) if (hipoink.shelf.has(p.pc)) createdAt.set(p.pc, ++events);
+    }
   };
-  hipoink.create = async (st, p) => {
-    await createOne(st, p);
-    createdAt.set(p.pc, ++events);
-  };
-  hipoink.onDelete = (held) => {
-    const owner = ownerSince.get(held.pc);
-    if (!owner || owner.since > (createdAt.get(held.pc) ?? 0) || !held.pn.startsWith(`N${owner.id}`)) return;
-    if (shelf.slots.get(`M1/${held.pc}`)?.held?.itemId === owner.id)
-      unbound.push(`${held.pc}: the label of ${owner.id}, its owner all along, was deleted`);
-  };
+  hipoink.createMultiple = (st, ps) => creating(ps, () => createMultiple(st, ps));
+  hipoink.create = (st, p) => creating([p], () => createOne(st, p));
   const merchants = new FakeMerchantStore(merchantRecord());
   const shelf = new FakeShelfStore(() => clock);
   /** Messages sent and not yet deleted by a successful push, in sending order. */
@@ -130,7 +135,7 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
     if (!item) return;
     clock += 1000;
     catalog.set(id, { ...item, ...change, modifiedTime: clock });
-    noteOwners();
+    noteWanted();
   };
   /** Runs `work` with the stores failing after `writes` writes (a Lambda stopped halfway), if given. */
   const interrupted = async (writes: number | undefined, work: () => Promise<unknown>) => {
@@ -145,7 +150,6 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
     }
   };
 
-  let lastPollFailed = false;
   const world = {
     catalog,
     hipoink,
@@ -163,7 +167,7 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
       clock += 1000;
       const id = `I${String(nextId++).padStart(3, '0')}`;
       catalog.set(id, { id, name: `N${id}`, sku: code, price, hidden: false, modifiedTime: clock });
-      noteOwners();
+      noteWanted();
       return id;
     },
     setPrice: (id: string, price: number) => edit(id, { price }),
@@ -178,7 +182,7 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
     show: (id: string) => edit(id, { hidden: false }),
     remove(id: string) {
       catalog.delete(id);
-      noteOwners();
+      noteWanted();
     },
     /** An edit that makes the item invalid (no name), or valid again. */
     breakName: (id: string) => edit(id, { name: '' }),
@@ -192,28 +196,16 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
       const at = clock;
       if (opts.besidePush !== undefined)
         shelf.interleave = { afterWrites: opts.besidePush, run: () => world.push(0) };
-      // The message of a poll that failed comes again: the next poll is its redelivery.
-      const redelivered = lastPollFailed;
       return interrupted(opts.failAfterWrites, () =>
-        pollMerchant(
-          pollDeps,
-          {
-            merchantId: 'M1',
-            mode: opts.full ? 'full' : 'incremental',
-            requestedAt: at,
-            reason: opts.full ? 'backfill' : 'schedule',
-          },
-          { redelivered },
-        ),
-      )
-        .then((ok) => {
-          noteOwners(); // first-seen times were stored
-          lastPollFailed = !ok;
-          return ok;
-        })
-        .finally(() => {
-          shelf.interleave = undefined;
-        });
+        pollMerchant(pollDeps, {
+          merchantId: 'M1',
+          mode: opts.full ? 'full' : 'incremental',
+          requestedAt: at,
+          reason: opts.full ? 'backfill' : 'schedule',
+        }),
+      ).finally(() => {
+        shelf.interleave = undefined;
+      });
     },
     /**
      * Delivers queued message `index` (modulo the queue). A push that fails leaves it queued (SQS

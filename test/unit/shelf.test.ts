@@ -304,4 +304,20 @@ describe('the shelf ends as Clover says', () => {
     expect(w.hipoink.shelf.get('C2')?.pn).toBe(`N${b}`);
     expect(await w.check()).toEqual([]);
   });
+
+  it('when the repair after a stopped poll meets a swap undone in Clover: it never empties a wanted code', async () => {
+    const w = createWorld();
+    const a = w.create('C0', 100);
+    const b = w.create('C1', 200);
+    await w.poll();
+    await w.drain();
+    w.swap(a, b);
+    await w.poll({ failAfterWrites: 4 }); // both moved in their slots, neither record written
+    await w.push(0, { lostAck: true }); // C0 shows b's label
+    w.swap(a, b); // undone in Clover before the retry: the retry finds nothing changed
+    await w.poll({ besidePush: 1 }); // its repair runs with a push in the middle
+    await w.drain();
+    expect(w.hipoink.calls.filter((c) => c.op === 'del_multiple')).toEqual([]);
+    expect(await w.check()).toEqual([]);
+  });
 });

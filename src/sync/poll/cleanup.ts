@@ -21,15 +21,14 @@ export async function removeGhosts(
 
 /** Items Clover said were deleted (webhook notices): confirmed the same way before their labels go. */
 export async function confirmGone(ctx: PollContext, itemIds: readonly string[]) {
-  const stored = await ctx.deps.shelf.getItems(ctx.merchant.merchantId, itemIds);
-  await confirmEach(
-    ctx,
-    stored.filter((r) => r.status !== 'removed' && !ctx.read.has(r.itemId)),
-  );
+  await confirmEach(ctx, await ctx.deps.shelf.getItems(ctx.merchant.merchantId, itemIds));
 }
 
-async function confirmEach(ctx: PollContext, candidates: readonly ItemRecord[]) {
-  for (const item of candidates) await saveFetched(ctx, item.itemId, await ctx.clover.get(item.itemId), item);
+/** Each item not removed, and not read in this poll already, is asked for: gone, it is saved so. */
+async function confirmEach(ctx: PollContext, stored: readonly ItemRecord[]) {
+  for (const item of stored)
+    if (item.status !== 'removed' && !ctx.read.has(item.itemId))
+      await saveFetched(ctx, item.itemId, await ctx.clover.get(item.itemId), item);
 }
 
 /**
@@ -37,24 +36,30 @@ async function confirmEach(ctx: PollContext, candidates: readonly ItemRecord[]) 
  * whose records want its code, with the label they want (a poll stopped between its writes, with
  * the item changed again in Clover before the retry, can leave a slot naming another version), and
  * every code out of step gets a push (one lost for good, or never queued because a poll stopped).
+ * Wants are written before drops, as a poll writes them. A wanter without a record is an item whose
+ * first poll stopped: it is dropped only once a complete read has not found it.
  */
-export async function reconcile(ctx: PollContext, stored: readonly ItemRecord[], flags: PushFlags) {
+export async function reconcile(
+  ctx: PollContext,
+  stored: readonly ItemRecord[],
+  flags: PushFlags & { readEverything: boolean },
+) {
   const { deps, merchant } = ctx;
-  const wants = new Map(
-    stored.flatMap((r) => {
-      const want = wantedLabel(r);
-      return want ? [[r.itemId, { itemId: r.itemId, ...want, firstSeenAt: r.firstSeenAt }] as const] : [];
-    }),
-  );
-  const slots = new Map((await deps.shelf.listSlots(merchant.merchantId)).map((s) => [s.code, s]));
-  for (const slot of slots.values()) {
-    if (isOutOfStep(slot, flags)) ctx.touched.add(slot.code);
-    for (const w of slot.wanters)
-      if (wants.get(w.itemId)?.label.pc !== slot.code) await touch(ctx, slot.code, { drop: w.itemId });
+  const records = new Map(stored.map((r) => [r.itemId, r]));
+  const slots = await deps.shelf.listSlots(merchant.merchantId);
+  const listed = new Map(slots.flatMap((s) => s.wanters.map((w) => [`${s.code} ${w.itemId}`, w] as const)));
+  for (const r of stored) {
+    const want = wantedLabel(r);
+    const entry = want && listed.get(`${want.label.pc} ${r.itemId}`);
+    if (want && (entry?.labelHash !== want.labelHash || entry.firstSeenAt !== r.firstSeenAt))
+      await touch(ctx, want.label.pc, { want: { itemId: r.itemId, ...want, firstSeenAt: r.firstSeenAt } });
   }
-  for (const want of wants.values()) {
-    const listed = slots.get(want.label.pc)?.wanters.find((w) => w.itemId === want.itemId);
-    if (listed?.labelHash !== want.labelHash || listed.firstSeenAt !== want.firstSeenAt)
-      await touch(ctx, want.label.pc, { want });
+  for (const slot of slots) {
+    const stays = (id: string) => {
+      const r = records.get(id);
+      return r ? wantedLabel(r)?.label.pc === slot.code : !flags.readEverything;
+    };
+    for (const w of slot.wanters) if (!stays(w.itemId)) await touch(ctx, slot.code, { drop: w.itemId });
+    if (isOutOfStep(slot, flags)) ctx.touched.add(slot.code);
   }
 }

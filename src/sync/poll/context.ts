@@ -48,6 +48,8 @@ export interface PollContext {
   newlyWanted: Set<string>;
   /** How this poll moved the store's shelf counts. */
   shelfChange: ShelfCounts;
+  /** Set by the first slot write: the store's record says its slots are being written. */
+  writesMarked?: Promise<void>;
 }
 
 export type CloverSession = ReturnType<typeof cloverSession>;

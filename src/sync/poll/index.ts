@@ -27,16 +27,13 @@ export type PollResult =
 
 /**
  * Polls one merchant, in phases: read the items changed since its cursor (everything on the first
- * run or a backfill) and save them page by page; decide the codes those items newly want; confirm
- * deleted items (webhook notices; ghost cleanup when due, which also repairs whatever an earlier
- * poll or push left out of step); queue a push of every code whose shelf must change; move the cursor to the
- * newest modifiedTime actually processed. On failure the cursor stays where it was.
+ * run or a backfill) and save them page by page; repair what an earlier poll or push left out of
+ * step (on a full sync, with ghost cleanup, or after a poll stopped between its writes); decide the
+ * codes items newly want; confirm deleted items (webhook notices, ghost cleanup when due); queue a
+ * push of every code whose shelf must change; move the cursor to the newest modifiedTime actually
+ * processed. On failure the cursor stays where it was.
  */
-export async function pollMerchant(
-  deps: PollDeps,
-  msg: PollMessage,
-  delivery: { redelivered?: boolean } = {},
-): Promise<PollResult> {
+export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<PollResult> {
   const now = deps.now ?? Date.now;
   const { merchantId } = msg;
   let merchant: MerchantRecord | undefined;
@@ -97,13 +94,13 @@ export async function pollMerchant(
       : 'Clover items kept changing during the read; the rest is read on the next poll';
 
     // The repair reads every record of the store: on a full sync, with ghost cleanup, and after a
-    // poll of this store failed or was stopped (its message comes again), which may have left a
-    // slot naming a version of an item that Clover has changed since.
+    // poll stopped between its writes, which may have left a slot naming a version of an item
+    // that Clover has changed since.
     const cleanupDue = mode === 'full' || isCleanupDue(merchant, deps.settings, startedAt);
-    const failedBefore = delivery.redelivered === true || merchant.lastSyncStatus === 'error';
-    const stored = cleanupDue || failedBefore ? await deps.shelf.listItems(merchantId) : undefined;
-    if (stored)
-      await reconcile(ctx, stored, mode === 'full' ? { retryRefused: true, repush: msg.repush } : {});
+    const stopped = merchant.shelfWritesUnfinished !== undefined;
+    const stored = cleanupDue || stopped ? await deps.shelf.listItems(merchantId) : undefined;
+    const flags = mode === 'full' ? { retryRefused: true, repush: msg.repush } : {};
+    if (stored) await reconcile(ctx, stored, { ...flags, readEverything: progress.complete });
     await decideCodes(ctx);
     if (msg.confirmGone) await confirmGone(ctx, msg.confirmGone);
     // Ghost cleanup needs a complete id listing; an incomplete one leaves it due for the next poll.

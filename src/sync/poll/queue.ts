@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { PushFlags } from '../../domain/shelf.ts';
 import type { PollContext } from './context.ts';
 
 /** Most codes one push message may carry (PushMessageSchema). */
@@ -32,7 +33,7 @@ export function pushMessages(
   merchantId: string,
   codes: readonly string[],
   chunk: number,
-  flags: { retryRefused?: boolean; repush?: boolean; clearFrom?: string } = {},
+  flags: PushFlags & { clearFrom?: string } = {},
 ) {
   const size = Math.max(chunk, Math.floor(MAX_CODES_PER_PUSH / chunk) * chunk);
   const messages = [];

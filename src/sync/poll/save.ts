@@ -94,6 +94,8 @@ function changeOf(ctx: PollContext, outcome: Outcome, before: ItemRecord | undef
  * item starts to want (or wants with a new label) is one the code rule looks at again.
  */
 export async function touch(ctx: PollContext, code: string, change: { want: Want } | { drop: string }) {
+  ctx.writesMarked ??= ctx.deps.merchants.markShelfWrites(ctx.merchant.merchantId, ctx.startedAt);
+  await ctx.writesMarked;
   if ('want' in change) ctx.newlyWanted.add(code);
   const before = await ctx.deps.shelf.touchSlot(ctx.merchant.merchantId, code, change);
   addCounts(ctx.shelfChange, countChange(slotCounts(before), slotCounts(withWanter(before, change))));
