@@ -245,6 +245,35 @@ describe('the shelf ends as Clover says', () => {
     expect([...w.hipoink.shelf.keys()]).toEqual(['C1']);
   });
 
+  it('when two items swap barcodes and a push runs in the middle of the poll: neither code comes down', async () => {
+    const w = createWorld({ storeWriteConcurrency: 1 }); // the poll's writes one at a time
+    const a = w.create('C0', 100);
+    const b = w.create('C1', 200);
+    await w.poll();
+    await w.drain();
+    w.setPrice(a, 150);
+    await w.poll(); // a push of C0 is queued
+    w.swap(a, b);
+    await w.poll({ besidePush: 2 }); // it runs once the poll has written two slot changes
+    await w.drain();
+    expect(w.hipoink.calls.filter((c) => c.op === 'del_multiple')).toEqual([]);
+    expect(await w.check()).toEqual([]);
+  });
+
+  it('when a price goes back to the one recorded while the push of the new price went unanswered', async () => {
+    const w = createWorld();
+    const a = w.create('C0', 100);
+    await w.poll();
+    await w.drain();
+    w.setPrice(a, 200);
+    await w.poll();
+    await w.push(0, { hipoinkFault: 'lostAnswer' }); // Hipoink shows 2.00; 1.00 is still recorded
+    w.setPrice(a, 100);
+    await w.poll();
+    await w.drain();
+    expect(w.hipoink.shelf.get('C0')?.pp).toBe('1.00');
+  });
+
   it('when a push message is lost for good: the next ghost cleanup queues the code again', async () => {
     const w = createWorld();
     w.create('C0', 100);
