@@ -191,7 +191,7 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
     refusedName: (id: string) => edit(id, { name: `N${id}${REFUSED_MARK}` }),
 
     /** A poll; `besidePush` delivers a push message in the middle of it, after that many writes. */
-    poll(opts: { full?: boolean; failAfterWrites?: number; besidePush?: number } = {}) {
+    poll(opts: { full?: boolean; since?: number; failAfterWrites?: number; besidePush?: number } = {}) {
       clock += 30_000;
       const at = clock;
       if (opts.besidePush !== undefined)
@@ -202,6 +202,7 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
           mode: opts.full ? 'full' : 'incremental',
           requestedAt: at,
           reason: opts.full ? 'backfill' : 'schedule',
+          ...(opts.since === undefined ? {} : { since: opts.since }),
         }),
       ).finally(() => {
         shelf.interleave = undefined;

@@ -260,6 +260,24 @@ describe('the shelf ends as Clover says', () => {
     expect(await w.check()).toEqual([]);
   });
 
+  it('when an item’s first poll stopped and a backfill since a later time repairs: the item is asked for, not dropped', async () => {
+    const w = createWorld();
+    const a = w.create('C0', 100);
+    await w.poll();
+    await w.drain();
+    const x = w.create('C1', 100);
+    await w.poll({ failAfterWrites: 1 }); // x joins C1; its record is never written
+    await w.drain(); // the failed poll queued C1: x's label is on the shelf
+    w.wait(600_000); // past the overlap window: no later read sees x again
+    w.setPrice(a, 150);
+    w.getCalls.length = 0;
+    await w.poll({ full: true, since: w.clock });
+    await w.drain();
+    expect(w.getCalls).toEqual([x]);
+    expect(w.hipoink.shelf.get('C1')?.pn).toBe(`N${x}`);
+    expect(await w.check()).toEqual([]);
+  });
+
   it('when a price goes back to the one recorded while the push of the new price went unanswered', async () => {
     const w = createWorld();
     const a = w.create('C0', 100);

@@ -36,29 +36,31 @@ async function confirmEach(ctx: PollContext, stored: readonly ItemRecord[]) {
  * whose records want its code, with the label they want (a poll stopped between its writes, with
  * the item changed again in Clover before the retry, can leave a slot naming another version), and
  * every code out of step gets a push (one lost for good, or never queued because a poll stopped).
- * Wants are written before drops, as a poll writes them. A wanter without a record is an item whose
- * first poll stopped: it is dropped only once a complete read has not found it.
+ * A wanter without a record is an item whose first poll stopped before writing it: it is asked
+ * for (one GET) and saved as Clover has it now, or dropped when gone. Wants are written before
+ * drops, as a poll writes them.
  */
-export async function reconcile(
-  ctx: PollContext,
-  stored: readonly ItemRecord[],
-  flags: PushFlags & { readEverything: boolean },
-) {
+export async function reconcile(ctx: PollContext, stored: readonly ItemRecord[], flags: PushFlags) {
   const { deps, merchant } = ctx;
-  const records = new Map(stored.map((r) => [r.itemId, r]));
   const slots = await deps.shelf.listSlots(merchant.merchantId);
+  const records = new Map(stored.map((r) => [r.itemId, r]));
+  const unknown = [...new Set(slots.flatMap((s) => s.wanters.map((w) => w.itemId)))].filter(
+    (id) => !records.has(id),
+  );
+  for (const id of unknown) {
+    const raw = await ctx.clover.get(id);
+    if (raw !== null) await saveFetched(ctx, id, raw);
+  }
+  for (const r of await deps.shelf.getItems(merchant.merchantId, unknown)) records.set(r.itemId, r);
   const listed = new Map(slots.flatMap((s) => s.wanters.map((w) => [`${s.code} ${w.itemId}`, w] as const)));
-  for (const r of stored) {
+  for (const r of records.values()) {
     const want = wantedLabel(r);
     const entry = want && listed.get(`${want.label.pc} ${r.itemId}`);
     if (want && (entry?.labelHash !== want.labelHash || entry.firstSeenAt !== r.firstSeenAt))
       await touch(ctx, want.label.pc, { want: { itemId: r.itemId, ...want, firstSeenAt: r.firstSeenAt } });
   }
   for (const slot of slots) {
-    const stays = (id: string) => {
-      const r = records.get(id);
-      return r ? wantedLabel(r)?.label.pc === slot.code : !flags.readEverything;
-    };
+    const stays = (id: string) => wantedLabel(records.get(id))?.label.pc === slot.code;
     for (const w of slot.wanters) if (!stays(w.itemId)) await touch(ctx, slot.code, { drop: w.itemId });
     if (isOutOfStep(slot, flags)) ctx.touched.add(slot.code);
   }

@@ -100,7 +100,7 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     const stopped = merchant.shelfWritesUnfinished !== undefined;
     const stored = cleanupDue || stopped ? await deps.shelf.listItems(merchantId) : undefined;
     const flags = mode === 'full' ? { retryRefused: true, repush: msg.repush } : {};
-    if (stored) await reconcile(ctx, stored, { ...flags, readEverything: progress.complete });
+    if (stored) await reconcile(ctx, stored, flags);
     await decideCodes(ctx);
     if (msg.confirmGone) await confirmGone(ctx, msg.confirmGone);
     // Ghost cleanup needs a complete id listing; an incomplete one leaves it due for the next poll.

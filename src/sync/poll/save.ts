@@ -29,8 +29,8 @@ export async function savePage(ctx: PollContext, page: readonly unknown[]): Prom
   return newest;
 }
 
-/** Stores an item as a GET returned it (null: Clover answered 404, the item is gone). */
-export async function saveFetched(ctx: PollContext, itemId: string, raw: unknown, before: ItemRecord) {
+/** Stores an item as a GET returned it (null: Clover answered 404, the item is gone); `before`: its record. */
+export async function saveFetched(ctx: PollContext, itemId: string, raw: unknown, before?: ItemRecord) {
   const outcome =
     raw === null ? { kind: 'remove' as const, itemId, reason: 'gone' as const } : outcomeOf(ctx, raw);
   ctx.read.add(itemId);
