@@ -385,6 +385,21 @@ export function createMerchantStore(
 
   const conditional = (command: UpdateCommand) => writeIf(doc, command);
 
+  /** Sets these attributes on an existing merchant (a missing one fails the write). */
+  const setOnMerchant = async (merchantId: string, attrs: Record<string, unknown>) => {
+    const set = setExpression(attrs);
+    await doc.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { merchantId },
+        UpdateExpression: `SET ${set.expression}`,
+        ConditionExpression: 'attribute_exists(merchantId)',
+        ExpressionAttributeNames: set.names,
+        ExpressionAttributeValues: set.values,
+      }),
+    );
+  };
+
   return {
     get,
 
@@ -565,15 +580,7 @@ export function createMerchantStore(
     },
 
     async setLabelOptions(merchantId, options) {
-      await doc.send(
-        new UpdateCommand({
-          TableName: tableName,
-          Key: { merchantId },
-          UpdateExpression: 'SET labelOptions = :o, updatedAt = :now',
-          ConditionExpression: 'attribute_exists(merchantId)',
-          ExpressionAttributeValues: { ':o': options, ':now': now() },
-        }),
-      );
+      await setOnMerchant(merchantId, { labelOptions: options, updatedAt: now() });
     },
 
     acquireRefreshLease(merchantId, owner, tokenVersion, leaseMs) {
@@ -739,15 +746,7 @@ export function createMerchantStore(
     },
 
     async markShelfWrites(merchantId, at) {
-      await doc.send(
-        new UpdateCommand({
-          TableName: tableName,
-          Key: { merchantId },
-          UpdateExpression: 'SET shelfWritesUnfinished = :at',
-          ConditionExpression: 'attribute_exists(merchantId)',
-          ExpressionAttributeValues: { ':at': at },
-        }),
-      );
+      await setOnMerchant(merchantId, { shelfWritesUnfinished: at });
     },
 
     async recordPoll(merchantId, outcome) {
