@@ -90,9 +90,16 @@ export function slotAction(slot: Slot, flags: PushFlags = {}): SlotAction {
 /** Out of step: Hipoink must still do something under the code. */
 export const isOutOfStep = (slot: Slot, flags: PushFlags = {}) => slotAction(slot, flags).kind !== 'none';
 
-/** Why an item that wants a code does not show it. */
-export const blockedReason = (code: string, owner: string) =>
-  `product code ${code} is already used by Clover item ${owner}`;
+/** The wanters of a code that do not get it, and why. */
+export function blocked(slot: Pick<Slot, 'code' | 'wanters'>) {
+  const owner = ownerOf(slot);
+  return slot.wanters
+    .filter((w) => owner && w.itemId !== owner.itemId)
+    .map((w) => ({
+      itemId: w.itemId,
+      reason: `product code ${slot.code} is already used by Clover item ${owner?.itemId}`,
+    }));
+}
 
 /** What operators are shown about a store's items: the ones not shown, and why. */
 export function shelfReport(items: readonly Item[], slots: readonly Slot[]) {
@@ -101,10 +108,7 @@ export function shelfReport(items: readonly Item[], slots: readonly Slot[]) {
     .map((i) => ({ itemId: i.itemId, reason: i.invalidReason ?? 'invalid' }));
   const rejected: Array<{ itemId: string; reason: string }> = [];
   for (const slot of slots) {
-    const owner = ownerOf(slot);
-    for (const w of slot.wanters)
-      if (owner && w.itemId !== owner.itemId)
-        invalid.push({ itemId: w.itemId, reason: blockedReason(slot.code, owner.itemId) });
+    invalid.push(...blocked(slot));
     const refusal = ownerRefusal(slot);
     if (refusal) rejected.push({ itemId: refusal.itemId, reason: refusal.reason });
   }

@@ -89,7 +89,7 @@ const MerchantFieldsSchema = z
     /** The codes its labels were under in the store it leaves: the ones to take off there. */
     movingCodes: z.optional(z.array(z.string())),
     /**
-     * Set when a poll starts writing the store's slots, removed when a poll records its success:
+     * Set when a poll starts writing the store's items and slots, removed when a poll records its success:
      * still set at a poll's start, the last one stopped midway and its repair is due.
      */
     shelfWritesUnfinished: z.optional(z.number()),
@@ -250,7 +250,7 @@ export interface MerchantStore {
   clearNeedsReauth(merchantId: string, tokenVersion: number): Promise<boolean>;
   /** Marks needs_reauth unless the token pair moved on meanwhile (another worker rotated it). */
   markNeedsReauth(merchantId: string, tokenVersion: number, reason: string): Promise<boolean>;
-  /** A poll is about to write the store's slots (`shelfWritesUnfinished`, until a poll succeeds). */
+  /** A poll is about to write the store's items and slots (`shelfWritesUnfinished`, until a poll succeeds). */
   markShelfWrites(merchantId: string, at: number): Promise<void>;
   /** Records a poll's outcome; says when the last webhook notice of the store came, and of what change. */
   recordPoll(

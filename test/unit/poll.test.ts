@@ -337,7 +337,7 @@ describe('pollMerchant', () => {
     // A newer version is written.
     s.catalog.set('A', it0('A', { price: 300, modifiedTime: 3000 }));
     await pollMerchant(s.deps, msg());
-    expect(writes).toEqual(['slot SKU-A', 'item A']);
+    expect(writes).toEqual(['item A', 'slot SKU-A']);
     await s.push();
     expect(s.hipoink.shelf.get('SKU-A')?.pp).toBe('3.00');
   });

@@ -33,25 +33,13 @@ async function confirmEach(ctx: PollContext, stored: readonly ItemRecord[]) {
 
 /**
  * Level-triggered repair, with every record at hand: each slot is made to name exactly the items
- * whose records want its code, with the label they want (a poll stopped between its writes, with
- * the item changed again in Clover before the retry, can leave a slot naming another version), and
- * every code out of step gets a push (one lost for good, or never queued because a poll stopped).
- * A wanter without a record is an item whose first poll stopped before writing it: it is asked
- * for (one GET) and saved as Clover has it now, or dropped when gone. Wants are written before
- * drops, as a poll writes them.
+ * whose records want its code, with the label they want (a poll stopped after writing records and
+ * before their slots), and every code out of step gets a push (one lost for good, or never queued
+ * because a poll stopped). Wants are written before drops, as a poll writes them.
  */
 export async function reconcile(ctx: PollContext, stored: readonly ItemRecord[], flags: PushFlags) {
-  const { deps, merchant } = ctx;
-  const slots = await deps.shelf.listSlots(merchant.merchantId);
+  const slots = await ctx.deps.shelf.listSlots(ctx.merchant.merchantId);
   const records = new Map(stored.map((r) => [r.itemId, r]));
-  const unknown = [...new Set(slots.flatMap((s) => s.wanters.map((w) => w.itemId)))].filter(
-    (id) => !records.has(id),
-  );
-  for (const id of unknown) {
-    const raw = await ctx.clover.get(id);
-    if (raw !== null) await saveFetched(ctx, id, raw);
-  }
-  for (const r of await deps.shelf.getItems(merchant.merchantId, unknown)) records.set(r.itemId, r);
   const listed = new Map(slots.flatMap((s) => s.wanters.map((w) => [`${s.code} ${w.itemId}`, w] as const)));
   for (const r of records.values()) {
     const want = wantedLabel(r);

@@ -48,7 +48,9 @@ export interface PollContext {
   newlyWanted: Set<string>;
   /** How this poll moved the store's shelf counts. */
   shelfChange: ShelfCounts;
-  /** Set by the first slot write: the store's record says its slots are being written. */
+  /** Codes items read in this poll left, by item: dropped from their slots once the read is over. */
+  leaving: Map<string, Set<string>>;
+  /** Set by the first write: the store's record says its shelf is being written. */
   writesMarked?: Promise<void>;
 }
 

@@ -1,4 +1,5 @@
 import { countShelf, NO_COUNTS } from '../../domain/counts.ts';
+import type { PushFlags } from '../../domain/shelf.ts';
 import { MerchantUnavailableError } from '../../errors.ts';
 import type { MerchantRecord, SyncCounts } from '../../store/merchants.ts';
 import { pollMessage } from '../fanout.ts';
@@ -8,7 +9,7 @@ import { cloverSession, type PollContext, type PollDeps } from './context.ts';
 import { decideCodes } from './owners.ts';
 import { queueCodes, queuePushes } from './queue.ts';
 import { listAllIds, readItemsSince } from './read.ts';
-import { savePage } from './save.ts';
+import { applyDrops, savePage } from './save.ts';
 
 export type { PollDeps } from './context.ts';
 export { pushMessages } from './queue.ts';
@@ -67,6 +68,7 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     ctx = {
       ...{ deps, merchant, startedAt, clover, counts },
       ...{ read: new Set<string>(), touched: new Set<string>(), newlyWanted: new Set<string>() },
+      leaving: new Map(),
       shelfChange: { ...NO_COUNTS },
     };
     // A full resync reads every item, or those modified since `msg.since` when one was given; a
@@ -83,6 +85,7 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
       counts.fetched += page.length;
       readUpTo = maxDefined(readUpTo, await savePage(ctx, page));
     }
+    await applyDrops(ctx);
     // A complete read moves the cursor to the newest modifiedTime processed (never backwards). A
     // read that stopped early puts it where the read verifiably got to, even below where it was,
     // so the next poll reads the rest; re-reading is cheap (content hashes).
@@ -94,12 +97,13 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
       : 'Clover items kept changing during the read; the rest is read on the next poll';
 
     // The repair reads every record of the store: on a full sync, with ghost cleanup, and after a
-    // poll stopped between its writes, which may have left a slot naming a version of an item
-    // that Clover has changed since.
+    // poll stopped between its writes (records written whose slots were not).
     const cleanupDue = mode === 'full' || isCleanupDue(merchant, deps.settings, startedAt);
-    const stopped = merchant.shelfWritesUnfinished !== undefined;
-    const stored = cleanupDue || stopped ? await deps.shelf.listItems(merchantId) : undefined;
-    const flags = mode === 'full' ? { retryRefused: true, repush: msg.repush } : {};
+    const repairDue = cleanupDue || merchant.shelfWritesUnfinished !== undefined;
+    const stored = repairDue ? await deps.shelf.listItems(merchantId) : undefined;
+    // A full resync's pushes try refused labels again (`repush`: send every label again).
+    const flags: PushFlags =
+      mode === 'full' ? { retryRefused: true, ...(msg.repush ? { repush: true } : {}) } : {};
     if (stored) await reconcile(ctx, stored, flags);
     await decideCodes(ctx);
     if (msg.confirmGone) await confirmGone(ctx, msg.confirmGone);
@@ -113,7 +117,7 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
         cleanedUp = true;
       }
     }
-    counts.queuedForPush = await queuePushes(ctx, mode === 'full' ? { repush: msg.repush } : undefined);
+    counts.queuedForPush = await queuePushes(ctx, flags);
     done.queued = true;
 
     // A cleanup has a full listing at hand: the store's counts are counted afresh there.

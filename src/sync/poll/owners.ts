@@ -1,28 +1,24 @@
-import { blockedReason, ownerOf } from '../../domain/shelf.ts';
+import { blocked, ownerOf } from '../../domain/shelf.ts';
 import type { PollContext } from './context.ts';
 import { reportInvalid, saveFetched } from './save.ts';
 
 /**
  * Decides the codes items read in this poll newly want. Where the code rule gives such a code to an
  * item this poll did not read, that item may be deleted in Clover (deletions never show in a read),
- * so it is confirmed with one GET: gone, it lets the code go in this same poll. Items that still
- * lose their code to an existing item are reported.
+ * so it is confirmed with one GET: gone, it lets the code go in this same poll, to the next item in
+ * line, which is confirmed in turn. Items that still lose their code to an existing item are
+ * reported.
  */
 export async function decideCodes(ctx: PollContext) {
   const { deps, merchant, read } = ctx;
   const { merchantId } = merchant;
-  for (const contested of await deps.shelf.getSlots(merchantId, [...ctx.newlyWanted])) {
-    let slot = contested;
-    const absent = ownerOf(slot);
-    if (!absent || slot.wanters.length < 2) continue;
-    if (!read.has(absent.itemId)) {
-      const [stored] = await deps.shelf.getItems(merchantId, [absent.itemId]);
-      if (stored) await saveFetched(ctx, absent.itemId, await ctx.clover.get(absent.itemId), stored);
+  for (let slot of await deps.shelf.getSlots(merchantId, [...ctx.newlyWanted])) {
+    for (let owner = ownerOf(slot); owner && slot.wanters.length > 1 && !read.has(owner.itemId); ) {
+      const [stored] = await deps.shelf.getItems(merchantId, [owner.itemId]);
+      await saveFetched(ctx, owner.itemId, await ctx.clover.get(owner.itemId), stored);
       slot = (await deps.shelf.getSlots(merchantId, [slot.code]))[0] ?? slot;
+      owner = ownerOf(slot);
     }
-    const owner = ownerOf(slot);
-    for (const w of slot.wanters)
-      if (owner && w.itemId !== owner.itemId && read.has(w.itemId))
-        reportInvalid(ctx, w.itemId, blockedReason(slot.code, owner.itemId));
+    for (const b of blocked(slot)) if (read.has(b.itemId)) reportInvalid(ctx, b.itemId, b.reason);
   }
 }

@@ -5,12 +5,8 @@ import type { PollContext } from './context.ts';
 /** Most codes one push message may carry (PushMessageSchema). */
 const MAX_CODES_PER_PUSH = 1000;
 
-/**
- * Queues a push of every code this poll changed or its repair found out of step. A full resync's
- * pushes try refused labels again (`repush`: send every label again). Returns how many codes.
- */
-export async function queuePushes(ctx: PollContext, full: { repush?: boolean } | undefined) {
-  const flags = full ? { retryRefused: true, ...(full.repush ? { repush: true } : {}) } : {};
+/** Queues a push of every code this poll changed or its repair found out of step; returns how many. */
+export async function queuePushes(ctx: PollContext, flags: PushFlags) {
   await queueCodes(ctx, [...ctx.touched], flags);
   return ctx.touched.size;
 }

@@ -35,6 +35,7 @@ export async function saveFetched(ctx: PollContext, itemId: string, raw: unknown
     raw === null ? { kind: 'remove' as const, itemId, reason: 'gone' as const } : outcomeOf(ctx, raw);
   ctx.read.add(itemId);
   await saveItems(ctx, [[{ ...outcome, itemId }, before]]);
+  await applyDrops(ctx);
 }
 
 /** What a Clover item means for the shelf; an invalid one is reported (recorded and skipped). */
@@ -46,31 +47,38 @@ function outcomeOf(ctx: PollContext, raw: unknown): ItemOutcome {
 }
 
 /**
- * Saves changed items, in three rounds. The push reads only slots, so each code's slot must name
- * the items that want it, with the label each wants. First every item is added to the slot of the
- * code it now wants, then dropped from the one it wanted before (so two items swapping codes never
- * leave a code both want wanted by nobody, which a push would delete, unbinding its label), and
- * only then are the records written: a poll stopped midway re-reads the same items, finds them
- * still changed, and does it all again.
+ * Saves changed items: first their records, then each joins the slot of the code it now wants; it
+ * leaves the code it wanted only once the read is over (`applyDrops`), so two items swapping codes
+ * never leave a code both want wanted by nobody, which a push would delete, unbinding its label.
+ * The push reads only slots; a poll stopped between these writes leaves its mark on the store, and
+ * the next poll's repair finishes them from the records.
  */
 async function saveItems(ctx: PollContext, items: ReadonlyArray<[Outcome, ItemRecord | undefined]>) {
   const changes = items.flatMap(([outcome, before]) => changeOf(ctx, outcome, before));
+  if (changes.length === 0) return;
+  await markWrites(ctx);
   const parallel = ctx.deps.settings.storeWriteConcurrency;
-  await forEachLimited(
-    changes,
-    parallel,
-    async ({ want }) => void (want && (await touch(ctx, want.label.pc, { want }))),
-  );
-  await forEachLimited(
-    changes,
-    parallel,
-    async (c) => void (c.drop && (await touch(ctx, c.drop, { drop: c.record.itemId }))),
-  );
   await forEachLimited(changes, parallel, async ({ record, before, outcome }) => {
     await ctx.deps.shelf.putItem(record);
     addCounts(ctx.shelfChange, countChange(itemCounts(before), itemCounts(record)));
     if (outcome.kind !== 'invalid') ctx.counts.changed++;
     if (outcome.kind === 'remove') ctx.counts.removed++;
+  });
+  await forEachLimited(
+    changes,
+    parallel,
+    async ({ want }) => void (want && (await touch(ctx, want.label.pc, { want }))),
+  );
+  for (const { record, drop } of changes)
+    if (drop) ctx.leaving.set(record.itemId, new Set(ctx.leaving.get(record.itemId)).add(drop));
+}
+
+/** Drops items from the codes they left in this poll (and do not want again). */
+export async function applyDrops(ctx: PollContext) {
+  const drops = [...ctx.leaving].flatMap(([itemId, codes]) => [...codes].map((code) => ({ itemId, code })));
+  ctx.leaving.clear();
+  await forEachLimited(drops, ctx.deps.settings.storeWriteConcurrency, async ({ itemId, code }) => {
+    await touch(ctx, code, { drop: itemId });
   });
 }
 
@@ -94,12 +102,20 @@ function changeOf(ctx: PollContext, outcome: Outcome, before: ItemRecord | undef
  * item starts to want (or wants with a new label) is one the code rule looks at again.
  */
 export async function touch(ctx: PollContext, code: string, change: { want: Want } | { drop: string }) {
-  ctx.writesMarked ??= ctx.deps.merchants.markShelfWrites(ctx.merchant.merchantId, ctx.startedAt);
-  await ctx.writesMarked;
-  if ('want' in change) ctx.newlyWanted.add(code);
+  await markWrites(ctx);
+  if ('want' in change) {
+    ctx.newlyWanted.add(code);
+    ctx.leaving.get(change.want.itemId)?.delete(code);
+  }
   const before = await ctx.deps.shelf.touchSlot(ctx.merchant.merchantId, code, change);
   addCounts(ctx.shelfChange, countChange(slotCounts(before), slotCounts(withWanter(before, change))));
   ctx.touched.add(code);
+}
+
+/** Before a poll's first write, the store's record is marked: until a poll succeeds, the next one repairs. */
+async function markWrites(ctx: PollContext) {
+  ctx.writesMarked ??= ctx.deps.merchants.markShelfWrites(ctx.merchant.merchantId, ctx.startedAt);
+  await ctx.writesMarked;
 }
 
 export function reportInvalid(ctx: PollContext, itemId: string | undefined, reason: string) {
