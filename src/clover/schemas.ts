@@ -34,4 +34,6 @@ export type CloverItem = z.infer<typeof CloverItemSchema>;
 export const ItemIdentitySchema = z.looseObject({
   id: z.string().check(z.minLength(1)),
   modifiedTime: z.optional(z.number().check(z.int(), z.nonnegative())),
+  hidden: z.optional(z.boolean()),
+  deleted: z.optional(z.boolean()),
 });

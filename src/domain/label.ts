@@ -103,6 +103,11 @@ export function transformItem(
   const parsed = CloverItemSchema.safeParse(raw);
   if (!parsed.success) {
     const identity = ItemIdentitySchema.safeParse(raw);
+    // A hidden or deleted item comes off the shelf whatever else its version lacks.
+    if (identity.success && (identity.data.hidden || identity.data.deleted)) {
+      const { id: itemId, modifiedTime, deleted } = identity.data;
+      return { kind: 'remove', itemId, modifiedTime, reason: deleted ? 'deleted' : 'hidden' };
+    }
     const reason = parsed.error.issues.map((i) => `${i.path.join('.') || 'item'}: ${i.message}`).join('; ');
     return {
       kind: 'invalid',

@@ -84,6 +84,20 @@ describe('transformItem', () => {
     expect(label({ available: false }).desired.available).toBe(false);
   });
 
+  it('takes a hidden or deleted item off the shelf even when the rest of its version is unusable', () => {
+    const broken = { price: undefined, priceType: 'SOMETHING_NEW' };
+    expect(transformItem(item({ ...broken, hidden: true }), PRECEDENCE)).toMatchObject({
+      kind: 'remove',
+      itemId: 'ITEM00000001',
+      reason: 'hidden',
+    });
+    expect(transformItem(item({ ...broken, deleted: true }), PRECEDENCE)).toMatchObject({
+      kind: 'remove',
+      reason: 'deleted',
+    });
+    expect(transformItem(item(broken), PRECEDENCE)).toMatchObject({ kind: 'invalid' });
+  });
+
   it('keeps cost as unit cost in dollars', () => {
     expect(label({ cost: 341 }).desired.unitCost).toBe('3.41');
   });
