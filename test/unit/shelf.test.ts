@@ -388,6 +388,19 @@ describe('the shelf ends as Clover says', () => {
     expect(await w.check()).toEqual([]);
   });
 
+  it('when a poll stopped after one record of a swap and the next stops too: no code both want comes down', async () => {
+    const w = createWorld();
+    const a = w.create('C0', 100);
+    const b = w.create('C1', 100);
+    await w.poll(); // pushes of C0 and C1 queued, not delivered
+    w.swap(b, a);
+    await w.poll({ failAfterWrites: 1 }); // b's record (now C0) is written; b never joins C0
+    await w.poll({ failAfterWrites: 3, besidePush: 0 }); // C0 and C1 reach the shelf; a moves to C1
+    w.hide(a);
+    await w.settle();
+    expect(await w.check()).toEqual([]);
+  });
+
   it('when the code’s holder and the next in line were both deleted before the poll: the newcomer gets it in that poll', async () => {
     const w = createWorld();
     const a = w.create('C0', 100);

@@ -47,6 +47,8 @@ export async function reconcile(ctx: PollContext, stored: readonly ItemRecord[],
     if (want && (entry?.labelHash !== want.labelHash || entry.firstSeenAt !== r.firstSeenAt))
       await touch(ctx, want.label.pc, { want: { itemId: r.itemId, ...want, firstSeenAt: r.firstSeenAt } });
   }
+  // Its drops include those the read left pending (each is of a code the item's record does not want).
+  ctx.leaving.clear();
   for (const slot of slots) {
     const stays = (id: string) => wantedLabel(records.get(id))?.label.pc === slot.code;
     for (const w of slot.wanters) if (!stays(w.itemId)) await touch(ctx, slot.code, { drop: w.itemId });

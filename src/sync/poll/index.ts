@@ -85,7 +85,6 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
       counts.fetched += page.length;
       readUpTo = maxDefined(readUpTo, await savePage(ctx, page));
     }
-    await applyDrops(ctx);
     // A complete read moves the cursor to the newest modifiedTime processed (never backwards). A
     // read that stopped early puts it where the read verifiably got to, even below where it was,
     // so the next poll reads the rest; re-reading is cheap (content hashes).
@@ -105,6 +104,8 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     const flags: PushFlags =
       mode === 'full' ? { retryRefused: true, ...(msg.repush ? { repush: true } : {}) } : {};
     if (stored) await reconcile(ctx, stored, flags);
+    // Drops come only once every want is written: this read's, and those a stopped poll left out.
+    await applyDrops(ctx);
     await decideCodes(ctx);
     if (msg.confirmGone) await confirmGone(ctx, msg.confirmGone);
     // Ghost cleanup needs a complete id listing; an incomplete one leaves it due for the next poll.
