@@ -48,10 +48,10 @@ function outcomeOf(ctx: PollContext, raw: unknown): ItemOutcome {
 
 /**
  * Saves changed items: first their records, then each joins the slot of the code it now wants; it
- * leaves the code it wanted only once the read is over (`applyDrops`), so two items swapping codes
- * never leave a code both want wanted by nobody, which a push would delete, unbinding its label.
- * The push reads only slots; a poll stopped between these writes leaves its mark on the store, and
- * the next poll's repair finishes them from the records.
+ * leaves the code it wanted only once every want is written (`applyDrops`, after the read and the
+ * repair), so two items swapping codes never leave a code both want wanted by nobody, which a push
+ * would delete, unbinding its label. The push reads only slots; a poll stopped between these writes
+ * leaves its mark on the store, and the next poll's repair finishes them from the records.
  */
 async function saveItems(ctx: PollContext, items: ReadonlyArray<[Outcome, ItemRecord | undefined]>) {
   const changes = items.flatMap(([outcome, before]) => changeOf(ctx, outcome, before));
