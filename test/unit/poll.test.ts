@@ -447,6 +447,18 @@ describe('pollMerchant', () => {
     ]);
   });
 
+  it('keeps the cursor on a backfill from a time after it, so the polls still read what lies between', async () => {
+    const s = setup([it0('A', { modifiedTime: 1000 })]);
+    await pollMerchant(s.deps, msg());
+    s.catalog.set('MISSED', it0('MISSED', { sku: 'SKU-M', modifiedTime: 2000 }));
+    s.catalog.set('A', it0('A', { price: 150, modifiedTime: 9000 }));
+    await pollMerchant(s.deps, { ...msg('full'), since: 5000 });
+    expect((await s.merchants.get('M1'))?.cursor).toBe(1000);
+    await pollMerchant(s.deps, msg());
+    expect((await s.shelf.getItems('M1', ['MISSED']))[0]?.status).toBe('active');
+    expect((await s.merchants.get('M1'))?.cursor).toBe(9000);
+  });
+
   it('ignores `since` for a merchant never synced', async () => {
     const s = setup([it0('OLD', { modifiedTime: 100 })]);
     await pollMerchant(s.deps, { ...msg('full'), since: 4000 });

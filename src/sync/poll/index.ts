@@ -87,10 +87,14 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     }
     // A complete read moves the cursor to the newest modifiedTime processed (never backwards). A
     // read that stopped early puts it where the read verifiably got to, even below where it was,
-    // so the next poll reads the rest; re-reading is cheap (content hashes).
-    const cursor = progress.complete
-      ? maxDefined(merchant.cursor, readUpTo)
-      : (readUpTo ?? since ?? merchant.cursor);
+    // so the next poll reads the rest; re-reading is cheap (content hashes). A backfill from a time
+    // after the cursor did not read what lies between: the cursor stays for the polls to read it.
+    const skipped = since !== undefined && merchant.cursor !== undefined && since > merchant.cursor;
+    const cursor = skipped
+      ? merchant.cursor
+      : progress.complete
+        ? maxDefined(merchant.cursor, readUpTo)
+        : (readUpTo ?? since ?? merchant.cursor);
     const partial = progress.complete
       ? undefined
       : 'Clover items kept changing during the read; the rest is read on the next poll';
