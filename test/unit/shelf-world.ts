@@ -64,8 +64,8 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
   hipoink.refuse = (p) => p.pn.includes(REFUSED_MARK);
   /**
    * Deleting a product unbinds its physical label, so a code some visible item has wanted without a
-   * break since its product was created in Hipoink must never be deleted, with two exceptions the
-   * design allows: the owner (as the store records it) has a label Hipoink refuses, so another
+   * break since its product was created in Hipoink must never be deleted, with exceptions the
+   * design allows (and the product created stale, below): the owner (as the store records it) has a label Hipoink refuses, so another
    * item's label comes down; or the label deleted is not the one recorded as held (Hipoink took it
    * without the answer reaching us). Times here count events.
    */
@@ -80,8 +80,15 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
       else if (!wantedSince.has(code)) wantedSince.set(code, ++events);
     }
   };
+  /**
+   * Codes whose product was last created from a label its item no longer wanted in Clover (a push
+   * working from what a poll read before a later edit): no label can have been bound to it while
+   * it was wanted, so deleting it unbinds nothing the design protects.
+   */
+  const createdStale = new Set<string>();
   hipoink.onDelete = (held) => {
     if ((wantedSince.get(held.pc) ?? Number.POSITIVE_INFINITY) > (createdAt.get(held.pc) ?? 0)) return;
+    if (createdStale.has(held.pc)) return;
     const slot = shelf.slots.get(`M1/${held.pc}`);
     if (slot && ownerOf(slot)?.label.pn.includes(REFUSED_MARK)) return;
     if (JSON.stringify(slot?.held?.label) !== JSON.stringify(held)) return;
@@ -95,7 +102,14 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
     try {
       await call();
     } finally {
-      for (const p of fresh) if (hipoink.shelf.has(p.pc)) createdAt.set(p.pc, ++events);
+      for (const p of fresh) {
+        if (!hipoink.shelf.has(p.pc)) continue;
+        createdAt.set(p.pc, ++events);
+        const item = catalog.get(p.pn.replace(/^N/, '').replace(REFUSED_MARK, ''));
+        const wanted = item && !item.hidden && item.name !== '' && item.sku === p.pc;
+        if (wanted) createdStale.delete(p.pc);
+        else createdStale.add(p.pc);
+      }
     }
   };
   hipoink.createMultiple = (st, ps) => creating(ps, () => createMultiple(st, ps));
@@ -190,12 +204,24 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
     /** A name Hipoink refuses. */
     refusedName: (id: string) => edit(id, { name: `N${id}${REFUSED_MARK}` }),
 
-    /** A poll; `besidePush` delivers a push message in the middle of it, after that many writes. */
-    poll(opts: { full?: boolean; since?: number; failAfterWrites?: number; besidePush?: number } = {}) {
+    /**
+     * A poll; `besidePush` delivers a push message in the middle of it, after that many writes;
+     * `midEdits` (when no push is beside it) edits Clover there.
+     */
+    poll(
+      opts: {
+        full?: boolean;
+        since?: number;
+        failAfterWrites?: number;
+        besidePush?: number;
+        midEdits?: { afterWrites: number; run: () => Promise<void> };
+      } = {},
+    ) {
       clock += 30_000;
       const at = clock;
       if (opts.besidePush !== undefined)
         shelf.interleave = { afterWrites: opts.besidePush, run: () => world.push(0) };
+      else if (opts.midEdits) shelf.interleave = { ...opts.midEdits };
       return interrupted(opts.failAfterWrites, () =>
         pollMerchant(pollDeps, {
           merchantId: 'M1',

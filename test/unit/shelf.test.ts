@@ -9,14 +9,22 @@ import { describe, expect, it } from 'vitest';
 import { createWorld, SETTINGS, type World } from './shelf-world.ts';
 
 const CODES = ['C0', 'C1', 'C2', 'C3'];
+/** Sequences per property run; more with SHELF_PROPERTY_RUNS (long runs find the rarer interleavings). */
+const RUNS = Number(process.env.SHELF_PROPERTY_RUNS ?? 3000);
+/** Time allowed: generous for CI's count, and growing with a longer run. */
+const TIME_MS = Math.max(240_000, RUNS * 2);
 
-type Op =
+type Edit =
   | { t: 'create'; code: number; price: number }
   | { t: 'price'; i: number; price: number }
   | { t: 'recode'; i: number; code: number }
   | { t: 'swap'; i: number; j: number }
-  | { t: 'hide' | 'show' | 'delete' | 'breakName' | 'fixName' | 'refusedName'; i: number }
+  | { t: 'hide' | 'show' | 'delete' | 'breakName' | 'fixName' | 'refusedName'; i: number };
+type Op =
+  | Edit
   | { t: 'poll'; full: boolean; failAfterWrites?: number; besidePush?: number }
+  /** Clover edits made while a poll runs, after that many of its writes. */
+  | { t: 'pollEditing'; afterWrites: number; edits: Edit[]; failAfterWrites?: number }
   | {
       t: 'push';
       pick: number;
@@ -29,7 +37,7 @@ type Op =
   | { t: 'wait'; ms: number };
 
 const nat = fc.nat({ max: 20 });
-const opArb: fc.Arbitrary<Op> = fc.oneof(
+const editArbs = [
   {
     weight: 4,
     arbitrary: fc.record({
@@ -56,6 +64,22 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       >,
       i: nat,
     }),
+  },
+];
+const editArb: fc.Arbitrary<Edit> = fc.oneof(...editArbs);
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  ...editArbs,
+  {
+    weight: 2,
+    arbitrary: fc.record(
+      {
+        t: fc.constant('pollEditing' as const),
+        afterWrites: fc.nat(8),
+        edits: fc.array(editArb, { minLength: 1, maxLength: 3 }),
+        failAfterWrites: fc.nat(10),
+      },
+      { requiredKeys: ['t', 'afterWrites', 'edits'] },
+    ),
   },
   {
     weight: 4,
@@ -117,6 +141,13 @@ async function apply(w: World, op: Op, ids: string[]) {
     case 'poll':
       await w.poll(op);
       return;
+    case 'pollEditing': {
+      const edits = async () => {
+        for (const edit of op.edits) await apply(w, edit, ids);
+      };
+      await w.poll({ ...op, midEdits: { afterWrites: op.afterWrites, run: edits } });
+      return;
+    }
     case 'push':
       return w.push(op.pick, op);
     case 'drop':
@@ -131,37 +162,47 @@ const racing = (op: Op) =>
   (op.t === 'poll' && op.besidePush !== undefined) || (op.t === 'push' && op.besidePoll !== undefined);
 
 describe('the shelf model', () => {
-  it('ends with exactly the labels the code rule says, whatever the interleaving and the faults (property)', async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 40 }), async (ops) => {
-        const w = createWorld();
-        const ids: string[] = [];
-        for (const op of ops) await apply(w, op, ids);
-        // Every write is followed by its count here (a stop lands between writes), so the counts
-        // drift only where a count afresh ran in the middle of a push (corrected by the next one).
-        if (!ops.some(racing)) expect(await w.countsDrift()).toEqual([]);
-        await w.settle();
-        expect(await w.check()).toEqual([]);
-        expect(await w.countsDrift()).toEqual([]); // counted afresh by the cleanups
-      }),
-      { numRuns: Number(process.env.SHELF_PROPERTY_RUNS ?? 3000) },
-    );
-  }, 240_000);
+  it(
+    'ends with exactly the labels the code rule says, whatever the interleaving and the faults (property)',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 40 }), async (ops) => {
+          const w = createWorld();
+          const ids: string[] = [];
+          for (const op of ops) await apply(w, op, ids);
+          // Every write is followed by its count here (a stop lands between writes), so the counts
+          // drift only where a count afresh ran in the middle of a push (corrected by the next one).
+          if (!ops.some(racing)) expect(await w.countsDrift()).toEqual([]);
+          await w.settle();
+          expect(await w.check()).toEqual([]);
+          expect(await w.countsDrift()).toEqual([]); // counted afresh by the cleanups
+        }),
+        { numRuns: RUNS },
+      );
+    },
+    TIME_MS,
+  );
 
-  it('is right after the next routine poll, with no ghost cleanup to repair it, when nothing is deleted in Clover and no push is lost (property)', async () => {
-    const noDeletes = opArb.filter((op) => op.t !== 'delete' && op.t !== 'drop');
-    await fc.assert(
-      fc.asyncProperty(fc.array(noDeletes, { minLength: 1, maxLength: 40 }), async (ops) => {
-        const w = createWorld({ cleanupEveryPolls: 1_000_000 });
-        const ids: string[] = [];
-        for (const op of ops) await apply(w, op, ids);
-        await w.settle(2);
-        expect(await w.check()).toEqual([]);
-        if (!ops.some(racing)) expect(await w.countsDrift()).toEqual([]);
-      }),
-      { numRuns: Number(process.env.SHELF_PROPERTY_RUNS ?? 3000) / 3 },
-    );
-  }, 240_000);
+  it(
+    'is right after the next routine poll, with no ghost cleanup to repair it, when nothing is deleted in Clover and no push is lost (property)',
+    async () => {
+      const deletes = (op: Op): boolean =>
+        op.t === 'delete' || op.t === 'drop' || (op.t === 'pollEditing' && op.edits.some(deletes));
+      const noDeletes = opArb.filter((op) => !deletes(op));
+      await fc.assert(
+        fc.asyncProperty(fc.array(noDeletes, { minLength: 1, maxLength: 40 }), async (ops) => {
+          const w = createWorld({ cleanupEveryPolls: 1_000_000 });
+          const ids: string[] = [];
+          for (const op of ops) await apply(w, op, ids);
+          await w.settle(2);
+          expect(await w.check()).toEqual([]);
+          if (!ops.some(racing)) expect(await w.countsDrift()).toEqual([]);
+        }),
+        { numRuns: RUNS / 3 },
+      );
+    },
+    TIME_MS,
+  );
 });
 
 describe('the shelf ends as Clover says', () => {
