@@ -89,8 +89,8 @@ const MerchantFieldsSchema = z
     /** The codes its labels were under in the store it leaves: the ones to take off there. */
     movingCodes: z.optional(z.array(z.string())),
     /**
-     * Set when a poll starts writing the store's items and slots, removed when a poll records its success:
-     * still set at a poll's start, the last one stopped midway and its repair is due.
+     * Set when a poll starts writing the store's items and slots, removed when a poll that read
+     * everything it meant to records its success: still set at a poll's start, the repair is due.
      */
     shelfWritesUnfinished: z.optional(z.number()),
     /** Its shelf in numbers, moved by every poll and push, counted afresh at each ghost cleanup. */
@@ -778,7 +778,7 @@ export function createMerchantStore(
         new UpdateCommand({
           TableName: tableName,
           Key: { merchantId },
-          UpdateExpression: `SET ${set.expression}${counters}${ok ? ` REMOVE shelfWritesUnfinished${outcome.partial === undefined ? ', lastSyncError' : ''}` : ''}`,
+          UpdateExpression: `SET ${set.expression}${counters}${ok && outcome.partial === undefined ? ' REMOVE shelfWritesUnfinished, lastSyncError' : ''}`,
           ConditionExpression: 'attribute_exists(merchantId)',
           ExpressionAttributeNames: set.names,
           ExpressionAttributeValues: { ...set.values, ...(ok ? { ':zero': 0, ':one': 1 } : {}) },

@@ -13,7 +13,7 @@ import { pushMessages } from './poll/queue.ts';
 
 export interface StoreChangeDeps {
   merchants: Pick<MerchantStore, 'get' | 'setState' | 'beginMove' | 'endMove' | 'remove'>;
-  shelf: Pick<ShelfStore, 'listSlots' | 'forget'>;
+  shelf: Pick<ShelfStore, 'listSlots' | 'forget' | 'beginCalls'>;
   pushQueue: QueueSender;
   /** Queues a full resync (the Backfill function). */
   backfill: (request: BackfillRequest) => Promise<unknown>;
@@ -74,6 +74,9 @@ export async function moveStore(deps: StoreChangeDeps, merchantId: string, to: s
   const noted = m.storeCode === to ? (m.movingCodes ?? []) : await codesOnShelf(deps, merchantId);
   if (m.storeCode !== to && !(await deps.merchants.beginMove(merchantId, from, to, noted)))
     throw new Error(`merchant ${merchantId} changed store meanwhile; see merchants show ${merchantId}`);
+  // What is recorded as held is the old store's: each code stays out of step until a push records
+  // what the new store holds, so a push lost on the way shows as a code left behind.
+  await deps.shelf.beginCalls(merchantId, noted);
   deps.progress?.(`sending every label to store ${to}`);
   await deps.backfill({ merchantId, repush: true });
   const behind = await behindAfterSettling(deps, merchantId);

@@ -221,7 +221,7 @@ describe.each([
     expect(await view()).toMatchObject({ items: 5, onShelf: 0, refused: 1, countedAt: expect.any(String) });
   });
 
-  it('keeps the mark of a poll writing slots through a failed poll, until a poll succeeds', async () => {
+  it('keeps the mark of a poll writing slots through a failed or partial poll, until a complete poll succeeds', async () => {
     const store = make() as MerchantStore;
     const id = `${name}-counts`; // created by the test above
     const counts = { fetched: 0, changed: 0, removed: 0, invalid: 0, queuedForPush: 0, cloverRequests: 0 };
@@ -230,6 +230,8 @@ describe.each([
     await store.recordPoll(id, { ...poll, error: 'DynamoDB unavailable' });
     expect((await store.get(id))?.shelfWritesUnfinished).toBe(5);
     await store.recordPoll(id, { ...poll, partial: 'read stopped early' });
+    expect((await store.get(id))?.shelfWritesUnfinished).toBe(5);
+    await store.recordPoll(id, poll);
     expect((await store.get(id))?.shelfWritesUnfinished).toBeUndefined();
   });
 });

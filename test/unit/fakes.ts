@@ -137,7 +137,7 @@ export class FakeMerchantStore implements MerchantStore {
     const r = this.must(id);
     r.lastSyncStatus = outcome.error ? 'error' : outcome.partial ? 'partial' : 'ok';
     if (!outcome.error) {
-      delete r.shelfWritesUnfinished;
+      if (!outcome.partial) delete r.shelfWritesUnfinished;
       r.lastPollStartedAt = outcome.startedAt;
       if (outcome.cursor !== undefined) r.cursor = outcome.cursor;
       r.pollCount++;

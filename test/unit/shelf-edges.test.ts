@@ -164,8 +164,23 @@ describe('moving a store', () => {
       settled: drain,
       hipoinkChunkSize: SETTINGS.hipoinkChunkSize,
     };
-    return { poll, drain, put, deps, store, shelf };
+    return { poll, drain, put, deps, store, shelf, queue };
   }
+
+  it('keeps the old store’s labels while a push of the move sits in the dead-letter queue', async () => {
+    const w = storesWorld();
+    w.put('A', { sku: 'C0' });
+    w.put('B', { sku: 'C1' });
+    await w.poll({ full: true });
+    await w.drain();
+    w.deps.backfill = async () => {
+      await w.poll({ full: true, repush: true });
+      w.queue.length = 0; // its push failed before its first write until SQS gave up on it
+    };
+    const moved = await moveStore(w.deps, 'M1', 'store-2').catch((e: Error) => e.message);
+    expect(moved).toMatch(/has not received every label/);
+    expect([...w.store('store-1').shelf.keys()].sort()).toEqual(['C0', 'C1']);
+  });
 
   it('leaves no label behind in the old store when a removal was still on its way at the move', async () => {
     const w = storesWorld();

@@ -40,17 +40,27 @@ export const REFUSED_MARK = '!';
 
 export function createWorld(over: Partial<typeof SETTINGS> = {}) {
   const settings = { ...SETTINGS, ...over };
+  /** Before each of that many list calls, the item last listed is edited: the read may stop early. */
+  let churn = 0;
+  let lastListed: string | undefined;
   let clock = 1_700_000_000_000;
   let nextId = 0;
   const catalog = new Map<string, CatalogItem>();
   const getCalls: string[] = [];
   const clover: CloverClient = {
     async listItems(_m, _t, q) {
-      return [...catalog.values()]
+      const moved = lastListed === undefined ? undefined : catalog.get(lastListed);
+      if (churn > 0 && moved) {
+        churn--;
+        edit(moved.id, { price: moved.price + 1 });
+      }
+      const page = [...catalog.values()]
         .filter((i) => q.modifiedSince === undefined || i.modifiedTime >= q.modifiedSince)
         .sort((a, b) => a.modifiedTime - b.modifiedTime || (a.id < b.id ? -1 : 1))
         .slice(q.offset, q.offset + q.limit)
         .map((i) => ({ ...i }));
+      lastListed = page.at(-1)?.id;
+      return page;
     },
     async getItem(_m, _t, id) {
       getCalls.push(id);
@@ -217,10 +227,15 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
         failAfterWrites?: number;
         besidePush?: number;
         midEdits?: { afterWrites: number; run: () => Promise<void> };
+        /** Items keep moving under the read (see `churn` above). */
+        churn?: number;
+        /** Items a webhook notice said were deleted. */
+        confirmGone?: string[];
       } = {},
     ) {
       clock += 30_000;
       const at = clock;
+      [churn, lastListed] = [opts.churn ?? 0, undefined];
       if (opts.besidePush !== undefined)
         shelf.interleave = { afterWrites: opts.besidePush, run: () => world.push(0) };
       else if (opts.midEdits) shelf.interleave = { ...opts.midEdits };
@@ -231,9 +246,11 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
           requestedAt: at,
           reason: opts.full ? 'backfill' : 'schedule',
           ...(opts.since === undefined ? {} : { since: opts.since }),
+          ...(opts.confirmGone ? { confirmGone: opts.confirmGone } : {}),
         }),
       ).finally(() => {
         shelf.interleave = undefined;
+        churn = 0;
       });
     },
     /**

@@ -50,6 +50,8 @@ export interface PollContext {
   shelfChange: ShelfCounts;
   /** Codes items read in this poll left, by item: dropped from their slots once the read is over. */
   leaving: Map<string, Set<string>>;
+  /** The read stopped early: records of items it did not reach may lack their wants, so no drops. */
+  dropsHeld?: boolean;
   /** Set by the first write: the store's record says its shelf is being written. */
   writesMarked?: Promise<void>;
 }

@@ -71,14 +71,16 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
       leaving: new Map(),
       shelfChange: { ...NO_COUNTS },
     };
-    // A full resync reads every item, or those modified since `msg.since` when one was given; a
-    // merchant never synced gets everything whatever `since` says.
+    // A full resync reads every item, or those modified since `msg.since` when one was given (from
+    // the polls' own starting point if that is earlier: a backfill never skips what they have not
+    // read yet); a merchant never synced gets everything whatever `since` says.
+    const pollsFrom = lowerBound(merchant, deps.settings.overlapMs);
     const since =
       mode === 'full'
-        ? merchant.cursor === undefined
+        ? merchant.cursor === undefined || msg.since === undefined
           ? undefined
-          : msg.since
-        : lowerBound(merchant, deps.settings.overlapMs);
+          : Math.min(msg.since, pollsFrom)
+        : pollsFrom;
     const progress = { complete: true };
     let readUpTo: number | undefined;
     for await (const page of readItemsSince(clover.list, since, deps.settings.pageLimit, progress)) {
@@ -87,14 +89,13 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     }
     // A complete read moves the cursor to the newest modifiedTime processed (never backwards). A
     // read that stopped early puts it where the read verifiably got to, even below where it was,
-    // so the next poll reads the rest; re-reading is cheap (content hashes). A backfill from a time
-    // after the cursor did not read what lies between: the cursor stays for the polls to read it.
-    const skipped = since !== undefined && merchant.cursor !== undefined && since > merchant.cursor;
-    const cursor = skipped
-      ? merchant.cursor
-      : progress.complete
-        ? maxDefined(merchant.cursor, readUpTo)
-        : (readUpTo ?? since ?? merchant.cursor);
+    // so the next poll reads the rest; re-reading is cheap (content hashes).
+    const cursor = progress.complete
+      ? maxDefined(merchant.cursor, readUpTo)
+      : (readUpTo ?? since ?? merchant.cursor);
+    // Nor does such a read know who else may want a code an item left: no item leaves a code in
+    // this poll, and the store stays marked, so the next poll's repair makes the drops.
+    ctx.dropsHeld = !progress.complete;
     const partial = progress.complete
       ? undefined
       : 'Clover items kept changing during the read; the rest is read on the next poll';
