@@ -128,6 +128,22 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
   hipoink.create = (st, p) => creating([p], () => createOne(st, p));
   const merchants = new FakeMerchantStore(merchantRecord());
   const shelf = new FakeShelfStore(() => clock);
+  /**
+   * The rule that keeps a push from deleting a wanted code: an item leaves a slot only while every
+   * stored record that wants the code is named in it (records are written before their wants, so
+   * a drop must wait for the wants; see docs/design.md).
+   */
+  const touchSlot = shelf.touchSlot.bind(shelf);
+  shelf.touchSlot = async (m, code, change) => {
+    const before = await touchSlot(m, code, change);
+    const named = new Set(shelf.slots.get(`${m}/${code}`)?.wanters.map((w) => w.itemId));
+    const missing = [...shelf.items.values()].filter(
+      (r) => r.merchantId === m && wantedLabel(r)?.label.pc === code && !named.has(r.itemId),
+    );
+    if ('drop' in change && missing.length > 0)
+      unbound.push(`${code}: ${change.drop} left it while ${missing.map((r) => r.itemId)} wanted it unnamed`);
+    return before;
+  };
   /** Messages sent and not yet deleted by a successful push, in sending order. */
   const queue: PushMessage[] = [];
   const pollDeps = {
