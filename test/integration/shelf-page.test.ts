@@ -91,7 +91,15 @@ describe('the live shelf page', () => {
     await cardShows({ price: (fuel.price / 100).toFixed(2), name: fuel.name });
     const navigationsBefore = navigations;
 
-    const sync = await page.$eval(`[data-store="${GAS.storeCode}"] .sync`, (s) => s.textContent ?? '');
+    // The page reads the store's records and Hipoink's labels one after the other: the poll's own
+    // record may land a refresh after its labels do.
+    const syncSelector = `[data-store="${GAS.storeCode}"] .sync`;
+    const lastPollOk = String.raw`/Last poll\s*\d\d:\d\d:\d\d ok/`;
+    await page.waitForFunction(
+      `${lastPollOk}.test(document.querySelector(${JSON.stringify(syncSelector)})?.textContent ?? '')`,
+      { timeout: 45_000, polling: 'mutation' },
+    );
+    const sync = await page.$eval(syncSelector, (s) => s.textContent ?? '');
     expect(sync).toContain('active');
     expect(sync).toMatch(/Last poll\s*\d\d:\d\d:\d\d ok/);
     expect(sync).toMatch(/\d+ s since the last successful poll/);
