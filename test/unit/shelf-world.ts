@@ -212,6 +212,13 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
       noteWanted();
       return id;
     },
+    /** Items created with these codes and prices, then polled and pushed: a shelf to start from. */
+    async onShelf<T extends ReadonlyArray<readonly [code: string, price: number]>>(...items: T) {
+      const ids = items.map(([code, price]) => world.create(code, price));
+      await world.poll();
+      await world.drain();
+      return ids as { [K in keyof T]: string };
+    },
     setPrice: (id: string, price: number) => edit(id, { price }),
     recode: (id: string, sku: string) => edit(id, { sku }),
     swap(a: string, b: string) {

@@ -208,9 +208,7 @@ describe('the shelf model', () => {
 describe('the shelf ends as Clover says', () => {
   it('when an item is shown again while the push taking it down is in flight', async () => {
     const w = createWorld();
-    const a = w.create('C0', 100);
-    await w.poll();
-    await w.drain();
+    const [a] = await w.onShelf(['C0', 100]);
     w.hide(a);
     await w.poll();
     w.show(a);
@@ -223,9 +221,7 @@ describe('the shelf ends as Clover says', () => {
 
   it('when a code changes X→Y→X while the push of Y is in flight', async () => {
     const w = createWorld();
-    const a = w.create('C0', 100);
-    await w.poll();
-    await w.drain();
+    const [a] = await w.onShelf(['C0', 100]);
     w.recode(a, 'C1');
     await w.poll();
     w.recode(a, 'C0');
@@ -236,9 +232,7 @@ describe('the shelf ends as Clover says', () => {
 
   it('when a new item takes the barcode of one deleted before the poll: it gets the label in that poll', async () => {
     const w = createWorld();
-    const old = w.create('C0', 100);
-    await w.poll();
-    await w.drain();
+    const [old] = await w.onShelf(['C0', 100]);
     w.remove(old);
     const replacement = w.create('C0', 250);
     w.getCalls.length = 0;
@@ -250,10 +244,7 @@ describe('the shelf ends as Clover says', () => {
 
   it('when two items swap barcodes and one of them is deleted before the poll', async () => {
     const w = createWorld();
-    const a = w.create('C0', 100);
-    const b = w.create('C1', 200);
-    await w.poll();
-    await w.drain();
+    const [a, b] = await w.onShelf(['C0', 100], ['C1', 200]);
     w.swap(a, b);
     w.remove(a);
     await w.poll();
@@ -263,9 +254,7 @@ describe('the shelf ends as Clover says', () => {
 
   it('when Hipoink refuses the item taking over a hidden item’s code: the hidden label still comes down', async () => {
     const w = createWorld();
-    const hidden = w.create('C0', 100);
-    await w.poll();
-    await w.drain();
+    const [hidden] = await w.onShelf(['C0', 100]);
     w.hide(hidden);
     const taker = w.create('C0', 200);
     w.refusedName(taker);
@@ -303,9 +292,7 @@ describe('the shelf ends as Clover says', () => {
 
   it('when an item’s first poll stopped and a backfill since a later time repairs: its label reaches the shelf', async () => {
     const w = createWorld();
-    const a = w.create('C0', 100);
-    await w.poll();
-    await w.drain();
+    const [a] = await w.onShelf(['C0', 100]);
     const x = w.create('C1', 100);
     await w.poll({ failAfterWrites: 1 }); // x's record is written; it never joins the slot of C1
     await w.drain();
@@ -319,9 +306,7 @@ describe('the shelf ends as Clover says', () => {
 
   it('when a price goes back to the one recorded while the push of the new price went unanswered', async () => {
     const w = createWorld();
-    const a = w.create('C0', 100);
-    await w.poll();
-    await w.drain();
+    const [a] = await w.onShelf(['C0', 100]);
     w.setPrice(a, 200);
     await w.poll();
     await w.push(0, { hipoinkFault: 'lostAnswer' }); // Hipoink shows 2.00; 1.00 is still recorded
@@ -345,10 +330,7 @@ describe('the shelf ends as Clover says', () => {
 
   it('when a label comes down, or a refused item is fixed: the counts kept follow each write', async () => {
     const w = createWorld();
-    const a = w.create('C0', 100);
-    const b = w.create('C1', 200);
-    await w.poll();
-    await w.drain();
+    const [a, b] = await w.onShelf(['C0', 100], ['C1', 200]);
     w.hide(a);
     w.refusedName(b);
     await w.poll();
@@ -364,9 +346,7 @@ describe('the shelf ends as Clover says', () => {
 
   it('when Hipoink refuses the owner’s new label after an answer was lost: its last accepted label stands', async () => {
     const w = createWorld();
-    const a = w.create('C0', 100);
-    await w.poll();
-    await w.drain();
+    const [a] = await w.onShelf(['C0', 100]);
     w.setPrice(a, 200);
     await w.poll();
     await w.push(0, { hipoinkFault: 'lostAnswer' }); // Hipoink took 2.00; the answer never came
@@ -396,10 +376,7 @@ describe('the shelf ends as Clover says', () => {
   it('when the repair after a stopped poll meets a swap undone in Clover: it never empties a wanted code', async () => {
     for (let stopAt = 1; stopAt <= 6; stopAt++) {
       const w = createWorld();
-      const a = w.create('C0', 100);
-      const b = w.create('C1', 200);
-      await w.poll();
-      await w.drain();
+      const [a, b] = await w.onShelf(['C0', 100], ['C1', 200]);
       w.swap(a, b);
       await w.poll({ failAfterWrites: stopAt });
       await w.push(0, { lostAck: true });
@@ -431,10 +408,7 @@ describe('the shelf ends as Clover says', () => {
 
   it('when a poll stopped after one record of a swap and its retry stops too: no code both want comes down', async () => {
     const w = createWorld();
-    const a = w.create('C0', 100);
-    const b = w.create('C1', 200);
-    await w.poll();
-    await w.drain();
+    const [a, b] = await w.onShelf(['C0', 100], ['C1', 200]);
     w.swap(b, a); // b takes C0 before a leaves it: C0 is wanted throughout
     await w.poll({ failAfterWrites: 1 }); // b's record is written; b never joins C0
     await w.poll({ failAfterWrites: 3 }); // the retry writes a's record and want, and the repair's want of b
@@ -446,10 +420,7 @@ describe('the shelf ends as Clover says', () => {
 
   it('when the code’s holder and the next in line were both deleted before the poll: the newcomer gets it in that poll', async () => {
     const w = createWorld();
-    const a = w.create('C0', 100);
-    const b = w.create('C0', 200);
-    await w.poll();
-    await w.drain();
+    const [a, b] = await w.onShelf(['C0', 100], ['C0', 200]);
     w.remove(a);
     w.remove(b);
     const n = w.create('C0', 300);
@@ -461,10 +432,7 @@ describe('the shelf ends as Clover says', () => {
 
   it('when a backfill --since after the cursor reads an item leaving a code another took over before: the code never comes down', async () => {
     const w = createWorld();
-    const a = w.create('C0', 100);
-    const b = w.create('C1', 200);
-    await w.poll();
-    await w.drain();
+    const [a, b] = await w.onShelf(['C0', 100], ['C1', 200]);
     w.recode(b, 'C0'); // b wants C0 too (a, first seen, keeps it)
     const since = w.clock + 1; // after the cursor and after b's edit
     w.recode(a, 'C2'); // a leaves C0: b now owns it; C0 was wanted throughout
@@ -477,10 +445,7 @@ describe('the shelf ends as Clover says', () => {
   it('when a read stops early before the item that took over a code another left (recoded, or deleted with a notice): the code never comes down', async () => {
     for (const leaves of ['recoded', 'deleted'] as const) {
       const w = createWorld({ pageLimit: 2 });
-      const a = w.create('C0', 100);
-      const b = w.create('C1', 200);
-      await w.poll();
-      await w.drain();
+      const [a, b] = await w.onShelf(['C0', 100], ['C1', 200]);
       w.recode(b, 'C0'); // b wants C0 too (a, first seen, keeps it)
       if (leaves === 'recoded') w.recode(a, 'C2'); // a leaves: b owns C0, wanted throughout
       for (let i = 0; i < 12; i++) w.create('C3', 300 + i);
