@@ -9,14 +9,27 @@ interface Item {
   version: number;
 }
 
-/** Clover's semantics: filter modifiedTime >= since, order modifiedTime ASC (ties by id), limit/offset. */
-function fakeClover(catalog: Map<string, Item>, betweenPages: (call: number) => void = () => undefined) {
+/**
+ * Clover's semantics: filter modifiedTime >= since, order modifiedTime ASC, limit/offset. Ties are
+ * ordered by id, or by `tieKey` when given: Clover promises no order within one modifiedTime.
+ */
+function fakeClover(
+  catalog: Map<string, Item>,
+  betweenPages: (call: number) => void = () => undefined,
+  tieKey: (id: string, call: number) => number = () => 0,
+) {
   let calls = 0;
   const list = async (q: ListItemsQuery) => {
-    betweenPages(calls++);
+    const call = calls++;
+    betweenPages(call);
     return [...catalog.values()]
       .filter((i) => q.modifiedSince === undefined || i.modifiedTime >= q.modifiedSince)
-      .sort((a, b) => a.modifiedTime - b.modifiedTime || a.id.localeCompare(b.id))
+      .sort(
+        (a, b) =>
+          a.modifiedTime - b.modifiedTime ||
+          tieKey(a.id, call) - tieKey(b.id, call) ||
+          a.id.localeCompare(b.id),
+      )
       .slice(q.offset, q.offset + q.limit)
       .map((i) => ({ ...i }));
   };
@@ -57,9 +70,9 @@ describe('readItemsSince', () => {
     expect(clover.calls()).toBe(2);
   });
 
-  it('restarts at the current modifiedTime when an already-read item moved away, skipping nothing', async () => {
-    // Two items at t=1 fill page one; then the first is edited (moves to t=1000). Without the anchor
-    // check the offset would now skip B, the item right after the group.
+  it('reads on from the last modifiedTime read, so an already-read item that moved away makes it skip nothing', async () => {
+    // B0 and A fill page one; then A is edited (moves to t=1000). An offset of two past t=0 would
+    // now skip C, the item right after A.
     const catalog = new Map<string, Item>([
       ['A', { id: 'A', modifiedTime: 1, version: 0 }],
       ['B0', { id: 'B0', modifiedTime: 0, version: 0 }],
@@ -183,4 +196,56 @@ describe('readItemsSince', () => {
       { numRuns: 150 },
     );
   });
+  it('reads every item, and says so, whatever order Clover gives ties smaller than a page, with edits between pages', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 2, max: 30 }).chain((limit) =>
+          fc.tuple(
+            fc.constant(limit),
+            // Tie groups of up to limit - 1 items: each fits on one page with the item before it.
+            fc.array(fc.integer({ min: 1, max: limit - 1 }), { maxLength: 12 }),
+            fc.array(fc.tuple(fc.nat(), fc.nat()), { maxLength: 20 }),
+            fc.integer(),
+          ),
+        ),
+        async ([limit, groups, edits, seed]) => {
+          const catalog = new Map<string, Item>();
+          groups.forEach((size, t) => {
+            for (let k = 0; k < size; k++) {
+              const id = `I${t}-${k}`;
+              catalog.set(id, { id, modifiedTime: t, version: 0 });
+            }
+          });
+          const ids = [...catalog.keys()];
+          let clock = 1000;
+          const clover = fakeClover(
+            catalog,
+            (call) => {
+              for (const [when, which] of edits) {
+                if (when % 5 !== call || ids.length === 0) continue;
+                const id = ids[which % ids.length] as string;
+                const it = catalog.get(id) as Item;
+                catalog.set(id, { id, modifiedTime: clock++, version: it.version + 1 });
+              }
+            },
+            // A new order of every tie group on every call.
+            (id, call) => hash(`${seed}:${call}:${id}`),
+          );
+          const progress = { complete: true };
+          const seen = await readAll(clover.list, 0, limit, progress);
+          expect(progress.complete).toBe(true);
+          for (const [id, item] of catalog)
+            expect(seen.some((i) => i.id === id && i.version === item.version)).toBe(true);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
 });
+
+/** A stable pseudo-random number for a string (FNV-1a). */
+function hash(text: string) {
+  let h = 2166136261;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  return h >>> 0;
+}

@@ -19,19 +19,19 @@ export interface ReadProgress {
 const MAX_RESTARTS = 3;
 
 /**
- * Reads every item with modifiedTime >= `since` in modifiedTime order, keyset style: each page
- * restarts the filter at the last modifiedTime seen and skips only the items of that tie group
- * already read. To notice when an edit moved one of those skipped items away (which would shift
- * an unread item into the skipped range), each page re-reads the previous page's last item as an
- * anchor; if the anchor is not where it should be, the read restarts at the current modifiedTime
- * instead of risking a skip. Items re-read that way cost nothing downstream (content hashes).
- * An item edited mid-read moves to the end of the order and is read again later. Clover does not
- * promise a stable order within one modifiedTime, so a page that shows again an item of the tie
- * group already read (same id and modifiedTime) also means the offset cannot be trusted: restart.
+ * Reads every item with modifiedTime >= `since` in modifiedTime order, keyset style: after a full
+ * page, the next one filters from the page's last modifiedTime at offset 0, so it reads that
+ * modifiedTime's whole tie group again (whatever order Clover gives ties) and no offset can skip an
+ * item that moved; the items of that group already read are passed over. An item edited mid-read
+ * moves to the end of the order and is read again later.
  *
- * If the data keeps moving after MAX_RESTARTS, the read stops before the page it cannot verify and
- * sets `progress.complete = false`: everything yielded so far is correct and every unread item has
- * a modifiedTime >= the last one yielded, so a cursor at that point skips nothing.
+ * Only a tie group that fills a whole page (a bulk import) needs offsets within it. There each page
+ * re-reads the previous page's last item as an anchor; if the anchor is not where it should be, or
+ * an item of the group already read shows up again (Clover changed the order within the group),
+ * the offset cannot be trusted and the read restarts at that modifiedTime. If the data keeps moving
+ * after MAX_RESTARTS, the read stops before the page it cannot verify and sets
+ * `progress.complete = false`: everything yielded so far is correct and every unread item has a
+ * modifiedTime >= the last one yielded, so a cursor at that point skips nothing.
  */
 export async function* readItemsSince(
   list: (query: ListItemsQuery) => Promise<unknown[]>,
@@ -46,51 +46,39 @@ export async function* readItemsSince(
   let skip = 0;
   let anchor: { id?: string; modifiedTime?: number } | undefined;
   let restarts = 0;
-  // Ids read so far in the tie group at `bound` (the items `skip` steps over).
+  // Ids of the tie group at `bound` read so far: read again, they are passed over.
   let tieRead = new Set<string>();
-  const rereadsTie = (items: unknown[]) =>
-    items.some((r) => {
-      const x = identity(r);
-      return x.modifiedTime === bound && x.id !== undefined && tieRead.has(x.id);
-    });
+  const readBefore = (r: unknown) => {
+    const x = identity(r);
+    return x.modifiedTime === bound && x.id !== undefined && tieRead.has(x.id);
+  };
   for (;;) {
     const anchored = anchor !== undefined && skip > 0;
-    const raw = await list({
-      ...(bound === undefined ? {} : { modifiedSince: bound }),
-      limit,
-      offset: anchored ? skip - 1 : skip,
-    });
-    let page = raw;
-    if (anchored) {
-      if (sameItem(raw[0], anchor) && !rereadsTie(raw.slice(1))) {
-        page = raw.slice(1);
-      } else if (restarts < MAX_RESTARTS) {
-        restarts++;
-        skip = 0;
-        anchor = undefined;
-        tieRead = new Set();
-        continue;
-      } else {
+    const offset = anchored ? skip - 1 : skip;
+    const raw = await list({ ...(bound === undefined ? {} : { modifiedSince: bound }), limit, offset });
+    if (anchored && !(sameItem(raw[0], anchor) && !raw.slice(1).some(readBefore))) {
+      if (restarts === MAX_RESTARTS) {
         progress.complete = false;
         return;
       }
-    }
-    yield page;
-    if (raw.length < limit) return;
-    const lastItem = identity(raw.at(-1));
-    anchor = lastItem;
-    const last = lastItem.modifiedTime;
-    const tieIds = (items: unknown[]) =>
-      items.map(identity).flatMap((x) => (x.modifiedTime === last && x.id !== undefined ? [x.id] : []));
-    if (last === undefined || last === bound) {
-      // No usable key, or the whole page is one tie group: continue by offset within it.
-      skip += page.length;
-      for (const id of tieIds(page)) tieRead.add(id);
+      restarts++;
+      [skip, anchor, tieRead] = [0, undefined, new Set()];
       continue;
     }
-    bound = last;
-    skip = raw.filter((r) => identity(r).modifiedTime === last).length;
-    tieRead = new Set(tieIds(raw));
+    yield (anchored ? raw.slice(1) : raw).filter((r) => !readBefore(r));
+    if (raw.length < limit) return;
+    const lastItem = identity(raw.at(-1));
+    const last = lastItem.modifiedTime;
+    const group = raw.map(identity).flatMap((x) => (x.modifiedTime === last && x.id ? [x.id] : []));
+    if (last === undefined || identity(raw[0]).modifiedTime === last) {
+      // No usable key, or the whole page is one tie group: on by offset within it.
+      if (last !== bound) tieRead = new Set();
+      [bound, skip, anchor] = [last ?? bound, offset + raw.length, lastItem];
+      for (const id of group) tieRead.add(id);
+    } else {
+      // The next page starts with the whole tie group at `last`: no offset is needed to pass it.
+      [bound, skip, anchor, tieRead] = [last, 0, undefined, new Set(group)];
+    }
   }
 }
 
