@@ -40,27 +40,34 @@ export const REFUSED_MARK = '!';
 
 export function createWorld(over: Partial<typeof SETTINGS> = {}) {
   const settings = { ...SETTINGS, ...over };
-  /** Before each of that many list calls, the item last listed is edited: the read may stop early. */
+  /**
+   * For that many list calls, Clover orders items of one modifiedTime anew on each call (it promises
+   * no order among them): a read paging by offset through a bulk import may stop early.
+   */
   let churn = 0;
-  let lastListed: string | undefined;
+  let listCalls = 0;
   let clock = 1_700_000_000_000;
+  /** Set while a bulk edit runs: its items all get this one modifiedTime. */
+  let bulkAt: number | undefined;
+  const nextModifiedTime = () => {
+    if (bulkAt === undefined) clock += 1000;
+    return bulkAt ?? clock;
+  };
   let nextId = 0;
   const catalog = new Map<string, CatalogItem>();
   const getCalls: string[] = [];
   const clover: CloverClient = {
     async listItems(_m, _t, q) {
-      const moved = lastListed === undefined ? undefined : catalog.get(lastListed);
-      if (churn > 0 && moved) {
-        churn--;
-        edit(moved.id, { price: moved.price + 1 });
-      }
-      const page = [...catalog.values()]
+      const call = listCalls++;
+      const tieOrder = churn-- > 0 ? (id: string) => hashOf(`${call}:${id}`) : () => 0;
+      return [...catalog.values()]
         .filter((i) => q.modifiedSince === undefined || i.modifiedTime >= q.modifiedSince)
-        .sort((a, b) => a.modifiedTime - b.modifiedTime || (a.id < b.id ? -1 : 1))
+        .sort(
+          (a, b) =>
+            a.modifiedTime - b.modifiedTime || tieOrder(a.id) - tieOrder(b.id) || (a.id < b.id ? -1 : 1),
+        )
         .slice(q.offset, q.offset + q.limit)
         .map((i) => ({ ...i }));
-      lastListed = page.at(-1)?.id;
-      return page;
     },
     async getItem(_m, _t, id) {
       getCalls.push(id);
@@ -175,8 +182,7 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
   const edit = (id: string, change: Partial<CatalogItem>) => {
     const item = catalog.get(id);
     if (!item) return;
-    clock += 1000;
-    catalog.set(id, { ...item, ...change, modifiedTime: clock });
+    catalog.set(id, { ...item, ...change, modifiedTime: nextModifiedTime() });
     noteWanted();
   };
   /** Runs `work` with the stores failing after `writes` writes (a Lambda stopped halfway), if given. */
@@ -206,11 +212,21 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
       clock += ms;
     },
     create(code: string, price: number) {
-      clock += 1000;
       const id = `I${String(nextId++).padStart(3, '0')}`;
-      catalog.set(id, { id, name: `N${id}`, sku: code, price, hidden: false, modifiedTime: clock });
+      const modifiedTime = nextModifiedTime();
+      catalog.set(id, { id, name: `N${id}`, sku: code, price, hidden: false, modifiedTime });
       noteWanted();
       return id;
+    },
+    /** Edits made as one bulk edit (an import): every item they touch gets one modifiedTime. */
+    async bulk(run: () => unknown) {
+      clock += 1000;
+      bulkAt = clock;
+      try {
+        await run();
+      } finally {
+        bulkAt = undefined;
+      }
     },
     /** Items created with these codes and prices, then polled and pushed: a shelf to start from. */
     async onShelf<T extends ReadonlyArray<readonly [code: string, price: number]>>(...items: T) {
@@ -250,7 +266,7 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
         failAfterWrites?: number;
         besidePush?: number;
         midEdits?: { afterWrites: number; run: () => Promise<void> };
-        /** Items keep moving under the read (see `churn` above). */
+        /** Clover orders ties anew on that many list calls (see `churn` above). */
         churn?: number;
         /** Items a webhook notice said were deleted. */
         confirmGone?: string[];
@@ -258,7 +274,7 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
     ) {
       clock += 30_000;
       const at = clock;
-      [churn, lastListed] = [opts.churn ?? 0, undefined];
+      churn = opts.churn ?? 0;
       if (opts.besidePush !== undefined)
         shelf.interleave = { afterWrites: opts.besidePush, run: () => world.push(0) };
       else if (opts.midEdits) shelf.interleave = { ...opts.midEdits };
@@ -369,3 +385,10 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
   return world;
 }
 export type World = ReturnType<typeof createWorld>;
+
+/** A stable pseudo-random number for a string (FNV-1a). */
+function hashOf(text: string) {
+  let h = 2166136261;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  return h >>> 0;
+}

@@ -22,7 +22,10 @@ type Edit =
   | { t: 'hide' | 'show' | 'delete' | 'breakName' | 'fixName' | 'refusedName'; i: number };
 type Op =
   | Edit
-  | { t: 'poll'; full: boolean; failAfterWrites?: number; besidePush?: number }
+  /** Clover edits made as one bulk edit: they share one modifiedTime. */
+  | { t: 'bulk'; edits: Edit[] }
+  /** `churn`: Clover orders items of one modifiedTime anew on that many list calls; a read may stop early. */
+  | { t: 'poll'; full: boolean; failAfterWrites?: number; besidePush?: number; churn?: number }
   /** Clover edits made while a poll runs, after that many of its writes. */
   | { t: 'pollEditing'; afterWrites: number; edits: Edit[]; failAfterWrites?: number }
   | {
@@ -37,15 +40,13 @@ type Op =
   | { t: 'wait'; ms: number };
 
 const nat = fc.nat({ max: 20 });
+const createArb = fc.record({
+  t: fc.constant('create' as const),
+  code: fc.nat(3),
+  price: fc.integer({ min: 1, max: 999 }),
+});
 const editArbs = [
-  {
-    weight: 4,
-    arbitrary: fc.record({
-      t: fc.constant('create' as const),
-      code: fc.nat(3),
-      price: fc.integer({ min: 1, max: 999 }),
-    }),
-  },
+  { weight: 4, arbitrary: createArb },
   {
     weight: 3,
     arbitrary: fc.record({
@@ -82,6 +83,14 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     ),
   },
   {
+    weight: 3,
+    arbitrary: fc.record({
+      t: fc.constant('bulk' as const),
+      // Imports mostly bring new items: enough of them make a tie group larger than a page.
+      edits: fc.array(fc.oneof(editArb, createArb), { minLength: 3, maxLength: 10 }),
+    }),
+  },
+  {
     weight: 4,
     arbitrary: fc.record(
       {
@@ -89,6 +98,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
         full: fc.boolean(),
         failAfterWrites: fc.nat(6),
         besidePush: fc.nat(6),
+        churn: fc.integer({ min: 6, max: 20 }),
       },
       { requiredKeys: ['t', 'full'] },
     ),
@@ -141,6 +151,10 @@ async function apply(w: World, op: Op, ids: string[]) {
     case 'poll':
       await w.poll(op);
       return;
+    case 'bulk':
+      return w.bulk(async () => {
+        for (const edit of op.edits) await apply(w, edit, ids);
+      });
     case 'pollEditing': {
       const edits = async () => {
         for (const edit of op.edits) await apply(w, edit, ids);
@@ -187,7 +201,9 @@ describe('the shelf model', () => {
     'is right after the next routine poll, with no ghost cleanup to repair it, when nothing is deleted in Clover and no push is lost (property)',
     async () => {
       const deletes = (op: Op): boolean =>
-        op.t === 'delete' || op.t === 'drop' || (op.t === 'pollEditing' && op.edits.some(deletes));
+        op.t === 'delete' ||
+        op.t === 'drop' ||
+        ((op.t === 'pollEditing' || op.t === 'bulk') && op.edits.some(deletes));
       const noDeletes = opArb.filter((op) => !deletes(op));
       await fc.assert(
         fc.asyncProperty(fc.array(noDeletes, { minLength: 1, maxLength: 40 }), async (ops) => {
@@ -448,11 +464,14 @@ describe('the shelf ends as Clover says', () => {
       const [a, b] = await w.onShelf(['C0', 100], ['C1', 200]);
       w.recode(b, 'C0'); // b wants C0 too (a, first seen, keeps it)
       if (leaves === 'recoded') w.recode(a, 'C2'); // a leaves: b owns C0, wanted throughout
-      for (let i = 0; i < 12; i++) w.create('C3', 300 + i);
+      // A bulk import: a tie group larger than a page, read by offset within it.
+      await w.bulk(() => {
+        for (let i = 0; i < 12; i++) w.create('C3', 300 + i);
+      });
       w.setPrice(b, 250); // b's latest version now comes after everything else
       if (leaves === 'deleted') w.remove(a);
-      // Items keep moving under the read: it stops before it reaches b.
-      await w.poll({ churn: 7, ...(leaves === 'deleted' ? { confirmGone: [a] } : {}) });
+      // Clover orders the import's items anew on every call: the read stops before it reaches b.
+      await w.poll({ churn: 12, ...(leaves === 'deleted' ? { confirmGone: [a] } : {}) });
       expect(w.merchants.records.get('M1')?.lastSyncStatus).toBe('partial');
       await w.drain();
       await w.settle();
