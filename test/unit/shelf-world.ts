@@ -56,6 +56,8 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
   let nextId = 0;
   const catalog = new Map<string, CatalogItem>();
   const getCalls: string[] = [];
+  /** Clover edits made just before the next GET of an item (between a poll's read and its GET). */
+  let beforeGet: ((id: string) => void) | undefined;
   const clover: CloverClient = {
     async listItems(_m, _t, q) {
       const call = listCalls++;
@@ -70,6 +72,9 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
         .map((i) => ({ ...i }));
     },
     async getItem(_m, _t, id) {
+      const edits = beforeGet;
+      beforeGet = undefined;
+      edits?.(id);
       getCalls.push(id);
       const i = catalog.get(id);
       return i ? { ...i } : null;
@@ -207,6 +212,10 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
     getCalls,
     get clock() {
       return clock;
+    },
+    /** Runs `edits` in Clover just before the next GET of an item. */
+    beforeNextGet(edits: (id: string) => void) {
+      beforeGet = edits;
     },
     wait(ms: number) {
       clock += ms;

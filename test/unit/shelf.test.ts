@@ -446,6 +446,24 @@ describe('the shelf ends as Clover says', () => {
     expect(w.hipoink.shelf.get('C0')?.pn).toBe(`N${n}`);
   });
 
+  it('when the GET of a code’s holder shows it moved to a code whose holder was deleted: that code is decided in the same poll', async () => {
+    const w = createWorld({ cleanupEveryPolls: 1_000_000 }); // no ghost cleanup after the first poll
+    const [e] = await w.onShelf(['C2', 100]);
+    const [o] = await w.onShelf(['C0', 200]);
+    w.wait(200_000); // o is older than the next reads, which start at the item below
+    await w.onShelf(['C3', 50]);
+    const n = w.create('C0', 300); // n wants C0, which o holds: the poll confirms o with a GET
+    w.beforeNextGet(() => {
+      w.recode(o, 'C2'); // after the read: only the GET sees it
+      w.remove(e); // deleted, and no notice came
+    });
+    await w.poll();
+    await w.drain();
+    expect(w.getCalls).toEqual([o, e]);
+    expect(w.hipoink.shelf.get('C0')?.pn).toBe(`N${n}`);
+    expect(w.hipoink.shelf.get('C2')?.pn).toBe(`N${o}`);
+  });
+
   it('when a backfill --since after the cursor reads an item leaving a code another took over before: the code never comes down', async () => {
     const w = createWorld();
     const [a, b] = await w.onShelf(['C0', 100], ['C1', 200]);

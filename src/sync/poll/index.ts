@@ -29,9 +29,9 @@ export type PollResult =
 /**
  * Polls one merchant, in phases: read the items changed since its cursor (everything on the first
  * run or a backfill) and save them page by page; repair what an earlier poll or push left out of
- * step (on a full sync, with ghost cleanup, or after a poll stopped between its writes); decide the
- * codes items newly want; confirm deleted items (webhook notices, ghost cleanup when due); queue a
- * push of every code whose shelf must change; move the cursor to the newest modifiedTime actually
+ * step (on a full sync, with ghost cleanup, or after a poll stopped between its writes); confirm
+ * deleted items (webhook notices, ghost cleanup when due); decide the codes items newly want; queue
+ * a push of every code whose shelf must change; move the cursor to the newest modifiedTime actually
  * processed. On failure the cursor stays where it was.
  */
 export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<PollResult> {
@@ -111,7 +111,6 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     if (stored) await reconcile(ctx, stored, flags);
     // Drops come only once every want is written: this read's, and those a stopped poll left out.
     await applyDrops(ctx);
-    await decideCodes(ctx);
     if (msg.confirmGone) await confirmGone(ctx, msg.confirmGone);
     // Ghost cleanup needs a complete id listing; an incomplete one leaves it due for the next poll.
     let cleanedUp = false;
@@ -123,6 +122,7 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
         cleanedUp = true;
       }
     }
+    await decideCodes(ctx);
     counts.queuedForPush = await queuePushes(ctx, flags);
     done.queued = true;
 

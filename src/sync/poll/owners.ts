@@ -1,24 +1,32 @@
-import { blocked, ownerOf } from '../../domain/shelf.ts';
+import { blocked, ownerOf, type Slot } from '../../domain/shelf.ts';
 import type { PollContext } from './context.ts';
 import { reportInvalid, saveFetched } from './save.ts';
 
 /**
- * Decides the codes items read in this poll newly want. Where the code rule gives such a code to an
- * item this poll did not read, that item may be deleted in Clover (deletions never show in a read),
- * so it is confirmed with one GET: gone, it lets the code go in this same poll, to the next item in
- * line, which is confirmed in turn. Items that still lose their code to an existing item are
- * reported.
+ * Decides the codes items newly want in this poll, last, once every item it reads or fetches is
+ * saved. Where the code rule gives such a code to an item this poll did not read, that item may be
+ * deleted in Clover (deletions never show in a read), so it is confirmed with one GET: gone, it
+ * lets the code go in this same poll, to the next item in line, which is confirmed in turn. A GET
+ * may show an item wanting another code: that code is decided in turn. Items read in this poll that
+ * still lose their code to an existing item are reported.
  */
 export async function decideCodes(ctx: PollContext) {
   const { deps, merchant, read } = ctx;
   const { merchantId } = merchant;
-  for (let slot of await deps.shelf.getSlots(merchantId, [...ctx.newlyWanted])) {
-    for (let owner = ownerOf(slot); owner && slot.wanters.length > 1 && !read.has(owner.itemId); ) {
-      const [stored] = await deps.shelf.getItems(merchantId, [owner.itemId]);
-      await saveFetched(ctx, owner.itemId, await ctx.clover.get(owner.itemId), stored);
-      slot = (await deps.shelf.getSlots(merchantId, [slot.code]))[0] ?? slot;
-      owner = ownerOf(slot);
+  const decided = new Map<string, Slot>();
+  while (ctx.newlyWanted.size > 0) {
+    const codes = [...ctx.newlyWanted];
+    ctx.newlyWanted.clear();
+    for (let slot of await deps.shelf.getSlots(merchantId, codes)) {
+      for (let owner = ownerOf(slot); owner && slot.wanters.length > 1 && !read.has(owner.itemId); ) {
+        const [stored] = await deps.shelf.getItems(merchantId, [owner.itemId]);
+        await saveFetched(ctx, owner.itemId, await ctx.clover.get(owner.itemId), stored);
+        slot = (await deps.shelf.getSlots(merchantId, [slot.code]))[0] ?? slot;
+        owner = ownerOf(slot);
+      }
+      decided.set(slot.code, slot);
     }
-    for (const b of blocked(slot)) if (read.has(b.itemId)) reportInvalid(ctx, b.itemId, b.reason);
   }
+  for (const slot of decided.values())
+    for (const b of blocked(slot)) if (read.has(b.itemId)) reportInvalid(ctx, b.itemId, b.reason);
 }
