@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ListItemsQuery } from '../../src/clover/client.ts';
 import { type ReadProgress, readItemsSince } from '../../src/sync/poll/read.ts';
+import { hash } from './clover-items-model.ts';
 
 interface Item {
   id: string;
@@ -60,7 +61,7 @@ describe('readItemsSince', () => {
     expect(clover.calls()).toBe(2);
   });
 
-  it('reads a 1,998-item first sync in two requests (each later page re-reads one anchor item)', async () => {
+  it('reads a 1,998-item first sync in two requests (each later page reads the previous page's last item again)', async () => {
     const catalog = new Map<string, Item>();
     for (let i = 0; i < 1998; i++) catalog.set(`I${i}`, { id: `I${i}`, modifiedTime: i, version: 0 });
     const clover = fakeClover(catalog);
@@ -242,10 +243,3 @@ describe('readItemsSince', () => {
     );
   });
 });
-
-/** A stable pseudo-random number for a string (FNV-1a). */
-function hash(text: string) {
-  let h = 2166136261;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
-  return h >>> 0;
-}

@@ -14,6 +14,7 @@ import type { HipoinkProduct } from '../../src/hipoink/fields.ts';
 import type { PushMessage } from '../../src/sync/messages.ts';
 import { pollMerchant } from '../../src/sync/poll/index.ts';
 import { pushCodes } from '../../src/sync/push.ts';
+import { hash } from './clover-items-model.ts';
 import { FakeHipoink, FakeMerchantStore, FakeShelfStore, merchantRecord } from './fakes.ts';
 
 export interface CatalogItem {
@@ -61,7 +62,7 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
   const clover: CloverClient = {
     async listItems(_m, _t, q) {
       const call = listCalls++;
-      const tieOrder = churn-- > 0 ? (id: string) => hashOf(`${call}:${id}`) : () => 0;
+      const tieOrder = churn-- > 0 ? (id: string) => hash(`${call}:${id}`) : () => 0;
       return [...catalog.values()]
         .filter((i) => q.modifiedSince === undefined || i.modifiedTime >= q.modifiedSince)
         .sort(
@@ -394,10 +395,3 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
   return world;
 }
 export type World = ReturnType<typeof createWorld>;
-
-/** A stable pseudo-random number for a string (FNV-1a). */
-function hashOf(text: string) {
-  let h = 2166136261;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
-  return h >>> 0;
-}

@@ -1,13 +1,18 @@
 import type { ListItemsQuery } from '../../clover/client.ts';
-import { ItemIdentitySchema } from '../../clover/schemas.ts';
 
-const identity = (raw: unknown): { id?: string; modifiedTime?: number } => {
-  const parsed = ItemIdentitySchema.safeParse(raw);
-  return parsed.success ? parsed.data : {};
+/** A listed row's place in the order, read leniently: a row the schema refuses still has one. */
+const keyOf = (raw: unknown): { id?: string; modifiedTime?: number } => {
+  const row = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+  return {
+    ...(typeof row.id === 'string' && row.id !== '' ? { id: row.id } : {}),
+    ...(typeof row.modifiedTime === 'number' ? { modifiedTime: row.modifiedTime } : {}),
+  };
 };
-const sameItem = (a: unknown, b: { id?: string; modifiedTime?: number } | undefined) => {
-  const x = identity(a);
-  return b?.id !== undefined && x.id === b.id && x.modifiedTime === b.modifiedTime;
+/** The same row: by id and modifiedTime, or whole when it has no id. */
+const sameRow = (a: unknown, b: unknown) => {
+  const [x, y] = [keyOf(a), keyOf(b)];
+  if (y.id === undefined) return JSON.stringify(a) === JSON.stringify(b);
+  return x.id === y.id && x.modifiedTime === y.modifiedTime;
 };
 
 /** Set by `readItemsSince`: false when it stopped early because the data kept moving under it. */
@@ -28,7 +33,8 @@ const MAX_RESTARTS = 3;
  * Only a tie group that fills a whole page (a bulk import) needs offsets within it. There each page
  * re-reads the previous page's last item as an anchor; if the anchor is not where it should be, or
  * an item of the group already read shows up again (Clover changed the order within the group),
- * the offset cannot be trusted and the read restarts at that modifiedTime. If the data keeps moving
+ * the offset cannot be trusted and the read restarts at that modifiedTime (these checks catch most
+ * reorders, not all: docs/clover.md). If the data keeps moving
  * after MAX_RESTARTS, the read stops before the page it cannot verify and sets
  * `progress.complete = false`: everything yielded so far is correct and every unread item has a
  * modifiedTime >= the last one yielded, so a cursor at that point skips nothing.
@@ -44,41 +50,42 @@ export async function* readItemsSince(
     throw new RangeError(`page limit must be at least 2; got ${limit}`);
   let bound = since;
   let skip = 0;
-  let anchor: { id?: string; modifiedTime?: number } | undefined;
+  let anchor: unknown;
   let restarts = 0;
   // Ids of the tie group at `bound` read so far: read again, they are passed over.
   let tieRead = new Set<string>();
   const readBefore = (r: unknown) => {
-    const x = identity(r);
+    const x = keyOf(r);
     return x.modifiedTime === bound && x.id !== undefined && tieRead.has(x.id);
   };
   for (;;) {
-    const anchored = anchor !== undefined && skip > 0;
+    const anchored = skip > 0;
     const offset = anchored ? skip - 1 : skip;
     const raw = await list({ ...(bound === undefined ? {} : { modifiedSince: bound }), limit, offset });
-    if (anchored && !(sameItem(raw[0], anchor) && !raw.slice(1).some(readBefore))) {
+    if (anchored && !(sameRow(raw[0], anchor) && !raw.slice(1).some(readBefore))) {
       if (restarts === MAX_RESTARTS) {
         progress.complete = false;
         return;
       }
       restarts++;
-      [skip, anchor, tieRead] = [0, undefined, new Set()];
+      [skip, tieRead] = [0, new Set()];
       continue;
     }
     yield (anchored ? raw.slice(1) : raw).filter((r) => !readBefore(r));
     if (raw.length < limit) return;
-    const lastItem = identity(raw.at(-1));
-    const last = lastItem.modifiedTime;
-    const group = raw.map(identity).flatMap((x) => (x.modifiedTime === last && x.id ? [x.id] : []));
-    if (last === undefined || identity(raw[0]).modifiedTime === last) {
-      // No usable key, or the whole page is one tie group: on by offset within it.
-      if (last !== bound) tieRead = new Set();
-      [bound, skip, anchor] = [last ?? bound, offset + raw.length, lastItem];
-      for (const id of group) tieRead.add(id);
-    } else {
+    const first = keyOf(raw[0]).modifiedTime;
+    const last = keyOf(raw.at(-1)).modifiedTime;
+    const group = raw.map(keyOf).flatMap((x) => (x.modifiedTime === last && x.id ? [x.id] : []));
+    const advances = last !== undefined && (bound === undefined || last > bound);
+    if (advances && first !== last) {
       // The next page starts with the whole tie group at `last`: no offset is needed to pass it.
       [bound, skip, anchor, tieRead] = [last, 0, undefined, new Set(group)];
+      continue;
     }
+    // The whole page is one tie group (or its rows give no later modifiedTime): on by offset.
+    if (advances) [bound, tieRead] = [last, new Set()];
+    [skip, anchor] = [offset + raw.length, raw.at(-1)];
+    for (const id of group) tieRead.add(id);
   }
 }
 
@@ -91,7 +98,7 @@ export async function listAllIds(
   const progress = { complete: true };
   for await (const page of readItemsSince(list, undefined, limit, progress)) {
     for (const raw of page) {
-      const { id } = identity(raw);
+      const { id } = keyOf(raw);
       if (id !== undefined) ids.add(id);
     }
   }
