@@ -61,7 +61,7 @@ describe('readItemsSince', () => {
     expect(clover.calls()).toBe(2);
   });
 
-  it('reads a 1,998-item first sync in two requests (each later page reads the previous page's last item again)', async () => {
+  it('reads a 1,998-item first sync in two requests (each later page reads the last item of the page before again)', async () => {
     const catalog = new Map<string, Item>();
     for (let i = 0; i < 1998; i++) catalog.set(`I${i}`, { id: `I${i}`, modifiedTime: i, version: 0 });
     const clover = fakeClover(catalog);
