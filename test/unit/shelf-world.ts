@@ -59,8 +59,15 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
   const getCalls: string[] = [];
   /** Clover edits made just before the next GET of an item (between a poll's read and its GET). */
   let beforeGet: ((id: string) => void) | undefined;
+  /** Clover edits made just before a poll's list call of that index (0: its first). */
+  let beforeList: { call: number; run: () => void } | undefined;
   const clover: CloverClient = {
     async listItems(_m, _t, q) {
+      if (beforeList && beforeList.call-- <= 0) {
+        const edits = beforeList.run;
+        beforeList = undefined;
+        edits();
+      }
       const call = listCalls++;
       const tieOrder = churn-- > 0 ? (id: string) => hash(`${call}:${id}`) : () => 0;
       return [...catalog.values()]
@@ -97,6 +104,9 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
   const createdAt = new Map<string, number>();
   const unbound: string[] = [];
   const noteWanted = () => {
+    // A bulk edit is seen whole by every read (one modifiedTime, nothing runs inside it): its
+    // intermediate states are no gap in who wants a code. It is noted once, when it ends.
+    if (bulkAt !== undefined) return;
     for (const code of new Set([...catalog.values()].map((i) => i.sku).concat([...wantedSince.keys()]))) {
       const wanted = [...catalog.values()].some((i) => i.sku === code && !i.hidden && i.name !== '');
       if (!wanted) wantedSince.delete(code);
@@ -236,6 +246,7 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
         await run();
       } finally {
         bulkAt = undefined;
+        noteWanted();
       }
     },
     /** Items created with these codes and prices, then polled and pushed: a shelf to start from. */
@@ -280,11 +291,14 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
         churn?: number;
         /** Items a webhook notice said were deleted. */
         confirmGone?: string[];
+        /** Clover edits made just before the poll's list call of that index (its read's pages, then the id listing). */
+        listEdits?: { beforeCall: number; run: () => void };
       } = {},
     ) {
       clock += 30_000;
       const at = clock;
       churn = opts.churn ?? 0;
+      beforeList = opts.listEdits && { call: opts.listEdits.beforeCall, run: opts.listEdits.run };
       if (opts.besidePush !== undefined)
         shelf.interleave = { afterWrites: opts.besidePush, run: () => world.push(0) };
       else if (opts.midEdits) shelf.interleave = { ...opts.midEdits };
@@ -299,6 +313,7 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
         }),
       ).finally(() => {
         shelf.interleave = undefined;
+        beforeList = undefined;
         churn = 0;
       });
     },
