@@ -1,6 +1,6 @@
 import type { SyncSettings } from '../config.ts';
 import { addCounts, countChange, NO_COUNTS, slotCounts } from '../domain/counts.ts';
-import { type Slot, type SlotAction, slotAction } from '../domain/shelf.ts';
+import { ownerOf, type Slot, type SlotAction, slotAction } from '../domain/shelf.ts';
 import { MerchantUnavailableError } from '../errors.ts';
 import type { HipoinkClient } from '../hipoink/client.ts';
 import type { HipoinkProduct } from '../hipoink/fields.ts';
@@ -96,13 +96,18 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
   /**
    * Hipoink refused an owner's label. A refused label never leaves another item's price showing:
    * the owner's last label Hipoink accepted stays (sent again where a call may have changed it
-   * unseen); anything else under the code comes down. A delete Hipoink refuses there leaves the
+   * unseen); anything else under the code comes down, unless a poll gave the code to another label
+   * meanwhile (the push it queued shows that one instead). A delete Hipoink refuses there leaves the
    * slot for a later push.
    */
   const refused = async (c: Create, reason: string) => {
     let own = c.slot.held?.itemId === c.itemId ? c.slot.held : undefined;
     if (own && c.slot.unsure && (await hipoink.createOne(own.label)) !== undefined) own = undefined;
-    if (!own && (c.slot.held || c.slot.unsure) && (await hipoink.deleteCodes([c.slot.code])).size > 0) return;
+    if (!own && (c.slot.held || c.slot.unsure)) {
+      const [now] = await deps.shelf.getSlots(merchantId, [c.slot.code]);
+      if (now && ownerOf(now)?.labelHash !== c.labelHash) return;
+      if ((await hipoink.deleteCodes([c.slot.code])).size > 0) return;
+    }
     await settle(c.slot, { held: own, refused: { labelHash: c.labelHash, reason, itemId: c.itemId } });
     result.rejected++;
     deps.onRejected?.({ merchantId, itemId: c.itemId, pc: c.slot.code, reason });

@@ -1,13 +1,31 @@
 import { isOutOfStep, type PushFlags, wantedLabel } from '../../domain/shelf.ts';
 import type { ItemRecord } from '../../store/shelf.ts';
 import type { PollContext } from './context.ts';
-import { saveFetched, touch } from './save.ts';
+import { keyOf } from './read.ts';
+import { saveFetched, savePage, touch } from './save.ts';
 
 /**
- * Items we hold that Clover no longer lists were deleted there (listings omit deleted items). Each
- * is confirmed with a GET before its label comes down, so an item a listing missed for any reason
- * never leaves the shelf by mistake.
+ * Ghost cleanup: the items Clover no longer lists were deleted there; each is confirmed with a GET
+ * before its label comes down. The listing comes after the read, so items it shows changed since
+ * (newer than their records) are saved first: one may have taken the code a ghost leaves, and the
+ * ghost's drop must find it wanting the code.
  */
+export async function cleanUpGhosts(
+  ctx: PollContext,
+  stored: readonly ItemRecord[],
+  listed: readonly unknown[],
+) {
+  const known = new Map(stored.map((r) => [r.itemId, r.modifiedTime ?? -1]));
+  const changed = listed.filter((row) => {
+    const { id, modifiedTime } = keyOf(row);
+    return id !== undefined && (modifiedTime ?? Number.POSITIVE_INFINITY) > (known.get(id) ?? -1);
+  });
+  if (changed.length > 0) await savePage(ctx, changed);
+  const present = new Set(listed.flatMap((row) => keyOf(row).id ?? []));
+  await removeGhosts(ctx, stored, present);
+}
+
+/** Items we hold that are not in `present`, each confirmed with a GET before its label comes down. */
 export async function removeGhosts(
   ctx: PollContext,
   stored: readonly ItemRecord[],

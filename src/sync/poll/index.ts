@@ -4,11 +4,11 @@ import { MerchantUnavailableError } from '../../errors.ts';
 import type { MerchantRecord, SyncCounts } from '../../store/merchants.ts';
 import { pollMessage } from '../fanout.ts';
 import type { PollMessage } from '../messages.ts';
-import { confirmGone, reconcile, removeGhosts } from './cleanup.ts';
+import { cleanUpGhosts, confirmGone, reconcile, removeGhosts } from './cleanup.ts';
 import { cloverSession, type PollContext, type PollDeps } from './context.ts';
 import { decideCodes } from './owners.ts';
 import { queueCodes, queuePushes } from './queue.ts';
-import { listAllIds, readItemsSince } from './read.ts';
+import { listAll, readItemsSince } from './read.ts';
 import { applyDrops, savePage } from './save.ts';
 
 export type { PollDeps } from './context.ts';
@@ -115,11 +115,13 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     // Ghost cleanup needs a complete id listing; an incomplete one leaves it due for the next poll.
     let cleanedUp = false;
     if (stored && progress.complete && cleanupDue) {
-      const everything = mode === 'full' && since === undefined;
-      const present = everything ? ctx.read : await listAllIds(clover.list, deps.settings.pageLimit);
-      if (present) {
-        await removeGhosts(ctx, stored, present);
+      if (mode === 'full' && since === undefined) {
+        await removeGhosts(ctx, stored, ctx.read); // the read itself listed every item
         cleanedUp = true;
+      } else {
+        const listed = await listAll(clover.list, deps.settings.pageLimit);
+        if (listed) await cleanUpGhosts(ctx, stored, listed);
+        cleanedUp = listed !== undefined;
       }
     }
     await decideCodes(ctx);

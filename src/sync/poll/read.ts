@@ -1,7 +1,7 @@
 import type { ListItemsQuery } from '../../clover/client.ts';
 
 /** A listed row's place in the order, read leniently: a row the schema refuses still has one. */
-const keyOf = (raw: unknown): { id?: string; modifiedTime?: number } => {
+export const keyOf = (raw: unknown): { id?: string; modifiedTime?: number } => {
   const row = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
   return {
     ...(typeof row.id === 'string' && row.id !== '' ? { id: row.id } : {}),
@@ -89,18 +89,13 @@ export async function* readItemsSince(
   }
 }
 
-/** Every item id Clover lists, or undefined when the listing could not be completed. */
-export async function listAllIds(
+/** Every item Clover lists, as it listed them, or undefined when the listing could not be completed. */
+export async function listAll(
   list: (query: ListItemsQuery) => Promise<unknown[]>,
   limit: number,
-): Promise<Set<string> | undefined> {
-  const ids = new Set<string>();
+): Promise<unknown[] | undefined> {
+  const rows: unknown[] = [];
   const progress = { complete: true };
-  for await (const page of readItemsSince(list, undefined, limit, progress)) {
-    for (const raw of page) {
-      const { id } = keyOf(raw);
-      if (id !== undefined) ids.add(id);
-    }
-  }
-  return progress.complete ? ids : undefined;
+  for await (const page of readItemsSince(list, undefined, limit, progress)) rows.push(...page);
+  return progress.complete ? rows : undefined;
 }
