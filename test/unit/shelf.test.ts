@@ -685,6 +685,17 @@ describe('the shelf ends as Clover says', () => {
     expect(await w.check()).toEqual([]);
   });
 
+  it('when the ghost listing shows an item that left its code after the read: it leaves the code in that poll', async () => {
+    const w = createWorld({ cleanupEveryPolls: 1, overlapMs: 0 });
+    const [y] = await w.onShelf(['C0', 100]);
+    // The read is one list call; the ghost listing after it sees y recoded.
+    await w.poll({ listEdits: { beforeCall: 1, run: () => w.recode(y, 'C1') } });
+    await w.drain();
+    expect(w.shelf.slots.get('M1/C0')?.wanters ?? []).toEqual([]);
+    expect(w.hipoink.shelf.get('C0')).toBeUndefined();
+    expect(w.hipoink.shelf.get('C1')?.pn).toBe(`N${y}`);
+  });
+
   // The push decides from the slot it read before its Hipoink calls. When Hipoink refuses the owner's
   // label, it reads the slot again before taking down another item's label: a poll beside it may
   // have made a valid item the owner, whose push shows that label instead.

@@ -2,7 +2,7 @@ import { isOutOfStep, type PushFlags, wantedLabel } from '../../domain/shelf.ts'
 import type { ItemRecord } from '../../store/shelf.ts';
 import type { PollContext } from './context.ts';
 import { keyOf } from './read.ts';
-import { saveFetched, savePage, touch } from './save.ts';
+import { applyDrops, saveFetched, savePage, touch } from './save.ts';
 
 /**
  * Ghost cleanup: the items Clover no longer lists were deleted there; each is confirmed with a GET
@@ -23,6 +23,8 @@ export async function cleanUpGhosts(
   if (changed.length > 0) await savePage(ctx, changed);
   const present = new Set(listed.flatMap((row) => keyOf(row).id ?? []));
   await removeGhosts(ctx, stored, present);
+  // The codes the listing's changed items left, now that their new wants are written.
+  await applyDrops(ctx);
 }
 
 /** Items we hold that are not in `present`, each confirmed with a GET before its label comes down. */
