@@ -226,6 +226,37 @@ async function apply(w: World, op: Op, ids: string[]) {
 const racing = (op: Op) =>
   (op.t === 'poll' && op.besidePush !== undefined) || (op.t === 'push' && op.besidePoll !== undefined);
 
+/**
+ * A sequence a CI run found: a read that stopped early leaves ghost cleanup due, the next poll's
+ * listing shows an item that left its code, and the drop must still be made in that poll.
+ */
+const GHOST_LISTING_LEFT_DROP: Op[] = [
+  {
+    t: 'bulk',
+    edits: [
+      { t: 'create', code: 0, price: 1 },
+      { t: 'create', code: 0, price: 1 },
+      { t: 'create', code: 0, price: 1 },
+      { t: 'recode', i: 0, code: 0 },
+      { t: 'hide', i: 0 },
+      { t: 'create', code: 0, price: 1 },
+    ],
+  },
+  { t: 'hide', i: 1 },
+  { t: 'poll', full: false, churn: 8 },
+  { t: 'hide', i: 14 },
+  {
+    t: 'pollEditing',
+    afterWrites: 1,
+    edits: [
+      { t: 'recode', i: 0, code: 1 },
+      { t: 'swap', i: 3, j: 0 },
+      { t: 'recode', i: 0, code: 0 },
+    ],
+  },
+  { t: 'recode', i: 0, code: 0 },
+];
+
 describe('the shelf model', () => {
   it(
     'ends with exactly the labels the code rule says, whatever the interleaving and the faults (property)',
@@ -257,7 +288,7 @@ describe('the shelf model', () => {
         ((op.t === 'pollEditing' || op.t === 'bulk') && op.edits.some(deletes));
       const noDeletes = opArb.filter((op) => !deletes(op));
       await fc.assert(
-        fc.asyncProperty(fc.array(noDeletes, { minLength: 1, maxLength: 40 }), async (ops) => {
+        fc.asyncProperty(fc.array(noDeletes, { minLength: 1, maxLength: 40, size: SIZE }), async (ops) => {
           const w = createWorld({ cleanupEveryPolls: 1_000_000 });
           const ids: string[] = [];
           for (const op of ops) await apply(w, op, ids);
@@ -265,7 +296,7 @@ describe('the shelf model', () => {
           expect(await w.check()).toEqual([]);
           if (!ops.some(racing)) expect(await w.countsDrift()).toEqual([]);
         }),
-        { numRuns: Math.ceil(RUNS / 3) },
+        { numRuns: Math.ceil(RUNS / 3), examples: [[GHOST_LISTING_LEFT_DROP]] },
       );
     },
     TIME_MS,
