@@ -51,6 +51,58 @@ describe('a refused label over an out-of-step slot', () => {
   });
 });
 
+describe('a refused owner replaced by a poll while its push runs', () => {
+  /** C0: b owns it with a label Hipoink refuses, a's label is held; c wants it next. */
+  async function refusedOwner() {
+    const w = createWorld();
+    const [a, b] = await w.onShelf(['C0', 100], ['C1', 200]);
+    w.swap(b, a);
+    const c = w.create('C0', 300);
+    w.refusedName(b);
+    await w.poll(); // a push of C0 is queued
+    w.hide(b); // c owns C0 once a poll reads this
+    return { w, a, c };
+  }
+
+  it('leaves the code noted as unsure and takes nothing down; the poll’s own push shows the new owner', async () => {
+    const { w, c } = await refusedOwner();
+    const queued = w.queue.length;
+    await w.push(0, { besidePoll: 0 });
+    expect(w.queue.length).toBe(queued); // the push is done; the poll beside queued C0 again
+    expect(w.shelf.calls.get('M1')?.has('C0')).toBe(true);
+    expect(w.hipoink.calls.filter((x) => x.op === 'del_multiple' && x.codes.includes('C0'))).toEqual([]);
+    await w.drain();
+    expect(w.shelf.calls.get('M1')?.has('C0')).toBe(false);
+    expect(w.hipoink.shelf.get('C0')?.pn).toBe(`N${c}`);
+    expect(await w.check()).toEqual([]);
+  });
+
+  it('leaves no other item’s label when the poll beside it stops at any write', async () => {
+    for (let stopAt = 0; stopAt <= 6; stopAt++) {
+      const { w } = await refusedOwner();
+      w.shelf.interleave = {
+        afterWrites: 0,
+        run: async () => void (await w.poll({ failAfterWrites: stopAt })),
+      };
+      await w.push(0);
+      await w.drain();
+      await w.settle(2); // routine polls
+      expect(await w.check(), `stopped after ${stopAt} writes`).toEqual([]);
+    }
+  });
+
+  it('leaves the held label of an item that left the code until the ghost cleanup when the poll’s push is lost', async () => {
+    const { w, a, c } = await refusedOwner();
+    await w.push(0, { besidePoll: 0 });
+    w.drop(-1); // the push the poll beside queued is lost for good
+    await w.drain();
+    expect(w.hipoink.shelf.get('C0')?.pn).toBe(`N${a}`); // a wants C1 now: another item's price
+    await w.settle();
+    expect(w.hipoink.shelf.get('C0')?.pn).toBe(`N${c}`);
+    expect(await w.check()).toEqual([]);
+  });
+});
+
 describe('a code Hipoink once refused to delete', () => {
   it('is deleted once Hipoink takes deletes again (it is not recorded as gone)', async () => {
     const w = createWorld();

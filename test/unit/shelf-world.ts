@@ -368,6 +368,34 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
       }
     },
 
+    /**
+     * Where the slots and the records disagree while the store is not marked ([] when the store is
+     * marked or they agree): a poll that clears the mark must leave every slot naming exactly the
+     * items whose records want its code, with the label they want, since routine polls repair nothing.
+     */
+    slotsAstray(): string[] {
+      if (merchants.records.get('M1')?.shelfWritesUnfinished !== undefined) return [];
+      const problems: string[] = [];
+      const wants = new Map<string, string>();
+      for (const r of shelf.items.values()) {
+        const want = wantedLabel(r);
+        if (want) wants.set(`${want.label.pc} ${r.itemId}`, want.labelHash);
+      }
+      const named = new Set<string>();
+      for (const slot of shelf.slots.values())
+        for (const w of slot.wanters) {
+          const key = `${slot.code} ${w.itemId}`;
+          named.add(key);
+          if (!wants.has(key))
+            problems.push(`${slot.code}: names ${w.itemId}, whose record does not want it`);
+          else if (wants.get(key) !== w.labelHash)
+            problems.push(`${slot.code}: names ${w.itemId} with a stale label`);
+        }
+      for (const key of wants.keys())
+        if (!named.has(key)) problems.push(`${key}: wanted by its record, not named`);
+      return problems;
+    },
+
     /** The counts kept as the work happened, against the records counted afresh ([] when they agree). */
     async countsDrift(): Promise<string[]> {
       const kept = { ...NO_COUNTS, ...merchants.records.get('M1')?.shelf };

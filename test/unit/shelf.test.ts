@@ -366,18 +366,21 @@ const wideOpArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: waitArb },
 );
 
+/** The settings the widened properties draw. */
+const wideSettingsArb = fc.record({
+  cleanupEveryPolls: fc.integer({ min: 1, max: 3 }),
+  // A short overlap leaves older items out of the reads: only a GET sees what became of them.
+  overlapMs: fc.constantFrom(0, 30_000, SETTINGS.overlapMs),
+  pageLimit: fc.constantFrom(2, 3),
+});
+
 describe('the shelf model, widened', () => {
   it(
     'never unbinds a wanted code and ends as the code rule says, with edits between a poll’s read and its GETs, notices and backfills --since (property)',
     async () => {
       await fc.assert(
         fc.asyncProperty(
-          fc.record({
-            cleanupEveryPolls: fc.integer({ min: 1, max: 3 }),
-            // A short overlap leaves older items out of the reads: only a GET sees what became of them.
-            overlapMs: fc.constantFrom(0, 30_000, SETTINGS.overlapMs),
-            pageLimit: fc.constantFrom(2, 3),
-          }),
+          wideSettingsArb,
           fc.array(wideOpArb, { minLength: 1, maxLength: 40, size: SIZE }),
           async (settings, ops) => {
             const w = createWorld(settings);
@@ -744,4 +747,31 @@ describe('the shelf ends as Clover says', () => {
     expect(w.hipoink.calls.filter((x) => x.op === 'del_multiple' && x.codes.includes('C0'))).toEqual([]);
     expect(await w.check()).toEqual([]);
   });
+});
+
+/** Sequences of the property below; more with SHELF_UNMARKED_RUNS. */
+const UNMARKED_RUNS = Number(process.env.SHELF_UNMARKED_RUNS ?? 300);
+
+describe('the shelf model, between polls', () => {
+  it(
+    'leaves every slot naming exactly the stored wants whenever a poll clears the store’s mark (property)',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          wideSettingsArb,
+          fc.array(wideOpArb, { minLength: 1, maxLength: 40, size: SIZE }),
+          async (settings, ops) => {
+            const w = createWorld(settings);
+            const ids: string[] = [];
+            for (const [n, op] of ops.entries()) {
+              await apply(w, op, ids);
+              expect(w.slotsAstray(), `after op ${n}`).toEqual([]);
+            }
+          },
+        ),
+        { numRuns: UNMARKED_RUNS },
+      );
+    },
+    Math.max(TIME_MS, UNMARKED_RUNS * 6),
+  );
 });
