@@ -648,6 +648,18 @@ describe('the shelf ends as Clover says', () => {
     expect(w.hipoink.shelf.get('C2')?.pn).toBe(`N${o}`);
   });
 
+  it('when the code’s owner leaves it and the next in line was deleted unseen: the label comes down in that poll', async () => {
+    const w = createWorld({ cleanupEveryPolls: 1_000_000 }); // no ghost cleanup after the first poll
+    const [a, b] = await w.onShelf(['C0', 100], ['C0', 200]); // a owns C0, b is next in line
+    w.remove(b); // deleted, and no notice came
+    w.recode(a, 'C1'); // a leaves C0 to b
+    await w.poll();
+    await w.drain();
+    expect(w.getCalls).toEqual([b]);
+    expect(w.hipoink.shelf.get('C0')).toBeUndefined();
+    expect(w.hipoink.shelf.get('C1')?.pn).toBe(`N${a}`);
+  });
+
   it('when a backfill --since after the cursor reads an item leaving a code another took over before: the code never comes down', async () => {
     const w = createWorld();
     const [a, b] = await w.onShelf(['C0', 100], ['C1', 200]);

@@ -44,8 +44,8 @@ export interface PollContext {
   read: Set<string>;
   /** Codes whose slot this poll changed: each gets a push. */
   touched: Set<string>;
-  /** Codes an item read in this poll started to want, or wants with a new label. */
-  newlyWanted: Set<string>;
+  /** Codes the code rule looks at again: an item started to want them (or with a new label), or their owner left. */
+  codesToDecide: Set<string>;
   /** How this poll moved the store's shelf counts. */
   shelfChange: ShelfCounts;
   /** Codes items read in this poll left, by item: dropped from their slots once the read is over. */

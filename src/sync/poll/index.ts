@@ -30,7 +30,7 @@ export type PollResult =
  * Polls one merchant, in phases: read the items changed since its cursor (everything on the first
  * run or a backfill) and save them page by page; repair what an earlier poll or push left out of
  * step (on a full sync, with ghost cleanup, or after a poll stopped between its writes); confirm
- * deleted items (webhook notices, ghost cleanup when due); decide the codes items newly want; queue
+ * deleted items (webhook notices, ghost cleanup when due); decide the codes items newly want or owners left; queue
  * a push of every code whose shelf must change; move the cursor to the newest modifiedTime actually
  * processed. On failure the cursor stays where it was.
  */
@@ -67,7 +67,7 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     const clover = cloverSession(deps, merchantId, counts);
     ctx = {
       ...{ deps, merchant, startedAt, clover, counts },
-      ...{ read: new Set<string>(), touched: new Set<string>(), newlyWanted: new Set<string>() },
+      ...{ read: new Set<string>(), touched: new Set<string>(), codesToDecide: new Set<string>() },
       leaving: new Map(),
       shelfChange: { ...NO_COUNTS },
     };

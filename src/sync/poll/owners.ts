@@ -1,10 +1,11 @@
-import { blocked, ownerOf, type Slot } from '../../domain/shelf.ts';
+import { blocked, ownerOf, type Slot, type Want } from '../../domain/shelf.ts';
 import type { PollContext } from './context.ts';
 import { reportInvalid, saveFetched } from './save.ts';
 
 /**
- * Decides the codes items newly want in this poll, last, once every item it reads or fetches is
- * saved. Where the code rule gives such a code to an item this poll did not read, that item may be
+ * Decides the codes items newly want in this poll, and those whose owner left, last, once every
+ * item it reads or fetches is saved. Where the code rule gives such a code to an item this poll did
+ * not read (contested, or changing hands to it), that item may be
  * deleted in Clover (deletions never show in a read), so it is confirmed with one GET: gone, it
  * lets the code go in this same poll, to the next item in line, which is confirmed in turn. A GET
  * may show an item wanting another code: that code is decided in turn. Items read in this poll that
@@ -14,11 +15,14 @@ export async function decideCodes(ctx: PollContext) {
   const { deps, merchant, read } = ctx;
   const { merchantId } = merchant;
   const decided = new Map<string, Slot>();
-  while (ctx.newlyWanted.size > 0) {
-    const codes = [...ctx.newlyWanted];
-    ctx.newlyWanted.clear();
+  while (ctx.codesToDecide.size > 0) {
+    const codes = [...ctx.codesToDecide];
+    ctx.codesToDecide.clear();
     for (let slot of await deps.shelf.getSlots(merchantId, codes)) {
-      for (let owner = ownerOf(slot); owner && slot.wanters.length > 1 && !read.has(owner.itemId); ) {
+      // An owner this poll did not read is confirmed where the code is contested or changes hands.
+      const unsure = (owner: Want | undefined): owner is Want =>
+        !!owner && !read.has(owner.itemId) && (slot.wanters.length > 1 || slot.held?.itemId !== owner.itemId);
+      for (let owner = ownerOf(slot); unsure(owner); ) {
         const [stored] = await deps.shelf.getItems(merchantId, [owner.itemId]);
         await saveFetched(ctx, owner.itemId, await ctx.clover.get(owner.itemId), stored);
         slot = (await deps.shelf.getSlots(merchantId, [slot.code]))[0] ?? slot;

@@ -1,6 +1,6 @@
 import { addCounts, countChange, itemCounts, slotCounts } from '../../domain/counts.ts';
 import { type ItemOutcome, transformItem } from '../../domain/label.ts';
-import { type Want, wantedLabel, withWanter } from '../../domain/shelf.ts';
+import { ownerOf, type Want, wantedLabel, withWanter } from '../../domain/shelf.ts';
 import type { ItemRecord } from '../../store/shelf.ts';
 import { forEachLimited } from '../parallel.ts';
 import type { PollContext } from './context.ts';
@@ -105,12 +105,16 @@ export async function touch(ctx: PollContext, code: string, change: { want: Want
   await markWrites(ctx);
   if ('drop' in change && ctx.dropsHeld) return;
   if ('want' in change) {
-    ctx.newlyWanted.add(code);
+    ctx.codesToDecide.add(code);
     ctx.leaving.get(change.want.itemId)?.delete(code);
   }
   const before = await ctx.deps.shelf.touchSlot(ctx.merchant.merchantId, code, change);
-  addCounts(ctx.shelfChange, countChange(slotCounts(before), slotCounts(withWanter(before, change))));
+  const after = withWanter(before, change);
+  addCounts(ctx.shelfChange, countChange(slotCounts(before), slotCounts(after)));
   ctx.touched.add(code);
+  // The owner left: the code passes to the next in line, whom the code rule looks at too.
+  if ('drop' in change && ownerOf(before)?.itemId === change.drop && after.wanters.length > 0)
+    ctx.codesToDecide.add(code);
 }
 
 /** Before a poll's first write, the store's record is marked: until a poll succeeds, the next one repairs. */
