@@ -44,7 +44,10 @@ export interface PollContext {
   read: Set<string>;
   /** Codes whose slot this poll changed: each gets a push. */
   touched: Set<string>;
-  /** Codes the code rule looks at again: an item started to want them (or with a new label), or their owner left. */
+  /**
+   * Codes the code rule looks at again: an item started to want them (or with a new label), or
+   * their owner left.
+   */
   codesToDecide: Set<string>;
   /** How this poll moved the store's shelf counts. */
   shelfChange: ShelfCounts;

@@ -5,11 +5,11 @@ import { reportInvalid, saveFetched } from './save.ts';
 /**
  * Decides the codes items newly want in this poll, and those whose owner left, last, once every
  * item it reads or fetches is saved. Where the code rule gives such a code to an item this poll did
- * not read (contested, or changing hands to it), that item may be
- * deleted in Clover (deletions never show in a read), so it is confirmed with one GET: gone, it
- * lets the code go in this same poll, to the next item in line, which is confirmed in turn. A GET
- * may show an item wanting another code: that code is decided in turn. Items read in this poll that
- * still lose their code to an existing item are reported.
+ * not read (contested, or changing hands to it), that item may be deleted in Clover (deletions
+ * never show in a read), so it is confirmed with one GET: gone, it lets the code go in this same
+ * poll, to the next item in line, which is confirmed in turn. A GET may show an item wanting
+ * another code: that code is decided in turn. Items read in this poll that still lose their code
+ * to an existing item are reported.
  */
 export async function decideCodes(ctx: PollContext) {
   const { deps, merchant, read } = ctx;
@@ -20,9 +20,9 @@ export async function decideCodes(ctx: PollContext) {
     ctx.codesToDecide.clear();
     for (let slot of await deps.shelf.getSlots(merchantId, codes)) {
       // An owner this poll did not read is confirmed where the code is contested or changes hands.
-      const unsure = (owner: Want | undefined): owner is Want =>
+      const toConfirm = (owner: Want | undefined): owner is Want =>
         !!owner && !read.has(owner.itemId) && (slot.wanters.length > 1 || slot.held?.itemId !== owner.itemId);
-      for (let owner = ownerOf(slot); unsure(owner); ) {
+      for (let owner = ownerOf(slot); toConfirm(owner); ) {
         const [stored] = await deps.shelf.getItems(merchantId, [owner.itemId]);
         await saveFetched(ctx, owner.itemId, await ctx.clover.get(owner.itemId), stored);
         slot = (await deps.shelf.getSlots(merchantId, [slot.code]))[0] ?? slot;

@@ -34,10 +34,10 @@ const MAX_RESTARTS = 3;
  * re-reads the previous page's last item as an anchor; if the anchor is not where it should be, or
  * an item of the group already read shows up again (Clover changed the order within the group),
  * the offset cannot be trusted and the read restarts at that modifiedTime (these checks catch most
- * reorders, not all: docs/clover.md). If the data keeps moving
- * after MAX_RESTARTS, the read stops before the page it cannot verify and sets
- * `progress.complete = false`: everything yielded so far is correct and every unread item has a
- * modifiedTime >= the last one yielded, so a cursor at that point skips nothing.
+ * reorders, not all: docs/clover.md). If the data keeps moving after MAX_RESTARTS, the read stops
+ * before the page it cannot verify and sets `progress.complete = false`: everything yielded so far
+ * is correct and every unread item has a modifiedTime >= the last one yielded, so a cursor at that
+ * point skips nothing.
  */
 export async function* readItemsSince(
   list: (query: ListItemsQuery) => Promise<unknown[]>,
