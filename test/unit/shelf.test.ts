@@ -373,31 +373,32 @@ const wideSettingsArb = fc.record({
   overlapMs: fc.constantFrom(0, 30_000, SETTINGS.overlapMs),
   pageLimit: fc.constantFrom(2, 3),
 });
+/** What a widened property runs: the world's settings, and the sequence of ops applied to it. */
+const wideRunArbs = [
+  wideSettingsArb,
+  fc.array(wideOpArb, { minLength: 1, maxLength: 40, size: SIZE }),
+] as const;
 
 describe('the shelf model, widened', () => {
   it(
     'never unbinds a wanted code and ends as the code rule says, with edits between a poll’s read and its GETs, notices and backfills --since (property)',
     async () => {
       await fc.assert(
-        fc.asyncProperty(
-          wideSettingsArb,
-          fc.array(wideOpArb, { minLength: 1, maxLength: 40, size: SIZE }),
-          async (settings, ops) => {
-            const w = createWorld(settings);
-            const ids: string[] = [];
-            for (const op of ops) {
-              const from = w.getCalls.length;
-              await apply(w, op, ids);
-              // One poll asks for an item at most once (a push beside it makes no GET).
-              const gets = w.getCalls.slice(from);
-              expect(new Set(gets).size, `GETs ${gets}`).toBe(gets.length);
-            }
-            if (!ops.some(racing)) expect(await w.countsDrift()).toEqual([]);
-            await w.settle();
-            expect(await w.check()).toEqual([]);
-            expect(await w.countsDrift()).toEqual([]);
-          },
-        ),
+        fc.asyncProperty(...wideRunArbs, async (settings, ops) => {
+          const w = createWorld(settings);
+          const ids: string[] = [];
+          for (const op of ops) {
+            const from = w.getCalls.length;
+            await apply(w, op, ids);
+            // One poll asks for an item at most once (a push beside it makes no GET).
+            const gets = w.getCalls.slice(from);
+            expect(new Set(gets).size, `GETs ${gets}`).toBe(gets.length);
+          }
+          if (!ops.some(racing)) expect(await w.countsDrift()).toEqual([]);
+          await w.settle();
+          expect(await w.check()).toEqual([]);
+          expect(await w.countsDrift()).toEqual([]);
+        }),
         { numRuns: WIDE_RUNS },
       );
     },
@@ -769,18 +770,14 @@ describe('the shelf model, between polls', () => {
     'leaves every slot naming exactly the stored wants whenever a poll clears the store’s mark (property)',
     async () => {
       await fc.assert(
-        fc.asyncProperty(
-          wideSettingsArb,
-          fc.array(wideOpArb, { minLength: 1, maxLength: 40, size: SIZE }),
-          async (settings, ops) => {
-            const w = createWorld(settings);
-            const ids: string[] = [];
-            for (const [n, op] of ops.entries()) {
-              await apply(w, op, ids);
-              expect(w.slotsAstray(), `after op ${n}`).toEqual([]);
-            }
-          },
-        ),
+        fc.asyncProperty(...wideRunArbs, async (settings, ops) => {
+          const w = createWorld(settings);
+          const ids: string[] = [];
+          for (const [n, op] of ops.entries()) {
+            await apply(w, op, ids);
+            expect(w.slotsAstray(), `after op ${n}`).toEqual([]);
+          }
+        }),
         { numRuns: UNMARKED_RUNS },
       );
     },
