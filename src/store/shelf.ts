@@ -48,7 +48,10 @@ function slotOf(record: Record<string, unknown>, unsure: ReadonlySet<string>): S
   return { code, wanters, held, refused, ...(unsure.has(code) ? { unsure: true } : {}) };
 }
 
-/** Where a store's items and slots live (one DynamoDB table; see docs/design.md). */
+/**
+ * Where a store's items and slots live: one DynamoDB table keyed by merchant id, then by item id,
+ * `#slot#` and the code, or `#calls` (the codes with a Hipoink call under way).
+ */
 export interface ShelfStore {
   getItems(merchantId: string, itemIds: readonly string[]): Promise<ItemRecord[]>;
   listItems(merchantId: string): Promise<ItemRecord[]>;
