@@ -7,7 +7,7 @@ import type { PollMessage } from '../messages.ts';
 import { cleanUpGhosts, confirmGone, reconcile, removeGhosts } from './cleanup.ts';
 import { cloverSession, type PollContext, type PollDeps } from './context.ts';
 import { decideCodes } from './owners.ts';
-import { queueCodes, queuePushes } from './queue.ts';
+import { queuePushes } from './queue.ts';
 import { listAll, readItemsSince } from './read.ts';
 import { applyDrops, savePage } from './save.ts';
 
@@ -154,7 +154,7 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     return { status: 'synced', merchantId, ...outcome };
   } catch (err) {
     // What was written before the failure still reaches the shelf now, and the counts once.
-    if (ctx && !done.queued) await queueCodes(ctx, [...ctx.touched]).catch(() => undefined);
+    if (ctx && !done.queued) await queuePushes(ctx).catch(() => undefined);
     if (ctx && !done.counted)
       await deps.merchants.addShelfCounts(merchantId, ctx.shelfChange).catch(() => undefined);
     const message = err instanceof Error ? err.message : String(err);

@@ -6,19 +6,12 @@ import type { PollContext } from './context.ts';
 const MAX_CODES_PER_PUSH = 1000;
 
 /** Queues a push of every code this poll changed or its repair found out of step; returns how many. */
-export async function queuePushes(ctx: PollContext, flags: PushFlags) {
-  await queueCodes(ctx, [...ctx.touched], flags);
-  return ctx.touched.size;
-}
-
-/** Queues pushes of these codes of the poll's merchant. */
-export async function queueCodes(
-  ctx: PollContext,
-  codes: string[],
-  flags: Parameters<typeof pushMessages>[3] = {},
-) {
-  const { deps, merchant } = ctx;
-  await deps.pushQueue.send(pushMessages(merchant.merchantId, codes, deps.settings.hipoinkChunkSize, flags));
+export async function queuePushes(ctx: PollContext, flags: PushFlags = {}) {
+  const { deps, merchant, touched } = ctx;
+  await deps.pushQueue.send(
+    pushMessages(merchant.merchantId, [...touched], deps.settings.hipoinkChunkSize, flags),
+  );
+  return touched.size;
 }
 
 /**
