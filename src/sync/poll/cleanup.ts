@@ -33,10 +33,8 @@ export async function removeGhosts(
   stored: readonly ItemRecord[],
   present: ReadonlySet<string>,
 ) {
-  await confirmEach(
-    ctx,
-    stored.filter((r) => r.status !== 'removed' && !present.has(r.itemId)),
-  );
+  const ghosts = stored.filter((r) => !present.has(r.itemId));
+  await confirmEach(ctx, ghosts);
 }
 
 /** Items Clover said were deleted (webhook notices): confirmed the same way before their labels go. */
