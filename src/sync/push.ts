@@ -62,35 +62,28 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
   }
 
   const creates: Create[] = [];
-  const deletes: Slot[] = [];
+  const deletes: string[] = [];
   for (const slot of await deps.shelf.getSlots(merchantId, msg.codes)) {
     const action = slotAction(slot, msg);
     if (action.kind === 'create') creates.push({ slot, ...action });
-    else if (action.kind === 'delete') deletes.push(slot);
+    else if (action.kind === 'delete') deletes.push(slot.code);
   }
   // The probe resends a label Hipoink is known to hold: preferably under a code this push creates
   // anyway (as now recorded), otherwise under one with no call under way (it may differ unseen).
-  const held = (slots: Slot[], sure: boolean) =>
-    slots.find((s) => s.held && (!sure || !s.unsure))?.held?.label;
-  const hipoink = calls(
-    storeCode,
-    async () =>
-      held(
-        await deps.shelf.getSlots(
-          merchantId,
-          creates.map((c) => c.slot.code),
-        ),
-        false,
-      ) ?? held(await deps.shelf.listSlots(merchantId), true),
-  );
+  const hipoink = calls(storeCode, async () => {
+    const codes = creates.map((c) => c.slot.code);
+    const creating = (await deps.shelf.getSlots(merchantId, codes)).find((s) => s.held);
+    if (creating) return creating.held?.label;
+    return (await deps.shelf.listSlots(merchantId)).find((s) => s.held && !s.unsure)?.held?.label;
+  });
   const shelfChange = { ...NO_COUNTS };
   /** Codes whose calls are answered and recorded: no longer unsure. */
   const settled: string[] = [];
-  const settle = async (slot: Slot, { held, refused }: Pick<Slot, 'held' | 'refused'>) => {
-    const before = await deps.shelf.settleSlot(merchantId, slot.code, { held, refused });
+  const settle = async (code: string, { held, refused }: Pick<Slot, 'held' | 'refused'>) => {
+    const before = await deps.shelf.settleSlot(merchantId, code, { held, refused });
     if (before)
       addCounts(shelfChange, countChange(slotCounts(before), slotCounts({ ...before, held, refused })));
-    settled.push(slot.code);
+    settled.push(code);
   };
   const parallel = deps.settings.storeWriteConcurrency;
   /**
@@ -108,27 +101,24 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
       if (now && ownerOf(now)?.labelHash !== c.labelHash) return;
       if ((await hipoink.deleteCodes([c.slot.code])).size > 0) return;
     }
-    await settle(c.slot, { held: own, refused: { labelHash: c.labelHash, reason, itemId: c.itemId } });
+    await settle(c.slot.code, { held: own, refused: { labelHash: c.labelHash, reason, itemId: c.itemId } });
     result.rejected++;
     deps.onRejected?.({ merchantId, itemId: c.itemId, pc: c.slot.code, reason });
   };
   const shown = async (c: Create) => {
-    await settle(c.slot, { held: { label: c.label, labelHash: c.labelHash, itemId: c.itemId } });
+    await settle(c.slot.code, { held: { label: c.label, labelHash: c.labelHash, itemId: c.itemId } });
     result.upserted++;
   };
   try {
     // Noted before each call: a call carried out without its answer recorded leaves its codes unsure.
-    await deps.shelf.beginCalls(
-      merchantId,
-      deletes.map((s) => s.code),
-    );
+    await deps.shelf.beginCalls(merchantId, deletes);
     // A code Hipoink refused to delete stays as it is, out of step: the repair tries it again.
-    const kept = await hipoink.deleteCodes(deletes.map((s) => s.code));
+    const kept = await hipoink.deleteCodes(deletes);
     await forEachLimited(
-      deletes.filter((s) => !kept.has(s.code)),
+      deletes.filter((code) => !kept.has(code)),
       parallel,
-      async (slot) => {
-        await settle(slot, {});
+      async (code) => {
+        await settle(code, {});
         result.removed++;
       },
     );
