@@ -25,18 +25,29 @@ export interface CallsContext {
  * the same error (a refusal to delete an unknown code is another).
  */
 export function hipoinkCalls(ctx: CallsContext) {
-  const { hipoink, storeCode, result } = ctx;
+  const { hipoink, storeCode } = ctx;
   let requestChecked = false;
+  /** One Hipoink call, counted: its refusal (error_code ≠ 0), or undefined when Hipoink took it. */
+  const refusalOf = async (call: () => Promise<unknown>): Promise<HipoinkRejectedError | undefined> => {
+    try {
+      ctx.result.hipoinkCalls++;
+      await call();
+      return undefined;
+    } catch (err) {
+      if (!(err instanceof HipoinkRejectedError)) throw err;
+      return err;
+    }
+  };
   const deleteNothing = () => hipoink.deleteMultiple(storeCode, [PROBE_CODE]);
   /** Whether Hipoink refuses requests that cannot be wrong in content, as it refused `refusal`. */
   const requestRefused = async (refusal: HipoinkRejectedError): Promise<boolean> => {
     const held = await ctx.knownHeld();
     if (held) {
-      if ((await refusalOf(result, () => hipoink.create(storeCode, held))) === undefined) return false;
+      if ((await refusalOf(() => hipoink.create(storeCode, held))) === undefined) return false;
       // Hipoink may come to refuse a product it once accepted: that alone does not blame the request.
-      return (await refusalOf(result, deleteNothing)) !== undefined;
+      return (await refusalOf(deleteNothing)) !== undefined;
     }
-    const again = await refusalOf(result, deleteNothing);
+    const again = await refusalOf(deleteNothing);
     return again !== undefined && String(again.errorCode) === String(refusal.errorCode);
   };
   const assertRequestAccepted = async (refusal: HipoinkRejectedError) => {
@@ -52,13 +63,13 @@ export function hipoinkCalls(ctx: CallsContext) {
   return {
     /** True when Hipoink took the whole chunk; false when it refused some product in it. */
     async createAll(labels: HipoinkProduct[]): Promise<boolean> {
-      const refusal = await refusalOf(result, () => hipoink.createMultiple(storeCode, labels));
+      const refusal = await refusalOf(() => hipoink.createMultiple(storeCode, labels));
       if (refusal) await assertRequestAccepted(refusal);
       return refusal === undefined;
     },
     /** Why Hipoink refused this one label, or undefined when it took it. */
     async createOne(label: HipoinkProduct): Promise<string | undefined> {
-      const refusal = await refusalOf(result, () => hipoink.create(storeCode, label));
+      const refusal = await refusalOf(() => hipoink.create(storeCode, label));
       return refusal && refusalReason(refusal);
     },
     /**
@@ -70,11 +81,11 @@ export function hipoinkCalls(ctx: CallsContext) {
       const kept = new Set<string>();
       for (let i = 0; i < pcs.length; i += ctx.chunkSize) {
         const chunk = pcs.slice(i, i + ctx.chunkSize);
-        const refusal = await refusalOf(result, () => hipoink.deleteMultiple(storeCode, chunk));
+        const refusal = await refusalOf(() => hipoink.deleteMultiple(storeCode, chunk));
         if (refusal === undefined) continue;
         await assertRequestAccepted(refusal);
         for (const pc of chunk) {
-          const single = await refusalOf(result, () => hipoink.deleteMultiple(storeCode, [pc]));
+          const single = await refusalOf(() => hipoink.deleteMultiple(storeCode, [pc]));
           if (single === undefined) continue;
           kept.add(pc);
           ctx.onRemovalRefused?.({ storeCode, pc, reason: refusalReason(single) });
@@ -83,21 +94,6 @@ export function hipoinkCalls(ctx: CallsContext) {
       return kept;
     },
   };
-}
-
-/** One Hipoink call, counted: its refusal (error_code ≠ 0), or undefined when Hipoink took it. */
-async function refusalOf(
-  result: { hipoinkCalls: number },
-  call: () => Promise<unknown>,
-): Promise<HipoinkRejectedError | undefined> {
-  try {
-    result.hipoinkCalls++;
-    await call();
-    return undefined;
-  } catch (err) {
-    if (!(err instanceof HipoinkRejectedError)) throw err;
-    return err;
-  }
 }
 
 const refusalReason = (err: HipoinkRejectedError) => err.errorMsg || `error_code ${err.errorCode}`;
