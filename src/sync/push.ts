@@ -2,22 +2,18 @@ import type { SyncSettings } from '../config.ts';
 import { addCounts, countChange, NO_COUNTS, slotCounts } from '../domain/counts.ts';
 import { ownerOf, type Slot, type SlotAction, slotAction } from '../domain/shelf.ts';
 import { MerchantUnavailableError } from '../errors.ts';
-import type { HipoinkClient } from '../hipoink/client.ts';
 import type { HipoinkProduct } from '../hipoink/fields.ts';
 import type { MerchantStore } from '../store/merchants.ts';
 import type { ShelfStore } from '../store/shelf.ts';
-import { hipoinkCalls } from './hipoink-calls.ts';
+import { type CallsContext, hipoinkCalls } from './hipoink-calls.ts';
 import type { PushMessage } from './messages.ts';
 import { forEachLimited } from './parallel.ts';
 
-export interface PushDeps {
+export interface PushDeps extends Pick<CallsContext, 'hipoink' | 'onRemovalRefused'> {
   merchants: Pick<MerchantStore, 'get' | 'addShelfCounts'>;
   shelf: ShelfStore;
-  hipoink: HipoinkClient;
   settings: Pick<SyncSettings, 'hipoinkChunkSize' | 'storeWriteConcurrency'>;
   onRejected?: (info: { merchantId: string; itemId: string; pc: string; reason: string }) => void;
-  /** Hipoink refused to delete a code; it is passed over. */
-  onRemovalRefused?: (info: { storeCode: string; pc: string; reason: string }) => void;
 }
 
 export interface PushResult {
