@@ -145,14 +145,12 @@ function recordOf(ctx: PollContext, outcome: Outcome, before: ItemRecord | undef
       removedReason: outcome.reason,
       stateHash: `removed:${outcome.reason}`,
     };
-  const { label, labelHash } = before ?? {};
-  const invalidReason = outcome.reason;
   return {
     ...base,
     status: 'invalid',
-    invalidReason,
-    label,
-    labelHash,
-    stateHash: `invalid:${invalidReason}`,
+    invalidReason: outcome.reason,
+    label: before?.label,
+    labelHash: before?.labelHash,
+    stateHash: `invalid:${outcome.reason}`,
   };
 }
