@@ -37,7 +37,7 @@ const CALLS_KEY = '#calls';
 const WANT_PREFIX = 'want:';
 
 /** A slot record as the rules see it (`unsure` when its code is among the calls under way). */
-function slotOf(record: Record<string, unknown>, unsure: ReadonlySet<string>): Slot {
+function slotOf(record: Record<string, unknown>, unsure: ReadonlySet<string> = new Set()): Slot {
   const { itemId, held, refused, ...rest } = SlotRecordSchema.parse(record);
   const wanters = Object.entries(rest).flatMap(([name, want]) =>
     name.startsWith(WANT_PREFIX)
@@ -105,26 +105,20 @@ export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string,
   /** A string set can be neither empty nor written empty: nothing to note is no write. */
   const changeCalls = async (merchantId: string, op: 'ADD' | 'DELETE', codes: readonly string[]) => {
     if (codes.length === 0) return;
-    const Key = key(merchantId, CALLS_KEY);
-    const values = { ':codes': new Set(codes) };
     await doc.send(
       new UpdateCommand({
         TableName: tableName,
-        Key,
+        Key: key(merchantId, CALLS_KEY),
         UpdateExpression: `${op} codes :codes`,
-        ExpressionAttributeValues: values,
+        ExpressionAttributeValues: { ':codes': new Set(codes) },
       }),
     );
   };
 
   return {
     async getItems(merchantId, itemIds) {
-      const found = await batchGetAll(
-        doc,
-        tableName,
-        [...new Set(itemIds)].map((id) => key(merchantId, id)),
-      );
-      return found.map((i) => ItemRecordSchema.parse(i));
+      const keys = [...new Set(itemIds)].map((id) => key(merchantId, id));
+      return (await batchGetAll(doc, tableName, keys)).map((i) => ItemRecordSchema.parse(i));
     },
 
     async listItems(merchantId) {
@@ -164,7 +158,7 @@ export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string,
           ReturnValues: 'ALL_OLD',
         }),
       );
-      return slotOf({ itemId: `${SLOT_PREFIX}${code}`, ...out.Attributes }, new Set());
+      return slotOf({ itemId: `${SLOT_PREFIX}${code}`, ...out.Attributes });
     },
 
     async settleSlot(merchantId, code, { held, refused }) {
@@ -184,7 +178,7 @@ export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string,
           }),
         ),
       );
-      return out?.Attributes && slotOf(out.Attributes, new Set());
+      return out?.Attributes && slotOf(out.Attributes);
     },
 
     beginCalls: (merchantId, codes) => changeCalls(merchantId, 'ADD', codes),
