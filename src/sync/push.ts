@@ -2,7 +2,6 @@ import type { SyncSettings } from '../config.ts';
 import { addCounts, countChange, NO_COUNTS, slotCounts } from '../domain/counts.ts';
 import { ownerOf, type Slot, type SlotAction, slotAction } from '../domain/shelf.ts';
 import { MerchantUnavailableError } from '../errors.ts';
-import type { HipoinkProduct } from '../hipoink/fields.ts';
 import type { MerchantStore } from '../store/merchants.ts';
 import type { ShelfStore } from '../store/shelf.ts';
 import { type CallsContext, hipoinkCalls } from './hipoink-calls.ts';
@@ -42,7 +41,7 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
   if (storeCode === undefined)
     throw new MerchantUnavailableError('Merchant has no store code yet (pending)', { merchantId });
   const result: PushResult = { merchantId, storeCode, upserted: 0, removed: 0, rejected: 0, hipoinkCalls: 0 };
-  const calls = (store: string, knownHeld: () => Promise<HipoinkProduct | undefined>) =>
+  const calls = (store: string, knownHeld: CallsContext['knownHeld']) =>
     hipoinkCalls({
       ...deps,
       merchantId,
