@@ -37,18 +37,17 @@ export type PollResult =
 export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<PollResult> {
   const now = deps.now ?? Date.now;
   const { merchantId } = msg;
+  const skipped = (reason: string) => ({ status: 'skipped' as const, merchantId, reason });
   let merchant: MerchantRecord | undefined;
   try {
     merchant = await deps.merchants.get(merchantId);
   } catch (err) {
     // E.g. a merchant stored without a Clover token: skipped with the reason, never retried.
-    if (err instanceof MerchantUnavailableError)
-      return { status: 'skipped', merchantId, reason: err.message };
+    if (err instanceof MerchantUnavailableError) return skipped(err.message);
     throw err;
   }
-  if (!merchant) return { status: 'skipped', merchantId, reason: 'unknown merchant' };
-  if (merchant.state !== 'active')
-    return { status: 'skipped', merchantId, reason: `merchant is ${merchant.state}` };
+  if (!merchant) return skipped('unknown merchant');
+  if (merchant.state !== 'active') return skipped(`merchant is ${merchant.state}`);
 
   const startedAt = now();
   const mode: 'full' | 'incremental' =
@@ -96,9 +95,6 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     // Nor does such a read know who else may want a code an item left: no item leaves a code in
     // this poll, and the store stays marked, so the next poll's repair makes the drops.
     ctx.dropsHeld = !progress.complete;
-    const partial = progress.complete
-      ? undefined
-      : 'Clover items kept changing during the read; the rest is read on the next poll';
 
     // The repair reads every record of the store: on a full sync, with ghost cleanup, and after a
     // poll stopped between its writes (records written whose slots were not).
@@ -134,7 +130,8 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
       await deps.merchants.setShelfCounts(merchantId, countShelf(items, slots));
     } else await deps.merchants.addShelfCounts(merchantId, ctx.shelfChange);
     done.counted = true;
-    const outcome = { mode, startedAt, counts, cleanedUp, ...(partial === undefined ? {} : { partial }) };
+    const partial = 'Clover items kept changing during the read; the rest is read on the next poll';
+    const outcome = { mode, startedAt, counts, cleanedUp, ...(progress.complete ? {} : { partial }) };
     const notice = await deps.merchants.recordPoll(merchantId, {
       ...outcome,
       ...(cursor === undefined ? {} : { cursor }),
@@ -161,8 +158,7 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     await deps.merchants
       .recordPoll(merchantId, { mode, startedAt, counts, cleanedUp: false, error: message })
       .catch(() => undefined);
-    if (err instanceof MerchantUnavailableError)
-      return { status: 'skipped', merchantId, reason: err.message };
+    if (err instanceof MerchantUnavailableError) return skipped(err.message);
     throw err;
   }
 }
