@@ -64,11 +64,8 @@ async function saveItems(ctx: PollContext, items: ReadonlyArray<[Outcome, ItemRe
     if (outcome.kind !== 'invalid') ctx.counts.changed++;
     if (outcome.kind === 'remove') ctx.counts.removed++;
   });
-  await forEachLimited(
-    changes,
-    parallel,
-    async ({ want }) => void (want && (await touch(ctx, want.label.pc, { want }))),
-  );
+  const wants = changes.flatMap(({ want }) => want ?? []);
+  await forEachLimited(wants, parallel, (want) => touch(ctx, want.label.pc, { want }));
   for (const { record, drop } of changes)
     if (drop) ctx.leaving.set(record.itemId, new Set(ctx.leaving.get(record.itemId)).add(drop));
 }
