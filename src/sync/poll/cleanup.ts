@@ -59,7 +59,7 @@ export async function reconcile(ctx: PollContext, stored: readonly ItemRecord[],
   const slots = await ctx.deps.shelf.listSlots(ctx.merchant.merchantId);
   const records = new Map(stored.map((r) => [r.itemId, r]));
   const listed = new Map(slots.flatMap((s) => s.wanters.map((w) => [`${s.code} ${w.itemId}`, w] as const)));
-  for (const r of records.values()) {
+  for (const r of stored) {
     const want = wantedLabel(r);
     const entry = want && listed.get(`${want.label.pc} ${r.itemId}`);
     if (want && (entry?.labelHash !== want.labelHash || entry.firstSeenAt !== r.firstSeenAt))
