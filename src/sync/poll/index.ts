@@ -132,13 +132,12 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     done.counted = true;
     const partial = 'Clover items kept changing during the read; the rest is read on the next poll';
     const outcome = { mode, startedAt, counts, cleanedUp, ...(progress.complete ? {} : { partial }) };
-    const notice = await deps.merchants.recordPoll(merchantId, {
+    const { lastNoticeAt, lastChangeNoticeTs: changed } = await deps.merchants.recordPoll(merchantId, {
       ...outcome,
       ...(cursor === undefined ? {} : { cursor }),
     });
     // A notice that came while this poll ran, of a change newer than anything it read (its
     // window's poll may have been this one, read too early): one more poll for that change.
-    const { lastNoticeAt, lastChangeNoticeTs: changed } = notice;
     if (
       lastNoticeAt !== undefined &&
       lastNoticeAt >= startedAt &&
