@@ -22,28 +22,18 @@ export async function cleanUpGhosts(
   });
   if (changed.length > 0) await savePage(ctx, changed);
   const present = new Set(listed.flatMap((row) => keyOf(row).id ?? []));
-  await removeGhosts(ctx, stored, present);
-  // The codes the listing's changed items left, now that their new wants are written.
+  const ghosts = stored.filter((r) => !present.has(r.itemId));
+  await confirmGone(ctx, ghosts);
+  // The codes the listing's changed items left (every want is written); a ghost's GET may have
+  // applied them already.
   await applyDrops(ctx);
 }
 
-/** Items we hold that are not in `present`, each confirmed with a GET before its label comes down. */
-export async function removeGhosts(
-  ctx: PollContext,
-  stored: readonly ItemRecord[],
-  present: ReadonlySet<string>,
-) {
-  const ghosts = stored.filter((r) => !present.has(r.itemId));
-  await confirmEach(ctx, ghosts);
-}
-
-/** Items Clover said were deleted (webhook notices): confirmed the same way before their labels go. */
-export async function confirmGone(ctx: PollContext, itemIds: readonly string[]) {
-  await confirmEach(ctx, await ctx.deps.shelf.getItems(ctx.merchant.merchantId, itemIds));
-}
-
-/** Each item not removed, and not read in this poll already, is asked for: gone, it is saved so. */
-async function confirmEach(ctx: PollContext, stored: readonly ItemRecord[]) {
+/**
+ * Items Clover said were deleted (webhook notices) or no longer lists (ghosts): each not removed,
+ * and not read in this poll already, is confirmed with a GET before its label comes down.
+ */
+export async function confirmGone(ctx: PollContext, stored: readonly ItemRecord[]) {
   for (const item of stored)
     if (item.status !== 'removed' && !ctx.read.has(item.itemId))
       await saveFetched(ctx, item.itemId, await ctx.clover.get(item.itemId), item);

@@ -4,7 +4,7 @@ import { MerchantUnavailableError } from '../../errors.ts';
 import type { MerchantRecord, SyncCounts } from '../../store/merchants.ts';
 import { pollMessage } from '../fanout.ts';
 import type { PollMessage } from '../messages.ts';
-import { cleanUpGhosts, confirmGone, reconcile, removeGhosts } from './cleanup.ts';
+import { cleanUpGhosts, confirmGone, reconcile } from './cleanup.ts';
 import { cloverSession, type PollContext, type PollDeps } from './context.ts';
 import { decideCodes } from './owners.ts';
 import { queuePushes } from './queue.ts';
@@ -107,12 +107,12 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     if (stored) await reconcile(ctx, stored, flags);
     // Drops come only once every want is written: this read's, and those a stopped poll left out.
     await applyDrops(ctx);
-    if (msg.confirmGone) await confirmGone(ctx, msg.confirmGone);
+    if (msg.confirmGone) await confirmGone(ctx, await deps.shelf.getItems(merchantId, msg.confirmGone));
     // Ghost cleanup needs a complete id listing; an incomplete one leaves it due for the next poll.
     let cleanedUp = false;
     if (stored && progress.complete && cleanupDue) {
       if (mode === 'full' && since === undefined) {
-        await removeGhosts(ctx, stored, ctx.read); // the read itself listed every item
+        await confirmGone(ctx, stored); // the read listed every item: those it did not are ghosts
         cleanedUp = true;
       } else {
         const listed = await listAll(clover.list, deps.settings.pageLimit);
