@@ -7,6 +7,7 @@ import type { QueueSender } from '../../queues/sqs.ts';
 import type { MerchantRecord, MerchantStore, SyncCounts } from '../../store/merchants.ts';
 import type { ShelfStore } from '../../store/shelf.ts';
 import type { TokenManager } from '../tokens.ts';
+import type { ReadProgress } from './read.ts';
 
 export interface PollDeps {
   merchants: MerchantStore;
@@ -53,8 +54,11 @@ export interface PollContext {
   shelfChange: ShelfCounts;
   /** Codes items read in this poll left, by item: dropped from their slots once the read is over. */
   leaving: Map<string, Set<string>>;
-  /** The read stopped early: records of items it did not reach may lack their wants, so no drops. */
-  dropsHeld?: boolean;
+  /**
+   * Whether the read got to the end. One that stopped early makes no drops: an item it did not reach
+   * may have taken over the code another left.
+   */
+  readProgress: ReadProgress;
   /** Set by the first write: the store's record says its shelf is being written. */
   writesMarked?: Promise<void>;
 }

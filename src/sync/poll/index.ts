@@ -69,6 +69,7 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
       ...{ read: new Set<string>(), touched: new Set<string>(), codesToDecide: new Set<string>() },
       leaving: new Map(),
       shelfChange: { ...NO_COUNTS },
+      readProgress: { complete: true },
     };
     // A full resync reads every item, or those modified since `msg.since` when one was given (from
     // the polls' own starting point if that is earlier: a backfill never skips what they have not
@@ -80,7 +81,7 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
           ? undefined
           : Math.min(msg.since, pollsFrom)
         : pollsFrom;
-    const progress = { complete: true };
+    const progress = ctx.readProgress;
     let readUpTo: number | undefined;
     for await (const page of readItemsSince(clover.list, since, deps.settings.pageLimit, progress)) {
       counts.fetched += page.length;
@@ -93,8 +94,7 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
       ? maxDefined(merchant.cursor, readUpTo)
       : (readUpTo ?? since ?? merchant.cursor);
     // Nor does such a read know who else may want a code an item left: no item leaves a code in
-    // this poll, and the store stays marked, so the next poll's repair makes the drops.
-    ctx.dropsHeld = !progress.complete;
+    // this poll (`touch`), and the store stays marked, so the next poll's repair makes the drops.
 
     // The repair reads every record of the store: on a full sync, with ghost cleanup, and after a
     // poll stopped between its writes (records written whose slots were not).

@@ -100,7 +100,7 @@ function changeOf(ctx: PollContext, outcome: Outcome, before: ItemRecord | undef
  */
 export async function touch(ctx: PollContext, code: string, change: { want: Want } | { drop: string }) {
   await markWrites(ctx);
-  if ('drop' in change && ctx.dropsHeld) return;
+  if ('drop' in change && !ctx.readProgress.complete) return;
   if ('want' in change) {
     ctx.codesToDecide.add(code);
     ctx.leaving.get(change.want.itemId)?.delete(code);
