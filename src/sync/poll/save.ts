@@ -66,8 +66,12 @@ async function saveItems(ctx: PollContext, items: ReadonlyArray<[Outcome, ItemRe
   });
   const wants = changes.flatMap(({ want }) => want ?? []);
   await forEachLimited(wants, parallel, (want) => touch(ctx, want.label.pc, { want }));
-  for (const { record, drop } of changes)
-    if (drop) ctx.leaving.set(record.itemId, new Set(ctx.leaving.get(record.itemId)).add(drop));
+  // An item that wants a code again (a later version in the same read) no longer leaves it.
+  for (const { record, want, drop } of changes) {
+    const leaving = ctx.leaving.get(record.itemId) ?? new Set<string>();
+    if (want) leaving.delete(want.label.pc);
+    if (drop) ctx.leaving.set(record.itemId, leaving.add(drop));
+  }
 }
 
 /** Drops items from the codes they left in this poll (and do not want again). */
@@ -101,10 +105,7 @@ function changeOf(ctx: PollContext, outcome: Outcome, before: ItemRecord | undef
 export async function touch(ctx: PollContext, code: string, change: { want: Want } | { drop: string }) {
   await markWrites(ctx);
   if ('drop' in change && !ctx.readProgress.complete) return;
-  if ('want' in change) {
-    ctx.codesToDecide.add(code);
-    ctx.leaving.get(change.want.itemId)?.delete(code);
-  }
+  if ('want' in change) ctx.codesToDecide.add(code);
   const before = await ctx.deps.shelf.touchSlot(ctx.merchant.merchantId, code, change);
   const after = withWanter(before, change);
   addCounts(ctx.shelfChange, countChange(slotCounts(before), slotCounts(after)));
