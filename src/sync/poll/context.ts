@@ -43,7 +43,7 @@ export interface PollContext {
   counts: SyncCounts;
   /** Items this poll read from Clover (by a listing or a GET). */
   read: Set<string>;
-  /** Codes whose slot this poll changed: each gets a push. */
+  /** Codes whose slot this poll changed, or its repair found out of step: each gets a push. */
   touched: Set<string>;
   /**
    * Codes the code rule looks at again: an item started to want them (or with a new label), or
@@ -52,7 +52,10 @@ export interface PollContext {
   codesToDecide: Set<string>;
   /** How this poll moved the store's shelf counts. */
   shelfChange: ShelfCounts;
-  /** Codes items read in this poll left, by item: dropped from their slots once the read is over. */
+  /**
+   * Codes items read in this poll left, by item: dropped from their slots (`applyDrops`) only once
+   * every want of the read is written, and those of the repair when one runs.
+   */
   leaving: Map<string, Set<string>>;
   /**
    * Whether the read got to the end. One that stopped early makes no drops: an item it did not reach
