@@ -416,6 +416,51 @@ describe('pollMerchant', () => {
     expect([...s.hipoink.shelf.values()].map((p) => p.pp)).toEqual(['9.99', '9.99', '9.99']);
   });
 
+  it('queues what a failing full resync saved with the resync’s own flags (refused labels tried again)', async () => {
+    const s = setup([
+      it0('A', { modifiedTime: 1 }),
+      it0('B', { modifiedTime: 2 }),
+      it0('C', { modifiedTime: 3 }),
+    ]);
+    s.deps.settings = { ...settings, pageLimit: 2 };
+    await pollMerchant(s.deps, msg());
+    await s.push();
+    const list = s.deps.clover.listItems;
+    let calls = 0;
+    s.deps.clover = {
+      ...s.deps.clover,
+      listItems: async (m, t, q) => {
+        if (++calls === 2) throw new CloverApiError('503', { status: 503 });
+        return list(m, t, q);
+      },
+    };
+    s.catalog.set('B', it0('B', { price: 999, modifiedTime: 2 }));
+    await expect(pollMerchant(s.deps, { ...msg('full'), repush: true })).rejects.toBeInstanceOf(
+      CloverApiError,
+    );
+    expect(s.pushQueue.sent.map((m) => m.body)).toEqual([
+      expect.objectContaining({ codes: ['SKU-B'], retryRefused: true, repush: true }),
+    ]);
+  });
+
+  it('stays recorded as done when the poll it owes a notice cannot be queued (the message is retried)', async () => {
+    const s = setup([it0('A', { modifiedTime: 1000 })]);
+    await pollMerchant(s.deps, msg());
+    const failing = { send: async () => Promise.reject(new Error('SQS unavailable')) };
+    const list = s.deps.clover.listItems;
+    s.deps.clover = {
+      ...s.deps.clover,
+      listItems: async (m, t, q) => {
+        await s.merchants.recordNotice('M1', 2_000_000, 2000);
+        return list(m, t, q);
+      },
+    };
+    s.advance(60_000);
+    await expect(pollMerchant({ ...s.deps, pollQueue: failing }, msg())).rejects.toThrow('SQS unavailable');
+    expect(s.merchants.polls.at(-1)).not.toHaveProperty('error');
+    expect(s.merchants.records.get('M1')?.lastSyncStatus).toBe('ok');
+  });
+
   it('polls once more when a notice of a change it did not read came while it ran', async () => {
     const s = setup([it0('A', { modifiedTime: 1000 })]);
     const pollQueue = new RecordingQueue();

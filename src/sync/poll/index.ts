@@ -61,7 +61,10 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     cloverRequests: 0,
   };
   let ctx: PollContext | undefined;
-  const done = { queued: false, counted: false };
+  // A full resync's pushes try refused labels again (`repush`: send every label again).
+  const flags: PushFlags =
+    mode === 'full' ? { retryRefused: true, ...(msg.repush ? { repush: true } : {}) } : {};
+  const done = { queued: false, counted: false, recorded: false };
   try {
     const clover = cloverSession(deps, merchantId, counts);
     ctx = {
@@ -101,9 +104,6 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     const cleanupDue = mode === 'full' || isCleanupDue(merchant, deps.settings, startedAt);
     const repairDue = cleanupDue || merchant.shelfWritesUnfinished !== undefined;
     const stored = repairDue ? await deps.shelf.listItems(merchantId) : undefined;
-    // A full resync's pushes try refused labels again (`repush`: send every label again).
-    const flags: PushFlags =
-      mode === 'full' ? { retryRefused: true, ...(msg.repush ? { repush: true } : {}) } : {};
     if (stored) await reconcile(ctx, stored, flags);
     // Drops come only once every want is written: this read's, and those a stopped poll left out.
     await applyDrops(ctx);
@@ -124,7 +124,8 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     counts.queuedForPush = await queuePushes(ctx, flags);
     done.queued = true;
 
-    // A cleanup has a full listing at hand: the store's counts are counted afresh there.
+    // A cleanup counts the store afresh from all its records (listed again: this poll and pushes
+    // beside it changed them since the repair's listing); other polls add what they changed.
     if (cleanedUp) {
       const [items, slots] = [await deps.shelf.listItems(merchantId), await deps.shelf.listSlots(merchantId)];
       await deps.merchants.setShelfCounts(merchantId, countShelf(items, slots));
@@ -136,6 +137,7 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
       ...outcome,
       ...(cursor === undefined ? {} : { cursor }),
     });
+    done.recorded = true;
     // A notice that came while this poll ran, of a change newer than anything it read (its
     // window's poll may have been this one, read too early): one more poll for that change.
     if (
@@ -150,13 +152,15 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     return { status: 'synced', merchantId, ...outcome };
   } catch (err) {
     // What was written before the failure still reaches the shelf now, and the counts once.
-    if (ctx && !done.queued) await queuePushes(ctx).catch(() => undefined);
+    if (ctx && !done.queued) await queuePushes(ctx, flags).catch(() => undefined);
     if (ctx && !done.counted)
       await deps.merchants.addShelfCounts(merchantId, ctx.shelfChange).catch(() => undefined);
+    // A poll already recorded as done stays so (only the poll after a notice was not queued).
     const message = err instanceof Error ? err.message : String(err);
-    await deps.merchants
-      .recordPoll(merchantId, { mode, startedAt, counts, cleanedUp: false, error: message })
-      .catch(() => undefined);
+    if (!done.recorded)
+      await deps.merchants
+        .recordPoll(merchantId, { mode, startedAt, counts, cleanedUp: false, error: message })
+        .catch(() => undefined);
     if (err instanceof MerchantUnavailableError) return skipped(err.message);
     throw err;
   }
