@@ -85,7 +85,9 @@ export function hipoinkCalls(ctx: CallsContext) {
         if (refusal === undefined) continue;
         await assertRequestAccepted(refusal);
         for (const pc of chunk) {
-          const single = await refusalOf(() => hipoink.deleteMultiple(storeCode, [pc]));
+          // A chunk of one was that code's own delete: it is not sent again.
+          const single =
+            chunk.length === 1 ? refusal : await refusalOf(() => hipoink.deleteMultiple(storeCode, [pc]));
           if (single === undefined) continue;
           kept.add(pc);
           ctx.onRemovalRefused?.({ storeCode, pc, reason: refusalReason(single) });

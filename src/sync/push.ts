@@ -52,8 +52,8 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
     });
   if (msg.clearFrom !== undefined) {
     // A store this merchant leaves: its codes go, and a probe there may only delete.
-    await calls(msg.clearFrom, async () => undefined).deleteCodes(msg.codes);
-    return { ...result, storeCode: msg.clearFrom, removed: msg.codes.length };
+    const kept = await calls(msg.clearFrom, async () => undefined).deleteCodes(msg.codes);
+    return { ...result, storeCode: msg.clearFrom, removed: msg.codes.length - kept.size };
   }
 
   const creates: Create[] = [];

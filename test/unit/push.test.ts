@@ -254,6 +254,21 @@ describe('pushCodes', () => {
     expect(hipoink.shelf.has('PC-D')).toBe(false);
   });
 
+  it('asks Hipoink once to delete a lone code it refuses, and counts only the codes a store move took away', async () => {
+    const { shelf, hipoink, deps } = setup();
+    for (const id of ['A', 'B']) await want(shelf, id, `PC-${id}`);
+    await pushCodes(deps, { merchantId: 'M1', codes: ['PC-A', 'PC-B'] });
+    await hide(shelf, 'A');
+    hipoink.undeletable.add('PC-A');
+    hipoink.calls = [];
+    await pushCodes(deps, { merchantId: 'M1', codes: ['PC-A'] });
+    // The delete, then the probe (the held label of PC-B again, then a delete of no product).
+    expect(hipoink.calls.filter((c) => c.op === 'del_multiple' && c.codes.includes('PC-A'))).toHaveLength(1);
+
+    const moved = await pushCodes(deps, { merchantId: 'M1', codes: ['PC-A', 'PC-B'], clearFrom: 'OLD' });
+    expect(moved).toMatchObject({ storeCode: 'OLD', removed: 1 });
+  });
+
   it('sends every label again on a repush, and lets transient failures propagate for the queue to retry', async () => {
     const { shelf, hipoink, push } = setup();
     await want(shelf, 'A', 'PC-A');
