@@ -19,18 +19,21 @@ export async function decideCodes(ctx: PollContext) {
     const codes = [...ctx.codesToDecide];
     ctx.codesToDecide.clear();
     for (let slot of await deps.shelf.getSlots(merchantId, codes)) {
-      // An owner this poll did not read is confirmed where the code is contested or changes hands.
-      const toConfirm = (owner: Want | undefined): owner is Want =>
-        !!owner && !read.has(owner.itemId) && (slot.wanters.length > 1 || slot.held?.itemId !== owner.itemId);
-      for (let owner = ownerOf(slot); toConfirm(owner); ) {
+      for (let owner = ownerToConfirm(slot, read); owner; owner = ownerToConfirm(slot, read)) {
         const [stored] = await deps.shelf.getItems(merchantId, [owner.itemId]);
         await saveFetched(ctx, owner.itemId, await ctx.clover.get(owner.itemId), stored);
         slot = (await deps.shelf.getSlots(merchantId, [slot.code]))[0] ?? slot;
-        owner = ownerOf(slot);
       }
       decided.set(slot.code, slot);
     }
   }
   for (const slot of decided.values())
     for (const b of blocked(slot)) if (read.has(b.itemId)) reportInvalid(ctx, b.itemId, b.reason);
+}
+
+/** The code's owner when this poll did not read it and the code is contested or changes hands to it. */
+function ownerToConfirm(slot: Slot, read: ReadonlySet<string>): Want | undefined {
+  const owner = ownerOf(slot);
+  if (!owner || read.has(owner.itemId)) return undefined;
+  return slot.wanters.length > 1 || slot.held?.itemId !== owner.itemId ? owner : undefined;
 }
