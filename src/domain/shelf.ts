@@ -82,8 +82,8 @@ export interface PushFlags {
 export function slotAction(slot: Slot, flags: PushFlags = {}): SlotAction {
   const owner = ownerOf(slot);
   if (!owner) return slot.held || slot.unsure ? { kind: 'delete' } : { kind: 'none' };
-  const settled = slot.held?.labelHash === owner.labelHash || (ownerRefusal(slot) && !flags.retryRefused);
-  if (settled && !slot.unsure && !flags.repush) return { kind: 'none' };
+  const inStep = slot.held?.labelHash === owner.labelHash || (ownerRefusal(slot) && !flags.retryRefused);
+  if (inStep && !slot.unsure && !flags.repush) return { kind: 'none' };
   return { kind: 'create', label: owner.label, labelHash: owner.labelHash, itemId: owner.itemId };
 }
 
@@ -93,11 +93,12 @@ export const isOutOfStep = (slot: Slot, flags: PushFlags = {}) => slotAction(slo
 /** The wanters of a code that do not get it, and why. */
 export function blocked(slot: Pick<Slot, 'code' | 'wanters'>) {
   const owner = ownerOf(slot);
+  if (!owner) return [];
   return slot.wanters
-    .filter((w) => owner && w.itemId !== owner.itemId)
+    .filter((w) => w.itemId !== owner.itemId)
     .map((w) => ({
       itemId: w.itemId,
-      reason: `product code ${slot.code} is already used by Clover item ${owner?.itemId}`,
+      reason: `product code ${slot.code} is already used by Clover item ${owner.itemId}`,
     }));
 }
 

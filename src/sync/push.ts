@@ -92,8 +92,8 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
     let own = c.slot.held?.itemId === c.itemId ? c.slot.held : undefined;
     if (own && c.slot.unsure && (await hipoink.createOne(own.label)) !== undefined) own = undefined;
     if (!own && (c.slot.held || c.slot.unsure)) {
-      const [now] = await deps.shelf.getSlots(merchantId, [c.slot.code]);
-      if (now && ownerOf(now)?.labelHash !== c.labelHash) return;
+      const [current] = await deps.shelf.getSlots(merchantId, [c.slot.code]);
+      if (current && ownerOf(current)?.labelHash !== c.labelHash) return;
       if ((await hipoink.deleteCodes([c.slot.code])).size > 0) return;
     }
     await settle(c.slot.code, { held: own, refused: { labelHash: c.labelHash, reason, itemId: c.itemId } });
