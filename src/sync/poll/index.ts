@@ -68,8 +68,14 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
   try {
     const clover = cloverSession(deps, merchantId, counts);
     ctx = {
-      ...{ deps, merchant, startedAt, clover, counts },
-      ...{ read: new Set<string>(), touched: new Set<string>(), codesToDecide: new Set<string>() },
+      deps,
+      merchant,
+      startedAt,
+      clover,
+      counts,
+      read: new Set(),
+      touched: new Set(),
+      codesToDecide: new Set(),
       leaving: new Map(),
       shelfChange: { ...NO_COUNTS },
       readProgress: { complete: true },
