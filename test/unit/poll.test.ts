@@ -381,6 +381,34 @@ describe('pollMerchant', () => {
     expect(most).toBeLessThanOrEqual(settings.storeWriteConcurrency);
   });
 
+  it('keeps the code of an item read twice in one read, recoded and then back to its old code', async () => {
+    const s = setup([
+      it0('A', { modifiedTime: 1000 }),
+      it0('X', { modifiedTime: 2000 }),
+      it0('C', { modifiedTime: 3000 }),
+    ]);
+    s.deps.settings = { ...settings, pageLimit: 2 };
+    await pollMerchant(s.deps, msg());
+    await s.push();
+    s.advance(600_000);
+    s.catalog.set('X', it0('X', { sku: 'NEW', modifiedTime: 4000 }));
+    const list = s.deps.clover.listItems;
+    let calls = 0;
+    s.deps.clover = {
+      ...s.deps.clover,
+      listItems: async (m, t, q) => {
+        // The clerk puts the old code back while the read is between its pages.
+        if (++calls === 2) s.catalog.set('X', it0('X', { modifiedTime: 5000 }));
+        return list(m, t, q);
+      },
+    };
+    await pollMerchant(s.deps, msg());
+    await s.push();
+    const [slot] = await s.shelf.getSlots('M1', ['SKU-X']);
+    expect(slot?.wanters.map((w) => w.itemId)).toEqual(['X']);
+    expect(s.hipoink.shelf.has('SKU-X')).toBe(true);
+  });
+
   it('queues at once what a failing poll saved before it failed, and the rest at the next poll', async () => {
     const s = setup([
       it0('A', { modifiedTime: 1 }),
