@@ -444,7 +444,7 @@ describe('pollMerchant', () => {
     expect([...s.hipoink.shelf.values()].map((p) => p.pp)).toEqual(['9.99', '9.99', '9.99']);
   });
 
-  it('queues what a failing full resync saved with the resync’s own flags (refused labels tried again)', async () => {
+  it('queues what a failing full resync saved flagged to try refused labels again, and leaves the repush to the retry', async () => {
     const s = setup([
       it0('A', { modifiedTime: 1 }),
       it0('B', { modifiedTime: 2 }),
@@ -467,8 +467,9 @@ describe('pollMerchant', () => {
       CloverApiError,
     );
     expect(s.pushQueue.sent.map((m) => m.body)).toEqual([
-      expect.objectContaining({ codes: ['SKU-B'], retryRefused: true, repush: true }),
+      expect.objectContaining({ codes: ['SKU-B'], retryRefused: true }),
     ]);
+    expect(s.pushQueue.sent[0]?.body).not.toHaveProperty('repush');
   });
 
   it('stays recorded as done when the poll it owes a notice cannot be queued (the message is retried)', async () => {

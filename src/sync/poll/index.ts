@@ -158,7 +158,10 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     return { status: 'synced', merchantId, ...outcome };
   } catch (err) {
     // What was written before the failure still reaches the shelf now, and the counts once.
-    if (ctx && !done.queued) await queuePushes(ctx, flags).catch(() => undefined);
+    // Refused labels are tried again, but a repush waits for the attempt that succeeds: after its
+    // repair every code is queued, and each failed attempt would send the whole store again.
+    if (ctx && !done.queued)
+      await queuePushes(ctx, flags.retryRefused ? { retryRefused: true } : {}).catch(() => undefined);
     if (ctx && !done.counted)
       await deps.merchants.addShelfCounts(merchantId, ctx.shelfChange).catch(() => undefined);
     // A poll already recorded as done stays so (only the poll after a notice was not queued).
