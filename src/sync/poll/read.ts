@@ -49,8 +49,8 @@ export async function* readItemsSince(
   if (!Number.isInteger(limit) || limit < 2)
     throw new RangeError(`page limit must be at least 2; got ${limit}`);
   let bound = since;
-  let skip = 0;
-  let anchor: unknown;
+  /** Within a tie group that fills pages: the last row read, and its offset, where the next page starts. */
+  let anchor: { row: unknown; offset: number } | undefined;
   let restarts = 0;
   // Ids of the tie group at `bound` read so far: read again, they are passed over.
   let tieRead = new Set<string>();
@@ -59,19 +59,18 @@ export async function* readItemsSince(
     return x.modifiedTime === bound && x.id !== undefined && tieRead.has(x.id);
   };
   for (;;) {
-    const anchored = skip > 0;
-    const offset = anchored ? skip - 1 : skip;
+    const offset = anchor?.offset ?? 0;
     const raw = await list({ ...(bound === undefined ? {} : { modifiedSince: bound }), limit, offset });
-    if (anchored && !(sameRow(raw[0], anchor) && !raw.slice(1).some(readBefore))) {
+    if (anchor && !(sameRow(raw[0], anchor.row) && !raw.slice(1).some(readBefore))) {
       if (restarts === MAX_RESTARTS) {
         progress.complete = false;
         return;
       }
       restarts++;
-      [skip, tieRead] = [0, new Set()];
+      [anchor, tieRead] = [undefined, new Set()];
       continue;
     }
-    yield (anchored ? raw.slice(1) : raw).filter((r) => !readBefore(r));
+    yield (anchor ? raw.slice(1) : raw).filter((r) => !readBefore(r));
     if (raw.length < limit) return;
     const first = keyOf(raw[0]).modifiedTime;
     const last = keyOf(raw.at(-1)).modifiedTime;
@@ -79,12 +78,12 @@ export async function* readItemsSince(
     const advances = last !== undefined && (bound === undefined || last > bound);
     if (advances && first !== last) {
       // The next page starts with the whole tie group at `last`: no offset is needed to pass it.
-      [bound, skip, anchor, tieRead] = [last, 0, undefined, new Set(group)];
+      [bound, anchor, tieRead] = [last, undefined, new Set(group)];
       continue;
     }
     // The whole page is one tie group (or its rows give no later modifiedTime): on by offset.
     if (advances) [bound, tieRead] = [last, new Set()];
-    [skip, anchor] = [offset + raw.length, raw.at(-1)];
+    anchor = { row: raw.at(-1), offset: offset + raw.length - 1 };
     for (const id of group) tieRead.add(id);
   }
 }
