@@ -85,11 +85,14 @@ export interface ShelfStore {
 export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string, now = Date.now): ShelfStore {
   const key = (merchantId: string, sortKey: string) => ({ merchantId, itemId: sortKey });
   const slotKey = (merchantId: string, code: string) => key(merchantId, `${SLOT_PREFIX}${code}`);
-  /** Our own rows start with '#', which sorts before every Clover item id (letters and digits). */
-  const rows = (merchantId: string, ours: boolean) =>
+  /**
+   * A merchant's item records, or its own rows (slots and the calls record): those start with '#',
+   * which sorts before every Clover item id (letters and digits).
+   */
+  const rows = (merchantId: string, kind: 'items' | 'slots') =>
     queryAll(doc, {
       TableName: tableName,
-      KeyConditionExpression: `merchantId = :m AND itemId ${ours ? '<' : '>'} :p`,
+      KeyConditionExpression: `merchantId = :m AND itemId ${kind === 'slots' ? '<' : '>'} :p`,
       ExpressionAttributeValues: { ':m': merchantId, ':p': '#\uffff' },
       ConsistentRead: true,
     });
@@ -123,7 +126,7 @@ export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string,
 
     async listItems(merchantId) {
       const items: ItemRecord[] = [];
-      for await (const i of rows(merchantId, false)) items.push(ItemRecordSchema.parse(i));
+      for await (const i of rows(merchantId, 'items')) items.push(ItemRecordSchema.parse(i));
       return items;
     },
 
@@ -141,7 +144,7 @@ export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string,
 
     async listSlots(merchantId) {
       const records: Record<string, unknown>[] = [];
-      for await (const r of rows(merchantId, true)) records.push(r);
+      for await (const r of rows(merchantId, 'slots')) records.push(r);
       return slotsOf(records).slots;
     },
 
@@ -185,8 +188,8 @@ export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string,
     endCalls: (merchantId, codes) => changeCalls(merchantId, 'DELETE', codes),
 
     async forget(merchantId) {
-      for (const ours of [false, true])
-        for await (const row of rows(merchantId, ours))
+      for (const kind of ['items', 'slots'] as const)
+        for await (const row of rows(merchantId, kind))
           await doc.send(
             new DeleteCommand({ TableName: tableName, Key: key(merchantId, String(row.itemId)) }),
           );
