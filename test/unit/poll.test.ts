@@ -87,6 +87,24 @@ function setup(items: RawItem[], merchant = merchantRecord()) {
   const advance = (ms: number) => {
     clock += ms;
   };
+  /**
+   * Runs `before` ahead of each later Clover list call, given the call's number from 1 (it may
+   * throw); returns what puts the list calls back as they were.
+   */
+  const beforeEachList = (before: (call: number) => unknown) => {
+    const list = deps.clover.listItems;
+    let calls = 0;
+    deps.clover = {
+      ...deps.clover,
+      listItems: async (m, t, q) => {
+        await before(++calls);
+        return list(m, t, q);
+      },
+    };
+    return () => {
+      deps.clover = { ...deps.clover, listItems: list };
+    };
+  };
   return {
     catalog,
     clover,
@@ -99,6 +117,7 @@ function setup(items: RawItem[], merchant = merchantRecord()) {
     hipoink,
     push,
     advance,
+    beforeEachList,
   };
 }
 
@@ -150,18 +169,12 @@ describe('pollMerchant', () => {
     const s = setup([...group, ...later], merchantRecord({ cursor: 9000, lastCleanupAt: Date.now() }));
     s.deps.settings = { ...settings, pageLimit: 3 };
     // Before every page after the first, two items of the tie group already read are edited.
-    const list = s.deps.clover.listItems;
     let clock = 100;
-    s.deps.clover = {
-      ...s.deps.clover,
-      listItems: async (m, t, q) => {
-        if (s.clover.listCalls.length > 0) {
-          const moving = [...s.catalog.values()].filter((i) => i.modifiedTime === 10).slice(0, 2);
-          for (const i of moving) s.catalog.set(i.id, { ...i, modifiedTime: clock++ });
-        }
-        return list(m, t, q);
-      },
-    };
+    const stopEdits = s.beforeEachList((call) => {
+      if (call === 1) return;
+      const moving = [...s.catalog.values()].filter((i) => i.modifiedTime === 10).slice(0, 2);
+      for (const i of moving) s.catalog.set(i.id, { ...i, modifiedTime: clock++ });
+    });
     const result = await pollMerchant(s.deps, msg('full'));
     expect(result).toMatchObject({ status: 'synced', mode: 'full', cleanedUp: false });
     expect(result.status === 'synced' && result.partial).toMatch(/kept changing/);
@@ -172,7 +185,7 @@ describe('pollMerchant', () => {
     expect((await s.shelf.listItems('M1')).length).toBeLessThan(s.catalog.size);
 
     // Once the edits stop, the next poll reads on from there and nothing is missing.
-    s.deps.clover = { ...s.deps.clover, listItems: list };
+    stopEdits();
     const next = await pollMerchant(s.deps, msg());
     expect(next).toMatchObject({ status: 'synced', mode: 'incremental' });
     expect(next.status === 'synced' && next.partial).toBeFalsy();
@@ -392,16 +405,8 @@ describe('pollMerchant', () => {
     await s.push();
     s.advance(600_000);
     s.catalog.set('X', it0('X', { sku: 'NEW', modifiedTime: 4000 }));
-    const list = s.deps.clover.listItems;
-    let calls = 0;
-    s.deps.clover = {
-      ...s.deps.clover,
-      listItems: async (m, t, q) => {
-        // The clerk puts the old code back while the read is between its pages.
-        if (++calls === 2) s.catalog.set('X', it0('X', { modifiedTime: 5000 }));
-        return list(m, t, q);
-      },
-    };
+    // The clerk puts the old code back while the read is between its pages.
+    s.beforeEachList((call) => call === 2 && s.catalog.set('X', it0('X', { modifiedTime: 5000 })));
     await pollMerchant(s.deps, msg());
     await s.push();
     const [slot] = await s.shelf.getSlots('M1', ['SKU-X']);
@@ -424,15 +429,9 @@ describe('pollMerchant', () => {
       ['C', 12],
     ] as const)
       s.catalog.set(id, it0(id, { price: 999, modifiedTime: t }));
-    const list = s.deps.clover.listItems;
-    let calls = 0;
-    s.deps.clover = {
-      ...s.deps.clover,
-      listItems: async (m, t, q) => {
-        if (++calls === 2) throw new CloverApiError('503', { status: 503 });
-        return list(m, t, q);
-      },
-    };
+    s.beforeEachList((call) => {
+      if (call === 2) throw new CloverApiError('503', { status: 503 });
+    });
     await expect(pollMerchant(s.deps, msg())).rejects.toBeInstanceOf(CloverApiError);
     // The first page was saved before the second failed: its codes are queued all the same.
     expect(pushedCodes(s.pushQueue)).toEqual(['SKU-A', 'SKU-B']);
@@ -453,15 +452,9 @@ describe('pollMerchant', () => {
     s.deps.settings = { ...settings, pageLimit: 2 };
     await pollMerchant(s.deps, msg());
     await s.push();
-    const list = s.deps.clover.listItems;
-    let calls = 0;
-    s.deps.clover = {
-      ...s.deps.clover,
-      listItems: async (m, t, q) => {
-        if (++calls === 2) throw new CloverApiError('503', { status: 503 });
-        return list(m, t, q);
-      },
-    };
+    s.beforeEachList((call) => {
+      if (call === 2) throw new CloverApiError('503', { status: 503 });
+    });
     s.catalog.set('B', it0('B', { price: 999, modifiedTime: 2 }));
     await expect(pollMerchant(s.deps, { ...msg('full'), repush: true })).rejects.toBeInstanceOf(
       CloverApiError,
@@ -476,14 +469,7 @@ describe('pollMerchant', () => {
     const s = setup([it0('A', { modifiedTime: 1000 })]);
     await pollMerchant(s.deps, msg());
     const failing = { send: async () => Promise.reject(new Error('SQS unavailable')) };
-    const list = s.deps.clover.listItems;
-    s.deps.clover = {
-      ...s.deps.clover,
-      listItems: async (m, t, q) => {
-        await s.merchants.recordNotice('M1', 2_000_000, 2000);
-        return list(m, t, q);
-      },
-    };
+    s.beforeEachList(() => s.merchants.recordNotice('M1', 2_000_000, 2000));
     s.advance(60_000);
     await expect(pollMerchant({ ...s.deps, pollQueue: failing }, msg())).rejects.toThrow('SQS unavailable');
     expect(s.merchants.polls.at(-1)).not.toHaveProperty('error');
@@ -496,16 +482,10 @@ describe('pollMerchant', () => {
     await s.merchants.recordNotice('M1', 500, 900); // an old notice: nothing to follow
     await pollMerchant({ ...s.deps, pollQueue }, msg());
     expect(pollQueue.sent).toEqual([]);
-    const list = s.deps.clover.listItems;
     const during = async (changedAt: number) => {
-      s.deps.clover = {
-        ...s.deps.clover,
-        listItems: async (m, t, q) => {
-          await s.merchants.recordNotice('M1', 1_000_000 + changedAt, changedAt);
-          return list(m, t, q);
-        },
-      };
+      const stop = s.beforeEachList(() => s.merchants.recordNotice('M1', 1_000_000 + changedAt, changedAt));
       await pollMerchant({ ...s.deps, pollQueue }, msg());
+      stop();
     };
     // A notice of a change this poll read (modifiedTime 1000): nothing more to do.
     await during(1000);
@@ -557,14 +537,10 @@ describe('pollMerchant', () => {
   it('refreshes once and retries once when Clover answers 401', async () => {
     const s = setup([it0('A')]);
     let calls = 0;
-    const realList = s.deps.clover.listItems;
-    s.deps.clover = {
-      ...s.deps.clover,
-      listItems: async (m, t, q) => {
-        if (calls++ === 0) throw new CloverUnauthorizedError('401', { status: 401 });
-        return realList(m, t, q);
-      },
-    };
+    s.beforeEachList((call) => {
+      calls = call;
+      if (call === 1) throw new CloverUnauthorizedError('401', { status: 401 });
+    });
     await pollMerchant(s.deps, msg());
     expect(s.tokens.accessToken).toHaveBeenCalledWith('M1', { rejected: 'token' });
     expect(calls).toBe(2);
