@@ -206,6 +206,24 @@ describe('pollMerchant', () => {
     expect(pushedCodes(s.pushQueue)).toEqual(['SKU-A']);
   });
 
+  it('reports an invalid item once per version, however often a poll reads it again', async () => {
+    const s = setup([it0('A'), it0('BAD', { name: '' })]);
+    await pollMerchant(s.deps, msg());
+    s.advance(30_000);
+    // Within the overlap window the next poll reads both items again, unchanged.
+    const again = await pollMerchant(s.deps, msg());
+    expect(again.status === 'synced' && again.counts).toMatchObject({ fetched: 2, invalid: 0 });
+    // A backfill reads everything again: still nothing new to report.
+    expect(await pollMerchant(s.deps, msg('full'))).toMatchObject({ counts: { fetched: 2, invalid: 0 } });
+    expect(s.onInvalidItem).toHaveBeenCalledTimes(1);
+    // A new invalid version is a new report.
+    s.catalog.set('BAD', it0('BAD', { price: -1, modifiedTime: 2000 }));
+    expect(await pollMerchant(s.deps, msg())).toMatchObject({ counts: { invalid: 1 } });
+    expect(s.onInvalidItem).toHaveBeenLastCalledWith(
+      expect.objectContaining({ itemId: 'BAD', reason: expect.stringMatching(/price/) }),
+    );
+  });
+
   it('keeps the last valid label of an item whose new version is invalid', async () => {
     const s = setup([it0('A', { price: 250 })]);
     await pollMerchant(s.deps, msg());

@@ -38,11 +38,14 @@ export async function saveFetched(ctx: PollContext, itemId: string, raw: unknown
   await applyDrops(ctx);
 }
 
-/** What a Clover item means for the shelf; an invalid one is reported (recorded and skipped). */
+/**
+ * What a Clover item means for the shelf. An invalid one is reported when it is saved (once per
+ * version, however often it is read again), or here when it has no id to save it under.
+ */
 function outcomeOf(ctx: PollContext, raw: unknown): ItemOutcome {
   const outcome = transformItem(raw, ctx.deps.productCodePrecedence, ctx.merchant.labelOptions);
-  if (outcome.kind === 'invalid') reportInvalid(ctx, outcome.itemId, outcome.reason);
   if (outcome.itemId) ctx.read.add(outcome.itemId);
+  else if (outcome.kind === 'invalid') reportInvalid(ctx, undefined, outcome.reason);
   return outcome;
 }
 
@@ -61,7 +64,8 @@ async function saveItems(ctx: PollContext, items: ReadonlyArray<[Outcome, ItemRe
   await forEachLimited(changes, parallel, async ({ record, before, outcome }) => {
     await ctx.deps.shelf.putItem(record);
     addCounts(ctx.shelfChange, countChange(itemCounts(before), itemCounts(record)));
-    if (outcome.kind !== 'invalid') ctx.counts.changed++;
+    if (outcome.kind === 'invalid') reportInvalid(ctx, record.itemId, outcome.reason);
+    else ctx.counts.changed++;
     if (outcome.kind === 'remove') ctx.counts.removed++;
   });
   const wants = changes.flatMap(({ want }) => want ?? []);
