@@ -237,7 +237,7 @@ const merchantsAssign = command({
       return [`merchant ${d.merchantId} already shows its labels in store ${d.storeCode}`];
     if (d.outcome === 'moved') {
       return [
-        `merchant ${d.merchantId}: labels moved from store ${d.from} to store ${d.storeCode} (${d.cleared} code(s) taken off store ${d.from})`,
+        `merchant ${d.merchantId}: labels moved from store ${d.from} to store ${d.storeCode}; ${removalSent(d.cleared, d.from)}`,
       ];
     }
     if (!d.resyncQueued) return [`merchant ${d.merchantId}: store ${d.storeCode}, ${d.state}`];
@@ -248,6 +248,11 @@ const merchantsAssign = command({
     ];
   },
 });
+
+/** The deletes were sent and answered; a code Hipoink refused to delete is reported by the push. */
+const removalSent = (codes: number, storeCode: string | undefined) =>
+  `${codes} code(s) sent for deletion from store ${storeCode}` +
+  (codes > 0 ? ' (a code Hipoink refuses to delete stays there; LabelRemovalRefused counts it)' : '');
 
 const merchantsRemove = command({
   name: 'merchants remove',
@@ -279,7 +284,7 @@ const merchantsRemove = command({
   text: (d) => [
     `merchant ${d.merchantId} removed: its tokens, items and sync state are deleted` +
       (d.labelsRemoved
-        ? `; ${d.cleared} label(s) taken off store ${d.storeCode}`
+        ? `; ${removalSent(d.cleared, d.storeCode)}`
         : `; its labels stay in store ${d.storeCode ?? '(none)'}`) +
       '. The app stays installed in Clover until the store uninstalls it.',
   ],

@@ -159,6 +159,7 @@ describe('an operator changing where a store’s labels live', () => {
     expect(Object.keys(before).sort()).toEqual(['FUEL-DSL', 'SN-1']);
     const out = await cli('merchants', 'assign', M, '--store-code', 'store-new');
     expect(out.at(-1)).toMatch(/labels moved from store store-old to store store-new/);
+    expect(out.at(-1)).toMatch(/2 code\(s\) sent for deletion from store store-old/);
     expect(labels('store-new')).toEqual(before);
     expect(labels('store-old')).toEqual({});
     // From now on its changes reach the new store.
@@ -175,7 +176,8 @@ describe('an operator changing where a store’s labels live', () => {
       { name: 'Soda', sku: 'S-1' },
     ]);
     await cli('merchants', 'remove', KEEP);
-    await cli('merchants', 'remove', GONE, '--remove-labels');
+    const removed = await cli('merchants', 'remove', GONE, '--remove-labels');
+    expect(removed.at(-1)).toMatch(/2 code\(s\) sent for deletion from store store-gone/);
     expect(labels('store-keeps')).toEqual({ 'W-1': 'Water' });
     expect(labels('store-gone')).toEqual({});
     await expect(cli('merchants', 'show', GONE)).rejects.toThrow(/unknown merchant/);
