@@ -17,7 +17,7 @@ import type { BackfillResult } from '../sync/backfill.ts';
 import type { FanOutResult } from '../sync/fanout.ts';
 import { fullSyncPushesSettledCodes, type StoreProgress } from '../sync/progress.ts';
 import type { BackupRefreshResult } from '../sync/refresh.ts';
-import { moveStore, removeMerchant } from '../sync/stores.ts';
+import { type Cleared, moveStore, removeMerchant } from '../sync/stores.ts';
 import type { CommandContext } from './context.ts';
 import {
   backfillPayload,
@@ -172,7 +172,7 @@ const merchantsReconnect = command({
 
 type AssignResult =
   | { merchantId: string; storeCode: string; outcome: 'already' }
-  | { merchantId: string; storeCode: string; outcome: 'moved'; from: string; cleared: number }
+  | { merchantId: string; storeCode: string; outcome: 'moved'; from: string; cleared: Cleared }
   | {
       merchantId: string;
       storeCode: string;
@@ -207,7 +207,7 @@ const merchantsAssign = command({
     if (problem === 'move' || (problem === 'already' && record.movingFrom !== undefined)) {
       const moved = await moveStore(ctx.storeChanges(p.timeoutMs), merchantId, storeCode);
       return moved.moved && moved.from !== undefined
-        ? { merchantId, storeCode, outcome: 'moved', from: moved.from, cleared: moved.cleared ?? 0 }
+        ? { merchantId, storeCode, outcome: 'moved', from: moved.from, cleared: moved.cleared }
         : { merchantId, storeCode, outcome: 'already' };
     }
     if (problem === 'already') return { merchantId, storeCode, outcome: 'already' };
@@ -237,7 +237,7 @@ const merchantsAssign = command({
       return [`merchant ${d.merchantId} already shows its labels in store ${d.storeCode}`];
     if (d.outcome === 'moved') {
       return [
-        `merchant ${d.merchantId}: labels moved from store ${d.from} to store ${d.storeCode}; ${removalSent(d.cleared, d.from)}`,
+        `merchant ${d.merchantId}: labels moved from store ${d.from} to store ${d.storeCode}; ${clearedText(d.cleared)}`,
       ];
     }
     if (!d.resyncQueued) return [`merchant ${d.merchantId}: store ${d.storeCode}, ${d.state}`];
@@ -249,10 +249,10 @@ const merchantsAssign = command({
   },
 });
 
-/** The deletes were sent and answered; a code Hipoink refused to delete is reported by the push. */
-const removalSent = (codes: number, storeCode: string | undefined) =>
-  `${codes} code(s) sent for deletion from store ${storeCode}` +
-  (codes > 0 ? ' (a code Hipoink refuses to delete stays there; LabelRemovalRefused counts it)' : '');
+/** What a store left holds no more; a code Hipoink refused to delete stays there. */
+const clearedText = (c: Cleared) =>
+  `store ${c.storeCode}: ${c.deleted} code(s) deleted` +
+  (c.refused > 0 ? `, ${c.refused} Hipoink refused to delete (LabelRemovalRefused)` : '');
 
 const merchantsRemove = command({
   name: 'merchants remove',
@@ -284,7 +284,7 @@ const merchantsRemove = command({
   text: (d) => [
     `merchant ${d.merchantId} removed: its tokens, items and sync state are deleted` +
       (d.labelsRemoved
-        ? `; ${removalSent(d.cleared, d.storeCode)}`
+        ? `; ${d.cleared.map(clearedText).join('; ') || 'it had no store to take labels off'}`
         : `; its labels stay in store ${d.storeCode ?? '(none)'}`) +
       '. The app stays installed in Clover until the store uninstalls it.',
   ],

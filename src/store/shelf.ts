@@ -1,4 +1,10 @@
-import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { Slot, Want } from '../domain/shelf.ts';
 import { HipoinkProductSchema } from '../hipoink/fields.ts';
 import * as z from '../zod.ts';
@@ -33,6 +39,8 @@ const SlotRecordSchema = z.looseObject({
 export const SLOT_PREFIX = '#slot#';
 /** Sort key of a merchant's record of Hipoink calls under way (codes whose answer is not recorded). */
 const CALLS_KEY = '#calls';
+/** Sort-key prefix of the record of codes to delete from a Hipoink store the merchant leaves. */
+const CLEAR_PREFIX = '#clear#';
 /** Each wanter is an attribute of its own, so one update adds or drops it without reading the slot. */
 const WANT_PREFIX = 'want:';
 
@@ -50,7 +58,8 @@ function slotOf(record: Record<string, unknown>, unsure: ReadonlySet<string> = n
 
 /**
  * Where a store's items and slots live: one DynamoDB table keyed by merchant id, then by item id,
- * `#slot#` and the code, or `#calls` (the codes with a Hipoink call under way).
+ * `#slot#` and the code, `#calls` (the codes with a Hipoink call under way), or `#clear#` and a
+ * Hipoink store code (the codes to delete from a store the merchant leaves).
  */
 export interface ShelfStore {
   getItems(merchantId: string, itemIds: readonly string[]): Promise<ItemRecord[]>;
@@ -78,6 +87,20 @@ export interface ShelfStore {
   beginCalls(merchantId: string, codes: readonly string[]): Promise<void>;
   /** The calls under these codes were answered and what Hipoink holds is recorded. */
   endCalls(merchantId: string, codes: readonly string[]): Promise<void>;
+  /**
+   * Notes, afresh, the codes to delete from Hipoink store `storeCode` (one the merchant leaves):
+   * each stays pending until a push has Hipoink's answer for it (`clearAnswered`).
+   */
+  noteClear(merchantId: string, storeCode: string, codes: readonly string[]): Promise<void>;
+  /** Hipoink answered the deletes of these codes; it refused to delete those in `refused`. */
+  clearAnswered(
+    merchantId: string,
+    storeCode: string,
+    codes: readonly string[],
+    refused: readonly string[],
+  ): Promise<void>;
+  /** The codes noted for deletion from `storeCode` still without an answer, and those refused. */
+  clearState(merchantId: string, storeCode: string): Promise<{ pending: string[]; refused: string[] }>;
   /** Deletes every item and slot of the merchant (it is being removed). */
   forget(merchantId: string): Promise<void>;
 }
@@ -182,6 +205,44 @@ export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string,
         ),
       );
       return out?.Attributes && slotOf(out.Attributes);
+    },
+
+    async noteClear(merchantId, storeCode, codes) {
+      // A string set cannot be written empty: nothing to delete is a record without codes.
+      const pending = codes.length > 0 ? { codes: new Set(codes) } : {};
+      const Item = { ...key(merchantId, `${CLEAR_PREFIX}${storeCode}`), ...pending, updatedAt: now() };
+      await doc.send(new PutCommand({ TableName: tableName, Item }));
+    },
+
+    async clearAnswered(merchantId, storeCode, codes, refused) {
+      if (codes.length === 0) return;
+      // Never recreates the record of a merchant removed meanwhile.
+      await ifWritten(
+        doc.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: key(merchantId, `${CLEAR_PREFIX}${storeCode}`),
+            UpdateExpression: `DELETE codes :codes${refused.length > 0 ? ' ADD refused :refused' : ''}`,
+            ConditionExpression: 'attribute_exists(itemId)',
+            ExpressionAttributeValues: {
+              ':codes': new Set(codes),
+              ...(refused.length > 0 ? { ':refused': new Set(refused) } : {}),
+            },
+          }),
+        ),
+      );
+    },
+
+    async clearState(merchantId, storeCode) {
+      const out = await doc.send(
+        new GetCommand({
+          TableName: tableName,
+          Key: key(merchantId, `${CLEAR_PREFIX}${storeCode}`),
+          ConsistentRead: true,
+        }),
+      );
+      const list = (set: unknown) => (set instanceof Set ? [...set].map(String) : []);
+      return { pending: list(out.Item?.codes), refused: list(out.Item?.refused) };
     },
 
     beginCalls: (merchantId, codes) => changeCalls(merchantId, 'ADD', codes),

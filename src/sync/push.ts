@@ -51,8 +51,10 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
       knownHeld,
     });
   if (msg.clearFrom !== undefined) {
-    // A store this merchant leaves: its codes go, and a probe there may only delete.
+    // A store this merchant leaves: its codes go, and a probe there may only delete. The answers
+    // are recorded, so the operator's command knows the store was cleared.
     const kept = await calls(msg.clearFrom, async () => undefined).deleteCodes(msg.codes);
+    await deps.shelf.clearAnswered(merchantId, msg.clearFrom, msg.codes, [...kept]);
     return { ...result, storeCode: msg.clearFrom, removed: msg.codes.length - kept.size };
   }
 

@@ -3,7 +3,7 @@
  * and removing a merchant. Both go through the push queue, so Hipoink is only ever called by the
  * push consumer (which holds the sign) and never at the same time as another push of that store.
  */
-import { isOutOfStep } from '../domain/shelf.ts';
+import { isOutOfStep, ownerOf } from '../domain/shelf.ts';
 import { MerchantUnavailableError } from '../errors.ts';
 import type { QueueSender } from '../queues/sqs.ts';
 import type { MerchantRecord, MerchantStore } from '../store/merchants.ts';
@@ -13,7 +13,7 @@ import { pushMessages } from './poll/queue.ts';
 
 export interface StoreChangeDeps {
   merchants: Pick<MerchantStore, 'get' | 'setState' | 'beginMove' | 'endMove' | 'remove'>;
-  shelf: Pick<ShelfStore, 'listSlots' | 'forget' | 'beginCalls'>;
+  shelf: Pick<ShelfStore, 'listSlots' | 'forget' | 'beginCalls' | 'noteClear' | 'clearState'>;
   pushQueue: QueueSender;
   /** Queues a full resync (the Backfill function). */
   backfill: (request: BackfillRequest) => Promise<unknown>;
@@ -36,22 +36,49 @@ async function codesOnShelf(deps: StoreChangeDeps, merchantId: string) {
   return slots.filter((s) => s.held || isOutOfStep(s)).map((s) => s.code);
 }
 
-/** Takes these codes off Hipoink store `storeCode`. */
-async function clearStore(deps: StoreChangeDeps, merchantId: string, storeCode: string, codes: string[]) {
-  await deps.pushQueue.send(pushMessages(merchantId, codes, deps.hipoinkChunkSize, { clearFrom: storeCode }));
-  await deps.settled();
-  return codes.length;
+/** What a store left was told: how many codes Hipoink deleted there, and refused to delete. */
+export interface Cleared {
+  storeCode: string;
+  deleted: number;
+  refused: number;
 }
 
 /**
- * How many of the store's codes are still out of step once its queued work is done. A routine poll
- * may have just changed some: they get a few rounds to settle.
+ * Takes these codes off Hipoink store `storeCode` through the push queue. Throws, before the caller
+ * forgets anything, unless the push had Hipoink's answer for every code: a push that ended in the
+ * dead-letter queue leaves its codes pending. A code Hipoink refuses to delete is answered (and
+ * reported by the push), as in any push.
  */
-async function behindAfterSettling(deps: StoreChangeDeps, merchantId: string) {
+async function clearStore(
+  deps: StoreChangeDeps,
+  merchantId: string,
+  storeCode: string,
+  codes: string[],
+): Promise<Cleared> {
+  await deps.shelf.noteClear(merchantId, storeCode, codes);
+  await deps.pushQueue.send(pushMessages(merchantId, codes, deps.hipoinkChunkSize, { clearFrom: storeCode }));
+  await deps.settled();
+  const { pending, refused } = await deps.shelf.clearState(merchantId, storeCode);
+  if (pending.length > 0)
+    throw new Error(
+      `store ${storeCode} has not deleted ${pending.length} of ${codes.length} code(s): the push deleting ` +
+        'them failed (esl-sync dlq list says why). Fix the cause, then run the same command again',
+    );
+  return { storeCode, deleted: codes.length - refused.length, refused: refused.length };
+}
+
+/**
+ * How many codes keep the new store from taking over once the queued work is done: codes out of
+ * step, and codes the old store showed (`shown`) for which the new store holds nothing because it
+ * refused the owner's labels. A routine poll may have just changed some: they get a few rounds.
+ */
+async function behindAfterSettling(deps: StoreChangeDeps, merchantId: string, shown: ReadonlySet<string>) {
   let behind = 0;
   for (let round = 0; round < 3; round++) {
     await deps.settled();
-    behind = (await deps.shelf.listSlots(merchantId)).filter((s) => isOutOfStep(s)).length;
+    const slots = await deps.shelf.listSlots(merchantId);
+    const lost = (s: (typeof slots)[number]) => shown.has(s.code) && ownerOf(s) !== undefined && !s.held;
+    behind = slots.filter((s) => isOutOfStep(s) || lost(s)).length;
     if (behind === 0) break;
   }
   return behind;
@@ -65,8 +92,14 @@ async function behindAfterSettling(deps: StoreChangeDeps, merchantId: string) {
  */
 export async function moveStore(deps: StoreChangeDeps, merchantId: string, to: string) {
   const m = await mustGet(deps, merchantId);
+  // A third store would take the place of the one still to be emptied, which would then never be.
+  if (m.movingFrom !== undefined && to !== m.storeCode && to !== m.movingFrom)
+    throw new Error(
+      `merchant ${merchantId} is still moving from store ${m.movingFrom} to store ${m.storeCode}: ` +
+        `finish that move (--store-code ${m.storeCode}) or move back (--store-code ${m.movingFrom}) first`,
+    );
   const from = m.storeCode === to ? m.movingFrom : m.storeCode;
-  if (from === undefined || from === to) return { from, to, moved: false };
+  if (from === undefined || from === to) return { from, to, moved: false as const };
   if (m.state !== 'active')
     throw new MerchantUnavailableError(`Merchant is ${m.state}: only an active merchant's labels move`, {
       merchantId,
@@ -79,16 +112,16 @@ export async function moveStore(deps: StoreChangeDeps, merchantId: string, to: s
   await deps.shelf.beginCalls(merchantId, noted);
   deps.progress?.(`sending every label to store ${to}`);
   await deps.backfill({ merchantId, repush: true });
-  const behind = await behindAfterSettling(deps, merchantId);
+  const behind = await behindAfterSettling(deps, merchantId, new Set(noted));
   if (behind > 0)
     throw new Error(
-      `store ${to} has not received every label yet (${behind} code(s) still out of step); ` +
+      `store ${to} has not received every label yet (${behind} code(s) out of step or refused there); ` +
         `store ${from} keeps its labels. Fix the cause (status, dlq list), then run the same command again`,
     );
   deps.progress?.(`emptying store ${from}`);
   const cleared = await clearStore(deps, merchantId, from, noted);
   await deps.merchants.endMove(merchantId);
-  return { from, to, moved: true, cleared };
+  return { from, to, moved: true as const, cleared };
 }
 
 /**
@@ -106,13 +139,13 @@ export async function removeMerchant(
   await deps.merchants.setState(merchantId, 'disabled', 'being removed by an operator');
   // A poll already running may still queue pushes: they land before the labels are taken down.
   await deps.settled();
-  let cleared = 0;
+  const cleared: Cleared[] = [];
   if (opts.removeLabels && m.storeCode !== undefined) {
     deps.progress?.(`taking its labels off store ${m.storeCode}`);
-    cleared = await clearStore(deps, merchantId, m.storeCode, await codesOnShelf(deps, merchantId));
+    cleared.push(await clearStore(deps, merchantId, m.storeCode, await codesOnShelf(deps, merchantId)));
   }
   if (opts.removeLabels && m.movingFrom !== undefined)
-    await clearStore(deps, merchantId, m.movingFrom, m.movingCodes ?? []);
+    cleared.push(await clearStore(deps, merchantId, m.movingFrom, m.movingCodes ?? []));
   await deps.shelf.forget(merchantId);
   await deps.merchants.remove(merchantId);
   return { storeCode: m.storeCode, cleared };

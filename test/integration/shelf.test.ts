@@ -159,7 +159,7 @@ describe('an operator changing where a store’s labels live', () => {
     expect(Object.keys(before).sort()).toEqual(['FUEL-DSL', 'SN-1']);
     const out = await cli('merchants', 'assign', M, '--store-code', 'store-new');
     expect(out.at(-1)).toMatch(/labels moved from store store-old to store store-new/);
-    expect(out.at(-1)).toMatch(/2 code\(s\) sent for deletion from store store-old/);
+    expect(out.at(-1)).toMatch(/store store-old: 2 code\(s\) deleted$/);
     expect(labels('store-new')).toEqual(before);
     expect(labels('store-old')).toEqual({});
     // From now on its changes reach the new store.
@@ -177,7 +177,7 @@ describe('an operator changing where a store’s labels live', () => {
     ]);
     await cli('merchants', 'remove', KEEP);
     const removed = await cli('merchants', 'remove', GONE, '--remove-labels');
-    expect(removed.at(-1)).toMatch(/2 code\(s\) sent for deletion from store store-gone/);
+    expect(removed.at(-1)).toMatch(/store store-gone: 2 code\(s\) deleted\. /);
     expect(labels('store-keeps')).toEqual({ 'W-1': 'Water' });
     expect(labels('store-gone')).toEqual({});
     await expect(cli('merchants', 'show', GONE)).rejects.toThrow(/unknown merchant/);

@@ -192,6 +192,28 @@ describe.each([
     expect(await s.listSlots(m('l'))).toEqual([]);
     expect(await s.getSlots(m('l'), ['X'])).toEqual([{ code: 'X', wanters: [] }]);
   });
+
+  it('keeps the codes to delete from a store left pending until answered, afresh at each note', async () => {
+    const s = make();
+    const state = async () => {
+      const { pending, refused } = await s.clearState(m('x'), 'old');
+      return { pending: pending.sort(), refused: refused.sort() };
+    };
+    await s.clearAnswered(m('x'), 'old', ['A'], []); // nothing noted: nothing written
+    expect(await state()).toEqual({ pending: [], refused: [] });
+    await s.noteClear(m('x'), 'old', ['A', 'B', 'C']);
+    await s.clearAnswered(m('x'), 'old', ['A', 'B'], ['B']);
+    expect(await state()).toEqual({ pending: ['C'], refused: ['B'] });
+    expect(await s.clearState(m('x'), 'other')).toEqual({ pending: [], refused: [] });
+    await s.noteClear(m('x'), 'old', ['B']);
+    expect(await state()).toEqual({ pending: ['B'], refused: [] });
+    await s.clearAnswered(m('x'), 'old', ['B'], []);
+    expect(await state()).toEqual({ pending: [], refused: [] });
+    await s.noteClear(m('x'), 'old', ['D']);
+    await s.forget(m('x'));
+    await s.clearAnswered(m('x'), 'old', ['D'], ['D']); // a push redriven after the merchant went
+    expect(await state()).toEqual({ pending: [], refused: [] });
+  });
 });
 
 describe.each([

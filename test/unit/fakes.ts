@@ -271,8 +271,26 @@ export class FakeShelfStore implements ShelfStore {
     await this.write();
     for (const c of codes) this.calls.get(m)?.delete(c);
   }
+  /** Per merchant and Hipoink store code left: codes to delete without an answer yet, and refused. */
+  readonly clears = new Map<string, { pending: Set<string>; refused: Set<string> }>();
+  async noteClear(m: string, storeCode: string, codes: readonly string[]) {
+    await this.write();
+    this.clears.set(this.key(m, storeCode), { pending: new Set(codes), refused: new Set() });
+  }
+  async clearAnswered(m: string, storeCode: string, codes: readonly string[], refused: readonly string[]) {
+    const clear = this.clears.get(this.key(m, storeCode));
+    if (codes.length === 0 || !clear) return;
+    await this.write();
+    for (const c of codes) clear.pending.delete(c);
+    for (const c of refused) clear.refused.add(c);
+  }
+  async clearState(m: string, storeCode: string) {
+    const clear = this.clears.get(this.key(m, storeCode));
+    return { pending: [...(clear?.pending ?? [])], refused: [...(clear?.refused ?? [])] };
+  }
   async forget(m: string) {
     this.calls.delete(m);
+    for (const k of [...this.clears.keys()]) if (k.startsWith(`${m}/`)) this.clears.delete(k);
     for (const map of [this.items, this.slots])
       for (const k of [...map.keys()]) if (k.startsWith(`${m}/`)) map.delete(k);
   }

@@ -4,11 +4,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { CloverClient } from '../../src/clover/client.ts';
+import { HipoinkApiError } from '../../src/errors.ts';
 import type { HipoinkClient } from '../../src/hipoink/client.ts';
 import type { PushMessage } from '../../src/sync/messages.ts';
 import { pollMerchant } from '../../src/sync/poll/index.ts';
 import { pushCodes } from '../../src/sync/push.ts';
-import { moveStore, type StoreChangeDeps } from '../../src/sync/stores.ts';
+import { moveStore, removeMerchant, type StoreChangeDeps } from '../../src/sync/stores.ts';
 import { FakeHipoink, FakeMerchantStore, FakeShelfStore, merchantRecord } from './fakes.ts';
 import { createWorld, SETTINGS } from './shelf-world.ts';
 
@@ -191,9 +192,23 @@ describe('moving a store', () => {
         ...(opts.repush ? { repush: true } : {}),
       });
     };
+    const pushOnce = (msg: PushMessage) => pushCodes({ merchants, shelf, hipoink, settings: SETTINGS }, msg);
+    /** SQS's part: each queued push is tried up to 5 times, then dead-lettered. */
+    const dlq: PushMessage[] = [];
     const drain = async () => {
-      while (queue.length > 0)
-        await pushCodes({ merchants, shelf, hipoink, settings: SETTINGS }, queue.shift() as PushMessage);
+      for (let msg = queue.shift(); msg; msg = queue.shift()) {
+        let attempts = 0;
+        while (
+          !(await pushOnce(msg).then(
+            () => true,
+            () => false,
+          ))
+        )
+          if (++attempts === 5) {
+            dlq.push(msg);
+            break;
+          }
+      }
     };
     const put = (id: string, over: Record<string, unknown>) => {
       clock += 1000;
@@ -216,8 +231,71 @@ describe('moving a store', () => {
       settled: drain,
       hipoinkChunkSize: SETTINGS.hipoinkChunkSize,
     };
-    return { poll, drain, put, deps, store, shelf, queue };
+    return { poll, drain, put, deps, store, shelf, queue, dlq, pushOnce, merchants };
   }
+
+  /** A store whose two labels are in Hipoink store store-1. */
+  async function twoLabels() {
+    const w = storesWorld();
+    w.put('A', { sku: 'C0' });
+    w.put('B', { sku: 'C1' });
+    await w.poll({ full: true });
+    await w.drain();
+    expect([...w.store('store-1').shelf.keys()].sort()).toEqual(['C0', 'C1']);
+    return w;
+  }
+  const codesIn = (w: Awaited<ReturnType<typeof twoLabels>>, store: string) =>
+    [...w.store(store).shelf.keys()].sort();
+
+  it('keeps the old store’s labels when the new store refuses the products it showed', async () => {
+    const w = await twoLabels();
+    // Hipoink refuses every product there, yet deletes succeed: no code is out of step, as each
+    // refusal is recorded, but the new store would show nothing where the old one showed a price.
+    w.store('store-2').refuseCreates = true;
+    const moved = await moveStore(w.deps, 'M1', 'store-2').catch((e: Error) => e.message);
+    expect(moved).toMatch(/store store-2 has not received every label yet \(2 code\(s\)/);
+    expect(codesIn(w, 'store-1')).toEqual(['C0', 'C1']);
+    // Once the cause is fixed, the same command finishes the move.
+    w.store('store-2').refuseCreates = false;
+    expect(await moveStore(w.deps, 'M1', 'store-2')).toMatchObject({ moved: true });
+    expect([codesIn(w, 'store-1'), codesIn(w, 'store-2')]).toEqual([[], ['C0', 'C1']]);
+  });
+
+  it('refuses a third store while a move is unfinished, and moves back to empty the store it left', async () => {
+    const w = await twoLabels();
+    w.store('store-typo').refuseEverything = true; // a store code mistyped
+    await expect(moveStore(w.deps, 'M1', 'store-typo')).rejects.toThrow(/has not received every label/);
+    expect(w.dlq.length).toBeGreaterThan(0); // the pushes to store-typo
+    w.dlq.length = 0;
+    // Taking store-2 now would forget store-1, which still shows the labels: refused.
+    await expect(moveStore(w.deps, 'M1', 'store-2')).rejects.toThrow(
+      /still moving from store store-1 to store store-typo: finish that move .* or move back \(--store-code store-1\)/,
+    );
+    w.store('store-typo').refuseEverything = false; // deletes there must go through for the move back
+    expect(await moveStore(w.deps, 'M1', 'store-1')).toMatchObject({ moved: true, from: 'store-typo' });
+    expect(await moveStore(w.deps, 'M1', 'store-2')).toMatchObject({ moved: true, from: 'store-1' });
+    expect([codesIn(w, 'store-1'), codesIn(w, 'store-2')]).toEqual([[], ['C0', 'C1']]);
+    expect(w.dlq).toEqual([]);
+  });
+
+  it('keeps a merchant being removed while the push deleting its labels is in the dead-letter queue', async () => {
+    const w = await twoLabels();
+    w.store('store-1').failWith = new HipoinkApiError('Hipoink answered HTTP 403', { status: 403 });
+    await expect(removeMerchant(w.deps, 'M1', { removeLabels: true })).rejects.toThrow(
+      /store store-1 has not deleted 2 of 2 code\(s\).*dlq list/,
+    );
+    expect(w.dlq).toHaveLength(1);
+    expect(w.merchants.records.get('M1')?.state).toBe('disabled'); // kept, and no longer synced
+    // Fixed and redriven, the push deletes the labels; the same command then finishes.
+    w.store('store-1').failWith = undefined;
+    await w.pushOnce(w.dlq.shift() as PushMessage);
+    expect(codesIn(w, 'store-1')).toEqual([]);
+    w.store('store-1').undeletable.add('C1'); // …except a code Hipoink refuses to delete
+    w.store('store-1').shelf.set('C1', { pc: 'C1', pn: 'stale', pp: '1.00' });
+    const removed = await removeMerchant(w.deps, 'M1', { removeLabels: true });
+    expect(removed.cleared).toEqual([{ storeCode: 'store-1', deleted: 1, refused: 1 }]);
+    expect(w.merchants.records.has('M1')).toBe(false);
+  });
 
   it('keeps the old store’s labels while a push of the move sits in the dead-letter queue', async () => {
     const w = storesWorld();
