@@ -11,17 +11,20 @@ export interface Item {
   /** The label of its last valid Clover version; absent once removed (hidden, deleted, gone). */
   label?: HipoinkProduct;
   labelHash?: string;
-  /** When we first stored the item: of two items wanting one code, the earlier one gets it. */
-  firstSeenAt: number;
+  /**
+   * When a poll first saw the item want the code it wants now: of two items wanting one code, the
+   * one that wanted it first gets it, so a code given to a second item by mistake takes no label.
+   */
+  wantsSince: number;
   invalidReason?: string;
 }
 
-/** An item wanting a code, as its slot records it: the label it wants and when it was first seen. */
+/** An item wanting a code, as its slot records it: the label it wants and since when it wants the code. */
 export interface Want {
   itemId: string;
   label: HipoinkProduct;
   labelHash: string;
-  firstSeenAt: number;
+  wantsSince: number;
 }
 
 /** One product code of a store: the items that want it, and what Hipoink holds under it. */
@@ -42,9 +45,9 @@ export function wantedLabel(item: Pick<Item, 'status' | 'label' | 'labelHash'> |
   return { label: item.label, labelHash: item.labelHash };
 }
 
-/** The code rule: of the items that want a code, the one first seen owns it; the item id breaks ties. */
+/** The code rule: of the items that want a code, the one that wanted it first owns it; the item id breaks ties. */
 export function ownerOf(slot: Pick<Slot, 'wanters'>): Want | undefined {
-  return [...slot.wanters].sort((a, b) => a.firstSeenAt - b.firstSeenAt || (a.itemId < b.itemId ? -1 : 1))[0];
+  return [...slot.wanters].sort((a, b) => a.wantsSince - b.wantsSince || (a.itemId < b.itemId ? -1 : 1))[0];
 }
 
 /** The slot after a poll added (or replaced) one item's want, or dropped an item. */

@@ -23,12 +23,12 @@ export const ItemRecordSchema = z.object({
   /** Hash of the last version stored: an equal version is not written again. */
   stateHash: z.string(),
   modifiedTime: z.optional(z.number()),
-  firstSeenAt: z._default(z.number(), 0),
+  wantsSince: z._default(z.number(), 0),
   updatedAt: z.number(),
 });
 export type ItemRecord = z.infer<typeof ItemRecordSchema>;
 
-const WantSchema = z.object({ label: HipoinkProductSchema, labelHash: z.string(), firstSeenAt: z.number() });
+const WantSchema = z.object({ label: HipoinkProductSchema, labelHash: z.string(), wantsSince: z.number() });
 const SlotRecordSchema = z.looseObject({
   itemId: z.string(),
   held: z.optional(z.object({ label: HipoinkProductSchema, labelHash: z.string(), itemId: z.string() })),

@@ -71,7 +71,7 @@ async function applyVersion(merchantId: string, itemId: string, v: Version, modi
   }
   const label = { pc, pn: `Item ${itemId}`, pp: (v.price / 100).toFixed(2) };
   await store.touchSlot(merchantId, pc, {
-    want: { itemId, label, labelHash: hashOf(label), firstSeenAt: modifiedTime },
+    want: { itemId, label, labelHash: hashOf(label), wantsSince: modifiedTime },
   });
 }
 const codes = (ids: readonly string[]) => ids.map((id) => `PC-${id}`);

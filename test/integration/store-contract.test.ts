@@ -23,7 +23,7 @@ const want = (itemId: string, pc: string, pp = '1.00'): Want => ({
   itemId,
   label: label(pc, pp),
   labelHash: `l-${itemId}-${pp}`,
-  firstSeenAt: 1,
+  wantsSince: 1,
 });
 const held = (itemId: string, pc: string) => ({ label: label(pc), labelHash: `l-${itemId}-1.00`, itemId });
 /** Wanters in item order (DynamoDB keeps no order among a record's attributes). */
@@ -46,7 +46,7 @@ describe.each([
       label: undefined, // no valid version yet: nothing to keep
       stateHash: 'invalid:bad',
       modifiedTime: 1,
-      firstSeenAt: 7,
+      wantsSince: 7,
       updatedAt: 0,
     };
     await s.putItem(invalid);
@@ -58,7 +58,7 @@ describe.each([
         invalidReason: 'bad',
         stateHash: 'invalid:bad',
         modifiedTime: 1,
-        firstSeenAt: 7,
+        wantsSince: 7,
         updatedAt: NOW,
       },
     ]);
@@ -71,7 +71,7 @@ describe.each([
       labelHash: 'l-b',
       stateHash: 's-b',
       modifiedTime: 2,
-      firstSeenAt: 7,
+      wantsSince: 7,
       updatedAt: 0,
     };
     await s.putItem(active);
@@ -182,7 +182,7 @@ describe.each([
       label: label('X'),
       labelHash: 'l-a-1.00',
       stateHash: 's-a',
-      firstSeenAt: 1,
+      wantsSince: 1,
       updatedAt: 0,
     });
     expect((await s.listItems(m('l'))).map((i) => i.itemId)).toEqual(['a']);

@@ -303,7 +303,7 @@ describe('pollMerchant', () => {
     });
   });
 
-  it('gives a code two items want to the first seen, reports the other, and hands it over when the owner leaves', async () => {
+  it('gives a code two items want to the one that wanted it first, reports the other, and hands it over when the owner leaves', async () => {
     const s = setup([it0('A', { sku: 'SAME', modifiedTime: 1 })]);
     await pollMerchant(s.deps, msg());
     s.advance(1000);
@@ -322,6 +322,24 @@ describe('pollMerchant', () => {
     await s.push();
     expect(s.hipoink.shelf.get('SAME')).toMatchObject({ pn: 'Item B', pp: '9.99' });
     expect(s.hipoink.shelf.get('OTHER')?.pn).toBe('Item A');
+  });
+
+  it('keeps a label with its item when a clerk gives its code by mistake to an item synced with it', async () => {
+    // Both come in one first sync; the mistyped item's id sorts first.
+    const s = setup([it0('FUEL', { sku: 'FUEL-87', price: 389 }), it0('AQUA', { sku: 'WATER', price: 199 })]);
+    await pollMerchant(s.deps, msg());
+    await s.push();
+    s.advance(60_000);
+    s.catalog.set('AQUA', it0('AQUA', { sku: 'FUEL-87', price: 199, modifiedTime: 2000 }));
+    await pollMerchant(s.deps, msg());
+    await s.push();
+    expect(s.hipoink.shelf.get('FUEL-87')).toMatchObject({ pn: 'Item FUEL', pp: '3.89' });
+    expect(s.onInvalidItem).toHaveBeenLastCalledWith(
+      expect.objectContaining({
+        itemId: 'AQUA',
+        reason: expect.stringMatching(/already used by Clover item FUEL/),
+      }),
+    );
   });
 
   it('gives a deleted item’s barcode to the item replacing it in one poll, with one GET', async () => {

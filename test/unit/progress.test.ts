@@ -16,7 +16,7 @@ const label = (pc: string) => ({ pc, pn: 'n', pp: '1.00' });
 /** A slot whose owner's label Hipoink does not hold yet: a push is due. */
 const toCreate = (code: string): Slot => ({
   code,
-  wanters: [{ itemId: `I-${code}`, label: label(code), labelHash: `h-${code}`, firstSeenAt: 1 }],
+  wanters: [{ itemId: `I-${code}`, label: label(code), labelHash: `h-${code}`, wantsSince: 1 }],
 });
 /** The same slot with its owner's label held: in step. */
 const inStep = (code: string): Slot => ({

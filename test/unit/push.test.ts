@@ -9,11 +9,11 @@ async function want(shelf: FakeShelfStore, itemId: string, pc: string, price = '
   const [before] = await shelf.getItems('M1', [itemId]);
   const label = { pc, pn: `Item ${itemId}`, pp: price };
   const labelHash = hashOf(label);
-  await shelf.touchSlot('M1', pc, { want: { itemId, label, labelHash, firstSeenAt: 0 } });
+  await shelf.touchSlot('M1', pc, { want: { itemId, label, labelHash, wantsSince: 0 } });
   if (before?.label && before.label.pc !== pc) await shelf.touchSlot('M1', before.label.pc, { drop: itemId });
   await shelf.putItem({
     ...{ merchantId: 'M1', itemId, status: 'active', label, labelHash, stateHash: labelHash },
-    ...{ modifiedTime: 1, firstSeenAt: 0, updatedAt: 0 },
+    ...{ modifiedTime: 1, wantsSince: 0, updatedAt: 0 },
   });
 }
 
@@ -23,7 +23,7 @@ async function hide(shelf: FakeShelfStore, itemId: string) {
   if (before?.label) await shelf.touchSlot('M1', before.label.pc, { drop: itemId });
   await shelf.putItem({
     ...{ merchantId: 'M1', itemId, status: 'removed', removedReason: 'hidden', stateHash: 'removed:hidden' },
-    ...{ modifiedTime: 2, firstSeenAt: 0, updatedAt: 0 },
+    ...{ modifiedTime: 2, wantsSince: 0, updatedAt: 0 },
   });
 }
 
@@ -94,11 +94,11 @@ describe('pushCodes', () => {
     expect([...hipoink.shelf.keys()].sort()).toEqual(['X', 'Z']);
   });
 
-  it('shows the first-seen of two items wanting one code, whatever order the messages come in', async () => {
+  it('shows the first of two items to want one code, whatever order the messages come in', async () => {
     const { shelf, hipoink, push } = setup();
     await want(shelf, 'B', 'X', '2.00');
     await want(shelf, 'A', 'X', '1.00');
-    // Same first-seen time here: the item id decides.
+    // Both wanted it since the same time here: the item id decides.
     await push(['X']);
     expect(hipoink.shelf.get('X')?.pn).toBe('Item A');
     await hide(shelf, 'A');

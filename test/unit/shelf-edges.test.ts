@@ -37,7 +37,7 @@ describe('a refused label over an out-of-step slot', () => {
     const a = w.create('C0', 100);
     await w.poll();
     await w.drain(); // Hipoink holds a's label, recorded
-    const b = w.create('C0', 200); // blocked: a was first seen
+    const b = w.create('C0', 200); // blocked: a wanted C0 first
     await w.poll();
     await w.drain();
     w.hide(a); // b owns C0 now

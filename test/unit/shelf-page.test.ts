@@ -14,7 +14,7 @@ const item = (itemId: string, over: Partial<ItemRecord> = {}): ItemRecord => ({
   itemId,
   status: 'active',
   stateHash: `s-${itemId}`,
-  firstSeenAt: 1,
+  wantsSince: 1,
   updatedAt: 1,
   ...over,
 });
@@ -50,7 +50,7 @@ function hostileView(): ShelfView {
   const slots: Slot[] = [
     {
       code: 'C1',
-      wanters: [{ itemId: 'A', label, labelHash: 'h-A', firstSeenAt: 1 }],
+      wanters: [{ itemId: 'A', label, labelHash: 'h-A', wantsSince: 1 }],
       refused: { labelHash: 'h-A', reason: HOSTILE.reason, itemId: 'A' },
     },
   ];

@@ -10,16 +10,16 @@ import {
 } from '../../src/domain/shelf.ts';
 
 const label = (pc: string, pp = '1.00') => ({ pc, pn: 'n', pp });
-const want = (itemId: string, firstSeenAt: number, labelHash = `h-${itemId}`): Want => ({
+const want = (itemId: string, wantsSince: number, labelHash = `h-${itemId}`): Want => ({
   itemId,
   label: label('X'),
   labelHash,
-  firstSeenAt,
+  wantsSince,
 });
 const slot = (over: Partial<Slot> = {}): Slot => ({ code: 'X', wanters: [], ...over });
 
 describe('the code rule', () => {
-  it('gives a code to the first seen of the items that want it, the item id breaking ties', () => {
+  it('gives a code to the item that wanted it first, the item id breaking ties', () => {
     expect(ownerOf(slot({ wanters: [want('B', 1), want('A', 2)] }))?.itemId).toBe('B');
     expect(ownerOf(slot({ wanters: [want('B', 1), want('A', 1)] }))?.itemId).toBe('A');
     expect(ownerOf(slot())).toBeUndefined();
@@ -73,9 +73,9 @@ describe('what an item wants', () => {
 describe('the shelf report', () => {
   it('reports items that lose their code, and refused owners', () => {
     const items = [
-      { itemId: 'A', status: 'active' as const, firstSeenAt: 1 },
-      { itemId: 'B', status: 'active' as const, firstSeenAt: 2 },
-      { itemId: 'C', status: 'invalid' as const, firstSeenAt: 3, invalidReason: 'price: negative' },
+      { itemId: 'A', status: 'active' as const, wantsSince: 1 },
+      { itemId: 'B', status: 'active' as const, wantsSince: 2 },
+      { itemId: 'C', status: 'invalid' as const, wantsSince: 3, invalidReason: 'price: negative' },
     ];
     const slots = [
       slot({
@@ -97,9 +97,9 @@ describe('the shelf report', () => {
 describe('the shelf counts', () => {
   it('count a code out of step exactly when Hipoink must do something under it, unsure calls aside', () => {
     const items = [
-      { itemId: 'A', status: 'active' as const, firstSeenAt: 1 },
-      { itemId: 'B', status: 'removed' as const, firstSeenAt: 2 },
-      { itemId: 'C', status: 'invalid' as const, firstSeenAt: 3 },
+      { itemId: 'A', status: 'active' as const, wantsSince: 1 },
+      { itemId: 'B', status: 'removed' as const, wantsSince: 2 },
+      { itemId: 'C', status: 'invalid' as const, wantsSince: 3 },
     ];
     const heldBy = (itemId: string, code = 'X') => ({ label: label(code), labelHash: `h-${itemId}`, itemId });
     const slots = [

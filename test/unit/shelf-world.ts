@@ -2,7 +2,7 @@
  * A store's whole world in memory for the shelf tests: a Clover catalog, the real poll and push over
  * the in-memory stores, a push queue that can duplicate, reorder, redeliver and lose messages, and a
  * Hipoink that fails, times out and refuses. `check` is the oracle: what Hipoink must hold once
- * everything settles, computed from the catalog alone (the stored first-seen times only order two
+ * everything settles, computed from the catalog alone (the stored wanted-since times only order two
  * items wanting one code); and no label was ever unbound while its item visibly wanted it
  * throughout.
  */
@@ -184,9 +184,9 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
   };
   const pushDeps = { merchants, shelf, hipoink, settings };
 
-  /** The code rule over the catalog: the first-seen visible valid item with that code. */
+  /** The code rule over the catalog: of the visible valid items with that code, the one that wanted it first. */
   const ownerInCatalog = (code: string) => {
-    const seen = (i: CatalogItem) => shelf.items.get(`M1/${i.id}`)?.firstSeenAt ?? Number.POSITIVE_INFINITY;
+    const seen = (i: CatalogItem) => shelf.items.get(`M1/${i.id}`)?.wantsSince ?? Number.POSITIVE_INFINITY;
     let owner: CatalogItem | undefined;
     for (const item of catalog.values()) {
       if (item.hidden || item.name === '' || item.sku !== code) continue;
@@ -405,7 +405,7 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
     },
 
     /**
-     * The oracle: for every code, the label of the first-seen visible valid item that wants it; none
+     * The oracle: for every code, the label of the visible valid item that wanted it first; none
      * for a code nobody visible wants. Where Hipoink refuses the owner's label, nothing, or an older
      * label of that same owner.
      */

@@ -52,8 +52,8 @@ export async function reconcile(ctx: PollContext, stored: readonly ItemRecord[],
   for (const r of stored) {
     const want = wantedLabel(r);
     const entry = want && listed.get(`${want.label.pc} ${r.itemId}`);
-    if (want && (entry?.labelHash !== want.labelHash || entry.firstSeenAt !== r.firstSeenAt))
-      await touch(ctx, want.label.pc, { want: { itemId: r.itemId, ...want, firstSeenAt: r.firstSeenAt } });
+    if (want && (entry?.labelHash !== want.labelHash || entry.wantsSince !== r.wantsSince))
+      await touch(ctx, want.label.pc, { want: { itemId: r.itemId, ...want, wantsSince: r.wantsSince } });
   }
   // Its drops include those the read left pending (each is of a code the item's record does not want).
   ctx.leaving.clear();

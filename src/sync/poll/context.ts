@@ -37,7 +37,7 @@ export interface PollDeps {
 export interface PollContext {
   deps: PollDeps;
   merchant: MerchantRecord;
-  /** When the poll started: the first-seen time of the items it stores for the first time. */
+  /** When the poll started: the time from which the items it sees want a code they did not want before. */
   startedAt: number;
   clover: CloverSession;
   counts: SyncCounts;

@@ -96,7 +96,7 @@ function changeOf(ctx: PollContext, outcome: Outcome, before: ItemRecord | undef
   const [was, will] = [wantedLabel(before), wantedLabel(record)];
   const want: Want | undefined =
     will && will.labelHash !== was?.labelHash
-      ? { itemId: record.itemId, ...will, firstSeenAt: record.firstSeenAt }
+      ? { itemId: record.itemId, ...will, wantsSince: record.wantsSince }
       : undefined;
   const drop = was && was.label.pc !== will?.label.pc ? was.label.pc : undefined;
   return [{ outcome, before, record, want, drop }];
@@ -134,8 +134,13 @@ export function reportInvalid(ctx: PollContext, itemId: string | undefined, reas
 function recordOf(ctx: PollContext, outcome: Outcome, before: ItemRecord | undefined): ItemRecord {
   const { itemId } = outcome;
   const modifiedTime = outcome.modifiedTime ?? before?.modifiedTime;
-  const firstSeenAt = before?.firstSeenAt ?? ctx.startedAt;
-  const base = { merchantId: ctx.merchant.merchantId, itemId, modifiedTime, firstSeenAt, updatedAt: 0 };
+  // The item wants the code it wanted before since as long as before; any other code, from now.
+  const code = outcome.kind === 'label' ? outcome.desired.label.pc : wantedLabel(before)?.label.pc;
+  const wantsSince =
+    before && outcome.kind !== 'remove' && code === wantedLabel(before)?.label.pc
+      ? before.wantsSince
+      : ctx.startedAt;
+  const base = { merchantId: ctx.merchant.merchantId, itemId, modifiedTime, wantsSince, updatedAt: 0 };
   if (outcome.kind === 'label') {
     const { labelHash, stateHash } = outcome;
     return { ...base, status: 'active', label: outcome.desired.label, labelHash, stateHash };
