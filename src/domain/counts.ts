@@ -2,11 +2,12 @@
  * A store's shelf in numbers, as operators see it in `esl-sync status`: kept on the merchant record
  * by adding what each write changed, and counted afresh from all records when a poll lists them.
  */
-import { type Item, isOutOfStep, ownerRefusal, type Slot } from './shelf.ts';
+import { blocked, type Item, isOutOfStep, ownerRefusal, type Slot } from './shelf.ts';
 
 export interface ShelfCounts {
   items: number;
   removed: number;
+  /** Items not shown for a reason of their own: invalid, or blocked by another item's code. */
   invalid: number;
   /** Codes Hipoink holds a label under. */
   onShelf: number;
@@ -35,6 +36,7 @@ export const itemCounts = (item: Pick<Item, 'status'> | undefined): ShelfCounts 
 /** What one slot adds to its store's counts, as recorded (a call under way does not count). */
 export const slotCounts = (slot: Slot | undefined): ShelfCounts => ({
   ...NO_COUNTS,
+  invalid: slot ? blocked(slot).length : 0,
   onShelf: +!!slot?.held,
   outOfStep: +(!!slot && isOutOfStep({ ...slot, unsure: false })),
   refused: +(!!slot && !!ownerRefusal(slot)),

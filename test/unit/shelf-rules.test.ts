@@ -84,12 +84,18 @@ describe('the shelf report', () => {
       }),
       slot({ code: 'Y', wanters: [want('D', 4)], refused: { labelHash: 'h-D', reason: 'bad', itemId: 'D' } }),
     ];
-    expect(shelfReport(items, slots)).toEqual({
+    const report = shelfReport(items, slots);
+    expect(report).toEqual({
       invalid: [
         { itemId: 'C', reason: 'price: negative' },
         { itemId: 'B', reason: 'product code X is already used by Clover item A' },
       ],
       rejected: [{ itemId: 'D', reason: 'bad' }],
+    });
+    // The counts `status` shows say as much as the lists `merchants show` gives.
+    expect(countShelf(items, slots)).toMatchObject({
+      invalid: report.invalid.length,
+      refused: report.rejected.length,
     });
   });
 });
