@@ -121,6 +121,28 @@ async function resync(ctx: CommandContext, merchantId: string) {
   return ctx.invoke<BackfillResult>(ctx.target.stack.backfillFunction, { merchantId });
 }
 
+const SHARE_STORE_OPTION = {
+  'share-store':
+    "allow a Hipoink store another merchant's labels are in (only if their product codes never overlap)",
+} as const;
+
+/**
+ * Two Clover accounts in one Hipoink store overwrite each other's labels under any product code
+ * both use, and a store move or removal deletes the codes of one that the other shows: refused
+ * unless the operator says the codes never overlap.
+ */
+async function refuseSharedStore(ctx: CommandContext, merchantId: string, storeCode: string, share: boolean) {
+  const others = (await ctx.merchants.list())
+    .filter((m) => m.storeCode === storeCode && m.merchantId !== merchantId)
+    .map((m) => m.merchantId);
+  if (others.length === 0 || share) return;
+  throw new Error(
+    `store ${storeCode} already shows the labels of merchant ${others.join(', ')}: two merchants in one ` +
+      'Hipoink store overwrite each other under a shared product code. Use another store code, or add ' +
+      '--share-store if their product codes never overlap',
+  );
+}
+
 const storesInvite = command({
   name: 'stores invite',
   synopsis: '--store-code CODE [--expires-in DAYS]',
@@ -185,23 +207,26 @@ type AssignResult =
 const merchantsAssign = command({
   name: 'merchants assign',
   merchantId: true,
-  synopsis: '--store-code CODE [--wait] [--timeout SECS]',
+  synopsis: '--store-code CODE [--share-store] [--wait] [--timeout SECS]',
   summary: "give a pending merchant its store code, or move a merchant's labels to another store",
   description:
     "A pending merchant (connected through Clover's App Market, no store code) gets store CODE, becomes active and gets a full resync. A merchant that has a store code already has its labels moved: store CODE first receives every label, and only once every code is in step there is the old store emptied (a move always waits for that). A move cut short is finished by running the same command again.",
   options: {
     'store-code': 'the Hipoink store code its labels go to',
+    ...SHARE_STORE_OPTION,
     ...WAIT_OPTIONS,
   },
   parse: ({ values, merchantId }) => ({
     merchantId,
     storeCode: storeCodeOption(values),
+    share: values['share-store'] === true,
     wait: values.wait === true,
     timeoutMs: timeoutMs(values),
   }),
   run: async (ctx, p): Promise<AssignResult> => {
     const { merchantId, storeCode } = p;
     const record = await ctx.mustGet(merchantId);
+    await refuseSharedStore(ctx, merchantId, storeCode, p.share);
     const problem = assignProblem(record, storeCode);
     // A move cut short shows the new store code already: running it again finishes it.
     if (problem === 'move' || (problem === 'already' && record.movingFrom !== undefined)) {
@@ -293,7 +318,7 @@ const merchantsRemove = command({
 const merchantsAdd = command({
   name: 'merchants add',
   synopsis:
-    '--merchant-id ID --store-code CODE (--tokens-file FILE|- | --access-token T --access-token-expiration SECS --refresh-token T --refresh-token-expiration SECS)',
+    '--merchant-id ID --store-code CODE [--share-store] (--tokens-file FILE|- | --access-token T --access-token-expiration SECS --refresh-token T --refresh-token-expiration SECS)',
   summary: "store a merchant with Clover's token pair (scripts and migrations)",
   description:
     "For scripts and migrations: stores merchant ID, syncing to store CODE, with the token pair Clover's token endpoint returned. On an existing merchant it re-authorizes it (new tokens, state back to active, sync state kept). Connecting a store is otherwise `stores invite`. Token values are stored encrypted and never printed.",
@@ -306,9 +331,16 @@ const merchantsAdd = command({
     'access-token-expiration': 'its expiry, Unix seconds',
     'refresh-token': 'the refresh token (ends up in shell history: prefer --tokens-file)',
     'refresh-token-expiration': 'its expiry, Unix seconds',
+    ...SHARE_STORE_OPTION,
   },
-  parse: ({ values, io }) => parseMerchantAdd(values, io),
-  run: async (ctx, add) => merchantView(await ctx.merchants.upsert(add)),
+  parse: async ({ values, io }) => ({
+    ...(await parseMerchantAdd(values, io)),
+    share: values['share-store'] === true,
+  }),
+  run: async (ctx, { share, ...add }) => {
+    await refuseSharedStore(ctx, add.merchantId, add.storeCode, share);
+    return merchantView(await ctx.merchants.upsert(add));
+  },
   text: (v) => [`merchant ${v.merchantId} saved (store ${v.storeCode}, state ${v.state})`],
 });
 

@@ -39,6 +39,7 @@ export const OPTIONS = {
   'tokens-file': { type: 'string' },
   'expires-in': { type: 'string' },
   'remove-labels': { type: 'boolean' },
+  'share-store': { type: 'boolean' },
   repush: { type: 'boolean' },
 } as const;
 export type OptionName = keyof typeof OPTIONS;

@@ -176,6 +176,34 @@ describe('--json', () => {
   });
 });
 
+describe('a Hipoink store another merchant already uses', () => {
+  it('is refused to merchants add and merchants assign, changing nothing, unless --share-store', async () => {
+    const C = 'CLIMERCHANTC3';
+    clover.addMerchant(C, [{ name: 'C item', sku: 'A-0', price: 999 }]); // A-0 is also store A's code
+    const add = merchantAddArgs(C, 'store-a', clover.issueTokens(C));
+    await expect(cli(...add)).rejects.toThrow(
+      /store store-a already shows the labels of merchant CLIMERCHANTA1: .*--share-store/,
+    );
+    await expect(cli('merchants', 'show', C)).rejects.toThrow(/unknown merchant/);
+    await cli(...merchantAddArgs(C, 'store-c', clover.issueTokens(C)));
+    await expect(cli('merchants', 'assign', C, '--store-code', 'store-b')).rejects.toThrow(
+      /already shows the labels of merchant CLIMERCHANTB2/,
+    );
+    expect(JSON.parse((await cli('merchants', 'show', C, '--json')).out[0] ?? '')).toMatchObject({
+      storeCode: 'store-c',
+    });
+    expect(shelf('store-a')).toEqual(expectedShelf(A));
+    // Told the codes never overlap, the operator may share the store.
+    const D = 'CLIMERCHANTD4';
+    clover.addMerchant(D, []);
+    await cli(...merchantAddArgs(D, 'store-a', clover.issueTokens(D)), '--share-store');
+    expect(JSON.parse((await cli('merchants', 'show', D, '--json')).out[0] ?? '')).toMatchObject({
+      storeCode: 'store-a',
+    });
+    for (const m of [C, D]) await cli('merchants', 'remove', m);
+  });
+});
+
 describe('the esl-sync executable', () => {
   it('exits 0 with its result, 2 for a usage error, 3 for an unknown merchant', async () => {
     const ok = await esl('merchants', 'show', A, '--json');
