@@ -6,6 +6,7 @@ import {
   CloverUnauthorizedError,
   errorForLog,
 } from '../errors.ts';
+import type { QueueSender } from '../queues/sqs.ts';
 import type { InviteStore, StateLedger } from '../store/connect.ts';
 import type {
   MerchantConnections,
@@ -13,6 +14,7 @@ import type {
   MerchantState,
   MerchantStore,
 } from '../store/merchants.ts';
+import { pollMessage } from '../sync/fanout.ts';
 import { INVITE_CLAIM_MS, type Invite, type InviteProblem, inviteKeyOf, inviteProblem } from './invites.ts';
 import { type ConnectState, newNonce, STATE_TTL_MS, signState, verifyState } from './state.ts';
 
@@ -127,6 +129,8 @@ export interface ConnectDeps {
   now?: () => number;
   /** Told about what an operator should know but the merchant's page need not say. */
   onWarning?: (message: string, fields: Record<string, unknown>) => void;
+  /** Where a store connected as active gets its first poll at once. */
+  pollQueue?: QueueSender;
 }
 
 const NOT_CONFIGURED = 'the Clover app secret (cloverAppSecret) is not set in the app secret';
@@ -247,6 +251,19 @@ export async function completeConnect(deps: ConnectDeps, params: CallbackParams)
     deps.onWarning?.('The invite could not be marked used after its merchant connected', {
       merchantId: params.merchantId,
     });
+  }
+  // An active store is polled now, not at its turn: a new store's labels fill at once, and a store
+  // connected again gets the changes made while it was not.
+  if (saved.plan.state === 'active') {
+    const poll = { mode: 'incremental' as const, requestedAt: clock(), reason: 'manual' as const };
+    await deps.pollQueue
+      ?.send([pollMessage({ merchantId: params.merchantId }, poll, `connected-${clock()}`)])
+      .catch((err: unknown) =>
+        deps.onWarning?.('The first poll of a connected store could not be queued (the schedule polls it)', {
+          merchantId: params.merchantId,
+          ...errorForLog(err),
+        }),
+      );
   }
   return {
     kind: 'connected',

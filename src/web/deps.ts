@@ -14,8 +14,9 @@ import type { WebAppDeps } from './app.ts';
 
 /**
  * The web function's dependencies: the merchants table only (merchants, invites, used states, the
- * request budget, the webhook verification), the poll queue (webhook notices), the app secret, the
- * state-signing key and the budgeted Clover client. It has no products table and no Hipoink.
+ * request budget, the webhook verification), the poll queue (webhook notices, a store connected),
+ * the app secret, the state-signing key and the budgeted Clover client. It has no products table
+ * and no Hipoink.
  */
 export function buildWebDeps(config: WebConfig): WebAppDeps {
   const doc = createDocumentClient(new DynamoDBClient({}));
@@ -26,6 +27,7 @@ export function buildWebDeps(config: WebConfig): WebAppDeps {
   // A browser waits on every call, and API Gateway gives up after 30 s: short timeouts, no retries
   // (the merchant can start again; the code exchange is never retried anyway).
   const { clover, codeExchange } = budgetedCloverClients(config, doc, { retryLimit: 0, timeoutMs: 8_000 });
+  const pollQueue = createQueueSender(createSqsClient(), config.pollQueueUrl);
   return {
     merchants,
     invites: createInviteStore(doc, config.merchantsTable),
@@ -39,6 +41,7 @@ export function buildWebDeps(config: WebConfig): WebAppDeps {
     oauthBaseUrl: config.cloverOauthBaseUrl,
     ...(config.webBaseUrl ? { webBaseUrl: config.webBaseUrl } : {}),
     onWarning: (message, fields) => logger.warn(message, fields),
+    pollQueue,
     onOutcome: (route, outcome, fields) => {
       if (outcome === 'connected') metrics.addMetric(METRIC.storesConnected, 'Count', 1);
       if (outcome === 'not-configured')
@@ -48,7 +51,7 @@ export function buildWebDeps(config: WebConfig): WebAppDeps {
     webhooks: {
       merchants,
       verifications: createWebhookVerificationStore(doc, config.merchantsTable),
-      pollQueue: createQueueSender(createSqsClient(), config.pollQueueUrl),
+      pollQueue,
       authCode: async () => (await secret()).cloverWebhookAuthCode,
     },
     onWebhook: reportWebhook,

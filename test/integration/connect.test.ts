@@ -1,7 +1,7 @@
 /**
  * Connecting stores end to end, over loopback HTTP: the CLI makes links, the web function (served
  * by the local stack as API Gateway would) sends the browser to the Clover simulator's consent
- * page and takes the callback, dynalite holds what it stores, and the next tick fills the labels.
+ * page and takes the callback, dynalite holds what it stores, and the poll it queues fills the labels.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newNonce, signState } from '../../src/connect/state.ts';
@@ -21,6 +21,15 @@ import {
 import { merchantAddArgs } from './support.ts';
 
 let world: ConnectWorld;
+
+/** Until `condition` holds, checked every 50 ms (the local stack's queues run on their own). */
+async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 /** Codes and tokens seen during the tests: none may appear in a page, output or log line. */
 const tracked: string[] = [];
 const pages: Page[] = [];
@@ -57,7 +66,7 @@ afterAll(async () => {
 describe('connect a store with an invite', () => {
   let callbackUrl = '';
 
-  it('invite → consent → connected page, and the store’s labels after one tick', async () => {
+  it('invite → consent → connected page, and the store’s labels at once, without waiting for a tick', async () => {
     const before = Date.now();
     const link = await inviteLink('--store-code', 'store-cafe');
     expect(link.url).toMatch(new RegExp(`^${world.stack.info.endpoints.web}/connect\\?invite=[\\w-]{24}$`));
@@ -88,9 +97,15 @@ describe('connect a store with an invite', () => {
     expect(stored).toMatchObject({ storeCode: 'store-cafe', state: 'active', tokenVersion: 1 });
     tracked.push(stored?.accessToken ?? '', stored?.refreshToken ?? '');
 
+    // The connection queued the store's first poll itself.
+    const labels = expectedShelf(world.clover, CAFE);
+    expect(labels.length).toBeGreaterThan(0);
+    await until(
+      'the store’s labels are on the shelf',
+      () => JSON.stringify(shelf(world.hipoink, 'store-cafe')) === JSON.stringify(labels),
+    );
     await world.cli('tick', '--wait');
-    expect(shelf(world.hipoink, 'store-cafe')).toEqual(expectedShelf(world.clover, CAFE));
-    expect(shelf(world.hipoink, 'store-cafe').length).toBeGreaterThan(0);
+    expect(shelf(world.hipoink, 'store-cafe')).toEqual(labels);
   });
 
   it('a replayed callback (same code and state) changes nothing', async () => {
@@ -222,6 +237,9 @@ describe('reconnect a merchant Clover refused', () => {
     const productsBefore = await items.listItems(FADED);
     expect(productsBefore.length).toBe(2);
 
+    // While it cannot be polled, the diesel price changes.
+    const diesel = world.clover.items(FADED).find((i) => i.sku === 'DSL');
+    world.clover.upsertItem(FADED, { id: diesel?.id ?? '', price: 479 });
     const link = JSON.parse((await world.cli('merchants', 'reconnect', FADED, '--json')).join('\n'));
     // A reconnect link is for that merchant only.
     world.clover.signIn(CAFE);
@@ -243,6 +261,10 @@ describe('reconnect a merchant Clover refused', () => {
     expect(await items.listItems(FADED)).toEqual(productsBefore);
     tracked.push(back?.accessToken ?? '', back?.refreshToken ?? '');
 
+    // Connected again, it is polled at once: the price changed meanwhile reaches its label.
+    await until('the new diesel price is on its label', () =>
+      shelf(world.hipoink, 'store-faded').some((p) => p.pc === 'DSL' && p.pp === '4.79'),
+    );
     world.clover.resetRequests();
     await world.cli('tick', '--wait');
     expect(world.clover.countItemRequests(FADED)).toBe(1);
