@@ -242,13 +242,15 @@ export async function parseMerchantAdd(values: CliValues, io: CliIo) {
 export function parseLabelOptions(values: CliValues, current: LabelOptions | undefined): LabelOptions {
   const raw: Record<string, unknown> = { ...DEFAULT_LABEL_OPTIONS, ...current };
   if (typeof values['field-map'] === 'string') {
-    raw.fieldMap = Object.fromEntries(
-      values['field-map']
-        .split(',')
-        .map((pair) => pair.trim())
-        .filter(Boolean)
-        .map((pair) => pair.split('=').map((s) => s.trim())),
-    );
+    const pairs = values['field-map']
+      .split(',')
+      .map((pair) => pair.trim())
+      .filter(Boolean)
+      .map((pair) => pair.split('=').map((s) => s.trim()));
+    // A field given twice would silently keep the last fact only.
+    const twice = pairs.map(([field]) => field).filter((f, i, all) => all.indexOf(f) !== i);
+    if (twice.length > 0) throw new UsageError(`--field-map gives ${twice[0]} more than one fact`);
+    raw.fieldMap = Object.fromEntries(pairs);
   }
   if (values['variable-price'] !== undefined) raw.variablePrice = values['variable-price'];
   const parsed = LabelOptionsSchema.safeParse(raw);

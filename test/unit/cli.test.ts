@@ -172,6 +172,10 @@ describe('usage errors come before the stack is looked up', () => {
     [['merchants', 'disable'], /merchants disable needs a merchant id/],
     [['merchants', 'configure'], /merchants configure needs a merchant id/],
     [['merchants', 'configure', 'M', '--field-map', 'f99=sku'], /invalid label rules/],
+    [
+      ['merchants', 'configure', 'M', '--field-map', 'f1=sku,f1=code'],
+      /--field-map gives f1 more than one fact/,
+    ],
     [['merchants', 'add', '--merchant-id', 'X'], /merchants add: missing or invalid --store-code/],
     [['tokens'], /unknown tokens command/],
     [['dlq', 'peek'], /unknown dlq command: peek/],
