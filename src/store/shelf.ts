@@ -23,10 +23,19 @@ export const ItemRecordSchema = z.object({
   /** Hash of the last version stored: an equal version is not written again. */
   stateHash: z.string(),
   modifiedTime: z.optional(z.number()),
-  wantsSince: z._default(z.number(), 0),
+  wantsSince: z.number(),
   updatedAt: z.number(),
 });
 export type ItemRecord = z.infer<typeof ItemRecordSchema>;
+
+/**
+ * Item records and wants an earlier version wrote carry `firstSeenAt` (when the item was first
+ * stored) instead of `wantsSince`: it stands for it, so the owners of contested codes stay.
+ */
+const withWantsSince = (row: unknown) => {
+  const r = (typeof row === 'object' && row !== null ? row : {}) as Record<string, unknown>;
+  return 'wantsSince' in r ? r : { ...r, wantsSince: r.firstSeenAt ?? 0 };
+};
 
 const WantSchema = z.object({ label: HipoinkProductSchema, labelHash: z.string(), wantsSince: z.number() });
 const SlotRecordSchema = z.looseObject({
@@ -49,7 +58,7 @@ function slotOf(record: Record<string, unknown>, unsure: ReadonlySet<string> = n
   const { itemId, held, refused, ...rest } = SlotRecordSchema.parse(record);
   const wanters = Object.entries(rest).flatMap(([name, want]) =>
     name.startsWith(WANT_PREFIX)
-      ? [{ itemId: name.slice(WANT_PREFIX.length), ...WantSchema.parse(want) }]
+      ? [{ itemId: name.slice(WANT_PREFIX.length), ...WantSchema.parse(withWantsSince(want)) }]
       : [],
   );
   const code = itemId.slice(SLOT_PREFIX.length);
@@ -144,12 +153,12 @@ export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string,
   return {
     async getItems(merchantId, itemIds) {
       const keys = [...new Set(itemIds)].map((id) => key(merchantId, id));
-      return (await batchGetAll(doc, tableName, keys)).map((i) => ItemRecordSchema.parse(i));
+      return (await batchGetAll(doc, tableName, keys)).map((i) => ItemRecordSchema.parse(withWantsSince(i)));
     },
 
     async listItems(merchantId) {
       const items: ItemRecord[] = [];
-      for await (const i of rows(merchantId, 'items')) items.push(ItemRecordSchema.parse(i));
+      for await (const i of rows(merchantId, 'items')) items.push(ItemRecordSchema.parse(withWantsSince(i)));
       return items;
     },
 

@@ -2,9 +2,10 @@
  * The same calls on the in-memory fake (what unit tests run on) and on the real store over dynalite,
  * with the real one's behaviour as the expectation: unit tests must not pass only because of the fake.
  */
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NO_COUNTS, type ShelfCounts } from '../../src/domain/counts.ts';
-import type { Slot, Want } from '../../src/domain/shelf.ts';
+import { ownerOf, type Slot, type Want } from '../../src/domain/shelf.ts';
 import { type MerchantRecord, type MerchantStore, merchantView } from '../../src/store/merchants.ts';
 import { createShelfStore, type ItemRecord, type ShelfStore } from '../../src/store/shelf.ts';
 import { FakeMerchantStore, FakeShelfStore, merchantRecord } from '../unit/fakes.ts';
@@ -319,5 +320,44 @@ describe.each([
     });
     expect(after.previousRefreshToken).toBeUndefined();
     expect(merchantView(after).tokensDeletedAt).toEqual(expect.any(String));
+  });
+});
+
+describe('records an earlier version wrote', () => {
+  it('read its first-stored time as the time an item wants its code since, so owners stay', async () => {
+    // That version stored `firstSeenAt` on items and on the wants in slots: B came first.
+    const shelf = createShelfStore(real.doc, 'products', () => NOW);
+    for (const [id, seen] of [
+      ['B', 100],
+      ['A', 200],
+    ] as const) {
+      await real.doc.send(
+        new PutCommand({
+          TableName: 'products',
+          Item: {
+            ...{ merchantId: 'old', itemId: id, status: 'active', label: label('X') },
+            ...{ labelHash: `l-${id}-1.00`, stateHash: `s-${id}`, firstSeenAt: seen, updatedAt: 1 },
+          },
+        }),
+      );
+    }
+    await real.doc.send(
+      new PutCommand({
+        TableName: 'products',
+        Item: {
+          merchantId: 'old',
+          itemId: '#slot#X',
+          'want:A': { label: label('X'), labelHash: 'l-A-1.00', firstSeenAt: 200 },
+          'want:B': { label: label('X'), labelHash: 'l-B-1.00', firstSeenAt: 100 },
+        },
+      }),
+    );
+    const items = await shelf.listItems('old');
+    expect(items.map((i) => [i.itemId, i.wantsSince])).toEqual([
+      ['A', 200],
+      ['B', 100],
+    ]);
+    const [slot] = await shelf.listSlots('old');
+    expect(slot && ownerOf(slot)).toMatchObject({ itemId: 'B', wantsSince: 100 });
   });
 });

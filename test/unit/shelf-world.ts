@@ -379,7 +379,7 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
       const wants = new Map<string, string>();
       for (const r of shelf.items.values()) {
         const want = wantedLabel(r);
-        if (want) wants.set(`${want.label.pc} ${r.itemId}`, want.labelHash);
+        if (want) wants.set(`${want.label.pc} ${r.itemId}`, `${want.labelHash} since ${r.wantsSince}`);
       }
       const named = new Set<string>();
       for (const slot of shelf.slots.values())
@@ -388,8 +388,8 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
           named.add(key);
           if (!wants.has(key))
             problems.push(`${slot.code}: names ${w.itemId}, whose record does not want it`);
-          else if (wants.get(key) !== w.labelHash)
-            problems.push(`${slot.code}: names ${w.itemId} with a stale label`);
+          else if (wants.get(key) !== `${w.labelHash} since ${w.wantsSince}`)
+            problems.push(`${slot.code}: names ${w.itemId} with a stale label or wanting time`);
         }
       for (const key of wants.keys())
         if (!named.has(key)) problems.push(`${key}: wanted by its record, not named`);
