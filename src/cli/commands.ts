@@ -133,7 +133,7 @@ const SHARE_STORE_OPTION = {
  */
 async function refuseSharedStore(ctx: CommandContext, merchantId: string, storeCode: string, share: boolean) {
   const others = (await ctx.merchants.list())
-    .filter((m) => m.storeCode === storeCode && m.merchantId !== merchantId)
+    .filter((m) => (m.storeCode === storeCode || m.movingFrom === storeCode) && m.merchantId !== merchantId)
     .map((m) => m.merchantId);
   if (others.length === 0 || share) return;
   throw new Error(

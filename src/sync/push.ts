@@ -51,11 +51,14 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
       knownHeld,
     });
   if (msg.clearFrom !== undefined) {
-    // A store this merchant leaves: its codes go, and a probe there may only delete. The answers
-    // are recorded, so the operator's command knows the store was cleared.
-    const kept = await calls(msg.clearFrom, async () => undefined).deleteCodes(msg.codes);
-    await deps.shelf.clearAnswered(merchantId, msg.clearFrom, msg.codes, [...kept]);
-    return { ...result, storeCode: msg.clearFrom, removed: msg.codes.length - kept.size };
+    // A store this merchant leaves: the codes still noted to delete there go (a message delivered
+    // late, the merchant back in that store, deletes nothing), and a probe there may only delete.
+    // The answers are recorded, so the operator's command knows the store was cleared.
+    const pending = new Set((await deps.shelf.clearState(merchantId, msg.clearFrom)).pending);
+    const codes = msg.codes.filter((code) => pending.has(code));
+    const kept = await calls(msg.clearFrom, async () => undefined).deleteCodes(codes);
+    await deps.shelf.clearAnswered(merchantId, msg.clearFrom, codes, [...kept]);
+    return { ...result, storeCode: msg.clearFrom, removed: codes.length - kept.size };
   }
 
   const creates: Create[] = [];

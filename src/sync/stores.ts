@@ -30,10 +30,10 @@ async function mustGet(deps: StoreChangeDeps, merchantId: string): Promise<Merch
   return m;
 }
 
-/** Every code whose label may be in the merchant's store now: one it holds, or that a push may send. */
+/** Every code whose label may be in the merchant's store now: held, or under a call not answered. */
 async function codesOnShelf(deps: StoreChangeDeps, merchantId: string) {
   const slots = await deps.shelf.listSlots(merchantId);
-  return slots.filter((s) => s.held || isOutOfStep(s)).map((s) => s.code);
+  return slots.filter((s) => s.held || s.unsure).map((s) => s.code);
 }
 
 /** What a store left was told: how many codes Hipoink deleted there, and refused to delete. */
@@ -107,9 +107,13 @@ export async function moveStore(deps: StoreChangeDeps, merchantId: string, to: s
   const noted = m.storeCode === to ? (m.movingCodes ?? []) : await codesOnShelf(deps, merchantId);
   if (m.storeCode !== to && !(await deps.merchants.beginMove(merchantId, from, to, noted)))
     throw new Error(`merchant ${merchantId} changed store meanwhile; see merchants show ${merchantId}`);
+  // The store moved to is not to be emptied: a clear of it delivered late finds nothing to delete.
+  await deps.shelf.noteClear(merchantId, to, []);
   // What is recorded as held is the old store's: each code stays out of step until a push records
-  // what the new store holds, so a push lost on the way shows as a code left behind.
-  await deps.shelf.beginCalls(merchantId, noted);
+  // what the new store holds, so a push lost on the way shows as a code left behind. Moving back,
+  // the codes it showed before are too: a code nobody wants any more is deleted there.
+  const showedBefore = to === m.movingFrom ? (m.movingCodes ?? []) : [];
+  await deps.shelf.beginCalls(merchantId, [...noted, ...showedBefore]);
   deps.progress?.(`sending every label to store ${to}`);
   await deps.backfill({ merchantId, repush: true });
   const behind = await behindAfterSettling(deps, merchantId, new Set(noted));

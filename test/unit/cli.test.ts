@@ -387,6 +387,24 @@ describe('esl-sync status', () => {
   });
 });
 
+describe('a Hipoink store in use', () => {
+  it('refuses to give a merchant a store another merchant is still moving out of', async () => {
+    const { target } = fullStack();
+    // MOVER's labels stay in store-9 until its move to store-10 finishes (which deletes its codes there).
+    const moving = { storeCode: 'store-10', movingFrom: 'store-9', movingCodes: ['C0'] };
+    records.set('MOVER', merchantRecord({ merchantId: 'MOVER', ...moving }));
+    const s = streams();
+    const code = await main(
+      ['merchants', 'assign', 'P1', '--store-code', 'store-9'],
+      s.io,
+      async () => target,
+    );
+    expect(code).toBe(1);
+    expect(s.err.join('\n')).toMatch(/store store-9 already shows the labels of merchant MOVER/);
+    expect(records.get('P1')?.storeCode).toBeUndefined();
+  });
+});
+
 describe('exit codes', () => {
   const run = async (args: string[], resolve?: () => Promise<Target>) => {
     const s = streams();

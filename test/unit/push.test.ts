@@ -265,8 +265,16 @@ describe('pushCodes', () => {
     // The delete, then the probe (the held label of PC-B again, then a delete of no product).
     expect(hipoink.calls.filter((c) => c.op === 'del_multiple' && c.codes.includes('PC-A'))).toHaveLength(1);
 
+    await shelf.noteClear('M1', 'OLD', ['PC-A', 'PC-B']);
     const moved = await pushCodes(deps, { merchantId: 'M1', codes: ['PC-A', 'PC-B'], clearFrom: 'OLD' });
     expect(moved).toMatchObject({ storeCode: 'OLD', removed: 1 });
+    expect(await shelf.clearState('M1', 'OLD')).toEqual({ pending: [], refused: ['PC-A'] });
+    // Delivered again, it has nothing left to delete there.
+    hipoink.calls = [];
+    expect(await pushCodes(deps, { merchantId: 'M1', codes: ['PC-B'], clearFrom: 'OLD' })).toMatchObject({
+      removed: 0,
+    });
+    expect(hipoink.calls).toEqual([]);
   });
 
   it('sends every label again on a repush, and lets transient failures propagate for the queue to retry', async () => {

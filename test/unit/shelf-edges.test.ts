@@ -278,6 +278,38 @@ describe('moving a store', () => {
     expect(w.dlq).toEqual([]);
   });
 
+  it('never empties the store a merchant moved back to when a clear of it is delivered late', async () => {
+    const w = await twoLabels();
+    w.store('store-1').failWith = new HipoinkApiError('Hipoink answered HTTP 403', { status: 403 });
+    await expect(moveStore(w.deps, 'M1', 'store-2')).rejects.toThrow(/store store-1 has not deleted 2 of 2/);
+    w.store('store-1').failWith = undefined;
+    expect(await moveStore(w.deps, 'M1', 'store-1')).toMatchObject({ moved: true, from: 'store-2' });
+    // The clear of store-1 left in the dead-letter queue is redriven: store-1 is the merchant's again.
+    await w.pushOnce(w.dlq.shift() as PushMessage);
+    expect([codesIn(w, 'store-1'), codesIn(w, 'store-2')]).toEqual([['C0', 'C1'], []]);
+  });
+
+  it('moving back, takes down what the store showed before for an item hidden meanwhile', async () => {
+    const w = await twoLabels();
+    w.store('store-2').refuseCreates = true;
+    await expect(moveStore(w.deps, 'M1', 'store-2')).rejects.toThrow(/has not received every label/);
+    w.dlq.length = 0;
+    w.put('B', { hidden: true }); // its label comes down in store-2, the store of the moment
+    await w.poll();
+    await w.drain();
+    expect(await moveStore(w.deps, 'M1', 'store-1')).toMatchObject({ moved: true, from: 'store-2' });
+    expect(codesIn(w, 'store-1')).toEqual(['C0']);
+  });
+
+  it('moves although the new store refuses a label the old store never showed', async () => {
+    const w = await twoLabels();
+    for (const s of ['store-1', 'store-2']) w.store(s).refuse = (p) => p.pn === 'NC';
+    w.put('C', { sku: 'C2' });
+    await w.poll(); // C2's push is queued, not yet delivered: store-1 never had C2
+    expect(await moveStore(w.deps, 'M1', 'store-2')).toMatchObject({ moved: true });
+    expect([codesIn(w, 'store-1'), codesIn(w, 'store-2')]).toEqual([[], ['C0', 'C1']]);
+  });
+
   it('keeps a merchant being removed while the push deleting its labels is in the dead-letter queue', async () => {
     const w = await twoLabels();
     w.store('store-1').failWith = new HipoinkApiError('Hipoink answered HTTP 403', { status: 403 });
