@@ -257,7 +257,10 @@ export interface MerchantStore {
     merchantId: string,
     outcome: PollOutcome,
   ): Promise<Pick<MerchantRecord, 'lastNoticeAt' | 'lastChangeNoticeTs'>>;
-  /** Points a merchant at another store, remembering the one it leaves; false if its store code changed meanwhile. */
+  /**
+   * Points a merchant at store `to`, remembering the store it leaves and the codes to delete there
+   * (again, with more codes, while that move is under way); false if its store changed meanwhile.
+   */
   beginMove(merchantId: string, from: string, to: string, codes: string[]): Promise<boolean>;
   /** The store it left is empty: the move is done. */
   endMove(merchantId: string): Promise<void>;
@@ -501,7 +504,7 @@ export function createMerchantStore(
           TableName: tableName,
           Key: { merchantId },
           UpdateExpression: 'SET storeCode = :to, movingFrom = :from, movingCodes = :codes, updatedAt = :now',
-          ConditionExpression: 'storeCode = :from',
+          ConditionExpression: 'storeCode = :from OR (storeCode = :to AND movingFrom = :from)',
           ExpressionAttributeValues: { ':to': to, ':from': from, ':codes': codes, ':now': now() },
         }),
       );

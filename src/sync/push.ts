@@ -7,6 +7,7 @@ import type { ShelfStore } from '../store/shelf.ts';
 import { type CallsContext, hipoinkCalls } from './hipoink-calls.ts';
 import type { PushMessage } from './messages.ts';
 import { forEachLimited } from './parallel.ts';
+import { clearMayDelete } from './stores.ts';
 
 export interface PushDeps extends Pick<CallsContext, 'hipoink' | 'onRemovalRefused'> {
   merchants: Pick<MerchantStore, 'get' | 'addShelfCounts'>;
@@ -51,9 +52,9 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
       knownHeld,
     });
   if (msg.clearFrom !== undefined) {
-    // A store this merchant leaves: the codes still noted to delete there go (a message delivered
-    // late, the merchant back in that store, deletes nothing), and a probe there may only delete.
-    // The answers are recorded, so the operator's command knows the store was cleared.
+    // A store this merchant leaves: the codes still noted to delete there go, and a probe there may
+    // only delete. The answers are recorded, so the operator's command knows the store was cleared.
+    if (!clearMayDelete(merchant, msg.clearFrom)) return { ...result, storeCode: msg.clearFrom };
     const pending = new Set((await deps.shelf.clearState(merchantId, msg.clearFrom)).pending);
     const codes = msg.codes.filter((code) => pending.has(code));
     const kept = await calls(msg.clearFrom, async () => undefined).deleteCodes(codes);

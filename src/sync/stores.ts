@@ -30,6 +30,19 @@ async function mustGet(deps: StoreChangeDeps, merchantId: string): Promise<Merch
   return m;
 }
 
+/** Why a merchant being removed is disabled: only then may a clear delete in its own store. */
+export const BEING_REMOVED = 'being removed by an operator';
+
+/**
+ * Whether a clear of Hipoink store `storeCode` may delete there now: not in the store the merchant
+ * shows its labels in (a clear delivered late, the merchant moved back or kept), unless it is being
+ * removed.
+ */
+export const clearMayDelete = (
+  m: Pick<MerchantRecord, 'storeCode' | 'state' | 'stateReason'>,
+  storeCode: string,
+) => storeCode !== m.storeCode || (m.state === 'disabled' && m.stateReason === BEING_REMOVED);
+
 /** Every code whose label may be in the merchant's store now: held, or under a call not answered. */
 async function codesOnShelf(deps: StoreChangeDeps, merchantId: string) {
   const slots = await deps.shelf.listSlots(merchantId);
@@ -104,11 +117,14 @@ export async function moveStore(deps: StoreChangeDeps, merchantId: string, to: s
     throw new MerchantUnavailableError(`Merchant is ${m.state}: only an active merchant's labels move`, {
       merchantId,
     });
-  const noted = m.storeCode === to ? (m.movingCodes ?? []) : await codesOnShelf(deps, merchantId);
-  if (m.storeCode !== to && !(await deps.merchants.beginMove(merchantId, from, to, noted)))
-    throw new Error(`merchant ${merchantId} changed store meanwhile; see merchants show ${merchantId}`);
-  // The store moved to is not to be emptied: a clear of it delivered late finds nothing to delete.
-  await deps.shelf.noteClear(merchantId, to, []);
+  const changed = `merchant ${merchantId} changed store meanwhile; see merchants show ${merchantId}`;
+  const before = m.storeCode === to ? (m.movingCodes ?? []) : await codesOnShelf(deps, merchantId);
+  if (!(await deps.merchants.beginMove(merchantId, from, to, before))) throw new Error(changed);
+  // A push that read the old store code before the move began may still add labels there: once it
+  // is done, what the old store may show is noted again, for good.
+  await deps.settled();
+  const noted = [...new Set([...before, ...(await codesOnShelf(deps, merchantId))])];
+  if (!(await deps.merchants.beginMove(merchantId, from, to, noted))) throw new Error(changed);
   // What is recorded as held is the old store's: each code stays out of step until a push records
   // what the new store holds, so a push lost on the way shows as a code left behind. Moving back,
   // the codes it showed before are too: a code nobody wants any more is deleted there.
@@ -140,7 +156,7 @@ export async function removeMerchant(
   opts: { removeLabels: boolean },
 ) {
   const m = await mustGet(deps, merchantId);
-  await deps.merchants.setState(merchantId, 'disabled', 'being removed by an operator');
+  await deps.merchants.setState(merchantId, 'disabled', BEING_REMOVED);
   // A poll already running may still queue pushes: they land before the labels are taken down.
   await deps.settled();
   const cleared: Cleared[] = [];

@@ -57,7 +57,7 @@ export class FakeMerchantStore implements MerchantStore {
   }
   async beginMove(id: string, from: string, to: string, codes: string[]) {
     const r = this.must(id);
-    if (r.storeCode !== from) return false;
+    if (r.storeCode !== from && !(r.storeCode === to && r.movingFrom === from)) return false;
     Object.assign(r, { storeCode: to, movingFrom: from, movingCodes: [...codes] });
     return true;
   }

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { CloverClient } from '../../src/clover/client.ts';
+import type { ShelfCounts } from '../../src/domain/counts.ts';
 import { HipoinkApiError } from '../../src/errors.ts';
 import type { HipoinkClient } from '../../src/hipoink/client.ts';
 import type { PushMessage } from '../../src/sync/messages.ts';
@@ -231,7 +232,7 @@ describe('moving a store', () => {
       settled: drain,
       hipoinkChunkSize: SETTINGS.hipoinkChunkSize,
     };
-    return { poll, drain, put, deps, store, shelf, queue, dlq, pushOnce, merchants };
+    return { poll, drain, put, deps, store, shelf, queue, dlq, pushOnce, merchants, hipoink };
   }
 
   /** A store whose two labels are in Hipoink store store-1. */
@@ -308,6 +309,65 @@ describe('moving a store', () => {
     await w.poll(); // C2's push is queued, not yet delivered: store-1 never had C2
     expect(await moveStore(w.deps, 'M1', 'store-2')).toMatchObject({ moved: true });
     expect([codesIn(w, 'store-1'), codesIn(w, 'store-2')]).toEqual([[], ['C0', 'C1']]);
+  });
+
+  /**
+   * The push consumer has taken `msg` and read the merchant (its store code) when the operator's
+   * command starts; its Hipoink calls come later. The command's `settled()` waits for it, as the
+   * real one does through SQS's count of messages in flight.
+   */
+  function pushInFlight(w: Awaited<ReturnType<typeof twoLabels>>, msg: PushMessage) {
+    let release = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const merchants = {
+      get: async (id: string) => {
+        const m = await w.merchants.get(id);
+        await gate;
+        return m;
+      },
+      addShelfCounts: (id: string, c: ShelfCounts) => w.merchants.addShelfCounts(id, c),
+    };
+    const inFlight = pushCodes({ merchants, shelf: w.shelf, hipoink: w.hipoink, settings: SETTINGS }, msg);
+    w.deps.settled = async () => {
+      release();
+      await inFlight;
+      await w.drain();
+    };
+    return new Promise((r) => setImmediate(r)); // it has read the merchant
+  }
+
+  it('leaves nothing in the old store that a push running as the move began put there', async () => {
+    const w = await twoLabels();
+    w.put('C', { sku: 'C2' });
+    await w.poll();
+    await pushInFlight(w, w.queue.shift() as PushMessage); // it will create C2 in store-1
+    expect(await moveStore(w.deps, 'M1', 'store-2')).toMatchObject({ moved: true });
+    expect([codesIn(w, 'store-1'), codesIn(w, 'store-2')]).toEqual([[], ['C0', 'C1', 'C2']]);
+  });
+
+  it('shows the older label in the new store when a push running as the move began had it refused', async () => {
+    const w = await twoLabels();
+    for (const s of ['store-1', 'store-2']) w.store(s).refuse = (p) => p.pn === 'NC';
+    w.put('B', { name: 'NC' }); // refused everywhere: store-1 keeps B's older label under C1
+    await w.poll();
+    await pushInFlight(w, w.queue.shift() as PushMessage);
+    expect(await moveStore(w.deps, 'M1', 'store-2')).toMatchObject({ moved: true });
+    expect([codesIn(w, 'store-1'), codesIn(w, 'store-2')]).toEqual([[], ['C0', 'C1']]);
+  });
+
+  it('never empties the store of a merchant kept after a removal failed, when that removal’s clear comes late', async () => {
+    const w = await twoLabels();
+    w.store('store-1').failWith = new HipoinkApiError('Hipoink answered HTTP 403', { status: 403 });
+    await expect(removeMerchant(w.deps, 'M1', { removeLabels: true })).rejects.toThrow(
+      /has not deleted 2 of 2/,
+    );
+    w.store('store-1').failWith = undefined;
+    await w.merchants.setState('M1', 'active'); // the operator keeps the store after all
+    // Days later, a redrive of the push dead-letter queue delivers the clear.
+    await w.pushOnce(w.dlq.shift() as PushMessage);
+    expect(codesIn(w, 'store-1')).toEqual(['C0', 'C1']);
   });
 
   it('keeps a merchant being removed while the push deleting its labels is in the dead-letter queue', async () => {
