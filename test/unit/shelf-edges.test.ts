@@ -3,16 +3,13 @@
  * generate (or generates too rarely to find).
  */
 import { describe, expect, it } from 'vitest';
-import type { CloverClient } from '../../src/clover/client.ts';
 import type { ShelfCounts } from '../../src/domain/counts.ts';
 import { HipoinkApiError } from '../../src/errors.ts';
-import type { HipoinkClient } from '../../src/hipoink/client.ts';
 import type { PushMessage } from '../../src/sync/messages.ts';
-import { pollMerchant } from '../../src/sync/poll/index.ts';
 import { pushCodes } from '../../src/sync/push.ts';
-import { moveStore, removeMerchant, type StoreChangeDeps } from '../../src/sync/stores.ts';
-import { FakeHipoink, FakeMerchantStore, FakeShelfStore, merchantRecord } from './fakes.ts';
+import { moveStore, removeMerchant } from '../../src/sync/stores.ts';
 import { createWorld, SETTINGS } from './shelf-world.ts';
+import { storesWorld } from './stores-world.ts';
 
 describe('a refused label over an out-of-step slot', () => {
   it('takes down the label a lost Hipoink answer left under the code (another item’s price)', async () => {
@@ -139,102 +136,6 @@ describe('a code Hipoink once refused to delete', () => {
 });
 
 describe('moving a store', () => {
-  /** One merchant's catalog, the real poll and push over the in-memory stores, Hipoink per store code. */
-  function storesWorld() {
-    let clock = 1_700_000_000_000;
-    const catalog = new Map<string, Record<string, unknown> & { id: string; modifiedTime: number }>();
-    const clover: CloverClient = {
-      async listItems(_m, _t, q) {
-        return [...catalog.values()]
-          .filter((i) => q.modifiedSince === undefined || i.modifiedTime >= q.modifiedSince)
-          .sort((a, b) => a.modifiedTime - b.modifiedTime || (a.id < b.id ? -1 : 1))
-          .slice(q.offset, q.offset + q.limit);
-      },
-      async getItem(_m, _t, id) {
-        return catalog.get(id) ?? null;
-      },
-      refreshTokens: async () => Promise.reject(new Error('not used')),
-      recoverTokens: async () => Promise.reject(new Error('not used')),
-    };
-    const stores = new Map<string, FakeHipoink>();
-    const store = (code: string) => {
-      if (!stores.has(code)) stores.set(code, new FakeHipoink());
-      return stores.get(code) as FakeHipoink;
-    };
-    const hipoink: HipoinkClient = {
-      create: (s, p) => store(s).create(s, p),
-      createMultiple: (s, ps) => store(s).createMultiple(s, ps),
-      deleteMultiple: (s, cs) => store(s).deleteMultiple(s, cs),
-    };
-    const merchants = new FakeMerchantStore(merchantRecord());
-    const shelf = new FakeShelfStore(() => clock);
-    const queue: PushMessage[] = [];
-    const pushQueue = {
-      send: async (ms: ReadonlyArray<{ body: unknown }>) =>
-        void queue.push(...ms.map((m) => m.body as PushMessage)),
-    };
-    const pollDeps = {
-      merchants,
-      shelf,
-      clover,
-      tokens: { accessToken: async () => 'token' },
-      pushQueue,
-      settings: SETTINGS,
-      productCodePrecedence: ['sku', 'code', 'id'] as const,
-      now: () => clock,
-    };
-    const poll = (opts: { full?: boolean; repush?: boolean } = {}) => {
-      clock += 30_000;
-      return pollMerchant(pollDeps, {
-        merchantId: 'M1',
-        mode: opts.full ? 'full' : 'incremental',
-        requestedAt: clock,
-        reason: 'schedule',
-        ...(opts.repush ? { repush: true } : {}),
-      });
-    };
-    const pushOnce = (msg: PushMessage) => pushCodes({ merchants, shelf, hipoink, settings: SETTINGS }, msg);
-    /** SQS's part: each queued push is tried up to 5 times, then dead-lettered. */
-    const dlq: PushMessage[] = [];
-    const drain = async () => {
-      for (let msg = queue.shift(); msg; msg = queue.shift()) {
-        let attempts = 0;
-        while (
-          !(await pushOnce(msg).then(
-            () => true,
-            () => false,
-          ))
-        )
-          if (++attempts === 5) {
-            dlq.push(msg);
-            break;
-          }
-      }
-    };
-    const put = (id: string, over: Record<string, unknown>) => {
-      clock += 1000;
-      catalog.set(id, {
-        id,
-        name: `N${id}`,
-        price: 100,
-        hidden: false,
-        ...catalog.get(id),
-        ...over,
-        modifiedTime: clock,
-      });
-    };
-    const deps: StoreChangeDeps = {
-      merchants,
-      shelf,
-      pushQueue,
-      backfill: async (request) =>
-        poll({ full: true, ...('repush' in request && request.repush ? { repush: true } : {}) }),
-      settled: drain,
-      hipoinkChunkSize: SETTINGS.hipoinkChunkSize,
-    };
-    return { poll, drain, put, deps, store, shelf, queue, dlq, pushOnce, merchants, hipoink };
-  }
-
   /** A store whose two labels are in Hipoink store store-1. */
   async function twoLabels() {
     const w = storesWorld();
