@@ -27,10 +27,13 @@ type Op =
   | { t: 'drain' }
   | { t: 'fault'; store: number; fault: (typeof FAULTS)[number] }
   | { t: 'redrive'; pick: number }
-  | { t: 'move'; to: number };
+  | { t: 'move'; to: number }
+  /** Back to the store an unfinished move left (undoing a mistyped store code), or a move to `to`. */
+  | { t: 'moveBack'; to: number };
 
 const op: fc.Arbitrary<Op> = fc.oneof(
   { arbitrary: fc.record({ t: fc.constant('move' as const), to: fc.nat(2) }), weight: 3 },
+  { arbitrary: fc.record({ t: fc.constant('moveBack' as const), to: fc.nat(2) }), weight: 2 },
   {
     arbitrary: fc.record({
       t: fc.constant('fault' as const),
@@ -81,8 +84,9 @@ async function run(ops: Op[], removeAtEnd: boolean) {
       const [msg] = w.dlq.splice(o.pick % Math.max(1, w.dlq.length), 1);
       if (msg) await redrive(msg);
     } else {
-      const from = (await w.merchants.get('M1'))?.storeCode as string;
-      const to = STORES[o.to] as string;
+      const m = await w.merchants.get('M1');
+      const from = m?.storeCode as string;
+      const to = (o.t === 'moveBack' ? m?.movingFrom : undefined) ?? (STORES[o.to] as string);
       const shown = [...w.store(from).shelf.keys()];
       const moved = await moveStore(w.deps, 'M1', to).catch(() => undefined);
       if (moved?.moved && moved.from === from) {
