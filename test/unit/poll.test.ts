@@ -121,6 +121,15 @@ function setup(items: RawItem[], merchant = merchantRecord()) {
   };
 }
 
+/** A store of these items, polled and pushed once, whose reads come in pages of two. */
+async function syncedInPagesOfTwo(items: RawItem[]) {
+  const s = setup(items);
+  s.deps.settings = { ...settings, pageLimit: 2 };
+  await pollMerchant(s.deps, msg());
+  await s.push();
+  return s;
+}
+
 const pushedCodes = (q: RecordingQueue) => q.sent.flatMap((m) => (m.body as PushMessage).codes).sort();
 
 describe('pollMerchant', () => {
@@ -431,14 +440,11 @@ describe('pollMerchant', () => {
   });
 
   it('keeps the code of an item read twice in one read, recoded and then back to its old code', async () => {
-    const s = setup([
+    const s = await syncedInPagesOfTwo([
       it0('A', { modifiedTime: 1000 }),
       it0('X', { modifiedTime: 2000 }),
       it0('C', { modifiedTime: 3000 }),
     ]);
-    s.deps.settings = { ...settings, pageLimit: 2 };
-    await pollMerchant(s.deps, msg());
-    await s.push();
     s.advance(600_000);
     s.catalog.set('X', it0('X', { sku: 'NEW', modifiedTime: 4000 }));
     // The clerk puts the old code back while the read is between its pages.
@@ -451,14 +457,11 @@ describe('pollMerchant', () => {
   });
 
   it('queues at once what a failing poll saved before it failed, and the rest at the next poll', async () => {
-    const s = setup([
+    const s = await syncedInPagesOfTwo([
       it0('A', { modifiedTime: 1 }),
       it0('B', { modifiedTime: 2 }),
       it0('C', { modifiedTime: 3 }),
     ]);
-    s.deps.settings = { ...settings, pageLimit: 2 };
-    await pollMerchant(s.deps, msg());
-    await s.push();
     for (const [id, t] of [
       ['A', 10],
       ['B', 11],
@@ -480,14 +483,11 @@ describe('pollMerchant', () => {
   });
 
   it('queues what a failing full resync saved flagged to try refused labels again, and leaves the repush to the retry', async () => {
-    const s = setup([
+    const s = await syncedInPagesOfTwo([
       it0('A', { modifiedTime: 1 }),
       it0('B', { modifiedTime: 2 }),
       it0('C', { modifiedTime: 3 }),
     ]);
-    s.deps.settings = { ...settings, pageLimit: 2 };
-    await pollMerchant(s.deps, msg());
-    await s.push();
     s.beforeEachList((call) => {
       if (call === 2) throw new CloverApiError('503', { status: 503 });
     });
