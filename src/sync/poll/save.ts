@@ -135,11 +135,11 @@ function recordOf(ctx: PollContext, outcome: Outcome, before: ItemRecord | undef
   const { itemId } = outcome;
   const modifiedTime = outcome.modifiedTime ?? before?.modifiedTime;
   // The item wants the code it wanted before since as long as before; any other code, from now.
-  const code = outcome.kind === 'label' ? outcome.desired.label.pc : wantedLabel(before)?.label.pc;
+  // An invalid version keeps the label, so the code, of the last valid one.
+  const wanted = wantedLabel(before)?.label.pc;
+  const code = outcome.kind === 'label' ? outcome.desired.label.pc : wanted;
   const wantsSince =
-    before && outcome.kind !== 'remove' && code === wantedLabel(before)?.label.pc
-      ? before.wantsSince
-      : ctx.startedAt;
+    before && outcome.kind !== 'remove' && code === wanted ? before.wantsSince : ctx.startedAt;
   const base = { merchantId: ctx.merchant.merchantId, itemId, modifiedTime, wantsSince, updatedAt: 0 };
   if (outcome.kind === 'label') {
     const { labelHash, stateHash } = outcome;
