@@ -325,6 +325,8 @@ describe('security of the callback', () => {
     const first = await openPage(callback(state));
     keep(first);
     expect(first.status).toBe(200);
+    // The store it connected is polled at once: that poll's writes are done before the snapshot.
+    await world.cli('tick', '--wait');
     await expectRefused(callback(state), 409, 'This sign-in was already finished');
   });
 
