@@ -126,15 +126,20 @@ const SHARE_STORE_OPTION = {
     "allow a Hipoink store another merchant's labels are in (only if their product codes never overlap)",
 } as const;
 
+/** The merchants (but `except`) whose labels are in Hipoink store `storeCode`: theirs, or one they are leaving. */
+async function merchantsInStore(ctx: CommandContext, storeCode: string, except?: string) {
+  return (await ctx.merchants.list())
+    .filter((m) => (m.storeCode === storeCode || m.movingFrom === storeCode) && m.merchantId !== except)
+    .map((m) => m.merchantId);
+}
+
 /**
  * Two Clover accounts in one Hipoink store overwrite each other's labels under any product code
  * both use, and a store move or removal deletes the codes of one that the other shows: refused
  * unless the operator says the codes never overlap.
  */
 async function refuseSharedStore(ctx: CommandContext, merchantId: string, storeCode: string, share: boolean) {
-  const others = (await ctx.merchants.list())
-    .filter((m) => (m.storeCode === storeCode || m.movingFrom === storeCode) && m.merchantId !== merchantId)
-    .map((m) => m.merchantId);
+  const others = await merchantsInStore(ctx, storeCode, merchantId);
   if (others.length === 0 || share) return;
   throw new Error(
     `store ${storeCode} already shows the labels of merchant ${others.join(', ')}: two merchants in one ` +
@@ -157,9 +162,7 @@ const storesInvite = command({
   run: async (ctx, { storeCode, days }) => {
     const invite = await createInvite(ctx, { storeCode }, days);
     // Two Clover accounts in one Hipoink store would overwrite each other's labels.
-    const holders = (await ctx.merchants.list())
-      .filter((m) => m.storeCode === storeCode)
-      .map((m) => m.merchantId);
+    const holders = await merchantsInStore(ctx, storeCode);
     if (holders.length > 0) {
       ctx.warn(
         `note: merchant ${holders.join(', ')} already shows its labels in store ${storeCode}; the link ` +
