@@ -156,7 +156,7 @@ const storesInvite = command({
     "Makes a single-use link (7 days unless --expires-in) that connects a Clover merchant to the Hipoink store CODE. Send it to the store owner: they open it, sign in to Clover and press Allow; the store's labels fill on the next poll. No token is ever copied by hand.",
   options: {
     'store-code': 'the Hipoink store code its labels go to',
-    'expires-in': 'days the link stays usable (1–30, default 7)',
+    'expires-in': 'days the link stays usable: more than 0 (0.5 is 12 hours), at most 30; default 7',
   },
   parse: ({ values }) => ({ storeCode: storeCodeOption(values), days: inviteDays(values) }),
   run: async (ctx, { storeCode, days }) => {
@@ -526,14 +526,20 @@ const backfill = command({
     timeoutMs: timeoutMs(values),
   }),
   run: async (ctx, { payload, wait, timeoutMs }) => {
-    const before =
-      'merchantId' in payload && payload.merchantId !== undefined
-        ? [await ctx.mustGet(payload.merchantId)]
-        : wait
-          ? await ctx.merchants.list()
-          : [];
+    const named = 'merchantId' in payload ? payload.merchantId : undefined;
+    const before = named !== undefined ? [await ctx.mustGet(named)] : wait ? await ctx.merchants.list() : [];
     const settledCodePushes = before.some((m) => fullSyncPushesSettledCodes(m, payload));
     const result = await ctx.invoke<BackfillResult>(ctx.target.stack.backfillFunction, payload);
+    // The one store asked for was not queued: nothing will happen, which is a failure to report.
+    const [refused] = named !== undefined && result.queued.length === 0 ? (result.skipped ?? []) : [];
+    const m = before[0];
+    if (refused && m) {
+      const way =
+        m.state === 'disabled' && m.tokensDeletedAt === undefined
+          ? `\`${ctx.cli} merchants enable ${m.merchantId}\` first`
+          : attentionHint(merchantView(m), ctx.cli);
+      throw new Error(`backfill: ${m.merchantId} not resynced: ${refused.reason}${way ? `; ${way}` : ''}`);
+    }
     const data = {
       queued: result.queued,
       skipped: result.skipped ?? [],

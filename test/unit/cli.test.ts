@@ -19,6 +19,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../src/cli/commands.ts';
+import { exitCodeOf } from '../../src/cli/errors.ts';
 import { main, NotFoundError, runCli, UsageError } from '../../src/cli/main.ts';
 import { OPTIONS } from '../../src/cli/options.ts';
 import type { Target } from '../../src/cli/target.ts';
@@ -108,10 +109,10 @@ afterEach(() => ddb.reset());
 
 describe('esl-sync backfill', () => {
   // The Lambda runs the core the Backfill handler runs: payload parsing, then the queueing.
-  const backfillStack = () => {
+  const backfillStack = (fields: Partial<MerchantRecord> = {}) => {
     const pollQueue = new RecordingQueue();
-    const merchants = new FakeMerchantStore(merchantRecord({ merchantId: 'M' }));
-    records.set('M', merchantRecord({ merchantId: 'M' }));
+    const merchants = new FakeMerchantStore(merchantRecord({ merchantId: 'M', ...fields }));
+    records.set('M', merchantRecord({ merchantId: 'M', ...fields }));
     const fake = fakeTarget(async (_, payload) =>
       requestBackfill({ merchants, pollQueue }, parseBackfillRequest(payload)),
     );
@@ -147,6 +148,31 @@ describe('esl-sync backfill', () => {
     expect(String(err)).toMatch(message);
     expect(invoked).toEqual([]);
   });
+
+  it.each([
+    [{ state: 'disabled' as const }, /merchant is disabled; `esl-sync merchants enable M` first/],
+    [
+      { state: 'needs_reauth' as const },
+      /merchant is needs_reauth; re-authorize: `esl-sync merchants reconnect M`/,
+    ],
+    [
+      { state: 'disabled' as const, tokensDeletedAt: 1 },
+      /merchant is disabled; the Clover app was uninstalled .* `esl-sync merchants reconnect M`/,
+    ],
+  ])(
+    'fails when the one store asked for is %j, saying what to do, queueing nothing',
+    async (record, message) => {
+      const { target, pollQueue } = backfillStack(record);
+      const err = await runCli(
+        ['backfill', '--merchant-id', 'M', '--wait'],
+        io().io,
+        async () => target,
+      ).catch((e: unknown) => e);
+      expect(exitCodeOf(err)).toBe(1);
+      expect(String(err)).toMatch(message);
+      expect(pollQueue.sent).toEqual([]);
+    },
+  );
 
   it('names an unknown merchant as not found, invoking nothing', async () => {
     const { target, invoked } = backfillStack();
