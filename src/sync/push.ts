@@ -77,9 +77,20 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
     if (creating) return creating.held?.label;
     return (await deps.shelf.listSlots(merchantId)).find((s) => s.held && !s.unsure)?.held?.label;
   });
-  const shelfChange = { ...NO_COUNTS };
+  let shelfChange = { ...NO_COUNTS };
   /** Codes whose calls are answered and recorded: no longer unsure. */
   const settled: string[] = [];
+  /**
+   * What is settled so far moves the store's counts and is sure. Done after each chunk, not only at
+   * the end: a push that Lambda stops at its timeout does not run `finally`, and its redo then
+   * starts after the last chunk done instead of sending the whole message again, never finishing.
+   */
+  const checkpoint = async () => {
+    const [change, codes] = [shelfChange, settled.splice(0)];
+    shelfChange = { ...NO_COUNTS };
+    await deps.merchants.addShelfCounts(merchantId, change);
+    await deps.shelf.endCalls(merchantId, codes);
+  };
   const settle = async (code: string, { held, refused }: Pick<Slot, 'held' | 'refused'>) => {
     const before = await deps.shelf.settleSlot(merchantId, code, { held, refused });
     if (before)
@@ -123,6 +134,7 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
         result.removed++;
       },
     );
+    await checkpoint();
     const size = deps.settings.hipoinkChunkSize;
     for (let i = 0; i < creates.length; i += size) {
       const chunk = creates.slice(i, i + size);
@@ -137,12 +149,12 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
           if (refusal === undefined) await shown(c);
           else await refused(c, refusal);
         }
+      await checkpoint();
     }
   } finally {
-    // What this push settled moves the store's counts and is sure, even if it stopped halfway
-    // (a code left noted costs one call more, counts lost stay wrong until the next count afresh).
-    await deps.merchants.addShelfCounts(merchantId, shelfChange);
-    await deps.shelf.endCalls(merchantId, settled);
+    // Also when the push failed halfway (a code left noted costs one call more; counts lost when
+    // Lambda stops it stay wrong until the store is next counted afresh).
+    await checkpoint();
   }
   return result;
 }

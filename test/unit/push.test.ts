@@ -277,6 +277,39 @@ describe('pushCodes', () => {
     expect(hipoink.calls).toEqual([]);
   });
 
+  it('stopped by its timeout halfway (no `finally`), is redone from the chunk it was in, not from the start', async () => {
+    const { shelf, hipoink, deps, push } = setup(2);
+    const codes = ['PC-0', 'PC-1', 'PC-2', 'PC-3', 'PC-4', 'PC-5'];
+    for (const [i, pc] of codes.entries()) await want(shelf, `I${i}`, pc);
+    // Lambda stops the invocation during the second chunk's call: nothing after it runs.
+    let stopped!: () => void;
+    const killed = new Promise<void>((r) => {
+      stopped = r;
+    });
+    const createMultiple = hipoink.createMultiple.bind(hipoink);
+    deps.hipoink = Object.assign(Object.create(hipoink), {
+      createMultiple: (store: string, labels: Parameters<typeof createMultiple>[1]) => {
+        if (labels[0]?.pc !== 'PC-2') return createMultiple(store, labels);
+        stopped();
+        return new Promise(() => {});
+      },
+    });
+    void push(codes);
+    await killed;
+    // The first chunk's answers are recorded and sure; the second chunk's codes stay unsure.
+    expect([...(shelf.calls.get('M1') ?? [])].sort()).toEqual(['PC-2', 'PC-3']);
+    expect(deps.merchants.records.get('M1')?.shelf?.onShelf).toBe(2);
+
+    deps.hipoink = hipoink;
+    hipoink.calls = [];
+    expect(await push(codes)).toMatchObject({ upserted: 4 });
+    expect(hipoink.calls.map((c) => c.codes)).toEqual([
+      ['PC-2', 'PC-3'],
+      ['PC-4', 'PC-5'],
+    ]);
+    expect(await outOfStepCodes(shelf, 'M1')).toEqual([]);
+  });
+
   it('sends every label again on a repush, and lets transient failures propagate for the queue to retry', async () => {
     const { shelf, hipoink, push } = setup();
     await want(shelf, 'A', 'PC-A');
