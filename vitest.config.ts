@@ -8,7 +8,8 @@ export default defineConfig({
     // per core, the default there, leaves them idle most of the run).
     maxWorkers: 3,
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 10_000 } },
+      // Unit properties take a few seconds alone, and several times that on a busy 2-core machine.
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 30_000 } },
       {
         test: {
           name: 'integration',

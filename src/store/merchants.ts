@@ -252,11 +252,14 @@ export interface MerchantStore {
   markNeedsReauth(merchantId: string, tokenVersion: number, reason: string): Promise<boolean>;
   /** A poll is about to write the store's items and slots (`shelfWritesUnfinished`, until a poll succeeds). */
   markShelfWrites(merchantId: string, at: number): Promise<void>;
-  /** Records a poll's outcome; says when the last webhook notice of the store came, and of what change. */
+  /**
+   * Records a poll's outcome; says when the last webhook notice of the store came, and of what
+   * change, and how many polls it has completed with this one.
+   */
   recordPoll(
     merchantId: string,
     outcome: PollOutcome,
-  ): Promise<Pick<MerchantRecord, 'lastNoticeAt' | 'lastChangeNoticeTs'>>;
+  ): Promise<Pick<MerchantRecord, 'lastNoticeAt' | 'lastChangeNoticeTs' | 'pollCount'>>;
   /**
    * Points a merchant at store `to`, remembering the store it leaves and the codes to delete there
    * (again, with more codes, while that move is under way); false if its store changed meanwhile.
@@ -271,15 +274,15 @@ export interface MerchantStore {
   /** Its shelf counted afresh. */
   setShelfCounts(merchantId: string, counts: ShelfCounts): Promise<void>;
   /**
-   * Notes that a valid webhook notice for the merchant arrived at `at` (Unix ms); a notice older
-   * than the one recorded changes nothing. False for an unknown merchant or an older notice.
+   * A valid notice came at `at` (Unix ms); `changedAt` is the newest Clover time of an item change
+   * it told of (an older time than the one recorded changes nothing). Returns what the merchant's
+   * completed polls had done once the notice was recorded; undefined for an unknown merchant.
    */
-  /**
-   * A valid notice came at `at`; `changedAt` is the newest Clover time of an item change it told
-   * of. False when a newer notice was recorded already (or the merchant is unknown).
-   */
-  recordNotice(merchantId: string, at: number, changedAt?: number): Promise<boolean>;
+  recordNotice(merchantId: string, at: number, changedAt?: number): Promise<PollsDone | undefined>;
 }
+
+/** How many polls a merchant completed, and the newest Clover time they read (its cursor). */
+export type PollsDone = { count: number; cursor?: number };
 
 /** What an uninstall does to a merchant record (planned by `stateAfterUninstall`). */
 export interface UninstallWrite {
@@ -694,7 +697,7 @@ export function createMerchantStore(
             ExpressionAttributeValues: { ':ts': changedAt },
           }),
         );
-      return conditional(
+      await conditional(
         new UpdateCommand({
           TableName: tableName,
           Key: { merchantId },
@@ -704,6 +707,19 @@ export function createMerchantStore(
           ExpressionAttributeValues: { ':at': at },
         }),
       );
+      // Read after the notice is recorded: a poll that records its end later sees the notice.
+      const out = await doc.send(
+        new GetCommand({
+          TableName: tableName,
+          Key: { merchantId },
+          ProjectionExpression: 'merchantId, pollCount, #cursor',
+          ExpressionAttributeNames: { '#cursor': 'cursor' },
+          ConsistentRead: true,
+        }),
+      );
+      if (!out.Item) return undefined;
+      const { pollCount, cursor } = out.Item;
+      return { count: Number(pollCount ?? 0), ...(typeof cursor === 'number' ? { cursor } : {}) };
     },
 
     async getMany(merchantIds) {
@@ -788,8 +804,9 @@ export function createMerchantStore(
           ReturnValues: 'ALL_NEW',
         }),
       );
-      const { lastNoticeAt, lastChangeNoticeTs } = out.Attributes ?? {};
+      const { lastNoticeAt, lastChangeNoticeTs, pollCount } = out.Attributes ?? {};
       return {
+        pollCount: Number(pollCount ?? 0),
         ...(typeof lastNoticeAt === 'number' ? { lastNoticeAt } : {}),
         ...(typeof lastChangeNoticeTs === 'number' ? { lastChangeNoticeTs } : {}),
       };

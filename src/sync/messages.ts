@@ -3,6 +3,14 @@ import * as z from '../zod.ts';
 /** Items one poll message may ask to confirm gone. */
 export const MAX_CONFIRM_GONE = 1000;
 
+/**
+ * The deduplication key of the poll that answers a merchant's change notices: one per poll the
+ * merchant has completed. Notices that come before the next poll completes share one poll (a
+ * burst is one or two polls); one that comes after it gets a new poll, whenever it comes. A notice
+ * that comes while a poll runs is covered by that poll, or by the one it queues when it ends.
+ */
+export const noticePollKey = (pollsDone: number) => `webhook-after-${pollsDone}`;
+
 /** PollQueue body: poll one merchant. FIFO group = merchantId, so polls of one merchant never overlap. */
 export const PollMessageSchema = z.object({
   merchantId: z.string().check(z.minLength(1)),

@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { QueueMessage } from '../queues/sqs.ts';
+import type { PollsDone } from '../store/merchants.ts';
 import { pollMessage } from '../sync/fanout.ts';
-import { MAX_CONFIRM_GONE } from '../sync/messages.ts';
+import { MAX_CONFIRM_GONE, noticePollKey } from '../sync/messages.ts';
 import * as z from '../zod.ts';
 
 /**
@@ -13,12 +14,6 @@ import * as z from '../zod.ts';
 export const MAX_WEBHOOK_BODY_BYTES = 1_048_576;
 /** Merchants one request may name; more is refused, so one request's work stays bounded. */
 export const MAX_MERCHANTS_PER_REQUEST = 1_000;
-/**
- * Change notices of one merchant whose Clover times fall in one window of this length queue one
- * poll: a bulk edit of hundreds of items is one or two polls, each reading every change since the
- * cursor. A poll deduplicated away is covered by the one queued for its window.
- */
-export const NOTICE_WINDOW_MS = 2_000;
 
 /** Clover's merchant and item ids: letters and digits (13 in practice). */
 const CLOVER_ID = /^[A-Za-z0-9]{1,32}$/;
@@ -137,11 +132,13 @@ export function readNotices(json: unknown): NoticeBody {
 /**
  * The polls that answer a merchant's notices, queued now: the normal incremental poll (one Clover
  * read catches every change since the cursor), carrying the items said deleted so that each is
- * confirmed gone with a GET. Change notices collapse by the window their Clover time falls in (a
- * time ahead of ours counts as now); deletions by the items they name. A repeated notice queues
- * nothing new within the queue's 5-minute deduplication.
+ * confirmed gone with a GET. `done`: what the merchant's completed polls had done when the notices
+ * were recorded. Change notices collapse into one poll until the next poll completes
+ * (`noticePollKey`), and a change no later than the newest one those polls read (a burst's notices
+ * that come after its poll, a notice sent twice) queues none; deletions queue one poll per set of
+ * items until the next poll completes.
  */
-export function noticePolls(notices: MerchantNotices, now: number): QueueMessage[] {
+export function noticePolls(notices: MerchantNotices, now: number, done: PollsDone): QueueMessage[] {
   const poll = { mode: 'incremental' as const, requestedAt: now, reason: 'webhook' as const };
   const merchant = { merchantId: notices.merchantId };
   if (notices.deleted.length > 0) {
@@ -150,13 +147,13 @@ export function noticePolls(notices: MerchantNotices, now: number): QueueMessage
     for (let i = 0; i < ids.length; i += MAX_CONFIRM_GONE) {
       const confirmGone = ids.slice(i, i + MAX_CONFIRM_GONE);
       const digest = createHash('sha256').update(confirmGone.join(',')).digest('hex').slice(0, 32);
-      messages.push(pollMessage(merchant, { ...poll, confirmGone }, `webhook-gone-${digest}`));
+      const key = `${noticePollKey(done.count)}-gone-${digest}`;
+      messages.push(pollMessage(merchant, { ...poll, confirmGone }, key));
     }
     return messages;
   }
-  if (notices.changedAt === undefined) return [];
-  const window = Math.floor(Math.min(notices.changedAt, now) / NOTICE_WINDOW_MS);
-  return [pollMessage(merchant, poll, `webhook-${window}`)];
+  if (notices.changedAt === undefined || notices.changedAt <= (done.cursor ?? -1)) return [];
+  return [pollMessage(merchant, poll, noticePollKey(done.count))];
 }
 
 /**

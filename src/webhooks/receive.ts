@@ -116,7 +116,11 @@ export async function receiveWebhook(deps: WebhookDeps, request: WebhookRequest)
     }
     for (const [reason, n] of Object.entries(notices.ignored)) ignore(reason as IgnoredReason, n);
     if (notices.actionable === 0) return;
-    await deps.merchants.recordNotice(merchant.merchantId, now, notices.changedAt);
+    const done = await deps.merchants.recordNotice(merchant.merchantId, now, notices.changedAt);
+    if (done === undefined) {
+      ignore('unknown merchant', notices.actionable); // removed since it was read
+      return;
+    }
     let changes = notices.actionable;
     if (notices.uninstalledAt !== undefined) {
       const outcome = await uninstall(deps, merchant, notices.uninstalledAt);
@@ -137,7 +141,7 @@ export async function receiveWebhook(deps: WebhookDeps, request: WebhookRequest)
       return;
     }
     accepted += changes;
-    messages.push(...noticePolls(notices, now));
+    messages.push(...noticePolls(notices, now, done));
   });
 
   await deps.pollQueue.send(messages);

@@ -290,6 +290,22 @@ describe('Clover webhooks', () => {
     expect(world.clover.webhooks.deliveries.every((d) => d.status === 200)).toBe(true);
   });
 
+  it('polls a change noticed right after the poll of another change completed, however close their times', async () => {
+    await drained();
+    const [first, second] = world.clover.items(SHOP).filter((i) => !i.hidden);
+    if (!first || !second) throw new Error('no items');
+    // Clover's times of the two changes are a millisecond apart; the second notice comes once the
+    // first one's poll is done. Nothing else polls here: the second label follows by its notice.
+    const ts = Date.now();
+    world.clover.upsertItem(SHOP, { id: first.id, price: first.price + 11 }, true);
+    world.clover.notify(SHOP, `I:${first.id}`, 'UPDATE', ts);
+    await until('the first label follows', shelfMatches(SHOP));
+    await drained();
+    world.clover.upsertItem(SHOP, { id: second.id, price: second.price + 11 }, true);
+    world.clover.notify(SHOP, `I:${second.id}`, 'UPDATE', ts + 1);
+    await until('the second label follows', shelfMatches(SHOP), 20_000);
+  });
+
   it('polls a store whose notices arrive every 15 minutes, one without every 2, and status says which', async () => {
     await drained();
     const QUIET = 'QUIETMERCH004';

@@ -144,8 +144,9 @@ export class FakeMerchantStore implements MerchantStore {
       r.pollsSinceCleanup = outcome.cleanedUp ? 0 : r.pollsSinceCleanup + 1;
       if (outcome.cleanedUp) r.lastCleanupAt = Date.now();
     }
-    const { lastNoticeAt, lastChangeNoticeTs } = r;
+    const { lastNoticeAt, lastChangeNoticeTs, pollCount } = r;
     return {
+      pollCount,
       ...(lastNoticeAt === undefined ? {} : { lastNoticeAt }),
       ...(lastChangeNoticeTs === undefined ? {} : { lastChangeNoticeTs }),
     };
@@ -154,9 +155,9 @@ export class FakeMerchantStore implements MerchantStore {
     const r = this.records.get(id);
     if (r && changedAt !== undefined && (r.lastChangeNoticeTs ?? -1) < changedAt)
       r.lastChangeNoticeTs = changedAt;
-    if (!r || (r.lastNoticeAt !== undefined && r.lastNoticeAt >= at)) return false;
-    r.lastNoticeAt = at;
-    return true;
+    if (!r) return undefined;
+    if (r.lastNoticeAt === undefined || r.lastNoticeAt < at) r.lastNoticeAt = at;
+    return { count: r.pollCount, ...(r.cursor === undefined ? {} : { cursor: r.cursor }) };
   }
   async getMany(ids: readonly string[]) {
     await this.tick();

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { CloverClient, ListItemsQuery } from '../../src/clover/client.ts';
 import { CloverApiError, CloverUnauthorizedError } from '../../src/errors.ts';
-import type { PollMessage, PushMessage } from '../../src/sync/messages.ts';
+import { noticePollKey, type PollMessage, type PushMessage } from '../../src/sync/messages.ts';
 import { lowerBound, pollMerchant } from '../../src/sync/poll/index.ts';
 import { pushCodes } from '../../src/sync/push.ts';
 import type { TokenManager } from '../../src/sync/tokens.ts';
@@ -532,9 +532,11 @@ describe('pollMerchant', () => {
       expect.objectContaining({
         body: expect.objectContaining({ merchantId: 'M1', mode: 'incremental', reason: 'webhook' }),
         groupId: 'M1',
-        deduplicationId: 'M1:after-notice-2000',
+        // The key later notices share until that poll completes: after this poll, the third.
+        deduplicationId: `M1:${noticePollKey(3)}`,
       }),
     ]);
+    expect(s.merchants.records.get('M1')?.pollCount).toBe(3);
   });
 
   it('reads from the cursor on a backfill from a time after it: nothing the polls have not read is skipped', async () => {

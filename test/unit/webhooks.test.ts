@@ -11,7 +11,6 @@ import {
   authCodeMatches,
   MAX_MERCHANTS_PER_REQUEST,
   MAX_WEBHOOK_BODY_BYTES,
-  NOTICE_WINDOW_MS,
   noticeAction,
   noticePolls,
   readNotices,
@@ -111,7 +110,7 @@ describe('notice rules', () => {
     expect(readNotices(body(wide))).toEqual({ ok: false, problem: 'too-many-merchants' });
   });
 
-  it('queues one poll per merchant and time window of Clover’s clock, so a burst collapses', () => {
+  it('queues one poll per merchant until its next poll completes, and none for a change a completed poll read', () => {
     const summary = (changedAt: number) => ({
       merchantId: 'M1',
       changedAt,
@@ -120,24 +119,26 @@ describe('notice rules', () => {
       actionable: 1,
       ignored: {},
     });
-    const start = Math.floor(NOW / NOTICE_WINDOW_MS) * NOTICE_WINDOW_MS - 10 * NOTICE_WINDOW_MS;
+    // Notices recorded before the merchant's 8th poll completed, whatever their times: one poll.
+    const seven = { count: 7, cursor: NOW - 120_000 };
     const ids = Array.from(
       { length: 500 },
-      (_, i) => noticePolls(summary(start + i), NOW)[0]?.deduplicationId,
+      (_, i) => noticePolls(summary(NOW - 60_000 + i * 100), NOW + i, seven)[0]?.deduplicationId,
     );
     expect(new Set(ids).size).toBe(1);
-    const [first] = noticePolls(summary(start), NOW);
+    const [first] = noticePolls(summary(NOW), NOW, seven);
     expect(first).toMatchObject({
       groupId: 'M1',
       body: { merchantId: 'M1', mode: 'incremental', reason: 'webhook', requestedAt: NOW },
     });
     expect(first?.body).not.toHaveProperty('confirmGone');
-    // The next window is another poll; a time ahead of ours counts as now.
-    expect(noticePolls(summary(start + NOTICE_WINDOW_MS), NOW)[0]?.deduplicationId).not.toBe(ids[0]);
-    expect(noticePolls(summary(NOW + 3_600_000), NOW)[0]?.deduplicationId).toBe(
-      noticePolls(summary(NOW), NOW)[0]?.deduplicationId,
-    );
-    expect(noticePolls({ ...summary(0), changedAt: undefined, actionable: 0 }, NOW)).toEqual([]);
+    // Once that poll completed, having read up to NOW: a later change is another poll, however
+    // close in time; a change it read (the rest of a burst, a notice sent twice) is none.
+    const eight = { count: 8, cursor: NOW };
+    expect(noticePolls(summary(NOW + 1), NOW + 5_000, eight)[0]?.deduplicationId).not.toBe(ids[0]);
+    expect(noticePolls(summary(NOW), NOW + 5_000, eight)).toEqual([]);
+    expect(noticePolls(summary(NOW), NOW, { count: 0 })).toHaveLength(1); // never polled
+    expect(noticePolls({ ...summary(0), changedAt: undefined, actionable: 0 }, NOW, seven)).toEqual([]);
   });
 
   it('carries deleted items to confirm, 1,000 per poll, the same set always under one deduplication id', () => {
@@ -145,20 +146,20 @@ describe('notice rules', () => {
     const polls = noticePolls(
       { merchantId: 'M1', deleted, uninstalls: 0, actionable: 2001, ignored: {} },
       NOW,
+      { count: 7, cursor: NOW },
     );
     const gone = polls.map((p) => (p.body as { confirmGone: string[] }).confirmGone);
     expect(gone.map((g) => g.length)).toEqual([1000, 1000, 1]);
     expect(new Set(gone.flat())).toEqual(new Set(deleted));
     expect(new Set(polls.map((p) => p.deduplicationId)).size).toBe(3);
-    const again = noticePolls(
-      { merchantId: 'M1', deleted: ['B', 'A'], uninstalls: 0, actionable: 2, ignored: {} },
-      NOW + 1,
-    );
-    const same = noticePolls(
-      { merchantId: 'M1', deleted: ['A', 'B'], uninstalls: 0, actionable: 2, ignored: {} },
-      NOW,
-    );
-    expect(again[0]?.deduplicationId).toBe(same[0]?.deduplicationId);
+    const goneKey = (ids: string[], pollsDone: number) =>
+      noticePolls({ merchantId: 'M1', deleted: ids, uninstalls: 0, actionable: 2, ignored: {} }, NOW, {
+        count: pollsDone,
+        cursor: NOW,
+      })[0]?.deduplicationId;
+    expect(goneKey(['B', 'A'], 7)).toBe(goneKey(['A', 'B'], 7));
+    // A deletion said again once a poll completed is polled again (a deletion moves no cursor).
+    expect(goneKey(['A', 'B'], 8)).not.toBe(goneKey(['A', 'B'], 7));
   });
 
   it('compares the auth code exactly', () => {

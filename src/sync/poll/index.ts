@@ -3,7 +3,7 @@ import type { PushFlags } from '../../domain/shelf.ts';
 import { MerchantUnavailableError } from '../../errors.ts';
 import type { MerchantRecord, SyncCounts } from '../../store/merchants.ts';
 import { pollMessage } from '../fanout.ts';
-import type { PollMessage } from '../messages.ts';
+import { noticePollKey, type PollMessage } from '../messages.ts';
 import { cleanUpGhosts, confirmGone, reconcile } from './cleanup.ts';
 import { cloverSession, type PollContext, type PollDeps } from './context.ts';
 import { decideCodes } from './owners.ts';
@@ -139,13 +139,15 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     done.counted = true;
     const partial = 'Clover items kept changing during the read; the rest is read on the next poll';
     const outcome = { mode, startedAt, counts, cleanedUp, ...(progress.complete ? {} : { partial }) };
-    const { lastNoticeAt, lastChangeNoticeTs: changed } = await deps.merchants.recordPoll(merchantId, {
+    const recorded = await deps.merchants.recordPoll(merchantId, {
       ...outcome,
       ...(cursor === undefined ? {} : { cursor }),
     });
     done.recorded = true;
-    // A notice that came while this poll ran, of a change newer than anything it read (its
-    // window's poll may have been this one, read too early): one more poll for that change.
+    // A notice that came while this poll ran, of a change newer than anything it read (the poll
+    // queued for it may have been this one, read too early): one more poll, which notices coming
+    // from now on share.
+    const { lastNoticeAt, lastChangeNoticeTs: changed, pollCount } = recorded;
     if (
       lastNoticeAt !== undefined &&
       lastNoticeAt >= startedAt &&
@@ -153,7 +155,7 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
       changed > (cursor ?? 0)
     ) {
       const poll = { mode: 'incremental' as const, requestedAt: now(), reason: 'webhook' as const };
-      await deps.pollQueue?.send([pollMessage(merchant, poll, `after-notice-${changed}`)]);
+      await deps.pollQueue?.send([pollMessage(merchant, poll, noticePollKey(pollCount))]);
     }
     return { status: 'synced', merchantId, ...outcome };
   } catch (err) {
