@@ -53,7 +53,9 @@ export class FakeMerchantStore implements MerchantStore {
   async setState(id: string, state: MerchantRecord['state'], reason?: string) {
     const r = this.must(id);
     r.state = state;
+    // As the DynamoDB adapter: a state set without a reason drops the old one.
     if (reason) r.stateReason = reason;
+    else delete r.stateReason;
   }
   async beginMove(id: string, from: string, to: string, codes: string[]) {
     const r = this.must(id);
