@@ -1,7 +1,9 @@
 /**
  * One merchant's shelf over several Hipoink store codes, for store moves and removals: a Clover
  * catalog, the real poll and push over the in-memory stores, a push queue drained as SQS would (each
- * push tried 5 times, then dead-lettered), and one Hipoink per store code.
+ * push tried 5 times, then dead-lettered), and one Hipoink per store code. One push at a time may
+ * be held in flight at any of its calls (the merchant's FIFO group lets no other push of it start
+ * meanwhile); draining the queue, or an operator's command waiting for queued work, lets it finish.
  */
 import type { CloverClient } from '../../src/clover/client.ts';
 import type { HipoinkClient } from '../../src/hipoink/client.ts';
@@ -34,10 +36,16 @@ export function storesWorld() {
     if (!stores.has(code)) stores.set(code, new FakeHipoink());
     return stores.get(code) as FakeHipoink;
   };
+  /** Called before each Hipoink call to a store (a fault that sets in part-way through a push). */
+  const beforeCall = { run: (_store: string) => {} };
+  const at = (s: string) => {
+    beforeCall.run(s);
+    return store(s);
+  };
   const hipoink: HipoinkClient = {
-    create: (s, p) => store(s).create(s, p),
-    createMultiple: (s, ps) => store(s).createMultiple(s, ps),
-    deleteMultiple: (s, cs) => store(s).deleteMultiple(s, cs),
+    create: (s, p) => at(s).create(s, p),
+    createMultiple: (s, ps) => at(s).createMultiple(s, ps),
+    deleteMultiple: (s, cs) => at(s).deleteMultiple(s, cs),
   };
   const merchants = new FakeMerchantStore(merchantRecord());
   const shelf = new FakeShelfStore(() => clock);
@@ -69,19 +77,79 @@ export function storesWorld() {
   const pushOnce = (msg: PushMessage) => pushCodes({ merchants, shelf, hipoink, settings: SETTINGS }, msg);
   /** SQS's part: each queued push is tried up to 5 times, then dead-lettered. */
   const dlq: PushMessage[] = [];
+  const attempts = new Map<PushMessage, number>();
+  /** A failed delivery: the message is its group's next again, or dead-lettered after 5. */
+  const failed = (msg: PushMessage) => {
+    const n = (attempts.get(msg) ?? 0) + 1;
+    attempts.delete(msg);
+    if (n === 5) dlq.push(msg);
+    else {
+      attempts.set(msg, n);
+      queue.unshift(msg);
+    }
+  };
+  let inFlight: { done: Promise<boolean>; msg: PushMessage; release: () => void } | undefined;
+  /** Lets the push in flight go on; it runs beside whatever runs now. */
+  const release = () => inFlight?.release();
+  /** Lets the push in flight go on and waits for it (SQS delivers it again if it failed). */
+  const finish = async () => {
+    const p = inFlight;
+    if (!p) return;
+    p.release();
+    const ok = await p.done;
+    inFlight = undefined;
+    if (ok) attempts.delete(p.msg);
+    else failed(p.msg);
+  };
+  /**
+   * The consumer takes the merchant's next push and holds it after its `pauseAt`-th call (to the
+   * merchant store, the shelf store or Hipoink), unless it ends first. A push in flight ends first:
+   * the FIFO group delivers the next only then.
+   */
+  const startPush = async (pauseAt: number) => {
+    await finish();
+    const msg = queue.shift();
+    if (!msg) return false;
+    let open = () => {};
+    const gate = new Promise<void>((r) => {
+      open = r;
+    });
+    let reached = () => {};
+    const paused = new Promise<void>((r) => {
+      reached = r;
+    });
+    let calls = 0;
+    // Every call from the `pauseAt`-th on waits (the push's parallel writes too).
+    const step = async () => {
+      if (++calls < pauseAt) return;
+      reached();
+      await gate;
+    };
+    const done = pushCodes(
+      {
+        merchants: stepping(merchants, step),
+        shelf: stepping(shelf, step),
+        hipoink: stepping(hipoink, step),
+        settings: SETTINGS,
+      },
+      msg,
+    ).then(
+      () => true,
+      () => false,
+    );
+    inFlight = { done, msg, release: open };
+    // Whether it is held (not done).
+    return Promise.race([paused.then(() => true), done.then(() => false)]);
+  };
   const drain = async () => {
+    await finish();
     for (let msg = queue.shift(); msg; msg = queue.shift()) {
-      let attempts = 0;
-      while (
-        !(await pushOnce(msg).then(
-          () => true,
-          () => false,
-        ))
-      )
-        if (++attempts === 5) {
-          dlq.push(msg);
-          break;
-        }
+      const ok = await pushOnce(msg).then(
+        () => true,
+        () => false,
+      );
+      if (ok) attempts.delete(msg);
+      else failed(msg);
     }
   };
   const put = (id: string, over: Record<string, unknown>) => {
@@ -105,5 +173,36 @@ export function storesWorld() {
     settled: drain,
     hipoinkChunkSize: SETTINGS.hipoinkChunkSize,
   };
-  return { poll, drain, put, deps, store, shelf, queue, dlq, pushOnce, merchants, hipoink };
+  return {
+    poll,
+    drain,
+    put,
+    deps,
+    store,
+    shelf,
+    queue,
+    dlq,
+    pushOnce,
+    merchants,
+    hipoink,
+    startPush,
+    release,
+    finish,
+    beforeCall,
+  };
+}
+
+/** `target` whose every method awaits `step()` once its call is done (before its caller goes on). */
+export function stepping<T extends object>(target: T, step: () => Promise<void>): T {
+  return new Proxy(target, {
+    get(t, key) {
+      const value: unknown = Reflect.get(t, key);
+      if (typeof value !== 'function') return value;
+      return async (...args: unknown[]) => {
+        const out: unknown = await value.apply(t, args);
+        await step();
+        return out;
+      };
+    },
+  });
 }
