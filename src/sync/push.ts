@@ -57,6 +57,9 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
     if (!clearMayDelete(merchant, msg.clearFrom)) return { ...result, storeCode: msg.clearFrom };
     const pending = new Set((await deps.shelf.clearState(merchantId, msg.clearFrom)).pending);
     const codes = msg.codes.filter((code) => pending.has(code));
+    // In its own store (it is being removed) the slots no longer say what Hipoink holds: noted as
+    // under a call, they are pushed again should the operator keep the merchant after all.
+    if (msg.clearFrom === storeCode) await deps.shelf.beginCalls(merchantId, codes);
     const kept = await calls(msg.clearFrom, async () => undefined).deleteCodes(codes);
     await deps.shelf.clearAnswered(merchantId, msg.clearFrom, codes, [...kept]);
     return { ...result, storeCode: msg.clearFrom, removed: codes.length - kept.size };

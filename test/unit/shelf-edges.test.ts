@@ -271,6 +271,29 @@ describe('moving a store', () => {
     expect(codesIn(w, 'store-1')).toEqual(['C0', 'C1']);
   });
 
+  it('shows every label again once a merchant is kept after its removal failed part-way', async () => {
+    const w = await twoLabels();
+    w.put('C', { sku: 'C2' });
+    await w.poll();
+    await w.drain();
+    // Hipoink fails from the clear's second call on (chunks of two): C0 and C1 are gone, C2 is not.
+    let calls = 0;
+    w.beforeCall.run = (store) => {
+      if (store === 'store-1' && ++calls === 2)
+        w.store(store).failWith = new HipoinkApiError('Hipoink answered HTTP 403', { status: 403 });
+    };
+    await expect(removeMerchant(w.deps, 'M1', { removeLabels: true })).rejects.toThrow(
+      /has not deleted 3 of 3/,
+    );
+    expect(codesIn(w, 'store-1')).toEqual(['C2']);
+    // The operator keeps the store after all; Hipoink is fixed; a full resync runs.
+    w.store('store-1').failWith = undefined;
+    await w.merchants.setState('M1', 'active');
+    await w.poll({ full: true });
+    await w.drain();
+    expect(codesIn(w, 'store-1')).toEqual(['C0', 'C1', 'C2']);
+  });
+
   it('keeps a merchant being removed while the push deleting its labels is in the dead-letter queue', async () => {
     const w = await twoLabels();
     w.store('store-1').failWith = new HipoinkApiError('Hipoink answered HTTP 403', { status: 403 });
