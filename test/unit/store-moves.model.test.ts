@@ -1,18 +1,22 @@
 /**
  * Store moves and removals as a model-based property: random Clover edits, polls and pushes, Hipoink
- * stores that fail or refuse for a while, dead-lettered pushes redriven at any later time, and moves
- * back and forth between three store codes, each of which may fail. Once the faults are fixed, the
- * dead letters redriven and every unfinished move run again (as the CLI tells an operator to), the
- * merchant's store holds exactly the owners' labels and every other store holds none of its codes;
- * a removal with its labels then leaves every store empty.
+ * stores that fail or refuse for a while (from now or part-way through the next pushes), dead-lettered
+ * pushes redriven at any later time, a push held in flight at any of its calls while edits, polls,
+ * faults and the operator's commands go on, moves back and forth between three store codes, and
+ * removals with the labels, each of which may fail (a removal given up: the operator enables the
+ * merchant again, or runs it again later). Once the faults are fixed, the dead letters redriven and
+ * every unfinished move run again (as the CLI tells an operator to), the merchant's store holds
+ * exactly the owners' labels and every other store holds none of its codes; a removal with its
+ * labels that succeeds, then or on the way, leaves every store empty.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { nextMerchantState } from '../../src/connect/authorize.ts';
 import { ownerOf } from '../../src/domain/shelf.ts';
 import { HipoinkApiError } from '../../src/errors.ts';
 import type { PushMessage } from '../../src/sync/messages.ts';
-import { moveStore, removeMerchant } from '../../src/sync/stores.ts';
-import { storesWorld } from './stores-world.ts';
+import { moveStore, removeMerchant, type StoreChangeDeps } from '../../src/sync/stores.ts';
+import { stepping, storesWorld } from './stores-world.ts';
 
 /** Sequences per run; more with STORE_MOVES_RUNS. */
 const RUNS = Number(process.env.STORE_MOVES_RUNS ?? 1000);
@@ -25,24 +29,66 @@ type Op =
   | { t: 'hide'; item: number }
   | { t: 'poll' }
   | { t: 'drain' }
-  | { t: 'fault'; store: number; fault: (typeof FAULTS)[number] }
-  | { t: 'redrive'; pick: number }
-  | { t: 'move'; to: number }
+  /** Once `after` more Hipoink calls there are answered (0: now; only a healthy store waits). */
+  | { t: 'fault'; store: number; fault: (typeof FAULTS)[number]; after: number }
+  /** A dead letter back in the queue, delivered now or later. */
+  | { t: 'redrive'; pick: number; drain: boolean }
+  /**
+   * The next push starts and is held after its `pauseAt`-th call (one in flight ends first); with
+   * none queued, a push of `codes` delivered again (pushes work from the stored state, so SQS may
+   * deliver one twice).
+   */
+  | { t: 'start'; pauseAt: number; codes: number[] }
+  | { t: 'resume' }
+  /**
+   * An operator's command; a push in flight goes on from the command's `release`-th store call
+   * (0: once the command waits for queued work, as it always does before relying on it).
+   */
+  | { t: 'move'; to: number; release: number }
   /** Back to the store an unfinished move left (undoing a mistyped store code), or a move to `to`. */
-  | { t: 'moveBack'; to: number };
+  | { t: 'moveBack'; to: number; release: number }
+  /** With the merchant's store failing as `fault` once `after` more calls there are answered. */
+  | { t: 'remove'; release: number; fault: (typeof FAULTS)[number]; after: number }
+  /** `merchants enable`: a removal given up, the operator keeps the merchant. */
+  | { t: 'enable' };
 
+const release = fc.nat(4);
 const op: fc.Arbitrary<Op> = fc.oneof(
-  { arbitrary: fc.record({ t: fc.constant('move' as const), to: fc.nat(2) }), weight: 3 },
-  { arbitrary: fc.record({ t: fc.constant('moveBack' as const), to: fc.nat(2) }), weight: 2 },
+  { arbitrary: fc.record({ t: fc.constant('move' as const), to: fc.nat(2), release }), weight: 3 },
+  { arbitrary: fc.record({ t: fc.constant('moveBack' as const), to: fc.nat(2), release }), weight: 2 },
   {
     arbitrary: fc.record({
       t: fc.constant('fault' as const),
       store: fc.nat(2),
       fault: fc.constantFrom(...FAULTS),
+      after: fc.constantFrom(0, 0, 1, 2, 3),
     }),
     weight: 3,
   },
-  { arbitrary: fc.record({ t: fc.constant('redrive' as const), pick: fc.nat(9) }), weight: 2 },
+  {
+    arbitrary: fc.record({ t: fc.constant('redrive' as const), pick: fc.nat(9), drain: fc.boolean() }),
+    weight: 2,
+  },
+  {
+    arbitrary: fc.record({
+      t: fc.constant('start' as const),
+      // Most often held right after reading the merchant (its store code).
+      pauseAt: fc.oneof(fc.constant(1), fc.integer({ min: 2, max: 10 })),
+      codes: fc.uniqueArray(fc.nat(3), { minLength: 1 }),
+    }),
+    weight: 4,
+  },
+  fc.constant({ t: 'resume' as const }),
+  {
+    arbitrary: fc.record({
+      t: fc.constant('remove' as const),
+      release,
+      fault: fc.constantFrom<(typeof FAULTS)[number]>('http403', 'http403', 'refuseEverything', 'none'),
+      after: fc.constantFrom(0, 0, 1, 2),
+    }),
+    weight: 2,
+  },
+  { arbitrary: fc.constant({ t: 'enable' as const }), weight: 2 },
   fc.record({
     t: fc.constant('put' as const),
     item: fc.nat(2),
@@ -63,10 +109,43 @@ async function run(ops: Op[], removeAtEnd: boolean) {
     h.refuseEverything = fault === 'refuseEverything';
     h.refuseCreates = fault === 'refuseCreates';
   };
-  const redrive = async (msg: PushMessage) => {
+  /** Per store, a fault that sets in after that many more Hipoink calls there. */
+  const coming = new Map<string, { calls: number; fault: (typeof FAULTS)[number] }>();
+  w.beforeCall.run = (store) => {
+    const f = coming.get(store);
+    if (f && f.calls-- <= 0) {
+      coming.delete(store);
+      setFault(store, f.fault);
+    }
+  };
+  const healthy = (store: string) => {
+    const h = w.store(store);
+    return !h.failWith && !h.refuseEverything && !h.refuseCreates;
+  };
+  /**
+   * Only a healthy store fails part-way through a push: one that changed how it fails between a
+   * refused call and the probe after it would pass for refusing that product, a case of its own
+   * (a delete refused for a product stays where it is, and is reported).
+   */
+  const fault = (store: string, f: (typeof FAULTS)[number], after: number) => {
+    coming.delete(store);
+    if (after > 0 && f !== 'none' && healthy(store)) coming.set(store, { calls: after, fault: f });
+    else setFault(store, f);
+  };
+  const redrive = (msg: PushMessage) => {
     // As `esl-sync dlq redrive`: once more through the queue; failing for good, back to the DLQ.
     w.queue.push(msg);
-    await w.drain();
+  };
+  /** The operator's command's deps: from its `n`-th store call on, the push in flight goes on. */
+  const commandDeps = (n: number): StoreChangeDeps => {
+    let calls = 0;
+    const step = async () => {
+      if (++calls === n) w.release();
+    };
+    return { ...w.deps, merchants: stepping(w.deps.merchants, step), shelf: stepping(w.deps.shelf, step) };
+  };
+  const everyStoreEmpty = () => {
+    for (const s of STORES) expect([s, [...w.store(s).shelf.keys()]]).toEqual([s, []]);
   };
   // Two labels on the shelf of store-1 to begin with.
   w.put('A', { sku: 'C0' });
@@ -79,16 +158,37 @@ async function run(ops: Op[], removeAtEnd: boolean) {
     else if (o.t === 'hide') w.put(ITEMS[o.item] as string, { hidden: true });
     else if (o.t === 'poll') await w.poll();
     else if (o.t === 'drain') await w.drain();
-    else if (o.t === 'fault') setFault(STORES[o.store] as string, o.fault);
+    else if (o.t === 'fault') fault(STORES[o.store] as string, o.fault, o.after);
     else if (o.t === 'redrive') {
       const [msg] = w.dlq.splice(o.pick % Math.max(1, w.dlq.length), 1);
-      if (msg) await redrive(msg);
+      if (msg) redrive(msg);
+      if (o.drain) await w.drain();
+    } else if (o.t === 'start') {
+      await w.finish();
+      if (w.queue.length === 0) w.queue.push({ merchantId: 'M1', codes: o.codes.map((c) => `C${c}`) });
+      await w.startPush(o.pauseAt);
+    } else if (o.t === 'resume') await w.finish();
+    else if (o.t === 'enable') {
+      const m = await w.merchants.get('M1');
+      if (m?.state === 'disabled')
+        await w.merchants.setState('M1', nextMerchantState(m.storeCode, undefined));
+    } else if (o.t === 'remove') {
+      const m = await w.merchants.get('M1');
+      if (m?.storeCode) fault(m.storeCode, o.fault, o.after);
+      const removed = await removeMerchant(commandDeps(o.release), 'M1', { removeLabels: true }).then(
+        () => true,
+        () => false,
+      );
+      if (removed) {
+        everyStoreEmpty();
+        return;
+      }
     } else {
       const m = await w.merchants.get('M1');
       const from = m?.storeCode as string;
       const to = (o.t === 'moveBack' ? m?.movingFrom : undefined) ?? (STORES[o.to] as string);
       const shown = [...w.store(from).shelf.keys()];
-      const moved = await moveStore(w.deps, 'M1', to).catch(() => undefined);
+      const moved = await moveStore(commandDeps(o.release), 'M1', to).catch(() => undefined);
       if (moved?.moved && moved.from === from) {
         // The old store is emptied only once the new one shows a label wherever it did.
         const owned = new Set((await w.shelf.listSlots('M1')).flatMap((s) => (ownerOf(s) ? [s.code] : [])));
@@ -98,9 +198,20 @@ async function run(ops: Op[], removeAtEnd: boolean) {
       }
     }
   }
-  // The operator fixes every fault, redrives the dead letters, and runs an unfinished move again.
+  // The push in flight ends; the operator fixes every fault, redrives the dead letters, keeps a
+  // merchant whose removal was given up (unless removing it now), and runs an unfinished move again.
+  await w.finish();
+  coming.clear();
   for (const s of STORES) setFault(s, 'none');
-  for (const msg of w.dlq.splice(0)) await redrive(msg);
+  for (const msg of w.dlq.splice(0)) redrive(msg);
+  await w.drain();
+  if (removeAtEnd) {
+    await removeMerchant(w.deps, 'M1', { removeLabels: true });
+    everyStoreEmpty();
+    return;
+  }
+  const kept = await w.merchants.get('M1');
+  if (kept?.state === 'disabled') await w.merchants.setState('M1', 'active');
   const moving = (await w.merchants.get('M1'))?.movingFrom;
   const at = (await w.merchants.get('M1'))?.storeCode as string;
   if (moving !== undefined) expect(await moveStore(w.deps, 'M1', at)).toMatchObject({ moved: true });
@@ -109,11 +220,6 @@ async function run(ops: Op[], removeAtEnd: boolean) {
   await w.drain();
   expect(w.dlq).toEqual([]);
 
-  if (removeAtEnd) {
-    await removeMerchant(w.deps, 'M1', { removeLabels: true });
-    for (const s of STORES) expect([s, [...w.store(s).shelf.keys()]]).toEqual([s, []]);
-    return;
-  }
   const expected = new Map<string, string>();
   for (const slot of await w.shelf.listSlots('M1')) {
     const owner = ownerOf(slot);
