@@ -278,7 +278,7 @@ describe('moving a store', () => {
     await w.drain();
     // Hipoink fails from the clear's second call on (chunks of two): C0 and C1 are gone, C2 is not.
     let calls = 0;
-    w.beforeCall.run = (store) => {
+    w.hooks.beforeCall = (store) => {
       if (store === 'store-1' && ++calls === 2)
         w.store(store).failWith = new HipoinkApiError('Hipoink answered HTTP 403', { status: 403 });
     };

@@ -36,10 +36,14 @@ export function storesWorld() {
     if (!stores.has(code)) stores.set(code, new FakeHipoink());
     return stores.get(code) as FakeHipoink;
   };
-  /** Called before each Hipoink call to a store (a fault that sets in part-way through a push). */
-  const beforeCall = { run: (_store: string) => {} };
+  const hooks = {
+    /** Before each Hipoink call to a store (a fault that sets in part-way through a push). */
+    beforeCall: (_store: string) => {},
+    /** As the consumer takes a push (the one running until the next is taken). */
+    delivered: (_msg: PushMessage) => {},
+  };
   const at = (s: string) => {
-    beforeCall.run(s);
+    hooks.beforeCall(s);
     return store(s);
   };
   const hipoink: HipoinkClient = {
@@ -74,7 +78,10 @@ export function storesWorld() {
       ...(opts.repush ? { repush: true } : {}),
     });
   };
-  const pushOnce = (msg: PushMessage) => pushCodes({ merchants, shelf, hipoink, settings: SETTINGS }, msg);
+  const pushOnce = (msg: PushMessage) => {
+    hooks.delivered(msg);
+    return pushCodes({ merchants, shelf, hipoink, settings: SETTINGS }, msg);
+  };
   /** SQS's part: each queued push is tried up to 5 times, then dead-lettered. */
   const dlq: PushMessage[] = [];
   const attempts = new Map<PushMessage, number>();
@@ -110,6 +117,7 @@ export function storesWorld() {
     await finish();
     const msg = queue.shift();
     if (!msg) return false;
+    hooks.delivered(msg);
     let open = () => {};
     const gate = new Promise<void>((r) => {
       open = r;
@@ -188,7 +196,7 @@ export function storesWorld() {
     startPush,
     release,
     finish,
-    beforeCall,
+    hooks,
   };
 }
 
