@@ -111,7 +111,7 @@ async function run(ops: Op[], removeAtEnd: boolean) {
   };
   /** Per store, a fault that sets in after that many more Hipoink calls there. */
   const coming = new Map<string, { calls: number; fault: (typeof FAULTS)[number] }>();
-  w.beforeCall.run = (store) => {
+  w.hooks.beforeCall = (store) => {
     const f = coming.get(store);
     if (f && f.calls-- <= 0) {
       coming.delete(store);
@@ -132,6 +132,22 @@ async function run(ops: Op[], removeAtEnd: boolean) {
     if (after > 0 && f !== 'none' && healthy(store)) coming.set(store, { calls: after, fault: f });
     else setFault(store, f);
   };
+  /** Set by a removal, until the operator enables the merchant again. */
+  let removing = false;
+  /**
+   * A clear delivered while the store it empties is the merchant's own, not being removed (after a
+   * move back, or a removal given up), must delete nothing there: deleting unbinds the labels.
+   */
+  let forbidden: string | undefined;
+  w.hooks.delivered = (msg) => {
+    const own = w.merchants.records.get('M1')?.storeCode;
+    forbidden = msg.clearFrom === own && !removing ? own : undefined;
+  };
+  const deletedInOwnStore: string[] = [];
+  for (const s of STORES)
+    w.store(s).onDelete = (held) => {
+      if (s === forbidden) deletedInOwnStore.push(`${s} ${held.pc}`);
+    };
   const redrive = (msg: PushMessage) => {
     // As `esl-sync dlq redrive`: once more through the queue; failing for good, back to the DLQ.
     w.queue.push(msg);
@@ -146,6 +162,7 @@ async function run(ops: Op[], removeAtEnd: boolean) {
   };
   const everyStoreEmpty = () => {
     for (const s of STORES) expect([s, [...w.store(s).shelf.keys()]]).toEqual([s, []]);
+    expect(deletedInOwnStore).toEqual([]);
   };
   // Two labels on the shelf of store-1 to begin with.
   w.put('A', { sku: 'C0' });
@@ -170,11 +187,14 @@ async function run(ops: Op[], removeAtEnd: boolean) {
     } else if (o.t === 'resume') await w.finish();
     else if (o.t === 'enable') {
       const m = await w.merchants.get('M1');
-      if (m?.state === 'disabled')
+      if (m?.state === 'disabled') {
+        removing = false;
         await w.merchants.setState('M1', nextMerchantState(m.storeCode, undefined));
+      }
     } else if (o.t === 'remove') {
       const m = await w.merchants.get('M1');
       if (m?.storeCode) fault(m.storeCode, o.fault, o.after);
+      removing = true;
       const removed = await removeMerchant(commandDeps(o.release), 'M1', { removeLabels: true }).then(
         () => true,
         () => false,
@@ -206,12 +226,16 @@ async function run(ops: Op[], removeAtEnd: boolean) {
   for (const msg of w.dlq.splice(0)) redrive(msg);
   await w.drain();
   if (removeAtEnd) {
+    removing = true;
     await removeMerchant(w.deps, 'M1', { removeLabels: true });
     everyStoreEmpty();
     return;
   }
   const kept = await w.merchants.get('M1');
-  if (kept?.state === 'disabled') await w.merchants.setState('M1', 'active');
+  if (kept?.state === 'disabled') {
+    removing = false;
+    await w.merchants.setState('M1', 'active');
+  }
   const moving = (await w.merchants.get('M1'))?.movingFrom;
   const at = (await w.merchants.get('M1'))?.storeCode as string;
   if (moving !== undefined) expect(await moveStore(w.deps, 'M1', at)).toMatchObject({ moved: true });
@@ -219,6 +243,7 @@ async function run(ops: Op[], removeAtEnd: boolean) {
   await w.poll({ full: true });
   await w.drain();
   expect(w.dlq).toEqual([]);
+  expect(deletedInOwnStore).toEqual([]);
 
   const expected = new Map<string, string>();
   for (const slot of await w.shelf.listSlots('M1')) {
