@@ -10,6 +10,7 @@ import {
   FAN_OUT,
   FAN_OUT_PERIOD_SECONDS,
   type FunctionSettings,
+  MAX_RECEIVES,
   POLLER,
   PUSH_CONSUMER,
   RETRY_BASE_SECONDS,
@@ -113,11 +114,11 @@ export class EslSyncStack extends Stack {
     // Visibility covers six function timeouts, as AWS advises for SQS event sources; failed
     // messages come back sooner, with a backoff (RETRY_BASE_SECONDS), five times at most.
     const poll = new QueueWithDlq(this, 'PollQueue', {
-      maxReceiveCount: 5,
+      maxReceiveCount: MAX_RECEIVES,
       visibilityTimeout: Duration.seconds(visibilityTimeoutSeconds(POLLER)),
     });
     const push = new QueueWithDlq(this, 'PushQueue', {
-      maxReceiveCount: 5,
+      maxReceiveCount: MAX_RECEIVES,
       visibilityTimeout: Duration.seconds(visibilityTimeoutSeconds(PUSH_CONSUMER)),
     });
 
@@ -155,7 +156,7 @@ export class EslSyncStack extends Stack {
     }).fn;
     const poller = new SyncFunction(this, 'Poller', {
       handlerDir: 'poller',
-      description: 'Polls up to 4 merchants in Clover at once and queues label changes',
+      description: `Polls up to ${POLLER.feed.batchSize} merchants in Clover at once and queues label changes`,
       ...sized(POLLER),
       environment,
       serviceName,

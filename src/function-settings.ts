@@ -55,6 +55,9 @@ export const MAX_POLLER_CONCURRENCY = 10;
  */
 export const FAN_OUT_PERIOD_SECONDS = 60;
 
+/** Receives of a poll or push message before it moves to its dead-letter queue. */
+export const MAX_RECEIVES = 5;
+
 /** AWS's advice for a queue feeding a function: visible again after six function timeouts. */
 export function visibilityTimeoutSeconds(fn: FunctionSettings): number {
   return fn.timeoutSeconds * 6;

@@ -1,5 +1,6 @@
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { startFauxqs } from 'fauxqs';
+import { MAX_RECEIVES } from '../../src/function-settings.ts';
 
 /** SQS on loopback (fauxqs, in memory). */
 export async function startLocalSqs(opts: { port?: number } = {}) {
@@ -36,12 +37,18 @@ export async function ensureQueues(
   const poll = await make(`${prefix}-poll.fifo`, {
     ...fifo,
     VisibilityTimeout: String(opts.pollVisibilitySeconds ?? 20),
-    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: pollDlq.arn, maxReceiveCount: '5' }),
+    RedrivePolicy: JSON.stringify({
+      deadLetterTargetArn: pollDlq.arn,
+      maxReceiveCount: String(MAX_RECEIVES),
+    }),
   });
   const push = await make(`${prefix}-push.fifo`, {
     ...fifo,
     VisibilityTimeout: String(opts.pushVisibilitySeconds ?? 10),
-    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: pushDlq.arn, maxReceiveCount: '5' }),
+    RedrivePolicy: JSON.stringify({
+      deadLetterTargetArn: pushDlq.arn,
+      maxReceiveCount: String(MAX_RECEIVES),
+    }),
   });
   return {
     pollQueueUrl: poll.url,
