@@ -409,9 +409,9 @@ const merchantsEnable = command({
   name: 'merchants enable',
   merchantId: true,
   synopsis: '',
-  summary: 'sync a disabled store again',
+  summary: 'sync a disabled store again, starting with a full resync',
   description:
-    'Makes a disabled merchant active again (pending, if it has no store code yet). A merchant that needs re-authorization, or whose owner uninstalled the app, is enabled by its owner opening a `merchants reconnect` link instead.',
+    'Makes a disabled merchant active again (pending, if it has no store code yet) and queues a full resync, which also puts back labels a removal given up took down. A merchant that needs re-authorization, or whose owner uninstalled the app, is enabled by its owner opening a `merchants reconnect` link instead.',
   options: {},
   parse: ({ merchantId }) => ({ merchantId }),
   run: async (ctx, { merchantId }) => {
@@ -430,9 +430,11 @@ const merchantsEnable = command({
     // Enabled without a store code, a merchant goes back to waiting for one.
     const state = nextMerchantState(record.storeCode, undefined);
     await ctx.merchants.setState(merchantId, state);
-    return { merchantId, state };
+    // A full resync repairs whatever changed while it was disabled, labels included.
+    const resyncQueued = state === 'active' && (await resync(ctx, merchantId)).queued.length > 0;
+    return { merchantId, state, resyncQueued };
   },
-  text: (d) => [`merchant ${d.merchantId}: ${d.state}`],
+  text: (d) => [`merchant ${d.merchantId}: ${d.state}${d.resyncQueued ? ', full resync queued' : ''}`],
 });
 
 const merchantsConfigure = command({

@@ -347,9 +347,12 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
     await cli('tick', '--wait');
     expect(clover.countItemRequests(B)).toBe(0);
     expect(clover.countItemRequests(A)).toBe(1);
-    await cli('merchants', 'enable', B);
+    expect(await cli('merchants', 'enable', B)).toEqual([`merchant ${B}: active, full resync queued`]);
     await cli('tick', '--wait');
-    expect(clover.countItemRequests(B)).toBe(1);
+    // The full resync enabling queued, and the tick's poll: one request each.
+    expect(clover.countItemRequests(B)).toBe(2);
+    const enabled = JSON.parse((await cli('merchants', 'show', B, '--json')).join('\n'));
+    expect(Date.parse(enabled.lastFullSyncAt)).toBeGreaterThan(Date.now() - 60_000);
     await expect(cli('merchants', 'enable', DEAD)).rejects.toThrow(/re-authorization/);
   });
 

@@ -189,7 +189,9 @@ async function run(ops: Op[], removeAtEnd: boolean) {
       const m = await w.merchants.get('M1');
       if (m?.state === 'disabled') {
         removing = false;
+        // As `merchants enable`: active again, then a full resync.
         await w.merchants.setState('M1', nextMerchantState(m.storeCode, undefined));
+        await w.deps.backfill({ merchantId: 'M1' });
       }
     } else if (o.t === 'remove') {
       const m = await w.merchants.get('M1');
