@@ -135,6 +135,46 @@ describe('a code Hipoink once refused to delete', () => {
   });
 });
 
+describe('a repush', () => {
+  it('cut short halfway (a push out of time) is redone from the chunk it was in, not from the start', async () => {
+    const w = storesWorld();
+    for (const id of ['A', 'B', 'C', 'D', 'E', 'F']) w.put(id, { sku: `C-${id}` });
+    await w.poll({ full: true });
+    await w.drain();
+    // Hipoink lost its labels; the operator's repush. Each delivery of its push gets through two
+    // chunks of two, then fails.
+    w.store('store-1').shelf.clear();
+    await w.poll({ full: true, repush: true });
+    const sent: string[][] = [];
+    for (let delivery = 0; delivery < 3 && w.queue.length > 0; delivery++) {
+      let calls = 0;
+      w.hooks.beforeCall = () => {
+        if (++calls > 2) throw new Error('out of time');
+      };
+      const msg = w.queue[0] as PushMessage;
+      const before = w.store('store-1').calls.length;
+      const done = await w.pushOnce(msg).then(
+        () => true,
+        () => false,
+      );
+      sent.push(
+        w
+          .store('store-1')
+          .calls.slice(before)
+          .flatMap((c) => c.codes),
+      );
+      if (done) w.queue.shift();
+    }
+    w.hooks.beforeCall = () => {};
+    // The second delivery sends only the third chunk, and is done.
+    expect(sent).toEqual([
+      ['C-A', 'C-B', 'C-C', 'C-D'],
+      ['C-E', 'C-F'],
+    ]);
+    expect([...w.store('store-1').shelf.keys()].sort()).toEqual(['C-A', 'C-B', 'C-C', 'C-D', 'C-E', 'C-F']);
+  });
+});
+
 describe('moving a store', () => {
   /** A store whose two labels are in Hipoink store store-1. */
   async function twoLabels() {

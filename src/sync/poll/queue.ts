@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { PushFlags } from '../../domain/shelf.ts';
+import { ownerOf, type PushFlags } from '../../domain/shelf.ts';
 import type { PollContext } from './context.ts';
 
 /** Most codes one push message may carry (PushMessageSchema). */
@@ -8,8 +8,17 @@ const MAX_CODES_PER_PUSH = 1000;
 /** Queues a push of every code this poll changed or its repair found out of step; returns how many. */
 export async function queuePushes(ctx: PollContext, flags: PushFlags = {}) {
   const { deps, merchant, touched } = ctx;
+  const { repush, ...sent } = flags;
+  if (repush) {
+    // A repush trusts nothing recorded as held: its codes are noted as under a call, so the push
+    // sends each once and records it sure, chunk by chunk. A push Lambda stops at its timeout is
+    // then redone from the chunk it was in (a repush flag on the message would resend them all).
+    const slots = await deps.shelf.getSlots(merchant.merchantId, [...touched]);
+    const noted = slots.filter((s) => ownerOf(s) !== undefined || s.held !== undefined).map((s) => s.code);
+    await deps.shelf.beginCalls(merchant.merchantId, noted);
+  }
   await deps.pushQueue.send(
-    pushMessages(merchant.merchantId, [...touched], deps.settings.hipoinkChunkSize, flags),
+    pushMessages(merchant.merchantId, [...touched], deps.settings.hipoinkChunkSize, sent),
   );
   return touched.size;
 }
