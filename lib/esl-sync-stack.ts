@@ -207,14 +207,12 @@ export class EslSyncStack extends Stack {
     state.grant(fanOut, state.merchants, ['Scan']);
     poll.queue.grantSendMessages(fanOut);
 
-    // Poller: merchants.get; recordPoll, token lease/refresh and the Clover budget are updates.
+    // Poller: merchants.get; startPoll, recordPoll, token lease/refresh and the Clover budget are updates.
     // Shelf: item and slot batch reads, listings (queries), item records (puts), slot changes and
     // the calls record (updates).
     state.grant(poller, state.merchants, ['GetItem', 'UpdateItem']);
     state.grant(poller, state.products, ['BatchGetItem', 'PutItem', 'Query', 'UpdateItem']);
     push.queue.grantSendMessages(poller);
-    // One more poll of the store when a webhook notice came while a poll ran.
-    poll.queue.grantSendMessages(poller);
     poll.deadLetterQueue.grantSendMessages(poller);
     secret.grantRead(poller);
 

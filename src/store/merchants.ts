@@ -74,6 +74,8 @@ const MerchantFieldsSchema = z
     cursor: z.optional(z.number()),
     lastPollStartedAt: z.optional(z.number()),
     pollCount: z._default(z.number().check(z.int()), 0),
+    /** Polls begun, whatever became of them: change notices share a poll until the next one begins. */
+    pollsStarted: z._default(z.number().check(z.int()), 0),
     pollsSinceCleanup: z._default(z.number().check(z.int()), 0),
     lastCleanupAt: z.optional(z.number()),
     lastSyncAt: z.optional(z.number()),
@@ -98,8 +100,6 @@ const MerchantFieldsSchema = z
     shelfCountedAt: z.optional(z.number()),
     /** When the last valid Clover webhook notice for this merchant arrived (Unix ms). */
     lastNoticeAt: z.optional(z.number()),
-    /** The newest Clover time of an item change a notice told of (Clover's clock, like modifiedTime). */
-    lastChangeNoticeTs: z.optional(z.number()),
     /** When the current token pair was stored by a connection or `merchants add` (Unix ms). */
     authorizedAt: z.optional(z.number()),
     /** When the tokens were deleted because the app was uninstalled (Unix ms); none stored since. */
@@ -253,13 +253,12 @@ export interface MerchantStore {
   /** A poll is about to write the store's items and slots (`shelfWritesUnfinished`, until a poll succeeds). */
   markShelfWrites(merchantId: string, at: number): Promise<void>;
   /**
-   * Records a poll's outcome; says when the last webhook notice of the store came, and of what
-   * change, and how many polls it has completed with this one.
+   * The merchant as a poll of it begins, the poll counted as begun (`pollsStarted`) before it reads
+   * anything; undefined for an unknown merchant.
    */
-  recordPoll(
-    merchantId: string,
-    outcome: PollOutcome,
-  ): Promise<Pick<MerchantRecord, 'lastNoticeAt' | 'lastChangeNoticeTs' | 'pollCount'>>;
+  startPoll(merchantId: string): Promise<MerchantRecord | undefined>;
+  /** Records a poll's outcome. */
+  recordPoll(merchantId: string, outcome: PollOutcome): Promise<void>;
   /**
    * Points a merchant at store `to`, remembering the store it leaves and the codes to delete there
    * (again, with more codes, while that move is under way); false if its store changed meanwhile.
@@ -274,15 +273,15 @@ export interface MerchantStore {
   /** Its shelf counted afresh. */
   setShelfCounts(merchantId: string, counts: ShelfCounts): Promise<void>;
   /**
-   * A valid notice came at `at` (Unix ms); `changedAt` is the newest Clover time of an item change
-   * it told of (an older time than the one recorded changes nothing). Returns what the merchant's
-   * completed polls had done once the notice was recorded; undefined for an unknown merchant.
+   * A valid notice came at `at` (Unix ms; an older time than the one recorded changes nothing).
+   * Returns where the merchant's polls stood once the notice was recorded; undefined for an
+   * unknown merchant.
    */
-  recordNotice(merchantId: string, at: number, changedAt?: number): Promise<PollsDone | undefined>;
+  recordNotice(merchantId: string, at: number): Promise<PollsSoFar | undefined>;
 }
 
-/** How many polls a merchant completed, and the newest Clover time they read (its cursor). */
-export type PollsDone = { count: number; cursor?: number };
+/** How many polls of a merchant have begun, and the newest Clover time finished ones read (its cursor). */
+export type PollsSoFar = { started: number; cursor?: number };
 
 /** What an uninstall does to a merchant record (planned by `stateAfterUninstall`). */
 export interface UninstallWrite {
@@ -377,8 +376,11 @@ export function createMerchantStore(
     const out = await doc.send(
       new GetCommand({ TableName: tableName, Key: { merchantId }, ConsistentRead: true }),
     );
-    if (!out.Item) return undefined;
-    const parsed = MerchantRecordSchema.safeParse(out.Item);
+    return out.Item && usable(merchantId, out.Item);
+  };
+  /** A stored merchant, or why it cannot be synced. */
+  const usable = (merchantId: string, item: Record<string, unknown>) => {
+    const parsed = MerchantRecordSchema.safeParse(item);
     if (!parsed.success)
       throw new MerchantUnavailableError(
         `Merchant cannot be synced: ${unusableRecordReason(parsed.error.issues)}`,
@@ -685,18 +687,7 @@ export function createMerchantStore(
       );
     },
 
-    async recordNotice(merchantId, at, changedAt) {
-      if (changedAt !== undefined)
-        await conditional(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: { merchantId },
-            UpdateExpression: 'SET lastChangeNoticeTs = :ts',
-            ConditionExpression:
-              'attribute_exists(merchantId) AND (attribute_not_exists(lastChangeNoticeTs) OR lastChangeNoticeTs < :ts)',
-            ExpressionAttributeValues: { ':ts': changedAt },
-          }),
-        );
+    async recordNotice(merchantId, at) {
       await conditional(
         new UpdateCommand({
           TableName: tableName,
@@ -707,19 +698,35 @@ export function createMerchantStore(
           ExpressionAttributeValues: { ':at': at },
         }),
       );
-      // Read after the notice is recorded: a poll that records its end later sees the notice.
+      // Read after the notice is recorded: a poll not counted as begun yet reads Clover after it.
       const out = await doc.send(
         new GetCommand({
           TableName: tableName,
           Key: { merchantId },
-          ProjectionExpression: 'merchantId, pollCount, #cursor',
+          ProjectionExpression: 'merchantId, pollsStarted, #cursor',
           ExpressionAttributeNames: { '#cursor': 'cursor' },
           ConsistentRead: true,
         }),
       );
       if (!out.Item) return undefined;
-      const { pollCount, cursor } = out.Item;
-      return { count: Number(pollCount ?? 0), ...(typeof cursor === 'number' ? { cursor } : {}) };
+      const { pollsStarted, cursor } = out.Item;
+      return { started: Number(pollsStarted ?? 0), ...(typeof cursor === 'number' ? { cursor } : {}) };
+    },
+
+    async startPoll(merchantId) {
+      const out = await ifWritten(
+        doc.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { merchantId },
+            UpdateExpression: 'ADD pollsStarted :one',
+            ConditionExpression: 'attribute_exists(merchantId)',
+            ExpressionAttributeValues: { ':one': 1 },
+            ReturnValues: 'ALL_NEW',
+          }),
+        ),
+      );
+      return out?.Attributes && usable(merchantId, out.Attributes);
     },
 
     async getMany(merchantIds) {
@@ -793,7 +800,7 @@ export function createMerchantStore(
           ? ', pollCount = if_not_exists(pollCount, :zero) + :one, pollsSinceCleanup = :zero'
           : ', pollCount = if_not_exists(pollCount, :zero) + :one, pollsSinceCleanup = if_not_exists(pollsSinceCleanup, :zero) + :one'
         : '';
-      const out = await doc.send(
+      await doc.send(
         new UpdateCommand({
           TableName: tableName,
           Key: { merchantId },
@@ -801,15 +808,8 @@ export function createMerchantStore(
           ConditionExpression: 'attribute_exists(merchantId)',
           ExpressionAttributeNames: set.names,
           ExpressionAttributeValues: { ...set.values, ...(ok ? { ':zero': 0, ':one': 1 } : {}) },
-          ReturnValues: 'ALL_NEW',
         }),
       );
-      const { lastNoticeAt, lastChangeNoticeTs, pollCount } = out.Attributes ?? {};
-      return {
-        pollCount: Number(pollCount ?? 0),
-        ...(typeof lastNoticeAt === 'number' ? { lastNoticeAt } : {}),
-        ...(typeof lastChangeNoticeTs === 'number' ? { lastChangeNoticeTs } : {}),
-      };
     },
   };
 }

@@ -4,12 +4,11 @@ import * as z from '../zod.ts';
 export const MAX_CONFIRM_GONE = 1000;
 
 /**
- * The deduplication key of the poll that answers a merchant's change notices: one per poll the
- * merchant has completed. Notices that come before the next poll completes share one poll (a
- * burst is one or two polls); one that comes after it gets a new poll, whenever it comes. A notice
- * that comes while a poll runs is covered by that poll, or by the one it queues when it ends.
+ * The deduplication key of the poll that answers a merchant's change notices, given how many of
+ * its polls had begun when the notice was recorded: notices share one poll until the next poll of
+ * the merchant begins (it reads Clover after them); a notice after that gets a poll of its own.
  */
-export const noticePollKey = (pollsDone: number) => `webhook-after-${pollsDone}`;
+export const noticePollKey = (pollsStarted: number) => `webhook-after-${pollsStarted}`;
 
 /** PollQueue body: poll one merchant. FIFO group = merchantId, so polls of one merchant never overlap. */
 export const PollMessageSchema = z.object({

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { QueueMessage } from '../queues/sqs.ts';
-import type { PollsDone } from '../store/merchants.ts';
+import type { PollsSoFar } from '../store/merchants.ts';
 import { pollMessage } from '../sync/fanout.ts';
 import { MAX_CONFIRM_GONE, noticePollKey } from '../sync/messages.ts';
 import * as z from '../zod.ts';
@@ -132,13 +132,12 @@ export function readNotices(json: unknown): NoticeBody {
 /**
  * The polls that answer a merchant's notices, queued now: the normal incremental poll (one Clover
  * read catches every change since the cursor), carrying the items said deleted so that each is
- * confirmed gone with a GET. `done`: what the merchant's completed polls had done when the notices
- * were recorded. Change notices collapse into one poll until the next poll completes
- * (`noticePollKey`), and a change no later than the newest one those polls read (a burst's notices
- * that come after its poll, a notice sent twice) queues none; deletions queue one poll per set of
- * items until the next poll completes.
+ * confirmed gone with a GET. `polls`: where the merchant's polls stood once the notices were
+ * recorded. Change notices share one poll until the next poll begins (`noticePollKey`), and a
+ * change no later than the newest one finished polls read (the rest of a bulk edit's notices, a
+ * notice sent twice) queues none; deletions queue one poll per set of items until then.
  */
-export function noticePolls(notices: MerchantNotices, now: number, done: PollsDone): QueueMessage[] {
+export function noticePolls(notices: MerchantNotices, now: number, polls: PollsSoFar): QueueMessage[] {
   const poll = { mode: 'incremental' as const, requestedAt: now, reason: 'webhook' as const };
   const merchant = { merchantId: notices.merchantId };
   if (notices.deleted.length > 0) {
@@ -147,13 +146,13 @@ export function noticePolls(notices: MerchantNotices, now: number, done: PollsDo
     for (let i = 0; i < ids.length; i += MAX_CONFIRM_GONE) {
       const confirmGone = ids.slice(i, i + MAX_CONFIRM_GONE);
       const digest = createHash('sha256').update(confirmGone.join(',')).digest('hex').slice(0, 32);
-      const key = `${noticePollKey(done.count)}-gone-${digest}`;
+      const key = `${noticePollKey(polls.started)}-gone-${digest}`;
       messages.push(pollMessage(merchant, { ...poll, confirmGone }, key));
     }
     return messages;
   }
-  if (notices.changedAt === undefined || notices.changedAt <= (done.cursor ?? -1)) return [];
-  return [pollMessage(merchant, poll, noticePollKey(done.count))];
+  if (notices.changedAt === undefined || notices.changedAt <= (polls.cursor ?? -1)) return [];
+  return [pollMessage(merchant, poll, noticePollKey(polls.started))];
 }
 
 /**

@@ -116,8 +116,8 @@ export async function receiveWebhook(deps: WebhookDeps, request: WebhookRequest)
     }
     for (const [reason, n] of Object.entries(notices.ignored)) ignore(reason as IgnoredReason, n);
     if (notices.actionable === 0) return;
-    const done = await deps.merchants.recordNotice(merchant.merchantId, now, notices.changedAt);
-    if (done === undefined) {
+    const polls = await deps.merchants.recordNotice(merchant.merchantId, now);
+    if (polls === undefined) {
       ignore('unknown merchant', notices.actionable); // removed since it was read
       return;
     }
@@ -141,7 +141,7 @@ export async function receiveWebhook(deps: WebhookDeps, request: WebhookRequest)
       return;
     }
     accepted += changes;
-    messages.push(...noticePolls(notices, now, done));
+    messages.push(...noticePolls(notices, now, polls));
   });
 
   await deps.pollQueue.send(messages);

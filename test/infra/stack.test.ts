@@ -222,6 +222,15 @@ describe('EslSync stack', () => {
     const poller = actionsOf(template, 'Poller');
     expect(poller).toContain('dynamodb:UpdateItem');
     expect(poller).toContain('secretsmanager:GetSecretValue');
+    // The poller sends pushes, and its own dead letters: never another poll.
+    const pollerSends = JSON.stringify(
+      statementsOf(template, 'Poller')
+        .filter((s) => JSON.stringify(s.Action).includes('sqs:SendMessage'))
+        .map((s) => s.Resource),
+    );
+    expect(pollerSends).toContain('PushQueue');
+    expect(pollerSends).toContain('PollQueueDeadLetters');
+    expect(pollerSends.replaceAll('PollQueueDeadLetters', '')).not.toContain('PollQueue');
 
     // Failed messages are brought back early: visibility changes on each function's own queue only.
     for (const [fn, queue] of [

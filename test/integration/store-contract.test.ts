@@ -277,21 +277,23 @@ describe.each([
     refresh_token_expiration: 1,
   };
 
-  it('records the newest notice time of a known merchant only, with the polls it completed, and reads known merchants in a batch', async () => {
+  it('records the newest notice time of a known merchant only, with the polls begun, and reads known merchants in a batch', async () => {
     const store = make() as FakeMerchantStore;
     const id = `${name}-notice`;
     if (name === 'real') await store.upsert({ merchantId: id, storeCode: 'store-n', tokens });
-    expect(await store.recordNotice(id, 2_000)).toEqual({ count: 0 });
-    expect(await store.recordNotice(id, 1_000)).toEqual({ count: 0 });
+    expect(await store.recordNotice(id, 2_000)).toEqual({ started: 0 });
+    expect(await store.recordNotice(id, 1_000)).toEqual({ started: 0 });
     expect(await store.recordNotice(`${name}-nobody`, 3_000)).toBeUndefined();
     expect((await store.get(id))?.lastNoticeAt).toBe(2_000);
     const counts = { fetched: 0, changed: 0, removed: 0, invalid: 0, queuedForPush: 0, cloverRequests: 0 };
     const outcome = { mode: 'incremental' as const, startedAt: 1, cleanedUp: false, counts, cursor: 1_500 };
-    expect(await store.recordPoll(id, outcome)).toMatchObject({ pollCount: 1, lastNoticeAt: 2_000 });
+    expect((await store.startPoll(id))?.pollsStarted).toBe(1);
+    expect(await store.startPoll(`${name}-nobody`)).toBeUndefined();
+    await store.recordPoll(id, outcome);
     const found = await store.getMany([id, `${name}-nobody`, id]);
     expect([...found.keys()]).toEqual([id]);
     expect(found.get(id)?.lastNoticeAt).toBe(2_000);
-    expect(await store.recordNotice(id, 2_500)).toEqual({ count: 1, cursor: 1_500 });
+    expect(await store.recordNotice(id, 2_500)).toEqual({ started: 1, cursor: 1_500 });
   });
 
   it('deletes the tokens of a merchant as it was, unless it connected at or after the notice', async () => {

@@ -20,6 +20,7 @@ export function merchantRecord(over: Partial<MerchantRecord> = {}): MerchantReco
     refreshTokenExpiresAt: Math.floor(Date.now() / 1000) + 86_400 * 30,
     tokenVersion: 1,
     pollCount: 0,
+    pollsStarted: 0,
     pollsSinceCleanup: 0,
     createdAt: 0,
     updatedAt: 0,
@@ -146,20 +147,17 @@ export class FakeMerchantStore implements MerchantStore {
       r.pollsSinceCleanup = outcome.cleanedUp ? 0 : r.pollsSinceCleanup + 1;
       if (outcome.cleanedUp) r.lastCleanupAt = Date.now();
     }
-    const { lastNoticeAt, lastChangeNoticeTs, pollCount } = r;
-    return {
-      pollCount,
-      ...(lastNoticeAt === undefined ? {} : { lastNoticeAt }),
-      ...(lastChangeNoticeTs === undefined ? {} : { lastChangeNoticeTs }),
-    };
   }
-  async recordNotice(id: string, at: number, changedAt?: number) {
+  async startPoll(id: string) {
     const r = this.records.get(id);
-    if (r && changedAt !== undefined && (r.lastChangeNoticeTs ?? -1) < changedAt)
-      r.lastChangeNoticeTs = changedAt;
+    if (r) r.pollsStarted++;
+    return this.get(id);
+  }
+  async recordNotice(id: string, at: number) {
+    const r = this.records.get(id);
     if (!r) return undefined;
     if (r.lastNoticeAt === undefined || r.lastNoticeAt < at) r.lastNoticeAt = at;
-    return { count: r.pollCount, ...(r.cursor === undefined ? {} : { cursor: r.cursor }) };
+    return { started: r.pollsStarted, ...(r.cursor === undefined ? {} : { cursor: r.cursor }) };
   }
   async getMany(ids: readonly string[]) {
     await this.tick();

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { CloverClient, ListItemsQuery } from '../../src/clover/client.ts';
 import { CloverApiError, CloverUnauthorizedError } from '../../src/errors.ts';
-import { noticePollKey, type PollMessage, type PushMessage } from '../../src/sync/messages.ts';
+import type { PollMessage, PushMessage } from '../../src/sync/messages.ts';
 import { lowerBound, pollMerchant } from '../../src/sync/poll/index.ts';
 import { pushCodes } from '../../src/sync/push.ts';
 import type { TokenManager } from '../../src/sync/tokens.ts';
@@ -501,42 +501,20 @@ describe('pollMerchant', () => {
     expect(s.pushQueue.sent[0]?.body).not.toHaveProperty('repush');
   });
 
-  it('stays recorded as done when the poll it owes a notice cannot be queued (the message is retried)', async () => {
+  it('counts itself as begun before it reads Clover, whatever becomes of it, so a notice during it gets a poll of its own', async () => {
     const s = setup([it0('A', { modifiedTime: 1000 })]);
+    const before = await s.merchants.recordNotice('M1', 1);
+    let during: Awaited<ReturnType<typeof s.merchants.recordNotice>>;
+    const stop = s.beforeEachList(async () => {
+      during ??= await s.merchants.recordNotice('M1', 2);
+    });
     await pollMerchant(s.deps, msg());
-    const failing = { send: async () => Promise.reject(new Error('SQS unavailable')) };
-    s.beforeEachList(() => s.merchants.recordNotice('M1', 2_000_000, 2000));
-    s.advance(60_000);
-    await expect(pollMerchant({ ...s.deps, pollQueue: failing }, msg())).rejects.toThrow('SQS unavailable');
-    expect(s.merchants.polls.at(-1)).not.toHaveProperty('error');
-    expect(s.merchants.records.get('M1')?.lastSyncStatus).toBe('ok');
-  });
-
-  it('polls once more when a notice of a change it did not read came while it ran', async () => {
-    const s = setup([it0('A', { modifiedTime: 1000 })]);
-    const pollQueue = new RecordingQueue();
-    await s.merchants.recordNotice('M1', 500, 900); // an old notice: nothing to follow
-    await pollMerchant({ ...s.deps, pollQueue }, msg());
-    expect(pollQueue.sent).toEqual([]);
-    const during = async (changedAt: number) => {
-      const stop = s.beforeEachList(() => s.merchants.recordNotice('M1', 1_000_000 + changedAt, changedAt));
-      await pollMerchant({ ...s.deps, pollQueue }, msg());
-      stop();
-    };
-    // A notice of a change this poll read (modifiedTime 1000): nothing more to do.
-    await during(1000);
-    expect(pollQueue.sent).toEqual([]);
-    // A notice of a change made after the read (Clover time 2000): one more poll.
-    await during(2000);
-    expect(pollQueue.sent).toEqual([
-      expect.objectContaining({
-        body: expect.objectContaining({ merchantId: 'M1', mode: 'incremental', reason: 'webhook' }),
-        groupId: 'M1',
-        // The key later notices share until that poll completes: after this poll, the third.
-        deduplicationId: `M1:${noticePollKey(3)}`,
-      }),
-    ]);
-    expect(s.merchants.records.get('M1')?.pollCount).toBe(3);
+    stop();
+    expect([before?.started, during?.started]).toEqual([0, 1]);
+    // A poll that is skipped (the store was disabled meanwhile) counts as begun too.
+    await s.merchants.setState('M1', 'disabled');
+    expect(await pollMerchant(s.deps, msg())).toMatchObject({ status: 'skipped' });
+    expect((await s.merchants.recordNotice('M1', 3))?.started).toBe(2);
   });
 
   it('reads from the cursor on a backfill from a time after it: nothing the polls have not read is skipped', async () => {

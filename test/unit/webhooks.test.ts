@@ -110,7 +110,7 @@ describe('notice rules', () => {
     expect(readNotices(body(wide))).toEqual({ ok: false, problem: 'too-many-merchants' });
   });
 
-  it('queues one poll per merchant until its next poll completes, and none for a change a completed poll read', () => {
+  it('queues one poll per merchant until its next poll begins, and none for a change a finished poll read', () => {
     const summary = (changedAt: number) => ({
       merchantId: 'M1',
       changedAt,
@@ -119,8 +119,8 @@ describe('notice rules', () => {
       actionable: 1,
       ignored: {},
     });
-    // Notices recorded before the merchant's 8th poll completed, whatever their times: one poll.
-    const seven = { count: 7, cursor: NOW - 120_000 };
+    // Notices recorded before the merchant's 8th poll began, whatever their times: one poll.
+    const seven = { started: 7, cursor: NOW - 120_000 };
     const ids = Array.from(
       { length: 500 },
       (_, i) => noticePolls(summary(NOW - 60_000 + i * 100), NOW + i, seven)[0]?.deduplicationId,
@@ -132,12 +132,12 @@ describe('notice rules', () => {
       body: { merchantId: 'M1', mode: 'incremental', reason: 'webhook', requestedAt: NOW },
     });
     expect(first?.body).not.toHaveProperty('confirmGone');
-    // Once that poll completed, having read up to NOW: a later change is another poll, however
-    // close in time; a change it read (the rest of a burst, a notice sent twice) is none.
-    const eight = { count: 8, cursor: NOW };
+    // Once that poll began (and finished, having read up to NOW): a later change is another poll,
+    // however close in time; a change it read (the rest of a burst, a notice sent twice) is none.
+    const eight = { started: 8, cursor: NOW };
     expect(noticePolls(summary(NOW + 1), NOW + 5_000, eight)[0]?.deduplicationId).not.toBe(ids[0]);
     expect(noticePolls(summary(NOW), NOW + 5_000, eight)).toEqual([]);
-    expect(noticePolls(summary(NOW), NOW, { count: 0 })).toHaveLength(1); // never polled
+    expect(noticePolls(summary(NOW), NOW, { started: 0 })).toHaveLength(1); // never polled
     expect(noticePolls({ ...summary(0), changedAt: undefined, actionable: 0 }, NOW, seven)).toEqual([]);
   });
 
@@ -146,19 +146,19 @@ describe('notice rules', () => {
     const polls = noticePolls(
       { merchantId: 'M1', deleted, uninstalls: 0, actionable: 2001, ignored: {} },
       NOW,
-      { count: 7, cursor: NOW },
+      { started: 7, cursor: NOW },
     );
     const gone = polls.map((p) => (p.body as { confirmGone: string[] }).confirmGone);
     expect(gone.map((g) => g.length)).toEqual([1000, 1000, 1]);
     expect(new Set(gone.flat())).toEqual(new Set(deleted));
     expect(new Set(polls.map((p) => p.deduplicationId)).size).toBe(3);
-    const goneKey = (ids: string[], pollsDone: number) =>
+    const goneKey = (ids: string[], started: number) =>
       noticePolls({ merchantId: 'M1', deleted: ids, uninstalls: 0, actionable: 2, ignored: {} }, NOW, {
-        count: pollsDone,
+        started,
         cursor: NOW,
       })[0]?.deduplicationId;
     expect(goneKey(['B', 'A'], 7)).toBe(goneKey(['A', 'B'], 7));
-    // A deletion said again once a poll completed is polled again (a deletion moves no cursor).
+    // A deletion said again once a poll began is polled again (a deletion moves no cursor).
     expect(goneKey(['A', 'B'], 8)).not.toBe(goneKey(['A', 'B'], 7));
   });
 

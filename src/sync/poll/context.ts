@@ -15,8 +15,6 @@ export interface PollDeps {
   clover: CloverClient;
   tokens: TokenManager;
   pushQueue: QueueSender;
-  /** For one more poll of the store, when a webhook notice came while a poll ran. */
-  pollQueue?: QueueSender;
   settings: Pick<
     SyncSettings,
     | 'pageLimit'

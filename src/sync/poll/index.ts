@@ -2,8 +2,7 @@ import { countShelf, NO_COUNTS } from '../../domain/counts.ts';
 import type { PushFlags } from '../../domain/shelf.ts';
 import { MerchantUnavailableError } from '../../errors.ts';
 import type { MerchantRecord, SyncCounts } from '../../store/merchants.ts';
-import { pollMessage } from '../fanout.ts';
-import { noticePollKey, type PollMessage } from '../messages.ts';
+import type { PollMessage } from '../messages.ts';
 import { cleanUpGhosts, confirmGone, reconcile } from './cleanup.ts';
 import { cloverSession, type PollContext, type PollDeps } from './context.ts';
 import { decideCodes } from './owners.ts';
@@ -40,7 +39,8 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
   const skipped = (reason: string) => ({ status: 'skipped' as const, merchantId, reason });
   let merchant: MerchantRecord | undefined;
   try {
-    merchant = await deps.merchants.get(merchantId);
+    // Counted as begun before anything is read: a notice from now on queues a poll of its own.
+    merchant = await deps.merchants.startPoll(merchantId);
   } catch (err) {
     // E.g. a merchant stored without a Clover token: skipped with the reason, never retried.
     if (err instanceof MerchantUnavailableError) return skipped(err.message);
@@ -64,7 +64,7 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
   // A full resync's pushes try refused labels again (`repush`: send every label again).
   const flags: PushFlags =
     mode === 'full' ? { retryRefused: true, ...(msg.repush ? { repush: true } : {}) } : {};
-  const done = { queued: false, counted: false, recorded: false };
+  const done = { queued: false, counted: false };
   try {
     const clover = cloverSession(deps, merchantId, counts);
     ctx = {
@@ -139,24 +139,10 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     done.counted = true;
     const partial = 'Clover items kept changing during the read; the rest is read on the next poll';
     const outcome = { mode, startedAt, counts, cleanedUp, ...(progress.complete ? {} : { partial }) };
-    const recorded = await deps.merchants.recordPoll(merchantId, {
+    await deps.merchants.recordPoll(merchantId, {
       ...outcome,
       ...(cursor === undefined ? {} : { cursor }),
     });
-    done.recorded = true;
-    // A notice that came while this poll ran, of a change newer than anything it read (the poll
-    // queued for it may have been this one, read too early): one more poll, which notices coming
-    // from now on share.
-    const { lastNoticeAt, lastChangeNoticeTs: changed, pollCount } = recorded;
-    if (
-      lastNoticeAt !== undefined &&
-      lastNoticeAt >= startedAt &&
-      changed !== undefined &&
-      changed > (cursor ?? 0)
-    ) {
-      const poll = { mode: 'incremental' as const, requestedAt: now(), reason: 'webhook' as const };
-      await deps.pollQueue?.send([pollMessage(merchant, poll, noticePollKey(pollCount))]);
-    }
     return { status: 'synced', merchantId, ...outcome };
   } catch (err) {
     // What was written before the failure still reaches the shelf now, and the counts once.
@@ -166,12 +152,10 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
       await queuePushes(ctx, flags.retryRefused ? { retryRefused: true } : {}).catch(() => undefined);
     if (ctx && !done.counted)
       await deps.merchants.addShelfCounts(merchantId, ctx.shelfChange).catch(() => undefined);
-    // A poll already recorded as done stays so (only the poll after a notice was not queued).
     const message = err instanceof Error ? err.message : String(err);
-    if (!done.recorded)
-      await deps.merchants
-        .recordPoll(merchantId, { mode, startedAt, counts, cleanedUp: false, error: message })
-        .catch(() => undefined);
+    await deps.merchants
+      .recordPoll(merchantId, { mode, startedAt, counts, cleanedUp: false, error: message })
+      .catch(() => undefined);
     if (err instanceof MerchantUnavailableError) return skipped(err.message);
     throw err;
   }
