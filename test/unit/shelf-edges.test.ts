@@ -8,6 +8,7 @@ import { HipoinkApiError } from '../../src/errors.ts';
 import type { PushMessage } from '../../src/sync/messages.ts';
 import { pushCodes } from '../../src/sync/push.ts';
 import { moveStore, removeMerchant } from '../../src/sync/stores.ts';
+import { outOfStepCodes } from './fakes.ts';
 import { createWorld, SETTINGS } from './shelf-world.ts';
 import { storesWorld } from './stores-world.ts';
 
@@ -172,6 +173,43 @@ describe('a repush', () => {
       ['C-E', 'C-F'],
     ]);
     expect([...w.store('store-1').shelf.keys()].sort()).toEqual(['C-A', 'C-B', 'C-C', 'C-D', 'C-E', 'C-F']);
+  });
+
+  it('leaves a label Hipoink refuses, with nothing held, as refused: no delete, nothing out of step', async () => {
+    const w = storesWorld();
+    w.store('store-1').refuse = (p) => p.pn === 'NB';
+    // Hipoink may refuse to delete a code it does not hold: a delete there would stay undone.
+    w.store('store-1').refuseUnknownDelete = true;
+    w.put('A', { sku: 'C0' });
+    w.put('B', { sku: 'C1' });
+    await w.poll({ full: true });
+    await w.drain();
+    w.store('store-1').calls = [];
+    await w.poll({ full: true, repush: true });
+    await w.drain();
+    expect(w.store('store-1').calls.filter((c) => c.op === 'del_multiple')).toEqual([]);
+    expect(await outOfStepCodes(w.shelf, 'M1')).toEqual([]);
+  });
+
+  it('whose poll fails to queue its pushes sends each label once, on the poll’s retry', async () => {
+    const w = storesWorld();
+    for (const id of ['A', 'B', 'C']) w.put(id, { sku: `C-${id}` });
+    await w.poll({ full: true });
+    await w.drain();
+    w.store('store-1').shelf.clear();
+    w.store('store-1').calls = [];
+    // The poll's send of its pushes fails once (a later send gets through).
+    const send = w.deps.pushQueue.send;
+    w.deps.pushQueue.send = async () => {
+      w.deps.pushQueue.send = send;
+      throw new Error('SQS throttled');
+    };
+    await expect(w.poll({ full: true, repush: true })).rejects.toThrow('SQS throttled');
+    await w.drain();
+    await w.poll({ full: true, repush: true }); // SQS delivers the poll again
+    await w.drain();
+    const created = w.store('store-1').calls.flatMap((c) => (c.op.startsWith('create') ? c.codes : []));
+    expect(created.sort()).toEqual(['C-A', 'C-B', 'C-C']);
   });
 });
 

@@ -60,6 +60,8 @@ export interface PollContext {
    * may have taken over the code another left.
    */
   readProgress: ReadProgress;
+  /** A repush noted its codes as under a call: any push of them now sends them again. */
+  repushNoted?: boolean;
   /** Set by the first write: the store's record says its shelf is being written. */
   writesMarked?: Promise<void>;
 }

@@ -148,7 +148,8 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     // What was written before the failure still reaches the shelf now, and the counts once.
     // Refused labels are tried again, but a repush waits for the attempt that succeeds: after its
     // repair every code is queued, and each failed attempt would send the whole store again.
-    if (ctx && !done.queued)
+    // Once a repush has noted its codes, a push now would send them all, and the retry again.
+    if (ctx && !done.queued && !ctx.repushNoted)
       await queuePushes(ctx, flags.retryRefused ? { retryRefused: true } : {}).catch(() => undefined);
     if (ctx && !done.counted)
       await deps.merchants.addShelfCounts(merchantId, ctx.shelfChange).catch(() => undefined);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ownerOf, type PushFlags } from '../../domain/shelf.ts';
+import type { PushFlags } from '../../domain/shelf.ts';
 import type { PollContext } from './context.ts';
 
 /** Most codes one push message may carry (PushMessageSchema). */
@@ -13,9 +13,12 @@ export async function queuePushes(ctx: PollContext, flags: PushFlags = {}) {
     // A repush trusts nothing recorded as held: its codes are noted as under a call, so the push
     // sends each once and records it sure, chunk by chunk. A push Lambda stops at its timeout is
     // then redone from the chunk it was in (a repush flag on the message would resend them all).
+    // Only what is recorded as held is distrusted: a code holding nothing is created anyway (the
+    // resync retries refused labels), and noting a refused one would make its push delete there.
     const slots = await deps.shelf.getSlots(merchant.merchantId, [...touched]);
-    const noted = slots.filter((s) => ownerOf(s) !== undefined || s.held !== undefined).map((s) => s.code);
+    const noted = slots.filter((s) => s.held !== undefined).map((s) => s.code);
     await deps.shelf.beginCalls(merchant.merchantId, noted);
+    ctx.repushNoted = noted.length > 0;
   }
   await deps.pushQueue.send(
     pushMessages(merchant.merchantId, [...touched], deps.settings.hipoinkChunkSize, sent),
