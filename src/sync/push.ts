@@ -1,13 +1,13 @@
 import type { SyncSettings } from '../config.ts';
 import { addCounts, countChange, NO_COUNTS, slotCounts } from '../domain/counts.ts';
 import { ownerOf, type Slot, type SlotAction, slotAction } from '../domain/shelf.ts';
+import { clearMayDelete } from '../domain/stores.ts';
 import { MerchantUnavailableError } from '../errors.ts';
 import type { MerchantStore } from '../store/merchants.ts';
 import type { ShelfStore } from '../store/shelf.ts';
 import { type CallsContext, hipoinkCalls } from './hipoink-calls.ts';
 import type { PushMessage } from './messages.ts';
 import { forEachLimited } from './parallel.ts';
-import { clearMayDelete } from './stores.ts';
 
 export interface PushDeps extends Pick<CallsContext, 'hipoink' | 'onRemovalRefused'> {
   merchants: Pick<MerchantStore, 'get' | 'addShelfCounts'>;

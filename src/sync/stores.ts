@@ -4,6 +4,7 @@
  * push consumer (which holds the sign) and never at the same time as another push of that store.
  */
 import { isOutOfStep, ownerOf } from '../domain/shelf.ts';
+import { BEING_REMOVED } from '../domain/stores.ts';
 import { MerchantUnavailableError } from '../errors.ts';
 import type { QueueSender } from '../queues/sqs.ts';
 import type { MerchantRecord, MerchantStore } from '../store/merchants.ts';
@@ -29,19 +30,6 @@ async function mustGet(deps: StoreChangeDeps, merchantId: string): Promise<Merch
   if (!m) throw new MerchantUnavailableError('Unknown merchant', { merchantId });
   return m;
 }
-
-/** Why a merchant being removed is disabled: only then may a clear delete in its own store. */
-export const BEING_REMOVED = 'being removed by an operator';
-
-/**
- * Whether a clear of Hipoink store `storeCode` may delete there now: not in the store the merchant
- * shows its labels in (a clear delivered late, the merchant moved back or kept), unless it is being
- * removed.
- */
-export const clearMayDelete = (
-  m: Pick<MerchantRecord, 'storeCode' | 'state' | 'stateReason'>,
-  storeCode: string,
-) => storeCode !== m.storeCode || (m.state === 'disabled' && m.stateReason === BEING_REMOVED);
 
 /** Every code whose label may be in the merchant's store now: held, or under a call not answered. */
 async function codesOnShelf(deps: StoreChangeDeps, merchantId: string) {
