@@ -31,6 +31,16 @@ async function mustGet(deps: StoreChangeDeps, merchantId: string): Promise<Merch
   return m;
 }
 
+/** Throws unless the merchant is still disabled for its removal: an operator may have enabled it. */
+async function stillBeingRemoved(deps: StoreChangeDeps, merchantId: string) {
+  const m = await deps.merchants.get(merchantId);
+  if (m && !(m.state === 'disabled' && m.stateReason === BEING_REMOVED))
+    throw new Error(
+      `merchant ${merchantId} was enabled while being removed (it is ${m.state}): not removed; ` +
+        'run the same command again to remove it',
+    );
+}
+
 /** Every code whose label may be in the merchant's store now: held, or under a call not answered. */
 async function codesOnShelf(deps: StoreChangeDeps, merchantId: string) {
   const slots = await deps.shelf.listSlots(merchantId);
@@ -150,10 +160,18 @@ export async function removeMerchant(
   const cleared: Cleared[] = [];
   if (opts.removeLabels && m.storeCode !== undefined) {
     deps.progress?.(`taking its labels off store ${m.storeCode}`);
-    cleared.push(await clearStore(deps, merchantId, m.storeCode, await codesOnShelf(deps, merchantId)));
+    const codes = await codesOnShelf(deps, merchantId);
+    // A clear that deleted nothing because the merchant was enabled meanwhile is no failed push.
+    const own = await clearStore(deps, merchantId, m.storeCode, codes).catch(async (err: unknown) => {
+      await stillBeingRemoved(deps, merchantId);
+      throw err;
+    });
+    cleared.push(own);
   }
   if (opts.removeLabels && m.movingFrom !== undefined)
     cleared.push(await clearStore(deps, merchantId, m.movingFrom, m.movingCodes ?? []));
+  // Enabled meanwhile (to keep the store after all), it stays, and its resync restores its labels.
+  await stillBeingRemoved(deps, merchantId);
   await deps.shelf.forget(merchantId);
   await deps.merchants.remove(merchantId);
   return { storeCode: m.storeCode, cleared };

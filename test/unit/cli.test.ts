@@ -94,10 +94,14 @@ beforeEach(() => {
     .on(UpdateCommand)
     .callsFake(
       (input: { Key: { merchantId: string }; ExpressionAttributeValues?: Record<string, unknown> }) => {
-        // What the CLI's own writes change: a state (`:s`) and a store code (`:sc`).
+        // What the CLI's own writes change: a state (`:s`) with its reason (`:r`), a store code (`:sc`).
         const r = records.get(input.Key.merchantId);
         const v = input.ExpressionAttributeValues ?? {};
-        if (r && typeof v[':s'] === 'string') r.state = v[':s'] as MerchantRecord['state'];
+        if (r && typeof v[':s'] === 'string') {
+          r.state = v[':s'] as MerchantRecord['state'];
+          if (typeof v[':r'] === 'string') r.stateReason = v[':r'];
+          else delete r.stateReason;
+        }
         if (r && typeof v[':sc'] === 'string') r.storeCode = v[':sc'];
         return { Attributes: structuredClone(r ?? merchantRecord()) };
       },
