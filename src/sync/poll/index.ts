@@ -146,9 +146,9 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     return { status: 'synced', merchantId, ...outcome };
   } catch (err) {
     // What was written before the failure still reaches the shelf now, and the counts once.
-    // Refused labels are tried again, but a repush waits for the attempt that succeeds: after its
-    // repair every code is queued, and each failed attempt would send the whole store again.
-    // Once a repush has noted its codes, a push now would send them all, and the retry again.
+    // Refused labels are tried again; the repush itself waits for the attempt that succeeds (each
+    // failed one would send the whole store again), and once it has noted its codes nothing is
+    // pushed now: the push would send them all, and the retry again.
     if (ctx && !done.queued && !ctx.repushNoted)
       await queuePushes(ctx, flags.retryRefused ? { retryRefused: true } : {}).catch(() => undefined);
     if (ctx && !done.counted)

@@ -10,11 +10,11 @@ export async function queuePushes(ctx: PollContext, flags: PushFlags = {}) {
   const { deps, merchant, touched } = ctx;
   const { repush, ...sent } = flags;
   if (repush) {
-    // A repush trusts nothing recorded as held: its codes are noted as under a call, so the push
-    // sends each once and records it sure, chunk by chunk. A push Lambda stops at its timeout is
-    // then redone from the chunk it was in (a repush flag on the message would resend them all).
-    // Only what is recorded as held is distrusted: a code holding nothing is created anyway (the
-    // resync retries refused labels), and noting a refused one would make its push delete there.
+    // A repush distrusts what is recorded as held: those codes are noted as under a call, so the
+    // push sends each once and records it sure, chunk by chunk, and a push Lambda stops at its
+    // timeout is redone from the chunk it was in (a repush flag on the message would resend them
+    // all). A code holding nothing is created anyway (the resync retries refused labels); noting a
+    // refused one would make its push delete there.
     const slots = await deps.shelf.getSlots(merchant.merchantId, [...touched]);
     const noted = slots.filter((s) => s.held !== undefined).map((s) => s.code);
     await deps.shelf.beginCalls(merchant.merchantId, noted);
