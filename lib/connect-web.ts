@@ -17,6 +17,7 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV, WEB_ENV } from '../src/env.ts';
+import { TABLE_ACCESS } from '../src/store/tables.ts';
 import { WEBHOOK_PATH } from '../src/web/webhooks.ts';
 import { SyncFunction } from './sync-function.ts';
 import type { SyncState } from './sync-state.ts';
@@ -86,10 +87,7 @@ export class ConnectWeb extends Construct {
         ...(props.domain ? { [WEB_ENV.webBaseUrl]: `https://${props.domain.name}` } : {}),
       },
     }).fn;
-    // Merchants (read, store a pair), invites (read, claim, release, complete), used states, the
-    // Clover request budget and the webhook verification: gets and conditional updates on the
-    // merchants table; webhook notices read their merchants in batches.
-    props.state.grant(this.fn, props.state.merchants, ['GetItem', 'BatchGetItem', 'UpdateItem']);
+    props.state.grantAccess(this.fn, TABLE_ACCESS.web);
     // Webhook notices queue polls; nothing else is sent (the queue is SQS-encrypted: no key grant).
     this.fn.addToRolePolicy(
       new PolicyStatement({ actions: ['sqs:SendMessage'], resources: [props.pollQueue.queueArn] }),

@@ -20,6 +20,7 @@ import {
 import { SERVICE_NAME } from '../src/metric-names.ts';
 import { APP_SECRET_CACHE_SECONDS, PLACEHOLDER_APP_ID } from '../src/secrets.ts';
 import { serviceNameOf } from '../src/stage.ts';
+import { TABLE_ACCESS } from '../src/store/tables.ts';
 import { ConnectWeb } from './connect-web.ts';
 import { OperatorAlarms } from './operator-alarms.ts';
 import { OpsDashboard } from './ops-dashboard.ts';
@@ -201,35 +202,24 @@ export class EslSyncStack extends Stack {
       ...(domain ? { domain } : {}),
     });
 
-    // Least privilege: each function gets exactly what its code touches. Table actions follow the
-    // store calls on each function's path (src/store/*.ts): a new store call needs its action here.
-    // FanOut: merchants.list.
-    state.grant(fanOut, state.merchants, ['Scan']);
+    // Least privilege: each function gets exactly what its code touches. Table calls: TABLE_ACCESS
+    // (src/store/tables.ts), which the local stack enforces too.
+    state.grantAccess(fanOut, TABLE_ACCESS.fanOut);
     poll.queue.grantSendMessages(fanOut);
 
-    // Poller: merchants.get; startPoll, recordPoll, token lease/refresh and the Clover budget are updates.
-    // Shelf: item and slot batch reads, listings (queries), item records (puts), slot changes and
-    // the calls record (updates).
-    state.grant(poller, state.merchants, ['GetItem', 'UpdateItem']);
-    state.grant(poller, state.products, ['BatchGetItem', 'PutItem', 'Query', 'UpdateItem']);
+    state.grantAccess(poller, TABLE_ACCESS.poller);
     push.queue.grantSendMessages(poller);
     poll.deadLetterQueue.grantSendMessages(poller);
     secret.grantRead(poller);
 
-    // PushConsumer: merchants.get, and its shelf counts (updates). Shelf: batch reads, the refusal probe's listing (a
-    // query, for the refusal probe), settling a slot and the calls record (updates).
-    state.grant(pushConsumer, state.merchants, ['GetItem', 'UpdateItem']);
-    state.grant(pushConsumer, state.products, ['BatchGetItem', 'Query', 'UpdateItem']);
+    state.grantAccess(pushConsumer, TABLE_ACCESS.pushConsumer);
     push.deadLetterQueue.grantSendMessages(pushConsumer);
     secret.grantRead(pushConsumer);
 
-    // Backfill: merchants.get and list.
-    state.grant(backfill, state.merchants, ['GetItem', 'Scan']);
+    state.grantAccess(backfill, TABLE_ACCESS.backfill);
     poll.queue.grantSendMessages(backfill);
 
-    // TokenRefresher: merchants.list and get; token lease/refresh and the Clover budget are updates;
-    // its heartbeat is a put.
-    state.grant(tokenRefresher, state.merchants, ['Scan', 'GetItem', 'UpdateItem', 'PutItem']);
+    state.grantAccess(tokenRefresher, TABLE_ACCESS.tokenRefresher);
     secret.grantRead(tokenRefresher);
 
     poller.addEventSource(

@@ -7,17 +7,10 @@ import {
   MERCHANTS_TABLE_KEYS,
   MERCHANTS_TABLE_TTL_ATTRIBUTE,
   PRODUCTS_TABLE_KEYS,
+  type TABLE_ACCESS,
+  type TableAction,
 } from '../src/store/tables.ts';
 
-/** The DynamoDB calls the stores make (src/store/*.ts), one per document-client command. */
-export type TableAction =
-  | 'GetItem'
-  | 'BatchGetItem'
-  | 'Query'
-  | 'Scan'
-  | 'UpdateItem'
-  | 'PutItem'
-  | 'DeleteItem';
 const WRITE_ACTIONS: ReadonlySet<TableAction> = new Set(['UpdateItem', 'PutItem', 'DeleteItem']);
 
 /**
@@ -59,17 +52,19 @@ export class SyncState extends Construct {
 
   private readonly acknowledged = new Set<IConstruct>();
 
+  /** Grants a function the table calls its code path makes (TABLE_ACCESS), on both tables. */
+  grantAccess(grantee: IGrantable & IConstruct, access: (typeof TABLE_ACCESS)[keyof typeof TABLE_ACCESS]) {
+    if (access.merchants.length > 0) this.grant(grantee, this.merchants, access.merchants);
+    if (access.products.length > 0) this.grant(grantee, this.products, access.products);
+  }
+
   /**
-   * Lets a function make exactly these calls on one of our tables, with the key use they need. Writes get the key's data-key and re-encrypt
-   * operations, as wildcards, like CDK's DynamoDB write grants; they are accepted here, beside their
-   * cause. Resources are named one by one: CDK's own table grant would add every index (`index/*`).
+   * Lets a function make exactly these calls on one of our tables, with the key use they need.
+   * Writes get the key's data-key and re-encrypt operations, as wildcards, like CDK's DynamoDB
+   * write grants; they are accepted here, beside their cause (this key's tables only: the method is
+   * private). Resources are named one by one: CDK's own table grant would add every index.
    */
-  grant(grantee: IGrantable & IConstruct, table: Table, actions: readonly TableAction[]) {
-    // The acknowledgement below speaks for this key only, so only this construct's tables qualify.
-    if (table !== this.merchants && table !== this.products) {
-      throw new Error('SyncState.grant takes one of its own tables');
-    }
-    if (actions.length === 0) throw new Error('SyncState.grant needs at least one action');
+  private grant(grantee: IGrantable & IConstruct, table: Table, actions: readonly TableAction[]) {
     const policy = (statement: PolicyStatement) => grantee.grantPrincipal.addToPrincipalPolicy(statement);
     policy(
       new PolicyStatement({ actions: actions.map((a) => `dynamodb:${a}`), resources: [table.tableArn] }),

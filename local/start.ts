@@ -26,10 +26,12 @@ import { createSqsClient } from '../src/queues/sqs.ts';
 import { createDocumentClient } from '../src/store/dynamo.ts';
 import { createMerchantStore, merchantView } from '../src/store/merchants.ts';
 import { createShelfStore } from '../src/store/shelf.ts';
+import type { FunctionWithTables } from '../src/store/tables.ts';
 import { createWebhookVerificationStore } from '../src/store/webhooks.ts';
 import { WEBHOOK_PATH } from '../src/web/webhooks.ts';
 import { lambdaContext } from './aws/context.ts';
 import { ensureTables, startLocalDynamo } from './aws/dynamo.ts';
+import { runAs } from './aws/iam.ts';
 import { startLocalLambda } from './aws/lambda.ts';
 import { type MeterReading, startServiceProcess } from './aws/meter.ts';
 import { startQueuePump } from './aws/pump.ts';
@@ -221,6 +223,11 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const { resetRuntimeDeps } = await import('../src/runtime.ts');
     resetRuntimeDeps();
     let invocations: Record<string, InvocationStats> = {};
+    // Each handler's table calls are held to its function's grants, as IAM holds them on AWS; a
+    // refusal is told on stderr whatever the log, as it means the stack's grants need a change.
+    const denied = (line: string) => process.stderr.write(`local IAM: ${line}\n`);
+    const as = <E, C, R>(fn: FunctionWithTables, handler: (event: E, context: C) => Promise<R>) =>
+      runAs({ fn, tables, denied }, handler);
     /** The handler, counted: invocations, records and the time it ran. */
     const counted = <E, R>(name: string, handler: (event: E, context: Context) => Promise<R>) => {
       return async (event: E, context: Context): Promise<R> => {
@@ -245,20 +252,29 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
         }
       };
     };
-    const fanOut = counted('esl-sync-fan-out', (await import('../functions/fanout/handler.ts')).handler);
-    const poller = counted('esl-sync-poller', (await import('../functions/poller/handler.ts')).handler);
+    const fanOut = counted(
+      'esl-sync-fan-out',
+      as('fanOut', (await import('../functions/fanout/handler.ts')).handler),
+    );
+    const poller = counted(
+      'esl-sync-poller',
+      as('poller', (await import('../functions/poller/handler.ts')).handler),
+    );
     const consumer = counted(
       'esl-sync-push-consumer',
-      (await import('../functions/consumer/handler.ts')).handler,
+      as('pushConsumer', (await import('../functions/consumer/handler.ts')).handler),
     );
-    const backfill = counted('esl-sync-backfill', (await import('../functions/backfill/handler.ts')).handler);
+    const backfill = counted(
+      'esl-sync-backfill',
+      as('backfill', (await import('../functions/backfill/handler.ts')).handler),
+    );
     const tokenRefresher = counted(
       'esl-sync-token-refresher',
-      (await import('../functions/token-refresher/handler.ts')).handler,
+      as('tokenRefresher', (await import('../functions/token-refresher/handler.ts')).handler),
     );
 
     // The web function behind a local HTTP API; its public URL is known once it listens.
-    const web = (await import('../functions/web/handler.ts')).handler;
+    const web = as('web', (await import('../functions/web/handler.ts')).handler);
     const { resetWebRuntimeDeps } = await import('../src/web/deps.ts');
     const webApi = await startLocalHttpApi('esl-sync-web', web, { port: webPort(env) });
     stops.push(() => webApi.stop());
