@@ -55,8 +55,6 @@ export function respond(outcome: ConnectOutcome): WebResponse {
       return redirect(outcome.location);
     case 'connected':
       return connectedPage(outcome);
-    case 'store-conflict':
-      return failurePage(outcome.kind, { storeCode: outcome.storeCode });
     default:
       return failurePage(outcome.kind);
   }

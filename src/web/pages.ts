@@ -154,7 +154,8 @@ export const PAGES: Record<PageKind, PageText> = {
     status: 409,
     tone: 'problem',
     title: 'This Clover account is already connected to another store',
-    message: 'Its shelf labels are those of store {storeCode}. Nothing was changed.',
+    // Which store is not said: this page comes before Clover has proved the visitor is that merchant.
+    message: 'Its shelf labels are those of another store. Nothing was changed.',
     next: 'Ask your installer: moving a Clover account to another store is done by them.',
   },
   'code-refused': {
