@@ -2,6 +2,7 @@ import { CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cd
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { ENV } from '../src/env.ts';
@@ -17,10 +18,10 @@ import {
   TOKEN_REFRESHER,
   visibilityTimeoutSeconds,
 } from '../src/function-settings.ts';
+import { type GrantedFunction, QUEUE_SENDS, TABLE_ACCESS } from '../src/grants.ts';
 import { SERVICE_NAME } from '../src/metric-names.ts';
 import { APP_SECRET_CACHE_SECONDS, PLACEHOLDER_APP_ID } from '../src/secrets.ts';
 import { serviceNameOf } from '../src/stage.ts';
-import { TABLE_ACCESS } from '../src/store/tables.ts';
 import { ConnectWeb } from './connect-web.ts';
 import { OperatorAlarms } from './operator-alarms.ts';
 import { OpsDashboard } from './ops-dashboard.ts';
@@ -202,24 +203,25 @@ export class EslSyncStack extends Stack {
       ...(domain ? { domain } : {}),
     });
 
-    // Least privilege: each function gets exactly what its code touches. Table calls: TABLE_ACCESS
-    // (src/store/tables.ts), which the local stack enforces too.
-    state.grantAccess(fanOut, TABLE_ACCESS.fanOut);
-    poll.queue.grantSendMessages(fanOut);
-
-    state.grantAccess(poller, TABLE_ACCESS.poller);
-    push.queue.grantSendMessages(poller);
-    poll.deadLetterQueue.grantSendMessages(poller);
+    // Least privilege: each function gets exactly what its code touches, table calls and queue
+    // sends as src/grants.ts lists them (the local stack enforces the same lists).
+    const queues = {
+      pollQueue: poll.queue,
+      pollDlq: poll.deadLetterQueue,
+      pushQueue: push.queue,
+      pushDlq: push.deadLetterQueue,
+    };
+    const grantAccess = (fn: NodejsFunction, name: Exclude<GrantedFunction, 'web'>) => {
+      state.grantAccess(fn, TABLE_ACCESS[name]);
+      for (const queue of QUEUE_SENDS[name]) queues[queue].grantSendMessages(fn);
+    };
+    grantAccess(fanOut, 'fanOut');
+    grantAccess(poller, 'poller');
+    grantAccess(pushConsumer, 'pushConsumer');
+    grantAccess(backfill, 'backfill');
+    grantAccess(tokenRefresher, 'tokenRefresher');
     secret.grantRead(poller);
-
-    state.grantAccess(pushConsumer, TABLE_ACCESS.pushConsumer);
-    push.deadLetterQueue.grantSendMessages(pushConsumer);
     secret.grantRead(pushConsumer);
-
-    state.grantAccess(backfill, TABLE_ACCESS.backfill);
-    poll.queue.grantSendMessages(backfill);
-
-    state.grantAccess(tokenRefresher, TABLE_ACCESS.tokenRefresher);
     secret.grantRead(tokenRefresher);
 
     poller.addEventSource(

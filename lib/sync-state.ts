@@ -3,12 +3,11 @@ import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/
 import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Construct, type IConstruct } from 'constructs';
+import type { TABLE_ACCESS, TableAction } from '../src/grants.ts';
 import {
   MERCHANTS_TABLE_KEYS,
   MERCHANTS_TABLE_TTL_ATTRIBUTE,
   PRODUCTS_TABLE_KEYS,
-  type TABLE_ACCESS,
-  type TableAction,
 } from '../src/store/tables.ts';
 
 const WRITE_ACTIONS: ReadonlySet<TableAction> = new Set(['UpdateItem', 'PutItem', 'DeleteItem']);

@@ -22,11 +22,11 @@ import {
   TOKEN_REFRESHER,
   visibilityTimeoutSeconds,
 } from '../src/function-settings.ts';
+import type { GrantedFunction } from '../src/grants.ts';
 import { createSqsClient } from '../src/queues/sqs.ts';
 import { createDocumentClient } from '../src/store/dynamo.ts';
 import { createMerchantStore, merchantView } from '../src/store/merchants.ts';
 import { createShelfStore } from '../src/store/shelf.ts';
-import type { FunctionWithTables } from '../src/store/tables.ts';
 import { createWebhookVerificationStore } from '../src/store/webhooks.ts';
 import { WEBHOOK_PATH } from '../src/web/webhooks.ts';
 import { lambdaContext } from './aws/context.ts';
@@ -223,11 +223,17 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const { resetRuntimeDeps } = await import('../src/runtime.ts');
     resetRuntimeDeps();
     let invocations: Record<string, InvocationStats> = {};
-    // Each handler's table calls are held to its function's grants, as IAM holds them on AWS; a
+    // Each handler's table and queue calls are held to its function's grants, as IAM holds them on AWS; a
     // refusal is told on stderr whatever the log, as it means the stack's grants need a change.
     const denied = (line: string) => process.stderr.write(`local IAM: ${line}\n`);
-    const as = <E, C, R>(fn: FunctionWithTables, handler: (event: E, context: C) => Promise<R>) =>
-      runAs({ fn, tables, denied }, handler);
+    const queueUrls = {
+      pollQueue: queues.pollQueueUrl,
+      pollDlq: queues.pollDlqUrl,
+      pushQueue: queues.pushQueueUrl,
+      pushDlq: queues.pushDlqUrl,
+    };
+    const as = <E, C, R>(fn: GrantedFunction, handler: (event: E, context: C) => Promise<R>) =>
+      runAs({ fn, tables, queueUrls, denied }, handler);
     /** The handler, counted: invocations, records and the time it ran. */
     const counted = <E, R>(name: string, handler: (event: E, context: Context) => Promise<R>) => {
       return async (event: E, context: Context): Promise<R> => {

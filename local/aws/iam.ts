@@ -1,38 +1,54 @@
 /**
- * IAM for the local stack's table calls. Each handler runs as its function, and a DynamoDB call the
- * deployed stack does not grant that function fails as AWS fails it (AccessDeniedException), so a
- * store call added without its grant shows in `npm start` and the tests, not first on AWS.
+ * IAM for the local stack. Each handler runs as its function, and a table or queue call the
+ * deployed stack does not grant that function (src/grants.ts) fails as AWS fails it
+ * (AccessDeniedException), so a call added without its grant shows in `npm start` and the tests,
+ * not first on AWS.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { checkTableCalls } from '../../src/store/dynamo.ts';
-import { type FunctionWithTables, TABLE_ACCESS } from '../../src/store/tables.ts';
+import { type AwsCall, checkCalls } from '../../src/call-check.ts';
+import {
+  type GrantedFunction,
+  QUEUE_FEEDS,
+  QUEUE_SENDS,
+  type QueueName,
+  TABLE_ACCESS,
+} from '../../src/grants.ts';
 
-interface Caller {
-  fn: FunctionWithTables;
+export interface Caller {
+  fn: GrantedFunction;
   tables: { merchantsTable: string; productsTable: string };
+  queueUrls: Record<QueueName, string>;
   denied: (line: string) => void;
 }
 const caller = new AsyncLocalStorage<Caller>();
 
-checkTableCalls((action, tables) => {
-  const c = caller.getStore();
-  if (!c) return; // not a handler: the operator's CLI or the local shelf page
-  for (const table of tables) {
+/** Whether function `c.fn` may make this call on this table or queue. */
+function granted(c: Caller, call: AwsCall, resource: string): boolean {
+  if (call.service === 'dynamodb') {
+    const { merchantsTable, productsTable } = c.tables;
     const kind =
-      table === c.tables.merchantsTable
-        ? 'merchants'
-        : table === c.tables.productsTable
-          ? 'products'
-          : undefined;
-    const granted: readonly string[] = kind ? TABLE_ACCESS[c.fn][kind] : [];
-    if (granted.includes(action)) continue;
-    const message = `the ${c.fn} function is not granted dynamodb:${action} on table ${table} (TABLE_ACCESS)`;
+      resource === merchantsTable ? 'merchants' : resource === productsTable ? 'products' : undefined;
+    return kind !== undefined && (TABLE_ACCESS[c.fn][kind] as readonly string[]).includes(call.action);
+  }
+  const queue = (Object.keys(c.queueUrls) as QueueName[]).find((q) => c.queueUrls[q] === resource);
+  if (queue === undefined) return false;
+  if (call.action.startsWith('SendMessage')) return (QUEUE_SENDS[c.fn] as readonly string[]).includes(queue);
+  // What an event source grants the function it feeds, to hand messages back for a later retry.
+  return call.action.startsWith('ChangeMessageVisibility') && QUEUE_FEEDS[c.fn] === queue;
+}
+
+checkCalls((call) => {
+  const c = caller.getStore();
+  if (!c) return; // not a handler: the operator's CLI, the queue pumps, the local shelf page
+  for (const resource of call.resources) {
+    if (granted(c, call, resource)) continue;
+    const message = `the ${c.fn} function is not granted ${call.service}:${call.action} on ${resource} (src/grants.ts)`;
     c.denied(message);
     throw Object.assign(new Error(message), { name: 'AccessDeniedException' });
   }
 });
 
-/** The handler, run as function `fn`: its table calls are held to that function's grants. */
+/** The handler, run as function `who.fn`: its table and queue calls are held to that function's grants. */
 export function runAs<E, C, R>(
   who: Caller,
   handler: (event: E, context: C) => Promise<R>,

@@ -5,6 +5,7 @@ import {
   SQSClient,
   type SQSClientConfig,
 } from '@aws-sdk/client-sqs';
+import { CALL_CHECK, callCheck } from '../call-check.ts';
 
 /**
  * Requests go to the client's endpoint rather than the host inside each queue URL: on AWS both
@@ -12,7 +13,11 @@ import {
  * (sqs.<region>.localhost) need not resolve.
  */
 export function createSqsClient(config: SQSClientConfig = {}): SQSClient {
-  return new SQSClient({ useQueueUrlAsEndpoint: false, ...config });
+  const client = new SQSClient({ useQueueUrlAsEndpoint: false, ...config });
+  const queue = (input: { QueueUrl?: unknown }) =>
+    typeof input.QueueUrl === 'string' ? [input.QueueUrl] : [];
+  client.middlewareStack.add(callCheck('sqs', queue), CALL_CHECK);
+  return client;
 }
 
 export interface QueueMessage {

@@ -8,31 +8,14 @@ import {
   type QueryCommandInput,
   type UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-
-/** A check of each table call before it is sent (the action, and the tables it names). */
-export type TableCallCheck = (action: string, tables: readonly string[]) => void;
-let tableCallCheck: TableCallCheck | undefined;
-
-/**
- * Where the local stack checks every table call against the calling function's grants, as IAM
- * does on AWS; nothing is checked unless it sets one.
- */
-export function checkTableCalls(check: TableCallCheck | undefined) {
-  tableCallCheck = check;
-}
+import { CALL_CHECK, callCheck } from '../call-check.ts';
 
 export function createDocumentClient(
   client: DynamoDBClient = new DynamoDBClient({}),
 ): DynamoDBDocumentClient {
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const input = args.input as { TableName?: string; RequestItems?: object };
-      const tables = input.TableName ? [input.TableName] : Object.keys(input.RequestItems ?? {});
-      tableCallCheck?.((context.commandName ?? '').replace(/Command$/, ''), tables);
-      return next(args);
-    },
-    { step: 'initialize', name: 'tableCallCheck', override: true },
-  );
+  const tables = (input: { TableName?: unknown; RequestItems?: object }) =>
+    typeof input.TableName === 'string' ? [input.TableName] : Object.keys(input.RequestItems ?? {});
+  client.middlewareStack.add(callCheck('dynamodb', tables), CALL_CHECK);
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   });

@@ -15,7 +15,8 @@ import {
 } from '../../lib/esl-sync-stack.ts';
 import { ENV, WEB_ENV } from '../../src/env.ts';
 import { POLLER, PUSH_CONSUMER } from '../../src/function-settings.ts';
-import { MERCHANTS_TABLE_TTL_ATTRIBUTE, TABLE_ACCESS } from '../../src/store/tables.ts';
+import { TABLE_ACCESS } from '../../src/grants.ts';
+import { MERCHANTS_TABLE_TTL_ATTRIBUTE } from '../../src/store/tables.ts';
 import { testApp } from './support.ts';
 
 /** Template tests skip bundling (fast); test/infra/bundling.test.ts proves bundling works. */

@@ -1,0 +1,28 @@
+/** One AWS call about to be sent: its service, its action, and the tables or queue URLs it names. */
+export interface AwsCall {
+  service: 'dynamodb' | 'sqs';
+  /** The API action, e.g. `GetItem`, `SendMessageBatch`. */
+  action: string;
+  resources: readonly string[];
+}
+type CallCheck = (call: AwsCall) => void;
+let check: CallCheck | undefined;
+
+/**
+ * Where the local stack checks every call of the handlers against their function's grants, as IAM
+ * does on AWS; nothing is checked unless it sets one.
+ */
+export function checkCalls(next: CallCheck | undefined) {
+  check = next;
+}
+
+/** Middleware for an AWS client: tells each call to the check, if one is set, before it is sent. */
+export const callCheck =
+  (service: AwsCall['service'], resourcesOf: (input: Record<string, unknown>) => string[]) =>
+  <A extends { input: unknown }, R>(next: (args: A) => Promise<R>, context: { commandName?: string }) =>
+  async (args: A): Promise<R> => {
+    const action = (context.commandName ?? '').replace(/Command$/, '');
+    check?.({ service, action, resources: resourcesOf(args.input as Record<string, unknown>) });
+    return next(args);
+  };
+export const CALL_CHECK = { step: 'initialize', name: 'callCheck', override: true } as const;

@@ -1,0 +1,67 @@
+/**
+ * What each function may call: the deployed stack grants exactly this, and the local stack refuses
+ * any other call a handler makes, as IAM would, so a call added without its grant fails in the
+ * tests and `npm start`, not first on AWS.
+ */
+
+/** The DynamoDB calls the stores make (src/store/*.ts), one per document-client command. */
+export type TableAction =
+  | 'GetItem'
+  | 'BatchGetItem'
+  | 'Query'
+  | 'Scan'
+  | 'UpdateItem'
+  | 'PutItem'
+  | 'DeleteItem';
+
+/** The table calls each function's code path makes, per table. */
+export const TABLE_ACCESS = {
+  // merchants.list.
+  fanOut: { merchants: ['Scan'], products: [] },
+  // merchants.get; startPoll, recordPoll, token lease/refresh and the Clover budget are updates.
+  // Shelf: item and slot batch reads, listings (queries), item records (puts), slot changes and
+  // the calls record (updates).
+  poller: {
+    merchants: ['GetItem', 'UpdateItem'],
+    products: ['BatchGetItem', 'PutItem', 'Query', 'UpdateItem'],
+  },
+  // merchants.get, and its shelf counts (updates). Shelf: batch reads, the refusal probe's listing
+  // (a query), a cleared store's pending codes (a get), settling a slot and the calls record and
+  // the cleared codes (updates).
+  pushConsumer: {
+    merchants: ['GetItem', 'UpdateItem'],
+    products: ['BatchGetItem', 'GetItem', 'Query', 'UpdateItem'],
+  },
+  // merchants.get and list.
+  backfill: { merchants: ['GetItem', 'Scan'], products: [] },
+  // merchants.list and get; token lease/refresh and the Clover budget are updates; its heartbeat
+  // is a put.
+  tokenRefresher: { merchants: ['GetItem', 'PutItem', 'Scan', 'UpdateItem'], products: [] },
+  // The connect flow: gets and conditional updates of merchants, invites, used states, the budget;
+  // webhook notices: batch reads of their merchants, the notice time, an uninstall, the verification.
+  web: { merchants: ['BatchGetItem', 'GetItem', 'UpdateItem'], products: [] },
+} as const satisfies Record<string, Record<'merchants' | 'products', readonly TableAction[]>>;
+
+export type GrantedFunction = keyof typeof TABLE_ACCESS;
+
+/** The queues of the stack, by the names these lists use. */
+export type QueueName = 'pollQueue' | 'pollDlq' | 'pushQueue' | 'pushDlq';
+
+/**
+ * The queues each function sends to. A function fed by a queue may also change the visibility of
+ * the messages it received there (its event source's grant), to retry them later.
+ */
+export const QUEUE_SENDS = {
+  fanOut: ['pollQueue'],
+  // Pushes, and its own dead letters; never polls (a notice's poll is the web function's).
+  poller: ['pushQueue', 'pollDlq'],
+  pushConsumer: ['pushDlq'],
+  backfill: ['pollQueue'],
+  tokenRefresher: [],
+  // Webhook notices queue polls.
+  web: ['pollQueue'],
+} as const satisfies Record<GrantedFunction, readonly QueueName[]>;
+export const QUEUE_FEEDS: Partial<Record<GrantedFunction, QueueName>> = {
+  poller: 'pollQueue',
+  pushConsumer: 'pushQueue',
+};
