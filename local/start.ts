@@ -324,8 +324,12 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
           for (const record of event.Records) {
             const merchantId = safeMerchantId(record.body);
             const m = merchantId ? await merchants.get(merchantId) : undefined;
-            const reason = (safeJson(record.body) as { reason?: unknown } | undefined)?.reason;
-            if (m) log(`${syncLine(merchantView(m))}${reason === 'webhook' ? ' (webhook)' : ''}`);
+            const { reason, barrier } = (safeJson(record.body) ?? {}) as {
+              reason?: unknown;
+              barrier?: unknown;
+            };
+            if (m && barrier === undefined)
+              log(`${syncLine(merchantView(m))}${reason === 'webhook' ? ' (webhook)' : ''}`);
           }
           return result;
         },
@@ -345,9 +349,11 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
           const failed = new Set(result.batchItemFailures.map((f) => f.itemIdentifier));
           for (const record of event.Records) {
             if (failed.has(record.messageId)) continue;
-            const body = safeJson(record.body) as { merchantId?: string; codes?: unknown[] } | undefined;
+            const body = safeJson(record.body) as
+              | { merchantId?: string; codes?: unknown[]; barrier?: unknown }
+              | undefined;
             const merchant = body?.merchantId ? await merchants.get(body.merchantId) : undefined;
-            if (merchant) {
+            if (merchant && body?.barrier === undefined) {
               log(
                 `labels store=${merchant.storeCode} codes=${body?.codes?.length ?? 0} brought in line with Clover`,
               );

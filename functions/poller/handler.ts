@@ -41,6 +41,8 @@ export const handler = lambdaHandler((event: SQSEvent, deps, context): Promise<S
           ...(result.partial === undefined ? {} : { partial: result.partial }),
         });
         if (result.partial !== undefined) metrics.addMetric(METRIC.partialRead, 'Count', 1);
+      } else if (result.status === 'barrier') {
+        logger.info('Queue barrier passed on to the push queue', { merchantId: result.merchantId });
       } else {
         metrics.addMetric(METRIC.merchantSkipped, 'Count', 1);
         logger.warn('Merchant skipped', { merchantId: result.merchantId, reason: result.reason });

@@ -12,6 +12,7 @@ import { createDocumentClient } from '../store/dynamo.ts';
 import { createRefresherHeartbeat } from '../store/heartbeat.ts';
 import { createMerchantStore, type MerchantRecord } from '../store/merchants.ts';
 import { createShelfStore } from '../store/shelf.ts';
+import { queuedWorkDone } from '../sync/barrier.ts';
 import { describeWait, type StoreProgress, type SyncRequest, waitForStores } from '../sync/progress.ts';
 import type { StoreChangeDeps } from '../sync/stores.ts';
 import { NotFoundError } from './errors.ts';
@@ -74,10 +75,18 @@ export function commandContext(target: Target, io: CliIo, opts: { json: boolean;
     });
   };
 
+  /** Until the polls and pushes queued for one store so far are done (a queue barrier). */
+  const queuedWork = (merchantId: string, timeoutMs: number) =>
+    queuedWorkDone(
+      { merchants, pollQueue: createQueueSender(target.sqs, target.stack.pollQueueUrl) },
+      merchantId,
+      timeoutMs,
+    );
+
   /**
    * Until each store's own records show the request done (see src/sync/progress.ts), printing
    * each store's progress as it changes. `settledCodePushes`: the request also sends labels whose
-   * slots show them settled (a repush, refused labels tried again), so the push queue must empty too.
+   * slots show them settled (a repush, refused labels tried again), so its pushes must be done too.
    */
   const storesSynced = async (
     merchantIds: readonly string[],
@@ -100,8 +109,8 @@ export function commandContext(target: Target, io: CliIo, opts: { json: boolean;
       },
     });
     if (settledCodePushes) {
-      progress('waiting: labels sent again do not show in the records, so until the push queue is empty');
-      await queuesDrained(Math.max(1, deadline - Date.now()), [target.stack.pushQueueUrl]);
+      progress('waiting: labels sent again do not show in the records, so until their pushes are done');
+      for (const merchantId of merchantIds) await queuedWork(merchantId, Math.max(1, deadline - Date.now()));
     }
     return done;
   };
@@ -127,7 +136,7 @@ export function commandContext(target: Target, io: CliIo, opts: { json: boolean;
       shelf,
       pushQueue: createQueueSender(target.sqs, target.stack.pushQueueUrl),
       backfill: (request) => invoke(target.stack.backfillFunction, request),
-      settled: () => queuesDrained(timeoutMs),
+      settled: (merchantId) => queuedWork(merchantId, timeoutMs),
       hipoinkChunkSize: DEFAULT_SYNC_SETTINGS.hipoinkChunkSize,
       progress,
     }),

@@ -100,6 +100,8 @@ const MerchantFieldsSchema = z
     shelfCountedAt: z.optional(z.number()),
     /** When the last valid Clover webhook notice for this merchant arrived (Unix ms). */
     lastNoticeAt: z.optional(z.number()),
+    /** The last queue barrier its push queue group passed (see `passBarrier`). */
+    barrierPassed: z.optional(z.string()),
     /** When the current token pair was stored by a connection or `merchants add` (Unix ms). */
     authorizedAt: z.optional(z.number()),
     /** When the tokens were deleted because the app was uninstalled (Unix ms); none stored since. */
@@ -278,6 +280,11 @@ export interface MerchantStore {
    * unknown merchant.
    */
   recordNotice(merchantId: string, at: number): Promise<PollsSoFar | undefined>;
+  /**
+   * The barrier `id` reached the push consumer: every poll and push of the merchant queued before
+   * it is done. Nothing is written for a merchant removed meanwhile.
+   */
+  passBarrier(merchantId: string, id: string): Promise<void>;
 }
 
 /** How many polls of a merchant have begun, and the newest Clover time finished ones read (its cursor). */
@@ -711,6 +718,20 @@ export function createMerchantStore(
       if (!out.Item) return undefined;
       const { pollsStarted, cursor } = out.Item;
       return { started: Number(pollsStarted ?? 0), ...(typeof cursor === 'number' ? { cursor } : {}) };
+    },
+
+    async passBarrier(merchantId, id) {
+      await ifWritten(
+        doc.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { merchantId },
+            UpdateExpression: 'SET barrierPassed = :id',
+            ConditionExpression: 'attribute_exists(merchantId)',
+            ExpressionAttributeValues: { ':id': id },
+          }),
+        ),
+      );
     },
 
     async startPoll(merchantId) {

@@ -27,13 +27,16 @@ export const PollMessageSchema = z.object({
   ),
   /** Full resyncs only: send every label again, even where Hipoink is recorded to hold it. */
   repush: z.optional(z.boolean()),
+  /** No poll: a barrier (`src/sync/barrier.ts`), passed on to the push queue. */
+  barrier: z.optional(z.string().check(z.minLength(1))),
 });
 export type PollMessage = z.infer<typeof PollMessageSchema>;
 
 /** PushQueue body: bring Hipoink in line with the stored state under these product codes. */
 export const PushMessageSchema = z.object({
   merchantId: z.string().check(z.minLength(1)),
-  codes: z.array(z.string().check(z.minLength(1))).check(z.minLength(1), z.maxLength(1000)),
+  /** Empty only in a barrier. */
+  codes: z.array(z.string().check(z.minLength(1))).check(z.maxLength(1000)),
   /** Set by full resyncs: try labels Hipoink refused before once more (the operator may have fixed Hipoink). */
   retryRefused: z.optional(z.boolean()),
   /** Send every label again whatever is recorded (a Hipoink server that lost its products). */
@@ -43,6 +46,8 @@ export const PushMessageSchema = z.object({
    * being removed); nothing is recorded for them.
    */
   clearFrom: z.optional(z.string().check(z.minLength(1))),
+  /** No push: the barrier passed (`src/sync/barrier.ts`), recorded on the merchant. */
+  barrier: z.optional(z.string().check(z.minLength(1))),
 });
 export type PushMessage = z.infer<typeof PushMessageSchema>;
 

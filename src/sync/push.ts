@@ -10,7 +10,7 @@ import type { PushMessage } from './messages.ts';
 import { forEachLimited } from './parallel.ts';
 
 export interface PushDeps extends Pick<CallsContext, 'hipoink' | 'onRemovalRefused'> {
-  merchants: Pick<MerchantStore, 'get' | 'addShelfCounts'>;
+  merchants: Pick<MerchantStore, 'get' | 'addShelfCounts' | 'passBarrier'>;
   shelf: ShelfStore;
   settings: Pick<SyncSettings, 'hipoinkChunkSize' | 'storeWriteConcurrency'>;
   onRejected?: (info: { merchantId: string; itemId: string; pc: string; reason: string }) => void;
@@ -35,6 +35,10 @@ type Create = { slot: Slot } & Extract<SlotAction, { kind: 'create' }>;
  */
 export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushResult> {
   const { merchantId } = msg;
+  if (msg.barrier !== undefined) {
+    await deps.merchants.passBarrier(merchantId, msg.barrier);
+    return { merchantId, storeCode: '', upserted: 0, removed: 0, rejected: 0, hipoinkCalls: 0 };
+  }
   const merchant = await deps.merchants.get(merchantId);
   if (!merchant) throw new MerchantUnavailableError('Unknown merchant', { merchantId });
   const { storeCode } = merchant;

@@ -18,8 +18,8 @@ export interface StoreChangeDeps {
   pushQueue: QueueSender;
   /** Queues a full resync (the Backfill function). */
   backfill: (request: BackfillRequest) => Promise<unknown>;
-  /** Resolves once the polls and pushes queued so far are done. */
-  settled: () => Promise<void>;
+  /** Resolves once the merchant's polls and pushes queued so far are done (a queue barrier). */
+  settled: (merchantId: string) => Promise<void>;
   hipoinkChunkSize: number;
   /** Told what is happening, step by step. */
   progress?: (line: string) => void;
@@ -68,7 +68,7 @@ async function clearStore(
 ): Promise<Cleared> {
   await deps.shelf.noteClear(merchantId, storeCode, codes);
   await deps.pushQueue.send(pushMessages(merchantId, codes, deps.hipoinkChunkSize, { clearFrom: storeCode }));
-  await deps.settled();
+  await deps.settled(merchantId);
   const { pending, refused } = await deps.shelf.clearState(merchantId, storeCode);
   if (pending.length > 0)
     throw new Error(
@@ -86,7 +86,7 @@ async function clearStore(
 async function behindAfterSettling(deps: StoreChangeDeps, merchantId: string, shown: ReadonlySet<string>) {
   let behind = 0;
   for (let round = 0; round < 3; round++) {
-    await deps.settled();
+    await deps.settled(merchantId);
     const slots = await deps.shelf.listSlots(merchantId);
     const lost = (s: (typeof slots)[number]) => shown.has(s.code) && ownerOf(s) !== undefined && !s.held;
     behind = slots.filter((s) => isOutOfStep(s) || lost(s)).length;
@@ -120,7 +120,7 @@ export async function moveStore(deps: StoreChangeDeps, merchantId: string, to: s
   if (!(await deps.merchants.beginMove(merchantId, from, to, before))) throw new Error(changed);
   // A push that read the old store code before the move began may still add labels there: once it
   // is done, what the old store may show is noted again, for good.
-  await deps.settled();
+  await deps.settled(merchantId);
   const noted = [...new Set([...before, ...(await codesOnShelf(deps, merchantId))])];
   if (!(await deps.merchants.beginMove(merchantId, from, to, noted))) throw new Error(changed);
   // What is recorded as held is the old store's: each code stays out of step until a push records
@@ -156,7 +156,7 @@ export async function removeMerchant(
   const m = await mustGet(deps, merchantId);
   await deps.merchants.setState(merchantId, 'disabled', BEING_REMOVED);
   // A poll already running may still queue pushes: they land before the labels are taken down.
-  await deps.settled();
+  await deps.settled(merchantId);
   const cleared: Cleared[] = [];
   if (opts.removeLabels && m.storeCode !== undefined) {
     deps.progress?.(`taking its labels off store ${m.storeCode}`);

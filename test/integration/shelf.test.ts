@@ -185,4 +185,17 @@ describe('an operator changing where a store’s labels live', () => {
     expect(listed).not.toContain(GONE);
     expect(listed).not.toContain(KEEP);
   });
+
+  it("removes a store while another store's polls keep failing and fill the poll queue", async () => {
+    const [OTHER, FAILING, DONOR] = ['SHELFOTHER001', 'SHELFFAILS001', 'SHELFDONOR001'];
+    await syncedStore(OTHER, 'store-other', [{ name: 'Tea', sku: 'T-1' }]);
+    // Another merchant's tokens: Clover refuses them for this one, a retryable failure.
+    await cli(...merchantAddArgs(FAILING, 'store-fails', clover.addMerchant(DONOR, [])));
+    for (let i = 0; i < 3; i++) await cli('backfill', '--merchant-id', FAILING);
+    // Its group in the poll queue stays busy for longer than the removal may take.
+    const removed = await cli('merchants', 'remove', OTHER, '--remove-labels', '--timeout', '20');
+    expect(removed.at(-1)).toMatch(/store store-other: 1 code\(s\) deleted\. /);
+    expect(labels('store-other')).toEqual({});
+    await cli('merchants', 'remove', FAILING);
+  }, 60_000);
 });

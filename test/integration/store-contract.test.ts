@@ -294,6 +294,11 @@ describe.each([
     expect([...found.keys()]).toEqual([id]);
     expect(found.get(id)?.lastNoticeAt).toBe(2_000);
     expect(await store.recordNotice(id, 2_500)).toEqual({ started: 1, cursor: 1_500 });
+    // A queue barrier passing is recorded on the merchant; a removed merchant is not written back.
+    await store.passBarrier(id, 'b-1');
+    expect((await store.get(id))?.barrierPassed).toBe('b-1');
+    await store.passBarrier(`${name}-nobody`, 'b-2');
+    expect(await store.get(`${name}-nobody`)).toBeUndefined();
   });
 
   it('deletes the tokens of a merchant as it was, unless it connected at or after the notice', async () => {

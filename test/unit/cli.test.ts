@@ -321,7 +321,15 @@ function fullStack() {
   const sqs = mockClient(fake.target.sqs);
   sqs.on(GetQueueAttributesCommand).resolves({ Attributes: {} });
   sqs.on(ReceiveMessageCommand).resolves({ Messages: [] });
-  sqs.on(SendMessageBatchCommand).resolves({ Successful: [] });
+  // Queued work is done at once: a queue barrier passes as soon as it is sent.
+  sqs.on(SendMessageBatchCommand).callsFake((input: { Entries?: Array<{ MessageBody?: string }> }) => {
+    for (const e of input.Entries ?? []) {
+      const body = JSON.parse(e.MessageBody ?? '{}') as { merchantId?: string; barrier?: string };
+      const record = body.merchantId ? records.get(body.merchantId) : undefined;
+      if (record && body.barrier) records.set(record.merchantId, { ...record, barrierPassed: body.barrier });
+    }
+    return { Successful: [] };
+  });
   return fake;
 }
 

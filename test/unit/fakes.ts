@@ -148,6 +148,10 @@ export class FakeMerchantStore implements MerchantStore {
       if (outcome.cleanedUp) r.lastCleanupAt = Date.now();
     }
   }
+  async passBarrier(id: string, barrier: string) {
+    const r = this.records.get(id);
+    if (r) r.barrierPassed = barrier;
+  }
   async startPoll(id: string) {
     const r = this.records.get(id);
     if (r) r.pollsStarted++;

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { CloverClient, ListItemsQuery } from '../../src/clover/client.ts';
 import { CloverApiError, CloverUnauthorizedError } from '../../src/errors.ts';
+import { queuedWorkDone } from '../../src/sync/barrier.ts';
 import type { PollMessage, PushMessage } from '../../src/sync/messages.ts';
 import { lowerBound, pollMerchant } from '../../src/sync/poll/index.ts';
 import { pushCodes } from '../../src/sync/push.ts';
@@ -574,5 +575,59 @@ describe('lowerBound', () => {
     expect(lowerBound({ cursor: 1_000_000, lastPollStartedAt: 1_050_000 }, 120_000)).toBe(930_000);
     expect(lowerBound({ cursor: 1_000_000, lastPollStartedAt: 9_000_000 }, 120_000)).toBe(1_000_000);
     expect(lowerBound({ cursor: 5 }, 120_000)).toBe(5);
+  });
+});
+
+describe('a queue barrier (what moving or removing a store waits for)', () => {
+  it('passes only once the pushes queued before it are done, without polling Clover or calling Hipoink', async () => {
+    const s = setup([it0('A'), it0('B')]);
+    await pollMerchant(s.deps, msg());
+    const pollQueue = new RecordingQueue();
+    let passed = false;
+    const waiting = queuedWorkDone(
+      { merchants: s.merchants, pollQueue, sleep: async () => {} },
+      'M1',
+      60_000,
+    ).then(() => {
+      passed = true;
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    // The barrier's poll message reaches the poller behind the poll before it.
+    const [barrierPoll] = pollQueue.sent;
+    const listsBefore = s.clover.listCalls.length;
+    const startedBefore = (await s.merchants.get('M1'))?.pollsStarted;
+    expect(await pollMerchant(s.deps, barrierPoll?.body as PollMessage)).toEqual({
+      status: 'barrier',
+      merchantId: 'M1',
+    });
+    expect(s.clover.listCalls.length).toBe(listsBefore);
+    expect((await s.merchants.get('M1'))?.pollsStarted).toBe(startedBefore);
+    // In the push queue it stands behind the poll's own push: not passed until that is done.
+    expect(s.pushQueue.sent.map((m) => (m.body as PushMessage).barrier !== undefined)).toEqual([false, true]);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(passed).toBe(false);
+    await s.push();
+    await waiting;
+    expect(passed).toBe(true);
+    expect(s.hipoink.calls.map((c) => c.op)).toEqual(['create_multiple']);
+  });
+
+  it('gives up at its timeout, naming the merchant, while work before it is still being retried', async () => {
+    const merchants = new FakeMerchantStore(merchantRecord());
+    let clock = 0;
+    const deps = {
+      merchants,
+      pollQueue: new RecordingQueue(),
+      now: () => clock,
+      sleep: async (ms: number) => {
+        clock += ms;
+      },
+    };
+    await expect(queuedWorkDone(deps, 'M1', 5_000)).rejects.toThrow(
+      /Timed out after 5 s waiting for the polls and pushes queued for merchant M1/,
+    );
+    // A merchant removed meanwhile has nothing left to wait for.
+    merchants.records.delete('M1');
+    await expect(queuedWorkDone(deps, 'M1', 5_000)).resolves.toBeUndefined();
   });
 });

@@ -307,6 +307,7 @@ describe('moving a store', () => {
         return m;
       },
       addShelfCounts: (id: string, c: ShelfCounts) => w.merchants.addShelfCounts(id, c),
+      passBarrier: (id: string, barrier: string) => w.merchants.passBarrier(id, barrier),
     };
     const inFlight = pushCodes({ merchants, shelf: w.shelf, hipoink: w.hipoink, settings: SETTINGS }, msg);
     w.deps.settled = async () => {
@@ -380,12 +381,12 @@ describe('moving a store', () => {
     // `merchants enable` runs while the removal waits for queued work (its `at`-th wait).
     const settled = w.deps.settled;
     let waits = 0;
-    w.deps.settled = async () => {
-      await settled();
+    w.deps.settled = async (merchantId) => {
+      await settled(merchantId);
       if (++waits !== at) return;
       await w.merchants.setState('M1', 'active');
       await w.deps.backfill({ merchantId: 'M1' });
-      await settled();
+      await settled(merchantId);
     };
     await expect(removeMerchant(w.deps, 'M1', { removeLabels: true })).rejects.toThrow(
       /M1 was enabled while being removed \(it is active\): not removed/,

@@ -2,6 +2,7 @@ import { countShelf, NO_COUNTS } from '../../domain/counts.ts';
 import type { PushFlags } from '../../domain/shelf.ts';
 import { MerchantUnavailableError } from '../../errors.ts';
 import type { MerchantRecord, SyncCounts } from '../../store/merchants.ts';
+import { barrierPush } from '../barrier.ts';
 import type { PollMessage } from '../messages.ts';
 import { cleanUpGhosts, confirmGone, reconcile } from './cleanup.ts';
 import { cloverSession, type PollContext, type PollDeps } from './context.ts';
@@ -23,7 +24,9 @@ export type PollResult =
       /** Set when the read stopped early (items kept moving under it); the next poll goes on from there. */
       partial?: string;
     }
-  | { status: 'skipped'; merchantId: string; reason: string };
+  | { status: 'skipped'; merchantId: string; reason: string }
+  /** No poll: a queue barrier, passed on to the push queue (src/sync/barrier.ts). */
+  | { status: 'barrier'; merchantId: string };
 
 /**
  * Polls one merchant, in phases: read the items changed since its cursor (everything on the first
@@ -37,6 +40,10 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
   const now = deps.now ?? Date.now;
   const { merchantId } = msg;
   const skipped = (reason: string) => ({ status: 'skipped' as const, merchantId, reason });
+  if (msg.barrier !== undefined) {
+    await deps.pushQueue.send([barrierPush(merchantId, msg.barrier)]);
+    return { status: 'barrier', merchantId };
+  }
   let merchant: MerchantRecord | undefined;
   try {
     // Counted as begun before anything is read: a notice from now on queues a poll of its own.
