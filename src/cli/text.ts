@@ -35,6 +35,9 @@ export function attentionHint(v: MerchantView, cli: string): string | undefined 
   if (v.tokensDeletedAt !== undefined) {
     return `the Clover app was uninstalled ${v.tokensDeletedAt} (labels kept): \`${cli} merchants reconnect ${v.merchantId}\` gives a link that connects it again`;
   }
+  if (v.movingFrom !== undefined) {
+    return `its labels are moving from store ${v.movingFrom} to store ${v.storeCode}, and store ${v.movingFrom}'s no longer follow Clover: unless that move is running now, \`${cli} merchants assign ${v.merchantId} --store-code ${v.storeCode}\` finishes it`;
+  }
   if (v.shelf && v.shelf.invalid + v.shelf.refused > 0) {
     return `items not on the shelf: \`${cli} merchants show ${v.merchantId}\` lists them with their reasons`;
   }

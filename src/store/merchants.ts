@@ -127,6 +127,8 @@ export type MerchantRecord = z.infer<typeof MerchantFieldsSchema>;
 export interface MerchantView {
   merchantId: string;
   storeCode?: string;
+  /** The store its labels are moving from (`storeCode` is the one they move to), until it is emptied. */
+  movingFrom?: string;
   state: MerchantState;
   stateReason?: string;
   accessTokenExpiresAt: string;
@@ -176,6 +178,7 @@ export function merchantView(m: MerchantRecord, now = Date.now()): MerchantView 
   };
   const optional: Partial<MerchantView> = {
     storeCode: m.storeCode,
+    movingFrom: m.movingFrom,
     stateReason: m.stateReason,
     lastRefreshAt: iso(m.lastRefreshAt),
     lastSyncAt: iso(m.lastSyncAt),

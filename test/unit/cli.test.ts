@@ -423,6 +423,23 @@ describe('esl-sync status', () => {
       '  ! items not on the shelf: `esl-sync merchants show M1` lists them with their reasons',
     );
   });
+
+  it('says when a store is left half-moved, with the command that finishes the move', async () => {
+    const { target } = fullStack();
+    records.set('M1', {
+      ...(records.get('M1') as MerchantRecord),
+      storeCode: 'store-2',
+      movingFrom: 'store-1',
+    });
+    const s = streams();
+    await main(['status'], s.io, async () => target);
+    expect(s.out.join('\n')).toContain(
+      "  ! its labels are moving from store store-1 to store store-2, and store store-1's no longer follow Clover: unless that move is running now, `esl-sync merchants assign M1 --store-code store-2` finishes it",
+    );
+    const json = streams();
+    await main(['merchants', 'show', 'M1', '--json'], json.io, async () => target);
+    expect(JSON.parse(json.out.join('\n'))).toMatchObject({ storeCode: 'store-2', movingFrom: 'store-1' });
+  });
 });
 
 describe('a Hipoink store in use', () => {
