@@ -298,6 +298,8 @@ export class EslSyncStack extends Stack {
       DashboardUrl: operations.url,
       // Invite links start here; Clover's app settings take <WebUrl>/clover/launch and <WebUrl>/clover/callback.
       WebUrl: web.url,
+      // `merchants add` checks a token pair opens its merchant here before storing it.
+      CloverApiBaseUrl: environment[ENV.cloverApiBaseUrl],
     };
     for (const [name, fn] of Object.entries(functions)) {
       // Each SyncFunction gives its function its own log group, so this reads it (no log-retention resource).

@@ -448,6 +448,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       fanOutFunction: 'esl-sync-fan-out',
       backfillFunction: 'esl-sync-backfill',
       tokenRefresherFunction: 'esl-sync-token-refresher',
+      cloverApiBaseUrl: clover?.url ?? env.CLOVER_API_BASE_URL,
     };
     const file = stackFilePath(opts.dataDir);
     writeFileSync(file, `${JSON.stringify(info, null, 2)}\n`);

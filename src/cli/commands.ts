@@ -4,10 +4,12 @@
  * data reads as text. Printing, --json and exit codes are `main.ts`'s. The work itself lives in
  * `src/sync/`, `src/connect/` and `src/store/`: a command only wires it.
  */
+import { createCloverClient } from '../clover/client.ts';
 import { assignProblem, nextMerchantState } from '../connect/authorize.ts';
 import { inviteUrl, newInvite } from '../connect/invites.ts';
 import { countShelf } from '../domain/counts.ts';
 import { shelfReport } from '../domain/shelf.ts';
+import { CloverUnauthorizedError } from '../errors.ts';
 import { queueDepth } from '../queues/depth.ts';
 import { type DeadLetter, peekDeadLetters, redriveDeadLetters } from '../queues/redrive.ts';
 import { heartbeatLate } from '../store/heartbeat.ts';
@@ -318,6 +320,31 @@ const merchantsRemove = command({
   ],
 });
 
+/**
+ * Refuses a token pair Clover does not accept for this merchant (a mistyped id, another store's
+ * pair) before anything is stored: its polls would refresh the pair on every 401, spending the
+ * single-use refresh token of the store it belongs to.
+ */
+async function tokensOpenMerchant(ctx: CommandContext, merchantId: string, accessToken: string) {
+  const baseUrl = ctx.target.stack.cloverApiBaseUrl;
+  if (baseUrl === undefined) {
+    ctx.warn('warning: this stack does not say which Clover host it calls; the tokens were not checked');
+    return;
+  }
+  try {
+    await createCloverClient({ baseUrl, retryLimit: 2 }).listItems(merchantId, accessToken, {
+      limit: 1,
+      offset: 0,
+    });
+  } catch (err) {
+    if (!(err instanceof CloverUnauthorizedError)) throw err;
+    throw new Error(
+      `Clover does not accept this access token for merchant ${merchantId} (a mistyped merchant id, or another ` +
+        "store's tokens?): nothing stored",
+    );
+  }
+}
+
 const merchantsAdd = command({
   name: 'merchants add',
   synopsis:
@@ -342,6 +369,7 @@ const merchantsAdd = command({
   }),
   run: async (ctx, { share, ...add }) => {
     await refuseSharedStore(ctx, add.merchantId, add.storeCode, share);
+    await tokensOpenMerchant(ctx, add.merchantId, add.tokens.access_token);
     return merchantView(await ctx.merchants.upsert(add));
   },
   text: (v) => [`merchant ${v.merchantId} saved (store ${v.storeCode}, state ${v.state})`],

@@ -20,6 +20,8 @@ export const StackInfoSchema = z.object({
   tokenRefresherFunction: z.string(),
   /** The web function's base URL (invite links); a stack deployed before it existed has none. */
   webUrl: z.optional(z.string()),
+  /** The Clover REST host its functions call (`merchants add` checks tokens there); older stacks have none. */
+  cloverApiBaseUrl: z.optional(z.string()),
 });
 export type StackInfo = z.infer<typeof StackInfoSchema>;
 
@@ -87,7 +89,7 @@ export function localTarget(dir = dataDir()): Target {
   };
 }
 
-const OUTPUT_KEYS: Record<Exclude<keyof StackInfo, 'webUrl'>, string> = {
+const OUTPUT_KEYS: Record<Exclude<keyof StackInfo, 'webUrl' | 'cloverApiBaseUrl'>, string> = {
   merchantsTable: 'MerchantsTableName',
   productsTable: 'ProductsTableName',
   pollQueueUrl: 'PollQueueUrl',
@@ -122,6 +124,8 @@ export async function awsTarget(stage: string): Promise<Target> {
   ) as StackInfo;
   const webUrl = outputs.get('WebUrl');
   if (webUrl) stack.webUrl = webUrl;
+  const cloverApiBaseUrl = outputs.get('CloverApiBaseUrl');
+  if (cloverApiBaseUrl) stack.cloverApiBaseUrl = cloverApiBaseUrl;
   return {
     kind: 'aws',
     stack,

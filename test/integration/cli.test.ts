@@ -204,6 +204,25 @@ describe('a Hipoink store another merchant already uses', () => {
   });
 });
 
+describe('merchants add', () => {
+  it('refuses a token pair Clover does not accept for the merchant named, storing nothing and spending nothing', async () => {
+    const [E, TYPO] = ['CLIMERCHANTE5', 'CLIMERCHANTE6'];
+    clover.addMerchant(E, [{ name: 'E item', sku: 'E-0', price: 100 }]);
+    const tokens = clover.issueTokens(E);
+    const refreshesBefore = clover.refreshCalls;
+    await expect(cli(...merchantAddArgs(TYPO, 'store-e', tokens))).rejects.toThrow(
+      /Clover does not accept this access token for merchant CLIMERCHANTE6 .*: nothing stored/,
+    );
+    await expect(cli('merchants', 'show', TYPO)).rejects.toThrow(/unknown merchant/);
+    expect(clover.refreshCalls).toBe(refreshesBefore);
+    // The same pair under the right id is accepted, and syncs.
+    await cli(...merchantAddArgs(E, 'store-e', tokens));
+    await cli('backfill', '--merchant-id', E, '--wait');
+    expect(shelf('store-e')).toEqual(['E-0 E item 1.00']);
+    await cli('merchants', 'remove', E);
+  });
+});
+
 describe('the esl-sync executable', () => {
   it('exits 0 with its result, 2 for a usage error, 3 for an unknown merchant', async () => {
     const ok = await esl('merchants', 'show', A, '--json');

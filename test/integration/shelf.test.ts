@@ -12,6 +12,8 @@ import { type HipoinkSimulator, startHipoinkSimulator } from '../../local/simula
 import { type LocalStack, startLocalStack } from '../../local/start.ts';
 import { runCli } from '../../src/cli/main.ts';
 import { localTarget } from '../../src/cli/target.ts';
+import { createDocumentClient } from '../../src/store/dynamo.ts';
+import { createMerchantStore } from '../../src/store/merchants.ts';
 import { merchantAddArgs } from './support.ts';
 
 const SIGN = 'shelf-sign-91c2';
@@ -189,8 +191,15 @@ describe('an operator changing where a store’s labels live', () => {
   it("removes a store while another store's polls keep failing and fill the poll queue", async () => {
     const [OTHER, FAILING, DONOR] = ['SHELFOTHER001', 'SHELFFAILS001', 'SHELFDONOR001'];
     await syncedStore(OTHER, 'store-other', [{ name: 'Tea', sku: 'T-1' }]);
-    // Another merchant's tokens: Clover refuses them for this one, a retryable failure.
-    await cli(...merchantAddArgs(FAILING, 'store-fails', clover.addMerchant(DONOR, [])));
+    // Another merchant's tokens, stored past the CLI's check: Clover refuses them for this one, a
+    // retryable failure.
+    const target = await localTarget(dir);
+    const merchants = createMerchantStore(createDocumentClient(target.dynamodb), target.stack.merchantsTable);
+    await merchants.upsert({
+      merchantId: FAILING,
+      storeCode: 'store-fails',
+      tokens: clover.addMerchant(DONOR, []),
+    });
     for (let i = 0; i < 3; i++) await cli('backfill', '--merchant-id', FAILING);
     // Its group in the poll queue stays busy for longer than the removal may take.
     const removed = await cli('merchants', 'remove', OTHER, '--remove-labels', '--timeout', '20');
