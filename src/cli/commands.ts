@@ -351,7 +351,7 @@ const merchantsAdd = command({
     '--merchant-id ID --store-code CODE [--share-store] (--tokens-file FILE|- | --access-token T --access-token-expiration SECS --refresh-token T --refresh-token-expiration SECS)',
   summary: "store a merchant with Clover's token pair (scripts and migrations)",
   description:
-    "For scripts and migrations: stores merchant ID, syncing to store CODE, with the token pair Clover's token endpoint returned. On an existing merchant it re-authorizes it (new tokens, state back to active, sync state kept). Connecting a store is otherwise `stores invite`. Token values are stored encrypted and never printed.",
+    "For scripts and migrations: stores merchant ID, syncing to store CODE, with the token pair Clover's token endpoint returned. On an existing merchant it re-authorizes it (new tokens, state back to active, sync state kept). Connecting a store is otherwise `stores invite`. A pair Clover does not accept for ID (one read of its items) is refused, nothing stored. Token values are stored encrypted and never printed.",
   options: {
     'merchant-id': 'the Clover merchant id',
     'store-code': 'the Hipoink store code its labels go to',
