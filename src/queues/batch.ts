@@ -1,6 +1,7 @@
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { errorForLog, InvalidMessageError, isRetryable } from '../errors.ts';
+import { MAX_RECEIVES } from '../function-settings.ts';
 import { logger } from '../observability.ts';
 import type * as z from '../zod.ts';
 import type { QueueSender, RetryScheduler } from './sqs.ts';
@@ -60,14 +61,18 @@ export async function processQueueBatch<S extends z.ZodMiniType>(
     try {
       await options.handle(message, record);
     } catch (err) {
-      if (isRetryable(err)) {
+      // On its last receive it goes to the dead-letter queue here, with its reason, rather than
+      // being moved there by SQS at the next receive with none.
+      const lastReceive = Number(record.attributes.ApproximateReceiveCount) >= MAX_RECEIVES;
+      if (isRetryable(err) && !lastReceive) {
         logger.warn('Message failed; it will be retried', {
           messageId: record.messageId,
           ...errorForLog(err),
         });
         throw err;
       }
-      await deadLetter(options.deadLetter, record, err);
+      const tries = isRetryable(err) ? `failed on each of its ${MAX_RECEIVES} receives; the last: ` : '';
+      await deadLetter(options.deadLetter, record, err, tries);
     }
   };
   const run = (records: SQSRecord[]) =>
@@ -135,8 +140,8 @@ function parseBody<S extends z.ZodMiniType>(schema: S, body: string): z.infer<S>
   return parsed.data;
 }
 
-async function deadLetter(dlq: QueueSender | undefined, record: SQSRecord, err: unknown) {
-  const reason = err instanceof Error ? err.message : String(err);
+async function deadLetter(dlq: QueueSender | undefined, record: SQSRecord, err: unknown, prefix = '') {
+  const reason = prefix + (err instanceof Error ? err.message : String(err));
   logger.error('Message cannot succeed; moved to the dead-letter queue', {
     messageId: record.messageId,
     ...errorForLog(err),

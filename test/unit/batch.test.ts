@@ -1,6 +1,7 @@
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { describe, expect, it, vi } from 'vitest';
 import { CloverApiError, MerchantUnavailableError } from '../../src/errors.ts';
+import { MAX_RECEIVES } from '../../src/function-settings.ts';
 import { logger } from '../../src/observability.ts';
 import { processQueueBatch, retryDelaySeconds } from '../../src/queues/batch.ts';
 import * as z from '../../src/zod.ts';
@@ -76,6 +77,31 @@ describe('processQueueBatch', () => {
     });
     expect(out.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['1', '2']);
     expect(dlq.sent.map((m) => m.body)).toEqual(['{"merchantId":"permanent"}']);
+  });
+
+  it('dead-letters a message failing on its last receive itself, with the reason, and goes on with its group', async () => {
+    const dlq = new RecordingQueue();
+    const last = record('1', '{"merchantId":"retry"}', 'A');
+    last.attributes.ApproximateReceiveCount = String(MAX_RECEIVES);
+    const handled: string[] = [];
+    const out = await processQueueBatch(
+      { Records: [last, record('2', '{"merchantId":"after"}', 'A')] },
+      context,
+      {
+        schema,
+        deadLetter: dlq,
+        handle: async (m) => {
+          if (m.merchantId === 'retry')
+            throw new CloverApiError('Clover answered 503 during listItems', { status: 503 });
+          handled.push(m.merchantId);
+        },
+      },
+    );
+    expect(out.batchItemFailures).toEqual([]);
+    expect(handled).toEqual(['after']);
+    expect(dlq.sent.map((m) => m.attributes?.failureReason)).toEqual([
+      `failed on each of its ${MAX_RECEIVES} receives; the last: Clover answered 503 during listItems`,
+    ]);
   });
 
   it('logs why a message failed, under a key the logger keeps', async () => {
