@@ -17,7 +17,7 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV, WEB_ENV } from '../src/env.ts';
-import { TABLE_ACCESS } from '../src/grants.ts';
+import { QUEUE_SENDS, TABLE_ACCESS } from '../src/grants.ts';
 import { WEBHOOK_PATH } from '../src/web/webhooks.ts';
 import { SyncFunction } from './sync-function.ts';
 import type { SyncState } from './sync-state.ts';
@@ -90,8 +90,12 @@ export class ConnectWeb extends Construct {
     props.state.grantAccess(this.fn, TABLE_ACCESS.web);
     // Webhook notices queue polls (QUEUE_SENDS.web); nothing else is sent (the queue is
     // SQS-encrypted: no key grant).
+    const queues = { pollQueue: props.pollQueue };
     this.fn.addToRolePolicy(
-      new PolicyStatement({ actions: ['sqs:SendMessage'], resources: [props.pollQueue.queueArn] }),
+      new PolicyStatement({
+        actions: ['sqs:SendMessage'],
+        resources: QUEUE_SENDS.web.map((q) => queues[q].queueArn),
+      }),
     );
     props.appSecret.grantRead(this.fn);
     this.stateKey.grantRead(this.fn);

@@ -1,7 +1,8 @@
 /**
- * What each function may call: the deployed stack grants exactly this, and the local stack refuses
- * any other call a handler makes, as IAM would, so a call added without its grant fails in the
- * tests and `npm start`, not first on AWS.
+ * What each function may call on our tables and queues: the deployed stack grants exactly this, and
+ * the local stack refuses any other DynamoDB or SQS call a handler makes, as IAM would, so a call
+ * added without its grant fails in the tests and `npm start`, not first on AWS. (Secret reads are
+ * granted in the stack alone: the functions share one cached secret locally.)
  */
 
 /** The DynamoDB calls the stores make (src/store/*.ts), one per document-client command. */

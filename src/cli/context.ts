@@ -76,10 +76,10 @@ export function commandContext(target: Target, io: CliIo, opts: { json: boolean;
   };
 
   /** Until the polls and pushes queued for one store so far are done (a queue barrier). */
-  const queuedWork = (merchantId: string, timeoutMs: number) =>
+  const queuedWork = (merchantIds: readonly string[], timeoutMs: number) =>
     queuedWorkDone(
       { merchants, pollQueue: createQueueSender(target.sqs, target.stack.pollQueueUrl) },
-      merchantId,
+      merchantIds,
       timeoutMs,
     );
 
@@ -110,7 +110,7 @@ export function commandContext(target: Target, io: CliIo, opts: { json: boolean;
     });
     if (settledCodePushes) {
       progress('waiting: labels sent again do not show in the records, so until their pushes are done');
-      for (const merchantId of merchantIds) await queuedWork(merchantId, Math.max(1, deadline - Date.now()));
+      await queuedWork(merchantIds, Math.max(1, deadline - Date.now()));
     }
     return done;
   };
@@ -136,7 +136,7 @@ export function commandContext(target: Target, io: CliIo, opts: { json: boolean;
       shelf,
       pushQueue: createQueueSender(target.sqs, target.stack.pushQueueUrl),
       backfill: (request) => invoke(target.stack.backfillFunction, request),
-      settled: (merchantId) => queuedWork(merchantId, timeoutMs),
+      settled: (merchantId) => queuedWork([merchantId], timeoutMs),
       hipoinkChunkSize: DEFAULT_SYNC_SETTINGS.hipoinkChunkSize,
       progress,
     }),

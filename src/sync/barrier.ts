@@ -25,25 +25,32 @@ export const barrierPush = (merchantId: string, barrier: string) => ({
 });
 
 /**
- * Resolves once every poll and push queued for the merchant before the call is done, or the
- * merchant is gone; throws at the timeout, e.g. while an earlier message of its group is retried.
+ * Resolves once every poll and push queued for these merchants before the call is done (or the
+ * merchant is gone); throws at the timeout, e.g. while an earlier message of a group is retried.
+ * The barriers of all the merchants go out at once and pass side by side.
  */
-export async function queuedWorkDone(deps: BarrierDeps, merchantId: string, timeoutMs: number) {
+export async function queuedWorkDone(deps: BarrierDeps, merchantIds: readonly string[], timeoutMs: number) {
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const barrier = randomUUID();
-  const body = { merchantId, mode: 'incremental', requestedAt: now(), reason: 'manual', barrier };
-  await deps.pollQueue.send([
-    { body, groupId: merchantId, deduplicationId: `${merchantId}:barrier:${barrier}` },
-  ]);
+  const waiting = new Map(merchantIds.map((id) => [id, randomUUID()]));
+  await deps.pollQueue.send(
+    [...waiting].map(([merchantId, barrier]) => ({
+      body: { merchantId, mode: 'incremental', requestedAt: now(), reason: 'manual', barrier },
+      groupId: merchantId,
+      deduplicationId: `${merchantId}:barrier:${barrier}`,
+    })),
+  );
   const deadline = now() + timeoutMs;
   for (;;) {
-    const m = await deps.merchants.get(merchantId);
-    if (!m || m.barrierPassed === barrier) return;
+    for (const [merchantId, barrier] of waiting) {
+      const m = await deps.merchants.get(merchantId);
+      if (!m || m.barrierPassed === barrier) waiting.delete(merchantId);
+    }
+    if (waiting.size === 0) return;
     if (now() >= deadline)
       throw new Error(
         `Timed out after ${Math.round(timeoutMs / 1000)} s waiting for the polls and pushes queued for ` +
-          `merchant ${merchantId} (one may be failing and retried: see status and dlq list)`,
+          `merchant ${[...waiting.keys()].join(', ')} (one may be failing and retried: see status and dlq list)`,
       );
     await sleep(250);
   }

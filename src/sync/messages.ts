@@ -11,44 +11,63 @@ export const MAX_CONFIRM_GONE = 1000;
 export const noticePollKey = (pollsStarted: number) => `webhook-after-${pollsStarted}`;
 
 /** PollQueue body: poll one merchant. FIFO group = merchantId, so polls of one merchant never overlap. */
-export const PollMessageSchema = z.object({
-  merchantId: z.string().check(z.minLength(1)),
-  mode: z.enum(['incremental', 'full']),
-  requestedAt: z.number().check(z.int()),
-  reason: z.enum(['schedule', 'backfill', 'manual', 'webhook']),
-  /** Full resyncs only: re-read items modified since this time (Unix ms) instead of every item. */
-  since: z.optional(z.number().check(z.int(), z.nonnegative())),
-  /**
-   * Items Clover said were deleted (a webhook notice): each is confirmed gone with a GET (404)
-   * before its label leaves the shelf, the same rule ghost cleanup follows.
-   */
-  confirmGone: z.optional(
-    z.array(z.string().check(z.minLength(1))).check(z.minLength(1), z.maxLength(MAX_CONFIRM_GONE)),
-  ),
-  /** Full resyncs only: send every label again, even where Hipoink is recorded to hold it. */
-  repush: z.optional(z.boolean()),
-  /** No poll: a barrier (`src/sync/barrier.ts`), passed on to the push queue. */
-  barrier: z.optional(z.string().check(z.minLength(1))),
-});
+export const PollMessageSchema = z
+  .object({
+    merchantId: z.string().check(z.minLength(1)),
+    mode: z.enum(['incremental', 'full']),
+    requestedAt: z.number().check(z.int()),
+    reason: z.enum(['schedule', 'backfill', 'manual', 'webhook']),
+    /** Full resyncs only: re-read items modified since this time (Unix ms) instead of every item. */
+    since: z.optional(z.number().check(z.int(), z.nonnegative())),
+    /**
+     * Items Clover said were deleted (a webhook notice): each is confirmed gone with a GET (404)
+     * before its label leaves the shelf, the same rule ghost cleanup follows.
+     */
+    confirmGone: z.optional(
+      z.array(z.string().check(z.minLength(1))).check(z.minLength(1), z.maxLength(MAX_CONFIRM_GONE)),
+    ),
+    /** Full resyncs only: send every label again, even where Hipoink is recorded to hold it. */
+    repush: z.optional(z.boolean()),
+    /** No poll: a barrier (`src/sync/barrier.ts`), passed on to the push queue. */
+    barrier: z.optional(z.string().check(z.minLength(1))),
+  })
+  .check(
+    z.refine(
+      (m) =>
+        m.barrier === undefined ||
+        (m.mode === 'incremental' && m.since === undefined && m.confirmGone === undefined && !m.repush),
+      { message: 'a barrier asks for nothing else' },
+    ),
+  );
 export type PollMessage = z.infer<typeof PollMessageSchema>;
 
 /** PushQueue body: bring Hipoink in line with the stored state under these product codes. */
-export const PushMessageSchema = z.object({
-  merchantId: z.string().check(z.minLength(1)),
-  /** Empty only in a barrier. */
-  codes: z.array(z.string().check(z.minLength(1))).check(z.maxLength(1000)),
-  /** Set by full resyncs: try labels Hipoink refused before once more (the operator may have fixed Hipoink). */
-  retryRefused: z.optional(z.boolean()),
-  /** Send every label again whatever is recorded (a Hipoink server that lost its products). */
-  repush: z.optional(z.boolean()),
-  /**
-   * Take these codes off that Hipoink store instead (a store left behind by a move, or a merchant
-   * being removed); nothing is recorded for them.
-   */
-  clearFrom: z.optional(z.string().check(z.minLength(1))),
-  /** No push: the barrier passed (`src/sync/barrier.ts`), recorded on the merchant. */
-  barrier: z.optional(z.string().check(z.minLength(1))),
-});
+export const PushMessageSchema = z
+  .object({
+    merchantId: z.string().check(z.minLength(1)),
+    /** Empty only in a barrier. */
+    codes: z.array(z.string().check(z.minLength(1))).check(z.maxLength(1000)),
+    /** Set by full resyncs: try labels Hipoink refused before once more (the operator may have fixed Hipoink). */
+    retryRefused: z.optional(z.boolean()),
+    /** Send every label again whatever is recorded (a Hipoink server that lost its products). */
+    repush: z.optional(z.boolean()),
+    /**
+     * Take these codes off that Hipoink store instead (a store left behind by a move, or a merchant
+     * being removed); nothing is recorded for them.
+     */
+    clearFrom: z.optional(z.string().check(z.minLength(1))),
+    /** No push: the barrier passed (`src/sync/barrier.ts`), recorded on the merchant. */
+    barrier: z.optional(z.string().check(z.minLength(1))),
+  })
+  .check(
+    z.refine(
+      (m) =>
+        m.barrier === undefined
+          ? m.codes.length > 0
+          : m.codes.length === 0 && m.clearFrom === undefined && !m.repush && !m.retryRefused,
+      { message: 'a push carries codes, and a barrier nothing else' },
+    ),
+  );
 export type PushMessage = z.infer<typeof PushMessageSchema>;
 
 /** A time as Unix ms or an ISO-8601 string. */
