@@ -65,3 +65,14 @@ export function visibilityTimeoutSeconds(fn: FunctionSettings): number {
 
 /** Failed messages return after this backoff (doubling per receive, at most 15 min) on AWS. */
 export const RETRY_BASE_SECONDS = 30;
+
+/**
+ * Seconds until a failed message is tried again: `baseSeconds` (30 on AWS), doubling per receive,
+ * at most 15 min. The queues' visibility timeouts are six function timeouts (AWS's advice for
+ * event sources), and in a FIFO queue a failed message blocks its whole group until then — a
+ * merchant's labels would wait up to 18 minutes after one transient error.
+ */
+export function retryDelaySeconds(receiveCount: number, baseSeconds = 30): number {
+  const n = Number.isFinite(receiveCount) && receiveCount >= 1 ? receiveCount : 1;
+  return Math.min(900, baseSeconds * 2 ** (n - 1));
+}

@@ -1,7 +1,7 @@
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { errorForLog, InvalidMessageError, isRetryable } from '../errors.ts';
-import { MAX_RECEIVES } from '../function-settings.ts';
+import { MAX_RECEIVES, retryDelaySeconds } from '../function-settings.ts';
 import { logger } from '../observability.ts';
 import type * as z from '../zod.ts';
 import type { QueueSender, RetryScheduler } from './sqs.ts';
@@ -23,17 +23,6 @@ export interface QueueBatchOptions<S extends z.ZodMiniType> {
 
 /** A message handed back unstarted because the invocation is running out of time. */
 export class NotStartedError extends Error {}
-
-/**
- * Seconds until a failed message is tried again: `baseSeconds` (30 on AWS), doubling per receive,
- * at most 15 min. The queues' visibility timeouts are six function timeouts (AWS's advice for
- * event sources), and in a FIFO queue a failed message blocks its whole group until then — a
- * merchant's labels would wait up to 18 minutes after one transient error.
- */
-export function retryDelaySeconds(receiveCount: number, baseSeconds = 30): number {
-  const n = Number.isFinite(receiveCount) && receiveCount >= 1 ? receiveCount : 1;
-  return Math.min(900, baseSeconds * 2 ** (n - 1));
-}
 
 /**
  * Runs one SQS batch from a FIFO queue with partial failures: a retryable failure reports the

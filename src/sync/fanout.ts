@@ -9,6 +9,7 @@ import {
   dueWindow,
   type FleetLoad,
   fleetLoad,
+  pollRetrying,
 } from './schedule.ts';
 
 export interface FanOutDeps {
@@ -92,6 +93,11 @@ export async function fanOut(
           `manual-${trigger.requestId}`,
         ),
       );
+      continue;
+    }
+    // A failing store's poll is still being retried: another would only wait behind it.
+    if (pollRetrying(m, now, deps.cadence)) {
+      skipped.retrying = (skipped.retrying ?? 0) + 1;
       continue;
     }
     const due = dueAt(m, window, deps.cadence, load.stretch);

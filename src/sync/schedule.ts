@@ -1,3 +1,4 @@
+import { MAX_RECEIVES, RETRY_BASE_SECONDS, retryDelaySeconds } from '../function-settings.ts';
 import type { MerchantRecord } from '../store/merchants.ts';
 
 /**
@@ -16,6 +17,26 @@ export interface CadenceSettings {
   pollIntervalSeconds: number;
   /** The interval for a merchant whose webhook notices arrive: polling is only the safety net. */
   safetyPollIntervalMinutes: number;
+  /** The first backoff of a failed message (it doubles per receive); AWS's by default. */
+  retryBaseSeconds?: number;
+}
+
+/**
+ * Whether a merchant's last poll failed so recently that the failed poll may still be retried in
+ * its FIFO group: within one and a half times the longest backoff between two of its receives.
+ * Scheduled polls would only queue up behind it, and a store whose polls keep failing drains them
+ * far slower than the schedule adds them.
+ */
+export function pollRetrying(
+  m: Pick<MerchantRecord, 'lastSyncStatus' | 'lastSyncAt'>,
+  now: number,
+  settings: Pick<CadenceSettings, 'retryBaseSeconds'>,
+): boolean {
+  const longestBackoffMs =
+    retryDelaySeconds(MAX_RECEIVES - 1, settings.retryBaseSeconds ?? RETRY_BASE_SECONDS) * 1000;
+  return (
+    m.lastSyncStatus === 'error' && m.lastSyncAt !== undefined && now - m.lastSyncAt < 1.5 * longestBackoffMs
+  );
 }
 
 /** A valid webhook notice this recent puts its merchant on the safety interval. */

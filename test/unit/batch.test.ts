@@ -1,9 +1,9 @@
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { describe, expect, it, vi } from 'vitest';
 import { CloverApiError, MerchantUnavailableError } from '../../src/errors.ts';
-import { MAX_RECEIVES } from '../../src/function-settings.ts';
+import { MAX_RECEIVES, retryDelaySeconds } from '../../src/function-settings.ts';
 import { logger } from '../../src/observability.ts';
-import { processQueueBatch, retryDelaySeconds } from '../../src/queues/batch.ts';
+import { processQueueBatch } from '../../src/queues/batch.ts';
 import * as z from '../../src/zod.ts';
 import { RecordingQueue } from './fakes.ts';
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { InvalidMessageError, MerchantUnavailableError } from '../../src/errors.ts';
+import type { MerchantRecord } from '../../src/store/merchants.ts';
 import { parseBackfillRequest, requestBackfill } from '../../src/sync/backfill.ts';
 import { fanOut } from '../../src/sync/fanout.ts';
 import { BackfillRequestSchema } from '../../src/sync/messages.ts';
@@ -97,6 +98,37 @@ describe('fanOut', () => {
     expect(kept.length).toBeGreaterThanOrEqual(5);
     expect(kept.length).toBeLessThanOrEqual(6);
     for (let i = 1; i < kept.length; i++) expect((kept[i] as number) - (kept[i - 1] as number)).toBe(120_000);
+  });
+
+  it('queues no scheduled poll for a store whose failed poll may still be retried, so its polls never pile up', async () => {
+    const start = 1_700_000_000_000;
+    // A store whose polls keep failing: each failed receive records the failure.
+    const failedAt = (at: number) =>
+      merchantRecord({ merchantId: 'A', lastSyncStatus: 'error', lastSyncAt: at });
+    const q = new RecordingQueue();
+    const runAt = async (now: number, record: MerchantRecord) =>
+      fanOut({ merchants: new FakeMerchantStore(record), pollQueue: q, ...schedule, now: () => now });
+    // AWS's backoffs: 30, 60, 120 and 240 s between receives; 6 minutes covers the longest.
+    for (let minute = 1; minute <= 5; minute++) {
+      const r = await runAt(start + minute * 60_000, failedAt(start));
+      expect(r.skipped).toMatchObject({ retrying: 1 });
+    }
+    expect(q.sent).toEqual([]);
+    // Dead-lettered after its last receive: the schedule takes the store up again.
+    for (let minute = 7; minute <= 10; minute++) await runAt(start + minute * 60_000, failedAt(start));
+    expect(q.sent.length).toBeGreaterThan(0);
+    // A manual tick polls it at once, and a store whose last poll succeeded is never held back.
+    q.sent.length = 0;
+    await fanOut(
+      {
+        merchants: new FakeMerchantStore(failedAt(start)),
+        pollQueue: q,
+        ...schedule,
+        now: () => start + 60_000,
+      },
+      { kind: 'manual', requestId: 'r0' },
+    );
+    expect(q.sent).toHaveLength(1);
   });
 
   it('counts the merchants an operator must act on: re-authorize, refresh token running out, last sync failed', async () => {
