@@ -5,6 +5,7 @@
  * `src/sync/`, `src/connect/` and `src/store/`: a command only wires it.
  */
 import { createCloverClient } from '../clover/client.ts';
+import type { TokenPair } from '../clover/schemas.ts';
 import { assignProblem, nextMerchantState } from '../connect/authorize.ts';
 import { inviteUrl, newInvite } from '../connect/invites.ts';
 import { countShelf } from '../domain/counts.ts';
@@ -325,23 +326,26 @@ const merchantsRemove = command({
  * pair) before anything is stored: its polls would refresh the pair on every 401, spending the
  * single-use refresh token of the store it belongs to.
  */
-async function tokensOpenMerchant(ctx: CommandContext, merchantId: string, accessToken: string) {
+async function tokensOpenMerchant(ctx: CommandContext, merchantId: string, tokens: TokenPair) {
   const baseUrl = ctx.target.stack.cloverApiBaseUrl;
   if (baseUrl === undefined) {
     ctx.warn('warning: this stack does not say which Clover host it calls; the tokens were not checked');
     return;
   }
+  // Only a refresh could prove an expired access token's pair, and a refresh spends it.
+  if (tokens.access_token_expiration * 1000 <= Date.now()) {
+    ctx.warn('warning: the access token has expired, so the pair was not checked with Clover');
+    return;
+  }
   try {
-    await createCloverClient({ baseUrl, retryLimit: 2 }).listItems(merchantId, accessToken, {
-      limit: 1,
-      offset: 0,
-    });
+    const clover = createCloverClient({ baseUrl, retryLimit: 2 });
+    await clover.listItems(merchantId, tokens.access_token, { limit: 1, offset: 0 });
   } catch (err) {
-    if (!(err instanceof CloverUnauthorizedError)) throw err;
-    throw new Error(
-      `Clover does not accept this access token for merchant ${merchantId} (a mistyped merchant id, or another ` +
-        "store's tokens?): nothing stored",
-    );
+    const why =
+      err instanceof CloverUnauthorizedError
+        ? `Clover does not accept this access token for merchant ${merchantId} (a mistyped merchant id, or another store's tokens?)`
+        : `Clover could not confirm the tokens open merchant ${merchantId} (${err instanceof Error ? err.message : String(err)}; its polls would fail the same way: does the app have inventory read permission?)`;
+    throw new Error(`${why}: nothing stored`);
   }
 }
 
@@ -369,7 +373,7 @@ const merchantsAdd = command({
   }),
   run: async (ctx, { share, ...add }) => {
     await refuseSharedStore(ctx, add.merchantId, add.storeCode, share);
-    await tokensOpenMerchant(ctx, add.merchantId, add.tokens.access_token);
+    await tokensOpenMerchant(ctx, add.merchantId, add.tokens);
     return merchantView(await ctx.merchants.upsert(add));
   },
   text: (v) => [`merchant ${v.merchantId} saved (store ${v.storeCode}, state ${v.state})`],

@@ -60,7 +60,7 @@ export async function processQueueBatch<S extends z.ZodMiniType>(
         });
         throw err;
       }
-      const tries = isRetryable(err) ? `failed on each of its ${MAX_RECEIVES} receives; the last: ` : '';
+      const tries = isRetryable(err) ? `failed on its last receive (${MAX_RECEIVES}): ` : '';
       await deadLetter(options.deadLetter, record, err, tries);
     }
   };

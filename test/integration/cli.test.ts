@@ -221,6 +221,18 @@ describe('merchants add', () => {
     expect(shelf('store-e')).toEqual(['E-0 E item 1.00']);
     await cli('merchants', 'remove', E);
   });
+
+  it('stores a pair whose access token has expired unchecked, with a warning: only a refresh proves it', async () => {
+    const F = 'CLIMERCHANTF7';
+    clover.addMerchant(F, [{ name: 'F item', sku: 'F-0', price: 100 }]);
+    const tokens = { ...clover.issueTokens(F), access_token_expiration: Math.floor(Date.now() / 1000) - 60 };
+    clover.expireAccessToken(F);
+    const out = await cli(...merchantAddArgs(F, 'store-f', tokens));
+    expect(out.err.join('\n')).toContain('the access token has expired, so the pair was not checked with Clover');
+    await cli('backfill', '--merchant-id', F, '--wait');
+    expect(shelf('store-f')).toEqual(['F-0 F item 1.00']);
+    await cli('merchants', 'remove', F);
+  });
 });
 
 describe('the esl-sync executable', () => {

@@ -100,7 +100,7 @@ describe('processQueueBatch', () => {
     expect(out.batchItemFailures).toEqual([]);
     expect(handled).toEqual(['after']);
     expect(dlq.sent.map((m) => m.attributes?.failureReason)).toEqual([
-      `failed on each of its ${MAX_RECEIVES} receives; the last: Clover answered 503 during listItems`,
+      `failed on its last receive (${MAX_RECEIVES}): Clover answered 503 during listItems`,
     ]);
   });
 
