@@ -228,7 +228,9 @@ describe('merchants add', () => {
     const tokens = { ...clover.issueTokens(F), access_token_expiration: Math.floor(Date.now() / 1000) - 60 };
     clover.expireAccessToken(F);
     const out = await cli(...merchantAddArgs(F, 'store-f', tokens));
-    expect(out.err.join('\n')).toContain('the access token has expired, so the pair was not checked with Clover');
+    expect(out.err.join('\n')).toContain(
+      'the access token has expired, so the pair was not checked with Clover',
+    );
     await cli('backfill', '--merchant-id', F, '--wait');
     expect(shelf('store-f')).toEqual(['F-0 F item 1.00']);
     await cli('merchants', 'remove', F);
