@@ -72,7 +72,7 @@ export const RETRY_BASE_SECONDS = 30;
  * event sources), and in a FIFO queue a failed message blocks its whole group until then — a
  * merchant's labels would wait up to 18 minutes after one transient error.
  */
-export function retryDelaySeconds(receiveCount: number, baseSeconds = 30): number {
+export function retryDelaySeconds(receiveCount: number, baseSeconds = RETRY_BASE_SECONDS): number {
   const n = Number.isFinite(receiveCount) && receiveCount >= 1 ? receiveCount : 1;
   return Math.min(900, baseSeconds * 2 ** (n - 1));
 }

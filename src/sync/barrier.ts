@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { QueueSender } from '../queues/sqs.ts';
 import type { MerchantStore } from '../store/merchants.ts';
+import { pollMessage } from './fanout.ts';
 
 export interface BarrierDeps {
   merchants: Pick<MerchantStore, 'get'>;
@@ -34,11 +35,13 @@ export async function queuedWorkDone(deps: BarrierDeps, merchantIds: readonly st
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const waiting = new Map(merchantIds.map((id) => [id, randomUUID()]));
   await deps.pollQueue.send(
-    [...waiting].map(([merchantId, barrier]) => ({
-      body: { merchantId, mode: 'incremental', requestedAt: now(), reason: 'manual', barrier },
-      groupId: merchantId,
-      deduplicationId: `${merchantId}:barrier:${barrier}`,
-    })),
+    [...waiting].map(([merchantId, barrier]) =>
+      pollMessage(
+        { merchantId },
+        { mode: 'incremental', requestedAt: now(), reason: 'manual', barrier },
+        `barrier:${barrier}`,
+      ),
+    ),
   );
   const deadline = now() + timeoutMs;
   for (;;) {

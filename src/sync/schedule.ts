@@ -1,4 +1,4 @@
-import { MAX_RECEIVES, RETRY_BASE_SECONDS, retryDelaySeconds } from '../function-settings.ts';
+import { MAX_RECEIVES, retryDelaySeconds } from '../function-settings.ts';
 import type { MerchantRecord } from '../store/merchants.ts';
 
 /**
@@ -32,8 +32,7 @@ export function pollRetrying(
   now: number,
   settings: Pick<CadenceSettings, 'retryBaseSeconds'>,
 ): boolean {
-  const longestBackoffMs =
-    retryDelaySeconds(MAX_RECEIVES - 1, settings.retryBaseSeconds ?? RETRY_BASE_SECONDS) * 1000;
+  const longestBackoffMs = retryDelaySeconds(MAX_RECEIVES - 1, settings.retryBaseSeconds) * 1000;
   return (
     m.lastSyncStatus === 'error' && m.lastSyncAt !== undefined && now - m.lastSyncAt < 1.5 * longestBackoffMs
   );
