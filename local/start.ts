@@ -234,8 +234,13 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     };
     const as = <E, C, R>(fn: GrantedFunction, handler: (event: E, context: C) => Promise<R>) =>
       runAs({ fn, tables, queueUrls, denied }, handler);
-    /** The handler, counted: invocations, records and the time it ran. */
-    const counted = <E, R>(name: string, handler: (event: E, context: Context) => Promise<R>) => {
+    /** The handler, run as its function `fn` and counted: invocations, records and the time it ran. */
+    const counted = <E, R>(
+      name: string,
+      fn: GrantedFunction,
+      unchecked: (event: E, context: Context) => Promise<R>,
+    ) => {
+      const handler = as(fn, unchecked);
       return async (event: E, context: Context): Promise<R> => {
         const started = performance.now();
         const startedAt = Date.now();
@@ -260,23 +265,28 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     };
     const fanOut = counted(
       'esl-sync-fan-out',
-      as('fanOut', (await import('../functions/fanout/handler.ts')).handler),
+      'fanOut',
+      (await import('../functions/fanout/handler.ts')).handler,
     );
     const poller = counted(
       'esl-sync-poller',
-      as('poller', (await import('../functions/poller/handler.ts')).handler),
+      'poller',
+      (await import('../functions/poller/handler.ts')).handler,
     );
     const consumer = counted(
       'esl-sync-push-consumer',
-      as('pushConsumer', (await import('../functions/consumer/handler.ts')).handler),
+      'pushConsumer',
+      (await import('../functions/consumer/handler.ts')).handler,
     );
     const backfill = counted(
       'esl-sync-backfill',
-      as('backfill', (await import('../functions/backfill/handler.ts')).handler),
+      'backfill',
+      (await import('../functions/backfill/handler.ts')).handler,
     );
     const tokenRefresher = counted(
       'esl-sync-token-refresher',
-      as('tokenRefresher', (await import('../functions/token-refresher/handler.ts')).handler),
+      'tokenRefresher',
+      (await import('../functions/token-refresher/handler.ts')).handler,
     );
 
     // The web function behind a local HTTP API; its public URL is known once it listens.
