@@ -6,7 +6,7 @@
  */
 import { createCloverClient } from '../clover/client.ts';
 import type { TokenPair } from '../clover/schemas.ts';
-import { assignProblem, nextMerchantState } from '../connect/authorize.ts';
+import { assignProblem, nextMerchantState, tokensOpenMerchant } from '../connect/authorize.ts';
 import { inviteUrl, newInvite } from '../connect/invites.ts';
 import { countShelf } from '../domain/counts.ts';
 import { shelfReport } from '../domain/shelf.ts';
@@ -321,12 +321,8 @@ const merchantsRemove = command({
   ],
 });
 
-/**
- * Refuses a token pair Clover does not accept for this merchant (a mistyped id, another store's
- * pair) before anything is stored: its polls would refresh the pair on every 401, spending the
- * single-use refresh token of the store it belongs to.
- */
-async function tokensOpenMerchant(ctx: CommandContext, merchantId: string, tokens: TokenPair) {
+/** Refuses, before anything is stored, a token pair Clover does not accept for this merchant. */
+async function checkTokenPair(ctx: CommandContext, merchantId: string, tokens: TokenPair) {
   const baseUrl = ctx.target.stack.cloverApiBaseUrl;
   if (baseUrl === undefined) {
     ctx.warn('warning: this stack does not say which Clover host it calls; the tokens were not checked');
@@ -338,8 +334,7 @@ async function tokensOpenMerchant(ctx: CommandContext, merchantId: string, token
     return;
   }
   try {
-    const clover = createCloverClient({ baseUrl, retryLimit: 2 });
-    await clover.listItems(merchantId, tokens.access_token, { limit: 1, offset: 0 });
+    await tokensOpenMerchant(createCloverClient({ baseUrl, retryLimit: 2 }), merchantId, tokens.access_token);
   } catch (err) {
     const why =
       err instanceof CloverUnauthorizedError
@@ -373,7 +368,7 @@ const merchantsAdd = command({
   }),
   run: async (ctx, { share, ...add }) => {
     await refuseSharedStore(ctx, add.merchantId, add.storeCode, share);
-    await tokensOpenMerchant(ctx, add.merchantId, add.tokens);
+    await checkTokenPair(ctx, add.merchantId, add.tokens);
     return merchantView(await ctx.merchants.upsert(add));
   },
   text: (v) => [`merchant ${v.merchantId} saved (store ${v.storeCode}, state ${v.state})`],

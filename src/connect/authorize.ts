@@ -18,6 +18,19 @@ import { pollMessage } from '../sync/fanout.ts';
 import { INVITE_CLAIM_MS, type Invite, type InviteProblem, inviteKeyOf, inviteProblem } from './invites.ts';
 import { type ConnectState, newNonce, STATE_TTL_MS, signState, verifyState } from './state.ts';
 
+/**
+ * Whether a token pair opens `merchantId`'s data: one read of one of its items. Only such a pair
+ * may be stored under that id; another store's pair would be refreshed by every failing poll of the
+ * wrong record, spending the single-use refresh token of the store it belongs to.
+ */
+export async function tokensOpenMerchant(
+  clover: Pick<CloverClient, 'listItems'>,
+  merchantId: string,
+  accessToken: string,
+) {
+  await clover.listItems(merchantId, accessToken, { limit: 1, offset: 0 });
+}
+
 /** Why a merchant is disabled when its owner uninstalled the app in Clover (its tokens are gone). */
 export const APP_UNINSTALLED = 'app uninstalled';
 
@@ -225,9 +238,8 @@ export async function completeConnect(deps: ConnectDeps, params: CallbackParams)
   let tokens: TokenPair;
   try {
     tokens = await deps.clover.exchangeCode(app.appId, app.appSecret, params.code, params.merchantId);
-    // Clover's callback names the merchant in the browser's query string: only a pair that opens
-    // that merchant's data may be stored under its id.
-    await deps.clover.listItems(params.merchantId, tokens.access_token, { limit: 1, offset: 0 });
+    // Clover's callback names the merchant in the browser's query string, which anyone can edit.
+    await tokensOpenMerchant(deps.clover, params.merchantId, tokens.access_token);
   } catch (err) {
     await letInviteGo();
     if (err instanceof AuthorizationCodeRejectedError) return { kind: 'code-refused' };
