@@ -17,7 +17,7 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV, WEB_ENV } from '../src/env.ts';
-import { QUEUE_SENDS, TABLE_ACCESS } from '../src/grants.ts';
+import { QUEUE_SENDS, SECRET_READS, TABLE_ACCESS } from '../src/grants.ts';
 import { WEBHOOK_PATH } from '../src/web/webhooks.ts';
 import { SyncFunction } from './sync-function.ts';
 import type { SyncState } from './sync-state.ts';
@@ -97,8 +97,8 @@ export class ConnectWeb extends Construct {
         resources: QUEUE_SENDS.web.map((q) => queues[q].queueArn),
       }),
     );
-    props.appSecret.grantRead(this.fn);
-    this.stateKey.grantRead(this.fn);
+    const secrets = { app: props.appSecret, stateKey: this.stateKey };
+    for (const read of SECRET_READS.web) secrets[read].grantRead(this.fn);
 
     const integration = new HttpLambdaIntegration('Web', this.fn);
     const api = new HttpApi(this, 'Api', {

@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, SecretValue, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -18,9 +18,9 @@ import {
   TOKEN_REFRESHER,
   visibilityTimeoutSeconds,
 } from '../src/function-settings.ts';
-import { type GrantedFunction, QUEUE_SENDS, TABLE_ACCESS } from '../src/grants.ts';
+import { type GrantedFunction, QUEUE_SENDS, SECRET_READS, TABLE_ACCESS } from '../src/grants.ts';
 import { SERVICE_NAME } from '../src/metric-names.ts';
-import { APP_SECRET_CACHE_SECONDS, PLACEHOLDER_APP_ID } from '../src/secrets.ts';
+import { PLACEHOLDER, SECRET_CACHE_SECONDS } from '../src/secrets.ts';
 import { serviceNameOf } from '../src/stage.ts';
 import { ConnectWeb } from './connect-web.ts';
 import { OperatorAlarms } from './operator-alarms.ts';
@@ -99,19 +99,31 @@ export class EslSyncStack extends Stack {
         : undefined;
 
     const state = new SyncState(this, 'SyncState');
+    const cacheNote =
+      `Running functions keep the value they read for up to ${SECRET_CACHE_SECONDS / 60} minutes: ` +
+      'a change reaches every function within that time, without a deploy.';
     const secret = new Secret(this, 'AppSecret', {
       description:
-        'esl-sync: {"cloverAppId", "cloverAppSecret" (optional), "cloverWebhookAuthCode" (optional), ' +
-        '"hipoinkSign"}; set with put-secret-value. ' +
-        `Running functions keep the value they read for up to ${APP_SECRET_CACHE_SECONDS / 60} minutes: ` +
-        'a change reaches every function within that time, without a deploy.',
+        'esl-sync: the Clover app\'s credentials {"cloverAppId", "cloverAppSecret" (optional), ' +
+        `"cloverWebhookAuthCode" (optional)}; set with put-secret-value. ${cacheNote}`,
       encryptionKey: state.key,
+      // Kept as first deployed: CloudFormation generates a new value, over the operator's, when
+      // this changes. The key it generates is unused (the Hipoink sign has a secret of its own);
+      // the operator's put-secret-value replaces the whole value.
       generateSecretString: {
         // A placeholder the operator replaces: real values never live in code or templates.
-        secretStringTemplate: JSON.stringify({ cloverAppId: PLACEHOLDER_APP_ID }),
+        secretStringTemplate: JSON.stringify({ cloverAppId: PLACEHOLDER }),
         generateStringKey: 'hipoinkSign',
         excludePunctuation: true,
       },
+    });
+    // Apart from the app secret, so only the function that pushes labels can read the sign.
+    const hipoinkSecret = new Secret(this, 'HipoinkSecret', {
+      description: `esl-sync: the Hipoink sign {"hipoinkSign"}; set with put-secret-value. ${cacheNote}`,
+      encryptionKey: state.key,
+      // A placeholder the functions refuse, written when the secret is created (and again only if
+      // this text changed): the real sign never lives in code or templates.
+      secretStringValue: SecretValue.unsafePlainText(JSON.stringify({ hipoinkSign: PLACEHOLDER })),
     });
     // Visibility covers six function timeouts, as AWS advises for SQS event sources; failed
     // messages come back sooner, with a backoff (RETRY_BASE_SECONDS), five times at most.
@@ -132,6 +144,7 @@ export class EslSyncStack extends Stack {
       [ENV.pollDlqUrl]: poll.deadLetterQueue.queueUrl,
       [ENV.pushDlqUrl]: push.deadLetterQueue.queueUrl,
       [ENV.appSecretId]: secret.secretArn,
+      [ENV.hipoinkSecretId]: hipoinkSecret.secretArn,
       [ENV.cloverApiBaseUrl]: cloverApiBaseUrl(settings.cloverEnvironment, settings.cloverRegion),
       [ENV.hipoinkBaseUrl]: settings.hipoinkBaseUrl,
       [ENV.hipoinkClientId]: settings.hipoinkClientId,
@@ -211,18 +224,17 @@ export class EslSyncStack extends Stack {
       pushQueue: push.queue,
       pushDlq: push.deadLetterQueue,
     };
+    const secrets = { app: secret, hipoink: hipoinkSecret };
     const grantAccess = (fn: NodejsFunction, name: Exclude<GrantedFunction, 'web'>) => {
       state.grantAccess(fn, TABLE_ACCESS[name]);
       for (const queue of QUEUE_SENDS[name]) queues[queue].grantSendMessages(fn);
+      for (const read of SECRET_READS[name]) secrets[read].grantRead(fn);
     };
     grantAccess(fanOut, 'fanOut');
     grantAccess(poller, 'poller');
     grantAccess(pushConsumer, 'pushConsumer');
     grantAccess(backfill, 'backfill');
     grantAccess(tokenRefresher, 'tokenRefresher');
-    secret.grantRead(poller);
-    secret.grantRead(pushConsumer);
-    secret.grantRead(tokenRefresher);
 
     poller.addEventSource(
       new SqsEventSource(poll.queue, {
@@ -294,6 +306,7 @@ export class EslSyncStack extends Stack {
       PollDlqUrl: poll.deadLetterQueue.queueUrl,
       PushDlqUrl: push.deadLetterQueue.queueUrl,
       AppSecretArn: secret.secretArn,
+      HipoinkSecretArn: hipoinkSecret.secretArn,
       AlertTopicArn: alarms.topic.topicArn,
       DashboardUrl: operations.url,
       // Invite links start here; Clover's app settings take <WebUrl>/clover/launch and <WebUrl>/clover/callback.
@@ -309,16 +322,17 @@ export class EslSyncStack extends Stack {
     }
     for (const [key, value] of Object.entries(outputs)) new CfnOutput(this, key, { value });
 
-    this.acknowledgeNagFindings(secret);
+    this.acknowledgeNagFindings([secret, hipoinkSecret]);
   }
 
   /** Every other cdk-nag finding we accept, each with the reason it does not apply here. */
-  private acknowledgeNagFindings(secret: Secret) {
-    Validations.of(secret).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-SMG4',
-      reason:
-        'Holds the Clover app id/secret and the Hipoink sign, which Clover and Hipoink issue; a rotation Lambda ' +
-        'cannot mint new ones, so operators replace them by hand when the vendors reissue them.',
-    });
+  private acknowledgeNagFindings(vendorSecrets: Secret[]) {
+    for (const secret of vendorSecrets)
+      Validations.of(secret).acknowledge({
+        id: 'AwsSolutions::AwsSolutions-SMG4',
+        reason:
+          'Holds credentials Clover or Hipoink issue (app id and secret, webhook auth code, sign); a rotation ' +
+          'Lambda cannot mint new ones, so operators replace them by hand when the vendors reissue them.',
+      });
   }
 }

@@ -154,17 +154,20 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const sqsServer = services?.sqs ?? (await startLocalSqs());
     if (!services) stops.push(() => sqsServer.stop());
 
-    const secretId = 'esl-sync/app';
-    const stateKeySecretId = LOCAL_STATE_KEY_SECRET_ID;
+    const secretIds = {
+      app: 'esl-sync/app',
+      hipoink: 'esl-sync/hipoink',
+      stateKey: LOCAL_STATE_KEY_SECRET_ID,
+    };
     const secrets = await startLocalSecrets({
-      [secretId]: JSON.stringify({
+      [secretIds.app]: JSON.stringify({
         cloverAppId: env.CLOVER_APP_ID || 'DEMOAPP',
-        hipoinkSign: env.HIPOINK_SIGN || DEFAULT_SIGN,
         ...(appSecret ? { cloverAppSecret: appSecret } : {}),
         ...(webhookAuthCode ? { cloverWebhookAuthCode: webhookAuthCode } : {}),
       }),
+      [secretIds.hipoink]: JSON.stringify({ hipoinkSign: env.HIPOINK_SIGN || DEFAULT_SIGN }),
       // Generated at start, as the stack generates it at deploy: states from an earlier run are refused.
-      [stateKeySecretId]: randomBytes(32).toString('base64url'),
+      [secretIds.stateKey]: randomBytes(32).toString('base64url'),
     });
     stops.push(() => secrets.stop());
 
@@ -203,7 +206,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       [ENV.pushQueueUrl]: queues.pushQueueUrl,
       [ENV.pollDlqUrl]: queues.pollDlqUrl,
       [ENV.pushDlqUrl]: queues.pushDlqUrl,
-      [ENV.appSecretId]: secretId,
+      [ENV.appSecretId]: secretIds.app,
+      [ENV.hipoinkSecretId]: secretIds.hipoink,
       [ENV.cloverApiBaseUrl]: clover?.url ?? env.CLOVER_API_BASE_URL,
       [ENV.hipoinkBaseUrl]: hipoink?.url ?? env.HIPOINK_BASE_URL,
       [ENV.hipoinkClientId]: env.HIPOINK_CLIENT_ID || 'default',
@@ -223,7 +227,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const { resetRuntimeDeps } = await import('../src/runtime.ts');
     resetRuntimeDeps();
     let invocations: Record<string, InvocationStats> = {};
-    // Each handler's table and queue calls are held to its function's grants, as IAM holds them on AWS; a
+    // Each handler's table, queue and secret calls are held to its function's grants, as IAM holds them on AWS; a
     // refusal is told on stderr whatever the log, as it means the stack's grants need a change.
     const denied = (line: string) => process.stderr.write(`local IAM: ${line}\n`);
     const queueUrls = {
@@ -233,7 +237,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       pushDlq: queues.pushDlqUrl,
     };
     const as = <E, C, R>(fn: GrantedFunction, handler: (event: E, context: C) => Promise<R>) =>
-      runAs({ fn, tables, queueUrls, denied }, handler);
+      runAs({ fn, tables, queueUrls, secretIds, denied }, handler);
     /** The handler, run as its function `fn` and counted: invocations, records and the time it ran. */
     const counted = <E, R>(
       name: string,
@@ -296,7 +300,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     stops.push(() => webApi.stop());
     Object.assign(process.env, {
       [WEB_ENV.cloverOauthBaseUrl]: env.CLOVER_OAUTH_BASE_URL || clover?.url || env.CLOVER_API_BASE_URL,
-      [WEB_ENV.stateKeySecretId]: stateKeySecretId,
+      [WEB_ENV.stateKeySecretId]: secretIds.stateKey,
       [WEB_ENV.webBaseUrl]: webApi.url,
     });
     resetWebRuntimeDeps();

@@ -1,8 +1,9 @@
-/** One AWS call about to be sent: its service, its action, and the tables or queue URLs it names. */
+/** One AWS call about to be sent: its service, its action, and the tables, queues or secrets it names. */
 export interface AwsCall {
-  service: 'dynamodb' | 'sqs';
-  /** The API action, e.g. `GetItem`, `SendMessageBatch`. */
+  service: 'dynamodb' | 'sqs' | 'secretsmanager';
+  /** The API action, e.g. `GetItem`, `SendMessageBatch`, `GetSecretValue`. */
   action: string;
+  /** Table names, queue URLs or secret ids. */
   resources: readonly string[];
 }
 type CallCheck = (call: AwsCall) => void;

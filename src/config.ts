@@ -38,6 +38,7 @@ export const ConfigSchema = z.object({
   pollDlqUrl: z.optional(z.string().check(z.minLength(1))),
   pushDlqUrl: z.optional(z.string().check(z.minLength(1))),
   appSecretId: z.string().check(z.minLength(1)),
+  hipoinkSecretId: z.string().check(z.minLength(1)),
   cloverApiBaseUrl: url,
   hipoinkBaseUrl: url,
   hipoinkClientId: z._default(z.string().check(z.minLength(1)), 'default'),

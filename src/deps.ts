@@ -7,7 +7,7 @@ import { createHipoinkClient } from './hipoink/client.ts';
 import { METRIC } from './metric-names.ts';
 import { logger, metrics } from './observability.ts';
 import { createQueueSender, createRetryScheduler, createSqsClient } from './queues/sqs.ts';
-import { type AppSecretSource, appSecretSource } from './secrets.ts';
+import { type AppSecretSource, appSecretSource, hipoinkSecretSource, secretsClient } from './secrets.ts';
 import { createRequestBudget } from './store/budget.ts';
 import { createDocumentClient } from './store/dynamo.ts';
 import { createRefresherHeartbeat } from './store/heartbeat.ts';
@@ -56,7 +56,9 @@ export function buildDeps(
   };
   const doc = createDocumentClient(new DynamoDBClient({}));
   const sqs = createSqsClient();
-  const secret = overrides.secret ?? appSecretSource(config.appSecretId);
+  const secrets = secretsClient();
+  const secret = overrides.secret ?? appSecretSource(config.appSecretId, { client: secrets });
+  const hipoinkSecret = hipoinkSecretSource(config.hipoinkSecretId, { client: secrets });
   const merchants = createMerchantStore(doc, config.merchantsTable, Date.now, (merchantId, reason) => {
     metrics.addMetric(METRIC.merchantUnusable, 'Count', 1);
     logger.warn('Merchant skipped: its stored record cannot be used', { merchantId, reason });
@@ -84,7 +86,7 @@ export function buildDeps(
   const hipoink = createHipoinkClient({
     baseUrl: config.hipoinkBaseUrl,
     clientId: config.hipoinkClientId,
-    sign: async () => (await secret()).hipoinkSign,
+    sign: async () => (await hipoinkSecret()).hipoinkSign,
   });
   return {
     config,

@@ -11,8 +11,10 @@ export const ENV = {
   /** Dead-letter queues: a permanently bad message is moved to its queue's DLQ at once. */
   pollDlqUrl: 'POLL_DLQ_URL',
   pushDlqUrl: 'PUSH_DLQ_URL',
-  /** Secrets Manager id (ARN or name) of the JSON secret {cloverAppId, cloverAppSecret?, hipoinkSign}. */
+  /** Secrets Manager id (ARN or name) of the app secret {cloverAppId, cloverAppSecret?, cloverWebhookAuthCode?}. */
   appSecretId: 'APP_SECRET_ID',
+  /** Secrets Manager id (ARN or name) of the Hipoink secret {hipoinkSign}. */
+  hipoinkSecretId: 'HIPOINK_SECRET_ID',
   cloverApiBaseUrl: 'CLOVER_API_BASE_URL',
   hipoinkBaseUrl: 'HIPOINK_BASE_URL',
   hipoinkClientId: 'HIPOINK_CLIENT_ID',

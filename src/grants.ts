@@ -1,8 +1,9 @@
 /**
- * What each function may call on our tables and queues: the deployed stack grants exactly this, and
- * the local stack refuses any other DynamoDB or SQS call a handler makes, as IAM would, so a call
- * added without its grant fails in the tests and `npm start`, not first on AWS. (Secret reads are
- * granted in the stack alone: the functions share one cached secret locally.)
+ * What each function may call on our tables, queues and secrets: the deployed stack grants exactly
+ * this, and the local stack refuses any other DynamoDB, SQS or Secrets Manager call a handler makes,
+ * as IAM would, so a call added without its grant fails in the tests and `npm start`, not first on
+ * AWS. (Locally the sync functions share one cache of each secret: a read the cache answers is not
+ * checked, but a function's first read of a secret it is not granted is refused.)
  */
 
 /** The DynamoDB calls the stores make (src/store/*.ts), one per document-client command. */
@@ -66,3 +67,18 @@ export const QUEUE_FEEDS: Partial<Record<GrantedFunction, QueueName>> = {
   poller: 'pollQueue',
   pushConsumer: 'pushQueue',
 };
+
+/** The stack's secrets: Clover's app credentials, the Hipoink sign, the connect flow's signing key. */
+export type SecretName = 'app' | 'hipoink' | 'stateKey';
+
+/** The secrets each function reads: the Hipoink sign only where labels are pushed. */
+export const SECRET_READS = {
+  fanOut: [],
+  // Token refreshes need the app id (and the app secret for Clover's recovery path).
+  poller: ['app'],
+  pushConsumer: ['hipoink'],
+  backfill: [],
+  tokenRefresher: ['app'],
+  // The code exchange and the webhook auth code; the connect flow's state-signing key.
+  web: ['app', 'stateKey'],
+} as const satisfies Record<GrantedFunction, readonly SecretName[]>;

@@ -1,5 +1,5 @@
 /**
- * IAM for the local stack. Each handler runs as its function, and a table or queue call the
+ * IAM for the local stack. Each handler runs as its function, and a table, queue or secret call the
  * deployed stack does not grant that function (src/grants.ts) fails as AWS fails it
  * (AccessDeniedException), so a call added without its grant shows in `npm start` and the tests,
  * not first on AWS.
@@ -11,6 +11,8 @@ import {
   QUEUE_FEEDS,
   QUEUE_SENDS,
   type QueueName,
+  SECRET_READS,
+  type SecretName,
   TABLE_ACCESS,
 } from '../../src/grants.ts';
 
@@ -18,17 +20,22 @@ export interface Caller {
   fn: GrantedFunction;
   tables: { merchantsTable: string; productsTable: string };
   queueUrls: Record<QueueName, string>;
+  secretIds: Record<SecretName, string>;
   denied: (line: string) => void;
 }
 const caller = new AsyncLocalStorage<Caller>();
 
-/** Whether function `c.fn` may make this call on this table or queue. */
+/** Whether function `c.fn` may make this call on this table, queue or secret. */
 function granted(c: Caller, call: AwsCall, resource: string): boolean {
   if (call.service === 'dynamodb') {
     const { merchantsTable, productsTable } = c.tables;
     const kind =
       resource === merchantsTable ? 'merchants' : resource === productsTable ? 'products' : undefined;
     return kind !== undefined && (TABLE_ACCESS[c.fn][kind] as readonly string[]).includes(call.action);
+  }
+  if (call.service === 'secretsmanager') {
+    const secret = (Object.keys(c.secretIds) as SecretName[]).find((n) => c.secretIds[n] === resource);
+    return secret !== undefined && (SECRET_READS[c.fn] as readonly string[]).includes(secret);
   }
   const queue = (Object.keys(c.queueUrls) as QueueName[]).find((q) => c.queueUrls[q] === resource);
   if (queue === undefined) return false;

@@ -4,7 +4,7 @@ import { budgetedCloverClients } from '../deps.ts';
 import { METRIC } from '../metric-names.ts';
 import { logger, metrics } from '../observability.ts';
 import { createQueueSender, createSqsClient } from '../queues/sqs.ts';
-import { appSecretSource, stateKeySource } from '../secrets.ts';
+import { appSecretSource, secretsClient, stateKeySource } from '../secrets.ts';
 import { createInviteStore, createStateLedger } from '../store/connect.ts';
 import { createDocumentClient } from '../store/dynamo.ts';
 import { createMerchantStore } from '../store/merchants.ts';
@@ -20,7 +20,8 @@ import type { WebAppDeps } from './app.ts';
  */
 export function buildWebDeps(config: WebConfig): WebAppDeps {
   const doc = createDocumentClient(new DynamoDBClient({}));
-  const secret = appSecretSource(config.appSecretId);
+  const secrets = secretsClient();
+  const secret = appSecretSource(config.appSecretId, { client: secrets });
   const merchants = createMerchantStore(doc, config.merchantsTable, Date.now, (merchantId, reason) =>
     logger.warn('Webhook notice for a merchant whose record cannot be used', { merchantId, reason }),
   );
@@ -37,7 +38,7 @@ export function buildWebDeps(config: WebConfig): WebAppDeps {
       const s = await secret();
       return { appId: s.cloverAppId, ...(s.cloverAppSecret ? { appSecret: s.cloverAppSecret } : {}) };
     },
-    stateKey: stateKeySource(config.stateKeySecretId),
+    stateKey: stateKeySource(config.stateKeySecretId, { client: secrets }),
     oauthBaseUrl: config.cloverOauthBaseUrl,
     ...(config.webBaseUrl ? { webBaseUrl: config.webBaseUrl } : {}),
     onWarning: (message, fields) => logger.warn(message, fields),

@@ -370,6 +370,7 @@ describe('EslSync stack', () => {
       'FanOutFunctionName',
       'BackfillFunctionName',
       'AppSecretArn',
+      'HipoinkSecretArn',
       'AlertTopicArn',
       'WebUrl',
     ]) {
@@ -394,14 +395,38 @@ describe('EslSync stack', () => {
     );
   });
 
-  it('keeps the app secret encrypted with our key and out of the template', () => {
+  it('keeps the app secret and the Hipoink secret encrypted with our key and out of the template', () => {
     template.hasResourceProperties('AWS::SecretsManager::Secret', {
       // Where an operator changes it, the description says how long functions keep the old value.
-      Description: Match.stringLikeRegexp('for up to 5 minutes'),
+      Description: Match.stringLikeRegexp('Clover app.*for up to 5 minutes'),
       KmsKeyId: Match.anyValue(),
-      GenerateSecretString: Match.objectLike({ GenerateStringKey: 'hipoinkSign' }),
+      // As first deployed: CloudFormation would generate a new value over the operator's if it changed.
+      GenerateSecretString: {
+        SecretStringTemplate: '{"cloverAppId":"SET-ME"}',
+        GenerateStringKey: 'hipoinkSign',
+        ExcludePunctuation: true,
+      },
+    });
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      Description: Match.stringLikeRegexp('Hipoink sign.*for up to 5 minutes'),
+      KmsKeyId: Match.anyValue(),
+      // The placeholder the push consumer refuses; never a real sign.
+      SecretString: '{"hipoinkSign":"SET-ME"}',
     });
     expect(JSON.stringify(template.toJSON())).not.toContain('80805d794841f1b4');
+  });
+
+  it('lets only the push consumer read the Hipoink sign, and only Clover callers the app secret', () => {
+    const secretsRead = (fn: string) =>
+      statementsOf(template, fn)
+        .filter((s) => JSON.stringify(s.Action).includes('secretsmanager:'))
+        .map((s) => JSON.stringify(s.Resource).match(/"(AppSecret|HipoinkSecret)[0-9A-F]{8}"/)?.[1])
+        .sort();
+    expect(secretsRead('PushConsumer')).toEqual(['HipoinkSecret']);
+    expect(secretsRead('Poller')).toEqual(['AppSecret']);
+    expect(secretsRead('TokenRefresher')).toEqual(['AppSecret']);
+    expect(secretsRead('FanOut')).toEqual([]);
+    expect(secretsRead('Backfill')).toEqual([]);
   });
 });
 
@@ -512,7 +537,7 @@ describe('connect flow web function', () => {
   it('names cloverWebhookAuthCode in the app secret an operator fills in', () => {
     template.hasResourceProperties('AWS::SecretsManager::Secret', {
       Description: Match.stringLikeRegexp('"cloverWebhookAuthCode" \\(optional\\)'),
-      GenerateSecretString: Match.objectLike({ GenerateStringKey: 'hipoinkSign' }),
+      GenerateSecretString: Match.objectLike({ SecretStringTemplate: '{"cloverAppId":"SET-ME"}' }),
     });
   });
 

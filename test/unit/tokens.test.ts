@@ -112,7 +112,7 @@ describe('token manager', () => {
     const store = new FakeMerchantStore(merchantRecord({ accessTokenExpiresAt: nowS() - 10 }));
     const recoverTokens = vi.fn(notUsed);
     // buildDeps always passes appSecret: a reader of the secret's optional cloverAppSecret field.
-    const secret = async (): Promise<AppSecret> => ({ cloverAppId: 'APP', hipoinkSign: 'S' });
+    const secret = async (): Promise<AppSecret> => ({ cloverAppId: 'APP' });
     const tokens = createTokenManager({
       merchants: store,
       clover: {

@@ -8,15 +8,17 @@ import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTables, startLocalDynamo } from '../../../local/aws/dynamo.ts';
+import { runAs } from '../../../local/aws/iam.ts';
 import { startLocalLambda } from '../../../local/aws/lambda.ts';
 import { startQueuePump } from '../../../local/aws/pump.ts';
 import { startLocalSecrets } from '../../../local/aws/secrets.ts';
 import { ensureQueues, type LocalQueues, startLocalSqs } from '../../../local/aws/sqs.ts';
 import { CloverApiError } from '../../../src/errors.ts';
+import type { GrantedFunction } from '../../../src/grants.ts';
 import { processQueueBatch } from '../../../src/queues/batch.ts';
 import { queueDepth, waitForQueuesDrained } from '../../../src/queues/depth.ts';
 import { createRetryScheduler, createSqsClient } from '../../../src/queues/sqs.ts';
-import { appSecretSource } from '../../../src/secrets.ts';
+import { appSecretSource, secretsClient } from '../../../src/secrets.ts';
 import * as z from '../../../src/zod.ts';
 
 const common = { region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
@@ -170,7 +172,7 @@ describe('retrying a failed message', () => {
 
 describe('local Secrets Manager and Lambda endpoints', () => {
   it('serves secrets to the SDK and to Powertools', async () => {
-    const secrets = await startLocalSecrets({ app: JSON.stringify({ cloverAppId: 'A', hipoinkSign: 'S' }) });
+    const secrets = await startLocalSecrets({ app: JSON.stringify({ cloverAppId: 'A' }) });
     try {
       const client = new SecretsManagerClient({ ...common, endpoint: secrets.endpoint });
       expect((await client.send(new GetSecretValueCommand({ SecretId: 'app' }))).SecretString).toContain(
@@ -179,7 +181,7 @@ describe('local Secrets Manager and Lambda endpoints', () => {
       await expect(client.send(new GetSecretValueCommand({ SecretId: 'missing' }))).rejects.toMatchObject({
         name: 'ResourceNotFoundException',
       });
-      expect(await appSecretSource('app', { client })()).toEqual({ cloverAppId: 'A', hipoinkSign: 'S' });
+      expect(await appSecretSource('app', { client })()).toEqual({ cloverAppId: 'A' });
     } finally {
       await secrets.stop();
     }
@@ -217,7 +219,7 @@ describe('local Secrets Manager and Lambda endpoints', () => {
 describe('the app secret', () => {
   it('refuses the placeholder the stack deploys with, naming the field but no value', async () => {
     const secrets = await startLocalSecrets({
-      app: JSON.stringify({ cloverAppId: 'SET-ME', hipoinkSign: 'generated-sign-value' }),
+      app: JSON.stringify({ cloverAppId: 'SET-ME', cloverAppSecret: 'generated-sign-value' }),
     });
     try {
       const client = new SecretsManagerClient({ ...common, endpoint: secrets.endpoint });
@@ -227,6 +229,44 @@ describe('the app secret', () => {
       );
       expect(err.message).toMatch(/cloverAppId: still the placeholder/);
       expect(err.message).not.toContain('generated-sign-value');
+    } finally {
+      await secrets.stop();
+    }
+  });
+});
+
+describe('local IAM', () => {
+  it("refuses a handler's read of a secret its function is not granted, as IAM would, and says so", async () => {
+    const secrets = await startLocalSecrets({ app: '{}', hipoink: '{}', key: 'k' });
+    const denied: string[] = [];
+    const client = secretsClient({ ...common, endpoint: secrets.endpoint });
+    const read = (fn: GrantedFunction, id: string) =>
+      runAs(
+        {
+          fn,
+          tables: { merchantsTable: 'm', productsTable: 'p' },
+          queueUrls: { pollQueue: 'q1', pollDlq: 'q2', pushQueue: 'q3', pushDlq: 'q4' },
+          secretIds: { app: 'app', hipoink: 'hipoink', stateKey: 'key' },
+          denied: (line) => denied.push(line),
+        },
+        async () => (await client.send(new GetSecretValueCommand({ SecretId: id }))).Name,
+      )(undefined, undefined);
+    try {
+      expect(await read('pushConsumer', 'hipoink')).toBe('hipoink');
+      expect(await read('poller', 'app')).toBe('app');
+      expect(await read('web', 'key')).toBe('key');
+      for (const [fn, id] of [
+        ['pushConsumer', 'app'],
+        ['poller', 'hipoink'],
+        ['web', 'hipoink'],
+        ['fanOut', 'app'],
+      ] as const)
+        await expect(read(fn, id), `${fn} ${id}`).rejects.toMatchObject({ name: 'AccessDeniedException' });
+      expect(denied[0]).toBe(
+        'the pushConsumer function is not granted secretsmanager:GetSecretValue on app (src/grants.ts)',
+      );
+      // Outside a handler (the operator's CLI, the pumps) nothing is checked.
+      expect((await client.send(new GetSecretValueCommand({ SecretId: 'hipoink' }))).Name).toBe('hipoink');
     } finally {
       await secrets.stop();
     }
