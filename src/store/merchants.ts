@@ -63,7 +63,7 @@ const MerchantFieldsSchema = z
     accessTokenExpiresAt: z.number(),
     refreshToken: z.string(),
     refreshTokenExpiresAt: z.number(),
-    /** The refresh token before the current one: Clover's recovery token (kept encrypted with the table). */
+    /** The refresh token before the current one, kept encrypted; recovery sends the one still held (docs/clover.md). */
     previousRefreshToken: z.optional(z.string()),
     /** Bumped on every new token pair; refresh writes are conditional on it. */
     tokenVersion: z.number().check(z.int()),

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { CloverClient } from '../clover/client.ts';
 import {
+  CloverApiError,
+  CloverAppRefusedError,
   MerchantUnavailableError,
   RefreshRejectedError,
   TokenBusyError,
@@ -99,13 +101,22 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
     );
   };
 
+  /**
+   * Spends the recovery token: a new pair, or why recovery cannot help (Clover refused the token,
+   * or answered our request with a client error: its shape is an assumption). A failure that may
+   * pass (Clover down or busy) or a refused app (our credentials: fixed, recovery may still work)
+   * gives the lease back and fails this attempt, leaving the merchant as it is.
+   */
   const recover = async (m: MerchantRecord, secret: string) => {
     try {
       const pair = await deps.clover.recoverTokens(await deps.appId(), secret, m.refreshToken, m.merchantId);
       deps.onRecovery?.(m.merchantId);
-      return pair;
+      return { pair };
     } catch (err) {
-      if (err instanceof RefreshRejectedError) return undefined;
+      if (err instanceof RefreshRejectedError) return { failed: 'recovery was refused too' };
+      if (err instanceof CloverApiError && !(err instanceof CloverAppRefusedError) && !err.retryable)
+        return { failed: `recovery failed with HTTP ${err.context.status}` };
+      await deps.merchants.releaseRefreshLease(m.merchantId, owner);
       throw err;
     }
   };
@@ -158,14 +169,16 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
     // then the recovery token, which a high-trust app can exchange. Deployed wiring always passes
     // appSecret; only its value says whether one is configured.
     const secret = await deps.appSecret?.();
-    const recovered = secret ? await recover(m, secret) : undefined;
-    if (recovered) {
-      await persist(m, recovered);
-      return use(recovered.access_token);
+    const recovery = secret ? await recover(m, secret) : undefined;
+    if (recovery?.pair) {
+      await persist(m, recovery.pair);
+      return use(recovery.pair.access_token);
     }
     // Only a pair that is still current when Clover refuses it means the merchant must
     // re-authorize: another worker may have rotated it a moment ago.
-    const hint = secret ? '' : ' (no Clover app secret is configured, so recovery was not tried)';
+    const hint = recovery
+      ? ` (${recovery.failed})`
+      : ' (no Clover app secret is configured, so recovery was not tried)';
     const reason = `Clover rejected the refresh token (HTTP ${err.context.status ?? '?'}); the merchant must re-authorize the app${hint}`;
     if (!(await deps.merchants.markNeedsReauth(merchantId, m.tokenVersion, reason)))
       return { kind: 'read again' };

@@ -1,6 +1,12 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { TokenPair } from '../../src/clover/schemas.ts';
-import { MerchantUnavailableError, RefreshRejectedError, TokenPersistError } from '../../src/errors.ts';
+import {
+  CloverApiError,
+  CloverAppRefusedError,
+  MerchantUnavailableError,
+  RefreshRejectedError,
+  TokenPersistError,
+} from '../../src/errors.ts';
 import type { AppSecret } from '../../src/secrets.ts';
 import { createTokenManager } from '../../src/sync/tokens.ts';
 import { FakeMerchantStore, merchantRecord } from './fakes.ts';
@@ -128,6 +134,72 @@ describe('token manager', () => {
     await expect(tokens.accessToken('M1')).rejects.toBeInstanceOf(MerchantUnavailableError);
     expect(store.records.get('M1')?.stateReason).toMatch(/no Clover app secret is configured/);
     expect(recoverTokens).not.toHaveBeenCalled();
+  });
+
+  describe('when Clover refuses the refresh token and recovery is tried', () => {
+    const withRecovery = (recoverTokens: () => Promise<TokenPair>) => {
+      const store = new FakeMerchantStore(merchantRecord({ accessTokenExpiresAt: nowS() - 10 }));
+      const refreshTokens = vi.fn(async (): Promise<TokenPair> => {
+        throw new RefreshRejectedError('rejected', { status: 400 });
+      });
+      const recover = vi.fn(recoverTokens);
+      const tokens = createTokenManager({
+        merchants: store,
+        clover: { refreshTokens, recoverTokens: recover },
+        appId: async () => 'APP',
+        appSecret: async () => 'SECRET',
+        settings,
+      });
+      return { store, tokens, refreshTokens, recover };
+    };
+
+    it.each([
+      [
+        'refused the recovery token too',
+        new RefreshRejectedError('rejected', { status: 400 }),
+        /recovery was refused too/,
+      ],
+      [
+        'answered our request with a client error',
+        new CloverApiError('bad request', { status: 400 }),
+        /recovery failed with HTTP 400/,
+      ],
+      [
+        'does not know the recovery path',
+        new CloverApiError('not found', { status: 404 }),
+        /recovery failed with HTTP 404/,
+      ],
+    ])('marks the merchant needs_reauth when Clover %s, saying why', async (_, refusal, reason) => {
+      const { store, tokens, recover } = withRecovery(async () => Promise.reject(refusal));
+      await expect(tokens.accessToken('M1')).rejects.toBeInstanceOf(MerchantUnavailableError);
+      expect(recover).toHaveBeenCalledTimes(1);
+      expect(store.records.get('M1')).toMatchObject({
+        state: 'needs_reauth',
+        stateReason: expect.stringMatching(reason),
+      });
+      // Later calls spend nothing more.
+      await expect(tokens.accessToken('M1')).rejects.toBeInstanceOf(MerchantUnavailableError);
+      expect(recover).toHaveBeenCalledTimes(1);
+    });
+
+    it.each([
+      ['is down', new CloverApiError('unavailable', { status: 503 })],
+      ['is busy', new CloverApiError('rate limited', { status: 429 })],
+      ['cannot be reached', new CloverApiError('timed out', {})],
+      [
+        'refuses our app credentials (fixed, recovery may still work)',
+        new CloverAppRefusedError('invalid_client', { status: 401 }),
+      ],
+    ])('keeps the merchant as it is and gives the lease back when Clover %s', async (_, failure) => {
+      const { store, tokens, refreshTokens, recover } = withRecovery(async () => Promise.reject(failure));
+      await expect(tokens.accessToken('M1')).rejects.toBe(failure);
+      expect(store.records.get('M1')).toMatchObject({ state: 'active' });
+      expect(store.records.get('M1')?.refreshLeaseOwner).toBeUndefined();
+      // The next attempt tries at once, without waiting out a lease.
+      await expect(tokens.accessToken('M1')).rejects.toBe(failure);
+      expect(refreshTokens).toHaveBeenCalledTimes(2);
+      expect(recover).toHaveBeenCalledTimes(2);
+    });
   });
 
   it('does not mark needs_reauth when another worker rotated the pair meanwhile', async () => {
