@@ -1,5 +1,6 @@
 import type { RequestBudget } from '../store/budget.ts';
-import type { CloverClient, RequestGate } from './client.ts';
+import { CloverApiError } from '../errors.ts';
+import { type CloverClient, MAX_RETRY_AFTER_MS, type RequestGate } from './client.ts';
 
 export interface BudgetLimits {
   /** Requests per second all Lambdas together may spend on item reads. */
@@ -30,7 +31,14 @@ export function budgetGate(
 ): RequestGate {
   return {
     async beforeAttempt(kind) {
-      await budget.take(kind === 'read' ? limits.reads : limits.tokens);
+      const limit = kind === 'read' ? limits.reads : limits.tokens;
+      // A wait longer than a function budgets for fails the attempt (retried later) instead of
+      // running the function into its timeout.
+      if ((await budget.take(limit, MAX_RETRY_AFTER_MS)) === undefined)
+        throw new CloverApiError(
+          `Clover asked the app to wait more than ${MAX_RETRY_AFTER_MS / 1000} s (a 429's retry-after)`,
+          { status: 429 },
+        );
     },
     async rateLimited(retryAfterMs) {
       await budget.pause(now() + (retryAfterMs ?? DEFAULT_PAUSE_MS));

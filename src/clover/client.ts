@@ -70,6 +70,13 @@ export interface RequestGate {
   rateLimited(retryAfterMs: number | undefined): Promise<void>;
 }
 
+/**
+ * The longest a request waits for Clover's retry-after (in ky and in the app-wide budget): a longer
+ * one fails the attempt instead (the poll's cursor holds; SQS brings it back later). The poller's
+ * timeout and its poll start margin budget for waits up to this.
+ */
+export const MAX_RETRY_AFTER_MS = 20_000;
+
 /** A `retry-after` header as milliseconds: delta-seconds or an HTTP date; undefined if absent or unreadable. */
 export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
   if (header === null || header.trim() === '') return undefined;
@@ -117,8 +124,15 @@ export function createCloverClient(options: CloverClientOptions): CloverClient &
       methods: ['get'],
       statusCodes: [408, 429, 500, 502, 503, 504],
       afterStatusCodes: [413, 429, 503],
-      // Longer waits fail the poll instead (the cursor holds); the poller's timeout budgets for this.
-      maxRetryAfter: 20_000,
+      // ky would retry after at most this even when Clover asks for longer; `shouldRetry` gives up
+      // on such a 429 instead.
+      maxRetryAfter: MAX_RETRY_AFTER_MS,
+      shouldRetry: ({ error }) =>
+        isHttpError(error) &&
+        error.response.status === 429 &&
+        (retryAfterMs(error.response.headers.get('retry-after')) ?? 0) > MAX_RETRY_AFTER_MS
+          ? false
+          : undefined,
       backoffLimit: options.backoffLimitMs ?? 10_000,
       jitter: true,
     },

@@ -8,9 +8,10 @@ export interface RequestBudget {
   /**
    * Waits until this process may send one more Clover request without the whole app (every Lambda
    * together) going faster than `limit` requests per second, and until no pause holds the app.
-   * Resolves to the second (Unix s) the request was scheduled in.
+   * Resolves to the second (Unix s) the request was scheduled in; to undefined, at once, when that
+   * is more than `maxWaitMs` away (a pause holds the app longer than the caller can wait).
    */
-  take(limit: number): Promise<number>;
+  take(limit: number, maxWaitMs?: number): Promise<number | undefined>;
   /**
    * Holds every function's next request until `untilMs` (Unix ms), e.g. a 429's retry-after. A
    * pause only ever grows: an earlier end than the one already scheduled changes nothing.
@@ -81,7 +82,7 @@ export function createRequestBudget(
   };
 
   return {
-    async take(limit) {
+    async take(limit, maxWaitMs = Number.POSITIVE_INFINITY) {
       const step = 1000 / limit;
       for (;;) {
         const t = now();
@@ -92,6 +93,7 @@ export function createRequestBudget(
         if (at === undefined) continue;
         busy = at > t;
         const wait = at - now();
+        if (wait > maxWaitMs) return undefined;
         if (wait > 0) await sleep(wait);
         return Math.floor(at / 1000);
       }

@@ -65,6 +65,28 @@ describe('app-wide Clover budget', () => {
     expect(clover.countEarlyRequests()).toBe(0);
   });
 
+  it('gives up, rather than wait, when Clover asks for longer than a function can wait', async () => {
+    const tokens = clover.addMerchant('PAUSE0000002', [{ name: 'Soda', price: 199 }]);
+    const [a, b] = [lambda(), lambda()];
+    clover.resetRequests();
+    clover.failNext(1, 429, { retryAfterSeconds: 60 });
+    const query = { limit: 10, offset: 0 };
+    // A's request is not retried: the poll fails, its cursor holds, and SQS brings it back later.
+    await expect(a.client.listItems('PAUSE0000002', tokens.access_token, query)).rejects.toMatchObject({
+      context: { status: 429 },
+    });
+    // B, in another function, is held by the same pause: it fails at once instead of sleeping 60 s.
+    await expect(b.client.listItems('PAUSE0000002', tokens.access_token, query)).rejects.toThrow(
+      /Clover asked the app to wait more than 20 s/,
+    );
+    expect(clover.requests.map((r) => r.status)).toEqual([429]);
+    // The pause would hold the other tests' requests too.
+    const { DeleteCommand } = await import('@aws-sdk/lib-dynamodb');
+    await state.doc.send(
+      new DeleteCommand({ TableName: 'merchants', Key: { merchantId: '#clover-request-budget' } }),
+    );
+  });
+
   it('gives a retry its place in the budget like a first try', async () => {
     const tokens = clover.addMerchant('RETRY0000001', [{ name: 'Soda', price: 199 }]);
     const takes: string[] = [];
@@ -92,7 +114,7 @@ describe('app-wide Clover budget', () => {
     const started = Date.now();
     await Promise.all(
       budgets.map(async (budget) => {
-        for (let i = 0; i < 10; i++) seconds.push(await budget.take(20));
+        for (let i = 0; i < 10; i++) seconds.push((await budget.take(20)) ?? Number.NaN);
       }),
     );
     // Counted by the second each request was scheduled in (what it resolved to), not when a busy
