@@ -1,5 +1,5 @@
-import type { RequestBudget } from '../store/budget.ts';
 import { CloverApiError } from '../errors.ts';
+import type { RequestBudget } from '../store/budget.ts';
 import { type CloverClient, MAX_RETRY_AFTER_MS, type RequestGate } from './client.ts';
 
 export interface BudgetLimits {
