@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import { dataDir, type LocalStackFile, stackFilePath } from '../src/cli/target.ts';
+import { DEFAULT_PRODUCT_CODE_PRECEDENCE } from '../src/config.ts';
 import { ENV, WEB_ENV } from '../src/env.ts';
 import {
   FAN_OUT,
@@ -214,7 +215,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       [ENV.pollIntervalSeconds]: String(pollIntervalSeconds),
       [ENV.safetyPollIntervalMinutes]: env.SAFETY_POLL_INTERVAL_MINUTES || '15',
       [ENV.fanOutPeriodSeconds]: String(fanOutPeriodSeconds),
-      [ENV.productCodePrecedence]: env.PRODUCT_CODE_PRECEDENCE || 'sku,code,id',
+      [ENV.productCodePrecedence]: env.PRODUCT_CODE_PRECEDENCE || DEFAULT_PRODUCT_CODE_PRECEDENCE,
       [ENV.tokenMaxAgeMinutes]: env.TOKEN_MAX_AGE_MINUTES || '60',
       [ENV.tokenRefreshThresholdMinutes]: env.TOKEN_REFRESH_THRESHOLD_MINUTES || '15',
       [ENV.tokenRefreshBufferMinutes]: env.TOKEN_REFRESH_BUFFER_MINUTES || '5',

@@ -4,24 +4,32 @@ import * as z from './zod.ts';
 const PRODUCT_CODE_SOURCES = ['sku', 'code', 'id'] as const;
 export type ProductCodeSource = (typeof PRODUCT_CODE_SOURCES)[number];
 
+/**
+ * The order tried when none is configured: the barcode first, as labels are bound to their products
+ * by scanning it.
+ */
+export const DEFAULT_PRODUCT_CODE_PRECEDENCE = 'code,sku,id';
+
+/** A comma-separated order of Clover fields to take the product code from, as a list. */
+export const productCodeOrder = z.transform((raw: string, ctx) => {
+  const parts = raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+  const bad = parts.filter((p) => !(PRODUCT_CODE_SOURCES as readonly string[]).includes(p));
+  if (parts.length === 0 || bad.length > 0) {
+    ctx.issues.push({
+      code: 'custom',
+      message: `must list some of ${PRODUCT_CODE_SOURCES.join(', ')}`,
+      input: raw,
+    });
+    return z.NEVER;
+  }
+  return parts as ProductCodeSource[];
+});
 const productCodePrecedence = z.pipe(
-  z._default(z.string(), 'sku,code,id'),
-  z.transform((raw: string, ctx) => {
-    const parts = raw
-      .split(',')
-      .map((p) => p.trim())
-      .filter(Boolean);
-    const bad = parts.filter((p) => !(PRODUCT_CODE_SOURCES as readonly string[]).includes(p));
-    if (parts.length === 0 || bad.length > 0) {
-      ctx.issues.push({
-        code: 'custom',
-        message: `must list some of ${PRODUCT_CODE_SOURCES.join(', ')}`,
-        input: raw,
-      });
-      return z.NEVER;
-    }
-    return parts as ProductCodeSource[];
-  }),
+  z._default(z.string(), DEFAULT_PRODUCT_CODE_PRECEDENCE),
+  productCodeOrder,
 );
 
 const url = z.pipe(

@@ -41,7 +41,7 @@ export const ENV = {
   hipoinkChunkSize: 'HIPOINK_CHUNK_SIZE',
   /** Clover requests per second for the whole app (Clover's limit: 50); item reads get 80% of it. */
   cloverRequestsPerSecond: 'CLOVER_REQUESTS_PER_SECOND',
-  /** Comma-separated order of Clover fields tried for the Hipoink product code, e.g. "sku,code,id". */
+  /** Comma-separated order of Clover fields tried for the Hipoink product code, e.g. "code,sku,id". */
   productCodePrecedence: 'PRODUCT_CODE_PRECEDENCE',
 } as const;
 

@@ -6,7 +6,11 @@ import { dashboardOf, metricLines, publishingSource, testApp } from './support.t
 
 function synth(props: Partial<EslSyncStackProps> = {}) {
   const app = testApp();
-  const stack = new EslSyncStack(app, 'EslSync', { hipoinkBaseUrl: 'https://hipoink.test', ...props });
+  const stack = new EslSyncStack(app, 'EslSync', {
+    hipoinkBaseUrl: 'https://hipoink.test',
+    productCodePrecedence: 'code,sku,id',
+    ...props,
+  });
   return Template.fromStack(stack);
 }
 

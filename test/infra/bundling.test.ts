@@ -7,7 +7,10 @@ import { testApp } from './support.ts';
 describe('bundling', () => {
   it('bundles every handler with the local esbuild, without Docker, as ESM, each under 250 KB', () => {
     const app = testApp({}, { bundle: true });
-    new EslSyncStack(app, 'EslSync', { hipoinkBaseUrl: 'https://hipoink.test' });
+    new EslSyncStack(app, 'EslSync', {
+      hipoinkBaseUrl: 'https://hipoink.test',
+      productCodePrecedence: 'code,sku,id',
+    });
     const assembly = app.synth();
     const assets = readdirSync(assembly.directory).filter((d) => d.startsWith('asset.'));
     expect(assets).toHaveLength(6);

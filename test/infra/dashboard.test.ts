@@ -13,7 +13,10 @@ const idOf = (name: string) => (name === 'Web' ? 'ConnectWeb' : name);
 
 function synth() {
   const app = testApp();
-  const stack = new EslSyncStack(app, 'EslSync', { hipoinkBaseUrl: 'https://esl.fuel-stop.net' });
+  const stack = new EslSyncStack(app, 'EslSync', {
+    hipoinkBaseUrl: 'https://esl.fuel-stop.net',
+    productCodePrecedence: 'code,sku,id',
+  });
   return Template.fromStack(stack);
 }
 

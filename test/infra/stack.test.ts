@@ -22,7 +22,11 @@ import { testApp } from './support.ts';
 /** Template tests skip bundling (fast); test/infra/bundling.test.ts proves bundling works. */
 function synth(props: Partial<EslSyncStackProps> = {}) {
   const app = testApp();
-  const stack = new EslSyncStack(app, 'EslSync', { hipoinkBaseUrl: 'https://hipoink.test', ...props });
+  const stack = new EslSyncStack(app, 'EslSync', {
+    hipoinkBaseUrl: 'https://hipoink.test',
+    productCodePrecedence: 'code,sku,id',
+    ...props,
+  });
   return { app, stack, template: Template.fromStack(stack) };
 }
 
@@ -323,7 +327,7 @@ describe('EslSync stack', () => {
         [ENV.hipoinkChunkSize]: '200',
         [ENV.tokenRefreshThresholdMinutes]: '15',
         [ENV.tokenMaxAgeMinutes]: '60',
-        [ENV.productCodePrecedence]: 'sku,code,id',
+        [ENV.productCodePrecedence]: 'code,sku,id',
       });
     }
     const edges = synth({
@@ -354,6 +358,11 @@ describe('EslSync stack', () => {
       [{ tokenMaxAgeMinutes: 0 }, /tokenMaxAgeMinutes: /],
       [{ productCodePrecedence: 'upc' }, /productCodePrecedence: must list some of sku, code, id/],
       [{ productCodePrecedence: 'sku,upc' }, /productCodePrecedence: /],
+      // No default: a stage deployed with one order must keep it, or every label moves code.
+      [
+        { productCodePrecedence: undefined },
+        /productCodePrecedence: required: .*keep the order a deployed stage already uses/,
+      ],
     ];
     for (const [props, message] of refused) expect(() => synth(props)).toThrow(message);
   });
@@ -591,7 +600,10 @@ type NagReport = {
 /** Synthesizes with AwsSolutionsChecks registered the way bin/app.ts does; synth throws on any finding. */
 function synthWithNag(addToStack: (stack: EslSyncStack) => void = () => {}) {
   const app = testApp();
-  const stack = new EslSyncStack(app, 'EslSync', { hipoinkBaseUrl: 'https://hipoink.test' });
+  const stack = new EslSyncStack(app, 'EslSync', {
+    hipoinkBaseUrl: 'https://hipoink.test',
+    productCodePrecedence: 'code,sku,id',
+  });
   addToStack(stack);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   const assembly = app.synth();

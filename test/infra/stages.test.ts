@@ -25,15 +25,20 @@ const alarmsOf = (t: Template) =>
       },
   );
 
+/** Every stage names where its product codes come from. */
+const CODES = { productCodePrecedence: 'code,sku,id' };
+
 describe('deploy stages', () => {
   it('synthesizes two stages side by side, each with its own name and settings', () => {
     const app = testApp();
     const sandbox = addStage(app, 'sandbox', {
+      ...CODES,
       hipoinkBaseUrl: 'https://esl-staging.fuel-stop.net',
       cloverEnvironment: 'sandbox',
       pollIntervalSeconds: 300,
     });
     const production = addStage(app, 'production', {
+      ...CODES,
       hipoinkBaseUrl: 'https://esl.fuel-stop.net',
       cloverEnvironment: 'production',
       cloverRegion: 'eu',
@@ -97,7 +102,7 @@ describe('deploy stages', () => {
   });
 
   it('fails a deploy stage without a real hipoinkBaseUrl, naming the key and the file', () => {
-    const add = (raw: unknown) => () => addStage(testApp(), 'production', raw);
+    const add = (raw: object) => () => addStage(testApp(), 'production', { ...CODES, ...raw });
     expect(add({ cloverEnvironment: 'production' })).toThrow(
       /^config\/production\.json: hipoinkBaseUrl: required: the URL of this stage’s Hipoink ESL server$/,
     );
@@ -118,7 +123,7 @@ describe('deploy stages', () => {
 
   it('refuses a misspelt or out-of-range setting instead of falling back to a default', () => {
     const check = (raw: unknown) => () => checkStageFile('sandbox', raw);
-    const url = { hipoinkBaseUrl: 'https://esl.fuel-stop.net' };
+    const url = { ...CODES, hipoinkBaseUrl: 'https://esl.fuel-stop.net' };
     expect(check({ ...url, hipoinkBaseURL: 'https://x.fuel-stop.net' })).toThrow(
       /hipoinkBaseURL: not a stage setting/,
     );
@@ -155,7 +160,7 @@ describe('deploy stages', () => {
     expect(rule.Assertions[0].AssertDescription).toMatch(/npx cdk deploy -c stage=NAME/);
     expect(template.Parameters.ExampleStage.Default).toBe('not-deployable');
     // A deploy stage carries no such rule.
-    const real = addStage(testApp(), 'production', { hipoinkBaseUrl: 'https://esl.fuel-stop.net' });
+    const real = addStage(testApp(), 'production', { ...CODES, hipoinkBaseUrl: 'https://esl.fuel-stop.net' });
     expect(Template.fromStack(real).toJSON().Rules?.ExampleStageIsNotDeployable).toBeUndefined();
     expect(() => readStageFile('staging')).toThrow(
       /No settings for stage staging: create config\/staging\.json .*Stages with settings: .*example/,

@@ -26,7 +26,7 @@ describe('loadConfig', () => {
       hipoinkBaseUrl: 'https://esl.test',
       hipoinkClientId: 'default',
       pollIntervalSeconds: 120,
-      productCodePrecedence: ['sku', 'code', 'id'],
+      productCodePrecedence: ['code', 'sku', 'id'],
       hipoinkChunkSize: 200,
       tokenRefreshThresholdMinutes: 15,
       tokenMaxAgeMinutes: 60,
