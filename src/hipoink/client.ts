@@ -75,8 +75,9 @@ export function createHipoinkClient(options: HipoinkClientOptions): HipoinkClien
         operation: path,
       });
     }
-    // Hipoink reports failures with HTTP 200 and a non-zero error_code.
-    if (Number(parsed.data.error_code) !== 0) {
+    // Hipoink reports failures with HTTP 200 and a non-zero error_code; only a zero is success
+    // (an empty or blank code, which Number() reads as 0, is not).
+    if (String(parsed.data.error_code).trim() === '' || Number(parsed.data.error_code) !== 0) {
       // Hipoink's message is shown to operators; should it ever echo the sign, the sign goes no further.
       const msg = (parsed.data.error_msg ?? '').split(sign).join('[sign]');
       throw new HipoinkRejectedError(

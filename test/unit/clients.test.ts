@@ -226,6 +226,11 @@ describe('Hipoink client', () => {
     expect((err as HipoinkRejectedError).errorMsg).toBe('pn is required');
     expect(isRetryable(err)).toBe(false);
     expect(String(err)).not.toContain(SIGN);
+    // Only a zero is success: an empty code is no promise the products were taken.
+    for (const error_code of ['', ' ']) {
+      const blank = make([{ status: 200, body: { error_code, error_msg: 'unknown' } }]);
+      await expect(blank.client.deleteMultiple('s', ['A'])).rejects.toBeInstanceOf(HipoinkRejectedError);
+    }
   });
 
   it('accepts a success whose other fields have types the reference does not promise', async () => {
