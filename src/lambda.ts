@@ -1,7 +1,5 @@
 import type { Context } from 'aws-lambda';
-import type { Deps } from './deps.ts';
 import { logger, metrics } from './observability.ts';
-import { runtimeDeps } from './runtime.ts';
 
 /** The body of an entry point: parse the event, call the core, map the result. */
 export type HandlerBody<D, E, R> = (event: E, deps: D, context: Context) => Promise<R>;
@@ -12,8 +10,8 @@ export type HandlerBody<D, E, R> = (event: E, deps: D, context: Context) => Prom
  * metrics recorded during the invocation flushed as one EMF line when it ends, thrown or not.
  * An invocation that recorded no metric writes none (Powertools would log a warning instead).
  *
- * A function with other dependencies than the sync functions' (e.g. a web endpoint) passes its
- * own factory; the sync functions use `lambdaHandler`.
+ * Each function passes its own factory: the sync functions share `lambdaHandler` (src/runtime.ts),
+ * the web function builds its app.
  */
 export function handlerWith<D, E, R>(deps: () => D, body: HandlerBody<D, E, R>) {
   return async (event: E, context: Context): Promise<R> => {
@@ -25,6 +23,3 @@ export function handlerWith<D, E, R>(deps: () => D, body: HandlerBody<D, E, R>) 
     }
   };
 }
-
-/** An entry point of the sync functions, on the dependencies every one of them shares. */
-export const lambdaHandler = <E, R>(body: HandlerBody<Deps, E, R>) => handlerWith(runtimeDeps, body);

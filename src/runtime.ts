@@ -1,5 +1,6 @@
 import { loadConfig } from './config.ts';
 import { buildDeps, type Deps } from './deps.ts';
+import { type HandlerBody, handlerWith } from './lambda.ts';
 
 let cached: Deps | undefined;
 
@@ -13,3 +14,6 @@ export function runtimeDeps(): Deps {
 export function resetRuntimeDeps(): void {
   cached = undefined;
 }
+
+/** An entry point of the sync functions, on the dependencies every one of them shares. */
+export const lambdaHandler = <E, R>(body: HandlerBody<Deps, E, R>) => handlerWith(runtimeDeps, body);

@@ -1,5 +1,5 @@
-import { lambdaHandler } from '../../src/lambda.ts';
 import { logger } from '../../src/observability.ts';
+import { lambdaHandler } from '../../src/runtime.ts';
 import { type BackfillResult, parseBackfillRequest, requestBackfill } from '../../src/sync/backfill.ts';
 
 /** Invoked by hand: `{"merchantId": "..."}` or `{"all": true}` → queue a full resync. */

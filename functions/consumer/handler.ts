@@ -1,8 +1,8 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { lambdaHandler } from '../../src/lambda.ts';
 import { METRIC } from '../../src/metric-names.ts';
 import { logger, metrics } from '../../src/observability.ts';
 import { processQueueBatch } from '../../src/queues/batch.ts';
+import { lambdaHandler } from '../../src/runtime.ts';
 import { PushMessageSchema } from '../../src/sync/messages.ts';
 import { pushCodes } from '../../src/sync/push.ts';
 

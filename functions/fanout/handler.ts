@@ -1,8 +1,8 @@
 import type { ScheduledEvent } from 'aws-lambda';
 import { budgetLimits } from '../../src/clover/budgeted.ts';
-import { lambdaHandler } from '../../src/lambda.ts';
 import { METRIC } from '../../src/metric-names.ts';
 import { logger, metrics } from '../../src/observability.ts';
+import { lambdaHandler } from '../../src/runtime.ts';
 import type { MerchantRecord } from '../../src/store/merchants.ts';
 import { type FanOutResult, fanOut } from '../../src/sync/fanout.ts';
 import { pollFreshness } from '../../src/sync/freshness.ts';

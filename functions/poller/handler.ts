@@ -1,10 +1,10 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { oneRequestAtATime } from '../../src/clover/budgeted.ts';
 import { POLL_START_MARGIN_SECONDS } from '../../src/function-settings.ts';
-import { lambdaHandler } from '../../src/lambda.ts';
 import { METRIC } from '../../src/metric-names.ts';
 import { logger, metrics } from '../../src/observability.ts';
 import { processQueueBatch } from '../../src/queues/batch.ts';
+import { lambdaHandler } from '../../src/runtime.ts';
 import { PollMessageSchema } from '../../src/sync/messages.ts';
 import { pollMerchant } from '../../src/sync/poll/index.ts';
 

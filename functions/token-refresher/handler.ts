@@ -1,7 +1,7 @@
 import type { ScheduledEvent } from 'aws-lambda';
-import { lambdaHandler } from '../../src/lambda.ts';
 import { METRIC } from '../../src/metric-names.ts';
 import { logger, metrics } from '../../src/observability.ts';
+import { lambdaHandler } from '../../src/runtime.ts';
 import { type BackupRefreshResult, refreshDueTokens } from '../../src/sync/refresh.ts';
 
 /** Schedule → refresh tokens that are close to expiry or old (a backup to on-demand refresh). */

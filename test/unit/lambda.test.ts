@@ -72,3 +72,27 @@ describe('handlerWith (the wrapper every entry point uses)', () => {
     expect(factory).toHaveBeenCalledTimes(2);
   });
 });
+
+describe('the web entry point', () => {
+  const httpEvent = {
+    version: '2.0',
+    rawPath: '/',
+    requestContext: { domainName: 'connect.example.test', http: { method: 'GET' } },
+  };
+
+  it('answers a page, never a thrown error: 400 for an event that is not an HTTP request, 500 for a configuration it cannot run', async () => {
+    const { handler } = await import('../../functions/web/handler.ts');
+    const { resetWebRuntimeDeps } = await import('../../src/web/deps.ts');
+    const logged = vi.spyOn(logger, 'error').mockImplementation(() => undefined);
+    vi.spyOn(logger, 'warn').mockImplementation(() => undefined);
+    resetWebRuntimeDeps();
+    const notHttp = await handler({ Records: [] }, lambdaContext('web', 1000));
+    expect(notHttp.statusCode).toBe(400);
+    expect(notHttp.body).toContain('<html');
+    // This process sets none of the web function's variables: its app cannot be built.
+    const unconfigured = await handler(httpEvent, lambdaContext('web', 1000));
+    expect(unconfigured.statusCode).toBe(500);
+    expect(unconfigured.body).toContain('<html');
+    expect(logged).toHaveBeenCalledWith('Web function cannot start', expect.anything());
+  });
+});
