@@ -6,7 +6,7 @@ import { lambdaHandler } from '../../src/runtime.ts';
 import { PushMessageSchema } from '../../src/sync/messages.ts';
 import { pushCodes } from '../../src/sync/push.ts';
 
-/** PushQueue → bring the given items' Hipoink labels in line with their stored state. */
+/** PushQueue → bring Hipoink's labels under the given product codes in line with their stored slots. */
 export const handler = lambdaHandler(
   (event: SQSEvent, deps, context): Promise<SQSBatchResponse> =>
     processQueueBatch(event, context, {

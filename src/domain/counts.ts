@@ -1,6 +1,6 @@
 /**
  * A store's shelf in numbers, as operators see it in `esl-sync status`: kept on the merchant record
- * by adding what each write changed, and counted afresh from all records when a poll lists them.
+ * by adding what each write changed, and counted afresh from all records at each ghost cleanup.
  */
 import { blocked, type Item, isOutOfStep, ownerRefusal, type Slot } from './shelf.ts';
 

@@ -8,7 +8,7 @@ import type { HipoinkProduct } from '../hipoink/fields.ts';
 export interface Item {
   itemId: string;
   status: 'active' | 'removed' | 'invalid';
-  /** The label of its last valid Clover version; absent once removed (hidden, deleted, gone). */
+  /** The label of its last valid Clover version; absent once removed (hidden, deleted, gone, variable-price). */
   label?: HipoinkProduct;
   labelHash?: string;
   /**

@@ -70,7 +70,7 @@ const MerchantFieldsSchema = z
     lastRefreshAt: z.optional(z.number()),
     refreshLeaseOwner: z.optional(z.string()),
     refreshLeaseUntil: z.optional(z.number()),
-    /** Largest Clover modifiedTime (ms) fully processed. */
+    /** Where the next read starts: the newest Clover modifiedTime (ms) processed (a read that stopped early may move it back). */
     cursor: z.optional(z.number()),
     lastPollStartedAt: z.optional(z.number()),
     pollCount: z._default(z.number().check(z.int()), 0),

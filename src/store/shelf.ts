@@ -110,7 +110,7 @@ export interface ShelfStore {
   ): Promise<void>;
   /** The codes noted for deletion from `storeCode` still without an answer, and those refused. */
   clearState(merchantId: string, storeCode: string): Promise<{ pending: string[]; refused: string[] }>;
-  /** Deletes every item and slot of the merchant (it is being removed). */
+  /** Deletes every row of the merchant: items, slots, the calls record, cleared stores' records. */
   forget(merchantId: string): Promise<void>;
 }
 
@@ -118,8 +118,8 @@ export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string,
   const key = (merchantId: string, sortKey: string) => ({ merchantId, itemId: sortKey });
   const slotKey = (merchantId: string, code: string) => key(merchantId, `${SLOT_PREFIX}${code}`);
   /**
-   * A merchant's item records, or its own rows (slots and the calls record): those start with '#',
-   * which sorts before every Clover item id (letters and digits).
+   * A merchant's item records, or its own rows (slots, the calls record, cleared stores' records):
+   * those start with '#', which sorts before every Clover item id (letters and digits).
    */
   const rows = (merchantId: string, kind: 'items' | 'slots') =>
     queryAll(doc, {

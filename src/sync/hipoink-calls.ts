@@ -21,8 +21,9 @@ export interface CallsContext {
  * sent: a label Hipoink already holds, again exactly as it accepted it, and if Hipoink refuses that
  * too, a delete of a code no product has. Both refused, the request itself is at fault (sign, store
  * code, client id): the push fails retryably with nothing recorded, so the labels follow once it is
- * fixed. A store with nothing on the shelf yet gets the delete alone, counted only when refused with
- * the same error (a refusal to delete an unknown code is another).
+ * fixed. Where no label is known to be held (nothing held yet, every held code unsure, or a store
+ * being cleared) the delete is sent alone, and counts only when refused with the same error (a
+ * refusal to delete an unknown code is another).
  */
 export function hipoinkCalls(ctx: CallsContext) {
   const { hipoink, storeCode } = ctx;

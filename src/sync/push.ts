@@ -88,9 +88,10 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
   /** Codes whose calls are answered and recorded: no longer unsure. */
   const settled: string[] = [];
   /**
-   * What is settled so far moves the store's counts and is sure. Done after each chunk, not only at
-   * the end: a push that Lambda stops at its timeout does not run `finally`, and its redo then
-   * starts after the last chunk done instead of sending the whole message again, never finishing.
+   * What is settled so far moves the store's counts and is sure. Done after the deletes and after
+   * each chunk of creates, not only at the end: a push that Lambda stops at its timeout does not run
+   * `finally`, and its redo then starts after the last chunk done instead of sending the whole
+   * message again, never finishing.
    */
   const checkpoint = async () => {
     const [change, codes] = [shelfChange, settled.splice(0)];

@@ -40,7 +40,7 @@ export async function confirmGone(ctx: PollContext, stored: readonly ItemRecord[
 }
 
 /**
- * Level-triggered repair, with every record at hand: each slot is made to name exactly the items
+ * The repair, from the state as stored, with every record at hand: each slot is made to name exactly the items
  * whose records want its code, with the label they want (a poll stopped after writing records and
  * before their slots), and every code out of step gets a push (one lost for good, or never queued
  * because a poll stopped). Wants are written before drops, as a poll writes them.

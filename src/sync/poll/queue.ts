@@ -11,8 +11,8 @@ export async function queuePushes(ctx: PollContext, flags: PushFlags = {}) {
   const { repush, ...sent } = flags;
   if (repush) {
     // A repush distrusts what is recorded as held: those codes are noted as under a call, so the
-    // push sends each once and records it sure, chunk by chunk, and a push Lambda stops at its
-    // timeout is redone from the chunk it was in (a repush flag on the message would resend them
+    // push sends each once and records it, no longer unsure, chunk by chunk, and a push that Lambda
+    // stopped at its timeout is redone from the chunk it was in (a repush flag on the message would resend them
     // all). A code holding nothing is created anyway (the resync retries refused labels); noting a
     // refused one would make its push delete there.
     const slots = await deps.shelf.getSlots(merchant.merchantId, [...touched]);

@@ -54,7 +54,8 @@ function outcomeOf(ctx: PollContext, raw: unknown): ItemOutcome {
  * leaves the code it wanted only once every want is written (`applyDrops`, after the read and the
  * repair), so two items swapping codes never leave a code both want wanted by nobody, which a push
  * would delete, unbinding its label. The push reads only slots; a poll stopped between these writes
- * leaves its mark on the store, and the next poll's repair finishes them from the records.
+ * leaves the store marked (`shelfWritesUnfinished`), and the next poll's repair finishes them from
+ * the records.
  */
 async function saveItems(ctx: PollContext, items: ReadonlyArray<[Outcome, ItemRecord | undefined]>) {
   const changes = items.flatMap(([outcome, before]) => changeOf(ctx, outcome, before));
