@@ -18,10 +18,13 @@ export const MAX_MERCHANTS_PER_REQUEST = 1_000;
 /** Clover's merchant and item ids: letters and digits (13 in practice). */
 const CLOVER_ID = /^[A-Za-z0-9]{1,32}$/;
 
-/** Clover's setup request, sent to a new webhook address before any auth code exists. */
-export const VerificationSchema = z.strictObject({
-  verificationCode: z.string().check(z.regex(/^[\x21-\x7e]{1,256}$/)),
-});
+/**
+ * Clover's setup request, sent to a new webhook address before any auth code exists. Fields beside
+ * the code are tolerated (Clover may add some), but a body carrying notices is never one.
+ */
+export const VerificationSchema = z
+  .looseObject({ verificationCode: z.string().check(z.regex(/^[\x21-\x7e]{1,256}$/)) })
+  .check(z.refine((body) => !('merchants' in body), 'carries notices'));
 
 /** The notice body: every merchant's notices. Each merchant's list is read on its own. */
 const NoticeBodySchema = z.object({

@@ -175,7 +175,10 @@ describe('receiving a webhook', () => {
     expect(await w.send({ verificationCode: 'ab12-CD34' }, null)).toEqual({ kind: 'verification' });
     expect(w.verifications).toEqual([{ code: 'ab12-CD34', at: NOW }]);
     expect(w.pollQueue.sent).toEqual([]);
-    // Anything else beside the code is not a verification (and then needs auth).
+    // A field Clover may add beside the code does not make it a notice.
+    expect(await w.send({ verificationCode: 'cd56', appId: 'APP' }, null)).toEqual({ kind: 'verification' });
+    expect(w.verifications.at(-1)).toEqual({ code: 'cd56', at: NOW });
+    // A body carrying notices is not a verification (and then needs auth).
     expect(await w.send({ verificationCode: 'x', merchants: {} }, null)).toMatchObject({
       kind: 'unauthorized',
     });
