@@ -10,7 +10,7 @@ import { createWorld, SETTINGS, type World } from './shelf-world.ts';
 
 const CODES = ['C0', 'C1', 'C2', 'C3'];
 /** Sequences per property run; more with SHELF_PROPERTY_RUNS (long runs find the rarer interleavings). */
-const RUNS = Number(process.env.SHELF_PROPERTY_RUNS ?? 3000);
+const RUNS = Number(process.env.SHELF_PROPERTY_RUNS ?? 6000);
 /** Time allowed: generous for CI's count, and growing with a longer run. */
 const TIME_MS = Math.max(240_000, RUNS * 2);
 /**
