@@ -36,9 +36,15 @@ export class CloverApiError extends EslSyncError {
   readonly code = 'CLOVER_API';
   get retryable(): boolean {
     const status = this.context.status;
-    return status === undefined || status === 429 || status >= 500;
+    return status === undefined || status === 408 || status === 429 || status >= 500;
   }
 }
+
+/**
+ * Clover's retry-after holds the whole app longer than a request may wait: not sent, retried later
+ * (by SQS), never by the HTTP client.
+ */
+export class CloverPausedError extends CloverApiError {}
 
 /** Clover refused our app's credentials (client id or secret): configuration, never a merchant's token. */
 export class CloverAppRefusedError extends CloverApiError {}

@@ -20,8 +20,8 @@ export type TableAction =
 export const TABLE_ACCESS = {
   // merchants.list.
   fanOut: { merchants: ['Scan'], products: [] },
-  // merchants.get; startPoll, recordPoll, token lease/refresh and the Clover budget are updates.
-  // Shelf: item and slot batch reads, listings (queries), item records (puts), slot changes and
+  // merchants.get; startPoll, recordPoll, token lease/refresh and the Clover budget are updates
+  // (the budget is read with a get when a pause refuses a wait). Shelf: item and slot batch reads, listings (queries), item records (puts), slot changes and
   // the calls record (updates).
   poller: {
     merchants: ['GetItem', 'UpdateItem'],
@@ -36,8 +36,8 @@ export const TABLE_ACCESS = {
   },
   // merchants.get and list.
   backfill: { merchants: ['GetItem', 'Scan'], products: [] },
-  // merchants.list and get; token lease/refresh and the Clover budget are updates; its heartbeat
-  // is a put.
+  // merchants.list and get; token lease/refresh and the Clover budget are updates (and a get, as
+  // for the poller); its heartbeat is a put.
   tokenRefresher: { merchants: ['GetItem', 'PutItem', 'Scan', 'UpdateItem'], products: [] },
   // The connect flow: gets and conditional updates of merchants, invites, used states, the budget;
   // webhook notices: batch reads of their merchants, the notice time, an uninstall, the verification.

@@ -1,4 +1,4 @@
-import { CloverApiError } from '../errors.ts';
+import { CloverPausedError } from '../errors.ts';
 import type { RequestBudget } from '../store/budget.ts';
 import { type CloverClient, MAX_RETRY_AFTER_MS, type RequestGate } from './client.ts';
 
@@ -35,7 +35,7 @@ export function budgetGate(
       // A wait longer than a function budgets for fails the attempt (retried later) instead of
       // running the function into its timeout.
       if ((await budget.take(limit, MAX_RETRY_AFTER_MS)) === undefined)
-        throw new CloverApiError(
+        throw new CloverPausedError(
           `Clover asked the app to wait more than ${MAX_RETRY_AFTER_MS / 1000} s (a 429's retry-after)`,
           { status: 429 },
         );

@@ -2,6 +2,7 @@ import {
   AuthorizationCodeRejectedError,
   CloverApiError,
   CloverAppRefusedError,
+  CloverPausedError,
   CloverUnauthorizedError,
   InvalidResponseError,
   RefreshRejectedError,
@@ -125,12 +126,13 @@ export function createCloverClient(options: CloverClientOptions): CloverClient &
       statusCodes: [408, 429, 500, 502, 503, 504],
       afterStatusCodes: [413, 429, 503],
       // ky would retry after at most this even when Clover asks for longer; `shouldRetry` gives up
-      // on such a 429 instead.
+      // on such a 429 instead, and on a request the app-wide pause would hold longer.
       maxRetryAfter: MAX_RETRY_AFTER_MS,
       shouldRetry: ({ error }) =>
-        isHttpError(error) &&
-        error.response.status === 429 &&
-        (retryAfterMs(error.response.headers.get('retry-after')) ?? 0) > MAX_RETRY_AFTER_MS
+        error instanceof CloverPausedError ||
+        (isHttpError(error) &&
+          error.response.status === 429 &&
+          (retryAfterMs(error.response.headers.get('retry-after')) ?? 0) > MAX_RETRY_AFTER_MS)
           ? false
           : undefined,
       backoffLimit: options.backoffLimitMs ?? 10_000,

@@ -1,4 +1,4 @@
-import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isConditionFailure } from './dynamo.ts';
 
 /** Key of the shared request schedule in the merchants table (never a Clover merchant id). */
@@ -8,8 +8,8 @@ export interface RequestBudget {
   /**
    * Waits until this process may send one more Clover request without the whole app (every Lambda
    * together) going faster than `limit` requests per second, and until no pause holds the app.
-   * Resolves to the second (Unix s) the request was scheduled in; to undefined, at once, when that
-   * is more than `maxWaitMs` away (a pause holds the app longer than the caller can wait).
+   * Resolves to the second (Unix s) the request was scheduled in; to undefined, at once and booking
+   * nothing, when that would be more than `maxWaitMs` away (a pause holds the app that long).
    */
   take(limit: number, maxWaitMs?: number): Promise<number | undefined>;
   /**
@@ -41,17 +41,18 @@ export function createRequestBudget(
   // first, otherwise starting it afresh; either way one update in the usual case.
   let busy = false;
 
-  /** The schedule is ahead of the clock: take the next place after it. */
-  const follow = async (t: number, step: number): Promise<number | undefined> => {
+  /** The schedule is ahead of the clock, but no later than `latest`: take the next place after it. */
+  const follow = async (t: number, step: number, latest: number): Promise<number | undefined> => {
+    const bounded = Number.isFinite(latest);
     try {
       const out = await doc.send(
         new UpdateCommand({
           TableName: tableName,
           Key: key,
           UpdateExpression: 'SET #next = #next + :step',
-          ConditionExpression: '#next >= :t',
+          ConditionExpression: bounded ? '#next >= :t AND #next <= :latest' : '#next >= :t',
           ExpressionAttributeNames: names,
-          ExpressionAttributeValues: { ':step': step, ':t': t },
+          ExpressionAttributeValues: { ':step': step, ':t': t, ...(bounded ? { ':latest': latest } : {}) },
           ReturnValues: 'UPDATED_NEW',
         }),
       );
@@ -81,19 +82,29 @@ export function createRequestBudget(
     }
   };
 
+  /** When the next request may go out, as the schedule now says. */
+  const scheduledAt = async (): Promise<number> => {
+    const out = await doc.send(new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true }));
+    return Number(out.Item?.nextRequestAt ?? 0);
+  };
+
   return {
     async take(limit, maxWaitMs = Number.POSITIVE_INFINITY) {
       const step = 1000 / limit;
       for (;;) {
         const t = now();
+        const latest = t + maxWaitMs;
         const at = busy
-          ? ((await follow(t, step)) ?? (await restart(t, step)))
-          : ((await restart(t, step)) ?? (await follow(t, step)));
-        // Both failed only if the schedule moved between the two updates: try again.
-        if (at === undefined) continue;
+          ? ((await follow(t, step, latest)) ?? (await restart(t, step)))
+          : ((await restart(t, step)) ?? (await follow(t, step, latest)));
+        if (at === undefined) {
+          // Both refused: the schedule is later than the caller can wait (nothing was booked), or
+          // it moved between the two updates (try again).
+          if (Number.isFinite(latest) && (await scheduledAt()) > latest) return undefined;
+          continue;
+        }
         busy = at > t;
         const wait = at - now();
-        if (wait > maxWaitMs) return undefined;
         if (wait > 0) await sleep(wait);
         return Math.floor(at / 1000);
       }

@@ -67,7 +67,7 @@ describe('app-wide Clover budget', () => {
 
   it('gives up, rather than wait, when Clover asks for longer than a function can wait', async () => {
     const tokens = clover.addMerchant('PAUSE0000002', [{ name: 'Soda', price: 199 }]);
-    const [a, b] = [lambda(), lambda()];
+    const a = lambda();
     clover.resetRequests();
     clover.failNext(1, 429, { retryAfterSeconds: 60 });
     const query = { limit: 10, offset: 0 };
@@ -75,16 +75,34 @@ describe('app-wide Clover budget', () => {
     await expect(a.client.listItems('PAUSE0000002', tokens.access_token, query)).rejects.toMatchObject({
       context: { status: 429 },
     });
-    // B, in another function, is held by the same pause: it fails at once instead of sleeping 60 s.
-    await expect(b.client.listItems('PAUSE0000002', tokens.access_token, query)).rejects.toThrow(
+    // B, in another function, is held by the same pause: it fails at once instead of sleeping 60 s,
+    // without a retry, and books no place (the pause would otherwise grow with every refusal).
+    const { DeleteCommand, GetCommand } = await import('@aws-sdk/lib-dynamodb');
+    const budgetKey = { TableName: 'merchants', Key: { merchantId: '#clover-request-budget' } };
+    const scheduled = async () =>
+      (await state.doc.send(new GetCommand({ ...budgetKey, ConsistentRead: true }))).Item?.nextRequestAt;
+    const paused = await scheduled();
+    const budget = createRequestBudget(state.doc, 'merchants');
+    let takes = 0;
+    const b = createCloverClient({
+      baseUrl: clover.url,
+      backoffLimitMs: 200,
+      gate: budgetGate(
+        {
+          take: (limit, maxWait) => (takes++, budget.take(limit, maxWait)),
+          pause: (until) => budget.pause(until),
+        },
+        budgetLimits(50),
+      ),
+    });
+    await expect(b.listItems('PAUSE0000002', tokens.access_token, query)).rejects.toThrow(
       /Clover asked the app to wait more than 20 s/,
     );
+    expect(takes).toBe(1);
+    expect(await scheduled()).toBe(paused);
     expect(clover.requests.map((r) => r.status)).toEqual([429]);
     // The pause would hold the other tests' requests too.
-    const { DeleteCommand } = await import('@aws-sdk/lib-dynamodb');
-    await state.doc.send(
-      new DeleteCommand({ TableName: 'merchants', Key: { merchantId: '#clover-request-budget' } }),
-    );
+    await state.doc.send(new DeleteCommand(budgetKey));
   });
 
   it('gives a retry its place in the budget like a first try', async () => {
