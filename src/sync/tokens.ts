@@ -105,7 +105,7 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
    * Spends the recovery token: a new pair, or why recovery cannot help (Clover refused the token,
    * or answered our request with a client error: its shape is an assumption). A failure that may
    * pass (Clover down or busy) or a refused app (our credentials: fixed, recovery may still work)
-   * gives the lease back and fails this attempt, leaving the merchant as it is.
+   * fails this attempt, leaving the merchant as it is.
    */
   const recover = async (m: MerchantRecord, secret: string) => {
     try {
@@ -116,7 +116,6 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
       if (err instanceof RefreshRejectedError) return { failed: 'recovery was refused too' };
       if (err instanceof CloverApiError && !(err instanceof CloverAppRefusedError) && !err.retryable)
         return { failed: `recovery failed with HTTP ${err.context.status}` };
-      await deps.merchants.releaseRefreshLease(m.merchantId, owner);
       throw err;
     }
   };
@@ -158,18 +157,31 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
     return use(pair.access_token);
   };
 
+  /**
+   * A step of handling a refusal that failed (a read, the secret, a recovery that may pass): the
+   * lease goes, so the next attempt need not wait it out.
+   */
+  const leaseGoesIfFails = async <T>(m: MerchantRecord, run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (err) {
+      await deps.merchants.releaseRefreshLease(m.merchantId, owner).catch(() => undefined);
+      throw err;
+    }
+  };
+
   /** Clover refused the refresh token: another worker's new pair, a recovery, or re-authorization. */
   const refused = async (m: MerchantRecord, err: RefreshRejectedError): Promise<Next> => {
     const { merchantId } = m;
     // Another worker may have stored a new pair meanwhile (its refresh outlived its lease): use it.
     // Recovering with our stale token now would invalidate that pair.
-    const current = await deps.merchants.get(merchantId);
+    const current = await leaseGoesIfFails(m, () => deps.merchants.get(merchantId));
     if (current && current.tokenVersion !== m.tokenVersion) return { kind: 'read again' };
     // Clover may have rotated the pair while our write of the new one failed: the token we hold is
     // then the recovery token, which a high-trust app can exchange. Deployed wiring always passes
     // appSecret; only its value says whether one is configured.
-    const secret = await deps.appSecret?.();
-    const recovery = secret ? await recover(m, secret) : undefined;
+    const secret = await leaseGoesIfFails(m, async () => deps.appSecret?.());
+    const recovery = secret ? await leaseGoesIfFails(m, () => recover(m, secret)) : undefined;
     if (recovery?.pair) {
       await persist(m, recovery.pair);
       return use(recovery.pair.access_token);
@@ -180,7 +192,9 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
       ? ` (${recovery.failed})`
       : ' (no Clover app secret is configured, so recovery was not tried)';
     const reason = `Clover rejected the refresh token (HTTP ${err.context.status ?? '?'}); the merchant must re-authorize the app${hint}`;
-    if (!(await deps.merchants.markNeedsReauth(merchantId, m.tokenVersion, reason)))
+    if (
+      !(await leaseGoesIfFails(m, () => deps.merchants.markNeedsReauth(merchantId, m.tokenVersion, reason)))
+    )
       return { kind: 'read again' };
     throw new MerchantUnavailableError('Merchant needs re-authorization', { merchantId }, { cause: err });
   };

@@ -186,6 +186,7 @@ describe('token manager', () => {
       ['is down', new CloverApiError('unavailable', { status: 503 })],
       ['is busy', new CloverApiError('rate limited', { status: 429 })],
       ['cannot be reached', new CloverApiError('timed out', {})],
+      ['times the request out (408)', new CloverApiError('request timeout', { status: 408 })],
       [
         'refuses our app credentials (fixed, recovery may still work)',
         new CloverAppRefusedError('invalid_client', { status: 401 }),
@@ -200,6 +201,26 @@ describe('token manager', () => {
       expect(refreshTokens).toHaveBeenCalledTimes(2);
       expect(recover).toHaveBeenCalledTimes(2);
     });
+  });
+
+  it('gives the lease back when the app secret cannot be read after a refusal', async () => {
+    const store = new FakeMerchantStore(merchantRecord({ accessTokenExpiresAt: nowS() - 10 }));
+    const unreadable = new Error('Secrets Manager unavailable');
+    const tokens = createTokenManager({
+      merchants: store,
+      clover: {
+        refreshTokens: async () => {
+          throw new RefreshRejectedError('rejected', { status: 400 });
+        },
+        recoverTokens: notUsed,
+      },
+      appId: async () => 'APP',
+      appSecret: async () => Promise.reject(unreadable),
+      settings,
+    });
+    await expect(tokens.accessToken('M1')).rejects.toBe(unreadable);
+    expect(store.records.get('M1')?.state).toBe('active');
+    expect(store.records.get('M1')?.refreshLeaseOwner).toBeUndefined();
   });
 
   it('does not mark needs_reauth when another worker rotated the pair meanwhile', async () => {
