@@ -1,5 +1,5 @@
 import { Token } from 'aws-cdk-lib';
-import { ConfigSchema, DEFAULT_PRODUCT_CODE_PRECEDENCE, productCodeOrder } from '../src/config.ts';
+import { ConfigSchema } from '../src/config.ts';
 import { MAX_POLLER_CONCURRENCY, MIN_POLLER_CONCURRENCY, POLLER } from '../src/function-settings.ts';
 import * as z from '../src/zod.ts';
 
@@ -84,17 +84,8 @@ export const StageSettingsSchema = z
     hipoinkChunkSize: handlers.hipoinkChunkSize,
     /** Clover requests per second for the whole app (Clover allows 50); item reads get 80% of it. */
     cloverRequestsPerSecond: handlers.cloverRequestsPerSecond,
-    /**
-     * Which Clover field becomes the Hipoink product code, e.g. "code,sku,id". No default: a change
-     * moves every label to another product code (each product deleted under its old code, which
-     * unbinds its label), so each stage names its own.
-     */
-    productCodePrecedence: z.pipe(
-      z.string({
-        error: `required: the Clover fields the product code is taken from, in order, e.g. "${DEFAULT_PRODUCT_CODE_PRECEDENCE}" (the barcode first); keep the order a deployed stage already uses`,
-      }),
-      productCodeOrder,
-    ),
+    /** Which Clover fields the Hipoink product code comes from, in order, e.g. "code,sku,id" (required). */
+    productCodePrecedence: handlers.productCodePrecedence,
     /** Email subscribed to the operator alarms' topic (optional; any SNS subscriber can be added). */
     alertEmail: z.optional(z.string()),
     /** A custom domain for the connect flow's web address, e.g. connect.example.com (with webCertificateArn). */

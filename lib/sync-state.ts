@@ -25,7 +25,7 @@ export class SyncState extends Construct {
   constructor(scope: Construct, id: string) {
     super(scope, id);
     this.key = new Key(this, 'StateKey', {
-      description: 'esl-sync: encrypts merchant OAuth tokens, product state and the app secret',
+      description: 'esl-sync: encrypts merchant OAuth tokens, product state and the secrets',
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });

@@ -5,8 +5,8 @@ const PRODUCT_CODE_SOURCES = ['sku', 'code', 'id'] as const;
 export type ProductCodeSource = (typeof PRODUCT_CODE_SOURCES)[number];
 
 /**
- * The order tried when none is configured: the barcode first, as labels are bound to their products
- * by scanning it.
+ * The order the example stage and the local stack use: the barcode first, as labels are bound to
+ * their products by scanning it.
  */
 export const DEFAULT_PRODUCT_CODE_PRECEDENCE = 'code,sku,id';
 
@@ -27,8 +27,17 @@ export const productCodeOrder = z.transform((raw: string, ctx) => {
   }
   return parts as ProductCodeSource[];
 });
+/**
+ * No default: a change moves every label to another product code (each product deleted under its
+ * old code, which unbinds its label), so each stage names its own.
+ */
 const productCodePrecedence = z.pipe(
-  z._default(z.string(), DEFAULT_PRODUCT_CODE_PRECEDENCE),
+  z.string({
+    error:
+      `required: the Clover fields the product code is taken from, in order, e.g. "${DEFAULT_PRODUCT_CODE_PRECEDENCE}" ` +
+      '(the barcode first). Keep the order a deployed stage already uses: one deployed without this ' +
+      'setting used "sku,code,id"',
+  }),
   productCodeOrder,
 );
 

@@ -6,7 +6,8 @@ export type HandlerBody<D, E, R> = (event: E, deps: D, context: Context) => Prom
 
 /**
  * What every Lambda entry point shares, written once: the invocation's context on every log
- * line, dependencies from `deps` (built once per cold start by the caller's factory), and the
+ * line, dependencies from `deps` (the caller's factory, run each invocation; the sync functions'
+ * builds them once per cold start), and the
  * metrics recorded during the invocation flushed as one EMF line when it ends, thrown or not.
  * An invocation that recorded no metric writes none (Powertools would log a warning instead).
  *

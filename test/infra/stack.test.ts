@@ -361,7 +361,7 @@ describe('EslSync stack', () => {
       // No default: a stage deployed with one order must keep it, or every label moves code.
       [
         { productCodePrecedence: undefined },
-        /productCodePrecedence: required: .*keep the order a deployed stage already uses/,
+        /productCodePrecedence: required: .*Keep the order a deployed stage already uses: one deployed without this setting used "sku,code,id"/,
       ],
     ];
     for (const [props, message] of refused) expect(() => synth(props)).toThrow(message);

@@ -13,6 +13,7 @@ const env = {
   POLL_QUEUE_URL: 'q1',
   PUSH_QUEUE_URL: 'q2',
   APP_SECRET_ID: 's',
+  PRODUCT_CODE_PRECEDENCE: 'code,sku,id',
   HIPOINK_SECRET_ID: 'h',
   CLOVER_API_BASE_URL: 'https://api.clover.com/',
   HIPOINK_BASE_URL: 'https://esl.test//',
