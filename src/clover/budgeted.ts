@@ -17,6 +17,8 @@ export function budgetLimits(requestsPerSecond: number): BudgetLimits {
   return { reads: Math.floor(requestsPerSecond * READ_SHARE), tokens: requestsPerSecond };
 }
 
+/** The longest a 429 pauses the whole app, whatever its retry-after says. */
+export const MAX_PAUSE_MS = 5 * 60_000;
 /** When Clover answers 429 without saying how long to wait: its rate limits count per second. */
 const DEFAULT_PAUSE_MS = 1000;
 
@@ -41,7 +43,8 @@ export function budgetGate(
         );
     },
     async rateLimited(retryAfterMs) {
-      await budget.pause(now() + (retryAfterMs ?? DEFAULT_PAUSE_MS));
+      // Capped: a pause only ever grows, and one odd header must not stop the app for good.
+      await budget.pause(now() + Math.min(retryAfterMs ?? DEFAULT_PAUSE_MS, MAX_PAUSE_MS));
     },
   };
 }

@@ -78,11 +78,18 @@ export interface RequestGate {
  */
 export const MAX_RETRY_AFTER_MS = 20_000;
 
-/** A `retry-after` header as milliseconds: delta-seconds or an HTTP date; undefined if absent or unreadable. */
+/** From this on, a number in `retry-after` is a time (Unix seconds), not a delay: as ky reads it. */
+const RETRY_AT_FROM_MS = Date.parse('2024-01-01');
+
+/**
+ * A `retry-after` header as milliseconds: delta-seconds, a time in Unix seconds, or an HTTP date;
+ * undefined if absent or unreadable.
+ */
 export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
   if (header === null || header.trim() === '') return undefined;
   const seconds = Number(header);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  if (Number.isFinite(seconds))
+    return Math.max(0, seconds * 1000 >= RETRY_AT_FROM_MS ? seconds * 1000 - now : seconds * 1000);
   const at = Date.parse(header);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }

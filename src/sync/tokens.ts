@@ -109,9 +109,9 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
    */
   const recover = async (m: MerchantRecord, secret: string) => {
     try {
-      const pair = await deps.clover.recoverTokens(await deps.appId(), secret, m.refreshToken, m.merchantId);
-      deps.onRecovery?.(m.merchantId);
-      return { pair };
+      return {
+        pair: await deps.clover.recoverTokens(await deps.appId(), secret, m.refreshToken, m.merchantId),
+      };
     } catch (err) {
       if (err instanceof RefreshRejectedError) return { failed: 'recovery was refused too' };
       if (err instanceof CloverApiError && !(err instanceof CloverAppRefusedError) && !err.retryable)
@@ -150,7 +150,7 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
       pair = await deps.clover.refreshTokens(await deps.appId(), m.refreshToken, m.merchantId);
     } catch (err) {
       if (err instanceof RefreshRejectedError) return refused(m, err);
-      await deps.merchants.releaseRefreshLease(m.merchantId, owner);
+      await deps.merchants.releaseRefreshLease(m.merchantId, owner).catch(() => undefined);
       throw err;
     }
     await persist(m, pair);
@@ -184,6 +184,7 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
     const recovery = secret ? await leaseGoesIfFails(m, () => recover(m, secret)) : undefined;
     if (recovery?.pair) {
       await persist(m, recovery.pair);
+      deps.onRecovery?.(m.merchantId);
       return use(recovery.pair.access_token);
     }
     // Only a pair that is still current when Clover refuses it means the merchant must

@@ -95,6 +95,9 @@ describe('Clover client', () => {
     expect(retryAfterMs(new Date(1_000_000 + 5000).toUTCString(), 1_000_000)).toBe(5000);
     expect(retryAfterMs(null)).toBeUndefined();
     expect(retryAfterMs('soon')).toBeUndefined();
+    // A large number is a time in Unix seconds (as ky reads it), not a delay of decades.
+    const now = Date.parse('2026-06-01T00:00:00Z');
+    expect(retryAfterMs(String(now / 1000 + 7), now)).toBe(7000);
   });
 
   it('honours 429 + retry-after and then succeeds, counting the 429', async () => {
