@@ -121,7 +121,12 @@ function parseCommandLine(argv: string[]) {
     }
     if (e.code?.startsWith('ERR_PARSE_ARGS')) {
       const option = /'(--?[\w-]+)/.exec(e.message)?.[1];
-      throw new UsageError(option ? `${option} needs a value` : e.message);
+      if (!option) throw new UsageError(e.message);
+      // Node reads a value that starts with "-" as a missing value followed by another option.
+      const dashed = e.message.includes('ambiguous')
+        ? ` (a value starting with "-" goes as ${option}=VALUE)`
+        : '';
+      throw new UsageError(`${option} needs a value${dashed}`);
     }
     throw err;
   }

@@ -223,6 +223,10 @@ describe('usage errors come before the stack is looked up', () => {
     [['stores'], /unknown stores command: \(none\)/],
     [['stores', 'invite'], /--store-code CODE is required/],
     [['stores', 'invite', '--store-code'], /--store-code needs a value/],
+    [
+      ['backfill', '--all', '--since', '-5'],
+      /--since needs a value \(a value starting with "-" goes as --since=VALUE\)/,
+    ],
     [['stores', 'invite', '--store-code', 'a b'], /--store-code: a store code is 1 to 64 printable/],
     [['stores', 'invite', '--store-code', 's', '--expires-in', '0'], /--expires-in takes a number of days/],
     [['stores', 'invite', '--store-code', 's', '--expires-in', '31'], /at most 30/],
