@@ -46,6 +46,9 @@ export async function startHipoinkSimulator(
   // Stores whose requests wait until released (a slow or stuck Hipoink for one store), and how
   // many requests wait there now.
   const holds = new Map<string, { release: () => void; gate: Promise<void>; waiting: number }>();
+  // The stores set up in Hipoink, when a test names them: a request for any other store code is
+  // refused. Unnamed, every store code is taken (the local demo connects stores at will).
+  let knownStores: ReadonlySet<string> | undefined;
 
   const store = (code: string) => {
     let s = stores.get(code);
@@ -125,6 +128,7 @@ export async function startHipoinkSimulator(
     // Never echo the sign: it is a credential.
     if (json.sign !== sign) return answer(200, 10002, 'sign check failed');
     if (!storeCode) return answer(200, 10003, 'store_code is required');
+    if (knownStores && !knownStores.has(storeCode)) return answer(200, 10005, 'unknown store_code');
     if (json.is_base64 !== '0') return answer(200, 10004, 'is_base64 must be "0"');
 
     switch (op) {
@@ -182,6 +186,10 @@ export async function startHipoinkSimulator(
   };
 
   const control = {
+    /** Only these store codes exist in Hipoink from now on (undefined: any store code does). */
+    onlyStores(codes: readonly string[] | undefined) {
+      knownStores = codes && new Set(codes);
+    },
     products(storeCode: string): Map<string, HipoinkProduct> {
       return new Map(store(storeCode));
     },

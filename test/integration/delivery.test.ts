@@ -199,4 +199,26 @@ describe('push consumer against the Hipoink simulator', () => {
     await pushCodes(deps(), { merchantId, codes: ['PC-C'] });
     expect(shelf(storeCode)['PC-C']).toBe('3.00');
   });
+
+  it('tells a mistyped store code (a store Hipoink does not have) as a refused request: retried, nothing recorded', async () => {
+    const { merchantId, storeCode } = await freshMerchant();
+    await applyVersion(merchantId, 'A', { price: 100, hidden: false }, 1);
+    hipoink.onlyStores([`${storeCode}-real`]);
+    try {
+      await expect(pushCodes(deps(), { merchantId, codes: ['PC-A'] })).rejects.toMatchObject({
+        code: 'HIPOINK_REQUEST_REFUSED',
+        retryable: true,
+        message: expect.stringContaining(`store ${storeCode}`),
+      });
+      const [a] = await store.getSlots(merchantId, ['PC-A']);
+      expect(a?.refused).toBeUndefined();
+      expect(a?.held).toBeUndefined();
+      // Hipoink gets the store: the retried message delivers the label.
+      hipoink.onlyStores([storeCode]);
+      await pushCodes(deps(), { merchantId, codes: ['PC-A'] });
+      expect(shelf(storeCode)['PC-A']).toBe('1.00');
+    } finally {
+      hipoink.onlyStores(undefined);
+    }
+  });
 });

@@ -67,6 +67,21 @@ describe('Hipoink simulator', () => {
     ).not.toBe(0);
   });
 
+  it('refuses every request for a store it does not have, once told its stores', async () => {
+    sim.onlyStores(['S2']);
+    try {
+      const unknown = await post('product/create', { pc: 'U', pn: 'U', pp: '1.00' });
+      expect(unknown.status).toBe(200);
+      expect(unknown.body.error_code).not.toBe(0);
+      expect((await post('product/del_multiple', { f1: ['U'] })).body.error_code).not.toBe(0);
+      expect(sim.products('S1').has('U')).toBe(false);
+      sim.onlyStores(['S1', 'S2']);
+      expect((await post('product/create', { pc: 'U', pn: 'U', pp: '1.00' })).body.error_code).toBe(0);
+    } finally {
+      sim.onlyStores(undefined);
+    }
+  });
+
   it('refuses a whole batch containing a rejected product and names it', async () => {
     sim.rejectProduct('BAD', 'unknown template');
     const r = await post('product/create_multiple', {
