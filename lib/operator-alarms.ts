@@ -102,7 +102,8 @@ export class OperatorAlarms extends Construct {
         // SQS may stop publishing for a queue nobody touches; no data must not read as "cleared".
         missing: TreatMissingData.IGNORE,
         description:
-          `${name} messages failed five times and were set aside, so some labels are not being updated. ` +
+          `${name} messages failed five times, or could never succeed, and were set aside, so some labels ` +
+          'are not being updated. ' +
           `Read the reasons with \`esl-sync dlq list --queue ${dlqName} ${aws}\`; once the cause is fixed, ` +
           `\`esl-sync dlq redrive --queue ${dlqName} ${aws}\`.`,
       });
@@ -111,7 +112,10 @@ export class OperatorAlarms extends Construct {
         threshold: BACKLOG_SECONDS,
         description:
           `A ${dlqName} message has waited over ${BACKLOG_SECONDS / 60} minutes: labels are falling behind Clover. ` +
-          'Check the function logs for errors, throttling or Clover 429s (CloverRateLimited metric).',
+          (name === 'Poll'
+            ? 'Check the Poller logs for errors, throttling or Clover 429s (CloverRateLimited metric).'
+            : 'Check the PushConsumer logs: Hipoink down or slow, or refusing every request (a wrong sign, ' +
+              `store code or client id; \`esl-sync dlq list --queue push ${aws}\` shows the reasons).`),
       });
     }
 
@@ -133,10 +137,10 @@ export class OperatorAlarms extends Construct {
       threshold: 100,
       evaluationPeriods: 3,
       description:
-        'The stores ask for more polls than Clover allows this app (50 requests/s, 80% of them for reads): ' +
-        'every store is now polled less often than the poll interval, evenly, none left out. ' +
-        'Lengthen pollIntervalSeconds, have the stores send Clover webhooks (they are then polled on the ' +
-        'safety interval), or split the stores across Clover apps.',
+        'The stores ask for more polls than the app may send to Clover (cloverRequestsPerSecond, at most ' +
+        'Clover’s 50 a second, 80% of them for reads): every store is now polled less often than the poll ' +
+        'interval, evenly, none left out. Lengthen pollIntervalSeconds, turn on Clover webhooks for the app ' +
+        '(stores heard through them are polled on the safety interval), or split the stores across Clover apps.',
     });
     this.add('MerchantsNeedReauth', {
       metric: this.gauge(METRIC.merchantsNeedingReauth, FIVE_MINUTES, 'Maximum'),
@@ -153,15 +157,18 @@ export class OperatorAlarms extends Construct {
       description:
         'A merchant record in DynamoDB cannot be used (e.g. a token field missing or damaged), so that ' +
         'store is not synced. The fan-out log line "Merchant skipped: its stored record cannot be used" ' +
-        `names it and the fields; re-add it with \`esl-sync merchants add ${aws}\`.`,
+        `names it and the fields. With a token pair for it, \`esl-sync merchants add ${aws}\` rewrites it; ` +
+        'otherwise delete its item from the merchants table and connect the store again ' +
+        `(\`esl-sync stores invite --store-code CODE ${aws}\`).`,
     });
     this.add('ProductsRejected', {
       // One bad product is the store's data (status shows it); many at once suggest the request.
       metric: this.gauge(METRIC.productRejected, FIVE_MINUTES, 'Sum'),
       threshold: 3,
       description:
-        `Hipoink refused several products within 5 minutes. \`esl-sync status ${aws}\` lists them with ` +
-        "Hipoink's reasons: if they share one reason (sign, store code), fix that, then " +
+        `Hipoink refused several products within 5 minutes. \`esl-sync status ${aws}\` counts them per ` +
+        `store and \`esl-sync merchants show ID ${aws}\` lists them with Hipoink's reasons: if they share ` +
+        'one reason (sign, store code), fix that, then ' +
         `\`esl-sync backfill --all ${aws}\` sends the refused labels again; otherwise fix the items in Clover.`,
     });
     this.add('RefreshTokensExpiring', {
@@ -169,16 +176,19 @@ export class OperatorAlarms extends Construct {
       threshold: 1,
       description:
         `A store’s Clover refresh token runs out within 7 days. \`esl-sync status ${aws}\` names it; ` +
-        'have the store authorize the app again before then, or it will need re-authorization.',
+        `\`esl-sync merchants reconnect ID ${aws}\` gives a link to send the store: pressing Allow in Clover ` +
+        'before then renews it, or it will need re-authorization.',
     });
     this.add('MerchantsFailingSync', {
-      // Minimum: only a store failing through whole periods counts, not one failed poll.
+      // Minimum: some store's last poll failed in every fan-out for 15 minutes, not one failed poll.
       metric: this.gauge(METRIC.merchantsLastSyncFailed, FIVE_MINUTES, 'Minimum'),
       threshold: 1,
       evaluationPeriods: 3,
       description:
-        'A store’s polls have been failing for 15 minutes; the others still sync. ' +
-        `\`esl-sync status ${aws}\` shows its last error.`,
+        'Some store’s polls have been failing for 15 minutes. ' +
+        `\`esl-sync status ${aws}\` shows each one's last error. If many stores fail alike, suspect Clover ` +
+        'or the app secret ("Clover refused the app credentials": cloverAppId or cloverAppSecret; "asked ' +
+        'the app to wait": Clover 429s).',
     });
 
     this.add('WebhookAuthRefused', {
@@ -211,7 +221,8 @@ export class OperatorAlarms extends Construct {
       evaluationPeriods: refreshPeriods,
       description:
         'The backup token refresher failed to refresh some store in consecutive runs. ' +
-        'Its log line "Backup token refresh finished with failures" names the stores and reasons.',
+        'Its log line "Backup token refresh finished with failures" names the stores and reasons; ' +
+        `\`esl-sync tokens refresh ${aws}\` runs it now and prints each failure.`,
     });
 
     for (const [name, fn] of Object.entries(props.unattendedFunctions)) {
