@@ -150,6 +150,15 @@ export class OperatorAlarms extends Construct {
         `the app again. \`esl-sync status ${aws}\` names it; \`esl-sync merchants reconnect ID ${aws}\` gives a ` +
         'link to send the store: opening it and pressing Allow in Clover reconnects it, sync state kept.',
     });
+    this.add('MerchantsAppUninstalled', {
+      metric: this.gauge(METRIC.merchantsAppUninstalled, FIVE_MINUTES, 'Maximum'),
+      threshold: 1,
+      description:
+        'A store’s owner uninstalled the Clover app: its labels keep showing their last prices and no ' +
+        `longer follow Clover. \`esl-sync status ${aws}\` names it. To connect it again, ` +
+        `\`esl-sync merchants reconnect ID ${aws}\` gives a link for the owner; if the store has left, ` +
+        `\`esl-sync merchants remove ID --remove-labels ${aws}\` takes its labels off the shelf.`,
+    });
     this.add('MerchantRecordsUnusable', {
       // Published by every listing (each fan-out) while such a record exists; absent once fixed.
       metric: this.gauge(METRIC.merchantUnusable, FIVE_MINUTES, 'Sum'),

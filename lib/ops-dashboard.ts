@@ -107,6 +107,7 @@ export class OpsDashboard extends Construct {
           ours(METRIC.merchantsNeedingReauth, Stats.MAXIMUM, 'need re-authorization'),
           ours(METRIC.refreshTokensExpiringSoon, Stats.MAXIMUM, 'refresh token expiring within 7 days'),
           ours(METRIC.merchantsLastSyncFailed, Stats.MAXIMUM, 'last poll failed'),
+          ours(METRIC.merchantsAppUninstalled, Stats.MAXIMUM, 'app uninstalled'),
           ours(METRIC.merchantUnusable, Stats.SUM, 'stored record unusable'),
         ],
         12,

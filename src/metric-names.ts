@@ -12,6 +12,7 @@ export const METRIC = {
   merchantsNeedingReauth: 'MerchantsNeedingReauth',
   refreshTokensExpiringSoon: 'RefreshTokensExpiringSoon',
   merchantsLastSyncFailed: 'MerchantsLastSyncFailed',
+  merchantsAppUninstalled: 'MerchantsAppUninstalled',
   /** Gauges from each fan-out: seconds since the active stores' last successful polls, stalest and p95. */
   lastPollAgeMax: 'LastPollAgeMax',
   lastPollAgeP95: 'LastPollAgeP95',

@@ -34,6 +34,8 @@ export interface FanOutResult {
     refreshTokenExpiringSoon: number;
     /** Active, and its last poll failed. */
     lastSyncFailed: number;
+    /** Its owner uninstalled the Clover app (disabled, its tokens deleted). */
+    appUninstalled: number;
   };
   /** What the fleet's intervals ask of Clover's budget; at 100% or more it has outgrown them. */
   load: FleetLoad;
@@ -71,13 +73,15 @@ export async function fanOut(
   const now = (deps.now ?? Date.now)();
   const window = dueWindow(now, deps.fanOutPeriodSeconds);
   const skipped: Record<string, number> = {};
-  const attention = { needsReauth: 0, refreshTokenExpiringSoon: 0, lastSyncFailed: 0 };
+  const attention = { needsReauth: 0, refreshTokenExpiringSoon: 0, lastSyncFailed: 0, appUninstalled: 0 };
   const all = await deps.merchants.list();
   const load = fleetLoad(all, now, deps.cadence, deps.readRequestsPerSecond);
   const messages: QueueMessage[] = [];
   let onSafetyInterval = 0;
   for (const m of all) {
     if (m.state === 'needs_reauth') attention.needsReauth++;
+    // Its owner uninstalled the app: its labels keep their last prices until someone acts.
+    if (m.tokensDeletedAt !== undefined) attention.appUninstalled++;
     if (m.state !== 'active') {
       skipped[m.state] = (skipped[m.state] ?? 0) + 1;
       continue;

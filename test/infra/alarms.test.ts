@@ -134,6 +134,7 @@ describe('operator alarms', () => {
         METRIC.merchantsNeedingReauth,
         METRIC.refreshTokensExpiringSoon,
         METRIC.merchantsLastSyncFailed,
+        METRIC.merchantsAppUninstalled,
         METRIC.tokenRefresherRun,
         METRIC.tokenBackupRefreshFailed,
         METRIC.webhookRequestsRefused,

@@ -89,7 +89,7 @@ describe('fanOut', () => {
       results.push(await fanOut({ ...deps, now: () => 1_700_000_000_000 + minute * 60_000 }));
     expect(results[0]).toMatchObject({
       skipped: { needs_reauth: 1, disabled: 1 },
-      attention: { needsReauth: 1, refreshTokenExpiringSoon: 0, lastSyncFailed: 0 },
+      attention: { needsReauth: 1, refreshTokenExpiringSoon: 0, lastSyncFailed: 0, appUninstalled: 0 },
       load: { stretch: 1 },
     });
     expect(new Set(q.sent.map((m) => m.groupId))).toEqual(new Set(['A']));
@@ -150,13 +150,20 @@ describe('fanOut', () => {
         refreshTokenExpiresAt: inDays(1),
         lastSyncStatus: 'error',
       }),
+      // Its owner uninstalled the app: its labels no longer follow Clover.
+      merchantRecord({ merchantId: 'GONE', state: 'disabled', tokensDeletedAt: now - 60_000 }),
     );
     const r = await fanOut(
       { merchants: store, pollQueue: new RecordingQueue(), ...schedule, now: () => now },
       { kind: 'manual', requestId: 'r1' },
     );
     expect(r.queued).toBe(4);
-    expect(r.attention).toEqual({ needsReauth: 2, refreshTokenExpiringSoon: 1, lastSyncFailed: 1 });
+    expect(r.attention).toEqual({
+      needsReauth: 2,
+      refreshTokenExpiringSoon: 1,
+      lastSyncFailed: 1,
+      appUninstalled: 1,
+    });
   });
 
   it('polls every active merchant on a manual tick, and never collapses two ticks', async () => {
