@@ -200,6 +200,18 @@ export class OperatorAlarms extends Construct {
         'the app to wait": Clover 429s).',
     });
 
+    this.add('MerchantsPushFailing', {
+      // Minimum: some store's last push failed in every fan-out for 15 minutes, not one failed push.
+      metric: this.gauge(METRIC.merchantsPushFailing, FIVE_MINUTES, 'Minimum'),
+      threshold: 1,
+      evaluationPeriods: 3,
+      description:
+        'Some store’s pushes to Hipoink have been failing for 15 minutes: its labels are not updated. ' +
+        `\`esl-sync status ${aws}\` shows each one's last error: Hipoink down or slow, or refusing every ` +
+        'request (a wrong sign in the Hipoink secret, store code or client id). The pushes are retried; ' +
+        `once fixed, \`esl-sync dlq redrive --queue push ${aws}\` sends any that were set aside.`,
+    });
+
     this.add('WebhookAuthRefused', {
       // One stray request is noise; a burst means Clover's notices are being refused, or probing.
       metric: this.gauge(METRIC.webhookRequestsRefused, FIVE_MINUTES, 'Sum'),

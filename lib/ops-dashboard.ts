@@ -108,6 +108,7 @@ export class OpsDashboard extends Construct {
           ours(METRIC.refreshTokensExpiringSoon, Stats.MAXIMUM, 'refresh token expiring within 7 days'),
           ours(METRIC.merchantsLastSyncFailed, Stats.MAXIMUM, 'last poll failed'),
           ours(METRIC.merchantsAppUninstalled, Stats.MAXIMUM, 'app uninstalled'),
+          ours(METRIC.merchantsPushFailing, Stats.MAXIMUM, 'last push failed'),
           ours(METRIC.merchantUnusable, Stats.SUM, 'stored record unusable'),
         ],
         12,

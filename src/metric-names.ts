@@ -13,6 +13,7 @@ export const METRIC = {
   refreshTokensExpiringSoon: 'RefreshTokensExpiringSoon',
   merchantsLastSyncFailed: 'MerchantsLastSyncFailed',
   merchantsAppUninstalled: 'MerchantsAppUninstalled',
+  merchantsPushFailing: 'MerchantsPushFailing',
   /** Gauges from each fan-out: seconds since the active stores' last successful polls, stalest and p95. */
   lastPollAgeMax: 'LastPollAgeMax',
   lastPollAgeP95: 'LastPollAgeP95',

@@ -102,6 +102,9 @@ const MerchantFieldsSchema = z
     lastNoticeAt: z.optional(z.number()),
     /** The last queue barrier its push queue group passed (see `passBarrier`). */
     barrierPassed: z.optional(z.string()),
+    /** Why its last push failed, and since when its pushes fail (Unix ms); cleared by one that succeeds. */
+    lastPushError: z.optional(z.string()),
+    pushFailingSince: z.optional(z.number()),
     /** When the current token pair was stored by a connection or `merchants add` (Unix ms). */
     authorizedAt: z.optional(z.number()),
     /** When the tokens were deleted because the app was uninstalled (Unix ms); none stored since. */
@@ -152,6 +155,9 @@ export interface MerchantView {
   tokensDeletedAt?: string;
   /** When the last valid webhook notice came. */
   lastNoticeAt?: string;
+  /** Why its last push failed, and since when its pushes fail: its labels are not reaching Hipoink. */
+  lastPushError?: string;
+  pushFailingSince?: string;
   /** Which poll interval applies now: `safety` while webhook notices arrive, else `normal`. */
   pollCadence: CadenceKind;
 }
@@ -198,6 +204,8 @@ export function merchantView(m: MerchantRecord, now = Date.now()): MerchantView 
       ...(m.shelfCountedAt === undefined ? {} : { countedAt: iso(m.shelfCountedAt) }),
     },
     tokensDeletedAt: iso(m.tokensDeletedAt),
+    lastPushError: m.lastPushError,
+    pushFailingSince: iso(m.pushFailingSince),
     lastNoticeAt: iso(m.lastNoticeAt),
   };
   for (const [k, v] of Object.entries(optional))
@@ -288,6 +296,11 @@ export interface MerchantStore {
    * it is done. Nothing is written for a merchant removed meanwhile.
    */
   passBarrier(merchantId: string, id: string): Promise<void>;
+  /**
+   * A push of the merchant failed (`failure`: why) or went through (undefined): the store shows
+   * whether its labels reach Hipoink. Nothing is written for a merchant removed meanwhile.
+   */
+  recordPush(merchantId: string, failure: string | undefined): Promise<void>;
 }
 
 /** How many polls of a merchant have begun, and the newest Clover time finished ones read (its cursor). */
@@ -721,6 +734,25 @@ export function createMerchantStore(
       if (!out.Item) return undefined;
       const { pollsStarted, cursor } = out.Item;
       return { started: Number(pollsStarted ?? 0), ...(typeof cursor === 'number' ? { cursor } : {}) };
+    },
+
+    async recordPush(merchantId, failure) {
+      await ifWritten(
+        doc.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { merchantId },
+            UpdateExpression:
+              failure === undefined
+                ? 'REMOVE lastPushError, pushFailingSince'
+                : 'SET lastPushError = :why, pushFailingSince = if_not_exists(pushFailingSince, :now)',
+            ConditionExpression: 'attribute_exists(merchantId)',
+            ...(failure === undefined
+              ? {}
+              : { ExpressionAttributeValues: { ':why': failure.slice(0, 500), ':now': now() } }),
+          }),
+        ),
+      );
     },
 
     async passBarrier(merchantId, id) {

@@ -36,6 +36,8 @@ export interface FanOutResult {
     lastSyncFailed: number;
     /** Its owner uninstalled the Clover app (disabled, its tokens deleted). */
     appUninstalled: number;
+    /** Active, and its last push failed: its labels are not reaching Hipoink. */
+    pushFailing: number;
   };
   /** What the fleet's intervals ask of Clover's budget; at 100% or more it has outgrown them. */
   load: FleetLoad;
@@ -73,7 +75,13 @@ export async function fanOut(
   const now = (deps.now ?? Date.now)();
   const window = dueWindow(now, deps.fanOutPeriodSeconds);
   const skipped: Record<string, number> = {};
-  const attention = { needsReauth: 0, refreshTokenExpiringSoon: 0, lastSyncFailed: 0, appUninstalled: 0 };
+  const attention = {
+    needsReauth: 0,
+    refreshTokenExpiringSoon: 0,
+    lastSyncFailed: 0,
+    appUninstalled: 0,
+    pushFailing: 0,
+  };
   const all = await deps.merchants.list();
   const load = fleetLoad(all, now, deps.cadence, deps.readRequestsPerSecond);
   const messages: QueueMessage[] = [];
@@ -88,6 +96,7 @@ export async function fanOut(
     }
     if (refreshTokenExpiringSoon(m, now)) attention.refreshTokenExpiringSoon++;
     if (m.lastSyncStatus === 'error') attention.lastSyncFailed++;
+    if (m.pushFailingSince !== undefined) attention.pushFailing++;
     if (cadenceKind(m, now) === 'safety') onSafetyInterval++;
     if (trigger.kind === 'manual') {
       messages.push(

@@ -3,14 +3,14 @@ import { addCounts, countChange, NO_COUNTS, slotCounts } from '../domain/counts.
 import { ownerOf, type Slot, type SlotAction, slotAction } from '../domain/shelf.ts';
 import { clearMayDelete } from '../domain/stores.ts';
 import { MerchantUnavailableError } from '../errors.ts';
-import type { MerchantStore } from '../store/merchants.ts';
+import type { MerchantRecord, MerchantStore } from '../store/merchants.ts';
 import type { ShelfStore } from '../store/shelf.ts';
 import { type CallsContext, hipoinkCalls } from './hipoink-calls.ts';
 import type { PushMessage } from './messages.ts';
 import { forEachLimited } from './parallel.ts';
 
 export interface PushDeps extends Pick<CallsContext, 'hipoink' | 'onRemovalRefused'> {
-  merchants: Pick<MerchantStore, 'get' | 'addShelfCounts' | 'passBarrier'>;
+  merchants: Pick<MerchantStore, 'get' | 'addShelfCounts' | 'passBarrier' | 'recordPush'>;
   shelf: ShelfStore;
   settings: Pick<SyncSettings, 'hipoinkChunkSize' | 'storeWriteConcurrency'>;
   onRejected?: (info: { merchantId: string; itemId: string; pc: string; reason: string }) => void;
@@ -45,6 +45,27 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
   // Only a pending merchant has none, and pending merchants are never polled: nothing to push.
   if (storeCode === undefined)
     throw new MerchantUnavailableError('Merchant has no store code yet (pending)', { merchantId });
+  try {
+    const result = await pushMerchant(deps, merchant, storeCode, msg);
+    // One push through: Hipoink takes this store's requests again.
+    if (merchant.lastPushError !== undefined) await deps.merchants.recordPush(merchantId, undefined);
+    return result;
+  } catch (err) {
+    // The store shows its labels are not reaching Hipoink (status, the MerchantsPushFailing alarm).
+    const why = err instanceof Error ? err.message : String(err);
+    await deps.merchants.recordPush(merchantId, why).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** The push of one merchant's codes, its record read. */
+async function pushMerchant(
+  deps: PushDeps,
+  merchant: MerchantRecord,
+  storeCode: string,
+  msg: PushMessage,
+): Promise<PushResult> {
+  const { merchantId } = merchant;
   const result: PushResult = { merchantId, storeCode, upserted: 0, removed: 0, rejected: 0, hipoinkCalls: 0 };
   const calls = (store: string, knownHeld: CallsContext['knownHeld']) =>
     hipoinkCalls({

@@ -135,6 +135,7 @@ describe('operator alarms', () => {
         METRIC.refreshTokensExpiringSoon,
         METRIC.merchantsLastSyncFailed,
         METRIC.merchantsAppUninstalled,
+        METRIC.merchantsPushFailing,
         METRIC.tokenRefresherRun,
         METRIC.tokenBackupRefreshFailed,
         METRIC.webhookRequestsRefused,

@@ -299,6 +299,20 @@ describe.each([
     expect((await store.get(id))?.barrierPassed).toBe('b-1');
     await store.passBarrier(`${name}-nobody`, 'b-2');
     expect(await store.get(`${name}-nobody`)).toBeUndefined();
+    // A failing push is recorded with the time the failures began; one that goes through clears it.
+    await store.recordPush(id, 'Hipoink down');
+    const since = (await store.get(id))?.pushFailingSince;
+    expect(since).toBeTypeOf('number');
+    await store.recordPush(id, 'Hipoink still down');
+    expect(await store.get(id)).toMatchObject({
+      lastPushError: 'Hipoink still down',
+      pushFailingSince: since,
+    });
+    await store.recordPush(id, undefined);
+    expect((await store.get(id))?.lastPushError).toBeUndefined();
+    expect((await store.get(id))?.pushFailingSince).toBeUndefined();
+    await store.recordPush(`${name}-nobody`, 'x');
+    expect(await store.get(`${name}-nobody`)).toBeUndefined();
   });
 
   it('deletes the tokens of a merchant as it was, unless it connected at or after the notice', async () => {

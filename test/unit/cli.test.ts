@@ -444,6 +444,20 @@ describe('esl-sync status', () => {
     await main(['merchants', 'show', 'M1', '--json'], json.io, async () => target);
     expect(JSON.parse(json.out.join('\n'))).toMatchObject({ storeCode: 'store-2', movingFrom: 'store-1' });
   });
+
+  it('says when a store’s labels are not reaching Hipoink, since when and why', async () => {
+    const { target } = fullStack();
+    records.set('M1', {
+      ...(records.get('M1') as MerchantRecord),
+      lastPushError: 'Hipoink refuses every request for store store-1 (sign check failed)',
+      pushFailingSince: Date.parse('2026-12-01T10:00:00Z'),
+    });
+    const s = streams();
+    await main(['status'], s.io, async () => target);
+    expect(s.out.join('\n')).toContain(
+      '  ! its labels are not reaching Hipoink (pushes failing since 2026-12-01T10:00:00.000Z: Hipoink refuses every request for store store-1 (sign check failed)); they are retried, and `esl-sync dlq list --queue push` shows any set aside',
+    );
+  });
 });
 
 describe('a Hipoink store in use', () => {

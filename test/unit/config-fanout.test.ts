@@ -89,7 +89,13 @@ describe('fanOut', () => {
       results.push(await fanOut({ ...deps, now: () => 1_700_000_000_000 + minute * 60_000 }));
     expect(results[0]).toMatchObject({
       skipped: { needs_reauth: 1, disabled: 1 },
-      attention: { needsReauth: 1, refreshTokenExpiringSoon: 0, lastSyncFailed: 0, appUninstalled: 0 },
+      attention: {
+        needsReauth: 1,
+        refreshTokenExpiringSoon: 0,
+        lastSyncFailed: 0,
+        appUninstalled: 0,
+        pushFailing: 0,
+      },
       load: { stretch: 1 },
     });
     expect(new Set(q.sent.map((m) => m.groupId))).toEqual(new Set(['A']));
@@ -140,6 +146,12 @@ describe('fanOut', () => {
       merchantRecord({ merchantId: 'SOON', refreshTokenExpiresAt: inDays(6.9) }),
       merchantRecord({ merchantId: 'LATER', refreshTokenExpiresAt: inDays(7.1), lastSyncStatus: 'ok' }),
       merchantRecord({ merchantId: 'FAILING', refreshTokenExpiresAt: inDays(30), lastSyncStatus: 'error' }),
+      merchantRecord({
+        merchantId: 'NOPUSH',
+        refreshTokenExpiresAt: inDays(30),
+        lastPushError: 'Hipoink refuses every request for store s',
+        pushFailingSince: now - 600_000,
+      }),
       merchantRecord({ merchantId: 'PARTIAL', refreshTokenExpiresAt: inDays(30), lastSyncStatus: 'partial' }),
       merchantRecord({ merchantId: 'REAUTH1', state: 'needs_reauth', refreshTokenExpiresAt: inDays(1) }),
       merchantRecord({ merchantId: 'REAUTH2', state: 'needs_reauth', lastSyncStatus: 'error' }),
@@ -157,12 +169,13 @@ describe('fanOut', () => {
       { merchants: store, pollQueue: new RecordingQueue(), ...schedule, now: () => now },
       { kind: 'manual', requestId: 'r1' },
     );
-    expect(r.queued).toBe(4);
+    expect(r.queued).toBe(5);
     expect(r.attention).toEqual({
       needsReauth: 2,
       refreshTokenExpiringSoon: 1,
       lastSyncFailed: 1,
       appUninstalled: 1,
+      pushFailing: 1,
     });
   });
 

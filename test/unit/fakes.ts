@@ -152,6 +152,17 @@ export class FakeMerchantStore implements MerchantStore {
     const r = this.records.get(id);
     if (r) r.barrierPassed = barrier;
   }
+  async recordPush(id: string, failure: string | undefined) {
+    const r = this.records.get(id);
+    if (!r) return;
+    if (failure === undefined) {
+      delete r.lastPushError;
+      delete r.pushFailingSince;
+    } else {
+      r.lastPushError = failure.slice(0, 500);
+      r.pushFailingSince ??= Date.now();
+    }
+  }
   async startPoll(id: string) {
     const r = this.records.get(id);
     if (r) r.pollsStarted++;

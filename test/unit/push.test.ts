@@ -144,6 +144,25 @@ describe('pushCodes', () => {
     expect([...hipoink.shelf.values()].map((p) => p.pp)).toEqual(['2.00', '2.00', '2.00']);
   });
 
+  it('records on the store that its pushes fail, and since when, until one goes through', async () => {
+    const { shelf, hipoink, deps, push } = setup();
+    await want(shelf, 'A', 'PC-A', '1.00');
+    hipoink.refuseEverything = true;
+    await expect(push(['PC-A'])).rejects.toBeInstanceOf(HipoinkRequestRefusedError);
+    const failed = await deps.merchants.get('M1');
+    expect(failed?.lastPushError).toMatch(/Hipoink refuses every request for store/);
+    const since = failed?.pushFailingSince;
+    expect(since).toBeTypeOf('number');
+    await expect(push(['PC-A'])).rejects.toBeInstanceOf(HipoinkRequestRefusedError);
+    // Still failing: the time it started failing stays.
+    expect((await deps.merchants.get('M1'))?.pushFailingSince).toBe(since);
+    hipoink.refuseEverything = false;
+    await push(['PC-A']);
+    const fine = await deps.merchants.get('M1');
+    expect(fine?.lastPushError).toBeUndefined();
+    expect(fine?.pushFailingSince).toBeUndefined();
+  });
+
   it('keeps a removal to do while Hipoink refuses every request, and does it once the sign is fixed', async () => {
     const { shelf, hipoink, push } = setup();
     for (const id of ['A', 'B']) await want(shelf, id, `PC-${id}`);

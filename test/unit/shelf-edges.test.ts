@@ -308,6 +308,7 @@ describe('moving a store', () => {
       },
       addShelfCounts: (id: string, c: ShelfCounts) => w.merchants.addShelfCounts(id, c),
       passBarrier: (id: string, barrier: string) => w.merchants.passBarrier(id, barrier),
+      recordPush: (id: string, failure: string | undefined) => w.merchants.recordPush(id, failure),
     };
     const inFlight = pushCodes({ merchants, shelf: w.shelf, hipoink: w.hipoink, settings: SETTINGS }, msg);
     w.deps.settled = async () => {
