@@ -166,8 +166,9 @@ export class OperatorAlarms extends Construct {
       description:
         'A merchant record in DynamoDB cannot be used (e.g. a token field missing or damaged), so that ' +
         'store is not synced. The fan-out log line "Merchant skipped: its stored record cannot be used" ' +
-        `names it and the fields. With a token pair for it, \`esl-sync merchants add ${aws}\` rewrites it; ` +
-        'otherwise delete its item from the merchants table and connect the store again ' +
+        `names it and the fields. A token field: with a token pair for it, \`esl-sync merchants add ${aws}\` ` +
+        '(same store code) stores new tokens. Otherwise delete its item from the merchants table and connect ' +
+        'the store again ' +
         `(\`esl-sync stores invite --store-code CODE ${aws}\`).`,
     });
     this.add('ProductsRejected', {
@@ -201,15 +202,15 @@ export class OperatorAlarms extends Construct {
     });
 
     this.add('MerchantsPushFailing', {
-      // Minimum: some store's last push failed in every fan-out for 15 minutes, not one failed push.
-      metric: this.gauge(METRIC.merchantsPushFailing, FIVE_MINUTES, 'Minimum'),
+      // The fan-out counts only stores whose pushes have failed, none going through, for 15 minutes.
+      metric: this.gauge(METRIC.merchantsPushFailing, FIVE_MINUTES, 'Maximum'),
       threshold: 1,
-      evaluationPeriods: 3,
       description:
-        'Some store’s pushes to Hipoink have been failing for 15 minutes: its labels are not updated. ' +
+        'Some store’s pushes to Hipoink have failed, none going through, for 15 minutes: its labels are ' +
+        'not updated. ' +
         `\`esl-sync status ${aws}\` shows each one's last error: Hipoink down or slow, or refusing every ` +
-        'request (a wrong sign in the Hipoink secret, store code or client id). The pushes are retried; ' +
-        `once fixed, \`esl-sync dlq redrive --queue push ${aws}\` sends any that were set aside.`,
+        'request (a wrong sign in the Hipoink secret, store code or client id). Pushes that may pass are ' +
+        `retried; once fixed, \`esl-sync dlq redrive --queue push ${aws}\` sends any that were set aside.`,
     });
 
     this.add('WebhookAuthRefused', {

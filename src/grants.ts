@@ -27,9 +27,9 @@ export const TABLE_ACCESS = {
     merchants: ['GetItem', 'UpdateItem'],
     products: ['BatchGetItem', 'PutItem', 'Query', 'UpdateItem'],
   },
-  // merchants.get, and its shelf counts (updates). Shelf: batch reads, the refusal probe's listing
-  // (a query), a cleared store's pending codes (a get), settling a slot and the calls record and
-  // the cleared codes (updates).
+  // merchants.get; its shelf counts, a queue barrier passed and its push failures (updates).
+  // Shelf: batch reads, the refusal probe's listing (a query), a cleared store's pending codes (a
+  // get), settling a slot and the calls record and the cleared codes (updates).
   pushConsumer: {
     merchants: ['GetItem', 'UpdateItem'],
     products: ['BatchGetItem', 'GetItem', 'Query', 'UpdateItem'],

@@ -34,7 +34,7 @@ import {
   storeCodeOption,
   timeoutMs,
 } from './options.ts';
-import { attentionHint, merchantLine, refresherLine, shelfLine } from './text.ts';
+import { attentionHint, merchantLine, pushFailureLine, refresherLine, shelfLine } from './text.ts';
 
 interface CommandSpec<P, D> {
   /** The command's words, e.g. `merchants show`. */
@@ -403,12 +403,14 @@ const merchantsShow = command({
       products: { counts: countShelf(items, slots), ...shelfReport(items, slots) },
     };
   },
-  text: (d) => {
+  text: (d, cli) => {
     const c = d.products.counts;
+    const push = pushFailureLine(d, cli);
     const reasons = (list: Array<{ itemId: string; reason: string }>) =>
       list.map((r) => `${r.itemId} (${r.reason})`).join(', ') || '-';
     return [
       merchantLine(d),
+      ...(push ? [push] : []),
       `  counted from its records: ${c.onShelf} on shelf, ${c.outOfStep} to push, ${c.refused} refused, ${c.invalid} invalid, ${c.removed} removed, of ${c.items} item(s)`,
       `  invalid: ${reasons(d.products.invalid)}`,
       `  rejected: ${reasons(d.products.rejected)}`,
@@ -626,7 +628,13 @@ const status = command({
     refresherLine(d.tokenRefresher),
     ...d.merchants.flatMap((m) => {
       const hint = attentionHint(m, cli);
-      return [merchantLine(m), ...(hint ? [`  ! ${hint}`] : []), ...(m.storeCode ? [shelfLine(m)] : [])];
+      const push = pushFailureLine(m, cli);
+      return [
+        merchantLine(m),
+        ...(push ? [push] : []),
+        ...(hint ? [`  ! ${hint}`] : []),
+        ...(m.storeCode ? [shelfLine(m)] : []),
+      ];
     }),
     ...Object.entries(d.queues).map(
       ([name, q]) => `queue ${name}: ${q.visible} waiting, ${q.inFlight} in flight, ${q.delayed} delayed`,

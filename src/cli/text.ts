@@ -24,6 +24,12 @@ export function shelfLine(v: MerchantView): string {
   );
 }
 
+/** A store whose pushes fail, whatever else it waits on: its labels are not reaching Hipoink. */
+export function pushFailureLine(v: MerchantView, cli: string): string | undefined {
+  if (v.pushFailingSince === undefined) return undefined;
+  return `  ! its labels are not reaching Hipoink (pushes failing since ${v.pushFailingSince}: ${v.lastPushError ?? 'unknown'}); a push that may pass is retried, and \`${cli} dlq list --queue push\` shows any set aside`;
+}
+
 /** What an operator does about a merchant that waits on someone; undefined when none waits. */
 export function attentionHint(v: MerchantView, cli: string): string | undefined {
   if (v.state === 'needs_reauth') {
@@ -37,9 +43,6 @@ export function attentionHint(v: MerchantView, cli: string): string | undefined 
   }
   if (v.movingFrom !== undefined) {
     return `its labels are moving from store ${v.movingFrom} to store ${v.storeCode}, and store ${v.movingFrom}'s no longer follow Clover: unless that move is running now, \`${cli} merchants assign ${v.merchantId} --store-code ${v.storeCode}\` finishes it`;
-  }
-  if (v.pushFailingSince !== undefined) {
-    return `its labels are not reaching Hipoink (pushes failing since ${v.pushFailingSince}: ${v.lastPushError ?? 'unknown'}); they are retried, and \`${cli} dlq list --queue push\` shows any set aside`;
   }
   if (v.shelf && v.shelf.invalid + v.shelf.refused > 0) {
     return `items not on the shelf: \`${cli} merchants show ${v.merchantId}\` lists them with their reasons`;

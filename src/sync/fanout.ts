@@ -36,7 +36,7 @@ export interface FanOutResult {
     lastSyncFailed: number;
     /** Its owner uninstalled the Clover app (disabled, its tokens deleted). */
     appUninstalled: number;
-    /** Active, and its last push failed: its labels are not reaching Hipoink. */
+    /** Active, and its pushes have failed, none going through, for PUSH_FAILING_ALERT_MS. */
     pushFailing: number;
   };
   /** What the fleet's intervals ask of Clover's budget; at 100% or more it has outgrown them. */
@@ -62,6 +62,9 @@ export type FanOutTrigger = { kind: 'schedule' } | { kind: 'manual'; requestId: 
 
 /** Messages sent at once: a fan-out of thousands must finish well within its timeout. */
 const SEND_CONCURRENCY = 8;
+
+/** A store counts as one whose labels do not reach Hipoink once its pushes have failed this long. */
+export const PUSH_FAILING_ALERT_MS = 15 * 60_000;
 
 /**
  * A scheduled run queues the active merchants whose poll time (`dueAt`) fell within its window
@@ -89,14 +92,15 @@ export async function fanOut(
   for (const m of all) {
     if (m.state === 'needs_reauth') attention.needsReauth++;
     // Its owner uninstalled the app: its labels keep their last prices until someone acts.
-    if (m.tokensDeletedAt !== undefined) attention.appUninstalled++;
+    if (m.tokensDeletedAt !== undefined && m.storeCode !== undefined) attention.appUninstalled++;
     if (m.state !== 'active') {
       skipped[m.state] = (skipped[m.state] ?? 0) + 1;
       continue;
     }
     if (refreshTokenExpiringSoon(m, now)) attention.refreshTokenExpiringSoon++;
     if (m.lastSyncStatus === 'error') attention.lastSyncFailed++;
-    if (m.pushFailingSince !== undefined) attention.pushFailing++;
+    if (m.pushFailingSince !== undefined && now - m.pushFailingSince >= PUSH_FAILING_ALERT_MS)
+      attention.pushFailing++;
     if (cadenceKind(m, now) === 'safety') onSafetyInterval++;
     if (trigger.kind === 'manual') {
       messages.push(

@@ -45,17 +45,21 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
   // Only a pending merchant has none, and pending merchants are never polled: nothing to push.
   if (storeCode === undefined)
     throw new MerchantUnavailableError('Merchant has no store code yet (pending)', { merchantId });
+  // Whether the store's own labels reach Hipoink shows on it (status, the MerchantsPushFailing
+  // alarm); a clear of a store it left is the move's or removal's to report.
+  const ownStore = msg.clearFrom === undefined || msg.clearFrom === storeCode;
+  let result: PushResult;
   try {
-    const result = await pushMerchant(deps, merchant, storeCode, msg);
-    // One push through: Hipoink takes this store's requests again.
-    if (merchant.lastPushError !== undefined) await deps.merchants.recordPush(merchantId, undefined);
-    return result;
+    result = await pushMerchant(deps, merchant, storeCode, msg);
   } catch (err) {
-    // The store shows its labels are not reaching Hipoink (status, the MerchantsPushFailing alarm).
     const why = err instanceof Error ? err.message : String(err);
-    await deps.merchants.recordPush(merchantId, why).catch(() => undefined);
+    if (ownStore) await deps.merchants.recordPush(merchantId, why).catch(() => undefined);
     throw err;
   }
+  // Only a push Hipoink answered shows it takes this store's requests again.
+  if (ownStore && merchant.lastPushError !== undefined && result.hipoinkCalls > 0)
+    await deps.merchants.recordPush(merchantId, undefined).catch(() => undefined);
+  return result;
 }
 
 /** The push of one merchant's codes, its record read. */

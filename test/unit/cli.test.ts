@@ -455,8 +455,19 @@ describe('esl-sync status', () => {
     const s = streams();
     await main(['status'], s.io, async () => target);
     expect(s.out.join('\n')).toContain(
-      '  ! its labels are not reaching Hipoink (pushes failing since 2026-12-01T10:00:00.000Z: Hipoink refuses every request for store store-1 (sign check failed)); they are retried, and `esl-sync dlq list --queue push` shows any set aside',
+      '  ! its labels are not reaching Hipoink (pushes failing since 2026-12-01T10:00:00.000Z: Hipoink refuses every request for store store-1 (sign check failed)); a push that may pass is retried, and `esl-sync dlq list --queue push` shows any set aside',
     );
+    // Shown beside another hint too (a move to a store Hipoink refuses is when pushes fail), and by
+    // merchants show.
+    records.set('M1', { ...(records.get('M1') as MerchantRecord), movingFrom: 'store-0' });
+    const both = streams();
+    await main(['status'], both.io, async () => target);
+    expect(both.out.join('\n')).toMatch(
+      /not reaching Hipoink[\s\S]*its labels are moving from store store-0/,
+    );
+    const show = streams();
+    await main(['merchants', 'show', 'M1'], show.io, async () => target);
+    expect(show.out.join('\n')).toContain('its labels are not reaching Hipoink (pushes failing since');
   });
 });
 

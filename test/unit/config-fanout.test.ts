@@ -150,7 +150,14 @@ describe('fanOut', () => {
         merchantId: 'NOPUSH',
         refreshTokenExpiresAt: inDays(30),
         lastPushError: 'Hipoink refuses every request for store s',
-        pushFailingSince: now - 600_000,
+        pushFailingSince: now - 16 * 60_000,
+      }),
+      // Failing for 5 minutes only: retries may still get through.
+      merchantRecord({
+        merchantId: 'BLIP',
+        refreshTokenExpiresAt: inDays(30),
+        lastPushError: 'Hipoink create_multiple failed with HTTP 503',
+        pushFailingSince: now - 5 * 60_000,
       }),
       merchantRecord({ merchantId: 'PARTIAL', refreshTokenExpiresAt: inDays(30), lastSyncStatus: 'partial' }),
       merchantRecord({ merchantId: 'REAUTH1', state: 'needs_reauth', refreshTokenExpiresAt: inDays(1) }),
@@ -164,12 +171,19 @@ describe('fanOut', () => {
       }),
       // Its owner uninstalled the app: its labels no longer follow Clover.
       merchantRecord({ merchantId: 'GONE', state: 'disabled', tokensDeletedAt: now - 60_000 }),
+      // Uninstalled before it had a store: no labels to worry about.
+      merchantRecord({
+        merchantId: 'NEVERSTORE',
+        state: 'disabled',
+        storeCode: undefined,
+        tokensDeletedAt: now - 60_000,
+      }),
     );
     const r = await fanOut(
       { merchants: store, pollQueue: new RecordingQueue(), ...schedule, now: () => now },
       { kind: 'manual', requestId: 'r1' },
     );
-    expect(r.queued).toBe(5);
+    expect(r.queued).toBe(6);
     expect(r.attention).toEqual({
       needsReauth: 2,
       refreshTokenExpiringSoon: 1,

@@ -156,11 +156,26 @@ describe('pushCodes', () => {
     await expect(push(['PC-A'])).rejects.toBeInstanceOf(HipoinkRequestRefusedError);
     // Still failing: the time it started failing stays.
     expect((await deps.merchants.get('M1'))?.pushFailingSince).toBe(since);
+    // A push that needs no Hipoink call proves nothing: the store still shows its pushes failing.
+    await push([]);
+    expect((await deps.merchants.get('M1'))?.pushFailingSince).toBe(since);
+    // Nor does clearing a store it left: that is the move's to report, not this store's.
+    await shelf.noteClear('M1', 'OLD', ['PC-A']);
     hipoink.refuseEverything = false;
+    await pushCodes(deps, { merchantId: 'M1', codes: ['PC-A'], clearFrom: 'OLD' });
+    expect((await deps.merchants.get('M1'))?.pushFailingSince).toBe(since);
     await push(['PC-A']);
     const fine = await deps.merchants.get('M1');
     expect(fine?.lastPushError).toBeUndefined();
     expect(fine?.pushFailingSince).toBeUndefined();
+    // A failing clear of a store it left does not mark this store's pushes as failing.
+    await deps.merchants.beginMove('M1', 'store-1', 'store-2', ['PC-A']);
+    await shelf.noteClear('M1', 'store-1', ['PC-A']);
+    hipoink.refuseEverything = true;
+    await expect(
+      pushCodes(deps, { merchantId: 'M1', codes: ['PC-A'], clearFrom: 'store-1' }),
+    ).rejects.toThrow();
+    expect((await deps.merchants.get('M1'))?.pushFailingSince).toBeUndefined();
   });
 
   it('keeps a removal to do while Hipoink refuses every request, and does it once the sign is fixed', async () => {
