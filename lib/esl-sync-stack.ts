@@ -275,6 +275,7 @@ export class EslSyncStack extends Stack {
         TokenRefresher: tokenRefresher,
       },
       pollIntervalSeconds,
+      safetyPollIntervalMinutes: settings.safetyPollIntervalMinutes,
       tokenRefreshIntervalMinutes: refreshMinutes,
       serviceName,
       cliTarget,

@@ -17,6 +17,8 @@ export interface OperatorAlarmsProps {
   /** Functions that run unattended (schedule or queue); a crash of any of them alarms. */
   unattendedFunctions: Record<string, IFunction>;
   pollIntervalSeconds: number;
+  /** The poll interval of a store heard through webhooks (minutes). */
+  safetyPollIntervalMinutes: number;
   tokenRefreshIntervalMinutes: number;
   /** Subscribed to the alert topic when given (the address confirms by email). */
   alertEmail?: string;
@@ -130,6 +132,19 @@ export class OperatorAlarms extends Construct {
       description:
         `No fan-out ran for ${pollPeriods} poll intervals, so no store is being polled. ` +
         'Check that the PollSchedule rule is enabled and the FanOut function is not failing.',
+    });
+    // Twice the longest interval a store is polled at: a store polled as planned is never that stale.
+    const staleSeconds = 2 * Math.max(props.pollIntervalSeconds, props.safetyPollIntervalMinutes * 60);
+    this.add('ShelvesStale', {
+      metric: this.gauge(METRIC.lastPollAgeP95, FIVE_MINUTES, 'Maximum'),
+      threshold: staleSeconds,
+      evaluationPeriods: 3,
+      description:
+        `For 15 minutes, more than 5% of the active stores have had no successful poll for ${staleSeconds / 60} ` +
+        'minutes (twice their longest poll interval): their labels may lag Clover that long. ' +
+        `\`esl-sync status ${aws}\` shows each store's last sync and error; look for failing polls ` +
+        '(MerchantsFailingSync), a poll backlog (PollBacklog) or a fleet outgrowing its interval ' +
+        '(FleetOutgrowsInterval).',
     });
     this.add('FleetOutgrowsInterval', {
       // Published by every fan-out; above 100% every store's interval is being stretched.

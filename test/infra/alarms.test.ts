@@ -140,6 +140,7 @@ describe('operator alarms', () => {
         METRIC.tokenBackupRefreshFailed,
         METRIC.webhookRequestsRefused,
         METRIC.pollLoadPercent,
+        METRIC.lastPollAgeP95,
       ].sort(),
     );
     for (const a of ours) expect(a.Dimensions).toEqual([{ Name: 'service', Value: SERVICE_NAME }]);
@@ -177,6 +178,10 @@ describe('operator alarms', () => {
     // Periods follow the configured schedules, within CloudWatch's one-day evaluation limit.
     const custom = synth({ pollIntervalSeconds: 600, tokenRefreshIntervalMinutes: 1440 });
     expect(alarm(custom, 'PollsNotScheduled')).toMatchObject({ Period: 600, EvaluationPeriods: 3 });
+    // Stale shelves: twice the longest interval a store is polled at (the 15-minute safety
+    // interval by default, the poll interval when that is longer).
+    expect(alarm(template, 'ShelvesStale')).toMatchObject({ Threshold: 1800, EvaluationPeriods: 3 });
+    expect(alarm(synth({ pollIntervalSeconds: 1800 }), 'ShelvesStale').Threshold).toBe(3600);
     expect(alarm(custom, 'TokenRefresherMissed')).toMatchObject({ Period: 86_400, EvaluationPeriods: 1 });
   });
 
