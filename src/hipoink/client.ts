@@ -78,11 +78,12 @@ export function createHipoinkClient(options: HipoinkClientOptions): HipoinkClien
     // Hipoink reports failures with HTTP 200 and a non-zero error_code; only a zero is success
     // (an empty or blank code, which Number() reads as 0, is not).
     const code = String(parsed.data.error_code);
-    if (code.trim() === '' || Number(code) !== 0) {
+    const blank = code.trim() === '';
+    if (blank || Number(code) !== 0) {
       // Hipoink's message is shown to operators; should it ever echo the sign, the sign goes no further.
       const msg = (parsed.data.error_msg ?? '').split(sign).join('[sign]');
       throw new HipoinkRejectedError(
-        `Hipoink ${path} refused the request: error_code ${code.trim() === '' ? JSON.stringify(code) : code} ${msg}`.trim(),
+        `Hipoink ${path} refused the request: error_code ${blank ? JSON.stringify(code) : code} ${msg}`.trim(),
         parsed.data.error_code,
         msg,
         { storeCode, operation: path },

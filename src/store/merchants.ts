@@ -737,35 +737,31 @@ export function createMerchantStore(
     },
 
     async recordPush(merchantId, failure) {
-      await ifWritten(
-        doc.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: { merchantId },
-            UpdateExpression:
-              failure === undefined
-                ? 'REMOVE lastPushError, pushFailingSince'
-                : 'SET lastPushError = :why, pushFailingSince = if_not_exists(pushFailingSince, :now)',
-            ConditionExpression: 'attribute_exists(merchantId)',
-            ...(failure === undefined
-              ? {}
-              : { ExpressionAttributeValues: { ':why': failure.slice(0, 500), ':now': now() } }),
-          }),
-        ),
+      await conditional(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { merchantId },
+          UpdateExpression:
+            failure === undefined
+              ? 'REMOVE lastPushError, pushFailingSince'
+              : 'SET lastPushError = :why, pushFailingSince = if_not_exists(pushFailingSince, :now)',
+          ConditionExpression: 'attribute_exists(merchantId)',
+          ...(failure === undefined
+            ? {}
+            : { ExpressionAttributeValues: { ':why': failure.slice(0, 500), ':now': now() } }),
+        }),
       );
     },
 
     async passBarrier(merchantId, id) {
-      await ifWritten(
-        doc.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: { merchantId },
-            UpdateExpression: 'SET barrierPassed = :id',
-            ConditionExpression: 'attribute_exists(merchantId)',
-            ExpressionAttributeValues: { ':id': id },
-          }),
-        ),
+      await conditional(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { merchantId },
+          UpdateExpression: 'SET barrierPassed = :id',
+          ConditionExpression: 'attribute_exists(merchantId)',
+          ExpressionAttributeValues: { ':id': id },
+        }),
       );
     },
 
