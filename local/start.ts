@@ -299,6 +299,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const { resetWebRuntimeDeps } = await import('../src/web/deps.ts');
     const webApi = await startLocalHttpApi('esl-sync-web', web, { port: webPort(env) });
     stops.push(() => webApi.stop());
+    // As in the Clover app's settings: the connect flow's redirect_uri must lie under the Site URL.
+    clover?.setSiteUrl(webApi.url);
     Object.assign(process.env, {
       [WEB_ENV.cloverOauthBaseUrl]: env.CLOVER_OAUTH_BASE_URL || clover?.url || env.CLOVER_API_BASE_URL,
       [WEB_ENV.stateKeySecretId]: secretIds.stateKey,

@@ -74,6 +74,8 @@ export interface CloverSimOptions {
   codeTtlSeconds?: number;
   /** How webhook notices are batched and sent. */
   webhooks?: WebhookSenderOptions;
+  /** The app's Site URL: consent is refused for a `redirect_uri` outside it (none set: any). */
+  siteUrl?: string;
 }
 
 interface MerchantState {
@@ -91,6 +93,13 @@ const ID_ALPHABET = 'ABCDEFGHJKMNPQRSTVWXYZ0123456789';
 const newId = () => Array.from(randomBytes(13), (b) => ID_ALPHABET[b % ID_ALPHABET.length]).join('');
 // Token lengths vary on purpose: Clover says never to assume one.
 const newToken = () => randomBytes(16 + Math.floor(Math.random() * 16)).toString('hex');
+
+/** Clover's rule: a redirect_uri must be the Site URL or a path below it. */
+function underSiteUrl(redirectUri: string, site: string) {
+  const [uri, base] = [new URL(redirectUri), new URL(site)];
+  const path = base.pathname.endsWith('/') ? base.pathname : `${base.pathname}/`;
+  return uri.origin === base.origin && (uri.pathname === base.pathname || uri.pathname.startsWith(path));
+}
 
 const FILTER_FIELDS = ['modifiedTime', 'price', 'hidden', 'id', 'name', 'sku', 'code'] as const;
 const sleep = (ms: number) => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve());
@@ -121,6 +130,7 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
   const merchantNames = new Map<string, string>();
   // The merchant whose Clover session the browser has: the one the consent page authorizes.
   let signedIn: string | undefined;
+  let siteUrl = opts.siteUrl;
   let failNext: { count: number; status: number; retryAfterSeconds?: number; enforce?: boolean } | undefined;
   let rateLimitEvery: { n: number; retryAfterSeconds: number; seen: number } | undefined;
   // A 429 carrying retry-after, per scope ('app' or 'token:<token>'): until when, and how long.
@@ -239,6 +249,10 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
     /** Sends a notice as Clover would, whatever happened (tests: duplicates, reordering, false deletions). */
     notify(merchantId: string, objectId: string, type: NoticeType, ts = now()) {
       webhooks.notify({ merchantId, objectId, type, ts });
+    },
+    /** Sets the app's Site URL, as in the developer dashboard (undefined: any redirect_uri is taken). */
+    setSiteUrl(url: string | undefined) {
+      siteUrl = url;
     },
     /** The merchant the browser is signed in to Clover as (whose consent page /oauth/v2/authorize shows). */
     signIn(merchantId: string | undefined) {
@@ -519,6 +533,9 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
     if (clientId !== appId) return html(res, 400, 'Unknown app', '<p>This app is not known to Clover.</p>');
     if (!/^https?:\/\/[^/]/.test(redirectUri)) {
       return html(res, 400, 'Bad request', '<p>redirect_uri is missing or not an absolute URL.</p>');
+    }
+    if (siteUrl !== undefined && !underSiteUrl(redirectUri, siteUrl)) {
+      return html(res, 400, 'Bad request', "<p>redirect_uri is not under the app's Site URL.</p>");
     }
     const merchantId = req.method === 'POST' ? params.get('merchant_id') : signedIn;
     if (!merchantId || !merchants.has(merchantId)) {

@@ -81,6 +81,8 @@ export async function startConnectWorld(
     },
     log: (l) => seen.push(l),
   });
+  // As the app's settings at Clover would: the connect flow's redirect_uri must lie under it.
+  clover.setSiteUrl(stack.info.endpoints.web);
 
   const stores = () => {
     const target = localTarget(dir);

@@ -54,6 +54,23 @@ describe('Clover simulator: connecting a merchant', () => {
     expect((await fetch(url.replace(encodeURIComponent(CALLBACK), 'relative'))).status).toBe(400);
   });
 
+  it("refuses consent for a redirect_uri outside the app's Site URL", async () => {
+    sim.setSiteUrl('http://127.0.0.1:9/clover');
+    try {
+      const at = (uri: string) =>
+        fetch(`${sim.url}/oauth/v2/authorize?client_id=APP&redirect_uri=${encodeURIComponent(uri)}`);
+      expect((await at(CALLBACK)).status).toBe(200);
+      expect((await at('http://127.0.0.1:9/clover')).status).toBe(200);
+      for (const outside of ['http://127.0.0.1:9/cloverx/callback', 'http://127.0.0.1:8/clover/callback'])
+        expect((await at(outside)).status).toBe(400);
+      expect((await decide('allow', { redirect_uri: 'https://evil.example/clover/callback' })).status).toBe(
+        400,
+      );
+    } finally {
+      sim.setSiteUrl(undefined);
+    }
+  });
+
   it('redirects Allow with merchant_id, client_id, code and state; Deny with access_denied and state', async () => {
     const allowed = new URL((await decide('allow')).headers.get('location') ?? '');
     expect(`${allowed.origin}${allowed.pathname}`).toBe(CALLBACK);
