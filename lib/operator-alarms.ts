@@ -174,6 +174,15 @@ export class OperatorAlarms extends Construct {
         `\`esl-sync merchants reconnect ID ${aws}\` gives a link for the owner; if the store has left, ` +
         `\`esl-sync merchants remove ID --remove-labels ${aws}\` takes its labels off the shelf.`,
     });
+    this.add('MerchantsPending', {
+      metric: this.gauge(METRIC.merchantsPending, FIVE_MINUTES, 'Maximum'),
+      threshold: 1,
+      description:
+        'A store connected the Clover app without an invite (from the App Market or its dashboard) and ' +
+        'waits for its Hipoink store code: its labels are not synced until then, and its tokens are not ' +
+        `refreshed. \`esl-sync status ${aws}\` names it; \`esl-sync merchants assign ID --store-code CODE ${aws}\` ` +
+        `starts it; one that is not yours: \`esl-sync merchants remove ID ${aws}\`.`,
+    });
     this.add('MerchantRecordsUnusable', {
       // Published by every listing (each fan-out) while such a record exists; absent once fixed.
       metric: this.gauge(METRIC.merchantUnusable, FIVE_MINUTES, 'Sum'),

@@ -109,6 +109,7 @@ export class OpsDashboard extends Construct {
           ours(METRIC.merchantsLastSyncFailed, Stats.MAXIMUM, 'last poll failed'),
           ours(METRIC.merchantsAppUninstalled, Stats.MAXIMUM, 'app uninstalled'),
           ours(METRIC.merchantsPushFailing, Stats.MAXIMUM, 'last push failed'),
+          ours(METRIC.merchantsPending, Stats.MAXIMUM, 'connected, waiting for a store code'),
           ours(METRIC.merchantUnusable, Stats.SUM, 'stored record unusable'),
         ],
         12,

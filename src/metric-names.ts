@@ -14,6 +14,7 @@ export const METRIC = {
   merchantsLastSyncFailed: 'MerchantsLastSyncFailed',
   merchantsAppUninstalled: 'MerchantsAppUninstalled',
   merchantsPushFailing: 'MerchantsPushFailing',
+  merchantsPending: 'MerchantsPending',
   /** Gauges from each fan-out: seconds since the active stores' last successful polls, stalest and p95. */
   lastPollAgeMax: 'LastPollAgeMax',
   lastPollAgeP95: 'LastPollAgeP95',

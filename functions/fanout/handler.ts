@@ -40,6 +40,7 @@ export const handler = lambdaHandler(
     metrics.addMetric(METRIC.merchantsLastSyncFailed, 'Count', result.attention.lastSyncFailed);
     metrics.addMetric(METRIC.merchantsAppUninstalled, 'Count', result.attention.appUninstalled);
     metrics.addMetric(METRIC.merchantsPushFailing, 'Count', result.attention.pushFailing);
+    metrics.addMetric(METRIC.merchantsPending, 'Count', result.attention.pending);
     // At 100% or more the fleet asks for more polls than Clover allows: intervals are stretched.
     metrics.addMetric(METRIC.pollLoadPercent, 'Percent', result.load.percent);
     if (freshness) {

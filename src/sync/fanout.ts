@@ -38,6 +38,8 @@ export interface FanOutResult {
     appUninstalled: number;
     /** Active, and its pushes have failed, none going through, for PUSH_FAILING_ALERT_MS. */
     pushFailing: number;
+    /** Connected without an invite: it waits for an operator to give it its Hipoink store code. */
+    pending: number;
   };
   /** What the fleet's intervals ask of Clover's budget; at 100% or more it has outgrown them. */
   load: FleetLoad;
@@ -84,6 +86,7 @@ export async function fanOut(
     lastSyncFailed: 0,
     appUninstalled: 0,
     pushFailing: 0,
+    pending: 0,
   };
   const all = await deps.merchants.list();
   const load = fleetLoad(all, now, deps.cadence, deps.readRequestsPerSecond);
@@ -91,6 +94,7 @@ export async function fanOut(
   let onSafetyInterval = 0;
   for (const m of all) {
     if (m.state === 'needs_reauth') attention.needsReauth++;
+    if (m.state === 'pending') attention.pending++;
     // Its owner uninstalled the app: its labels keep their last prices until someone acts.
     if (m.tokensDeletedAt !== undefined && m.storeCode !== undefined) attention.appUninstalled++;
     if (m.state !== 'active') {

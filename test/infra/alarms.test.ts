@@ -136,6 +136,7 @@ describe('operator alarms', () => {
         METRIC.merchantsLastSyncFailed,
         METRIC.merchantsAppUninstalled,
         METRIC.merchantsPushFailing,
+        METRIC.merchantsPending,
         METRIC.tokenRefresherRun,
         METRIC.tokenBackupRefreshFailed,
         METRIC.webhookRequestsRefused,

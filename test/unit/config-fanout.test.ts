@@ -95,6 +95,7 @@ describe('fanOut', () => {
         lastSyncFailed: 0,
         appUninstalled: 0,
         pushFailing: 0,
+        pending: 0,
       },
       load: { stretch: 1 },
     });
@@ -139,7 +140,7 @@ describe('fanOut', () => {
     expect(q.sent).toHaveLength(1);
   });
 
-  it('counts the merchants an operator must act on: re-authorize, refresh token running out, last sync failed', async () => {
+  it('counts the merchants an operator must act on: re-authorize, refresh token running out, last sync failed, waiting for a store code', async () => {
     const now = Date.parse('2026-11-25T12:00:00Z');
     const inDays = (d: number) => Math.floor(now / 1000) + d * 86_400;
     const store = new FakeMerchantStore(
@@ -169,6 +170,8 @@ describe('fanOut', () => {
         refreshTokenExpiresAt: inDays(1),
         lastSyncStatus: 'error',
       }),
+      // Connected from Clover without an invite: it waits for a store code.
+      merchantRecord({ merchantId: 'WAITING', state: 'pending', storeCode: undefined }),
       // Its owner uninstalled the app: its labels no longer follow Clover.
       merchantRecord({ merchantId: 'GONE', state: 'disabled', tokensDeletedAt: now - 60_000 }),
       // Uninstalled before it had a store: no labels to worry about.
@@ -190,6 +193,7 @@ describe('fanOut', () => {
       lastSyncFailed: 1,
       appUninstalled: 1,
       pushFailing: 1,
+      pending: 1,
     });
   });
 
