@@ -219,10 +219,13 @@ export class OperatorAlarms extends Construct {
       threshold: 1,
       evaluationPeriods: 3,
       description:
-        'Some store’s polls have been failing for 15 minutes. ' +
+        'Some store’s polls have been failing for 15 minutes, or have stopped short of the end of its ' +
+        'changes for 45 (its later changes wait unread). ' +
         `\`esl-sync status ${aws}\` shows each one's last error. If many stores fail alike, suspect Clover ` +
         'or the app secret ("Clover refused the app credentials": cloverAppId or cloverAppSecret; "asked ' +
-        'the app to wait": Clover 429s).',
+        'the app to wait": Clover 429s). A read that keeps stopping short ("Clover items kept changing ' +
+        'during the read") meets over 1,000 items changed in one instant that Clover lists in a changing ' +
+        'order: any edit in Clover moves an item out of that group.',
     });
 
     this.add('MerchantsPushFailing', {

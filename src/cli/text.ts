@@ -5,7 +5,9 @@ import type { MerchantView } from '../store/merchants.ts';
 export function merchantLine(v: MerchantView): string {
   const c = v.lastSyncCounts;
   const sync = v.lastSyncAt
-    ? `last sync ${v.lastSyncAt} ${v.lastSyncStatus}${v.lastSyncError ? ` (${v.lastSyncError})` : ''}` +
+    ? `last sync ${v.lastSyncAt} ${v.lastSyncStatus}` +
+      (v.lastSyncStatus === 'partial' && v.readIncompleteSince ? ` since ${v.readIncompleteSince}` : '') +
+      (v.lastSyncError ? ` (${v.lastSyncError})` : '') +
       (c ? `: fetched ${c.fetched}, changed ${c.changed}, removed ${c.removed}, invalid ${c.invalid}` : '')
     : 'never synced';
   const warning = v.refreshTokenExpiringSoon ? `  ! refresh token expires ${v.refreshTokenExpiresAt}` : '';

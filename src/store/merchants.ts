@@ -84,6 +84,8 @@ const MerchantFieldsSchema = z
     lastSyncError: z.optional(z.string()),
     lastSyncCounts: z.optional(SyncCountsSchema),
     lastFullSyncAt: z.optional(z.number()),
+    /** Since when its polls end without reading everything (Unix ms); removed by one that reads it all. */
+    readIncompleteSince: z.optional(z.number()),
     /** How this store's labels are filled (free fields, VARIABLE-price rule). */
     labelOptions: z.optional(LabelOptionsSchema),
     /** Set while its labels move to `storeCode` from this store, until that store is emptied. */
@@ -145,6 +147,7 @@ export interface MerchantView {
   lastSyncError?: string;
   lastSyncCounts?: SyncCounts;
   lastFullSyncAt?: string;
+  readIncompleteSince?: string;
   lastCleanupAt?: string;
   cursor?: string;
   pollCount: number;
@@ -193,6 +196,7 @@ export function merchantView(m: MerchantRecord, now = Date.now()): MerchantView 
     lastSyncError: m.lastSyncError,
     lastSyncCounts: m.lastSyncCounts,
     lastFullSyncAt: iso(m.lastFullSyncAt),
+    readIncompleteSince: iso(m.readIncompleteSince),
     lastCleanupAt: iso(m.lastCleanupAt),
     cursor: iso(m.cursor),
     labelOptions: m.labelOptions,
@@ -847,6 +851,8 @@ export function createMerchantStore(
         attrs.lastSyncError = outcome.error;
       }
       const set = setExpression(attrs);
+      // Since when its reads stop short: the first partial poll of a run of them sets it.
+      const incomplete = ok && outcome.partial !== undefined;
       const counters = ok
         ? outcome.cleanedUp
           ? ', pollCount = if_not_exists(pollCount, :zero) + :one, pollsSinceCleanup = :zero'
@@ -856,10 +862,17 @@ export function createMerchantStore(
         new UpdateCommand({
           TableName: tableName,
           Key: { merchantId },
-          UpdateExpression: `SET ${set.expression}${counters}${ok && outcome.partial === undefined ? ' REMOVE shelfWritesUnfinished, lastSyncError' : ''}`,
+          UpdateExpression:
+            `SET ${set.expression}${counters}` +
+            (incomplete ? ', readIncompleteSince = if_not_exists(readIncompleteSince, :now)' : '') +
+            (ok && !incomplete ? ' REMOVE shelfWritesUnfinished, lastSyncError, readIncompleteSince' : ''),
           ConditionExpression: 'attribute_exists(merchantId)',
           ExpressionAttributeNames: set.names,
-          ExpressionAttributeValues: { ...set.values, ...(ok ? { ':zero': 0, ':one': 1 } : {}) },
+          ExpressionAttributeValues: {
+            ...set.values,
+            ...(ok ? { ':zero': 0, ':one': 1 } : {}),
+            ...(incomplete ? { ':now': t } : {}),
+          },
         }),
       );
     },

@@ -32,7 +32,7 @@ export interface FanOutResult {
     needsReauth: number;
     /** Active, but the refresh token runs out within 7 days. */
     refreshTokenExpiringSoon: number;
-    /** Active, and its last poll failed. */
+    /** Active, and its last poll failed, or its polls have not read everything for READ_INCOMPLETE_ALERT_MS. */
     lastSyncFailed: number;
     /** Its owner uninstalled the Clover app (disabled, its tokens deleted). */
     appUninstalled: number;
@@ -69,6 +69,14 @@ const SEND_CONCURRENCY = 8;
 export const PUSH_FAILING_ALERT_MS = 15 * 60_000;
 
 /**
+ * A store whose polls stop short of the end this long (Clover keeps reordering a large group of
+ * items changed at one instant) is counted with the failing ones: its later changes wait unread.
+ */
+export const READ_INCOMPLETE_ALERT_MS = 30 * 60_000;
+const readsStuck = (m: Pick<MerchantRecord, 'readIncompleteSince'>, now: number) =>
+  m.readIncompleteSince !== undefined && now - m.readIncompleteSince >= READ_INCOMPLETE_ALERT_MS;
+
+/**
  * A scheduled run queues the active merchants whose poll time (`dueAt`) fell within its window
  * (`dueWindow`): a poll time seen by two runs (or by an event delivered twice) is one message,
  * deduplicated by the FIFO queue. A manual tick polls every active merchant now.
@@ -102,7 +110,7 @@ export async function fanOut(
       continue;
     }
     if (refreshTokenExpiringSoon(m, now)) attention.refreshTokenExpiringSoon++;
-    if (m.lastSyncStatus === 'error') attention.lastSyncFailed++;
+    if (m.lastSyncStatus === 'error' || readsStuck(m, now)) attention.lastSyncFailed++;
     if (m.pushFailingSince !== undefined && now - m.pushFailingSince >= PUSH_FAILING_ALERT_MS)
       attention.pushFailing++;
     if (cadenceKind(m, now) === 'safety') onSafetyInterval++;

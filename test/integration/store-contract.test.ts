@@ -244,7 +244,7 @@ describe.each([
     expect(await view()).toMatchObject({ items: 5, onShelf: 0, refused: 1, countedAt: expect.any(String) });
   });
 
-  it('keeps the mark of a poll writing slots through a failed or partial poll, until a complete poll succeeds', async () => {
+  it('keeps the mark of a poll writing slots, and since when reads stop short, through failed or partial polls, until a complete poll succeeds', async () => {
     const store = make() as MerchantStore;
     const id = `${name}-counts`; // created by the test above
     const counts = { fetched: 0, changed: 0, removed: 0, invalid: 0, queuedForPush: 0, cloverRequests: 0 };
@@ -252,10 +252,19 @@ describe.each([
     await store.markShelfWrites(id, 5);
     await store.recordPoll(id, { ...poll, error: 'DynamoDB unavailable' });
     expect((await store.get(id))?.shelfWritesUnfinished).toBe(5);
+    expect((await store.get(id))?.readIncompleteSince).toBeUndefined();
     await store.recordPoll(id, { ...poll, partial: 'read stopped early' });
-    expect((await store.get(id))?.shelfWritesUnfinished).toBe(5);
+    const stored = await store.get(id);
+    expect(stored?.shelfWritesUnfinished).toBe(5);
+    expect(stored?.readIncompleteSince).toBeTypeOf('number');
+    // The run of short reads began with the first: neither a failed poll nor another partial one moves it.
+    await new Promise((r) => setTimeout(r, 5));
+    await store.recordPoll(id, { ...poll, error: 'Clover unavailable' });
+    await store.recordPoll(id, { ...poll, partial: 'read stopped early' });
+    expect((await store.get(id))?.readIncompleteSince).toBe(stored?.readIncompleteSince);
     await store.recordPoll(id, poll);
     expect((await store.get(id))?.shelfWritesUnfinished).toBeUndefined();
+    expect((await store.get(id))?.readIncompleteSince).toBeUndefined();
   });
 });
 

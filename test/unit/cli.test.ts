@@ -469,6 +469,32 @@ describe('esl-sync status', () => {
     await main(['merchants', 'show', 'M1'], show.io, async () => target);
     expect(show.out.join('\n')).toContain('its labels are not reaching Hipoink (pushes failing since');
   });
+
+  it('says since when a store’s reads stop short, while they do', async () => {
+    const { target } = fullStack();
+    const partial = 'Clover items kept changing during the read; the rest is read on the next poll';
+    records.set('M1', {
+      ...(records.get('M1') as MerchantRecord),
+      lastSyncAt: Date.parse('2026-12-01T11:00:00Z'),
+      lastSyncStatus: 'partial',
+      lastSyncError: partial,
+      readIncompleteSince: Date.parse('2026-12-01T10:00:00Z'),
+    });
+    const s = streams();
+    await main(['status'], s.io, async () => target);
+    expect(s.out.join('\n')).toContain(
+      `last sync 2026-12-01T11:00:00.000Z partial since 2026-12-01T10:00:00.000Z (${partial})`,
+    );
+    // A failed poll in the run says it failed, not since when reads stop short.
+    records.set('M1', {
+      ...(records.get('M1') as MerchantRecord),
+      lastSyncStatus: 'error',
+      lastSyncError: 'x',
+    });
+    const failed = streams();
+    await main(['status'], failed.io, async () => target);
+    expect(failed.out.join('\n')).toContain('last sync 2026-12-01T11:00:00.000Z error (x)');
+  });
 });
 
 describe('a Hipoink store in use', () => {

@@ -160,7 +160,20 @@ describe('fanOut', () => {
         lastPushError: 'Hipoink create_multiple failed with HTTP 503',
         pushFailingSince: now - 5 * 60_000,
       }),
-      merchantRecord({ merchantId: 'PARTIAL', refreshTokenExpiresAt: inDays(30), lastSyncStatus: 'partial' }),
+      // Its reads have stopped short for 10 minutes: the next may finish.
+      merchantRecord({
+        merchantId: 'PARTIAL',
+        refreshTokenExpiresAt: inDays(30),
+        lastSyncStatus: 'partial',
+        readIncompleteSince: now - 10 * 60_000,
+      }),
+      // For 31 minutes: its later changes wait unread, as a failing store's do.
+      merchantRecord({
+        merchantId: 'STUCK',
+        refreshTokenExpiresAt: inDays(30),
+        lastSyncStatus: 'partial',
+        readIncompleteSince: now - 31 * 60_000,
+      }),
       merchantRecord({ merchantId: 'REAUTH1', state: 'needs_reauth', refreshTokenExpiresAt: inDays(1) }),
       merchantRecord({ merchantId: 'REAUTH2', state: 'needs_reauth', lastSyncStatus: 'error' }),
       // Switched off on purpose: nothing to act on, whatever its tokens or last sync say.
@@ -186,11 +199,11 @@ describe('fanOut', () => {
       { merchants: store, pollQueue: new RecordingQueue(), ...schedule, now: () => now },
       { kind: 'manual', requestId: 'r1' },
     );
-    expect(r.queued).toBe(6);
+    expect(r.queued).toBe(7);
     expect(r.attention).toEqual({
       needsReauth: 2,
       refreshTokenExpiringSoon: 1,
-      lastSyncFailed: 1,
+      lastSyncFailed: 2,
       appUninstalled: 1,
       pushFailing: 1,
       pending: 1,

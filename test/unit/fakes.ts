@@ -141,6 +141,8 @@ export class FakeMerchantStore implements MerchantStore {
     r.lastSyncStatus = outcome.error ? 'error' : outcome.partial ? 'partial' : 'ok';
     if (!outcome.error) {
       if (!outcome.partial) delete r.shelfWritesUnfinished;
+      if (!outcome.partial) delete r.readIncompleteSince;
+      else r.readIncompleteSince ??= Date.now();
       r.lastPollStartedAt = outcome.startedAt;
       if (outcome.cursor !== undefined) r.cursor = outcome.cursor;
       r.pollCount++;
