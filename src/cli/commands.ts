@@ -6,7 +6,7 @@
  */
 import { createCloverClient } from '../clover/client.ts';
 import type { TokenPair } from '../clover/schemas.ts';
-import { assignProblem, nextMerchantState, tokensOpenMerchant } from '../connect/authorize.ts';
+import { nextMerchantState, tokensOpenMerchant } from '../connect/authorize.ts';
 import { inviteUrl, newInvite } from '../connect/invites.ts';
 import { countShelf } from '../domain/counts.ts';
 import { shelfReport } from '../domain/shelf.ts';
@@ -233,15 +233,13 @@ const merchantsAssign = command({
     const { merchantId, storeCode } = p;
     const record = await ctx.mustGet(merchantId);
     await refuseSharedStore(ctx, merchantId, storeCode, p.share);
-    const problem = assignProblem(record, storeCode);
-    // A move cut short shows the new store code already: running it again finishes it.
-    if (problem === 'move' || (problem === 'already' && record.movingFrom !== undefined)) {
+    // A merchant with a store code moves (or is there already; a move cut short is finished).
+    if (record.storeCode !== undefined) {
       const moved = await moveStore(ctx.storeChanges(p.timeoutMs), merchantId, storeCode);
-      return moved.moved && moved.from !== undefined
+      return moved.moved
         ? { merchantId, storeCode, outcome: 'moved', from: moved.from, cleared: moved.cleared }
         : { merchantId, storeCode, outcome: 'already' };
     }
-    if (problem === 'already') return { merchantId, storeCode, outcome: 'already' };
     const state = nextMerchantState(storeCode, record.state);
     if (!(await ctx.merchants.assignStoreCode(merchantId, storeCode, state))) {
       throw new Error(

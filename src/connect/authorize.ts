@@ -98,17 +98,6 @@ function refusalOf(plan: Extract<AuthorizationPlan, { ok: false }>): ConnectOutc
     : { kind: 'store-conflict', storeCode: plan.storeCode };
 }
 
-/** What `merchants assign` does to this merchant: unknown, already there, a move, or (undefined) a first store code. */
-export function assignProblem(
-  merchant: Pick<MerchantRecord, 'storeCode'> | undefined,
-  storeCode: string,
-): 'unknown' | 'already' | 'move' | undefined {
-  if (!merchant) return 'unknown';
-  if (merchant.storeCode === storeCode) return 'already';
-  if (merchant.storeCode !== undefined) return 'move';
-  return undefined;
-}
-
 /** Every way a connection attempt can end. The web layer turns each into a page. */
 export type ConnectOutcome =
   | { kind: 'redirect'; location: string }

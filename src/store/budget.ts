@@ -1,5 +1,5 @@
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { isConditionFailure } from './dynamo.ts';
+import { ifWritten, writeIf } from './dynamo.ts';
 
 /** Key of the shared request schedule in the merchants table (never a Clover merchant id). */
 export const BUDGET_KEY = '#clover-request-budget';
@@ -44,8 +44,8 @@ export function createRequestBudget(
   /** The schedule is ahead of the clock, but no later than `latest`: take the next place after it. */
   const follow = async (t: number, step: number, latest: number): Promise<number | undefined> => {
     const bounded = Number.isFinite(latest);
-    try {
-      const out = await doc.send(
+    const out = await ifWritten(
+      doc.send(
         new UpdateCommand({
           TableName: tableName,
           Key: key,
@@ -55,32 +55,25 @@ export function createRequestBudget(
           ExpressionAttributeValues: { ':step': step, ':t': t, ...(bounded ? { ':latest': latest } : {}) },
           ReturnValues: 'UPDATED_NEW',
         }),
-      );
-      return (out.Attributes?.nextRequestAt as number) - step;
-    } catch (err) {
-      if (isConditionFailure(err)) return undefined;
-      throw err;
-    }
+      ),
+    );
+    return out && (out.Attributes?.nextRequestAt as number) - step;
   };
   /** The schedule is idle (behind the clock): this request goes now. */
-  const restart = async (t: number, step: number): Promise<number | undefined> => {
-    try {
-      await doc.send(
-        new UpdateCommand({
-          TableName: tableName,
-          Key: key,
-          UpdateExpression: 'SET #next = :after',
-          ConditionExpression: 'attribute_not_exists(#next) OR #next < :t',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: { ':after': t + step, ':t': t },
-        }),
-      );
-      return t;
-    } catch (err) {
-      if (isConditionFailure(err)) return undefined;
-      throw err;
-    }
-  };
+  const restart = async (t: number, step: number): Promise<number | undefined> =>
+    (await writeIf(
+      doc,
+      new UpdateCommand({
+        TableName: tableName,
+        Key: key,
+        UpdateExpression: 'SET #next = :after',
+        ConditionExpression: 'attribute_not_exists(#next) OR #next < :t',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: { ':after': t + step, ':t': t },
+      }),
+    ))
+      ? t
+      : undefined;
 
   /** When the next request may go out, as the schedule now says. */
   const scheduledAt = async (): Promise<number> => {
@@ -111,20 +104,17 @@ export function createRequestBudget(
     },
 
     async pause(untilMs) {
-      try {
-        await doc.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: key,
-            UpdateExpression: 'SET #next = :until',
-            ConditionExpression: 'attribute_not_exists(#next) OR #next < :until',
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: { ':until': untilMs },
-          }),
-        );
-      } catch (err) {
-        if (!isConditionFailure(err)) throw err;
-      }
+      await writeIf(
+        doc,
+        new UpdateCommand({
+          TableName: tableName,
+          Key: key,
+          UpdateExpression: 'SET #next = :until',
+          ConditionExpression: 'attribute_not_exists(#next) OR #next < :until',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: { ':until': untilMs },
+        }),
+      );
     },
   };
 }

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   APP_UNINSTALLED,
-  assignProblem,
   nextMerchantState,
   planAuthorization,
   stateAfterUninstall,
@@ -186,11 +185,7 @@ describe('authorization plan', () => {
     });
   });
 
-  it('assigns a store code only to a merchant without one', () => {
-    expect(assignProblem(undefined, 's')).toBe('unknown');
-    expect(assignProblem({ storeCode: 's' }, 's')).toBe('already');
-    expect(assignProblem({ storeCode: 'other' }, 's')).toBe('move');
-    expect(assignProblem({}, 's')).toBeUndefined();
+  it('makes a merchant active once it has a store code, unless an operator disabled it', () => {
     expect(nextMerchantState('s', 'pending')).toBe('active');
     expect(nextMerchantState(undefined, 'active')).toBe('pending');
     expect(nextMerchantState('s', 'disabled')).toBe('disabled');
