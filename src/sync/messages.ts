@@ -2,6 +2,8 @@ import * as z from '../zod.ts';
 
 /** Items one poll message may ask to confirm gone. */
 export const MAX_CONFIRM_GONE = 1000;
+/** Most codes one push message may carry: the poll splits its pushes to fit. */
+export const MAX_CODES_PER_PUSH = 1000;
 
 /**
  * The deduplication key of the poll that answers a merchant's change notices, given how many of
@@ -46,7 +48,7 @@ export const PushMessageSchema = z
   .object({
     merchantId: z.string().check(z.minLength(1)),
     /** Empty only in a barrier. */
-    codes: z.array(z.string().check(z.minLength(1))).check(z.maxLength(1000)),
+    codes: z.array(z.string().check(z.minLength(1))).check(z.maxLength(MAX_CODES_PER_PUSH)),
     /** Set by full resyncs: try labels Hipoink refused before once more (the operator may have fixed Hipoink). */
     retryRefused: z.optional(z.boolean()),
     /** Send every label again whatever is recorded (a Hipoink server that lost its products). */

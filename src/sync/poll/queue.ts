@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { PushFlags } from '../../domain/shelf.ts';
+import { MAX_CODES_PER_PUSH } from '../messages.ts';
 import type { PollContext } from './context.ts';
-
-/** Most codes one push message may carry (PushMessageSchema). */
-const MAX_CODES_PER_PUSH = 1000;
 
 /** Queues a push of every code this poll changed or its repair found out of step; returns how many. */
 export async function queuePushes(ctx: PollContext, flags: PushFlags = {}) {
