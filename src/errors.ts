@@ -31,12 +31,15 @@ export abstract class EslSyncError extends Error {
   }
 }
 
+/** An HTTP answer (or none: a network failure) that a later try may not get: 408, 429, 5xx. */
+const mayPassLater = (status: number | undefined) =>
+  status === undefined || status === 408 || status === 429 || status >= 500;
+
 /** Clover answered with an HTTP error other than 401 or a network failure happened. */
 export class CloverApiError extends EslSyncError {
   readonly code = 'CLOVER_API';
   get retryable(): boolean {
-    const status = this.context.status;
-    return status === undefined || status === 408 || status === 429 || status >= 500;
+    return mayPassLater(this.context.status);
   }
 }
 
@@ -95,8 +98,7 @@ export class TokenPersistError extends EslSyncError {
 export class HipoinkApiError extends EslSyncError {
   readonly code = 'HIPOINK_API';
   get retryable(): boolean {
-    const status = this.context.status;
-    return status === undefined || status >= 500 || status === 429 || status === 408;
+    return mayPassLater(this.context.status);
   }
 }
 

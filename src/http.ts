@@ -18,6 +18,9 @@ export function lazyHttpClient(options: Options): () => Promise<KyInstance> {
   };
 }
 
+/** The answers the HTTP clients try again at once (a gateway's 501 or 505 will not change). */
+export const RETRIED_STATUS_CODES = [408, 429, 500, 502, 503, 504];
+
 // By name, not `instanceof`: a static import of ky's classes would load it at a cold start again.
 export const isHttpError = (err: unknown): err is HTTPError =>
   err instanceof Error && err.name === 'HTTPError' && 'response' in err;

@@ -7,7 +7,7 @@ import {
   InvalidResponseError,
   RefreshRejectedError,
 } from '../errors.ts';
-import { isHttpError, isTimeoutError, lazyHttpClient } from '../http.ts';
+import { isHttpError, isTimeoutError, lazyHttpClient, RETRIED_STATUS_CODES } from '../http.ts';
 import type * as z from '../zod.ts';
 import { ItemsPageSchema, type TokenPair, TokenPairSchema } from './schemas.ts';
 
@@ -130,7 +130,7 @@ export function createCloverClient(options: CloverClientOptions): CloverClient &
     retry: {
       limit: options.retryLimit ?? 4,
       methods: ['get'],
-      statusCodes: [408, 429, 500, 502, 503, 504],
+      statusCodes: RETRIED_STATUS_CODES,
       afterStatusCodes: [413, 429, 503],
       // ky would retry after at most this even when Clover asks for longer; `shouldRetry` gives up
       // on such a 429 instead, and on a request the app-wide pause would hold longer.

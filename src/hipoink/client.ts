@@ -1,5 +1,5 @@
 import { HipoinkApiError, HipoinkRejectedError, InvalidResponseError } from '../errors.ts';
-import { isHttpError, isTimeoutError, lazyHttpClient } from '../http.ts';
+import { isHttpError, isTimeoutError, lazyHttpClient, RETRIED_STATUS_CODES } from '../http.ts';
 import {
   envelope,
   HIPOINK_PATHS,
@@ -34,7 +34,7 @@ export function createHipoinkClient(options: HipoinkClientOptions): HipoinkClien
     retry: {
       limit: options.retryLimit ?? 3,
       methods: ['post'],
-      statusCodes: [408, 429, 500, 502, 503, 504],
+      statusCodes: RETRIED_STATUS_CODES,
       afterStatusCodes: [429, 503],
       backoffLimit: options.backoffLimitMs ?? 5_000,
       jitter: true,
