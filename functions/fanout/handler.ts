@@ -3,9 +3,7 @@ import { budgetLimits } from '../../src/clover/budgeted.ts';
 import { METRIC } from '../../src/metric-names.ts';
 import { logger, metrics } from '../../src/observability.ts';
 import { lambdaHandler } from '../../src/runtime.ts';
-import type { MerchantRecord } from '../../src/store/merchants.ts';
 import { type FanOutResult, fanOut } from '../../src/sync/fanout.ts';
-import { pollFreshness } from '../../src/sync/freshness.ts';
 
 /**
  * EventBridge schedule → one PollQueue message per active merchant whose poll time came; `esl-sync
@@ -14,17 +12,9 @@ import { pollFreshness } from '../../src/sync/freshness.ts';
 export const handler = lambdaHandler(
   async (event: ScheduledEvent | Record<string, never>, deps, context): Promise<FanOutResult> => {
     const scheduled = 'detail-type' in event && event['detail-type'] === 'Scheduled Event';
-    // The fan-out's own listing also gives the freshness gauges: no second scan of the merchants.
-    let listed: MerchantRecord[] = [];
-    const merchants = {
-      list: async () => {
-        listed = await deps.merchants.list();
-        return listed;
-      },
-    };
     const result = await fanOut(
       {
-        merchants,
+        merchants: deps.merchants,
         pollQueue: deps.pollQueue,
         cadence: deps.config,
         fanOutPeriodSeconds: deps.config.fanOutPeriodSeconds,
@@ -32,7 +22,6 @@ export const handler = lambdaHandler(
       },
       scheduled ? { kind: 'schedule' } : { kind: 'manual', requestId: context.awsRequestId },
     );
-    const freshness = pollFreshness(listed, Date.now());
     metrics.addMetric(METRIC.merchantsQueued, 'Count', result.queued);
     // Published every tick, zeros included, so an alarm sees a cleared problem clear.
     metrics.addMetric(METRIC.merchantsNeedingReauth, 'Count', result.attention.needsReauth);
@@ -43,11 +32,11 @@ export const handler = lambdaHandler(
     metrics.addMetric(METRIC.merchantsPending, 'Count', result.attention.pending);
     // At 100% or more the fleet asks for more polls than Clover allows: intervals are stretched.
     metrics.addMetric(METRIC.pollLoadPercent, 'Percent', result.load.percent);
-    if (freshness) {
-      metrics.addMetric(METRIC.lastPollAgeMax, 'Seconds', freshness.maxSeconds);
-      metrics.addMetric(METRIC.lastPollAgeP95, 'Seconds', freshness.p95Seconds);
+    if (result.freshness) {
+      metrics.addMetric(METRIC.lastPollAgeMax, 'Seconds', result.freshness.maxSeconds);
+      metrics.addMetric(METRIC.lastPollAgeP95, 'Seconds', result.freshness.p95Seconds);
     }
-    logger.info('Fan-out done', { ...result, ...(freshness ? { freshness } : {}) });
+    logger.info('Fan-out done', { ...result });
     return result;
   },
 );

@@ -1,5 +1,6 @@
 import type { QueueMessage, QueueSender } from '../queues/sqs.ts';
 import { type MerchantRecord, type MerchantStore, refreshTokenExpiringSoon } from '../store/merchants.ts';
+import { type PollFreshness, pollFreshness } from './freshness.ts';
 import type { PollMessage } from './messages.ts';
 import { forEachLimited } from './parallel.ts';
 import {
@@ -45,6 +46,8 @@ export interface FanOutResult {
   load: FleetLoad;
   /** Active merchants on the safety interval (their webhook notices arrive). */
   onSafetyInterval: number;
+  /** How long ago the active stores last polled well; none without an active store. */
+  freshness?: PollFreshness;
 }
 
 export function pollMessage(
@@ -139,5 +142,13 @@ export async function fanOut(
   const batches: QueueMessage[][] = [];
   for (let i = 0; i < messages.length; i += 10) batches.push(messages.slice(i, i + 10));
   await forEachLimited(batches, SEND_CONCURRENCY, (batch) => deps.pollQueue.send(batch));
-  return { queued: messages.length, skipped, attention, load, onSafetyInterval };
+  const freshness = pollFreshness(all, now);
+  return {
+    queued: messages.length,
+    skipped,
+    attention,
+    load,
+    onSafetyInterval,
+    ...(freshness ? { freshness } : {}),
+  };
 }

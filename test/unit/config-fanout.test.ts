@@ -98,6 +98,8 @@ describe('fanOut', () => {
         pending: 0,
       },
       load: { stretch: 1 },
+      // Its listing gives the freshness gauges too: the active store only.
+      freshness: { stores: 1 },
     });
     expect(new Set(q.sent.map((m) => m.groupId))).toEqual(new Set(['A']));
     expect(q.sent[0]).toMatchObject({ body: { merchantId: 'A', mode: 'incremental', reason: 'schedule' } });
