@@ -155,5 +155,3 @@ export function createWebhookSender(opts: WebhookSenderOptions = {}) {
     },
   };
 }
-
-export type WebhookSender = ReturnType<typeof createWebhookSender>;

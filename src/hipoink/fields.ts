@@ -2,7 +2,6 @@ import * as z from '../zod.ts';
 
 /** Free fields label templates can show (f1…f16). */
 export const FREE_FIELDS = Array.from({ length: 16 }, (_, i) => `f${i + 1}`) as ReadonlyArray<`f${number}`>;
-export type FreeField = (typeof FREE_FIELDS)[number];
 
 /**
  * Every Hipoink field name lives in this module (the API as we rely on it: docs/hipoink.md).

@@ -24,39 +24,3 @@ export async function forEachLimited<T>(
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   if (failure !== undefined) throw failure.error;
 }
-
-/**
- * Splits items into groups that share no key, keeping each group in the input order: items with a
- * key in common (directly or through others) land in one group. Groups are ordered by their first item.
- */
-export function groupBySharedKeys<T>(items: readonly T[], keysOf: (item: T) => Iterable<string>): T[][] {
-  const parent = items.map((_, i) => i);
-  const root = (i: number): number => {
-    while (parent[i] !== i) {
-      const up = parent[i] as number;
-      parent[i] = parent[up] as number;
-      i = up;
-    }
-    return i;
-  };
-  const owner = new Map<string, number>();
-  items.forEach((item, i) => {
-    for (const key of keysOf(item)) {
-      const first = owner.get(key);
-      if (first === undefined) owner.set(key, i);
-      else {
-        const [a, b] = [root(first), root(i)];
-        // The smaller index stays the root, so a group is found under its first item.
-        if (a !== b) parent[Math.max(a, b)] = Math.min(a, b);
-      }
-    }
-  });
-  const groups = new Map<number, T[]>();
-  items.forEach((item, i) => {
-    const r = root(i);
-    const group = groups.get(r);
-    if (group) group.push(item);
-    else groups.set(r, [item]);
-  });
-  return [...groups.values()];
-}

@@ -51,8 +51,6 @@ export function securityHeaders(styleHash: string): Record<string, string> {
   };
 }
 
-export type QueryRules = Record<string, RegExp>;
-
 export type QueryResult<K extends string> =
   | { ok: true; values: Partial<Record<K, string>> }
   | { ok: false; problem: 'too-long' | 'malformed'; parameter?: string };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { forEachLimited, groupBySharedKeys } from '../../src/sync/parallel.ts';
+import { forEachLimited } from '../../src/sync/parallel.ts';
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -36,20 +36,5 @@ describe('forEachLimited', () => {
 
   it('refuses a limit below one', async () => {
     await expect(forEachLimited([1], 0, async () => {})).rejects.toBeInstanceOf(RangeError);
-  });
-});
-
-describe('groupBySharedKeys', () => {
-  it('puts items linked through any chain of keys in one group, each in input order', () => {
-    const items = [
-      { id: 'a', keys: ['x'] },
-      { id: 'b', keys: ['y'] },
-      { id: 'c', keys: ['z'] },
-      { id: 'd', keys: ['y', 'x'] }, // links a and b
-      { id: 'e', keys: [] },
-      { id: 'f', keys: ['z'] },
-    ];
-    const groups = groupBySharedKeys(items, (i) => i.keys).map((g) => g.map((i) => i.id));
-    expect(groups).toEqual([['a', 'b', 'd'], ['c', 'f'], ['e']]);
   });
 });
