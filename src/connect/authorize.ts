@@ -34,6 +34,10 @@ export async function tokensOpenMerchant(
 /** Why a merchant is disabled when its owner uninstalled the app in Clover (its tokens are gone). */
 export const APP_UNINSTALLED = 'app uninstalled';
 
+/** Disabled by an operator on purpose, not by an uninstall: only an operator starts it again. */
+const operatorDisabled = (m: { state?: MerchantState | undefined; stateReason?: string | undefined }) =>
+  m.state === 'disabled' && m.stateReason !== APP_UNINSTALLED;
+
 /**
  * The state a merchant is in after it gets (or keeps) `storeCode`. One rule for every path. Give
  * `previousReason` only where fresh tokens arrive (the connect flow): a merchant disabled because
@@ -45,7 +49,7 @@ export function nextMerchantState(
   previousReason?: string,
 ): MerchantState {
   // An operator stopped it on purpose: new tokens or a store code do not start it again.
-  if (previous === 'disabled' && previousReason !== APP_UNINSTALLED) return 'disabled';
+  if (operatorDisabled({ state: previous, stateReason: previousReason })) return 'disabled';
   return storeCode === undefined ? 'pending' : 'active';
 }
 
@@ -57,7 +61,7 @@ export function nextMerchantState(
 export function stateAfterUninstall(
   merchant: Pick<MerchantRecord, 'state' | 'stateReason'>,
 ): { state: MerchantState; reason: string } | undefined {
-  if (merchant.state === 'disabled' && merchant.stateReason !== APP_UNINSTALLED) return undefined;
+  if (operatorDisabled(merchant)) return undefined;
   return { state: 'disabled', reason: APP_UNINSTALLED };
 }
 

@@ -14,4 +14,8 @@ export const BEING_REMOVED = 'being removed by an operator';
 export const clearMayDelete = (
   m: { storeCode?: string | undefined; state: string; stateReason?: string | undefined },
   storeCode: string,
-) => storeCode !== m.storeCode || (m.state === 'disabled' && m.stateReason === BEING_REMOVED);
+) => storeCode !== m.storeCode || beingRemoved(m);
+
+/** The merchant is disabled for its removal (and nobody enabled it meanwhile). */
+export const beingRemoved = (m: { state: string; stateReason?: string | undefined }) =>
+  m.state === 'disabled' && m.stateReason === BEING_REMOVED;

@@ -4,7 +4,7 @@
  * push consumer (which holds the sign) and never at the same time as another push of that store.
  */
 import { isOutOfStep, ownerOf } from '../domain/shelf.ts';
-import { BEING_REMOVED } from '../domain/stores.ts';
+import { BEING_REMOVED, beingRemoved } from '../domain/stores.ts';
 import { MerchantUnavailableError } from '../errors.ts';
 import type { QueueSender } from '../queues/sqs.ts';
 import type { MerchantRecord, MerchantStore } from '../store/merchants.ts';
@@ -34,7 +34,7 @@ async function mustGet(deps: StoreChangeDeps, merchantId: string): Promise<Merch
 /** Throws unless the merchant is still disabled for its removal: an operator may have enabled it. */
 async function stillBeingRemoved(deps: StoreChangeDeps, merchantId: string) {
   const m = await deps.merchants.get(merchantId);
-  if (m && !(m.state === 'disabled' && m.stateReason === BEING_REMOVED))
+  if (m && !beingRemoved(m))
     throw new Error(
       `merchant ${merchantId} was enabled while being removed (it is ${m.state}): not removed; ` +
         'run the same command again to remove it',
