@@ -91,9 +91,7 @@ function jsonSecretSource<S extends z.ZodMiniType>(
     const parsed = schema.safeParse(raw);
     // Field names and schema messages only: none of these messages echo a value.
     if (!parsed.success) {
-      const problems = parsed.error.issues
-        .map((i) => `${i.path.join('.') || 'secret'}: ${i.message}`)
-        .join('; ');
+      const problems = z.issuesText(parsed.error.issues, 'secret');
       throw new Error(`${what} ${secretId} is not usable: ${problems}`);
     }
     return parsed.data;

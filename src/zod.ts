@@ -25,3 +25,10 @@ export * from 'zod/mini';
 export function strict<T extends ZodMiniObject>(schema: T): ZodMiniObject<T['shape'], core.$strict> {
   return catchall(schema, never()) as unknown as ZodMiniObject<T['shape'], core.$strict>;
 }
+
+/**
+ * What a failed parse found, one `path: message` per issue (the whole input named by `whole`).
+ * zod's messages name what was expected, never the value given: safe beside secrets.
+ */
+export const issuesText = (issues: readonly core.$ZodIssue[], whole: string) =>
+  issues.map((i) => `${i.path.join('.') || whole}: ${i.message}`).join('; ');

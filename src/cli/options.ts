@@ -256,7 +256,7 @@ export function parseLabelOptions(values: CliValues, current: LabelOptions | und
   const parsed = LabelOptionsSchema.safeParse(raw);
   if (!parsed.success) {
     throw new UsageError(
-      `invalid label rules: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')} ` +
+      `invalid label rules: ${z.issuesText(parsed.error.issues, 'rules')} ` +
         `(fields f1…f16; facts ${LABEL_FACTS.join(', ')}; --variable-price base|remove)`,
     );
   }

@@ -108,7 +108,7 @@ export function transformItem(
       const { id: itemId, modifiedTime, deleted } = identity.data;
       return { kind: 'remove', itemId, modifiedTime, reason: deleted ? 'deleted' : 'hidden' };
     }
-    const reason = parsed.error.issues.map((i) => `${i.path.join('.') || 'item'}: ${i.message}`).join('; ');
+    const reason = z.issuesText(parsed.error.issues, 'item');
     return {
       kind: 'invalid',
       itemId: identity.success ? identity.data.id : undefined,

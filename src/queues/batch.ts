@@ -3,7 +3,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { errorForLog, InvalidMessageError, isRetryable } from '../errors.ts';
 import { MAX_RECEIVES, retryDelaySeconds } from '../function-settings.ts';
 import { logger } from '../observability.ts';
-import type * as z from '../zod.ts';
+import * as z from '../zod.ts';
 import type { QueueSender, RetryScheduler } from './sqs.ts';
 
 export interface QueueBatchOptions<S extends z.ZodMiniType> {
@@ -123,7 +123,7 @@ function parseBody<S extends z.ZodMiniType>(schema: S, body: string): z.infer<S>
   }
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+    const problems = z.issuesText(parsed.error.issues, 'body');
     throw new InvalidMessageError(`Message does not match its schema: ${problems}`);
   }
   return parsed.data;

@@ -1,6 +1,7 @@
 import { InvalidMessageError, MerchantUnavailableError } from '../errors.ts';
 import type { QueueSender } from '../queues/sqs.ts';
 import type { MerchantStore } from '../store/merchants.ts';
+import * as z from '../zod.ts';
 import { pollMessage } from './fanout.ts';
 import {
   BackfillAllSchema,
@@ -29,7 +30,7 @@ export function parseBackfillRequest(event: unknown): BackfillRequest {
   const meant =
     typeof event === 'object' && event !== null && 'all' in event ? BackfillAllSchema : BackfillOneSchema;
   const issues = meant.safeParse(event).error?.issues ?? parsed.error.issues;
-  const problems = issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ');
+  const problems = z.issuesText(issues, 'payload');
   throw new InvalidMessageError(
     `Backfill expects {"merchantId": "<id>"} or {"all": true}, optionally with "since" and "repush": ${problems}`,
   );
