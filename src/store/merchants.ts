@@ -20,13 +20,16 @@ import { batchGetAll, ifWritten, setExpression, writeIf } from './dynamo.ts';
 export const MERCHANT_STATES = ['active', 'needs_reauth', 'disabled', 'pending'] as const;
 export type MerchantState = (typeof MERCHANT_STATES)[number];
 
+/** A count as stored: a whole number, 0 where a record written before it has none. */
+const count = z._default(z.number().check(z.int()), 0);
+
 export const SyncCountsSchema = z.object({
-  fetched: z._default(z.number().check(z.int()), 0),
-  changed: z._default(z.number().check(z.int()), 0),
-  removed: z._default(z.number().check(z.int()), 0),
-  invalid: z._default(z.number().check(z.int()), 0),
-  queuedForPush: z._default(z.number().check(z.int()), 0),
-  cloverRequests: z._default(z.number().check(z.int()), 0),
+  fetched: count,
+  changed: count,
+  removed: count,
+  invalid: count,
+  queuedForPush: count,
+  cloverRequests: count,
 });
 export type SyncCounts = z.infer<typeof SyncCountsSchema>;
 
@@ -40,7 +43,6 @@ const withoutDeletedTokens = (raw: unknown) =>
     ? { accessToken: '', refreshToken: '', ...raw }
     : raw;
 
-const count = z._default(z.number().check(z.int()), 0);
 const ShelfCountsSchema = z.object({
   items: count,
   removed: count,
@@ -73,10 +75,10 @@ const MerchantFieldsSchema = z
     /** Where the next read starts: the newest Clover modifiedTime (ms) processed (a read that stopped early may move it back). */
     cursor: z.optional(z.number()),
     lastPollStartedAt: z.optional(z.number()),
-    pollCount: z._default(z.number().check(z.int()), 0),
+    pollCount: count,
     /** Polls begun, whatever became of them: change notices share a poll until the next one begins. */
-    pollsStarted: z._default(z.number().check(z.int()), 0),
-    pollsSinceCleanup: z._default(z.number().check(z.int()), 0),
+    pollsStarted: count,
+    pollsSinceCleanup: count,
     lastCleanupAt: z.optional(z.number()),
     lastSyncAt: z.optional(z.number()),
     lastSyncMode: z.optional(z.enum(['incremental', 'full'])),
