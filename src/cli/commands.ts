@@ -443,17 +443,11 @@ const merchantsEnable = command({
   parse: ({ merchantId }) => ({ merchantId }),
   run: async (ctx, { merchantId }) => {
     const record = await ctx.mustGet(merchantId);
-    if (record.state === 'needs_reauth') {
+    // Only its owner can: new Clover tokens come from a reconnect link.
+    if (record.state === 'needs_reauth' || record.tokensDeletedAt !== undefined)
       throw new Error(
-        `merchant ${merchantId} needs re-authorization: send the store a link from \`${ctx.cli} merchants reconnect ${merchantId}\``,
+        `merchant ${merchantId} is not enabled: ${attentionHint(merchantView(record), ctx.cli)}`,
       );
-    }
-    if (record.tokensDeletedAt !== undefined) {
-      throw new Error(
-        `merchant ${merchantId} has no Clover tokens (the app was uninstalled): send the store a link from ` +
-          `\`${ctx.cli} merchants reconnect ${merchantId}\`; connecting again enables it`,
-      );
-    }
     // Enabled without a store code, a merchant goes back to waiting for one.
     const state = nextMerchantState(record.storeCode, undefined);
     await ctx.merchants.setState(merchantId, state);

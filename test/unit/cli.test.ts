@@ -178,6 +178,22 @@ describe('esl-sync backfill', () => {
     },
   );
 
+  it.each([
+    [{ state: 'needs_reauth' as const }, /M is not enabled: re-authorize: `esl-sync merchants reconnect M`/],
+    [
+      { state: 'disabled' as const, tokensDeletedAt: 1 },
+      /M is not enabled: the Clover app was uninstalled .* `esl-sync merchants reconnect M` gives a link/,
+    ],
+  ])('refuses to enable a merchant only its owner can, %j, saying how', async (record, message) => {
+    const { target, invoked } = backfillStack(record);
+    const err = await runCli(['merchants', 'enable', 'M'], io().io, async () => target).catch(
+      (e: unknown) => e,
+    );
+    expect(String(err)).toMatch(message);
+    expect(records.get('M')?.state).toBe(record.state);
+    expect(invoked).toEqual([]);
+  });
+
   it('names an unknown merchant as not found, invoking nothing', async () => {
     const { target, invoked } = backfillStack();
     const err = await runCli(['backfill', '--merchant-id', 'NOPE'], io().io, async () => target).catch(
