@@ -14,7 +14,7 @@ import { CloverUnauthorizedError } from '../errors.ts';
 import { queueDepth } from '../queues/depth.ts';
 import { type DeadLetter, peekDeadLetters, redriveDeadLetters } from '../queues/redrive.ts';
 import { heartbeatLate } from '../store/heartbeat.ts';
-import { type MerchantView, merchantView } from '../store/merchants.ts';
+import { type MerchantRecord, type MerchantView, merchantView } from '../store/merchants.ts';
 import { createWebhookVerificationStore } from '../store/webhooks.ts';
 import type { BackfillResult } from '../sync/backfill.ts';
 import type { FanOutResult } from '../sync/fanout.ts';
@@ -120,8 +120,26 @@ const inviteText = (describe: string, invite: { url: string; expiresAt: string }
 ];
 
 /** Queues a full resync of one merchant through the Backfill function; its result says when. */
-async function resync(ctx: CommandContext, merchantId: string) {
-  return ctx.invoke<BackfillResult>(ctx.target.stack.backfillFunction, { merchantId });
+/**
+ * Queues a full resync of one merchant and, with `wait`, waits until its store is in line (the
+ * push queue empty too where the resync sends codes its slots show in step, such as refused ones).
+ */
+async function resync(
+  ctx: CommandContext,
+  merchant: MerchantRecord,
+  wait?: { timeoutMs: number },
+): Promise<{ resyncQueued: boolean; synced?: StoreProgress[] }> {
+  const { merchantId } = merchant;
+  const result = await ctx.invoke<BackfillResult>(ctx.target.stack.backfillFunction, { merchantId });
+  const resyncQueued = result.queued.length > 0;
+  if (!wait) return { resyncQueued };
+  const synced = await ctx.storesSynced(
+    result.queued,
+    { at: result.requestedAt, full: true },
+    wait.timeoutMs,
+    fullSyncPushesSettledCodes(merchant, {}),
+  );
+  return { resyncQueued, synced };
 }
 
 const SHARE_STORE_OPTION = {
@@ -248,18 +266,8 @@ const merchantsAssign = command({
     }
     if (state !== 'active') return { merchantId, storeCode, outcome: 'assigned', state, resyncQueued: false };
     ctx.progress(`merchant ${merchantId}: store ${storeCode}, ${state}`);
-    const result = await resync(ctx, merchantId);
-    const synced = p.wait
-      ? await ctx.storesSynced(result.queued, { at: result.requestedAt, full: true }, p.timeoutMs)
-      : undefined;
-    return {
-      merchantId,
-      storeCode,
-      outcome: 'assigned',
-      state,
-      resyncQueued: result.queued.length > 0,
-      ...(synced ? { synced } : {}),
-    };
+    const done = await resync(ctx, record, p.wait ? { timeoutMs: p.timeoutMs } : undefined);
+    return { merchantId, storeCode, outcome: 'assigned', state, ...done };
   },
   text: (d) => {
     if (d.outcome === 'already')
@@ -452,7 +460,7 @@ const merchantsEnable = command({
     const state = nextMerchantState(record.storeCode, undefined);
     await ctx.merchants.setState(merchantId, state);
     // A full resync repairs whatever changed while it was disabled, labels included.
-    const resyncQueued = state === 'active' && (await resync(ctx, merchantId)).queued.length > 0;
+    const resyncQueued = state === 'active' && (await resync(ctx, record)).resyncQueued;
     return { merchantId, state, resyncQueued };
   },
   text: (d) => [`merchant ${d.merchantId}: ${d.state}${d.resyncQueued ? ', full resync queued' : ''}`],
@@ -483,21 +491,8 @@ const merchantsConfigure = command({
     const labelOptions = parseLabelOptions(p.values, record.labelOptions);
     await ctx.merchants.setLabelOptions(p.merchantId, labelOptions);
     ctx.progress(`merchant ${p.merchantId}: label rules ${JSON.stringify(labelOptions)}`);
-    const result = await resync(ctx, p.merchantId);
-    const synced = p.wait
-      ? await ctx.storesSynced(
-          result.queued,
-          { at: result.requestedAt, full: true },
-          p.timeoutMs,
-          fullSyncPushesSettledCodes(record, {}),
-        )
-      : undefined;
-    return {
-      merchantId: p.merchantId,
-      labelOptions,
-      resyncQueued: result.queued.length > 0,
-      ...(synced ? { synced } : {}),
-    };
+    const done = await resync(ctx, record, p.wait ? { timeoutMs: p.timeoutMs } : undefined);
+    return { merchantId: p.merchantId, labelOptions, ...done };
   },
   text: (d) => [
     d.synced
