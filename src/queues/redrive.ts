@@ -6,7 +6,9 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { chunked } from '../chunked.ts';
 import { queueDepth } from './depth.ts';
+import { SQS_BATCH_LIMIT } from './sqs.ts';
 
 export interface DeadLetter {
   messageId: string;
@@ -52,13 +54,11 @@ export async function peekDeadLetters(sqs: SQSClient, dlqUrl: string, max = 50):
       if (m.ReceiptHandle) handles.push(m.ReceiptHandle);
     }
   }
-  for (let i = 0; i < handles.length; i += 10) {
+  for (const batch of chunked(handles, SQS_BATCH_LIMIT)) {
     await sqs.send(
       new ChangeMessageVisibilityBatchCommand({
         QueueUrl: dlqUrl,
-        Entries: handles
-          .slice(i, i + 10)
-          .map((h, j) => ({ Id: String(j), ReceiptHandle: h, VisibilityTimeout: 0 })),
+        Entries: batch.map((h, j) => ({ Id: String(j), ReceiptHandle: h, VisibilityTimeout: 0 })),
       }),
     );
   }

@@ -6,6 +6,7 @@ import {
   type SQSClientConfig,
 } from '@aws-sdk/client-sqs';
 import { CALL_CHECK, callCheck } from '../call-check.ts';
+import { chunked } from '../chunked.ts';
 
 /**
  * Requests go to the client's endpoint rather than the host inside each queue URL: on AWS both
@@ -34,11 +35,14 @@ export interface QueueSender {
   send(messages: readonly QueueMessage[]): Promise<void>;
 }
 
+/** Most entries one SQS batch request takes. */
+export const SQS_BATCH_LIMIT = 10;
+
 export function createQueueSender(sqs: SQSClient, queueUrl: string): QueueSender {
   return {
     async send(messages) {
-      for (let i = 0; i < messages.length; i += 10) {
-        let entries = messages.slice(i, i + 10).map((m, j) => ({
+      for (const batch of chunked(messages, SQS_BATCH_LIMIT)) {
+        let entries = batch.map((m, j) => ({
           Id: String(j),
           MessageBody: typeof m.body === 'string' ? m.body : JSON.stringify(m.body),
           ...(m.attributes
@@ -75,11 +79,11 @@ export interface RetryScheduler {
 export function createRetryScheduler(sqs: SQSClient, queueUrl: string): RetryScheduler {
   return {
     async retryIn(messages) {
-      for (let i = 0; i < messages.length; i += 10) {
+      for (const batch of chunked(messages, SQS_BATCH_LIMIT)) {
         const out = await sqs.send(
           new ChangeMessageVisibilityBatchCommand({
             QueueUrl: queueUrl,
-            Entries: messages.slice(i, i + 10).map((m, j) => ({
+            Entries: batch.map((m, j) => ({
               Id: String(j),
               ReceiptHandle: m.receiptHandle,
               VisibilityTimeout: m.seconds,

@@ -9,6 +9,7 @@ import {
   type UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { CALL_CHECK, callCheck } from '../call-check.ts';
+import { chunked } from '../chunked.ts';
 
 export function createDocumentClient(
   client: DynamoDBClient = new DynamoDBClient({}),
@@ -86,8 +87,9 @@ export async function batchGetAll(
   keys: readonly Record<string, unknown>[],
 ): Promise<Record<string, unknown>[]> {
   const found: Record<string, unknown>[] = [];
-  for (let i = 0; i < keys.length; i += 100) {
-    let pending: Record<string, unknown>[] = keys.slice(i, i + 100);
+  // BatchGetItem takes at most 100 keys.
+  for (const batch of chunked(keys, 100)) {
+    let pending: Record<string, unknown>[] = batch;
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (attempt > 8) throw new Error(`DynamoDB left ${pending.length} read(s) unprocessed`);
       if (attempt > 0) await new Promise((r) => setTimeout(r, 25 * 2 ** Math.min(attempt, 5)));

@@ -1,4 +1,5 @@
-import type { QueueMessage, QueueSender } from '../queues/sqs.ts';
+import { chunked } from '../chunked.ts';
+import { type QueueMessage, type QueueSender, SQS_BATCH_LIMIT } from '../queues/sqs.ts';
 import { type MerchantRecord, type MerchantStore, refreshTokenExpiringSoon } from '../store/merchants.ts';
 import { type PollFreshness, pollFreshness } from './freshness.ts';
 import type { PollMessage } from './messages.ts';
@@ -139,9 +140,9 @@ export async function fanOut(
       );
   }
   // Every message is its own merchant's (FIFO group), so batches may go in parallel.
-  const batches: QueueMessage[][] = [];
-  for (let i = 0; i < messages.length; i += 10) batches.push(messages.slice(i, i + 10));
-  await forEachLimited(batches, SEND_CONCURRENCY, (batch) => deps.pollQueue.send(batch));
+  await forEachLimited(chunked(messages, SQS_BATCH_LIMIT), SEND_CONCURRENCY, (batch) =>
+    deps.pollQueue.send(batch),
+  );
   const freshness = pollFreshness(all, now);
   return {
     queued: messages.length,

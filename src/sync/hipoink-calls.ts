@@ -1,3 +1,4 @@
+import { chunked } from '../chunked.ts';
 import { HipoinkRejectedError, HipoinkRequestRefusedError } from '../errors.ts';
 import type { HipoinkClient } from '../hipoink/client.ts';
 import { type HipoinkProduct, PROBE_CODE } from '../hipoink/fields.ts';
@@ -80,8 +81,7 @@ export function hipoinkCalls(ctx: CallsContext) {
      */
     async deleteCodes(pcs: readonly string[]): Promise<Set<string>> {
       const kept = new Set<string>();
-      for (let i = 0; i < pcs.length; i += ctx.chunkSize) {
-        const chunk = pcs.slice(i, i + ctx.chunkSize);
+      for (const chunk of chunked(pcs, ctx.chunkSize)) {
         const refusal = await refusalOf(() => hipoink.deleteMultiple(storeCode, chunk));
         if (refusal === undefined) continue;
         await assertRequestAccepted(refusal);

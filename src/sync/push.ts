@@ -1,3 +1,4 @@
+import { chunked } from '../chunked.ts';
 import type { SyncSettings } from '../config.ts';
 import { addCounts, countChange, NO_COUNTS, slotCounts } from '../domain/counts.ts';
 import { ownerOf, type Slot, type SlotAction, slotAction } from '../domain/shelf.ts';
@@ -168,9 +169,7 @@ async function pushMerchant(
       },
     );
     await checkpoint();
-    const size = deps.settings.hipoinkChunkSize;
-    for (let i = 0; i < creates.length; i += size) {
-      const chunk = creates.slice(i, i + size);
+    for (const chunk of chunked(creates, deps.settings.hipoinkChunkSize)) {
       await deps.shelf.beginCalls(
         merchantId,
         chunk.map((c) => c.slot.code),

@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { chunked } from '../chunked.ts';
 import type { QueueMessage } from '../queues/sqs.ts';
 import type { PollsSoFar } from '../store/merchants.ts';
 import { pollMessage } from '../sync/fanout.ts';
@@ -146,8 +147,7 @@ export function noticePolls(notices: MerchantNotices, now: number, polls: PollsS
   if (notices.deleted.length > 0) {
     const messages: QueueMessage[] = [];
     const ids = [...notices.deleted].sort();
-    for (let i = 0; i < ids.length; i += MAX_CONFIRM_GONE) {
-      const confirmGone = ids.slice(i, i + MAX_CONFIRM_GONE);
+    for (const confirmGone of chunked(ids, MAX_CONFIRM_GONE)) {
       const digest = createHash('sha256').update(confirmGone.join(',')).digest('hex').slice(0, 32);
       const key = `${noticePollKey(polls.started)}-gone-${digest}`;
       messages.push(pollMessage(merchant, { ...poll, confirmGone }, key));

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { chunked } from '../../src/chunked.ts';
 import { forEachLimited } from '../../src/sync/parallel.ts';
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -36,5 +37,13 @@ describe('forEachLimited', () => {
 
   it('refuses a limit below one', async () => {
     await expect(forEachLimited([1], 0, async () => {})).rejects.toBeInstanceOf(RangeError);
+  });
+});
+
+describe('chunked', () => {
+  it('cuts a list into runs of the size, in order, the last shorter; refuses a size below 1', () => {
+    expect(chunked([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
+    expect(chunked([], 10)).toEqual([]);
+    expect(() => chunked([1], 0)).toThrow(RangeError);
   });
 });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { chunked } from '../../chunked.ts';
 import type { PushFlags } from '../../domain/shelf.ts';
 import { MAX_CODES_PER_PUSH } from '../messages.ts';
 import type { PollContext } from './context.ts';
@@ -35,14 +36,10 @@ export function pushMessages(
   flags: PushFlags & { clearFrom?: string } = {},
 ) {
   const size = Math.max(chunk, Math.floor(MAX_CODES_PER_PUSH / chunk) * chunk);
-  const messages = [];
-  for (let i = 0; i < codes.length; i += size) {
-    messages.push({
-      body: { merchantId, codes: codes.slice(i, i + size), ...flags },
-      groupId: merchantId,
-      // Unique: a second change to the same codes minutes later must not be dropped as a duplicate.
-      deduplicationId: `${merchantId}:${randomUUID()}`,
-    });
-  }
-  return messages;
+  return chunked(codes, size).map((run) => ({
+    body: { merchantId, codes: run, ...flags },
+    groupId: merchantId,
+    // Unique: a second change to the same codes minutes later must not be dropped as a duplicate.
+    deduplicationId: `${merchantId}:${randomUUID()}`,
+  }));
 }
