@@ -100,6 +100,10 @@ const OUTPUT_KEYS: Record<Exclude<keyof StackInfo, 'webUrl' | 'cloverApiBaseUrl'
   backfillFunction: 'BackfillFunctionName',
   tokenRefresherFunction: 'TokenRefresherFunctionName',
 };
+/** Optional outputs the CLI reads when the stack has them. */
+const OPTIONAL_OUTPUTS = { webUrl: 'WebUrl', cloverApiBaseUrl: 'CloverApiBaseUrl' } as const;
+/** Every stack output the CLI reads (the stack's tests hold the stack to it). */
+export const CLI_STACK_OUTPUTS = [...Object.values(OUTPUT_KEYS), ...Object.values(OPTIONAL_OUTPUTS)];
 
 /**
  * The deployed stack of a stage (`EslSync-<stage>`), found through its CloudFormation outputs
@@ -122,10 +126,10 @@ export async function awsTarget(stage: string): Promise<Target> {
       return [key, value];
     }),
   ) as StackInfo;
-  const webUrl = outputs.get('WebUrl');
-  if (webUrl) stack.webUrl = webUrl;
-  const cloverApiBaseUrl = outputs.get('CloverApiBaseUrl');
-  if (cloverApiBaseUrl) stack.cloverApiBaseUrl = cloverApiBaseUrl;
+  for (const [key, output] of Object.entries(OPTIONAL_OUTPUTS)) {
+    const value = outputs.get(output);
+    if (value) stack[key as keyof typeof OPTIONAL_OUTPUTS] = value;
+  }
   return {
     kind: 'aws',
     stack,
