@@ -238,7 +238,9 @@ describe('Clover webhooks', () => {
       expect.stringMatching(new RegExp(`^${GONE} .*disabled \\(app uninstalled\\)`)),
     );
     expect(status).toContainEqual(expect.stringContaining(`esl-sync merchants reconnect ${GONE}`));
-    await expect(world.cli('merchants', 'enable', GONE)).rejects.toThrow(/no Clover tokens.*reconnect/);
+    await expect(world.cli('merchants', 'enable', GONE)).rejects.toThrow(
+      /not enabled: the Clover app was uninstalled.*reconnect/,
+    );
     // A tick polls the others, not this one; its labels are as they were.
     world.clover.resetRequests();
     await world.cli('tick', '--wait');
