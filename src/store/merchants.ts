@@ -420,6 +420,18 @@ export function createMerchantStore(
     return parsed.data;
   };
 
+  /**
+   * A stored item read among many: a merchant, or undefined for the app's own records (keys
+   * starting with '#', e.g. the request budget) and for a record that cannot be used (told, so one
+   * never stops the others).
+   */
+  const listed = (item: Record<string, unknown>): MerchantRecord | undefined => {
+    if (String(item.merchantId).startsWith('#')) return undefined;
+    const parsed = MerchantRecordSchema.safeParse(item);
+    if (!parsed.success) onUnusable(String(item.merchantId), unusableRecordReason(parsed.error.issues));
+    return parsed.data;
+  };
+
   const conditional = (command: UpdateCommand) => writeIf(doc, command);
 
   /** Sets these attributes on an existing merchant (a missing one fails the write). */
@@ -446,11 +458,8 @@ export function createMerchantStore(
       do {
         const out = await doc.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: startKey }));
         for (const item of out.Items ?? []) {
-          // Keys starting with '#' are the app's own records (e.g. the request budget), not merchants.
-          if (String(item.merchantId).startsWith('#')) continue;
-          const parsed = MerchantRecordSchema.safeParse(item);
-          if (parsed.success) records.push(parsed.data);
-          else onUnusable(String(item.merchantId), unusableRecordReason(parsed.error.issues));
+          const record = listed(item);
+          if (record) records.push(record);
         }
         startKey = out.LastEvaluatedKey;
       } while (startKey);
@@ -792,9 +801,8 @@ export function createMerchantStore(
       const ids = [...new Set(merchantIds)].filter((id) => !id.startsWith('#'));
       const keys = ids.map((merchantId) => ({ merchantId }));
       for (const item of await batchGetAll(doc, tableName, keys)) {
-        const parsed = MerchantRecordSchema.safeParse(item);
-        if (parsed.success) found.set(parsed.data.merchantId, parsed.data);
-        else onUnusable(String(item.merchantId), unusableRecordReason(parsed.error.issues));
+        const record = listed(item);
+        if (record) found.set(record.merchantId, record);
       }
       return found;
     },
