@@ -353,7 +353,7 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
     expect(clover.countItemRequests(B)).toBe(2);
     const enabled = JSON.parse((await cli('merchants', 'show', B, '--json')).join('\n'));
     expect(Date.parse(enabled.lastFullSyncAt)).toBeGreaterThan(Date.now() - 60_000);
-    await expect(cli('merchants', 'enable', DEAD)).rejects.toThrow(/re-authorization/);
+    await expect(cli('merchants', 'enable', DEAD)).rejects.toThrow(/not enabled: re-authorize: .*reconnect/);
   });
 
   it('never prints or logs a token or the sign', () => {
