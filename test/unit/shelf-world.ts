@@ -326,7 +326,8 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
       opts: {
         lostAck?: boolean;
         failAfterWrites?: number;
-        hipoinkFault?: '5xx' | 'lostAnswer';
+        /** `refusesDeletes`: Hipoink refuses every delete in this push (e.g. a product bound to a label). */
+        hipoinkFault?: '5xx' | 'lostAnswer' | 'refusesDeletes';
         /** A poll runs in the middle of this push, after that many of its writes. */
         besidePoll?: number;
       } = {},
@@ -338,10 +339,14 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
       const msg = queue[i] as PushMessage;
       if (opts.hipoinkFault === '5xx') hipoink.failNext = 1;
       if (opts.hipoinkFault === 'lostAnswer') hipoink.loseNextAnswers = 1;
+      const refusing =
+        opts.hipoinkFault === 'refusesDeletes' ? msg.codes.filter((c) => !hipoink.undeletable.has(c)) : [];
+      for (const code of refusing) hipoink.undeletable.add(code);
       const ok = await interrupted(opts.failAfterWrites, () => pushCodes(pushDeps, msg));
       shelf.interleave = undefined;
       hipoink.failNext = 0;
       hipoink.loseNextAnswers = 0;
+      for (const code of refusing) hipoink.undeletable.delete(code);
       if (ok && !opts.lostAck) queue.splice(i, 1);
     },
     /** A message lost for good (it ended in the dead-letter queue). */
