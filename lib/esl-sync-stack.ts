@@ -18,7 +18,7 @@ import {
   TOKEN_REFRESHER,
   visibilityTimeoutSeconds,
 } from '../src/function-settings.ts';
-import { type GrantedFunction, QUEUE_SENDS, SECRET_READS, TABLE_ACCESS } from '../src/grants.ts';
+import { type GrantedFunction, OWN_RECORDS, QUEUE_SENDS, SECRET_READS, TABLE_ACCESS } from '../src/grants.ts';
 import { SERVICE_NAME } from '../src/metric-names.ts';
 import { PLACEHOLDER, SECRET_CACHE_SECONDS } from '../src/secrets.ts';
 import { serviceNameOf } from '../src/stage.ts';
@@ -226,7 +226,7 @@ export class EslSyncStack extends Stack {
     };
     const secrets = { app: secret, hipoink: hipoinkSecret };
     const grantAccess = (fn: NodejsFunction, name: Exclude<GrantedFunction, 'web'>) => {
-      state.grantAccess(fn, TABLE_ACCESS[name]);
+      state.grantAccess(fn, TABLE_ACCESS[name], OWN_RECORDS[name]);
       for (const queue of QUEUE_SENDS[name]) queues[queue].grantSendMessages(fn);
       for (const read of SECRET_READS[name]) secrets[read].grantRead(fn);
     };

@@ -183,6 +183,17 @@ export class OperatorAlarms extends Construct {
         `refreshed. \`esl-sync status ${aws}\` names it; \`esl-sync merchants assign ID --store-code CODE ${aws}\` ` +
         `starts it; one that is not yours: \`esl-sync merchants remove ID ${aws}\`.`,
     });
+    this.add('MoreStoresNeedAttention', {
+      // The alarms above count stores; one already firing sends nothing when another store joins.
+      metric: this.gauge(METRIC.storesJoinedAttention, FIVE_MINUTES, 'Sum'),
+      threshold: 1,
+      description:
+        'Another store now needs someone, under a condition other stores were already in, so its alarm ' +
+        '(MerchantsNeedReauth, MerchantsAppUninstalled, RefreshTokensExpiring, MerchantsFailingSync, ' +
+        'MerchantsPushFailing or MerchantsPending) may already be firing and sent nothing for it. The ' +
+        'fan-out log line "Stores joined a condition other stores were already in" names the stores and ' +
+        `conditions; \`esl-sync status ${aws}\` shows every store with what to do.`,
+    });
     this.add('MerchantRecordsUnusable', {
       // Published by every listing (each fan-out) while such a record exists; absent once fixed.
       metric: this.gauge(METRIC.merchantUnusable, FIVE_MINUTES, 'Sum'),

@@ -110,6 +110,7 @@ export class OpsDashboard extends Construct {
           ours(METRIC.merchantsAppUninstalled, Stats.MAXIMUM, 'app uninstalled'),
           ours(METRIC.merchantsPushFailing, Stats.MAXIMUM, 'last push failed'),
           ours(METRIC.merchantsPending, Stats.MAXIMUM, 'connected, waiting for a store code'),
+          ours(METRIC.storesJoinedAttention, Stats.SUM, 'joined a condition others were in'),
           ours(METRIC.merchantUnusable, Stats.SUM, 'stored record unusable'),
         ],
         12,

@@ -3,12 +3,16 @@ import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/
 import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Construct, type IConstruct } from 'constructs';
-import type { TABLE_ACCESS, TableAction } from '../src/grants.ts';
+import type { OWN_RECORDS, TABLE_ACCESS, TableAction } from '../src/grants.ts';
+
 import {
   MERCHANTS_TABLE_KEYS,
   MERCHANTS_TABLE_TTL_ATTRIBUTE,
   PRODUCTS_TABLE_KEYS,
 } from '../src/store/tables.ts';
+
+/** A function's own record of the merchants table, and the calls it makes there. */
+type OwnRecord = NonNullable<(typeof OWN_RECORDS)[keyof typeof OWN_RECORDS]>;
 
 const WRITE_ACTIONS: ReadonlySet<TableAction> = new Set(['UpdateItem', 'PutItem', 'DeleteItem']);
 
@@ -51,10 +55,21 @@ export class SyncState extends Construct {
 
   private readonly acknowledged = new Set<IConstruct>();
 
-  /** Grants a function the table calls its code path makes (TABLE_ACCESS), on both tables. */
-  grantAccess(grantee: IGrantable & IConstruct, access: (typeof TABLE_ACCESS)[keyof typeof TABLE_ACCESS]) {
+  /**
+   * Grants a function the table calls its code path makes (TABLE_ACCESS), on both tables, and
+   * those on its own record of the merchants table (OWN_RECORDS), on that record's key alone.
+   */
+  grantAccess(
+    grantee: IGrantable & IConstruct,
+    access: (typeof TABLE_ACCESS)[keyof typeof TABLE_ACCESS],
+    own?: OwnRecord,
+  ) {
     if (access.merchants.length > 0) this.grant(grantee, this.merchants, access.merchants);
     if (access.products.length > 0) this.grant(grantee, this.products, access.products);
+    if (own)
+      this.grant(grantee, this.merchants, own.actions, {
+        'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [own.key] },
+      });
   }
 
   /**
@@ -63,10 +78,19 @@ export class SyncState extends Construct {
    * write grants; they are accepted here, beside their cause (this key's tables only: the method is
    * private). Resources are named one by one: CDK's own table grant would add every index.
    */
-  private grant(grantee: IGrantable & IConstruct, table: Table, actions: readonly TableAction[]) {
+  private grant(
+    grantee: IGrantable & IConstruct,
+    table: Table,
+    actions: readonly TableAction[],
+    conditions?: Record<string, unknown>,
+  ) {
     const policy = (statement: PolicyStatement) => grantee.grantPrincipal.addToPrincipalPolicy(statement);
     policy(
-      new PolicyStatement({ actions: actions.map((a) => `dynamodb:${a}`), resources: [table.tableArn] }),
+      new PolicyStatement({
+        actions: actions.map((a) => `dynamodb:${a}`),
+        resources: [table.tableArn],
+        ...(conditions ? { conditions } : {}),
+      }),
     );
     const writes = actions.some((a) => WRITE_ACTIONS.has(a));
     // The key actions CDK's grantReadData / grantReadWriteData give.

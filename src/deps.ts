@@ -8,6 +8,7 @@ import { METRIC } from './metric-names.ts';
 import { logger, metrics } from './observability.ts';
 import { createQueueSender, createRetryScheduler, createSqsClient } from './queues/sqs.ts';
 import { type AppSecretSource, appSecretSource, hipoinkSecretSource, secretsClient } from './secrets.ts';
+import { createAttentionLedger } from './store/attention.ts';
 import { createRequestBudget } from './store/budget.ts';
 import { createDocumentClient } from './store/dynamo.ts';
 import { createRefresherHeartbeat } from './store/heartbeat.ts';
@@ -99,6 +100,7 @@ export function buildDeps(
     tokensFor,
     hipoink,
     refresherHeartbeat: createRefresherHeartbeat(doc, config.merchantsTable),
+    attention: createAttentionLedger(doc, config.merchantsTable),
     pollQueue: createQueueSender(sqs, config.pollQueueUrl),
     pushQueue: createQueueSender(sqs, config.pushQueueUrl),
     pollRetry: { ...createRetryScheduler(sqs, config.pollQueueUrl), baseSeconds: config.retryBaseSeconds },

@@ -6,6 +6,9 @@
  * checked, but a function's first read of a secret it is not granted is refused.)
  */
 
+import { ATTENTION_KEY } from './store/attention.ts';
+import { REFRESHER_HEARTBEAT_KEY } from './store/heartbeat.ts';
+
 /** The DynamoDB calls the stores make (src/store/*.ts), one per document-client command. */
 export type TableAction =
   | 'GetItem'
@@ -18,7 +21,7 @@ export type TableAction =
 
 /** The table calls each function's code path makes, per table. */
 export const TABLE_ACCESS = {
-  // merchants.list.
+  // merchants.list (its record of the stores each alarm counted: OWN_RECORDS).
   fanOut: { merchants: ['Scan'], products: [] },
   // merchants.get; startPoll, recordPoll, token lease/refresh and the Clover budget are updates
   // (the budget is read with a get when a pause refuses a wait). Shelf: item and slot batch reads, listings (queries), item records (puts), slot changes and
@@ -37,14 +40,24 @@ export const TABLE_ACCESS = {
   // merchants.get and list.
   backfill: { merchants: ['GetItem', 'Scan'], products: [] },
   // merchants.list and get; token lease/refresh and the Clover budget are updates (and a get, as
-  // for the poller); its heartbeat is a put.
-  tokenRefresher: { merchants: ['GetItem', 'PutItem', 'Scan', 'UpdateItem'], products: [] },
+  // for the poller); its heartbeat is a put (OWN_RECORDS).
+  tokenRefresher: { merchants: ['GetItem', 'Scan', 'UpdateItem'], products: [] },
   // The connect flow: gets and conditional updates of merchants, invites, used states, the budget;
   // webhook notices: batch reads of their merchants, the notice time, an uninstall, the verification.
   web: { merchants: ['BatchGetItem', 'GetItem', 'UpdateItem'], products: [] },
 } as const satisfies Record<string, Record<'merchants' | 'products', readonly TableAction[]>>;
 
 export type GrantedFunction = keyof typeof TABLE_ACCESS;
+
+/**
+ * Calls a function may make on one record of its own in the merchants table, and no other (IAM's
+ * `dynamodb:LeadingKeys`): a put there can never overwrite a merchant.
+ */
+export const OWN_RECORDS: Partial<Record<GrantedFunction, { key: string; actions: readonly TableAction[] }>> =
+  {
+    fanOut: { key: ATTENTION_KEY, actions: ['GetItem', 'PutItem'] },
+    tokenRefresher: { key: REFRESHER_HEARTBEAT_KEY, actions: ['PutItem'] },
+  };
 
 /** The queues of the stack, by the names these lists use. */
 export type QueueName = 'pollQueue' | 'pollDlq' | 'pushQueue' | 'pushDlq';

@@ -15,6 +15,8 @@ export const METRIC = {
   merchantsAppUninstalled: 'MerchantsAppUninstalled',
   merchantsPushFailing: 'MerchantsPushFailing',
   merchantsPending: 'MerchantsPending',
+  /** Stores counted under a condition that already counted others: its alarm may be firing already. */
+  storesJoinedAttention: 'StoresJoinedAttention',
   /** Gauges from each fan-out: seconds since the active stores' last successful polls, stalest and p95. */
   lastPollAgeMax: 'LastPollAgeMax',
   lastPollAgeP95: 'LastPollAgeP95',

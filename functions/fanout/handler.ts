@@ -15,6 +15,7 @@ export const handler = lambdaHandler(
     const result = await fanOut(
       {
         merchants: deps.merchants,
+        attention: deps.attention,
         pollQueue: deps.pollQueue,
         cadence: deps.config,
         fanOutPeriodSeconds: deps.config.fanOutPeriodSeconds,
@@ -30,6 +31,11 @@ export const handler = lambdaHandler(
     metrics.addMetric(METRIC.merchantsAppUninstalled, 'Count', result.attention.appUninstalled);
     metrics.addMetric(METRIC.merchantsPushFailing, 'Count', result.attention.pushFailing);
     metrics.addMetric(METRIC.merchantsPending, 'Count', result.attention.pending);
+    metrics.addMetric(METRIC.storesJoinedAttention, 'Count', result.joined.length);
+    if (result.joined.length > 0)
+      logger.warn('Stores joined a condition other stores were already in', { joined: result.joined });
+    if (result.joinedUnknown !== undefined)
+      logger.warn('Stores joining a firing alarm could not be told', { reason: result.joinedUnknown });
     // At 100% or more the fleet asks for more polls than Clover allows: intervals are stretched.
     metrics.addMetric(METRIC.pollLoadPercent, 'Percent', result.load.percent);
     if (result.freshness) {

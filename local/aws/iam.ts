@@ -8,12 +8,14 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { type AwsCall, checkCalls } from '../../src/call-check.ts';
 import {
   type GrantedFunction,
+  OWN_RECORDS,
   QUEUE_FEEDS,
   QUEUE_SENDS,
   type QueueName,
   SECRET_READS,
   type SecretName,
   TABLE_ACCESS,
+  type TableAction,
 } from '../../src/grants.ts';
 
 export interface Caller {
@@ -31,7 +33,18 @@ function granted(c: Caller, call: AwsCall, resource: string): boolean {
     const { merchantsTable, productsTable } = c.tables;
     const kind =
       resource === merchantsTable ? 'merchants' : resource === productsTable ? 'products' : undefined;
-    return kind !== undefined && (TABLE_ACCESS[c.fn][kind] as readonly string[]).includes(call.action);
+    if (kind === undefined) return false;
+    if ((TABLE_ACCESS[c.fn][kind] as readonly string[]).includes(call.action)) return true;
+    // Its own record only: every key the call names is that record's.
+    const own = OWN_RECORDS[c.fn];
+    const keys = call.keys ?? [];
+    return (
+      kind === 'merchants' &&
+      own !== undefined &&
+      own.actions.includes(call.action as TableAction) &&
+      keys.length > 0 &&
+      keys.every((k) => k === own.key)
+    );
   }
   if (call.service === 'secretsmanager') {
     const secret = (Object.keys(c.secretIds) as SecretName[]).find((n) => c.secretIds[n] === resource);

@@ -16,7 +16,13 @@ export function createDocumentClient(
 ): DynamoDBDocumentClient {
   const tables = (input: { TableName?: unknown; RequestItems?: object }) =>
     typeof input.TableName === 'string' ? [input.TableName] : Object.keys(input.RequestItems ?? {});
-  client.middlewareStack.add(callCheck('dynamodb', tables), CALL_CHECK);
+  // The item's partition key, marshalled or not (both tables are keyed by merchantId).
+  const keys = (input: { Key?: Record<string, unknown>; Item?: Record<string, unknown> }) => {
+    const key = (input.Key ?? input.Item)?.merchantId;
+    const value = typeof key === 'object' && key !== null && 'S' in key ? key.S : key;
+    return typeof value === 'string' ? [value] : [];
+  };
+  client.middlewareStack.add(callCheck('dynamodb', tables, keys), CALL_CHECK);
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   });

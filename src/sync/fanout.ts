@@ -1,5 +1,6 @@
 import { chunked } from '../chunked.ts';
 import { type QueueMessage, type QueueSender, SQS_BATCH_LIMIT } from '../queues/sqs.ts';
+import type { AttentionLedger, AttentionSets } from '../store/attention.ts';
 import { type MerchantRecord, type MerchantStore, refreshTokenExpiringSoon } from '../store/merchants.ts';
 import { type PollFreshness, pollFreshness } from './freshness.ts';
 import type { PollMessage } from './messages.ts';
@@ -16,6 +17,8 @@ import {
 
 export interface FanOutDeps {
   merchants: Pick<MerchantStore, 'list'>;
+  /** Where the stores each alarm counted are kept between runs (absent: joins are not told). */
+  attention?: AttentionLedger;
   pollQueue: QueueSender;
   cadence: CadenceSettings;
   /** How often the schedule runs the fan-out. */
@@ -49,6 +52,30 @@ export interface FanOutResult {
   onSafetyInterval: number;
   /** How long ago the active stores last polled well; none without an active store. */
   freshness?: PollFreshness;
+  /** Stores counted now under a condition that already counted others at the last run. */
+  joined: StoreJoined[];
+  /** Why the stores joined could not be told (the ledger could not be read or written). */
+  joinedUnknown?: string;
+}
+
+export type AttentionKind = keyof FanOutResult['attention'];
+export interface StoreJoined {
+  kind: AttentionKind;
+  merchantId: string;
+}
+
+/**
+ * The stores that joined a condition other stores were already counted under at the last run: the
+ * alarm on that count may be firing already, and then it sends nothing for them.
+ */
+export function storesJoined(previous: AttentionSets | undefined, current: Record<AttentionKind, string[]>) {
+  const joined: StoreJoined[] = [];
+  for (const [kind, ids] of Object.entries(current) as Array<[AttentionKind, string[]]>) {
+    const before = new Set(previous?.[kind] ?? []);
+    if (before.size === 0) continue;
+    for (const merchantId of ids) if (!before.has(merchantId)) joined.push({ kind, merchantId });
+  }
+  return joined;
 }
 
 export function pollMessage(
@@ -92,31 +119,32 @@ export async function fanOut(
   const now = (deps.now ?? Date.now)();
   const window = dueWindow(now, deps.fanOutPeriodSeconds);
   const skipped: Record<string, number> = {};
-  const attention = {
-    needsReauth: 0,
-    refreshTokenExpiringSoon: 0,
-    lastSyncFailed: 0,
-    appUninstalled: 0,
-    pushFailing: 0,
-    pending: 0,
+  const flagged: Record<AttentionKind, string[]> = {
+    needsReauth: [],
+    refreshTokenExpiringSoon: [],
+    lastSyncFailed: [],
+    appUninstalled: [],
+    pushFailing: [],
+    pending: [],
   };
   const all = await deps.merchants.list();
   const load = fleetLoad(all, now, deps.cadence, deps.readRequestsPerSecond);
   const messages: QueueMessage[] = [];
   let onSafetyInterval = 0;
   for (const m of all) {
-    if (m.state === 'needs_reauth') attention.needsReauth++;
-    if (m.state === 'pending') attention.pending++;
+    const flag = (kind: AttentionKind) => flagged[kind].push(m.merchantId);
+    if (m.state === 'needs_reauth') flag('needsReauth');
+    if (m.state === 'pending') flag('pending');
     // Its owner uninstalled the app: its labels keep their last prices until someone acts.
-    if (m.tokensDeletedAt !== undefined && m.storeCode !== undefined) attention.appUninstalled++;
+    if (m.tokensDeletedAt !== undefined && m.storeCode !== undefined) flag('appUninstalled');
     if (m.state !== 'active') {
       skipped[m.state] = (skipped[m.state] ?? 0) + 1;
       continue;
     }
-    if (refreshTokenExpiringSoon(m, now)) attention.refreshTokenExpiringSoon++;
-    if (m.lastSyncStatus === 'error' || readsStuck(m, now)) attention.lastSyncFailed++;
+    if (refreshTokenExpiringSoon(m, now)) flag('refreshTokenExpiringSoon');
+    if (m.lastSyncStatus === 'error' || readsStuck(m, now)) flag('lastSyncFailed');
     if (m.pushFailingSince !== undefined && now - m.pushFailingSince >= PUSH_FAILING_ALERT_MS)
-      attention.pushFailing++;
+      flag('pushFailing');
     if (cadenceKind(m, now) === 'safety') onSafetyInterval++;
     if (trigger.kind === 'manual') {
       messages.push(
@@ -144,6 +172,10 @@ export async function fanOut(
     deps.pollQueue.send(batch),
   );
   const freshness = pollFreshness(all, now);
+  const attention = Object.fromEntries(
+    Object.entries(flagged).map(([kind, ids]) => [kind, ids.length]),
+  ) as Record<AttentionKind, number>;
+  const told = await tellJoined(deps.attention, flagged);
   return {
     queued: messages.length,
     skipped,
@@ -151,5 +183,25 @@ export async function fanOut(
     load,
     onSafetyInterval,
     ...(freshness ? { freshness } : {}),
+    ...told,
   };
+}
+
+/**
+ * Compares what this run counted with the last run's record, and keeps this run's. Its failure
+ * never fails the fan-out (its polls are queued already): the joins are then not told.
+ */
+async function tellJoined(ledger: AttentionLedger | undefined, flagged: Record<AttentionKind, string[]>) {
+  if (!ledger) return { joined: [] };
+  try {
+    const previous = await ledger.last();
+    const joined = storesJoined(previous, flagged);
+    const unchanged = (Object.keys(flagged) as AttentionKind[]).every(
+      (k) => (previous?.[k] ?? []).join() === flagged[k].join(),
+    );
+    if (!unchanged) await ledger.record(flagged);
+    return { joined };
+  } catch (err) {
+    return { joined: [], joinedUnknown: err instanceof Error ? err.message : String(err) };
+  }
 }

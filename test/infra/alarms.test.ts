@@ -137,6 +137,7 @@ describe('operator alarms', () => {
         METRIC.merchantsAppUninstalled,
         METRIC.merchantsPushFailing,
         METRIC.merchantsPending,
+        METRIC.storesJoinedAttention,
         METRIC.tokenRefresherRun,
         METRIC.tokenBackupRefreshFailed,
         METRIC.webhookRequestsRefused,

@@ -16,7 +16,8 @@ import {
 import { CLI_STACK_OUTPUTS } from '../../src/cli/target.ts';
 import { ENV, WEB_ENV } from '../../src/env.ts';
 import { POLLER, PUSH_CONSUMER } from '../../src/function-settings.ts';
-import { TABLE_ACCESS } from '../../src/grants.ts';
+import { OWN_RECORDS, TABLE_ACCESS } from '../../src/grants.ts';
+import { ATTENTION_KEY } from '../../src/store/attention.ts';
 import { MERCHANTS_TABLE_TTL_ATTRIBUTE } from '../../src/store/tables.ts';
 import { testApp } from './support.ts';
 
@@ -31,7 +32,7 @@ function synth(props: Partial<EslSyncStackProps> = {}) {
   return { app, stack, template: Template.fromStack(stack) };
 }
 
-type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
+type Statement = { Action: string | string[]; Resource: unknown; Effect: string; Condition?: unknown };
 function actionsOf(template: Template, functionIdPrefix: string): string[] {
   const policies = template.findResources('AWS::IAM::Policy');
   const entry = Object.entries(policies).find(([id]) =>
@@ -193,7 +194,13 @@ describe('EslSync stack', () => {
     const fanOut = actionsOf(template, 'FanOut');
     expect(fanOut).toContain('dynamodb:Scan');
     expect(fanOut).toContain('sqs:SendMessage');
-    expect(fanOut).not.toContain('dynamodb:PutItem');
+    // Its one put is its own record's (below): never a merchant's.
+    const fanOutPuts = statementsOf(template, 'FanOut').filter((s) =>
+      JSON.stringify(s.Action).includes('dynamodb:PutItem'),
+    );
+    expect(fanOutPuts.map((s) => s.Condition)).toEqual([
+      { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [ATTENTION_KEY] } },
+    ]);
     expect(fanOut).not.toContain('dynamodb:UpdateItem');
     expect(fanOut).not.toContain('secretsmanager:GetSecretValue');
 
@@ -251,7 +258,7 @@ describe('EslSync stack', () => {
     const onIndex = (s: Statement) => JSON.stringify(s.Resource).includes('/index/');
     const tableActions = (fn: string, table: 'SyncStateMerchants' | 'SyncStateProducts') =>
       statementsOf(template, fn)
-        .filter((s) => refersTo(s.Resource, table) && !onIndex(s))
+        .filter((s) => refersTo(s.Resource, table) && !onIndex(s) && s.Condition === undefined)
         .flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]))
         .filter((a) => a.startsWith('dynamodb:'))
         .sort();
@@ -281,6 +288,33 @@ describe('EslSync stack', () => {
         expect(tableActions(fn, table), `${fn} on ${table}`).toEqual(actions.map((a) => `dynamodb:${a}`));
       }
     }
+    // Calls on a function's own record come with that record's key as the only one allowed.
+    const ownRecords = { FanOut: OWN_RECORDS.fanOut, TokenRefresher: OWN_RECORDS.tokenRefresher };
+    for (const fn of Object.keys(expected)) {
+      const own = ownRecords[fn as keyof typeof ownRecords];
+      const keyed = statementsOf(template, fn).filter((s) => s.Condition !== undefined);
+      expect(
+        keyed.map((s) => ({
+          on: refersTo(s.Resource, 'SyncStateMerchants'),
+          actions: s.Action,
+          if: s.Condition,
+        })),
+        fn,
+      ).toEqual(
+        own
+          ? [
+              {
+                on: true,
+                actions:
+                  own.actions.length === 1
+                    ? `dynamodb:${own.actions[0]}`
+                    : own.actions.map((a) => `dynamodb:${a}`),
+                if: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [own.key] } },
+              },
+            ]
+          : [],
+      );
+    }
     // No table has a stream, so nobody reads one.
     const all = Object.keys(expected).flatMap((fn) => actionsOf(template, fn));
     expect(all.filter((a) => /GetRecords|GetShardIterator|BatchWriteItem|DescribeTable/.test(a))).toEqual([]);
@@ -292,8 +326,9 @@ describe('EslSync stack', () => {
     );
     const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
     const kms = statements.filter((s) => actions(s).some((a) => a.startsWith('kms:')));
-    // Only the four table writers (poller, consumer, refresher, web) get the wildcards.
-    expect(kms.filter((s) => actions(s).includes('kms:GenerateDataKey*'))).toHaveLength(4);
+    // Only the five table writers (poller, consumer, refresher, web, and the fan-out's own record)
+    // get the wildcards.
+    expect(kms.filter((s) => actions(s).includes('kms:GenerateDataKey*'))).toHaveLength(5);
     for (const s of kms) {
       expect(s.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^SyncStateStateKey/), 'Arn'] });
     }
@@ -626,7 +661,7 @@ describe('cdk-nag AwsSolutions', () => {
       .filter((s) => s.ruleName === 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]')
       .flatMap((s) => s.violatingConstructs.map((c) => c.constructPath.split('/')[1]))
       .sort();
-    expect(paths).toEqual(['Connect', 'Poller', 'PushConsumer', 'TokenRefresher']);
+    expect(paths).toEqual(['Connect', 'FanOut', 'Poller', 'PushConsumer', 'TokenRefresher']);
   });
 
   it('fails the synth on a finding nobody acknowledged', () => {

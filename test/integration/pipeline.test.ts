@@ -13,6 +13,7 @@ import { type HipoinkSimulator, startHipoinkSimulator } from '../../local/simula
 import { type LocalStack, startLocalStack } from '../../local/start.ts';
 import { runCli } from '../../src/cli/main.ts';
 import { localTarget } from '../../src/cli/target.ts';
+import { createAttentionLedger } from '../../src/store/attention.ts';
 import { captureOutput, merchantAddArgs } from './support.ts';
 
 const SIGN = 'test-sign-5b1f0c';
@@ -354,6 +355,11 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
     const enabled = JSON.parse((await cli('merchants', 'show', B, '--json')).join('\n'));
     expect(Date.parse(enabled.lastFullSyncAt)).toBeGreaterThan(Date.now() - 60_000);
     await expect(cli('merchants', 'enable', DEAD)).rejects.toThrow(/not enabled: re-authorize: .*reconnect/);
+    // The fan-out keeps the stores each alarm counted (its own record: the local IAM lets it).
+    const { createDocumentClient } = await import('../../src/store/dynamo.ts');
+    const target = localTarget(dir);
+    const ledger = createAttentionLedger(createDocumentClient(target.dynamodb), target.stack.merchantsTable);
+    expect((await ledger.last())?.needsReauth).toEqual([DEAD]);
   });
 
   it('never prints or logs a token or the sign', () => {

@@ -6,6 +6,7 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NO_COUNTS, type ShelfCounts } from '../../src/domain/counts.ts';
 import { ownerOf, type Slot, type Want } from '../../src/domain/shelf.ts';
+import { ATTENTION_KEY, createAttentionLedger } from '../../src/store/attention.ts';
 import { type MerchantRecord, type MerchantStore, merchantView } from '../../src/store/merchants.ts';
 import { createShelfStore, type ItemRecord, type ShelfStore } from '../../src/store/shelf.ts';
 import { FakeMerchantStore, FakeShelfStore, merchantRecord } from '../unit/fakes.ts';
@@ -392,5 +393,17 @@ describe('records an earlier version wrote', () => {
     ]);
     const [slot] = await shelf.listSlots('old');
     expect(slot && ownerOf(slot)).toMatchObject({ itemId: 'B', wantsSince: 100 });
+  });
+});
+
+describe('attention ledger (DynamoDB)', () => {
+  it('keeps the last sets of stores each alarm counted, beside the merchants and never listed as one', async () => {
+    const ledger = createAttentionLedger(real.doc, 'merchants');
+    expect(await ledger.last()).toBeUndefined();
+    await ledger.record({ needsReauth: ['A', 'B'], pending: [] });
+    expect(await ledger.last()).toEqual({ needsReauth: ['A', 'B'], pending: [] });
+    await ledger.record({ needsReauth: ['B'] });
+    expect(await ledger.last()).toEqual({ needsReauth: ['B'] });
+    expect((await real.merchants.list()).map((m) => m.merchantId)).not.toContain(ATTENTION_KEY);
   });
 });

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { InvalidMessageError, MerchantUnavailableError } from '../../src/errors.ts';
+import type { AttentionSets } from '../../src/store/attention.ts';
 import type { MerchantRecord } from '../../src/store/merchants.ts';
 import { parseBackfillRequest, requestBackfill } from '../../src/sync/backfill.ts';
-import { fanOut } from '../../src/sync/fanout.ts';
+import { fanOut, storesJoined } from '../../src/sync/fanout.ts';
 import { BackfillRequestSchema } from '../../src/sync/messages.ts';
 import { FakeMerchantStore, merchantRecord, RecordingQueue } from './fakes.ts';
 
@@ -251,6 +252,85 @@ describe('fanOut', () => {
     expect(perMerchant.size).toBe(600);
     expect(Math.min(...perMerchant.values())).toBeGreaterThanOrEqual(3);
     expect(Math.max(...perMerchant.values())).toBeLessThanOrEqual(4);
+  });
+});
+
+describe('stores joining a condition others were already in', () => {
+  const schedule = {
+    cadence: { pollIntervalSeconds: 120, safetyPollIntervalMinutes: 15 },
+    fanOutPeriodSeconds: 60,
+    readRequestsPerSecond: 40,
+  };
+  class MemoryLedger {
+    sets: AttentionSets | undefined;
+    writes = 0;
+    broken = false;
+    async last() {
+      if (this.broken) throw new Error('DynamoDB unavailable');
+      return this.sets && structuredClone(this.sets);
+    }
+    async record(sets: AttentionSets) {
+      this.writes++;
+      this.sets = structuredClone(sets);
+    }
+  }
+
+  it('names only a store counted where others were counted at the last run', () => {
+    const none = {
+      needsReauth: [],
+      refreshTokenExpiringSoon: [],
+      lastSyncFailed: [],
+      appUninstalled: [],
+      pushFailing: [],
+      pending: [],
+    };
+    expect(storesJoined(undefined, { ...none, needsReauth: ['A'] })).toEqual([]);
+    expect(
+      storesJoined({ needsReauth: ['A'] }, { ...none, needsReauth: ['A', 'B'], pending: ['C'] }),
+    ).toEqual([{ kind: 'needsReauth', merchantId: 'B' }]);
+    // A count that went back to nothing and rose again is a new firing of its alarm, not a join.
+    expect(storesJoined({ needsReauth: [] }, { ...none, needsReauth: ['B'] })).toEqual([]);
+    expect(storesJoined({ needsReauth: ['A', 'B'] }, { ...none, needsReauth: ['B'] })).toEqual([]);
+  });
+
+  it('tells each join once, keeps the ledger only when a count changed, and queues the polls when the ledger fails', async () => {
+    const store = new FakeMerchantStore(merchantRecord({ merchantId: 'A', state: 'needs_reauth' }));
+    const ledger = new MemoryLedger();
+    const run = () =>
+      fanOut({
+        merchants: store,
+        pollQueue: new RecordingQueue(),
+        attention: ledger,
+        ...schedule,
+        now: () => 5,
+      });
+    expect((await run()).joined).toEqual([]);
+    expect(ledger.sets?.needsReauth).toEqual(['A']);
+    // A reconnects as B needs it: B joins a count that had A (its alarm may still be firing).
+    await store.setState('A', 'active');
+    store.records.set('B', merchantRecord({ merchantId: 'B', state: 'needs_reauth' }));
+    expect((await run()).joined).toEqual([{ kind: 'needsReauth', merchantId: 'B' }]);
+    store.records.set('C', merchantRecord({ merchantId: 'C', state: 'needs_reauth' }));
+    expect((await run()).joined).toEqual([{ kind: 'needsReauth', merchantId: 'C' }]);
+    const writes = ledger.writes;
+    expect((await run()).joined).toEqual([]);
+    expect(ledger.writes).toBe(writes);
+    ledger.broken = true;
+    store.records.set('D', merchantRecord({ merchantId: 'D', state: 'needs_reauth' }));
+    const q = new RecordingQueue();
+    const failed = await fanOut({
+      merchants: store,
+      pollQueue: q,
+      attention: ledger,
+      ...schedule,
+      now: () => 5,
+    });
+    expect(failed).toMatchObject({
+      joined: [],
+      joinedUnknown: 'DynamoDB unavailable',
+      attention: { needsReauth: 3 },
+    });
+    expect(q.sent.map((m) => m.groupId)).toEqual(['A']);
   });
 });
 

@@ -5,6 +5,7 @@ import { DynamoDBClient, GetItemCommand, ListTablesCommand, PutItemCommand } fro
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTables, startLocalDynamo } from '../../../local/aws/dynamo.ts';
@@ -19,6 +20,9 @@ import { processQueueBatch } from '../../../src/queues/batch.ts';
 import { queueDepth, waitForQueuesDrained } from '../../../src/queues/depth.ts';
 import { createRetryScheduler, createSqsClient } from '../../../src/queues/sqs.ts';
 import { appSecretSource, secretsClient } from '../../../src/secrets.ts';
+import { ATTENTION_KEY } from '../../../src/store/attention.ts';
+import { createDocumentClient } from '../../../src/store/dynamo.ts';
+import { REFRESHER_HEARTBEAT_KEY } from '../../../src/store/heartbeat.ts';
 import * as z from '../../../src/zod.ts';
 
 const common = { region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
@@ -269,6 +273,42 @@ describe('local IAM', () => {
       expect((await client.send(new GetSecretValueCommand({ SecretId: 'hipoink' }))).Name).toBe('hipoink');
     } finally {
       await secrets.stop();
+    }
+  });
+
+  it("lets a function write its own record of the merchants table, and refuses its write of a merchant's", async () => {
+    const dynamo = await startLocalDynamo({});
+    const db = new DynamoDBClient({ ...common, endpoint: dynamo.endpoint });
+    await ensureTables(db, { merchantsTable: 'mmm', productsTable: 'ppp' });
+    const doc = createDocumentClient(db);
+    const denied: string[] = [];
+    const put = (fn: GrantedFunction, merchantId: string) =>
+      runAs(
+        {
+          fn,
+          tables: { merchantsTable: 'mmm', productsTable: 'ppp' },
+          queueUrls: { pollQueue: 'q1', pollDlq: 'q2', pushQueue: 'q3', pushDlq: 'q4' },
+          secretIds: { app: 'app', hipoink: 'hipoink', stateKey: 'key' },
+          denied: (line) => denied.push(line),
+        },
+        async () => void (await doc.send(new PutCommand({ TableName: 'mmm', Item: { merchantId, x: 1 } }))),
+      )(undefined, undefined);
+    try {
+      await put('fanOut', ATTENTION_KEY);
+      await put('tokenRefresher', REFRESHER_HEARTBEAT_KEY);
+      for (const [fn, key] of [
+        ['fanOut', 'MERCHANT1'],
+        ['fanOut', REFRESHER_HEARTBEAT_KEY],
+        ['tokenRefresher', 'MERCHANT1'],
+        ['poller', ATTENTION_KEY],
+      ] as const)
+        await expect(put(fn, key), `${fn} ${key}`).rejects.toMatchObject({ name: 'AccessDeniedException' });
+      expect(denied[0]).toBe('the fanOut function is not granted dynamodb:PutItem on mmm (src/grants.ts)');
+      expect(
+        await doc.send(new GetCommand({ TableName: 'mmm', Key: { merchantId: 'MERCHANT1' } })),
+      ).not.toHaveProperty('Item');
+    } finally {
+      await dynamo.stop();
     }
   });
 });
