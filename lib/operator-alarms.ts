@@ -225,13 +225,12 @@ export class OperatorAlarms extends Construct {
         'before then renews it, or it will need re-authorization.',
     });
     this.add('MerchantsFailingSync', {
-      // Minimum: some store's last poll failed in every fan-out for 15 minutes, not one failed poll.
-      metric: this.gauge(METRIC.merchantsLastSyncFailed, FIVE_MINUTES, 'Minimum'),
+      // The fan-out counts only stores whose polls have failed for 15 minutes, not one failed poll.
+      metric: this.gauge(METRIC.merchantsLastSyncFailed, FIVE_MINUTES, 'Maximum'),
       threshold: 1,
-      evaluationPeriods: 3,
       description:
         'Some store’s polls have been failing for 15 minutes, or have stopped short of the end of its ' +
-        'changes for 45 (its later changes wait unread). ' +
+        'changes for 30 (its later changes wait unread). ' +
         `\`esl-sync status ${aws}\` shows each one's last error. If many stores fail alike, suspect Clover ` +
         'or the app secret ("Clover refused the app credentials": cloverAppId or cloverAppSecret; "asked ' +
         'the app to wait": Clover 429s). A read that keeps stopping short ("Clover items kept changing ' +

@@ -4,7 +4,6 @@ import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Construct, type IConstruct } from 'constructs';
 import type { OWN_RECORDS, TABLE_ACCESS, TableAction } from '../src/grants.ts';
-
 import {
   MERCHANTS_TABLE_KEYS,
   MERCHANTS_TABLE_TTL_ATTRIBUTE,

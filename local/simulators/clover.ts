@@ -531,7 +531,7 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
     const state = params.get('state');
     if (req.method !== 'GET' && req.method !== 'POST') return reply(405, { message: 'Method Not Allowed' });
     if (clientId !== appId) return html(res, 400, 'Unknown app', '<p>This app is not known to Clover.</p>');
-    if (!/^https?:\/\/[^/]/.test(redirectUri)) {
+    if (!/^https?:\/\/[^/]/.test(redirectUri) || !URL.canParse(redirectUri)) {
       return html(res, 400, 'Bad request', '<p>redirect_uri is missing or not an absolute URL.</p>');
     }
     if (siteUrl !== undefined && !underSiteUrl(redirectUri, siteUrl)) {

@@ -88,6 +88,8 @@ const MerchantFieldsSchema = z
     lastFullSyncAt: z.optional(z.number()),
     /** Since when its polls end without reading everything (Unix ms); removed by one that reads it all. */
     readIncompleteSince: z.optional(z.number()),
+    /** Since when its polls fail (Unix ms); removed by one that succeeds. */
+    syncFailingSince: z.optional(z.number()),
     /** How this store's labels are filled (free fields, VARIABLE-price rule). */
     labelOptions: z.optional(LabelOptionsSchema),
     /** Set while its labels move to `storeCode` from this store, until that store is emptied. */
@@ -150,6 +152,7 @@ export interface MerchantView {
   lastSyncCounts?: SyncCounts;
   lastFullSyncAt?: string;
   readIncompleteSince?: string;
+  syncFailingSince?: string;
   lastCleanupAt?: string;
   cursor?: string;
   pollCount: number;
@@ -199,6 +202,7 @@ export function merchantView(m: MerchantRecord, now = Date.now()): MerchantView 
     lastSyncCounts: m.lastSyncCounts,
     lastFullSyncAt: iso(m.lastFullSyncAt),
     readIncompleteSince: iso(m.readIncompleteSince),
+    syncFailingSince: iso(m.syncFailingSince),
     lastCleanupAt: iso(m.lastCleanupAt),
     cursor: iso(m.cursor),
     labelOptions: m.labelOptions,
@@ -861,8 +865,15 @@ export function createMerchantStore(
         attrs.lastSyncError = outcome.error;
       }
       const set = setExpression(attrs);
-      // Since when its reads stop short: the first partial poll of a run of them sets it.
+      // Since when its polls fail, or its reads stop short: the first poll of such a run sets it.
       const incomplete = ok && outcome.partial !== undefined;
+      const since = ok ? (incomplete ? 'readIncompleteSince' : undefined) : 'syncFailingSince';
+      const removes = ok
+        ? [
+            'syncFailingSince',
+            ...(incomplete ? [] : ['shelfWritesUnfinished', 'lastSyncError', 'readIncompleteSince']),
+          ]
+        : [];
       const counters = ok
         ? outcome.cleanedUp
           ? ', pollCount = if_not_exists(pollCount, :zero) + :one, pollsSinceCleanup = :zero'
@@ -874,14 +885,14 @@ export function createMerchantStore(
           Key: { merchantId },
           UpdateExpression:
             `SET ${set.expression}${counters}` +
-            (incomplete ? ', readIncompleteSince = if_not_exists(readIncompleteSince, :now)' : '') +
-            (ok && !incomplete ? ' REMOVE shelfWritesUnfinished, lastSyncError, readIncompleteSince' : ''),
+            (since ? `, ${since} = if_not_exists(${since}, :now)` : '') +
+            (removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''),
           ConditionExpression: 'attribute_exists(merchantId)',
           ExpressionAttributeNames: set.names,
           ExpressionAttributeValues: {
             ...set.values,
             ...(ok ? { ':zero': 0, ':one': 1 } : {}),
-            ...(incomplete ? { ':now': t } : {}),
+            ...(since ? { ':now': t } : {}),
           },
         }),
       );

@@ -37,7 +37,7 @@ export interface FanOutResult {
     needsReauth: number;
     /** Active, but the refresh token runs out within 7 days. */
     refreshTokenExpiringSoon: number;
-    /** Active, and its last poll failed, or its polls have not read everything for READ_INCOMPLETE_ALERT_MS. */
+    /** Active, and its polls have failed for SYNC_FAILING_ALERT_MS, or not read everything for READ_INCOMPLETE_ALERT_MS. */
     lastSyncFailed: number;
     /** Its owner uninstalled the Clover app (disabled, its tokens deleted). */
     appUninstalled: number;
@@ -104,8 +104,11 @@ export const PUSH_FAILING_ALERT_MS = 15 * 60_000;
  * items changed at one instant) is counted with the failing ones: its later changes wait unread.
  */
 export const READ_INCOMPLETE_ALERT_MS = 30 * 60_000;
-const readsStuck = (m: Pick<MerchantRecord, 'readIncompleteSince'>, now: number) =>
-  m.readIncompleteSince !== undefined && now - m.readIncompleteSince >= READ_INCOMPLETE_ALERT_MS;
+/** A store counts as failing once its polls have failed this long (a retry may still get through). */
+export const SYNC_FAILING_ALERT_MS = 15 * 60_000;
+const syncFailing = (m: Pick<MerchantRecord, 'readIncompleteSince' | 'syncFailingSince'>, now: number) =>
+  (m.syncFailingSince !== undefined && now - m.syncFailingSince >= SYNC_FAILING_ALERT_MS) ||
+  (m.readIncompleteSince !== undefined && now - m.readIncompleteSince >= READ_INCOMPLETE_ALERT_MS);
 
 /**
  * A scheduled run queues the active merchants whose poll time (`dueAt`) fell within its window
@@ -142,7 +145,7 @@ export async function fanOut(
       continue;
     }
     if (refreshTokenExpiringSoon(m, now)) flag('refreshTokenExpiringSoon');
-    if (m.lastSyncStatus === 'error' || readsStuck(m, now)) flag('lastSyncFailed');
+    if (syncFailing(m, now)) flag('lastSyncFailed');
     if (m.pushFailingSince !== undefined && now - m.pushFailingSince >= PUSH_FAILING_ALERT_MS)
       flag('pushFailing');
     if (cadenceKind(m, now) === 'safety') onSafetyInterval++;
@@ -175,7 +178,7 @@ export async function fanOut(
   const attention = Object.fromEntries(
     Object.entries(flagged).map(([kind, ids]) => [kind, ids.length]),
   ) as Record<AttentionKind, number>;
-  const told = await tellJoined(deps.attention, flagged);
+  const told = await tellJoined(deps.attention, flagged, now);
   return {
     queued: messages.length,
     skipped,
@@ -187,21 +190,27 @@ export async function fanOut(
   };
 }
 
+/** A record older than this is no last run's (the fan-out stopped a while): no join is told from it. */
+const LEDGER_STALE_MS = 10 * 60_000;
+
 /**
- * Compares what this run counted with the last run's record, and keeps this run's. Its failure
- * never fails the fan-out (its polls are queued already): the joins are then not told.
+ * Compares what this run counted with the last run's record, and keeps this run's (rewritten each
+ * run: its time shows it current). Its failure never fails the fan-out (its polls are queued
+ * already); it is reported beside the joins found.
  */
-async function tellJoined(ledger: AttentionLedger | undefined, flagged: Record<AttentionKind, string[]>) {
+async function tellJoined(
+  ledger: AttentionLedger | undefined,
+  flagged: Record<AttentionKind, string[]>,
+  now: number,
+): Promise<Pick<FanOutResult, 'joined' | 'joinedUnknown'>> {
   if (!ledger) return { joined: [] };
+  let joined: StoreJoined[] = [];
   try {
     const previous = await ledger.last();
-    const joined = storesJoined(previous, flagged);
-    const unchanged = (Object.keys(flagged) as AttentionKind[]).every(
-      (k) => (previous?.[k] ?? []).join() === flagged[k].join(),
-    );
-    if (!unchanged) await ledger.record(flagged);
+    if (previous && now - previous.at <= LEDGER_STALE_MS) joined = storesJoined(previous.sets, flagged);
+    await ledger.record({ at: now, sets: flagged });
     return { joined };
   } catch (err) {
-    return { joined: [], joinedUnknown: err instanceof Error ? err.message : String(err) };
+    return { joined, joinedUnknown: err instanceof Error ? err.message : String(err) };
   }
 }

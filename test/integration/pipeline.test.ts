@@ -359,7 +359,7 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
     const { createDocumentClient } = await import('../../src/store/dynamo.ts');
     const target = localTarget(dir);
     const ledger = createAttentionLedger(createDocumentClient(target.dynamodb), target.stack.merchantsTable);
-    expect((await ledger.last())?.needsReauth).toEqual([DEAD]);
+    expect((await ledger.last())?.sets.needsReauth).toEqual([DEAD]);
   });
 
   it('never prints or logs a token or the sign', () => {

@@ -261,7 +261,14 @@ describe.each([
     // The run of short reads began with the first: neither a failed poll nor another partial one moves it.
     await new Promise((r) => setTimeout(r, 5));
     await store.recordPoll(id, { ...poll, error: 'Clover unavailable' });
+    const failing = (await store.get(id))?.syncFailingSince;
+    expect(failing).toBeTypeOf('number');
+    // Failing polls keep the time the failures began; a poll that succeeds, even partly, ends them.
+    await new Promise((r) => setTimeout(r, 5));
+    await store.recordPoll(id, { ...poll, error: 'Clover unavailable' });
+    expect((await store.get(id))?.syncFailingSince).toBe(failing);
     await store.recordPoll(id, { ...poll, partial: 'read stopped early' });
+    expect((await store.get(id))?.syncFailingSince).toBeUndefined();
     expect((await store.get(id))?.readIncompleteSince).toBe(stored?.readIncompleteSince);
     await store.recordPoll(id, poll);
     expect((await store.get(id))?.shelfWritesUnfinished).toBeUndefined();
@@ -400,10 +407,10 @@ describe('attention ledger (DynamoDB)', () => {
   it('keeps the last sets of stores each alarm counted, beside the merchants and never listed as one', async () => {
     const ledger = createAttentionLedger(real.doc, 'merchants');
     expect(await ledger.last()).toBeUndefined();
-    await ledger.record({ needsReauth: ['A', 'B'], pending: [] });
-    expect(await ledger.last()).toEqual({ needsReauth: ['A', 'B'], pending: [] });
-    await ledger.record({ needsReauth: ['B'] });
-    expect(await ledger.last()).toEqual({ needsReauth: ['B'] });
+    await ledger.record({ at: 5, sets: { needsReauth: ['A', 'B'], pending: [] } });
+    expect(await ledger.last()).toEqual({ at: 5, sets: { needsReauth: ['A', 'B'], pending: [] } });
+    await ledger.record({ at: 6, sets: { needsReauth: ['B'] } });
+    expect(await ledger.last()).toEqual({ at: 6, sets: { needsReauth: ['B'] } });
     expect((await real.merchants.list()).map((m) => m.merchantId)).not.toContain(ATTENTION_KEY);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { InvalidMessageError, MerchantUnavailableError } from '../../src/errors.ts';
-import type { AttentionSets } from '../../src/store/attention.ts';
+import type { AttentionRecord } from '../../src/store/attention.ts';
 import type { MerchantRecord } from '../../src/store/merchants.ts';
 import { parseBackfillRequest, requestBackfill } from '../../src/sync/backfill.ts';
 import { fanOut, storesJoined } from '../../src/sync/fanout.ts';
@@ -149,7 +149,19 @@ describe('fanOut', () => {
     const store = new FakeMerchantStore(
       merchantRecord({ merchantId: 'SOON', refreshTokenExpiresAt: inDays(6.9) }),
       merchantRecord({ merchantId: 'LATER', refreshTokenExpiresAt: inDays(7.1), lastSyncStatus: 'ok' }),
-      merchantRecord({ merchantId: 'FAILING', refreshTokenExpiresAt: inDays(30), lastSyncStatus: 'error' }),
+      merchantRecord({
+        merchantId: 'FAILING',
+        refreshTokenExpiresAt: inDays(30),
+        lastSyncStatus: 'error',
+        syncFailingSince: now - 16 * 60_000,
+      }),
+      // Its polls have failed for 5 minutes only: a retry may still get through.
+      merchantRecord({
+        merchantId: 'HICCUP',
+        refreshTokenExpiresAt: inDays(30),
+        lastSyncStatus: 'error',
+        syncFailingSince: now - 5 * 60_000,
+      }),
       merchantRecord({
         merchantId: 'NOPUSH',
         refreshTokenExpiresAt: inDays(30),
@@ -202,7 +214,7 @@ describe('fanOut', () => {
       { merchants: store, pollQueue: new RecordingQueue(), ...schedule, now: () => now },
       { kind: 'manual', requestId: 'r1' },
     );
-    expect(r.queued).toBe(7);
+    expect(r.queued).toBe(8);
     expect(r.attention).toEqual({
       needsReauth: 2,
       refreshTokenExpiringSoon: 1,
@@ -262,16 +274,16 @@ describe('stores joining a condition others were already in', () => {
     readRequestsPerSecond: 40,
   };
   class MemoryLedger {
-    sets: AttentionSets | undefined;
-    writes = 0;
-    broken = false;
+    run: AttentionRecord | undefined;
+    /** 'read': the record cannot be read; 'write': it cannot be written. */
+    broken?: 'read' | 'write';
     async last() {
-      if (this.broken) throw new Error('DynamoDB unavailable');
-      return this.sets && structuredClone(this.sets);
+      if (this.broken === 'read') throw new Error('DynamoDB unavailable');
+      return this.run && structuredClone(this.run);
     }
-    async record(sets: AttentionSets) {
-      this.writes++;
-      this.sets = structuredClone(sets);
+    async record(run: AttentionRecord) {
+      if (this.broken === 'write') throw new Error('Item size has exceeded the maximum allowed size');
+      this.run = structuredClone(run);
     }
   }
 
@@ -293,42 +305,43 @@ describe('stores joining a condition others were already in', () => {
     expect(storesJoined({ needsReauth: ['A', 'B'] }, { ...none, needsReauth: ['B'] })).toEqual([]);
   });
 
-  it('tells each join once, keeps the ledger only when a count changed, and queues the polls when the ledger fails', async () => {
+  it('tells each join once, from the last run only, and queues the polls whatever the ledger does', async () => {
     const store = new FakeMerchantStore(merchantRecord({ merchantId: 'A', state: 'needs_reauth' }));
     const ledger = new MemoryLedger();
-    const run = () =>
-      fanOut({
-        merchants: store,
-        pollQueue: new RecordingQueue(),
-        attention: ledger,
-        ...schedule,
-        now: () => 5,
-      });
+    let clock = 1_000_000;
+    const run = (q = new RecordingQueue()) =>
+      fanOut({ merchants: store, pollQueue: q, attention: ledger, ...schedule, now: () => clock });
+    const minute = async (q?: RecordingQueue) => {
+      clock += 60_000;
+      return run(q);
+    };
+    // The first run after a deploy has no last run to compare with.
     expect((await run()).joined).toEqual([]);
-    expect(ledger.sets?.needsReauth).toEqual(['A']);
+    expect(ledger.run).toMatchObject({ at: clock, sets: { needsReauth: ['A'] } });
     // A reconnects as B needs it: B joins a count that had A (its alarm may still be firing).
     await store.setState('A', 'active');
     store.records.set('B', merchantRecord({ merchantId: 'B', state: 'needs_reauth' }));
-    expect((await run()).joined).toEqual([{ kind: 'needsReauth', merchantId: 'B' }]);
+    expect((await minute()).joined).toEqual([{ kind: 'needsReauth', merchantId: 'B' }]);
     store.records.set('C', merchantRecord({ merchantId: 'C', state: 'needs_reauth' }));
-    expect((await run()).joined).toEqual([{ kind: 'needsReauth', merchantId: 'C' }]);
-    const writes = ledger.writes;
-    expect((await run()).joined).toEqual([]);
-    expect(ledger.writes).toBe(writes);
-    ledger.broken = true;
+    expect((await minute()).joined).toEqual([{ kind: 'needsReauth', merchantId: 'C' }]);
+    expect((await minute()).joined).toEqual([]);
+    // After the fan-out stopped for a while, its record is no last run's: nothing is told from it.
+    clock += 11 * 60_000;
     store.records.set('D', merchantRecord({ merchantId: 'D', state: 'needs_reauth' }));
-    const q = new RecordingQueue();
-    const failed = await fanOut({
-      merchants: store,
-      pollQueue: q,
-      attention: ledger,
-      ...schedule,
-      now: () => 5,
+    expect((await run()).joined).toEqual([]);
+    // A record it cannot write still lets it tell what it found; one it cannot read, not.
+    ledger.broken = 'write';
+    store.records.set('E', merchantRecord({ merchantId: 'E', state: 'needs_reauth' }));
+    expect(await minute()).toMatchObject({
+      joined: [{ kind: 'needsReauth', merchantId: 'E' }],
+      joinedUnknown: 'Item size has exceeded the maximum allowed size',
     });
-    expect(failed).toMatchObject({
+    ledger.broken = 'read';
+    const q = new RecordingQueue();
+    expect(await minute(q)).toMatchObject({
       joined: [],
       joinedUnknown: 'DynamoDB unavailable',
-      attention: { needsReauth: 3 },
+      attention: { needsReauth: 4 },
     });
     expect(q.sent.map((m) => m.groupId)).toEqual(['A']);
   });

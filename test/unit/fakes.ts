@@ -139,6 +139,8 @@ export class FakeMerchantStore implements MerchantStore {
     this.polls.push(outcome);
     const r = this.must(id);
     r.lastSyncStatus = outcome.error ? 'error' : outcome.partial ? 'partial' : 'ok';
+    if (outcome.error) r.syncFailingSince ??= Date.now();
+    else delete r.syncFailingSince;
     if (!outcome.error) {
       if (!outcome.partial) delete r.shelfWritesUnfinished;
       if (!outcome.partial) delete r.readIncompleteSince;

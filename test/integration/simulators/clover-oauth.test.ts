@@ -52,6 +52,9 @@ describe('Clover simulator: connecting a merchant', () => {
     expect(html).toMatch(/id="deny"/);
     expect((await fetch(url.replace('client_id=APP', 'client_id=OTHER'))).status).toBe(400);
     expect((await fetch(url.replace(encodeURIComponent(CALLBACK), 'relative'))).status).toBe(400);
+    expect(
+      (await fetch(url.replace(encodeURIComponent(CALLBACK), encodeURIComponent('http://[')))).status,
+    ).toBe(400);
   });
 
   it("refuses consent for a redirect_uri outside the app's Site URL", async () => {
