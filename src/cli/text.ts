@@ -7,6 +7,7 @@ export function merchantLine(v: MerchantView): string {
   const sync = v.lastSyncAt
     ? `last sync ${v.lastSyncAt} ${v.lastSyncStatus}` +
       (v.lastSyncStatus === 'partial' && v.readIncompleteSince ? ` since ${v.readIncompleteSince}` : '') +
+      (v.lastSyncStatus === 'error' && v.syncFailingSince ? ` since ${v.syncFailingSince}` : '') +
       (v.lastSyncError ? ` (${v.lastSyncError})` : '') +
       (c ? `: fetched ${c.fetched}, changed ${c.changed}, removed ${c.removed}, invalid ${c.invalid}` : '')
     : 'never synced';

@@ -7,8 +7,15 @@ export const ATTENTION_KEY = '#attention';
 /** The merchant ids each operator alarm counted, by alarm condition. */
 const AttentionSetsSchema = z.record(z.string(), z.array(z.string()));
 export type AttentionSets = z.infer<typeof AttentionSetsSchema>;
-/** One run's count, and when it ran (Unix ms). */
-const AttentionRecordSchema = z.object({ at: z.number(), sets: AttentionSetsSchema });
+/**
+ * One run's count and when it ran (Unix ms), and when each condition last counted a store (its
+ * alarm may still be firing a while after its count fell to none).
+ */
+const AttentionRecordSchema = z.object({
+  at: z.number(),
+  sets: AttentionSetsSchema,
+  busyAt: z._default(z.record(z.string(), z.number()), {}),
+});
 export type AttentionRecord = z.infer<typeof AttentionRecordSchema>;
 
 /**
@@ -26,10 +33,12 @@ export function createAttentionLedger(doc: DynamoDBDocumentClient, tableName: st
     async last() {
       const out = await doc.send(new GetCommand({ TableName: tableName, Key, ConsistentRead: true }));
       const parsed = AttentionRecordSchema.safeParse(out.Item);
-      return parsed.success ? { at: parsed.data.at, sets: parsed.data.sets } : undefined;
+      return parsed.success
+        ? { at: parsed.data.at, sets: parsed.data.sets, busyAt: parsed.data.busyAt }
+        : undefined;
     },
-    async record({ at, sets }) {
-      await doc.send(new PutCommand({ TableName: tableName, Item: { ...Key, at, sets } }));
+    async record({ at, sets, busyAt }) {
+      await doc.send(new PutCommand({ TableName: tableName, Item: { ...Key, at, sets, busyAt } }));
     },
   };
 }

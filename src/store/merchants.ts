@@ -365,6 +365,12 @@ export interface MerchantConnections {
   assignStoreCode(merchantId: string, storeCode: string, state: MerchantState): Promise<boolean>;
 }
 
+/**
+ * Removed whenever a store starts (again): new tokens, enabled, re-authorized. Since when its polls
+ * failed or stopped short says nothing about the polls it has yet to make.
+ */
+const POLL_RUN_TIMES = 'syncFailingSince, readIncompleteSince';
+
 /** The SET clauses and values that store a new token pair Clover issued (bumping the token version). */
 function newTokenPair(tokens: TokenPair, now: number) {
   return {
@@ -374,7 +380,7 @@ function newTokenPair(tokens: TokenPair, now: number) {
       'pollCount = if_not_exists(pollCount, :zero), pollsSinceCleanup = if_not_exists(pollsSinceCleanup, :zero), ' +
       'createdAt = if_not_exists(createdAt, :now), updatedAt = :now, authorizedAt = :now',
     // The recovery token belongs to the pair it preceded; a lease belongs to a refresh of the old pair.
-    removes: 'refreshLeaseOwner, refreshLeaseUntil, previousRefreshToken, tokensDeletedAt',
+    removes: `refreshLeaseOwner, refreshLeaseUntil, previousRefreshToken, tokensDeletedAt, ${POLL_RUN_TIMES}`,
     values: {
       ':at': tokens.access_token,
       ':ate': tokens.access_token_expiration,
@@ -621,7 +627,7 @@ export function createMerchantStore(
           Key: { merchantId },
           UpdateExpression: reason
             ? 'SET #state = :s, stateReason = :r, updatedAt = :now'
-            : 'SET #state = :s, updatedAt = :now REMOVE stateReason',
+            : `SET #state = :s, updatedAt = :now REMOVE stateReason, ${POLL_RUN_TIMES}`,
           ConditionExpression: 'attribute_exists(merchantId)',
           ExpressionAttributeNames: { '#state': 'state' },
           ExpressionAttributeValues: { ':s': state, ':now': now(), ...(reason ? { ':r': reason } : {}) },
@@ -697,7 +703,7 @@ export function createMerchantStore(
         new UpdateCommand({
           TableName: tableName,
           Key: { merchantId },
-          UpdateExpression: 'SET #state = :active, updatedAt = :now REMOVE stateReason',
+          UpdateExpression: `SET #state = :active, updatedAt = :now REMOVE stateReason, ${POLL_RUN_TIMES}`,
           ConditionExpression: '#state = :reauth AND tokenVersion = :v',
           ExpressionAttributeNames: { '#state': 'state' },
           ExpressionAttributeValues: {

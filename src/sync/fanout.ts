@@ -1,6 +1,6 @@
 import { chunked } from '../chunked.ts';
 import { type QueueMessage, type QueueSender, SQS_BATCH_LIMIT } from '../queues/sqs.ts';
-import type { AttentionLedger, AttentionSets } from '../store/attention.ts';
+import type { AttentionLedger, AttentionRecord } from '../store/attention.ts';
 import { type MerchantRecord, type MerchantStore, refreshTokenExpiringSoon } from '../store/merchants.ts';
 import { type PollFreshness, pollFreshness } from './freshness.ts';
 import type { PollMessage } from './messages.ts';
@@ -64,15 +64,26 @@ export interface StoreJoined {
   merchantId: string;
 }
 
+/** How long an alarm on a store count may still be firing after the count fell to none. */
+export const ALARM_CLEARS_MS = 10 * 60_000;
+
 /**
- * The stores that joined a condition other stores were already counted under at the last run: the
- * alarm on that count may be firing already, and then it sends nothing for them.
+ * The stores that joined a condition which counted other stores at the last run, or within
+ * ALARM_CLEARS_MS before it: the alarm on that count may be firing still, and then it sends nothing
+ * for them.
  */
-export function storesJoined(previous: AttentionSets | undefined, current: Record<AttentionKind, string[]>) {
+export function storesJoined(
+  previous: AttentionRecord | undefined,
+  current: Record<AttentionKind, string[]>,
+  now: number,
+) {
   const joined: StoreJoined[] = [];
+  if (!previous) return joined;
   for (const [kind, ids] of Object.entries(current) as Array<[AttentionKind, string[]]>) {
-    const before = new Set(previous?.[kind] ?? []);
-    if (before.size === 0) continue;
+    const before = new Set(previous.sets[kind] ?? []);
+    const busy =
+      before.size > 0 || now - (previous.busyAt[kind] ?? Number.NEGATIVE_INFINITY) <= ALARM_CLEARS_MS;
+    if (!busy) continue;
     for (const merchantId of ids) if (!before.has(merchantId)) joined.push({ kind, merchantId });
   }
   return joined;
@@ -207,8 +218,11 @@ async function tellJoined(
   let joined: StoreJoined[] = [];
   try {
     const previous = await ledger.last();
-    if (previous && now - previous.at <= LEDGER_STALE_MS) joined = storesJoined(previous.sets, flagged);
-    await ledger.record({ at: now, sets: flagged });
+    const current = previous && now - previous.at <= LEDGER_STALE_MS ? previous : undefined;
+    joined = storesJoined(current, flagged, now);
+    const busyAt = { ...current?.busyAt };
+    for (const [kind, ids] of Object.entries(flagged)) if (ids.length > 0) busyAt[kind] = now;
+    await ledger.record({ at: now, sets: flagged, busyAt });
     return { joined };
   } catch (err) {
     return { joined, joinedUnknown: err instanceof Error ? err.message : String(err) };

@@ -273,6 +273,17 @@ describe.each([
     await store.recordPoll(id, poll);
     expect((await store.get(id))?.shelfWritesUnfinished).toBeUndefined();
     expect((await store.get(id))?.readIncompleteSince).toBeUndefined();
+    // A store enabled again starts a new run of polls: its old failures say nothing of them.
+    await store.recordPoll(id, { ...poll, error: 'Merchant is disabled' });
+    await store.recordPoll(id, { ...poll, partial: 'read stopped early' });
+    await store.recordPoll(id, { ...poll, error: 'Merchant is disabled' });
+    expect(await store.get(id)).toMatchObject({
+      syncFailingSince: expect.any(Number),
+      readIncompleteSince: expect.any(Number),
+    });
+    await store.setState(id, 'active');
+    expect(await store.get(id)).not.toHaveProperty('syncFailingSince');
+    expect(await store.get(id)).not.toHaveProperty('readIncompleteSince');
   });
 });
 
@@ -407,10 +418,11 @@ describe('attention ledger (DynamoDB)', () => {
   it('keeps the last sets of stores each alarm counted, beside the merchants and never listed as one', async () => {
     const ledger = createAttentionLedger(real.doc, 'merchants');
     expect(await ledger.last()).toBeUndefined();
-    await ledger.record({ at: 5, sets: { needsReauth: ['A', 'B'], pending: [] } });
-    expect(await ledger.last()).toEqual({ at: 5, sets: { needsReauth: ['A', 'B'], pending: [] } });
-    await ledger.record({ at: 6, sets: { needsReauth: ['B'] } });
-    expect(await ledger.last()).toEqual({ at: 6, sets: { needsReauth: ['B'] } });
+    const first = { at: 5, sets: { needsReauth: ['A', 'B'], pending: [] }, busyAt: { needsReauth: 5 } };
+    await ledger.record(first);
+    expect(await ledger.last()).toEqual(first);
+    await ledger.record({ at: 6, sets: { needsReauth: ['B'] }, busyAt: { needsReauth: 6 } });
+    expect(await ledger.last()).toEqual({ at: 6, sets: { needsReauth: ['B'] }, busyAt: { needsReauth: 6 } });
     expect((await real.merchants.list()).map((m) => m.merchantId)).not.toContain(ATTENTION_KEY);
   });
 });

@@ -486,7 +486,7 @@ describe('esl-sync status', () => {
     expect(show.out.join('\n')).toContain('its labels are not reaching Hipoink (pushes failing since');
   });
 
-  it('says since when a store’s reads stop short, while they do', async () => {
+  it('says since when a store’s reads stop short, or its polls fail, while they do', async () => {
     const { target } = fullStack();
     const partial = 'Clover items kept changing during the read; the rest is read on the next poll';
     records.set('M1', {
@@ -501,15 +501,18 @@ describe('esl-sync status', () => {
     expect(s.out.join('\n')).toContain(
       `last sync 2026-12-01T11:00:00.000Z partial since 2026-12-01T10:00:00.000Z (${partial})`,
     );
-    // A failed poll in the run says it failed, not since when reads stop short.
+    // A failed poll in the run says since when polls fail, not since when reads stop short.
     records.set('M1', {
       ...(records.get('M1') as MerchantRecord),
       lastSyncStatus: 'error',
       lastSyncError: 'x',
+      syncFailingSince: Date.parse('2026-12-01T10:30:00Z'),
     });
     const failed = streams();
     await main(['status'], failed.io, async () => target);
-    expect(failed.out.join('\n')).toContain('last sync 2026-12-01T11:00:00.000Z error (x)');
+    expect(failed.out.join('\n')).toContain(
+      'last sync 2026-12-01T11:00:00.000Z error since 2026-12-01T10:30:00.000Z (x)',
+    );
   });
 });
 

@@ -4,7 +4,7 @@ import { InvalidMessageError, MerchantUnavailableError } from '../../src/errors.
 import type { AttentionRecord } from '../../src/store/attention.ts';
 import type { MerchantRecord } from '../../src/store/merchants.ts';
 import { parseBackfillRequest, requestBackfill } from '../../src/sync/backfill.ts';
-import { fanOut, storesJoined } from '../../src/sync/fanout.ts';
+import { ALARM_CLEARS_MS, fanOut, storesJoined } from '../../src/sync/fanout.ts';
 import { BackfillRequestSchema } from '../../src/sync/messages.ts';
 import { FakeMerchantStore, merchantRecord, RecordingQueue } from './fakes.ts';
 
@@ -287,7 +287,7 @@ describe('stores joining a condition others were already in', () => {
     }
   }
 
-  it('names only a store counted where others were counted at the last run', () => {
+  it('names only a store counted where others were counted at the last run, or shortly before', () => {
     const none = {
       needsReauth: [],
       refreshTokenExpiringSoon: [],
@@ -296,13 +296,25 @@ describe('stores joining a condition others were already in', () => {
       pushFailing: [],
       pending: [],
     };
-    expect(storesJoined(undefined, { ...none, needsReauth: ['A'] })).toEqual([]);
+    const at = 10_000_000;
+    const last = (sets: Record<string, string[]>, busyAt: Record<string, number> = {}) => ({
+      at,
+      sets,
+      busyAt,
+    });
+    expect(storesJoined(undefined, { ...none, needsReauth: ['A'] }, at)).toEqual([]);
     expect(
-      storesJoined({ needsReauth: ['A'] }, { ...none, needsReauth: ['A', 'B'], pending: ['C'] }),
+      storesJoined(last({ needsReauth: ['A'] }), { ...none, needsReauth: ['A', 'B'], pending: ['C'] }, at),
     ).toEqual([{ kind: 'needsReauth', merchantId: 'B' }]);
-    // A count that went back to nothing and rose again is a new firing of its alarm, not a join.
-    expect(storesJoined({ needsReauth: [] }, { ...none, needsReauth: ['B'] })).toEqual([]);
-    expect(storesJoined({ needsReauth: ['A', 'B'] }, { ...none, needsReauth: ['B'] })).toEqual([]);
+    // A count that fell to none a minute ago: its alarm may not have cleared yet, so B is a join.
+    const fell = last({ needsReauth: [] }, { needsReauth: at - 60_000 });
+    expect(storesJoined(fell, { ...none, needsReauth: ['B'] }, at)).toEqual([
+      { kind: 'needsReauth', merchantId: 'B' },
+    ]);
+    // Long enough ago, its alarm has cleared, and B makes it fire again: no join.
+    const cleared = last({ needsReauth: [] }, { needsReauth: at - ALARM_CLEARS_MS - 1 });
+    expect(storesJoined(cleared, { ...none, needsReauth: ['B'] }, at)).toEqual([]);
+    expect(storesJoined(last({ needsReauth: ['A', 'B'] }), { ...none, needsReauth: ['B'] }, at)).toEqual([]);
   });
 
   it('tells each join once, from the last run only, and queues the polls whatever the ledger does', async () => {

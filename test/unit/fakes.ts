@@ -54,9 +54,14 @@ export class FakeMerchantStore implements MerchantStore {
   async setState(id: string, state: MerchantRecord['state'], reason?: string) {
     const r = this.must(id);
     r.state = state;
-    // As the DynamoDB adapter: a state set without a reason drops the old one.
+    // As the DynamoDB adapter: a state set without a reason drops the old one, and a store that
+    // starts again drops the times its last polls failed or stopped short since.
     if (reason) r.stateReason = reason;
-    else delete r.stateReason;
+    else {
+      delete r.stateReason;
+      delete r.syncFailingSince;
+      delete r.readIncompleteSince;
+    }
   }
   async beginMove(id: string, from: string, to: string, codes: string[]) {
     const r = this.must(id);
@@ -123,6 +128,8 @@ export class FakeMerchantStore implements MerchantStore {
     if (r.state !== 'needs_reauth' || r.tokenVersion !== version) return false;
     r.state = 'active';
     delete r.stateReason;
+    delete r.syncFailingSince;
+    delete r.readIncompleteSince;
     return true;
   }
   async markNeedsReauth(id: string, version: number, reason: string) {
@@ -138,10 +145,11 @@ export class FakeMerchantStore implements MerchantStore {
   async recordPoll(id: string, outcome: Parameters<MerchantStore['recordPoll']>[1]) {
     this.polls.push(outcome);
     const r = this.must(id);
-    r.lastSyncStatus = outcome.error ? 'error' : outcome.partial ? 'partial' : 'ok';
-    if (outcome.error) r.syncFailingSince ??= Date.now();
+    const failed = outcome.error !== undefined;
+    r.lastSyncStatus = failed ? 'error' : outcome.partial ? 'partial' : 'ok';
+    if (failed) r.syncFailingSince ??= Date.now();
     else delete r.syncFailingSince;
-    if (!outcome.error) {
+    if (!failed) {
       if (!outcome.partial) delete r.shelfWritesUnfinished;
       if (!outcome.partial) delete r.readIncompleteSince;
       else r.readIncompleteSince ??= Date.now();
