@@ -52,7 +52,7 @@ export interface FanOutResult {
   onSafetyInterval: number;
   /** How long ago the active stores last polled well; none without an active store. */
   freshness?: PollFreshness;
-  /** Stores counted now under a condition that already counted others at the last run. */
+  /** Stores counted now under a condition that counted others at the last run or shortly before. */
   joined: StoreJoined[];
   /** Why the stores joined could not be told (the ledger could not be read or written). */
   joinedUnknown?: string;
