@@ -216,6 +216,17 @@ export class OperatorAlarms extends Construct {
         'one reason (sign, store code), fix that, then ' +
         `\`esl-sync backfill --all ${aws}\` sends the refused labels again; otherwise fix the items in Clover.`,
     });
+    this.add('LabelRemovalsRefused', {
+      // Deleting a code no product has is answered as done: a refusal is about a label on the shelf.
+      metric: this.gauge(METRIC.labelRemovalRefused, FIVE_MINUTES, 'Sum'),
+      threshold: 1,
+      description:
+        'Hipoink refused to take a product off a store, so its label keeps showing an item that was ' +
+        'hidden, deleted or recoded in Clover. The PushConsumer log line "Hipoink refused to delete a ' +
+        'product code; passed over" names the store, the code and Hipoink’s reason. The delete is tried ' +
+        `again at the store's next ghost cleanup; once the cause is fixed in Hipoink, \`esl-sync backfill ` +
+        `--merchant-id ID ${aws}\` tries it at once.`,
+    });
     this.add('RefreshTokensExpiring', {
       metric: this.gauge(METRIC.refreshTokensExpiringSoon, FIVE_MINUTES, 'Maximum'),
       threshold: 1,

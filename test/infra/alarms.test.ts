@@ -131,6 +131,7 @@ describe('operator alarms', () => {
         METRIC.merchantsQueued,
         METRIC.merchantUnusable,
         METRIC.productRejected,
+        METRIC.labelRemovalRefused,
         METRIC.merchantsNeedingReauth,
         METRIC.refreshTokensExpiringSoon,
         METRIC.merchantsLastSyncFailed,
