@@ -217,7 +217,8 @@ export class OperatorAlarms extends Construct {
         `\`esl-sync backfill --all ${aws}\` sends the refused labels again; otherwise fix the items in Clover.`,
     });
     this.add('LabelRemovalsRefused', {
-      // Deleting a code no product has is answered as done: a refusal is about a label on the shelf.
+      // Deleting a code no product has is taken as done (our assumption, docs/hipoink.md): a refusal
+      // is about a label on the shelf.
       metric: this.gauge(METRIC.labelRemovalRefused, FIVE_MINUTES, 'Sum'),
       threshold: 1,
       description:
