@@ -262,6 +262,15 @@ export class OperatorAlarms extends Construct {
         `retried; once fixed, \`esl-sync dlq redrive --queue push ${aws}\` sends any that were set aside.`,
     });
 
+    this.add('StoresCannotConnect', {
+      metric: this.gauge(METRIC.connectNotConfigured, FIVE_MINUTES, 'Sum'),
+      threshold: 1,
+      description:
+        'A store owner opened a connect link and was told the service is not set up: the app secret has ' +
+        'no cloverAppSecret, or Clover refused cloverAppId or cloverAppSecret. The web function’s log ' +
+        'line "Connecting a store is not possible" says which. Put the Clover app’s id and secret into ' +
+        'the app secret (the AppSecretArn output); the same link works again afterwards.',
+    });
     this.add('WebhookAuthRefused', {
       // One stray request is noise; a burst means Clover's notices are being refused, or probing.
       metric: this.gauge(METRIC.webhookRequestsRefused, FIVE_MINUTES, 'Sum'),

@@ -39,6 +39,8 @@ export const METRIC = {
   tokenBackupRefreshFailed: 'TokenBackupRefreshFailed',
   /** A store finished Clover's connect flow (new or re-authorized). */
   storesConnected: 'StoresConnected',
+  /** A store could not connect because of the app's own set-up (its id or secret missing or refused). */
+  connectNotConfigured: 'ConnectNotConfigured',
   /** Clover webhook notices acted on (a poll queued, a deletion to confirm, an uninstall). */
   webhookNoticesAccepted: 'WebhookNoticesAccepted',
   /** Notices with valid auth that change nothing: unknown merchant, object key or event type. */

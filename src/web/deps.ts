@@ -45,9 +45,10 @@ export function buildWebDeps(config: WebConfig): WebAppDeps {
     pollQueue,
     onOutcome: (route, outcome, fields) => {
       if (outcome === 'connected') metrics.addMetric(METRIC.storesConnected, 'Count', 1);
-      if (outcome === 'not-configured')
+      if (outcome === 'not-configured') {
+        metrics.addMetric(METRIC.connectNotConfigured, 'Count', 1);
         logger.error('Connecting a store is not possible', { route, outcome, ...fields });
-      else logger.info('Connect flow', { route, outcome, ...fields });
+      } else logger.info('Connect flow', { route, outcome, ...fields });
     },
     webhooks: {
       merchants,

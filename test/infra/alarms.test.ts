@@ -142,6 +142,7 @@ describe('operator alarms', () => {
         METRIC.tokenRefresherRun,
         METRIC.tokenBackupRefreshFailed,
         METRIC.webhookRequestsRefused,
+        METRIC.connectNotConfigured,
         METRIC.pollLoadPercent,
         METRIC.lastPollAgeP95,
       ].sort(),

@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { ConnectDeps } from '../../src/connect/authorize.ts';
+import { METRIC } from '../../src/metric-names.ts';
+import { logger, metrics } from '../../src/observability.ts';
 import { createWebApp, respond, WEB_PATHS } from '../../src/web/app.ts';
+import { buildWebDeps } from '../../src/web/deps.ts';
 import { HttpEventSchema, toHttpResult, toWebRequest } from '../../src/web/event.ts';
 import { MAX_QUERY_LENGTH, readQuery, type WebRequest } from '../../src/web/http.ts';
 import { escapeHtml, PAGES, renderPage } from '../../src/web/pages.ts';
@@ -250,5 +253,32 @@ describe('without the Clover app secret', () => {
       { outcome: 'not-configured', reason: expect.stringMatching(/cloverAppSecret/) },
       { outcome: 'not-configured', reason: expect.stringMatching(/cloverAppSecret/) },
     ]);
+  });
+});
+
+describe('the web function’s reports', () => {
+  it('counts a connection the app’s own set-up stopped, for its alarm, and no other outcome', () => {
+    const added = vi.spyOn(metrics, 'addMetric').mockImplementation(() => metrics);
+    const errors = vi.spyOn(logger, 'error').mockImplementation(() => undefined);
+    vi.spyOn(logger, 'info').mockImplementation(() => undefined);
+    try {
+      const deps = buildWebDeps({
+        merchantsTable: 'merchants',
+        pollQueueUrl: 'http://127.0.0.1:9/queue/poll',
+        appSecretId: 'app',
+        cloverApiBaseUrl: 'http://127.0.0.1:9',
+        cloverRequestsPerSecond: 50,
+        cloverOauthBaseUrl: 'http://127.0.0.1:9',
+        stateKeySecretId: 'key',
+      });
+      deps.onOutcome?.('connect', 'not-configured', { reason: 'the app secret has no cloverAppSecret' });
+      deps.onOutcome?.('callback', 'denied', {});
+      deps.onOutcome?.('callback', 'code-refused', {});
+      const counted = added.mock.calls.filter(([name]) => name === METRIC.connectNotConfigured);
+      expect(counted).toEqual([[METRIC.connectNotConfigured, 'Count', 1]]);
+      expect(errors).toHaveBeenCalledTimes(1);
+    } finally {
+      vi.restoreAllMocks();
+    }
   });
 });
