@@ -3,8 +3,9 @@ import { loadConfig } from '../../src/config.ts';
 import { InvalidMessageError, MerchantUnavailableError } from '../../src/errors.ts';
 import type { AttentionRecord } from '../../src/store/attention.ts';
 import type { MerchantRecord } from '../../src/store/merchants.ts';
+import { ALARM_CLEARS_MS, storesJoined } from '../../src/sync/attention.ts';
 import { parseBackfillRequest, requestBackfill } from '../../src/sync/backfill.ts';
-import { ALARM_CLEARS_MS, fanOut, storesJoined } from '../../src/sync/fanout.ts';
+import { fanOut } from '../../src/sync/fanout.ts';
 import { BackfillRequestSchema } from '../../src/sync/messages.ts';
 import { FakeMerchantStore, merchantRecord, RecordingQueue } from './fakes.ts';
 
