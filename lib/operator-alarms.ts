@@ -224,9 +224,11 @@ export class OperatorAlarms extends Construct {
       description:
         'Hipoink refused to take a product off a store, so its label keeps showing an item that was ' +
         'hidden, deleted or recoded in Clover. The PushConsumer log line "Hipoink refused to delete a ' +
-        'product code; passed over" names the store, the code and Hipoink’s reason. The delete is tried ' +
-        `again at the store's next ghost cleanup; once the cause is fixed in Hipoink, \`esl-sync backfill ` +
-        `--merchant-id ID ${aws}\` tries it at once.`,
+        'product code; passed over" names the merchant, the store, the code and Hipoink’s reason. The ' +
+        `delete is tried again at the store's next ghost cleanup; once the cause is fixed in Hipoink, ` +
+        `\`esl-sync backfill --merchant-id ID ${aws}\` tries it at once. A store the merchant left (a move ` +
+        'or a removal, whose command reported the refusal) is not tried again: take the product off in ' +
+        'Hipoink by hand.',
     });
     this.add('RefreshTokensExpiring', {
       metric: this.gauge(METRIC.refreshTokensExpiringSoon, FIVE_MINUTES, 'Maximum'),
@@ -267,7 +269,7 @@ export class OperatorAlarms extends Construct {
       threshold: 1,
       description:
         'A store owner opened a connect link and was told the service is not set up: the app secret has ' +
-        'no cloverAppSecret, or Clover refused cloverAppId or cloverAppSecret. The web function’s log ' +
+        'no cloverAppSecret, or Clover refused the app’s credentials. The web function’s log ' +
         'line "Connecting a store is not possible" says which. Put the Clover app’s id and secret into ' +
         'the app secret (the AppSecretArn output); the same link works again afterwards.',
     });

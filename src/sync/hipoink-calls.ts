@@ -13,7 +13,7 @@ export interface CallsContext {
   /** A label Hipoink is known to hold, exactly as it accepted it; none where the probe may only delete. */
   knownHeld: () => Promise<HipoinkProduct | undefined>;
   /** Hipoink refused to delete a code; it is passed over. */
-  onRemovalRefused?: (info: { storeCode: string; pc: string; reason: string }) => void;
+  onRemovalRefused?: (info: { merchantId: string; storeCode: string; pc: string; reason: string }) => void;
 }
 
 /**
@@ -91,7 +91,12 @@ export function hipoinkCalls(ctx: CallsContext) {
             chunk.length === 1 ? refusal : await refusalOf(() => hipoink.deleteMultiple(storeCode, [pc]));
           if (single === undefined) continue;
           kept.add(pc);
-          ctx.onRemovalRefused?.({ storeCode, pc, reason: refusalReason(single) });
+          ctx.onRemovalRefused?.({
+            merchantId: ctx.merchantId,
+            storeCode,
+            pc,
+            reason: refusalReason(single),
+          });
         }
       }
       return kept;

@@ -46,7 +46,9 @@ export function buildWebDeps(config: WebConfig): WebAppDeps {
     onOutcome: (route, outcome, fields) => {
       if (outcome === 'connected') metrics.addMetric(METRIC.storesConnected, 'Count', 1);
       if (outcome === 'not-configured') {
-        metrics.addMetric(METRIC.connectNotConfigured, 'Count', 1);
+        // Clover's launch always names the merchant: a launch without one is no store's (a crawler).
+        if (route !== 'launch' || fields.merchantId !== undefined)
+          metrics.addMetric(METRIC.connectNotConfigured, 'Count', 1);
         logger.error('Connecting a store is not possible', { route, outcome, ...fields });
       } else logger.info('Connect flow', { route, outcome, ...fields });
     },

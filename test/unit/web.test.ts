@@ -257,7 +257,7 @@ describe('without the Clover app secret', () => {
 });
 
 describe('the web function’s reports', () => {
-  it('counts a connection the app’s own set-up stopped, for its alarm, and no other outcome', () => {
+  it('counts a connection the app’s own set-up stopped, for its alarm, and no other outcome, nor a launch naming no merchant', () => {
     const added = vi.spyOn(metrics, 'addMetric').mockImplementation(() => metrics);
     const errors = vi.spyOn(logger, 'error').mockImplementation(() => undefined);
     vi.spyOn(logger, 'info').mockImplementation(() => undefined);
@@ -271,12 +271,19 @@ describe('the web function’s reports', () => {
         cloverOauthBaseUrl: 'http://127.0.0.1:9',
         stateKeySecretId: 'key',
       });
-      deps.onOutcome?.('connect', 'not-configured', { reason: 'the app secret has no cloverAppSecret' });
+      const reason = 'the app secret has no cloverAppSecret';
+      deps.onOutcome?.('connect', 'not-configured', { reason });
+      deps.onOutcome?.('launch', 'not-configured', { reason, merchantId: 'M' });
+      // Clover's launch always names the merchant: one without is no store's, and is not counted.
+      deps.onOutcome?.('launch', 'not-configured', { reason });
       deps.onOutcome?.('callback', 'denied', {});
       deps.onOutcome?.('callback', 'code-refused', {});
       const counted = added.mock.calls.filter(([name]) => name === METRIC.connectNotConfigured);
-      expect(counted).toEqual([[METRIC.connectNotConfigured, 'Count', 1]]);
-      expect(errors).toHaveBeenCalledTimes(1);
+      expect(counted).toEqual([
+        [METRIC.connectNotConfigured, 'Count', 1],
+        [METRIC.connectNotConfigured, 'Count', 1],
+      ]);
+      expect(errors).toHaveBeenCalledTimes(3);
     } finally {
       vi.restoreAllMocks();
     }
