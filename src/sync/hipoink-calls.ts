@@ -27,7 +27,7 @@ export interface CallsContext {
  * refusal to delete an unknown code is another).
  */
 export function hipoinkCalls(ctx: CallsContext) {
-  const { hipoink, storeCode } = ctx;
+  const { hipoink, storeCode, merchantId } = ctx;
   let requestChecked = false;
   /** One Hipoink call, counted: its refusal (error_code ≠ 0), or undefined when Hipoink took it. */
   const refusalOf = async (call: () => Promise<unknown>): Promise<HipoinkRejectedError | undefined> => {
@@ -57,7 +57,7 @@ export function hipoinkCalls(ctx: CallsContext) {
     if (await requestRefused(refusal)) {
       throw new HipoinkRequestRefusedError(
         `Hipoink refuses every request for store ${storeCode} (${refusalReason(refusal)}); check the sign, store code and client id`,
-        { merchantId: ctx.merchantId, storeCode },
+        { merchantId, storeCode },
       );
     }
     requestChecked = true;
@@ -91,12 +91,7 @@ export function hipoinkCalls(ctx: CallsContext) {
             chunk.length === 1 ? refusal : await refusalOf(() => hipoink.deleteMultiple(storeCode, [pc]));
           if (single === undefined) continue;
           kept.add(pc);
-          ctx.onRemovalRefused?.({
-            merchantId: ctx.merchantId,
-            storeCode,
-            pc,
-            reason: refusalReason(single),
-          });
+          ctx.onRemovalRefused?.({ merchantId, storeCode, pc, reason: refusalReason(single) });
         }
       }
       return kept;
