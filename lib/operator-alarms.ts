@@ -273,6 +273,17 @@ export class OperatorAlarms extends Construct {
         'line "Connecting a store is not possible" says which. Put the Clover app’s id and secret into ' +
         'the app secret (the AppSecretArn output); the same link works again afterwards.',
     });
+    this.add('WebPagesFailing', {
+      // The web function answers every failure with a page, so its Lambda Errors metric stays at 0.
+      metric: this.gauge(METRIC.webPagesFailed, FIVE_MINUTES, 'Sum'),
+      threshold: 1,
+      description:
+        'The web function answered with its "Something went wrong on our side" page: a store owner ' +
+        'connecting saw it, or a Clover webhook delivery failed (Clover sends it again). Its log line ' +
+        '"Web route failed" (or "Web function cannot start") names the route and the error. On a new ' +
+        'stage the usual cause is the app secret: cloverAppId still the placeholder, or a secret the ' +
+        'function cannot read.',
+    });
     this.add('WebhookAuthRefused', {
       // One stray request is noise; a burst means Clover's notices are being refused, or probing.
       metric: this.gauge(METRIC.webhookRequestsRefused, FIVE_MINUTES, 'Sum'),

@@ -41,6 +41,8 @@ export const METRIC = {
   storesConnected: 'StoresConnected',
   /** A store could not connect because of the app's own set-up (its id or secret missing or refused). */
   connectNotConfigured: 'ConnectNotConfigured',
+  /** Requests the web function answered with its 500 page (a route failed, or it cannot start). */
+  webPagesFailed: 'WebPagesFailed',
   /** Clover webhook notices acted on (a poll queued, a deletion to confirm, an uninstall). */
   webhookNoticesAccepted: 'WebhookNoticesAccepted',
   /** Notices with valid auth that change nothing: unknown merchant, object key or event type. */

@@ -1,7 +1,8 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { errorForLog } from '../../src/errors.ts';
 import { handlerWith } from '../../src/lambda.ts';
-import { logger } from '../../src/observability.ts';
+import { METRIC } from '../../src/metric-names.ts';
+import { logger, metrics } from '../../src/observability.ts';
 import { createWebApp } from '../../src/web/app.ts';
 import { webRuntimeDeps } from '../../src/web/deps.ts';
 import { HttpEventSchema, toHttpResult, toWebRequest } from '../../src/web/event.ts';
@@ -11,7 +12,10 @@ import { failurePage } from '../../src/web/pages.ts';
 function webApp() {
   try {
     return createWebApp(webRuntimeDeps(), {
-      onError: (route, err) => logger.error('Web route failed', { route, ...errorForLog(err) }),
+      onError: (route, err) => {
+        metrics.addMetric(METRIC.webPagesFailed, 'Count', 1);
+        logger.error('Web route failed', { route, ...errorForLog(err) });
+      },
     });
   } catch (err) {
     logger.error('Web function cannot start', errorForLog(err));
@@ -31,7 +35,10 @@ export const handler = handlerWith(
       logger.warn('Not an HTTP request event', { issues: parsed.error.issues.map((i) => i.path.join('.')) });
       return toHttpResult(failurePage('bad-request'));
     }
-    if (!app) return toHttpResult(failurePage('internal'));
+    if (!app) {
+      metrics.addMetric(METRIC.webPagesFailed, 'Count', 1);
+      return toHttpResult(failurePage('internal'));
+    }
     return toHttpResult(await app(toWebRequest(parsed.data)));
   },
 );

@@ -143,6 +143,7 @@ describe('operator alarms', () => {
         METRIC.tokenBackupRefreshFailed,
         METRIC.webhookRequestsRefused,
         METRIC.connectNotConfigured,
+        METRIC.webPagesFailed,
         METRIC.pollLoadPercent,
         METRIC.lastPollAgeP95,
       ].sort(),

@@ -80,19 +80,23 @@ describe('the web entry point', () => {
     requestContext: { domainName: 'connect.example.test', http: { method: 'GET' } },
   };
 
-  it('answers a page, never a thrown error: 400 for an event that is not an HTTP request, 500 for a configuration it cannot run', async () => {
+  it('answers a page, never a thrown error: 400 for an event that is not an HTTP request, 500 for a configuration it cannot run, counted', async () => {
     const { handler } = await import('../../functions/web/handler.ts');
     const { resetWebRuntimeDeps } = await import('../../src/web/deps.ts');
     const logged = vi.spyOn(logger, 'error').mockImplementation(() => undefined);
     vi.spyOn(logger, 'warn').mockImplementation(() => undefined);
     resetWebRuntimeDeps();
+    const { lines } = emfLines();
     const notHttp = await handler({ Records: [] }, lambdaContext('web', 1000));
     expect(notHttp.statusCode).toBe(400);
     expect(notHttp.body).toContain('<html');
+    // A bad request is the caller's: nothing is counted for the WebPagesFailing alarm.
+    expect(lines).toEqual([]);
     // This process sets none of the web function's variables: its app cannot be built.
     const unconfigured = await handler(httpEvent, lambdaContext('web', 1000));
     expect(unconfigured.statusCode).toBe(500);
     expect(unconfigured.body).toContain('<html');
     expect(logged).toHaveBeenCalledWith('Web function cannot start', expect.anything());
+    expect(JSON.stringify(lines)).toContain('"WebPagesFailed":1');
   });
 });
