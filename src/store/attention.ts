@@ -6,7 +6,6 @@ export const ATTENTION_KEY = '#attention';
 
 /** The merchant ids each operator alarm counted, by alarm condition. */
 const AttentionSetsSchema = z.record(z.string(), z.array(z.string()));
-export type AttentionSets = z.infer<typeof AttentionSetsSchema>;
 /**
  * One run's count and when it ran (Unix ms), and when each condition last counted a store (its
  * alarm may still be firing a while after its count fell to none).
