@@ -240,19 +240,22 @@ describe('the app secret', () => {
 });
 
 describe('local IAM', () => {
+  /** Function `fn` as the local stack runs it, over tables `mmm`/`ppp`; refusals go to `denied`. */
+  const asFunction = (fn: GrantedFunction, denied: string[]) => ({
+    fn,
+    tables: { merchantsTable: 'mmm', productsTable: 'ppp' },
+    queueUrls: { pollQueue: 'q1', pollDlq: 'q2', pushQueue: 'q3', pushDlq: 'q4' },
+    secretIds: { app: 'app', hipoink: 'hipoink', stateKey: 'key' },
+    denied: (line: string) => denied.push(line),
+  });
+
   it("refuses a handler's read of a secret its function is not granted, as IAM would, and says so", async () => {
     const secrets = await startLocalSecrets({ app: '{}', hipoink: '{}', key: 'k' });
     const denied: string[] = [];
     const client = secretsClient({ ...common, endpoint: secrets.endpoint });
     const read = (fn: GrantedFunction, id: string) =>
       runAs(
-        {
-          fn,
-          tables: { merchantsTable: 'm', productsTable: 'p' },
-          queueUrls: { pollQueue: 'q1', pollDlq: 'q2', pushQueue: 'q3', pushDlq: 'q4' },
-          secretIds: { app: 'app', hipoink: 'hipoink', stateKey: 'key' },
-          denied: (line) => denied.push(line),
-        },
+        asFunction(fn, denied),
         async () => (await client.send(new GetSecretValueCommand({ SecretId: id }))).Name,
       )(undefined, undefined);
     try {
@@ -283,16 +286,9 @@ describe('local IAM', () => {
     const doc = createDocumentClient(db);
     const denied: string[] = [];
     const put = (fn: GrantedFunction, merchantId: string) =>
-      runAs(
-        {
-          fn,
-          tables: { merchantsTable: 'mmm', productsTable: 'ppp' },
-          queueUrls: { pollQueue: 'q1', pollDlq: 'q2', pushQueue: 'q3', pushDlq: 'q4' },
-          secretIds: { app: 'app', hipoink: 'hipoink', stateKey: 'key' },
-          denied: (line) => denied.push(line),
-        },
-        async () => void (await doc.send(new PutCommand({ TableName: 'mmm', Item: { merchantId, x: 1 } }))),
-      )(undefined, undefined);
+      runAs(asFunction(fn, denied), async () => {
+        await doc.send(new PutCommand({ TableName: 'mmm', Item: { merchantId, x: 1 } }));
+      })(undefined, undefined);
     try {
       await put('fanOut', ATTENTION_KEY);
       await put('tokenRefresher', REFRESHER_HEARTBEAT_KEY);
