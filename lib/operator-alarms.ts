@@ -268,10 +268,11 @@ export class OperatorAlarms extends Construct {
       metric: this.gauge(METRIC.connectNotConfigured, FIVE_MINUTES, 'Sum'),
       threshold: 1,
       description:
-        'A store owner opened a connect link and was told the service is not set up: the app secret has ' +
-        'no cloverAppSecret, or Clover refused the app’s credentials. The web function’s log ' +
-        'line "Connecting a store is not possible" says which. Put the Clover app’s id and secret into ' +
-        'the app secret (the AppSecretArn output); the same link works again afterwards.',
+        'A store owner opened a connect link and was told the service is not set up: the app secret still ' +
+        'holds the placeholder or has no cloverAppSecret, the state-signing key is unusable, or Clover ' +
+        'refused the app’s credentials. The web function’s log line "Connecting a store is not ' +
+        'possible" says which. Put the Clover app’s id and secret into the app secret (the AppSecretArn ' +
+        'output); the same link works again afterwards.',
     });
     this.add('WebPagesFailing', {
       // The web function answers every failure with a page, so its Lambda Errors metric stays at 0.
@@ -281,8 +282,8 @@ export class OperatorAlarms extends Construct {
         'The web function answered with its "Something went wrong on our side" page: a store owner ' +
         'connecting saw it, or a Clover webhook delivery failed (Clover sends it again). Its log line ' +
         '"Web route failed" (or "Web function cannot start") names the route and the error. On a new ' +
-        'stage the usual cause is the app secret: cloverAppId still the placeholder, or a secret the ' +
-        'function cannot read.',
+        'stage the usual cause is a secret the function cannot read, or for webhooks an app secret ' +
+        'still holding the placeholder.',
     });
     this.add('WebhookAuthRefused', {
       // One stray request is noise; a burst means Clover's notices are being refused, or probing.

@@ -126,6 +126,16 @@ export class HipoinkRequestRefusedError extends EslSyncError {
   readonly retryable = true;
 }
 
+/**
+ * A secret holds no usable value (the placeholder, not JSON, a field missing, a key too short): an
+ * operator must set it. Retried like any failure, since the operator may fix it meanwhile; the
+ * connect flow tells the store owner it is not set up. Its message names fields, never values.
+ */
+export class SecretUnusableError extends EslSyncError {
+  readonly code = 'SECRET_UNUSABLE';
+  readonly retryable = true;
+}
+
 /** A queue message or invocation payload that does not match its schema: never retried. */
 export class InvalidMessageError extends EslSyncError {
   readonly code = 'INVALID_MESSAGE';

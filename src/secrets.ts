@@ -2,6 +2,7 @@ import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { SecretsManagerClient, type SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 import { CALL_CHECK, callCheck } from './call-check.ts';
 import { MIN_STATE_KEY_LENGTH } from './connect/state.ts';
+import { SecretUnusableError } from './errors.ts';
 import * as z from './zod.ts';
 
 /**
@@ -65,7 +66,7 @@ function secretText(secretId: string, what: string, opts: SecretReadOptions) {
   return async () => {
     const stored = await provider.get(secretId, { maxAge: opts.maxAgeSeconds ?? SECRET_CACHE_SECONDS });
     const text = stored instanceof Uint8Array ? new TextDecoder().decode(stored) : stored;
-    if (typeof text !== 'string') throw new Error(`${what} ${secretId} has no value`);
+    if (typeof text !== 'string') throw new SecretUnusableError(`${what} ${secretId} has no value`);
     return text;
   };
 }
@@ -86,13 +87,13 @@ function jsonSecretSource<S extends z.ZodMiniType>(
     try {
       raw = JSON.parse(text);
     } catch {
-      throw new Error(`${what} ${secretId} is not valid JSON: store ${example}`);
+      throw new SecretUnusableError(`${what} ${secretId} is not valid JSON: store ${example}`);
     }
     const parsed = schema.safeParse(raw);
     // Field names and schema messages only: none of these messages echo a value.
     if (!parsed.success) {
       const problems = z.issuesText(parsed.error.issues, 'secret');
-      throw new Error(`${what} ${secretId} is not usable: ${problems}`);
+      throw new SecretUnusableError(`${what} ${secretId} is not usable: ${problems}`);
     }
     return parsed.data;
   };
@@ -115,7 +116,7 @@ export function stateKeySource(secretId: string, opts: SecretReadOptions = {}): 
   return async () => {
     const key = (await read()).trim();
     if (key.length < MIN_STATE_KEY_LENGTH) {
-      throw new Error(
+      throw new SecretUnusableError(
         `State-signing key ${secretId} is too short: it needs at least ${MIN_STATE_KEY_LENGTH} characters`,
       );
     }

@@ -5,6 +5,7 @@ import {
   CloverAppRefusedError,
   CloverUnauthorizedError,
   errorForLog,
+  SecretUnusableError,
 } from '../errors.ts';
 import type { QueueSender } from '../queues/sqs.ts';
 import type { InviteStore, StateLedger } from '../store/connect.ts';
@@ -151,10 +152,26 @@ async function credentials(
 }
 
 /**
+ * A secret the flow reads that an operator has not set up (the app secret's placeholder, a state
+ * key too short) ends the flow as not configured. Both secrets are read before anything is written.
+ */
+async function unlessNotSetUp(flow: () => Promise<ConnectOutcome>): Promise<ConnectOutcome> {
+  try {
+    return await flow();
+  } catch (err) {
+    if (err instanceof SecretUnusableError) return { kind: 'not-configured', reason: err.message };
+    throw err;
+  }
+}
+
+/**
  * `GET /connect?invite=` (with `inviteId`) and Clover's launch path (without): send the browser to
  * Clover's consent page with a fresh signed state, bound to the invite if there is one.
  */
-export async function beginConnect(
+export const beginConnect = (deps: ConnectDeps, request: { inviteId?: string; redirectUri: string }) =>
+  unlessNotSetUp(() => redirectToClover(deps, request));
+
+async function redirectToClover(
   deps: ConnectDeps,
   request: { inviteId?: string; redirectUri: string },
 ): Promise<ConnectOutcome> {
@@ -199,7 +216,10 @@ export interface CallbackParams {
  * holds the invite, exchanges the code, checks the pair opens this merchant, and stores it. Any
  * failure before the pair is stored leaves merchants and the invite as they were.
  */
-export async function completeConnect(deps: ConnectDeps, params: CallbackParams): Promise<ConnectOutcome> {
+export const completeConnect = (deps: ConnectDeps, params: CallbackParams) =>
+  unlessNotSetUp(() => connectWithCode(deps, params));
+
+async function connectWithCode(deps: ConnectDeps, params: CallbackParams): Promise<ConnectOutcome> {
   const clock = deps.now ?? Date.now;
   const verified = verifyState(params.state, await deps.stateKey(), clock());
   if (!verified.ok) return { kind: `state-${verified.problem}` };

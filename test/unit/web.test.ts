@@ -1,8 +1,12 @@
 import { createHash } from 'node:crypto';
-import { describe, expect, it, vi } from 'vitest';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ConnectDeps } from '../../src/connect/authorize.ts';
+import { newNonce, signState } from '../../src/connect/state.ts';
 import { METRIC } from '../../src/metric-names.ts';
 import { logger, metrics } from '../../src/observability.ts';
+import { appSecretSource, PLACEHOLDER, stateKeySource } from '../../src/secrets.ts';
 import { createWebApp, respond, WEB_PATHS } from '../../src/web/app.ts';
 import { buildWebDeps } from '../../src/web/deps.ts';
 import { HttpEventSchema, toHttpResult, toWebRequest } from '../../src/web/event.ts';
@@ -253,6 +257,85 @@ describe('without the Clover app secret', () => {
       { outcome: 'not-configured', reason: expect.stringMatching(/cloverAppSecret/) },
       { outcome: 'not-configured', reason: expect.stringMatching(/cloverAppSecret/) },
     ]);
+  });
+});
+
+describe('with a secret the operator has not set up', () => {
+  const sm = mockClient(SecretsManagerClient);
+  afterEach(() => sm.reset());
+  const GOOD_KEY = 'k'.repeat(40);
+  /** The web app over the real secret reads, each secret answering `values[id]` (or failing). */
+  const appWith = (values: Record<string, string | Error>) => {
+    sm.on(GetSecretValueCommand).callsFake((input: { SecretId: string }) => {
+      const value = values[input.SecretId];
+      if (value instanceof Error || value === undefined) throw value ?? new Error('no such secret');
+      return { SecretString: value };
+    });
+    const client = new SecretsManagerClient({ region: 'us-east-1' });
+    const outcomes: Array<{ route: string; outcome: string; reason?: unknown }> = [];
+    const app = createWebApp({
+      ...untouchable(),
+      invites: { ...untouchable().invites, get: async () => undefined },
+      app: async () => {
+        const s = await appSecretSource('app', { client, maxAgeSeconds: 0 })();
+        return { appId: s.cloverAppId, ...(s.cloverAppSecret ? { appSecret: s.cloverAppSecret } : {}) };
+      },
+      stateKey: stateKeySource('key', { client, maxAgeSeconds: 0 }),
+      onOutcome: (route, outcome, fields) => outcomes.push({ route, outcome, reason: fields.reason }),
+    });
+    return { app, outcomes };
+  };
+  const callbackQuery = () =>
+    new URLSearchParams({
+      merchant_id: 'M',
+      client_id: 'APP',
+      code: 'c',
+      state: signState({ nonce: newNonce(), expiresAt: Date.now() + 60_000 }, GOOD_KEY),
+    }).toString();
+
+  it('shows "not set up" at Clover’s launch and the callback when the app secret is still the placeholder, and logs which secret', async () => {
+    const { app, outcomes } = appWith({ app: JSON.stringify({ cloverAppId: PLACEHOLDER }), key: GOOD_KEY });
+    for (const page of [
+      await app(request(WEB_PATHS.launch, 'merchant_id=M')),
+      await app(request(WEB_PATHS.callback, callbackQuery())),
+    ]) {
+      expect(page.status).toBe(503);
+      expect(page.body).toContain('Connecting stores is not set up yet');
+    }
+    expect(outcomes).toEqual([
+      {
+        route: 'launch',
+        outcome: 'not-configured',
+        reason: expect.stringMatching(/App secret app .*cloverAppId/),
+      },
+      {
+        route: 'callback',
+        outcome: 'not-configured',
+        reason: expect.stringMatching(/App secret app .*cloverAppId/),
+      },
+    ]);
+  });
+
+  it('shows "not set up" when the state-signing key is too short, quoting no part of it', async () => {
+    const secret = JSON.stringify({ cloverAppId: 'APP', cloverAppSecret: 'SECRET' });
+    const { app, outcomes } = appWith({ app: secret, key: 'short-key' });
+    for (const page of [
+      await app(request(WEB_PATHS.launch, 'merchant_id=M')),
+      await app(request(WEB_PATHS.callback, callbackQuery())),
+    ])
+      expect(page.status).toBe(503);
+    expect(outcomes.map((o) => o.reason)).toEqual([
+      expect.stringMatching(/State-signing key key is too short/),
+      expect.stringMatching(/State-signing key key is too short/),
+    ]);
+    expect(JSON.stringify(outcomes)).not.toContain('short-key');
+  });
+
+  it('still answers with the error page when Secrets Manager cannot be read: that is no set-up to finish', async () => {
+    const { app, outcomes } = appWith({ app: new Error('connect ETIMEDOUT'), key: GOOD_KEY });
+    const page = await app(request(WEB_PATHS.launch, 'merchant_id=M'));
+    expect(page.status).toBe(500);
+    expect(outcomes).toEqual([]);
   });
 });
 
