@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
-import { dataDir, type LocalStackFile, stackFilePath } from '../src/cli/target.ts';
+import { dataDir, type LocalStackFile, runningLocalStackPid, stackFilePath } from '../src/cli/target.ts';
 import { DEFAULT_PRODUCT_CODE_PRECEDENCE } from '../src/config.ts';
 import { ENV, WEB_ENV } from '../src/env.ts';
 import {
@@ -112,6 +112,12 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   const stop = async () => {
     for (const s of stops.reverse()) await Promise.resolve(s()).catch(() => undefined);
   };
+  const running = runningLocalStackPid(opts.dataDir);
+  if (running !== undefined)
+    throw new Error(
+      `A local stack is already running from ${opts.dataDir} (pid ${running}). Stop it first ` +
+        `(Ctrl-C where it runs, or kill -TERM ${running}), or give this one its own ESL_SYNC_DATA_DIR.`,
+    );
   try {
     const bundledClover = !env.CLOVER_API_BASE_URL;
     const bundledHipoink = !env.HIPOINK_BASE_URL;
@@ -597,6 +603,13 @@ async function main() {
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGHUP', () => void shutdown('SIGHUP'));
+  // `npm start` runs this under a shell that a SIGTERM to npm kills without passing the signal on:
+  // left without its parent, the stack stops as if it had been told to.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) void shutdown('its parent process ended');
+  }, 1000).unref();
 }
 
 /** A seconds option: a number ≥ 0 (0 = off), or a clear error naming the option. */

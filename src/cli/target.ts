@@ -63,6 +63,22 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * The pid of a local stack that still runs from `dir`, if any: two stacks sharing one data directory
+ * would wipe each other's demo state and stack file.
+ */
+export function runningLocalStackPid(dir = dataDir()): number | undefined {
+  let pid: unknown;
+  try {
+    pid = JSON.parse(readFileSync(stackFilePath(dir), 'utf8')).pid;
+  } catch {
+    return undefined; // none, or not one a stack wrote whole
+  }
+  return Number.isInteger(pid) && pid !== process.pid && processAlive(pid as number)
+    ? (pid as number)
+    : undefined;
+}
+
 export function readLocalStack(dir = dataDir()): LocalStackFile {
   const file = stackFilePath(dir);
   if (!existsSync(file)) {

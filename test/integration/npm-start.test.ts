@@ -4,7 +4,7 @@
  * change made in Clover, stop on SIGTERM freeing its ports, and start again right after.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -16,8 +16,13 @@ const root = join(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'esl-sync-start-'));
 const children: ChildProcess[] = [];
 
-function start(args = ['--interval', '1', '--demo-activity', '0']) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts', ...args], {
+/** The stack started as `node` would run it, or through `npm start` (a shell between them). */
+function start(args = ['--interval', '1', '--demo-activity', '0'], via: 'node' | 'npm' = 'node') {
+  const [command, argv] =
+    via === 'npm'
+      ? ['npm', ['start', '--silent', '--', ...args]]
+      : [process.execPath, ['--import', 'tsx', 'local/start.ts', ...args]];
+  const child = spawn(command, argv, {
     cwd: root,
     env: { ...process.env, ESL_SYNC_DATA_DIR: dir, CLOVER_API_BASE_URL: '', HIPOINK_BASE_URL: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -142,6 +147,26 @@ describe('npm start', () => {
     expect(second.lines.filter((l) => l.startsWith('webhooks:'))).toEqual([]);
     second.child.kill('SIGINT');
     expect(await second.exited).toBe(0);
+  });
+
+  it('runs once per data directory, and stops when npm is sent SIGTERM', async () => {
+    const running = start(['--interval', '0', '--demo-activity', '0'], 'npm');
+    await running.waitFor((l) => l.startsWith('ready'));
+    const stackFile = readFileSync(join(dir, 'stack.json'), 'utf8');
+    const { endpoints } = LocalStackFileSchema.parse(JSON.parse(stackFile));
+
+    // A second stack beside it says so and leaves the first one's state alone.
+    const beside = start(['--interval', '0', '--demo-activity', '0']);
+    expect(await beside.exited).toBe(1);
+    expect(beside.stderr()).toMatch(/A local stack is already running from .* \(pid \d+\)/);
+    expect(readFileSync(join(dir, 'stack.json'), 'utf8')).toBe(stackFile);
+    expect((await fetch(`${endpoints.shelf}/`)).status).toBe(200);
+
+    // npm's shell does not pass the signal on; the stack stops anyway, freeing its ports.
+    running.child.kill('SIGTERM');
+    await running.waitFor((l) => l === 'stopped', 10_000);
+    await expect(fetch(`${endpoints.shelf}/`)).rejects.toThrow();
+    expect(existsSync(join(dir, 'stack.json'))).toBe(false);
   });
 
   it('refuses an option that is not a number of seconds, or on/off, naming it, before starting anything', async () => {
