@@ -84,8 +84,8 @@ export const PAGES: Record<PageKind, PageText> = {
     status: 200,
     tone: 'problem',
     title: 'You did not allow the connection',
-    message: 'Nothing was changed: your shelf labels are not connected to Clover.',
-    next: 'To connect your store, open the link you were sent again and press Allow.',
+    message: 'Nothing was changed: Clover gave this service no access this time.',
+    next: 'To connect your store, or connect it again, open the link you were sent again and press Allow.',
   },
   'invite-unknown': {
     status: 404,
