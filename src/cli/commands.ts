@@ -12,7 +12,12 @@ import { countShelf } from '../domain/counts.ts';
 import { shelfReport } from '../domain/shelf.ts';
 import { CloverUnauthorizedError } from '../errors.ts';
 import { queueDepth } from '../queues/depth.ts';
-import { type DeadLetter, peekDeadLetters, redriveDeadLetters } from '../queues/redrive.ts';
+import {
+  type DeadLetter,
+  discardDeadLetters,
+  peekDeadLetters,
+  redriveDeadLetters,
+} from '../queues/redrive.ts';
 import { heartbeatLate } from '../store/heartbeat.ts';
 import { type MerchantRecord, type MerchantView, merchantView } from '../store/merchants.ts';
 import { createWebhookVerificationStore } from '../store/webhooks.ts';
@@ -22,12 +27,14 @@ import { fullSyncPushesSettledCodes, type StoreProgress } from '../sync/progress
 import type { BackupRefreshResult } from '../sync/refresh.ts';
 import { type Cleared, moveStore, removeMerchant } from '../sync/stores.ts';
 import type { CommandContext } from './context.ts';
+import { UsageError } from './errors.ts';
 import {
   backfillPayload,
   type CliIo,
   type CliValues,
   dlqSelection,
   inviteDays,
+  messageIdsOption,
   type OptionName,
   parseLabelOptions,
   parseMerchantAdd,
@@ -723,6 +730,36 @@ const dlqRedrive = command({
   text: (sent) => Object.entries(sent).map(([name, n]) => `${name}: ${n} message(s) sent back`),
 });
 
+const dlqDiscard = command({
+  name: 'dlq discard',
+  synopsis: '--queue poll|push --message-id ID[,ID…]',
+  summary: 'delete dead letters that can never succeed (ids from dlq list)',
+  description:
+    'Deletes the named dead-lettered messages for good: ones that can never succeed (not valid JSON, or for a merchant no longer there), which a redrive would only set aside again. Every other letter stays. Ids not found are named, and the command fails.',
+  options: {
+    queue: 'the dead-letter queue holding them (required)',
+    'message-id': 'the letters to delete, comma-separated, as `dlq list` shows them',
+  },
+  parse: ({ values }) => {
+    const which = dlqSelection(values);
+    if (which === 'all') throw new UsageError('--queue poll|push is required: message ids are per queue');
+    return { which, messageIds: messageIdsOption(values) };
+  },
+  run: async (ctx, { which, messageIds }) => {
+    const [[, q] = []] = deadLetterQueues(ctx, which);
+    if (!q) throw new Error(`no ${which} dead-letter queue`);
+    const discarded = await discardDeadLetters(ctx.target.sqs, q.dlq, messageIds);
+    const notFound = messageIds.filter((id) => !discarded.includes(id));
+    if (notFound.length > 0)
+      throw new Error(
+        `${which}: ${discarded.length} discarded; not found (already gone, or not shown now: ` +
+          `run dlq list again): ${notFound.join(', ')}`,
+      );
+    return { queue: which, discarded };
+  },
+  text: (d) => [`${d.queue}: ${d.discarded.length} message(s) discarded`],
+});
+
 /** Every command, in the order the overview lists them. */
 export const COMMANDS: readonly Command[] = [
   storesInvite,
@@ -742,4 +779,5 @@ export const COMMANDS: readonly Command[] = [
   webhooksVerificationCode,
   dlqList,
   dlqRedrive,
+  dlqDiscard,
 ];

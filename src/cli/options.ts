@@ -41,6 +41,7 @@ export const OPTIONS = {
   'remove-labels': { type: 'boolean' },
   'share-store': { type: 'boolean' },
   repush: { type: 'boolean' },
+  'message-id': { type: 'string' },
 } as const;
 export type OptionName = keyof typeof OPTIONS;
 
@@ -54,6 +55,7 @@ export const VALUE_NAMES: Readonly<Partial<Record<OptionName, string>>> = {
   'field-map': 'f1=FACT,…',
   'variable-price': 'base|remove',
   'merchant-id': 'ID',
+  'message-id': 'ID,…',
   'store-code': 'CODE',
   'access-token': 'T',
   'access-token-expiration': 'SECS',
@@ -103,6 +105,14 @@ export function dlqSelection(values: CliValues): 'all' | 'poll' | 'push' {
   if (which !== 'all' && which !== 'poll' && which !== 'push')
     throw new UsageError('--queue is poll or push');
   return which;
+}
+
+/** `--message-id ID,…`: the dead letters to discard, as `dlq list` shows them. */
+export function messageIdsOption(values: CliValues): string[] {
+  const ids = (values['message-id'] ?? '').split(',').map((id) => id.trim());
+  if (ids.some((id) => id === ''))
+    throw new UsageError('--message-id ID[,ID…] is required (ids from dlq list)');
+  return [...new Set(ids)];
 }
 
 export function storeCodeOption(values: CliValues): string {

@@ -31,13 +31,15 @@ const toDeadLetter = (m: Message): DeadLetter => ({
 });
 
 /**
- * Looks at what a dead-letter queue holds without taking it away: messages are received, then
- * made visible again at once so a redrive right after finds them.
+ * Receives what a dead-letter queue shows now (up to `max` letters), deletes those `discard` names,
+ * and makes every other one visible again at once, so a list or a redrive right after finds it.
+ * Returns the letters kept and the ids deleted.
  */
-export async function peekDeadLetters(sqs: SQSClient, dlqUrl: string, max = 50): Promise<DeadLetter[]> {
-  const seen = new Map<string, DeadLetter>();
+async function passOver(sqs: SQSClient, dlqUrl: string, max: number, discard: ReadonlySet<string>) {
+  const kept = new Map<string, DeadLetter>();
+  const deleted: string[] = [];
   const handles: string[] = [];
-  for (let round = 0; round < 10 && seen.size < max; round++) {
+  for (let round = 0; round < 10 && kept.size < max; round++) {
     const out = await sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: dlqUrl,
@@ -50,7 +52,13 @@ export async function peekDeadLetters(sqs: SQSClient, dlqUrl: string, max = 50):
     );
     if (!out.Messages?.length) break;
     for (const m of out.Messages) {
-      seen.set(m.MessageId ?? '', toDeadLetter(m));
+      const id = m.MessageId ?? '';
+      if (discard.has(id) && !deleted.includes(id)) {
+        await sqs.send(new DeleteMessageCommand({ QueueUrl: dlqUrl, ReceiptHandle: m.ReceiptHandle }));
+        deleted.push(id);
+        continue;
+      }
+      kept.set(id, toDeadLetter(m));
       if (m.ReceiptHandle) handles.push(m.ReceiptHandle);
     }
   }
@@ -62,7 +70,25 @@ export async function peekDeadLetters(sqs: SQSClient, dlqUrl: string, max = 50):
       }),
     );
   }
-  return [...seen.values()];
+  return { kept: [...kept.values()], deleted };
+}
+
+/** Looks at what a dead-letter queue holds without taking it away. */
+export async function peekDeadLetters(sqs: SQSClient, dlqUrl: string, max = 50): Promise<DeadLetter[]> {
+  return (await passOver(sqs, dlqUrl, max, new Set())).kept;
+}
+
+/**
+ * Deletes for good the dead letters with these message ids (as a peek shows them): letters that can
+ * never succeed, which a redrive would only set aside again. Returns the ids deleted; an id not
+ * found is already gone, or not shown to a receive now (a FIFO queue shows 10 of a store's at most).
+ */
+export async function discardDeadLetters(
+  sqs: SQSClient,
+  dlqUrl: string,
+  messageIds: readonly string[],
+): Promise<string[]> {
+  return (await passOver(sqs, dlqUrl, 1_000, new Set(messageIds))).deleted;
 }
 
 /**

@@ -308,6 +308,33 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
     expect(await queueDepth(target.sqs, target.stack.pollDlqUrl)).toMatchObject({ visible: 1 });
   });
 
+  it('discards a dead letter that can never succeed, by the id dlq list shows, and keeps the others', async () => {
+    const { SendMessageCommand } = await import('@aws-sdk/client-sqs');
+    const { queueDepth } = await import('../../src/queues/depth.ts');
+    const target = localTarget(dir);
+    await target.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: target.stack.pollDlqUrl,
+        MessageBody: '{"merchantId": "kept"}',
+        MessageGroupId: 'kept',
+        MessageDeduplicationId: 'kept-1',
+      }),
+    );
+    const listed = JSON.parse((await cli('dlq', 'list', '--queue', 'poll', '--json')).join('\n'));
+    const garbage = listed.poll.letters.find((l: { body: string }) => l.body === '{"merchantId": 42}');
+    await expect(cli('dlq', 'discard', '--message-id', garbage.messageId)).rejects.toThrow(/--queue/);
+    expect(await cli('dlq', 'discard', '--queue', 'poll', '--message-id', garbage.messageId)).toEqual([
+      'poll: 1 message(s) discarded',
+    ]);
+    const left = JSON.parse((await cli('dlq', 'list', '--queue', 'poll', '--json')).join('\n'));
+    expect(left.poll.letters.map((l: { body: string }) => l.body)).toEqual(['{"merchantId": "kept"}']);
+    // Gone for good: asked again, it is named as not found, and nothing else goes.
+    await expect(cli('dlq', 'discard', '--queue', 'poll', '--message-id', garbage.messageId)).rejects.toThrow(
+      new RegExp(`0 discarded; not found .*${garbage.messageId}`),
+    );
+    expect(await queueDepth(target.sqs, target.stack.pollDlqUrl)).toMatchObject({ visible: 1 });
+  });
+
   it('refreshes tokens that are due through the backup refresher, once each', async () => {
     clover.expireAccessToken(B);
     const { createMerchantStore } = await import('../../src/store/merchants.ts');

@@ -341,6 +341,10 @@ function fullStack() {
   const sqs = mockClient(fake.target.sqs);
   sqs.on(GetQueueAttributesCommand).resolves({ Attributes: {} });
   sqs.on(ReceiveMessageCommand).resolves({ Messages: [] });
+  // One dead letter that can never succeed, for `dlq discard`.
+  sqs
+    .on(ReceiveMessageCommand, { QueueUrl: fake.target.stack.pollDlqUrl })
+    .resolves({ Messages: [{ MessageId: 'MSG-1', ReceiptHandle: 'handle-1', Body: 'not json' }] });
   // Queued work is done at once: a queue barrier passes as soon as it is sent.
   sqs.on(SendMessageBatchCommand).callsFake((input: { Entries?: Array<{ MessageBody?: string }> }) => {
     for (const e of input.Entries ?? []) {
@@ -381,6 +385,7 @@ const EXAMPLES: Record<string, string[]> = {
   'webhooks verification-code': ['webhooks', 'verification-code'],
   'dlq list': ['dlq', 'list'],
   'dlq redrive': ['dlq', 'redrive'],
+  'dlq discard': ['dlq', 'discard', '--queue', 'poll', '--message-id', 'MSG-1'],
 };
 const tokensFile = async () =>
   JSON.stringify({
