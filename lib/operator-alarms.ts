@@ -107,7 +107,8 @@ export class OperatorAlarms extends Construct {
           `${name} messages failed five times, or could never succeed, and were set aside, so some labels ` +
           'are not being updated. ' +
           `Read the reasons with \`esl-sync dlq list --queue ${dlqName} ${aws}\`; once the cause is fixed, ` +
-          `\`esl-sync dlq redrive --queue ${dlqName} ${aws}\`.`,
+          `\`esl-sync dlq redrive --queue ${dlqName} ${aws}\`. A letter that can never succeed: ` +
+          `\`esl-sync dlq discard --queue ${dlqName} --message-id ID ${aws}\`.`,
       });
       this.add(`${name}Backlog`, {
         metric: q.queue.metricApproximateAgeOfOldestMessage({ period: FIVE_MINUTES, statistic: 'Maximum' }),
