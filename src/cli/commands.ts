@@ -6,7 +6,7 @@
  */
 import { createCloverClient } from '../clover/client.ts';
 import type { TokenPair } from '../clover/schemas.ts';
-import { nextMerchantState, tokensOpenMerchant } from '../connect/authorize.ts';
+import { nextMerchantState, ownerMustReconnect, tokensOpenMerchant } from '../connect/authorize.ts';
 import { inviteUrl, newInvite } from '../connect/invites.ts';
 import { countShelf } from '../domain/counts.ts';
 import { shelfReport } from '../domain/shelf.ts';
@@ -436,7 +436,8 @@ const merchantsDisable = command({
   merchantId: true,
   synopsis: '[--reason TEXT]',
   summary: 'stop syncing a store (its labels stay as they are)',
-  description: 'Stops polling the merchant; its labels stay as they are until `merchants enable`.',
+  description:
+    'Stops polling the merchant; its labels stay as they are until `merchants enable`. A merchant whose tokens Clover refused (needs_reauth) still needs its owner to re-authorize before it is enabled.',
   options: { reason: 'why, shown by status (default "disabled by an operator")' },
   parse: ({ values, merchantId }) => ({ merchantId, reason: values.reason ?? 'disabled by an operator' }),
   run: async (ctx, { merchantId, reason }) => {
@@ -453,13 +454,13 @@ const merchantsEnable = command({
   synopsis: '',
   summary: 'sync a disabled store again, starting with a full resync',
   description:
-    'Makes a disabled merchant active again (pending, if it has no store code yet) and queues a full resync, which also puts back labels a removal given up took down. A merchant that needs re-authorization, or whose owner uninstalled the app, is enabled by its owner opening a `merchants reconnect` link instead.',
+    'Makes a disabled merchant active again (pending, if it has no store code yet) and queues a full resync, which also puts back labels a removal given up took down. A merchant that needs re-authorization (Clover refused its tokens, even if it was disabled since), or whose owner uninstalled the app, is started by its owner opening a `merchants reconnect` link instead; one disabled since stays disabled until enabled after that.',
   options: {},
   parse: ({ merchantId }) => ({ merchantId }),
   run: async (ctx, { merchantId }) => {
     const record = await ctx.mustGet(merchantId);
-    // Only its owner can: new Clover tokens come from a reconnect link.
-    if (record.state === 'needs_reauth' || record.tokensDeletedAt !== undefined)
+    // Only its owner can: a token pair Clover refused stays refused, whatever its state says.
+    if (ownerMustReconnect(record))
       throw new Error(
         `merchant ${merchantId} is not enabled: ${attentionHint(merchantView(record), ctx.cli)}`,
       );
@@ -560,7 +561,7 @@ const backfill = command({
     const m = before[0];
     if (refused && m) {
       const way =
-        m.state === 'disabled' && m.tokensDeletedAt === undefined
+        m.state === 'disabled' && !ownerMustReconnect(m)
           ? `\`${ctx.cli} merchants enable ${m.merchantId}\` first`
           : attentionHint(merchantView(m), ctx.cli);
       throw new Error(`backfill: ${m.merchantId} not resynced: ${refused.reason}${way ? `; ${way}` : ''}`);

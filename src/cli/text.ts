@@ -13,7 +13,12 @@ export function merchantLine(v: MerchantView): string {
     : 'never synced';
   const warning = v.refreshTokenExpiringSoon ? `  ! refresh token expires ${v.refreshTokenExpiresAt}` : '';
   const notices = `  last webhook notice ${v.lastNoticeAt ?? 'never'}, ${v.pollCadence} poll interval`;
-  return `${v.merchantId}  store ${v.storeCode ?? '-'}  ${v.state}${v.stateReason ? ` (${v.stateReason})` : ''}  ${sync}${notices}${warning}`;
+  // A store disabled after Clover refused its tokens still needs its owner: its state alone hides it.
+  const refused =
+    v.tokensRefusedAt !== undefined && v.state !== 'needs_reauth'
+      ? `, needs re-authorization (Clover refused its tokens ${v.tokensRefusedAt})`
+      : '';
+  return `${v.merchantId}  store ${v.storeCode ?? '-'}  ${v.state}${v.stateReason ? ` (${v.stateReason})` : ''}${refused}  ${sync}${notices}${warning}`;
 }
 
 /** A store's shelf in numbers, as kept on its merchant record. */
@@ -43,6 +48,14 @@ export function attentionHint(v: MerchantView, cli: string): string | undefined 
   }
   if (v.tokensDeletedAt !== undefined) {
     return `the Clover app was uninstalled ${v.tokensDeletedAt} (labels kept): \`${cli} merchants reconnect ${v.merchantId}\` gives a link that connects it again`;
+  }
+  // Disabled after Clover refused its tokens: enabling it alone would spend the refused token.
+  if (v.tokensRefusedAt !== undefined) {
+    const then =
+      v.state === 'disabled'
+        ? `; once it is used, \`${cli} merchants enable ${v.merchantId}\` starts it`
+        : '';
+    return `re-authorize: \`${cli} merchants reconnect ${v.merchantId}\` gives a link to send the store (Clover refused its tokens ${v.tokensRefusedAt}${then})`;
   }
   if (v.movingFrom !== undefined) {
     return `its labels are moving from store ${v.movingFrom} to store ${v.storeCode}, and store ${v.movingFrom}'s no longer follow Clover: unless that move is running now, \`${cli} merchants assign ${v.merchantId} --store-code ${v.storeCode}\` finishes it`;

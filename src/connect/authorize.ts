@@ -55,6 +55,17 @@ export function nextMerchantState(
 }
 
 /**
+ * Only its owner can start this merchant again: Clover refused its tokens (it is needs_reauth, or
+ * was and has been disabled since) or they were deleted (the app was uninstalled). New tokens
+ * come from a `merchants reconnect` link; starting it without them would spend a refused token.
+ */
+export function ownerMustReconnect(
+  m: Pick<MerchantRecord, 'state' | 'tokensRefusedAt' | 'tokensDeletedAt'>,
+): boolean {
+  return m.state === 'needs_reauth' || m.tokensRefusedAt !== undefined || m.tokensDeletedAt !== undefined;
+}
+
+/**
  * What Clover's uninstall notice does to a merchant: it is disabled with the reason `APP_UNINSTALLED`
  * (its labels stay), unless an operator disabled it already, whose reason is kept so that connecting
  * again does not start it. Its tokens are deleted either way.

@@ -115,6 +115,11 @@ const MerchantFieldsSchema = z
     authorizedAt: z.optional(z.number()),
     /** When the tokens were deleted because the app was uninstalled (Unix ms); none stored since. */
     tokensDeletedAt: z.optional(z.number()),
+    /**
+     * When Clover refused its refresh token (Unix ms), removed once a new pair is stored: kept
+     * through a disable, so that only its owner, reconnecting, starts it again.
+     */
+    tokensRefusedAt: z.optional(z.number()),
     createdAt: z.number(),
     updatedAt: z.number(),
   })
@@ -161,6 +166,8 @@ export interface MerchantView {
   shelf?: ShelfCounts & { countedAt?: string };
   /** When its tokens were deleted (the app was uninstalled); it has none until it connects again. */
   tokensDeletedAt?: string;
+  /** When Clover refused its refresh token: it needs re-authorization, even if disabled since. */
+  tokensRefusedAt?: string;
   /** When the last valid webhook notice came. */
   lastNoticeAt?: string;
   /** Why its last push failed, and since when its pushes fail: its labels are not reaching Hipoink. */
@@ -214,6 +221,7 @@ export function merchantView(m: MerchantRecord, now = Date.now()): MerchantView 
       ...(m.shelfCountedAt === undefined ? {} : { countedAt: iso(m.shelfCountedAt) }),
     },
     tokensDeletedAt: iso(m.tokensDeletedAt),
+    tokensRefusedAt: iso(m.tokensRefusedAt),
     lastPushError: m.lastPushError,
     pushFailingSince: iso(m.pushFailingSince),
     lastNoticeAt: iso(m.lastNoticeAt),
@@ -271,7 +279,10 @@ export interface MerchantStore {
    * refused it the token this pair was issued for). Idempotent; false when there is nothing to lift.
    */
   clearNeedsReauth(merchantId: string, tokenVersion: number): Promise<boolean>;
-  /** Marks needs_reauth unless the token pair moved on meanwhile (another worker rotated it). */
+  /**
+   * Marks needs_reauth, and that Clover refused its tokens (`tokensRefusedAt`), unless the token
+   * pair moved on meanwhile (another worker rotated it).
+   */
   markNeedsReauth(merchantId: string, tokenVersion: number, reason: string): Promise<boolean>;
   /** A poll is about to write the store's items and slots (`shelfWritesUnfinished`, until a poll succeeds). */
   markShelfWrites(merchantId: string, at: number): Promise<void>;
@@ -380,7 +391,7 @@ function newTokenPair(tokens: TokenPair, now: number) {
       'pollCount = if_not_exists(pollCount, :zero), pollsSinceCleanup = if_not_exists(pollsSinceCleanup, :zero), ' +
       'createdAt = if_not_exists(createdAt, :now), updatedAt = :now, authorizedAt = :now',
     // The recovery token belongs to the pair it preceded; a lease belongs to a refresh of the old pair.
-    removes: `refreshLeaseOwner, refreshLeaseUntil, previousRefreshToken, tokensDeletedAt, ${POLL_RUN_TIMES}`,
+    removes: `refreshLeaseOwner, refreshLeaseUntil, previousRefreshToken, tokensDeletedAt, tokensRefusedAt, ${POLL_RUN_TIMES}`,
     values: {
       ':at': tokens.access_token,
       ':ate': tokens.access_token_expiration,
@@ -682,7 +693,7 @@ export function createMerchantStore(
           UpdateExpression:
             'SET accessToken = :at, accessTokenExpiresAt = :ate, refreshToken = :rt, refreshTokenExpiresAt = :rte, ' +
             'previousRefreshToken = :prev, tokenVersion = :next, lastRefreshAt = :now, updatedAt = :now ' +
-            'REMOVE refreshLeaseOwner, refreshLeaseUntil',
+            'REMOVE refreshLeaseOwner, refreshLeaseUntil, tokensRefusedAt',
           ConditionExpression: 'tokenVersion = :v',
           ExpressionAttributeValues: {
             ':at': tokens.access_token,
@@ -703,7 +714,7 @@ export function createMerchantStore(
         new UpdateCommand({
           TableName: tableName,
           Key: { merchantId },
-          UpdateExpression: `SET #state = :active, updatedAt = :now REMOVE stateReason, ${POLL_RUN_TIMES}`,
+          UpdateExpression: `SET #state = :active, updatedAt = :now REMOVE stateReason, tokensRefusedAt, ${POLL_RUN_TIMES}`,
           ConditionExpression: '#state = :reauth AND tokenVersion = :v',
           ExpressionAttributeNames: { '#state': 'state' },
           ExpressionAttributeValues: {
@@ -721,8 +732,10 @@ export function createMerchantStore(
         new UpdateCommand({
           TableName: tableName,
           Key: { merchantId },
+          // The first refusal's time stays while the same pair is refused again.
           UpdateExpression:
-            'SET #state = :s, stateReason = :r, updatedAt = :now REMOVE refreshLeaseOwner, refreshLeaseUntil',
+            'SET #state = :s, stateReason = :r, updatedAt = :now, tokensRefusedAt = if_not_exists(tokensRefusedAt, :now) ' +
+            'REMOVE refreshLeaseOwner, refreshLeaseUntil',
           ConditionExpression: 'tokenVersion = :v',
           ExpressionAttributeNames: { '#state': 'state' },
           ExpressionAttributeValues: {

@@ -237,6 +237,41 @@ describe('merchants add', () => {
   });
 });
 
+describe('a store whose tokens Clover refused', () => {
+  it('is not started again by merchants disable then enable: only new tokens start it', async () => {
+    const G = 'CLIMERCHANTG8';
+    clover.addMerchant(G, [{ name: 'G item', sku: 'G-0', price: 100 }]);
+    await cli(...merchantAddArgs(G, 'store-g', clover.issueTokens(G)));
+    clover.revokeRefreshToken(G);
+    clover.expireAccessToken(G);
+    await cli('tick', '--wait');
+    expect(JSON.parse((await cli('merchants', 'show', G, '--json')).out[0] ?? '')).toMatchObject({
+      state: 'needs_reauth',
+    });
+
+    await cli('merchants', 'disable', G);
+    const refreshesBefore = clover.refreshCalls;
+    await expect(cli('merchants', 'enable', G)).rejects.toThrow(
+      new RegExp(`${G} is not enabled: re-authorize: \`esl-sync merchants reconnect ${G}\``),
+    );
+    const status = (await cli('status')).out.join('\n');
+    expect(status).toContain(
+      `${G}  store store-g  disabled (disabled by an operator), needs re-authorization`,
+    );
+    expect(status).toContain(`  ! re-authorize: \`esl-sync merchants reconnect ${G}\``);
+    await cli('tick', '--wait');
+    expect(clover.refreshCalls).toBe(refreshesBefore);
+
+    // A pair Clover gave afresh ends it: the store syncs.
+    await cli(...merchantAddArgs(G, 'store-g', clover.issueTokens(G)));
+    await cli('merchants', 'disable', G);
+    await cli('merchants', 'enable', G);
+    await cli('tick', '--wait');
+    expect(shelf('store-g')).toEqual(['G-0 G item 1.00']);
+    await cli('merchants', 'remove', G);
+  });
+});
+
 describe('the esl-sync executable', () => {
   it('exits 0 with its result, 2 for a usage error, 3 for an unknown merchant', async () => {
     const ok = await esl('merchants', 'show', A, '--json');

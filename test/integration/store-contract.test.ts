@@ -373,6 +373,47 @@ describe.each([
     expect(after.previousRefreshToken).toBeUndefined();
     expect(merchantView(after).tokensDeletedAt).toEqual(expect.any(String));
   });
+
+  it('keeps that Clover refused its tokens through a disable, until a new token pair is stored', async () => {
+    const store = make() as FakeMerchantStore;
+    const id = `${name}-refused`;
+    if (name === 'fake') store.records.set(id, merchantRecord({ merchantId: id, storeCode: 'store-r' }));
+    else await store.upsert({ merchantId: id, storeCode: 'store-r', tokens });
+    const refusedAt = async () => (await store.get(id))?.tokensRefusedAt;
+    const refuse = async () => {
+      const v = (await store.get(id))?.tokenVersion ?? 0;
+      expect(await store.markNeedsReauth(id, v, 'Clover rejected the refresh token')).toBe(true);
+    };
+    // A record without the field (as every earlier one) reads as never refused.
+    expect(await refusedAt()).toBeUndefined();
+    expect(merchantView((await store.get(id)) as MerchantRecord)).not.toHaveProperty('tokensRefusedAt');
+    await refuse();
+    const first = await refusedAt();
+    expect(first).toBeTypeOf('number');
+    await store.setState(id, 'disabled', 'disabled by an operator');
+    await refuse(); // refused again (the same pair): the first refusal's time stays
+    await store.setState(id, 'disabled', 'disabled by an operator');
+    expect(await store.get(id)).toMatchObject({ state: 'disabled', tokensRefusedAt: first });
+    expect(merchantView((await store.get(id)) as MerchantRecord).tokensRefusedAt).toEqual(expect.any(String));
+    // A refresh that stores a new pair ends it, as does one that lifts a needs_reauth set meanwhile.
+    const v = (await store.get(id))?.tokenVersion ?? 0;
+    expect(await store.saveRefreshedTokens(id, v, tokens, 'r')).toBe(true);
+    expect(await refusedAt()).toBeUndefined();
+    await refuse();
+    expect(await store.clearNeedsReauth(id, v + 1)).toBe(true);
+    expect(await refusedAt()).toBeUndefined();
+    if (name === 'fake') return;
+    // So do `merchants add` and the connect flow, which store a pair Clover gave for a new consent.
+    await refuse();
+    await store.upsert({ merchantId: id, storeCode: 'store-r', tokens });
+    expect(await refusedAt()).toBeUndefined();
+    await refuse();
+    await store.setState(id, 'disabled', 'disabled by an operator');
+    const basis = (await store.get(id)) as MerchantRecord;
+    expect(await real.merchants.saveAuthorization(id, basis, { state: 'disabled' }, tokens)).toBe(true);
+    expect(await store.get(id)).toMatchObject({ state: 'disabled', stateReason: 'disabled by an operator' });
+    expect(await refusedAt()).toBeUndefined();
+  });
 });
 
 describe('records an earlier version wrote', () => {

@@ -194,6 +194,43 @@ describe('esl-sync backfill', () => {
     expect(invoked).toEqual([]);
   });
 
+  it('remembers through a disable that Clover refused the tokens: enable refuses, status and show say so', async () => {
+    const refusedAt = Date.parse('2026-12-01T10:00:00Z');
+    const { target, invoked } = backfillStack({
+      state: 'needs_reauth',
+      stateReason: 'Clover rejected the refresh token',
+      tokensRefusedAt: refusedAt,
+    });
+    await runCli(['merchants', 'disable', 'M'], io().io, async () => target);
+    expect(records.get('M')).toMatchObject({ state: 'disabled', tokensRefusedAt: refusedAt });
+    const err = await runCli(['merchants', 'enable', 'M'], io().io, async () => target).catch(
+      (e: unknown) => e,
+    );
+    expect(String(err)).toMatch(
+      /M is not enabled: re-authorize: `esl-sync merchants reconnect M` gives a link to send the store \(Clover refused its tokens 2026-12-01T10:00:00.000Z; once it is used, `esl-sync merchants enable M` starts it\)/,
+    );
+    expect(records.get('M')?.state).toBe('disabled');
+    expect(invoked).toEqual([]);
+    // The stack status reads its queues from too.
+    const full = fullStack().target;
+    const status = streams();
+    await main(['status'], status.io, async () => full);
+    expect(status.out.join('\n')).toMatch(
+      /M {2}store store-1 {2}disabled \(disabled by an operator\), needs re-authorization \(Clover refused its tokens 2026-12-01T10:00:00.000Z\)/,
+    );
+    expect(status.out).toContain(
+      '  ! re-authorize: `esl-sync merchants reconnect M` gives a link to send the store (Clover refused its tokens 2026-12-01T10:00:00.000Z; once it is used, `esl-sync merchants enable M` starts it)',
+    );
+    const show = streams();
+    await main(['merchants', 'show', 'M'], show.io, async () => full);
+    expect(show.out[0]).toContain('needs re-authorization (Clover refused its tokens');
+    // A backfill of it says how to start it, not to enable it.
+    const backfill = await runCli(['backfill', '--merchant-id', 'M'], io().io, async () => target).catch(
+      (e: unknown) => e,
+    );
+    expect(String(backfill)).toMatch(/M not resynced: .*; re-authorize: `esl-sync merchants reconnect M`/);
+  });
+
   it('names an unknown merchant as not found, invoking nothing', async () => {
     const { target, invoked } = backfillStack();
     const err = await runCli(['backfill', '--merchant-id', 'NOPE'], io().io, async () => target).catch(

@@ -121,6 +121,7 @@ export class FakeMerchantStore implements MerchantStore {
     });
     delete r.refreshLeaseOwner;
     delete r.refreshLeaseUntil;
+    delete r.tokensRefusedAt;
     return true;
   }
   async clearNeedsReauth(id: string, version: number) {
@@ -130,6 +131,7 @@ export class FakeMerchantStore implements MerchantStore {
     delete r.stateReason;
     delete r.syncFailingSince;
     delete r.readIncompleteSince;
+    delete r.tokensRefusedAt;
     return true;
   }
   async markNeedsReauth(id: string, version: number, reason: string) {
@@ -137,6 +139,7 @@ export class FakeMerchantStore implements MerchantStore {
     if (r.tokenVersion !== version) return false;
     r.state = 'needs_reauth';
     r.stateReason = reason;
+    r.tokensRefusedAt ??= Date.now();
     return true;
   }
   async markShelfWrites(id: string, at: number) {
