@@ -52,7 +52,11 @@ export async function waitForQueuesDrained(
           ([url, d]) =>
             `${url.split('/').pop()} (visible ${d.visible}, in flight ${d.inFlight}, delayed ${d.delayed})`,
         );
-      throw new Error(`Timed out after ${opts.timeoutMs} ms waiting for queues to drain: ${busy.join('; ')}`);
+      // Empty in this reading only: the second that confirms it never came.
+      const awaited =
+        busy.join('; ') ||
+        'every queue empty in the last reading only, not yet confirmed by a second (a consumer can delete one message just before it sends the next)';
+      throw new Error(`Timed out after ${opts.timeoutMs} ms waiting for queues to drain: ${awaited}`);
     }
     await new Promise((r) => setTimeout(r, pollMs));
   }

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { QueueSender } from '../queues/sqs.ts';
 import type { MerchantStore } from '../store/merchants.ts';
 import { pollMessage } from './fanout.ts';
+import { secondsText } from './progress.ts';
 
 export interface BarrierDeps {
   merchants: Pick<MerchantStore, 'get'>;
@@ -52,7 +53,7 @@ export async function queuedWorkDone(deps: BarrierDeps, merchantIds: readonly st
     if (waiting.size === 0) return;
     if (now() >= deadline)
       throw new Error(
-        `Timed out after ${Math.round(timeoutMs / 1000)} s waiting for the polls and pushes queued for ` +
+        `Timed out after ${secondsText(timeoutMs)} waiting for the polls and pushes queued for ` +
           `merchant ${[...waiting.keys()].join(', ')} (one may be failing and retried: see status and dlq list)`,
       );
     await sleep(250);

@@ -117,14 +117,24 @@ export async function waitForStores(
     opts.onProgress?.(readings);
     if (merchantIds.every((id) => (cleanReadings.get(id) ?? 0) >= 2)) continue;
     if (now() >= deadline) {
-      const waiting = readings.filter((p) => !p.clean);
+      // A store clean in this reading only is still awaited: its second reading never came.
+      const waiting = readings.filter((p) => (cleanReadings.get(p.merchantId) ?? 0) < 2);
       throw new Error(
-        `Timed out after ${Math.round(opts.timeoutMs / 1000)} s: ${waiting.map(describeWait).join('; ')}` +
+        `Timed out after ${secondsText(opts.timeoutMs)}: ${waiting.map(describeAwaited).join('; ')}` +
           (waiting.some((p) => p.toPush > 0) ? ' (see status and dlq list)' : ''),
       );
     }
     await sleep(opts.pollMs ?? 500);
   }
+}
+
+/** A wait's length as the operator gave it, to the millisecond: `0.5 s`, never `1 s` or `0 s`. */
+export const secondsText = (ms: number) => `${Math.round(ms) / 1000} s`;
+
+/** What a wait that timed out still awaited of one store, in words. */
+function describeAwaited(p: StoreProgress): string {
+  if (!p.clean) return describeWait(p);
+  return `${describeWait(p)} in the last reading only, not yet confirmed by a second (one push can end just before the next starts)`;
 }
 
 /** Where one store stands, in words. */

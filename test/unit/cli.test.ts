@@ -23,6 +23,7 @@ import { exitCodeOf } from '../../src/cli/errors.ts';
 import { main, NotFoundError, runCli, UsageError } from '../../src/cli/main.ts';
 import { OPTIONS } from '../../src/cli/options.ts';
 import type { Target } from '../../src/cli/target.ts';
+import { waitForQueuesDrained } from '../../src/queues/depth.ts';
 import type { MerchantRecord } from '../../src/store/merchants.ts';
 import { parseBackfillRequest, requestBackfill } from '../../src/sync/backfill.ts';
 import { FakeMerchantStore, merchantRecord, RecordingQueue } from './fakes.ts';
@@ -555,6 +556,24 @@ describe('esl-sync status', () => {
     expect(failed.out.join('\n')).toContain(
       'last sync 2026-12-01T11:00:00.000Z error since 2026-12-01T10:30:00.000Z (x)',
     );
+  });
+});
+
+describe('a wait for the queues that times out', () => {
+  it('says what it still waited for, even when both queues were empty once', async () => {
+    const sqs = new SQSClient(local);
+    const depths = mockClient(sqs);
+    depths.on(GetQueueAttributesCommand).resolves({ Attributes: {} });
+    await expect(
+      waitForQueuesDrained(sqs, ['http://q/poll', 'http://q/push'], { timeoutMs: 0 }),
+    ).rejects.toThrow(
+      /^Timed out after 0 ms waiting for queues to drain: every queue empty in the last reading only, not yet confirmed by a second/,
+    );
+    depths.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '2' } });
+    await expect(waitForQueuesDrained(sqs, ['http://q/push'], { timeoutMs: 0 })).rejects.toThrow(
+      /drain: push \(visible 2, in flight 0, delayed 0\)$/,
+    );
+    depths.restore();
   });
 });
 

@@ -646,6 +646,8 @@ describe('a queue barrier (what moving or removing a store waits for)', () => {
       /Timed out after 5 s waiting for the polls and pushes queued for merchant M1 \(/,
     );
     expect(deps.pollQueue.sent.map((m) => m.groupId)).toEqual(['M1', 'M2']);
+    // A timeout under a second reads as given.
+    await expect(queuedWorkDone(deps, ['M1'], 200)).rejects.toThrow(/^Timed out after 0\.2 s waiting/);
     // A merchant removed meanwhile has nothing left to wait for.
     merchants.records.delete('M1');
     await expect(queuedWorkDone(deps, ['M1'], 5_000)).resolves.toBeUndefined();

@@ -170,6 +170,44 @@ describe('waiting for stores', () => {
     );
   });
 
+  it('at the timeout names every store not yet confirmed, one clean in a single reading too', async () => {
+    // Each look at the clock finds 250 ms gone: a 0.2 s wait ends after the first.
+    let t = 0;
+    const slow = { now: () => (t += 250), sleep: async () => undefined };
+    const polled = { ...done, lastSyncCounts: { fetched: 4, changed: 1 } as never };
+    await expect(
+      waitForStores(
+        scripted([{ record: polled }]),
+        ['M'],
+        { at: AT, full: true },
+        { timeoutMs: 200, ...slow },
+      ),
+    ).rejects.toThrow(
+      /^Timed out after 0\.2 s: merchant M polled \(fetched 4, changed 1\), every label in step in the last reading only, not yet confirmed by a second \(one push can end just before the next starts\)$/,
+    );
+    // Of several stores: the one confirmed is not named, the others each say what they wait on.
+    const readings = new Map<string, number>();
+    const deps = {
+      merchants: {
+        get: async (id: string) => {
+          readings.set(id, (readings.get(id) ?? 0) + 1);
+          if (id === 'LATE' && (readings.get(id) ?? 0) < 3) return merchantRecord({ merchantId: id });
+          return merchantRecord({ merchantId: id, ...done });
+        },
+      },
+      shelf: { listSlots: async () => [] },
+    };
+    await expect(
+      waitForStores(deps, ['DONE', 'LATE'], { at: AT, full: true }, { timeoutMs: 1_000, ...fastClock() }),
+    ).rejects.toThrow(
+      /^Timed out after 1 s: merchant LATE polled, every label in step in the last reading only/,
+    );
+    t = 0;
+    await expect(
+      waitForStores(deps, ['NEVER'], { at: AT + 5, full: true }, { timeoutMs: 100, ...slow }),
+    ).rejects.toThrow(/^Timed out after 0\.1 s: merchant NEVER not polled since the request yet$/);
+  });
+
   it('reads only the stores not yet done', async () => {
     const asked: string[] = [];
     const deps = {
