@@ -5,6 +5,7 @@
  * its help states.
  */
 import { spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CloverSimulator } from '../../local/simulators/clover.ts';
@@ -36,17 +37,28 @@ async function cli(...args: string[]) {
 
 /** Runs the real `esl-sync` executable against this stack. */
 function esl(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return eslWith({}, ...args);
+}
+/**
+ * `esl` with another stdout: 'closed', a pipe whose reader has gone (as `| head -1` once it has its
+ * line), or a file descriptor to write to.
+ */
+function eslWith(
+  opts: { stdout?: 'closed' | number },
+  ...args: string[]
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [join(root, 'bin', 'esl-sync.mjs'), ...args], {
     cwd: root,
     env: { ...process.env, ESL_SYNC_DATA_DIR: dir },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', typeof opts.stdout === 'number' ? opts.stdout : 'pipe', 'pipe'],
   });
+  if (opts.stdout === 'closed') child.stdout?.destroy();
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d: Buffer) => {
+  child.stdout?.on('data', (d: Buffer) => {
     stdout += d.toString();
   });
-  child.stderr.on('data', (d: Buffer) => {
+  child.stderr?.on('data', (d: Buffer) => {
     stderr += d.toString();
   });
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
@@ -290,5 +302,32 @@ describe('the esl-sync executable', () => {
     const help = await esl('backfill', '--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^Usage: esl-sync backfill /);
+  });
+
+  it('ends quietly, with its own exit code, when the reader of its output stops early', async () => {
+    for (const [args, code] of [
+      [['status'], 0],
+      [['--help'], 0],
+      [['merchants', 'show', A, '--json'], 0],
+      [['tick', '--bogus'], 2],
+    ] as const) {
+      const r = await eslWith({ stdout: 'closed' }, ...args);
+      expect({ args, code: r.code, stderr: r.stderr }).toEqual({
+        args,
+        code,
+        stderr: code === 2 ? expect.stringMatching(/^esl-sync: unknown option --bogus\n/) : '',
+      });
+    }
+  });
+
+  it.skipIf(!existsSync('/dev/full'))('still fails loudly on any other write error', async () => {
+    const full = openSync('/dev/full', 'w');
+    try {
+      const r = await eslWith({ stdout: full }, '--help');
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/ENOSPC/);
+    } finally {
+      closeSync(full);
+    }
   });
 });
