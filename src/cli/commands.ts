@@ -491,6 +491,9 @@ const merchantsConfigure = command({
   },
   // Given rules replace whole fields, so checking them over the defaults finds what the stored ones would.
   parse: ({ values, merchantId }) => {
+    // Without a rule to set it would only queue a resync: that is `backfill`.
+    if (values['field-map'] === undefined && values['variable-price'] === undefined)
+      throw new UsageError('nothing to configure: give --field-map and/or --variable-price');
     parseLabelOptions(values, undefined);
     return { merchantId, values, wait: values.wait === true, timeoutMs: timeoutMs(values) };
   },

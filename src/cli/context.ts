@@ -109,7 +109,7 @@ export function commandContext(target: Target, io: CliIo, opts: { json: boolean;
       },
     });
     if (settledCodePushes) {
-      progress('waiting: labels sent again do not show in the records, so until their pushes are done');
+      progress('waiting: for the pushes of the labels sent again (the records do not show those)');
       await queuedWork(merchantIds, Math.max(1, deadline - Date.now()));
     }
     return done;

@@ -508,7 +508,8 @@ export function createMerchantStore(
       const out = await write;
       if (!out)
         throw new MerchantUnavailableError(
-          'The merchant shows its labels in another store; move them with `esl-sync merchants assign ID --store-code CODE`',
+          `Merchant ${merchantId} shows its labels in another store than ${storeCode}; move them there ` +
+            `with \`esl-sync merchants assign ${merchantId} --store-code ${storeCode}\``,
           { merchantId },
         );
       return MerchantRecordSchema.parse(out.Attributes);

@@ -416,6 +416,25 @@ describe.each([
   });
 });
 
+describe('merchant store upsert (DynamoDB)', () => {
+  it('refuses another store code for a merchant that has one, naming the move that would do it', async () => {
+    const tokens = {
+      access_token: 'a',
+      access_token_expiration: 1,
+      refresh_token: 'r',
+      refresh_token_expiration: 1,
+    };
+    await real.merchants.upsert({ merchantId: 'upsert-moved', storeCode: 'store-u1', tokens });
+    await expect(
+      real.merchants.upsert({ merchantId: 'upsert-moved', storeCode: 'store-u2', tokens }),
+    ).rejects.toThrow(
+      'Merchant upsert-moved shows its labels in another store than store-u2; move them there with ' +
+        '`esl-sync merchants assign upsert-moved --store-code store-u2`',
+    );
+    expect(await real.merchants.get('upsert-moved')).toMatchObject({ storeCode: 'store-u1' });
+  });
+});
+
 describe('records an earlier version wrote', () => {
   it('read its first-stored time as the time an item wants its code since, so owners stay', async () => {
     // That version stored `firstSeenAt` on items and on the wants in slots: B came first.

@@ -256,6 +256,10 @@ describe('usage errors come before the stack is looked up', () => {
     [['merchants', 'disable'], /merchants disable needs a merchant id/],
     [['merchants', 'configure'], /merchants configure needs a merchant id/],
     [['merchants', 'configure', 'M', '--field-map', 'f99=sku'], /invalid label rules/],
+    [['merchants', 'configure', 'M', '--wait'], /nothing to configure: give --field-map/],
+    [['dlq', 'discard', '--message-id', 'X'], /--queue poll\|push is required/],
+    [['dlq', 'discard', '--queue', 'poll'], /--message-id ID\[,ID…\] is required/],
+    [['dlq', 'discard', '--queue', 'poll', '--message-id', 'A,,B'], /--message-id ID\[,ID…\] is required/],
     [
       ['merchants', 'configure', 'M', '--field-map', 'f1=sku,f1=code'],
       /--field-map gives f1 more than one fact/,
@@ -628,7 +632,14 @@ describe('exit codes', () => {
 
   it.each(
     COMMANDS.filter((c) => c.merchantId)
-      .map((c) => [[...c.name.split(' '), 'NOPE', ...(c.options['store-code'] ? ['--store-code', 's'] : [])]])
+      .map((c) => [
+        [
+          ...c.name.split(' '),
+          'NOPE',
+          ...(c.options['store-code'] ? ['--store-code', 's'] : []),
+          ...(c.options['variable-price'] ? ['--variable-price', 'base'] : []),
+        ],
+      ])
       .concat([[['backfill', '--merchant-id', 'NOPE']]]),
   )('3 for an unknown merchant: %j', async (args) => {
     const r = await run(args);
