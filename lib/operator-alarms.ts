@@ -188,6 +188,8 @@ export class OperatorAlarms extends Construct {
       // The alarms above count stores; one already firing sends nothing when another store joins.
       metric: this.gauge(METRIC.storesJoinedAttention, FIVE_MINUTES, 'Sum'),
       threshold: 1,
+      // Its clearing only says no store joined in the last period: nothing an operator must hear.
+      notifyOk: false,
       description:
         'Another store now needs someone, under a condition other stores were already in, so its alarm ' +
         '(MerchantsNeedReauth, MerchantsAppUninstalled, RefreshTokensExpiring, MerchantsFailingSync, ' +
@@ -342,6 +344,8 @@ export class OperatorAlarms extends Construct {
       comparison?: ComparisonOperator;
       evaluationPeriods?: number;
       missing?: TreatMissingData;
+      /** Whether its clearing is told too (default yes). */
+      notifyOk?: boolean;
     },
   ) {
     const alarm = new Alarm(this, id, {
@@ -355,7 +359,7 @@ export class OperatorAlarms extends Construct {
     });
     const action = new SnsAction(this.topic);
     alarm.addAlarmAction(action);
-    alarm.addOkAction(action);
+    if (opts.notifyOk !== false) alarm.addOkAction(action);
     this.alarms.push(alarm);
   }
 }
