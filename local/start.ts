@@ -112,7 +112,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   const stop = async () => {
     for (const s of stops.reverse()) await Promise.resolve(s()).catch(() => undefined);
   };
-  const running = runningLocalStackPid(opts.dataDir);
+  const running = await runningLocalStackPid(opts.dataDir);
   if (running !== undefined)
     throw new Error(
       `A local stack is already running from ${opts.dataDir} (pid ${running}). Stop it first ` +
@@ -546,6 +546,8 @@ function syncLine(v: ReturnType<typeof merchantView>): string {
 }
 
 async function main() {
+  // Read first: a parent that ends while the stack starts must still be seen to have ended.
+  const parent = process.ppid;
   // Node 20 is what this project's machines run; the SDK's notice about future versions is noise here.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const { values } = parseArgs({
@@ -606,7 +608,6 @@ async function main() {
   process.on('SIGHUP', () => void shutdown('SIGHUP'));
   // `npm start` runs this under a shell that a SIGTERM to npm kills without passing the signal on:
   // left without its parent, the stack stops as if it had been told to.
-  const parent = process.ppid;
   setInterval(() => {
     if (process.ppid !== parent) void shutdown('its parent process ended');
   }, 1000).unref();

@@ -10,7 +10,7 @@ import { nextMerchantState, ownerMustReconnect, tokensOpenMerchant } from '../co
 import { inviteUrl, newInvite } from '../connect/invites.ts';
 import { countShelf } from '../domain/counts.ts';
 import { shelfReport } from '../domain/shelf.ts';
-import { CloverUnauthorizedError } from '../errors.ts';
+import { CloverUnauthorizedError, MerchantUnavailableError } from '../errors.ts';
 import { queueDepth } from '../queues/depth.ts';
 import {
   type DeadLetter,
@@ -208,7 +208,7 @@ const merchantsReconnect = command({
   synopsis: '',
   summary: 'a single-use link that re-authorizes that merchant (after needs_reauth)',
   description:
-    'Makes a single-use link for this merchant only (7 days). When Clover refused its refresh token (state needs_reauth), its owner opens the link and presses Allow: new tokens are stored and the merchant is active again, with its cursor, products and labels kept.',
+    'Makes a single-use link for this merchant only (7 days). When Clover refused its refresh token (state needs_reauth), its owner opens the link and presses Allow: new tokens are stored and the merchant is active again, with its cursor, products and labels kept (one an operator disabled stays disabled until `merchants enable`).',
   options: {},
   parse: ({ merchantId }) => ({ merchantId }),
   run: async (ctx, { merchantId }) => {
@@ -382,7 +382,12 @@ const merchantsAdd = command({
   run: async (ctx, { share, ...add }) => {
     await refuseSharedStore(ctx, add.merchantId, add.storeCode, share);
     await checkTokenPair(ctx, add.merchantId, add.tokens);
-    return merchantView(await ctx.merchants.upsert(add));
+    const saved = await ctx.merchants.upsert(add).catch((err: unknown) => {
+      if (!(err instanceof MerchantUnavailableError)) throw err;
+      const move = `\`${ctx.cli} merchants assign ${add.merchantId} --store-code ${add.storeCode}\``;
+      throw new Error(`${err.message} (${move}), nothing was saved`);
+    });
+    return merchantView(saved);
   },
   text: (v) => [`merchant ${v.merchantId} saved (store ${v.storeCode}, state ${v.state})`],
 });
@@ -442,7 +447,8 @@ const merchantsDisable = command({
   parse: ({ values, merchantId }) => ({ merchantId, reason: values.reason ?? 'disabled by an operator' }),
   run: async (ctx, { merchantId, reason }) => {
     await ctx.mustGet(merchantId);
-    await ctx.merchants.setState(merchantId, 'disabled', reason);
+    // Removed meanwhile: named as unknown.
+    if (!(await ctx.merchants.setState(merchantId, 'disabled', reason))) await ctx.mustGet(merchantId);
     return { merchantId, state: 'disabled' as const, stateReason: reason };
   },
   text: (d) => [`merchant ${d.merchantId}: ${d.state}`],
@@ -460,13 +466,13 @@ const merchantsEnable = command({
   run: async (ctx, { merchantId }) => {
     const record = await ctx.mustGet(merchantId);
     // Only its owner can: a token pair Clover refused stays refused, whatever its state says.
-    if (ownerMustReconnect(record))
-      throw new Error(
-        `merchant ${merchantId} is not enabled: ${attentionHint(merchantView(record), ctx.cli)}`,
-      );
+    const refuse = (r: MerchantRecord) =>
+      new Error(`merchant ${merchantId} is not enabled: ${attentionHint(merchantView(r), ctx.cli)}`);
+    if (ownerMustReconnect(record)) throw refuse(record);
     // Enabled without a store code, a merchant goes back to waiting for one.
     const state = nextMerchantState(record.storeCode, undefined);
-    await ctx.merchants.setState(merchantId, state);
+    // Refused by the store too when Clover refused its tokens meanwhile (a poll that was running).
+    if (!(await ctx.merchants.setState(merchantId, state))) throw refuse(await ctx.mustGet(merchantId));
     // A full resync repairs whatever changed while it was disabled, labels included.
     const resyncQueued = state === 'active' && (await resync(ctx, record)).resyncQueued;
     return { merchantId, state, resyncQueued };
@@ -478,7 +484,7 @@ const merchantsConfigure = command({
   name: 'merchants configure',
   merchantId: true,
   synopsis:
-    '[--field-map f1=unitCost,f2=priceType,…] [--variable-price base|remove] [--wait] [--timeout SECS]',
+    '[--field-map f1=unitCost,f2=priceType,…] [--variable-price base|remove] (one at least) [--wait] [--timeout SECS]',
   summary: 'label rules for one store (free fields, VARIABLE-price items); then a full resync',
   description:
     "Sets how this store's labels are filled, then queues a full resync so every label follows. Given rules replace the stored ones field by field; --field-map '' clears the free fields.",

@@ -65,18 +65,28 @@ function processAlive(pid: number): boolean {
 
 /**
  * The pid of a local stack that still runs from `dir`, if any: two stacks sharing one data directory
- * would wipe each other's demo state and stack file.
+ * would wipe each other's demo state and stack file. A stack file left by one that was killed may
+ * name a pid reused since, so its web endpoint must answer too.
  */
-export function runningLocalStackPid(dir = dataDir()): number | undefined {
-  let pid: unknown;
+export async function runningLocalStackPid(dir = dataDir()): Promise<number | undefined> {
+  let file: { pid?: unknown; endpoints?: { web?: unknown } };
   try {
-    pid = JSON.parse(readFileSync(stackFilePath(dir), 'utf8')).pid;
+    file = JSON.parse(readFileSync(stackFilePath(dir), 'utf8'));
   } catch {
     return undefined; // none, or not one a stack wrote whole
   }
-  return Number.isInteger(pid) && pid !== process.pid && processAlive(pid as number)
-    ? (pid as number)
-    : undefined;
+  const { pid } = file;
+  const web = file.endpoints?.web;
+  if (!Number.isInteger(pid) || pid === process.pid || !processAlive(pid as number)) return undefined;
+  if (typeof web !== 'string') return undefined;
+  const answers = await fetch(web, { signal: AbortSignal.timeout(2_000) }).then(
+    async (response) => {
+      await response.body?.cancel();
+      return true;
+    },
+    () => false,
+  );
+  return answers ? (pid as number) : undefined;
 }
 
 export function readLocalStack(dir = dataDir()): LocalStackFile {

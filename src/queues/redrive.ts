@@ -31,44 +31,52 @@ const toDeadLetter = (m: Message): DeadLetter => ({
 });
 
 /**
- * Receives what a dead-letter queue shows now (up to `max` letters), deletes those `discard` names,
- * and makes every other one visible again at once, so a list or a redrive right after finds it.
- * Returns the letters kept and the ids deleted.
+ * Receives what a dead-letter queue shows now (about `max` letters at most), deletes those
+ * `discard` names, and makes every other one visible again at once, also when a call fails, so a
+ * list or a redrive right after finds it. Returns the letters kept and the ids deleted.
  */
 async function passOver(sqs: SQSClient, dlqUrl: string, max: number, discard: ReadonlySet<string>) {
   const kept = new Map<string, DeadLetter>();
   const deleted: string[] = [];
   const handles: string[] = [];
-  for (let round = 0; round < 10 && kept.size < max; round++) {
-    const out = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: dlqUrl,
-        MaxNumberOfMessages: 10,
-        VisibilityTimeout: 30,
-        WaitTimeSeconds: 0,
-        MessageSystemAttributeNames: ['All'],
-        MessageAttributeNames: ['All'],
-      }),
-    );
-    if (!out.Messages?.length) break;
-    for (const m of out.Messages) {
-      const id = m.MessageId ?? '';
-      if (discard.has(id) && !deleted.includes(id)) {
+  try {
+    for (let round = 0; round < Math.max(10, Math.ceil(max / 10)) && kept.size < max; round++) {
+      const out = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: dlqUrl,
+          MaxNumberOfMessages: 10,
+          VisibilityTimeout: 30,
+          WaitTimeSeconds: 0,
+          MessageSystemAttributeNames: ['All'],
+          MessageAttributeNames: ['All'],
+        }),
+      );
+      if (!out.Messages?.length) break;
+      for (const m of out.Messages) {
+        const id = m.MessageId ?? '';
+        if (m.ReceiptHandle) handles.push(m.ReceiptHandle);
+        if (!discard.has(id) || deleted.includes(id)) {
+          kept.set(id, toDeadLetter(m));
+          continue;
+        }
         await sqs.send(new DeleteMessageCommand({ QueueUrl: dlqUrl, ReceiptHandle: m.ReceiptHandle }));
+        handles.pop();
         deleted.push(id);
-        continue;
       }
-      kept.set(id, toDeadLetter(m));
-      if (m.ReceiptHandle) handles.push(m.ReceiptHandle);
     }
-  }
-  for (const batch of chunked(handles, SQS_BATCH_LIMIT)) {
-    await sqs.send(
-      new ChangeMessageVisibilityBatchCommand({
-        QueueUrl: dlqUrl,
-        Entries: batch.map((h, j) => ({ Id: String(j), ReceiptHandle: h, VisibilityTimeout: 0 })),
-      }),
-    );
+  } finally {
+    for (const batch of chunked(handles, SQS_BATCH_LIMIT)) {
+      try {
+        await sqs.send(
+          new ChangeMessageVisibilityBatchCommand({
+            QueueUrl: dlqUrl,
+            Entries: batch.map((h, j) => ({ Id: String(j), ReceiptHandle: h, VisibilityTimeout: 0 })),
+          }),
+        );
+      } catch {
+        // Best effort: a letter left hidden comes back by itself after the 30 s above.
+      }
+    }
   }
   return { kept: [...kept.values()], deleted };
 }
@@ -81,14 +89,15 @@ export async function peekDeadLetters(sqs: SQSClient, dlqUrl: string, max = 50):
 /**
  * Deletes for good the dead letters with these message ids (as a peek shows them): letters that can
  * never succeed, which a redrive would only set aside again. Returns the ids deleted; an id not
- * found is already gone, or not shown to a receive now (a FIFO queue shows 10 of a store's at most).
+ * found is already gone, or not shown to a receive now (a FIFO queue shows 10 of a store's at most,
+ * and about 500 letters are looked at).
  */
 export async function discardDeadLetters(
   sqs: SQSClient,
   dlqUrl: string,
   messageIds: readonly string[],
 ): Promise<string[]> {
-  return (await passOver(sqs, dlqUrl, 1_000, new Set(messageIds))).deleted;
+  return (await passOver(sqs, dlqUrl, 500, new Set(messageIds))).deleted;
 }
 
 /**

@@ -253,7 +253,12 @@ export interface MerchantStore {
   list(): Promise<MerchantRecord[]>;
   /** Adds a merchant, or re-authorizes an existing one (new tokens, state back to active; sync state kept). */
   upsert(merchant: NewMerchant): Promise<MerchantRecord>;
-  setState(merchantId: string, state: MerchantState, reason?: string): Promise<void>;
+  /**
+   * Sets its state; false when the merchant is unknown, or would start (active, pending) while its
+   * owner must reconnect (Clover refused its tokens, or they were deleted). Disabling a store Clover
+   * refused keeps that it did (`tokensRefusedAt`).
+   */
+  setState(merchantId: string, state: MerchantState, reason?: string): Promise<boolean>;
   setLabelOptions(merchantId: string, options: LabelOptions): Promise<void>;
   /** Takes the refresh lease if nobody holds a live one and the token pair is still `tokenVersion`. */
   acquireRefreshLease(
@@ -508,8 +513,7 @@ export function createMerchantStore(
       const out = await write;
       if (!out)
         throw new MerchantUnavailableError(
-          `Merchant ${merchantId} shows its labels in another store than ${storeCode}; move them there ` +
-            `with \`esl-sync merchants assign ${merchantId} --store-code ${storeCode}\``,
+          `Merchant ${merchantId} shows its labels in another store than ${storeCode}: that is a move`,
           { merchantId },
         );
       return MerchantRecordSchema.parse(out.Attributes);
@@ -633,16 +637,39 @@ export function createMerchantStore(
     },
 
     async setState(merchantId, state, reason) {
-      await doc.send(
+      const t = now();
+      // Disabled, a store Clover refused keeps that it did (records from before the field had none).
+      if (state === 'disabled')
+        await conditional(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { merchantId },
+            UpdateExpression: 'SET tokensRefusedAt = if_not_exists(tokensRefusedAt, :now)',
+            ConditionExpression: '#state = :reauth',
+            ExpressionAttributeNames: { '#state': 'state' },
+            ExpressionAttributeValues: { ':reauth': 'needs_reauth', ':now': t },
+          }),
+        );
+      // Started again, only if its owner need not reconnect (`ownerMustReconnect`), checked as written.
+      const starts = state === 'active' || state === 'pending';
+      return conditional(
         new UpdateCommand({
           TableName: tableName,
           Key: { merchantId },
           UpdateExpression: reason
             ? 'SET #state = :s, stateReason = :r, updatedAt = :now'
             : `SET #state = :s, updatedAt = :now REMOVE stateReason, ${POLL_RUN_TIMES}`,
-          ConditionExpression: 'attribute_exists(merchantId)',
+          ConditionExpression: starts
+            ? 'attribute_exists(merchantId) AND #state <> :reauth AND attribute_not_exists(tokensRefusedAt) ' +
+              'AND attribute_not_exists(tokensDeletedAt)'
+            : 'attribute_exists(merchantId)',
           ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: { ':s': state, ':now': now(), ...(reason ? { ':r': reason } : {}) },
+          ExpressionAttributeValues: {
+            ':s': state,
+            ':now': t,
+            ...(reason ? { ':r': reason } : {}),
+            ...(starts ? { ':reauth': 'needs_reauth' } : {}),
+          },
         }),
       );
     },

@@ -4,7 +4,7 @@
  * change made in Clover, stop on SIGTERM freeing its ports, and start again right after.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -150,6 +150,9 @@ describe('npm start', () => {
   });
 
   it('runs once per data directory, and stops when npm is sent SIGTERM', async () => {
+    // A stack file left by a stack killed outright, naming a pid in use again since: no stack runs.
+    const stale = { pid: process.pid, endpoints: { web: 'http://127.0.0.1:9' } };
+    writeFileSync(join(dir, 'stack.json'), JSON.stringify(stale));
     const running = start(['--interval', '0', '--demo-activity', '0'], 'npm');
     await running.waitFor((l) => l.startsWith('ready'));
     const stackFile = readFileSync(join(dir, 'stack.json'), 'utf8');

@@ -308,6 +308,17 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
     expect(await queueDepth(target.sqs, target.stack.pollDlqUrl)).toMatchObject({ visible: 1 });
   });
 
+  it('refuses merchants add with another store code for a merchant that has one, naming the move', async () => {
+    const t = clover.issueTokens(A);
+    await expect(cli(...merchantAddArgs(A, 'store-elsewhere', t))).rejects.toThrow(
+      `Merchant ${A} shows its labels in another store than store-elsewhere: that is a move ` +
+        `(\`esl-sync merchants assign ${A} --store-code store-elsewhere\`), nothing was saved`,
+    );
+    expect(JSON.parse((await cli('merchants', 'show', A, '--json')).join('\n'))).toMatchObject({
+      storeCode: 'store-a',
+    });
+  });
+
   it('discards a dead letter that can never succeed, by the id dlq list shows, and keeps the others', async () => {
     const { SendMessageCommand } = await import('@aws-sdk/client-sqs');
     const { queueDepth } = await import('../../src/queues/depth.ts');

@@ -2,7 +2,7 @@
  * The same calls on the in-memory fake (what unit tests run on) and on the real store over dynalite,
  * with the real one's behaviour as the expectation: unit tests must not pass only because of the fake.
  */
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NO_COUNTS, type ShelfCounts } from '../../src/domain/counts.ts';
 import { ownerOf, type Slot, type Want } from '../../src/domain/shelf.ts';
@@ -395,6 +395,9 @@ describe.each([
     await store.setState(id, 'disabled', 'disabled by an operator');
     expect(await store.get(id)).toMatchObject({ state: 'disabled', tokensRefusedAt: first });
     expect(merchantView((await store.get(id)) as MerchantRecord).tokensRefusedAt).toEqual(expect.any(String));
+    // Refused, it is not started again by a state write: only by a new token pair.
+    expect(await store.setState(id, 'active')).toBe(false);
+    expect(await store.get(id)).toMatchObject({ state: 'disabled' });
     // A refresh that stores a new pair ends it, as does one that lifts a needs_reauth set meanwhile.
     const v = (await store.get(id))?.tokenVersion ?? 0;
     expect(await store.saveRefreshedTokens(id, v, tokens, 'r')).toBe(true);
@@ -416,8 +419,39 @@ describe.each([
   });
 });
 
+describe('merchant store state (DynamoDB)', () => {
+  it('keeps that Clover refused the tokens of a needs_reauth record written before the field, when it is disabled', async () => {
+    const tokens = {
+      access_token: 'a',
+      access_token_expiration: 1,
+      refresh_token: 'r',
+      refresh_token_expiration: 1,
+    };
+    const id = 'state-legacy-refused';
+    await real.merchants.upsert({ merchantId: id, storeCode: 'store-l', tokens });
+    // As an earlier version left it: needs_reauth, and no tokensRefusedAt.
+    await real.doc.send(
+      new UpdateCommand({
+        TableName: 'merchants',
+        Key: { merchantId: id },
+        UpdateExpression: 'SET #state = :s, stateReason = :r',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: { ':s': 'needs_reauth', ':r': 'Clover rejected the refresh token' },
+      }),
+    );
+    expect(await real.merchants.setState(id, 'active')).toBe(false);
+    expect(await real.merchants.setState(id, 'disabled', 'store closed')).toBe(true);
+    expect(await real.merchants.get(id)).toMatchObject({
+      state: 'disabled',
+      tokensRefusedAt: expect.any(Number),
+    });
+    expect(await real.merchants.setState(id, 'active')).toBe(false);
+    expect(await real.merchants.setState('state-nobody', 'disabled', 'x')).toBe(false);
+  });
+});
+
 describe('merchant store upsert (DynamoDB)', () => {
-  it('refuses another store code for a merchant that has one, naming the move that would do it', async () => {
+  it('refuses another store code for a merchant that has one: that is a move', async () => {
     const tokens = {
       access_token: 'a',
       access_token_expiration: 1,
@@ -428,8 +462,7 @@ describe('merchant store upsert (DynamoDB)', () => {
     await expect(
       real.merchants.upsert({ merchantId: 'upsert-moved', storeCode: 'store-u2', tokens }),
     ).rejects.toThrow(
-      'Merchant upsert-moved shows its labels in another store than store-u2; move them there with ' +
-        '`esl-sync merchants assign upsert-moved --store-code store-u2`',
+      'Merchant upsert-moved shows its labels in another store than store-u2: that is a move',
     );
     expect(await real.merchants.get('upsert-moved')).toMatchObject({ storeCode: 'store-u1' });
   });

@@ -332,7 +332,7 @@ describe('stores joining a condition others were already in', () => {
     expect((await run()).joined).toEqual([]);
     expect(ledger.run).toMatchObject({ at: clock, sets: { needsReauth: ['A'] } });
     // A reconnects as B needs it: B joins a count that had A (its alarm may still be firing).
-    await store.setState('A', 'active');
+    store.records.set('A', merchantRecord({ merchantId: 'A', state: 'active' }));
     store.records.set('B', merchantRecord({ merchantId: 'B', state: 'needs_reauth' }));
     expect((await minute()).joined).toEqual([{ kind: 'needsReauth', merchantId: 'B' }]);
     store.records.set('C', merchantRecord({ merchantId: 'C', state: 'needs_reauth' }));

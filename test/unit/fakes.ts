@@ -53,6 +53,13 @@ export class FakeMerchantStore implements MerchantStore {
   }
   async setState(id: string, state: MerchantRecord['state'], reason?: string) {
     const r = this.must(id);
+    if (state === 'disabled' && r.state === 'needs_reauth') r.tokensRefusedAt ??= Date.now();
+    const starts = state === 'active' || state === 'pending';
+    if (
+      starts &&
+      (r.state === 'needs_reauth' || r.tokensRefusedAt !== undefined || r.tokensDeletedAt !== undefined)
+    )
+      return false;
     r.state = state;
     // As the DynamoDB adapter: a state set without a reason drops the old one, and a store that
     // starts again drops the times its last polls failed or stopped short since.
@@ -62,6 +69,7 @@ export class FakeMerchantStore implements MerchantStore {
       delete r.syncFailingSince;
       delete r.readIncompleteSince;
     }
+    return true;
   }
   async beginMove(id: string, from: string, to: string, codes: string[]) {
     const r = this.must(id);
@@ -348,6 +356,8 @@ export class FakeHipoink implements HipoinkClient {
   failNext = 0;
   /** The next calls are carried out, but their answer is lost (a timeout). */
   loseNextAnswers = 0;
+  /** Calls carried out whose answer was lost. */
+  answersLost = 0;
   failWith?: Error;
   sameErrorForBad = false;
   /** Every request refused with one error, as with a wrong sign. */
@@ -369,6 +379,7 @@ export class FakeHipoink implements HipoinkClient {
     apply();
     if (this.loseNextAnswers > 0) {
       this.loseNextAnswers--;
+      this.answersLost++;
       throw new HipoinkApiError('Hipoink timed out');
     }
   }
