@@ -12,6 +12,14 @@ import { createShelfStore, type ItemRecord, type ShelfStore } from '../../src/st
 import { FakeMerchantStore, FakeShelfStore, merchantRecord } from '../unit/fakes.ts';
 import { startStateStores } from './support.ts';
 
+/** A token pair for the merchants these tests store (never used against Clover). */
+const tokens = {
+  access_token: 'a',
+  access_token_expiration: 1,
+  refresh_token: 'r',
+  refresh_token_expiration: 1,
+};
+
 let real: Awaited<ReturnType<typeof startStateStores>>;
 beforeAll(async () => {
   real = await startStateStores();
@@ -298,13 +306,6 @@ describe.each([
   ],
   ['real', () => real.merchants],
 ])('%s merchant store webhook notices', (name, make) => {
-  const tokens = {
-    access_token: 'a',
-    access_token_expiration: 1,
-    refresh_token: 'r',
-    refresh_token_expiration: 1,
-  };
-
   it('records the newest notice time of a known merchant only, with the polls begun, and reads known merchants in a batch', async () => {
     const store = make() as FakeMerchantStore;
     const id = `${name}-notice`;
@@ -421,12 +422,6 @@ describe.each([
 
 describe('merchant store state (DynamoDB)', () => {
   it('keeps that Clover refused the tokens of a needs_reauth record written before the field, when it is disabled', async () => {
-    const tokens = {
-      access_token: 'a',
-      access_token_expiration: 1,
-      refresh_token: 'r',
-      refresh_token_expiration: 1,
-    };
     const id = 'state-legacy-refused';
     await real.merchants.upsert({ merchantId: id, storeCode: 'store-l', tokens });
     // As an earlier version left it: needs_reauth, and no tokensRefusedAt.
@@ -452,12 +447,6 @@ describe('merchant store state (DynamoDB)', () => {
 
 describe('merchant store upsert (DynamoDB)', () => {
   it('refuses another store code for a merchant that has one: that is a move', async () => {
-    const tokens = {
-      access_token: 'a',
-      access_token_expiration: 1,
-      refresh_token: 'r',
-      refresh_token_expiration: 1,
-    };
     await real.merchants.upsert({ merchantId: 'upsert-moved', storeCode: 'store-u1', tokens });
     await expect(
       real.merchants.upsert({ merchantId: 'upsert-moved', storeCode: 'store-u2', tokens }),
