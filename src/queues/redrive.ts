@@ -54,13 +54,17 @@ async function passOver(sqs: SQSClient, dlqUrl: string, max: number, discard: Re
       if (!out.Messages?.length) break;
       for (const m of out.Messages) {
         const id = m.MessageId ?? '';
-        if (m.ReceiptHandle) handles.push(m.ReceiptHandle);
         if (!discard.has(id) || deleted.includes(id)) {
           kept.set(id, toDeadLetter(m));
+          if (m.ReceiptHandle) handles.push(m.ReceiptHandle);
           continue;
         }
-        await sqs.send(new DeleteMessageCommand({ QueueUrl: dlqUrl, ReceiptHandle: m.ReceiptHandle }));
-        handles.pop();
+        try {
+          await sqs.send(new DeleteMessageCommand({ QueueUrl: dlqUrl, ReceiptHandle: m.ReceiptHandle }));
+        } catch (err) {
+          if (m.ReceiptHandle) handles.push(m.ReceiptHandle);
+          throw err;
+        }
         deleted.push(id);
       }
     }

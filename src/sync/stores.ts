@@ -154,7 +154,8 @@ export async function removeMerchant(
   opts: { removeLabels: boolean },
 ) {
   const m = await mustGet(deps, merchantId);
-  await deps.merchants.setState(merchantId, 'disabled', BEING_REMOVED);
+  if (!(await deps.merchants.setState(merchantId, 'disabled', BEING_REMOVED)))
+    throw new MerchantUnavailableError('Unknown merchant (removed meanwhile)', { merchantId });
   // A poll already running may still queue pushes: they land before the labels are taken down.
   await deps.settled(merchantId);
   const cleared: Cleared[] = [];

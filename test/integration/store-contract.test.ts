@@ -445,6 +445,26 @@ describe('merchant store state (DynamoDB)', () => {
   });
 });
 
+describe('fake merchant store state', () => {
+  it('does as the DynamoDB one: an unknown merchant, and a needs_reauth record from before the field', async () => {
+    const store = new FakeMerchantStore(
+      merchantRecord({
+        merchantId: 'legacy',
+        state: 'needs_reauth',
+        stateReason: 'Clover rejected the refresh token',
+      }),
+    );
+    expect(await store.setState('state-nobody', 'disabled', 'x')).toBe(false);
+    expect(await store.setState('legacy', 'active')).toBe(false);
+    expect(await store.setState('legacy', 'disabled', 'store closed')).toBe(true);
+    expect(await store.get('legacy')).toMatchObject({
+      state: 'disabled',
+      tokensRefusedAt: expect.any(Number),
+    });
+    expect(await store.setState('legacy', 'active')).toBe(false);
+  });
+});
+
 describe('merchant store upsert (DynamoDB)', () => {
   it('refuses another store code for a merchant that has one: that is a move', async () => {
     await real.merchants.upsert({ merchantId: 'upsert-moved', storeCode: 'store-u1', tokens });

@@ -52,7 +52,8 @@ export class FakeMerchantStore implements MerchantStore {
     return r;
   }
   async setState(id: string, state: MerchantRecord['state'], reason?: string) {
-    const r = this.must(id);
+    const r = this.records.get(id);
+    if (!r) return false;
     if (state === 'disabled' && r.state === 'needs_reauth') r.tokensRefusedAt ??= Date.now();
     const starts = state === 'active' || state === 'pending';
     if (

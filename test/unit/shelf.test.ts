@@ -349,10 +349,10 @@ const lostAnswerOpArb: fc.Arbitrary<Op> = fc.oneof(
 );
 
 describe('the shelf model, with lost answers', () => {
-  let answersLostIn = 0;
   it(
     'ends as the code rule says when labels go back to ones recorded while Hipoink’s answers were lost (property)',
     async () => {
+      let answersLostIn = 0;
       await fc.assert(
         fc.asyncProperty(
           // Each sequence starts with an item, so none is all edits of nothing.
@@ -373,7 +373,7 @@ describe('the shelf model, with lost answers', () => {
         { numRuns: LOST_ANSWER_RUNS },
       );
       // The fault it is about happened in many sequences (a fault that did nothing would pass).
-      expect(answersLostIn).toBeGreaterThan(LOST_ANSWER_RUNS / 4);
+      expect(answersLostIn).toBeGreaterThanOrEqual(LOST_ANSWER_RUNS / 4);
     },
     Math.max(TIME_MS, LOST_ANSWER_RUNS * 4),
   );
