@@ -40,7 +40,10 @@ async function passOver(sqs: SQSClient, dlqUrl: string, max: number, discard: Re
   const deleted: string[] = [];
   const handles: string[] = [];
   try {
-    for (let round = 0; round < Math.max(10, Math.ceil(max / 10)) && kept.size < max; round++) {
+    const rounds = Math.max(10, Math.ceil(max / 10));
+    // A discard stops once every letter it names is deleted.
+    const more = () => kept.size < max && (discard.size === 0 || deleted.length < discard.size);
+    for (let round = 0; round < rounds && more(); round++) {
       const out = await sqs.send(
         new ReceiveMessageCommand({
           QueueUrl: dlqUrl,

@@ -33,6 +33,18 @@ describe('dead letters', () => {
     expect(sqs.commandCalls(DeleteMessageCommand)).toHaveLength(0);
   });
 
+  it('a discard stops receiving once every letter it names is deleted', async () => {
+    sqs
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: [letter('keep'), letter('drop')] })
+      .resolves({ Messages: [letter('later')] });
+    sqs.on(DeleteMessageCommand).resolves({});
+    const client = new SQSClient({ region: 'us-east-1' });
+    expect(await discardDeadLetters(client, DLQ, ['drop'])).toEqual(['drop']);
+    expect(sqs.commandCalls(ReceiveMessageCommand)).toHaveLength(1);
+    expect(released()).toEqual(['handle-keep']);
+  });
+
   it('a discard deletes only the letters named, and releases the others even when a delete fails', async () => {
     sqs
       .on(ReceiveMessageCommand)
