@@ -34,8 +34,11 @@ export function commandContext(target: Target, io: CliIo, opts: { json: boolean;
 
   const mustGet = async (merchantId: string): Promise<MerchantRecord> => {
     const record = await merchants.get(merchantId);
-    if (!record) throw new NotFoundError(`unknown merchant ${merchantId}`);
-    return record;
+    if (record) return record;
+    // Clover's merchant ids are in capitals; one typed in small letters is the likeliest slip.
+    const upper = merchantId.toUpperCase();
+    const meant = upper !== merchantId ? await merchants.get(upper) : undefined;
+    throw new NotFoundError(`unknown merchant ${merchantId}${meant ? ` (did you mean ${upper}?)` : ''}`);
   };
 
   const invoke = async <T>(functionName: string, payload: unknown): Promise<T> => {

@@ -294,6 +294,10 @@ describe('the esl-sync executable', () => {
     expect(unknown.code).toBe(3);
     expect(unknown.stdout).toBe('');
     expect(unknown.stderr).toBe('esl-sync: unknown merchant NOSUCHMERCHANT\n');
+    // Clover's ids are in capitals: one typed in small letters is named with the id it likely meant.
+    const lower = await esl('merchants', 'show', A.toLowerCase());
+    expect(lower.code).toBe(3);
+    expect(lower.stderr).toBe(`esl-sync: unknown merchant ${A.toLowerCase()} (did you mean ${A}?)\n`);
 
     const usage = await esl('tick', '--bogus');
     expect(usage.code).toBe(2);
