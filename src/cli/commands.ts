@@ -41,7 +41,14 @@ import {
   storeCodeOption,
   timeoutMs,
 } from './options.ts';
-import { attentionHint, merchantLine, pushFailureLine, refresherLine, shelfLine } from './text.ts';
+import {
+  attentionHint,
+  merchantLine,
+  pushFailureLine,
+  refresherLine,
+  sharedFailureLines,
+  shelfLine,
+} from './text.ts';
 
 interface CommandSpec<P, D> {
   /** The command's words, e.g. `merchants show`. */
@@ -610,7 +617,7 @@ const status = command({
   synopsis: '',
   summary: 'every store at a glance: state, last sync, shelf counts; the token refresher; queue depths',
   description:
-    "One line per merchant (state, last sync and what it did), its shelf in numbers (on the shelf, still to push, refused, invalid, removed) as kept on its record, and what to do about a store waiting on someone; the backup token refresher's last run; the queues' depths. It reads one record per store, so it stays fast with thousands; `merchants show ID` lists a store's items not shown with their reasons.",
+    "A failure several active stores share word for word first (one cause for the fleet: Clover or Hipoink down, the app's credentials refused), then one line per merchant (state, last sync and what it did), its shelf in numbers (on the shelf, still to push, refused, invalid, removed) as kept on its record, and what to do about a store waiting on someone; the backup token refresher's last run; the queues' depths. It reads one record per store, so it stays fast with thousands; `merchants show ID` lists a store's items not shown with their reasons.",
   options: {},
   parse: () => undefined,
   run: async (ctx) => {
@@ -630,6 +637,7 @@ const status = command({
   text: (d, cli) => [
     `target: ${d.target}`,
     refresherLine(d.tokenRefresher),
+    ...sharedFailureLines(d.merchants),
     ...d.merchants.flatMap((m) => {
       const hint = attentionHint(m, cli);
       const push = pushFailureLine(m, cli);

@@ -38,6 +38,26 @@ export function pushFailureLine(v: MerchantView, cli: string): string | undefine
   return `  ! its labels are not reaching Hipoink (pushes failing since ${v.pushFailingSince}: ${v.lastPushError ?? 'unknown'}); a push that may pass is retried, and \`${cli} dlq list --queue push\` shows any set aside`;
 }
 
+/**
+ * Failures several active stores share word for word: one cause for the whole fleet (Clover or
+ * Hipoink down, the app's credentials refused) reads as one line before the stores' own.
+ */
+export function sharedFailureLines(views: readonly MerchantView[]): string[] {
+  const lines: string[] = [];
+  const alike = (what: string, errorOf: (v: MerchantView) => string | undefined) => {
+    const stores = new Map<string, number>();
+    for (const v of views) {
+      const error = v.state === 'active' ? errorOf(v) : undefined;
+      if (error !== undefined) stores.set(error, (stores.get(error) ?? 0) + 1);
+    }
+    for (const [error, count] of stores)
+      if (count > 1) lines.push(`! ${count} stores' ${what} fail alike: ${error}`);
+  };
+  alike('polls', (v) => (v.lastSyncStatus === 'error' ? v.lastSyncError : undefined));
+  alike('pushes', (v) => (v.pushFailingSince !== undefined ? v.lastPushError : undefined));
+  return lines;
+}
+
 /** What an operator does about a merchant that waits on someone; undefined when none waits. */
 export function attentionHint(v: MerchantView, cli: string): string | undefined {
   if (v.state === 'needs_reauth') {

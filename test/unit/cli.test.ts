@@ -710,3 +710,31 @@ describe('help', () => {
     }
   });
 });
+
+describe('status on a fleet', () => {
+  it('names a failure several active stores share word for word once, before the stores', async () => {
+    const { merchantView } = await import('../../src/store/merchants.ts');
+    const { sharedFailureLines } = await import('../../src/cli/text.ts');
+    const down = 'Clover refused the app credentials';
+    const view = (merchantId: string, over: Partial<MerchantRecord>) =>
+      merchantView(merchantRecord({ merchantId, ...over }));
+    const views = [
+      view('A', { lastSyncStatus: 'error', lastSyncError: down }),
+      view('B', { lastSyncStatus: 'error', lastSyncError: down }),
+      view('C', { lastSyncStatus: 'error', lastSyncError: down }),
+      // A disabled store's last error is not the fleet's; a store's own error stays its own.
+      view('D', { state: 'disabled', lastSyncStatus: 'error', lastSyncError: down }),
+      view('E', { lastSyncStatus: 'error', lastSyncError: 'Clover answered 500' }),
+      view('F', { pushFailingSince: 1, lastPushError: 'Hipoink answered 503' }),
+      view('G', { pushFailingSince: 2, lastPushError: 'Hipoink answered 503' }),
+      view('H', { lastPushError: 'Hipoink answered 503' }), // its pushes go through again
+    ];
+    expect(sharedFailureLines(views)).toEqual([
+      `! 3 stores' polls fail alike: ${down}`,
+      "! 2 stores' pushes fail alike: Hipoink answered 503",
+    ]);
+    expect(sharedFailureLines(views.slice(3))).toEqual([
+      "! 2 stores' pushes fail alike: Hipoink answered 503",
+    ]);
+  });
+});
