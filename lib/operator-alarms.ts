@@ -229,9 +229,9 @@ export class OperatorAlarms extends Construct {
         'hidden, deleted or recoded in Clover. The PushConsumer log line "Hipoink refused to delete a ' +
         'product code; passed over" names the merchant, the store, the code and Hipoink’s reason. The ' +
         `delete is tried again at the store's next ghost cleanup; once the cause is fixed in Hipoink, ` +
-        `\`esl-sync backfill --merchant-id ID ${aws}\` tries it at once. A store the merchant left (a move ` +
-        'or a removal, whose command reported the refusal) is not tried again: take the product off in ' +
-        'Hipoink by hand.',
+        `\`esl-sync backfill --merchant-id ID ${aws}\` tries it at once. In a store the merchant moved ` +
+        `away from: \`esl-sync merchants retry-clear ID --store-code OLD ${aws}\`; after a removal, ` +
+        'take the product off in Hipoink by hand.',
     });
     this.add('RefreshTokensExpiring', {
       metric: this.gauge(METRIC.refreshTokensExpiringSoon, FIVE_MINUTES, 'Maximum'),

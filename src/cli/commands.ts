@@ -25,7 +25,7 @@ import type { BackfillResult } from '../sync/backfill.ts';
 import type { FanOutResult } from '../sync/fanout.ts';
 import { fullSyncPushesSettledCodes, type StoreProgress } from '../sync/progress.ts';
 import type { BackupRefreshResult } from '../sync/refresh.ts';
-import { type Cleared, moveStore, removeMerchant } from '../sync/stores.ts';
+import { type Cleared, moveStore, removeMerchant, retryRefusedClears } from '../sync/stores.ts';
 import type { CommandContext } from './context.ts';
 import { UsageError } from './errors.ts';
 import {
@@ -304,6 +304,34 @@ const merchantsAssign = command({
 const clearedText = (c: Cleared) =>
   `store ${c.storeCode}: ${c.deleted} code(s) deleted` +
   (c.refused > 0 ? `, ${c.refused} Hipoink refused to delete (LabelRemovalRefused)` : '');
+
+const merchantsRetryClear = command({
+  name: 'merchants retry-clear',
+  merchantId: true,
+  synopsis: '--store-code CODE [--timeout SECS]',
+  summary: 'delete again, from a store the merchant moved away from, the labels Hipoink refused to delete',
+  description:
+    "A move deletes the merchant's labels from the store it leaves; a delete Hipoink refused (LabelRemovalsRefused) leaves that label there. Once the cause is fixed in Hipoink (e.g. the label unbound), this sends those deletes again and says how many Hipoink took.",
+  options: {
+    'store-code': 'the Hipoink store the merchant moved away from',
+    timeout: 'give up waiting for the deletes after SECS seconds (default 300); exit code 1',
+  },
+  parse: ({ values, merchantId }) => ({
+    merchantId,
+    storeCode: storeCodeOption(values),
+    timeoutMs: timeoutMs(values),
+  }),
+  run: async (ctx, { merchantId, storeCode, timeoutMs }) => {
+    await ctx.mustGet(merchantId);
+    const cleared = await retryRefusedClears(ctx.storeChanges(timeoutMs), merchantId, storeCode);
+    return { merchantId, ...cleared };
+  },
+  text: (d) => [
+    d.deleted + d.refused === 0
+      ? `merchant ${d.merchantId}: store ${d.storeCode} has no delete Hipoink refused`
+      : `merchant ${d.merchantId}: ${clearedText(d)}`,
+  ],
+});
 
 const merchantsRemove = command({
   name: 'merchants remove',
@@ -784,6 +812,7 @@ export const COMMANDS: readonly Command[] = [
   merchantsReconnect,
   merchantsAssign,
   merchantsRemove,
+  merchantsRetryClear,
   merchantsAdd,
   merchantsList,
   merchantsShow,

@@ -79,6 +79,31 @@ async function clearStore(
 }
 
 /**
+ * Sends again the deletes Hipoink refused in store `storeCode`, one the merchant moved away from
+ * (a product bound to a label, say, that staff have since unbound). Not its own store, nor one a
+ * move has still to empty (running the move again does that).
+ */
+export async function retryRefusedClears(
+  deps: StoreChangeDeps,
+  merchantId: string,
+  storeCode: string,
+): Promise<Cleared> {
+  const m = await mustGet(deps, merchantId);
+  if (storeCode === m.storeCode)
+    throw new Error(
+      `store ${storeCode} is where merchant ${merchantId} shows its labels: nothing is cleared there`,
+    );
+  if (storeCode === m.movingFrom)
+    throw new Error(
+      `merchant ${merchantId} is still moving from store ${storeCode}: run the move again ` +
+        `(merchants assign ${merchantId} --store-code ${m.storeCode}) to empty it`,
+    );
+  const { refused } = await deps.shelf.clearState(merchantId, storeCode);
+  if (refused.length === 0) return { storeCode, deleted: 0, refused: 0 };
+  return clearStore(deps, merchantId, storeCode, refused);
+}
+
+/**
  * How many codes keep the new store from taking over once the queued work is done: codes out of
  * step, and codes the old store showed (`shown`) for which the new store holds nothing because it
  * refused the owner's labels. A routine poll may have just changed some: they get a few rounds.

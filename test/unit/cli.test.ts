@@ -405,6 +405,7 @@ const EXAMPLES: Record<string, string[]> = {
   'merchants reconnect': ['merchants', 'reconnect', 'M1'],
   'merchants assign': ['merchants', 'assign', 'P1', '--store-code', 'store-p', '--wait'],
   'merchants remove': ['merchants', 'remove', 'M1', '--remove-labels'],
+  'merchants retry-clear': ['merchants', 'retry-clear', 'M1', '--store-code', 'store-old'],
   'merchants add': [
     'merchants',
     'add',

@@ -7,7 +7,7 @@ import type { ShelfCounts } from '../../src/domain/counts.ts';
 import { HipoinkApiError } from '../../src/errors.ts';
 import type { PushMessage } from '../../src/sync/messages.ts';
 import { pushCodes } from '../../src/sync/push.ts';
-import { moveStore, removeMerchant } from '../../src/sync/stores.ts';
+import { moveStore, removeMerchant, retryRefusedClears } from '../../src/sync/stores.ts';
 import { outOfStepCodes } from './fakes.ts';
 import { createWorld, SETTINGS } from './shelf-world.ts';
 import { storesWorld } from './stores-world.ts';
@@ -226,6 +226,33 @@ describe('moving a store', () => {
   }
   const codesIn = (w: Awaited<ReturnType<typeof twoLabels>>, store: string) =>
     [...w.store(store).shelf.keys()].sort();
+
+  it('sends again, on the operator’s word, a delete the store it left refused, until Hipoink takes it', async () => {
+    const w = await twoLabels();
+    w.store('store-1').undeletable.add('C1'); // e.g. a product Hipoink keeps while a label is bound to it
+    const moved = await moveStore(w.deps, 'M1', 'store-2');
+    expect(moved).toMatchObject({ moved: true, cleared: { storeCode: 'store-1', deleted: 1, refused: 1 } });
+    expect(codesIn(w, 'store-1')).toEqual(['C1']);
+    await expect(retryRefusedClears(w.deps, 'M1', 'store-2')).rejects.toThrow(/shows its labels/);
+    // Still refused: said so, and kept for the next try.
+    expect(await retryRefusedClears(w.deps, 'M1', 'store-1')).toEqual({
+      storeCode: 'store-1',
+      deleted: 0,
+      refused: 1,
+    });
+    w.store('store-1').undeletable.clear(); // staff unbound the label
+    expect(await retryRefusedClears(w.deps, 'M1', 'store-1')).toEqual({
+      storeCode: 'store-1',
+      deleted: 1,
+      refused: 0,
+    });
+    expect([codesIn(w, 'store-1'), codesIn(w, 'store-2')]).toEqual([[], ['C0', 'C1']]);
+    expect(await retryRefusedClears(w.deps, 'M1', 'store-1')).toEqual({
+      storeCode: 'store-1',
+      deleted: 0,
+      refused: 0,
+    });
+  });
 
   it('keeps the old store’s labels when the new store refuses the products it showed', async () => {
     const w = await twoLabels();
