@@ -323,6 +323,13 @@ const merchantsRetryClear = command({
   }),
   run: async (ctx, { merchantId, storeCode, timeoutMs }) => {
     await ctx.mustGet(merchantId);
+    // Given to another merchant since, the store may show that one's labels under the same codes.
+    const others = await merchantsInStore(ctx, storeCode, merchantId);
+    if (others.length > 0)
+      throw new Error(
+        `store ${storeCode} now shows the labels of merchant ${others.join(', ')}: a delete there could ` +
+          'take theirs down; take the products left there off in Hipoink by hand',
+      );
     const cleared = await retryRefusedClears(ctx.storeChanges(timeoutMs), merchantId, storeCode);
     return { merchantId, ...cleared };
   },

@@ -214,6 +214,13 @@ describe('a Hipoink store another merchant already uses', () => {
     });
     for (const m of [C, D]) await cli('merchants', 'remove', m);
   });
+
+  it('is refused to merchants retry-clear: a delete there could take the other merchant’s labels down', async () => {
+    await expect(cli('merchants', 'retry-clear', A, '--store-code', 'store-b')).rejects.toThrow(
+      /store store-b now shows the labels of merchant CLIMERCHANTB2: .*by hand/,
+    );
+    expect(shelf('store-b')).toEqual(expectedShelf(B));
+  });
 });
 
 describe('merchants add', () => {
