@@ -1,5 +1,6 @@
 /** In-memory stand-ins with the same conditional semantics as the DynamoDB stores. */
 import type { TokenPair } from '../../src/clover/schemas.ts';
+import { ownerMustReconnect } from '../../src/connect/authorize.ts';
 import { addCounts, NO_COUNTS, type ShelfCounts } from '../../src/domain/counts.ts';
 import { isOutOfStep, type Slot, type Want, withWanter } from '../../src/domain/shelf.ts';
 import { HipoinkApiError, HipoinkRejectedError } from '../../src/errors.ts';
@@ -55,12 +56,7 @@ export class FakeMerchantStore implements MerchantStore {
     const r = this.records.get(id);
     if (!r) return false;
     if (state === 'disabled' && r.state === 'needs_reauth') r.tokensRefusedAt ??= Date.now();
-    const starts = state === 'active' || state === 'pending';
-    if (
-      starts &&
-      (r.state === 'needs_reauth' || r.tokensRefusedAt !== undefined || r.tokensDeletedAt !== undefined)
-    )
-      return false;
+    if ((state === 'active' || state === 'pending') && ownerMustReconnect(r)) return false;
     r.state = state;
     // As the DynamoDB adapter: a state set without a reason drops the old one, and a store that
     // starts again drops the times its last polls failed or stopped short since.
