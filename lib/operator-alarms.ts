@@ -122,6 +122,20 @@ export class OperatorAlarms extends Construct {
       });
     }
 
+    this.add('MoreDeadLetters', {
+      // The two alarms above fire once while letters wait; one more letter then sends nothing.
+      metric: this.gauge(METRIC.messagesDeadLettered, FIVE_MINUTES, 'Sum'),
+      threshold: 1,
+      // Its clearing only says no letter came in the last period: nothing an operator must hear.
+      notifyOk: false,
+      description:
+        'A poll or push message was set aside in a dead-letter queue in the last five minutes, with its ' +
+        'reason. PollDeadLetters and PushDeadLetters fire once while letters wait, so they may already ' +
+        `be firing and sent nothing for it. \`esl-sync dlq list ${aws}\` shows every letter and why. A ` +
+        'message SQS set aside by itself (an invocation that crashed or timed out at each try) is not ' +
+        'counted here; its function’s Errors alarm tells it.',
+    });
+
     const pollPeriod = Duration.seconds(props.pollIntervalSeconds);
     const pollPeriods = Math.min(3, Math.floor(MAX_EVALUATION_SECONDS / props.pollIntervalSeconds));
     this.add('PollsNotScheduled', {

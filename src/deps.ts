@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { budgetGate, budgetLimits } from './clover/budgeted.ts';
 import { type CloverClient, type CloverClientOptions, createCloverClient } from './clover/client.ts';
@@ -6,7 +7,7 @@ import { type Config, DEFAULT_SYNC_SETTINGS, type SyncSettings } from './config.
 import { createHipoinkClient } from './hipoink/client.ts';
 import { METRIC } from './metric-names.ts';
 import { logger, metrics } from './observability.ts';
-import { createQueueSender, createRetryScheduler, createSqsClient } from './queues/sqs.ts';
+import { createQueueSender, createRetryScheduler, createSqsClient, type QueueSender } from './queues/sqs.ts';
 import { type AppSecretSource, appSecretSource, hipoinkSecretSource, secretsClient } from './secrets.ts';
 import { createAttentionLedger } from './store/attention.ts';
 import { createRequestBudget } from './store/budget.ts';
@@ -105,8 +106,22 @@ export function buildDeps(
     pushQueue: createQueueSender(sqs, config.pushQueueUrl),
     pollRetry: { ...createRetryScheduler(sqs, config.pollQueueUrl), baseSeconds: config.retryBaseSeconds },
     pushRetry: { ...createRetryScheduler(sqs, config.pushQueueUrl), baseSeconds: config.retryBaseSeconds },
-    pollDeadLetter: config.pollDlqUrl ? createQueueSender(sqs, config.pollDlqUrl) : undefined,
-    pushDeadLetter: config.pushDlqUrl ? createQueueSender(sqs, config.pushDlqUrl) : undefined,
+    pollDeadLetter: config.pollDlqUrl ? deadLetterSender(sqs, config.pollDlqUrl) : undefined,
+    pushDeadLetter: config.pushDlqUrl ? deadLetterSender(sqs, config.pushDlqUrl) : undefined,
   };
 }
 export type Deps = ReturnType<typeof buildDeps>;
+
+/**
+ * A dead-letter queue's sender that counts each letter it sends: its queue's alarm fires once while
+ * letters wait, and this count is how a new letter is told then.
+ */
+function deadLetterSender(sqs: SQSClient, queueUrl: string): QueueSender {
+  const sender = createQueueSender(sqs, queueUrl);
+  return {
+    async send(messages) {
+      await sender.send(messages);
+      metrics.addMetric(METRIC.messagesDeadLettered, 'Count', messages.length);
+    },
+  };
+}

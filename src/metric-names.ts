@@ -23,6 +23,8 @@ export const METRIC = {
   /** Gauge from each fan-out: polls the fleet's intervals ask for, as a % of what Clover's budget allows. */
   pollLoadPercent: 'PollLoadPercent',
   merchantUnusable: 'MerchantUnusable',
+  /** Messages the poller or push consumer set aside in a dead-letter queue (each with its reason). */
+  messagesDeadLettered: 'MessagesDeadLettered',
   merchantSkipped: 'MerchantSkipped',
   cloverRateLimited: 'CloverRateLimited',
   invalidCloverItem: 'InvalidCloverItem',

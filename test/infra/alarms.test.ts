@@ -55,7 +55,7 @@ describe('operator alarms', () => {
     expect(topic).toHaveLength(1);
     for (const [id, a] of all) {
       expect(a.AlarmActions).toEqual([{ Ref: topic[0] }]);
-      if (id.includes('MoreStoresNeedAttention')) expect(a.OKActions ?? []).toEqual([]);
+      if (/MoreStoresNeedAttention|MoreDeadLetters/.test(id)) expect(a.OKActions ?? []).toEqual([]);
       else expect(a.OKActions).toEqual([{ Ref: topic[0] }]);
       expect(a.AlarmDescription.length).toBeGreaterThan(60);
     }
@@ -111,6 +111,14 @@ describe('operator alarms', () => {
       // Dead letters stay until someone acts: a gap in SQS's data must not clear the alarm.
       expect(a.TreatMissingData).toBe('ignore');
     }
+    // A letter while those already fire is told by the count of letters the functions set aside.
+    expect(alarm(template, 'MoreDeadLetters')).toMatchObject({
+      MetricName: METRIC.messagesDeadLettered,
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
     for (const [name, queue] of [
       ['PollBacklog', /^PollQueue[0-9A-F]{8}$/],
       ['PushBacklog', /^PushQueue[0-9A-F]{8}$/],
@@ -140,6 +148,7 @@ describe('operator alarms', () => {
         METRIC.merchantsPushFailing,
         METRIC.merchantsPending,
         METRIC.storesJoinedAttention,
+        METRIC.messagesDeadLettered,
         METRIC.tokenRefresherRun,
         METRIC.tokenBackupRefreshFailed,
         METRIC.webhookRequestsRefused,

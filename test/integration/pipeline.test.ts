@@ -7,12 +7,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CloverSimulator, startCloverSimulator } from '../../local/simulators/clover.ts';
 import { type HipoinkSimulator, startHipoinkSimulator } from '../../local/simulators/hipoink.ts';
 import { type LocalStack, startLocalStack } from '../../local/start.ts';
 import { runCli } from '../../src/cli/main.ts';
 import { localTarget } from '../../src/cli/target.ts';
+import { METRIC } from '../../src/metric-names.ts';
+import { metrics } from '../../src/observability.ts';
 import { createAttentionLedger } from '../../src/store/attention.ts';
 import { captureOutput, merchantAddArgs } from './support.ts';
 
@@ -286,9 +288,13 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
         MessageDeduplicationId: 'garbage-1',
       }),
     );
+    const counted = vi.spyOn(metrics, 'addMetric');
     await cli('tick', '--wait');
     expect(await queueDepth(target.sqs, target.stack.pollDlqUrl)).toMatchObject({ visible: 1 });
     expect(shelf('store-a')).toEqual(expectedShelf(A));
+    // Counted as it is set aside: the count tells a new letter while the queue's alarm fires.
+    expect(counted).toHaveBeenCalledWith(METRIC.messagesDeadLettered, 'Count', 1);
+    counted.mockRestore();
   });
 
   it('lists dead letters with their reason and redrives them to their queue', async () => {
