@@ -25,7 +25,8 @@ export type ResolveTarget = (aws: boolean, stage: string | undefined) => Promise
 
 const TARGET_HELP =
   'Acts on the local stack of `npm start`; add --aws --stage NAME (or --aws with ESL_SYNC_STAGE=NAME)\n' +
-  'for the deployed stage, stack EslSync-NAME, with the default AWS credentials and region.';
+  'for the deployed stage, stack EslSync-NAME, with the default AWS credentials, in the region\n' +
+  'config/NAME.json pins it to (its "region") or else the default region.';
 
 const usageLine = (c: Command) =>
   `esl-sync ${c.name}${c.merchantId ? ' ID' : ''}${c.synopsis ? ` ${c.synopsis}` : ''} [--json]`;

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
@@ -131,17 +132,41 @@ const OPTIONAL_OUTPUTS = { webUrl: 'WebUrl', cloverApiBaseUrl: 'CloverApiBaseUrl
 /** Every stack output the CLI reads (the stack's tests hold the stack to it). */
 export const CLI_STACK_OUTPUTS = [...Object.values(OUTPUT_KEYS), ...Object.values(OPTIONAL_OUTPUTS)];
 
+/** The committed stage settings, config/<stage>.json, as the CDK app reads them. */
+const STAGE_CONFIG_DIR = fileURLToPath(new URL('../../config/', import.meta.url));
+
+/**
+ * The region a stage's settings pin it to, if they do: its stack exists only there, so the CLI
+ * looks there whatever the credentials' default region is.
+ */
+export function pinnedRegionOf(stage: string, configDir = STAGE_CONFIG_DIR): string | undefined {
+  let settings: unknown;
+  try {
+    settings = JSON.parse(readFileSync(join(configDir, `${stage}.json`), 'utf8'));
+  } catch {
+    return undefined; // no settings file here (or one `cdk synth` refuses): the default region
+  }
+  const region = (settings as { region?: unknown } | null)?.region;
+  return typeof region === 'string' && region !== '' ? region : undefined;
+}
+
 /**
  * The deployed stack of a stage (`EslSync-<stage>`), found through its CloudFormation outputs
- * with the default AWS credentials and region.
+ * with the default AWS credentials, in the region its settings pin it to or the default region.
  */
-export async function awsTarget(stage: string): Promise<Target> {
+export async function awsTarget(stage: string, configDir = STAGE_CONFIG_DIR): Promise<Target> {
   const stackName = stackNameOf(stage);
-  const cfn = new CloudFormationClient({});
+  const region = pinnedRegionOf(stage, configDir);
+  const config = region === undefined ? {} : { region };
+  const where =
+    region === undefined
+      ? 'in the account and region of these AWS credentials'
+      : `in region ${region} (config/${stage}.json) and the account of these AWS credentials`;
+  const cfn = new CloudFormationClient(config);
   const out = await cfn.send(new DescribeStacksCommand({ StackName: stackName })).catch((err: unknown) => {
     throw new Error(
       `Could not read stack ${stackName} (stage ${stage}): ${(err as Error).message}. Is the stage deployed ` +
-        `(\`npx cdk deploy -c stage=${stage}\`) in the account and region of these AWS credentials?`,
+        `(\`npx cdk deploy -c stage=${stage}\`) ${where}?`,
     );
   });
   const outputs = new Map((out.Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey, o.OutputValue]));
@@ -159,8 +184,8 @@ export async function awsTarget(stage: string): Promise<Target> {
   return {
     kind: 'aws',
     stack,
-    dynamodb: new DynamoDBClient({}),
-    sqs: createSqsClient(),
-    lambda: new LambdaClient({}),
+    dynamodb: new DynamoDBClient(config),
+    sqs: createSqsClient(config),
+    lambda: new LambdaClient(config),
   };
 }

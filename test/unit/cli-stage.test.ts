@@ -1,8 +1,11 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runCli, UsageError } from '../../src/cli/main.ts';
-import { awsTarget, type Target } from '../../src/cli/target.ts';
+import { awsTarget, pinnedRegionOf, type Target } from '../../src/cli/target.ts';
 
 const cfn = mockClient(CloudFormationClient);
 afterEach(() => {
@@ -81,5 +84,56 @@ describe('esl-sync --aws --stage', () => {
     await expect(awsTarget('other')).rejects.toThrow(
       /stack EslSync-other \(stage other\): Stack with id EslSync-other does not exist.*npx cdk deploy -c stage=other/,
     );
+  });
+
+  it('looks in the region the stage file pins the stage to, whatever the default region', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'esl-sync-stages-'));
+    try {
+      const settings = { hipoinkBaseUrl: 'https://esl.chain.net', productCodePrecedence: 'code,sku,id' };
+      writeFileSync(join(dir, 'production.json'), JSON.stringify({ ...settings, region: 'eu-west-1' }));
+      writeFileSync(join(dir, 'staging.json'), JSON.stringify(settings));
+      expect(pinnedRegionOf('production', dir)).toBe('eu-west-1');
+      expect(pinnedRegionOf('staging', dir)).toBeUndefined();
+      expect(pinnedRegionOf('absent', dir)).toBeUndefined();
+
+      vi.stubEnv('AWS_REGION', 'us-east-1');
+      cfn.on(DescribeStacksCommand).rejects(new Error('Stack with id EslSync-production does not exist'));
+      await expect(awsTarget('production', dir)).rejects.toThrow(
+        /in region eu-west-1 \(config\/production.json\)/,
+      );
+      const client = cfn.call(0).thisValue as CloudFormationClient;
+      expect(await client.config.region()).toBe('eu-west-1');
+
+      cfn.reset();
+      cfn.on(DescribeStacksCommand).resolves({
+        Stacks: [
+          {
+            StackName: 'EslSync-production',
+            CreationTime: new Date(),
+            StackStatus: 'CREATE_COMPLETE',
+            Outputs: [
+              'MerchantsTableName',
+              'ProductsTableName',
+              'PollQueueUrl',
+              'PushQueueUrl',
+              'PollDlqUrl',
+              'PushDlqUrl',
+              'FanOutFunctionName',
+              'BackfillFunctionName',
+              'TokenRefresherFunctionName',
+            ].map((OutputKey) => ({ OutputKey, OutputValue: 'x' })),
+          },
+        ],
+      });
+      const target = await awsTarget('production', dir);
+      expect(await target.dynamodb.config.region()).toBe('eu-west-1');
+      expect(await target.sqs.config.region()).toBe('eu-west-1');
+      expect(await target.lambda.config.region()).toBe('eu-west-1');
+      // A stage that pins no region is looked up in the default one.
+      await awsTarget('staging', dir);
+      expect(await (cfn.call(1).thisValue as CloudFormationClient).config.region()).toBe('us-east-1');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
