@@ -105,7 +105,9 @@ export const PAGES: Record<PageKind, PageText> = {
     status: 410,
     tone: 'problem',
     title: 'This link has already been used',
-    message: 'Each link connects one store once. It was used to connect a store before.',
+    // Also what reloading the "connected" page shows: its owner must not read it as a failure.
+    message:
+      'Each link connects a store once, and this one already has. If you used it yourself, your store is connected and there is nothing else to do.',
     next: 'If your shelf labels are not following Clover, ask your installer for a new link.',
   },
   'invite-busy': {
@@ -133,7 +135,8 @@ export const PAGES: Record<PageKind, PageText> = {
     status: 409,
     tone: 'problem',
     title: 'This sign-in was already finished',
-    message: 'This page was opened a second time, so it did nothing.',
+    message:
+      'This page was opened a second time, so it did nothing. If it said your store is connected the first time, it still is.',
     next: 'If your store is not connected, open the link you were sent again.',
   },
   'wrong-app': {

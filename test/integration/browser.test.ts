@@ -114,6 +114,16 @@ describe('a store owner in a browser', () => {
     expect(shelf(world.hipoink, 'store-browser').length).toBe(3);
   });
 
+  it('reloading the connected page tells the owner the store is still connected, and changes nothing', async () => {
+    const before = await world.snapshot();
+    expect(new URL(page.url()).pathname).toBe('/clover/callback');
+    await page.reload({ waitUntil: 'load' });
+    const reloaded = await read('connected-reloaded');
+    expect(reloaded.heading).toBe('This link has already been used');
+    expect(reloaded.text).toContain('If you used it yourself, your store is connected');
+    expect(await world.snapshot()).toEqual(before);
+  });
+
   it('opening a used invite again says so and changes nothing', async () => {
     const before = await world.snapshot();
     await page.goto(usedLink, { waitUntil: 'load' });
