@@ -180,4 +180,22 @@ describe('deploy stages', () => {
     const template = JSON.parse(readFileSync(join(outdir, 'EslSync-example.template.json'), 'utf8'));
     expect(template.Rules.ExampleStageIsNotDeployable).toBeDefined();
   });
+
+  it('names a stage file problem in one line, without a stack trace', async () => {
+    const run = promisify(execFile);
+    const env = {
+      ...process.env,
+      CDK_OUTDIR: mkdtempSync(join(tmpdir(), 'esl-sync-synth-')),
+      CDK_CONTEXT_JSON: JSON.stringify({ stage: 'no-such-stage', 'aws:cdk:bundling-stacks': [] }),
+    };
+    const failed = await run(process.execPath, ['--import', 'tsx', 'bin/app.ts'], { cwd: ROOT, env }).then(
+      () => undefined,
+      (err: { code?: number; stderr?: string }) => err,
+    );
+    expect(failed?.code).toBe(1);
+    expect(failed?.stderr?.trim()).toMatch(
+      /^esl-sync: No settings for stage no-such-stage: create config\/no-such-stage\.json/,
+    );
+    expect(failed?.stderr).not.toMatch(/\n\s+at /);
+  });
 });
