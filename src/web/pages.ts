@@ -158,7 +158,8 @@ export const PAGES: Record<PageKind, PageText> = {
     tone: 'problem',
     title: 'This Clover account is already connected to another store',
     // Which store is not said: this page comes before Clover has proved the visitor is that merchant.
-    message: 'Its shelf labels are those of another store. Nothing was changed.',
+    message:
+      'It already keeps the shelf labels of a different store than the one this link was made for. Nothing was changed.',
     next: 'Ask your installer: moving a Clover account to another store is done by them.',
   },
   'code-refused': {

@@ -199,6 +199,8 @@ describe('connect from Clover’s launch path (no invite)', () => {
     keep(steps.callback);
     expect(steps.callback?.status).toBe(409);
     expect(steps.callback?.body).toContain('already connected to another store');
+    // The owner reads why: their account serves a store other than the link's.
+    expect(steps.callback?.body).toContain('a different store than the one this link was made for');
     // Clover has not yet proved the visitor is that merchant: its store is not named.
     expect(steps.callback?.body).not.toContain('store-cafe');
     expect(await world.snapshot()).toEqual(before);
