@@ -1,6 +1,7 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { addStage, readStageFile, stageOf } from '../lib/stage.ts';
+import { addStage, stageOf } from '../lib/stage.ts';
+import { readStageFile } from '../src/stage.ts';
 
 // One stage per synth: `-c stage=NAME` reads config/NAME.json and makes stack EslSync-NAME.
 // Without it, the example stage: offline and anywhere, never deployable.

@@ -1,14 +1,9 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type App, CfnParameter, CfnRule, Fn, type Stack } from 'aws-cdk-lib';
 import { checkStageName, EXAMPLE_STAGE, stackNameOf } from '../src/stage.ts';
+
 import * as z from '../src/zod.ts';
 import { EslSyncStack } from './esl-sync-stack.ts';
 import { describeIssues, STAGE_SETTING_KEYS, StageSettingsSchema } from './stage-settings.ts';
-
-/** Where each stage's settings are committed, one `<stage>.json` per stage. */
-export const CONFIG_DIR = fileURLToPath(new URL('../config/', import.meta.url));
 
 /**
  * A stage file: the stack's settings, and optionally the account and region the stage belongs
@@ -68,25 +63,6 @@ export function stageOf(app: App): string {
   }
   const stage = app.node.tryGetContext('stage');
   return stage === undefined || stage === null ? EXAMPLE_STAGE : checkStageName(String(stage));
-}
-
-/** A stage's committed settings, read from config/<stage>.json. */
-export function readStageFile(stage: string, dir = CONFIG_DIR): unknown {
-  const file = join(dir, `${checkStageName(stage)}.json`);
-  if (!existsSync(file)) {
-    const known = readdirSync(dir)
-      .filter((f) => f.endsWith('.json'))
-      .map((f) => f.slice(0, -'.json'.length));
-    throw new Error(
-      `No settings for stage ${stage}: create config/${stage}.json (copy config/${EXAMPLE_STAGE}.json). ` +
-        `Stages with settings: ${known.join(', ')}`,
-    );
-  }
-  try {
-    return JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new Error(`config/${stage}.json is not valid JSON: ${(err as Error).message}`);
-  }
 }
 
 /**

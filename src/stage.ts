@@ -1,3 +1,6 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { SERVICE_NAME } from './metric-names.ts';
 
 /**
@@ -26,3 +29,41 @@ export const stackNameOf = (stage: string) => `EslSync-${checkStageName(stage)}`
  * and region publish to one namespace, and must not count each other's stores.
  */
 export const serviceNameOf = (stage: string) => `${SERVICE_NAME}-${checkStageName(stage)}`;
+
+/** Where each stage's settings are committed, one `<stage>.json` per stage. */
+export const CONFIG_DIR = fileURLToPath(new URL('../config/', import.meta.url));
+
+/** A stage's committed settings, read from config/<stage>.json. */
+export function readStageFile(stage: string, dir = CONFIG_DIR): unknown {
+  const file = join(dir, `${checkStageName(stage)}.json`);
+  if (!existsSync(file)) {
+    const known = readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => f.slice(0, -'.json'.length));
+    throw new Error(
+      `No settings for stage ${stage}: create config/${stage}.json (copy config/${EXAMPLE_STAGE}.json). ` +
+        `Stages with settings: ${known.join(', ')}`,
+    );
+  }
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`config/${stage}.json is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The region a stage's settings pin it to, if they do: its stack exists only there, so the CLI
+ * looks there whatever the credentials' default region is. Read leniently: a file `cdk synth`
+ * would refuse leaves the default region, and the stack lookup says what it did not find.
+ */
+export function pinnedRegionOf(stage: string, dir = CONFIG_DIR): string | undefined {
+  let settings: unknown;
+  try {
+    settings = readStageFile(stage, dir);
+  } catch {
+    return undefined;
+  }
+  const region = (settings as { region?: unknown } | null)?.region;
+  return typeof region === 'string' && region !== '' ? region : undefined;
+}

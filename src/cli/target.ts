@@ -1,11 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { createSqsClient } from '../queues/sqs.ts';
-import { stackNameOf } from '../stage.ts';
+import { CONFIG_DIR, pinnedRegionOf, stackNameOf } from '../stage.ts';
 import * as z from '../zod.ts';
 
 /** Where the CLI acts: the running local stack (default) or the deployed stack (--aws). */
@@ -132,29 +131,11 @@ const OPTIONAL_OUTPUTS = { webUrl: 'WebUrl', cloverApiBaseUrl: 'CloverApiBaseUrl
 /** Every stack output the CLI reads (the stack's tests hold the stack to it). */
 export const CLI_STACK_OUTPUTS = [...Object.values(OUTPUT_KEYS), ...Object.values(OPTIONAL_OUTPUTS)];
 
-/** The committed stage settings, config/<stage>.json, as the CDK app reads them. */
-const STAGE_CONFIG_DIR = fileURLToPath(new URL('../../config/', import.meta.url));
-
-/**
- * The region a stage's settings pin it to, if they do: its stack exists only there, so the CLI
- * looks there whatever the credentials' default region is.
- */
-export function pinnedRegionOf(stage: string, configDir = STAGE_CONFIG_DIR): string | undefined {
-  let settings: unknown;
-  try {
-    settings = JSON.parse(readFileSync(join(configDir, `${stage}.json`), 'utf8'));
-  } catch {
-    return undefined; // no settings file here (or one `cdk synth` refuses): the default region
-  }
-  const region = (settings as { region?: unknown } | null)?.region;
-  return typeof region === 'string' && region !== '' ? region : undefined;
-}
-
 /**
  * The deployed stack of a stage (`EslSync-<stage>`), found through its CloudFormation outputs
  * with the default AWS credentials, in the region its settings pin it to or the default region.
  */
-export async function awsTarget(stage: string, configDir = STAGE_CONFIG_DIR): Promise<Target> {
+export async function awsTarget(stage: string, configDir = CONFIG_DIR): Promise<Target> {
   const stackName = stackNameOf(stage);
   const region = pinnedRegionOf(stage, configDir);
   const config = region === undefined ? {} : { region };

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { addStage, CONFIG_DIR, checkStageFile, readStageFile, stageOf } from '../../lib/stage.ts';
+import { addStage, checkStageFile, stageOf } from '../../lib/stage.ts';
 import { METRIC_NAMESPACE } from '../../src/metric-names.ts';
+import { CONFIG_DIR, readStageFile } from '../../src/stage.ts';
 import { testApp } from './support.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');

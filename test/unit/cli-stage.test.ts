@@ -5,7 +5,8 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runCli, UsageError } from '../../src/cli/main.ts';
-import { awsTarget, pinnedRegionOf, type Target } from '../../src/cli/target.ts';
+import { awsTarget, type Target } from '../../src/cli/target.ts';
+import { pinnedRegionOf } from '../../src/stage.ts';
 
 const cfn = mockClient(CloudFormationClient);
 afterEach(() => {
