@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { type CloverItem, CloverItemSchema, ItemIdentitySchema } from '../clover/schemas.ts';
 import type { ProductCodeSource } from '../config.ts';
 import { FREE_FIELDS, type HipoinkProduct, PROBE_CODE } from '../hipoink/fields.ts';
+import { MAX_PRODUCT_CODE_BYTES } from '../store/tables.ts';
 import * as z from '../zod.ts';
 import { centsToDollars } from './money.ts';
 
@@ -135,6 +136,9 @@ export function transformItem(
 
   const pc = productCode(item, precedence);
   if (pc === PROBE_CODE) return invalid(item, `product code: ${PROBE_CODE} is reserved by esl-sync`);
+  if (Buffer.byteLength(pc, 'utf8') > MAX_PRODUCT_CODE_BYTES) {
+    return invalid(item, `product code: longer than ${MAX_PRODUCT_CODE_BYTES} bytes`);
+  }
   const label: HipoinkProduct = {
     pc,
     pn: name,

@@ -9,6 +9,7 @@ import type { Slot, Want } from '../domain/shelf.ts';
 import { HipoinkProductSchema } from '../hipoink/fields.ts';
 import * as z from '../zod.ts';
 import { batchGetAll, ifWritten, queryAll, setExpression } from './dynamo.ts';
+import { SLOT_PREFIX } from './tables.ts';
 
 /** One Clover item as stored: the label it wants and what its last Clover version said. */
 export const ItemRecordSchema = z.object({
@@ -44,8 +45,6 @@ const SlotRecordSchema = z.looseObject({
   refused: z.optional(z.object({ labelHash: z.string(), reason: z.string(), itemId: z.string() })),
 });
 
-/** Sort-key prefix of slot records, beside the item records of the same merchant. */
-export const SLOT_PREFIX = '#slot#';
 /** Sort key of a merchant's record of Hipoink calls under way (codes whose answer is not recorded). */
 const CALLS_KEY = '#calls';
 /** Sort-key prefix of the record of codes to delete from a Hipoink store the merchant leaves. */

@@ -276,6 +276,34 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
     ]);
   });
 
+  it('records an item whose product code is too long to store as invalid, and syncs the store’s other changes', async () => {
+    // Clover sets no length on `code`; a slot is keyed by it, and DynamoDB refuses a key over 1 KB.
+    const long = clover.upsertItem(B, {
+      id: 'LONGCODE00001',
+      name: 'Pasted',
+      code: 'X'.repeat(1100),
+      price: 100,
+    });
+    const diesel = clover.items(B).find((i) => i.sku === 'FUEL-DSL');
+    if (!diesel) throw new Error('fixture missing');
+    clover.upsertItem(B, { id: diesel.id, price: 479 });
+    await cli('tick', '--wait', '--timeout', '30');
+    const b = JSON.parse((await cli('merchants', 'show', B, '--json')).join('\n'));
+    expect(b).toMatchObject({ lastSyncStatus: 'ok', shelf: { invalid: 2 } });
+    expect(b.products.invalid).toContainEqual({
+      itemId: long.id,
+      reason: expect.stringMatching(/^product code: longer than \d+ bytes/),
+    });
+    expect(hipoink.products('store-b').get('FUEL-DSL')?.pp).toBe('4.79');
+
+    // Corrected in Clover, it reaches the shelf like any item.
+    clover.upsertItem(B, { id: long.id, code: 'PASTED-1' });
+    await cli('tick', '--wait', '--timeout', '30');
+    expect(hipoink.products('store-b').get('PASTED-1')).toMatchObject({ pn: 'Pasted', pp: '1.00' });
+    const fixed = JSON.parse((await cli('merchants', 'show', B, '--json')).join('\n'));
+    expect(fixed).toMatchObject({ lastSyncStatus: 'ok', shelf: { invalid: 1 } });
+  });
+
   it('moves a malformed poll message straight to the dead-letter queue and keeps going', async () => {
     const { SendMessageCommand } = await import('@aws-sdk/client-sqs');
     const { queueDepth } = await import('../../src/queues/depth.ts');

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { transformItem } from '../../src/domain/label.ts';
 import { centsToDollars } from '../../src/domain/money.ts';
 import { PROBE_CODE } from '../../src/hipoink/fields.ts';
+import { MAX_PRODUCT_CODE_BYTES } from '../../src/store/tables.ts';
 
 const PRECEDENCE = ['sku', 'code', 'id'] as const;
 const item = (over: Record<string, unknown> = {}) => ({
@@ -154,5 +155,16 @@ describe('transformItem', () => {
   it('refuses the code esl-sync probes Hipoink with', () => {
     const out = transformItem(item({ sku: PROBE_CODE }), PRECEDENCE);
     expect(out).toMatchObject({ kind: 'invalid', reason: expect.stringContaining('reserved') });
+  });
+
+  it('refuses a code longer than a slot can be keyed by, counting UTF-8 bytes', () => {
+    const longest = 'C'.repeat(MAX_PRODUCT_CODE_BYTES);
+    expect(transformItem(item({ sku: longest }), PRECEDENCE)).toMatchObject({ kind: 'label' });
+    for (const sku of [`${longest}C`, 'é'.repeat(MAX_PRODUCT_CODE_BYTES / 2 + 1)]) {
+      expect(transformItem(item({ sku }), PRECEDENCE)).toMatchObject({
+        kind: 'invalid',
+        reason: `product code: longer than ${MAX_PRODUCT_CODE_BYTES} bytes`,
+      });
+    }
   });
 });
