@@ -123,6 +123,8 @@ function parseCommandLine(argv: string[]) {
     if (e.code?.startsWith('ERR_PARSE_ARGS')) {
       const option = /'(--?[\w-]+)/.exec(e.message)?.[1];
       if (!option) throw new UsageError(e.message);
+      // A flag given a value (`--json=true`): saying it needs one would send the user the wrong way.
+      if (e.message.includes('does not take an argument')) throw new UsageError(`${option} takes no value`);
       // Node reads a value that starts with "-" as a missing value followed by another option.
       const dashed = e.message.includes('ambiguous')
         ? ` (a value starting with "-" goes as ${option}=VALUE)`

@@ -281,6 +281,8 @@ describe('usage errors come before the stack is looked up', () => {
     [['stores'], /unknown stores command: \(none\)/],
     [['stores', 'invite'], /--store-code CODE is required/],
     [['stores', 'invite', '--store-code'], /--store-code needs a value/],
+    [['tick', '--wait=yes'], /--wait takes no value/],
+    [['status', '--json=true'], /--json takes no value/],
     [
       ['backfill', '--all', '--since', '-5'],
       /--since needs a value \(a value starting with "-" goes as --since=VALUE\)/,
