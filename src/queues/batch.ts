@@ -140,9 +140,25 @@ async function deadLetter(dlq: QueueSender | undefined, record: SQSRecord, err: 
     {
       // The original body, unchanged, so a redrive can send it back as it was.
       body: record.body,
-      attributes: { failureReason: reason.slice(0, 1000), sourceMessageId: record.messageId },
+      attributes: { failureReason: attributeText(reason, 1000), sourceMessageId: record.messageId },
       groupId: record.attributes.MessageGroupId ?? 'dead-letter',
       deduplicationId: `dlq-${record.messageId}`,
     },
   ]);
+}
+
+/**
+ * Text SQS takes as a message attribute: at most `max` characters, none cut in half, and the
+ * characters it refuses (controls, lone surrogates) as '?'. A reason it refused would fail the
+ * letter's send, and the message would reach the dead-letter queue later, without its reason.
+ */
+function attributeText(text: string, max: number): string {
+  let out = '';
+  // By code point: a pair stays whole, and a lone surrogate is one character SQS refuses.
+  for (const c of text) {
+    const taken = /^[\t\n\r\u{20}-\u{D7FF}\u{E000}-\u{FFFD}\u{10000}-\u{10FFFF}]$/u.test(c) ? c : '?';
+    if (out.length + taken.length > max) break;
+    out += taken;
+  }
+  return out;
 }

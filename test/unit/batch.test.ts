@@ -57,6 +57,28 @@ describe('processQueueBatch', () => {
     expect(dlq.sent[1]?.groupId).toBe('M2');
   });
 
+  it('gives a letter a reason SQS takes: no character cut in half, none it refuses', async () => {
+    const dlq = new RecordingQueue();
+    const last = record('1', '{"merchantId":"M1"}');
+    last.attributes.ApproximateReceiveCount = String(MAX_RECEIVES);
+    const prefix = `failed on its last receive (${MAX_RECEIVES}): `;
+    // A refusal as Hipoink might word it: a control character, and an emoji across the 1,000th place.
+    const start = 'Hipoink said \u0007no';
+    const reason = `${start}${'.'.repeat(999 - prefix.length - start.length)}😀 and more`;
+    await processQueueBatch({ Records: [last] }, context, {
+      schema,
+      deadLetter: dlq,
+      handle: async () => {
+        throw new CloverApiError(reason, { status: 503 });
+      },
+    });
+    const sent = dlq.sent[0]?.attributes?.failureReason ?? '';
+    expect(sent.startsWith(`${prefix}Hipoink said ?no...`)).toBe(true);
+    // The emoji did not fit whole, so it is left out rather than cut in half.
+    expect(sent).toHaveLength(999);
+    expect(sent).toMatch(/^[\t\n\r\u{20}-\u{D7FF}\u{E000}-\u{FFFD}\u{10000}-\u{10FFFF}]*$/u);
+  });
+
   it('reports retryable failures (and the rest of that group) for redelivery, dead-letters permanent ones', async () => {
     const dlq = new RecordingQueue();
     const event: SQSEvent = {
