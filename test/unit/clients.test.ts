@@ -223,6 +223,12 @@ describe('Hipoink client', () => {
     const echoed: unknown = await echo.client.deleteMultiple('s', ['A']).catch((e: unknown) => e);
     if (!(echoed instanceof HipoinkRejectedError)) throw new Error('expected a HipoinkRejectedError');
     expect(String(echoed) + echoed.errorMsg).not.toContain(SIGN);
+    // Nor in its code, should Hipoink ever put it there.
+    const inCode = make([{ status: 200, body: { error_code: `E-${SIGN}`, error_msg: '' } }]);
+    const coded: unknown = await inCode.client.deleteMultiple('s', ['A']).catch((e: unknown) => e);
+    if (!(coded instanceof HipoinkRejectedError)) throw new Error('expected a HipoinkRejectedError');
+    expect(`${String(coded)} ${coded.errorCode} ${coded.errorMsg}`).not.toContain(SIGN);
+    expect(String(coded)).toContain('error_code E-[sign]');
     const { client } = make([{ status: 200, body: { error_code: 20001, error_msg: 'pn is required' } }]);
     const err = await client.createMultiple('s', [{ pc: 'A', pn: 'x', pp: '1.00' }]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HipoinkRejectedError);
