@@ -26,6 +26,7 @@ import type { FanOutResult } from '../sync/fanout.ts';
 import { fullSyncPushesSettledCodes, type StoreProgress } from '../sync/progress.ts';
 import type { BackupRefreshResult } from '../sync/refresh.ts';
 import { type Cleared, moveStore, removeMerchant, retryRefusedClears } from '../sync/stores.ts';
+import { WEB_PATHS } from '../web/app.ts';
 import type { CommandContext } from './context.ts';
 import { UsageError } from './errors.ts';
 import {
@@ -108,12 +109,8 @@ const WAIT_OPTIONS = {
   timeout: 'give up waiting after SECS seconds (default 300); exit code 1',
 } as const;
 
-/** Stores a new invite and returns its link: the one time the link is shown. */
-async function createInvite(
-  ctx: CommandContext,
-  what: { storeCode: string } | { forMerchant: string },
-  days: number | undefined,
-) {
+/** The web function's base URL, without a trailing slash: where store owners and Clover reach us. */
+function webUrlOf(ctx: CommandContext): string {
   const webUrl = ctx.target.stack.webUrl;
   if (!webUrl) {
     throw new Error(
@@ -122,6 +119,16 @@ async function createInvite(
         : 'The running local stack has no web endpoint: restart it with `npm start`',
     );
   }
+  return webUrl.replace(/\/+$/, '');
+}
+
+/** Stores a new invite and returns its link: the one time the link is shown. */
+async function createInvite(
+  ctx: CommandContext,
+  what: { storeCode: string } | { forMerchant: string },
+  days: number | undefined,
+) {
+  const webUrl = webUrlOf(ctx);
   const created = newInvite(what, { now: Date.now(), ...(days === undefined ? {} : { days }) });
   await ctx.invites.create(created.invite);
   return { url: inviteUrl(webUrl, created.id), expiresAt: new Date(created.invite.expiresAt).toISOString() };
@@ -728,6 +735,29 @@ const webhooksVerificationCode = command({
         ],
 });
 
+const cloverSettings = command({
+  name: 'clover settings',
+  synopsis: '',
+  summary: "what to enter in the Clover app's settings: its Site URL, Alternate Launch Path and webhook URL",
+  description:
+    "The addresses of this stage's web function as the Clover developer dashboard asks for them. The Site URL also registers the connect flow's callback (Clover accepts a redirect URI only under it). One Clover app serves one stage.",
+  options: {},
+  parse: () => undefined,
+  run: async (ctx) => {
+    const webUrl = webUrlOf(ctx);
+    return {
+      siteUrl: webUrl,
+      alternateLaunchPath: `${webUrl}${WEB_PATHS.launch}`,
+      webhookUrl: `${webUrl}${WEB_PATHS.webhooks}`,
+    };
+  },
+  text: (s) => [
+    `REST configuration, Site URL:              ${s.siteUrl}`,
+    `REST configuration, Alternate Launch Path: ${s.alternateLaunchPath}`,
+    `Webhooks, webhook URL:                     ${s.webhookUrl}`,
+  ],
+});
+
 /** The dead-letter queues `--queue` selects, each with the queue its letters go back to. */
 function deadLetterQueues(ctx: CommandContext, which: 'all' | 'poll' | 'push') {
   const { stack } = ctx.target;
@@ -830,6 +860,7 @@ export const COMMANDS: readonly Command[] = [
   backfill,
   status,
   tokensRefresh,
+  cloverSettings,
   webhooksVerificationCode,
   dlqList,
   dlqRedrive,

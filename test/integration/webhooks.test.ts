@@ -122,12 +122,15 @@ afterAll(async () => {
 });
 
 describe('Clover webhooks', () => {
-  it('records Clover’s verification request for the operator, who enters the code in Clover', async () => {
+  it('records Clover’s verification request to the address `clover settings` prints, for the operator, who enters the code in Clover', async () => {
     expect(await world.cli('webhooks', 'verification-code')).toEqual([
       expect.stringMatching(/^no webhook verification request received yet/),
     ]);
+    // The operator enters the address `clover settings` prints; Clover's request must reach it.
+    const settings = JSON.parse((await world.cli('clover', 'settings', '--json')).join('\n'));
+    expect(settings.siteUrl).toBe(world.stack.info.endpoints.web);
     const before = Date.now();
-    world.clover.webhooks.configure({ url, authCode: WEBHOOK_AUTH });
+    world.clover.webhooks.configure({ url: settings.webhookUrl, authCode: WEBHOOK_AUTH });
     expect(await world.clover.webhooks.sendVerification()).toBe(200);
     const logged = world.seen.join('\n');
     const shown = JSON.parse((await world.cli('webhooks', 'verification-code', '--json')).join('\n'));

@@ -427,6 +427,7 @@ const EXAMPLES: Record<string, string[]> = {
   backfill: ['backfill', '--merchant-id', 'M1', '--wait'],
   status: ['status'],
   'tokens refresh': ['tokens', 'refresh'],
+  'clover settings': ['clover', 'settings'],
   'webhooks verification-code': ['webhooks', 'verification-code'],
   'dlq list': ['dlq', 'list'],
   'dlq redrive': ['dlq', 'redrive'],
