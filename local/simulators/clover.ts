@@ -10,7 +10,11 @@
  * expiring codes; client id and secret checked). Once its webhook address is set and verified
  * (`webhooks`), every item created, changed or deleted through it, and an app uninstall, is
  * posted there as Clover's webhook notice (clover-webhooks.ts). Control methods let tests edit the
- * catalog, inject faults and count requests; the same control is reachable over HTTP under /_sim/.
+ * catalog, inject faults and count requests; over HTTP under /_sim/: merchants (POST), and per
+ * merchant merchants/ID/items[/ITEM] (GET, PUT, DELETE), expire-access-token, tokens, uninstall,
+ * revoke-refresh-token (POST); sign-in, requests, stats; and the faults (JSON bodies) POST
+ * fail-next {count, status, retryAfterSeconds?, enforce?} (item requests) and POST
+ * rate-limit-every {n, retryAfterSeconds} (n 0: off).
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -646,6 +650,26 @@ export async function startCloverSimulator(opts: CloverSimOptions = {}) {
       if (req.method === 'POST' && parts[2] === 'uninstall') {
         return sendJson(res, 200, { uninstalled: control.uninstallApp(mId) });
       }
+      if (req.method === 'POST' && parts[2] === 'revoke-refresh-token') {
+        control.revokeRefreshToken(mId);
+        return sendJson(res, 200, { ok: true });
+      }
+    }
+    // Faults, so an operator can drill an outage on `npm start` as the tests do in process.
+    const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
+    if (req.method === 'POST' && parts.join('/') === 'fail-next') {
+      const { count, status, retryAfterSeconds, enforce } = json();
+      const after = num(retryAfterSeconds);
+      control.failNext(num(count) ?? 1, num(status) ?? 500, {
+        ...(after === undefined ? {} : { retryAfterSeconds: after }),
+        ...(enforce === true ? { enforce: true } : {}),
+      });
+      return sendJson(res, 200, { ok: true });
+    }
+    if (req.method === 'POST' && parts.join('/') === 'rate-limit-every') {
+      const { n, retryAfterSeconds } = json();
+      control.rateLimitEvery(num(n) ?? 0, num(retryAfterSeconds) ?? 1);
+      return sendJson(res, 200, { ok: true });
     }
     if (req.method === 'POST' && parts.join('/') === 'sign-in') {
       control.signIn(json().merchantId);

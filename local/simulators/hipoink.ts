@@ -1,8 +1,11 @@
 /**
  * Hipoink ESL server simulator, faithful to the API as docs/hipoink.md describes it: POST JSON under
  * /api/{client_id}/, every body with store_code, is_base64 "0" and sign; errors answered with
- * HTTP 200 and error_code ≠ 0. Control methods inspect the labels and inject faults; the same
- * is reachable over HTTP under /_sim/.
+ * HTTP 200 and error_code ≠ 0. Control methods inspect the labels and inject faults; over HTTP
+ * under /_sim/: GET stores/CODE/products, GET calls, POST reset, and the faults (JSON bodies)
+ * POST fail-next {count, status}, POST fail-every {n, status} (n 0: off), POST error-next
+ * {count, code, msg}, POST only-stores {storeCodes} (none: every store code), POST|DELETE
+ * products/CODE/reject {reason}.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendJson, startHttpServer } from '../aws/http.ts';
@@ -75,7 +78,7 @@ export async function startHipoinkSimulator(
   const handle = async (req: IncomingMessage, body: string, res: ServerResponse) => {
     const path = new URL(req.url ?? '/', 'http://sim').pathname;
     if (opts.latencyMs) await new Promise((r) => setTimeout(r, opts.latencyMs));
-    if (path.startsWith('/_sim/')) return simControl(req, path, res);
+    if (path.startsWith('/_sim/')) return simControl(req, path, body, res);
     const match = /^\/api\/([^/]+)\/(.+)$/.exec(path);
     if (req.method !== 'POST' || !match)
       return sendJson(res, 404, { error_code: 404, error_msg: 'not found' });
@@ -170,10 +173,43 @@ export async function startHipoinkSimulator(
     }
   };
 
-  const simControl = (req: IncomingMessage, path: string, res: ServerResponse) => {
+  const simControl = (req: IncomingMessage, path: string, body: string, res: ServerResponse) => {
     const parts = path.split('/').filter(Boolean).slice(1);
+    const route = `${req.method} ${parts.join('/')}`;
+    let json: Record<string, unknown>;
+    try {
+      json = body ? JSON.parse(body) : {};
+    } catch {
+      return sendJson(res, 400, { message: 'body is not JSON' });
+    }
+    const num = (v: unknown, fallback: number) => (typeof v === 'number' ? v : fallback);
     if (req.method === 'GET' && parts[0] === 'stores' && parts[1] && parts[2] === 'products') {
       return sendJson(res, 200, [...store(decodeURIComponent(parts[1])).values()]);
+    }
+    // Faults, so an operator can drill an outage on `npm start` as the tests do in process.
+    if (route === 'POST fail-next') {
+      control.failNext(num(json.count, 1), num(json.status, 503));
+      return sendJson(res, 200, { ok: true });
+    }
+    if (route === 'POST fail-every') {
+      control.failEvery(num(json.n, 0), num(json.status, 503));
+      return sendJson(res, 200, { ok: true });
+    }
+    if (route === 'POST error-next') {
+      control.errorCodeNext(num(json.count, 1), num(json.code, 10002), String(json.msg ?? 'injected error'));
+      return sendJson(res, 200, { ok: true });
+    }
+    if (route === 'POST only-stores') {
+      const codes = json.storeCodes;
+      control.onlyStores(Array.isArray(codes) ? codes.map(String) : undefined);
+      return sendJson(res, 200, { ok: true });
+    }
+    if (parts[0] === 'products' && parts[1] && parts[2] === 'reject' && parts.length === 3) {
+      const pc = decodeURIComponent(parts[1]);
+      if (req.method === 'POST') control.rejectProduct(pc, String(json.reason ?? 'refused by the simulator'));
+      else if (req.method === 'DELETE') control.acceptProduct(pc);
+      else return sendJson(res, 405, { message: 'POST or DELETE' });
+      return sendJson(res, 200, { ok: true });
     }
     if (req.method === 'GET' && parts[0] === 'calls') return sendJson(res, 200, calls);
     if (req.method === 'POST' && parts[0] === 'reset') {

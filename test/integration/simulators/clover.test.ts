@@ -107,6 +107,23 @@ describe('Clover simulator', () => {
     expect(statuses.filter((s) => s === 429)).toHaveLength(2);
     sim.rateLimitEvery(0, 0);
   });
+
+  it('takes the same faults, and a refused refresh token, over HTTP under /_sim/', async () => {
+    const control = (path: string, body: unknown = {}) =>
+      fetch(`${sim.url}/_sim/${path}`, { method: 'POST', body: JSON.stringify(body) });
+    expect((await control('fail-next', { count: 1, status: 429, retryAfterSeconds: 2 })).status).toBe(200);
+    const limited = await get(`/v3/merchants/${M}/items`);
+    expect([limited.status, limited.headers.get('retry-after')]).toEqual([429, '2']);
+    expect((await get(`/v3/merchants/${M}/items`)).status).toBe(200);
+    expect((await control('rate-limit-every', { n: 1, retryAfterSeconds: 1 })).status).toBe(200);
+    expect((await get(`/v3/merchants/${M}/items`)).status).toBe(429);
+    await control('rate-limit-every', { n: 0 });
+    expect((await get(`/v3/merchants/${M}/items`)).status).toBe(200);
+
+    const pair = sim.addMerchant('REVOKED00001');
+    expect((await control('merchants/REVOKED00001/revoke-refresh-token')).status).toBe(200);
+    expect((await refresh(pair.refresh_token)).status).toBe(400);
+  });
 });
 
 describe('Clover simulator rate limits', () => {

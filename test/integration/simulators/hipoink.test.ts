@@ -106,6 +106,32 @@ describe('Hipoink simulator', () => {
     expect(sim.calls.map((c) => c.httpStatus).sort()).toEqual([200, 503]);
   });
 
+  it('takes its faults over HTTP under /_sim/', async () => {
+    const control = (path: string, body: unknown = {}, method = 'POST') =>
+      fetch(`${sim.url}/_sim/${path}`, { method, body: JSON.stringify(body) });
+    expect((await control('fail-every', { n: 1, status: 503 })).status).toBe(200);
+    expect((await post('product/create', { pc: 'D1', pn: 'd', pp: '1.00' })).status).toBe(503);
+    expect((await post('product/create', { pc: 'D1', pn: 'd', pp: '1.00' })).status).toBe(503);
+    await control('fail-every', { n: 0 });
+    expect((await post('product/create', { pc: 'D1', pn: 'd', pp: '1.00' })).body.error_code).toBe(0);
+
+    await control('fail-next', { count: 1, status: 502 });
+    expect((await post('product/create', { pc: 'D1', pn: 'd', pp: '1.00' })).status).toBe(502);
+    await control('error-next', { count: 1, code: 10002, msg: 'sign check failed' });
+    expect((await post('product/create', { pc: 'D1', pn: 'd', pp: '1.00' })).body.error_code).toBe(10002);
+
+    await control('only-stores', { storeCodes: ['S2'] });
+    expect((await post('product/create', { pc: 'D2', pn: 'd', pp: '1.00' })).body.error_code).not.toBe(0);
+    await control('only-stores', {});
+    expect((await post('product/create', { pc: 'D2', pn: 'd', pp: '1.00' })).body.error_code).toBe(0);
+
+    await control('products/D3/reject', { reason: 'unknown template' });
+    const refused = await post('product/create', { pc: 'D3', pn: 'd', pp: '1.00' });
+    expect(refused.body.error_msg).toContain('unknown template');
+    await control('products/D3/reject', {}, 'DELETE');
+    expect((await post('product/create', { pc: 'D3', pn: 'd', pp: '1.00' })).body.error_code).toBe(0);
+  });
+
   it('holds one store’s requests until released, answering the other stores meanwhile', async () => {
     const held = sim.holdStore('S-HELD');
     const waiting = post('product/create', { store_code: 'S-HELD', pc: 'H1', pn: 'Held', pp: '1.00' });
