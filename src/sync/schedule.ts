@@ -43,14 +43,23 @@ export const NOTICE_FRESH_MS = 60 * 60_000;
 
 export type CadenceKind = 'normal' | 'safety';
 
-/** Which interval applies: the safety interval while webhook notices keep arriving. */
-export function cadenceKind(m: Pick<MerchantRecord, 'lastNoticeAt'>, now: number): CadenceKind {
+/**
+ * Which interval applies: the safety interval while webhook notices keep arriving, unless the last
+ * poll failed. The polls notices queue are what keeps such a store fresh; once they fail (Clover
+ * down), what they announced stays unread until the next poll, which must then come at the normal
+ * interval, not up to a safety interval after Clover is back.
+ */
+export function cadenceKind(
+  m: Pick<MerchantRecord, 'lastNoticeAt' | 'lastSyncStatus'>,
+  now: number,
+): CadenceKind {
+  if (m.lastSyncStatus === 'error') return 'normal';
   return m.lastNoticeAt !== undefined && now - m.lastNoticeAt < NOTICE_FRESH_MS ? 'safety' : 'normal';
 }
 
 /** Seconds between this merchant's polls, before any stretch (never shorter than the normal interval). */
 export function intervalSeconds(
-  m: Pick<MerchantRecord, 'lastNoticeAt'>,
+  m: Pick<MerchantRecord, 'lastNoticeAt' | 'lastSyncStatus'>,
   now: number,
   settings: CadenceSettings,
 ): number {
@@ -98,7 +107,7 @@ export function dueWindow(now: number, periodSeconds: number): DueWindow {
  * (Unix ms; the same for every run that sees it, so it deduplicates), or undefined.
  */
 export function dueAt(
-  m: Pick<MerchantRecord, 'merchantId' | 'state' | 'lastNoticeAt'>,
+  m: Pick<MerchantRecord, 'merchantId' | 'state' | 'lastNoticeAt' | 'lastSyncStatus'>,
   window: DueWindow,
   settings: CadenceSettings,
   stretch = 1,
@@ -129,7 +138,9 @@ export interface FleetLoad {
  * the fleet grows or shrinks noticeably (a change moves poll times once).
  */
 export function fleetLoad(
-  merchants: ReadonlyArray<Pick<MerchantRecord, 'state' | 'lastNoticeAt' | 'lastSyncCounts'>>,
+  merchants: ReadonlyArray<
+    Pick<MerchantRecord, 'state' | 'lastNoticeAt' | 'lastSyncStatus' | 'lastSyncCounts'>
+  >,
   now: number,
   settings: CadenceSettings,
   readRequestsPerSecond: number,

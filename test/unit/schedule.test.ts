@@ -63,6 +63,18 @@ describe('poll schedule', () => {
       expect((safety[i] as number) - (safety[i - 1] as number)).toBe(15 * 60_000);
   });
 
+  it('polls a heard merchant whose last poll failed at the normal interval, until a poll succeeds', () => {
+    // The polls its notices queued failed (Clover was down): what they announced is still unread,
+    // and the safety interval would leave it so for up to 15 minutes once Clover is back.
+    const heard = merchantRecord({ merchantId: 'HEARD', lastNoticeAt: T0, lastSyncStatus: 'error' });
+    const times = pollTimes(heard, 30 * 60_000);
+    expect(times.length).toBeGreaterThanOrEqual(14);
+    for (let i = 1; i < times.length; i++)
+      expect((times[i] as number) - (times[i - 1] as number)).toBe(120_000);
+    expect(cadenceKind(heard, T0)).toBe('normal');
+    expect(cadenceKind({ ...heard, lastSyncStatus: 'ok' }, T0)).toBe('safety');
+  });
+
   it('falls back to the normal interval an hour after the last notice', () => {
     const now = T0;
     expect(cadenceKind({ lastNoticeAt: now - NOTICE_FRESH_MS + 1 }, now)).toBe('safety');
