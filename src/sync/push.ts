@@ -3,7 +3,7 @@ import type { SyncSettings } from '../config.ts';
 import { addCounts, countChange, NO_COUNTS, slotCounts } from '../domain/counts.ts';
 import { ownerOf, type Slot, type SlotAction, slotAction } from '../domain/shelf.ts';
 import { clearMayDelete } from '../domain/stores.ts';
-import { MerchantUnavailableError } from '../errors.ts';
+import { HipoinkRequestRefusedError, MerchantUnavailableError } from '../errors.ts';
 import type { MerchantRecord, MerchantStore } from '../store/merchants.ts';
 import type { ShelfStore } from '../store/shelf.ts';
 import { type CallsContext, hipoinkCalls } from './hipoink-calls.ts';
@@ -97,7 +97,9 @@ async function pushMerchant(
 
   const creates: Create[] = [];
   const deletes: string[] = [];
-  for (const slot of await deps.shelf.getSlots(merchantId, msg.codes)) {
+  const slots = await deps.shelf.getSlots(merchantId, msg.codes);
+  const unsureBefore = new Set(slots.filter((s) => s.unsure).map((s) => s.code));
+  for (const slot of slots) {
     const action = slotAction(slot, msg);
     if (action.kind === 'create') creates.push({ slot, ...action });
     else if (action.kind === 'delete') deletes.push(slot.code);
@@ -155,9 +157,15 @@ async function pushMerchant(
     await settle(c.slot.code, { held: { label: c.label, labelHash: c.labelHash, itemId: c.itemId } });
     result.upserted++;
   };
+  /** The codes of the call under way, noted before it. */
+  let calling: readonly string[] = [];
+  const beginCalls = async (codes: readonly string[]) => {
+    calling = codes;
+    await deps.shelf.beginCalls(merchantId, codes);
+  };
   try {
     // Noted before each call: a call carried out without its answer recorded leaves its codes unsure.
-    await deps.shelf.beginCalls(merchantId, deletes);
+    await beginCalls(deletes);
     // A code Hipoink refused to delete stays as it is, out of step: the repair tries it again.
     const kept = await hipoink.deleteCodes(deletes);
     await forEachLimited(
@@ -170,10 +178,7 @@ async function pushMerchant(
     );
     await checkpoint();
     for (const chunk of chunked(creates, deps.settings.hipoinkChunkSize)) {
-      await deps.shelf.beginCalls(
-        merchantId,
-        chunk.map((c) => c.slot.code),
-      );
+      await beginCalls(chunk.map((c) => c.slot.code));
       if (await hipoink.createAll(chunk.map((c) => c.label))) await forEachLimited(chunk, parallel, shown);
       else
         for (const c of chunk) {
@@ -183,6 +188,13 @@ async function pushMerchant(
         }
       await checkpoint();
     }
+  } catch (err) {
+    // Hipoink refused the request itself (sign, store code): answered, and nothing was done, so
+    // the call leaves its codes as sure as they were before it. A store code Hipoink never knew
+    // then holds no code it may show, and a move away from it has nothing to delete there.
+    if (err instanceof HipoinkRequestRefusedError)
+      settled.push(...calling.filter((code) => !unsureBefore.has(code)));
+    throw err;
   } finally {
     // Also when the push failed halfway (a code left noted costs one call more; counts lost when
     // Lambda stops it stay wrong until the store is next counted afresh).

@@ -268,6 +268,25 @@ describe('moving a store', () => {
     expect([codesIn(w, 'store-1'), codesIn(w, 'store-2')]).toEqual([[], ['C0', 'C1']]);
   });
 
+  it('moves a store first given a store code Hipoink does not know, with nothing to delete there', async () => {
+    const w = storesWorld();
+    w.store('store-1').refuseEverything = true; // its store code mistyped from the start
+    w.put('A', { sku: 'C0' });
+    w.put('B', { sku: 'C1' });
+    await w.poll({ full: true });
+    await w.drain();
+    expect(w.dlq.length).toBeGreaterThan(0); // every push there was refused
+    w.dlq.length = 0;
+    // Hipoink refused each request outright, so store-1 shows nothing of the merchant's: the move
+    // finishes without a delete there, which Hipoink would refuse too.
+    expect(await moveStore(w.deps, 'M1', 'store-2')).toMatchObject({
+      moved: true,
+      cleared: { storeCode: 'store-1', deleted: 0, refused: 0 },
+    });
+    expect(codesIn(w, 'store-2')).toEqual(['C0', 'C1']);
+    expect(w.dlq).toEqual([]);
+  });
+
   it('refuses a third store while a move is unfinished, and moves back to empty the store it left', async () => {
     const w = await twoLabels();
     w.store('store-typo').refuseEverything = true; // a store code mistyped

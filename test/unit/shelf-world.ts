@@ -326,8 +326,11 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
       opts: {
         lostAck?: boolean;
         failAfterWrites?: number;
-        /** `refusesDeletes`: Hipoink refuses every delete in this push (e.g. a product bound to a label). */
-        hipoinkFault?: '5xx' | 'lostAnswer' | 'refusesDeletes';
+        /**
+         * `refusesDeletes`: Hipoink refuses every delete in this push (e.g. a product bound to a
+         * label); `refusesRequests`: every request of it (e.g. a sign being rotated).
+         */
+        hipoinkFault?: '5xx' | 'lostAnswer' | 'refusesDeletes' | 'refusesRequests';
         /** A poll runs in the middle of this push, after that many of its writes. */
         besidePoll?: number;
       } = {},
@@ -339,6 +342,7 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
       const msg = queue[i] as PushMessage;
       if (opts.hipoinkFault === '5xx') hipoink.failNext = 1;
       if (opts.hipoinkFault === 'lostAnswer') hipoink.loseNextAnswers = 1;
+      hipoink.refuseEverything = opts.hipoinkFault === 'refusesRequests';
       const refusing =
         opts.hipoinkFault === 'refusesDeletes' ? msg.codes.filter((c) => !hipoink.undeletable.has(c)) : [];
       for (const code of refusing) hipoink.undeletable.add(code);
@@ -346,6 +350,7 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
       shelf.interleave = undefined;
       hipoink.failNext = 0;
       hipoink.loseNextAnswers = 0;
+      hipoink.refuseEverything = false;
       for (const code of refusing) hipoink.undeletable.delete(code);
       if (ok && !opts.lostAck) queue.splice(i, 1);
     },

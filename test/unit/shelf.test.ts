@@ -55,7 +55,7 @@ type Op =
       pick: number;
       lostAck: boolean;
       failAfterWrites?: number;
-      hipoinkFault?: '5xx' | 'lostAnswer' | 'refusesDeletes';
+      hipoinkFault?: '5xx' | 'lostAnswer' | 'refusesDeletes' | 'refusesRequests';
       besidePoll?: number;
     }
   | { t: 'drop'; pick: number }
@@ -98,7 +98,12 @@ const pushArb = (besidePoll: number) =>
       pick: nat,
       lostAck: fc.boolean(),
       failAfterWrites: fc.nat(4),
-      hipoinkFault: fc.constantFrom('5xx' as const, 'lostAnswer' as const, 'refusesDeletes' as const),
+      hipoinkFault: fc.constantFrom(
+        '5xx' as const,
+        'lostAnswer' as const,
+        'refusesDeletes' as const,
+        'refusesRequests' as const,
+      ),
       besidePoll: fc.nat(besidePoll),
     },
     { requiredKeys: ['t', 'pick', 'lostAck'] },
