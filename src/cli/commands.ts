@@ -693,8 +693,27 @@ const status = command({
     ...Object.entries(d.queues).map(
       ([name, q]) => `queue ${name}: ${q.visible} waiting, ${q.inFlight} in flight, ${q.delayed} delayed`,
     ),
+    ...deadLetterHints(d.queues, cli),
   ],
 });
+
+/**
+ * What to do about letters waiting in a dead-letter queue: their codes or polls wait for someone
+ * (or a store's next ghost cleanup), even once later work goes through again.
+ */
+function deadLetterHints(
+  queues: Record<'pollDeadLetter' | 'pushDeadLetter', { visible: number }>,
+  cli: string,
+) {
+  return (['poll', 'push'] as const).flatMap((name) => {
+    const waiting = queues[`${name}DeadLetter`].visible;
+    if (waiting === 0) return [];
+    return [
+      `  ! ${waiting} ${name} message(s) set aside: \`${cli} dlq list --queue ${name}\` says why; once the ` +
+        `cause is fixed, \`${cli} dlq redrive --queue ${name}\` (what they carry waits until then)`,
+    ];
+  });
+}
 
 const tokensRefresh = command({
   name: 'tokens refresh',

@@ -323,6 +323,10 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
     // Counted as it is set aside: the count tells a new letter while the queue's alarm fires.
     expect(counted).toHaveBeenCalledWith(METRIC.messagesDeadLettered, 'Count', 1);
     counted.mockRestore();
+    // status says what waits there and what to do, for that queue only.
+    const status = (await cli('status')).join('\n');
+    expect(status).toMatch(/! 1 poll message\(s\) set aside: `[^`]*esl-sync dlq list --queue poll` says why/);
+    expect(status).not.toMatch(/push message\(s\) set aside/);
   });
 
   it('lists dead letters with their reason and redrives them to their queue', async () => {
