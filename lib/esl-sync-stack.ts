@@ -21,7 +21,7 @@ import {
 import { type GrantedFunction, OWN_RECORDS, QUEUE_SENDS, SECRET_READS, TABLE_ACCESS } from '../src/grants.ts';
 import { SERVICE_NAME } from '../src/metric-names.ts';
 import { PLACEHOLDER, SECRET_CACHE_SECONDS } from '../src/secrets.ts';
-import { serviceNameOf } from '../src/stage.ts';
+import { StageSettingsError, serviceNameOf } from '../src/stage.ts';
 import { ConnectWeb } from './connect-web.ts';
 import { OperatorAlarms } from './operator-alarms.ts';
 import { OpsDashboard } from './ops-dashboard.ts';
@@ -56,11 +56,11 @@ const CLOVER_PRODUCTION_HOSTS: Record<CloverRegion, string> = {
 export function cloverApiBaseUrl(environment: CloverEnvironment, region: CloverRegion): string {
   // Settings are checked before they get here; a caller passing untyped values still gets no blank host.
   if (!Object.hasOwn(CLOVER_PRODUCTION_HOSTS, region)) {
-    throw new Error(`cloverRegion must be one of na, eu, la; got ${region}`);
+    throw new StageSettingsError(`cloverRegion must be one of na, eu, la; got ${region}`);
   }
   if (environment === 'sandbox') return 'https://apisandbox.dev.clover.com';
   if (environment === 'production') return CLOVER_PRODUCTION_HOSTS[region];
-  throw new Error(`cloverEnvironment must be sandbox or production; got ${environment}`);
+  throw new StageSettingsError(`cloverEnvironment must be sandbox or production; got ${environment}`);
 }
 
 const CLOVER_PRODUCTION_AUTHORIZE_HOSTS: Record<CloverRegion, string> = {

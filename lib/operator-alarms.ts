@@ -8,6 +8,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { METRIC } from '../src/metric-names.ts';
+import { StageSettingsError } from '../src/stage.ts';
 import type { QueueWithDlq } from './queue-with-dlq.ts';
 import { type MetricName, serviceMetric } from './service-metric.ts';
 
@@ -85,7 +86,7 @@ export class OperatorAlarms extends Construct {
     );
     if (props.alertEmail !== undefined) {
       if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(props.alertEmail)) {
-        throw new Error(`alertEmail must be an email address; got ${props.alertEmail}`);
+        throw new StageSettingsError(`alertEmail must be an email address; got ${props.alertEmail}`);
       }
       this.topic.addSubscription(new EmailSubscription(props.alertEmail));
     }

@@ -1,6 +1,7 @@
 import { Token } from 'aws-cdk-lib';
 import { ConfigSchema } from '../src/config.ts';
 import { MAX_POLLER_CONCURRENCY, MIN_POLLER_CONCURRENCY, POLLER } from '../src/function-settings.ts';
+import { StageSettingsError } from '../src/stage.ts';
 import * as z from '../src/zod.ts';
 
 export const CLOVER_REGIONS = ['na', 'eu', 'la'] as const;
@@ -141,7 +142,7 @@ export function parseStageSettings(given: Record<string, unknown>, source = 'Sta
   const picked = Object.fromEntries(STAGE_SETTING_KEYS.map((k) => [k, given[k]]));
   const parsed = StageSettingsSchema.safeParse(picked);
   if (!parsed.success) {
-    throw new Error(
+    throw new StageSettingsError(
       `${source}: values the functions or the stack would refuse: ${describeIssues(parsed.error.issues, picked)}`,
     );
   }

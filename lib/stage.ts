@@ -1,6 +1,5 @@
 import { type App, CfnParameter, CfnRule, Fn, type Stack } from 'aws-cdk-lib';
-import { checkStageName, EXAMPLE_STAGE, stackNameOf } from '../src/stage.ts';
-
+import { checkStageName, EXAMPLE_STAGE, StageSettingsError, stackNameOf } from '../src/stage.ts';
 import * as z from '../src/zod.ts';
 import { EslSyncStack } from './esl-sync-stack.ts';
 import { describeIssues, STAGE_SETTING_KEYS, StageSettingsSchema } from './stage-settings.ts';
@@ -38,13 +37,14 @@ function placeholderHost(url: string): boolean {
 export function checkStageFile(stage: string, raw: unknown, source = `config/${stage}.json`): StageFile {
   checkStageName(stage);
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new Error(`${source}: expected a JSON object of stage settings`);
+    throw new StageSettingsError(`${source}: expected a JSON object of stage settings`);
   }
   const given = raw as Record<string, unknown>;
   const parsed = StageFileSchema.safeParse(given);
-  if (!parsed.success) throw new Error(`${source}: ${describeIssues(parsed.error.issues, given)}`);
+  if (!parsed.success)
+    throw new StageSettingsError(`${source}: ${describeIssues(parsed.error.issues, given)}`);
   if (stage !== EXAMPLE_STAGE && placeholderHost(parsed.data.hipoinkBaseUrl)) {
-    throw new Error(
+    throw new StageSettingsError(
       `${source}: hipoinkBaseUrl: ${parsed.data.hipoinkBaseUrl} is a placeholder host; a deploy stage names its real Hipoink ESL server`,
     );
   }
@@ -56,7 +56,7 @@ export function stageOf(app: App): string {
   // Settings given the old way would be ignored, and the deploy would silently use others.
   const stale = STAGE_SETTING_KEYS.filter((k) => app.node.tryGetContext(k) !== undefined);
   if (stale.length > 0) {
-    throw new Error(
+    throw new StageSettingsError(
       `${stale.map((k) => `-c ${k}`).join(', ')}: stage settings are read from config/<stage>.json, not from -c; ` +
         'put them in the stage’s file and choose it with -c stage=NAME',
     );

@@ -13,9 +13,17 @@ const STAGE_NAME = /^[a-z][a-z0-9-]{0,29}$/;
 /** The stage plain `cdk synth` uses: it synthesizes offline anywhere and can never be deployed. */
 export const EXAMPLE_STAGE = 'example';
 
+/**
+ * A stage's name or settings are wrong: the installer's to fix, and the message says where.
+ * `cdk synth` prints it as one line; any other error is a fault in the app and keeps its stack.
+ */
+export class StageSettingsError extends Error {
+  override readonly name = 'StageSettingsError';
+}
+
 export function checkStageName(stage: string): string {
   if (!STAGE_NAME.test(stage)) {
-    throw new Error(
+    throw new StageSettingsError(
       `A stage name is lower-case letters, digits and dashes, starting with a letter (at most 30); got ${JSON.stringify(stage)}`,
     );
   }
@@ -40,7 +48,7 @@ export function readStageFile(stage: string, dir = CONFIG_DIR): unknown {
     const known = readdirSync(dir)
       .filter((f) => f.endsWith('.json'))
       .map((f) => f.slice(0, -'.json'.length));
-    throw new Error(
+    throw new StageSettingsError(
       `No settings for stage ${stage}: create config/${stage}.json (copy config/${EXAMPLE_STAGE}.json). ` +
         `Stages with settings: ${known.join(', ')}`,
     );
@@ -48,7 +56,7 @@ export function readStageFile(stage: string, dir = CONFIG_DIR): unknown {
   try {
     return JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new Error(`config/${stage}.json is not valid JSON: ${(err as Error).message}`);
+    throw new StageSettingsError(`config/${stage}.json is not valid JSON: ${(err as Error).message}`);
   }
 }
 

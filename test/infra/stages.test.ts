@@ -1,13 +1,14 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { addStage, checkStageFile, stageOf } from '../../lib/stage.ts';
 import { METRIC_NAMESPACE } from '../../src/metric-names.ts';
-import { CONFIG_DIR, readStageFile } from '../../src/stage.ts';
+import { CONFIG_DIR, readStageFile, StageSettingsError } from '../../src/stage.ts';
 import { testApp } from './support.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -198,5 +199,54 @@ describe('deploy stages', () => {
       /^esl-sync: No settings for stage no-such-stage: create config\/no-such-stage\.json/,
     );
     expect(failed?.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('keeps the stack trace of an error that is no settings problem (a fault in the app)', async () => {
+    const run = promisify(execFile);
+    const dir = mkdtempSync(join(tmpdir(), 'esl-sync-synth-'));
+    // Loaded before bin/app.ts: building the stack then fails as a bug in lib/ would.
+    const fault = join(dir, 'fault.mjs');
+    writeFileSync(
+      fault,
+      `const { EslSyncStack } = await import(${JSON.stringify(pathToFileURL(join(ROOT, 'lib/esl-sync-stack.ts')).href)});\n` +
+        "EslSyncStack.prototype.acknowledgeNagFindings = () => { throw new TypeError('a fault in the app'); };\n",
+    );
+    const env = {
+      ...process.env,
+      CDK_OUTDIR: dir,
+      CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:bundling-stacks': [] }),
+    };
+    const failed = await run(process.execPath, ['--import', 'tsx', '--import', fault, 'bin/app.ts'], {
+      cwd: ROOT,
+      env,
+    }).then(
+      () => undefined,
+      (err: { code?: number; stderr?: string }) => err,
+    );
+    expect(failed?.code).not.toBe(0);
+    expect(failed?.stderr).toContain('TypeError: a fault in the app');
+    expect(failed?.stderr).toMatch(/\n\s+at .*esl-sync-stack\.ts/);
+  });
+
+  it('calls a bad alertEmail a settings problem, like the rest of the stage file', () => {
+    /** The message of the StageSettingsError `build` throws (what `cdk synth` prints as one line). */
+    const settingsProblem = (build: () => unknown) => {
+      try {
+        build();
+      } catch (err) {
+        if (err instanceof StageSettingsError) return err.message;
+        throw err;
+      }
+      throw new Error('no error');
+    };
+    const bad = { ...CODES, hipoinkBaseUrl: 'https://esl.fuel-stop.net', alertEmail: 'ops at fuel-stop' };
+    expect(settingsProblem(() => addStage(testApp(), 'production', bad))).toMatch(
+      /^alertEmail must be an email/,
+    );
+    expect(settingsProblem(() => readStageFile('staging'))).toMatch(/^No settings for stage staging/);
+    expect(settingsProblem(() => stageOf(testApp({ stage: 'Bad Name' })))).toMatch(/^A stage name is/);
+    expect(
+      settingsProblem(() => addStage(testApp(), 'production', { ...CODES, hipoinkBaseUrl: 'ftp://x' })),
+    ).toMatch(/^config\/production\.json: hipoinkBaseUrl/);
   });
 });
