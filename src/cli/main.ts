@@ -121,7 +121,8 @@ function parseCommandLine(argv: string[]) {
       throw new UsageError(`unknown option ${option}`);
     }
     if (e.code?.startsWith('ERR_PARSE_ARGS')) {
-      const option = /'(--?[\w-]+)/.exec(e.message)?.[1];
+      // An option with a short form is named "'-h, --help'": the long form is the one in the usage.
+      const option = /'(?:-\w, )?(--?[\w-]+)/.exec(e.message)?.[1];
       if (!option) throw new UsageError(e.message);
       // A flag given a value (`--json=true`): saying it needs one would send the user the wrong way.
       if (e.message.includes('does not take an argument')) throw new UsageError(`${option} takes no value`);

@@ -283,6 +283,8 @@ describe('usage errors come before the stack is looked up', () => {
     [['stores', 'invite', '--store-code'], /--store-code needs a value/],
     [['tick', '--wait=yes'], /--wait takes no value/],
     [['status', '--json=true'], /--json takes no value/],
+    // Node names a flag with a short form as '-h, --help': the message names the one typed.
+    [['status', '--help=yes'], /: --help takes no value$/],
     [
       ['backfill', '--all', '--since', '-5'],
       /--since needs a value \(a value starting with "-" goes as --since=VALUE\)/,
