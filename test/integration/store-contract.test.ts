@@ -9,6 +9,7 @@ import { ownerOf, type Slot, type Want } from '../../src/domain/shelf.ts';
 import { ATTENTION_KEY, createAttentionLedger } from '../../src/store/attention.ts';
 import { type MerchantRecord, type MerchantStore, merchantView } from '../../src/store/merchants.ts';
 import { createShelfStore, type ItemRecord, type ShelfStore } from '../../src/store/shelf.ts';
+import { MAX_PRODUCT_CODE_BYTES } from '../../src/store/tables.ts';
 import { FakeMerchantStore, FakeShelfStore, merchantRecord } from '../unit/fakes.ts';
 import { startStateStores } from './support.ts';
 
@@ -526,5 +527,19 @@ describe('attention ledger (DynamoDB)', () => {
     await ledger.record({ at: 6, sets: { needsReauth: ['B'] }, busyAt: { needsReauth: 6 } });
     expect(await ledger.last()).toEqual({ at: 6, sets: { needsReauth: ['B'] }, busyAt: { needsReauth: 6 } });
     expect((await real.merchants.list()).map((m) => m.merchantId)).not.toContain(ATTENTION_KEY);
+  });
+});
+
+describe('the longest product code (DynamoDB)', () => {
+  it('keys a slot by a code of MAX_PRODUCT_CODE_BYTES, and DynamoDB refuses one byte more', async () => {
+    // The limit must be DynamoDB's own: label tests only compare codes against the constant.
+    // ASCII: dynalite counts a key's characters where DynamoDB counts its UTF-8 bytes.
+    const shelf = createShelfStore(real.doc, 'products', () => NOW);
+    const longest = 'C'.repeat(MAX_PRODUCT_CODE_BYTES);
+    await shelf.touchSlot('longest', longest, { want: want('A', longest) });
+    await shelf.beginCalls('longest', [longest]);
+    expect((await shelf.listSlots('longest')).map((s) => [s.code, s.unsure])).toEqual([[longest, true]]);
+    const over = `${longest}C`;
+    await expect(shelf.touchSlot('longest', over, { want: want('A', over) })).rejects.toThrow(/1024 bytes/);
   });
 });
