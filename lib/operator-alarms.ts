@@ -133,8 +133,8 @@ export class OperatorAlarms extends Construct {
         'A poll or push message was set aside in a dead-letter queue in the last five minutes, with its ' +
         'reason. PollDeadLetters and PushDeadLetters fire once while letters wait, so they may already ' +
         `be firing and sent nothing for it. \`esl-sync dlq list ${aws}\` shows every letter and why. A ` +
-        'message SQS set aside by itself (an invocation that crashed or timed out at each try) is not ' +
-        'counted here; its function’s Errors alarm tells it.',
+        'message SQS set aside by itself, with no reason (its five tries crashed, timed out or were ' +
+        'handed back unstarted), is not counted here; the two alarms above still count it.',
     });
 
     const pollPeriod = Duration.seconds(props.pollIntervalSeconds);

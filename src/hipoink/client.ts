@@ -77,11 +77,12 @@ export function createHipoinkClient(options: HipoinkClientOptions): HipoinkClien
     }
     // Hipoink reports failures with HTTP 200 and a non-zero error_code; only a zero is success
     // (an empty or blank code, which Number() reads as 0, is not).
-    // Hipoink's answer is shown to operators; should it ever echo the sign, the sign goes no further.
-    const redact = (text: string) => (sign === '' ? text : text.split(sign).join('[sign]'));
-    const code = redact(String(parsed.data.error_code));
-    const blank = code.trim() === '';
-    if (blank || Number(code) !== 0) {
+    const answered = String(parsed.data.error_code);
+    const blank = answered.trim() === '';
+    if (blank || Number(answered) !== 0) {
+      // Hipoink's answer is shown to operators; should it ever echo the sign, the sign goes no further.
+      const redact = (text: string) => (sign === '' ? text : text.split(sign).join('[sign]'));
+      const code = redact(answered);
       const msg = redact(parsed.data.error_msg ?? '');
       throw new HipoinkRejectedError(
         `Hipoink ${path} refused the request: error_code ${blank ? JSON.stringify(code) : code} ${msg}`.trim(),
