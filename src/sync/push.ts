@@ -98,7 +98,8 @@ async function pushMerchant(
   const creates: Create[] = [];
   const deletes: string[] = [];
   const slots = await deps.shelf.getSlots(merchantId, msg.codes);
-  const unsureBefore = new Set(slots.filter((s) => s.unsure).map((s) => s.code));
+  // What a refused request may make sure again (see the catch below): codes sure to hold nothing.
+  const sureOfNothing = new Set(slots.filter((s) => !s.unsure && !s.held).map((s) => s.code));
   for (const slot of slots) {
     const action = slotAction(slot, msg);
     if (action.kind === 'create') creates.push({ slot, ...action });
@@ -190,10 +191,13 @@ async function pushMerchant(
     }
   } catch (err) {
     // Hipoink refused the request itself (sign, store code): answered, and nothing was done, so
-    // the call leaves its codes as sure as they were before it. A store code Hipoink never knew
-    // then holds no code it may show, and a move away from it has nothing to delete there.
+    // a code sure to hold nothing before the call still does. A store code Hipoink never knew then
+    // holds no code it may show, and a move away from it has nothing to delete there. Only those:
+    // a code recorded as held may have been noted unsure meanwhile by another (a repush, a move),
+    // and ending the call would drop that note; and a delete's earlier chunk Hipoink took holds
+    // nothing any more. Left unsure, such a code costs one call more.
     if (err instanceof HipoinkRequestRefusedError)
-      settled.push(...calling.filter((code) => !unsureBefore.has(code)));
+      settled.push(...calling.filter((code) => sureOfNothing.has(code)));
     throw err;
   } finally {
     // Also when the push failed halfway (a code left noted costs one call more; counts lost when

@@ -528,3 +528,48 @@ describe('a poll that fails after writing its items, then is delivered again', (
     expect(w.hipoink.shelf.get('C0')?.pp).toBe('2.00');
   });
 });
+
+describe('a request Hipoink refuses outright', () => {
+  it('does not make sure again the codes of a delete chunk Hipoink carried out before refusing the next', async () => {
+    const w = createWorld(); // chunks of two
+    const [a, b, c] = await w.onShelf(['C0', 100], ['C1', 200], ['C2', 300]);
+    for (const id of [a, b, c]) w.hide(id);
+    await w.poll(); // one push deletes C0, C1 (first chunk), then C2
+    // Hipoink carries out the first chunk, then refuses every request (a sign rotated meanwhile).
+    const onDelete = w.hipoink.onDelete;
+    w.hipoink.onDelete = (held) => {
+      onDelete?.(held);
+      if (held.pc === 'C1') w.hipoink.refuseEverything = true;
+    };
+    await w.push(0);
+    w.hipoink.onDelete = onDelete;
+    expect([...w.hipoink.shelf.keys()]).toEqual(['C2']);
+    // C0 and C1 are gone from Hipoink: made sure as held, their items' return would look in step.
+    w.show(a);
+    w.show(b);
+    await w.poll();
+    await w.settle();
+    expect(await w.check()).toEqual([]);
+  });
+
+  it('keeps the repush’s mark when the push’s request is refused', async () => {
+    const w = createWorld();
+    const [a] = await w.onShelf(['C0', 100]);
+    w.hipoink.shelf.clear(); // Hipoink lost its products
+    w.setPrice(a, 200);
+    await w.poll(); // push P of C0 queued: create 2.00 over held 1.00
+    const orig = w.hipoink.createMultiple;
+    w.hipoink.createMultiple = async (st, ps) => {
+      w.hipoink.createMultiple = orig;
+      // Beside P: the operator's repush notes C0 (held) unsure; the price edit is undone.
+      await w.shelf.beginCalls('M1', ['C0']);
+      w.setPrice(a, 100);
+      await w.poll();
+      w.hipoink.refuseEverything = true; // and P's request is refused outright
+      return orig(st, ps);
+    };
+    await w.push(0);
+    await w.settle();
+    expect(await w.check()).toEqual([]);
+  });
+});
