@@ -710,7 +710,7 @@ function deadLetterHints(
     if (waiting === 0) return [];
     return [
       `  ! ${waiting} ${name} message(s) set aside: \`${cli} dlq list --queue ${name}\` says why; once the ` +
-        `cause is fixed, \`${cli} dlq redrive --queue ${name}\` (what they carry waits until then)`,
+        `cause is fixed, \`${cli} dlq redrive --queue ${name}\` (\`dlq discard\` one that can never succeed)`,
     ];
   });
 }

@@ -150,7 +150,10 @@ export function fleetLoad(
   let polled = 0;
   for (const m of merchants) {
     if (m.state !== 'active') continue;
-    demand += 1 / intervalSeconds(m, now, settings);
+    // A store heard by webhook whose last poll failed asks for one poll sooner, not for the normal
+    // interval for good: counted at its usual interval, a fleet-wide Clover outage does not stretch
+    // every store's interval (nor fire FleetOutgrowsInterval) once Clover is back.
+    demand += 1 / intervalSeconds({ lastNoticeAt: m.lastNoticeAt }, now, settings);
     if (m.lastSyncCounts) {
       requests += m.lastSyncCounts.cloverRequests;
       polled++;

@@ -103,6 +103,11 @@ describe('poll schedule', () => {
       percent: 56,
       stretch: 1,
     });
+    // After a Clover outage each of them asks for one poll sooner, not for the normal interval for
+    // good: the fleet is not stretched for it.
+    expect(
+      fleetLoad(fleet(20_000, { lastNoticeAt: T0, lastSyncStatus: 'error' }), T0, settings, 40),
+    ).toMatchObject({ percent: 56, stretch: 1 });
   });
 
   it('beyond the ceiling polls every store less often, none starved, within the budget per run', () => {
