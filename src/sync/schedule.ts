@@ -138,9 +138,7 @@ export interface FleetLoad {
  * the fleet grows or shrinks noticeably (a change moves poll times once).
  */
 export function fleetLoad(
-  merchants: ReadonlyArray<
-    Pick<MerchantRecord, 'state' | 'lastNoticeAt' | 'lastSyncStatus' | 'lastSyncCounts'>
-  >,
+  merchants: ReadonlyArray<Pick<MerchantRecord, 'state' | 'lastNoticeAt' | 'lastSyncCounts'>>,
   now: number,
   settings: CadenceSettings,
   readRequestsPerSecond: number,
