@@ -325,7 +325,12 @@ function toCloverError(
         status,
       });
     }
-    return new CloverApiError(`Clover ${operation} failed with HTTP ${status}`, {
+    // Said as what it is: operators read it in status, where "failed" would send them to Clover's health.
+    const what =
+      status === 429
+        ? 'was refused for the rate limit (HTTP 429: the app asked more of Clover than it allows)'
+        : `failed with HTTP ${status}`;
+    return new CloverApiError(`Clover ${operation} ${what}`, {
       merchantId,
       operation,
       status,

@@ -117,6 +117,14 @@ describe('Clover client', () => {
     expect(limited).toEqual(['MID']);
   });
 
+  it('names a 429 that outlasts the retries as Clover’s rate limit, still retryable', async () => {
+    const f = fakeFetch([{ status: 429, headers: { 'retry-after': '0' } }]);
+    const clover = createCloverClient({ baseUrl: 'https://clover.test', fetch: f.fn, retryLimit: 0 });
+    const err = await clover.listItems('MID', TOKEN, { limit: 10, offset: 0 }).catch((e: unknown) => e);
+    expect(String(err)).toMatch(/Clover listItems was refused for the rate limit \(HTTP 429/);
+    expect(isRetryable(err)).toBe(true);
+  });
+
   it('never retries a refresh (the token is single-use) and maps 400/401 to RefreshRejectedError', async () => {
     for (const status of [400, 401]) {
       const f = fakeFetch([{ status, body: { error: 'invalid_grant' } }]);
