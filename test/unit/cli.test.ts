@@ -366,6 +366,25 @@ describe('esl-sync dlq list', () => {
   });
 });
 
+describe('esl-sync status', () => {
+  it('says what to do about letters waiting in a dead-letter queue, for each queue holding some', async () => {
+    const { target } = fullStack();
+    const sqs = mockClient(target.sqs);
+    sqs.on(GetQueueAttributesCommand).resolves({ Attributes: {} });
+    sqs
+      .on(GetQueueAttributesCommand, { QueueUrl: target.stack.pushDlqUrl })
+      .resolves({ Attributes: { ApproximateNumberOfMessages: '3' } });
+    const out = io();
+    await runCli(['status'], out.io, async () => target);
+    const hints = out.lines.filter((l) => l.includes('set aside'));
+    expect(hints).toEqual([
+      expect.stringMatching(
+        /^ {2}! 3 push message\(s\) set aside: `.*dlq list --queue push` says why; once the cause is fixed, `.*dlq redrive --queue push`/,
+      ),
+    ]);
+  });
+});
+
 /**
  * A stack where every command can run: two merchants (one active and synced long after any
  * request, one pending), functions answering as the real ones do, empty queues.
