@@ -75,6 +75,17 @@ export function createWebApp(deps: WebAppDeps, hooks: RouterHooks = {}) {
   const badQuery = (problem: 'too-long' | 'malformed') =>
     failurePage(problem === 'too-long' ? 'too-long' : 'bad-request');
 
+  /** A merchant opening the app from Clover: the connect flow with a state bound to no invite. */
+  const launch = async (request: WebRequest, atSiteUrl: boolean) => {
+    // Clover names the merchant that launched the app; who it really is, only the code shows.
+    const query = readQuery(request.rawQuery, { merchant_id: PARAM.merchantId });
+    if (!query.ok) return badQuery(query.problem);
+    // The bare Site URL (a visitor, a crawler) starts nothing.
+    if (atSiteUrl && query.values.merchant_id === undefined) return failurePage('not-found');
+    const outcome = await beginConnect(deps, { redirectUri: callbackUrl(deps, request) });
+    return finish('launch', outcome, { merchantId: query.values.merchant_id });
+  };
+
   const routes: Route[] = [
     {
       method: 'GET',
@@ -91,18 +102,10 @@ export function createWebApp(deps: WebAppDeps, hooks: RouterHooks = {}) {
         return finish('connect', outcome);
       },
     },
-    {
-      method: 'GET',
-      path: WEB_PATHS.launch,
-      name: 'launch',
-      async handle(request) {
-        // Clover names the merchant that launched the app; who it really is, only the code shows.
-        const query = readQuery(request.rawQuery, { merchant_id: PARAM.merchantId });
-        if (!query.ok) return badQuery(query.problem);
-        const outcome = await beginConnect(deps, { redirectUri: callbackUrl(deps, request) });
-        return finish('launch', outcome, { merchantId: query.values.merchant_id });
-      },
-    },
+    { method: 'GET', path: WEB_PATHS.launch, name: 'launch', handle: (request) => launch(request, false) },
+    // Without an Alternate Launch Path set, Clover sends a merchant who opens the app to the Site
+    // URL itself: that is a launch too, so a missing setting does not strand the store's owner.
+    { method: 'GET', path: '/', name: 'launch', handle: (request) => launch(request, true) },
     {
       method: 'GET',
       path: WEB_PATHS.callback,

@@ -188,6 +188,21 @@ describe('connect from Clover’s launch path (no invite)', () => {
     tracked.push(after?.accessToken ?? '', after?.refreshToken ?? '');
   });
 
+  it('connects a merchant Clover sends to the bare Site URL (no Alternate Launch Path set) as from the launch path', async () => {
+    const before = await world.stores().merchants.get(CAFE);
+    world.clover.signIn(CAFE);
+    // As Clover sends a merchant who opens the app, with parameters of its own beside merchant_id.
+    const site = `${world.stack.info.endpoints.web}/?merchant_id=${CAFE}&employee_id=EMP1&client_id=${APP_ID}`;
+    const steps = await walk(world, site);
+    keep(steps.callback);
+    tracked.push(codeOf(steps.callbackUrl ?? ''));
+    expect(h1(steps.callback?.body ?? '')).toBe('Your store is connected again');
+    const after = await world.stores().merchants.get(CAFE);
+    expect(after).toMatchObject({ storeCode: 'store-cafe', state: 'active' });
+    expect(after?.tokenVersion).toBe((before?.tokenVersion ?? 0) + 1);
+    tracked.push(after?.accessToken ?? '', after?.refreshToken ?? '');
+  });
+
   it('refuses a store invite for a merchant already shown in another store, keeping the invite', async () => {
     // An invite for a store that already has a merchant says so.
     const note = await world.cli('stores', 'invite', '--store-code', 'store-cafe');
@@ -375,6 +390,9 @@ describe('security of the callback', () => {
       [`${web}/connect?invite=AAAAAAAAAAAAAAAAAAAAAAAA`, 404, 'This link is not valid'],
       [`${web}/clover/launch?merchant_id=%E2%80%AE`, 400, incomplete],
       [`${web}/nothing/here`, 404, 'There is no page here'],
+      // The bare Site URL, visited without Clover's merchant_id, starts nothing.
+      [`${web}/`, 404, 'There is no page here'],
+      [`${web}/?merchant_id=%E2%80%AE`, 400, incomplete],
     ];
     for (const [url, status, title] of cases) await expectRefused(url, status, title);
     const post = await openPage(`${web}/clover/callback`, { method: 'POST', body: 'x=1' });
