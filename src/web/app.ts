@@ -21,7 +21,8 @@ export const WEB_PATHS = {
 
 /** The form of each query parameter a route reads. */
 const PARAM = {
-  invite: /^[A-Za-z0-9_-]{1,64}$/,
+  // An invite id, perhaps with the punctuation of the sentence it was pasted from after it.
+  invite: /^[A-Za-z0-9_-]{1,64}[.,;:!?)'"]{0,3}$/,
   merchantId: /^[A-Za-z0-9]{1,32}$/,
   clientId: /^[A-Za-z0-9]{1,64}$/,
   code: /^[A-Za-z0-9._~+/=-]{1,512}$/,
@@ -96,7 +97,8 @@ export function createWebApp(deps: WebAppDeps, hooks: RouterHooks = {}) {
         if (!query.ok) return badQuery(query.problem);
         if (query.values.invite === undefined) return failurePage('bad-request');
         const outcome = await beginConnect(deps, {
-          inviteId: query.values.invite,
+          // An id has none of those marks: they are the sentence's, not the link's.
+          inviteId: query.values.invite.replace(/[.,;:!?)'"]+$/, ''),
           redirectUri: callbackUrl(deps, request),
         });
         return finish('connect', outcome);

@@ -400,7 +400,7 @@ describe('security of the callback', () => {
     expect(post.status).toBe(405);
   });
 
-  it('shows the denial Clover sends, changing nothing and leaving the invite usable', async () => {
+  it('shows the denial Clover sends, changing nothing and leaving the invite usable, also as pasted with a sentence’s marks after it', async () => {
     world.clover.signIn(SCRIPTED);
     world.clover.addUnconnectedMerchant(SCRIPTED, [{ name: 'Soda', sku: 'SOD', price: 150 }]);
     const before = await world.snapshot();
@@ -409,7 +409,8 @@ describe('security of the callback', () => {
     expect(denied.callback?.status).toBe(200);
     expect(h1(denied.callback?.body ?? '')).toBe('You did not allow the connection');
     expect(await world.snapshot()).toEqual(before);
-    const allowed = await walk(world, inviteUrl, 'allow');
+    // Opened as copied from a message, with the sentence's closing marks after it.
+    const allowed = await walk(world, `${inviteUrl}).`, 'allow');
     keep(allowed.callback);
     tracked.push(codeOf(allowed.callbackUrl ?? ''));
     expect(h1(allowed.callback?.body ?? '')).toBe('Your store is connected');
