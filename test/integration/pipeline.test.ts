@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CloverSimulator, startCloverSimulator } from '../../local/simulators/clover.ts';
 import { type HipoinkSimulator, startHipoinkSimulator } from '../../local/simulators/hipoink.ts';
@@ -15,6 +16,7 @@ import { runCli } from '../../src/cli/main.ts';
 import { localTarget } from '../../src/cli/target.ts';
 import { METRIC } from '../../src/metric-names.ts';
 import { metrics } from '../../src/observability.ts';
+import { queueDepth } from '../../src/queues/depth.ts';
 import { createAttentionLedger } from '../../src/store/attention.ts';
 import { captureOutput, merchantAddArgs } from './support.ts';
 
@@ -40,6 +42,20 @@ async function addMerchant(merchantId: string, storeCode: string) {
   const t = clover.issueTokens(merchantId);
   await cli(...merchantAddArgs(merchantId, storeCode, t));
   return t;
+}
+
+/** Puts a message on a queue of the stack as is, as no function of ours would send it. */
+async function sendRaw(queueUrl: (t: ReturnType<typeof localTarget>) => string, body: string, id: string) {
+  const target = localTarget(dir);
+  await target.sqs.send(
+    new SendMessageCommand({
+      QueueUrl: queueUrl(target),
+      MessageBody: body,
+      MessageGroupId: id,
+      MessageDeduplicationId: `${id}-1`,
+    }),
+  );
+  return target;
 }
 
 const shelf = (store: string) =>
@@ -305,17 +321,7 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
   });
 
   it('moves a malformed poll message straight to the dead-letter queue and keeps going', async () => {
-    const { SendMessageCommand } = await import('@aws-sdk/client-sqs');
-    const { queueDepth } = await import('../../src/queues/depth.ts');
-    const target = localTarget(dir);
-    await target.sqs.send(
-      new SendMessageCommand({
-        QueueUrl: target.stack.pollQueueUrl,
-        MessageBody: '{"merchantId": 42}',
-        MessageGroupId: 'garbage',
-        MessageDeduplicationId: 'garbage-1',
-      }),
-    );
+    const target = await sendRaw((t) => t.stack.pollQueueUrl, '{"merchantId": 42}', 'garbage');
     const counted = vi.spyOn(metrics, 'addMetric');
     await cli('tick', '--wait');
     expect(await queueDepth(target.sqs, target.stack.pollDlqUrl)).toMatchObject({ visible: 1 });
@@ -339,7 +345,6 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
       }),
     ]);
     expect(await cli('dlq', 'redrive', '--queue', 'poll')).toEqual(['poll: 1 message(s) sent back']);
-    const { queueDepth } = await import('../../src/queues/depth.ts');
     const target = localTarget(dir);
     // Still malformed, so it comes straight back to the DLQ, and nothing else is disturbed.
     await cli('tick', '--wait');
@@ -358,17 +363,7 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
   });
 
   it('discards a dead letter that can never succeed, by the id dlq list shows, and keeps the others', async () => {
-    const { SendMessageCommand } = await import('@aws-sdk/client-sqs');
-    const { queueDepth } = await import('../../src/queues/depth.ts');
-    const target = localTarget(dir);
-    await target.sqs.send(
-      new SendMessageCommand({
-        QueueUrl: target.stack.pollDlqUrl,
-        MessageBody: '{"merchantId": "kept"}',
-        MessageGroupId: 'kept',
-        MessageDeduplicationId: 'kept-1',
-      }),
-    );
+    const target = await sendRaw((t) => t.stack.pollDlqUrl, '{"merchantId": "kept"}', 'kept');
     const listed = JSON.parse((await cli('dlq', 'list', '--queue', 'poll', '--json')).join('\n'));
     const garbage = listed.poll.letters.find((l: { body: string }) => l.body === '{"merchantId": 42}');
     await expect(cli('dlq', 'discard', '--message-id', garbage.messageId)).rejects.toThrow(/--queue/);
