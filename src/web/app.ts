@@ -21,8 +21,9 @@ export const WEB_PATHS = {
 
 /** The form of each query parameter a route reads. */
 const PARAM = {
-  // An invite id, perhaps with the punctuation of the sentence it was pasted from after it.
-  invite: /^[A-Za-z0-9_-]{1,64}[.,;:!?)'"]{0,3}$/,
+  // An invite id (the group), perhaps with the punctuation of the sentence it was pasted from after
+  // it: an id has none of those marks, so they are the sentence's, not the link's.
+  invite: /^([A-Za-z0-9_-]{1,64})[.,;:!?)'"]{0,3}$/,
   merchantId: /^[A-Za-z0-9]{1,32}$/,
   clientId: /^[A-Za-z0-9]{1,64}$/,
   code: /^[A-Za-z0-9._~+/=-]{1,512}$/,
@@ -95,10 +96,11 @@ export function createWebApp(deps: WebAppDeps, hooks: RouterHooks = {}) {
       async handle(request) {
         const query = readQuery(request.rawQuery, { invite: PARAM.invite });
         if (!query.ok) return badQuery(query.problem);
-        if (query.values.invite === undefined) return failurePage('bad-request');
+        // The id alone, as the pattern readQuery checked it with captures it.
+        const inviteId = PARAM.invite.exec(query.values.invite ?? '')?.[1];
+        if (inviteId === undefined) return failurePage('bad-request');
         const outcome = await beginConnect(deps, {
-          // An id has none of those marks: they are the sentence's, not the link's.
-          inviteId: query.values.invite.replace(/[.,;:!?)'"]+$/, ''),
+          inviteId,
           redirectUri: callbackUrl(deps, request),
         });
         return finish('connect', outcome);
