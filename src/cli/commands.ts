@@ -11,7 +11,7 @@ import { inviteUrl, newInvite } from '../connect/invites.ts';
 import { countShelf } from '../domain/counts.ts';
 import { shelfReport } from '../domain/shelf.ts';
 import { CloverUnauthorizedError, MerchantUnavailableError } from '../errors.ts';
-import { queueDepth } from '../queues/depth.ts';
+import { type QueueDepth, queueDepth } from '../queues/depth.ts';
 import {
   type DeadLetter,
   discardDeadLetters,
@@ -699,14 +699,13 @@ const status = command({
 
 /**
  * What to do about letters waiting in a dead-letter queue: their codes or polls wait for someone
- * (or a store's next ghost cleanup), even once later work goes through again.
+ * (or a store's next ghost cleanup), even once later work goes through again. A letter someone is
+ * listing right now is hidden (in flight) for a while, and still waits.
  */
-function deadLetterHints(
-  queues: Record<'pollDeadLetter' | 'pushDeadLetter', { visible: number }>,
-  cli: string,
-) {
+function deadLetterHints(queues: Record<'pollDeadLetter' | 'pushDeadLetter', QueueDepth>, cli: string) {
   return (['poll', 'push'] as const).flatMap((name) => {
-    const waiting = queues[`${name}DeadLetter`].visible;
+    const { visible, inFlight, delayed } = queues[`${name}DeadLetter`];
+    const waiting = visible + inFlight + delayed;
     if (waiting === 0) return [];
     return [
       `  ! ${waiting} ${name} message(s) set aside: \`${cli} dlq list --queue ${name}\` says why; once the ` +

@@ -383,6 +383,20 @@ describe('esl-sync status', () => {
       ),
     ]);
   });
+
+  it('counts the letters someone is listing (hidden for a while) as still waiting', async () => {
+    const { target } = fullStack();
+    const sqs = mockClient(target.sqs);
+    sqs.on(GetQueueAttributesCommand).resolves({ Attributes: {} });
+    sqs.on(GetQueueAttributesCommand, { QueueUrl: target.stack.pollDlqUrl }).resolves({
+      Attributes: { ApproximateNumberOfMessages: '1', ApproximateNumberOfMessagesNotVisible: '4' },
+    });
+    const out = io();
+    await runCli(['status'], out.io, async () => target);
+    expect(out.lines.filter((l) => l.includes('set aside'))).toEqual([
+      expect.stringMatching(/^ {2}! 5 poll message\(s\) set aside/),
+    ]);
+  });
 });
 
 /**
