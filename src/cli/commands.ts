@@ -9,7 +9,15 @@ import type { TokenPair } from '../clover/schemas.ts';
 import { nextMerchantState, ownerMustReconnect, tokensOpenMerchant } from '../connect/authorize.ts';
 import { inviteUrl, newInvite } from '../connect/invites.ts';
 import { countShelf } from '../domain/counts.ts';
-import { shelfReport } from '../domain/shelf.ts';
+import {
+  blocked,
+  ownerOf,
+  ownerRefusal,
+  type Slot,
+  shelfReport,
+  slotAction,
+  wantedLabel,
+} from '../domain/shelf.ts';
 import { CloverUnauthorizedError, MerchantUnavailableError } from '../errors.ts';
 import { type QueueDepth, queueDepth } from '../queues/depth.ts';
 import {
@@ -20,6 +28,7 @@ import {
 } from '../queues/redrive.ts';
 import { heartbeatLate } from '../store/heartbeat.ts';
 import { type MerchantRecord, type MerchantView, merchantView } from '../store/merchants.ts';
+import type { ItemRecord } from '../store/shelf.ts';
 import { createWebhookVerificationStore } from '../store/webhooks.ts';
 import type { BackfillResult } from '../sync/backfill.ts';
 import type { FanOutResult } from '../sync/fanout.ts';
@@ -28,13 +37,14 @@ import type { BackupRefreshResult } from '../sync/refresh.ts';
 import { type Cleared, moveStore, removeMerchant, retryRefusedClears } from '../sync/stores.ts';
 import { WEB_PATHS } from '../web/app.ts';
 import type { CommandContext } from './context.ts';
-import { UsageError } from './errors.ts';
+import { NotFoundError, UsageError } from './errors.ts';
 import {
   backfillPayload,
   type CliIo,
   type CliValues,
   dlqSelection,
   inviteDays,
+  labelSelection,
   messageIdsOption,
   type OptionName,
   parseLabelOptions,
@@ -485,6 +495,125 @@ const merchantsShow = command({
   },
 });
 
+/** An item as `merchants label` tells it: whether it wants a label at all, and why not. */
+function itemStateText(i: {
+  status: string;
+  removedReason?: string;
+  invalidReason?: string;
+  wantsCode?: string;
+}) {
+  const wants = i.wantsCode === undefined ? 'it wants no label' : `it wants product code ${i.wantsCode}`;
+  if (i.status === 'removed') return `removed (${i.removedReason ?? 'gone'}): ${wants}`;
+  if (i.status === 'invalid') {
+    return `invalid (${i.invalidReason ?? 'invalid'}): ${i.wantsCode === undefined ? wants : `${wants}, with its last valid label`}`;
+  }
+  return `active: ${wants}`;
+}
+
+const labelText = (name: string, price: string) => `"${name}" ${price}`;
+
+const merchantsLabel = command({
+  name: 'merchants label',
+  merchantId: true,
+  synopsis: '--code CODE | --item ITEM_ID',
+  summary: 'one label: the items that want a product code, which one gets it, what Hipoink holds under it',
+  description:
+    'Answers "why does this shelf label show that?" for one product code, or for the code one Clover item wants: every item that wants the code and since when, which one gets it (the earliest to want it) and why the others do not; what Hipoink holds under it as last recorded, or refused and why; whether a Hipoink call under it has no recorded answer yet; and whether a push must still do something there. It reads the store\'s records of that code and item, not Hipoink or Clover: a change no poll has read yet is not in it.',
+  options: {
+    code: "the product code (what Hipoink keys the label by: the item's code, SKU or id, as the store's rules pick)",
+    item: 'a Clover item id: its state, and the product code it wants',
+  },
+  parse: ({ values, merchantId }) => ({ merchantId, selection: labelSelection(values) }),
+  run: async (ctx, { merchantId, selection }) => {
+    const record = await ctx.mustGet(merchantId);
+    let item: ItemRecord | undefined;
+    if ('itemId' in selection) {
+      [item] = await ctx.shelf.getItems(merchantId, [selection.itemId]);
+      if (!item) {
+        throw new NotFoundError(
+          `Clover item ${selection.itemId} is not among merchant ${merchantId}'s items: not read by a poll yet, or another merchant's`,
+        );
+      }
+    }
+    const code = 'code' in selection ? selection.code : wantedLabel(item)?.label.pc;
+    const [slot] = code === undefined ? [] : await ctx.shelf.getSlots(merchantId, [code]);
+    return {
+      merchantId,
+      storeCode: record.storeCode,
+      item: item && {
+        itemId: item.itemId,
+        status: item.status,
+        ...(item.removedReason ? { removedReason: item.removedReason } : {}),
+        ...(item.invalidReason ? { invalidReason: item.invalidReason } : {}),
+        ...(code !== undefined ? { wantsCode: code } : {}),
+      },
+      slot: slot && slotView(slot),
+    };
+  },
+  text: (d, cli) => {
+    const lines = [`merchant ${d.merchantId}  store ${d.storeCode ?? '-'}`];
+    if (d.item) lines.push(`  Clover item ${d.item.itemId}: ${itemStateText(d.item)}`);
+    const slot = d.slot;
+    if (!slot) return lines;
+    lines.push(`  product code ${slot.code}:`);
+    if (slot.wanters.length === 0) {
+      lines.push(
+        '    wanted by no item (none has this code, or those that do are hidden, deleted or never valid)',
+      );
+    }
+    for (const w of slot.wanters) {
+      lines.push(
+        `    wanted by Clover item ${w.itemId} since ${w.wantsSince}: ${labelText(w.name, w.price)} (${w.gets ? 'gets it' : `not shown: ${w.notShown}`})`,
+      );
+    }
+    const held = slot.held;
+    lines.push(
+      `    Hipoink holds, as last recorded: ${held ? `${labelText(held.name, held.price)} from Clover item ${held.itemId}` : 'nothing'}`,
+    );
+    const backfill = `\`${cli} backfill --merchant-id ${d.merchantId}\``;
+    if (slot.refused?.current) {
+      lines.push(
+        `    Hipoink refused Clover item ${slot.refused.itemId}'s label: ${slot.refused.reason}. It is sent again when the item changes in Clover, or by ${backfill} once the cause is fixed`,
+      );
+    }
+    if (slot.unanswered)
+      lines.push('    a Hipoink call under it has no recorded answer yet: a push sends it again');
+    const owner = slot.wanters.find((w) => w.gets);
+    lines.push(
+      slot.next === 'none'
+        ? '    in step: no push has anything to do here'
+        : `    out of step: a push must ${slot.next === 'create' ? `show Clover item ${owner?.itemId}'s label` : 'take the label off (no item wants the code)'}; one on its way or the store's next ghost cleanup does, ${backfill} at once`,
+    );
+    return lines;
+  },
+});
+
+/** One code's slot as `merchants label` shows it, each judgement made by the shelf rules. */
+function slotView(slot: Slot) {
+  const owner = ownerOf(slot);
+  const notShown = new Map(blocked(slot).map((b) => [b.itemId, b.reason]));
+  return {
+    code: slot.code,
+    wanters: slot.wanters.map((w) => ({
+      itemId: w.itemId,
+      name: w.label.pn,
+      price: w.label.pp,
+      wantsSince: new Date(w.wantsSince).toISOString(),
+      gets: w.itemId === owner?.itemId,
+      ...(notShown.has(w.itemId) ? { notShown: notShown.get(w.itemId) } : {}),
+    })),
+    held: slot.held && { itemId: slot.held.itemId, name: slot.held.label.pn, price: slot.held.label.pp },
+    refused: slot.refused && {
+      itemId: slot.refused.itemId,
+      reason: slot.refused.reason,
+      // A refusal of a label the owner no longer wants no longer counts.
+      current: ownerRefusal(slot) !== undefined,
+    },
+    unanswered: slot.unsure === true,
+    next: slotAction(slot).kind,
+  };
+}
+
 const merchantsDisable = command({
   name: 'merchants disable',
   merchantId: true,
@@ -871,6 +1000,7 @@ export const COMMANDS: readonly Command[] = [
   merchantsAdd,
   merchantsList,
   merchantsShow,
+  merchantsLabel,
   merchantsDisable,
   merchantsEnable,
   merchantsConfigure,

@@ -13,7 +13,7 @@ export class UsageError extends Error {
   }
 }
 
-/** What the command names does not exist (an unknown merchant): exit 3. */
+/** What the command names does not exist (an unknown merchant, an item its store lacks): exit 3. */
 export class NotFoundError extends Error {
   constructor(message: string) {
     super(message);
@@ -32,5 +32,5 @@ export const EXIT_CODES_HELP = [
   '  0  done',
   '  1  failed: no stack running, AWS or a function refused, a --wait timed out, a named store not active',
   '  2  usage: unknown command or option, missing or bad value',
-  '  3  not found: unknown merchant',
+  '  3  not found: unknown merchant, or an item its store does not have',
 ].join('\n');

@@ -12,6 +12,7 @@ import {
   LabelOptionsSchema,
 } from '../domain/label.ts';
 import { checkStageName } from '../stage.ts';
+import { MAX_PRODUCT_CODE_BYTES } from '../store/tables.ts';
 import { type BackfillRequestSchema, SinceSchema } from '../sync/messages.ts';
 import * as z from '../zod.ts';
 import { UsageError } from './errors.ts';
@@ -42,6 +43,8 @@ export const OPTIONS = {
   'share-store': { type: 'boolean' },
   repush: { type: 'boolean' },
   'message-id': { type: 'string' },
+  code: { type: 'string' },
+  item: { type: 'string' },
 } as const;
 export type OptionName = keyof typeof OPTIONS;
 
@@ -63,6 +66,8 @@ export const VALUE_NAMES: Readonly<Partial<Record<OptionName, string>>> = {
   'refresh-token-expiration': 'SECS',
   'tokens-file': 'FILE|-',
   'expires-in': 'DAYS',
+  code: 'CODE',
+  item: 'ITEM_ID',
 };
 
 /** The options every command takes. */
@@ -113,6 +118,24 @@ export function messageIdsOption(values: CliValues): string[] {
   if (ids.some((id) => id === ''))
     throw new UsageError('--message-id ID[,ID…] is required (ids from dlq list)');
   return [...new Set(ids)];
+}
+
+/** `--code CODE` or `--item ITEM_ID`, exactly one: the label a command looks at. */
+export function labelSelection(values: CliValues): { code: string } | { itemId: string } {
+  const { code, item } = values;
+  if ((code === undefined) === (item === undefined)) {
+    throw new UsageError('give one of --code CODE (a product code) or --item ITEM_ID (a Clover item id)');
+  }
+  if (item !== undefined) {
+    if (item.trim() === '') throw new UsageError('--item takes a Clover item id');
+    return { itemId: item };
+  }
+  if (code === '' || code === undefined) throw new UsageError('--code takes a product code');
+  // Longer, no item can want it (the transform refuses it), and it is no key DynamoDB can read.
+  if (Buffer.byteLength(code, 'utf8') > MAX_PRODUCT_CODE_BYTES) {
+    throw new UsageError(`--code: a product code is at most ${MAX_PRODUCT_CODE_BYTES} bytes`);
+  }
+  return { code };
 }
 
 export function storeCodeOption(values: CliValues): string {

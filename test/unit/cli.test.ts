@@ -8,6 +8,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import {
+  BatchGetCommand,
   DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
@@ -91,6 +92,7 @@ beforeEach(() => {
   });
   ddb.on(ScanCommand).callsFake(() => ({ Items: [...records.values()].map((r) => structuredClone(r)) }));
   ddb.on(QueryCommand).resolves({ Items: [] });
+  ddb.on(BatchGetCommand).resolves({ Responses: {} });
   ddb
     .on(UpdateCommand)
     .callsFake(
@@ -253,6 +255,10 @@ describe('usage errors come before the stack is looked up', () => {
     [['merchants', 'remove'], /merchants remove needs a merchant id/],
     [['merchants', 'show'], /merchants show needs a merchant id/],
     [['merchants', 'show', 'A', 'B'], /merchants show: unexpected B/],
+    [['merchants', 'label', 'M'], /give one of --code CODE .* or --item ITEM_ID/],
+    [['merchants', 'label', 'M', '--code', 'X', '--item', 'I'], /give one of --code CODE/],
+    [['merchants', 'label', 'M', '--code', ''], /--code takes a product code/],
+    [['merchants', 'label', 'M', '--code', 'x'.repeat(1019)], /--code: a product code is at most 1018 bytes/],
     [['merchants', 'disable'], /merchants disable needs a merchant id/],
     [['merchants', 'configure'], /merchants configure needs a merchant id/],
     [['merchants', 'configure', 'M', '--field-map', 'f99=sku'], /invalid label rules/],
@@ -366,6 +372,20 @@ describe('esl-sync dlq list', () => {
   });
 });
 
+describe('esl-sync merchants label', () => {
+  it('names an item its store does not have as not found (exit 3)', async () => {
+    const { target } = fullStack();
+    const err = await runCli(
+      ['merchants', 'label', 'M1', '--item', 'NOPE'],
+      io().io,
+      async () => target,
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NotFoundError);
+    expect(String(err)).toMatch(/Clover item NOPE is not among merchant M1's items/);
+    expect(exitCodeOf(err)).toBe(3);
+  });
+});
+
 describe('esl-sync status', () => {
   it('says what to do about letters waiting in a dead-letter queue, for each queue holding some', async () => {
     const { target } = fullStack();
@@ -455,6 +475,7 @@ const EXAMPLES: Record<string, string[]> = {
   ],
   'merchants list': ['merchants', 'list'],
   'merchants show': ['merchants', 'show', 'M1'],
+  'merchants label': ['merchants', 'label', 'M1', '--code', '0123'],
   'merchants disable': ['merchants', 'disable', 'M1', '--reason', 'closed'],
   'merchants enable': ['merchants', 'enable', 'M1'],
   'merchants configure': ['merchants', 'configure', 'M1', '--variable-price', 'remove', '--wait'],
@@ -677,6 +698,7 @@ describe('exit codes', () => {
           'NOPE',
           ...(c.options['store-code'] ? ['--store-code', 's'] : []),
           ...(c.options['variable-price'] ? ['--variable-price', 'base'] : []),
+          ...(c.options.code ? ['--code', '0123'] : []),
         ],
       ])
       .concat([[['backfill', '--merchant-id', 'NOPE']]]),
