@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import { dataDir, type LocalStackFile, runningLocalStackPid, stackFilePath } from '../src/cli/target.ts';
-import { DEFAULT_PRODUCT_CODE_PRECEDENCE } from '../src/config.ts';
+import { CONFIG_DEFAULTS, DEFAULT_PRODUCT_CODE_PRECEDENCE } from '../src/config.ts';
 import { ENV, WEB_ENV } from '../src/env.ts';
 import {
   FAN_OUT,
@@ -135,7 +135,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const hipoink = bundledHipoink
       ? await startHipoinkSimulator({
           sign: env.HIPOINK_SIGN || DEFAULT_SIGN,
-          clientId: env.HIPOINK_CLIENT_ID || 'default',
+          clientId: env.HIPOINK_CLIENT_ID || CONFIG_DEFAULTS.hipoinkClientId,
         })
       : undefined;
     if (hipoink) stops.push(() => hipoink.stop());
@@ -217,19 +217,20 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       [ENV.hipoinkSecretId]: secretIds.hipoink,
       [ENV.cloverApiBaseUrl]: clover?.url ?? env.CLOVER_API_BASE_URL,
       [ENV.hipoinkBaseUrl]: hipoink?.url ?? env.HIPOINK_BASE_URL,
-      [ENV.hipoinkClientId]: env.HIPOINK_CLIENT_ID || 'default',
+      // Empty: the functions' own default applies (CONFIG_DEFAULTS), as it does on AWS.
+      [ENV.hipoinkClientId]: env.HIPOINK_CLIENT_ID ?? '',
       [ENV.pollIntervalSeconds]: String(pollIntervalSeconds),
-      [ENV.safetyPollIntervalMinutes]: env.SAFETY_POLL_INTERVAL_MINUTES || '15',
+      [ENV.safetyPollIntervalMinutes]: env.SAFETY_POLL_INTERVAL_MINUTES ?? '',
       [ENV.fanOutPeriodSeconds]: String(fanOutPeriodSeconds),
       [ENV.productCodePrecedence]: env.PRODUCT_CODE_PRECEDENCE || DEFAULT_PRODUCT_CODE_PRECEDENCE,
-      [ENV.tokenMaxAgeMinutes]: env.TOKEN_MAX_AGE_MINUTES || '60',
-      [ENV.tokenRefreshThresholdMinutes]: env.TOKEN_REFRESH_THRESHOLD_MINUTES || '15',
-      [ENV.tokenRefreshBufferMinutes]: env.TOKEN_REFRESH_BUFFER_MINUTES || '5',
+      [ENV.tokenMaxAgeMinutes]: env.TOKEN_MAX_AGE_MINUTES ?? '',
+      [ENV.tokenRefreshThresholdMinutes]: env.TOKEN_REFRESH_THRESHOLD_MINUTES ?? '',
+      [ENV.tokenRefreshBufferMinutes]: env.TOKEN_REFRESH_BUFFER_MINUTES ?? '',
       [ENV.tokenRefreshIntervalMinutes]: String(Math.max(1, opts.tokenRefreshSeconds) / 60),
-      [ENV.hipoinkChunkSize]: env.HIPOINK_CHUNK_SIZE || '200',
+      [ENV.hipoinkChunkSize]: env.HIPOINK_CHUNK_SIZE ?? '',
       // Local queues have short visibility timeouts; keep retries as quick.
       [ENV.retryBaseSeconds]: env.RETRY_BASE_SECONDS || '2',
-      [ENV.cloverRequestsPerSecond]: env.CLOVER_REQUESTS_PER_SECOND || '50',
+      [ENV.cloverRequestsPerSecond]: env.CLOVER_REQUESTS_PER_SECOND ?? '',
     });
     const { resetRuntimeDeps } = await import('../src/runtime.ts');
     resetRuntimeDeps();

@@ -1,4 +1,5 @@
 import { ENV, WEB_ENV } from './env.ts';
+import { RETRY_BASE_SECONDS } from './function-settings.ts';
 import * as z from './zod.ts';
 
 const PRODUCT_CODE_SOURCES = ['sku', 'code', 'id'] as const;
@@ -46,6 +47,25 @@ const url = z.pipe(
   z.transform((u: string) => u.replace(/\/+$/, '')),
 );
 
+/**
+ * The defaults of the settings a stage may leave out, stated once: the functions' configuration,
+ * the sync settings and `npm start` (which leaves such a variable empty) all take them from here.
+ */
+export const CONFIG_DEFAULTS = {
+  hipoinkClientId: 'default',
+  pollIntervalSeconds: 120,
+  safetyPollIntervalMinutes: 15,
+  fanOutPeriodSeconds: 60,
+  tokenMaxAgeMinutes: 60,
+  tokenRefreshThresholdMinutes: 15,
+  tokenRefreshBufferMinutes: 5,
+  tokenRefreshIntervalMinutes: 10,
+  hipoinkChunkSize: 200,
+  retryBaseSeconds: RETRY_BASE_SECONDS,
+  cloverRequestsPerSecond: 50,
+} as const;
+const D = CONFIG_DEFAULTS;
+
 /** Everything the handlers read from the environment, parsed once per cold start. */
 export const ConfigSchema = z.object({
   merchantsTable: z.string().check(z.minLength(1)),
@@ -58,22 +78,43 @@ export const ConfigSchema = z.object({
   hipoinkSecretId: z.string().check(z.minLength(1)),
   cloverApiBaseUrl: url,
   hipoinkBaseUrl: url,
-  hipoinkClientId: z._default(z.string().check(z.minLength(1)), 'default'),
-  pollIntervalSeconds: z._default(z.coerce.number().check(z.int(), z.positive()), 120),
-  safetyPollIntervalMinutes: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(1440)), 15),
+  hipoinkClientId: z._default(z.string().check(z.minLength(1)), D.hipoinkClientId),
+  pollIntervalSeconds: z._default(z.coerce.number().check(z.int(), z.positive()), D.pollIntervalSeconds),
+  safetyPollIntervalMinutes: z._default(
+    z.coerce.number().check(z.int(), z.minimum(1), z.maximum(1440)),
+    D.safetyPollIntervalMinutes,
+  ),
   // At most 2 min: a run looks 1.5 periods back, within SQS FIFO deduplication's 5 minutes.
-  fanOutPeriodSeconds: z._default(z.coerce.number().check(z.positive(), z.maximum(120)), 60),
-  tokenMaxAgeMinutes: z._default(z.coerce.number().check(z.int(), z.positive()), 60),
+  fanOutPeriodSeconds: z._default(
+    z.coerce.number().check(z.positive(), z.maximum(120)),
+    D.fanOutPeriodSeconds,
+  ),
+  tokenMaxAgeMinutes: z._default(z.coerce.number().check(z.int(), z.positive()), D.tokenMaxAgeMinutes),
   tokenRefreshThresholdMinutes: z._default(
     z.coerce.number().check(z.int(), z.minimum(1), z.maximum(120)),
-    15,
+    D.tokenRefreshThresholdMinutes,
   ),
   // Never plan a refresh closer than 1 minute to expiry.
-  tokenRefreshBufferMinutes: z._default(z.coerce.number().check(z.minimum(1), z.maximum(120)), 5),
-  tokenRefreshIntervalMinutes: z._default(z.coerce.number().check(z.positive(), z.maximum(1440)), 10),
-  hipoinkChunkSize: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(1000)), 200),
-  retryBaseSeconds: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(900)), 30),
-  cloverRequestsPerSecond: z._default(z.coerce.number().check(z.int(), z.minimum(2), z.maximum(50)), 50),
+  tokenRefreshBufferMinutes: z._default(
+    z.coerce.number().check(z.minimum(1), z.maximum(120)),
+    D.tokenRefreshBufferMinutes,
+  ),
+  tokenRefreshIntervalMinutes: z._default(
+    z.coerce.number().check(z.positive(), z.maximum(1440)),
+    D.tokenRefreshIntervalMinutes,
+  ),
+  hipoinkChunkSize: z._default(
+    z.coerce.number().check(z.int(), z.minimum(1), z.maximum(1000)),
+    D.hipoinkChunkSize,
+  ),
+  retryBaseSeconds: z._default(
+    z.coerce.number().check(z.int(), z.minimum(1), z.maximum(900)),
+    D.retryBaseSeconds,
+  ),
+  cloverRequestsPerSecond: z._default(
+    z.coerce.number().check(z.int(), z.minimum(2), z.maximum(50)),
+    D.cloverRequestsPerSecond,
+  ),
   productCodePrecedence,
 });
 export type Config = z.infer<typeof ConfigSchema>;
@@ -150,7 +191,7 @@ export interface SyncSettings {
 }
 
 export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
-  refreshThresholdSeconds: 15 * 60,
+  refreshThresholdSeconds: D.tokenRefreshThresholdMinutes * 60,
   // Well beyond one refresh (15 s HTTP timeout, a budget wait, the pair's write with retries), so
   // a lease only expires for a worker that died, never for one whose answer is still coming.
   refreshLeaseMs: 120_000,
@@ -159,7 +200,7 @@ export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
   overlapMs: 2 * 60_000,
   cleanupEveryPolls: 10,
   cleanupIntervalHours: 24,
-  hipoinkChunkSize: 200,
+  hipoinkChunkSize: D.hipoinkChunkSize,
   merchantRequestsPerSecond: 12,
   storeWriteConcurrency: 16,
 };

@@ -1,7 +1,7 @@
 /**
  * Names of the environment variables the Lambda handlers read. The CDK stack sets them
  * on every function; the local stack sets them in its own process before loading the
- * handlers. One list, so the two cannot disagree.
+ * handlers. One list, so the two cannot disagree. Their defaults are `CONFIG_DEFAULTS` (src/config.ts).
  */
 export const ENV = {
   merchantsTable: 'MERCHANTS_TABLE',
@@ -23,9 +23,9 @@ export const ENV = {
   safetyPollIntervalMinutes: 'SAFETY_POLL_INTERVAL_MINUTES',
   /** How often the fan-out runs (its schedule): it queues the merchants whose poll time came since. */
   fanOutPeriodSeconds: 'FAN_OUT_PERIOD_SECONDS',
-  /** The backup refresher also refreshes tokens last refreshed at least this long ago (default 60). */
+  /** The backup refresher also refreshes tokens last refreshed at least this long ago */
   tokenMaxAgeMinutes: 'TOKEN_MAX_AGE_MINUTES',
-  /** Refresh an access token that expires within this many minutes (default 15). */
+  /** Refresh an access token that expires within this many minutes */
   tokenRefreshThresholdMinutes: 'TOKEN_REFRESH_THRESHOLD_MINUTES',
   /**
    * The proactive buffer: the backup refresher renews a token before it comes within this many
@@ -33,9 +33,9 @@ export const ENV = {
    * closer than a minute to expiry.
    */
   tokenRefreshBufferMinutes: 'TOKEN_REFRESH_BUFFER_MINUTES',
-  /** How often the backup refresher runs (set by the stack from its schedule; default 10). */
+  /** How often the backup refresher runs (set by the stack from its schedule). */
   tokenRefreshIntervalMinutes: 'TOKEN_REFRESH_INTERVAL_MINUTES',
-  /** First retry delay of a failed queue message (seconds), doubling per attempt (default 30). */
+  /** First retry delay of a failed queue message (seconds), doubling per attempt. */
   retryBaseSeconds: 'RETRY_BASE_SECONDS',
   /** Products per Hipoink create_multiple / del_multiple call. */
   hipoinkChunkSize: 'HIPOINK_CHUNK_SIZE',

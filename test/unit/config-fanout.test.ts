@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.ts';
+import { CONFIG_DEFAULTS, DEFAULT_SYNC_SETTINGS, loadConfig } from '../../src/config.ts';
 import { InvalidMessageError, MerchantUnavailableError } from '../../src/errors.ts';
 import type { AttentionRecord } from '../../src/store/attention.ts';
 import type { MerchantRecord } from '../../src/store/merchants.ts';
@@ -49,6 +49,24 @@ describe('loadConfig', () => {
       'code',
       'id',
     ]);
+  });
+
+  it('takes the default for a variable left empty, as npm start leaves those its user did not set', () => {
+    const names = {
+      HIPOINK_CLIENT_ID: 'hipoinkClientId',
+      SAFETY_POLL_INTERVAL_MINUTES: 'safetyPollIntervalMinutes',
+      TOKEN_MAX_AGE_MINUTES: 'tokenMaxAgeMinutes',
+      TOKEN_REFRESH_THRESHOLD_MINUTES: 'tokenRefreshThresholdMinutes',
+      TOKEN_REFRESH_BUFFER_MINUTES: 'tokenRefreshBufferMinutes',
+      HIPOINK_CHUNK_SIZE: 'hipoinkChunkSize',
+      CLOVER_REQUESTS_PER_SECOND: 'cloverRequestsPerSecond',
+    } as const;
+    const empty = Object.fromEntries(Object.keys(names).map((n) => [n, '']));
+    const c = loadConfig({ ...env, ...empty });
+    for (const key of Object.values(names)) expect(c[key]).toBe(CONFIG_DEFAULTS[key]);
+    // The sync settings' defaults are the same ones.
+    expect(DEFAULT_SYNC_SETTINGS.hipoinkChunkSize).toBe(c.hipoinkChunkSize);
+    expect(DEFAULT_SYNC_SETTINGS.refreshThresholdSeconds).toBe(c.tokenRefreshThresholdMinutes * 60);
   });
 
   it('names the variable that is missing or wrong', () => {
