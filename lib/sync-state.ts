@@ -105,8 +105,11 @@ export class SyncState extends Construct {
       'kms:GenerateDataKey*': 'GenerateDataKey and its WithoutPlaintext and Pair variants',
       'kms:ReEncrypt*': 'ReEncryptFrom and ReEncryptTo',
     };
+    // On the role whose policy holds them (a function given its own role has it beside itself).
+    const role = grantee.grantPrincipal;
+    const at = Construct.isConstruct(role) ? role : grantee;
     for (const [action, matches] of Object.entries(wildcards)) {
-      Validations.of(grantee).acknowledge({
+      Validations.of(at).acknowledge({
         id: `AwsSolutions::AwsSolutions-IAM5[Action::${action}]`,
         reason: `Writing a table encrypted with our key (CDK's key actions for DynamoDB writers): ${action} matches only ${matches}, on our own state key alone.`,
       });

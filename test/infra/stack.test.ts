@@ -254,6 +254,30 @@ describe('EslSync stack', () => {
     }
   });
 
+  it('lets each function write log streams of its own log group only, with no managed policy', () => {
+    const functions = template.findResources('AWS::Lambda::Function');
+    expect(Object.keys(functions)).toHaveLength(6);
+    for (const [id, fn] of Object.entries(functions)) {
+      const roleId = fn.Properties.Role['Fn::GetAtt'][0] as string;
+      // The basic execution policy would let it create and write any log group in the account.
+      expect(
+        template.findResources('AWS::IAM::Role')[roleId]?.Properties.ManagedPolicyArns,
+        id,
+      ).toBeUndefined();
+      const prefix = roleId.replace(/FunctionServiceRole[0-9A-F]{8}$/, '');
+      const logs = statementsOf(template, prefix).filter((s) =>
+        (Array.isArray(s.Action) ? s.Action : [s.Action]).some((a) => a.startsWith('logs:')),
+      );
+      expect(logs, id).toEqual([
+        {
+          Effect: 'Allow',
+          Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          Resource: { 'Fn::GetAtt': [fn.Properties.LoggingConfig.LogGroup.Ref, 'Arn'] },
+        },
+      ]);
+    }
+  });
+
   it('gives each function only the table calls its code path makes', () => {
     const onIndex = (s: Statement) => JSON.stringify(s.Resource).includes('/index/');
     const tableActions = (fn: string, table: 'SyncStateMerchants' | 'SyncStateProducts') =>
@@ -643,7 +667,6 @@ describe('cdk-nag AwsSolutions', () => {
     const acknowledged = nag?.suppressedViolations ?? [];
     expect([...new Set(acknowledged.map((s) => s.ruleName))].sort()).toEqual([
       'AwsSolutions-APIG4',
-      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
       'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
       'AwsSolutions-IAM5[Action::kms:ReEncrypt*]',
       'AwsSolutions-SMG4',
