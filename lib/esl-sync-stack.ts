@@ -273,6 +273,7 @@ export class EslSyncStack extends Stack {
         Poller: poller,
         PushConsumer: pushConsumer,
         TokenRefresher: tokenRefresher,
+        Web: web.fn,
       },
       pollIntervalSeconds,
       safetyPollIntervalMinutes: settings.safetyPollIntervalMinutes,

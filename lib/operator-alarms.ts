@@ -15,7 +15,10 @@ import { type MetricName, serviceMetric } from './service-metric.ts';
 export interface OperatorAlarmsProps {
   pollQueue: QueueWithDlq;
   pushQueue: QueueWithDlq;
-  /** Functions that run unattended (schedule or queue); a crash of any of them alarms. */
+  /**
+   * Functions no operator watches run (schedule, queue, or a store owner's browser and Clover's
+   * webhooks); a crash or timeout of any of them alarms.
+   */
   unattendedFunctions: Record<string, IFunction>;
   pollIntervalSeconds: number;
   /** The poll interval of a store heard through webhooks (minutes). */
@@ -293,7 +296,8 @@ export class OperatorAlarms extends Construct {
         'output); the same link works again afterwards.',
     });
     this.add('WebPagesFailing', {
-      // The web function answers every failure with a page, so its Lambda Errors metric stays at 0.
+      // The web function answers every failure it catches with a page, which its Lambda Errors
+      // metric never counts; a timeout (WebErrors) it cannot catch.
       metric: this.gauge(METRIC.webPagesFailed, FIVE_MINUTES, 'Sum'),
       threshold: 1,
       description:
@@ -341,7 +345,7 @@ export class OperatorAlarms extends Construct {
       this.add(`${name}Errors`, {
         metric: fn.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum' }),
         threshold: 1,
-        description: `The ${name} function failed (a crash, not a recorded item or message failure). See its logs.`,
+        description: `The ${name} function failed (a crash or a timeout, not a recorded item or message failure). See its logs.`,
       });
     }
   }
