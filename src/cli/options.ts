@@ -3,7 +3,7 @@
  * stack is looked up, so bad input gets its usage error even when nothing is running.
  */
 import { readFile } from 'node:fs/promises';
-import { TokenPairSchema } from '../clover/schemas.ts';
+import { CLOVER_ID, TokenPairSchema } from '../clover/schemas.ts';
 import { InviteDaysSchema, MAX_INVITE_DAYS, StoreCodeSchema } from '../connect/invites.ts';
 import {
   DEFAULT_LABEL_OPTIONS,
@@ -127,7 +127,8 @@ export function labelSelection(values: CliValues): { code: string } | { itemId: 
     throw new UsageError('give one of --code CODE (a product code) or --item ITEM_ID (a Clover item id)');
   }
   if (item !== undefined) {
-    if (item.trim() === '') throw new UsageError('--item takes a Clover item id');
+    // Anything else is no item: the store's own rows (slots, calls) are keyed beside the items.
+    if (!CLOVER_ID.test(item)) throw new UsageError('--item takes a Clover item id (letters and digits)');
     return { itemId: item };
   }
   if (code === '' || code === undefined) throw new UsageError('--code takes a product code');

@@ -1,5 +1,8 @@
 import * as z from '../zod.ts';
 
+/** Clover's merchant and item ids: letters and digits (13 in practice). */
+export const CLOVER_ID = /^[A-Za-z0-9]{1,32}$/;
+
 /** Token pair as Clover's /oauth/v2/token, /refresh and /recovery return it (expirations in Unix seconds). */
 export const TokenPairSchema = z.object({
   access_token: z.string().check(z.minLength(1)),

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { chunked } from '../chunked.ts';
+import { CLOVER_ID } from '../clover/schemas.ts';
 import type { QueueMessage } from '../queues/sqs.ts';
 import type { PollsSoFar } from '../store/merchants.ts';
 import { pollMessage } from '../sync/fanout.ts';
@@ -15,9 +16,6 @@ import * as z from '../zod.ts';
 export const MAX_WEBHOOK_BODY_BYTES = 1_048_576;
 /** Merchants one request may name; more is refused, so one request's work stays bounded. */
 export const MAX_MERCHANTS_PER_REQUEST = 1_000;
-
-/** Clover's merchant and item ids: letters and digits (13 in practice). */
-const CLOVER_ID = /^[A-Za-z0-9]{1,32}$/;
 
 /**
  * Clover's setup request, sent to a new webhook address before any auth code exists. Fields beside
