@@ -16,6 +16,7 @@ import {
   type Slot,
   shelfReport,
   slotAction,
+  wantDrift,
   wantedLabel,
 } from '../domain/shelf.ts';
 import { CloverUnauthorizedError, MerchantUnavailableError } from '../errors.ts';
@@ -518,7 +519,7 @@ const merchantsLabel = command({
   synopsis: '--code CODE | --item ITEM_ID',
   summary: 'one label: the items that want a product code, which one gets it, what Hipoink holds under it',
   description:
-    'Answers "why does this shelf label show that?" for one product code, or for the code one Clover item wants: every item that wants the code and since when, which one gets it (the earliest to want it) and why the others do not; what Hipoink holds under it as last recorded, or refused and why; whether a Hipoink call under it has no recorded answer yet; and whether a push must still do something there. It reads the store\'s records of that code and item, not Hipoink or Clover: a change no poll has read yet is not in it.',
+    "Answers \"why does this shelf label show that?\" for one product code, or for the code one Clover item wants: every item that wants the code and since when, which one gets it (the earliest to want it) and why the others do not; what Hipoink holds under it as last recorded, or refused and why; whether a Hipoink call under it has no recorded answer yet; whether an item's own record and the code's disagree (a poll stopped between writing them: the next poll repairs it); and whether a push must still do something there. It reads the store's records of that code and item, not Hipoink or Clover: a change no poll has read yet is not in it.",
   options: {
     code: "the product code (what Hipoink keys the label by: the item's code, SKU or id, as the store's rules pick)",
     item: 'a Clover item id: its state, and the product code it wants',
@@ -537,9 +538,27 @@ const merchantsLabel = command({
     }
     const code = 'code' in selection ? selection.code : wantedLabel(item)?.label.pc;
     const [slot] = code === undefined ? [] : await ctx.shelf.getSlots(merchantId, [code]);
+    // The records of the items the slot lists, and the one asked for: a poll writes them first.
+    const ids = [...(slot?.wanters.map((w) => w.itemId) ?? []), ...(item ? [item.itemId] : [])];
+    const others = slot
+      ? await ctx.shelf.getItems(
+          merchantId,
+          ids.filter((id) => id !== item?.itemId),
+        )
+      : [];
+    const itemRecords = new Map([...others, ...(item ? [item] : [])].map((r) => [r.itemId, r]));
+    const repair = slot
+      ? [...new Set(ids)].flatMap((itemId) => {
+          const change = wantDrift(slot, itemId, itemRecords.get(itemId));
+          return change ? [{ itemId, change }] : [];
+        })
+      : [];
     return {
       merchantId,
       storeCode: record.storeCode,
+      ...(record.shelfWritesUnfinished !== undefined
+        ? { shelfWritesUnfinishedSince: new Date(record.shelfWritesUnfinished).toISOString() }
+        : {}),
       item: item && {
         itemId: item.itemId,
         status: item.status,
@@ -547,7 +566,7 @@ const merchantsLabel = command({
         ...(item.invalidReason ? { invalidReason: item.invalidReason } : {}),
         ...(code !== undefined ? { wantsCode: code } : {}),
       },
-      slot: slot && slotView(slot),
+      slot: slot && { ...slotView(slot), repair },
     };
   },
   text: (d, cli) => {
@@ -578,10 +597,24 @@ const merchantsLabel = command({
     }
     if (slot.unanswered)
       lines.push('    a Hipoink call under it has no recorded answer yet: a push sends it again');
+    const repairs = `the store's next poll writes it from the item's record (${backfill} at once), and a push follows`;
+    for (const r of slot.repair) {
+      lines.push(
+        r.change === 'want'
+          ? `    Clover item ${r.itemId}'s record wants this code with a label this code's record does not list yet (a poll stopped between its writes): ${repairs}`
+          : `    Clover item ${r.itemId}'s record no longer wants this code, which still lists it (a poll stopped between its writes): ${repairs}`,
+      );
+    }
+    if (d.shelfWritesUnfinishedSince !== undefined && slot.repair.length === 0) {
+      lines.push(
+        `    a poll has been writing this store's records since ${d.shelfWritesUnfinishedSince} and not finished: until one succeeds, an item it wrote may want this code unlisted here`,
+      );
+    }
     const owner = slot.wanters.find((w) => w.gets);
+    const asRecorded = slot.repair.length > 0 ? ' as the code is recorded, until then' : '';
     lines.push(
       slot.next === 'none'
-        ? '    in step: no push has anything to do here'
+        ? `    in step${asRecorded}: no push has anything to do here`
         : `    out of step: a push must ${slot.next === 'create' ? `show Clover item ${owner?.itemId}'s label` : 'take the label off (no item wants the code)'}; one on its way or the store's next ghost cleanup does, ${backfill} at once`,
     );
     return lines;

@@ -45,6 +45,23 @@ export function wantedLabel(item: Pick<Item, 'status' | 'label' | 'labelHash'> |
   return { label: item.label, labelHash: item.labelHash };
 }
 
+/**
+ * How a slot's record of one item's want differs from the item's own record, which a poll writes
+ * first (one stopped between the two writes leaves them apart): `want`, the slot lacks the want the
+ * record has, or has it with another label or since; `drop`, the slot lists an item whose record
+ * wants another code or none; undefined, they agree. The repair writes the slot from the record.
+ */
+export function wantDrift(
+  slot: Pick<Slot, 'code' | 'wanters'>,
+  itemId: string,
+  record: Pick<Item, 'status' | 'label' | 'labelHash' | 'wantsSince'> | undefined,
+): 'want' | 'drop' | undefined {
+  const want = wantedLabel(record);
+  const entry = slot.wanters.find((w) => w.itemId === itemId);
+  if (want?.label.pc !== slot.code) return entry ? 'drop' : undefined;
+  return entry?.labelHash === want.labelHash && entry.wantsSince === record?.wantsSince ? undefined : 'want';
+}
+
 /** The code rule: of the items that want a code, the one that wanted it first owns it; the item id breaks ties. */
 export function ownerOf(slot: Pick<Slot, 'wanters'>): Want | undefined {
   return [...slot.wanters].sort((a, b) => a.wantsSince - b.wantsSince || (a.itemId < b.itemId ? -1 : 1))[0];

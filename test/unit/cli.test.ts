@@ -376,6 +376,82 @@ describe('esl-sync dlq list', () => {
 });
 
 describe('esl-sync merchants label', () => {
+  /** The products table's rows, by sort key, answered to BatchGet. */
+  const productRows = (rows: Array<Record<string, unknown>>) => {
+    const bySortKey = new Map(rows.map((r) => [String(r.itemId), { merchantId: 'M1', ...r }]));
+    ddb
+      .on(BatchGetCommand)
+      .callsFake((input: { RequestItems: Record<string, { Keys: Array<{ itemId: string }> }> }) => ({
+        Responses: Object.fromEntries(
+          Object.entries(input.RequestItems).map(([table, { Keys }]) => [
+            table,
+            Keys.flatMap((k) => (bySortKey.has(k.itemId) ? [structuredClone(bySortKey.get(k.itemId))] : [])),
+          ]),
+        ),
+      }));
+  };
+  const soda = (pp: string) => ({ pc: '0123', pn: 'Soda', pp });
+
+  it("tells an item's want its record has and the code's record does not list yet, not only that the code is in step", async () => {
+    const { target } = fullStack();
+    // A poll wrote the item's new price to its record, and stopped before writing the slot.
+    productRows([
+      {
+        itemId: 'ITEM1',
+        status: 'active',
+        label: soda('2.49'),
+        labelHash: 'h2',
+        stateHash: 's2',
+        wantsSince: 1000,
+        updatedAt: 2,
+      },
+      {
+        itemId: '#slot#0123',
+        'want:ITEM1': { label: soda('1.99'), labelHash: 'h1', wantsSince: 1000 },
+        held: { label: soda('1.99'), labelHash: 'h1', itemId: 'ITEM1' },
+      },
+    ]);
+    for (const args of [
+      ['--item', 'ITEM1'],
+      ['--code', '0123'],
+    ]) {
+      const out = io();
+      await runCli(['merchants', 'label', 'M1', ...args], out.io, async () => target);
+      const text = out.lines.join('\n');
+      expect(text).toContain(
+        "Clover item ITEM1's record wants this code with a label this code's record does not list yet",
+      );
+      expect(text).toContain('in step as the code is recorded, until then: no push has anything to do here');
+    }
+    const json = io();
+    await runCli(['merchants', 'label', 'M1', '--code', '0123', '--json'], json.io, async () => target);
+    expect(JSON.parse(json.lines[0] ?? '').slot.repair).toEqual([{ itemId: 'ITEM1', change: 'want' }]);
+  });
+
+  it('tells an item the code still lists whose record wants it no more', async () => {
+    const { target } = fullStack();
+    productRows([
+      {
+        itemId: 'ITEM1',
+        status: 'removed',
+        removedReason: 'hidden',
+        stateHash: 'r',
+        wantsSince: 2000,
+        updatedAt: 2,
+      },
+      {
+        itemId: '#slot#0123',
+        'want:ITEM1': { label: soda('1.99'), labelHash: 'h1', wantsSince: 1000 },
+        held: { label: soda('1.99'), labelHash: 'h1', itemId: 'ITEM1' },
+      },
+    ]);
+    const out = io();
+    await runCli(['merchants', 'label', 'M1', '--code', '0123'], out.io, async () => target);
+    expect(out.lines.join('\n')).toContain(
+      "Clover item ITEM1's record no longer wants this code, which still lists it",
+    );
+  });
+
   it('names an item its store does not have as not found (exit 3)', async () => {
     const { target } = fullStack();
     const err = await runCli(

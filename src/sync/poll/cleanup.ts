@@ -1,4 +1,4 @@
-import { isOutOfStep, type PushFlags, wantedLabel } from '../../domain/shelf.ts';
+import { isOutOfStep, type PushFlags, wantDrift, wantedLabel } from '../../domain/shelf.ts';
 import type { ItemRecord } from '../../store/shelf.ts';
 import type { PollContext } from './context.ts';
 import { keyOf } from './read.ts';
@@ -48,18 +48,20 @@ export async function confirmGone(ctx: PollContext, stored: readonly ItemRecord[
 export async function reconcile(ctx: PollContext, stored: readonly ItemRecord[], flags: PushFlags) {
   const slots = await ctx.deps.shelf.listSlots(ctx.merchant.merchantId);
   const records = new Map(stored.map((r) => [r.itemId, r]));
-  const listed = new Map(slots.flatMap((s) => s.wanters.map((w) => [`${s.code} ${w.itemId}`, w] as const)));
+  const byCode = new Map(slots.map((s) => [s.code, s]));
   for (const r of stored) {
     const want = wantedLabel(r);
-    const entry = want && listed.get(`${want.label.pc} ${r.itemId}`);
-    if (want && (entry?.labelHash !== want.labelHash || entry.wantsSince !== r.wantsSince))
+    if (!want) continue;
+    const slot = byCode.get(want.label.pc) ?? { code: want.label.pc, wanters: [] };
+    if (wantDrift(slot, r.itemId, r) === 'want')
       await touch(ctx, want.label.pc, { want: { itemId: r.itemId, ...want, wantsSince: r.wantsSince } });
   }
   // Its drops include those the read left pending (each is of a code the item's record does not want).
   ctx.leaving.clear();
   for (const slot of slots) {
-    const stays = (id: string) => wantedLabel(records.get(id))?.label.pc === slot.code;
-    for (const w of slot.wanters) if (!stays(w.itemId)) await touch(ctx, slot.code, { drop: w.itemId });
+    for (const w of slot.wanters)
+      if (wantDrift(slot, w.itemId, records.get(w.itemId)) === 'drop')
+        await touch(ctx, slot.code, { drop: w.itemId });
     if (isOutOfStep(slot, flags)) ctx.touched.add(slot.code);
   }
 }
