@@ -496,6 +496,13 @@ const merchantsShow = command({
   },
 });
 
+/** What makes a store that is not active run again: the step its state asks of the operator or its owner. */
+function startAgainStep(m: MerchantRecord, cli: string) {
+  return m.state === 'disabled' && !ownerMustReconnect(m)
+    ? `\`${cli} merchants enable ${m.merchantId}\` first`
+    : attentionHint(merchantView(m), cli);
+}
+
 /** An item as `merchants label` tells it: whether it wants a label at all, and why not. */
 function itemStateText(i: {
   status: string;
@@ -556,6 +563,8 @@ const merchantsLabel = command({
     return {
       merchantId,
       storeCode: record.storeCode,
+      state: record.state,
+      ...(record.state === 'active' ? {} : { startAgain: startAgainStep(record, ctx.cli) }),
       ...(record.shelfWritesUnfinished !== undefined
         ? { shelfWritesUnfinishedSince: new Date(record.shelfWritesUnfinished).toISOString() }
         : {}),
@@ -570,7 +579,14 @@ const merchantsLabel = command({
     };
   },
   text: (d, cli) => {
-    const lines = [`merchant ${d.merchantId}  store ${d.storeCode ?? '-'}`];
+    const lines = [`merchant ${d.merchantId}  store ${d.storeCode ?? '-'}  ${d.state}`];
+    // Not active: no poll reads Clover, repairs or queues a push, and a backfill is refused.
+    const active = d.state === 'active';
+    if (!active) {
+      lines.push(
+        `  while ${d.state}, no poll of the store reads Clover or queues a push, and a backfill is refused${d.startAgain ? `: ${d.startAgain}` : ''}`,
+      );
+    }
     if (d.item) lines.push(`  Clover item ${d.item.itemId}: ${itemStateText(d.item)}`);
     const slot = d.slot;
     if (!slot) return lines;
@@ -590,14 +606,15 @@ const merchantsLabel = command({
       `    Hipoink holds, as last recorded: ${held ? `${labelText(held.name, held.price)} from Clover item ${held.itemId}` : 'nothing'}`,
     );
     const backfill = `\`${cli} backfill --merchant-id ${d.merchantId}\``;
+    const once = active ? '' : ', the store active again';
     if (slot.refused?.current) {
       lines.push(
-        `    Hipoink refused Clover item ${slot.refused.itemId}'s label: ${slot.refused.reason}. It is sent again when the item changes in Clover, or by ${backfill} once the cause is fixed`,
+        `    Hipoink refused Clover item ${slot.refused.itemId}'s label: ${slot.refused.reason}. It is sent again when the item changes in Clover, or by ${backfill} once the cause is fixed${once}`,
       );
     }
     if (slot.unanswered)
       lines.push('    a Hipoink call under it has no recorded answer yet: a push sends it again');
-    const repairs = `the store's next poll writes it from the item's record (${backfill} at once), and a push follows`;
+    const repairs = `the store's next poll writes it from the item's record (${backfill} at once${once}), and a push follows`;
     for (const r of slot.repair) {
       lines.push(
         r.change === 'want'
@@ -615,7 +632,7 @@ const merchantsLabel = command({
     lines.push(
       slot.next === 'none'
         ? `    in step${asRecorded}: no push has anything to do here`
-        : `    out of step: a push must ${slot.next === 'create' ? `show Clover item ${owner?.itemId}'s label` : 'take the label off (no item wants the code)'}; one on its way or the store's next ghost cleanup does, ${backfill} at once`,
+        : `    out of step: a push must ${slot.next === 'create' ? `show Clover item ${owner?.itemId}'s label` : 'take the label off (no item wants the code)'}; ${active ? `one on its way or the store's next ghost cleanup does, ${backfill} at once` : `one on its way does, but no poll queues one until the store is active again`}`,
     );
     return lines;
   },
@@ -780,10 +797,7 @@ const backfill = command({
     const [refused] = named !== undefined && result.queued.length === 0 ? (result.skipped ?? []) : [];
     const m = before[0];
     if (refused && m) {
-      const way =
-        m.state === 'disabled' && !ownerMustReconnect(m)
-          ? `\`${ctx.cli} merchants enable ${m.merchantId}\` first`
-          : attentionHint(merchantView(m), ctx.cli);
+      const way = startAgainStep(m, ctx.cli);
       throw new Error(`backfill: ${m.merchantId} not resynced: ${refused.reason}${way ? `; ${way}` : ''}`);
     }
     const data = {

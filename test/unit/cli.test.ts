@@ -428,6 +428,40 @@ describe('esl-sync merchants label', () => {
     expect(JSON.parse(json.lines[0] ?? '').slot.repair).toEqual([{ itemId: 'ITEM1', change: 'want' }]);
   });
 
+  it('does not send the operator of a disabled store to a backfill it refuses, or to polls that do not come', async () => {
+    const { target } = fullStack();
+    const m1 = records.get('M1');
+    if (m1) m1.state = 'disabled';
+    // A price change its poll wrote before the store was disabled, not pushed yet.
+    productRows([
+      {
+        itemId: 'ITEM1',
+        status: 'active',
+        label: soda('2.49'),
+        labelHash: 'h2',
+        stateHash: 's2',
+        wantsSince: 1000,
+        updatedAt: 2,
+      },
+      {
+        itemId: '#slot#0123',
+        'want:ITEM1': { label: soda('2.49'), labelHash: 'h2', wantsSince: 1000 },
+        held: { label: soda('1.99'), labelHash: 'h1', itemId: 'ITEM1' },
+      },
+    ]);
+    const out = io();
+    await runCli(['merchants', 'label', 'M1', '--code', '0123'], out.io, async () => target);
+    const text = out.lines.join('\n');
+    expect(text).toContain('merchant M1  store ');
+    expect(text).toContain(
+      'while disabled, no poll of the store reads Clover or queues a push, and a backfill is refused: `esl-sync merchants enable M1` first',
+    );
+    expect(text).toContain(
+      "out of step: a push must show Clover item ITEM1's label; one on its way does, but no poll queues one until the store is active again",
+    );
+    expect(text).not.toMatch(/ghost cleanup|backfill --merchant-id M1` at once/);
+  });
+
   it('tells an item the code still lists whose record wants it no more', async () => {
     const { target } = fullStack();
     productRows([
