@@ -132,6 +132,8 @@ export function labelSelection(values: CliValues): { code: string } | { itemId: 
     return { itemId: item };
   }
   if (code === '' || code === undefined) throw new UsageError('--code takes a product code');
+  // The store's rules trim what they take a code from, so no item wants one with spaces at its ends.
+  if (code.trim() !== code) throw new UsageError('--code: a product code has no spaces at its ends');
   // Longer, no item can want it (the transform refuses it), and it is no key DynamoDB can read.
   if (Buffer.byteLength(code, 'utf8') > MAX_PRODUCT_CODE_BYTES) {
     throw new UsageError(`--code: a product code is at most ${MAX_PRODUCT_CODE_BYTES} bytes`);

@@ -258,6 +258,8 @@ describe('usage errors come before the stack is looked up', () => {
     [['merchants', 'label', 'M'], /give one of --code CODE .* or --item ITEM_ID/],
     [['merchants', 'label', 'M', '--code', 'X', '--item', 'I'], /give one of --code CODE/],
     [['merchants', 'label', 'M', '--code', ''], /--code takes a product code/],
+    [['merchants', 'label', 'M', '--code', '0123 '], /--code: a product code has no spaces at its ends/],
+    [['merchants', 'label', 'M', '--code', '0123\n'], /--code: a product code has no spaces at its ends/],
     [['merchants', 'label', 'M', '--item', '#calls'], /--item takes a Clover item id/],
     [['merchants', 'label', 'M', '--item', '#slot#0123'], /--item takes a Clover item id/],
     [['merchants', 'label', 'M', '--item', ' '], /--item takes a Clover item id/],
