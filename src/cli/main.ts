@@ -4,6 +4,7 @@
  * `main` turns the outcome into an exit code (`errors.ts`).
  */
 import { parseArgs } from 'node:util';
+import { CLOVER_ID } from '../clover/schemas.ts';
 import { COMMANDS, type Command } from './commands.ts';
 import { commandContext } from './context.ts';
 import { EXIT_CODES_HELP, exitCodeOf, UsageError } from './errors.ts';
@@ -174,6 +175,10 @@ export async function runCli(argv: string[], io: CliIo, resolveTarget?: ResolveT
   const [merchantId, ...extra] = command.merchantId ? rest : ['', ...rest];
   if (command.merchantId && !merchantId) {
     throw new UsageError(`${command.name} needs a merchant id`, command.name);
+  }
+  // Anything else is no merchant: the table's own records (e.g. the fan-out's) are keyed beside them.
+  if (command.merchantId && !CLOVER_ID.test(merchantId ?? '')) {
+    throw new UsageError(`${command.name}: a merchant id is Clover's, letters and digits`, command.name);
   }
   if (extra.length > 0) throw new UsageError(`${command.name}: unexpected ${extra.join(' ')}`, command.name);
   const values_ = values as CliValues;

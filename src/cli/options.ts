@@ -165,6 +165,8 @@ export function backfillPayload(values: CliValues): BackfillPayload {
   const merchantId = values['merchant-id'];
   if (!merchantId === !values.all)
     throw new UsageError('backfill needs --merchant-id ID or --all (not both)');
+  if (merchantId !== undefined && !CLOVER_ID.test(merchantId))
+    throw new UsageError("--merchant-id: a merchant id is Clover's, letters and digits");
   const raw = values.since;
   const since = raw === undefined ? undefined : /^\d+$/.test(raw) ? Number(raw) : raw;
   if (since !== undefined && !SinceSchema.safeParse(since).success) {
@@ -198,7 +200,7 @@ export function deployedStage(values: CliValues, env: NodeJS.ProcessEnv = proces
 
 const secondsInt = z.coerce.number().check(z.int(), z.positive());
 const MerchantAddSchema = z.object({
-  'merchant-id': z.string().check(z.minLength(1)),
+  'merchant-id': z.string().check(z.regex(CLOVER_ID, "a merchant id is Clover's, letters and digits")),
   'store-code': StoreCodeSchema,
   'access-token': z.string().check(z.minLength(1)),
   'access-token-expiration': secondsInt,

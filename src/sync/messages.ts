@@ -1,3 +1,4 @@
+import { CLOVER_ID } from '../clover/schemas.ts';
 import * as z from '../zod.ts';
 
 /** Items one poll message may ask to confirm gone. */
@@ -86,7 +87,8 @@ export const SinceSchema = z.union(
 /** Backfill Lambda payload (invoked by hand or by the CLI). */
 /** `repush`: send every label again, even where Hipoink is recorded to hold it. */
 export const BackfillOneSchema = z.strictObject({
-  merchantId: z.string().check(z.minLength(1)),
+  // Clover's id: the merchants table keys records of its own beside the merchants.
+  merchantId: z.string().check(z.regex(CLOVER_ID, 'expected a Clover merchant id (letters and digits)')),
   since: z.optional(SinceSchema),
   repush: z.optional(z.boolean()),
 });

@@ -255,6 +255,13 @@ describe('usage errors come before the stack is looked up', () => {
     [['merchants', 'remove'], /merchants remove needs a merchant id/],
     [['merchants', 'show'], /merchants show needs a merchant id/],
     [['merchants', 'show', 'A', 'B'], /merchants show: unexpected B/],
+    [['merchants', 'show', '#attention'], /merchants show: a merchant id is Clover's, letters and digits/],
+    [['merchants', 'disable', '#token-refresher'], /a merchant id is Clover's/],
+    [['backfill', '--merchant-id', '#attention'], /--merchant-id: a merchant id is Clover's/],
+    [
+      ['merchants', 'add', '--merchant-id', '#attention', '--store-code', 's', '--tokens-file', 'f'],
+      /merchants add: missing or invalid --merchant-id/,
+    ],
     [['merchants', 'label', 'M'], /give one of --code CODE .* or --item ITEM_ID/],
     [['merchants', 'label', 'M', '--code', 'X', '--item', 'I'], /give one of --code CODE/],
     [['merchants', 'label', 'M', '--code', ''], /--code takes a product code/],

@@ -400,6 +400,8 @@ describe('parseBackfillRequest (the Backfill handler’s payload check)', () => 
     expect(problem({ merchantId: 'A', since: '1730419200000' })).toMatch(/since: expected Unix ms/);
     expect(problem({ all: true, since: '2026-11-01' })).toMatch(/since: expected Unix ms/);
     expect(problem({ merchantId: '' })).toMatch(/merchantId: /);
+    // The table's own records (the fan-out's ledger, the refresher's heartbeat) are no merchant.
+    expect(problem({ merchantId: '#attention' })).toMatch(/merchantId: expected a Clover merchant id/);
     expect(problem({ all: false })).toMatch(/all: /);
     expect(problem({ merchantId: 'A', all: true })).toMatch(/Unrecognized key/);
   });
