@@ -1,3 +1,4 @@
+import { CLOVER_ID } from '../clover/schemas.ts';
 import {
   beginConnect,
   type ConnectDeps,
@@ -24,7 +25,7 @@ const PARAM = {
   // An invite id (the group), perhaps with the punctuation of the sentence it was pasted from after
   // it: an id has none of those marks, so they are the sentence's, not the link's.
   invite: /^([A-Za-z0-9_-]{1,64})[.,;:!?)'"]{0,3}$/,
-  merchantId: /^[A-Za-z0-9]{1,32}$/,
+  merchantId: CLOVER_ID,
   clientId: /^[A-Za-z0-9]{1,64}$/,
   code: /^[A-Za-z0-9._~+/=-]{1,512}$/,
   state: /^[A-Za-z0-9._-]{1,512}$/,
