@@ -629,11 +629,19 @@ const merchantsLabel = command({
     }
     const owner = slot.wanters.find((w) => w.gets);
     const asRecorded = slot.repair.length > 0 ? ' as the code is recorded, until then' : '';
-    lines.push(
-      slot.next === 'none'
-        ? `    in step${asRecorded}: no push has anything to do here`
-        : `    out of step: a push must ${slot.next === 'create' ? `show Clover item ${owner?.itemId}'s label` : 'take the label off (no item wants the code)'}; ${active ? `one on its way or the store's next ghost cleanup does, ${backfill} at once` : `one on its way does, but no poll queues one until the store is active again`}`,
-    );
+    // A refused label is left as it is by every push: the shelf keeps whatever Hipoink held before.
+    const refusedOff = slot.refused?.current === true && !slot.refused.held;
+    if (slot.next === 'none' && refusedOff) {
+      lines.push(
+        `    out of step${asRecorded}: Hipoink does not show Clover item ${owner?.itemId}'s label, and no push sends it again by itself (see the refusal above)`,
+      );
+    } else if (slot.next === 'none') {
+      lines.push(`    in step${asRecorded}: no push has anything to do here`);
+    } else {
+      lines.push(
+        `    out of step: a push must ${slot.next === 'create' ? `show Clover item ${owner?.itemId}'s label` : 'take the label off (no item wants the code)'}; ${active ? `one on its way or the store's next ghost cleanup does, ${backfill} at once` : `one on its way does, but no poll queues one until the store is active again`}`,
+      );
+    }
     return lines;
   },
 });
@@ -658,6 +666,8 @@ function slotView(slot: Slot) {
       reason: slot.refused.reason,
       // A refusal of a label the owner no longer wants no longer counts.
       current: ownerRefusal(slot) !== undefined,
+      // Whether Hipoink holds the refused label all the same (accepted before): the shelf shows it.
+      held: slot.held !== undefined && slot.held.labelHash === slot.refused.labelHash,
     },
     unanswered: slot.unsure === true,
     next: slotAction(slot).kind,

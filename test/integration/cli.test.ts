@@ -224,7 +224,9 @@ describe('merchants label', () => {
     expect(refused).toContain('Hipoink holds, as last recorded: nothing');
     expect(refused).toContain(`Hipoink refused Clover item ${chips.id}'s label: `);
     expect(refused).toContain('price tag template missing');
-    expect(refused).toContain('in step: no push has anything to do here');
+    expect(refused).toContain(
+      `out of step: Hipoink does not show Clover item ${chips.id}'s label, and no push sends it again by itself`,
+    );
 
     // A price change whose push Hipoink has not answered yet: out of step, the call unanswered.
     const held = hipoink.holdStore('store-g');

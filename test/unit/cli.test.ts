@@ -471,6 +471,36 @@ describe('esl-sync merchants label', () => {
     expect(text).not.toMatch(/ghost cleanup|backfill --merchant-id M1` at once/);
   });
 
+  it('does not call a code in step whose label Hipoink refused and does not show', async () => {
+    const { target } = fullStack();
+    // The price change Hipoink refused: it still holds the old label.
+    productRows([
+      {
+        itemId: 'ITEM1',
+        status: 'active',
+        label: soda('2.49'),
+        labelHash: 'h2',
+        stateHash: 's2',
+        wantsSince: 1000,
+        updatedAt: 2,
+      },
+      {
+        itemId: '#slot#0123',
+        'want:ITEM1': { label: soda('2.49'), labelHash: 'h2', wantsSince: 1000 },
+        held: { label: soda('1.99'), labelHash: 'h1', itemId: 'ITEM1' },
+        refused: { labelHash: 'h2', reason: 'price tag template missing', itemId: 'ITEM1' },
+      },
+    ]);
+    const out = io();
+    await runCli(['merchants', 'label', 'M1', '--code', '0123'], out.io, async () => target);
+    const text = out.lines.join('\n');
+    expect(text).toContain('Hipoink holds, as last recorded: "Soda" 1.99 from Clover item ITEM1');
+    expect(text).not.toContain('in step: no push has anything to do here');
+    expect(text).toContain(
+      "out of step: Hipoink does not show Clover item ITEM1's label, and no push sends it again by itself",
+    );
+  });
+
   it('tells an item the code still lists whose record wants it no more', async () => {
     const { target } = fullStack();
     productRows([
