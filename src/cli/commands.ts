@@ -565,6 +565,13 @@ const merchantsLabel = command({
       storeCode: record.storeCode,
       state: record.state,
       ...(record.state === 'active' ? {} : { startAgain: startAgainStep(record, ctx.cli) }),
+      // Whether the store's pushes reach Hipoink at all: a code out of step waits on that first.
+      ...(record.pushFailingSince !== undefined
+        ? {
+            pushFailingSince: new Date(record.pushFailingSince).toISOString(),
+            ...(record.lastPushError !== undefined ? { lastPushError: record.lastPushError } : {}),
+          }
+        : {}),
       ...(record.shelfWritesUnfinished !== undefined
         ? { shelfWritesUnfinishedSince: new Date(record.shelfWritesUnfinished).toISOString() }
         : {}),
@@ -587,6 +594,8 @@ const merchantsLabel = command({
         `  while ${d.state}, no poll of the store reads Clover or queues a push, and a backfill is refused${d.startAgain ? `: ${d.startAgain}` : ''}`,
       );
     }
+    const push = pushFailureLine(d, cli);
+    if (push) lines.push(push);
     if (d.item) lines.push(`  Clover item ${d.item.itemId}: ${itemStateText(d.item)}`);
     const slot = d.slot;
     if (!slot) return lines;

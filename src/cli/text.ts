@@ -33,7 +33,10 @@ export function shelfLine(v: MerchantView): string {
 }
 
 /** A store whose pushes fail, whatever else it waits on: its labels are not reaching Hipoink. */
-export function pushFailureLine(v: MerchantView, cli: string): string | undefined {
+export function pushFailureLine(
+  v: Pick<MerchantView, 'pushFailingSince' | 'lastPushError'>,
+  cli: string,
+): string | undefined {
   if (v.pushFailingSince === undefined) return undefined;
   return `  ! its labels are not reaching Hipoink (pushes failing since ${v.pushFailingSince}: ${v.lastPushError ?? 'unknown'}); a push that may pass is retried, and \`${cli} dlq list --queue push\` shows any set aside`;
 }

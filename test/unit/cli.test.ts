@@ -501,6 +501,42 @@ describe('esl-sync merchants label', () => {
     );
   });
 
+  it("tells that the store's pushes are failing, before sending the operator to a push", async () => {
+    const { target } = fullStack();
+    const m1 = records.get('M1');
+    if (m1) {
+      m1.pushFailingSince = Date.parse('2026-01-01T00:00:00Z');
+      m1.lastPushError = 'Hipoink product/create_multiple failed with HTTP 503';
+    }
+    productRows([
+      {
+        itemId: 'ITEM1',
+        status: 'active',
+        label: soda('2.49'),
+        labelHash: 'h2',
+        stateHash: 's2',
+        wantsSince: 1000,
+        updatedAt: 2,
+      },
+      {
+        itemId: '#slot#0123',
+        'want:ITEM1': { label: soda('2.49'), labelHash: 'h2', wantsSince: 1000 },
+        held: { label: soda('1.99'), labelHash: 'h1', itemId: 'ITEM1' },
+      },
+    ]);
+    const out = io();
+    await runCli(['merchants', 'label', 'M1', '--code', '0123'], out.io, async () => target);
+    expect(out.lines.join('\n')).toContain(
+      '! its labels are not reaching Hipoink (pushes failing since 2026-01-01T00:00:00.000Z: Hipoink product/create_multiple failed with HTTP 503)',
+    );
+    const json = io();
+    await runCli(['merchants', 'label', 'M1', '--code', '0123', '--json'], json.io, async () => target);
+    expect(JSON.parse(json.lines[0] ?? '')).toMatchObject({
+      pushFailingSince: '2026-01-01T00:00:00.000Z',
+      lastPushError: 'Hipoink product/create_multiple failed with HTTP 503',
+    });
+  });
+
   it('tells an item the code still lists whose record wants it no more', async () => {
     const { target } = fullStack();
     productRows([
