@@ -40,6 +40,7 @@ import { scheduledEvent, startSchedule } from './aws/schedule.ts';
 import { startLocalSecrets } from './aws/secrets.ts';
 import { ensureQueues, startLocalSqs } from './aws/sqs.ts';
 import { startLocalHttpApi } from './aws/web.ts';
+import { pushLine } from './push-line.ts';
 import { startShelfServer } from './shelf/server.ts';
 import { startCloverSimulator } from './simulators/clover.ts';
 import { demoCatalog, demoStoreToConnect, startDemoActivity } from './simulators/demo.ts';
@@ -317,10 +318,11 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
 
     const doc = createDocumentClient(dynamodb);
     const merchants = createMerchantStore(doc, tables.merchantsTable);
+    const shelf = createShelfStore(doc, tables.productsTable);
     // The live shelf page: labels from the Hipoink simulator (an external Hipoink has no read API).
     const shelfPage = await startShelfServer({
       merchants,
-      shelf: createShelfStore(doc, tables.productsTable),
+      shelf,
       ...(hipoink ? { hipoinkSimulatorUrl: hipoink.url } : {}),
     });
     stops.push(() => shelfPage.stop());
@@ -374,12 +376,18 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
           for (const record of event.Records) {
             if (failed.has(record.messageId)) continue;
             const body = safeJson(record.body) as
-              | { merchantId?: string; codes?: unknown[]; barrier?: unknown }
+              | { merchantId?: string; codes?: unknown[]; barrier?: unknown; clearFrom?: unknown }
               | undefined;
             const merchant = body?.merchantId ? await merchants.get(body.merchantId) : undefined;
             if (merchant && body?.barrier === undefined) {
+              const codes = (body?.codes ?? []).filter((c): c is string => typeof c === 'string');
+              // A store left behind holds no slots of the merchant's: its clear is told as before.
+              const slots =
+                body?.clearFrom === undefined ? await shelf.getSlots(merchant.merchantId, codes) : [];
               log(
-                `labels store=${merchant.storeCode} codes=${body?.codes?.length ?? 0} brought in line with Clover`,
+                body?.clearFrom === undefined
+                  ? pushLine(merchant.storeCode, slots, merchant.lastPushError)
+                  : `labels store=${merchant.storeCode} codes=${codes.length} brought in line with Clover`,
               );
             }
           }

@@ -1,0 +1,76 @@
+/**
+ * The `labels …` lines of the local stack: a push Hipoink failed until it was set aside in the
+ * dead-letter queue is told as not brought in line, with its error, never as brought in line.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalStack, startLocalStack } from '../../local/start.ts';
+
+let dir: string;
+let stack: LocalStack;
+const lines: string[] = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'esl-sync-push-line-'));
+  stack = await startLocalStack({
+    intervalSeconds: 1,
+    demoActivitySeconds: 0,
+    tokenRefreshSeconds: 0,
+    webhooks: false,
+    dataDir: dir,
+    // The shortest backoff: a failing push is set aside after 1 + 2 + 4 + 8 s.
+    env: { RETRY_BASE_SECONDS: '1' },
+    log: (line) => lines.push(line),
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function until<T>(what: string, find: () => T | undefined, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const hit = find();
+    if (hit !== undefined) return hit;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}; lines:\n${lines.join('\n')}`);
+}
+
+describe('npm start labels lines', () => {
+  it('tells a push set aside after Hipoink failed it as not brought in line, with the error', async () => {
+    const { clover, hipoink } = stack.info.simulators;
+    if (!clover || !hipoink) throw new Error('bundled simulators expected');
+    await until('the first labels of store-001', () =>
+      lines.find((l) => l.startsWith('labels store=store-001 ') && l.endsWith('brought in line with Clover')),
+    );
+    const items = (await (await fetch(`${clover}/_sim/merchants/DEMOGAS0000001/items`)).json()) as Array<{
+      id: string;
+      sku?: string;
+      price: number;
+    }>;
+    const fuel = items.find((i) => i.sku === 'FUEL-87');
+    if (!fuel) throw new Error('demo item FUEL-87 expected');
+    await fetch(`${hipoink}/_sim/fail-every`, {
+      method: 'POST',
+      body: JSON.stringify({ n: 1, status: 503 }),
+    });
+    const from = lines.length;
+    await fetch(`${clover}/_sim/merchants/DEMOGAS0000001/items/${fuel.id}`, {
+      method: 'PUT',
+      body: JSON.stringify({ price: fuel.price + 10 }),
+    });
+    const told = await until('the failed push’s labels line', () =>
+      lines.slice(from).find((l) => l.startsWith('labels store=store-001 codes=1 ')),
+    );
+    expect(told).toContain(
+      'not brought in line with Clover: Hipoink product/create_multiple failed with HTTP 503',
+    );
+    expect(told).toContain('dlq list --queue push');
+    await fetch(`${hipoink}/_sim/fail-every`, { method: 'POST', body: JSON.stringify({ n: 0 }) });
+  }, 90_000);
+});
