@@ -509,8 +509,14 @@ function itemStateText(i: {
   removedReason?: string;
   invalidReason?: string;
   wantsCode?: string;
+  labelHeldUnder?: string;
 }) {
-  const wants = i.wantsCode === undefined ? 'it wants no label' : `it wants product code ${i.wantsCode}`;
+  const held =
+    i.labelHeldUnder === undefined
+      ? ''
+      : `, yet Hipoink holds its label under product code ${i.labelHeldUnder}, as last recorded`;
+  const wants =
+    i.wantsCode === undefined ? `it wants no label${held}` : `it wants product code ${i.wantsCode}`;
   if (i.status === 'removed') return `removed (${i.removedReason ?? 'gone'}): ${wants}`;
   if (i.status === 'invalid') {
     return `invalid (${i.invalidReason ?? 'invalid'}): ${i.wantsCode === undefined ? wants : `${wants}, with its last valid label`}`;
@@ -543,7 +549,13 @@ const merchantsLabel = command({
         );
       }
     }
-    const code = 'code' in selection ? selection.code : wantedLabel(item)?.label.pc;
+    const wants = item ? wantedLabel(item)?.label.pc : undefined;
+    // An item that wants no label may still have one on the shelf, as last recorded: its code is told.
+    const heldUnder =
+      item && wants === undefined
+        ? (await ctx.shelf.listSlots(merchantId)).find((s) => s.held?.itemId === item?.itemId)?.code
+        : undefined;
+    const code = 'code' in selection ? selection.code : (wants ?? heldUnder);
     const [slot] = code === undefined ? [] : await ctx.shelf.getSlots(merchantId, [code]);
     // The records of the items the slot lists, and the one asked for: a poll writes them first.
     const ids = [...(slot?.wanters.map((w) => w.itemId) ?? []), ...(item ? [item.itemId] : [])];
@@ -580,7 +592,8 @@ const merchantsLabel = command({
         status: item.status,
         ...(item.removedReason ? { removedReason: item.removedReason } : {}),
         ...(item.invalidReason ? { invalidReason: item.invalidReason } : {}),
-        ...(code !== undefined ? { wantsCode: code } : {}),
+        ...(wants !== undefined ? { wantsCode: wants } : {}),
+        ...(heldUnder !== undefined ? { labelHeldUnder: heldUnder } : {}),
       },
       slot: slot && { ...slotView(slot), repair },
     };

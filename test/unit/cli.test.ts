@@ -537,6 +537,40 @@ describe('esl-sync merchants label', () => {
     });
   });
 
+  it('names the code Hipoink still holds the label of an item that wants none under, and what a push must do there', async () => {
+    const { target } = fullStack();
+    // Deleted in Clover: the poll took it off its code, and the push taking the label down has not passed.
+    const rows = [
+      {
+        itemId: 'ITEM1',
+        status: 'removed',
+        removedReason: 'gone',
+        stateHash: 'r',
+        wantsSince: 2000,
+        updatedAt: 2,
+      },
+      { itemId: '#slot#0123', held: { label: soda('1.99'), labelHash: 'h1', itemId: 'ITEM1' } },
+    ];
+    productRows(rows);
+    ddb.on(QueryCommand).resolves({ Items: rows.slice(1).map((r) => ({ merchantId: 'M1', ...r })) });
+    const out = io();
+    await runCli(['merchants', 'label', 'M1', '--item', 'ITEM1'], out.io, async () => target);
+    const text = out.lines.join('\n');
+    expect(text).toContain(
+      'Clover item ITEM1: removed (gone): it wants no label, yet Hipoink holds its label under product code 0123, as last recorded',
+    );
+    expect(text).toContain('Hipoink holds, as last recorded: "Soda" 1.99 from Clover item ITEM1');
+    expect(text).toContain('out of step: a push must take the label off (no item wants the code)');
+    const json = io();
+    await runCli(['merchants', 'label', 'M1', '--item', 'ITEM1', '--json'], json.io, async () => target);
+    expect(JSON.parse(json.lines[0] ?? '').item).toEqual({
+      itemId: 'ITEM1',
+      status: 'removed',
+      removedReason: 'gone',
+      labelHeldUnder: '0123',
+    });
+  });
+
   it('tells an item the code still lists whose record wants it no more', async () => {
     const { target } = fullStack();
     productRows([
