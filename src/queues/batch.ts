@@ -131,10 +131,13 @@ function parseBody<S extends z.ZodMiniType>(schema: S, body: string): z.infer<S>
 
 async function deadLetter(dlq: QueueSender | undefined, record: SQSRecord, err: unknown, prefix = '') {
   const reason = prefix + (err instanceof Error ? err.message : String(err));
-  logger.error('Message cannot succeed; moved to the dead-letter queue', {
-    messageId: record.messageId,
-    ...errorForLog(err),
-  });
+  // A message out of tries may well pass later (a redrive), unlike one that can never succeed.
+  logger.error(
+    prefix
+      ? 'Message failed on its last try; moved to the dead-letter queue'
+      : 'Message cannot succeed; moved to the dead-letter queue',
+    { messageId: record.messageId, ...errorForLog(err) },
+  );
   if (!dlq) throw err; // Without a DLQ configured the queue's redrive policy takes over.
   await dlq.send([
     {

@@ -106,6 +106,7 @@ describe('processQueueBatch', () => {
     const last = record('1', '{"merchantId":"retry"}', 'A');
     last.attributes.ApproximateReceiveCount = String(MAX_RECEIVES);
     const handled: string[] = [];
+    const error = vi.spyOn(logger, 'error');
     const out = await processQueueBatch(
       { Records: [last, record('2', '{"merchantId":"after"}', 'A')] },
       context,
@@ -124,6 +125,11 @@ describe('processQueueBatch', () => {
     expect(dlq.sent.map((m) => m.attributes?.failureReason)).toEqual([
       `failed on its last receive (${MAX_RECEIVES}): Clover answered 503 during listItems`,
     ]);
+    // Out of tries, not hopeless: a redrive may well pass.
+    expect(error.mock.calls.map(([text]) => text)).toEqual([
+      'Message failed on its last try; moved to the dead-letter queue',
+    ]);
+    error.mockRestore();
   });
 
   it('logs why a message failed, under a key the logger keeps', async () => {
