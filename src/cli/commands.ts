@@ -785,18 +785,26 @@ const tick = command({
   description:
     'Runs the fan-out the schedule runs: one poll is queued for every active merchant. With --wait it returns once the whole fleet is idle (the poll and push queues empty).',
   options: {
-    wait: 'return once every poll and push is done (both queues empty), showing the queue depths',
+    wait: 'return once every poll and push is done (both queues empty), showing the queue depths, and say what waits in a dead-letter queue',
     timeout: WAIT_OPTIONS.timeout,
   },
   parse: ({ values }) => ({ wait: values.wait === true, timeoutMs: timeoutMs(values) }),
   run: async (ctx, p) => {
     const result = await ctx.invoke<FanOutResult | null>(ctx.target.stack.fanOutFunction, {});
-    if (p.wait) await ctx.queuesDrained(p.timeoutMs);
-    return { queued: result?.queued ?? 0, idle: p.wait };
+    if (!p.wait) return { queued: result?.queued ?? 0, idle: false };
+    await ctx.queuesDrained(p.timeoutMs);
+    // Done is not in line: work set aside in a dead-letter queue waits for someone.
+    const { sqs, stack } = ctx.target;
+    const deadLetters = {
+      pollDeadLetter: await queueDepth(sqs, stack.pollDlqUrl),
+      pushDeadLetter: await queueDepth(sqs, stack.pushDlqUrl),
+    };
+    return { queued: result?.queued ?? 0, idle: true, deadLetters };
   },
-  text: (d) => [
+  text: (d, cli) => [
     `tick: ${d.queued} merchant(s) queued for polling`,
     ...(d.idle ? ['tick: all polls and pushes done'] : []),
+    ...(d.deadLetters ? deadLetterHints(d.deadLetters, cli) : []),
   ],
 });
 

@@ -384,6 +384,25 @@ describe('esl-sync dlq list', () => {
   });
 });
 
+describe('esl-sync tick --wait', () => {
+  it('says when work waits in a dead-letter queue once the queues are drained, instead of only that all is done', async () => {
+    const { target } = fullStack();
+    const sqs = mockClient(target.sqs);
+    sqs.on(GetQueueAttributesCommand).resolves({ Attributes: {} });
+    sqs
+      .on(GetQueueAttributesCommand, { QueueUrl: target.stack.pushDlqUrl })
+      .resolves({ Attributes: { ApproximateNumberOfMessages: '2' } });
+    const out = io();
+    await runCli(['tick', '--wait'], out.io, async () => target);
+    expect(out.lines).toContain('tick: all polls and pushes done');
+    expect(out.lines.filter((l) => l.includes('set aside'))).toEqual([
+      expect.stringMatching(
+        /^ {2}! 2 push message\(s\) set aside: `esl-sync dlq list --queue push` says why/,
+      ),
+    ]);
+  });
+});
+
 describe('esl-sync merchants label', () => {
   /** The products table's rows, by sort key, answered to BatchGet. */
   const productRows = (rows: Array<Record<string, unknown>>) => {
