@@ -182,7 +182,12 @@ export async function runCli(argv: string[], io: CliIo, resolveTarget?: ResolveT
   }
   if (extra.length > 0) throw new UsageError(`${command.name}: unexpected ${extra.join(' ')}`, command.name);
   const values_ = values as CliValues;
-  const run = await command.prepare({ values: values_, merchantId: merchantId ?? '', io });
+  // An option's check does not know its command: its help is the command's own.
+  const run = await command.prepare({ values: values_, merchantId: merchantId ?? '', io }).catch((err) => {
+    throw err instanceof UsageError && err.command === undefined
+      ? new UsageError(err.message, command.name)
+      : err;
+  });
   const stage = deployedStage(values_);
   const target = await (resolveTarget ?? defaultTarget)(values_.aws === true, stage);
   const cli =

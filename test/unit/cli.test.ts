@@ -931,6 +931,18 @@ describe('exit codes', () => {
     expect(r.err.at(-1)).toMatch(/^Run `esl-sync (\w+ )*--help` for usage\.$/);
   });
 
+  it('points a bad option value to its own command’s help', async () => {
+    for (const [args, help] of [
+      [['merchants', 'label', 'M1'], 'merchants label'],
+      [['stores', 'invite'], 'stores invite'],
+      [['dlq', 'list', '--queue', 'both'], 'dlq list'],
+    ] as const) {
+      const r = await run([...args]);
+      expect(r.code).toBe(2);
+      expect(r.err.at(-1)).toBe(`Run \`esl-sync ${help} --help\` for usage.`);
+    }
+  });
+
   it.each(
     COMMANDS.filter((c) => c.merchantId)
       .map((c) => [
