@@ -576,6 +576,8 @@ const merchantsLabel = command({
       merchantId,
       storeCode: record.storeCode,
       state: record.state,
+      // The records are as the last poll left them: Clover may have changed since.
+      ...(record.lastSyncAt !== undefined ? { lastSyncAt: new Date(record.lastSyncAt).toISOString() } : {}),
       ...(record.state === 'active' ? {} : { startAgain: startAgainStep(record, ctx.cli) }),
       // Whether the store's pushes reach Hipoink at all: a code out of step waits on that first.
       ...(record.pushFailingSince !== undefined
@@ -607,6 +609,11 @@ const merchantsLabel = command({
         `  while ${d.state}, no poll of the store reads Clover or queues a push, and a backfill is refused${d.startAgain ? `: ${d.startAgain}` : ''}`,
       );
     }
+    if (active) {
+      lines.push(
+        `  as its last poll left its records (${d.lastSyncAt ?? 'no poll yet'}): a Clover change since, or a deletion no webhook notice told of, shows after \`${cli} backfill --merchant-id ${d.merchantId} --wait\``,
+      );
+    }
     const push = pushFailureLine(d, cli);
     if (push) lines.push(push);
     if (d.item) lines.push(`  Clover item ${d.item.itemId}: ${itemStateText(d.item)}`);
@@ -615,7 +622,7 @@ const merchantsLabel = command({
     lines.push(`  product code ${slot.code}:`);
     if (slot.wanters.length === 0) {
       lines.push(
-        '    wanted by no item (none has this code, or those that do are hidden, deleted or never valid)',
+        '    wanted by no item (none has this code, or those that do are hidden, deleted, variable-priced, never valid or not read by a poll yet)',
       );
     }
     for (const w of slot.wanters) {
@@ -635,7 +642,9 @@ const merchantsLabel = command({
       );
     }
     if (slot.unanswered)
-      lines.push('    a Hipoink call under it has no recorded answer yet: a push sends it again');
+      lines.push(
+        '    a Hipoink call under it has no recorded answer yet: the next push of this code sends it again',
+      );
     const repairs = `the store's next poll writes it from the item's record (${backfill} at once${once}), and a push follows`;
     for (const r of slot.repair) {
       lines.push(

@@ -420,6 +420,16 @@ describe('esl-sync merchants label', () => {
   };
   const soda = (pp: string) => ({ pc: '0123', pn: 'Soda', pp });
 
+  it('says how fresh its records are, and how to read Clover now', async () => {
+    const { target } = fullStack();
+    const lastSyncAt = records.get('M1')?.lastSyncAt ?? 0;
+    const out = io();
+    await runCli(['merchants', 'label', 'M1', '--code', '0123'], out.io, async () => target);
+    expect(out.lines).toContain(
+      `  as its last poll left its records (${new Date(lastSyncAt).toISOString()}): a Clover change since, or a deletion no webhook notice told of, shows after \`esl-sync backfill --merchant-id M1 --wait\``,
+    );
+  });
+
   it("tells an item's want its record has and the code's record does not list yet, not only that the code is in step", async () => {
     const { target } = fullStack();
     // A poll wrote the item's new price to its record, and stopped before writing the slot.
@@ -627,7 +637,7 @@ describe('esl-sync merchants label', () => {
   });
 });
 
-describe('esl-sync status', () => {
+describe('esl-sync status: dead letters', () => {
   it('says what to do about letters waiting in a dead-letter queue, for each queue holding some', async () => {
     const { target } = fullStack();
     const sqs = mockClient(target.sqs);
