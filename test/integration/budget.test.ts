@@ -89,7 +89,10 @@ describe('app-wide Clover budget', () => {
       backoffLimitMs: 200,
       gate: budgetGate(
         {
-          take: (limit, maxWait) => (takes++, budget.take(limit, maxWait)),
+          take: (limit, maxWait) => {
+            takes++;
+            return budget.take(limit, maxWait);
+          },
           pause: (until) => budget.pause(until),
         },
         budgetLimits(50),
