@@ -419,6 +419,40 @@ describe('esl-sync merchants label', () => {
       }));
   };
   const soda = (pp: string) => ({ pc: '0123', pn: 'Soda', pp });
+  /** ITEM1's record: wanting the soda label at 2.49 (hash h2), or removed for `removed`. */
+  const item1 = (removed?: 'gone' | 'hidden') =>
+    removed
+      ? {
+          itemId: 'ITEM1',
+          status: 'removed',
+          removedReason: removed,
+          stateHash: 'r',
+          wantsSince: 2000,
+          updatedAt: 2,
+        }
+      : {
+          itemId: 'ITEM1',
+          status: 'active',
+          label: soda('2.49'),
+          labelHash: 'h2',
+          stateHash: 's2',
+          wantsSince: 1000,
+          updatedAt: 2,
+        };
+  /** Code 0123's record: Hipoink holds the soda at 1.99 (h1), from ITEM1; `want` is ITEM1's want as listed. */
+  const slot0123 = (want: 'old' | 'new' | 'none', more: Record<string, unknown> = {}) => ({
+    itemId: '#slot#0123',
+    ...(want === 'none'
+      ? {}
+      : {
+          'want:ITEM1':
+            want === 'old'
+              ? { label: soda('1.99'), labelHash: 'h1', wantsSince: 1000 }
+              : { label: soda('2.49'), labelHash: 'h2', wantsSince: 1000 },
+        }),
+    held: { label: soda('1.99'), labelHash: 'h1', itemId: 'ITEM1' },
+    ...more,
+  });
 
   it('says how fresh its records are, and how to read Clover now', async () => {
     const { target } = fullStack();
@@ -433,22 +467,7 @@ describe('esl-sync merchants label', () => {
   it("tells an item's want its record has and the code's record does not list yet, not only that the code is in step", async () => {
     const { target } = fullStack();
     // A poll wrote the item's new price to its record, and stopped before writing the slot.
-    productRows([
-      {
-        itemId: 'ITEM1',
-        status: 'active',
-        label: soda('2.49'),
-        labelHash: 'h2',
-        stateHash: 's2',
-        wantsSince: 1000,
-        updatedAt: 2,
-      },
-      {
-        itemId: '#slot#0123',
-        'want:ITEM1': { label: soda('1.99'), labelHash: 'h1', wantsSince: 1000 },
-        held: { label: soda('1.99'), labelHash: 'h1', itemId: 'ITEM1' },
-      },
-    ]);
+    productRows([item1(), slot0123('old')]);
     for (const args of [
       ['--item', 'ITEM1'],
       ['--code', '0123'],
@@ -471,22 +490,7 @@ describe('esl-sync merchants label', () => {
     const m1 = records.get('M1');
     if (m1) m1.state = 'disabled';
     // A price change its poll wrote before the store was disabled, not pushed yet.
-    productRows([
-      {
-        itemId: 'ITEM1',
-        status: 'active',
-        label: soda('2.49'),
-        labelHash: 'h2',
-        stateHash: 's2',
-        wantsSince: 1000,
-        updatedAt: 2,
-      },
-      {
-        itemId: '#slot#0123',
-        'want:ITEM1': { label: soda('2.49'), labelHash: 'h2', wantsSince: 1000 },
-        held: { label: soda('1.99'), labelHash: 'h1', itemId: 'ITEM1' },
-      },
-    ]);
+    productRows([item1(), slot0123('new')]);
     const out = io();
     await runCli(['merchants', 'label', 'M1', '--code', '0123'], out.io, async () => target);
     const text = out.lines.join('\n');
@@ -504,21 +508,10 @@ describe('esl-sync merchants label', () => {
     const { target } = fullStack();
     // The price change Hipoink refused: it still holds the old label.
     productRows([
-      {
-        itemId: 'ITEM1',
-        status: 'active',
-        label: soda('2.49'),
-        labelHash: 'h2',
-        stateHash: 's2',
-        wantsSince: 1000,
-        updatedAt: 2,
-      },
-      {
-        itemId: '#slot#0123',
-        'want:ITEM1': { label: soda('2.49'), labelHash: 'h2', wantsSince: 1000 },
-        held: { label: soda('1.99'), labelHash: 'h1', itemId: 'ITEM1' },
+      item1(),
+      slot0123('new', {
         refused: { labelHash: 'h2', reason: 'price tag template missing', itemId: 'ITEM1' },
-      },
+      }),
     ]);
     const out = io();
     await runCli(['merchants', 'label', 'M1', '--code', '0123'], out.io, async () => target);
@@ -537,22 +530,7 @@ describe('esl-sync merchants label', () => {
       m1.pushFailingSince = Date.parse('2026-01-01T00:00:00Z');
       m1.lastPushError = 'Hipoink product/create_multiple failed with HTTP 503';
     }
-    productRows([
-      {
-        itemId: 'ITEM1',
-        status: 'active',
-        label: soda('2.49'),
-        labelHash: 'h2',
-        stateHash: 's2',
-        wantsSince: 1000,
-        updatedAt: 2,
-      },
-      {
-        itemId: '#slot#0123',
-        'want:ITEM1': { label: soda('2.49'), labelHash: 'h2', wantsSince: 1000 },
-        held: { label: soda('1.99'), labelHash: 'h1', itemId: 'ITEM1' },
-      },
-    ]);
+    productRows([item1(), slot0123('new')]);
     const out = io();
     await runCli(['merchants', 'label', 'M1', '--code', '0123'], out.io, async () => target);
     expect(out.lines.join('\n')).toContain(
@@ -569,17 +547,7 @@ describe('esl-sync merchants label', () => {
   it('names the code Hipoink still holds the label of an item that wants none under, and what a push must do there', async () => {
     const { target } = fullStack();
     // Deleted in Clover: the poll took it off its code, and the push taking the label down has not passed.
-    const rows = [
-      {
-        itemId: 'ITEM1',
-        status: 'removed',
-        removedReason: 'gone',
-        stateHash: 'r',
-        wantsSince: 2000,
-        updatedAt: 2,
-      },
-      { itemId: '#slot#0123', held: { label: soda('1.99'), labelHash: 'h1', itemId: 'ITEM1' } },
-    ];
+    const rows = [item1('gone'), slot0123('none')];
     productRows(rows);
     ddb.on(QueryCommand).resolves({ Items: rows.slice(1).map((r) => ({ merchantId: 'M1', ...r })) });
     const out = io();
@@ -602,21 +570,7 @@ describe('esl-sync merchants label', () => {
 
   it('tells an item the code still lists whose record wants it no more', async () => {
     const { target } = fullStack();
-    productRows([
-      {
-        itemId: 'ITEM1',
-        status: 'removed',
-        removedReason: 'hidden',
-        stateHash: 'r',
-        wantsSince: 2000,
-        updatedAt: 2,
-      },
-      {
-        itemId: '#slot#0123',
-        'want:ITEM1': { label: soda('1.99'), labelHash: 'h1', wantsSince: 1000 },
-        held: { label: soda('1.99'), labelHash: 'h1', itemId: 'ITEM1' },
-      },
-    ]);
+    productRows([item1('hidden'), slot0123('old')]);
     const out = io();
     await runCli(['merchants', 'label', 'M1', '--code', '0123'], out.io, async () => target);
     expect(out.lines.join('\n')).toContain(
