@@ -190,29 +190,29 @@ describe('--json', () => {
 
 describe('merchants label', () => {
   it('tells which item a shared code shows, a refused label with its reason, an unanswered push, and an item that wants no label', async () => {
-    const G = 'CLIMERCHANTG8';
-    clover.addMerchant(G, [
-      { name: 'G soda', sku: 'G-0', price: 199 },
-      { name: 'G soda twin', sku: 'G-0', price: 299 },
-      { name: 'G chips', sku: 'G-2', price: 99 },
+    const L = 'CLIMERCHANTL9';
+    clover.addMerchant(L, [
+      { name: 'L soda', sku: 'L-0', price: 199 },
+      { name: 'L soda twin', sku: 'L-0', price: 299 },
+      { name: 'L chips', sku: 'L-2', price: 99 },
     ]);
-    hipoink.rejectProduct('G-2', 'price tag template missing');
-    await cli(...merchantAddArgs(G, 'store-g', clover.issueTokens(G)));
-    await cli('backfill', '--merchant-id', G, '--wait');
-    const [soda, twin, chips] = clover.items(G);
+    hipoink.rejectProduct('L-2', 'price tag template missing');
+    await cli(...merchantAddArgs(L, 'store-l', clover.issueTokens(L)));
+    await cli('backfill', '--merchant-id', L, '--wait');
+    const [soda, twin, chips] = clover.items(L);
     if (!soda || !twin || !chips) throw new Error('fixture');
-    const label = async (...args: string[]) => (await cli('merchants', 'label', G, ...args)).out.join('\n');
+    const label = async (...args: string[]) => (await cli('merchants', 'label', L, ...args)).out.join('\n');
 
-    // Of the two items with code G-0, the one Hipoink shows is the one told to get it.
-    const shown = hipoink.products('store-g').get('G-0');
-    const [winner, loser] = shown?.pn === 'G soda' ? [soda, twin] : [twin, soda];
-    const shared = await label('--code', 'G-0');
+    // Of the two items with code L-0, the one Hipoink shows is the one told to get it.
+    const shown = hipoink.products('store-l').get('L-0');
+    const [winner, loser] = shown?.pn === 'L soda' ? [soda, twin] : [twin, soda];
+    const shared = await label('--code', 'L-0');
     expect(shared).toContain(`wanted by Clover item ${winner.id} since `);
     expect(shared).toMatch(
       new RegExp(`Clover item ${winner.id} since [^\\n]*: "${winner.name}" [\\d.]+ \\(gets it\\)`),
     );
     expect(shared).toContain(
-      `: "${loser.name}" ${(loser.price / 100).toFixed(2)} (not shown: product code G-0 is already used by Clover item ${winner.id})`,
+      `: "${loser.name}" ${(loser.price / 100).toFixed(2)} (not shown: product code L-0 is already used by Clover item ${winner.id})`,
     );
     expect(shared).toContain(
       `Hipoink holds, as last recorded: "${winner.name}" ${(winner.price / 100).toFixed(2)} from Clover item ${winner.id}`,
@@ -220,7 +220,7 @@ describe('merchants label', () => {
     expect(shared).toContain('in step: no push has anything to do here');
 
     // A label Hipoink refused: why, and that it is not sent again by itself.
-    const refused = await label('--code', 'G-2');
+    const refused = await label('--code', 'L-2');
     expect(refused).toContain('Hipoink holds, as last recorded: nothing');
     expect(refused).toContain(`Hipoink refused Clover item ${chips.id}'s label: `);
     expect(refused).toContain('price tag template missing');
@@ -229,40 +229,40 @@ describe('merchants label', () => {
     );
 
     // A price change whose push Hipoink has not answered yet: out of step, the call unanswered.
-    const held = hipoink.holdStore('store-g');
+    const held = hipoink.holdStore('store-l');
     try {
-      clover.upsertItem(G, { id: winner.id, price: winner.price + 100 });
-      await cli('backfill', '--merchant-id', G);
-      await until('store G’s push is waiting on Hipoink', () => hipoink.heldRequests('store-g') > 0);
+      clover.upsertItem(L, { id: winner.id, price: winner.price + 100 });
+      await cli('backfill', '--merchant-id', L);
+      await until('store L’s push is waiting on Hipoink', () => hipoink.heldRequests('store-l') > 0);
       const pending = JSON.parse(
-        (await cli('merchants', 'label', G, '--item', winner.id, '--json')).out[0] ?? '',
+        (await cli('merchants', 'label', L, '--item', winner.id, '--json')).out[0] ?? '',
       );
-      expect(pending.item).toEqual({ itemId: winner.id, status: 'active', wantsCode: 'G-0' });
-      expect(pending.slot).toMatchObject({ code: 'G-0', unanswered: true, next: 'create' });
+      expect(pending.item).toEqual({ itemId: winner.id, status: 'active', wantsCode: 'L-0' });
+      expect(pending.slot).toMatchObject({ code: 'L-0', unanswered: true, next: 'create' });
       const text = await label('--item', winner.id);
-      expect(text).toContain(`Clover item ${winner.id}: active: it wants product code G-0`);
+      expect(text).toContain(`Clover item ${winner.id}: active: it wants product code L-0`);
       expect(text).toContain('a Hipoink call under it has no recorded answer yet');
       expect(text).toContain(`out of step: a push must show Clover item ${winner.id}'s label`);
     } finally {
       held.release();
     }
     await cli('tick', '--wait');
-    expect(await label('--code', 'G-0')).toContain(
+    expect(await label('--code', 'L-0')).toContain(
       `Hipoink holds, as last recorded: "${winner.name}" ${((winner.price + 100) / 100).toFixed(2)} from Clover item ${winner.id}`,
     );
 
     // Hidden, the winner wants no label; the other item gets the code, and Hipoink shows it.
-    clover.upsertItem(G, { id: winner.id, hidden: true });
-    await cli('backfill', '--merchant-id', G, '--wait');
+    clover.upsertItem(L, { id: winner.id, hidden: true });
+    await cli('backfill', '--merchant-id', L, '--wait');
     const gone = await label('--item', winner.id);
     expect(gone).toContain(`Clover item ${winner.id}: removed (hidden): it wants no label`);
-    expect(gone).not.toContain('product code G-0:');
-    expect(hipoink.products('store-g').get('G-0')?.pn).toBe(loser.name);
-    expect(await label('--code', 'G-0')).toContain(`Clover item ${loser.id} since `);
-    await expect(cli('merchants', 'label', G, '--item', 'NOSUCHITEM')).rejects.toThrow(
-      /Clover item NOSUCHITEM is not among merchant CLIMERCHANTG8's items/,
+    expect(gone).not.toContain('product code L-0:');
+    expect(hipoink.products('store-l').get('L-0')?.pn).toBe(loser.name);
+    expect(await label('--code', 'L-0')).toContain(`Clover item ${loser.id} since `);
+    await expect(cli('merchants', 'label', L, '--item', 'NOSUCHITEM')).rejects.toThrow(
+      /Clover item NOSUCHITEM is not among merchant CLIMERCHANTL9's items/,
     );
-    await cli('merchants', 'remove', G, '--remove-labels');
+    await cli('merchants', 'remove', L, '--remove-labels');
   });
 });
 
