@@ -661,10 +661,11 @@ const merchantsLabel = command({
     const owner = slot.wanters.find((w) => w.gets);
     const asRecorded = slot.repair.length > 0 ? ' as the code is recorded, until then' : '';
     // A refused label is left as it is by every push: the shelf keeps whatever Hipoink held before.
+    // Not "out of step", which status counts "to push": it counts this code among the refused.
     const refusedOff = slot.refused?.current === true && !slot.refused.held;
     if (slot.next === 'none' && refusedOff) {
       lines.push(
-        `    out of step${asRecorded}: Hipoink does not show Clover item ${owner?.itemId}'s label, and no push sends it again by itself (see the refusal above)`,
+        `    refused${asRecorded}: Hipoink does not show Clover item ${owner?.itemId}'s label as it is now, and no push sends it again by itself (see the refusal above; status counts the code as refused, not to push)`,
       );
     } else if (slot.next === 'none') {
       lines.push(`    in step${asRecorded}: no push has anything to do here`);

@@ -225,7 +225,7 @@ describe('merchants label', () => {
     expect(refused).toContain(`Hipoink refused Clover item ${chips.id}'s label: `);
     expect(refused).toContain('price tag template missing');
     expect(refused).toContain(
-      `out of step: Hipoink does not show Clover item ${chips.id}'s label, and no push sends it again by itself`,
+      `refused: Hipoink does not show Clover item ${chips.id}'s label as it is now, and no push sends it again by itself`,
     );
 
     // A price change whose push Hipoink has not answered yet: out of step, the call unanswered.

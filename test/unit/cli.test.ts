@@ -24,6 +24,7 @@ import { exitCodeOf } from '../../src/cli/errors.ts';
 import { main, NotFoundError, runCli, UsageError } from '../../src/cli/main.ts';
 import { OPTIONS } from '../../src/cli/options.ts';
 import type { Target } from '../../src/cli/target.ts';
+import { slotCounts } from '../../src/domain/counts.ts';
 import { waitForQueuesDrained } from '../../src/queues/depth.ts';
 import type { MerchantRecord } from '../../src/store/merchants.ts';
 import { parseBackfillRequest, requestBackfill } from '../../src/sync/backfill.ts';
@@ -519,8 +520,19 @@ describe('esl-sync merchants label', () => {
     expect(text).toContain('Hipoink holds, as last recorded: "Soda" 1.99 from Clover item ITEM1');
     expect(text).not.toContain('in step: no push has anything to do here');
     expect(text).toContain(
-      "out of step: Hipoink does not show Clover item ITEM1's label, and no push sends it again by itself",
+      "refused: Hipoink does not show Clover item ITEM1's label as it is now, and no push sends it again by itself",
     );
+    // Out of step is what status counts "to push": a refused code is counted as refused instead.
+    const soda249 = { label: soda('2.49'), labelHash: 'h2', itemId: 'ITEM1', wantsSince: 1000 };
+    expect(
+      slotCounts({
+        code: '0123',
+        wanters: [soda249],
+        held: { label: soda('1.99'), labelHash: 'h1', itemId: 'ITEM1' },
+        refused: { labelHash: 'h2', reason: 'price tag template missing', itemId: 'ITEM1' },
+      }),
+    ).toMatchObject({ outOfStep: 0, refused: 1 });
+    expect(text).not.toContain('out of step');
   });
 
   it("tells that the store's pushes are failing, before sending the operator to a push", async () => {
