@@ -3,7 +3,7 @@
  * queue returns to the pump as handled, like one that succeeded: only the codes' records tell them
  * apart, so the line is made from those, read after the push.
  */
-import { isOutOfStep, type Slot } from '../src/domain/shelf.ts';
+import { isOutOfStep, ownerOf, ownerRefusal, type Slot } from '../src/domain/shelf.ts';
 
 export function pushLine(
   storeCode: string | undefined,
@@ -12,8 +12,17 @@ export function pushLine(
 ): string {
   const behind = slots.filter((s) => isOutOfStep(s)).length;
   const head = `labels store=${storeCode ?? '-'} codes=${slots.length}`;
-  if (behind === 0) return `${head} brought in line with Clover`;
-  const of = behind === slots.length ? '' : `${behind} of them `;
+  const ofThem = (n: number) => (n === slots.length ? '' : `${n} of them `);
+  if (behind === 0) {
+    // In step as the push rules go, yet not shown: Hipoink refused the owner's label as it is now.
+    const refused = slots.filter(
+      (s) => ownerRefusal(s) !== undefined && s.held?.labelHash !== ownerOf(s)?.labelHash,
+    );
+    const [first] = refused;
+    if (first === undefined) return `${head} brought in line with Clover`;
+    const rest = refused.length === slots.length ? '' : ', the rest brought in line with Clover';
+    return `${head} ${ofThem(refused.length)}refused by Hipoink (${ownerRefusal(first)?.reason}): not shown, and not sent again until the item changes or a backfill${rest} (npx esl-sync status)`;
+  }
   const why = lastPushError === undefined ? '' : `: ${lastPushError}`;
-  return `${head} ${of}not brought in line with Clover${why} (npx esl-sync status; a push set aside: npx esl-sync dlq list --queue push)`;
+  return `${head} ${ofThem(behind)}not brought in line with Clover${why} (npx esl-sync status; a push set aside: npx esl-sync dlq list --queue push)`;
 }
