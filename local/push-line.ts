@@ -3,7 +3,7 @@
  * queue returns to the pump as handled, like one that succeeded: only the codes' records tell them
  * apart, so the line is made from those, read after the push.
  */
-import { isOutOfStep, ownerOf, ownerRefusal, type Slot } from '../src/domain/shelf.ts';
+import { isOutOfStep, ownerRefusal, refusedOffShelf, type Slot } from '../src/domain/shelf.ts';
 
 export function pushLine(
   storeCode: string | undefined,
@@ -15,9 +15,7 @@ export function pushLine(
   const ofThem = (n: number) => (n === slots.length ? '' : `${n} of them `);
   if (behind === 0) {
     // In step as the push rules go, yet not shown: Hipoink refused the owner's label as it is now.
-    const refused = slots.filter(
-      (s) => ownerRefusal(s) !== undefined && s.held?.labelHash !== ownerOf(s)?.labelHash,
-    );
+    const refused = slots.filter(refusedOffShelf);
     const [first] = refused;
     if (first === undefined) return `${head} brought in line with Clover`;
     const rest = refused.length === slots.length ? '' : ', the rest brought in line with Clover';

@@ -13,6 +13,7 @@ import {
   blocked,
   ownerOf,
   ownerRefusal,
+  refusedOffShelf,
   type Slot,
   shelfReport,
   slotAction,
@@ -662,8 +663,7 @@ const merchantsLabel = command({
     const asRecorded = slot.repair.length > 0 ? ' as the code is recorded, until then' : '';
     // A refused label is left as it is by every push: the shelf keeps whatever Hipoink held before.
     // Not "out of step", which status counts "to push": it counts this code among the refused.
-    const refusedOff = slot.refused?.current === true && !slot.refused.held;
-    if (slot.next === 'none' && refusedOff) {
+    if (slot.next === 'none' && slot.refused?.offShelf) {
       lines.push(
         `    refused${asRecorded}: Hipoink does not show Clover item ${owner?.itemId}'s label as it is now, and no push sends it again by itself (see the refusal above; status counts the code as refused, not to push)`,
       );
@@ -698,8 +698,8 @@ function slotView(slot: Slot) {
       reason: slot.refused.reason,
       // A refusal of a label the owner no longer wants no longer counts.
       current: ownerRefusal(slot) !== undefined,
-      // Whether Hipoink holds the refused label all the same (accepted before): the shelf shows it.
-      held: slot.held !== undefined && slot.held.labelHash === slot.refused.labelHash,
+      // The current label refused and not held: the shelf shows an older label or none.
+      offShelf: refusedOffShelf(slot),
     },
     unanswered: slot.unsure === true,
     next: slotAction(slot).kind,

@@ -80,6 +80,15 @@ export function ownerRefusal(slot: Pick<Slot, 'wanters' | 'refused'>) {
   return owner && slot.refused?.labelHash === owner.labelHash ? slot.refused : undefined;
 }
 
+/**
+ * The owner's label as it is now was refused, and Hipoink does not hold it (it shows an older label
+ * or none): no push sends it again by itself, yet the shelf is not what the code rule says.
+ */
+export function refusedOffShelf(slot: Pick<Slot, 'wanters' | 'refused' | 'held'>): boolean {
+  const refusal = ownerRefusal(slot);
+  return refusal !== undefined && slot.held?.labelHash !== refusal.labelHash;
+}
+
 export type SlotAction =
   | { kind: 'create'; label: HipoinkProduct; labelHash: string; itemId: string }
   | { kind: 'delete' }

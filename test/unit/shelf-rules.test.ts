@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { countShelf } from '../../src/domain/counts.ts';
 import {
   ownerOf,
+  refusedOffShelf,
   type Slot,
   shelfReport,
   slotAction,
@@ -55,6 +56,15 @@ describe('what Hipoink must do under a code', () => {
       kind: 'create',
     });
     expect(slotAction(slot({ wanters: [want('A', 1, 'h-new')], refused }))).toMatchObject({ kind: 'create' });
+  });
+  it('tells a refused label the shelf does not show from one Hipoink holds all the same', () => {
+    const refused = { labelHash: 'h-A', reason: 'bad', itemId: 'A' };
+    const older = { label: label('X', '0.50'), labelHash: 'h-old', itemId: 'A' };
+    expect(refusedOffShelf(slot({ wanters: [want('A', 1)], refused }))).toBe(true);
+    expect(refusedOffShelf(slot({ wanters: [want('A', 1)], refused, held: older }))).toBe(true);
+    expect(refusedOffShelf(slot({ wanters: [want('A', 1)], refused, held }))).toBe(false);
+    // A refusal of a label the owner no longer wants is no refusal of what it wants now.
+    expect(refusedOffShelf(slot({ wanters: [want('A', 1, 'h-new')], refused }))).toBe(false);
   });
 });
 
