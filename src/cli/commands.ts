@@ -609,8 +609,7 @@ const merchantsLabel = command({
       lines.push(
         `  while ${d.state}, no poll of the store reads Clover or queues a push, and a backfill is refused${d.startAgain ? `: ${d.startAgain}` : ''}`,
       );
-    }
-    if (active) {
+    } else {
       lines.push(
         `  as its last poll left its records (${d.lastSyncAt ?? 'no poll yet'}): a Clover change since, or a deletion no webhook notice told of, shows after \`${cli} backfill --merchant-id ${d.merchantId} --wait\``,
       );
