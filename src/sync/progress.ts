@@ -35,6 +35,8 @@ export interface StoreProgress {
   changed?: number;
   /** Codes whose shelf is not yet what the code rule says. */
   toPush: number;
+  /** Since when the store's pushes have failed, none going through, and the last error. */
+  pushFailing?: { since: number; error: string };
   /** Polled, and nothing of the store is out of step. */
   clean: boolean;
 }
@@ -59,6 +61,9 @@ export async function readStoreProgress(
     ...(m.lastSyncStatus === undefined ? {} : { lastSyncStatus: m.lastSyncStatus }),
     ...(m.lastSyncError === undefined ? {} : { lastSyncError: m.lastSyncError }),
     ...(m.lastSyncCounts ? { fetched: m.lastSyncCounts.fetched, changed: m.lastSyncCounts.changed } : {}),
+    ...(m.pushFailingSince === undefined
+      ? {}
+      : { pushFailing: { since: m.pushFailingSince, error: m.lastPushError ?? 'unknown' } }),
   };
   // A store that is not active is never polled: its resync will not come.
   if (m.state !== 'active') progress.stuck = `it is ${m.state}${m.stateReason ? ` (${m.stateReason})` : ''}`;
@@ -147,5 +152,9 @@ export function describeWait(p: StoreProgress): string {
   const read =
     p.fetched === undefined ? 'polled' : `polled (fetched ${p.fetched}, changed ${p.changed ?? 0})`;
   if (p.clean) return `merchant ${p.merchantId} ${read}, every label in step`;
-  return `merchant ${p.merchantId} ${read}, ${p.toPush} code(s) still to push`;
+  // Codes still to push wait on pushes that fail: the wait may well end in its timeout.
+  const failing = p.pushFailing
+    ? ` (its pushes fail since ${new Date(p.pushFailing.since).toISOString()}: ${p.pushFailing.error})`
+    : '';
+  return `merchant ${p.merchantId} ${read}, ${p.toPush} code(s) still to push${failing}`;
 }

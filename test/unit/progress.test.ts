@@ -86,6 +86,20 @@ describe('a store’s progress since a request', () => {
     });
     expect(codes).toMatchObject({ polled: true, toPush: 2, clean: false, fetched: 9, changed: 2 });
     expect(describeWait(codes)).toBe('merchant M polled (fetched 9, changed 2), 2 code(s) still to push');
+    // Codes that wait on pushes that fail say so.
+    const failing = await readStoreProgress(
+      scripted([
+        {
+          record: { ...polled, pushFailingSince: AT, lastPushError: 'Hipoink answered 503' },
+          codes: ['A'],
+        },
+      ]),
+      'M',
+      { at: AT, full: true },
+    );
+    expect(describeWait(failing)).toBe(
+      `merchant M polled (fetched 9, changed 2), 1 code(s) still to push (its pushes fail since ${new Date(AT).toISOString()}: Hipoink answered 503)`,
+    );
     // Out of step: a label to show, one to take down, a code whose last call went unanswered.
     // In step: the owner's label held, a refused label (not sent again), a code nobody wants.
     const slots: Slot[] = [
