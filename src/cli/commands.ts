@@ -573,30 +573,29 @@ const merchantsLabel = command({
           return change ? [{ itemId, change }] : [];
         })
       : [];
+    // As status shows the store (a field left undefined is left out of --json).
+    const view = merchantView(record);
     return {
       merchantId,
-      storeCode: record.storeCode,
-      state: record.state,
+      storeCode: view.storeCode,
+      state: view.state,
       // The records are as the last poll left them: Clover may have changed since.
-      ...(record.lastSyncAt !== undefined ? { lastSyncAt: new Date(record.lastSyncAt).toISOString() } : {}),
-      ...(record.state === 'active' ? {} : { startAgain: startAgainStep(record, ctx.cli) }),
+      lastSyncAt: view.lastSyncAt,
+      startAgain: view.state === 'active' ? undefined : startAgainStep(record, ctx.cli),
       // Whether the store's pushes reach Hipoink at all: a code out of step waits on that first.
-      ...(record.pushFailingSince !== undefined
-        ? {
-            pushFailingSince: new Date(record.pushFailingSince).toISOString(),
-            ...(record.lastPushError !== undefined ? { lastPushError: record.lastPushError } : {}),
-          }
-        : {}),
-      ...(record.shelfWritesUnfinished !== undefined
-        ? { shelfWritesUnfinishedSince: new Date(record.shelfWritesUnfinished).toISOString() }
-        : {}),
+      pushFailingSince: view.pushFailingSince,
+      lastPushError: view.lastPushError,
+      shelfWritesUnfinishedSince:
+        record.shelfWritesUnfinished === undefined
+          ? undefined
+          : new Date(record.shelfWritesUnfinished).toISOString(),
       item: item && {
         itemId: item.itemId,
         status: item.status,
-        ...(item.removedReason ? { removedReason: item.removedReason } : {}),
-        ...(item.invalidReason ? { invalidReason: item.invalidReason } : {}),
-        ...(wants !== undefined ? { wantsCode: wants } : {}),
-        ...(heldUnder !== undefined ? { labelHeldUnder: heldUnder } : {}),
+        removedReason: item.removedReason,
+        invalidReason: item.invalidReason,
+        wantsCode: wants,
+        labelHeldUnder: heldUnder,
       },
       slot: slot && { ...slotView(slot), repair },
     };
