@@ -802,12 +802,7 @@ const tick = command({
     if (!p.wait) return { queued: result?.queued ?? 0, idle: false };
     await ctx.queuesDrained(p.timeoutMs);
     // Done is not in line: work set aside in a dead-letter queue waits for someone.
-    const { sqs, stack } = ctx.target;
-    const deadLetters = {
-      pollDeadLetter: await queueDepth(sqs, stack.pollDlqUrl),
-      pushDeadLetter: await queueDepth(sqs, stack.pushDlqUrl),
-    };
-    return { queued: result?.queued ?? 0, idle: true, deadLetters };
+    return { queued: result?.queued ?? 0, idle: true, deadLetters: await deadLetterDepths(ctx) };
   },
   text: (d, cli) => [
     `tick: ${d.queued} merchant(s) queued for polling`,
@@ -893,8 +888,7 @@ const status = command({
     const queues = {
       poll: await queueDepth(sqs, stack.pollQueueUrl),
       push: await queueDepth(sqs, stack.pushQueueUrl),
-      pollDeadLetter: await queueDepth(sqs, stack.pollDlqUrl),
-      pushDeadLetter: await queueDepth(sqs, stack.pushDlqUrl),
+      ...(await deadLetterDepths(ctx)),
     };
     const run = await ctx.heartbeat.last();
     const tokenRefresher = run ? { ...run, late: heartbeatLate(run, now) } : undefined;
@@ -920,6 +914,15 @@ const status = command({
     ...deadLetterHints(d.queues, cli),
   ],
 });
+
+/** How many letters each dead-letter queue holds. */
+async function deadLetterDepths(ctx: CommandContext) {
+  const { sqs, stack } = ctx.target;
+  return {
+    pollDeadLetter: await queueDepth(sqs, stack.pollDlqUrl),
+    pushDeadLetter: await queueDepth(sqs, stack.pushDlqUrl),
+  };
+}
 
 /**
  * What to do about letters waiting in a dead-letter queue: their codes or polls wait for someone
