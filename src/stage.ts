@@ -61,17 +61,21 @@ export function readStageFile(stage: string, dir = CONFIG_DIR): unknown {
 }
 
 /**
- * The region a stage's settings pin it to, if they do: its stack exists only there, so the CLI
- * looks there whatever the credentials' default region is. Read leniently: a file `cdk synth`
- * would refuse leaves the default region, and the stack lookup says what it did not find.
+ * The account and region a stage's settings pin it to, where they do: its stack exists only there,
+ * so the CLI looks in that region whatever the credentials' default, and refuses a stack it finds in
+ * another account. Read leniently: a file `cdk synth` would refuse pins nothing, and the stack
+ * lookup says what it did not find.
  */
-export function pinnedRegionOf(stage: string, dir = CONFIG_DIR): string | undefined {
+export function pinnedEnvOf(stage: string, dir = CONFIG_DIR): { account?: string; region?: string } {
   let settings: unknown;
   try {
     settings = readStageFile(stage, dir);
   } catch {
-    return undefined;
+    return {};
   }
-  const region = (settings as { region?: unknown } | null)?.region;
-  return typeof region === 'string' && region !== '' ? region : undefined;
+  const { account, region } = (settings ?? {}) as { account?: unknown; region?: unknown };
+  return {
+    ...(typeof account === 'string' && account !== '' ? { account } : {}),
+    ...(typeof region === 'string' && region !== '' ? { region } : {}),
+  };
 }

@@ -4,7 +4,7 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { createSqsClient } from '../queues/sqs.ts';
-import { CONFIG_DIR, pinnedRegionOf, stackNameOf } from '../stage.ts';
+import { CONFIG_DIR, pinnedEnvOf, stackNameOf } from '../stage.ts';
 import * as z from '../zod.ts';
 
 /** Where the CLI acts: the running local stack (default) or the deployed stack (--aws). */
@@ -134,10 +134,12 @@ export const CLI_STACK_OUTPUTS = [...Object.values(OUTPUT_KEYS), ...Object.value
 /**
  * The deployed stack of a stage (`EslSync-<stage>`), found through its CloudFormation outputs
  * with the default AWS credentials, in the region its settings pin it to or the default region.
+ * A stage pinned to an account is acted on only there: credentials of another account that holds
+ * a stack of the same name (a test account, say) are refused before anything is read or changed.
  */
 export async function awsTarget(stage: string, configDir = CONFIG_DIR): Promise<Target> {
   const stackName = stackNameOf(stage);
-  const region = pinnedRegionOf(stage, configDir);
+  const { account, region } = pinnedEnvOf(stage, configDir);
   const config = region === undefined ? {} : { region };
   const where =
     region === undefined
@@ -150,6 +152,15 @@ export async function awsTarget(stage: string, configDir = CONFIG_DIR): Promise<
         `(\`npx cdk deploy -c stage=${stage}\`) ${where}?`,
     );
   });
+  // A stack id is arn:aws:cloudformation:<region>:<account>:stack/<name>/<id>.
+  const foundIn = out.Stacks?.[0]?.StackId?.split(':')[4];
+  if (account !== undefined && foundIn !== account) {
+    throw new Error(
+      `config/${stage}.json pins stage ${stage} to AWS account ${account}, but these credentials found ` +
+        `${stackName} in account ${foundIn ?? '(unknown)'}: use credentials of account ${account} ` +
+        '(e.g. AWS_PROFILE=<its profile>)',
+    );
+  }
   const outputs = new Map((out.Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey, o.OutputValue]));
   const stack = Object.fromEntries(
     Object.entries(OUTPUT_KEYS).map(([key, output]) => {

@@ -6,13 +6,25 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runCli, UsageError } from '../../src/cli/main.ts';
 import { awsTarget, type Target } from '../../src/cli/target.ts';
-import { pinnedRegionOf } from '../../src/stage.ts';
+import { pinnedEnvOf } from '../../src/stage.ts';
 
 const cfn = mockClient(CloudFormationClient);
 afterEach(() => {
   cfn.reset();
   vi.unstubAllEnvs();
 });
+
+const OUTPUT_NAMES = [
+  'MerchantsTableName',
+  'ProductsTableName',
+  'PollQueueUrl',
+  'PushQueueUrl',
+  'PollDlqUrl',
+  'PushDlqUrl',
+  'FanOutFunctionName',
+  'BackfillFunctionName',
+  'TokenRefresherFunctionName',
+];
 
 const silent = { out: () => undefined, err: () => undefined };
 
@@ -93,9 +105,9 @@ describe('esl-sync --aws --stage', () => {
       const settings = { hipoinkBaseUrl: 'https://esl.chain.net', productCodePrecedence: 'code,sku,id' };
       writeFileSync(join(dir, 'production.json'), JSON.stringify({ ...settings, region: 'eu-west-1' }));
       writeFileSync(join(dir, 'staging.json'), JSON.stringify(settings));
-      expect(pinnedRegionOf('production', dir)).toBe('eu-west-1');
-      expect(pinnedRegionOf('staging', dir)).toBeUndefined();
-      expect(pinnedRegionOf('absent', dir)).toBeUndefined();
+      expect(pinnedEnvOf('production', dir)).toEqual({ region: 'eu-west-1' });
+      expect(pinnedEnvOf('staging', dir)).toEqual({});
+      expect(pinnedEnvOf('absent', dir)).toEqual({});
 
       vi.stubEnv('AWS_REGION', 'us-east-1');
       cfn.on(DescribeStacksCommand).rejects(new Error('Stack with id EslSync-production does not exist'));
@@ -112,17 +124,7 @@ describe('esl-sync --aws --stage', () => {
             StackName: 'EslSync-production',
             CreationTime: new Date(),
             StackStatus: 'CREATE_COMPLETE',
-            Outputs: [
-              'MerchantsTableName',
-              'ProductsTableName',
-              'PollQueueUrl',
-              'PushQueueUrl',
-              'PollDlqUrl',
-              'PushDlqUrl',
-              'FanOutFunctionName',
-              'BackfillFunctionName',
-              'TokenRefresherFunctionName',
-            ].map((OutputKey) => ({ OutputKey, OutputValue: 'x' })),
+            Outputs: OUTPUT_NAMES.map((OutputKey) => ({ OutputKey, OutputValue: 'x' })),
           },
         ],
       });
@@ -133,6 +135,36 @@ describe('esl-sync --aws --stage', () => {
       // A stage that pins no region is looked up in the default one.
       await awsTarget('staging', dir);
       expect(await (cfn.call(1).thisValue as CloudFormationClient).config.region()).toBe('us-east-1');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('acts on a stage pinned to an account only with credentials of that account', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'esl-sync-stages-'));
+    try {
+      const settings = { hipoinkBaseUrl: 'https://esl.chain.net', productCodePrecedence: 'code,sku,id' };
+      writeFileSync(join(dir, 'production.json'), JSON.stringify({ ...settings, account: '111111111111' }));
+      expect(pinnedEnvOf('production', dir)).toEqual({ account: '111111111111' });
+      const stackIn = (account: string) => ({
+        Stacks: [
+          {
+            StackName: 'EslSync-production',
+            StackId: `arn:aws:cloudformation:us-east-1:${account}:stack/EslSync-production/0f1e`,
+            CreationTime: new Date(),
+            StackStatus: 'UPDATE_COMPLETE' as const,
+            Outputs: OUTPUT_NAMES.map((OutputKey) => ({ OutputKey, OutputValue: 'x' })),
+          },
+        ],
+      });
+      // Another account holding a stack of the same name (a test account's credentials).
+      cfn.on(DescribeStacksCommand).resolves(stackIn('222222222222'));
+      await expect(awsTarget('production', dir)).rejects.toThrow(
+        'config/production.json pins stage production to AWS account 111111111111, but these credentials found EslSync-production in account 222222222222',
+      );
+      cfn.reset();
+      cfn.on(DescribeStacksCommand).resolves(stackIn('111111111111'));
+      expect((await awsTarget('production', dir)).kind).toBe('aws');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
