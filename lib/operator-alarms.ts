@@ -223,8 +223,8 @@ export class OperatorAlarms extends Construct {
         'A merchant record in DynamoDB cannot be used (e.g. a token field missing or damaged), so that ' +
         'store is not synced. The fan-out log line "Merchant skipped: its stored record cannot be used" ' +
         `names it and the fields. A token field: with a token pair for it, \`esl-sync merchants add ${aws}\` ` +
-        '(same store code) stores new tokens. Otherwise delete its item from the merchants table and connect ' +
-        'the store again ' +
+        `(same store code) stores new tokens. Otherwise \`esl-sync merchants remove ID ${aws}\` deletes it ` +
+        '(its labels stay) and the store connects again ' +
         `(\`esl-sync stores invite --store-code CODE ${aws}\`).`,
     });
     this.add('ProductsRejected', {

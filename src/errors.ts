@@ -76,6 +76,9 @@ export class MerchantUnavailableError extends EslSyncError {
   readonly retryable = false;
 }
 
+/** The merchant's stored record cannot be read (a field missing or invalid): only re-adding or removing it helps. */
+export class UnusableMerchantRecordError extends MerchantUnavailableError {}
+
 /** Clover answered 2xx with a body we cannot understand: the poll fails, the cursor stays. */
 export class InvalidResponseError extends EslSyncError {
   readonly code = 'INVALID_RESPONSE';

@@ -20,7 +20,7 @@ import {
   wantDrift,
   wantedLabel,
 } from '../domain/shelf.ts';
-import { CloverUnauthorizedError, MerchantUnavailableError } from '../errors.ts';
+import { CloverUnauthorizedError, MerchantUnavailableError, UnusableMerchantRecordError } from '../errors.ts';
 import { type QueueDepth, queueDepth } from '../queues/depth.ts';
 import {
   type DeadLetter,
@@ -365,7 +365,7 @@ const merchantsRemove = command({
   synopsis: '[--remove-labels] [--timeout SECS]',
   summary: 'offboard a store: stop syncing, delete its tokens and records',
   description:
-    "Stops syncing the merchant at once, then deletes its record (its Clover tokens with it, the previous refresh token included), its items and its slots. With --remove-labels its labels are taken off its Hipoink store first. Kept: without --remove-labels the labels and their last prices stay in Hipoink; the app stays installed in the store's Clover account until the store uninstalls it.",
+    "Stops syncing the merchant at once, then deletes its record (its Clover tokens with it, the previous refresh token included), its items and its slots. With --remove-labels its labels are taken off its Hipoink store first. Kept: without --remove-labels the labels and their last prices stay in Hipoink; the app stays installed in the store's Clover account until the store uninstalls it. A record that cannot be read (a field missing or invalid) is deleted the same way, without --remove-labels, its labels left where they are.",
   options: {
     'remove-labels':
       'take its labels off its Hipoink store first (deleting a product also unbinds its label)',
@@ -377,20 +377,26 @@ const merchantsRemove = command({
     timeoutMs: timeoutMs(values),
   }),
   run: async (ctx, { merchantId, removeLabels, timeoutMs }) => {
-    await ctx.mustGet(merchantId);
+    // A record that cannot be read is removed too: its labels stay (which store holds them is unknown).
+    await ctx.mustGet(merchantId).catch((err: unknown) => {
+      if (!(err instanceof UnusableMerchantRecordError)) throw err;
+    });
     const removed = await removeMerchant(ctx.storeChanges(timeoutMs), merchantId, { removeLabels });
     return {
       merchantId,
       storeCode: removed.storeCode,
       labelsRemoved: removeLabels,
       cleared: removed.cleared,
+      unreadable: removed.unreadable,
     };
   },
   text: (d) => [
     `merchant ${d.merchantId} removed: its tokens, items and sync state are deleted` +
-      (d.labelsRemoved
-        ? `; ${d.cleared.map(clearedText).join('; ') || 'it had no store to take labels off'}`
-        : `; its labels stay in store ${d.storeCode ?? '(none)'}`) +
+      (d.unreadable
+        ? '; its record could not be read, so its labels stay in whichever Hipoink store holds them'
+        : d.labelsRemoved
+          ? `; ${d.cleared.map(clearedText).join('; ') || 'it had no store to take labels off'}`
+          : `; its labels stay in store ${d.storeCode ?? '(none)'}`) +
       '. The app stays installed in Clover until the store uninstalls it.',
   ],
 });

@@ -8,7 +8,7 @@ import {
 import type { TokenPair } from '../clover/schemas.ts';
 import { NO_COUNTS, type ShelfCounts } from '../domain/counts.ts';
 import { type LabelOptions, LabelOptionsSchema } from '../domain/label.ts';
-import { MerchantUnavailableError } from '../errors.ts';
+import { MerchantUnavailableError, UnusableMerchantRecordError } from '../errors.ts';
 import { type CadenceKind, cadenceKind } from '../sync/schedule.ts';
 import * as z from '../zod.ts';
 import { batchGetAll, ifWritten, setExpression, writeIf } from './dynamo.ts';
@@ -417,7 +417,7 @@ export function unusableRecordReason(issues: z.core.$ZodIssue[]): string {
   const paths = [...new Set(issues.map((i) => i.path.join('.') || 'record'))];
   const tokenMissing = paths.some((p) => /^(access|refresh)Token/.test(p));
   const what = tokenMissing ? 'no usable Clover token is stored' : 'the stored merchant record is invalid';
-  return `${what} (${paths.join(', ')}); re-add it with \`esl-sync merchants add\``;
+  return `${what} (${paths.join(', ')}); re-add it with \`esl-sync merchants add\`, or delete it with \`esl-sync merchants remove\``;
 }
 
 export function createMerchantStore(
@@ -437,11 +437,9 @@ export function createMerchantStore(
   const usable = (merchantId: string, item: Record<string, unknown>) => {
     const parsed = MerchantRecordSchema.safeParse(item);
     if (!parsed.success)
-      throw new MerchantUnavailableError(
+      throw new UnusableMerchantRecordError(
         `Merchant cannot be synced: ${unusableRecordReason(parsed.error.issues)}`,
-        {
-          merchantId,
-        },
+        { merchantId },
       );
     return parsed.data;
   };

@@ -5,7 +5,7 @@
  */
 import { isOutOfStep, ownerOf } from '../domain/shelf.ts';
 import { BEING_REMOVED, beingRemoved } from '../domain/stores.ts';
-import { MerchantUnavailableError } from '../errors.ts';
+import { MerchantUnavailableError, UnusableMerchantRecordError } from '../errors.ts';
 import type { QueueSender } from '../queues/sqs.ts';
 import type { MerchantRecord, MerchantStore } from '../store/merchants.ts';
 import type { ShelfStore } from '../store/shelf.ts';
@@ -178,7 +178,22 @@ export async function removeMerchant(
   merchantId: string,
   opts: { removeLabels: boolean },
 ) {
-  const m = await mustGet(deps, merchantId);
+  const m = await mustGet(deps, merchantId).catch((err: unknown) => {
+    if (!(err instanceof UnusableMerchantRecordError)) throw err;
+    if (opts.removeLabels)
+      throw new UnusableMerchantRecordError(
+        `${err.message}. Which store holds its labels cannot be read: without --remove-labels, ` +
+          'it is deleted and its labels stay',
+        { merchantId },
+      );
+    return undefined;
+  });
+  if (m === undefined) {
+    // A record nothing can sync must not stay for good: it goes, with its items and slots.
+    await deps.shelf.forget(merchantId);
+    await deps.merchants.remove(merchantId);
+    return { storeCode: undefined, cleared: [], unreadable: true };
+  }
   if (!(await deps.merchants.setState(merchantId, 'disabled', BEING_REMOVED)))
     throw new MerchantUnavailableError('Unknown merchant (removed meanwhile)', { merchantId });
   // A poll already running may still queue pushes: they land before the labels are taken down.
@@ -200,5 +215,5 @@ export async function removeMerchant(
   await stillBeingRemoved(deps, merchantId);
   await deps.shelf.forget(merchantId);
   await deps.merchants.remove(merchantId);
-  return { storeCode: m.storeCode, cleared };
+  return { storeCode: m.storeCode, cleared, unreadable: false };
 }

@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { join } from 'node:path';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CloverSimulator } from '../../local/simulators/clover.ts';
 import type { HipoinkSimulator } from '../../local/simulators/hipoink.ts';
@@ -331,6 +332,59 @@ describe('merchants add', () => {
     await cli('backfill', '--merchant-id', F, '--wait');
     expect(shelf('store-f')).toEqual(['F-0 F item 1.00']);
     await cli('merchants', 'remove', F);
+  });
+});
+
+describe('merchants remove', () => {
+  it('deletes a merchant whose record cannot be read, leaving its labels, but refuses to guess where they are', async () => {
+    const U = 'CLIMERCHANTU9';
+    const target = localTarget(dir);
+    const doc = DynamoDBDocumentClient.from(target.dynamodb);
+    const { merchantsTable, productsTable } = target.stack;
+    // A record without its Clover tokens (damaged by hand, say), and one item row of the store.
+    const record = {
+      merchantId: U,
+      storeCode: 'store-u',
+      state: 'active',
+      tokenVersion: 0,
+      createdAt: 1,
+      updatedAt: 1,
+    };
+    await doc.send(new PutCommand({ TableName: merchantsTable, Item: record }));
+    await doc.send(
+      new PutCommand({
+        TableName: productsTable,
+        Item: { merchantId: U, itemId: 'ITEM1', status: 'removed' },
+      }),
+    );
+    const stored = async () => {
+      const m = await doc.send(
+        new GetCommand({ TableName: merchantsTable, Key: { merchantId: U }, ConsistentRead: true }),
+      );
+      const rows = await doc.send(
+        new QueryCommand({
+          TableName: productsTable,
+          KeyConditionExpression: 'merchantId = :m',
+          ExpressionAttributeValues: { ':m': U },
+        }),
+      );
+      return { merchant: m.Item !== undefined, rows: rows.Items?.length ?? 0 };
+    };
+    await expect(cli('merchants', 'show', U)).rejects.toThrow(
+      /no usable Clover token is stored .*merchants remove/,
+    );
+
+    await expect(cli('merchants', 'remove', U, '--remove-labels')).rejects.toThrow(
+      /Which store holds its labels cannot be read: without --remove-labels, it is deleted and its labels stay/,
+    );
+    expect(await stored()).toEqual({ merchant: true, rows: 1 });
+
+    const removed = await cli('merchants', 'remove', U);
+    expect(removed.out.join('\n')).toContain(
+      `merchant ${U} removed: its tokens, items and sync state are deleted; its record could not be read`,
+    );
+    expect(await stored()).toEqual({ merchant: false, rows: 0 });
+    await expect(cli('merchants', 'show', U)).rejects.toThrow(/unknown merchant/);
   });
 });
 
