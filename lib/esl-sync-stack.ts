@@ -268,6 +268,7 @@ export class EslSyncStack extends Stack {
     const alarms = new OperatorAlarms(this, 'OperatorAlarms', {
       pollQueue: poll,
       pushQueue: push,
+      tables: [state.merchants, state.products],
       unattendedFunctions: {
         FanOut: fanOut,
         Poller: poller,

@@ -1,6 +1,13 @@
 import { Duration, Stack } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, type IMetric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import {
+  Alarm,
+  ComparisonOperator,
+  type IMetric,
+  MathExpression,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
@@ -15,6 +22,8 @@ import { type MetricName, serviceMetric } from './service-metric.ts';
 export interface OperatorAlarmsProps {
   pollQueue: QueueWithDlq;
   pushQueue: QueueWithDlq;
+  /** The stack's DynamoDB tables, whose throttling alarms. */
+  tables: readonly ITable[];
   /**
    * Functions no operator watches run (schedule, queue, or a store owner's browser and Clover's
    * webhooks); a crash or timeout of any of them alarms.
@@ -138,6 +147,33 @@ export class OperatorAlarms extends Construct {
         `be firing and sent nothing for it. \`esl-sync dlq list ${aws}\` shows every letter and why. A ` +
         'message SQS set aside by itself, with no reason (its five tries crashed, timed out or were ' +
         'handed back unstarted), is not counted here; the two alarms above still count it.',
+    });
+
+    this.add('TablesThrottled', {
+      // The SDK retries a throttled request, so a moment of throttling passes unseen; a quarter hour
+      // of it means retries run out. Metrics absent (no throttling at all) count as none.
+      metric: new MathExpression({
+        expression: 'SUM(FILL(METRICS(), 0))',
+        usingMetrics: Object.fromEntries(
+          props.tables.flatMap((table, i) =>
+            (['ReadThrottleEvents', 'WriteThrottleEvents'] as const).map((name) => [
+              `${name === 'ReadThrottleEvents' ? 'r' : 'w'}${i}`,
+              table.metric(name, { period: FIVE_MINUTES, statistic: 'Sum' }),
+            ]),
+          ),
+        ),
+        period: FIVE_MINUTES,
+        label: 'DynamoDB requests throttled',
+      }),
+      threshold: 1,
+      evaluationPeriods: 3,
+      description:
+        'DynamoDB has throttled requests to the merchants or products table for 15 minutes. The AWS SDK ' +
+        'retries a throttled request a few times; throttling that lasts runs those out, so some polls and ' +
+        'pushes fail and are tried again later: labels lag. One store shares one partition key across its items, so its first sync or a full resync of ' +
+        'many thousands of items can write faster than one partition takes until DynamoDB splits it (minutes). ' +
+        'Otherwise it is an account or table quota: the table’s Monitor tab in the DynamoDB console shows ' +
+        'which table, reads or writes, and the cause (key range, account limit).',
     });
 
     const pollPeriod = Duration.seconds(props.pollIntervalSeconds);

@@ -174,6 +174,28 @@ describe('operator alarms', () => {
     }
   });
 
+  it('alarms on a quarter hour of DynamoDB throttling on either table, no data counting as none', () => {
+    const a = alarm(template, 'TablesThrottled') as AlarmProps & {
+      Metrics: Array<{ Id: string; Expression?: string; MetricStat?: { Metric: AlarmProps; Stat: string } }>;
+    };
+    expect(a).toMatchObject({ Threshold: 1, EvaluationPeriods: 3, TreatMissingData: 'notBreaching' });
+    const [expression, ...inputs] = [...a.Metrics].sort((x, y) => +!x.Expression - +!y.Expression);
+    expect(expression?.Expression).toBe('SUM(FILL(METRICS(), 0))');
+    const watched = inputs.map((m) => {
+      const table = m.MetricStat?.Metric.Dimensions.find((d) => d.Name === 'TableName')?.Value;
+      return `${m.MetricStat?.Metric.MetricName} ${JSON.stringify(table)} ${m.MetricStat?.Stat}`;
+    });
+    const tables = Object.keys(template.findResources('AWS::DynamoDB::Table'));
+    expect(tables).toHaveLength(2);
+    expect(watched.sort()).toEqual(
+      tables
+        .flatMap((t) =>
+          ['ReadThrottleEvents', 'WriteThrottleEvents'].map((n) => `${n} ${JSON.stringify({ Ref: t })} Sum`),
+        )
+        .sort(),
+    );
+  });
+
   it('treats a silent schedule as an alarm: no fan-out for 3 intervals, no refresher run for 2', () => {
     expect(alarm(template, 'PollsNotScheduled')).toMatchObject({
       Period: 120,
