@@ -307,7 +307,7 @@ const merchantsAssign = command({
       return [`merchant ${d.merchantId} already shows its labels in store ${d.storeCode}`];
     if (d.outcome === 'moved') {
       return [
-        `merchant ${d.merchantId}: labels moved from store ${d.from} to store ${d.storeCode}; ${clearedText(d.cleared)}`,
+        `merchant ${d.merchantId}: labels moved from store ${d.from} to store ${d.storeCode}; ${clearedText(d.cleared, retryClearHint(d.merchantId, d.cleared))}`,
       ];
     }
     if (!d.resyncQueued) return [`merchant ${d.merchantId}: store ${d.storeCode}, ${d.state}`];
@@ -319,10 +319,25 @@ const merchantsAssign = command({
   },
 });
 
-/** What a store left holds no more; a code Hipoink refused to delete stays there. */
-const clearedText = (c: Cleared) =>
-  `store ${c.storeCode}: ${c.deleted} code(s) deleted` +
-  (c.refused > 0 ? `, ${c.refused} Hipoink refused to delete (LabelRemovalRefused)` : '');
+/** Codes named in a line: a few, then how many more. */
+const SHOWN_CODES = 10;
+
+/**
+ * What a store left holds no more; a code Hipoink refused to delete stays there, named, with what
+ * to do: `then` (sending the deletes again, or taking them off by hand once nothing records them).
+ */
+const clearedText = (c: Cleared, then: string) => {
+  if (c.refused === 0) return `store ${c.storeCode}: ${c.deleted} code(s) deleted`;
+  const more = c.refusedCodes.length - SHOWN_CODES;
+  const codes = c.refusedCodes.slice(0, SHOWN_CODES).join(', ') + (more > 0 ? ` and ${more} more` : '');
+  return (
+    `store ${c.storeCode}: ${c.deleted} code(s) deleted, ${c.refused} Hipoink refused to delete ` +
+    `(LabelRemovalRefused): ${codes}; ${then}`
+  );
+};
+/** What to do about deletes Hipoink refused in a store the merchant moved away from. */
+const retryClearHint = (merchantId: string, c: Cleared) =>
+  `once fixed in Hipoink, merchants retry-clear ${merchantId} --store-code ${c.storeCode}`;
 
 const merchantsRetryClear = command({
   name: 'merchants retry-clear',
@@ -355,9 +370,12 @@ const merchantsRetryClear = command({
   text: (d) => [
     d.deleted + d.refused === 0
       ? `merchant ${d.merchantId}: store ${d.storeCode} has no delete Hipoink refused`
-      : `merchant ${d.merchantId}: ${clearedText(d)}`,
+      : `merchant ${d.merchantId}: ${clearedText(d, retryClearHint(d.merchantId, d))}`,
   ],
 });
+
+/** Nothing records a removed merchant's codes: a delete Hipoink refused is taken off by hand. */
+const REMOVED_BY_HAND = 'nothing records them any more: take them off in Hipoink by hand';
 
 const merchantsRemove = command({
   name: 'merchants remove',
@@ -395,7 +413,7 @@ const merchantsRemove = command({
       (d.unreadable
         ? '; its record could not be read, so its labels stay in whichever Hipoink store holds them'
         : d.labelsRemoved
-          ? `; ${d.cleared.map(clearedText).join('; ') || 'it had no store to take labels off'}`
+          ? `; ${d.cleared.map((c) => clearedText(c, REMOVED_BY_HAND)).join('; ') || 'it had no store to take labels off'}`
           : `; its labels stay in store ${d.storeCode ?? '(none)'}`) +
       '. The app stays installed in Clover until the store uninstalls it.',
   ],

@@ -52,6 +52,8 @@ export interface Cleared {
   storeCode: string;
   deleted: number;
   refused: number;
+  /** The codes Hipoink refused to delete: their labels still show there. */
+  refusedCodes: string[];
 }
 
 /**
@@ -75,7 +77,12 @@ async function clearStore(
       `store ${storeCode} has not deleted ${pending.length} of ${codes.length} code(s): the push deleting ` +
         'them failed (esl-sync dlq list says why). Fix the cause, then run the same command again',
     );
-  return { storeCode, deleted: codes.length - refused.length, refused: refused.length };
+  return {
+    storeCode,
+    deleted: codes.length - refused.length,
+    refused: refused.length,
+    refusedCodes: refused,
+  };
 }
 
 /**
@@ -99,7 +106,7 @@ export async function retryRefusedClears(
         `(merchants assign ${merchantId} --store-code ${m.storeCode}) to empty it`,
     );
   const { refused } = await deps.shelf.clearState(merchantId, storeCode);
-  if (refused.length === 0) return { storeCode, deleted: 0, refused: 0 };
+  if (refused.length === 0) return { storeCode, deleted: 0, refused: 0, refusedCodes: [] };
   return clearStore(deps, merchantId, storeCode, refused);
 }
 

@@ -188,6 +188,20 @@ describe('an operator changing where a store’s labels live', () => {
     expect(listed).not.toContain(KEEP);
   });
 
+  it('names the labels Hipoink refused to take off a removed store, which nothing records any more', async () => {
+    const BOUND = 'SHELFBOUND001';
+    await syncedStore(BOUND, 'store-bound', [{ name: 'Ice', sku: 'ICE-1' }]);
+    // Hipoink refuses the delete (a label still bound to the product, say); a probe shows the
+    // request itself is fine.
+    hipoink.errorCodeNext(1, 20009, 'product is bound to a label');
+    const removed = await cli('merchants', 'remove', BOUND, '--remove-labels');
+    expect(removed.at(-1)).toMatch(
+      /store store-bound: 0 code\(s\) deleted, 1 Hipoink refused to delete \(LabelRemovalRefused\): ICE-1; nothing records them any more: take them off in Hipoink by hand\. /,
+    );
+    expect(labels('store-bound')).toEqual({ 'ICE-1': 'Ice' });
+    await expect(cli('merchants', 'show', BOUND)).rejects.toThrow(/unknown merchant/);
+  });
+
   it("removes a store while another store's polls keep failing and fill the poll queue", async () => {
     const [OTHER, FAILING, DONOR] = ['SHELFOTHER001', 'SHELFFAILS001', 'SHELFDONOR001'];
     await syncedStore(OTHER, 'store-other', [{ name: 'Tea', sku: 'T-1' }]);

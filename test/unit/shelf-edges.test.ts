@@ -239,18 +239,21 @@ describe('moving a store', () => {
       storeCode: 'store-1',
       deleted: 0,
       refused: 1,
+      refusedCodes: ['C1'],
     });
     w.store('store-1').undeletable.clear(); // staff unbound the label
     expect(await retryRefusedClears(w.deps, 'M1', 'store-1')).toEqual({
       storeCode: 'store-1',
       deleted: 1,
       refused: 0,
+      refusedCodes: [],
     });
     expect([codesIn(w, 'store-1'), codesIn(w, 'store-2')]).toEqual([[], ['C0', 'C1']]);
     expect(await retryRefusedClears(w.deps, 'M1', 'store-1')).toEqual({
       storeCode: 'store-1',
       deleted: 0,
       refused: 0,
+      refusedCodes: [],
     });
   });
 
@@ -457,7 +460,7 @@ describe('moving a store', () => {
     w.store('store-1').undeletable.add('C1'); // …except a code Hipoink refuses to delete
     w.store('store-1').shelf.set('C1', { pc: 'C1', pn: 'stale', pp: '1.00' });
     const removed = await removeMerchant(w.deps, 'M1', { removeLabels: true });
-    expect(removed.cleared).toEqual([{ storeCode: 'store-1', deleted: 1, refused: 1 }]);
+    expect(removed.cleared).toEqual([{ storeCode: 'store-1', deleted: 1, refused: 1, refusedCodes: ['C1'] }]);
     expect(w.merchants.records.has('M1')).toBe(false);
   });
 
