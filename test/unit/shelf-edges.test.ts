@@ -576,3 +576,44 @@ describe('a request Hipoink refuses outright', () => {
     expect(await w.check()).toEqual([]);
   });
 });
+
+describe('a Hipoink outage that outlasts the retries of a push', () => {
+  /** Labels C0 (item A) and C1 (item B) on store-1; then A's new price meets Hipoink down for good. */
+  async function pushSetAside() {
+    const w = storesWorld();
+    w.put('A', { sku: 'C0' });
+    w.put('B', { sku: 'C1' });
+    await w.poll({ full: true });
+    await w.drain();
+    w.store('store-1').failWith = new HipoinkApiError('Hipoink answered HTTP 503', { status: 503 });
+    w.put('A', { price: 250 });
+    await w.poll();
+    return w;
+  }
+  const priceOf = (w: ReturnType<typeof storesWorld>, code: string) => w.store('store-1').shelf.get(code)?.pp;
+
+  it('brings a quiet store’s labels in line at its next poll once Hipoink answers, with no redrive', async () => {
+    const w = await pushSetAside();
+    await w.drain();
+    expect(w.dlq).toHaveLength(1); // tried 5 times, set aside
+    expect((await w.merchants.get('M1'))?.lastPushError).toMatch(/503/);
+    w.store('store-1').failWith = undefined;
+    await w.poll(); // nothing changed in Clover
+    await w.drain();
+    expect(priceOf(w, 'C0')).toBe('2.50');
+    expect((await w.merchants.get('M1'))?.lastPushError).toBeUndefined();
+  });
+
+  it('brings them in line with the first push Hipoink answers, even one queued before the first failure', async () => {
+    const w = await pushSetAside();
+    w.put('B', { price: 300 });
+    await w.poll(); // queued behind A's push, before any push failed: it carries C1 only
+    w.hooks.delivered = (msg) => {
+      if (msg.codes.includes('C1')) w.store('store-1').failWith = undefined; // Hipoink is back
+    };
+    await w.drain();
+    expect(w.dlq.map((m) => m.codes)).toEqual([['C0']]);
+    expect([priceOf(w, 'C0'), priceOf(w, 'C1')]).toEqual(['2.50', '3.00']);
+    expect((await w.merchants.get('M1'))?.lastPushError).toBeUndefined();
+  });
+});

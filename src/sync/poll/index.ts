@@ -113,10 +113,13 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     // Nor does such a read know who else may want a code an item left: no item leaves a code in
     // this poll (`touch`), and the store stays marked, so the next poll's repair makes the drops.
 
-    // The repair reads every record of the store: on a full sync, with ghost cleanup, and after a
-    // poll stopped between its writes (records written whose slots were not).
+    // The repair reads every record of the store: on a full sync, with ghost cleanup, after a poll
+    // stopped between its writes (records written whose slots were not), and while the store's
+    // pushes fail (a push set aside in the dead-letter queue leaves its codes out of step: queued
+    // again each poll, they follow once Hipoink answers).
     const cleanupDue = mode === 'full' || isCleanupDue(merchant, deps.settings, startedAt);
-    const repairDue = cleanupDue || merchant.shelfWritesUnfinished !== undefined;
+    const repairDue =
+      cleanupDue || merchant.shelfWritesUnfinished !== undefined || merchant.lastPushError !== undefined;
     const stored = repairDue ? await deps.shelf.listItems(merchantId) : undefined;
     if (stored) await reconcile(ctx, stored, flags);
     // Drops come only once every want is written: this read's, and those a stopped poll left out.
