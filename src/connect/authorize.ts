@@ -288,10 +288,16 @@ async function connectWithCode(deps: ConnectDeps, params: CallbackParams): Promi
       merchantId: params.merchantId,
     });
   }
-  // An active store is polled now, not at its turn: a new store's labels fill at once, and a store
-  // connected again gets the changes made while it was not.
+  // An active store is polled now, not at its turn: a new store's labels fill at once. A store
+  // connected again after it was not synced gets a full resync: a read of changes does not show the
+  // items deleted meanwhile, and the webhook notices of them found no store to poll.
   if (saved.plan.state === 'active') {
-    const poll = { mode: 'incremental' as const, requestedAt: clock(), reason: 'manual' as const };
+    const missed = before !== undefined && before.state !== 'active';
+    const poll = {
+      mode: missed ? ('full' as const) : ('incremental' as const),
+      requestedAt: clock(),
+      reason: 'manual' as const,
+    };
     await deps.pollQueue
       ?.send([pollMessage({ merchantId: params.merchantId }, poll, `connected-${clock()}`)])
       .catch((err: unknown) =>

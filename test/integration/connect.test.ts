@@ -256,9 +256,12 @@ describe('reconnect a merchant Clover refused', () => {
     const productsBefore = await items.listItems(FADED);
     expect(productsBefore.length).toBe(2);
 
-    // While it cannot be polled, the diesel price changes.
+    // While it cannot be polled, the diesel price changes and the chips are deleted (a deletion no
+    // read of changes shows).
     const diesel = world.clover.items(FADED).find((i) => i.sku === 'DSL');
     world.clover.upsertItem(FADED, { id: diesel?.id ?? '', price: 479 });
+    const chips = world.clover.items(FADED).find((i) => i.sku === 'CHP');
+    world.clover.deleteItem(FADED, chips?.id ?? '');
     const link = JSON.parse((await world.cli('merchants', 'reconnect', FADED, '--json')).join('\n'));
     // A reconnect link is for that merchant only.
     world.clover.signIn(CAFE);
@@ -280,10 +283,12 @@ describe('reconnect a merchant Clover refused', () => {
     expect(await items.listItems(FADED)).toEqual(productsBefore);
     tracked.push(back?.accessToken ?? '', back?.refreshToken ?? '');
 
-    // Connected again, it is polled at once: the price changed meanwhile reaches its label.
-    await until('the new diesel price is on its label', () =>
-      shelf(world.hipoink, 'store-faded').some((p) => p.pc === 'DSL' && p.pp === '4.79'),
-    );
+    // Connected again, it is resynced at once: the price changed meanwhile reaches its label, and
+    // the deleted item's label comes off.
+    await until('the new diesel price is on its label and the chips are off the shelf', () => {
+      const now = shelf(world.hipoink, 'store-faded');
+      return now.some((p) => p.pc === 'DSL' && p.pp === '4.79') && !now.some((p) => p.pc === 'CHP');
+    });
     world.clover.resetRequests();
     await world.cli('tick', '--wait');
     expect(world.clover.countItemRequests(FADED)).toBe(1);
