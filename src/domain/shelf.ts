@@ -127,7 +127,7 @@ export function blocked(slot: Pick<Slot, 'code' | 'wanters'>) {
     .filter((w) => w.itemId !== owner.itemId)
     .map((w) => ({
       itemId: w.itemId,
-      reason: `product code ${slot.code} is already used by Clover item ${owner.itemId}`,
+      reason: `product code ${slot.code} is already used by Clover item ${owner.itemId} (${JSON.stringify(owner.label.pn)})`,
     }));
 }
 

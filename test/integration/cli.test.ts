@@ -213,7 +213,7 @@ describe('merchants label', () => {
       new RegExp(`Clover item ${winner.id} since [^\\n]*: "${winner.name}" [\\d.]+ \\(gets it\\)`),
     );
     expect(shared).toContain(
-      `: "${loser.name}" ${(loser.price / 100).toFixed(2)} (not shown: product code L-0 is already used by Clover item ${winner.id})`,
+      `: "${loser.name}" ${(loser.price / 100).toFixed(2)} (not shown: product code L-0 is already used by Clover item ${winner.id} ("${winner.name}"))`,
     );
     expect(shared).toContain(
       `Hipoink holds, as last recorded: "${winner.name}" ${(winner.price / 100).toFixed(2)} from Clover item ${winner.id}`,

@@ -120,7 +120,10 @@ describe('a barcode let go by a deleted item', () => {
     expect(clover.countItemRequests(M)).toBe(2); // one GET confirms the holder still exists
     expect(labels('store-contest')).toEqual({ 'SKU-C': 'Holder', 'SKU-O': 'Other' });
     expect((await status(M)).products.invalid).toEqual([
-      { itemId: 'NEWCOMER0001', reason: 'product code SKU-C is already used by Clover item HOLDER000001' },
+      {
+        itemId: 'NEWCOMER0001',
+        reason: 'product code SKU-C is already used by Clover item HOLDER000001 ("Holder")',
+      },
     ]);
     // The holder lets go: the newcomer takes the code in that poll.
     clover.upsertItem(M, { id: 'HOLDER000001', hidden: true });

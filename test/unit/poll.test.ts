@@ -327,7 +327,7 @@ describe('pollMerchant', () => {
     expect(s.onInvalidItem).toHaveBeenCalledWith({
       merchantId: 'M1',
       itemId: 'B',
-      reason: 'product code SAME is already used by Clover item A',
+      reason: 'product code SAME is already used by Clover item A ("Item A")',
     });
     await s.push();
     expect(s.hipoink.shelf.get('SAME')?.pn).toBe('Item A');
@@ -437,7 +437,10 @@ describe('pollMerchant', () => {
     await s.push();
     expect(s.hipoink.shelf.get('X')?.pn).toBe('Item B');
     expect(s.onInvalidItem).toHaveBeenCalledWith(
-      expect.objectContaining({ itemId: 'C', reason: 'product code X is already used by Clover item B' }),
+      expect.objectContaining({
+        itemId: 'C',
+        reason: 'product code X is already used by Clover item B ("Item B")',
+      }),
     );
     expect(s.hipoink.shelf.get('Y')?.pn).toBe('Item A');
     expect(s.hipoink.shelf.get('SKU-N39')?.pp).toBe('2.00');

@@ -98,7 +98,7 @@ describe('the shelf report', () => {
     expect(report).toEqual({
       invalid: [
         { itemId: 'C', reason: 'price: negative' },
-        { itemId: 'B', reason: 'product code X is already used by Clover item A' },
+        { itemId: 'B', reason: 'product code X is already used by Clover item A ("n")' },
       ],
       rejected: [{ itemId: 'D', reason: 'bad' }],
     });
