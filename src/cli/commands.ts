@@ -666,7 +666,7 @@ const merchantsLabel = command({
     }
     if (slot.unanswered)
       lines.push(
-        '    a Hipoink call under it has no recorded answer yet: the next push of this code sends it again',
+        '    a Hipoink call under it has no recorded answer yet (it failed, was cut short, or runs now): what Hipoink holds there is not known, and the next push of this code sends it again',
       );
     const repairs = `the store's next poll writes it from the item's record (${backfill} at once${once}), and a push follows`;
     for (const r of slot.repair) {

@@ -56,7 +56,7 @@ export function hipoinkCalls(ctx: CallsContext) {
     if (requestChecked) return;
     if (await requestRefused(refusal)) {
       throw new HipoinkRequestRefusedError(
-        `Hipoink refuses every request for store ${storeCode} (${refusalReason(refusal)}); check the sign, store code and client id`,
+        `Hipoink refuses every request for store ${storeCode} (${refusalReason(refusal)}): a wrong sign, store code or client id, unless Hipoink itself is failing (it may answer an outage so)`,
         { merchantId, storeCode },
       );
     }

@@ -795,7 +795,7 @@ describe('esl-sync status', () => {
     const s = streams();
     await main(['status'], s.io, async () => target);
     expect(s.out.join('\n')).toContain(
-      '  ! its labels are not reaching Hipoink (pushes failing since 2026-12-01T10:00:00.000Z: Hipoink refuses every request for store store-1 (sign check failed)); a push that may pass is retried, and `esl-sync dlq list --queue push` shows any set aside',
+      '  ! its labels are not reaching Hipoink (pushes failing since 2026-12-01T10:00:00.000Z: Hipoink refuses every request for store store-1 (sign check failed)); pushes that may pass are retried and each poll queues what is out of step, so its labels follow once Hipoink answers; `esl-sync dlq list --queue push` shows any set aside',
     );
     // Shown beside another hint too (a move to a store Hipoink refuses is when pushes fail), and by
     // merchants show.
