@@ -822,15 +822,25 @@ const tick = command({
   },
   parse: ({ values }) => ({ wait: values.wait === true, timeoutMs: timeoutMs(values) }),
   run: async (ctx, p) => {
+    const before = p.wait ? lettersIn(await deadLetterDepths(ctx)) : 0;
     const result = await ctx.invoke<FanOutResult | null>(ctx.target.stack.fanOutFunction, {});
     if (!p.wait) return { queued: result?.queued ?? 0, idle: false };
     await ctx.queuesDrained(p.timeoutMs);
     // Done is not in line: work set aside in a dead-letter queue waits for someone.
-    return { queued: result?.queued ?? 0, idle: true, deadLetters: await deadLetterDepths(ctx) };
+    const deadLetters = await deadLetterDepths(ctx);
+    // Letters that came while it waited are polls or pushes of this tick (or beside it) that failed.
+    const setAsideMeanwhile = Math.max(0, lettersIn(deadLetters) - before);
+    return { queued: result?.queued ?? 0, idle: true, deadLetters, setAsideMeanwhile };
   },
   text: (d, cli) => [
     `tick: ${d.queued} merchant(s) queued for polling`,
-    ...(d.idle ? ['tick: all polls and pushes done'] : []),
+    ...(!d.idle
+      ? []
+      : d.setAsideMeanwhile
+        ? [
+            `tick: every poll and push ended, but ${d.setAsideMeanwhile} failed for good while it waited and ${d.setAsideMeanwhile === 1 ? 'was' : 'were'} set aside: \`${cli} status\` says which stores, and why`,
+          ]
+        : ['tick: all polls and pushes done']),
     ...(d.deadLetters ? deadLetterHints(d.deadLetters, cli) : []),
   ],
 });
@@ -940,6 +950,10 @@ const status = command({
 });
 
 /** How many letters each dead-letter queue holds. */
+/** The letters waiting in the dead-letter queues (someone listing them hides some for a while). */
+const lettersIn = (queues: Awaited<ReturnType<typeof deadLetterDepths>>) =>
+  Object.values(queues).reduce((n, q) => n + q.visible + q.inFlight + q.delayed, 0);
+
 async function deadLetterDepths(ctx: CommandContext) {
   const { sqs, stack } = ctx.target;
   return {

@@ -404,6 +404,25 @@ describe('esl-sync tick --wait', () => {
   });
 });
 
+describe('esl-sync tick --wait, when pushes fail for good while it waits', () => {
+  it('does not call the fleet done: it says how many were set aside meanwhile, and where to look', async () => {
+    const { target } = fullStack();
+    const sqs = mockClient(target.sqs);
+    sqs.on(GetQueueAttributesCommand).resolves({ Attributes: {} });
+    // One letter was there before the tick; two more came while it waited.
+    sqs
+      .on(GetQueueAttributesCommand, { QueueUrl: target.stack.pushDlqUrl })
+      .resolvesOnce({ Attributes: { ApproximateNumberOfMessages: '1' } })
+      .resolves({ Attributes: { ApproximateNumberOfMessages: '3' } });
+    const out = io();
+    await runCli(['tick', '--wait'], out.io, async () => target);
+    expect(out.lines).not.toContain('tick: all polls and pushes done');
+    expect(out.lines).toContain(
+      'tick: every poll and push ended, but 2 failed for good while it waited and were set aside: `esl-sync status` says which stores, and why',
+    );
+  });
+});
+
 describe('esl-sync merchants label', () => {
   /** The products table's rows, by sort key, answered to BatchGet. */
   const productRows = (rows: Array<Record<string, unknown>>) => {
