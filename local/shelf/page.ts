@@ -170,6 +170,14 @@ function renderSync(store: StoreShelf): string {
     rows.push(['Last poll', 'not yet']);
   }
   if (sync.lastSyncError) rows.push(['Problem', `<span class="error">${esc(sync.lastSyncError)}</span>`]);
+  // Polls may be fine while no label reaches Hipoink: said apart, since when and why.
+  if (sync.pushFailingSince) {
+    rows.push([
+      'Pushes',
+      `<span class="error">failing since <time datetime="${esc(sync.pushFailingSince)}">` +
+        `${esc(clock(Date.parse(sync.pushFailingSince)))}</time>: ${esc(sync.lastPushError ?? 'unknown')}</span>`,
+    ]);
+  }
   rows.push([
     'Freshness',
     store.freshnessSeconds === undefined
@@ -181,7 +189,11 @@ function renderSync(store: StoreShelf): string {
     `${counts.onShelf} on the shelf` +
       (counts.pendingPush ? `, ${counts.pendingPush} waiting for a push` : ''),
   ]);
-  rows.push(['Items', `${counts.items} from Clover${counts.removed ? `, ${counts.removed} removed` : ''}`]);
+  // Removed items (hidden, deleted, variable-priced) are still known, but no longer Clover's items.
+  rows.push([
+    'Items',
+    `${counts.items - counts.removed} from Clover${counts.removed ? `, ${counts.removed} removed` : ''}`,
+  ]);
   return [
     '<aside class="sync">',
     `<dl>${rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${v}</dd>`).join('')}</dl>`,

@@ -40,6 +40,8 @@ export interface StoreShelf {
     | 'lastSyncMode'
     | 'lastSyncStatus'
     | 'lastSyncError'
+    | 'pushFailingSince'
+    | 'lastPushError'
   >;
   /** Age of the last successful poll in seconds (absent for a store that is not polled). */
   freshnessSeconds?: number;
@@ -90,6 +92,8 @@ export function storeShelf(
     'lastSyncMode',
     'lastSyncStatus',
     'lastSyncError',
+    'pushFailingSince',
+    'lastPushError',
   ] as const) {
     if (view[key] !== undefined) Object.assign(sync, { [key]: view[key] });
   }

@@ -29,6 +29,7 @@ const HOSTILE = {
   merchant: 'M<svg onload=alert(4)>',
   reason: 'product code <s>X</s> is "taken"',
   error: 'Clover said <iframe src=//evil>',
+  pushError: 'Hipoink said <u>busy</u>',
 };
 
 function hostileView(): ShelfView {
@@ -41,6 +42,8 @@ function hostileView(): ShelfView {
     lastSyncStatus: 'error',
     lastSyncMode: 'incremental',
     lastSyncError: HOSTILE.error,
+    pushFailingSince: NOW - 60_000,
+    lastPushError: HOSTILE.pushError,
   });
   const label = { pc: 'C1', pn: HOSTILE.name, pp: '1.00' };
   const items = [
@@ -66,7 +69,7 @@ describe('the shelf page', () => {
         expect(html).not.toContain(value);
         expect(html).toContain(escapeHtml(value));
       }
-      expect(html).not.toMatch(/<(img|svg|iframe|i|b|s)\b/);
+      expect(html).not.toMatch(/<(img|svg|iframe|i|b|s|u)\b/);
       // Every attribute value is closed where it should be: no value opens another attribute.
       expect(html).not.toMatch(/" on\w+=/);
     }
@@ -108,6 +111,21 @@ describe('the shelf page', () => {
     const html = renderShelf({ at: NOW, liveLabels: true, stores: [active] });
     expect(html).toContain('42 s since the last successful poll');
     expect(html).toContain('No labels on the shelf yet.');
+    expect(html).not.toContain('<dt>Pushes</dt>');
+    // Polls fine, pushes failing: the page says so, since when and why.
+    const failing = storeShelf(
+      merchantRecord({ lastSyncStatus: 'ok', pushFailingSince: NOW - 60_000, lastPushError: 'HTTP 503' }),
+      [item('A', { status: 'removed' }), item('B')],
+      [],
+      { cards: [] },
+      NOW,
+    );
+    const failingHtml = renderShelf({ at: NOW, liveLabels: true, stores: [failing] });
+    expect(failingHtml).toMatch(
+      /<dt>Pushes<\/dt><dd><span class="error">failing since <time [^>]*>[^<]+<\/time>: HTTP 503/,
+    );
+    // A removed item is counted apart from Clover's items.
+    expect(failingHtml).toContain('<dt>Items</dt><dd>1 from Clover, 1 removed</dd>');
   });
 
   it('with an external Hipoink server, says the live shelf needs the simulator and shows the sync state', () => {
