@@ -131,10 +131,7 @@ export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string,
   const slotsOf = (records: Record<string, unknown>[]) => {
     const calls = records.find((r) => r.itemId === CALLS_KEY)?.codes;
     const unsure = new Set(calls instanceof Set ? [...calls].map(String) : []);
-    const slots = records
-      .filter((r) => String(r.itemId).startsWith(SLOT_PREFIX))
-      .map((r) => slotOf(r, unsure));
-    return { slots, unsure };
+    return records.filter((r) => String(r.itemId).startsWith(SLOT_PREFIX)).map((r) => slotOf(r, unsure));
   };
   /** A string set can be neither empty nor written empty: nothing to note is no write. */
   const changeCalls = async (merchantId: string, op: 'ADD' | 'DELETE', codes: readonly string[]) => {
@@ -166,17 +163,16 @@ export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string,
     },
 
     async getSlots(merchantId, codes) {
-      const unique = [...new Set(codes)];
-      const keys = [key(merchantId, CALLS_KEY), ...unique.map((c) => slotKey(merchantId, c))];
-      const { slots, unsure } = slotsOf(await batchGetAll(doc, tableName, keys));
-      const found = new Map(slots.map((s) => [s.code, s]));
-      return unique.map((code) => found.get(code) ?? slotOf({ itemId: `${SLOT_PREFIX}${code}` }, unsure));
+      const keys = [key(merchantId, CALLS_KEY), ...[...new Set(codes)].map((c) => slotKey(merchantId, c))];
+      const found = new Map((await batchGetAll(doc, tableName, keys)).map((r) => [r.itemId, r]));
+      // A key without a record stands for its empty slot (and for an empty calls record).
+      return slotsOf(keys.map((k) => found.get(k.itemId) ?? k));
     },
 
     async listSlots(merchantId) {
       const records: Record<string, unknown>[] = [];
       for await (const r of rows(merchantId, 'slots')) records.push(r);
-      return slotsOf(records).slots;
+      return slotsOf(records);
     },
 
     async touchSlot(merchantId, code, change) {
