@@ -1,4 +1,5 @@
 import { chunked } from '../chunked.ts';
+import type { SyncSettings } from '../config.ts';
 import { HipoinkRejectedError, HipoinkRequestRefusedError } from '../errors.ts';
 import type { HipoinkClient } from '../hipoink/client.ts';
 import { type HipoinkProduct, PROBE_CODE } from '../hipoink/fields.ts';
@@ -8,7 +9,7 @@ export interface CallsContext {
   hipoink: HipoinkClient;
   merchantId: string;
   storeCode: string;
-  chunkSize: number;
+  settings: Pick<SyncSettings, 'hipoinkChunkSize'>;
   result: { hipoinkCalls: number };
   /** A label Hipoink is known to hold, exactly as it accepted it; none where the probe may only delete. */
   knownHeld: () => Promise<HipoinkProduct | undefined>;
@@ -81,7 +82,7 @@ export function hipoinkCalls(ctx: CallsContext) {
      */
     async deleteCodes(pcs: readonly string[]): Promise<Set<string>> {
       const kept = new Set<string>();
-      for (const chunk of chunked(pcs, ctx.chunkSize)) {
+      for (const chunk of chunked(pcs, ctx.settings.hipoinkChunkSize)) {
         const refusal = await refusalOf(() => hipoink.deleteMultiple(storeCode, chunk));
         if (refusal === undefined) continue;
         await assertRequestAccepted(refusal);

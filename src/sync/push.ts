@@ -89,14 +89,7 @@ async function pushMerchant(
   const { merchantId } = merchant;
   const result: PushResult = { merchantId, storeCode, upserted: 0, removed: 0, rejected: 0, hipoinkCalls: 0 };
   const calls = (store: string, knownHeld: CallsContext['knownHeld']) =>
-    hipoinkCalls({
-      ...deps,
-      merchantId,
-      storeCode: store,
-      chunkSize: deps.settings.hipoinkChunkSize,
-      result,
-      knownHeld,
-    });
+    hipoinkCalls({ ...deps, merchantId, storeCode: store, result, knownHeld });
   if (msg.clearFrom !== undefined) {
     // A store this merchant leaves: the codes still noted to delete there go, and a probe there may
     // only delete. The answers are recorded, so the operator's command knows the store was cleared.
