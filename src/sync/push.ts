@@ -107,8 +107,6 @@ async function pushMerchant(
   const creates: Create[] = [];
   const deletes: string[] = [];
   const slots = await deps.shelf.getSlots(merchantId, msg.codes);
-  // What a refused request may make sure again (see the catch below): codes sure to hold nothing.
-  const sureOfNothing = new Set(slots.filter((s) => !s.unsure && !s.held).map((s) => s.code));
   for (const slot of slots) {
     const action = slotAction(slot, msg);
     if (action.kind === 'create') creates.push({ slot, ...action });
@@ -167,15 +165,11 @@ async function pushMerchant(
     await settle(c.slot.code, { held: { label: c.label, labelHash: c.labelHash, itemId: c.itemId } });
     result.upserted++;
   };
-  /** The codes of the call under way, noted before it. */
-  let calling: readonly string[] = [];
-  const beginCalls = async (codes: readonly string[]) => {
-    calling = codes;
-    await deps.shelf.beginCalls(merchantId, codes);
-  };
+  /** The chunk of creates under way (none while deleting). */
+  let chunk: Create[] = [];
   try {
     // Noted before each call: a call carried out without its answer recorded leaves its codes unsure.
-    await beginCalls(deletes);
+    await deps.shelf.beginCalls(merchantId, deletes);
     // A code Hipoink refused to delete stays as it is, out of step: the repair tries it again.
     const kept = await hipoink.deleteCodes(deletes);
     await forEachLimited(
@@ -187,8 +181,9 @@ async function pushMerchant(
       },
     );
     await checkpoint();
-    for (const chunk of chunked(creates, deps.settings.hipoinkChunkSize)) {
-      await beginCalls(chunk.map((c) => c.slot.code));
+    for (chunk of chunked(creates, deps.settings.hipoinkChunkSize)) {
+      const codes = chunk.map((c) => c.slot.code);
+      await deps.shelf.beginCalls(merchantId, codes);
       if (await hipoink.createAll(chunk.map((c) => c.label))) await forEachLimited(chunk, parallel, shown);
       else
         for (const c of chunk) {
@@ -200,13 +195,14 @@ async function pushMerchant(
     }
   } catch (err) {
     // Hipoink refused the request itself (sign, store code): answered, and nothing was done, so
-    // a code sure to hold nothing before the call still does. A store code Hipoink never knew then
-    // holds no code it may show, and a move away from it has nothing to delete there. Only those:
-    // a code recorded as held may have been noted unsure meanwhile by another (a repush, a move),
-    // and ending the call would drop that note; and a delete's earlier chunk Hipoink took holds
-    // nothing any more. Left unsure, such a code costs one call more.
+    // a code of the chunk under way sure to hold nothing before the call (as read at the start)
+    // still does. A store code Hipoink never knew then holds no code it may show, and a move away
+    // from it has nothing to delete there. Only those: a code recorded as held may have been noted
+    // unsure meanwhile by another (a repush, a move), and ending the call would drop that note; a
+    // code deleted may hold something (that is why it is deleted), and a delete's earlier chunk
+    // Hipoink took holds nothing any more. Left unsure, such a code costs one call more.
     if (err instanceof HipoinkRequestRefusedError)
-      settled.push(...calling.filter((code) => sureOfNothing.has(code)));
+      settled.push(...chunk.filter((c) => !c.slot.unsure && !c.slot.held).map((c) => c.slot.code));
     throw err;
   } finally {
     // Also when the push failed halfway (a code left noted costs one call more; counts lost when
