@@ -172,14 +172,9 @@ async function pushMerchant(
     await deps.shelf.beginCalls(merchantId, deletes);
     // A code Hipoink refused to delete stays as it is, out of step: the repair tries it again.
     const kept = await hipoink.deleteCodes(deletes);
-    await forEachLimited(
-      deletes.filter((code) => !kept.has(code)),
-      parallel,
-      async (code) => {
-        await settle(code, {});
-        result.removed++;
-      },
-    );
+    const gone = deletes.filter((code) => !kept.has(code));
+    await forEachLimited(gone, parallel, (code) => settle(code, {}));
+    result.removed = gone.length;
     await checkpoint();
     for (chunk of chunked(creates, deps.settings.hipoinkChunkSize)) {
       const codes = chunk.map((c) => c.slot.code);
