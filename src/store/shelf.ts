@@ -52,6 +52,9 @@ const CLEAR_PREFIX = '#clear#';
 /** Each wanter is an attribute of its own, so one update adds or drops it without reading the slot. */
 const WANT_PREFIX = 'want:';
 
+/** A string set as read (DynamoDB stores none empty: an absent one is no strings). */
+const stringsOf = (set: unknown) => (set instanceof Set ? [...set].map(String) : []);
+
 /** A slot record as the rules see it (`unsure` when its code is among the calls under way). */
 function slotOf(record: Record<string, unknown>, unsure: ReadonlySet<string> = new Set()): Slot {
   const { itemId, held, refused, ...rest } = SlotRecordSchema.parse(record);
@@ -129,8 +132,7 @@ export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string,
     });
   /** Slots from their records, flagged unsure by the calls record among them. */
   const slotsOf = (records: Record<string, unknown>[]) => {
-    const calls = records.find((r) => r.itemId === CALLS_KEY)?.codes;
-    const unsure = new Set(calls instanceof Set ? [...calls].map(String) : []);
+    const unsure = new Set(stringsOf(records.find((r) => r.itemId === CALLS_KEY)?.codes));
     return records.filter((r) => String(r.itemId).startsWith(SLOT_PREFIX)).map((r) => slotOf(r, unsure));
   };
   /** A string set can be neither empty nor written empty: nothing to note is no write. */
@@ -245,8 +247,7 @@ export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string,
           ConsistentRead: true,
         }),
       );
-      const list = (set: unknown) => (set instanceof Set ? [...set].map(String) : []);
-      return { pending: list(out.Item?.codes), refused: list(out.Item?.refused) };
+      return { pending: stringsOf(out.Item?.codes), refused: stringsOf(out.Item?.refused) };
     },
 
     beginCalls: (merchantId, codes) => changeCalls(merchantId, 'ADD', codes),
