@@ -41,26 +41,24 @@ export function hipoinkCalls(ctx: CallsContext) {
       return err;
     }
   };
-  const deleteNothing = () => hipoink.deleteMultiple(storeCode, [PROBE_CODE]);
-  /** Whether Hipoink refuses requests that cannot be wrong in content, as it refused `refusal`. */
-  const requestRefused = async (refusal: HipoinkRejectedError): Promise<boolean> => {
-    const held = await ctx.knownHeld();
-    if (held) {
-      if ((await refusalOf(() => hipoink.create(storeCode, held))) === undefined) return false;
-      // Hipoink may come to refuse a product it once accepted: that alone does not blame the request.
-      return (await refusalOf(deleteNothing)) !== undefined;
-    }
-    const again = await refusalOf(deleteNothing);
-    return again !== undefined && String(again.errorCode) === String(refusal.errorCode);
-  };
+  /**
+   * After a first refusal, requests that cannot be wrong in content: refused as well (see above), the
+   * request itself is at fault and the push fails.
+   */
   const assertRequestAccepted = async (refusal: HipoinkRejectedError) => {
     if (requestChecked) return;
-    if (await requestRefused(refusal)) {
+    const held = await ctx.knownHeld();
+    const heldTaken = held && (await refusalOf(() => hipoink.create(storeCode, held))) === undefined;
+    // A held label refused does not blame the request alone (Hipoink may come to refuse a product it
+    // once accepted); without one, nor does a delete of nothing refused with another error.
+    const again = heldTaken
+      ? undefined
+      : await refusalOf(() => hipoink.deleteMultiple(storeCode, [PROBE_CODE]));
+    if (again && (held || String(again.errorCode) === String(refusal.errorCode)))
       throw new HipoinkRequestRefusedError(
         `Hipoink refuses every request for store ${storeCode} (${refusalReason(refusal)}): a wrong sign, store code or client id, unless Hipoink itself is failing (it may answer an outage so)`,
         { merchantId, storeCode },
       );
-    }
     requestChecked = true;
   };
   return {
