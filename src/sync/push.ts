@@ -142,14 +142,20 @@ async function pushMerchant(
     settled.push(code);
   };
   const parallel = deps.settings.storeWriteConcurrency;
+  const shown = async (c: Create) => {
+    await settle(c.slot.code, { held: { label: c.label, labelHash: c.labelHash, itemId: c.itemId } });
+    result.upserted++;
+  };
   /**
-   * Hipoink refused an owner's label. A refused label never leaves another item's price showing:
-   * the owner's last label Hipoink accepted stays (sent again where a call may have changed it
-   * unseen); anything else under the code comes down, unless a poll gave the code to another label
-   * meanwhile (the push it queued shows that one instead). A delete Hipoink refuses there leaves the
-   * slot for a later push.
+   * Sends one label of a chunk Hipoink refused, alone. Should Hipoink refuse it too, a refused label
+   * never leaves another item's price showing: the owner's last label Hipoink accepted stays (sent
+   * again where a call may have changed it unseen); anything else under the code comes down, unless
+   * a poll gave the code to another label meanwhile (the push it queued shows that one instead). A
+   * delete Hipoink refuses there leaves the slot for a later push.
    */
-  const refused = async (c: Create, reason: string) => {
+  const createAlone = async (c: Create) => {
+    const reason = await hipoink.createOne(c.label);
+    if (reason === undefined) return shown(c);
     let own = c.slot.held?.itemId === c.itemId ? c.slot.held : undefined;
     if (own && c.slot.unsure && (await hipoink.createOne(own.label)) !== undefined) own = undefined;
     if (!own && (c.slot.held || c.slot.unsure)) {
@@ -160,10 +166,6 @@ async function pushMerchant(
     await settle(c.slot.code, { held: own, refused: { labelHash: c.labelHash, reason, itemId: c.itemId } });
     result.rejected++;
     deps.onRejected?.({ merchantId, itemId: c.itemId, pc: c.slot.code, reason });
-  };
-  const shown = async (c: Create) => {
-    await settle(c.slot.code, { held: { label: c.label, labelHash: c.labelHash, itemId: c.itemId } });
-    result.upserted++;
   };
   /** The chunk of creates under way (none while deleting). */
   let chunk: Create[] = [];
@@ -180,12 +182,7 @@ async function pushMerchant(
       const codes = chunk.map((c) => c.slot.code);
       await deps.shelf.beginCalls(merchantId, codes);
       if (await hipoink.createAll(chunk.map((c) => c.label))) await forEachLimited(chunk, parallel, shown);
-      else
-        for (const c of chunk) {
-          const refusal = await hipoink.createOne(c.label);
-          if (refusal === undefined) await shown(c);
-          else await refused(c, refusal);
-        }
+      else for (const c of chunk) await createAlone(c);
       await checkpoint();
     }
   } catch (err) {
