@@ -21,11 +21,7 @@ export async function savePage(ctx: PollContext, page: readonly unknown[]): Prom
     if (outcome.itemId) latest.set(outcome.itemId, { ...outcome, itemId: outcome.itemId });
   }
   const stored = await ctx.deps.shelf.getItems(ctx.merchant.merchantId, [...latest.keys()]);
-  const before = new Map(stored.map((r) => [r.itemId, r]));
-  await saveItems(
-    ctx,
-    [...latest.values()].map((o) => [o, before.get(o.itemId)]),
-  );
+  await saveItems(ctx, [...latest.values()], stored);
   return newest;
 }
 
@@ -34,7 +30,7 @@ export async function saveFetched(ctx: PollContext, itemId: string, raw: unknown
   const outcome =
     raw === null ? { kind: 'remove' as const, itemId, reason: 'gone' as const } : outcomeOf(ctx, raw);
   ctx.read.add(itemId);
-  await saveItems(ctx, [[{ ...outcome, itemId }, before]]);
+  await saveItems(ctx, [{ ...outcome, itemId }], before ? [before] : []);
   await applyDrops(ctx);
 }
 
@@ -50,15 +46,16 @@ function outcomeOf(ctx: PollContext, raw: unknown): ItemOutcome {
 }
 
 /**
- * Saves changed items: first their records, then each joins the slot of the code it now wants; it
- * leaves the code it wanted only once every want is written (`applyDrops`, after the read and the
- * repair), so two items swapping codes never leave a code both want wanted by nobody, which a push
- * would delete, unbinding its label. The push reads only slots; a poll stopped between these writes
- * leaves the store marked (`shelfWritesUnfinished`), and the next poll's repair finishes them from
- * the records.
+ * Saves changed items (`stored`: the records of those stored before): first their records, then
+ * each joins the slot of the code it now wants; it leaves the code it wanted only once every want
+ * is written (`applyDrops`, after the read and the repair), so two items swapping codes never leave
+ * a code both want wanted by nobody, which a push would delete, unbinding its label. The push reads
+ * only slots; a poll stopped between these writes leaves the store marked
+ * (`shelfWritesUnfinished`), and the next poll's repair finishes them from the records.
  */
-async function saveItems(ctx: PollContext, items: ReadonlyArray<[Outcome, ItemRecord | undefined]>) {
-  const changes = items.flatMap(([outcome, before]) => changeOf(ctx, outcome, before));
+async function saveItems(ctx: PollContext, outcomes: readonly Outcome[], stored: readonly ItemRecord[]) {
+  const records = new Map(stored.map((r) => [r.itemId, r]));
+  const changes = outcomes.flatMap((o) => changeOf(ctx, o, records.get(o.itemId)));
   if (changes.length === 0) return;
   await markWrites(ctx);
   const parallel = ctx.deps.settings.storeWriteConcurrency;
