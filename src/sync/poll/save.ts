@@ -101,19 +101,18 @@ function changeOf(ctx: PollContext, outcome: Outcome, before: ItemRecord | undef
 }
 
 /**
- * A poll changed who wants `code`: the slot is written, counted and queued for a push; a code an
- * item starts to want (or wants with a new label) is one the code rule looks at again.
+ * A poll changed who wants `code`: the slot is written, counted and queued for a push. The code rule
+ * looks again at a code an item starts to want (or wants with a new label), and at one whose owner
+ * left: it passes to the next in line.
  */
 export async function touch(ctx: PollContext, code: string, change: { want: Want } | { drop: string }) {
   await markWrites(ctx);
   if ('drop' in change && !ctx.readProgress.complete) return;
-  if ('want' in change) ctx.codesToDecide.add(code);
   const before = await ctx.deps.shelf.touchSlot(ctx.merchant.merchantId, code, change);
   const after = withWanter(before, change);
   addCounts(ctx.shelfChange, countChange(slotCounts(before), slotCounts(after)));
   ctx.touched.add(code);
-  // The owner left: the code passes to the next in line, whom the code rule looks at too.
-  if ('drop' in change && ownerOf(before)?.itemId === change.drop && after.wanters.length > 0)
+  if ('want' in change || (ownerOf(before)?.itemId === change.drop && after.wanters.length > 0))
     ctx.codesToDecide.add(code);
 }
 
