@@ -136,11 +136,8 @@ export function shelfReport(items: readonly Item[], slots: readonly Slot[]) {
   const invalid = items
     .filter((i) => i.status === 'invalid')
     .map((i) => ({ itemId: i.itemId, reason: i.invalidReason ?? 'invalid' }));
-  const rejected: Array<{ itemId: string; reason: string }> = [];
-  for (const slot of slots) {
-    invalid.push(...blocked(slot));
-    const refusal = ownerRefusal(slot);
-    if (refusal) rejected.push({ itemId: refusal.itemId, reason: refusal.reason });
-  }
-  return { invalid, rejected };
+  const rejected = slots
+    .flatMap((s) => ownerRefusal(s) ?? [])
+    .map(({ itemId, reason }) => ({ itemId, reason }));
+  return { invalid: [...invalid, ...slots.flatMap(blocked)], rejected };
 }
