@@ -18,6 +18,7 @@ import { type HipoinkSimulator, startHipoinkSimulator } from '../../local/simula
 import { LOCAL_STATE_KEY_SECRET_ID, type LocalStack, startLocalStack } from '../../local/start.ts';
 import { runCli } from '../../src/cli/main.ts';
 import { localTarget } from '../../src/cli/target.ts';
+import { waitForQueuesDrained } from '../../src/queues/depth.ts';
 import { createInviteStore } from '../../src/store/connect.ts';
 import { createDocumentClient } from '../../src/store/dynamo.ts';
 import { createMerchantStore } from '../../src/store/merchants.ts';
@@ -43,7 +44,7 @@ export interface ConnectWorld {
     shelf: ReturnType<typeof createShelfStore>;
     invites: ReturnType<typeof createInviteStore>;
   };
-  /** Merchants and invites as stored (used-state and budget records left out: bookkeeping). */
+  /** Merchants and invites as stored once no poll or push runs (used-state and budget records left out: bookkeeping). */
   snapshot(): Promise<unknown[]>;
   /** The values no page, log line or output may contain (besides codes and tokens the test tracks). */
   secrets(): Promise<string[]>;
@@ -114,6 +115,11 @@ export async function startConnectWorld(
     stores,
     async snapshot() {
       const target = localTarget(dir);
+      // A poll or push still running (an earlier connection's) would change the records under it.
+      await waitForQueuesDrained(target.sqs, [target.stack.pollQueueUrl, target.stack.pushQueueUrl], {
+        timeoutMs: 60_000,
+        pollMs: 100,
+      });
       const doc = createDocumentClient(target.dynamodb);
       const items: Array<Record<string, unknown>> = [];
       for (const table of [target.stack.merchantsTable, target.stack.productsTable]) {
