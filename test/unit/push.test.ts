@@ -144,6 +144,23 @@ describe('pushCodes', () => {
     expect([...hipoink.shelf.values()].map((p) => p.pp)).toEqual(['2.00', '2.00', '2.00']);
   });
 
+  it('blames the request when Hipoink refuses a label it holds and then a delete of nothing, whatever their errors', async () => {
+    const { shelf, hipoink, push } = setup();
+    await want(shelf, 'A', 'PC-A', '1.00');
+    await push(['PC-A']);
+    await want(shelf, 'A', 'PC-A', '2.00');
+    // Every create refused, and a delete of a code nobody has refused for a reason of its own.
+    hipoink.refuseCreates = true;
+    hipoink.refuseUnknownDelete = true;
+    await expect(push(['PC-A'])).rejects.toBeInstanceOf(HipoinkRequestRefusedError);
+    expect(hipoink.calls.slice(-3).map((c) => c.op)).toEqual(['create_multiple', 'create', 'del_multiple']);
+    // Not the product's fault: nothing is recorded as refused, and the retry once fixed delivers it.
+    expect((await shelf.getSlots('M1', ['PC-A']))[0]?.refused).toBeUndefined();
+    hipoink.refuseCreates = false;
+    await push(['PC-A']);
+    expect(hipoink.shelf.get('PC-A')?.pp).toBe('2.00');
+  });
+
   it('records on the store that its pushes fail, and since when, until one goes through', async () => {
     const { shelf, hipoink, deps, push } = setup();
     await want(shelf, 'A', 'PC-A', '1.00');
