@@ -1,5 +1,5 @@
 import type { Context } from 'aws-lambda';
-import { logger, metrics } from './observability.ts';
+import { metrics, withInvocationLogger } from './observability.ts';
 
 /** The body of an entry point: parse the event, call the core, map the result. */
 export type HandlerBody<D, E, R> = (event: E, deps: D, context: Context) => Promise<R>;
@@ -15,12 +15,12 @@ export type HandlerBody<D, E, R> = (event: E, deps: D, context: Context) => Prom
  * the web function builds its app.
  */
 export function handlerWith<D, E, R>(deps: () => D, body: HandlerBody<D, E, R>) {
-  return async (event: E, context: Context): Promise<R> => {
-    logger.addContext(context);
-    try {
-      return await body(event, deps(), context);
-    } finally {
-      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
-    }
-  };
+  return (event: E, context: Context): Promise<R> =>
+    withInvocationLogger(context, async () => {
+      try {
+        return await body(event, deps(), context);
+      } finally {
+        if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+      }
+    });
 }

@@ -18,8 +18,7 @@ function emfLines() {
 }
 
 describe('handlerWith (the wrapper every entry point uses)', () => {
-  it('adds the invocation context to the logs, hands the body its deps and returns its result', async () => {
-    const addContext = vi.spyOn(logger, 'addContext');
+  it('hands the body its deps and returns its result', async () => {
     const context = lambdaContext('fn', 1000);
     const handler = handlerWith(
       () => ({ greeting: 'hi' }),
@@ -27,7 +26,49 @@ describe('handlerWith (the wrapper every entry point uses)', () => {
         `${deps.greeting} ${event.name} ${ctx.functionName}`,
     );
     expect(await handler({ name: 'there' }, context)).toBe('hi there fn');
-    expect(addContext).toHaveBeenCalledWith(context);
+  });
+
+  it('names its own function on each log line, while another function runs in the same process', async () => {
+    const lines: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      const text = String(chunk);
+      if (text.includes('"interleaved"')) {
+        lines.push(text);
+        return true;
+      }
+      return write(chunk, ...(rest as []));
+    });
+    let release = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    // The poller logs, waits while the consumer starts and logs, then logs again.
+    const poller = handlerWith(
+      () => undefined,
+      async () => {
+        logger.info('interleaved', { step: 1 });
+        await gate;
+        logger.info('interleaved', { step: 3 });
+      },
+    );
+    const consumer = handlerWith(
+      () => undefined,
+      async () => {
+        logger.info('interleaved', { step: 2 });
+        release();
+      },
+    );
+    await Promise.all([
+      poller(undefined, lambdaContext('esl-sync-poller', 1000)),
+      consumer(undefined, lambdaContext('esl-sync-push-consumer', 1000)),
+    ]);
+    const named = lines.map((l) => JSON.parse(l) as { step: number; function_name: string });
+    expect(named.map((l) => [l.step, l.function_name]).sort()).toEqual([
+      [1, 'esl-sync-poller'],
+      [2, 'esl-sync-push-consumer'],
+      [3, 'esl-sync-poller'],
+    ]);
   });
 
   it('publishes the metrics the invocation recorded, also when it throws', async () => {
