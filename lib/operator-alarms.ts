@@ -318,9 +318,9 @@ export class OperatorAlarms extends Construct {
         'not updated. ' +
         `\`esl-sync status ${aws}\` shows each one's last error: Hipoink down or slow, or refusing every ` +
         'request (a wrong sign in the Hipoink secret, store code or client id). Pushes that may pass are ' +
-        'retried, and each poll of the store queues its codes out of step again, so once fixed its labels ' +
-        `follow within a poll interval; \`esl-sync dlq redrive --queue push ${aws}\` then empties the ` +
-        'dead-letter queue (and sends them at once).',
+        "retried, and after one is set aside the store's next poll queues its codes again, so once fixed " +
+        `its labels follow within a poll interval (\`esl-sync tick ${aws}\` polls every store now); ` +
+        `\`esl-sync dlq redrive --queue push ${aws}\` then empties the dead-letter queue.`,
     });
 
     this.add('StoresCannotConnect', {

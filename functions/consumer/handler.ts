@@ -13,6 +13,11 @@ export const handler = lambdaHandler(
       schema: PushMessageSchema,
       deadLetter: deps.pushDeadLetter,
       retry: deps.pushRetry,
+      // Its codes stay out of step: the merchant's next poll queues them again.
+      onSetAside: (message) =>
+        message.barrier === undefined
+          ? deps.merchants.notePushSetAside(message.merchantId)
+          : Promise.resolve(),
       handle: async (message) => {
         const result = await pushCodes(
           {

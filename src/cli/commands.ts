@@ -693,7 +693,7 @@ const merchantsLabel = command({
       lines.push(`    in step${asRecorded}: no push has anything to do here`);
     } else {
       lines.push(
-        `    out of step: a push must ${slot.next === 'create' ? `show Clover item ${owner?.itemId}'s label` : 'take the label off (no item wants the code)'}; ${active ? `one on its way or the store's next ghost cleanup does, ${backfill} at once` : `one on its way does, but no poll queues one until the store is active again`}`,
+        `    out of step: a push must ${slot.next === 'create' ? `show Clover item ${owner?.itemId}'s label` : 'take the label off (no item wants the code)'}; ${active ? `one on its way does (or, after a push of the store was set aside, its next poll; else its next ghost cleanup), ${backfill} at once` : `one on its way does, but no poll queues one until the store is active again`}`,
       );
     }
     return lines;

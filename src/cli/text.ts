@@ -38,7 +38,7 @@ export function pushFailureLine(
   cli: string,
 ): string | undefined {
   if (v.pushFailingSince === undefined) return undefined;
-  return `  ! its labels are not reaching Hipoink (pushes failing since ${v.pushFailingSince}: ${v.lastPushError ?? 'unknown'}); pushes that may pass are retried and each poll queues what is out of step, so its labels follow once Hipoink answers; \`${cli} dlq list --queue push\` shows any set aside`;
+  return `  ! its labels are not reaching Hipoink (pushes failing since ${v.pushFailingSince}: ${v.lastPushError ?? 'unknown'}); pushes that may pass are retried, and the store's next poll queues any set aside again, so its labels follow at the first poll once Hipoink answers (\`${cli} tick\` polls now); \`${cli} dlq list --queue push\` shows the letters`;
 }
 
 /**

@@ -11,6 +11,8 @@ export interface QueueBatchOptions<S extends z.ZodMiniType> {
   handle: (message: z.infer<S>, record: SQSRecord) => Promise<void>;
   /** Where permanently failing messages go at once, with their reason (no retry storm). */
   deadLetter: QueueSender | undefined;
+  /** Told of a valid message set aside in the dead-letter queue (its work is left undone). */
+  onSetAside?: (message: z.infer<S>) => Promise<void>;
   /** Brings failed messages back after a backoff instead of the queue's long visibility timeout. */
   retry?: RetryScheduler & { baseSeconds: number };
   /**
@@ -62,6 +64,13 @@ export async function processQueueBatch<S extends z.ZodMiniType>(
       }
       const tries = isRetryable(err) ? `failed on its last receive (${MAX_RECEIVES}): ` : '';
       await deadLetter(options.deadLetter, record, err, tries);
+      // Best effort: the letter, with its reason, is what an operator reads first.
+      await options.onSetAside?.(message).catch((e: unknown) =>
+        logger.warn('Could not note a message set aside', {
+          messageId: record.messageId,
+          ...errorForLog(e),
+        }),
+      );
     }
   };
   const run = (records: SQSRecord[]) =>

@@ -111,6 +111,8 @@ const MerchantFieldsSchema = z
     /** Why its last push failed, and since when its pushes fail (Unix ms); cleared by one that succeeds. */
     lastPushError: z.optional(z.string()),
     pushFailingSince: z.optional(z.number()),
+    /** When a push was last set aside in the dead-letter queue, until a poll's repair queued it again (Unix ms). */
+    pushSetAsideAt: z.optional(z.number()),
     /** When the current token pair was stored by a connection or `merchants add` (Unix ms). */
     authorizedAt: z.optional(z.number()),
     /** When the tokens were deleted because the app was uninstalled (Unix ms); none stored since. */
@@ -327,6 +329,14 @@ export interface MerchantStore {
    * whether its labels reach Hipoink. Nothing is written for a merchant removed meanwhile.
    */
   recordPush(merchantId: string, failure: string | undefined): Promise<void>;
+  /**
+   * A push of the merchant ran out of tries and was set aside in the dead-letter queue: its codes
+   * stay out of step, and the next poll's repair queues them again. Nothing is written for a
+   * merchant removed meanwhile.
+   */
+  notePushSetAside(merchantId: string): Promise<void>;
+  /** A poll begun at `startedAt` repaired the store: pushes set aside before then are queued again. */
+  pushesRequeued(merchantId: string, startedAt: number): Promise<void>;
 }
 
 /** How many polls of a merchant have begun, and the newest Clover time finished ones read (its cursor). */
@@ -813,6 +823,31 @@ export function createMerchantStore(
           ...(failure === undefined
             ? {}
             : { ExpressionAttributeValues: { ':why': failure.slice(0, 500), ':now': now() } }),
+        }),
+      );
+    },
+
+    async notePushSetAside(merchantId) {
+      await conditional(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { merchantId },
+          UpdateExpression: 'SET pushSetAsideAt = :now',
+          ConditionExpression: 'attribute_exists(merchantId)',
+          ExpressionAttributeValues: { ':now': now() },
+        }),
+      );
+    },
+
+    async pushesRequeued(merchantId, startedAt) {
+      // One set aside after the repair began keeps its mark, for the next poll.
+      await conditional(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { merchantId },
+          UpdateExpression: 'REMOVE pushSetAsideAt',
+          ConditionExpression: 'pushSetAsideAt <= :started',
+          ExpressionAttributeValues: { ':started': startedAt },
         }),
       );
     },

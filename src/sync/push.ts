@@ -1,13 +1,13 @@
 import { chunked } from '../chunked.ts';
 import type { SyncSettings } from '../config.ts';
 import { addCounts, countChange, NO_COUNTS, slotCounts } from '../domain/counts.ts';
-import { isOutOfStep, ownerOf, type Slot, type SlotAction, slotAction } from '../domain/shelf.ts';
+import { ownerOf, type Slot, type SlotAction, slotAction } from '../domain/shelf.ts';
 import { clearMayDelete } from '../domain/stores.ts';
 import { HipoinkRequestRefusedError, MerchantUnavailableError } from '../errors.ts';
 import type { MerchantRecord, MerchantStore } from '../store/merchants.ts';
 import type { ShelfStore } from '../store/shelf.ts';
 import { type CallsContext, hipoinkCalls } from './hipoink-calls.ts';
-import { MAX_CODES_PER_PUSH, type PushMessage } from './messages.ts';
+import type { PushMessage } from './messages.ts';
 import { forEachLimited } from './parallel.ts';
 
 export interface PushDeps extends Pick<CallsContext, 'hipoink' | 'onRemovalRefused'> {
@@ -49,35 +49,19 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
   // Whether the store's own labels reach Hipoink shows on it (status, the MerchantsPushFailing
   // alarm); a clear of a store it left is the move's or removal's to report.
   const ownStore = msg.clearFrom === undefined || msg.clearFrom === storeCode;
+  let result: PushResult;
   try {
-    const result = await pushMerchant(deps, merchant, storeCode, msg);
-    // Only a push Hipoink answered shows it takes this store's requests again.
-    if (!ownStore || merchant.lastPushError === undefined || result.hipoinkCalls === 0) return result;
-    // Pushes set aside while it did not left their codes out of step: an active store's follow now,
-    // as many as one message carries. Any more keep the failure on record, and the next poll's
-    // repair queues them (as it does while a store's pushes fail).
-    const behind =
-      merchant.state === 'active' && msg.clearFrom === undefined ? await codesBehind(deps, merchantId) : [];
-    if (behind.length > 0) {
-      const more = await pushMerchant(deps, merchant, storeCode, {
-        merchantId,
-        codes: behind.slice(0, MAX_CODES_PER_PUSH),
-      });
-      for (const k of ['upserted', 'removed', 'rejected', 'hipoinkCalls'] as const) result[k] += more[k];
-    }
-    if (behind.length <= MAX_CODES_PER_PUSH)
-      await deps.merchants.recordPush(merchantId, undefined).catch(() => undefined);
-    return result;
+    result = await pushMerchant(deps, merchant, storeCode, msg);
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     if (ownStore) await deps.merchants.recordPush(merchantId, why).catch(() => undefined);
     throw err;
   }
+  // Only a push Hipoink answered shows it takes this store's requests again.
+  if (ownStore && merchant.lastPushError !== undefined && result.hipoinkCalls > 0)
+    await deps.merchants.recordPush(merchantId, undefined).catch(() => undefined);
+  return result;
 }
-
-/** The store's codes out of step as recorded (a push is due there). */
-const codesBehind = async (deps: PushDeps, merchantId: string) =>
-  (await deps.shelf.listSlots(merchantId)).filter((s) => isOutOfStep(s)).map((s) => s.code);
 
 /** The push of one merchant's codes, its record read. */
 async function pushMerchant(

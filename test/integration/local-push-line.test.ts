@@ -1,6 +1,7 @@
 /**
  * The `labels …` lines of the local stack: a push Hipoink failed until it was set aside in the
- * dead-letter queue is told as not brought in line, with its error, never as brought in line.
+ * dead-letter queue is told as not brought in line, with its error, never as brought in line; once
+ * Hipoink answers, the store's next poll brings it in line with no redrive.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -71,6 +72,16 @@ describe('npm start labels lines', () => {
       'not brought in line with Clover: Hipoink product/create_multiple failed with HTTP 503',
     );
     expect(told).toContain('dlq list --queue push');
+    // Hipoink answers again: the store's next poll queues the code set aside, with no redrive.
+    const back = lines.length;
     await fetch(`${hipoink}/_sim/fail-every`, { method: 'POST', body: JSON.stringify({ n: 0 }) });
-  }, 90_000);
+    await until('the set-aside code brought in line', () =>
+      lines.slice(back).find((l) => l === 'labels store=store-001 codes=1 brought in line with Clover'),
+    );
+    const held = (await (await fetch(`${hipoink}/_sim/stores/store-001/products`)).json()) as Array<{
+      pc: string;
+      pp: string;
+    }>;
+    expect(held.find((p) => p.pc === 'FUEL-87')?.pp).toBe(((fuel.price + 10) / 100).toFixed(2));
+  }, 120_000);
 });

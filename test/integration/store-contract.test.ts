@@ -343,6 +343,17 @@ describe.each([
     expect((await store.get(id))?.pushFailingSince).toBeUndefined();
     await store.recordPush(`${name}-nobody`, 'x');
     expect(await store.get(`${name}-nobody`)).toBeUndefined();
+    // A push set aside is noted until a poll that began after it repaired the store.
+    await store.notePushSetAside(id);
+    const setAside = (await store.get(id))?.pushSetAsideAt ?? 0;
+    expect(setAside).toBeGreaterThan(0);
+    await store.pushesRequeued(id, setAside - 1); // a poll begun before it: the note stays
+    expect((await store.get(id))?.pushSetAsideAt).toBe(setAside);
+    await store.pushesRequeued(id, setAside);
+    expect((await store.get(id))?.pushSetAsideAt).toBeUndefined();
+    await store.notePushSetAside(`${name}-nobody`);
+    await store.pushesRequeued(`${name}-nobody`, Date.now());
+    expect(await store.get(`${name}-nobody`)).toBeUndefined();
   });
 
   it('deletes the tokens of a merchant as it was, unless it connected at or after the notice', async () => {

@@ -106,6 +106,7 @@ describe('processQueueBatch', () => {
     const last = record('1', '{"merchantId":"retry"}', 'A');
     last.attributes.ApproximateReceiveCount = String(MAX_RECEIVES);
     const handled: string[] = [];
+    const setAside: string[] = [];
     const error = vi.spyOn(logger, 'error');
     const out = await processQueueBatch(
       { Records: [last, record('2', '{"merchantId":"after"}', 'A')] },
@@ -113,6 +114,7 @@ describe('processQueueBatch', () => {
       {
         schema,
         deadLetter: dlq,
+        onSetAside: async (m) => void setAside.push(m.merchantId),
         handle: async (m) => {
           if (m.merchantId === 'retry')
             throw new CloverApiError('Clover answered 503 during listItems', { status: 503 });
@@ -120,6 +122,8 @@ describe('processQueueBatch', () => {
         },
       },
     );
+    // The handler is told which message's work is left undone.
+    expect(setAside).toEqual(['retry']);
     expect(out.batchItemFailures).toEqual([]);
     expect(handled).toEqual(['after']);
     expect(dlq.sent.map((m) => m.attributes?.failureReason)).toEqual([

