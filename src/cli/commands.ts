@@ -949,11 +949,11 @@ const status = command({
   ],
 });
 
-/** How many letters each dead-letter queue holds. */
 /** The letters waiting in the dead-letter queues (someone listing them hides some for a while). */
 const lettersIn = (queues: Awaited<ReturnType<typeof deadLetterDepths>>) =>
   Object.values(queues).reduce((n, q) => n + q.visible + q.inFlight + q.delayed, 0);
 
+/** How many letters each dead-letter queue holds. */
 async function deadLetterDepths(ctx: CommandContext) {
   const { sqs, stack } = ctx.target;
   return {
