@@ -78,11 +78,6 @@ export function storeShelf(
 ): StoreShelf {
   const view = merchantView(merchant, now);
   const report = { counts: countShelf(items, slots), ...shelfReport(items, slots) };
-  const names = new Map(items.map((i) => [i.itemId, i.label?.pn]));
-  const named = (p: { itemId: string; reason: string }): ShelfProblem => {
-    const name = names.get(p.itemId);
-    return name === undefined ? p : { ...p, name };
-  };
   const freshness = pollFreshness([merchant], now);
   const sync: StoreShelf['sync'] = { merchantId: view.merchantId, state: view.state };
   for (const key of [
@@ -106,8 +101,8 @@ export function storeShelf(
       pendingPush: report.counts.outOfStep,
       removed: report.counts.removed,
     },
-    notShown: report.invalid.map(named),
-    refused: report.rejected.map(named),
+    notShown: report.invalid,
+    refused: report.rejected,
     ...(labels === undefined
       ? {}
       : 'cards' in labels

@@ -509,8 +509,9 @@ const merchantsShow = command({
   text: (d, cli) => {
     const c = d.products.counts;
     const push = pushFailureLine(d, cli);
-    const reasons = (list: Array<{ itemId: string; reason: string }>) =>
-      list.map((r) => `${r.itemId} (${r.reason})`).join(', ') || '-';
+    const reasons = (list: Array<{ itemId: string; name?: string; reason: string }>) =>
+      list.map((r) => `${r.itemId}${r.name ? ` ${JSON.stringify(r.name)}` : ''} (${r.reason})`).join(', ') ||
+      '-';
     return [
       merchantLine(d),
       ...(push ? [push] : []),

@@ -133,11 +133,15 @@ export function blocked(slot: Pick<Slot, 'code' | 'wanters'>) {
 
 /** What operators are shown about a store's items: the ones not shown, and why. */
 export function shelfReport(items: readonly Item[], slots: readonly Slot[]) {
+  // Each named as its label names it, where it has one, so operators need not look ids up.
+  const names = new Map(items.flatMap((i) => (i.label ? [[i.itemId, i.label.pn] as const] : [])));
+  const named = ({ itemId, reason }: { itemId: string; reason: string }) => {
+    const name = names.get(itemId);
+    return name === undefined ? { itemId, reason } : { itemId, name, reason };
+  };
   const invalid = items
     .filter((i) => i.status === 'invalid')
     .map((i) => ({ itemId: i.itemId, reason: i.invalidReason ?? 'invalid' }));
-  const rejected = slots
-    .flatMap((s) => ownerRefusal(s) ?? [])
-    .map(({ itemId, reason }) => ({ itemId, reason }));
-  return { invalid: [...invalid, ...slots.flatMap(blocked)], rejected };
+  const rejected = slots.flatMap((s) => ownerRefusal(s) ?? []);
+  return { invalid: [...invalid, ...slots.flatMap(blocked)].map(named), rejected: rejected.map(named) };
 }

@@ -122,6 +122,7 @@ describe('a barcode let go by a deleted item', () => {
     expect((await status(M)).products.invalid).toEqual([
       {
         itemId: 'NEWCOMER0001',
+        name: 'Newcomer',
         reason: 'product code SKU-C is already used by Clover item HOLDER000001 ("Holder")',
       },
     ]);
