@@ -264,7 +264,7 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
     });
     const b = JSON.parse((await cli('merchants', 'show', B, '--json')).join('\n'));
     expect(b.products.rejected).toEqual([
-      { itemId: diesel.id, reason: expect.stringContaining('label template missing') },
+      { itemId: diesel.id, name: diesel.name, reason: expect.stringContaining('label template missing') },
     ]);
     expect(hipoink.products('store-b').get('BEV-1')).toMatchObject({ pn: soda.name, pp: '1.89' });
     expect(hipoink.products('store-b').get('FUEL-DSL')?.pp).toBe((diesel.price / 100).toFixed(2));
