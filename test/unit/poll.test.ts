@@ -656,3 +656,68 @@ describe('a queue barrier (what moving or removing a store waits for)', () => {
     await expect(queuedWorkDone(deps, ['M1'], 5_000)).resolves.toBeUndefined();
   });
 });
+
+describe('a push set aside (pushSetAsideAt), review probes', () => {
+  /** Two items polled, never pushed: both codes out of step; the store noted as having a push set aside. */
+  async function outOfStepAndNoted() {
+    const s = setup([it0('A', { modifiedTime: 1000 }), it0('B', { modifiedTime: 2000 })]);
+    s.merchants.now = () => 1_000_000;
+    await pollMerchant(s.deps, msg());
+    s.pushQueue.sent.length = 0;
+    s.advance(600_000);
+    await s.merchants.notePushSetAside('M1');
+    s.advance(60_000);
+    return s;
+  }
+
+  it('a routine poll repairs, queues the codes and clears the note', async () => {
+    const s = await outOfStepAndNoted();
+    const r = await pollMerchant(s.deps, msg());
+    expect(r).toMatchObject({ status: 'synced', cleanedUp: false });
+    expect(pushedCodes(s.pushQueue)).toEqual(['SKU-A', 'SKU-B']);
+    expect(s.merchants.records.get('M1')?.pushSetAsideAt).toBeUndefined();
+  });
+
+  it('a poll whose read stops early still repairs and clears the note', async () => {
+    const s = await outOfStepAndNoted();
+    const group = Array.from({ length: 30 }, (_, i) =>
+      it0(`G${String(i).padStart(2, '0')}`, { modifiedTime: 3000 }),
+    );
+    for (const g of group) s.catalog.set(g.id, g);
+    s.deps.settings = { ...settings, pageLimit: 3 };
+    let t = 2500;
+    s.beforeEachList((call) => {
+      if (call === 1) return;
+      const moving = [...s.catalog.values()].filter((i) => i.modifiedTime === 3000).slice(0, 2);
+      for (const i of moving) s.catalog.set(i.id, { ...i, modifiedTime: t++ });
+    });
+    const r = await pollMerchant(s.deps, msg());
+    expect(r.status === 'synced' && r.partial).toMatch(/kept changing/);
+    expect(pushedCodes(s.pushQueue)).toEqual(expect.arrayContaining(['SKU-A', 'SKU-B']));
+    expect(s.merchants.records.get('M1')?.pushSetAsideAt).toBeUndefined();
+  });
+
+  it('a push set aside during the poll, after it began, keeps its note for the next poll', async () => {
+    const s = await outOfStepAndNoted();
+    s.merchants.now = () => 10_000_000; // stamped after this poll's start
+    s.beforeEachList(() => s.merchants.notePushSetAside('M1'));
+    await pollMerchant(s.deps, msg());
+    expect(s.merchants.records.get('M1')?.pushSetAsideAt).toBe(10_000_000);
+  });
+
+  it('a poll that fails after its repair and queue has queued the codes (its note may go)', async () => {
+    const s = await outOfStepAndNoted();
+    const orig = s.merchants.addShelfCounts.bind(s.merchants);
+    let failed = false;
+    s.merchants.addShelfCounts = async (...a) => {
+      if (!failed) {
+        failed = true;
+        throw new Error('throttled');
+      }
+      return orig(...a);
+    };
+    // Fails after queueing (counts): the note is already gone, the codes queued.
+    await expect(pollMerchant(s.deps, msg())).rejects.toThrow('throttled');
+    expect(pushedCodes(s.pushQueue)).toEqual(['SKU-A', 'SKU-B']);
+  });
+});
