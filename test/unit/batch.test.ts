@@ -136,6 +136,26 @@ describe('processQueueBatch', () => {
     error.mockRestore();
   });
 
+  it('notes a message set aside even when its letter cannot be sent (SQS then sets it aside itself)', async () => {
+    const last = record('1', '{"merchantId":"retry"}', 'A');
+    last.attributes.ApproximateReceiveCount = String(MAX_RECEIVES);
+    const setAside: string[] = [];
+    const dlq = {
+      send: async () => Promise.reject(new Error('SQS throttled the letter')),
+    };
+    const out = await processQueueBatch({ Records: [last] }, context, {
+      schema,
+      deadLetter: dlq,
+      onSetAside: async (m) => void setAside.push(m.merchantId),
+      handle: async () => {
+        throw new CloverApiError('Clover answered 503 during listItems', { status: 503 });
+      },
+    });
+    // Handed back: its next receive is past maxReceiveCount, so SQS moves it without our code running.
+    expect(out.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(['1']);
+    expect(setAside).toEqual(['retry']);
+  });
+
   it('logs why a message failed, under a key the logger keeps', async () => {
     // Powertools drops a `message` attribute (reserved); the reason must travel under another key.
     const warn = vi.spyOn(logger, 'warn');
