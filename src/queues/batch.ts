@@ -63,14 +63,15 @@ export async function processQueueBatch<S extends z.ZodMiniType>(
         throw err;
       }
       const tries = isRetryable(err) ? `failed on its last receive (${MAX_RECEIVES}): ` : '';
-      await deadLetter(options.deadLetter, record, err, tries);
-      // Best effort: the letter, with its reason, is what an operator reads first.
+      // Noted first, best effort: should the letter's send fail, SQS sets the message aside itself
+      // at its next receive, with no code of ours running then to note it.
       await options.onSetAside?.(message).catch((e: unknown) =>
         logger.warn('Could not note a message set aside', {
           messageId: record.messageId,
           ...errorForLog(e),
         }),
       );
+      await deadLetter(options.deadLetter, record, err, tries);
     }
   };
   const run = (records: SQSRecord[]) =>
