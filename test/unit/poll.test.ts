@@ -657,7 +657,7 @@ describe('a queue barrier (what moving or removing a store waits for)', () => {
   });
 });
 
-describe('a push set aside (pushSetAsideAt), review probes', () => {
+describe('a push set aside (pushSetAsideAt)', () => {
   /** Two items polled, never pushed: both codes out of step; the store noted as having a push set aside. */
   async function outOfStepAndNoted() {
     const s = setup([it0('A', { modifiedTime: 1000 }), it0('B', { modifiedTime: 2000 })]);
