@@ -13,9 +13,10 @@ export const handler = lambdaHandler(
       schema: PushMessageSchema,
       deadLetter: deps.pushDeadLetter,
       retry: deps.pushRetry,
-      // Its codes stay out of step: the merchant's next poll queues them again.
+      // Its codes stay out of step: the merchant's next poll queues them again. A clear of a store
+      // it leaves is the move's or removal's to send again (that command, run again).
       onSetAside: (message) =>
-        message.barrier === undefined
+        message.barrier === undefined && message.clearFrom === undefined
           ? deps.merchants.notePushSetAside(message.merchantId)
           : Promise.resolve(),
       handle: async (message) => {
