@@ -38,6 +38,13 @@ export const POLLER: FunctionSettings & { feed: QueueFeed } = {
  * poll's retries (Clover GETs retry 4 times, waiting up to 20 s each). It is handed back instead.
  */
 export const POLL_START_MARGIN_SECONDS = 100;
+
+/**
+ * Nor is a push started with less left than this: a Hipoink that hangs holds one call up to its
+ * timeout and retries (about 55 s), and a batch of pushes run one after another would otherwise run
+ * into the timeout, every message coming back only after the queue's visibility timeout.
+ */
+export const PUSH_START_MARGIN_SECONDS = 60;
 export const PUSH_CONSUMER: FunctionSettings & { feed: QueueFeed } = {
   timeoutSeconds: 120,
   memoryMb: 512,

@@ -1,4 +1,5 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { PUSH_START_MARGIN_SECONDS } from '../../src/function-settings.ts';
 import { METRIC } from '../../src/metric-names.ts';
 import { logger, metrics } from '../../src/observability.ts';
 import { processQueueBatch } from '../../src/queues/batch.ts';
@@ -13,6 +14,7 @@ export const handler = lambdaHandler(
       schema: PushMessageSchema,
       deadLetter: deps.pushDeadLetter,
       retry: deps.pushRetry,
+      startMarginMs: PUSH_START_MARGIN_SECONDS * 1000,
       // Its codes stay out of step: the merchant's next poll queues them again. A clear of a store
       // it leaves is the move's or removal's to send again (that command, run again).
       onSetAside: (message) =>

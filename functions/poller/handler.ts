@@ -17,7 +17,8 @@ export const handler = lambdaHandler((event: SQSEvent, deps, context): Promise<S
     schema: PollMessageSchema,
     deadLetter: deps.pollDeadLetter,
     retry: deps.pollRetry,
-    parallelGroups: { startMarginMs: POLL_START_MARGIN_SECONDS * 1000 },
+    parallelGroups: true,
+    startMarginMs: POLL_START_MARGIN_SECONDS * 1000,
     handle: async (message) => {
       const result = await pollMerchant(
         {

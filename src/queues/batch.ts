@@ -15,12 +15,13 @@ export interface QueueBatchOptions<S extends z.ZodMiniType> {
   onSetAside?: (message: z.infer<S>) => Promise<void>;
   /** Brings failed messages back after a backoff instead of the queue's long visibility timeout. */
   retry?: RetryScheduler & { baseSeconds: number };
+  /** Message groups (one merchant each) handled at once; one group's messages stay in order. */
+  parallelGroups?: boolean;
   /**
-   * Message groups (one merchant each) handled at once; one group's messages stay in order. A
-   * message is not started with less than `startMarginMs` of the invocation left: it is handed
-   * back for a retry rather than cut off by the timeout with the rest of the batch.
+   * A message is not started with less than this of the invocation left (ms): it is handed back
+   * for a retry rather than cut off by the timeout with the rest of the batch.
    */
-  parallelGroups?: { startMarginMs: number };
+  startMarginMs?: number;
 }
 
 /** A message handed back unstarted because the invocation is running out of time. */
@@ -37,9 +38,9 @@ export async function processQueueBatch<S extends z.ZodMiniType>(
   context: Context,
   options: QueueBatchOptions<S>,
 ): Promise<SQSBatchResponse> {
-  const parallel = options.parallelGroups;
+  const margin = options.startMarginMs;
   const recordHandler = async (record: SQSRecord) => {
-    if (parallel && context.getRemainingTimeInMillis() < parallel.startMarginMs) {
+    if (margin !== undefined && context.getRemainingTimeInMillis() < margin) {
       throw new NotStartedError('Not started: too little time left in this invocation; retried shortly');
     }
     let message: z.infer<S>;
@@ -80,7 +81,7 @@ export async function processQueueBatch<S extends z.ZodMiniType>(
       skipGroupOnError: true,
       throwOnFullBatchFailure: false,
     });
-  const response: SQSBatchResponse = parallel
+  const response: SQSBatchResponse = options.parallelGroups
     ? {
         batchItemFailures: (await Promise.all(byGroup(event.Records).map(run))).flatMap(
           (r) => r.batchItemFailures,

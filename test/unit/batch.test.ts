@@ -235,7 +235,8 @@ describe('processQueueBatch with message groups in parallel', () => {
     const out = await processQueueBatch(event, context, {
       schema,
       deadLetter: new RecordingQueue(),
-      parallelGroups: { startMarginMs: 1000 },
+      parallelGroups: true,
+      startMarginMs: 1000,
       handle: async (_m, r) => {
         started.push(r.messageId);
         inFlight++;
@@ -252,16 +253,36 @@ describe('processQueueBatch with message groups in parallel', () => {
     expect(out.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['b1', 'b2']);
   });
 
-  it('hands a message back unstarted when too little of the invocation is left', async () => {
+  it('hands a message back unstarted when too little of the invocation is left (groups at once)', async () => {
     const handled: string[] = [];
     const late = { ...context, getRemainingTimeInMillis: () => 500 } as Context;
     const out = await processQueueBatch({ Records: [record('x1', '{"merchantId":"X"}', 'X')] }, late, {
       schema,
       deadLetter: new RecordingQueue(),
-      parallelGroups: { startMarginMs: 1000 },
+      parallelGroups: true,
+      startMarginMs: 1000,
       handle: async (m) => void handled.push(m.merchantId),
     });
     expect(handled).toEqual([]);
     expect(out.batchItemFailures).toEqual([{ itemIdentifier: 'x1' }]);
+  });
+
+  it('hands back, one message after another, those that would start too late in the invocation', async () => {
+    const handled: string[] = [];
+    // The first message runs; by the second, the invocation is nearly over.
+    let left = 60_000;
+    const late = { ...context, getRemainingTimeInMillis: () => left } as Context;
+    const records = [record('x1', '{"merchantId":"X"}', 'X'), record('y1', '{"merchantId":"Y"}', 'Y')];
+    const out = await processQueueBatch({ Records: records }, late, {
+      schema,
+      deadLetter: new RecordingQueue(),
+      startMarginMs: 1000,
+      handle: async (m) => {
+        handled.push(m.merchantId);
+        left = 500;
+      },
+    });
+    expect(handled).toEqual(['X']);
+    expect(out.batchItemFailures).toEqual([{ itemIdentifier: 'y1' }]);
   });
 });
