@@ -213,17 +213,18 @@ describe('a repush', () => {
   });
 });
 
+/** A store whose two labels (item A under C0, item B under C1) are in Hipoink store store-1. */
+async function twoLabels() {
+  const w = storesWorld();
+  w.put('A', { sku: 'C0' });
+  w.put('B', { sku: 'C1' });
+  await w.poll({ full: true });
+  await w.drain();
+  expect([...w.store('store-1').shelf.keys()].sort()).toEqual(['C0', 'C1']);
+  return w;
+}
+
 describe('moving a store', () => {
-  /** A store whose two labels are in Hipoink store store-1. */
-  async function twoLabels() {
-    const w = storesWorld();
-    w.put('A', { sku: 'C0' });
-    w.put('B', { sku: 'C1' });
-    await w.poll({ full: true });
-    await w.drain();
-    expect([...w.store('store-1').shelf.keys()].sort()).toEqual(['C0', 'C1']);
-    return w;
-  }
   const codesIn = (w: Awaited<ReturnType<typeof twoLabels>>, store: string) =>
     [...w.store(store).shelf.keys()].sort();
 
@@ -578,13 +579,9 @@ describe('a request Hipoink refuses outright', () => {
 });
 
 describe('a Hipoink outage that outlasts the retries of a push', () => {
-  /** Labels C0 (item A) and C1 (item B) on store-1; then A's new price meets Hipoink down for good. */
+  /** Two labels on store-1; then A's new price meets Hipoink down for good. */
   async function pushSetAside() {
-    const w = storesWorld();
-    w.put('A', { sku: 'C0' });
-    w.put('B', { sku: 'C1' });
-    await w.poll({ full: true });
-    await w.drain();
+    const w = await twoLabels();
     w.store('store-1').failWith = new HipoinkApiError('Hipoink answered HTTP 503', { status: 503 });
     w.put('A', { price: 250 });
     await w.poll();
