@@ -11,7 +11,11 @@ export interface QueueBatchOptions<S extends z.ZodMiniType> {
   handle: (message: z.infer<S>, record: SQSRecord) => Promise<void>;
   /** Where permanently failing messages go at once, with their reason (no retry storm). */
   deadLetter: QueueSender | undefined;
-  /** Told of a valid message set aside in the dead-letter queue (its work is left undone). */
+  /**
+   * Told of a valid message set aside in the dead-letter queue, its work left undone. On its last
+   * receive it is told before it starts: should it not end (Lambda stopped at its timeout, or handed
+   * back unstarted), SQS sets it aside at the next receive with no code of ours running.
+   */
   onSetAside?: (message: z.infer<S>) => Promise<void>;
   /** Brings failed messages back after a backoff instead of the queue's long visibility timeout. */
   retry?: RetryScheduler & { baseSeconds: number };
@@ -40,9 +44,6 @@ export async function processQueueBatch<S extends z.ZodMiniType>(
 ): Promise<SQSBatchResponse> {
   const margin = options.startMarginMs;
   const recordHandler = async (record: SQSRecord) => {
-    if (margin !== undefined && context.getRemainingTimeInMillis() < margin) {
-      throw new NotStartedError('Not started: too little time left in this invocation; retried shortly');
-    }
     let message: z.infer<S>;
     try {
       message = parseBody(options.schema, record.body);
@@ -50,12 +51,33 @@ export async function processQueueBatch<S extends z.ZodMiniType>(
       await deadLetter(options.deadLetter, record, err);
       return;
     }
+    /** Best effort, and before any letter is sent: should its send fail, SQS sets the message aside. */
+    const noteSetAside = () =>
+      options.onSetAside?.(message).catch((e: unknown) =>
+        logger.warn('Could not note a message set aside', {
+          messageId: record.messageId,
+          ...errorForLog(e),
+        }),
+      );
+    const lastReceive = Number(record.attributes.ApproximateReceiveCount) >= MAX_RECEIVES;
+    if (lastReceive) await noteSetAside();
+    if (margin !== undefined && context.getRemainingTimeInMillis() < margin) {
+      if (!lastReceive)
+        throw new NotStartedError('Not started: too little time left in this invocation; retried shortly');
+      const late = new NotStartedError('too little time was left in the invocation');
+      await deadLetter(
+        options.deadLetter,
+        record,
+        late,
+        `not started on its last receive (${MAX_RECEIVES}): `,
+      );
+      return;
+    }
     try {
       await options.handle(message, record);
     } catch (err) {
       // On its last receive it goes to the dead-letter queue here, with its reason, rather than
       // being moved there by SQS at the next receive with none.
-      const lastReceive = Number(record.attributes.ApproximateReceiveCount) >= MAX_RECEIVES;
       if (isRetryable(err) && !lastReceive) {
         logger.warn('Message failed; it will be retried', {
           messageId: record.messageId,
@@ -64,14 +86,7 @@ export async function processQueueBatch<S extends z.ZodMiniType>(
         throw err;
       }
       const tries = isRetryable(err) ? `failed on its last receive (${MAX_RECEIVES}): ` : '';
-      // Noted first, best effort: should the letter's send fail, SQS sets the message aside itself
-      // at its next receive, with no code of ours running then to note it.
-      await options.onSetAside?.(message).catch((e: unknown) =>
-        logger.warn('Could not note a message set aside', {
-          messageId: record.messageId,
-          ...errorForLog(e),
-        }),
-      );
+      if (!lastReceive) await noteSetAside();
       await deadLetter(options.deadLetter, record, err, tries);
     }
   };

@@ -156,6 +156,53 @@ describe('processQueueBatch', () => {
     expect(setAside).toEqual(['retry']);
   });
 
+  it('notes a message on its last receive before it starts: a Lambda stopped mid-work leaves SQS to set it aside', async () => {
+    const last = record('1', '{"merchantId":"last"}', 'A');
+    last.attributes.ApproximateReceiveCount = String(MAX_RECEIVES);
+    const events: string[] = [];
+    const dlq = new RecordingQueue();
+    const out = await processQueueBatch(
+      { Records: [record('0', '{"merchantId":"early"}', 'B'), last] },
+      context,
+      {
+        schema,
+        deadLetter: dlq,
+        onSetAside: async (m) => void events.push(`noted ${m.merchantId}`),
+        handle: async (m) => void events.push(`handled ${m.merchantId}`),
+      },
+    );
+    // Noted before its work starts (should the invocation end inside it, no code of ours runs
+    // again); a message with receives left is not noted.
+    expect(events).toEqual(['handled early', 'noted last', 'handled last']);
+    expect(out.batchItemFailures).toEqual([]);
+    expect(dlq.sent).toEqual([]);
+  });
+
+  it('dead-letters, with its reason, a message too late to start on its last receive, and notes it', async () => {
+    const last = record('1', '{"merchantId":"last"}', 'A');
+    last.attributes.ApproximateReceiveCount = String(MAX_RECEIVES);
+    const setAside: string[] = [];
+    const handled: string[] = [];
+    const dlq = new RecordingQueue();
+    const late = { ...context, getRemainingTimeInMillis: () => 500 } as Context;
+    const out = await processQueueBatch({ Records: [last] }, late, {
+      schema,
+      deadLetter: dlq,
+      startMarginMs: 1000,
+      onSetAside: async (m) => void setAside.push(m.merchantId),
+      handle: async (m) => void handled.push(m.merchantId),
+    });
+    expect(handled).toEqual([]);
+    expect(setAside).toEqual(['last']);
+    expect(out.batchItemFailures).toEqual([]);
+    expect(dlq.sent.map((m) => [m.body, m.attributes?.failureReason])).toEqual([
+      [
+        '{"merchantId":"last"}',
+        `not started on its last receive (${MAX_RECEIVES}): too little time was left in the invocation`,
+      ],
+    ]);
+  });
+
   it('logs why a message failed, under a key the logger keeps', async () => {
     // Powertools drops a `message` attribute (reserved); the reason must travel under another key.
     const warn = vi.spyOn(logger, 'warn');
