@@ -54,7 +54,10 @@ const SIZES = (process.env.BENCH_SIZES ?? '500,2000').split(',').map(Number);
 const world = await startSimulatedStack({ appId: 'BENCH', sign: 'bench' });
 const { dir, clover, hipoink } = world;
 const quiet = { out: () => undefined, err: () => undefined };
-const cli = (...args: string[]) => runCli(args, quiet, async () => localTarget(dir));
+const cli = async (...args: string[]) => {
+  const code = await runCli(args, quiet, async () => localTarget(dir));
+  if (code !== 0) throw new Error(`esl-sync ${args.join(' ')} exited ${code}`);
+};
 
 async function measure(label: string, merchantId: string, run: () => Promise<void>) {
   clover.resetRequests();

@@ -81,6 +81,8 @@ interface CommandSpec<P, D> {
   run: (ctx: CommandContext, p: P) => Promise<D>;
   /** The data as text lines; `cli` is how to invoke the CLI for the target, for suggested commands. */
   text: (data: D, cli: string) => string[];
+  /** The command ran, but what it found is a failure: its output is shown, and it exits 1. */
+  failed?: (data: D) => boolean;
 }
 
 /** A command, its types closed over: checked input becomes a run that yields data and its text. */
@@ -95,7 +97,7 @@ export interface Command {
     values: CliValues;
     merchantId: string;
     io: CliIo;
-  }): Promise<(ctx: CommandContext) => Promise<{ data: unknown; text: () => string[] }>>;
+  }): Promise<(ctx: CommandContext) => Promise<{ data: unknown; text: () => string[]; failed: boolean }>>;
 }
 
 function command<P, D>(spec: CommandSpec<P, D>): Command {
@@ -110,7 +112,7 @@ function command<P, D>(spec: CommandSpec<P, D>): Command {
       const p = await spec.parse(input);
       return async (ctx) => {
         const data = await spec.run(ctx, p);
-        return { data, text: () => spec.text(data, ctx.cli) };
+        return { data, text: () => spec.text(data, ctx.cli), failed: spec.failed?.(data) ?? false };
       };
     },
   };
@@ -844,6 +846,8 @@ const tick = command({
         : ['tick: all polls and pushes done']),
     ...(d.deadLetters ? deadLetterHints(d.deadLetters, cli) : []),
   ],
+  // A script waiting on the fleet must not take work set aside meanwhile for done.
+  failed: (d) => (d.setAsideMeanwhile ?? 0) > 0,
 });
 
 const backfill = command({

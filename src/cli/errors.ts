@@ -30,7 +30,7 @@ export function exitCodeOf(err: unknown): number {
 export const EXIT_CODES_HELP = [
   'Exit codes:',
   '  0  done',
-  '  1  failed: no stack running, AWS or a function refused, a --wait timed out, a named store not active',
+  '  1  failed: no stack, AWS or a function refused, a --wait timed out, a named store not active, work set aside during tick --wait',
   '  2  usage: unknown command or option, missing or bad value',
   '  3  not found: unknown merchant, or an item its store does not have',
 ].join('\n');

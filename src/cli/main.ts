@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { CLOVER_ID } from '../clover/schemas.ts';
 import { COMMANDS, type Command } from './commands.ts';
 import { commandContext } from './context.ts';
-import { EXIT_CODES_HELP, exitCodeOf, UsageError } from './errors.ts';
+import { EXIT_CODES, EXIT_CODES_HELP, exitCodeOf, UsageError } from './errors.ts';
 import {
   type CliIo,
   type CliValues,
@@ -138,23 +138,24 @@ function parseCommandLine(argv: string[]) {
 }
 
 /**
- * Runs one command line. Usage problems throw `UsageError` before any stack is looked up; an
- * unknown merchant throws `NotFoundError`.
+ * Runs one command line and returns its exit code (a command can find a failure, e.g. `tick --wait`
+ * work set aside). Usage problems throw `UsageError` before any stack is looked up; an unknown
+ * merchant throws `NotFoundError`.
  */
-export async function runCli(argv: string[], io: CliIo, resolveTarget?: ResolveTarget): Promise<void> {
+export async function runCli(argv: string[], io: CliIo, resolveTarget?: ResolveTarget): Promise<number> {
   const { values, positionals, tokens } = parseCommandLine(argv);
   const helpWord = positionals[0] === 'help';
   const words = helpWord ? positionals.slice(1) : positionals;
   const wantsHelp = values.help === true || helpWord || words.length === 0;
   if (wantsHelp && words.length === 0) {
     io.out(overviewHelp());
-    return;
+    return EXIT_CODES.ok;
   }
   const found = findCommand(words);
   if (!found.command) {
     if (found.group && wantsHelp && words.length === 1) {
       io.out(groupHelp(found.group.name, found.group.commands));
-      return;
+      return EXIT_CODES.ok;
     }
     if (found.group) {
       throw new UsageError(`unknown ${found.group.name} command: ${words[1] ?? '(none)'}`, found.group.name);
@@ -164,7 +165,7 @@ export async function runCli(argv: string[], io: CliIo, resolveTarget?: ResolveT
   const { command, rest } = found;
   if (wantsHelp) {
     io.out(commandHelp(command));
-    return;
+    return EXIT_CODES.ok;
   }
   const given = new Set(tokens.flatMap((t) => (t.kind === 'option' ? [t.name as OptionName] : [])));
   for (const name of given) {
@@ -193,16 +194,16 @@ export async function runCli(argv: string[], io: CliIo, resolveTarget?: ResolveT
   const cli =
     target.kind === 'aws' ? `esl-sync --aws${values_.stage ? ` --stage ${stage}` : ''}` : 'esl-sync';
   const ctx = commandContext(target, io, { json: values_.json === true, cli });
-  const { data, text } = await run(ctx);
+  const { data, text, failed } = await run(ctx);
   if (values_.json) io.out(JSON.stringify(data, null, 2));
   else for (const line of text()) io.out(line);
+  return failed ? EXIT_CODES.failure : EXIT_CODES.ok;
 }
 
 /** Runs a command line and says how it ended: the exit code, with any error on stderr. */
 export async function main(argv: string[], io: CliIo, resolveTarget?: ResolveTarget): Promise<number> {
   try {
-    await runCli(argv, io, resolveTarget);
-    return 0;
+    return await runCli(argv, io, resolveTarget);
   } catch (err) {
     io.err(`esl-sync: ${err instanceof Error ? err.message : String(err)}`);
     if (err instanceof UsageError) {
