@@ -36,6 +36,13 @@ export const handler = lambdaHandler(
           },
           message,
         );
+        if (result.skipped) {
+          logger.warn('Push skipped: nothing to push', {
+            merchantId: result.merchantId,
+            reason: result.skipped,
+          });
+          return;
+        }
         metrics.addMetric(METRIC.labelsUpserted, 'Count', result.upserted);
         metrics.addMetric(METRIC.labelsRemoved, 'Count', result.removed);
         logger.info('Labels pushed', { ...result });

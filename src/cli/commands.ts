@@ -1106,7 +1106,7 @@ const dlqDiscard = command({
   synopsis: '--queue poll|push --message-id ID[,ID…]',
   summary: 'delete dead letters that can never succeed (ids from dlq list)',
   description:
-    'Deletes the named dead-lettered messages for good: ones that can never succeed (not valid JSON, or for a merchant no longer there), which a redrive would only set aside again. Every other letter stays. Ids not found are named, and the command fails.',
+    'Deletes the named dead-lettered messages for good: ones that can never succeed (not valid JSON, or not shaped as a message), which a redrive would only set aside again. Every other letter stays. Ids not found are named, and the command fails.',
   options: {
     queue: 'the dead-letter queue holding them (required)',
     'message-id': 'the letters to delete, comma-separated, as `dlq list` shows them',

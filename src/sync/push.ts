@@ -24,6 +24,8 @@ export interface PushResult {
   removed: number;
   rejected: number;
   hipoinkCalls: number;
+  /** Why nothing was pushed: the merchant is no longer there (removed since the push was queued). */
+  skipped?: string;
 }
 
 type Create = { slot: Slot } & Extract<SlotAction, { kind: 'create' }>;
@@ -41,7 +43,18 @@ export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushR
     return { merchantId, storeCode: '', upserted: 0, removed: 0, rejected: 0, hipoinkCalls: 0 };
   }
   const merchant = await deps.merchants.get(merchantId);
-  if (!merchant) throw new MerchantUnavailableError('Unknown merchant', { merchantId });
+  // Removed since (a letter redriven later): its records went with it, and nothing is left to push,
+  // so the push is dropped as its polls are, not set aside for someone to discard.
+  if (!merchant)
+    return {
+      merchantId,
+      storeCode: '',
+      upserted: 0,
+      removed: 0,
+      rejected: 0,
+      hipoinkCalls: 0,
+      skipped: 'unknown merchant',
+    };
   const { storeCode } = merchant;
   // Only a pending merchant has none, and pending merchants are never polled: nothing to push.
   if (storeCode === undefined)

@@ -351,6 +351,14 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
     expect(await queueDepth(target.sqs, target.stack.pollDlqUrl)).toMatchObject({ visible: 1 });
   });
 
+  it('redrives a push letter of a merchant removed since: skipped, not set aside again', async () => {
+    const body = JSON.stringify({ merchantId: 'REMOVED000001', codes: ['049000028911'] });
+    const target = await sendRaw((t) => t.stack.pushDlqUrl, body, 'removed');
+    expect(await cli('dlq', 'redrive', '--queue', 'push')).toEqual(['push: 1 message(s) sent back']);
+    await cli('tick', '--wait');
+    expect(await queueDepth(target.sqs, target.stack.pushDlqUrl)).toMatchObject({ visible: 0 });
+  });
+
   it('refuses merchants add with another store code for a merchant that has one, naming the move', async () => {
     const t = clover.issueTokens(A);
     await expect(cli(...merchantAddArgs(A, 'store-elsewhere', t))).rejects.toThrow(

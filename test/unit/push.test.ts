@@ -42,6 +42,15 @@ function setup(chunk = 200) {
 }
 
 describe('pushCodes', () => {
+  it('skips a push of a merchant removed since (a letter redriven later): no call, nothing recorded', async () => {
+    const { deps, hipoink } = setup();
+    const result = await pushCodes(deps, { merchantId: 'GONE', codes: ['PC-A'] });
+    expect(result).toMatchObject({ skipped: 'unknown merchant', hipoinkCalls: 0 });
+    expect(hipoink.calls).toEqual([]);
+    // Its pushes are not reported as failing on a record that no longer exists either.
+    expect(await deps.merchants.get('GONE')).toBeUndefined();
+  });
+
   it('creates in chunks and then costs nothing for codes already in step', async () => {
     const { shelf, hipoink, push } = setup(200);
     const codes = Array.from({ length: 450 }, (_, i) => `PC-${i}`);
