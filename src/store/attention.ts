@@ -7,13 +7,15 @@ export const ATTENTION_KEY = '#attention';
 /** The merchant ids each operator alarm counted, by alarm condition. */
 const AttentionSetsSchema = z.record(z.string(), z.array(z.string()));
 /**
- * One run's count and when it ran (Unix ms), and when each condition last counted a store (its
- * alarm may still be firing a while after its count fell to none).
+ * One run's count and when it ran (Unix ms), when each condition last counted a store (its alarm
+ * may still be firing a while after its count fell to none), and the conditions that counted too
+ * many stores to keep their ids (their sets are left empty).
  */
 const AttentionRecordSchema = z.object({
   at: z.number(),
   sets: AttentionSetsSchema,
   busyAt: z._default(z.record(z.string(), z.number()), {}),
+  crowded: z._default(z.array(z.string()), []),
 });
 export type AttentionRecord = z.infer<typeof AttentionRecordSchema>;
 
@@ -32,12 +34,12 @@ export function createAttentionLedger(doc: DynamoDBDocumentClient, tableName: st
     async last() {
       const out = await doc.send(new GetCommand({ TableName: tableName, Key, ConsistentRead: true }));
       const parsed = AttentionRecordSchema.safeParse(out.Item);
-      return parsed.success
-        ? { at: parsed.data.at, sets: parsed.data.sets, busyAt: parsed.data.busyAt }
-        : undefined;
+      if (!parsed.success) return undefined;
+      const { at, sets, busyAt, crowded } = parsed.data;
+      return { at, sets, busyAt, crowded };
     },
-    async record({ at, sets, busyAt }) {
-      await doc.send(new PutCommand({ TableName: tableName, Item: { ...Key, at, sets, busyAt } }));
+    async record({ at, sets, busyAt, crowded }) {
+      await doc.send(new PutCommand({ TableName: tableName, Item: { ...Key, at, sets, busyAt, crowded } }));
     },
   };
 }

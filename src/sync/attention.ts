@@ -15,9 +15,16 @@ export interface StoreJoined {
 export const ALARM_CLEARS_MS = 10 * 60_000;
 
 /**
+ * The most stores a condition's record keeps by id. One counting more has a fleet-wide cause (an
+ * outage): its alarm fires for it, and single stores joining are no news. Kept under DynamoDB's
+ * item size limit (400 KB) with every condition full.
+ */
+export const ATTENTION_IDS_KEPT = 2_000;
+
+/**
  * The stores that joined a condition which counted other stores at the last run, or within
  * ALARM_CLEARS_MS before it: the alarm on that count may be firing still, and then it sends nothing
- * for them.
+ * for them. None for a condition that counted more stores than its record keeps.
  */
 export function storesJoined(
   previous: AttentionRecord | undefined,
@@ -27,6 +34,7 @@ export function storesJoined(
   const joined: StoreJoined[] = [];
   if (!previous) return joined;
   for (const [kind, ids] of Object.entries(current) as Array<[AttentionKind, string[]]>) {
+    if (previous.crowded.includes(kind)) continue;
     const before = new Set(previous.sets[kind] ?? []);
     const busy =
       before.size > 0 || now - (previous.busyAt[kind] ?? Number.NEGATIVE_INFINITY) <= ALARM_CLEARS_MS;
@@ -57,7 +65,13 @@ export async function tellJoined(
     joined = storesJoined(current, flagged, now);
     const busyAt = { ...current?.busyAt };
     for (const [kind, ids] of Object.entries(flagged)) if (ids.length > 0) busyAt[kind] = now;
-    await ledger.record({ at: now, sets: flagged, busyAt });
+    const crowded = Object.keys(flagged).filter(
+      (kind) => (flagged[kind as AttentionKind]?.length ?? 0) > ATTENTION_IDS_KEPT,
+    );
+    const sets = Object.fromEntries(
+      Object.entries(flagged).map(([kind, ids]) => [kind, crowded.includes(kind) ? [] : ids]),
+    );
+    await ledger.record({ at: now, sets, busyAt, crowded });
     return { joined };
   } catch (err) {
     return { joined, joinedUnknown: err instanceof Error ? err.message : String(err) };

@@ -10,6 +10,7 @@ import { ATTENTION_KEY, createAttentionLedger } from '../../src/store/attention.
 import { type MerchantRecord, type MerchantStore, merchantView } from '../../src/store/merchants.ts';
 import { createShelfStore, type ItemRecord, type ShelfStore } from '../../src/store/shelf.ts';
 import { MAX_PRODUCT_CODE_BYTES } from '../../src/store/tables.ts';
+import { tellJoined } from '../../src/sync/attention.ts';
 import { FakeMerchantStore, FakeShelfStore, merchantRecord } from '../unit/fakes.ts';
 import { startStateStores } from './support.ts';
 
@@ -532,12 +533,48 @@ describe('attention ledger (DynamoDB)', () => {
   it('keeps the last sets of stores each alarm counted, beside the merchants and never listed as one', async () => {
     const ledger = createAttentionLedger(real.doc, 'merchants');
     expect(await ledger.last()).toBeUndefined();
-    const first = { at: 5, sets: { needsReauth: ['A', 'B'], pending: [] }, busyAt: { needsReauth: 5 } };
+    const first = {
+      at: 5,
+      sets: { needsReauth: ['A', 'B'], pending: [] },
+      busyAt: { needsReauth: 5 },
+      crowded: [],
+    };
     await ledger.record(first);
     expect(await ledger.last()).toEqual(first);
-    await ledger.record({ at: 6, sets: { needsReauth: ['B'] }, busyAt: { needsReauth: 6 } });
-    expect(await ledger.last()).toEqual({ at: 6, sets: { needsReauth: ['B'] }, busyAt: { needsReauth: 6 } });
+    const second = { at: 6, sets: { needsReauth: ['B'] }, busyAt: { needsReauth: 6 }, crowded: ['pending'] };
+    await ledger.record(second);
+    expect(await ledger.last()).toEqual(second);
     expect((await real.merchants.list()).map((m) => m.merchantId)).not.toContain(ATTENTION_KEY);
+  });
+
+  it('stays under the item size limit with a fleet-wide outage counting 20,000 stores in every condition', async () => {
+    const ledger = createAttentionLedger(real.doc, 'merchants');
+    const fleet = Array.from({ length: 20_000 }, (_, i) => `M${String(i).padStart(12, '0')}`);
+    const kinds = [
+      'needsReauth',
+      'refreshTokenExpiringSoon',
+      'lastSyncFailed',
+      'appUninstalled',
+      'pushFailing',
+      'pending',
+    ] as const;
+    const all = Object.fromEntries(kinds.map((k) => [k, fleet])) as Record<(typeof kinds)[number], string[]>;
+    // Every id kept, the record is over DynamoDB's limit: the cap is what lets it be written.
+    await expect(ledger.record({ at: 1, sets: all, busyAt: {}, crowded: [] })).rejects.toThrow(/size/i);
+    const at = Date.now();
+    expect(await tellJoined(ledger, all, at)).toEqual({ joined: [] });
+    expect((await ledger.last())?.crowded).toEqual([...kinds]);
+    // One more store in a crowded condition is no news; a store in a condition under the cap is.
+    const next = { ...all, pending: [...fleet.slice(0, 3)] };
+    expect(
+      await tellJoined(ledger, { ...next, pushFailing: [...fleet, 'NEW000000000'] }, at + 60_000),
+    ).toEqual({
+      joined: [],
+    });
+    const small = { ...next, pending: [...fleet.slice(0, 3), 'NEW000000000'] };
+    expect(await tellJoined(ledger, small, at + 120_000)).toEqual({
+      joined: [{ kind: 'pending', merchantId: 'NEW000000000' }],
+    });
   });
 });
 

@@ -320,6 +320,7 @@ describe('stores joining a condition others were already in', () => {
       at,
       sets,
       busyAt,
+      crowded: [],
     });
     expect(storesJoined(undefined, { ...none, needsReauth: ['A'] }, at)).toEqual([]);
     expect(
