@@ -13,8 +13,8 @@ export interface QueueBatchOptions<S extends z.ZodMiniType> {
   deadLetter: QueueSender | undefined;
   /**
    * Told of a valid message set aside in the dead-letter queue, its work left undone. On its last
-   * receive it is told before it starts: should it not end (Lambda stopped at its timeout, or handed
-   * back unstarted), SQS sets it aside at the next receive with no code of ours running.
+   * receive it is told before the batch starts: should it not end (Lambda stopped at its timeout, or
+   * handed back unstarted), SQS sets it aside at the next receive with no code of ours running.
    */
   onSetAside?: (message: z.infer<S>) => Promise<void>;
   /** Brings failed messages back after a backoff instead of the queue's long visibility timeout. */
@@ -43,6 +43,29 @@ export async function processQueueBatch<S extends z.ZodMiniType>(
   options: QueueBatchOptions<S>,
 ): Promise<SQSBatchResponse> {
   const margin = options.startMarginMs;
+  /** Best effort, and before any letter is sent: should its send fail, SQS sets the message aside. */
+  const noteSetAside = (record: SQSRecord, message: z.infer<S>) =>
+    options.onSetAside?.(message).catch((e: unknown) =>
+      logger.warn('Could not note a message set aside', {
+        messageId: record.messageId,
+        ...errorForLog(e),
+      }),
+    );
+  // Every message on its last receive is noted before any message of the batch starts, not just
+  // before its own: should the invocation end before it starts (Lambda stopped at its timeout in an
+  // earlier message, or its group handed back after one failed), SQS sets it aside as well.
+  if (options.onSetAside)
+    await Promise.all(
+      event.Records.filter(isLastReceive).map(async (record) => {
+        let message: z.infer<S>;
+        try {
+          message = parseBody(options.schema, record.body);
+        } catch {
+          return; // dead-lettered with its reason when its turn comes
+        }
+        await noteSetAside(record, message);
+      }),
+    );
   const recordHandler = async (record: SQSRecord) => {
     let message: z.infer<S>;
     try {
@@ -51,16 +74,7 @@ export async function processQueueBatch<S extends z.ZodMiniType>(
       await deadLetter(options.deadLetter, record, err);
       return;
     }
-    /** Best effort, and before any letter is sent: should its send fail, SQS sets the message aside. */
-    const noteSetAside = () =>
-      options.onSetAside?.(message).catch((e: unknown) =>
-        logger.warn('Could not note a message set aside', {
-          messageId: record.messageId,
-          ...errorForLog(e),
-        }),
-      );
-    const lastReceive = Number(record.attributes.ApproximateReceiveCount) >= MAX_RECEIVES;
-    if (lastReceive) await noteSetAside();
+    const lastReceive = isLastReceive(record);
     if (margin !== undefined && context.getRemainingTimeInMillis() < margin) {
       if (!lastReceive)
         throw new NotStartedError('Not started: too little time left in this invocation; retried shortly');
@@ -86,7 +100,7 @@ export async function processQueueBatch<S extends z.ZodMiniType>(
         throw err;
       }
       const tries = isRetryable(err) ? `failed on its last receive (${MAX_RECEIVES}): ` : '';
-      if (!lastReceive) await noteSetAside();
+      if (!lastReceive) await noteSetAside(record, message);
       await deadLetter(options.deadLetter, record, err, tries);
     }
   };
@@ -105,6 +119,11 @@ export async function processQueueBatch<S extends z.ZodMiniType>(
     : await run(event.Records);
   if (options.retry) await scheduleRetries(options.retry, event, response);
   return response;
+}
+
+/** The message is on its last receive: at its next, SQS moves it to the dead-letter queue. */
+function isLastReceive(record: SQSRecord): boolean {
+  return Number(record.attributes.ApproximateReceiveCount) >= MAX_RECEIVES;
 }
 
 /**

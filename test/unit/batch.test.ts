@@ -171,11 +171,52 @@ describe('processQueueBatch', () => {
         handle: async (m) => void events.push(`handled ${m.merchantId}`),
       },
     );
-    // Noted before its work starts (should the invocation end inside it, no code of ours runs
-    // again); a message with receives left is not noted.
-    expect(events).toEqual(['handled early', 'noted last', 'handled last']);
+    // Noted before the batch's work starts (should the invocation end before it ends, no code of
+    // ours runs again); a message with receives left is not noted.
+    expect(events).toEqual(['noted last', 'handled early', 'handled last']);
     expect(out.batchItemFailures).toEqual([]);
     expect(dlq.sent).toEqual([]);
+  });
+
+  it('notes a message on its last receive that the batch never reaches: Lambda stopped in a message before it', async () => {
+    const last = record('1', '{"merchantId":"last"}', 'A');
+    last.attributes.ApproximateReceiveCount = String(MAX_RECEIVES);
+    const events: string[] = [];
+    void processQueueBatch({ Records: [record('0', '{"merchantId":"hangs"}', 'B'), last] }, context, {
+      schema,
+      deadLetter: new RecordingQueue(),
+      onSetAside: async (m) => void events.push(`noted ${m.merchantId}`),
+      handle: async (m) => {
+        events.push(`started ${m.merchantId}`);
+        // Runs into the function's timeout: Lambda stops the invocation, and nothing after it runs.
+        if (m.merchantId === 'hangs') await new Promise(() => undefined);
+      },
+    });
+    await vi.waitFor(() => expect(events).toContain('started hangs'));
+    expect(events).toEqual(['noted last', 'started hangs']);
+  });
+
+  it('notes a message on its last receive whose group is handed back unstarted', async () => {
+    const first = record('1', '{"merchantId":"first"}', 'A');
+    const second = record('2', '{"merchantId":"second"}', 'A');
+    first.attributes.ApproximateReceiveCount = String(MAX_RECEIVES);
+    second.attributes.ApproximateReceiveCount = String(MAX_RECEIVES);
+    const setAside: string[] = [];
+    const handled: string[] = [];
+    const out = await processQueueBatch({ Records: [first, second] }, context, {
+      schema,
+      // The first one's letter cannot be sent: it is handed back, and the rest of its group with it.
+      deadLetter: { send: async () => Promise.reject(new Error('SQS throttled the letter')) },
+      onSetAside: async (m) => void setAside.push(m.merchantId),
+      handle: async (m) => {
+        handled.push(m.merchantId);
+        throw new CloverApiError('Clover answered 503 during listItems', { status: 503 });
+      },
+    });
+    expect(handled).toEqual(['first']);
+    expect(out.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(['1', '2']);
+    // Both go to the dead-letter queue at their next receive, SQS's doing: both were noted.
+    expect(setAside.sort()).toEqual(['first', 'second']);
   });
 
   it('dead-letters, with its reason, a message too late to start on its last receive, and notes it', async () => {
