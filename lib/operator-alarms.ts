@@ -145,8 +145,8 @@ export class OperatorAlarms extends Construct {
         'A poll or push message was set aside in a dead-letter queue in the last five minutes, with its ' +
         'reason. PollDeadLetters and PushDeadLetters fire once while letters wait, so they may already ' +
         `be firing and sent nothing for it. \`esl-sync dlq list ${aws}\` shows every letter and why. A ` +
-        'message SQS set aside by itself, with no reason (its last try crashed or timed out), is not ' +
-        'counted here; the two alarms above still count it.',
+        'message SQS set aside by itself, with no reason (its last try crashed or timed out, or was ' +
+        'never reached in a batch that did), is not counted here; the two alarms above still count it.',
     });
 
     this.add('TablesThrottled', {
