@@ -40,7 +40,7 @@ import { scheduledEvent, startSchedule } from './aws/schedule.ts';
 import { startLocalSecrets } from './aws/secrets.ts';
 import { ensureQueues, startLocalSqs } from './aws/sqs.ts';
 import { startLocalHttpApi } from './aws/web.ts';
-import { pushLine } from './push-line.ts';
+import { clearLine, pushLine } from './push-line.ts';
 import { startShelfServer } from './shelf/server.ts';
 import { startCloverSimulator } from './simulators/clover.ts';
 import { demoCatalog, demoStoreToConnect, startDemoActivity } from './simulators/demo.ts';
@@ -381,13 +381,16 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
             const merchant = body?.merchantId ? await merchants.get(body.merchantId) : undefined;
             if (merchant && body?.barrier === undefined) {
               const codes = (body?.codes ?? []).filter((c): c is string => typeof c === 'string');
-              // A store left behind holds no slots of the merchant's: its clear is told as before.
-              const slots =
-                body?.clearFrom === undefined ? await shelf.getSlots(merchant.merchantId, codes) : [];
+              // A store left behind (or emptied for a removal) is told from its clear record.
+              const clearFrom = typeof body?.clearFrom === 'string' ? body.clearFrom : undefined;
               log(
-                body?.clearFrom === undefined
-                  ? pushLine(merchant.storeCode, slots, merchant.lastPushError)
-                  : `labels store=${merchant.storeCode} codes=${codes.length} brought in line with Clover`,
+                clearFrom === undefined
+                  ? pushLine(
+                      merchant.storeCode,
+                      await shelf.getSlots(merchant.merchantId, codes),
+                      merchant.lastPushError,
+                    )
+                  : clearLine(clearFrom, codes, await shelf.clearState(merchant.merchantId, clearFrom)),
               );
             }
           }

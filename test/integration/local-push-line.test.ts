@@ -1,7 +1,8 @@
 /**
  * The `labels …` lines of the local stack: a push Hipoink failed until it was set aside in the
  * dead-letter queue is told as not brought in line, with its error, never as brought in line; once
- * Hipoink answers, the store's next poll brings it in line with no redrive.
+ * Hipoink answers, the store's next poll brings it in line with no redrive. The clear of a store a
+ * merchant leaves is told by that store, and as not taken off while its push is set aside.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -96,5 +97,39 @@ describe('npm start labels lines', () => {
       pp: string;
     }>;
     expect(held.find((p) => p.pc === 'FUEL-87')?.pp).toBe(((fuel.price + 10) / 100).toFixed(2));
+  }, 120_000);
+
+  it('tells the clear of a store a merchant leaves by that store, failed and then done', async () => {
+    const { hipoink } = stack.info.simulators;
+    if (!hipoink) throw new Error('bundled simulators expected');
+    const only = (storeCodes?: string[]) =>
+      fetch(`${hipoink}/_sim/only-stores`, {
+        method: 'POST',
+        body: JSON.stringify(storeCodes ? { storeCodes } : {}),
+      });
+    const assign = () =>
+      runCli(
+        ['merchants', 'assign', 'DEMOMART00002', '--store-code', 'store-102', '--timeout', '60'],
+        { out: () => undefined, err: () => undefined },
+        async () => localTarget(dir),
+      );
+    await tick(); // DEMOMART00002's labels in store-002
+    // store-102 takes every label; store-002 refuses every request, so emptying it is set aside.
+    await only(['store-001', 'store-102']);
+    const from = lines.length;
+    await expect(assign()).rejects.toThrow('store store-002 has not deleted');
+    const failed = await until('the failed clear’s labels line', () =>
+      lines.slice(from).find((l) => l.startsWith('labels store=store-002 ')),
+    );
+    expect(failed).toMatch(
+      /^labels store=store-002 codes=\d+ not taken off: the push deleting them was set aside/,
+    );
+    await only();
+    const again = lines.length;
+    await assign();
+    await until('the clear’s labels line', () =>
+      lines.slice(again).find((l) => /^labels store=store-002 codes=\d+ taken off the store$/.test(l)),
+    );
+    expect(await (await fetch(`${hipoink}/_sim/stores/store-002/products`)).json()).toEqual([]);
   }, 120_000);
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pushLine } from '../../local/push-line.ts';
+import { clearLine, pushLine } from '../../local/push-line.ts';
 import type { Slot } from '../../src/domain/shelf.ts';
 
 const label = (pc: string, pp: string) => ({ pc, pn: 'Soda', pp });
@@ -53,6 +53,29 @@ describe('the labels line of npm start', () => {
   it('tells codes a push left out of step as not brought in line, with the error', () => {
     expect(pushLine('store-1', [shown('A'), slot('B')], 'Hipoink failed with HTTP 503')).toBe(
       'labels store=store-1 codes=2 1 of them not brought in line with Clover: Hipoink failed with HTTP 503 (npx esl-sync status; a push set aside: npx esl-sync dlq list --queue push)',
+    );
+  });
+});
+
+describe('the labels line of a store left behind or emptied', () => {
+  it("names the store cleared, not the merchant's", () => {
+    expect(clearLine('store-002', ['A', 'B'], { pending: [], refused: [] })).toBe(
+      'labels store=store-002 codes=2 taken off the store',
+    );
+  });
+
+  it('tells codes a set-aside push left there as not taken off, never as brought in line', () => {
+    const line = clearLine('store-002', ['A', 'B'], { pending: ['A', 'B'], refused: [] });
+    expect(line).toMatch(
+      /^labels store=store-002 codes=2 not taken off: the push deleting them was set aside/,
+    );
+    expect(line).toContain('dlq list --queue push');
+    expect(line).not.toContain('brought in line');
+  });
+
+  it('tells codes Hipoink refused to delete, whose labels still show there', () => {
+    expect(clearLine('store-002', ['A', 'B'], { pending: [], refused: ['B', 'C'] })).toBe(
+      'labels store=store-002 codes=2 1 of them refused by Hipoink to delete: their labels still show there, the rest taken off',
     );
   });
 });
