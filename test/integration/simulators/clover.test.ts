@@ -120,8 +120,13 @@ describe('Clover simulator', () => {
     await control('rate-limit-every', { n: 0 });
     expect((await get(`/v3/merchants/${M}/items`)).status).toBe(200);
 
+    // A revoked refresh token shows only at the store's next refresh: its access token still reads
+    // until it expires (the README's drill pairs the two controls).
     const pair = sim.addMerchant('REVOKED00001');
     expect((await control('merchants/REVOKED00001/revoke-refresh-token')).status).toBe(200);
+    expect((await get('/v3/merchants/REVOKED00001/items', pair.access_token)).status).toBe(200);
+    expect((await control('merchants/REVOKED00001/expire-access-token')).status).toBe(200);
+    expect((await get('/v3/merchants/REVOKED00001/items', pair.access_token)).status).toBe(401);
     expect((await refresh(pair.refresh_token)).status).toBe(400);
   });
 });
