@@ -83,8 +83,9 @@ export function attentionHint(v: MerchantView, cli: string): string | undefined 
   if (v.movingFrom !== undefined) {
     return `its labels are moving from store ${v.movingFrom} to store ${v.storeCode}, and store ${v.movingFrom}'s no longer follow Clover: unless that move is running now, \`${cli} merchants assign ${v.merchantId} --store-code ${v.storeCode}\` finishes it`;
   }
+  // Not "not on the shelf": a refused label, or an item invalid since, keeps its last label there.
   if (v.shelf && v.shelf.invalid + v.shelf.refused > 0) {
-    return `items not on the shelf: \`${cli} merchants show ${v.merchantId}\` lists them with their reasons`;
+    return `items whose labels do not show them as they are in Clover (invalid, or refused by Hipoink): \`${cli} merchants show ${v.merchantId}\` lists them with their reasons`;
   }
   return undefined;
 }

@@ -285,7 +285,9 @@ describe('vertical slice against independent Clover and Hipoink servers', () => 
     const b = JSON.parse((await cli('merchants', 'show', B, '--json')).join('\n'));
     expect(b.shelf).toMatchObject({ invalid: 1 });
     expect((await cli('status')).join('\n')).toMatch(
-      new RegExp(`${B} .*\\n.*! items not on the shelf: \`esl-sync merchants show ${B}\``),
+      new RegExp(
+        `${B} .*\\n.*! items whose labels do not show them as they are in Clover .*: \`esl-sync merchants show ${B}\``,
+      ),
     );
     expect(b.products.invalid).toEqual([
       { itemId: 'BADPRICE00001', reason: expect.stringMatching(/negative price/) },

@@ -785,8 +785,20 @@ describe('esl-sync status', () => {
       '  shelf: 15 on shelf, 2 to push, 1 refused, 1 invalid, 3 removed, of 20 item(s) (counted afresh 1970-01-01T00:00:00.000Z)',
     );
     expect(s.out).toContain(
-      '  ! items not on the shelf: `esl-sync merchants show M1` lists them with their reasons',
+      '  ! items whose labels do not show them as they are in Clover (invalid, or refused by Hipoink): `esl-sync merchants show M1` lists them with their reasons',
     );
+  });
+
+  it('never calls a refused label that still shows its last accepted version off the shelf', async () => {
+    const { target } = fullStack();
+    const shelf = { items: 2, removed: 0, invalid: 0, onShelf: 2, outOfStep: 0, refused: 1 };
+    records.set('M1', { ...(records.get('M1') as MerchantRecord), shelf, shelfCountedAt: 0 });
+    const s = streams();
+    await main(['status'], s.io, async () => target);
+    const out = s.out.join('\n');
+    expect(out).toContain('  shelf: 2 on shelf, 0 to push, 1 refused');
+    expect(out).not.toContain('not on the shelf');
+    expect(out).toContain('refused by Hipoink): `esl-sync merchants show M1`');
   });
 
   it('says when a store is left half-moved, with the command that finishes the move', async () => {
