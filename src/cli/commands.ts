@@ -669,7 +669,7 @@ const merchantsLabel = command({
     }
     if (slot.unanswered)
       lines.push(
-        '    a Hipoink call under it has no recorded answer yet (it failed, was cut short, or runs now): what Hipoink holds there is not known, and the next push of this code sends it again',
+        `    a Hipoink call under it has no recorded answer yet (it failed, was cut short, or runs now; or Hipoink refused to delete the code: the consumer's log line "Hipoink refused to delete a product code" gives its reason): what Hipoink holds there is not known, and the next push of this code sends it again`,
       );
     const repairs = `the store's next poll writes it from the item's record (${backfill} at once${once}), and a push follows`;
     for (const r of slot.repair) {
