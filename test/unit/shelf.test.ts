@@ -501,6 +501,35 @@ describe('the shelf ends as Clover says', () => {
     expect(w.hipoink.shelf.get('C0')?.pn).toBe(`N${a}`);
   });
 
+  it('when the item holding a shared barcode changes price or is briefly invalid: it keeps the code; hidden and shown again, it comes after the other', async () => {
+    const w = createWorld();
+    const [first] = await w.onShelf(['C0', 100]);
+    const second = w.create('C0', 200);
+    const shelfAfterPoll = async () => {
+      await w.poll();
+      await w.drain();
+      return w.hipoink.shelf.get('C0');
+    };
+    expect(await shelfAfterPoll()).toMatchObject({ pn: `N${first}`, pp: '1.00' });
+    w.setPrice(first, 150);
+    expect(await shelfAfterPoll()).toMatchObject({ pn: `N${first}`, pp: '1.50' });
+    // An invalid version keeps the last valid label, so the code too; fixed, it is shown again.
+    w.breakName(first);
+    expect(await shelfAfterPoll()).toMatchObject({ pn: `N${first}`, pp: '1.50' });
+    w.fixName(first);
+    w.setPrice(first, 175);
+    expect(await shelfAfterPoll()).toMatchObject({ pn: `N${first}`, pp: '1.75' });
+    w.setPrice(second, 250);
+    expect(await shelfAfterPoll()).toMatchObject({ pn: `N${first}`, pp: '1.75' });
+    expect((await w.shelf.listItems('M1')).find((i) => i.itemId === second)?.status).toBe('active');
+    // Hidden, it lets the code go; shown again, it wants it after the item that has it now.
+    w.hide(first);
+    expect(await shelfAfterPoll()).toMatchObject({ pn: `N${second}`, pp: '2.50' });
+    w.show(first);
+    expect(await shelfAfterPoll()).toMatchObject({ pn: `N${second}`, pp: '2.50' });
+    expect(await w.check()).toEqual([]);
+  });
+
   it('when a code changes X→Y→X while the push of Y is in flight', async () => {
     const w = createWorld();
     const [a] = await w.onShelf(['C0', 100]);
