@@ -126,6 +126,14 @@ describe('a barcode let go by a deleted item', () => {
         reason: 'product code SKU-C is already used by Clover item HOLDER000001 ("Holder")',
       },
     ]);
+    // A new price of the holder's is no new claim to the code: it keeps it, at that price.
+    clover.upsertItem(M, { id: 'HOLDER000001', price: 777 });
+    await cli('tick', '--wait');
+    expect(labels('store-contest')).toEqual({ 'SKU-C': 'Holder', 'SKU-O': 'Other' });
+    expect(hipoink.products('store-contest').get('SKU-C')?.pp).toBe('7.77');
+    expect((await status(M)).products.invalid.map((i: { itemId: string }) => i.itemId)).toEqual([
+      'NEWCOMER0001',
+    ]);
     // The holder lets go: the newcomer takes the code in that poll.
     clover.upsertItem(M, { id: 'HOLDER000001', hidden: true });
     await cli('tick', '--wait');
