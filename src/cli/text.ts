@@ -12,7 +12,9 @@ export function merchantLine(v: MerchantView): string {
       (c ? `: fetched ${c.fetched}, changed ${c.changed}, removed ${c.removed}, invalid ${c.invalid}` : '')
     : 'never synced';
   const warning = v.refreshTokenExpiringSoon ? `  ! refresh token expires ${v.refreshTokenExpiresAt}` : '';
-  const notices = `  last webhook notice ${v.lastNoticeAt ?? 'never'}, ${v.pollCadence} poll interval`;
+  // Only an active store is polled: an interval named for any other would mislead.
+  const cadence = v.state === 'active' ? `${v.pollCadence} poll interval` : 'not polled';
+  const notices = `  last webhook notice ${v.lastNoticeAt ?? 'never'}, ${cadence}`;
   // A store disabled after Clover refused its tokens still needs its owner: its state alone hides it.
   const refused =
     v.tokensRefusedAt !== undefined && v.state !== 'needs_reauth'

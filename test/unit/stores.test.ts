@@ -2,6 +2,7 @@ import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client
 import { BatchGetCommand, DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { merchantLine } from '../../src/cli/text.ts';
 import { createDocumentClient } from '../../src/store/dynamo.ts';
 import { createMerchantStore, merchantView } from '../../src/store/merchants.ts';
 import { createShelfStore } from '../../src/store/shelf.ts';
@@ -75,6 +76,14 @@ describe('merchant view of webhook notices', () => {
     const never = merchantView(merchantRecord(), now);
     expect(never.pollCadence).toBe('normal');
     expect(never.lastNoticeAt).toBeUndefined();
+    // status names an interval only for a store that is polled.
+    expect(merchantLine(heard)).toContain(
+      'last webhook notice 2026-11-25T11:50:00.000Z, safety poll interval',
+    );
+    const uninstalled = merchantRecord({ lastNoticeAt: now - 10 * 60_000, state: 'disabled' });
+    expect(merchantLine(merchantView(uninstalled, now))).toContain(
+      'last webhook notice 2026-11-25T11:50:00.000Z, not polled',
+    );
   });
 });
 
