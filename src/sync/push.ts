@@ -38,23 +38,15 @@ type Create = { slot: Slot } & Extract<SlotAction, { kind: 'create' }>;
  */
 export async function pushCodes(deps: PushDeps, msg: PushMessage): Promise<PushResult> {
   const { merchantId } = msg;
+  const nothing = { merchantId, storeCode: '', upserted: 0, removed: 0, rejected: 0, hipoinkCalls: 0 };
   if (msg.barrier !== undefined) {
     await deps.merchants.passBarrier(merchantId, msg.barrier);
-    return { merchantId, storeCode: '', upserted: 0, removed: 0, rejected: 0, hipoinkCalls: 0 };
+    return nothing;
   }
   const merchant = await deps.merchants.get(merchantId);
   // Removed since (a letter redriven later): its records went with it, and nothing is left to push,
   // so the push is dropped as its polls are, not set aside for someone to discard.
-  if (!merchant)
-    return {
-      merchantId,
-      storeCode: '',
-      upserted: 0,
-      removed: 0,
-      rejected: 0,
-      hipoinkCalls: 0,
-      skipped: 'unknown merchant',
-    };
+  if (!merchant) return { ...nothing, skipped: 'unknown merchant' };
   const { storeCode } = merchant;
   // Only a pending merchant has none, and pending merchants are never polled: nothing to push.
   if (storeCode === undefined)
