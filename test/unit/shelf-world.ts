@@ -12,7 +12,7 @@ import { transformItem } from '../../src/domain/label.ts';
 import { ownerOf, wantedLabel } from '../../src/domain/shelf.ts';
 import type { HipoinkProduct } from '../../src/hipoink/fields.ts';
 import type { PushMessage } from '../../src/sync/messages.ts';
-import { pollMerchant } from '../../src/sync/poll/index.ts';
+import { type PollResult, pollMerchant } from '../../src/sync/poll/index.ts';
 import { pushCodes } from '../../src/sync/push.ts';
 import { hash } from './clover-items-model.ts';
 import { FakeHipoink, FakeMerchantStore, FakeShelfStore, merchantRecord } from './fakes.ts';
@@ -26,6 +26,21 @@ export interface CatalogItem {
   modifiedTime: number;
 }
 
+/** What the world knows of one item's want (see `tracks` in `createWorld`). */
+interface Track {
+  /** When it last changed in Clover (a count of catalog changes). */
+  lastChange: number;
+  /** The code it wants in Clover: that of its last valid version, none while hidden. */
+  want?: string;
+  validCode?: string;
+  /** Counts the changes of `want`: versions of one run want one code without a break. */
+  run: number;
+  /** No poll that started before this saves it (a poll running when it was created may). */
+  bornAfter: number;
+  /** Its versions completed polls saved (the start of each poll, what the version wants, its run). */
+  saved: { at: number; want?: string; run: number }[];
+}
+
 export const SETTINGS = {
   pageLimit: 3,
   overlapMs: 120_000,
@@ -35,6 +50,17 @@ export const SETTINGS = {
   merchantRequestsPerSecond: 100_000,
   storeWriteConcurrency: 4,
 };
+
+/** A poll as the world saw it: its start, its read's lower bound (null: none), and its GETs. */
+interface PollSeen {
+  at: number;
+  /** The count of catalog changes when it began. */
+  from: number;
+  since?: number | null;
+  gets: { id: string; change: number }[];
+}
+
+const START = 1_700_000_000_000;
 
 /** Hipoink refuses labels whose name carries a '!'. */
 export const REFUSED_MARK = '!';
@@ -47,7 +73,7 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
    */
   let churn = 0;
   let listCalls = 0;
-  let clock = 1_700_000_000_000;
+  let clock = START;
   /** Set while a bulk edit runs: its items all get this one modifiedTime. */
   let bulkAt: number | undefined;
   const nextModifiedTime = () => {
@@ -57,6 +83,52 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
   let nextId = 0;
   const catalog = new Map<string, CatalogItem>();
   const getCalls: string[] = [];
+  /**
+   * The world's own account of since when each item wants its code, apart from the stored records:
+   * what Clover made of the item, and which of its versions polls that completed are known to have
+   * saved. Which poll saves a version depends on where reads stop and writes fail, so it gives
+   * bounds, not the time: a version saved by a poll wants its code since that poll's start at the
+   * latest, while the item wanted it without a break since; and an item saved wanting another code
+   * or none wants its code since a later poll. `check` holds each record's wantsSince to them.
+   */
+  let changes = 0;
+  const tracks = new Map<string, Track>();
+  let polling: PollSeen | undefined;
+  const noteChange = (id: string) => {
+    const item = catalog.get(id);
+    if (!item) return void tracks.delete(id);
+    const t = tracks.get(id) ?? { lastChange: 0, run: 0, bornAfter: polling?.at ?? clock, saved: [] };
+    tracks.set(id, t);
+    t.lastChange = ++changes;
+    // An invalid version keeps the code of the last valid one; a hidden one wants none, and so do
+    // invalid ones after it until a valid one.
+    if (item.hidden) t.validCode = undefined;
+    else if (item.name !== '') t.validCode = item.sku;
+    const want = item.hidden ? undefined : t.validCode;
+    if (want !== t.want) t.run++;
+    t.want = want;
+  };
+  /** A completed poll saved the item as it is now (an invalid version tells nothing: its code is the record's). */
+  const saved = (id: string, at: number) => {
+    const [item, t] = [catalog.get(id), tracks.get(id)];
+    if (!item || !t || (!item.hidden && item.name === '')) return;
+    t.saved.push({ at, want: t.want, run: t.run });
+  };
+  const unchangedSince = (id: string, change: number) =>
+    (tracks.get(id)?.lastChange ?? Number.POSITIVE_INFINITY) <= change;
+  /**
+   * What a completed poll surely saved, as it is now: an item a GET returned, unchanged since; and,
+   * when its read got to the end, every item unchanged since the poll began that the read's lower
+   * bound takes in. (Which versions a read gets of items edited under it depends on where it was.)
+   */
+  const polled = (seen: PollSeen, result: PollResult) => {
+    if (result.status !== 'synced') return;
+    for (const get of seen.gets) if (unchangedSince(get.id, get.change)) saved(get.id, seen.at);
+    if (result.partial !== undefined || seen.since === undefined) return;
+    for (const item of catalog.values())
+      if (unchangedSince(item.id, seen.from) && (seen.since === null || item.modifiedTime >= seen.since))
+        saved(item.id, seen.at);
+  };
   /** Clover edits made just before the next GET of an item (between a poll's read and its GET). */
   let beforeGet: ((id: string) => void) | undefined;
   /** Clover edits made just before a poll's list call of that index (0: its first). */
@@ -69,6 +141,7 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
         edits();
       }
       const call = listCalls++;
+      if (polling && polling.since === undefined) polling.since = q.modifiedSince ?? null;
       const tieOrder = churn-- > 0 ? (id: string) => hash(`${call}:${id}`) : () => 0;
       return [...catalog.values()]
         .filter((i) => q.modifiedSince === undefined || i.modifiedTime >= q.modifiedSince)
@@ -84,6 +157,7 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
       beforeGet = undefined;
       edits?.(id);
       getCalls.push(id);
+      polling?.gets.push({ id, change: changes });
       const i = catalog.get(id);
       return i ? { ...i } : null;
     },
@@ -195,10 +269,46 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
     }
     return owner;
   };
+  /**
+   * Where a record's wantsSince falls outside the world's bounds (the order `ownerInCatalog` takes
+   * from the records is then not the code rule's): a price change or an invalid version keeps it, a
+   * change of code or a hide starts it anew. Times are shown from the world's first clock.
+   */
+  const wantsSinceAstray = () => {
+    const problems: string[] = [];
+    const time = (t: number) => `+${(t - START) / 1000}s`;
+    for (const item of catalog.values()) {
+      const t = tracks.get(item.id);
+      const code = t?.want;
+      if (!t || code === undefined) continue;
+      const latest = Math.min(...t.saved.filter((v) => v.run === t.run).map((v) => v.at));
+      const earliest = Math.max(t.bornAfter, ...t.saved.filter((v) => v.want !== code).map((v) => v.at + 1));
+      const record = shelf.items.get(`M1/${item.id}`);
+      const wanted = wantedLabel(record)?.label.pc;
+      if (wanted !== code) {
+        if (latest < Number.POSITIVE_INFINITY)
+          problems.push(
+            `${item.id}: saved wanting ${code} at ${time(latest)}, and wanting it since; its record wants ${wanted}`,
+          );
+        continue;
+      }
+      const since = record?.wantsSince ?? Number.NaN;
+      if (since > latest)
+        problems.push(
+          `${item.id}: wants ${code} since ${time(latest)} at the latest; its record says ${time(since)}`,
+        );
+      if (since < earliest)
+        problems.push(
+          `${item.id}: wants ${code} since ${time(earliest)} at the earliest; its record says ${time(since)}`,
+        );
+    }
+    return problems;
+  };
   const edit = (id: string, change: Partial<CatalogItem>) => {
     const item = catalog.get(id);
     if (!item) return;
     catalog.set(id, { ...item, ...change, modifiedTime: nextModifiedTime() });
+    noteChange(id);
     noteWanted();
   };
   /** Runs `work` with the stores failing after `writes` writes (a Lambda stopped halfway), if given. */
@@ -235,6 +345,7 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
       const id = `I${String(nextId++).padStart(3, '0')}`;
       const modifiedTime = nextModifiedTime();
       catalog.set(id, { id, name: `N${id}`, sku: code, price, hidden: false, modifiedTime });
+      noteChange(id);
       noteWanted();
       return id;
     },
@@ -268,6 +379,7 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
     show: (id: string) => edit(id, { hidden: false }),
     remove(id: string) {
       catalog.delete(id);
+      noteChange(id);
       noteWanted();
     },
     /** An edit that makes the item invalid (no name), or valid again. */
@@ -297,24 +409,29 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
     ) {
       clock += 30_000;
       const at = clock;
+      const [outer, seen]: [PollSeen | undefined, PollSeen] = [polling, { at, from: changes, gets: [] }];
+      polling = seen;
+      let result: PollResult | undefined;
       churn = opts.churn ?? 0;
       beforeList = opts.listEdits && { call: opts.listEdits.beforeCall, run: opts.listEdits.run };
       if (opts.besidePush !== undefined)
         shelf.interleave = { afterWrites: opts.besidePush, run: () => world.push(0) };
       else if (opts.midEdits) shelf.interleave = { ...opts.midEdits };
-      return interrupted(opts.failAfterWrites, () =>
-        pollMerchant(pollDeps, {
+      return interrupted(opts.failAfterWrites, async () => {
+        result = await pollMerchant(pollDeps, {
           merchantId: 'M1',
           mode: opts.full ? 'full' : 'incremental',
           requestedAt: at,
           reason: opts.full ? 'backfill' : 'schedule',
           ...(opts.since === undefined ? {} : { since: opts.since }),
           ...(opts.confirmGone ? { confirmGone: opts.confirmGone } : {}),
-        }),
-      ).finally(() => {
+        });
+      }).finally(() => {
         shelf.interleave = undefined;
         beforeList = undefined;
         churn = 0;
+        polling = outer;
+        if (result) polled(seen, result);
       });
     },
     /**
@@ -420,7 +537,7 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
      * label of that same owner.
      */
     async check(): Promise<string[]> {
-      const problems: string[] = [...unbound];
+      const problems: string[] = [...unbound, ...wantsSinceAstray()];
       const owners = new Map<string, CatalogItem>();
       for (const item of catalog.values()) {
         const owner = ownerInCatalog(item.sku);
