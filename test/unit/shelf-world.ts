@@ -3,7 +3,8 @@
  * the in-memory stores, a push queue that can duplicate, reorder, redeliver and lose messages, and a
  * Hipoink that fails, times out and refuses. `check` is the oracle: what Hipoink must hold once
  * everything settles, computed from the catalog alone (the stored wanted-since times only order two
- * items wanting one code); and no label was ever unbound while its item visibly wanted it
+ * items wanting one code, and each is held to bounds the world keeps from Clover's versions and what
+ * the polls surely saved); and no label was ever unbound while its item visibly wanted it
  * throughout.
  */
 import type { CloverClient } from '../../src/clover/client.ts';
@@ -258,7 +259,10 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
   };
   const pushDeps = { merchants, shelf, hipoink, settings };
 
-  /** The code rule over the catalog: of the visible valid items with that code, the one that wanted it first. */
+  /**
+   * The code rule over the catalog: of the visible valid items with that code, the one that wanted it
+   * first, as the records say (`wantsSinceAstray` holds them to the world's own account).
+   */
   const ownerInCatalog = (code: string) => {
     const seen = (i: CatalogItem) => shelf.items.get(`M1/${i.id}`)?.wantsSince ?? Number.POSITIVE_INFINITY;
     let owner: CatalogItem | undefined;
