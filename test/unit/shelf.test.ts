@@ -874,6 +874,32 @@ describe('the shelf ends as Clover says', () => {
   });
 });
 
+// The oracle orders the wanters of a code by their records' wanted-since times; a poll that set
+// them wrongly, the same way in every record and slot, would pass unless they are checked apart.
+describe('the oracle', () => {
+  it('finds a stored wanted-since time no poll could have given, even where it changes no owner', async () => {
+    const w = createWorld();
+    const [a, b] = await w.onShelf(['C0', 100], ['C1', 200]);
+    w.setPrice(a, 150); // a keeps its time
+    w.recode(b, 'C0'); // b wants C0 from the next poll's start
+    await w.poll();
+    await w.drain();
+    expect(await w.check()).toEqual([]);
+    const since = (id: string) => w.shelf.items.get(`M1/${id}`)?.wantsSince ?? Number.NaN;
+    const [kept, started] = [since(a), since(b)];
+    const stored = (id: string, time: number) => {
+      const record = w.shelf.items.get(`M1/${id}`);
+      if (record) record.wantsSince = time;
+    };
+    // Each a tie with the other item: a, the lower id, keeps C0 and Hipoink shows what it should.
+    stored(a, started); // as if the price change had started a's time anew
+    expect(await w.check()).toEqual([expect.stringMatching(`^${a}: wants C0 since .* at the latest;`)]);
+    stored(a, kept);
+    stored(b, kept); // as if b had wanted C0 since before it took it
+    expect(await w.check()).toEqual([expect.stringMatching(`^${b}: wants C0 since .* at the earliest;`)]);
+  });
+});
+
 /** Sequences of the property below; more with SHELF_UNMARKED_RUNS. */
 const UNMARKED_RUNS = Number(process.env.SHELF_UNMARKED_RUNS ?? 300);
 
