@@ -25,9 +25,13 @@ export async function queuePushes(ctx: PollContext, flags: PushFlags = {}) {
   return touched.size;
 }
 
+/** Most bytes of codes in one push message: with the rest of its body, within SQS's message size. */
+const PUSH_CODE_BYTES = 200 * 1024;
+
 /**
  * Splits codes into push messages whose sizes are whole multiples of the Hipoink chunk, so N
- * changed codes cost ⌈N / chunk⌉ Hipoink calls however many messages carry them.
+ * changed codes cost ⌈N / chunk⌉ Hipoink calls however many messages carry them. Long codes (up to
+ * 1 KB each) make messages of fewer chunks, down to one, or less where one chunk alone is too big.
  */
 export function pushMessages(
   merchantId: string,
@@ -35,7 +39,9 @@ export function pushMessages(
   chunk: number,
   flags: PushFlags & { clearFrom?: string } = {},
 ) {
-  const size = Math.max(chunk, Math.floor(MAX_CODES_PER_PUSH / chunk) * chunk);
+  const longest = codes.reduce((n, c) => Math.max(n, Buffer.byteLength(JSON.stringify(c)) + 1), 1);
+  const fit = Math.max(1, Math.min(MAX_CODES_PER_PUSH, Math.floor(PUSH_CODE_BYTES / longest)));
+  const size = fit >= chunk ? Math.floor(fit / chunk) * chunk : fit;
   return chunked(codes, size).map((run) => ({
     body: { merchantId, codes: run, ...flags },
     groupId: merchantId,
