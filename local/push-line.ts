@@ -40,7 +40,7 @@ export function clearLine(
   const ofThem = (n: number) => (n === codes.length ? '' : `${n} of them `);
   const pending = codes.filter((c) => state.pending.includes(c)).length;
   if (pending > 0)
-    return `${head} ${ofThem(pending)}not taken off: the push deleting them was set aside (npx esl-sync dlq list --queue push says why; once fixed, the same merchants command again)`;
+    return `${head} ${ofThem(pending)}not taken off: the push deleting them was set aside (npx esl-sync dlq list --queue push says why; once fixed, the same merchants command again), or the merchant's labels live in that store again`;
   const refused = codes.filter((c) => state.refused.includes(c)).length;
   if (refused > 0) {
     const rest = refused === codes.length ? '' : ', the rest taken off';

@@ -497,7 +497,7 @@ const merchantsShow = command({
   synopsis: '',
   summary: 'one merchant: its sync state and shelf, with every item not shown and why',
   description:
-    "One merchant's state, last sync, label rules and shelf counts, and, read from its items and slots, every item not on the shelf with its reason: invalid in Clover, a product code already used by another item, or refused by Hipoink.",
+    "One merchant's state, last sync, label rules and shelf counts, and, read from its items and slots, every item whose label does not show it as it is in Clover, with the reason: invalid in Clover, a product code already used by another item, or refused by Hipoink.",
   options: {},
   parse: ({ merchantId }) => ({ merchantId }),
   run: async (ctx, { merchantId }) => {
