@@ -65,8 +65,8 @@ export async function tellJoined(
     joined = storesJoined(current, flagged, now);
     const busyAt = { ...current?.busyAt };
     for (const [kind, ids] of Object.entries(flagged)) if (ids.length > 0) busyAt[kind] = now;
-    const crowded = Object.keys(flagged).filter(
-      (kind) => (flagged[kind as AttentionKind]?.length ?? 0) > ATTENTION_IDS_KEPT,
+    const crowded = Object.entries(flagged).flatMap(([kind, ids]) =>
+      ids.length > ATTENTION_IDS_KEPT ? [kind] : [],
     );
     const sets = Object.fromEntries(
       Object.entries(flagged).map(([kind, ids]) => [kind, crowded.includes(kind) ? [] : ids]),

@@ -32,10 +32,10 @@ export type PollResult =
  * Polls one merchant, in phases: read the items changed since its cursor (everything on the first
  * run or a backfill without `--since`) and save them page by page; repair what an earlier poll or
  * push left out of step (on a full sync, with ghost cleanup, after a poll stopped between its
- * writes, or after a push was set aside); confirm deleted items (webhook notices, ghost cleanup when due); decide the codes items
- * newly want or owners left; queue a push of every code this poll touched or found out of step;
- * move the cursor to the newest modifiedTime actually processed. On failure the cursor stays where
- * it was.
+ * writes, or after a push was set aside); confirm deleted items (webhook notices, ghost cleanup
+ * when due); decide the codes items newly want or owners left; queue a push of every code this
+ * poll touched or found out of step; move the cursor to the newest modifiedTime actually processed.
+ * On failure the cursor stays where it was.
  */
 export async function pollMerchant(deps: PollDeps, msg: PollMessage): Promise<PollResult> {
   const now = deps.now ?? Date.now;
