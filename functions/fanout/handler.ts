@@ -5,9 +5,6 @@ import { logger, metrics } from '../../src/observability.ts';
 import { lambdaHandler } from '../../src/runtime.ts';
 import { type FanOutResult, fanOut } from '../../src/sync/fanout.ts';
 
-/** The most stores joining a condition one run's log names. */
-const JOINS_LOGGED = 200;
-
 /**
  * EventBridge schedule → one PollQueue message per active merchant whose poll time came; `esl-sync
  * tick` → one per active merchant.
@@ -34,11 +31,12 @@ export const handler = lambdaHandler(
     metrics.addMetric(METRIC.merchantsAppUninstalled, 'Count', result.attention.appUninstalled);
     metrics.addMetric(METRIC.merchantsPushFailing, 'Count', result.attention.pushFailing);
     metrics.addMetric(METRIC.merchantsPending, 'Count', result.attention.pending);
-    metrics.addMetric(METRIC.storesJoinedAttention, 'Count', result.joined.length);
-    // Named up to a bound: a log event over CloudWatch's 256 KB is cut.
-    const joined = { joined: result.joined.slice(0, JOINS_LOGGED), joinedCount: result.joined.length };
-    if (result.joined.length > 0)
-      logger.warn('Stores joined a condition other stores were already in', joined);
+    metrics.addMetric(METRIC.storesJoinedAttention, 'Count', result.joinedCount);
+    if (result.joinedCount > 0)
+      logger.warn('Stores joined a condition other stores were already in', {
+        joined: result.joined,
+        joinedCount: result.joinedCount,
+      });
     if (result.joinedUnknown !== undefined)
       logger.warn('Stores joining a firing alarm could not be told', { reason: result.joinedUnknown });
     // At 100% or more the fleet asks for more polls than Clover allows: intervals are stretched.
@@ -47,7 +45,7 @@ export const handler = lambdaHandler(
       metrics.addMetric(METRIC.lastPollAgeMax, 'Seconds', result.freshness.maxSeconds);
       metrics.addMetric(METRIC.lastPollAgeP95, 'Seconds', result.freshness.p95Seconds);
     }
-    logger.info('Fan-out done', { ...result, ...joined });
+    logger.info('Fan-out done', { ...result });
     return result;
   },
 );

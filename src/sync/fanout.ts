@@ -53,8 +53,13 @@ export interface FanOutResult {
   onSafetyInterval: number;
   /** How long ago the active stores last polled well; none without an active store. */
   freshness?: PollFreshness;
-  /** Stores counted now under a condition that counted others at the last run or shortly before. */
+  /**
+   * Stores counted now under a condition that counted others at the last run or shortly before: the
+   * first `JOINS_TOLD`, so the result and its log line stay small in a fleet-wide outage.
+   */
   joined: StoreJoined[];
+  /** How many stores joined in all. */
+  joinedCount: number;
   /** Why the stores joined could not be told (the ledger could not be read or written). */
   joinedUnknown?: string;
 }
@@ -73,6 +78,9 @@ export function pollMessage(
 
 /** What started a fan-out: the schedule, or a person (`esl-sync tick`, a manual invoke). */
 export type FanOutTrigger = { kind: 'schedule' } | { kind: 'manual'; requestId: string };
+
+/** The most joins one run names (a log event over CloudWatch's 256 KB is cut). */
+export const JOINS_TOLD = 200;
 
 /** Messages sent at once: a fan-out of thousands must finish well within its timeout. */
 const SEND_CONCURRENCY = 8;
@@ -159,7 +167,7 @@ export async function fanOut(
   const attention = Object.fromEntries(
     Object.entries(flagged).map(([kind, ids]) => [kind, ids.length]),
   ) as Record<AttentionKind, number>;
-  const told = await tellJoined(deps.attention, flagged, now);
+  const { joined, ...told } = await tellJoined(deps.attention, flagged, now);
   return {
     queued: messages.length,
     skipped,
@@ -167,6 +175,8 @@ export async function fanOut(
     load,
     onSafetyInterval,
     ...(freshness ? { freshness } : {}),
+    joined: joined.slice(0, JOINS_TOLD),
+    joinedCount: joined.length,
     ...told,
   };
 }

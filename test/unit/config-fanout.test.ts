@@ -5,7 +5,7 @@ import type { AttentionRecord } from '../../src/store/attention.ts';
 import type { MerchantRecord } from '../../src/store/merchants.ts';
 import { ALARM_CLEARS_MS, storesJoined } from '../../src/sync/attention.ts';
 import { parseBackfillRequest, requestBackfill } from '../../src/sync/backfill.ts';
-import { fanOut } from '../../src/sync/fanout.ts';
+import { fanOut, JOINS_TOLD } from '../../src/sync/fanout.ts';
 import { BackfillRequestSchema } from '../../src/sync/messages.ts';
 import { FakeMerchantStore, merchantRecord, RecordingQueue } from './fakes.ts';
 
@@ -376,6 +376,29 @@ describe('stores joining a condition others were already in', () => {
       attention: { needsReauth: 4 },
     });
     expect(q.sent.map((m) => m.groupId)).toEqual(['A']);
+  });
+
+  it('names at most a bounded number of joins, and counts them all, when a whole fleet joins at once', async () => {
+    const store = new FakeMerchantStore(merchantRecord({ merchantId: 'A', state: 'needs_reauth' }));
+    const ledger = new MemoryLedger();
+    const run = (at: number) =>
+      fanOut({
+        merchants: store,
+        pollQueue: new RecordingQueue(),
+        attention: ledger,
+        ...schedule,
+        now: () => at,
+      });
+    await run(1_000_000);
+    const many = JOINS_TOLD + 50;
+    for (let i = 0; i < many; i++) {
+      const merchantId = `J${String(i).padStart(4, '0')}`;
+      store.records.set(merchantId, merchantRecord({ merchantId, state: 'needs_reauth' }));
+    }
+    const result = await run(1_060_000);
+    expect(result.joinedCount).toBe(many);
+    expect(result.joined).toHaveLength(JOINS_TOLD);
+    expect(new Set(result.joined.map((j) => j.merchantId)).size).toBe(JOINS_TOLD);
   });
 });
 
