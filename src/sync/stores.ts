@@ -75,7 +75,8 @@ async function clearStore(
   if (pending.length > 0)
     throw new Error(
       `store ${storeCode} has not deleted ${pending.length} of ${codes.length} code(s): the push deleting ` +
-        'them failed (esl-sync dlq list says why). Fix the cause, then run the same command again',
+        'them failed (esl-sync dlq list says why). Fix the cause (a store Hipoink does not know, a mistyped ' +
+        'store code moved back from, is created in Hipoink first), then run the same command again',
     );
   return {
     storeCode,
