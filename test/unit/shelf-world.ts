@@ -59,6 +59,18 @@ interface PollSeen {
   from: number;
   since?: number | null;
   gets: { id: string; change: number }[];
+  /** The store as it found it. */
+  found: StoreSeen;
+}
+
+/**
+ * The store as a poll found it: the items Clover still had, what each record wanted (code, label,
+ * since), and who each slot named (`id@since`, sorted).
+ */
+interface StoreSeen {
+  inClover: ReadonlySet<string>;
+  wants: ReadonlyMap<string, { code: string; labelHash: string; since: number }>;
+  named: ReadonlyMap<string, string>;
 }
 
 const START = 1_700_000_000_000;
@@ -124,11 +136,61 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
    */
   const polled = (seen: PollSeen, result: PollResult) => {
     if (result.status !== 'synced') return;
-    for (const get of seen.gets) if (unchangedSince(get.id, get.change)) saved(get.id, seen.at);
-    if (result.partial !== undefined || seen.since === undefined) return;
-    for (const item of catalog.values())
-      if (unchangedSince(item.id, seen.from) && (seen.since === null || item.modifiedTime >= seen.since))
-        saved(item.id, seen.at);
+    const sure = new Set(seen.gets.filter((get) => unchangedSince(get.id, get.change)).map((get) => get.id));
+    if (result.partial === undefined && seen.since !== undefined)
+      for (const item of catalog.values())
+        if (unchangedSince(item.id, seen.from) && (seen.since === null || item.modifiedTime >= seen.since))
+          sure.add(item.id);
+    for (const id of sure) saved(id, seen.at);
+    if (result.partial === undefined) ledBy(seen, sure);
+  };
+  /**
+   * Deleted items a completed poll must have confirmed gone, by code: the promise of owners.ts (and
+   * the README) is that a code a deleted item held reaches the next in line in the poll that reads
+   * an item newly wanting it. The world counts only what it is sure of: the poll's read got to the
+   * end; it saved an item's version, unchanged since, whose label the item's record did not want
+   * when the poll began (so the poll wrote that want); the code's slot then named exactly the
+   * records wanting it (else the repair or a stale name may give it to someone else first). Then the
+   * items ahead in the code rule that Clover had deleted before the poll began, up to the first it
+   * still had, were each asked for and found gone. A deleted item nothing leads a routine poll to
+   * (no visible item newly wanting its code) is not among them: it waits for ghost cleanup.
+   */
+  const ghostsDue = new Map<string, Set<string>>();
+  const ledBy = (seen: PollSeen, sure: ReadonlySet<string>) => {
+    const { inClover, wants, named } = seen.found;
+    for (const id of sure) {
+      const item = catalog.get(id);
+      const outcome = item && transformItem(item, pollDeps.productCodePrecedence);
+      if (outcome?.kind !== 'label' || wants.get(id)?.labelHash === outcome.labelHash) continue;
+      const code = outcome.desired.label.pc;
+      const wanting = [...wants]
+        .filter(([, w]) => w.code === code)
+        .map(([i, w]) => ({ id: i, since: w.since }));
+      if ((named.get(code) ?? '') !== namesOf(wanting)) continue;
+      wanting.sort((a, b) => a.since - b.since || (a.id < b.id ? -1 : 1));
+      for (const w of wanting) {
+        if (inClover.has(w.id)) break;
+        ghostsDue.set(code, (ghostsDue.get(code) ?? new Set()).add(w.id));
+      }
+    }
+  };
+  const namesOf = (ws: readonly { id: string; since: number }[]) =>
+    ws
+      .map((w) => `${w.id}@${w.since}`)
+      .sort()
+      .join(' ');
+  /** The store as a poll begins (see `StoreSeen`). */
+  const storeNow = (): StoreSeen => {
+    const wants = new Map<string, { code: string; labelHash: string; since: number }>();
+    for (const r of shelf.items.values()) {
+      const want = wantedLabel(r);
+      if (r.merchantId === 'M1' && want)
+        wants.set(r.itemId, { code: want.label.pc, labelHash: want.labelHash, since: r.wantsSince });
+    }
+    const named = new Map<string, string>();
+    for (const slot of shelf.slots.values())
+      named.set(slot.code, namesOf(slot.wanters.map((w) => ({ id: w.itemId, since: w.wantsSince }))));
+    return { inClover: new Set(catalog.keys()), wants, named };
   };
   /** Clover edits made just before the next GET of an item (between a poll's read and its GET). */
   let beforeGet: ((id: string) => void) | undefined;
@@ -413,7 +475,8 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
     ) {
       clock += 30_000;
       const at = clock;
-      const [outer, seen]: [PollSeen | undefined, PollSeen] = [polling, { at, from: changes, gets: [] }];
+      const seen: PollSeen = { at, from: changes, gets: [], found: storeNow() };
+      const outer = polling;
       polling = seen;
       let result: PollResult | undefined;
       churn = opts.churn ?? 0;
@@ -538,10 +601,38 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
     /**
      * The oracle: for every code, the label of the visible valid item that wanted it first; none
      * for a code nobody visible wants. Where Hipoink refuses the owner's label, nothing, or an older
-     * label of that same owner.
+     * label of that same owner. `unconfirmedGhosts`: only routine polls ran since items were
+     * deleted (no ghost cleanup), so one no poll was led to (not in `ghostsDue`) may still own its
+     * code as the records order it: its label (or none, if refused) may stand there instead.
      */
-    async check(): Promise<string[]> {
+    async check(opts: { unconfirmedGhosts?: boolean } = {}): Promise<string[]> {
       const problems: string[] = [...unbound, ...wantsSinceAstray()];
+      const ghosts = [...shelf.items.values()].filter((r) => !catalog.has(r.itemId) && wantedLabel(r));
+      for (const g of ghosts) {
+        const code = wantedLabel(g)?.label.pc ?? '';
+        if (ghostsDue.get(code)?.has(g.itemId))
+          problems.push(
+            `${code}: ${g.itemId}, deleted, was next in line when a poll read a newcomer; its record still wants it`,
+          );
+      }
+      /** The deleted items a routine poll may not know of, wanting the code ahead of `owner`. */
+      const excused = (code: string, owner?: CatalogItem) => {
+        if (!opts.unconfirmedGhosts) return [];
+        const since = (id: string) => shelf.items.get(`M1/${id}`)?.wantsSince ?? Number.POSITIVE_INFINITY;
+        return ghosts
+          .filter((g) => wantedLabel(g)?.label.pc === code && !ghostsDue.get(code)?.has(g.itemId))
+          .filter(
+            (g) =>
+              !owner ||
+              since(g.itemId) < since(owner.id) ||
+              (since(g.itemId) === since(owner.id) && g.itemId < owner.id),
+          )
+          .map((g) => g.itemId);
+      };
+      const ghostHolds = (code: string, held: HipoinkProduct | undefined, owner?: CatalogItem) => {
+        const ids = excused(code, owner);
+        return held ? ids.some((id) => held.pn.startsWith(`N${id}`)) : ids.length > 0;
+      };
       const owners = new Map<string, CatalogItem>();
       for (const item of catalog.values()) {
         const owner = ownerInCatalog(item.sku);
@@ -549,6 +640,7 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
       }
       for (const [code, owner] of owners) {
         const held = hipoink.shelf.get(code);
+        if (ghostHolds(code, held, owner)) continue;
         const outcome = transformItem(owner, pollDeps.productCodePrecedence);
         if (outcome.kind !== 'label') throw new Error(`oracle: ${owner.id} should be a label`);
         const expected: HipoinkProduct = outcome.desired.label;
@@ -562,7 +654,8 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
         }
       }
       for (const [code, held] of hipoink.shelf)
-        if (!owners.has(code)) problems.push(`${code}: nobody visible wants it, Hipoink shows ${held.pn}`);
+        if (!owners.has(code) && !ghostHolds(code, held))
+          problems.push(`${code}: nobody visible wants it, Hipoink shows ${held.pn}`);
       return problems;
     },
   };

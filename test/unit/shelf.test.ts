@@ -285,22 +285,23 @@ describe('the shelf model', () => {
   );
 
   it(
-    'is right after the next routine poll, with no ghost cleanup to repair it, when nothing is deleted in Clover, no push is lost and Hipoink refuses no delete (property)',
+    'is right after the next routine poll, with no ghost cleanup to repair it, when no push is lost and Hipoink refuses no delete: a code a deleted item held reaches the item the poll read wanting it (property)',
     async () => {
-      // A delete Hipoink refused stays out of step until the repair of a ghost cleanup sends it again.
-      const deletes = (op: Op): boolean =>
-        op.t === 'delete' ||
-        op.t === 'drop' ||
-        (op.t === 'push' && op.hipoinkFault === 'refusesDeletes') ||
-        ((op.t === 'pollEditing' || op.t === 'bulk') && op.edits.some(deletes));
-      const noDeletes = opArb.filter((op) => !deletes(op));
+      // A lost push, or a delete Hipoink refused, stays out of step until the repair of a ghost
+      // cleanup sends it again.
+      const lost = (op: Op) => op.t === 'drop' || (op.t === 'push' && op.hipoinkFault === 'refusesDeletes');
+      const kept = opArb.filter((op) => !lost(op));
+      // Deletions never show in a read: an item deleted in Clover keeps its code until a poll is
+      // led to it. A poll that reads an item newly wanting the code asks for its holder (and the
+      // next in line) and finds it gone; one that reads nothing wanting the code cannot know, and
+      // the label waits for ghost cleanup. The world tells the two apart (`ghostsDue`).
       await fc.assert(
-        fc.asyncProperty(fc.array(noDeletes, { minLength: 1, maxLength: 40, size: SIZE }), async (ops) => {
+        fc.asyncProperty(fc.array(kept, { minLength: 1, maxLength: 40, size: SIZE }), async (ops) => {
           const w = createWorld({ cleanupEveryPolls: 1_000_000 });
           const ids: string[] = [];
           for (const op of ops) await apply(w, op, ids);
           await w.settle(2);
-          expect(await w.check()).toEqual([]);
+          expect(await w.check({ unconfirmedGhosts: true })).toEqual([]);
           if (!ops.some(racing)) expect(await w.countsDrift()).toEqual([]);
         }),
         { numRuns: Math.ceil(RUNS / 3), examples: [[GHOST_LISTING_LEFT_DROP]] },
