@@ -61,16 +61,19 @@ interface PollSeen {
   gets: { id: string; change: number }[];
   /** The store as it found it. */
   found: StoreSeen;
+  /** A push ran in its middle. */
+  pushBeside: boolean;
 }
 
 /**
  * The store as a poll found it: the items Clover still had, what each record wanted (code, label,
- * since), and who each slot named (`id@since`, sorted).
+ * since), who each slot named (`id@since`, sorted) and whose label it held.
  */
 interface StoreSeen {
   inClover: ReadonlySet<string>;
   wants: ReadonlyMap<string, { code: string; labelHash: string; since: number }>;
   named: ReadonlyMap<string, string>;
+  holders: ReadonlyMap<string, string>;
 }
 
 const START = 1_700_000_000_000;
@@ -145,33 +148,50 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
     if (result.partial === undefined) ledBy(seen, sure);
   };
   /**
-   * Deleted items a completed poll must have confirmed gone, by code: the promise of owners.ts (and
-   * the README) is that a code a deleted item held reaches the next in line in the poll that reads
-   * an item newly wanting it. The world counts only what it is sure of: the poll's read got to the
-   * end; it saved an item's version, unchanged since, whose label the item's record did not want
-   * when the poll began (so the poll wrote that want); the code's slot then named exactly the
-   * records wanting it (else the repair or a stale name may give it to someone else first). Then the
-   * items ahead in the code rule that Clover had deleted before the poll began, up to the first it
-   * still had, were each asked for and found gone. A deleted item nothing leads a routine poll to
-   * (no visible item newly wanting its code) is not among them: it waits for ghost cleanup.
+   * Deleted items a completed poll must have confirmed gone, by code. owners.ts promises (and the
+   * README) that a code a deleted item holds changes hands in the poll that reads an item newly
+   * wanting it, or its owner leaving it: the owner the poll did not read is asked for, and so is the
+   * next in line once it is found gone. The world counts only what it is sure of: the poll's read
+   * got to the end, and it saved an item's version, unchanged since, which
+   * - wants a label its record did not want when the poll began (the poll wrote that want): the
+   *   code is contested, and the deleted items ahead of the first item Clover still had are asked for;
+   * - or no longer wants the code its record wanted first (the poll dropped the owner): the code
+   *   changes hands, and the deleted items next in line are asked for, up to one whose label Hipoink
+   *   is recorded to hold (that one no longer changes hands). Not when a push ran beside the poll: it
+   *   may show the next in line's label between the drop and the decision.
+   * In both, the code's slot named exactly the records wanting it as the poll began (else a repair
+   * or a stale name may put another item first). A deleted item no visible item's change leads a
+   * routine poll to is not among them: it keeps its code until ghost cleanup.
    */
   const ghostsDue = new Map<string, Set<string>>();
   const ledBy = (seen: PollSeen, sure: ReadonlySet<string>) => {
-    const { inClover, wants, named } = seen.found;
+    const { inClover, wants, named, holders } = seen.found;
+    /** The records wanting the code as the poll began, first in line first; none if its slot named others. */
+    const line = (code: string) => {
+      const wanting = [...wants]
+        .filter(([, w]) => w.code === code)
+        .map(([id, w]) => ({ id, since: w.since }));
+      if ((named.get(code) ?? '') !== namesOf(wanting)) return [];
+      return wanting.sort((a, b) => a.since - b.since || (a.id < b.id ? -1 : 1));
+    };
+    /** Those of `ws`, from the first on, that Clover had deleted, up to one `stops`. */
+    const due = (code: string, ws: readonly { id: string }[], stops: (id: string) => boolean) => {
+      for (const w of ws) {
+        if (inClover.has(w.id) || stops(w.id)) return;
+        ghostsDue.set(code, (ghostsDue.get(code) ?? new Set()).add(w.id));
+      }
+    };
     for (const id of sure) {
       const item = catalog.get(id);
       const outcome = item && transformItem(item, pollDeps.productCodePrecedence);
-      if (outcome?.kind !== 'label' || wants.get(id)?.labelHash === outcome.labelHash) continue;
-      const code = outcome.desired.label.pc;
-      const wanting = [...wants]
-        .filter(([, w]) => w.code === code)
-        .map(([i, w]) => ({ id: i, since: w.since }));
-      if ((named.get(code) ?? '') !== namesOf(wanting)) continue;
-      wanting.sort((a, b) => a.since - b.since || (a.id < b.id ? -1 : 1));
-      for (const w of wanting) {
-        if (inClover.has(w.id)) break;
-        ghostsDue.set(code, (ghostsDue.get(code) ?? new Set()).add(w.id));
-      }
+      // Gone (a deleted item itself), or invalid (keeping what its record wanted): no lead.
+      if (!outcome || outcome.kind === 'invalid') continue;
+      const [was, now] = [wants.get(id), outcome.kind === 'label' ? outcome : undefined];
+      const code = now?.desired.label.pc;
+      if (now && code && was?.labelHash !== now.labelHash) due(code, line(code), () => false);
+      if (!was || was.code === code || seen.pushBeside) continue;
+      const ws = line(was.code);
+      if (ws[0]?.id === id) due(was.code, ws.slice(1), (g) => holders.get(was.code) === g);
     }
   };
   const namesOf = (ws: readonly { id: string; since: number }[]) =>
@@ -187,10 +207,12 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
       if (r.merchantId === 'M1' && want)
         wants.set(r.itemId, { code: want.label.pc, labelHash: want.labelHash, since: r.wantsSince });
     }
-    const named = new Map<string, string>();
-    for (const slot of shelf.slots.values())
+    const [named, holders] = [new Map<string, string>(), new Map<string, string>()];
+    for (const slot of shelf.slots.values()) {
       named.set(slot.code, namesOf(slot.wanters.map((w) => ({ id: w.itemId, since: w.wantsSince }))));
-    return { inClover: new Set(catalog.keys()), wants, named };
+      if (slot.held) holders.set(slot.code, slot.held.itemId);
+    }
+    return { inClover: new Set(catalog.keys()), wants, named, holders };
   };
   /** Clover edits made just before the next GET of an item (between a poll's read and its GET). */
   let beforeGet: ((id: string) => void) | undefined;
@@ -475,7 +497,8 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
     ) {
       clock += 30_000;
       const at = clock;
-      const seen: PollSeen = { at, from: changes, gets: [], found: storeNow() };
+      const pushBeside = opts.besidePush !== undefined;
+      const seen: PollSeen = { at, from: changes, gets: [], found: storeNow(), pushBeside };
       const outer = polling;
       polling = seen;
       let result: PollResult | undefined;
@@ -612,7 +635,7 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
         const code = wantedLabel(g)?.label.pc ?? '';
         if (ghostsDue.get(code)?.has(g.itemId))
           problems.push(
-            `${code}: ${g.itemId}, deleted, was next in line when a poll read a newcomer; its record still wants it`,
+            `${code}: ${g.itemId} was deleted before a poll that saw the code change hands; its record still wants it`,
           );
       }
       /** The deleted items a routine poll may not know of, wanting the code ahead of `owner`. */

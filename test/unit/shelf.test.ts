@@ -285,16 +285,17 @@ describe('the shelf model', () => {
   );
 
   it(
-    'is right after the next routine poll, with no ghost cleanup to repair it, when no push is lost and Hipoink refuses no delete: a code a deleted item held reaches the item the poll read wanting it (property)',
+    'is right after the next routine poll, with no ghost cleanup to repair it, when no push is lost and Hipoink refuses no delete: a deleted item keeps a code only until a poll reads a change of who wants it (property)',
     async () => {
       // A lost push, or a delete Hipoink refused, stays out of step until the repair of a ghost
       // cleanup sends it again.
       const lost = (op: Op) => op.t === 'drop' || (op.t === 'push' && op.hipoinkFault === 'refusesDeletes');
       const kept = opArb.filter((op) => !lost(op));
       // Deletions never show in a read: an item deleted in Clover keeps its code until a poll is
-      // led to it. A poll that reads an item newly wanting the code asks for its holder (and the
-      // next in line) and finds it gone; one that reads nothing wanting the code cannot know, and
-      // the label waits for ghost cleanup. The world tells the two apart (`ghostsDue`).
+      // led to it. A poll that reads an item newly wanting the code, or its owner leaving it, asks
+      // for the holder (and the next in line) and finds it gone; one that reads no such change
+      // cannot know, and the label waits for ghost cleanup. The world tells the two apart
+      // (`ghostsDue`), and `check` holds the shelf to it.
       await fc.assert(
         fc.asyncProperty(fc.array(kept, { minLength: 1, maxLength: 40, size: SIZE }), async (ops) => {
           const w = createWorld({ cleanupEveryPolls: 1_000_000 });
@@ -898,6 +899,24 @@ describe('the oracle', () => {
     stored(a, kept);
     stored(b, kept); // as if b had wanted C0 since before it took it
     expect(await w.check()).toEqual([expect.stringMatching(`^${b}: wants C0 since .* at the earliest;`)]);
+  });
+
+  it('holds a deleted holder to the poll that read its code change hands, and excuses one no poll was led to', async () => {
+    const w = createWorld({ cleanupEveryPolls: 1_000_000 }); // no ghost cleanup after the first poll
+    const [a, b] = await w.onShelf(['C0', 100], ['C1', 200]);
+    w.remove(a);
+    w.remove(b);
+    w.create('C0', 300); // the next poll reads a newcomer wanting C0, and nothing of C1
+    const before = structuredClone(w.shelf.items.get(`M1/${a}`));
+    await w.poll();
+    await w.drain();
+    expect(w.hipoink.shelf.get('C1')?.pn).toBe(`N${b}`); // b waits for ghost cleanup
+    expect(await w.check({ unconfirmedGhosts: true })).toEqual([]);
+    expect(await w.check()).toEqual([`C1: nobody visible wants it, Hipoink shows N${b}`]);
+    if (before) w.shelf.items.set(`M1/${a}`, before); // as if the poll had not found a gone
+    expect(await w.check({ unconfirmedGhosts: true })).toEqual([
+      expect.stringMatching(`^C0: ${a} was deleted before a poll that saw the code change hands;`),
+    ]);
   });
 });
 
