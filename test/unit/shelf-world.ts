@@ -59,8 +59,8 @@ interface PollSeen {
   from: number;
   since?: number | null;
   gets: { id: string; change: number }[];
-  /** The store as it found it. */
-  found: StoreSeen;
+  /** The store as it found it, when some record wanted a code for an item Clover had deleted. */
+  found?: StoreSeen;
   /** A push ran in its middle. */
   pushBeside: boolean;
 }
@@ -165,6 +165,7 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
    */
   const ghostsDue = new Map<string, Set<string>>();
   const ledBy = (seen: PollSeen, sure: ReadonlySet<string>) => {
+    if (!seen.found) return; // no deleted item wanted a code
     const { inClover, wants, named, holders } = seen.found;
     /** The records wanting the code as the poll began, first in line first; none if its slot named others. */
     const line = (code: string) => {
@@ -199,14 +200,15 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
       .map((w) => `${w.id}@${w.since}`)
       .sort()
       .join(' ');
-  /** The store as a poll begins (see `StoreSeen`). */
-  const storeNow = (): StoreSeen => {
+  /** The store as a poll begins (see `StoreSeen`); none while no deleted item wants a code (most polls). */
+  const storeNow = (): StoreSeen | undefined => {
     const wants = new Map<string, { code: string; labelHash: string; since: number }>();
     for (const r of shelf.items.values()) {
       const want = wantedLabel(r);
       if (r.merchantId === 'M1' && want)
         wants.set(r.itemId, { code: want.label.pc, labelHash: want.labelHash, since: r.wantsSince });
     }
+    if ([...wants.keys()].every((id) => catalog.has(id))) return undefined;
     const [named, holders] = [new Map<string, string>(), new Map<string, string>()];
     for (const slot of shelf.slots.values()) {
       named.set(slot.code, namesOf(slot.wanters.map((w) => ({ id: w.itemId, since: w.wantsSince }))));
