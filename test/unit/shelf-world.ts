@@ -161,7 +161,9 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
    *   may show the next in line's label between the drop and the decision.
    * In both, the code's slot named exactly the records wanting it as the poll began (else a repair
    * or a stale name may put another item first). A deleted item no visible item's change leads a
-   * routine poll to is not among them: it keeps its code until ghost cleanup.
+   * routine poll to is not among them: it keeps its code until ghost cleanup. Nor is one whose lead
+   * came in a poll that stopped: stopped after writing the want and before deciding, its retry
+   * finds nothing new to decide.
    */
   const ghostsDue = new Map<string, Set<string>>();
   const ledBy = (seen: PollSeen, sure: ReadonlySet<string>) => {
