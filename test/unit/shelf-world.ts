@@ -59,10 +59,13 @@ interface PollSeen {
   from: number;
   since?: number | null;
   gets: { id: string; change: number }[];
-  /** The store as it found it, when some record wanted a code for an item Clover had deleted. */
+  /**
+   * The store as it found it, when some record wanted a code for an item Clover had deleted; after
+   * polls that stopped, as the first of them found it (their retry finishes what they began).
+   */
   found?: StoreSeen;
-  /** A push ran in its middle. */
-  pushBeside: boolean;
+  /** It retries polls that stopped, and a push ran since the first of them began. */
+  pushedSinceStop?: boolean;
 }
 
 /**
@@ -157,15 +160,17 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
    *   code is contested, and the deleted items ahead of the first item Clover still had are asked for;
    * - or no longer wants the code its record wanted first (the poll dropped the owner): the code
    *   changes hands, and the deleted items next in line are asked for, up to one whose label Hipoink
-   *   is recorded to hold (that one no longer changes hands). Not when a push ran beside the poll: it
-   *   may show the next in line's label between the drop and the decision.
+   *   is recorded to hold (that one no longer changes hands).
    * In both, the code's slot named exactly the records wanting it as the poll began (else a repair
    * or a stale name may put another item first). A deleted item no visible item's change leads a
-   * routine poll to is not among them: it keeps its code until ghost cleanup. Nor is one whose lead
-   * came in a poll that stopped: stopped after writing the want and before deciding, its retry
-   * finds nothing new to decide.
+   * routine poll to is not among them: it keeps its code until ghost cleanup. Polls that stopped
+   * count as one with their completed retry, which decides what they left undecided, except a code
+   * changing hands where a push ran meanwhile: it may have put the next in line's label up, and the
+   * retry no longer sees the code change hands.
    */
   const ghostsDue = new Map<string, Set<string>>();
+  /** Since a poll began that has no completed retry yet: what it found, and whether a push ran since. */
+  let stopped: { found?: StoreSeen; pushed: boolean } | undefined;
   const ledBy = (seen: PollSeen, sure: ReadonlySet<string>) => {
     if (!seen.found) return; // no deleted item wanted a code
     const { inClover, wants, named, holders } = seen.found;
@@ -192,7 +197,7 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
       const [was, now] = [wants.get(id), outcome.kind === 'label' ? outcome : undefined];
       const code = now?.desired.label.pc;
       if (now && code && was?.labelHash !== now.labelHash) due(code, line(code), () => false);
-      if (!was || was.code === code || seen.pushBeside) continue;
+      if (!was || was.code === code || seen.pushedSinceStop) continue;
       const ws = line(was.code);
       if (ws[0]?.id === id) due(was.code, ws.slice(1), (g) => holders.get(was.code) === g);
     }
@@ -501,8 +506,10 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
     ) {
       clock += 30_000;
       const at = clock;
-      const pushBeside = opts.besidePush !== undefined;
-      const seen: PollSeen = { at, from: changes, gets: [], found: storeNow(), pushBeside };
+      const retried = stopped;
+      const found = retried ? retried.found : storeNow();
+      const seen: PollSeen = { at, from: changes, gets: [], ...(found ? { found } : {}) };
+      stopped ??= { ...(found ? { found } : {}), pushed: false };
       const outer = polling;
       polling = seen;
       let result: PollResult | undefined;
@@ -525,6 +532,8 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
         beforeList = undefined;
         churn = 0;
         polling = outer;
+        if (retried?.pushed) seen.pushedSinceStop = true;
+        if (result?.status === 'synced') stopped = undefined;
         if (result) polled(seen, result);
       });
     },
@@ -547,6 +556,7 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
       } = {},
     ) {
       if (queue.length === 0) return;
+      if (stopped) stopped.pushed = true;
       if (opts.besidePoll !== undefined)
         shelf.interleave = { afterWrites: opts.besidePoll, run: async () => void (await world.poll()) };
       const i = index % queue.length;

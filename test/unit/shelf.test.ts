@@ -761,6 +761,36 @@ describe('the shelf ends as Clover says', () => {
     expect(w.hipoink.shelf.get('C2')?.pn).toBe(`N${o}`);
   });
 
+  it('when the code’s owner leaves it, the next in line was deleted unseen, and a push runs in the middle of the poll: the label comes down in that poll', async () => {
+    for (let pushAfter = 0; pushAfter <= 6; pushAfter++) {
+      const w = createWorld({ cleanupEveryPolls: 1_000_000 }); // no ghost cleanup after the first poll
+      const [a, b, c] = await w.onShelf(['C0', 100], ['C0', 200], ['C2', 300]); // a owns C0, b is next
+      w.setPrice(a, 150);
+      await w.poll(); // the push of a's new price waits in the queue
+      w.remove(b); // deleted, and no notice came
+      w.recode(a, 'C1'); // a leaves C0 to b
+      w.recode(c, 'C3'); // a second drop, between a's and the poll deciding C0
+      // The waiting push may show b's label once the poll has dropped a from C0.
+      await w.poll({ besidePush: pushAfter });
+      await w.drain();
+      expect(w.hipoink.shelf.get('C0'), `push after ${pushAfter} writes`).toBeUndefined();
+      expect(w.hipoink.shelf.get('C1')?.pn).toBe(`N${a}`);
+    }
+  });
+
+  it('when a poll stops after a newcomer wants the code of an item deleted unseen: its retry gives the newcomer the code', async () => {
+    for (let stopAt = 1; stopAt <= 4; stopAt++) {
+      const w = createWorld({ cleanupEveryPolls: 1_000_000 }); // no ghost cleanup after the first poll
+      const [a] = await w.onShelf(['C0', 100]);
+      w.remove(a); // deleted, and no notice came
+      const b = w.create('C0', 200);
+      await w.poll({ failAfterWrites: stopAt });
+      await w.poll();
+      await w.drain();
+      expect(w.hipoink.shelf.get('C0')?.pn, `stopped after ${stopAt} writes`).toBe(`N${b}`);
+    }
+  });
+
   it('when the code’s owner leaves it and the next in line was deleted unseen: the label comes down in that poll', async () => {
     const w = createWorld({ cleanupEveryPolls: 1_000_000 }); // no ghost cleanup after the first poll
     const [a, b] = await w.onShelf(['C0', 100], ['C0', 200]); // a owns C0, b is next in line

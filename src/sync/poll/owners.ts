@@ -3,9 +3,10 @@ import type { PollContext } from './context.ts';
 import { reportInvalid, saveFetched } from './save.ts';
 
 /**
- * Decides the codes items newly want in this poll, and those whose owner left, last, once every
- * item it reads or fetches is saved. Where the code rule gives such a code to an item this poll did
- * not read (contested, or changing hands to it), that item may be deleted in Clover (deletions
+ * Decides the codes items newly want in this poll, and those whose owner left (and, after a poll
+ * stopped before deciding, those it may have left undecided), last, once every item it reads or
+ * fetches is saved. Where the code rule gives such a code to an item this poll did not read, that
+ * item may be deleted in Clover (deletions
  * never show in a read), so it is confirmed with one GET: gone, it lets the code go in this same
  * poll, to the next item in line, which is confirmed in turn. A GET may show an item wanting
  * another code: that code is decided in turn. Items read in this poll that still lose their code
@@ -31,9 +32,11 @@ export async function decideCodes(ctx: PollContext) {
     for (const b of blocked(slot)) if (read.has(b.itemId)) reportInvalid(ctx, b.itemId, b.reason);
 }
 
-/** The code's owner when this poll did not read it and the code is contested or changes hands to it. */
+/**
+ * The code's owner when this poll did not read it. Asked for even where Hipoink is recorded to
+ * show its label already: a push beside the poll may have put it there since its holder left.
+ */
 function ownerToConfirm(slot: Slot, read: ReadonlySet<string>): Want | undefined {
   const owner = ownerOf(slot);
-  if (!owner || read.has(owner.itemId)) return undefined;
-  return slot.wanters.length > 1 || slot.held?.itemId !== owner.itemId ? owner : undefined;
+  return owner && !read.has(owner.itemId) ? owner : undefined;
 }
