@@ -1,4 +1,11 @@
-import { isOutOfStep, type PushFlags, wantDrift, wantedLabel } from '../../domain/shelf.ts';
+import {
+  isOutOfStep,
+  ownerOf,
+  type PushFlags,
+  type Slot,
+  wantDrift,
+  wantedLabel,
+} from '../../domain/shelf.ts';
 import type { ItemRecord } from '../../store/shelf.ts';
 import type { PollContext } from './context.ts';
 import { keyOf } from './read.ts';
@@ -59,15 +66,17 @@ export async function reconcile(ctx: PollContext, stored: readonly ItemRecord[],
   // Its drops include those the read left pending (each is of a code the item's record does not want).
   ctx.leaving.clear();
   // A poll that stopped may have written a want or drop and not decided its code: contested, or
-  // changing hands (out of step as recorded, a call under way aside), it is decided now, its owner
-  // confirmed if this poll did not read it.
+  // held by an item that left it, it is decided now, its owner confirmed if this poll did not read it.
   const stopped = ctx.merchant.shelfWritesUnfinished !== undefined;
+  const undecided = (slot: Slot) => {
+    const owner = ownerOf(slot);
+    return slot.wanters.length > 1 || (owner && slot.held && slot.held.itemId !== owner.itemId);
+  };
   for (const slot of slots) {
     for (const w of slot.wanters)
       if (wantDrift(slot, w.itemId, records.get(w.itemId)) === 'drop')
         await touch(ctx, slot.code, { drop: w.itemId });
     if (isOutOfStep(slot, flags)) ctx.touched.add(slot.code);
-    if (stopped && (slot.wanters.length > 1 || isOutOfStep({ ...slot, unsure: false })))
-      ctx.codesToDecide.add(slot.code);
+    if (stopped && undecided(slot)) ctx.codesToDecide.add(slot.code);
   }
 }
