@@ -37,6 +37,11 @@ export interface Slot {
   refused?: { labelHash: string; reason: string; itemId: string };
   /** A Hipoink call under the code may have been carried out without its answer being recorded. */
   unsure?: boolean;
+  /**
+   * When the last poll to change who wants the code began: newer than the store's mark, it may be
+   * a poll that stopped before it decided the code.
+   */
+  touchedAt?: number;
 }
 
 /** The label an item wants on the shelf: none once removed; an invalid version keeps the last valid one. */

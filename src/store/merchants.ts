@@ -291,7 +291,10 @@ export interface MerchantStore {
    * pair moved on meanwhile (another worker rotated it).
    */
   markNeedsReauth(merchantId: string, tokenVersion: number, reason: string): Promise<boolean>;
-  /** A poll is about to write the store's items and slots (`shelfWritesUnfinished`, until a poll succeeds). */
+  /**
+   * A poll that began `at` is about to write the store's items and slots (`shelfWritesUnfinished`,
+   * until a poll succeeds; a store marked already keeps the earlier time).
+   */
   markShelfWrites(merchantId: string, at: number): Promise<void>;
   /**
    * The merchant as a poll of it begins, the poll counted as begun (`pollsStarted`) before it reads
@@ -922,7 +925,16 @@ export function createMerchantStore(
     },
 
     async markShelfWrites(merchantId, at) {
-      await setOnMerchant(merchantId, { shelfWritesUnfinished: at });
+      // The first unfinished poll's start stays: a chain of stopped polls is repaired from there.
+      await doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { merchantId },
+          UpdateExpression: 'SET shelfWritesUnfinished = if_not_exists(shelfWritesUnfinished, :at)',
+          ConditionExpression: 'attribute_exists(merchantId)',
+          ExpressionAttributeValues: { ':at': at },
+        }),
+      );
     },
 
     async recordPoll(merchantId, outcome) {

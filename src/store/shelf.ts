@@ -43,6 +43,7 @@ const SlotRecordSchema = z.looseObject({
   itemId: z.string(),
   held: z.optional(z.object({ label: HipoinkProductSchema, labelHash: z.string(), itemId: z.string() })),
   refused: z.optional(z.object({ labelHash: z.string(), reason: z.string(), itemId: z.string() })),
+  touchedAt: z.optional(z.number()),
 });
 
 /** Sort key of a merchant's record of Hipoink calls under way (codes whose answer is not recorded). */
@@ -57,14 +58,21 @@ const stringsOf = (set: unknown) => (set instanceof Set ? [...set].map(String) :
 
 /** A slot record as the rules see it (`unsure` when its code is among the calls under way). */
 function slotOf(record: Record<string, unknown>, unsure: ReadonlySet<string> = new Set()): Slot {
-  const { itemId, held, refused, ...rest } = SlotRecordSchema.parse(record);
+  const { itemId, held, refused, touchedAt, ...rest } = SlotRecordSchema.parse(record);
   const wanters = Object.entries(rest).flatMap(([name, want]) =>
     name.startsWith(WANT_PREFIX)
       ? [{ itemId: name.slice(WANT_PREFIX.length), ...WantSchema.parse(withWantsSince(want)) }]
       : [],
   );
   const code = itemId.slice(SLOT_PREFIX.length);
-  return { code, wanters, held, refused, ...(unsure.has(code) ? { unsure: true } : {}) };
+  return {
+    code,
+    wanters,
+    held,
+    refused,
+    ...(touchedAt === undefined ? {} : { touchedAt }),
+    ...(unsure.has(code) ? { unsure: true } : {}),
+  };
 }
 
 /**
@@ -80,8 +88,16 @@ export interface ShelfStore {
   /** The slots of these codes; a code without a record is an empty slot. */
   getSlots(merchantId: string, codes: readonly string[]): Promise<Slot[]>;
   listSlots(merchantId: string): Promise<Slot[]>;
-  /** A poll changed who wants `code`: records or drops one wanter. Returns the slot as it was. */
-  touchSlot(merchantId: string, code: string, change: { want: Want } | { drop: string }): Promise<Slot>;
+  /**
+   * A poll changed who wants `code`: records or drops one wanter, and notes `at` (when that poll
+   * began) as the slot's `touchedAt`, where given. Returns the slot as it was.
+   */
+  touchSlot(
+    merchantId: string,
+    code: string,
+    change: { want: Want } | { drop: string },
+    at?: number,
+  ): Promise<Slot>;
   /**
    * Records what Hipoink holds (or refused) under a code after it answered. Returns the slot as it
    * was, or undefined when it has no record (its merchant was removed meanwhile: nothing is written).
@@ -177,16 +193,24 @@ export function createShelfStore(doc: DynamoDBDocumentClient, tableName: string,
       return slotsOf(records);
     },
 
-    async touchSlot(merchantId, code, change) {
+    async touchSlot(merchantId, code, change, at) {
       const [itemId, want] = 'want' in change ? [change.want.itemId, change.want] : [change.drop, undefined];
+      const sets = [...(want ? ['#w = :want'] : []), ...(at === undefined ? [] : ['touchedAt = :at'])];
+      const values = {
+        ...(want ? { ':want': { ...want, itemId: undefined } } : {}),
+        ...(at === undefined ? {} : { ':at': at }),
+      };
       const out = await doc.send(
         new UpdateCommand({
           TableName: tableName,
           Key: slotKey(merchantId, code),
           // A want is stored without its item id: the attribute's name carries it.
-          UpdateExpression: want ? 'SET #w = :want' : 'REMOVE #w',
+          UpdateExpression: [
+            ...(sets.length > 0 ? [`SET ${sets.join(', ')}`] : []),
+            ...(want ? [] : ['REMOVE #w']),
+          ].join(' '),
           ExpressionAttributeNames: { '#w': `${WANT_PREFIX}${itemId}` },
-          ...(want ? { ExpressionAttributeValues: { ':want': { ...want, itemId: undefined } } } : {}),
+          ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
           ReturnValues: 'ALL_OLD',
         }),
       );

@@ -121,6 +121,22 @@ describe.each([
     expect(await s.getSlots(m('t'), ['NONE'])).toEqual([{ code: 'NONE', wanters: [] }]);
   });
 
+  it('touchSlot notes when the poll that touched a slot began, where given; a settle keeps it', async () => {
+    const s = make();
+    await s.touchSlot(m('at'), 'X', { want: want('a', 'X') }, 7);
+    expect(await s.getSlots(m('at'), ['X'])).toEqual([
+      { code: 'X', wanters: [want('a', 'X')], touchedAt: 7 },
+    ]);
+    const held = { label: want('a', 'X').label, labelHash: want('a', 'X').labelHash, itemId: 'a' };
+    await s.settleSlot(m('at'), 'X', { held });
+    await s.touchSlot(m('at'), 'X', { drop: 'b' }, 9);
+    expect(await s.listSlots(m('at'))).toEqual([
+      { code: 'X', wanters: [want('a', 'X')], held, touchedAt: 9 },
+    ]);
+    await s.touchSlot(m('at'), 'X', { drop: 'a' }); // none given: the time stays
+    expect(await s.getSlots(m('at'), ['X'])).toEqual([{ code: 'X', wanters: [], held, touchedAt: 9 }]);
+  });
+
   it('settleSlot records what Hipoink holds, keeps the wanters a poll wrote meanwhile, and never deletes a slot', async () => {
     const s = make();
     await s.touchSlot(m('u'), 'X', { want: want('a', 'X') });
@@ -262,6 +278,9 @@ describe.each([
     const poll = { mode: 'incremental' as const, startedAt: 5, cleanedUp: false, counts };
     await store.markShelfWrites(id, 5);
     await store.recordPoll(id, { ...poll, error: 'DynamoDB unavailable' });
+    expect((await store.get(id))?.shelfWritesUnfinished).toBe(5);
+    // The poll retrying it marks too: the first unfinished poll's start stays.
+    await store.markShelfWrites(id, 6);
     expect((await store.get(id))?.shelfWritesUnfinished).toBe(5);
     expect((await store.get(id))?.readIncompleteSince).toBeUndefined();
     await store.recordPoll(id, { ...poll, partial: 'read stopped early' });

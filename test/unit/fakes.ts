@@ -150,7 +150,7 @@ export class FakeMerchantStore implements MerchantStore {
     return true;
   }
   async markShelfWrites(id: string, at: number) {
-    this.must(id).shelfWritesUnfinished = at;
+    this.must(id).shelfWritesUnfinished ??= at;
   }
   async recordPoll(id: string, outcome: Parameters<MerchantStore['recordPoll']>[1]) {
     this.polls.push(outcome);
@@ -289,10 +289,14 @@ export class FakeShelfStore implements ShelfStore {
       .filter(([k]) => k.startsWith(`${m}/`))
       .map(([, s]) => this.withUnsure(m, s));
   }
-  async touchSlot(m: string, code: string, change: { want: Want } | { drop: string }) {
+  async touchSlot(m: string, code: string, change: { want: Want } | { drop: string }, at?: number) {
     await this.write();
     const before = this.slots.get(this.key(m, code)) ?? { code, wanters: [] };
-    this.slots.set(this.key(m, code), structuredClone(withWanter(before, change)));
+    const after = withWanter(before, change);
+    this.slots.set(
+      this.key(m, code),
+      structuredClone(at === undefined ? after : { ...after, touchedAt: at }),
+    );
     return structuredClone(before);
   }
   async settleSlot(m: string, code: string, shelf: Pick<Slot, 'held' | 'refused'>) {
@@ -300,6 +304,7 @@ export class FakeShelfStore implements ShelfStore {
     const before = this.slots.get(this.key(m, code));
     if (!before) return undefined; // never recreated once deleted
     const next: Slot = { code, wanters: before.wanters };
+    if (before.touchedAt !== undefined) next.touchedAt = before.touchedAt;
     if (shelf.held) next.held = structuredClone(shelf.held);
     if (shelf.refused) next.refused = structuredClone(shelf.refused);
     this.slots.set(this.key(m, code), next);

@@ -64,8 +64,6 @@ interface PollSeen {
    * polls that stopped, as the first of them found it (their retry finishes what they began).
    */
   found?: StoreSeen;
-  /** It retries polls that stopped, and a push ran since the first of them began. */
-  pushedSinceStop?: boolean;
 }
 
 /**
@@ -164,13 +162,12 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
    * In both, the code's slot named exactly the records wanting it as the poll began (else a repair
    * or a stale name may put another item first). A deleted item no visible item's change leads a
    * routine poll to is not among them: it keeps its code until ghost cleanup. Polls that stopped
-   * count as one with their completed retry, which decides what they left undecided, except a code
-   * changing hands where a push ran meanwhile: it may have put the next in line's label up, and the
-   * retry no longer sees the code change hands.
+   * count as one with their completed retry, which decides every code they touched, whatever a push
+   * did meanwhile (it may have put the next in line's label up already).
    */
   const ghostsDue = new Map<string, Set<string>>();
-  /** Since a poll began that has no completed retry yet: what it found, and whether a push ran since. */
-  let stopped: { found?: StoreSeen; pushed: boolean } | undefined;
+  /** Since a poll began that has no completed retry yet: what it found. */
+  let stopped: { found?: StoreSeen } | undefined;
   const ledBy = (seen: PollSeen, sure: ReadonlySet<string>) => {
     if (!seen.found) return; // no deleted item wanted a code
     const { inClover, wants, named, holders } = seen.found;
@@ -197,7 +194,7 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
       const [was, now] = [wants.get(id), outcome.kind === 'label' ? outcome : undefined];
       const code = now?.desired.label.pc;
       if (now && code && was?.labelHash !== now.labelHash) due(code, line(code), () => false);
-      if (!was || was.code === code || seen.pushedSinceStop) continue;
+      if (!was || was.code === code) continue;
       const ws = line(was.code);
       if (ws[0]?.id === id) due(was.code, ws.slice(1), (g) => holders.get(was.code) === g);
     }
@@ -325,8 +322,8 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
    * a drop must wait for the wants; see docs/design.md).
    */
   const touchSlot = shelf.touchSlot.bind(shelf);
-  shelf.touchSlot = async (m, code, change) => {
-    const before = await touchSlot(m, code, change);
+  shelf.touchSlot = async (m, code, change, at) => {
+    const before = await touchSlot(m, code, change, at);
     const named = new Set(shelf.slots.get(`${m}/${code}`)?.wanters.map((w) => w.itemId));
     const missing = [...shelf.items.values()].filter(
       (r) => r.merchantId === m && wantedLabel(r)?.label.pc === code && !named.has(r.itemId),
@@ -509,7 +506,7 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
       const retried = stopped;
       const found = retried ? retried.found : storeNow();
       const seen: PollSeen = { at, from: changes, gets: [], ...(found ? { found } : {}) };
-      stopped ??= { ...(found ? { found } : {}), pushed: false };
+      stopped ??= found ? { found } : {};
       const outer = polling;
       polling = seen;
       let result: PollResult | undefined;
@@ -532,7 +529,6 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
         beforeList = undefined;
         churn = 0;
         polling = outer;
-        if (retried?.pushed) seen.pushedSinceStop = true;
         if (result?.status === 'synced') stopped = undefined;
         if (result) polled(seen, result);
       });
@@ -556,7 +552,6 @@ export function createWorld(over: Partial<typeof SETTINGS> = {}) {
       } = {},
     ) {
       if (queue.length === 0) return;
-      if (stopped) stopped.pushed = true;
       if (opts.besidePoll !== undefined)
         shelf.interleave = { afterWrites: opts.besidePoll, run: async () => void (await world.poll()) };
       const i = index % queue.length;

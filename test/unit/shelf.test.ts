@@ -791,6 +791,46 @@ describe('the shelf ends as Clover says', () => {
     }
   });
 
+  it('when a poll stops after the code’s owner leaves it to an item deleted unseen: its retry takes the code from it, whatever the shelf showed and a push did in between', async () => {
+    for (const shown of ['held', 'waiting', 'refused'] as const)
+      for (const pushBetween of [false, true])
+        for (let stopAt = 1; stopAt <= 6; stopAt++) {
+          const w = createWorld({ cleanupEveryPolls: 1_000_000 }); // no ghost cleanup after the first poll
+          const c = w.create('C0', 100);
+          if (shown === 'refused') w.refusedName(c); // Hipoink refuses c's label: C0 holds nothing
+          const a = w.create('C0', 200); // next in line
+          await w.poll();
+          if (shown !== 'waiting') await w.drain(); // else c's label waits in the queue
+          w.remove(a); // deleted, and no notice came
+          w.recode(c, 'C1'); // c leaves C0 to a
+          await w.poll({ failAfterWrites: stopAt });
+          // The stopped poll queued what it wrote: a push may show a's label before the retry.
+          if (pushBetween) await w.drain();
+          await w.poll();
+          await w.drain();
+          const at = `C0 ${shown}, push between ${pushBetween}, stopped after ${stopAt} writes`;
+          expect(w.hipoink.shelf.get('C0'), at).toBeUndefined();
+          if (shown !== 'refused') expect(w.hipoink.shelf.get('C1')?.pn, at).toBe(`N${c}`);
+        }
+  });
+
+  it('after a poll stops, its retry asks Clover only for the owners of codes that poll touched, not of every contested code', async () => {
+    const w = createWorld({ cleanupEveryPolls: 1_000_000 });
+    const pairs = Array.from({ length: 20 }, (_, i) => [
+      [`D${i}`, 100] as const,
+      [`D${i}`, 200] as const,
+    ]).flat();
+    await w.onShelf(...pairs);
+    w.wait(600_000); // the next polls' overlap no longer reads them
+    await w.poll();
+    w.wait(600_000);
+    w.create('C8', 100);
+    await w.poll({ failAfterWrites: 1 });
+    const before = w.getCalls.length;
+    await w.poll();
+    expect(w.getCalls.slice(before)).toEqual([]); // 20 contested codes, none touched: no GET
+  });
+
   it('when the code’s owner leaves it and the next in line was deleted unseen: the label comes down in that poll', async () => {
     const w = createWorld({ cleanupEveryPolls: 1_000_000 }); // no ghost cleanup after the first poll
     const [a, b] = await w.onShelf(['C0', 100], ['C0', 200]); // a owns C0, b is next in line

@@ -1,11 +1,4 @@
-import {
-  isOutOfStep,
-  ownerOf,
-  type PushFlags,
-  type Slot,
-  wantDrift,
-  wantedLabel,
-} from '../../domain/shelf.ts';
+import { isOutOfStep, type PushFlags, type Slot, wantDrift, wantedLabel } from '../../domain/shelf.ts';
 import type { ItemRecord } from '../../store/shelf.ts';
 import type { PollContext } from './context.ts';
 import { keyOf } from './read.ts';
@@ -65,18 +58,17 @@ export async function reconcile(ctx: PollContext, stored: readonly ItemRecord[],
   }
   // Its drops include those the read left pending (each is of a code the item's record does not want).
   ctx.leaving.clear();
-  // A poll that stopped may have written a want or drop and not decided its code: contested, or
-  // held by an item that left it, it is decided now, its owner confirmed if this poll did not read it.
-  const stopped = ctx.merchant.shelfWritesUnfinished !== undefined;
-  const undecided = (slot: Slot) => {
-    const owner = ownerOf(slot);
-    return slot.wanters.length > 1 || (owner && slot.held && slot.held.itemId !== owner.itemId);
-  };
+  // A poll that stopped (or a chain of them, since the first began: the mark) may have written a want
+  // or drop and not decided its code: each code such a poll touched is decided now, its owner
+  // confirmed if this poll did not read it. Codes no such poll touched (contested for long, or
+  // waiting for a push) cost no GET.
+  const markedAt = ctx.merchant.shelfWritesUnfinished;
+  const undecided = (slot: Slot) => markedAt !== undefined && (slot.touchedAt ?? -1) >= markedAt;
   for (const slot of slots) {
     for (const w of slot.wanters)
       if (wantDrift(slot, w.itemId, records.get(w.itemId)) === 'drop')
         await touch(ctx, slot.code, { drop: w.itemId });
     if (isOutOfStep(slot, flags)) ctx.touched.add(slot.code);
-    if (stopped && undecided(slot)) ctx.codesToDecide.add(slot.code);
+    if (undecided(slot)) ctx.codesToDecide.add(slot.code);
   }
 }

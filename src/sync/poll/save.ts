@@ -108,7 +108,7 @@ function changeOf(ctx: PollContext, outcome: Outcome, before: ItemRecord | undef
 export async function touch(ctx: PollContext, code: string, change: { want: Want } | { drop: string }) {
   await markWrites(ctx);
   if ('drop' in change && !ctx.readProgress.complete) return;
-  const before = await ctx.deps.shelf.touchSlot(ctx.merchant.merchantId, code, change);
+  const before = await ctx.deps.shelf.touchSlot(ctx.merchant.merchantId, code, change, ctx.startedAt);
   const after = withWanter(before, change);
   addCounts(ctx.shelfChange, countChange(slotCounts(before), slotCounts(after)));
   ctx.touched.add(code);
