@@ -235,6 +235,25 @@ const racing = (op: Op) =>
  * A sequence a CI run found: a read that stopped early leaves ghost cleanup due, the next poll's
  * listing shows an item that left its code, and the drop must still be made in that poll.
  */
+/**
+ * A code's owner leaves it to an item deleted unseen while a push of the code waits; a second drop
+ * in the same poll lets that push run between the owner's drop and the poll deciding the code: the
+ * push shows the deleted item's label, and the poll must still ask Clover for it.
+ */
+const PUSH_BETWEEN_DROP_AND_DECIDE: Op[] = [
+  { t: 'create', code: 0, price: 1 },
+  { t: 'create', code: 0, price: 1 },
+  { t: 'create', code: 2, price: 1 },
+  { t: 'poll', full: false },
+  { t: 'push', pick: 0, lostAck: false },
+  { t: 'price', i: 0, price: 2 },
+  { t: 'poll', full: false },
+  { t: 'delete', i: 1 },
+  { t: 'recode', i: 0, code: 1 },
+  { t: 'recode', i: 2, code: 3 },
+  { t: 'poll', full: false, besidePush: 5 },
+];
+
 const GHOST_LISTING_LEFT_DROP: Op[] = [
   {
     t: 'bulk',
@@ -305,7 +324,10 @@ describe('the shelf model', () => {
           expect(await w.check({ unconfirmedGhosts: true })).toEqual([]);
           if (!ops.some(racing)) expect(await w.countsDrift()).toEqual([]);
         }),
-        { numRuns: Math.ceil(RUNS / 3), examples: [[GHOST_LISTING_LEFT_DROP]] },
+        {
+          numRuns: Math.ceil(RUNS / 3),
+          examples: [[GHOST_LISTING_LEFT_DROP], [PUSH_BETWEEN_DROP_AND_DECIDE]],
+        },
       );
     },
     TIME_MS,
