@@ -6,11 +6,10 @@ import { reportInvalid, saveFetched } from './save.ts';
  * Decides the codes items newly want in this poll, and those whose owner left (and, after a poll
  * stopped before deciding, those it may have left undecided), last, once every item it reads or
  * fetches is saved. Where the code rule gives such a code to an item this poll did not read, that
- * item may be deleted in Clover (deletions
- * never show in a read), so it is confirmed with one GET: gone, it lets the code go in this same
- * poll, to the next item in line, which is confirmed in turn. A GET may show an item wanting
- * another code: that code is decided in turn. Items read in this poll that still lose their code
- * to an existing item are reported.
+ * item may be deleted in Clover (deletions never show in a read), so it is confirmed with one GET:
+ * gone, it lets the code go in this same poll, to the next item in line, which is confirmed in turn.
+ * A GET may show an item wanting another code: that code is decided in turn. Items read in this
+ * poll that still lose their code to an existing item are reported.
  */
 export async function decideCodes(ctx: PollContext) {
   const { deps, merchant, read } = ctx;
